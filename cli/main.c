@@ -1,0 +1,54 @@
+/* pyheapsnap: the verb table and the top-level options. */
+#include <stdio.h>
+#include <string.h>
+
+#include "pyheapsnap.h"
+
+static const struct verb verbs[] = {
+	{ "summary", verb_summary, "what a heap holds: objects, sizes, generations, largest types" },
+	{ "export", verb_export, "every object with its type, size, refcount, generation and references" },
+	{ "demo", verb_demo, "run a bundled Python program, take a core of it and summarise it" },
+};
+
+static void print_help(FILE *out)
+{
+	fprintf(out,
+		"usage: pyheapsnap VERB [OPTIONS] INPUT\n"
+		"\n"
+		"Takes a snapshot of a CPython process's object heap from an ELF core file\n"
+		"(plain or zstd-compressed) and answers questions about it.\n"
+		"\n"
+		"Verbs:\n");
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		fprintf(out, "  %-10s %s\n", verbs[i].name, verbs[i].help);
+	fprintf(out,
+		"\n"
+		"Options:\n"
+		"  -h, --help     show this help (pyheapsnap VERB --help for a verb's)\n"
+		"  -V, --version  show the version\n"
+		"\n"
+		"Exit status: 0 ok, 1 a gate tripped, 2 usage error, 3 unreadable or\n"
+		"unsupported input. See pyheapsnap(1).\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage_error(NULL, "no verb given");
+	const char *v = argv[1];
+	if (strcmp(v, "-h") == 0 || strcmp(v, "--help") == 0 ||
+	    strcmp(v, "help") == 0) {
+		print_help(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(v, "-V") == 0 || strcmp(v, "--version") == 0) {
+		printf("pyheapsnap %s\n", PYHS_VERSION);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strcmp(v, verbs[i].name) == 0)
+			return verbs[i].run(argc - 1, argv + 1);
+	if (v[0] == '-')
+		return usage_error(NULL, "unknown option '%s'", v);
+	return usage_error(NULL, "unknown verb '%s'", v);
+}

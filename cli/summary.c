@@ -1,0 +1,240 @@
+/* pyheapsnap summary: what a heap holds. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pyheapsnap.h"
+
+#define TOP_TYPES 10
+
+struct type_total {
+	uint32_t type;
+	uint64_t count;
+	uint64_t bytes;
+};
+
+static int by_bytes(const void *a, const void *b)
+{
+	const struct type_total *x = a, *y = b;
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? 1 : -1;
+	return x->type < y->type ? -1 : x->type > y->type;
+}
+
+static const char *gen_name(int g)
+{
+	static const char *const names[] = { "0", "1", "2", "permanent", "untracked" };
+	return names[g];
+}
+
+int print_summary(const char *input, struct pyhs_target *t, struct pyhs_heap *h,
+		  bool json, FILE *out)
+{
+	uint64_t n = pyhs_heap_nobjects(h);
+	uint32_t ntypes = pyhs_heap_ntypes(h);
+	struct type_total *tt = calloc(ntypes ? ntypes : 1, sizeof(*tt));
+	if (!tt)
+		return report_error(&pyhs_enomem);
+	uint64_t total = 0, gen_count[5] = { 0 }, gen_bytes[5] = { 0 };
+	for (uint32_t k = 0; k < ntypes; k++)
+		tt[k].type = k;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t s = pyhs_heap_size(h, i);
+		uint32_t ty = pyhs_heap_type_of(h, i);
+		tt[ty].count++;
+		tt[ty].bytes += s;
+		total += s;
+		enum pyhs_gen g = pyhs_heap_gen(h, i);
+		gen_count[g]++;
+		gen_bytes[g] += s;
+	}
+	qsort(tt, ntypes, sizeof(*tt), by_bytes);
+	uint32_t ntop = ntypes < TOP_TYPES ? ntypes : TOP_TYPES;
+	struct pyhs_gc_generation_info gi[4];
+	for (int g = 0; g < 4; g++)
+		pyhs_heap_gc_info(h, g, &gi[g]);
+	uint64_t nwarn = pyhs_target_nwarnings(t);
+	for (int k = 0; k < PYHS_WARN_NKINDS; k++)
+		nwarn += pyhs_heap_warning_count(h, (enum pyhs_warning_kind)k);
+	uint32_t v = pyhs_target_py_version(t);
+	const char *dbg = pyhs_target_debug_file(t);
+
+	if (json) {
+		fputs("{\"input\": ", out);
+		pyhs_json_string(out, input);
+		fputs(", \"source\": ", out);
+		pyhs_json_string(out, pyhs_target_source(t));
+		fprintf(out, ", \"pid\": %d, \"signal\": %d, \"executable\": ",
+			pyhs_target_pid(t), pyhs_target_signal(t));
+		pyhs_json_string(out, pyhs_target_executable(t));
+		fputs(", \"cmdline\": ", out);
+		pyhs_json_string(out, pyhs_target_cmdline(t));
+		fputs(", \"python\": {\"version\": ", out);
+		pyhs_json_string(out, pyhs_heap_python_version(h));
+		fprintf(out, ", \"hexversion\": %" PRIu32 ", \"library\": ", v);
+		pyhs_json_string(out, pyhs_target_py_library(t));
+		fprintf(out, ", \"layout\": \"%s\", \"debug_file\": ",
+			pyhs_target_layout_source(t) == PYHS_LAYOUT_DWARF ? "dwarf" : "builtin");
+		if (dbg)
+			pyhs_json_string(out, dbg);
+		else
+			fputs("null", out);
+		fputs("}, \"threads\": [", out);
+		size_t nt = pyhs_target_nthreads(t);
+		for (size_t i = 0; i < nt; i++)
+			fprintf(out, "%s{\"tid\": %d}", i ? ", " : "",
+				pyhs_target_thread_tid(t, i));
+		fputs("], \"python_threads\": [", out);
+		size_t npt = pyhs_heap_nthreads(h);
+		for (size_t i = 0; i < npt; i++)
+			fprintf(out, "%s{\"ident\": %" PRIu64 ", \"native_id\": %" PRIu64 "}",
+				i ? ", " : "", pyhs_heap_thread_ident(h, i),
+				pyhs_heap_thread_native_id(h, i));
+		fprintf(out, "], \"objects\": %" PRIu64 ", \"bytes\": %" PRIu64
+			", \"edges\": %" PRIu64, n, total, pyhs_heap_nedges(h));
+		fprintf(out, ", \"gc\": {\"enabled\": %s, \"generations\": [",
+			pyhs_heap_gc_enabled(h) ? "true" : "false");
+		for (int g = 0; g < 4; g++) {
+			fprintf(out, "%s{\"gen\": ", g ? ", " : "");
+			pyhs_json_gen(out, (enum pyhs_gen)g);
+			fprintf(out, ", \"objects\": %" PRIu64 ", \"bytes\": %" PRIu64,
+				gen_count[g], gen_bytes[g]);
+			if (g < 3)
+				fprintf(out, ", \"threshold\": %d, \"count\": %d",
+					gi[g].threshold, gi[g].count);
+			fputs("}", out);
+		}
+		fprintf(out, "], \"untracked\": {\"objects\": %" PRIu64 ", \"bytes\": %" PRIu64 "}}",
+			gen_count[4], gen_bytes[4]);
+		fputs(", \"types\": [", out);
+		for (uint32_t k = 0; k < ntop; k++) {
+			fprintf(out, "%s{\"type\": ", k ? ", " : "");
+			pyhs_json_string(out, pyhs_heap_type_name(h, tt[k].type));
+			fprintf(out, ", \"count\": %" PRIu64 ", \"bytes\": %" PRIu64 "}",
+				tt[k].count, tt[k].bytes);
+		}
+		fprintf(out, "], \"warnings\": {\"count\": %" PRIu64 ", \"kinds\": {", nwarn);
+		fprintf(out, "\"reader\": %zu", pyhs_target_nwarnings(t));
+		for (int k = 0; k < PYHS_WARN_NKINDS; k++)
+			fprintf(out, ", \"%s\": %" PRIu64,
+				pyhs_heap_warning_kind_name((enum pyhs_warning_kind)k),
+				pyhs_heap_warning_count(h, (enum pyhs_warning_kind)k));
+		fputs("}, \"examples\": [", out);
+		size_t ne = 0;
+		for (size_t i = 0; i < pyhs_target_nwarnings(t); i++, ne++) {
+			fputs(ne ? ", " : "", out);
+			pyhs_json_string(out, pyhs_target_warning(t, i));
+		}
+		for (size_t i = 0; i < pyhs_heap_nwarning_examples(h); i++, ne++) {
+			fputs(ne ? ", " : "", out);
+			pyhs_json_string(out, pyhs_heap_warning_example(h, i));
+		}
+		fputs("]}}\n", out);
+		free(tt);
+		return EXIT_OK;
+	}
+
+	char b1[32], b2[32];
+	fprintf(out, "input:       %s (%s)\n", input, pyhs_target_source(t));
+	fprintf(out, "process:     pid %d, signal %d, %zu thread%s\n",
+		pyhs_target_pid(t), pyhs_target_signal(t), pyhs_target_nthreads(t),
+		pyhs_target_nthreads(t) == 1 ? "" : "s");
+	fprintf(out, "executable:  %s\n", pyhs_target_executable(t));
+	if (pyhs_target_cmdline(t)[0])
+		fprintf(out, "command:     %s\n", pyhs_target_cmdline(t));
+	fprintf(out, "python:      %s\n", pyhs_heap_python_version(h)[0] ?
+						  pyhs_heap_python_version(h) : "?");
+	fprintf(out, "runtime:     %s, layout from %s%s%s\n",
+		pyhs_target_py_library(t),
+		pyhs_target_layout_source(t) == PYHS_LAYOUT_DWARF ? "DWARF" : "built-in tables",
+		dbg ? " in " : "", dbg ? dbg : "");
+	fprintf(out, "threads:     %zu Python thread state%s\n", pyhs_heap_nthreads(h),
+		pyhs_heap_nthreads(h) == 1 ? "" : "s");
+	fprintf(out, "objects:     %s, %s (%s references)\n", fmt_count(n, b1, sizeof(b1)),
+		fmt_bytes(total, b2, sizeof(b2)),
+		fmt_count(pyhs_heap_nedges(h), (char[32]){ 0 }, 32));
+	fprintf(out, "\ngarbage collector: %s; thresholds %d/%d/%d; counts %d/%d/%d\n",
+		pyhs_heap_gc_enabled(h) ? "enabled" : "disabled",
+		gi[0].threshold, gi[1].threshold, gi[2].threshold,
+		gi[0].count, gi[1].count, gi[2].count);
+	fprintf(out, "  %-12s %14s %14s\n", "generation", "objects", "bytes");
+	for (int g = 0; g < 5; g++)
+		fprintf(out, "  %-12s %14s %14s\n", gen_name(g),
+			fmt_count(gen_count[g], b1, sizeof(b1)),
+			fmt_bytes(gen_bytes[g], b2, sizeof(b2)));
+	fprintf(out, "\nlargest types by shallow size:\n");
+	fprintf(out, "  %14s %14s  %s\n", "bytes", "count", "type");
+	for (uint32_t k = 0; k < ntop; k++)
+		fprintf(out, "  %14s %14s  %s\n", fmt_bytes(tt[k].bytes, b1, sizeof(b1)),
+			fmt_count(tt[k].count, b2, sizeof(b2)),
+			pyhs_heap_type_name(h, tt[k].type));
+	fprintf(out, "\nwarnings:    %" PRIu64 "\n", nwarn);
+	for (size_t i = 0; i < pyhs_target_nwarnings(t); i++)
+		fprintf(out, "  %s\n", pyhs_target_warning(t, i));
+	for (int k = 0; k < PYHS_WARN_NKINDS; k++) {
+		uint64_t c = pyhs_heap_warning_count(h, (enum pyhs_warning_kind)k);
+		if (c)
+			fprintf(out, "  %s: %" PRIu64 "\n",
+				pyhs_heap_warning_kind_name((enum pyhs_warning_kind)k), c);
+	}
+	for (size_t i = 0; i < pyhs_heap_nwarning_examples(h); i++)
+		fprintf(out, "    e.g. %s\n", pyhs_heap_warning_example(h, i));
+	free(tt);
+	return EXIT_OK;
+}
+
+static void help(void)
+{
+	printf("usage: pyheapsnap summary [OPTIONS] INPUT\n"
+	       "\n"
+	       "Summarises the heap in INPUT (an ELF core file, plain or zstd-compressed):\n"
+	       "process and Python version, threads, object count and bytes, GC\n"
+	       "generations with thresholds and counts, the largest types, warnings.\n"
+	       "\n"
+	       "Options:\n"
+	       INPUT_OPTIONS_HELP
+	       "  -h, --help             show this help\n");
+}
+
+int verb_summary(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		INPUT_LONG_OPTIONS,
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct input_options o = { 0 };
+	int c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		int r = input_option(&o, c, optarg);
+		if (r < 0)
+			return EXIT_USAGE;
+		if (r > 0)
+			continue;
+		switch (c) {
+		case 'h':
+			help();
+			return EXIT_OK;
+		case ':':
+			return usage_error("summary", "option '%s' needs an argument", argv[optind - 1]);
+		default:
+			return usage_error("summary", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return usage_error("summary", "no input given");
+	if (optind + 1 < argc)
+		return usage_error("summary", "unexpected argument '%s'", argv[optind + 1]);
+	struct pyhs_target *t;
+	struct pyhs_heap *h;
+	int r = input_open(argv[optind], &o, &t, &h);
+	if (r)
+		return r;
+	r = print_summary(argv[optind], t, h, o.json, stdout);
+	pyhs_heap_destroy(h);
+	pyhs_target_destroy(t);
+	return r;
+}

@@ -1,0 +1,53 @@
+/* JSON-lines export: one header line, then one line per object. */
+#include <errno.h>
+#include <inttypes.h>
+
+#include "formats.h"
+
+struct pyhs_error *pyhs_export_jsonl(const struct pyhs_heap *h, FILE *out)
+{
+	const struct pyhs_target *t = pyhs_heap_target(h);
+	uint32_t v = pyhs_target_py_version(t);
+	fprintf(out, "{\"format\": \"%s\", \"format_version\": %d, \"version\": ",
+		PYHS_JSONL_FORMAT, PYHS_JSONL_VERSION);
+	pyhs_json_string(out, pyhs_heap_python_version(h));
+	fprintf(out, ", \"hexversion\": %" PRIu32 ", \"executable\": ", v);
+	pyhs_json_string(out, pyhs_target_executable(t));
+	fprintf(out, ", \"pid\": %d, \"objects\": %" PRIu64 "}\n",
+		pyhs_target_pid(t), pyhs_heap_nobjects(h));
+	uint64_t n = pyhs_heap_nobjects(h);
+	char label[256];
+	for (uint64_t i = 0; i < n; i++) {
+		fprintf(out, "{\"addr\": %" PRIu64 ", \"type\": ", pyhs_heap_addr(h, i));
+		pyhs_json_string(out, pyhs_heap_type_name(h, pyhs_heap_type_of(h, i)));
+		unsigned flags = pyhs_heap_flags(h, i);
+		fprintf(out, ", \"size\": %" PRIu64 ", \"refcnt\": %" PRIu64,
+			pyhs_heap_size(h, i), pyhs_heap_refcnt(h, i));
+		if (flags & PYHS_OBJ_IMMORTAL)
+			fputs(", \"immortal\": true", out);
+		fputs(", \"gen\": ", out);
+		pyhs_json_gen(out, pyhs_heap_gen(h, i));
+		uint64_t b, e;
+		pyhs_heap_edges(h, i, &b, &e);
+		fputs(", \"refs\": [", out);
+		for (uint64_t k = b; k < e; k++)
+			fprintf(out, "%s%" PRIu64, k == b ? "" : ", ",
+				pyhs_heap_addr(h, pyhs_heap_edge_dst(h, k)));
+		fputs("], \"edges\": [", out);
+		for (uint64_t k = b; k < e; k++) {
+			if (k != b)
+				fputs(", ", out);
+			if (pyhs_heap_format_label(h, pyhs_heap_edge_label(h, k),
+						   label, sizeof(label)))
+				pyhs_json_string(out, label);
+			else
+				fputs("null", out);
+		}
+		fputs("]}\n", out);
+		if (ferror(out))
+			break;
+	}
+	if (fflush(out) != 0 || ferror(out))
+		return pyhs_error_os(errno ? errno : EIO, "cannot write the export");
+	return NULL;
+}

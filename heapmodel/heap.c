@@ -1,0 +1,382 @@
+/* Object storage: flat arrays by object number, the address index, the API. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "heap_internal.h"
+
+#define MAX_WARNING_EXAMPLES 20
+
+static const char *const warning_kind_names[PYHS_WARN_NKINDS] = {
+	[PYHS_WARN_BAD_POINTER] = "bad_pointer",
+	[PYHS_WARN_UNREADABLE] = "unreadable_object",
+	[PYHS_WARN_GC_LIST] = "broken_gc_list",
+	[PYHS_WARN_CAP] = "capped",
+	[PYHS_WARN_CORRUPT] = "corrupt_structure",
+};
+
+const char *pyhs_heap_warning_kind_name(enum pyhs_warning_kind kind)
+{
+	return kind < PYHS_WARN_NKINDS ? warning_kind_names[kind] : "?";
+}
+
+void pyhs_heap_warn(struct pyhs_heap *h, enum pyhs_warning_kind kind,
+		    const char *fmt, ...)
+{
+	h->warn_count[kind]++;
+	if (h->warn_examples.size >= MAX_WARNING_EXAMPLES)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg;
+	int r = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (r >= 0 && !pyhs_str_vector_append(&h->warn_examples, msg))
+		free(msg);
+}
+
+struct pyhs_error *pyhs_heap_intern_string(struct pyhs_heap *h, const char *s,
+					   uint32_t *ret)
+{
+	uint32_t *id = pyhs_string_map_search(&h->string_ids, s);
+	if (id) {
+		*ret = *id;
+		return NULL;
+	}
+	char *copy = strdup(s);
+	if (!copy || !pyhs_str_vector_append(&h->strings, copy)) {
+		free(copy);
+		return &pyhs_enomem;
+	}
+	bool inserted;
+	id = pyhs_string_map_insert(&h->string_ids, copy, &inserted);
+	if (!id)
+		return &pyhs_enomem;
+	*id = (uint32_t)(h->strings.size - 1);
+	*ret = *id;
+	return NULL;
+}
+
+/* ---- the address index ---- */
+
+static bool index_grow(struct pyhs_heap *h)
+{
+	uint64_t cap = h->index ? (h->index_mask + 1) * 2 : 1024;
+	uint32_t *idx = malloc(cap * sizeof(*idx));
+	if (!idx)
+		return false;
+	memset(idx, 0xff, cap * sizeof(*idx));
+	for (uint64_t i = 0; i < h->addr.size; i++) {
+		uint64_t s = pyhs_hash_u64(h->addr.data[i]) & (cap - 1);
+		while (idx[s] != PYHS_NO_OBJECT)
+			s = (s + 1) & (cap - 1);
+		idx[s] = (uint32_t)i;
+	}
+	free(h->index);
+	h->index = idx;
+	h->index_mask = cap - 1;
+	return true;
+}
+
+uint32_t pyhs_heap_lookup(const struct pyhs_heap *h, uint64_t addr)
+{
+	if (!h->index)
+		return PYHS_NO_OBJECT;
+	uint64_t s = pyhs_hash_u64(addr) & h->index_mask;
+	for (;;) {
+		uint32_t i = h->index[s];
+		if (i == PYHS_NO_OBJECT || h->addr.data[i] == addr)
+			return i;
+		s = (s + 1) & h->index_mask;
+	}
+}
+
+static bool refcnt_plausible(const struct pyhs_heap *h, uint64_t rc)
+{
+	if (rc == 0)
+		return false;
+	if (h->minor >= 14) /* split: 32-bit count, overflow, flags */
+		return (uint32_t)rc != 0;
+	return rc < (UINT64_C(1) << 48);
+}
+
+uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
+		       struct pyhs_error **err)
+{
+	if (!addr || (addr & 7) || addr > UINT64_C(0x7fffffffffff))
+		return PYHS_NO_OBJECT;
+	uint32_t found = pyhs_heap_lookup(h, addr);
+	if (found != PYHS_NO_OBJECT)
+		return found;
+	const uint64_t *hdr = pyhs_target_ptr(h->t, addr, 16);
+	uint64_t buf[2];
+	if (!hdr) {
+		if (!pyhs_target_read(h->t, addr, buf, 16))
+			return PYHS_NO_OBJECT;
+		hdr = buf;
+	}
+	if (!refcnt_plausible(h, hdr[0]))
+		return PYHS_NO_OBJECT;
+	uint32_t type = pyhs_type_get(h, hdr[1], err);
+	if (type == PYHS_NO_OBJECT)
+		return PYHS_NO_OBJECT;
+	if (strict) {
+		/* A word that might be a pointer: the whole object must be
+		 * there, with a sane size. */
+		const struct pyhs_type_info *ti = &h->types.data[type];
+		uint64_t size = (uint64_t)ti->basicsize;
+		if (ti->itemsize) {
+			uint64_t obsize;
+			if (!hrd(h, addr + 16, &obsize))
+				return PYHS_NO_OBJECT;
+			int64_t s = (int64_t)obsize;
+			uint64_t n = (uint64_t)(s < 0 ? -s : s);
+			if (n > (UINT64_C(1) << 32) / (uint64_t)ti->itemsize)
+				return PYHS_NO_OBJECT;
+			size += n * (uint64_t)ti->itemsize;
+		}
+		uint8_t last;
+		if (!pyhs_target_read(h->t, addr + size - 1, &last, 1))
+			return PYHS_NO_OBJECT;
+	}
+	if (h->addr.size >= h->max_objects) {
+		if (h->warn_count[PYHS_WARN_CAP] == 0)
+			pyhs_heap_warn(h, PYHS_WARN_CAP,
+				       "stopped at %" PRIu64 " objects (raise the cap with --max-objects)",
+				       h->max_objects);
+		else
+			h->warn_count[PYHS_WARN_CAP]++;
+		return PYHS_NO_OBJECT;
+	}
+	if (h->addr.size + 1 > (h->index ? (h->index_mask + 1) / 2 : 0) &&
+	    !index_grow(h)) {
+		*err = &pyhs_enomem;
+		return PYHS_NO_OBJECT;
+	}
+	uint32_t n = (uint32_t)h->addr.size;
+	uint8_t flags = 0;
+	if (h->minor >= 12 && (int32_t)(uint32_t)hdr[0] < 0)
+		flags |= PYHS_OBJ_IMMORTAL;
+	if (!pyhs_u64_vector_append(&h->addr, addr) ||
+	    !pyhs_u32_vector_append(&h->type, type) ||
+	    !pyhs_u64_vector_append(&h->size, 0) ||
+	    !pyhs_u64_vector_append(&h->refcnt, hdr[0]) ||
+	    !pyhs_u8_vector_append(&h->gen, PYHS_GEN_UNTRACKED) ||
+	    !pyhs_u8_vector_append(&h->flags, flags)) {
+		*err = &pyhs_enomem;
+		return PYHS_NO_OBJECT;
+	}
+	uint64_t s = pyhs_hash_u64(addr) & h->index_mask;
+	while (h->index[s] != PYHS_NO_OBJECT)
+		s = (s + 1) & h->index_mask;
+	h->index[s] = n;
+	return n;
+}
+
+/* ---- building and destroying ---- */
+
+struct pyhs_error *pyhs_heap_build(const struct pyhs_target *t,
+				   const struct pyhs_heap_options *opts,
+				   struct pyhs_heap **ret)
+{
+	struct pyhs_heap *h = calloc(1, sizeof(*h));
+	if (!h)
+		return &pyhs_enomem;
+	h->t = t;
+	h->L = pyhs_target_layout(t);
+	h->minor = (pyhs_target_py_version(t) >> 16) & 0xff;
+	h->max_objects = opts && opts->max_objects ? opts->max_objects :
+						     PYHS_DEFAULT_MAX_OBJECTS;
+	if (h->max_objects > UINT32_MAX - 1)
+		h->max_objects = UINT32_MAX - 1;
+	h->max_edges = opts && opts->max_edges ? opts->max_edges :
+						 PYHS_DEFAULT_MAX_EDGES;
+	pyhs_addr_u32_map_init(&h->type_by_addr);
+	pyhs_addr_u32_map_init(&h->kind_by_addr);
+	pyhs_string_map_init(&h->string_ids);
+	struct pyhs_error *err = pyhs_types_init(h);
+	if (!err)
+		err = pyhs_walk(h);
+	if (!err)
+		err = pyhs_types_name_all(h);
+	if (err) {
+		pyhs_heap_destroy(h);
+		return err;
+	}
+	pyhs_u32_vector_shrink(&h->edge_dst);
+	pyhs_u32_vector_shrink(&h->edge_label);
+	*ret = h;
+	return NULL;
+}
+
+void pyhs_heap_destroy(struct pyhs_heap *h)
+{
+	if (!h)
+		return;
+	pyhs_u64_vector_deinit(&h->addr);
+	pyhs_u32_vector_deinit(&h->type);
+	pyhs_u64_vector_deinit(&h->size);
+	pyhs_u64_vector_deinit(&h->refcnt);
+	pyhs_u8_vector_deinit(&h->gen);
+	pyhs_u8_vector_deinit(&h->flags);
+	pyhs_u64_vector_deinit(&h->edge_start);
+	free(h->index);
+	pyhs_u32_vector_deinit(&h->edge_dst);
+	pyhs_u32_vector_deinit(&h->edge_label);
+	for (size_t i = 0; i < h->types.size; i++) {
+		free(h->types.data[i].name);
+		free(h->types.data[i].field_names);
+	}
+	pyhs_type_vector_deinit(&h->types);
+	pyhs_addr_u32_map_deinit(&h->type_by_addr);
+	pyhs_addr_u32_map_deinit(&h->kind_by_addr);
+	for (size_t i = 0; i < h->strings.size; i++)
+		free(h->strings.data[i]);
+	pyhs_str_vector_deinit(&h->strings);
+	pyhs_string_map_deinit(&h->string_ids);
+	pyhs_root_vector_deinit(&h->roots);
+	pyhs_thread_vector_deinit(&h->threads);
+	for (size_t i = 0; i < h->warn_examples.size; i++)
+		free(h->warn_examples.data[i]);
+	pyhs_str_vector_deinit(&h->warn_examples);
+	free(h->version);
+	free(h);
+}
+
+/* ---- accessors ---- */
+
+const struct pyhs_target *pyhs_heap_target(const struct pyhs_heap *h) { return h->t; }
+uint64_t pyhs_heap_nobjects(const struct pyhs_heap *h) { return h->addr.size; }
+uint64_t pyhs_heap_addr(const struct pyhs_heap *h, uint64_t i) { return h->addr.data[i]; }
+uint32_t pyhs_heap_type_of(const struct pyhs_heap *h, uint64_t i) { return h->type.data[i]; }
+uint64_t pyhs_heap_size(const struct pyhs_heap *h, uint64_t i) { return h->size.data[i]; }
+uint64_t pyhs_heap_refcnt(const struct pyhs_heap *h, uint64_t i) { return h->refcnt.data[i]; }
+enum pyhs_gen pyhs_heap_gen(const struct pyhs_heap *h, uint64_t i)
+{
+	return (enum pyhs_gen)h->gen.data[i];
+}
+unsigned pyhs_heap_flags(const struct pyhs_heap *h, uint64_t i) { return h->flags.data[i]; }
+
+bool pyhs_heap_find(const struct pyhs_heap *h, uint64_t addr, uint64_t *ret)
+{
+	uint32_t i = pyhs_heap_lookup(h, addr);
+	if (i == PYHS_NO_OBJECT)
+		return false;
+	*ret = i;
+	return true;
+}
+
+void pyhs_heap_edges(const struct pyhs_heap *h, uint64_t i, uint64_t *begin,
+		     uint64_t *end)
+{
+	*begin = h->edge_start.data[i];
+	*end = h->edge_start.data[i + 1];
+}
+uint64_t pyhs_heap_nedges(const struct pyhs_heap *h) { return h->edge_dst.size; }
+uint32_t pyhs_heap_edge_dst(const struct pyhs_heap *h, uint64_t e) { return h->edge_dst.data[e]; }
+uint32_t pyhs_heap_edge_label(const struct pyhs_heap *h, uint64_t e) { return h->edge_label.data[e]; }
+
+uint32_t pyhs_heap_ntypes(const struct pyhs_heap *h) { return (uint32_t)h->types.size; }
+const char *pyhs_heap_type_name(const struct pyhs_heap *h, uint32_t type)
+{
+	if (type >= h->types.size || !h->types.data[type].name)
+		return "?";
+	return h->types.data[type].name;
+}
+
+uint64_t pyhs_heap_nroots(const struct pyhs_heap *h) { return h->roots.size; }
+uint32_t pyhs_heap_root_object(const struct pyhs_heap *h, uint64_t r) { return h->roots.data[r].obj; }
+const char *pyhs_heap_root_label(const struct pyhs_heap *h, uint64_t r)
+{
+	return h->strings.data[h->roots.data[r].label];
+}
+
+const char *pyhs_heap_python_version(const struct pyhs_heap *h)
+{
+	return h->version ? h->version : "";
+}
+void pyhs_heap_gc_info(const struct pyhs_heap *h, int gen,
+		       struct pyhs_gc_generation_info *ret)
+{
+	if (gen >= 0 && gen < 4)
+		*ret = h->gc[gen];
+}
+bool pyhs_heap_gc_enabled(const struct pyhs_heap *h) { return h->gc_enabled; }
+size_t pyhs_heap_nthreads(const struct pyhs_heap *h) { return h->threads.size; }
+uint64_t pyhs_heap_thread_ident(const struct pyhs_heap *h, size_t i) { return h->threads.data[i].ident; }
+uint64_t pyhs_heap_thread_native_id(const struct pyhs_heap *h, size_t i) { return h->threads.data[i].native_id; }
+
+uint64_t pyhs_heap_warning_count(const struct pyhs_heap *h,
+				 enum pyhs_warning_kind kind)
+{
+	return kind < PYHS_WARN_NKINDS ? h->warn_count[kind] : 0;
+}
+size_t pyhs_heap_nwarning_examples(const struct pyhs_heap *h) { return h->warn_examples.size; }
+const char *pyhs_heap_warning_example(const struct pyhs_heap *h, size_t i)
+{
+	return h->warn_examples.data[i];
+}
+
+/* ---- labels ---- */
+
+static void quote_key(const struct pyhs_heap *h, uint32_t key, char *buf,
+		      size_t n)
+{
+	char s[96];
+	if (key < h->addr.size && pyhs_read_str(h, h->addr.data[key], s, sizeof(s))) {
+		snprintf(buf, n, "['%s']", s);
+		return;
+	}
+	char p[96];
+	if (key < h->addr.size) {
+		pyhs_heap_preview(h, key, p, sizeof(p));
+		snprintf(buf, n, "[%s]", p);
+	} else {
+		snprintf(buf, n, "[?]");
+	}
+}
+
+bool pyhs_heap_format_label(const struct pyhs_heap *h, uint32_t label,
+			    char *buf, size_t n)
+{
+	uint32_t p = PYHS_LABEL_PAYLOAD(label);
+	char s[96];
+	switch (PYHS_LABEL_KIND(label)) {
+	case PYHS_LABEL_INDEX:
+		snprintf(buf, n, "[%u]", p);
+		return true;
+	case PYHS_LABEL_DICT_VALUE:
+		quote_key(h, p, buf, n);
+		return true;
+	case PYHS_LABEL_DICT_KEY:
+		snprintf(buf, n, "key");
+		return true;
+	case PYHS_LABEL_ATTR:
+		if (p < h->addr.size && pyhs_read_str(h, h->addr.data[p], s, sizeof(s)))
+			snprintf(buf, n, ".%s", s);
+		else
+			snprintf(buf, n, ".?");
+		return true;
+	case PYHS_LABEL_FIELD:
+		snprintf(buf, n, "%s", p < h->strings.size ? h->strings.data[p] : "?");
+		return true;
+	case PYHS_LABEL_LOCAL:
+		if (p < h->addr.size && pyhs_read_str(h, h->addr.data[p], s, sizeof(s)))
+			snprintf(buf, n, "local %s", s);
+		else
+			snprintf(buf, n, "local ?");
+		return true;
+	case PYHS_LABEL_CONSERVATIVE:
+		snprintf(buf, n, "+0x%x?", p);
+		return true;
+	case PYHS_LABEL_WEAK:
+		snprintf(buf, n, "weakref");
+		return true;
+	case PYHS_LABEL_ITEM:
+		snprintf(buf, n, "item");
+		return true;
+	case PYHS_LABEL_NONE:
+	default:
+		return false;
+	}
+}

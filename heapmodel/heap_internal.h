@@ -1,0 +1,169 @@
+/* Internal state of the heap model, shared by its .c files. */
+#ifndef PYHS_HEAP_INTERNAL_H
+#define PYHS_HEAP_INTERNAL_H
+
+#include "containers.h"
+#include "heapmodel.h"
+
+DEFINE_VECTOR(pyhs_u64_vector, uint64_t)
+DEFINE_VECTOR(pyhs_u32_vector, uint32_t)
+DEFINE_VECTOR(pyhs_u8_vector, uint8_t)
+DEFINE_VECTOR(pyhs_str_vector, char *)
+
+/* What decoder an object gets: the nearest builtin ancestor of its type. */
+enum pyhs_kind {
+	K_OPAQUE = 0, /* a C type we do not know: conservative scan */
+	K_OBJECT,
+	K_DICT,
+	K_LIST,
+	K_TUPLE,
+	K_SET,
+	K_STR,
+	K_INT,
+	K_FLOAT,
+	K_COMPLEX,
+	K_BYTES,
+	K_BYTEARRAY,
+	K_TYPE,
+	K_MODULE,
+	K_FRAME,
+	K_GEN,
+	K_CODE,
+	K_WEAKREF,
+	K_DEQUE,
+	K_ODICT,
+	K_LRU,
+	K_FUNCTION,
+	K_NKINDS,
+};
+
+struct pyhs_type_info {
+	uint64_t addr;
+	uint64_t flags;
+	int64_t basicsize;
+	int64_t itemsize;
+	int64_t dictoffset;
+	int64_t weaklistoffset;
+	enum pyhs_kind kind;
+	int64_t kind_basicsize; /* basicsize of the type that gives the kind */
+	bool heap;
+	char *name;             /* filled after the walk */
+	/* Names of object fields by word offset (tp_members of the type and
+	 * its bases), computed on first use: string ids, or UINT32_MAX. */
+	uint32_t *field_names;
+	uint32_t nfield_words;
+	bool fields_done;
+};
+DEFINE_VECTOR(pyhs_type_vector, struct pyhs_type_info)
+DEFINE_HASH_MAP(pyhs_addr_u32_map, uint64_t, uint32_t, pyhs_hash_u64,
+		PYHS_EQ_SCALAR)
+DEFINE_HASH_MAP(pyhs_string_map, const char *, uint32_t, pyhs_hash_str,
+		PYHS_EQ_STR)
+
+struct pyhs_root {
+	uint32_t obj;
+	uint32_t label; /* string id */
+};
+DEFINE_VECTOR(pyhs_root_vector, struct pyhs_root)
+
+struct pyhs_thread {
+	uint64_t tstate;
+	uint64_t ident;
+	uint64_t native_id;
+};
+DEFINE_VECTOR(pyhs_thread_vector, struct pyhs_thread)
+
+struct pyhs_heap {
+	const struct pyhs_target *t;
+	const struct pyhs_layout *L;
+	unsigned minor; /* 3.minor */
+	uint64_t max_objects;
+	uint64_t max_edges;
+
+	/* Objects, by number. */
+	struct pyhs_u64_vector addr;
+	struct pyhs_u32_vector type;
+	struct pyhs_u64_vector size;
+	struct pyhs_u64_vector refcnt;
+	struct pyhs_u8_vector gen;
+	struct pyhs_u8_vector flags;
+	struct pyhs_u64_vector edge_start; /* nobjects + 1 when done */
+
+	/* Address -> object number: open addressing over object numbers. */
+	uint32_t *index;
+	uint64_t index_mask;
+
+	/* Edges. */
+	struct pyhs_u32_vector edge_dst;
+	struct pyhs_u32_vector edge_label;
+
+	struct pyhs_type_vector types;
+	struct pyhs_addr_u32_map type_by_addr;
+	struct pyhs_addr_u32_map kind_by_addr; /* static builtin type -> kind */
+
+	struct pyhs_str_vector strings; /* string pool for labels */
+	struct pyhs_string_map string_ids;
+
+	struct pyhs_root_vector roots;
+	struct pyhs_thread_vector threads;
+
+	/* Well-known addresses. */
+	uint64_t type_type;
+	uint64_t str_type;
+	uint64_t set_dummy;
+	uint64_t interp;
+	uint64_t gc_state;
+
+	struct pyhs_gc_generation_info gc[4];
+	bool gc_enabled;
+	char *version;
+
+	uint64_t warn_count[PYHS_WARN_NKINDS];
+	struct pyhs_str_vector warn_examples;
+};
+
+/* heap.c */
+struct pyhs_error *pyhs_heap_intern_string(struct pyhs_heap *h,
+					   const char *s, uint32_t *ret);
+void pyhs_heap_warn(struct pyhs_heap *h, enum pyhs_warning_kind kind,
+		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#define PYHS_NO_OBJECT UINT32_MAX
+/* Adds the object at addr if it validates; returns its number or
+ * PYHS_NO_OBJECT. *err is set on out-of-memory. */
+uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
+		       struct pyhs_error **err);
+uint32_t pyhs_heap_lookup(const struct pyhs_heap *h, uint64_t addr);
+
+/* types.c */
+/* The type number of a type object at addr, registering it; PYHS_NO_OBJECT
+ * if addr does not look like a type. */
+uint32_t pyhs_type_get(struct pyhs_heap *h, uint64_t addr,
+		       struct pyhs_error **err);
+struct pyhs_error *pyhs_types_init(struct pyhs_heap *h);
+struct pyhs_error *pyhs_types_name_all(struct pyhs_heap *h);
+
+/* values.c */
+/* Reads a str object as UTF-8 into buf (NUL-terminated, truncated to n-1
+ * bytes); false if it is not a readable str. */
+bool pyhs_read_str(const struct pyhs_heap *h, uint64_t addr, char *buf,
+		   size_t n);
+/* Looks up a str key in a dict object; 0 if absent. */
+uint64_t pyhs_dict_get_str(const struct pyhs_heap *h, uint64_t dict,
+			   const char *key);
+
+/* walk.c */
+struct pyhs_error *pyhs_walk(struct pyhs_heap *h);
+
+static inline bool hrd(const struct pyhs_heap *h, uint64_t addr, uint64_t *v)
+{
+	return pyhs_target_read_u64(h->t, addr, v);
+}
+static inline bool hrd_off(const struct pyhs_heap *h, uint64_t addr,
+			   int32_t off, uint64_t *v)
+{
+	if (off < 0)
+		return false;
+	return pyhs_target_read_u64(h->t, addr + (uint64_t)off, v);
+}
+
+#endif

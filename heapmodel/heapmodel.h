@@ -1,0 +1,131 @@
+/*
+ * pyheapsnap heap model: every object of a CPython heap in flat arrays
+ * indexed by object number, with types, shallow sizes (what sys.getsizeof
+ * returns), refcounts, GC generations, labelled references and named roots.
+ */
+#ifndef PYHS_HEAPMODEL_H
+#define PYHS_HEAPMODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "reader.h"
+
+struct pyhs_heap;
+
+struct pyhs_heap_options {
+	uint64_t max_objects; /* 0: the default cap */
+	uint64_t max_edges;   /* 0: the default cap */
+};
+
+#define PYHS_DEFAULT_MAX_OBJECTS (UINT64_C(200) * 1000 * 1000)
+#define PYHS_DEFAULT_MAX_EDGES (UINT64_C(2000) * 1000 * 1000)
+
+enum pyhs_gen {
+	PYHS_GEN_0 = 0,
+	PYHS_GEN_1 = 1,
+	PYHS_GEN_2 = 2,
+	PYHS_GEN_PERMANENT = 3,
+	PYHS_GEN_UNTRACKED = 4,
+};
+
+/* Object flags. */
+#define PYHS_OBJ_IMMORTAL 0x01
+#define PYHS_OBJ_UNREADABLE 0x02 /* header read, body not */
+#define PYHS_OBJ_CONSERVATIVE 0x04 /* references found by scanning */
+#define PYHS_OBJ_STATIC 0x08 /* lives in a binary's data, not the heap */
+
+/* Edge label kinds (see pyhs_heap_format_label). */
+enum pyhs_label_kind {
+	PYHS_LABEL_NONE = 0,
+	PYHS_LABEL_INDEX,       /* [n] */
+	PYHS_LABEL_DICT_VALUE,  /* ['key'] ; payload: object number of the key */
+	PYHS_LABEL_DICT_KEY,    /* key */
+	PYHS_LABEL_ATTR,        /* .name ; payload: object number of the name */
+	PYHS_LABEL_FIELD,       /* .name ; payload: string id */
+	PYHS_LABEL_LOCAL,       /* local name ; payload: object number of the name */
+	PYHS_LABEL_CONSERVATIVE,/* +0xNN ; payload: byte offset */
+	PYHS_LABEL_WEAK,        /* weakref target (not a strong reference) */
+	PYHS_LABEL_ITEM,        /* set item */
+};
+#define PYHS_LABEL(kind, payload) (((uint32_t)(kind) << 28) | ((uint32_t)(payload) & 0x0fffffffu))
+#define PYHS_LABEL_KIND(l) ((enum pyhs_label_kind)((l) >> 28))
+#define PYHS_LABEL_PAYLOAD(l) ((l) & 0x0fffffffu)
+
+struct pyhs_gc_generation_info {
+	int threshold;
+	int count;
+	uint64_t objects; /* found on this list */
+	uint64_t bytes;
+};
+
+enum pyhs_warning_kind {
+	PYHS_WARN_BAD_POINTER,    /* a reference to memory that is not an object */
+	PYHS_WARN_UNREADABLE,     /* an object whose body could not be read */
+	PYHS_WARN_GC_LIST,        /* a broken or looping GC list */
+	PYHS_WARN_CAP,            /* a count was capped */
+	PYHS_WARN_CORRUPT,        /* an inconsistent structure */
+	PYHS_WARN_NKINDS,
+};
+
+struct pyhs_error *pyhs_heap_build(const struct pyhs_target *t,
+				   const struct pyhs_heap_options *opts,
+				   struct pyhs_heap **ret);
+void pyhs_heap_destroy(struct pyhs_heap *h);
+
+const struct pyhs_target *pyhs_heap_target(const struct pyhs_heap *h);
+
+/* Objects. */
+uint64_t pyhs_heap_nobjects(const struct pyhs_heap *h);
+uint64_t pyhs_heap_addr(const struct pyhs_heap *h, uint64_t i);
+uint32_t pyhs_heap_type_of(const struct pyhs_heap *h, uint64_t i);
+uint64_t pyhs_heap_size(const struct pyhs_heap *h, uint64_t i);
+uint64_t pyhs_heap_refcnt(const struct pyhs_heap *h, uint64_t i);
+enum pyhs_gen pyhs_heap_gen(const struct pyhs_heap *h, uint64_t i);
+unsigned pyhs_heap_flags(const struct pyhs_heap *h, uint64_t i);
+/* The object at an address, if there is one. */
+bool pyhs_heap_find(const struct pyhs_heap *h, uint64_t addr, uint64_t *ret);
+
+/* References: object i refers to dst[k] with label[k] for k in [begin, end). */
+void pyhs_heap_edges(const struct pyhs_heap *h, uint64_t i, uint64_t *begin,
+		     uint64_t *end);
+uint64_t pyhs_heap_nedges(const struct pyhs_heap *h);
+uint32_t pyhs_heap_edge_dst(const struct pyhs_heap *h, uint64_t e);
+uint32_t pyhs_heap_edge_label(const struct pyhs_heap *h, uint64_t e);
+/* Renders a label as a person would read it: ['k'], [3], .attr, key, ...
+ * Returns false for PYHS_LABEL_NONE (nothing written). */
+bool pyhs_heap_format_label(const struct pyhs_heap *h, uint32_t label,
+			    char *buf, size_t n);
+
+/* Types: type numbers index a table of distinct type objects. */
+uint32_t pyhs_heap_ntypes(const struct pyhs_heap *h);
+const char *pyhs_heap_type_name(const struct pyhs_heap *h, uint32_t type);
+
+/* Roots: named references from outside the object graph. */
+uint64_t pyhs_heap_nroots(const struct pyhs_heap *h);
+uint32_t pyhs_heap_root_object(const struct pyhs_heap *h, uint64_t r);
+const char *pyhs_heap_root_label(const struct pyhs_heap *h, uint64_t r);
+
+/* Values. Writes a short, escaped, human-readable preview of the object
+ * (str/bytes/int/float values, container lengths) into buf. */
+void pyhs_heap_preview(const struct pyhs_heap *h, uint64_t i, char *buf,
+		       size_t n);
+
+/* Interpreter facts found while walking. */
+const char *pyhs_heap_python_version(const struct pyhs_heap *h); /* sys.version */
+void pyhs_heap_gc_info(const struct pyhs_heap *h, int gen,
+		       struct pyhs_gc_generation_info *ret); /* gen 0..3 */
+bool pyhs_heap_gc_enabled(const struct pyhs_heap *h);
+size_t pyhs_heap_nthreads(const struct pyhs_heap *h);
+uint64_t pyhs_heap_thread_ident(const struct pyhs_heap *h, size_t i);
+uint64_t pyhs_heap_thread_native_id(const struct pyhs_heap *h, size_t i);
+
+/* Warnings: counts per kind and a few examples. */
+uint64_t pyhs_heap_warning_count(const struct pyhs_heap *h,
+				 enum pyhs_warning_kind kind);
+const char *pyhs_heap_warning_kind_name(enum pyhs_warning_kind kind);
+size_t pyhs_heap_nwarning_examples(const struct pyhs_heap *h);
+const char *pyhs_heap_warning_example(const struct pyhs_heap *h, size_t i);
+
+#endif

@@ -1,0 +1,1306 @@
+/*
+ * The heap walk: objects on the GC lists and everything reachable from them
+ * and from the interpreter's roots, decoded type by type. Objects are
+ * numbered in discovery order and decoded in number order, so the edges of
+ * object i are contiguous and edge_start is monotonic.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "walk.h"
+
+#define TPFLAGS_INLINE_VALUES (UINT64_C(1) << 2)
+#define TPFLAGS_MANAGED_WEAKREF (UINT64_C(1) << 3)
+#define TPFLAGS_MANAGED_DICT (UINT64_C(1) << 4)
+#define TPFLAGS_STATIC_BUILTIN (UINT64_C(1) << 1)
+#define TPFLAGS_HEAPTYPE (UINT64_C(1) << 9)
+#define TPFLAGS_HAVE_GC (UINT64_C(1) << 14)
+
+#define T_OBJECT 6
+#define T_OBJECT_EX 16
+
+#define DEQUE_BLOCKLEN 64
+#define ODICT_NODE_SIZE 32
+/* functools._lru_cache_wrapper starts with an embedded lru_list_elem root:
+ * {PyObject_HEAD; prev; next; hash; key; result}. */
+#define LRU_ELEM_NEXT 24
+#define LRU_ELEM_KEY 40
+#define LRU_ELEM_RESULT 48
+
+#define MAX_CONTAINER_ITEMS (UINT64_C(1) << 32)
+#define MAX_LIST_STEPS (UINT64_C(1) << 32)
+#define MAX_THREADS 100000
+#define MAX_FRAMES 100000
+
+struct walker {
+	struct pyhs_heap *h;
+	struct pyhs_error *err;
+	uint32_t cur;
+	uint64_t cur_addr, cur_end; /* extent of the object being decoded */
+	uint32_t id_class, id_dict, id_mro, id_bases, id_base, id_name,
+		 id_qualname, id_slots, id_module, id_cache, id_subclasses,
+		 id_callback, id_code, id_func, id_globals, id_builtins,
+		 id_locals, id_back, id_frame, id_items, id_values;
+};
+
+/* ---- edges ---- */
+
+static void add_edge(struct walker *w, uint32_t dst, uint32_t label)
+{
+	struct pyhs_heap *h = w->h;
+	if (h->edge_dst.size >= h->max_edges) {
+		if (h->warn_count[PYHS_WARN_CAP]++ == 0)
+			pyhs_heap_warn(h, PYHS_WARN_CAP,
+				       "stopped at %" PRIu64 " references (raise the cap with --max-edges)",
+				       h->max_edges);
+		return;
+	}
+	if (!pyhs_u32_vector_append(&h->edge_dst, dst) ||
+	    !pyhs_u32_vector_append(&h->edge_label, label))
+		w->err = &pyhs_enomem;
+}
+
+/* A reference the type's layout says is an object pointer. */
+static uint32_t edge(struct walker *w, uint64_t addr, uint32_t label)
+{
+	if (!addr || w->err)
+		return PYHS_NO_OBJECT;
+	uint32_t j = pyhs_heap_add(w->h, addr, false, &w->err);
+	if (j == PYHS_NO_OBJECT) {
+		if (!w->err)
+			pyhs_heap_warn(w->h, PYHS_WARN_BAD_POINTER,
+				       "object 0x%" PRIx64 " refers to 0x%" PRIx64 ", which is not an object",
+				       w->cur_addr, addr);
+		return j;
+	}
+	add_edge(w, j, label);
+	return j;
+}
+
+/* A word that may or may not be an object pointer. */
+static void maybe_edge(struct walker *w, uint64_t v, uint32_t label)
+{
+	if (v < 4096 || (v & 7) || v > UINT64_C(0x7fffffffffff) ||
+	    (v >= w->cur_addr && v < w->cur_end) || w->err)
+		return;
+	uint32_t j = pyhs_heap_add(w->h, v, true, &w->err);
+	if (j != PYHS_NO_OBJECT)
+		add_edge(w, j, label);
+}
+
+static uint32_t field(struct walker *w, uint64_t addr, int32_t off,
+		      uint32_t name_id)
+{
+	uint64_t v;
+	if (!hrd_off(w->h, addr, off, &v) || !v)
+		return PYHS_NO_OBJECT;
+	return edge(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, name_id));
+}
+
+/* ---- per-type field names from tp_members ---- */
+
+static void type_fields(struct walker *w, struct pyhs_type_info *ti)
+{
+	struct pyhs_heap *h = w->h;
+	const struct pyhs_layout *L = h->L;
+	if (ti->fields_done)
+		return;
+	ti->fields_done = true;
+	uint64_t words = (uint64_t)ti->basicsize / 8;
+	uint32_t *names = malloc(words * sizeof(*names));
+	if (!names) {
+		w->err = &pyhs_enomem;
+		return;
+	}
+	memset(names, 0xff, words * sizeof(*names));
+	uint64_t t = ti->addr;
+	for (int depth = 0; t && depth < 64; depth++) {
+		uint64_t members;
+		if (hrd_off(h, t, L->type_tp_members, &members) && members) {
+			for (int k = 0; k < 256; k++) {
+				uint64_t m = members + (uint64_t)k * (uint64_t)L->memberdef_size;
+				uint64_t np, off;
+				int32_t type;
+				if (!hrd_off(h, m, L->memberdef_name, &np) || !np ||
+				    !pyhs_target_read(h->t, m + (uint64_t)L->memberdef_type, &type, 4) ||
+				    !hrd_off(h, m, L->memberdef_offset, &off))
+					break;
+				if ((type != T_OBJECT && type != T_OBJECT_EX) ||
+				    (off & 7) || off / 8 >= words ||
+				    names[off / 8] != UINT32_MAX)
+					continue;
+				char name[128];
+				size_t i = 0;
+				while (i + 1 < sizeof(name) &&
+				       pyhs_target_read(h->t, np + i, &name[i], 1) &&
+				       name[i])
+					i++;
+				name[i] = '\0';
+				char label[130];
+				snprintf(label, sizeof(label), ".%s", name);
+				struct pyhs_error *err = pyhs_heap_intern_string(
+					h, label, &names[off / 8]);
+				if (err) {
+					w->err = err;
+					free(names);
+					return;
+				}
+			}
+		}
+		if (!hrd_off(h, t, L->type_tp_base, &t))
+			break;
+	}
+	ti->field_names = names;
+	ti->nfield_words = (uint32_t)words;
+}
+
+static uint32_t field_label(const struct pyhs_type_info *ti, uint64_t off)
+{
+	if (ti->field_names && off / 8 < ti->nfield_words &&
+	    ti->field_names[off / 8] != UINT32_MAX)
+		return PYHS_LABEL(PYHS_LABEL_FIELD, ti->field_names[off / 8]);
+	return PYHS_LABEL(PYHS_LABEL_CONSERVATIVE, off);
+}
+
+/* Scans the words [from, to) of the object for object pointers. */
+static void scan(struct walker *w, const struct pyhs_type_info *ti,
+		 uint64_t addr, uint64_t from, uint64_t to)
+{
+	if (to > (UINT64_C(1) << 24))
+		to = UINT64_C(1) << 24;
+	for (uint64_t off = from & ~UINT64_C(7); off + 8 <= to; off += 8) {
+		if (ti->weaklistoffset > 0 && off == (uint64_t)ti->weaklistoffset)
+			continue;
+		uint64_t v;
+		if (!hrd(w->h, addr + off, &v))
+			break;
+		maybe_edge(w, v, field_label(ti, off));
+	}
+	w->h->flags.data[w->cur] |= PYHS_OBJ_CONSERVATIVE;
+}
+
+/* ---- dicts ---- */
+
+static uint64_t usable_fraction(uint64_t n)
+{
+	return (n << 1) / 3;
+}
+
+uint64_t pyhs_dict_keys_size(const struct pyhs_heap *h, uint64_t keys)
+{
+	const struct pyhs_layout *L = h->L;
+	if (h->minor <= 10) {
+		uint64_t size;
+		if (!hrd_off(h, keys, L->dictkeys_dk_size, &size) ||
+		    size > (UINT64_C(1) << 40))
+			return 0;
+		uint64_t ix = size <= 0xff ? 1 : size <= 0xffff ? 2 :
+			      size <= 0xffffffff ? 4 : 8;
+		return (uint64_t)L->dictkeys_size + ix * size +
+		       24 * usable_fraction(size);
+	}
+	uint8_t log2 = 0, log2_index = 0, kind = 0;
+	if (!pyhs_target_read(h->t, keys + (uint64_t)L->dictkeys_dk_log2_size, &log2, 1) ||
+	    !pyhs_target_read(h->t, keys + (uint64_t)L->dictkeys_dk_log2_index_bytes, &log2_index, 1) ||
+	    !pyhs_target_read(h->t, keys + (uint64_t)L->dictkeys_dk_kind, &kind, 1) ||
+	    log2 > 40 || log2_index > 43)
+		return 0;
+	return (uint64_t)L->dictkeys_size + (UINT64_C(1) << log2_index) +
+	       usable_fraction(UINT64_C(1) << log2) * (kind == 0 ? 24 : 16);
+}
+
+bool pyhs_dict_foreach(const struct pyhs_heap *h, uint64_t dict,
+		       bool (*cb)(void *arg, uint64_t key, uint64_t value,
+				  uint64_t i),
+		       void *arg, uint64_t *ret_size)
+{
+	const struct pyhs_layout *L = h->L;
+	uint64_t keys, values, type;
+	if (!hrd_off(h, dict, L->dict_ma_keys, &keys) || !keys ||
+	    !hrd_off(h, dict, L->dict_ma_values, &values) ||
+	    !hrd(h, dict + 8, &type))
+		return false;
+	uint64_t basicsize = 48;
+	uint32_t *ti = pyhs_addr_u32_map_search(&h->type_by_addr, type);
+	if (ti)
+		basicsize = (uint64_t)h->types.data[*ti].basicsize;
+	uint64_t nentries, entries, esize, key_off, value_off, dk_refcnt;
+	uint64_t size = basicsize;
+	if (!hrd_off(h, keys, L->dictkeys_dk_nentries, &nentries) ||
+	    !hrd_off(h, keys, L->dictkeys_dk_refcnt, &dk_refcnt))
+		return false;
+	if (h->minor <= 10) {
+		uint64_t dk_size;
+		if (!hrd_off(h, keys, L->dictkeys_dk_size, &dk_size) ||
+		    !dk_size || (dk_size & (dk_size - 1)) ||
+		    dk_size > (UINT64_C(1) << 40) || nentries > dk_size)
+			return false;
+		uint64_t ix = dk_size <= 0xff ? 1 : dk_size <= 0xffff ? 2 :
+			      dk_size <= 0xffffffff ? 4 : 8;
+		entries = keys + (uint64_t)L->dictkeys_dk_indices + ix * dk_size;
+		esize = 24;
+		key_off = 8;
+		value_off = 16;
+		if (values)
+			size += 8 * usable_fraction(dk_size);
+	} else {
+		uint8_t log2 = 0, log2_index = 0, kind = 0;
+		if (!pyhs_target_read(h->t, keys + (uint64_t)L->dictkeys_dk_log2_size, &log2, 1) ||
+		    !pyhs_target_read(h->t, keys + (uint64_t)L->dictkeys_dk_log2_index_bytes, &log2_index, 1) ||
+		    !pyhs_target_read(h->t, keys + (uint64_t)L->dictkeys_dk_kind, &kind, 1) ||
+		    log2 > 40 || log2_index > 43 ||
+		    nentries > (UINT64_C(1) << log2))
+			return false;
+		entries = keys + (uint64_t)L->dictkeys_dk_indices + (UINT64_C(1) << log2_index);
+		esize = kind == 0 ? 24 : 16;
+		key_off = kind == 0 ? 8 : 0;
+		value_off = kind == 0 ? 16 : 8;
+		if (values) {
+			uint64_t usable = 0;
+			hrd_off(h, keys, L->dictkeys_dk_usable, &usable);
+			bool embedded = false;
+			if (h->minor >= 13) {
+				uint8_t e = 0;
+				pyhs_target_read(h->t, values + 2, &e, 1);
+				embedded = e != 0;
+			}
+			if (!embedded)
+				size += 8 * (nentries + usable);
+		}
+	}
+	/* 3.12+: the shared empty keys are immortal, never counted. */
+	if (dk_refcnt == 1)
+		size += pyhs_dict_keys_size(h, keys);
+	if (ret_size)
+		*ret_size = size;
+	if (!cb)
+		return true;
+	uint64_t values_base = values + (uint64_t)(L->dictvalues_values > 0 ? L->dictvalues_values : 0);
+	const uint8_t *ents = pyhs_target_ptr(h->t, entries, nentries * esize);
+	for (uint64_t i = 0; i < nentries; i++) {
+		uint64_t key, value;
+		if (ents) {
+			memcpy(&key, ents + i * esize + key_off, 8);
+			memcpy(&value, ents + i * esize + value_off, 8);
+		} else if (!hrd(h, entries + i * esize + key_off, &key) ||
+			   !hrd(h, entries + i * esize + value_off, &value)) {
+			return false;
+		}
+		if (values && !hrd(h, values_base + 8 * i, &value))
+			return false;
+		if (!key || !value)
+			continue;
+		if (!cb(arg, key, value, i))
+			break;
+	}
+	return true;
+}
+
+static bool dict_edge_cb(void *arg, uint64_t key, uint64_t value, uint64_t i)
+{
+	struct walker *w = arg;
+	uint32_t k = edge(w, key, PYHS_LABEL(PYHS_LABEL_DICT_KEY, 0));
+	edge(w, value, k == PYHS_NO_OBJECT || k > 0x0fffffff ?
+			       PYHS_LABEL(PYHS_LABEL_NONE, 0) :
+			       PYHS_LABEL(PYHS_LABEL_DICT_VALUE, k));
+	return !w->err;
+}
+
+static uint64_t decode_dict(struct walker *w, uint64_t addr)
+{
+	uint64_t size = 0;
+	if (!pyhs_dict_foreach(w->h, addr, dict_edge_cb, w, &size)) {
+		pyhs_heap_warn(w->h, PYHS_WARN_UNREADABLE,
+			       "dict at 0x%" PRIx64 " is unreadable", addr);
+		w->h->flags.data[w->cur] |= PYHS_OBJ_UNREADABLE;
+	}
+	return size;
+}
+
+/* ---- sequences ---- */
+
+static void items(struct walker *w, uint64_t base, uint64_t n, bool stackref)
+{
+	if (n > MAX_CONTAINER_ITEMS)
+		n = MAX_CONTAINER_ITEMS;
+	const uint64_t *p = pyhs_target_ptr(w->h->t, base, n * 8);
+	for (uint64_t i = 0; i < n && !w->err; i++) {
+		uint64_t v;
+		if (p)
+			v = p[i];
+		else if (!hrd(w->h, base + 8 * i, &v))
+			break;
+		if (stackref) {
+			if ((v & 3) == 3)
+				continue;
+			v &= ~UINT64_C(3);
+		}
+		if (v)
+			edge(w, v, PYHS_LABEL(PYHS_LABEL_INDEX, i < 0x0fffffff ? i : 0x0fffffff));
+	}
+}
+
+static uint64_t decode_set(struct walker *w, uint64_t addr,
+			   const struct pyhs_type_info *ti)
+{
+	const struct pyhs_layout *L = w->h->L;
+	uint64_t mask, table;
+	if (!hrd_off(w->h, addr, L->set_mask, &mask) ||
+	    !hrd_off(w->h, addr, L->set_table, &table) ||
+	    mask > (UINT64_C(1) << 40))
+		return (uint64_t)ti->basicsize;
+	uint64_t n = mask + 1;
+	const uint64_t *p = pyhs_target_ptr(w->h->t, table, n * 16);
+	for (uint64_t i = 0; i < n && !w->err; i++) {
+		uint64_t key;
+		if (p)
+			key = p[2 * i];
+		else if (!hrd(w->h, table + 16 * i, &key))
+			break;
+		if (key && key != w->h->set_dummy)
+			edge(w, key, PYHS_LABEL(PYHS_LABEL_ITEM, 0));
+	}
+	uint64_t size = (uint64_t)ti->basicsize;
+	if (table != addr + (uint64_t)L->set_smalltable)
+		size += 16 * n;
+	return size;
+}
+
+static uint64_t decode_deque(struct walker *w, uint64_t addr,
+			     const struct pyhs_type_info *ti)
+{
+	const struct pyhs_layout *L = w->h->L;
+	uint64_t block, left, len;
+	if (!hrd_off(w->h, addr, L->deque_leftblock, &block) ||
+	    !hrd_off(w->h, addr, L->deque_leftindex, &left) ||
+	    !hrd(w->h, addr + 16, &len) || left >= DEQUE_BLOCKLEN ||
+	    len > MAX_CONTAINER_ITEMS)
+		return (uint64_t)ti->basicsize;
+	uint64_t idx = left;
+	for (uint64_t i = 0; i < len && block && !w->err; i++) {
+		uint64_t v;
+		if (!hrd(w->h, block + (uint64_t)L->deque_block_data + 8 * idx, &v))
+			break;
+		edge(w, v, PYHS_LABEL(PYHS_LABEL_INDEX, i < 0x0fffffff ? i : 0x0fffffff));
+		if (++idx == DEQUE_BLOCKLEN) {
+			idx = 0;
+			if (!hrd_off(w->h, block, L->deque_block_rightlink, &block))
+				break;
+		}
+	}
+	uint64_t blocks = (left + len + DEQUE_BLOCKLEN) / DEQUE_BLOCKLEN;
+	return (uint64_t)ti->basicsize + blocks * (uint64_t)L->deque_block_size;
+}
+
+/* ---- frames ---- */
+
+/* The code object of a frame, validated. */
+static bool frame_code(struct walker *w, uint64_t code)
+{
+	uint64_t type;
+	uint32_t *ti;
+	return code && hrd(w->h, code + 8, &type) &&
+	       (ti = pyhs_addr_u32_map_search(&w->h->type_by_addr, type)) &&
+	       w->h->types.data[*ti].kind == K_CODE;
+}
+
+/* Local names: ≤3.10 co_varnames + co_cellvars + co_freevars, 3.11+
+ * co_localsplusnames. Returns the address of name i, or 0. */
+static uint64_t local_name(struct walker *w, uint64_t code, uint64_t i)
+{
+	const struct pyhs_layout *L = w->h->L;
+	uint64_t tuple, n;
+	if (L->code_localsplusnames >= 0) {
+		if (!hrd_off(w->h, code, L->code_localsplusnames, &tuple) ||
+		    !hrd(w->h, tuple + 16, &n) || i >= n)
+			return 0;
+		uint64_t v;
+		return hrd(w->h, tuple + (uint64_t)L->tuple_ob_item + 8 * i, &v) ? v : 0;
+	}
+	int32_t offs[3] = { L->code_varnames, L->code_cellvars, L->code_freevars };
+	for (int k = 0; k < 3; k++) {
+		if (!hrd_off(w->h, code, offs[k], &tuple) || !hrd(w->h, tuple + 16, &n))
+			return 0;
+		if (i < n) {
+			uint64_t v;
+			return hrd(w->h, tuple + (uint64_t)L->tuple_ob_item + 8 * i, &v) ? v : 0;
+		}
+		i -= n;
+	}
+	return 0;
+}
+
+static uint32_t local_label(struct walker *w, uint64_t code, uint64_t i)
+{
+	uint64_t name = local_name(w, code, i);
+	if (!name)
+		return PYHS_LABEL(PYHS_LABEL_INDEX, i);
+	uint32_t j = pyhs_heap_add(w->h, name, false, &w->err);
+	if (j == PYHS_NO_OBJECT || j > 0x0fffffff)
+		return PYHS_LABEL(PYHS_LABEL_INDEX, i);
+	return PYHS_LABEL(PYHS_LABEL_LOCAL, j);
+}
+
+static uint64_t code_nlocalsplus(struct walker *w, uint64_t code)
+{
+	const struct pyhs_layout *L = w->h->L;
+	int32_t n = 0;
+	if (L->code_nlocalsplus >= 0)
+		pyhs_target_read(w->h->t, code + (uint64_t)L->code_nlocalsplus, &n, 4);
+	return n > 0 ? (uint64_t)n : 0;
+}
+
+static uint64_t code_stacksize(struct walker *w, uint64_t code)
+{
+	int32_t n = 0;
+	pyhs_target_read(w->h->t, code + (uint64_t)w->h->L->code_stacksize, &n, 4);
+	return n > 0 ? (uint64_t)n : 0;
+}
+
+/* A 3.11+ _PyInterpreterFrame's references (f_code, f_funcobj, globals,
+ * builtins, locals, frame object, local variables, value stack). */
+static void decode_iframe(struct walker *w, uint64_t f)
+{
+	struct pyhs_heap *h = w->h;
+	const struct pyhs_layout *L = h->L;
+	uint64_t code;
+	if (!hrd_off(h, f, L->iframe_code, &code))
+		return;
+	code &= ~UINT64_C(3);
+	if (!frame_code(w, code))
+		return;
+	edge(w, code, PYHS_LABEL(PYHS_LABEL_FIELD, w->id_code));
+	int32_t offs[4] = { L->iframe_func, L->iframe_globals, L->iframe_builtins,
+			    L->iframe_locals };
+	uint32_t ids[4] = { w->id_func, w->id_globals, w->id_builtins, w->id_locals };
+	for (int k = 0; k < 4; k++) {
+		uint64_t v;
+		if (hrd_off(h, f, offs[k], &v) && (v & ~UINT64_C(3)) && (v & 3) != 3)
+			edge(w, v & ~UINT64_C(3), PYHS_LABEL(PYHS_LABEL_FIELD, ids[k]));
+	}
+	uint64_t nlocals = code_nlocalsplus(w, code);
+	uint64_t top = nlocals;
+	if (h->minor >= 14) {
+		uint64_t sp;
+		if (hrd_off(h, f, L->iframe_stacktop, &sp) &&
+		    sp >= f + (uint64_t)L->iframe_localsplus)
+			top = (sp - f - (uint64_t)L->iframe_localsplus) / 8;
+	} else {
+		int32_t st;
+		if (pyhs_target_read(h->t, f + (uint64_t)L->iframe_stacktop, &st, 4) && st >= 0)
+			top = (uint64_t)st;
+	}
+	uint64_t max = nlocals + code_stacksize(w, code);
+	if (top > max)
+		top = max;
+	uint64_t base = f + (uint64_t)L->iframe_localsplus;
+	for (uint64_t i = 0; i < top && !w->err; i++) {
+		uint64_t v;
+		if (!hrd(h, base + 8 * i, &v))
+			break;
+		if ((v & 3) == 3)
+			continue;
+		v &= ~UINT64_C(3);
+		if (!v)
+			continue;
+		if (i < nlocals)
+			edge(w, v, local_label(w, code, i));
+		else
+			maybe_edge(w, v, PYHS_LABEL(PYHS_LABEL_INDEX, i));
+	}
+}
+
+/* ≤3.10 PyFrameObject. */
+static void decode_frame_old(struct walker *w, uint64_t addr,
+			     const struct pyhs_type_info *ti)
+{
+	struct pyhs_heap *h = w->h;
+	const struct pyhs_layout *L = h->L;
+	field(w, addr, L->frame_f_back, w->id_back);
+	uint64_t code = 0;
+	hrd_off(h, addr, L->frame_f_code, &code);
+	if (!frame_code(w, code))
+		return;
+	edge(w, code, PYHS_LABEL(PYHS_LABEL_FIELD, w->id_code));
+	/* f_builtins, f_globals, f_locals sit between f_code and f_valuestack. */
+	for (int32_t off = L->frame_f_code + 8; off < L->frame_f_valuestack; off += 8) {
+		uint64_t v;
+		if (hrd_off(h, addr, off, &v))
+			maybe_edge(w, v, field_label(ti, (uint64_t)off));
+	}
+	int32_t nlocals = 0;
+	pyhs_target_read(h->t, code + (uint64_t)L->code_nlocals, &nlocals, 4);
+	uint64_t ncells = 0, nfrees = 0, tuple;
+	if (hrd_off(h, code, L->code_cellvars, &tuple))
+		hrd(h, tuple + 16, &ncells);
+	if (hrd_off(h, code, L->code_freevars, &tuple))
+		hrd(h, tuple + 16, &nfrees);
+	uint64_t nslots = (uint64_t)(nlocals > 0 ? nlocals : 0) + ncells + nfrees;
+	uint64_t base = addr + (uint64_t)L->frame_f_localsplus;
+	uint64_t obsize = 0;
+	hrd(h, addr + 16, &obsize);
+	if (nslots > obsize)
+		nslots = obsize;
+	for (uint64_t i = 0; i < nslots && !w->err; i++) {
+		uint64_t v;
+		if (hrd(h, base + 8 * i, &v) && v)
+			edge(w, v, local_label(w, code, i));
+	}
+	/* The value stack, when the frame is not executing. */
+	uint64_t depth = 0, vs;
+	if (!hrd_off(h, addr, L->frame_f_valuestack, &vs))
+		return;
+	if (L->frame_f_stackdepth >= 0) {
+		int32_t d;
+		if (pyhs_target_read(h->t, addr + (uint64_t)L->frame_f_stackdepth, &d, 4) && d > 0)
+			depth = (uint64_t)d;
+	} else {
+		uint64_t top;
+		if (hrd_off(h, addr, L->frame_f_stacktop, &top) && top > vs)
+			depth = (top - vs) / 8;
+	}
+	if (depth > code_stacksize(w, code))
+		depth = code_stacksize(w, code);
+	for (uint64_t i = 0; i < depth && !w->err; i++) {
+		uint64_t v;
+		if (hrd(h, vs + 8 * i, &v) && v)
+			maybe_edge(w, v, PYHS_LABEL(PYHS_LABEL_INDEX, nslots + i));
+	}
+}
+
+static uint64_t decode_frame(struct walker *w, uint64_t addr,
+			     const struct pyhs_type_info *ti)
+{
+	struct pyhs_heap *h = w->h;
+	const struct pyhs_layout *L = h->L;
+	uint64_t obsize = 0;
+	hrd(h, addr + 16, &obsize);
+	if (h->minor <= 10) {
+		decode_frame_old(w, addr, ti);
+		return (uint64_t)ti->basicsize + 8 * obsize;
+	}
+	field(w, addr, L->frame_f_back, w->id_back);
+	uint64_t f;
+	if (!hrd_off(h, addr, L->frame_f_frame, &f) || !f)
+		return (uint64_t)ti->basicsize;
+	uint64_t data = addr + (uint64_t)L->frame_f_frame_data;
+	uint64_t code = 0;
+	hrd_off(h, f, L->iframe_code, &code);
+	code &= ~UINT64_C(3);
+	uint64_t size = (uint64_t)L->frame_f_frame_data + (uint64_t)L->iframe_localsplus;
+	if (frame_code(w, code))
+		size += 8 * (code_nlocalsplus(w, code) + code_stacksize(w, code));
+	if (f == data)
+		decode_iframe(w, f);
+	return size;
+}
+
+static uint64_t decode_gen(struct walker *w, uint64_t addr,
+			   const struct pyhs_type_info *ti)
+{
+	struct pyhs_heap *h = w->h;
+	const struct pyhs_layout *L = h->L;
+	if (h->minor <= 10) {
+		scan(w, ti, addr, 16, (uint64_t)ti->kind_basicsize);
+		return (uint64_t)ti->basicsize;
+	}
+	/* Fixed fields before the embedded frame. */
+	scan(w, ti, addr, 16, (uint64_t)L->gen_gi_iframe);
+	int8_t state = 1;
+	pyhs_target_read(h->t, addr + (uint64_t)L->gen_gi_frame_state, &state, 1);
+	uint64_t f = addr + (uint64_t)L->gen_gi_iframe;
+	uint64_t code = 0;
+	if (L->gen_gi_code >= 0)
+		hrd_off(h, addr, L->gen_gi_code, &code);
+	else
+		hrd_off(h, f, L->iframe_code, &code);
+	code &= ~UINT64_C(3);
+	uint64_t size = (uint64_t)L->gen_gi_iframe + (uint64_t)L->iframe_localsplus;
+	if (frame_code(w, code))
+		size += 8 * (code_nlocalsplus(w, code) + code_stacksize(w, code));
+	if (state < 1)
+		decode_iframe(w, f);
+	return size;
+}
+
+/* ---- types ---- */
+
+static uint64_t decode_type(struct walker *w, uint64_t addr)
+{
+	struct pyhs_heap *h = w->h;
+	const struct pyhs_layout *L = h->L;
+	uint64_t flags = 0, meta = 0;
+	hrd_off(h, addr, L->type_tp_flags, &flags);
+	hrd(h, addr + 8, &meta);
+	bool heap = flags & TPFLAGS_HEAPTYPE;
+	if (heap || meta != h->type_type)
+		edge(w, meta, PYHS_LABEL(PYHS_LABEL_FIELD, w->id_class));
+	uint64_t dict = 0;
+	hrd_off(h, addr, L->type_tp_dict, &dict);
+	if (!dict && (flags & TPFLAGS_STATIC_BUILTIN) && L->interp_types_builtins >= 0) {
+		uint64_t index, state_type;
+		if (hrd_off(h, addr, L->type_tp_subclasses, &index) && index &&
+		    index < 1000) {
+			uint64_t st = h->interp + (uint64_t)L->interp_types_builtins +
+				      (index - 1) * (uint64_t)L->static_type_state_size;
+			if (hrd_off(h, st, L->static_type_state_type, &state_type) &&
+			    state_type == addr)
+				hrd_off(h, st, L->static_type_state_tp_dict, &dict);
+		}
+	}
+	if (dict)
+		edge(w, dict, PYHS_LABEL(PYHS_LABEL_FIELD, w->id_dict));
+	field(w, addr, L->type_tp_mro, w->id_mro);
+	field(w, addr, L->type_tp_bases, w->id_bases);
+	field(w, addr, L->type_tp_base, w->id_base);
+	field(w, addr, L->type_tp_cache, w->id_cache);
+	if (heap || h->minor <= 11)
+		field(w, addr, L->type_tp_subclasses, w->id_subclasses);
+	if (!heap)
+		return (uint64_t)L->type_size;
+	field(w, addr, L->heaptype_ht_name, w->id_name);
+	field(w, addr, L->heaptype_ht_qualname, w->id_qualname);
+	field(w, addr, L->heaptype_ht_slots, w->id_slots);
+	field(w, addr, L->heaptype_ht_module, w->id_module);
+	uint64_t size = (uint64_t)L->heaptype_size, keys;
+	if (hrd_off(h, addr, L->heaptype_ht_cached_keys, &keys) && keys)
+		size += pyhs_dict_keys_size(h, keys);
+	return size;
+}
+
+/* ---- instances of heap types: slots and __dict__ ---- */
+
+struct values_ctx {
+	struct walker *w;
+	uint64_t values;
+	uint64_t n;
+};
+
+static bool values_cb(void *arg, uint64_t key, uint64_t value, uint64_t i)
+{
+	(void)value;
+	struct values_ctx *c = arg;
+	if (i >= c->n)
+		return false;
+	uint64_t v;
+	if (!hrd(c->w->h, c->values + 8 * i, &v) || !v)
+		return true;
+	uint32_t k = pyhs_heap_add(c->w->h, key, false, &c->w->err);
+	edge(c->w, v, k == PYHS_NO_OBJECT || k > 0x0fffffff ?
+			      PYHS_LABEL(PYHS_LABEL_NONE, 0) :
+			      PYHS_LABEL(PYHS_LABEL_ATTR, k));
+	return !c->w->err;
+}
+
+/* Attribute values stored outside a dict (3.11+), keyed by the type's
+ * shared keys; the keys object's entries name them. */
+static void decode_values(struct walker *w, const struct pyhs_type_info *ti,
+			  uint64_t values, uint64_t n)
+{
+	struct pyhs_heap *h = w->h;
+	uint64_t keys;
+	if (!hrd_off(h, ti->addr, h->L->heaptype_ht_cached_keys, &keys) || !keys)
+		return;
+	/* Walk the keys through a fake dict view: read the entries. */
+	const struct pyhs_layout *L = h->L;
+	uint64_t nentries;
+	uint8_t log2_index = 0;
+	if (!hrd_off(h, keys, L->dictkeys_dk_nentries, &nentries) ||
+	    !pyhs_target_read(h->t, keys + (uint64_t)L->dictkeys_dk_log2_index_bytes, &log2_index, 1) ||
+	    log2_index > 43)
+		return;
+	if (nentries > n)
+		nentries = n;
+	uint64_t entries = keys + (uint64_t)L->dictkeys_dk_indices + (UINT64_C(1) << log2_index);
+	struct values_ctx c = { w, values, nentries };
+	for (uint64_t i = 0; i < nentries && !w->err; i++) {
+		uint64_t key;
+		if (!hrd(h, entries + 16 * i, &key))
+			break;
+		if (key)
+			values_cb(&c, key, 0, i);
+	}
+}
+
+static void decode_instance(struct walker *w, uint64_t addr,
+			    const struct pyhs_type_info *ti, uint64_t obsize)
+{
+	struct pyhs_heap *h = w->h;
+	const struct pyhs_layout *L = h->L;
+	edge(w, ti->addr, PYHS_LABEL(PYHS_LABEL_FIELD, w->id_class));
+	/* Slots: the named object fields beyond the builtin base. */
+	for (uint64_t off = (uint64_t)ti->kind_basicsize & ~UINT64_C(7);
+	     off + 8 <= (uint64_t)ti->basicsize; off += 8) {
+		if (ti->field_names && off / 8 < ti->nfield_words &&
+		    ti->field_names[off / 8] != UINT32_MAX) {
+			uint64_t v;
+			if (hrd(h, addr + off, &v) && v)
+				edge(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, ti->field_names[off / 8]));
+		}
+	}
+	uint64_t dict = 0, values = 0;
+	if (h->minor >= 11 && (ti->flags & TPFLAGS_MANAGED_DICT)) {
+		uint64_t word = 0;
+		hrd(h, addr - 24, &word);
+		if (h->minor == 11) {
+			dict = word;
+			hrd(h, addr - 32, &values);
+			if (values) {
+				uint64_t keys, n = 0, usable = 0;
+				if (hrd_off(h, ti->addr, L->heaptype_ht_cached_keys, &keys) && keys) {
+					hrd_off(h, keys, L->dictkeys_dk_nentries, &n);
+					hrd_off(h, keys, L->dictkeys_dk_usable, &usable);
+				}
+				decode_values(w, ti, values, n + usable);
+			}
+		} else if (h->minor == 12) {
+			if (word & 1) {
+				values = word + 1;
+				uint64_t keys, n = 0, usable = 0;
+				if (hrd_off(h, ti->addr, L->heaptype_ht_cached_keys, &keys) && keys) {
+					hrd_off(h, keys, L->dictkeys_dk_nentries, &n);
+					hrd_off(h, keys, L->dictkeys_dk_usable, &usable);
+				}
+				decode_values(w, ti, values, n + usable);
+			} else {
+				dict = word;
+			}
+		} else {
+			dict = word;
+			if (!dict && (ti->flags & TPFLAGS_INLINE_VALUES)) {
+				uint64_t v = addr + (uint64_t)ti->basicsize;
+				uint8_t hdr[4];
+				if (pyhs_target_read(h->t, v, hdr, 4) && hdr[3])
+					decode_values(w, ti, v + 8, hdr[0]);
+			}
+		}
+	} else if (ti->dictoffset > 0) {
+		hrd(h, addr + (uint64_t)ti->dictoffset, &dict);
+	} else if (ti->dictoffset < 0) {
+		int64_t n = (int64_t)obsize;
+		if (n < 0)
+			n = -n;
+		uint64_t sz = (uint64_t)ti->basicsize + (uint64_t)n * (uint64_t)ti->itemsize;
+		sz = (sz + 7) & ~UINT64_C(7);
+		hrd(h, addr + sz + (uint64_t)ti->dictoffset, &dict);
+	}
+	if (dict)
+		edge(w, dict, PYHS_LABEL(PYHS_LABEL_FIELD, w->id_dict));
+}
+
+/* ---- sizes ---- */
+
+static uint64_t str_size(struct walker *w, uint64_t addr)
+{
+	struct pyhs_heap *h = w->h;
+	const struct pyhs_layout *L = h->L;
+	uint64_t len = 0;
+	uint32_t state = 0;
+	hrd_off(h, addr, L->ascii_length, &len);
+	pyhs_target_read(h->t, addr + (uint64_t)L->ascii_state, &state, 4);
+	unsigned kind = (state >> 2) & 7;
+	bool compact = (state >> 5) & 1, ascii = (state >> 6) & 1;
+	uint64_t size;
+	if (compact && ascii)
+		size = (uint64_t)L->ascii_size + len + 1;
+	else if (compact)
+		size = (uint64_t)L->compact_size + (len + 1) * kind;
+	else {
+		size = (uint64_t)L->unicode_size;
+		uint64_t data = 0;
+		hrd_off(h, addr, L->unicode_data, &data);
+		if (data)
+			size += (len + 1) * kind;
+	}
+	if (!(compact && ascii)) {
+		uint64_t utf8 = 0, utf8_len = 0, data = 0;
+		hrd_off(h, addr, L->compact_utf8, &utf8);
+		hrd_off(h, addr, L->compact_utf8_length, &utf8_len);
+		if (compact)
+			data = addr + (uint64_t)L->compact_size;
+		else
+			hrd_off(h, addr, L->unicode_data, &data);
+		if (utf8 && utf8 != data)
+			size += utf8_len + 1;
+	}
+	if (L->ascii_wstr >= 0) {
+		uint64_t wstr = 0, wlen = 0, data = 0;
+		hrd_off(h, addr, L->ascii_wstr, &wstr);
+		if (compact && ascii) {
+			data = addr + (uint64_t)L->ascii_size;
+			wlen = len;
+		} else {
+			hrd_off(h, addr, L->compact_wstr_length, &wlen);
+			if (compact)
+				data = addr + (uint64_t)L->compact_size;
+			else
+				hrd_off(h, addr, L->unicode_data, &data);
+		}
+		/* wstr shares the data when wchar_t has the data's width. */
+		if (wstr && !(wstr == data && kind == 4))
+			size += (wlen + 1) * 4;
+	}
+	return size;
+}
+
+static uint64_t int_size(struct walker *w, uint64_t addr)
+{
+	const struct pyhs_layout *L = w->h->L;
+	uint64_t word = 0, n;
+	hrd(w->h, addr + 16, &word);
+	if (L->long_lv_tag >= 0) {
+		n = word >> 3;
+	} else {
+		int64_t s = (int64_t)word;
+		n = (uint64_t)(s < 0 ? -s : s);
+	}
+	if (w->h->minor >= 11 && n == 0)
+		n = 1;
+	return (uint64_t)L->long_digit + 4 * n;
+}
+
+static uint64_t gc_extra(struct walker *w, const struct pyhs_type_info *ti,
+			 uint64_t addr)
+{
+	unsigned minor = w->h->minor;
+	bool is_type_obj = ti->kind == K_TYPE;
+	bool static_type_obj = false;
+	if (is_type_obj) {
+		uint64_t flags = 0;
+		hrd_off(w->h, addr, w->h->L->type_tp_flags, &flags);
+		static_type_obj = !(flags & TPFLAGS_HEAPTYPE);
+	}
+	if (!(ti->flags & TPFLAGS_HAVE_GC)) {
+		return 0;
+	}
+	if (minor <= 10)
+		return static_type_obj ? 0 : 16;
+	if (minor >= 13 && static_type_obj)
+		return 0;
+	uint64_t extra = 16;
+	if (minor == 11 && (ti->flags & TPFLAGS_MANAGED_DICT))
+		extra += 16;
+	if (minor >= 12 && (ti->flags & (TPFLAGS_MANAGED_DICT | TPFLAGS_MANAGED_WEAKREF)))
+		extra += 16;
+	return extra;
+}
+
+/* ---- one object ---- */
+
+static void decode(struct walker *w, uint32_t i)
+{
+	struct pyhs_heap *h = w->h;
+	const struct pyhs_layout *L = h->L;
+	uint64_t addr = h->addr.data[i];
+	struct pyhs_type_info *ti = &h->types.data[h->type.data[i]];
+	type_fields(w, ti);
+	ti = &h->types.data[h->type.data[i]];
+	if (w->err)
+		return;
+	uint64_t obsize = 0;
+	if (ti->itemsize)
+		hrd(h, addr + 16, &obsize);
+	int64_t sobsize = (int64_t)obsize;
+	uint64_t absize = (uint64_t)(sobsize < 0 ? -sobsize : sobsize);
+	uint64_t size = (uint64_t)ti->basicsize + (uint64_t)ti->itemsize * absize;
+	w->cur = i;
+	w->cur_addr = addr;
+	w->cur_end = addr + ((uint64_t)ti->basicsize > 16 ? (uint64_t)ti->basicsize : 16);
+	if (!pyhs_target_ptr(h->t, addr, (size_t)ti->basicsize > 16 ? (size_t)ti->basicsize : 16)) {
+		uint8_t probe[8];
+		if (!pyhs_target_read(h->t, addr + (uint64_t)ti->basicsize - 8, probe, 8)) {
+			h->flags.data[i] |= PYHS_OBJ_UNREADABLE;
+			pyhs_heap_warn(h, PYHS_WARN_UNREADABLE,
+				       "object 0x%" PRIx64 " (%" PRId64 " bytes) is only partly in the core",
+				       addr, ti->basicsize);
+		}
+	}
+	if (ti->heap)
+		decode_instance(w, addr, ti, obsize);
+	uint64_t v;
+	switch (ti->kind) {
+	case K_DICT:
+		size = decode_dict(w, addr);
+		if (ti->kind_basicsize > 48 && !ti->heap)
+			scan(w, ti, addr, 48, (uint64_t)ti->kind_basicsize);
+		break;
+	case K_ODICT: {
+		size = decode_dict(w, addr);
+		scan(w, ti, addr, 48, (uint64_t)ti->kind_basicsize);
+		uint64_t fast = 0, used = 0, first = 0;
+		hrd_off(h, addr, L->odict_fast_nodes_size, &fast);
+		hrd_off(h, addr, L->dict_ma_used, &used);
+		/* od_first is the field right after the dict */
+		hrd(h, addr + 48, &first);
+		size += 8 * fast + (first ? ODICT_NODE_SIZE * used : 0);
+		break;
+	}
+	case K_LIST:
+		if (hrd_off(h, addr, L->list_ob_item, &v) && v)
+			items(w, v, absize, false);
+		hrd_off(h, addr, L->list_allocated, &v);
+		size = (uint64_t)ti->basicsize + 8 * v;
+		break;
+	case K_TUPLE:
+		items(w, addr + (uint64_t)L->tuple_ob_item, absize, false);
+		break;
+	case K_SET:
+		size = decode_set(w, addr, ti);
+		break;
+	case K_STR:
+		size = str_size(w, addr);
+		break;
+	case K_INT:
+		size = int_size(w, addr);
+		break;
+	case K_BYTEARRAY:
+		if (hrd_off(h, addr, L->bytearray_ob_alloc, &v))
+			size = (uint64_t)ti->basicsize + v;
+		break;
+	case K_FLOAT:
+	case K_COMPLEX:
+	case K_BYTES:
+	case K_OBJECT:
+		break;
+	case K_TYPE:
+		size = decode_type(w, addr);
+		break;
+	case K_FRAME:
+		size = decode_frame(w, addr, ti);
+		break;
+	case K_GEN:
+		size = decode_gen(w, addr, ti);
+		break;
+	case K_DEQUE:
+		size = decode_deque(w, addr, ti);
+		break;
+	case K_WEAKREF:
+		if (hrd_off(h, addr, L->weakref_wr_object, &v) && v)
+			maybe_edge(w, v, PYHS_LABEL(PYHS_LABEL_WEAK, 0));
+		field(w, addr, L->weakref_wr_callback, w->id_callback);
+		break;
+	case K_LRU: {
+		scan(w, ti, addr, 16, (uint64_t)ti->kind_basicsize);
+		uint64_t link = 0;
+		hrd(h, addr + LRU_ELEM_NEXT, &link);
+		for (uint64_t k = 0; link && link != addr && k < MAX_LIST_STEPS && !w->err; k++) {
+			uint64_t key, result;
+			if (hrd(h, link + LRU_ELEM_KEY, &key))
+				maybe_edge(w, key, PYHS_LABEL(PYHS_LABEL_DICT_KEY, 0));
+			if (hrd(h, link + LRU_ELEM_RESULT, &result))
+				maybe_edge(w, result, PYHS_LABEL(PYHS_LABEL_ITEM, 0));
+			if (!hrd(h, link + LRU_ELEM_NEXT, &link))
+				break;
+		}
+		break;
+	}
+	case K_MODULE:
+		field(w, addr, L->module_md_dict, w->id_dict);
+		scan(w, ti, addr, 16, (uint64_t)ti->kind_basicsize);
+		break;
+	case K_CODE:
+		scan(w, ti, addr, 16, (uint64_t)ti->kind_basicsize);
+		break;
+	case K_FUNCTION:
+	case K_OPAQUE:
+	default:
+		scan(w, ti, addr, 16, (uint64_t)ti->kind_basicsize);
+		if (!ti->heap && ti->itemsize == 8 && absize < (1u << 20))
+			scan(w, ti, addr, (uint64_t)ti->basicsize,
+			     (uint64_t)ti->basicsize + 8 * absize);
+		break;
+	}
+	h->size.data[i] = size + gc_extra(w, ti, addr);
+}
+
+/* ---- roots ---- */
+
+static void add_root(struct walker *w, uint64_t addr, const char *label)
+{
+	if (!addr || w->err)
+		return;
+	uint32_t j = pyhs_heap_add(w->h, addr, false, &w->err);
+	if (j == PYHS_NO_OBJECT)
+		return;
+	uint32_t id;
+	struct pyhs_error *err = pyhs_heap_intern_string(w->h, label, &id);
+	if (err) {
+		w->err = err;
+		return;
+	}
+	struct pyhs_root r = { j, id };
+	if (!pyhs_root_vector_append(&w->h->roots, r))
+		w->err = &pyhs_enomem;
+}
+
+static void walk_gc_lists(struct walker *w)
+{
+	struct pyhs_heap *h = w->h;
+	const struct pyhs_layout *L = h->L;
+	uint64_t gc = h->minor == 8 ? pyhs_target_runtime(h->t) + (uint64_t)L->rt_gc :
+				      h->interp + (uint64_t)L->interp_gc;
+	h->gc_state = gc;
+	int32_t enabled = 0, collecting = 0;
+	pyhs_target_read(h->t, gc + (uint64_t)L->gc_enabled, &enabled, 4);
+	pyhs_target_read(h->t, gc + (uint64_t)L->gc_collecting, &collecting, 4);
+	h->gc_enabled = enabled != 0;
+	if (collecting)
+		pyhs_heap_warn(h, PYHS_WARN_GC_LIST,
+			       "the core was taken during a garbage collection: objects being collected are on lists we cannot see");
+	for (int g = 0; g < 4; g++) {
+		uint64_t head = g < 3 ? gc + (uint64_t)L->gc_generations +
+						(uint64_t)g * (uint64_t)L->gc_generation_size :
+					gc + (uint64_t)L->gc_permanent_generation;
+		pyhs_target_read(h->t, head + (uint64_t)L->gc_generation_threshold,
+				 &h->gc[g].threshold, 4);
+		pyhs_target_read(h->t, head + (uint64_t)L->gc_generation_count,
+				 &h->gc[g].count, 4);
+		uint64_t p;
+		if (!hrd(h, head, &p)) {
+			pyhs_heap_warn(h, PYHS_WARN_GC_LIST,
+				       "GC generation %d list head is unreadable", g);
+			continue;
+		}
+		p &= ~UINT64_C(3);
+		for (uint64_t steps = 0; p != head && !w->err; steps++) {
+			if (steps >= MAX_LIST_STEPS) {
+				pyhs_heap_warn(h, PYHS_WARN_GC_LIST,
+					       "GC generation %d list is too long", g);
+				break;
+			}
+			uint32_t j = pyhs_heap_add(h, p + 16, false, &w->err);
+			if (j == PYHS_NO_OBJECT) {
+				if (!w->err)
+					pyhs_heap_warn(h, PYHS_WARN_GC_LIST,
+						       "GC generation %d list leads to 0x%" PRIx64 ", which is not an object; rest of the list skipped",
+						       g, p + 16);
+				break;
+			}
+			if (h->gen.data[j] != PYHS_GEN_UNTRACKED) {
+				pyhs_heap_warn(h, PYHS_WARN_GC_LIST,
+					       "GC generation %d list loops at 0x%" PRIx64 "; rest of the list skipped",
+					       g, p + 16);
+				break;
+			}
+			h->gen.data[j] = (uint8_t)g;
+			h->gc[g].objects++;
+			if (!hrd(h, p, &p)) {
+				pyhs_heap_warn(h, PYHS_WARN_GC_LIST,
+					       "GC generation %d list is cut at 0x%" PRIx64, g, p);
+				break;
+			}
+			p &= ~UINT64_C(3);
+		}
+	}
+}
+
+static void frame_description(struct walker *w, uint64_t code, char *buf,
+			      size_t n)
+{
+	const struct pyhs_layout *L = w->h->L;
+	char name[128] = "?", file[256] = "?";
+	uint64_t v;
+	if (hrd_off(w->h, code, L->code_name, &v))
+		pyhs_read_str(w->h, v, name, sizeof(name));
+	if (hrd_off(w->h, code, L->code_filename, &v))
+		pyhs_read_str(w->h, v, file, sizeof(file));
+	const char *base = strrchr(file, '/');
+	snprintf(buf, n, "frame %s (%s)", name, base ? base + 1 : file);
+}
+
+static void walk_thread_frames(struct walker *w, uint64_t tstate, size_t k)
+{
+	struct pyhs_heap *h = w->h;
+	const struct pyhs_layout *L = h->L;
+	char label[512], desc[400];
+	uint64_t f = 0;
+	if (h->minor <= 10) {
+		hrd_off(h, tstate, L->tstate_frame, &f);
+		for (int n = 0; f && n < MAX_FRAMES && !w->err; n++) {
+			uint64_t code = 0;
+			hrd_off(h, f, L->frame_f_code, &code);
+			if (!frame_code(w, code))
+				break;
+			frame_description(w, code, desc, sizeof(desc));
+			snprintf(label, sizeof(label), "thread %zu %s", k, desc);
+			add_root(w, f, label);
+			if (!hrd_off(h, f, L->frame_f_back, &f))
+				break;
+		}
+		return;
+	}
+	if (h->minor <= 12) {
+		uint64_t cframe;
+		if (!hrd_off(h, tstate, L->tstate_cframe, &cframe) || !cframe ||
+		    !hrd_off(h, cframe, L->cframe_current_frame, &f))
+			return;
+	} else if (!hrd_off(h, tstate, L->tstate_current_frame, &f)) {
+		return;
+	}
+	uint8_t owner_thread = 0, owner_gen = 1, owner_frame_obj = 2;
+	uint64_t gen_off = (uint64_t)L->gen_gi_iframe;
+	for (int n = 0; f && n < MAX_FRAMES && !w->err; n++) {
+		uint8_t owner = 0;
+		uint64_t code = 0, fobj = 0;
+		pyhs_target_read(h->t, f + (uint64_t)L->iframe_owner, &owner, 1);
+		hrd_off(h, f, L->iframe_code, &code);
+		code &= ~UINT64_C(3);
+		hrd_off(h, f, L->iframe_frame_obj, &fobj);
+		if (frame_code(w, code)) {
+			frame_description(w, code, desc, sizeof(desc));
+			snprintf(label, sizeof(label), "thread %zu %s", k, desc);
+			if (owner == owner_gen) {
+				add_root(w, f - gen_off, label);
+			} else if (owner == owner_frame_obj) {
+				add_root(w, fobj, label);
+			} else if (owner == owner_thread) {
+				/* Its references are roots, labelled by the frame. */
+				uint32_t before = (uint32_t)h->edge_dst.size;
+				uint32_t saved_cur = w->cur;
+				uint64_t sa = w->cur_addr, se = w->cur_end;
+				w->cur_addr = f;
+				w->cur_end = f + (uint64_t)L->iframe_localsplus;
+				decode_iframe(w, f);
+				for (uint64_t e = before; e < h->edge_dst.size && !w->err; e++) {
+					char l[128], full[700];
+					if (pyhs_heap_format_label(h, h->edge_label.data[e], l, sizeof(l)))
+						snprintf(full, sizeof(full), "%s %s", label, l);
+					else
+						snprintf(full, sizeof(full), "%s", label);
+					add_root(w, h->addr.data[h->edge_dst.data[e]], full);
+				}
+				h->edge_dst.size = before;
+				h->edge_label.size = before;
+				w->cur = saved_cur;
+				w->cur_addr = sa;
+				w->cur_end = se;
+				if (fobj)
+					add_root(w, fobj, label);
+			}
+		}
+		if (!hrd_off(h, f, L->iframe_previous, &f))
+			break;
+	}
+}
+
+static void walk_roots(struct walker *w)
+{
+	struct pyhs_heap *h = w->h;
+	const struct pyhs_layout *L = h->L;
+	uint64_t v;
+	if (hrd_off(h, h->interp, L->interp_sysdict, &v))
+		add_root(w, v, "sys");
+	if (hrd_off(h, h->interp, L->interp_modules, &v))
+		add_root(w, v, "sys.modules");
+	if (hrd_off(h, h->interp, L->interp_builtins, &v))
+		add_root(w, v, "builtins");
+	if (L->interp_interned >= 0 && hrd_off(h, h->interp, L->interp_interned, &v))
+		add_root(w, v, "interned strings");
+	else if ((pyhs_target_symbol(h->t, "interned", &v) ||
+		  pyhs_target_symbol(h->t, "interned.lto_priv.0", &v)) &&
+		 hrd(h, v, &v))
+		add_root(w, v, "interned strings");
+	/* Threads, newest first in the interpreter's list. */
+	uint64_t ts = 0;
+	hrd_off(h, h->interp, L->interp_tstate_head, &ts);
+	for (size_t k = 0; ts && k < MAX_THREADS && !w->err; k++) {
+		struct pyhs_thread th = { .tstate = ts };
+		hrd_off(h, ts, L->tstate_thread_id, &th.ident);
+		if (L->tstate_native_thread_id >= 0)
+			hrd_off(h, ts, L->tstate_native_thread_id, &th.native_id);
+		for (size_t j = 0; j < h->threads.size; j++) {
+			if (h->threads.data[j].tstate == ts) {
+				pyhs_heap_warn(h, PYHS_WARN_CORRUPT,
+					       "thread state list loops at 0x%" PRIx64, ts);
+				return;
+			}
+		}
+		if (!pyhs_thread_vector_append(&h->threads, th)) {
+			w->err = &pyhs_enomem;
+			return;
+		}
+		char label[64];
+		snprintf(label, sizeof(label), "thread %zu dict", k);
+		if (hrd_off(h, ts, L->tstate_dict, &v))
+			add_root(w, v, label);
+		walk_thread_frames(w, ts, k);
+		if (!hrd_off(h, ts, L->tstate_next, &ts))
+			break;
+	}
+}
+
+static struct pyhs_error *intern_ids(struct walker *w)
+{
+	struct { uint32_t *id; const char *s; } names[] = {
+		{ &w->id_class, "__class__" }, { &w->id_dict, "__dict__" },
+		{ &w->id_mro, "__mro__" }, { &w->id_bases, "__bases__" },
+		{ &w->id_base, "__base__" }, { &w->id_name, "__name__" },
+		{ &w->id_qualname, "__qualname__" }, { &w->id_slots, "__slots__" },
+		{ &w->id_module, "__module__" }, { &w->id_cache, "tp_cache" },
+		{ &w->id_subclasses, "__subclasses__" },
+		{ &w->id_callback, "__callback__" }, { &w->id_code, "f_code" },
+		{ &w->id_func, "f_func" }, { &w->id_globals, "f_globals" },
+		{ &w->id_builtins, "f_builtins" }, { &w->id_locals, "f_locals" },
+		{ &w->id_back, "f_back" }, { &w->id_frame, "frame" },
+		{ &w->id_items, "items" }, { &w->id_values, "values" },
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct pyhs_error *err = pyhs_heap_intern_string(w->h, names[i].s,
+								 names[i].id);
+		if (err)
+			return err;
+	}
+	return NULL;
+}
+
+struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
+{
+	struct walker w = { .h = h };
+	const struct pyhs_layout *L = h->L;
+	struct pyhs_error *err = intern_ids(&w);
+	if (err)
+		return err;
+	if (!hrd_off(h, pyhs_target_runtime(h->t), L->rt_interpreters_head,
+		     &h->interp) || !h->interp)
+		return pyhs_error_create(PYHS_ERROR_INPUT,
+					 "cannot read the interpreter state");
+	walk_gc_lists(&w);
+	walk_roots(&w);
+	uint64_t v;
+	if (!w.err && hrd_off(h, h->interp, L->interp_sysdict, &v) && v) {
+		uint64_t s = pyhs_dict_get_str(h, v, "version");
+		char buf[256];
+		if (s && pyhs_read_str(h, s, buf, sizeof(buf))) {
+			h->version = strdup(buf);
+			if (!h->version)
+				w.err = &pyhs_enomem;
+		}
+	}
+	size_t types_rooted = 0;
+	for (uint64_t i = 0; i < h->addr.size && !w.err; i++) {
+		if (!pyhs_u64_vector_append(&h->edge_start, h->edge_dst.size)) {
+			w.err = &pyhs_enomem;
+			break;
+		}
+		decode(&w, (uint32_t)i);
+		/* Static types met as the type of an object are roots. */
+		while (types_rooted < h->types.size && !w.err) {
+			const struct pyhs_type_info *ti = &h->types.data[types_rooted++];
+			if (!ti->heap) {
+				char label[64];
+				snprintf(label, sizeof(label), "static type");
+				add_root(&w, ti->addr, label);
+			}
+		}
+	}
+	if (w.err)
+		return w.err;
+	if (!pyhs_u64_vector_append(&h->edge_start, h->edge_dst.size))
+		return &pyhs_enomem;
+	for (uint64_t i = 0; i < h->addr.size; i++) {
+		uint8_t g = h->gen.data[i];
+		if (g < 4)
+			h->gc[g].bytes += h->size.data[i];
+	}
+	return NULL;
+}

@@ -1,0 +1,601 @@
+/* ELF core files, plain or zstd-compressed: segments, notes, mappings. */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "target.h"
+
+#define ZSTD_MAGIC 0xFD2FB528u
+
+void pyhs_target_warn(struct pyhs_target *t, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg;
+	int r = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return;
+	if (!pyhs_string_vector_append(&t->warnings, msg))
+		free(msg);
+}
+
+struct pyhs_error *pyhs_map_file(struct pyhs_target *t, const char *path,
+				 const uint8_t **ret_data, size_t *ret_size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return pyhs_error_os(errno, "cannot open '%s'", path);
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		return pyhs_error_os(e, "cannot stat '%s'", path);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return pyhs_error_create(PYHS_ERROR_INPUT,
+					 "'%s' is not a regular file", path);
+	}
+	if (st.st_size == 0) {
+		close(fd);
+		return pyhs_error_create(PYHS_ERROR_INPUT, "'%s' is empty",
+					 path);
+	}
+	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	int e = errno;
+	close(fd);
+	if (p == MAP_FAILED)
+		return pyhs_error_os(e, "cannot map '%s'", path);
+	struct pyhs_mapped_file mf = { p, (size_t)st.st_size };
+	if (!pyhs_mapped_file_vector_append(&t->maps, mf)) {
+		munmap(p, (size_t)st.st_size);
+		return &pyhs_enomem;
+	}
+	*ret_data = p;
+	*ret_size = (size_t)st.st_size;
+	return NULL;
+}
+
+static struct pyhs_error *decompress_zstd(struct pyhs_target *t,
+					  const char *path, const uint8_t *src,
+					  size_t src_size, const uint8_t **ret,
+					  size_t *ret_size)
+{
+	ZSTD_DStream *ds = ZSTD_createDStream();
+	if (!ds)
+		return &pyhs_enomem;
+	unsigned long long hint = ZSTD_getFrameContentSize(src, src_size);
+	size_t cap = (hint != ZSTD_CONTENTSIZE_UNKNOWN &&
+		      hint != ZSTD_CONTENTSIZE_ERROR && hint < (1ull << 40))
+			     ? (size_t)hint + 1 : src_size * 4 + 4096;
+	uint8_t *buf = malloc(cap);
+	if (!buf) {
+		ZSTD_freeDStream(ds);
+		return &pyhs_enomem;
+	}
+	ZSTD_inBuffer in = { src, src_size, 0 };
+	ZSTD_outBuffer out = { buf, cap, 0 };
+	struct pyhs_error *err = NULL;
+	size_t r = 1;
+	while (in.pos < in.size || r != 0) {
+		if (out.pos == out.size) {
+			size_t ncap = cap * 2;
+			uint8_t *nbuf = realloc(buf, ncap);
+			if (!nbuf) {
+				err = &pyhs_enomem;
+				break;
+			}
+			buf = nbuf;
+			cap = ncap;
+			out.dst = buf;
+			out.size = cap;
+		}
+		size_t before_in = in.pos, before_out = out.pos;
+		r = ZSTD_decompressStream(ds, &out, &in);
+		if (ZSTD_isError(r)) {
+			err = pyhs_error_create(PYHS_ERROR_INPUT,
+						"cannot decompress '%s': %s",
+						path, ZSTD_getErrorName(r));
+			break;
+		}
+		if (in.pos == in.size && r != 0 && out.pos < out.size &&
+		    before_in == in.pos && before_out == out.pos) {
+			err = pyhs_error_create(PYHS_ERROR_INPUT,
+						"cannot decompress '%s': truncated zstd stream",
+						path);
+			break;
+		}
+	}
+	ZSTD_freeDStream(ds);
+	if (err) {
+		free(buf);
+		return err;
+	}
+	t->owned_buffer = buf;
+	*ret = buf;
+	*ret_size = out.pos;
+	return NULL;
+}
+
+struct note_file_entry {
+	uint64_t start, end, offset;
+	const char *name;
+};
+
+/* NT_FILE: count, page size, count * {start, end, page offset}, names. */
+static struct pyhs_error *parse_nt_file(struct pyhs_target *t,
+					const uint8_t *desc, size_t size)
+{
+	if (size < 16)
+		return NULL;
+	uint64_t count, page_size;
+	memcpy(&count, desc, 8);
+	memcpy(&page_size, desc + 8, 8);
+	if (count > (size - 16) / 24) {
+		pyhs_target_warn(t, "NT_FILE note is corrupt: %llu entries",
+				 (unsigned long long)count);
+		return NULL;
+	}
+	const char *names = (const char *)desc + 16 + count * 24;
+	const char *names_end = (const char *)desc + size;
+	for (uint64_t i = 0; i < count; i++) {
+		uint64_t e[3];
+		memcpy(e, desc + 16 + i * 24, 24);
+		size_t n = strnlen(names, (size_t)(names_end - names));
+		if (names + n >= names_end)
+			break;
+		const char *name = names;
+		names += n + 1;
+		if (e[1] <= e[0] || e[2] > UINT64_MAX / (page_size ? page_size : 1))
+			continue;
+		/* One module per path; gather its range. */
+		struct pyhs_module *m = NULL;
+		for (size_t j = 0; j < t->modules.size; j++) {
+			if (strcmp(t->modules.data[j].path, name) == 0) {
+				m = &t->modules.data[j];
+				break;
+			}
+		}
+		if (!m) {
+			struct pyhs_module nm = { 0 };
+			nm.path = strdup(name);
+			if (!nm.path)
+				return &pyhs_enomem;
+			nm.start = e[0];
+			nm.end = e[1];
+			pyhs_symbol_map_init(&nm.symbols);
+			if (!pyhs_module_vector_append(&t->modules, nm)) {
+				free(nm.path);
+				return &pyhs_enomem;
+			}
+			m = &t->modules.data[t->modules.size - 1];
+		}
+		if (e[0] < m->start)
+			m->start = e[0];
+		if (e[1] > m->end)
+			m->end = e[1];
+		if (e[2] == 0 && !m->bias_known) {
+			/* Where the ELF header is mapped; the bias follows once
+			 * the file's first PT_LOAD is known. */
+			m->bias = e[0];
+		}
+	}
+	return NULL;
+}
+
+/* Second pass over NT_FILE: back each mapping with the module's file. */
+static struct pyhs_error *add_file_backed(struct pyhs_target *t,
+					  const uint8_t *desc, size_t size)
+{
+	if (size < 16)
+		return NULL;
+	uint64_t count, page_size;
+	memcpy(&count, desc, 8);
+	memcpy(&page_size, desc + 8, 8);
+	if (count > (size - 16) / 24)
+		return NULL;
+	const char *names = (const char *)desc + 16 + count * 24;
+	const char *names_end = (const char *)desc + size;
+	for (uint64_t i = 0; i < count; i++) {
+		uint64_t e[3];
+		memcpy(e, desc + 16 + i * 24, 24);
+		size_t n = strnlen(names, (size_t)(names_end - names));
+		if (names + n >= names_end)
+			break;
+		const char *name = names;
+		names += n + 1;
+		if (e[1] <= e[0] || !page_size ||
+		    e[2] > UINT64_MAX / page_size)
+			continue;
+		for (size_t j = 0; j < t->modules.size; j++) {
+			struct pyhs_module *m = &t->modules.data[j];
+			if (strcmp(m->path, name) != 0 || !m->file)
+				continue;
+			uint64_t off = e[2] * page_size;
+			if (off >= m->file_size)
+				break;
+			uint64_t len = e[1] - e[0];
+			if (len > m->file_size - off)
+				len = m->file_size - off;
+			struct pyhs_error *err = pyhs_memory_add(
+				&t->mem, e[0], len, m->file + off);
+			if (err)
+				return err;
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* Offsets in struct elf_prstatus and elf_prpsinfo on x86-64. */
+#define PRSTATUS_CURSIG 12
+#define PRSTATUS_PID 32
+#define PRPSINFO_PID 24
+#define PRPSINFO_FNAME 40
+#define PRPSINFO_PSARGS 56
+
+static struct pyhs_error *parse_notes(struct pyhs_target *t, Elf *elf,
+				      const GElf_Phdr *ph, size_t core_size,
+				      const uint8_t **nt_file, size_t *nt_file_size)
+{
+	if (ph->p_offset >= core_size)
+		return NULL;
+	size_t len = ph->p_filesz;
+	if (len > core_size - ph->p_offset)
+		len = core_size - ph->p_offset;
+	Elf_Data *data = elf_getdata_rawchunk(elf, (int64_t)ph->p_offset, len,
+					      ELF_T_NHDR);
+	if (!data) {
+		pyhs_target_warn(t, "cannot read core notes: %s",
+				 elf_errmsg(-1));
+		return NULL;
+	}
+	size_t off = 0, name_off, desc_off;
+	GElf_Nhdr nh;
+	while (off < data->d_size &&
+	       (off = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
+		const uint8_t *desc = (const uint8_t *)data->d_buf + desc_off;
+		const char *name = (const char *)data->d_buf + name_off;
+		if (nh.n_namesz < 4 || strncmp(name, "CORE", 4) != 0)
+			continue;
+		switch (nh.n_type) {
+		case NT_PRSTATUS:
+			if (nh.n_descsz >= PRSTATUS_PID + 4) {
+				int32_t tid;
+				int16_t sig;
+				memcpy(&tid, desc + PRSTATUS_PID, 4);
+				memcpy(&sig, desc + PRSTATUS_CURSIG, 2);
+				if (!pyhs_int_vector_append(&t->tids, tid))
+					return &pyhs_enomem;
+				if (t->tids.size == 1)
+					t->signal = sig;
+			}
+			break;
+		case NT_PRPSINFO:
+			if (nh.n_descsz >= PRPSINFO_PSARGS + 80) {
+				int32_t pid;
+				memcpy(&pid, desc + PRPSINFO_PID, 4);
+				t->pid = pid;
+				free(t->cmdline);
+				t->cmdline = strndup((const char *)desc +
+							     PRPSINFO_PSARGS, 80);
+				if (!t->cmdline)
+					return &pyhs_enomem;
+			}
+			break;
+		case NT_AUXV:
+			for (size_t i = 0; i + 16 <= nh.n_descsz; i += 16) {
+				uint64_t k, v;
+				memcpy(&k, desc + i, 8);
+				memcpy(&v, desc + i + 8, 8);
+				if (k == AT_ENTRY)
+					t->entry = v;
+				else if (k == AT_EXECFN)
+					t->execfn = v;
+			}
+			break;
+		case NT_FILE:
+			*nt_file = desc;
+			*nt_file_size = nh.n_descsz;
+			break;
+		}
+	}
+	return NULL;
+}
+
+static struct pyhs_error *target_create(const struct pyhs_open_options *opts,
+					struct pyhs_target **ret)
+{
+	struct pyhs_target *t = calloc(1, sizeof(*t));
+	if (!t)
+		return &pyhs_enomem;
+	pyhs_memory_init(&t->mem);
+	pyhs_mapped_file_vector_init(&t->maps);
+	pyhs_module_vector_init(&t->modules);
+	pyhs_string_vector_init(&t->warnings);
+	pyhs_int_vector_init(&t->tids);
+	if (opts)
+		t->opts = *opts;
+	t->runtime_module = SIZE_MAX;
+	*ret = t;
+	return NULL;
+}
+
+struct pyhs_error *pyhs_target_open_core(const char *path,
+					 const struct pyhs_open_options *opts,
+					 struct pyhs_target **ret)
+{
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return pyhs_error_create(PYHS_ERROR_OS, "libelf is unusable");
+	struct pyhs_target *t;
+	struct pyhs_error *err = target_create(opts, &t);
+	if (err)
+		return err;
+	const uint8_t *core;
+	size_t core_size;
+	err = pyhs_map_file(t, path, &core, &core_size);
+	if (err) {
+		if (err->code == PYHS_ERROR_INPUT) {
+			/* "'x' is empty" and friends read better as-is. */
+		}
+		goto fail;
+	}
+	uint32_t magic = 0;
+	if (core_size >= 4)
+		memcpy(&magic, core, 4);
+	if (magic == ZSTD_MAGIC) {
+		err = decompress_zstd(t, path, core, core_size, &core,
+				      &core_size);
+		if (err)
+			goto fail;
+	}
+	if (core_size < EI_NIDENT || memcmp(core, ELFMAG, SELFMAG) != 0) {
+		err = pyhs_error_create(PYHS_ERROR_INPUT,
+					"'%s' is not an ELF core file", path);
+		goto fail;
+	}
+	Elf *elf = elf_memory((char *)core, core_size);
+	if (!elf) {
+		err = pyhs_error_create(PYHS_ERROR_INPUT, "cannot read '%s': %s",
+					path, elf_errmsg(-1));
+		goto fail;
+	}
+	GElf_Ehdr eh;
+	if (!gelf_getehdr(elf, &eh)) {
+		err = pyhs_error_create(PYHS_ERROR_INPUT,
+					"cannot read '%s': truncated ELF header",
+					path);
+		goto fail_elf;
+	}
+	if (eh.e_type != ET_CORE) {
+		err = pyhs_error_create(PYHS_ERROR_INPUT,
+					"'%s' is an ELF %s, not a core file",
+					path,
+					eh.e_type == ET_EXEC ? "executable" :
+					eh.e_type == ET_DYN ? "shared object or PIE executable" :
+					"file");
+		goto fail_elf;
+	}
+	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64 ||
+	    eh.e_ident[EI_DATA] != ELFDATA2LSB) {
+		err = pyhs_error_create(PYHS_ERROR_UNSUPPORTED,
+					"'%s' is not an x86-64 core file", path);
+		goto fail_elf;
+	}
+	size_t phnum;
+	if (elf_getphdrnum(elf, &phnum) != 0) {
+		err = pyhs_error_create(PYHS_ERROR_INPUT,
+					"cannot read program headers of '%s': %s",
+					path, elf_errmsg(-1));
+		goto fail_elf;
+	}
+	const uint8_t *nt_file = NULL;
+	size_t nt_file_size = 0;
+	uint64_t missing = 0;
+	size_t nload = 0;
+	for (size_t i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(elf, (int)i, &ph)) {
+			err = pyhs_error_create(PYHS_ERROR_INPUT,
+						"cannot read program header %zu of '%s': truncated",
+						i, path);
+			goto fail_elf;
+		}
+		if (ph.p_type == PT_NOTE) {
+			err = parse_notes(t, elf, &ph, core_size, &nt_file,
+					  &nt_file_size);
+			if (err)
+				goto fail_elf;
+		} else if (ph.p_type == PT_LOAD) {
+			nload++;
+			uint64_t len = ph.p_filesz;
+			if (len > ph.p_memsz)
+				len = ph.p_memsz;
+			if (ph.p_offset >= core_size) {
+				missing += len;
+				continue;
+			}
+			if (len > core_size - ph.p_offset) {
+				missing += len - (core_size - ph.p_offset);
+				len = core_size - ph.p_offset;
+			}
+			err = pyhs_memory_add(&t->mem, ph.p_vaddr, len,
+					      core + ph.p_offset);
+			if (err)
+				goto fail_elf;
+		}
+	}
+	if (nload == 0) {
+		err = pyhs_error_create(PYHS_ERROR_INPUT,
+					"'%s' holds no memory segments", path);
+		goto fail_elf;
+	}
+	if (missing)
+		pyhs_target_warn(t,
+				 "core '%s' is truncated: %llu bytes of memory are missing",
+				 path, (unsigned long long)missing);
+	if (!nt_file) {
+		pyhs_target_warn(t, "core has no NT_FILE note: mapped files cannot be found");
+	} else {
+		err = parse_nt_file(t, nt_file, nt_file_size);
+		if (err)
+			goto fail_elf;
+		for (size_t i = 0; i < t->modules.size; i++) {
+			err = pyhs_module_load(t, &t->modules.data[i]);
+			if (err)
+				goto fail_elf;
+		}
+		err = add_file_backed(t, nt_file, nt_file_size);
+		if (err)
+			goto fail_elf;
+	}
+	elf_end(elf);
+
+	/* The executable: the mapping holding the entry point. */
+	for (size_t i = 0; i < t->modules.size && !t->executable; i++) {
+		const struct pyhs_module *m = &t->modules.data[i];
+		if (t->entry >= m->start && t->entry < m->end) {
+			t->executable = strdup(m->path);
+			if (!t->executable) {
+				err = &pyhs_enomem;
+				goto fail;
+			}
+		}
+	}
+	if (!t->executable && t->execfn) {
+		char buf[4096];
+		size_t n = 0;
+		while (n < sizeof(buf) - 1 &&
+		       pyhs_memory_read(&t->mem, t->execfn + n, &buf[n], 1) &&
+		       buf[n])
+			n++;
+		buf[n] = '\0';
+		t->executable = strdup(buf);
+		if (!t->executable) {
+			err = &pyhs_enomem;
+			goto fail;
+		}
+	}
+	err = pyhs_python_find(t);
+	if (err)
+		goto fail;
+	*ret = t;
+	return NULL;
+
+fail_elf:
+	elf_end(elf);
+fail:
+	pyhs_target_destroy(t);
+	return err;
+}
+
+void pyhs_target_destroy(struct pyhs_target *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->modules.size; i++) {
+		struct pyhs_module *m = &t->modules.data[i];
+		free(m->path);
+		free(m->opened_path);
+		free(m->debug_path);
+		pyhs_symbol_map_deinit(&m->symbols);
+	}
+	pyhs_module_vector_deinit(&t->modules);
+	for (size_t i = 0; i < t->maps.size; i++)
+		munmap(t->maps.data[i].addr, t->maps.data[i].size);
+	pyhs_mapped_file_vector_deinit(&t->maps);
+	for (size_t i = 0; i < t->warnings.size; i++)
+		free(t->warnings.data[i]);
+	pyhs_string_vector_deinit(&t->warnings);
+	pyhs_int_vector_deinit(&t->tids);
+	pyhs_memory_deinit(&t->mem);
+	free(t->owned_buffer);
+	free(t->executable);
+	free(t->cmdline);
+	free(t->py_build);
+	free(t->dwarf_file);
+	free(t);
+}
+
+/* ---- accessors ---- */
+
+bool pyhs_target_read(const struct pyhs_target *t, uint64_t addr, void *buf,
+		      size_t len)
+{
+	return pyhs_memory_read(&t->mem, addr, buf, len);
+}
+
+const void *pyhs_target_ptr(const struct pyhs_target *t, uint64_t addr,
+			    size_t len)
+{
+	return pyhs_memory_ptr(&t->mem, addr, len);
+}
+
+bool pyhs_target_symbol(const struct pyhs_target *tc, const char *name,
+			uint64_t *ret)
+{
+	struct pyhs_target *t = (struct pyhs_target *)tc; /* lazy symbol load */
+	for (size_t i = 0; i < t->modules.size; i++) {
+		struct pyhs_module *m = &t->modules.data[i];
+		const struct pyhs_symbol *s = pyhs_module_symbol(t, m, name);
+		if (s) {
+			*ret = s->value + m->bias;
+			return true;
+		}
+	}
+	return false;
+}
+
+int pyhs_target_pid(const struct pyhs_target *t) { return t->pid; }
+const char *pyhs_target_executable(const struct pyhs_target *t)
+{
+	return t->executable ? t->executable : "";
+}
+const char *pyhs_target_cmdline(const struct pyhs_target *t)
+{
+	return t->cmdline ? t->cmdline : "";
+}
+size_t pyhs_target_nthreads(const struct pyhs_target *t) { return t->tids.size; }
+int pyhs_target_thread_tid(const struct pyhs_target *t, size_t i)
+{
+	return i < t->tids.size ? t->tids.data[i] : 0;
+}
+int pyhs_target_signal(const struct pyhs_target *t) { return t->signal; }
+const char *pyhs_target_source(const struct pyhs_target *t) { return "core"; }
+uint32_t pyhs_target_py_version(const struct pyhs_target *t) { return t->py_version; }
+const char *pyhs_target_py_build(const struct pyhs_target *t)
+{
+	return t->py_build ? t->py_build : "";
+}
+const char *pyhs_target_py_library(const struct pyhs_target *t)
+{
+	return t->runtime_module < t->modules.size ?
+		       t->modules.data[t->runtime_module].path : "";
+}
+uint64_t pyhs_target_runtime(const struct pyhs_target *t) { return t->runtime; }
+const struct pyhs_layout *pyhs_target_layout(const struct pyhs_target *t)
+{
+	return &t->layout;
+}
+enum pyhs_layout_source pyhs_target_layout_source(const struct pyhs_target *t)
+{
+	return t->layout_source;
+}
+const char *pyhs_target_debug_file(const struct pyhs_target *t)
+{
+	return t->dwarf_file;
+}
+size_t pyhs_target_nwarnings(const struct pyhs_target *t) { return t->warnings.size; }
+const char *pyhs_target_warning(const struct pyhs_target *t, size_t i)
+{
+	return i < t->warnings.size ? t->warnings.data[i] : "";
+}

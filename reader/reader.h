@@ -1,0 +1,112 @@
+/*
+ * pyheapsnap reader: bytes at addresses of a target (an ELF core file, plain
+ * or zstd-compressed), the ELF files it maps, their symbols and build-ids,
+ * and the CPython runtime inside it: version, _PyRuntime and the layout of
+ * CPython's structures (from DWARF when present, else built-in tables).
+ *
+ * Library code never prints; every fallible function returns a
+ * struct pyhs_error * (NULL on success) and writes its out-parameter `ret`
+ * only on success.
+ */
+#ifndef PYHS_READER_H
+#define PYHS_READER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+/* ---- CPython layouts ---------------------------------------------------- */
+
+struct pyhs_layout {
+#define X(field, type, member) int32_t field;
+#include "layout_fields.h"
+#undef X
+};
+
+enum pyhs_layout_source {
+	PYHS_LAYOUT_BUILTIN,
+	PYHS_LAYOUT_DWARF,
+};
+
+/* Number of facts in struct pyhs_layout and their names (for tests). */
+size_t pyhs_layout_nfields(void);
+const char *pyhs_layout_field_name(size_t i);
+const char *pyhs_layout_field_dwarf_type(size_t i);
+const char *pyhs_layout_field_dwarf_member(size_t i);
+int32_t pyhs_layout_get(const struct pyhs_layout *layout, size_t i);
+void pyhs_layout_set(struct pyhs_layout *layout, size_t i, int32_t value);
+
+/* The built-in layout for a PY_VERSION_HEX (major.minor, and patch where a
+ * patch release changed a layout). PYHS_ERROR_UNSUPPORTED if none. */
+struct pyhs_error *pyhs_layout_builtin(uint32_t version_hex,
+				       struct pyhs_layout *ret);
+
+/* Reads every fact from the DWARF of an ELF file (the binary itself or its
+ * separate debug file). Facts DWARF does not have are -1.
+ * PYHS_ERROR_NOT_FOUND if the file has no usable DWARF. */
+struct pyhs_error *pyhs_layout_from_dwarf(const char *path,
+					  struct pyhs_layout *ret);
+
+/* ---- Targets ------------------------------------------------------------ */
+
+struct pyhs_target;
+
+struct pyhs_open_options {
+	const char *sysroot;   /* prefix for paths named in the core, or NULL */
+	const char *exe;       /* the executable, if it moved, or NULL */
+	const char *debug_dir; /* NULL: /usr/lib/debug; "" to use none */
+	bool no_dwarf;         /* use built-in layouts even if DWARF exists */
+};
+
+/* Opens an ELF core file (plain or zstd-compressed) and finds the CPython
+ * runtime in it. Errors: PYHS_ERROR_OS (cannot open), PYHS_ERROR_INPUT
+ * (not a core, truncated), PYHS_ERROR_UNSUPPORTED (no CPython found, or a
+ * version we do not support). */
+struct pyhs_error *pyhs_target_open_core(const char *path,
+					 const struct pyhs_open_options *opts,
+					 struct pyhs_target **ret);
+void pyhs_target_destroy(struct pyhs_target *t);
+
+/* Memory. These are the hot path: they return false for unreadable memory
+ * instead of allocating an error. */
+bool pyhs_target_read(const struct pyhs_target *t, uint64_t addr, void *buf,
+		      size_t len);
+/* A pointer to len readable bytes at addr, or NULL; valid until destroy. */
+const void *pyhs_target_ptr(const struct pyhs_target *t, uint64_t addr,
+			    size_t len);
+static inline bool pyhs_target_read_u64(const struct pyhs_target *t,
+					uint64_t addr, uint64_t *ret)
+{
+	return pyhs_target_read(t, addr, ret, sizeof(*ret));
+}
+
+/* Symbols of every mapped ELF file (and its debug file), biased. */
+bool pyhs_target_symbol(const struct pyhs_target *t, const char *name,
+			uint64_t *ret);
+
+/* Process facts. */
+int pyhs_target_pid(const struct pyhs_target *t);
+const char *pyhs_target_executable(const struct pyhs_target *t);
+const char *pyhs_target_cmdline(const struct pyhs_target *t);
+size_t pyhs_target_nthreads(const struct pyhs_target *t);
+/* Kernel thread id of the i-th thread (NT_PRSTATUS order). */
+int pyhs_target_thread_tid(const struct pyhs_target *t, size_t i);
+int pyhs_target_signal(const struct pyhs_target *t);
+const char *pyhs_target_source(const struct pyhs_target *t); /* "core" */
+
+/* CPython facts. */
+uint32_t pyhs_target_py_version(const struct pyhs_target *t); /* PY_VERSION_HEX */
+const char *pyhs_target_py_build(const struct pyhs_target *t); /* Py_GetVersion() text, or "" */
+const char *pyhs_target_py_library(const struct pyhs_target *t); /* file holding _PyRuntime */
+uint64_t pyhs_target_runtime(const struct pyhs_target *t);     /* &_PyRuntime */
+const struct pyhs_layout *pyhs_target_layout(const struct pyhs_target *t);
+enum pyhs_layout_source pyhs_target_layout_source(const struct pyhs_target *t);
+const char *pyhs_target_debug_file(const struct pyhs_target *t); /* or NULL */
+
+/* Warnings gathered while opening (missing files, build-id mismatches). */
+size_t pyhs_target_nwarnings(const struct pyhs_target *t);
+const char *pyhs_target_warning(const struct pyhs_target *t, size_t i);
+
+#endif

@@ -1,0 +1,119 @@
+/* Internal: the parts of a target shared by the reader's .c files. */
+#ifndef PYHS_TARGET_H
+#define PYHS_TARGET_H
+
+#include "containers.h"
+#include "reader.h"
+
+/* ---- memory.c: an address space made of segments ---- */
+
+struct pyhs_segment {
+	uint64_t start;
+	uint64_t end;        /* exclusive */
+	const uint8_t *data; /* bytes for [start, end) */
+};
+DEFINE_VECTOR(pyhs_segment_vector, struct pyhs_segment)
+
+struct pyhs_memory {
+	struct pyhs_segment_vector segments; /* sorted, non-overlapping */
+};
+
+void pyhs_memory_init(struct pyhs_memory *mem);
+void pyhs_memory_deinit(struct pyhs_memory *mem);
+/* Adds [start, start+len) backed by data, below any segment already added
+ * (earlier additions win where they overlap). */
+struct pyhs_error *pyhs_memory_add(struct pyhs_memory *mem, uint64_t start,
+				   uint64_t len, const uint8_t *data);
+bool pyhs_memory_read(const struct pyhs_memory *mem, uint64_t addr, void *buf,
+		      size_t len);
+const void *pyhs_memory_ptr(const struct pyhs_memory *mem, uint64_t addr,
+			    size_t len);
+
+/* ---- symbols.c: ELF files mapped into the target ---- */
+
+struct pyhs_symbol {
+	const char *name; /* points into the module's mapped string table */
+	uint64_t value;   /* unbiased st_value */
+	uint64_t size;
+};
+#define PYHS_SYMBOL_HASH(name) pyhs_hash_str(name)
+DEFINE_HASH_MAP(pyhs_symbol_map, const char *, struct pyhs_symbol,
+		PYHS_SYMBOL_HASH, PYHS_EQ_STR)
+
+struct pyhs_mapped_file {
+	void *addr;
+	size_t size;
+};
+DEFINE_VECTOR(pyhs_mapped_file_vector, struct pyhs_mapped_file)
+
+struct pyhs_module {
+	char *path;           /* as named in the core */
+	char *opened_path;    /* what we opened (sysroot, --exe), or NULL */
+	uint64_t bias;        /* load bias */
+	uint64_t start, end;  /* lowest and highest mapped address */
+	bool bias_known;
+	const uint8_t *file;  /* the file on disk, mapped, or NULL */
+	size_t file_size;
+	uint8_t build_id[64];
+	size_t build_id_len;
+	char *debug_path;     /* separate debug file, or NULL */
+	const uint8_t *debug_file;
+	size_t debug_file_size;
+	bool has_debug_info;  /* .debug_info in the file itself */
+	bool symbols_loaded;
+	struct pyhs_symbol_map symbols;
+};
+DEFINE_VECTOR(pyhs_module_vector, struct pyhs_module)
+
+DEFINE_VECTOR(pyhs_string_vector, char *)
+DEFINE_VECTOR(pyhs_int_vector, int)
+
+struct pyhs_target {
+	struct pyhs_memory mem;
+	struct pyhs_mapped_file_vector maps; /* munmap'd at destroy */
+	void *owned_buffer;                  /* decompressed core, freed */
+	struct pyhs_module_vector modules;
+	struct pyhs_string_vector warnings;
+	struct pyhs_open_options opts;
+
+	int pid;
+	int signal;
+	char *executable;
+	char *cmdline;
+	struct pyhs_int_vector tids;
+	uint64_t entry;   /* AT_ENTRY */
+	uint64_t execfn;  /* AT_EXECFN */
+
+	uint32_t py_version;
+	char *py_build;
+	size_t runtime_module; /* index into modules */
+	uint64_t runtime;
+	struct pyhs_layout layout;
+	enum pyhs_layout_source layout_source;
+	char *dwarf_file;
+};
+
+/* Adds a formatted warning (never fails; drops the warning on OOM). */
+void pyhs_target_warn(struct pyhs_target *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* symbols.c */
+/* Opens, maps and checks the file behind a module, finds its debug file;
+ * problems become warnings. Adds its file-backed bytes to memory for the
+ * mapping ranges given. */
+struct pyhs_error *pyhs_module_load(struct pyhs_target *t,
+				    struct pyhs_module *m);
+const struct pyhs_symbol *pyhs_module_symbol(struct pyhs_target *t,
+					     struct pyhs_module *m,
+					     const char *name);
+/* Maps a regular file read-only; PYHS_ERROR_OS or _INPUT on failure. */
+struct pyhs_error *pyhs_map_file(struct pyhs_target *t, const char *path,
+				 const uint8_t **ret_data, size_t *ret_size);
+/* Build-id of an ELF image in a buffer; 0 if none. */
+size_t pyhs_elf_build_id(const uint8_t *data, size_t size, uint8_t *out,
+			 size_t out_size);
+
+/* python.c */
+struct pyhs_error *pyhs_python_find(struct pyhs_target *t);
+
+#endif

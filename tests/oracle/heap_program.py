@@ -1,0 +1,776 @@
+"""Oracle heap program for pyheapsnap.
+
+Runs under any CPython 3.8-3.14 with nothing but the standard library.  It
+builds a varied, known heap, writes the truth about every garbage-collected
+object to a file (JSON lines), then calls os.abort() so that the kernel
+writes a core of the whole process.  run_oracle.py compares pyheapsnap's
+export of that core with the truth.
+
+    python3 heap_program.py TRUTH_FILE [--debug-refcnt]
+
+Truth file layout (one JSON object per line):
+
+  1. header: version, hexversion, executable, pid, threshold, count (as
+     close to the abort as possible), freeze_count, objects, ...  The header
+     is written first as a padded placeholder and overwritten in place at the
+     very end, so "count" is taken after all the recording is done.
+  2. one line per object: addr, type, size, refcnt (null plus
+     "immortal": true for immortal objects), gen (0, 1, 2, "permanent", or
+     null for the untracked atoms), refs (ids of gc.get_referents()).
+     Lines with "untracked": true describe objects that the collector does
+     not track (str, int, float, bytes, ...); they are informational.
+  3. {"threads": [...]}: the extra threads, blocked, with their locals.
+  4. {"main_stack": [...]}: function names of the main thread, innermost
+     first, at the moment of the abort.
+
+Rules the recording follows so that the truth is what the core holds:
+
+  * gc.disable() first: no automatic collection ever moves or frees objects.
+    The only collections are the explicit ones that spread the heap over the
+    generations, all before the recording.
+  * The recording runs in the innermost frame of the main thread (the frame
+    that calls os.abort), so the frame stack during the recording is the
+    frame stack in the core.  The snapshot lists are locals of that frame and
+    are deleted before the abort.
+  * A reference count is read with sys.getrefcount() while the object is
+    held by exactly one snapshot list and the loop variable.  What those and
+    getrefcount's argument add is measured at run time with a probe object
+    that goes through the very same loop, and subtracted.
+  * Nothing that the recording creates holds a reference to a heap object
+    after the recording, except where noted (the innermost frame and the
+    sys.getrefcount builtin are excluded from the truth).
+  * Output goes through os.write() on a raw descriptor: no Python file
+    objects exist during the recording.
+
+--debug-refcnt (not used by the test): after the recording, read ob_refcnt
+and ob_type of every recorded object with ctypes, independently of
+sys.getrefcount, and write a summary to stderr and TRUTH_FILE.debug.json.
+"""
+
+import gc
+import os
+import sys
+
+# Before anything else: no automatic collection from here to the abort.
+gc.disable()
+
+HEXVERSION = sys.hexversion
+# Objects can be immortal from 3.12 on; 3.14 has sys._is_immortal.
+IS_IMMORTAL = getattr(sys, "_is_immortal", None)
+IMMORTAL_MIN_REFCNT = 1 << 31 if HEXVERSION >= 0x030C0000 else None
+
+HEADER_PAD = 8192  # bytes reserved for the header line
+EXIT_UNSUPPORTED = 77  # the interpreter cannot give a meaningful truth
+
+
+def parse_args(argv):
+    if len(argv) < 2 or argv[1].startswith("-"):
+        sys.stderr.write("usage: heap_program.py TRUTH_FILE [--debug-refcnt]\n")
+        sys.exit(2)
+    return argv[1], "--debug-refcnt" in argv[2:]
+
+
+def check_interpreter():
+    """The truth only makes sense for the default (GIL) build with the
+    ordinary allocator."""
+    import sysconfig
+    why = None
+    if sysconfig.get_config_var("Py_GIL_DISABLED"):
+        why = "free-threaded build"
+    elif sys.flags.dev_mode:
+        why = "-X dev mode"
+    elif os.environ.get("PYTHONMALLOC"):
+        why = "PYTHONMALLOC is set"
+    if why:
+        sys.stderr.write("heap_program.py: unsupported interpreter: %s\n" % why)
+        sys.exit(EXIT_UNSUPPORTED)
+
+
+TRUTH_PATH, DEBUG_REFCNT = parse_args(sys.argv)
+check_interpreter()
+if DEBUG_REFCNT:
+    import ctypes  # imported early: the import allocates many objects
+
+
+# ---------------------------------------------------------------------------
+# Phase 1: a small marked set, then gc.freeze() so that a permanent
+# generation exists.  gc.freeze() moves every tracked object (the marked set
+# and everything the interpreter built at startup) to the permanent
+# generation; FROZEN_TYPES remembers which addresses were frozen, with the
+# id of their type, so that the recording can recognise them later.
+# ---------------------------------------------------------------------------
+
+class FrozenMarker(object):
+    """Instances are created just before gc.freeze()."""
+
+    def __init__(self, n):
+        self.n = n
+        self.label = "frozen-marker-%d" % n
+        self.items = [n, [n]]
+
+
+def snapshot_frozen_types():
+    return dict((id(o), id(type(o))) for o in gc.get_objects())
+
+
+gc.collect()  # no garbage in the frozen set
+FROZEN_MARKED = [FrozenMarker(i) for i in range(4)]
+FROZEN_MARKED.append({"frozen-dict": [1, 2, 3], "marker": FROZEN_MARKED[0]})
+FROZEN_MARKED.append([["frozen-list"], FROZEN_MARKED[1]])
+FROZEN_MARKED.append((["frozen", "tuple"], FROZEN_MARKED[2]))
+FROZEN_TYPES = snapshot_frozen_types()
+gc.freeze()
+
+# Everything below is imported after the freeze, so its modules, functions
+# and classes live in the ordinary generations.
+import builtins  # noqa: E402
+import collections  # noqa: E402
+import functools  # noqa: E402
+import json  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+import types  # noqa: E402
+import weakref  # noqa: E402
+
+# Every object the stages build is kept alive from here (or from the locals
+# of the main thread's frames and the worker threads).
+HEAP = {}
+# Untracked objects (str, int, float, bytes, bytearray) created at run time,
+# each unique, recorded as informational "untracked" truth lines.
+ATOMS = []
+
+
+def atom(value):
+    """Remembers an untracked object for the truth and returns it."""
+    ATOMS.append(value)
+    return value
+
+
+# ---------------------------------------------------------------------------
+# Classes used by the heap.
+# ---------------------------------------------------------------------------
+
+class Plain(object):
+    """An ordinary class: instances have a (split-table) __dict__."""
+
+    kind = "plain"
+
+    def __init__(self, a, b):
+        self.a = a
+        self.b = b
+        self.c = [a, b]
+
+    def method(self):
+        return self.a
+
+    @classmethod
+    def make(cls, a):
+        return cls(a, a)
+
+    @staticmethod
+    def helper(x):
+        return x * 2
+
+    @property
+    def total(self):
+        return len(self.c)
+
+
+class Slotted(object):
+    __slots__ = ("x", "y", "z")
+
+    def __init__(self, x, y):
+        self.x = x
+        self.y = y
+        # z stays unset on purpose
+
+
+class SlottedWithDict(object):
+    __slots__ = ("x", "__dict__", "__weakref__")
+
+    def __init__(self, x):
+        self.x = x
+        self.extra = [x]
+
+
+class ListSub(list):
+    def __init__(self, items, tag):
+        list.__init__(self, items)
+        self.tag = tag
+
+
+class DictSub(dict):
+    pass
+
+
+class StrSub(str):
+    pass
+
+
+class SelfRef(object):
+    def __init__(self, name):
+        self.name = name
+        self.me = self
+
+
+class Suspend(object):
+    """An awaitable that suspends its coroutine once."""
+
+    def __await__(self):
+        yield "suspended"
+
+
+def gen_counter(limit, tag):
+    gen_local_tag = [tag, "generator-local"]
+    i = 0
+    while i < limit:
+        yield (i, gen_local_tag)
+        i += 1
+
+
+async def coro_waiter(tag):
+    coro_local = {"coroutine": tag}
+    await Suspend()
+    return coro_local
+
+
+async def agen_counter(tag):
+    agen_local = ["async-generator", tag]
+    yield agen_local
+    yield tag
+
+
+def make_closure(start, tag):
+    """Returns a function with two cells in its closure."""
+    counter = [start]
+    label = "closure-" + tag
+
+    def bump(step=1):
+        counter[0] += step
+        return label, counter[0]
+
+    return bump
+
+
+def raise_nested(depth, tag):
+    tb_local = ["traceback-local", tag, depth]
+    if depth:
+        raise_nested(depth - 1, tag)
+    raise ValueError("oracle error", tag, tb_local)
+
+
+def weakref_callback(ref):
+    pass
+
+
+# ---------------------------------------------------------------------------
+# Phase 2: the heap.  build_variety() makes one of each kind of object and is
+# called once per stage, so every generation holds every kind.
+# ---------------------------------------------------------------------------
+
+def build_variety(tag, seed):
+    v = {}
+    # -- dicts of every key kind, small and big ---------------------------
+    v["dict_str_small"] = {"alpha": [seed], "beta": tag, "gamma": (seed, [])}
+    v["dict_str_big"] = dict(("key-%s-%05d" % (tag, i), [i] if i % 7 == 0 else i)
+                             for i in range(1500))
+    v["dict_mixed"] = {1: "one", "two": [2], (3, 4): [3, 4], 5.5: None,
+                       b"six": {"nested": [6]}, frozenset([7]): (7,), None: [8]}
+    v["dict_int_small"] = dict((i, [i]) for i in range(5))
+    v["dict_int_big"] = dict((i * 7919 + seed, (i, [i])) for i in range(1200))
+    v["dict_empty"] = {}
+    v["dict_sub"] = DictSub(a=[1], b=[2])
+    # Instances of one class share the keys of a split table; some __dict__s
+    # are materialised (3.11+ only create them on demand), one is turned into
+    # a combined table by adding attributes out of order.
+    plains = [Plain(i, [tag, i]) for i in range(60)]
+    v["plain_instances"] = plains
+    v["plain_dicts"] = [p.__dict__ for p in plains[::3]]
+    odd = Plain(-1, "odd")
+    odd.zzz = [1]
+    del odd.a
+    odd.extra = {"combined": True}
+    v["plain_combined"] = odd
+    v["plain_dict_combined"] = odd.__dict__
+    # -- sequences and sets ------------------------------------------------
+    v["list"] = [seed, tag, [1, 2], {"in": "list"}]
+    v["list_big"] = [[i] for i in range(400)]
+    v["tuple"] = (seed, tag, [seed], ("nested", [seed]))
+    v["tuple_big"] = tuple([i] for i in range(300))
+    v["set"] = set([(seed, "a"), (seed, "b"), frozenset([seed])])
+    v["set_big"] = set(("s", i, tag) for i in range(200))
+    v["frozenset"] = frozenset([(seed, "fs"), (seed, "fs2"), frozenset([tag])])
+    # -- strings, numbers, bytes -------------------------------------------
+    v["str_ascii"] = atom("".join(["ascii-", tag, "-", str(seed)]))
+    v["str_latin1"] = atom("".join(["latin1-\xe9\xe8\xff-", tag]))
+    v["str_ucs2"] = atom("".join(["ucs2-\u0101\u4e2d\u6587-", tag]))
+    v["str_ucs4"] = atom("".join(["ucs4-\U0001f600\U0001d11e-", tag]))
+    v["str_sub"] = StrSub("".join(["str-subclass-\u0100-", tag]))
+    v["str_sub"].attr = [seed]
+    v["int_zero"] = 0
+    v["int_small"] = 7
+    v["int_negative"] = atom(-(seed * 1000003 + 12345678))
+    v["int_big"] = atom(10 ** 40 + seed)
+    v["int_huge"] = atom(-(3 ** (2000 + seed)))
+    v["float"] = atom(seed / 7.0 + 0.5)
+    v["bytes"] = atom(("bytes-" + tag).encode("ascii") * 3)
+    v["bytearray"] = atom(bytearray(b"bytearray-" + tag.encode("ascii")))
+    # -- classes and instances ---------------------------------------------
+    v["slotted"] = [Slotted(i, [tag]) for i in range(5)]
+    v["slotted_dict"] = SlottedWithDict([tag])
+    v["list_sub"] = ListSub([[1], [2], tag], tag)
+    v["local_class"] = type("LocalClass" + tag, (Plain,), {"local": [tag]})
+    v["local_instance"] = v["local_class"](seed, tag)
+    # -- modules -------------------------------------------------------------
+    mod = types.ModuleType("oracle_synthetic_" + tag, "synthetic module")
+    mod.value = [seed]
+    mod.func = make_closure(seed, tag)
+    v["module"] = mod
+    # -- functions, closures, methods, descriptors ------------------------
+    v["closure"] = make_closure(seed, tag)
+    v["closure"]()
+    v["lambda"] = lambda x, _tag=tag: (x, _tag)
+    v["code"] = make_closure.__code__
+    v["bound_method"] = plains[0].method
+    v["bound_classmethod"] = Plain.make
+    v["classmethod"] = classmethod(make_closure)
+    v["staticmethod"] = staticmethod(make_closure)
+    v["property"] = property(lambda self: tag)
+    v["builtin_method"] = v["list"].append
+    # -- generators and coroutines ----------------------------------------
+    v["gen_not_started"] = gen_counter(3, tag)
+    suspended = gen_counter(3, tag)
+    next(suspended)
+    v["gen_suspended"] = suspended
+    finished = gen_counter(2, tag)
+    for _ in finished:
+        pass
+    v["gen_finished"] = finished
+    coro = coro_waiter(tag)
+    coro.send(None)
+    v["coro_suspended"] = coro
+    agen = agen_counter(tag)
+    step = agen.asend(None)
+    try:
+        step.send(None)
+    except StopIteration:
+        pass
+    v["agen_suspended"] = agen
+    # -- weak references -----------------------------------------------------
+    target = Plain("weak-target", tag)
+    v["weak_target"] = target
+    v["weakref"] = weakref.ref(target)
+    v["weakref_callback"] = weakref.ref(target, weakref_callback)
+    v["weak_proxy"] = weakref.proxy(target)
+    v["weak_value_dict"] = weakref.WeakValueDictionary({"t": target})
+    # -- exceptions with tracebacks ----------------------------------------
+    try:
+        try:
+            raise_nested(3, tag)
+        except ValueError as exc:
+            raise KeyError(tag) from exc
+    except KeyError as exc:
+        v["exception"] = exc  # keeps __traceback__ and __cause__ alive
+    # -- collections and functools ----------------------------------------
+    v["deque"] = collections.deque([i, [i]][i % 2] for i in range(150))
+    v["deque_bounded"] = collections.deque(([i] for i in range(100)), maxlen=70)
+    v["ordered_dict"] = collections.OrderedDict((k, [k]) for k in "oracle" + tag)
+    dd = collections.defaultdict(list)
+    for i in range(20):
+        dd[i % 6].append(i)
+    v["defaultdict"] = dd
+
+    @functools.lru_cache(maxsize=32)
+    def cached(n):
+        return [n, tag]
+
+    for i in range(40):
+        cached(i % 24)
+    v["lru_cached"] = cached
+    v["partial"] = functools.partial(make_closure, seed)
+    # -- reference cycles -----------------------------------------------------
+    cyc_list = [tag]
+    cyc_dict = {"list": cyc_list}
+    cyc_list.append(cyc_dict)
+    v["cycle_list"] = cyc_list
+    v["self_ref"] = SelfRef(tag)
+    # Unreachable garbage cycle: stays in memory because collection is off
+    # (a later explicit gc.collect() of its generation frees it).
+    garbage = [("garbage", tag)]
+    garbage.append(garbage)
+    del garbage
+    return v
+
+
+# ---------------------------------------------------------------------------
+# Worker threads: blocked for good, with recognisable locals.
+# ---------------------------------------------------------------------------
+
+def oracle_worker_event(ready, release, tag):
+    oracle_thread_tag = "thread-" + tag
+    oracle_thread_payload = {"owner": tag, "items": [tag] * 3}
+    oracle_thread_number = 424242
+    ready.set()
+    release.wait()  # never set: blocks until the abort
+    return oracle_thread_tag, oracle_thread_payload, oracle_thread_number
+
+
+def oracle_worker_lock(ready, lock, tag):
+    oracle_lock_tag = "lock-" + tag
+    oracle_lock_items = [tag, (1, 2, 3)]
+    ready.set()
+    lock.acquire()  # held by the main thread: blocks until the abort
+    return oracle_lock_tag, oracle_lock_items
+
+
+WORKERS = []  # (thread, user function)
+RELEASE = threading.Event()
+BLOCK_LOCK = threading.Lock()
+
+
+def start_worker(target, name, *args):
+    ready = threading.Event()
+    t = threading.Thread(target=target, name=name, args=(ready,) + args)
+    t.daemon = True
+    t.start()
+    if not ready.wait(30):
+        raise RuntimeError("worker %s did not start" % name)
+    WORKERS.append((t, target))
+
+
+def wait_workers_blocked():
+    """Waits until every worker is blocked in its lock acquire (GIL released),
+    so that no worker runs Python code while the main thread records."""
+    deadline = time.time() + 30
+    # Event.wait() appends its waiter lock to this deque (CPython internals,
+    # hence the getattr) just before it blocks.
+    waiters = getattr(getattr(RELEASE, "_cond", None), "_waiters", None)
+    n_event = sum(1 for t, target in WORKERS if target is oracle_worker_event)
+    while time.time() < deadline:
+        ok = waiters is None or len(waiters) >= n_event
+        for t, target in WORKERS:
+            if target.__name__ not in thread_stack(t.ident):
+                ok = False
+        if ok:
+            break
+        time.sleep(0.01)
+    # The last few bytecodes before the acquire run in a blink once the GIL is
+    # free; give them ample time.
+    time.sleep(0.2)
+
+
+def thread_stack(ident):
+    """Function names of a thread's stack, innermost first."""
+    f = sys._current_frames().get(ident)
+    names = []
+    while f is not None:
+        names.append(f.f_code.co_name)
+        f = f.f_back
+    return names
+
+
+def thread_truth():
+    out = []
+    for t, target in WORKERS:
+        code = target.__code__
+        out.append({
+            "ident": t.ident,
+            "native_id": getattr(t, "native_id", None),
+            "name": t.name,
+            "function": code.co_name,
+            # all of the function's locals are bound before it blocks
+            "locals": list(code.co_varnames),
+            "stack": thread_stack(t.ident),  # innermost first
+        })
+    return out
+
+
+def main_stack_names():
+    """Function names of the caller's stack, innermost first."""
+    f = sys._getframe(1)
+    names = []
+    while f is not None:
+        names.append(f.f_code.co_name)
+        f = f.f_back
+    return names
+
+
+# ---------------------------------------------------------------------------
+# Recording helpers (called before the snapshots, or with no heap object
+# in flight, so their frames never perturb the truth).
+# ---------------------------------------------------------------------------
+
+def type_name_json(tp):
+    module = getattr(tp, "__module__", None)
+    qualname = getattr(tp, "__qualname__", None) or tp.__name__
+    if module == "builtins" or not isinstance(module, str):
+        name = qualname
+    else:
+        name = module + "." + qualname
+    return json.dumps(name)
+
+
+def find_permanent(gen_lists, skip_ids):
+    """Objects of the permanent generation, found by following references
+    from the ordinary generations and from a few roots.  An object counts as
+    frozen if gc tracks it, it is in none of the ordinary generations, and
+    its address held an object of the same type when gc.freeze() ran."""
+    seen = set(skip_ids)
+    for lst in gen_lists:
+        seen.update(map(id, lst))
+    frontier = list(FROZEN_MARKED)
+    frontier.extend([FROZEN_MARKED, sys.modules, sys, builtins])
+    for lst in gen_lists:
+        for o in lst:
+            if id(o) not in skip_ids:
+                frontier.extend(gc.get_referents(o))
+    perm = []
+    while frontier:
+        nxt = []
+        for o in frontier:
+            i = id(o)
+            if i in seen:
+                continue
+            seen.add(i)
+            if FROZEN_TYPES.get(i) != id(type(o)) or not gc.is_tracked(o):
+                continue
+            perm.append(o)
+            nxt.extend(gc.get_referents(o))
+        frontier = nxt
+    return perm
+
+
+def untracked_atoms():
+    seen = set()
+    out = []
+    for a in ATOMS:
+        if id(a) not in seen and not gc.is_tracked(a):
+            seen.add(id(a))
+            out.append(a)
+    return out
+
+
+def collections_so_far():
+    return sum(s.get("collections", 0) for s in gc.get_stats())
+
+
+def write_all(fd, data):
+    data = data.encode("utf-8")
+    while data:
+        n = os.write(fd, data)
+        data = data[n:]
+
+
+def debug_check_refcnt(path, checks):
+    """Reads ob_refcnt and ob_type of every recorded object with ctypes and
+    compares them with the truth.  checks: flat list addr, refcnt, type id.
+    The check itself holds a few objects: this function (being called), the
+    ctypes types and descriptor it uses and, before 3.11, the globals and
+    builtins dicts (held by its frame); they are not compared."""
+    busy = set([id(debug_check_refcnt), id(ctypes.c_ssize_t), id(ctypes.c_size_t),
+                id(ctypes._SimpleCData.__dict__["value"])])  # cached by 3.13+
+    if sys.version_info < (3, 11):
+        busy.update((id(globals()), id(builtins.__dict__)))
+    bad = []
+    n = len(checks) // 3
+    for k in range(n):
+        addr, rc, tid = checks[3 * k], checks[3 * k + 1], checks[3 * k + 2]
+        if addr in busy:
+            continue
+        got_rc = ctypes.c_ssize_t.from_address(addr).value
+        got_tid = ctypes.c_size_t.from_address(addr + ctypes.sizeof(ctypes.c_ssize_t)).value
+        if got_rc != rc or got_tid != tid:
+            bad.append([addr, rc, got_rc, tid, got_tid])
+    for b in bad[:50]:  # the checks are done: describing objects is fine now
+        b.append(repr(ctypes.cast(b[0], ctypes.py_object).value)[:200])
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    write_all(fd, json.dumps({"checked": n, "mismatches": len(bad), "first": bad[:50]}) + "\n")
+    os.close(fd)
+    write_all(2, "debug-refcnt: checked %d objects with ctypes, %d mismatches\n" % (n, len(bad)))
+
+
+# ---------------------------------------------------------------------------
+# Phase 3: the main thread's frame stack; the innermost frame records the
+# truth and aborts.
+# ---------------------------------------------------------------------------
+
+# The locals of leaf_record_and_abort that are still bound at the abort.
+LEAF_LOCALS_AT_ABORT = ("truth_path", "debug", "leaf_marker", "leaf_payload",
+                        "leaf_variety")
+
+
+def leaf_record_and_abort(truth_path, debug):
+    leaf_marker = "leaf-marker-" + str(os.getpid())
+    leaf_payload = {"leaf": [1, 2, 3], "marker": leaf_marker}
+    leaf_variety = build_variety("L", 4)  # gen 0
+
+    # Everything the recording needs that must exist before the snapshots is
+    # kept as untracked data (str, int): tracked objects made now would be in
+    # the snapshots and then die before the abort.
+    threads_line = json.dumps({"threads": thread_truth()}) + "\n"
+    stack_line = json.dumps({"main_stack": main_stack_names(),
+                             "leaf_locals": list(LEAF_LOCALS_AT_ABORT)}) + "\n"
+    wait_workers_blocked()
+    sys.setswitchinterval(1000.0)  # keep the GIL in this thread
+    # This frame is excluded from the truth: its locals are the recording's
+    # own.  (On 3.11+ this materialises the frame object, which
+    # main_stack_names() has already done anyway.)
+    leaf_frame_id = id(sys._getframe())
+    fd = os.open(truth_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    write_all(fd, " " * (HEADER_PAD - 1) + "\n")  # header placeholder
+    collections_before = collections_so_far()
+
+    # ---- snapshots: from here on, no new reference to a heap object -----
+    # Generation 0 first: a later snapshot list lives in generation 0 and
+    # would otherwise be in it (gc.get_objects skips only its own result).
+    l0 = gc.get_objects(generation=0)
+    l1 = gc.get_objects(generation=1)
+    l2 = gc.get_objects(generation=2)
+    # Also excluded: sys.getrefcount, which sits on the stack while it
+    # measures.  (Objects created from here on are in no snapshot.)
+    skip = set([leaf_frame_id, id(sys.getrefcount), id(l0), id(l1), id(l2)])
+    perm = find_permanent((l0, l1, l2), skip)
+    atoms = untracked_atoms()
+    probe = [object()]
+    names = {}  # id(type) -> JSON type name (ints and strs only)
+    checks = [] if debug else None
+    n_objects = 0
+    n_untracked = 0
+    base = None
+    chunk = []
+    # Each object is in exactly one of these lists.
+    batches = [("probe", probe), (0, l0), (1, l1), (2, l2),
+               ('"permanent"', perm), ("null", atoms)]
+    for gen, objs in batches:
+        for o in objs:
+            # The same statement for every object, the probe included: the
+            # list, the loop variable and the call's argument count in
+            # `raw`; base is what they add (the probe has no other holder).
+            raw = sys.getrefcount(o)
+            if gen == "probe":
+                base = raw
+                continue
+            if id(o) in skip:
+                continue
+            if IS_IMMORTAL is not None:
+                immortal = IS_IMMORTAL(o)
+            else:
+                immortal = IMMORTAL_MIN_REFCNT is not None and raw >= IMMORTAL_MIN_REFCNT
+            try:
+                size = "%d" % sys.getsizeof(o)
+            except Exception:
+                size = "null"
+            tid = id(type(o))
+            tname = names.get(tid)
+            if tname is None:
+                tname = names[tid] = type_name_json(type(o))
+            refs = ",".join(map(str, map(id, gc.get_referents(o))))
+            if immortal:
+                rc = "null,\"immortal\":true"
+            else:
+                rc = "%d" % (raw - base)
+                if checks is not None:
+                    checks.extend((id(o), raw - base, tid))
+            if gen == "null":
+                n_untracked += 1
+                extra = ",\"untracked\":true"
+            else:
+                n_objects += 1
+                extra = ""
+            chunk.append('{"addr":%d,"type":%s,"size":%s,"refcnt":%s,"gen":%s,"refs":[%s]%s}\n'
+                         % (id(o), tname, size, rc, gen, refs, extra))
+            if len(chunk) >= 4000:
+                write_all(fd, "".join(chunk))
+                del chunk[:]
+    # ---- end of the recording: drop everything that holds heap objects ---
+    del o, objs, batches, l0, l1, l2, perm, atoms, probe
+    write_all(fd, "".join(chunk))
+    del chunk, names, skip
+    collections_after = collections_so_far()
+
+    write_all(fd, threads_line)
+    write_all(fd, stack_line)
+    del threads_line, stack_line
+    count = gc.get_count()
+    header = json.dumps({
+        "version": sys.version,
+        "hexversion": sys.hexversion,
+        "executable": sys.executable,
+        "pid": os.getpid(),
+        "threshold": gc.get_threshold(),
+        "count": count,
+        "freeze_count": gc.get_freeze_count(),
+        "objects": n_objects,
+        "untracked": n_untracked,
+        "refcnt_base": base,
+        "collections_during_recording": collections_after - collections_before,
+        "debug_refcnt": bool(debug),
+    })
+    if len(header) >= HEADER_PAD:
+        raise RuntimeError("header too long")
+    os.lseek(fd, 0, os.SEEK_SET)
+    write_all(fd, header)  # the rest of the placeholder stays as spaces
+    os.close(fd)
+    # Leave exactly LEAF_LOCALS_AT_ABORT bound.
+    del fd, header, count, leaf_frame_id, collections_before, collections_after
+    del n_objects, n_untracked, base, gen, raw, immortal, size, tid, tname
+    del refs, rc, extra
+    if debug:
+        # Last of all, so that it vouches for everything done after the
+        # recording too.
+        debug_check_refcnt(truth_path + ".debug.json", checks)
+    del checks
+    os.abort()
+
+
+def recurse(n, truth_path, debug):
+    recurse_local = ["recurse", n]
+    if n:
+        recurse(n - 1, truth_path, debug)
+    else:
+        descend_delta(truth_path, debug)
+    return recurse_local
+
+
+def descend_delta(truth_path, debug):
+    delta_locals = {"delta": [4], "cycle": None}
+    delta_locals["cycle"] = delta_locals
+    leaf_record_and_abort(truth_path, debug)
+
+
+def descend_gamma(truth_path, debug):
+    gamma_list = ["gamma", [3]]
+    gamma_gen = gen_counter(2, "gamma")
+    recurse(2, truth_path, debug)
+    return gamma_list, gamma_gen
+
+
+def descend_beta(truth_path, debug):
+    beta_tuple = ("beta", [2])
+    descend_gamma(truth_path, debug)
+    return beta_tuple
+
+
+def main(truth_path, debug):
+    main_local = ["main", {"frames": "deep"}]
+
+    # Stage A: ends up in generation 2.
+    HEAP["A"] = build_variety("A", 1)
+    gc.collect()
+
+    # Stage B: ends up in generation 1; one worker starts here.
+    HEAP["B"] = build_variety("B", 2)
+    BLOCK_LOCK.acquire()
+    start_worker(oracle_worker_lock, "oracle-lock-worker", BLOCK_LOCK, "B")
+    gc.collect(0)
+
+    # Stage C: stays in generation 0.
+    HEAP["C"] = build_variety("C", 3)
+    start_worker(oracle_worker_event, "oracle-event-worker-1", RELEASE, "C1")
+    start_worker(oracle_worker_event, "oracle-event-worker-2", RELEASE, "C2")
+
+    descend_beta(truth_path, debug)
+    return main_local
+
+
+main(TRUTH_PATH, DEBUG_REFCNT)

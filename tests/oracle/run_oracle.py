@@ -1,0 +1,573 @@
+#!/usr/bin/env python3
+"""Oracle test harness for pyheapsnap: CPython itself is the ground truth.
+
+    run_oracle.py --tool PATH/TO/pyheapsnap --python PATH/TO/python
+                  [--label NAME] [--keep DIR] [--timeout SECONDS]
+                  [--tool-args ARG ...]
+
+Runs heap_program.py (next to this file) under the given interpreter in a
+fresh directory with RLIMIT_CORE unlimited.  The program records the truth
+about its heap to truth.jsonl and aborts; the kernel writes a core.  Then
+
+    pyheapsnap export CORE --format jsonl [tool args]
+
+is run and its output compared with the truth, object by object, keyed by
+address: presence, type, size, refcnt (immortal objects: the flag), gen and
+refs (the export's refs must include every referent gc.get_referents()
+gave).  A per-field agreement table and the first disagreements of each field
+are printed.
+
+--tool-args takes every argument after it (so it comes last); the form
+--tool-args="ARGS" (split like a shell would) works too.
+
+Exit status: 0 if every field agrees on at least 99.9% of the truth objects
+and the export header matches the truth header, 1 otherwise, 77 (meson's
+"skipped") if the interpreter is not installed or cannot give a truth.
+"""
+
+import argparse
+import glob
+import json
+import os
+import resource
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+HEAP_PROGRAM = os.path.join(HERE, "heap_program.py")
+
+EXIT_OK = 0
+EXIT_FAIL = 1
+EXIT_SKIP = 77  # meson's skip code; heap_program.py uses it too
+
+THRESHOLD = 99.9  # percent of the truth objects that must agree, per field
+SHOW = 15  # disagreements shown per field
+
+# Environment variables that change how CPython lays out or checks its heap
+# (debug allocator, dev mode, tracemalloc, ...).  The interpreter also runs
+# with -I, which makes it ignore PYTHON* variables, but strip them anyway.
+ENV_DROP_PREFIX = "PYTHON"
+
+PROGRAM_TIMEOUT = 120
+
+
+def fail(msg):
+    print("FAIL: " + msg)
+    sys.stdout.flush()
+    sys.exit(EXIT_FAIL)
+
+
+def skip(label, why):
+    print("skipped: %s: %s" % (label, why))
+    sys.stdout.flush()
+    sys.exit(EXIT_SKIP)
+
+
+# ---------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------
+
+def parse_args(argv):
+    tool_args = []
+    rest = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--tool-args":
+            tool_args.extend(argv[i + 1:])
+            break
+        if a.startswith("--tool-args="):
+            tool_args.extend(shlex.split(a[len("--tool-args="):]))
+        else:
+            rest.append(a)
+        i += 1
+    p = argparse.ArgumentParser(
+        description="Compare pyheapsnap's export of a core with CPython's own "
+                    "account of its heap.",
+        epilog="--tool-args ARG ...: extra arguments for 'pyheapsnap export'; "
+               "takes everything after it, so put it last.")
+    p.add_argument("--tool", required=True, help="the pyheapsnap executable")
+    p.add_argument("--python", required=True, help="the interpreter to test")
+    p.add_argument("--label", help="name of this test (default: the interpreter's name)")
+    p.add_argument("--keep", metavar="DIR",
+                   help="work in DIR and keep the core, truth and export there")
+    p.add_argument("--timeout", type=float, default=240.0,
+                   help="seconds allowed for pyheapsnap (default 240)")
+    args = p.parse_args(rest)
+    args.tool_args = tool_args
+    if not args.label:
+        args.label = os.path.basename(args.python)
+    return args
+
+
+# ---------------------------------------------------------------------------
+# Running the heap program and finding its core
+# ---------------------------------------------------------------------------
+
+def read_proc(path, default=""):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return default
+
+
+def unlimited_core():
+    """preexec_fn: let the child dump a core of any size."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
+    if hard != resource.RLIM_INFINITY:
+        try:
+            resource.setrlimit(resource.RLIMIT_CORE,
+                               (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        except (ValueError, OSError):
+            pass
+
+
+def clean_env():
+    env = dict((k, v) for k, v in os.environ.items()
+               if not k.startswith(ENV_DROP_PREFIX))
+    return env
+
+
+def core_candidates(pattern, workdir, pid, exe):
+    """Paths where the kernel may have written the core of pid, from
+    /proc/sys/kernel/core_pattern (see core(5))."""
+    comm = os.path.basename(exe)[:15]
+    known = {
+        "%": "%", "p": str(pid), "P": str(pid), "i": str(pid), "I": str(pid),
+        "u": str(os.getuid()), "g": str(os.getgid()), "s": str(signal.SIGABRT),
+        "e": comm, "h": socket.gethostname(),
+    }
+    out = []
+    expanded = ""
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "%" and i + 1 < len(pattern):
+            expanded += known.get(pattern[i + 1], "*")
+            i += 2
+        else:
+            expanded += c
+            i += 1
+    if "%p" not in pattern and read_proc("/proc/sys/kernel/core_uses_pid") == "1":
+        expanded += "." + str(pid)
+    if not os.path.isabs(expanded):
+        expanded = os.path.join(workdir, expanded)
+    out.extend(sorted(glob.glob(expanded)))
+    # The usual names, whatever the pattern says.
+    for name in ("core", "core.%d" % pid):
+        path = os.path.join(workdir, name)
+        if os.path.isfile(path) and path not in out:
+            out.append(path)
+    return out
+
+
+def run_heap_program(args, workdir, truth_path):
+    cmd = [args.python, "-I", HEAP_PROGRAM, truth_path]
+    print("running: %s (in %s)" % (" ".join(cmd), workdir))
+    sys.stdout.flush()
+    start = time.time()
+    proc = subprocess.Popen(cmd, cwd=workdir, env=clean_env(),
+                            preexec_fn=unlimited_core,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(timeout=PROGRAM_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        fail("heap_program.py did not finish in %d s\nstdout:\n%s\nstderr:\n%s"
+             % (PROGRAM_TIMEOUT, out.decode(errors="replace"), err.decode(errors="replace")))
+    elapsed = time.time() - start
+    if proc.returncode == EXIT_SKIP:
+        skip(args.label, err.decode(errors="replace").strip() or "unsupported interpreter")
+    if proc.returncode != -signal.SIGABRT:
+        fail("heap_program.py should die by SIGABRT, exit status %d\nstdout:\n%s\nstderr:\n%s"
+             % (proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")))
+    return proc.pid, elapsed
+
+
+# ---------------------------------------------------------------------------
+# Reading the truth and the export
+# ---------------------------------------------------------------------------
+
+class Truth(object):
+    def __init__(self, path):
+        self.header = None
+        self.objects = {}  # addr -> record (tracked objects: the test)
+        self.untracked = {}  # addr -> record (informational)
+        self.threads = []
+        self.main_stack = []
+        with open(path, "rb") as f:
+            for n, line in enumerate(f):
+                line = line.strip()
+                if not line:
+                    continue
+                rec = json.loads(line.decode("utf-8"))
+                if n == 0:
+                    self.header = rec
+                elif "addr" in rec:
+                    if rec.get("untracked"):
+                        self.untracked[rec["addr"]] = rec
+                    else:
+                        self.objects[rec["addr"]] = rec
+                elif "threads" in rec:
+                    self.threads = rec["threads"]
+                elif "main_stack" in rec:
+                    self.main_stack = rec["main_stack"]
+        if self.header is None or "pid" not in self.header:
+            raise ValueError("truth file has no header")
+
+
+class Export(object):
+    """The export, keeping only the records of truth addresses."""
+
+    def __init__(self, path, wanted):
+        self.header = None
+        self.objects = {}
+        self.n_objects = 0
+        self.n_other_lines = 0
+        self.duplicates = []
+        self.bad_lines = []
+        with open(path, "rb") as f:
+            for n, line in enumerate(f, 1):
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    rec = json.loads(line.decode("utf-8"))
+                except ValueError as e:
+                    self.bad_lines.append((n, str(e), line[:200]))
+                    continue
+                if self.header is None:
+                    self.header = rec
+                    continue
+                if not isinstance(rec, dict) or "addr" not in rec:
+                    self.n_other_lines += 1
+                    continue
+                self.n_objects += 1
+                addr = rec["addr"]
+                if addr in wanted:
+                    if addr in self.objects:
+                        self.duplicates.append(addr)
+                    self.objects[addr] = rec
+
+
+# ---------------------------------------------------------------------------
+# Comparison
+# ---------------------------------------------------------------------------
+
+class Field(object):
+    """Agreement on one field, with samples of the disagreements grouped by
+    the object's type (a tool tends to get a whole type wrong)."""
+
+    def __init__(self, name, what):
+        self.name = name
+        self.what = what
+        self.total = 0
+        self.agree = 0
+        self.bad_by_type = {}  # type name -> number of disagreements
+        self.samples = {}  # type name -> first SHOW descriptions
+
+    def count(self, ok, type_name, describe):
+        self.total += 1
+        if ok:
+            self.agree += 1
+            return
+        self.bad_by_type[type_name] = self.bad_by_type.get(type_name, 0) + 1
+        samples = self.samples.setdefault(type_name, [])
+        if len(samples) < SHOW:
+            samples.append(describe())
+
+    def shown(self):
+        """Up to SHOW samples, taking the types in turn (most frequent
+        first) so that every kind of mistake shows."""
+        order = sorted(self.samples, key=lambda k: (-self.bad_by_type[k], k))
+        out = []
+        i = 0
+        while len(out) < SHOW and any(i < len(self.samples[k]) for k in order):
+            for k in order:
+                if i < len(self.samples[k]) and len(out) < SHOW:
+                    out.append(self.samples[k][i])
+            i += 1
+        return out
+
+    def percent(self):
+        return 100.0 * self.agree / self.total if self.total else 100.0
+
+    def passed(self):
+        return self.percent() >= THRESHOLD
+
+
+def short(value, limit=120):
+    s = json.dumps(value)
+    return s if len(s) <= limit else s[:limit] + "..."
+
+
+def compare_objects(truth_objects, export_objects, all_truth):
+    """Returns the list of Fields for the truth objects given."""
+    present = Field("present", "object is in the export")
+    ftype = Field("type", "type name equal")
+    fsize = Field("size", "size equal to sys.getsizeof()")
+    frefcnt = Field("refcnt", "refcnt equal (mortal objects)")
+    fimmortal = Field("immortal", "immortal objects flagged \"immortal\": true")
+    fgen = Field("gen", "GC generation equal")
+    frefs = Field("refs", "refs include every gc.get_referents() id")
+    fields = [present, ftype, fsize, frefcnt, fimmortal, fgen, frefs]
+
+    def head(t):
+        return "addr=%#x (%d) type=%s" % (t["addr"], t["addr"], t["type"])
+
+    def describe_ref(addr):
+        t = all_truth.get(addr)
+        return "%#x %s" % (addr, t["type"] if t else "(no truth record: str, int, ...)")
+
+    for addr in sorted(truth_objects):
+        t = truth_objects[addr]
+        e = export_objects.get(addr)
+        tn = t["type"]
+        present.count(e is not None, tn, lambda: "%s gen=%s size=%s: missing from the export"
+                      % (head(t), short(t["gen"]), t["size"]))
+        if e is None:
+            continue
+        ftype.count(e.get("type") == tn, tn,
+                    lambda: "%s: exported type %s" % (head(t), short(e.get("type"))))
+        if t.get("size") is not None:
+            fsize.count(e.get("size") == t["size"], tn,
+                        lambda: "%s: truth size %s, exported %s"
+                        % (head(t), t["size"], short(e.get("size"))))
+        if t.get("immortal"):
+            fimmortal.count(e.get("immortal") is True, tn,
+                            lambda: "%s: immortal, exported immortal=%s refcnt=%s"
+                            % (head(t), short(e.get("immortal")), short(e.get("refcnt"))))
+        else:
+            frefcnt.count(e.get("refcnt") == t["refcnt"] and not e.get("immortal"), tn,
+                          lambda: "%s: truth refcnt %s, exported %s%s"
+                          % (head(t), t["refcnt"], short(e.get("refcnt")),
+                             " (flagged immortal)" if e.get("immortal") else ""))
+        fgen.count(e.get("gen") == t["gen"], tn,
+                   lambda: "%s: truth gen %s, exported %s"
+                   % (head(t), short(t["gen"]), short(e.get("gen"))))
+        exported_refs = e.get("refs")
+        if not isinstance(exported_refs, list):
+            exported_refs = []
+        missing = set(t["refs"]) - set(exported_refs)
+
+        def describe_refs():
+            ms = sorted(missing)
+            return ("%s: %d of %d truth refs missing (export lists %d): %s%s"
+                    % (head(t), len(ms), len(set(t["refs"])), len(exported_refs),
+                       ", ".join(describe_ref(a) for a in ms[:4]),
+                       ", ..." if len(ms) > 4 else ""))
+        frefs.count(not missing, tn, describe_refs)
+    return fields
+
+
+def print_table(title, fields):
+    print("")
+    print(title)
+    print("  %-9s %15s %9s   %s" % ("field", "agree/total", "%", "meaning"))
+    for f in fields:
+        mark = "" if f.passed() else "   <-- below %.1f%%" % THRESHOLD
+        pct = "%8.3f%%" % f.percent() if f.total else "     n/a "
+        print("  %-9s %15s %9s   %s%s" % (f.name, "%d/%d" % (f.agree, f.total), pct,
+                                          f.what, mark))
+
+
+def print_disagreements(fields):
+    for f in fields:
+        if f.agree == f.total:
+            continue
+        by_type = sorted(f.bad_by_type.items(), key=lambda kv: (-kv[1], kv[0]))
+        print("")
+        print("%s: %d disagreements; by type: %s%s"
+              % (f.name, f.total - f.agree,
+                 ", ".join("%s %d" % kv for kv in by_type[:12]),
+                 ", ..." if len(by_type) > 12 else ""))
+        shown = f.shown()
+        print("first %d, types in turn:" % len(shown))
+        for line in shown:
+            print("  " + line)
+
+
+def check_header(truth, export):
+    """Returns a list of problems with the export's header."""
+    problems = []
+    h = export.header
+    th = truth.header
+    if not isinstance(h, dict):
+        return ["the first line of the export is not a JSON object: %s" % short(h)]
+    for key in ("format", "version", "executable", "pid"):
+        if key not in h:
+            problems.append("header has no %r" % key)
+    print("")
+    print("export header: %s" % short(h, 400))
+    if "pid" in h and h["pid"] != th["pid"]:
+        problems.append("header pid %s, truth pid %s" % (short(h["pid"]), th["pid"]))
+    if "version" in h:
+        v = h["version"]
+        truth_version = th["version"]
+        truth_short = truth_version.split()[0]
+        if isinstance(v, int) and not isinstance(v, bool):
+            ok = v == th["hexversion"]
+        elif isinstance(v, str):
+            ok = (v == truth_version or v == truth_short
+                  or v.split()[:1] == [truth_short])
+        else:
+            ok = False
+        if not ok:
+            problems.append("header version %s, truth %s (hexversion %#x)"
+                            % (short(v), short(truth_version), th["hexversion"]))
+    if "hexversion" in h and h["hexversion"] != th["hexversion"]:
+        problems.append("header hexversion %s, truth %#x" % (short(h["hexversion"]),
+                                                            th["hexversion"]))
+    if "executable" in h:
+        same = (h["executable"] == th["executable"]
+                or os.path.realpath(str(h["executable"])) == os.path.realpath(th["executable"]))
+        print("  executable: export %s, truth %s%s"
+              % (short(h["executable"]), short(th["executable"]),
+                 "" if same else " (differ; not an error)"))
+    return problems
+
+
+# ---------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------
+
+def main(argv):
+    args = parse_args(argv)
+    if not os.path.exists(args.python):
+        skip(args.label, "%s not installed" % args.python)
+    if not (os.path.isfile(args.tool) and os.access(args.tool, os.X_OK)):
+        fail("%s: no such executable (--tool)" % args.tool)
+
+    pattern = read_proc("/proc/sys/kernel/core_pattern", "core")
+    if pattern.startswith("|"):
+        fail("core dumps are piped away to a program (/proc/sys/kernel/core_pattern "
+             "is %r), so no core file appears; set it to 'core' "
+             "(sysctl -w kernel.core_pattern=core) to run this test" % pattern)
+
+    if args.keep:
+        workdir = os.path.abspath(args.keep)
+        if not os.path.isdir(workdir):
+            os.makedirs(workdir)
+        for stale in glob.glob(os.path.join(workdir, "core*")):
+            os.unlink(stale)
+    else:
+        workdir = tempfile.mkdtemp(prefix="pyheapsnap-oracle-%s-" % args.label)
+    try:
+        return run(args, workdir, pattern)
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run(args, workdir, pattern):
+    truth_path = os.path.join(workdir, "truth.jsonl")
+    export_path = os.path.join(workdir, "export.jsonl")
+    print("oracle %s: %s" % (args.label, args.python))
+
+    pid, prog_time = run_heap_program(args, workdir, truth_path)
+    if not os.path.isfile(truth_path):
+        fail("heap_program.py wrote no truth file")
+    truth = Truth(truth_path)
+    th = truth.header
+    pid = th["pid"]  # the interpreter's own pid, in case of a wrapper
+    cores = core_candidates(pattern, workdir, pid, th["executable"])
+    if not cores:
+        fail("no core file found for pid %d (core_pattern %r, looked in %s); "
+             "is RLIMIT_CORE limited by the hard limit?" % (pid, pattern, workdir))
+    core = cores[0]
+    print("python %s (hexversion %#x), pid %d"
+          % (th["version"].split()[0], th["hexversion"], pid))
+    print("heap program: %.2f s, truth: %d tracked objects (%d untracked, informational), "
+          "%d threads, main stack depth %d"
+          % (prog_time, len(truth.objects), len(truth.untracked), len(truth.threads),
+             len(truth.main_stack)))
+    print("core: %s (%.1f MiB)" % (core, os.path.getsize(core) / 1048576.0))
+    if th.get("collections_during_recording"):
+        print("warning: the collector ran during the recording: the truth may be off")
+
+    cmd = [args.tool, "export", core, "--format", "jsonl"] + args.tool_args
+    print("running: %s" % " ".join(shlex.quote(c) for c in cmd))
+    sys.stdout.flush()
+    start = time.time()
+    with open(export_path, "wb") as out, open(export_path + ".stderr", "wb") as err:
+        try:
+            rc = subprocess.call(cmd, stdout=out, stderr=err, cwd=workdir,
+                                 timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            rc = None
+    tool_time = time.time() - start
+    with open(export_path + ".stderr", "rb") as f:
+        tool_err = f.read().decode(errors="replace")
+    if rc != 0:
+        tail = "\n".join(tool_err.splitlines()[-40:])
+        fail("pyheapsnap export %s\nstderr (last 40 lines):\n%s%s"
+             % ("timed out after %.0f s" % args.timeout if rc is None
+                else "exited with status %d" % rc, tail,
+                "" if args.keep else "\n(rerun with --keep DIR to keep the core)"))
+    if tool_err.strip():
+        print("pyheapsnap stderr (first 20 lines):")
+        for line in tool_err.splitlines()[:20]:
+            print("  " + line)
+
+    wanted = set(truth.objects)
+    wanted.update(truth.untracked)
+    export = Export(export_path, wanted)
+    print("pyheapsnap export: %.2f s, %d objects exported (%.1f MiB of jsonl)"
+          % (tool_time, export.n_objects, os.path.getsize(export_path) / 1048576.0))
+
+    problems = []
+    if export.header is None:
+        problems.append("the export is empty")
+    else:
+        problems.extend(check_header(truth, export))
+    if export.bad_lines:
+        problems.append("%d export lines are not JSON, first: %s"
+                        % (len(export.bad_lines), export.bad_lines[0]))
+    if export.duplicates:
+        problems.append("%d truth addresses appear more than once in the export, first %#x"
+                        % (len(export.duplicates), export.duplicates[0]))
+
+    all_truth = dict(truth.objects)
+    all_truth.update(truth.untracked)
+    fields = compare_objects(truth.objects, export.objects, all_truth)
+    print_table("agreement over %d tracked truth objects (must be >= %.1f%% per field):"
+                % (len(truth.objects), THRESHOLD), fields)
+    if truth.untracked:
+        info = compare_objects(truth.untracked, export.objects, all_truth)
+        print_table("informational: %d untracked objects (str, int, float, bytes, "
+                    "bytearray; gen null; not part of the verdict):" % len(truth.untracked),
+                    [f for f in info if f.name != "immortal" or f.total])
+    print("")
+    print("threads and main stack are in the truth but not in the jsonl export "
+          "(not compared): %s; main stack %s"
+          % (", ".join("%s (native id %s)" % (t["name"], t.get("native_id"))
+                       for t in truth.threads), " < ".join(truth.main_stack)))
+    print_disagreements(fields)
+
+    failed = [f.name for f in fields if not f.passed()]
+    print("")
+    for p in problems:
+        print("header/format problem: " + p)
+    if failed or problems:
+        print("FAIL: oracle %s: %s" % (args.label, ", ".join(
+            ["%s %.3f%%" % (f.name, f.percent()) for f in fields if not f.passed()]
+            + (["export header/format"] if problems else []))))
+        if not args.keep:
+            print("(rerun with --keep DIR to keep the core, truth and export)")
+        return EXIT_FAIL
+    print("PASS: oracle %s: every field agrees on >= %.1f%% of %d objects"
+          % (args.label, THRESHOLD, len(truth.objects)))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,728 @@
+/*
+ * Tests of the CPython layouts: the built-in tables are complete and
+ * plausible, and equal to what the DWARF of the installed interpreters says
+ * (pyenv's 3.8 to 3.13 libpython builds, and Debian's /usr/bin/python3.11
+ * through its build-id debug file). Interpreters that are not installed are
+ * reported as skipped.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <inttypes.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <CUnit/Basic.h>
+
+#include "reader.h"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static void skipped(const char *what)
+{
+	fprintf(stderr, "\n    skipped: %s\n", what);
+	CU_PASS(what);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint32_t hexversion(unsigned minor, unsigned micro)
+{
+	return (3u << 24) | (minor << 16) | (micro << 8) | 0xf0;
+}
+
+/* The index of the fact that gives sizeof() of the same type list, or
+ * SIZE_MAX. */
+static size_t size_fact(size_t i)
+{
+	const char *type = pyhs_layout_field_dwarf_type(i);
+	for (size_t j = 0; j < pyhs_layout_nfields(); j++) {
+		if (!pyhs_layout_field_dwarf_member(j) &&
+		    !strcmp(pyhs_layout_field_dwarf_type(j), type))
+			return j;
+	}
+	return SIZE_MAX;
+}
+
+/* Compares DWARF and built-in layouts field by field, printing every
+ * mismatch. Returns the number of mismatches. */
+static size_t compare(const char *label, const struct pyhs_layout *dwarf,
+		      const struct pyhs_layout *builtin)
+{
+	size_t bad = 0;
+	for (size_t i = 0; i < pyhs_layout_nfields(); i++) {
+		int32_t d = pyhs_layout_get(dwarf, i);
+		int32_t b = pyhs_layout_get(builtin, i);
+		if (d != b) {
+			fprintf(stderr,
+				"    %s: %s: DWARF %" PRId32 ", built-in %" PRId32
+				"\n",
+				label, pyhs_layout_field_name(i), d, b);
+			bad++;
+		}
+	}
+	return bad;
+}
+
+/* Reads the DWARF of path and compares it with the built-in table of
+ * version_hex. */
+static void check_dwarf_against_builtin(const char *label, const char *path,
+					uint32_t version_hex)
+{
+	struct pyhs_layout dwarf, builtin;
+	double t0 = now();
+	struct pyhs_error *err = pyhs_layout_from_dwarf(path, &dwarf);
+	double t1 = now();
+	if (err) {
+		fprintf(stderr, "\n    %s: %s\n", label, err->message);
+		pyhs_error_destroy(err);
+		CU_FAIL("pyhs_layout_from_dwarf failed");
+		return;
+	}
+	fprintf(stderr, "\n    %s: DWARF of %s read in %.3f s\n", label,
+		path, t1 - t0);
+	err = pyhs_layout_builtin(version_hex, &builtin);
+	if (err) {
+		fprintf(stderr, "\n    %s: %s\n", label, err->message);
+		pyhs_error_destroy(err);
+		CU_FAIL("pyhs_layout_builtin failed");
+		return;
+	}
+	size_t bad = compare(label, &dwarf, &builtin);
+	CU_ASSERT_EQUAL(bad, 0);
+}
+
+/* ---- (a) the built-in tables -------------------------------------------- */
+
+static const struct {
+	unsigned minor, micro;
+} builtin_versions[] = {
+	{ 8, 18 }, { 9, 18 }, { 10, 13 }, { 11, 2 }, { 11, 7 }, { 12, 1 },
+	{ 13, 0 }, { 14, 0 }, { 14, 4 }, { 14, 5 }, { 14, 10 },
+};
+
+/* Facts that are legitimately at offset 0 in some version: the first
+ * member of their struct. Any other 0 is a -1 forgotten. */
+static const char *const zero_ok[] = {
+	"interp_next",           /* <= 3.12 */
+	"static_type_state_type",
+	"cframe_current_frame",  /* 3.12 */
+	"iframe_code",           /* 3.12+ */
+	"iframe_func",           /* 3.11 */
+	"dictkeys_dk_refcnt",
+	"dictvalues_values",     /* 3.11, 3.12 */
+	"memberdef_name",
+};
+
+static bool may_be_zero(const char *name)
+{
+	for (size_t i = 0; i < sizeof(zero_ok) / sizeof(zero_ok[0]); i++) {
+		if (!strcmp(zero_ok[i], name))
+			return true;
+	}
+	return false;
+}
+
+static void test_builtin_complete(void)
+{
+	for (size_t v = 0;
+	     v < sizeof(builtin_versions) / sizeof(builtin_versions[0]); v++) {
+		unsigned minor = builtin_versions[v].minor;
+		unsigned micro = builtin_versions[v].micro;
+		struct pyhs_layout layout;
+		struct pyhs_error *err =
+			pyhs_layout_builtin(hexversion(minor, micro), &layout);
+		if (err) {
+			fprintf(stderr, "\n    3.%u.%u: %s\n", minor, micro,
+				err->message);
+			pyhs_error_destroy(err);
+			CU_FAIL("no built-in layout");
+			continue;
+		}
+		for (size_t i = 0; i < pyhs_layout_nfields(); i++) {
+			const char *name = pyhs_layout_field_name(i);
+			int32_t value = pyhs_layout_get(&layout, i);
+			bool ok = value >= -1;
+			if (!pyhs_layout_field_dwarf_member(i)) {
+				/* sizeof facts: absent or positive */
+				ok = ok && value != 0;
+			} else if (value == 0) {
+				ok = may_be_zero(name);
+			} else if (value > 0) {
+				size_t s = size_fact(i);
+				int32_t size = s == SIZE_MAX
+						       ? -1
+						       : pyhs_layout_get(&layout,
+									 s);
+				/* <= : flexible arrays end the struct */
+				ok = size < 0 || value <= size;
+			}
+			if (!ok)
+				fprintf(stderr,
+					"\n    3.%u.%u: implausible %s = %" PRId32
+					"\n",
+					minor, micro, name, value);
+			CU_ASSERT(ok);
+		}
+	}
+}
+
+static void test_builtin_facts(void)
+{
+	/* A few facts the rest of the reader depends on, one per table. */
+	static const struct {
+		unsigned minor, micro;
+		const char *field;
+		int32_t value;
+	} facts[] = {
+		{ 8, 0, "rt_gc", 344 },
+		{ 9, 0, "interp_gc", 616 },
+		{ 10, 0, "frame_f_localsplus", 352 },
+		{ 11, 0, "rt_main_interpreter", 58936 },
+		{ 12, 0, "interp_interned", 382936 },
+		{ 13, 0, "tstate_current_frame", 72 },
+		{ 14, 0, "gc_state_size", 240 },
+		{ 14, 4, "interp_sysdict", 7648 },
+		{ 14, 5, "gc_state_size", 264 },
+		{ 14, 10, "interp_sysdict", 7672 },
+		{ 14, 10, "tuple_ob_item", 32 },
+		{ 14, 10, "iframe_localsplus", 80 },
+	};
+	for (size_t f = 0; f < sizeof(facts) / sizeof(facts[0]); f++) {
+		struct pyhs_layout layout;
+		struct pyhs_error *err = pyhs_layout_builtin(
+			hexversion(facts[f].minor, facts[f].micro), &layout);
+		CU_ASSERT_PTR_NULL_FATAL(err);
+		bool found = false;
+		for (size_t i = 0; i < pyhs_layout_nfields(); i++) {
+			if (strcmp(pyhs_layout_field_name(i), facts[f].field))
+				continue;
+			found = true;
+			int32_t value = pyhs_layout_get(&layout, i);
+			if (value != facts[f].value)
+				fprintf(stderr,
+					"\n    3.%u.%u: %s = %" PRId32
+					", expected %" PRId32 "\n",
+					facts[f].minor, facts[f].micro,
+					facts[f].field, value, facts[f].value);
+			CU_ASSERT_EQUAL(value, facts[f].value);
+		}
+		CU_ASSERT(found);
+	}
+}
+
+static void test_builtin_unsupported(void)
+{
+	static const uint32_t versions[] = {
+		0x030712F0, /* 3.7.18 */
+		0x030F00A1, /* 3.15.0a1 */
+		0x020712F0, /* 2.7.18 */
+		0x04000000,
+		0,
+	};
+	for (size_t v = 0; v < sizeof(versions) / sizeof(versions[0]); v++) {
+		struct pyhs_layout layout;
+		struct pyhs_error *err =
+			pyhs_layout_builtin(versions[v], &layout);
+		CU_ASSERT_PTR_NOT_NULL(err);
+		if (!err)
+			continue;
+		CU_ASSERT_EQUAL(err->code, PYHS_ERROR_UNSUPPORTED);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err->message, "not supported"));
+		pyhs_error_destroy(err);
+	}
+	struct pyhs_layout layout;
+	struct pyhs_error *err = pyhs_layout_builtin(0x030712F0, &layout);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+	CU_ASSERT_STRING_EQUAL(err->message,
+			       "CPython 3.7 is not supported (3.8 to 3.14 are)");
+	pyhs_error_destroy(err);
+}
+
+static void test_metadata(void)
+{
+	size_t n = pyhs_layout_nfields();
+	CU_ASSERT(n > 100);
+	CU_ASSERT_EQUAL(n * sizeof(int32_t), sizeof(struct pyhs_layout));
+	CU_ASSERT_STRING_EQUAL(pyhs_layout_field_name(0), "rt_size");
+	CU_ASSERT_PTR_NULL(pyhs_layout_field_dwarf_member(0));
+	CU_ASSERT_PTR_NULL(pyhs_layout_field_name(n));
+	struct pyhs_layout layout;
+	for (size_t i = 0; i < n; i++) {
+		CU_ASSERT_PTR_NOT_NULL(pyhs_layout_field_name(i));
+		CU_ASSERT_PTR_NOT_NULL(pyhs_layout_field_dwarf_type(i));
+		pyhs_layout_set(&layout, i, (int32_t)i);
+	}
+	for (size_t i = 0; i < n; i++)
+		CU_ASSERT_EQUAL(pyhs_layout_get(&layout, i), (int32_t)i);
+}
+
+/* ---- (b) pyenv's interpreters ------------------------------------------- */
+
+/* The pyenv root, or NULL. Caller frees. */
+static char *pyenv_root(void)
+{
+	const char *env = getenv("PYENV_ROOT");
+	if (env && *env)
+		return strdup(env);
+	FILE *p = popen("pyenv root 2>/dev/null", "r");
+	if (p) {
+		char buf[4096];
+		char *line = fgets(buf, sizeof(buf), p);
+		int status = pclose(p);
+		if (line && status == 0) {
+			buf[strcspn(buf, "\n")] = '\0';
+			if (buf[0])
+				return strdup(buf);
+		}
+	}
+	const char *home = getenv("HOME");
+	if (!home)
+		return NULL;
+	char *path;
+	if (asprintf(&path, "%s/.pyenv", home) < 0)
+		return NULL;
+	return path;
+}
+
+/* Finds versions/3.<minor>.<micro> (digits only: not 3.13.0t or -dev) with
+ * its libpython. Returns the library path (caller frees) or NULL. */
+static char *find_pyenv_libpython(unsigned minor, unsigned *micro_ret)
+{
+	char *root = pyenv_root();
+	if (!root)
+		return NULL;
+	char *dirpath, *result = NULL;
+	if (asprintf(&dirpath, "%s/versions", root) < 0) {
+		free(root);
+		return NULL;
+	}
+	DIR *dir = opendir(dirpath);
+	if (dir) {
+		struct dirent *de;
+		while (!result && (de = readdir(dir))) {
+			unsigned maj, min, mic;
+			int len = 0;
+			if (sscanf(de->d_name, "%u.%u.%u%n", &maj, &min, &mic,
+				   &len) != 3 ||
+			    de->d_name[len] != '\0' || maj != 3 || min != minor)
+				continue;
+			char *lib;
+			if (asprintf(&lib, "%s/%s/lib/libpython3.%u.so.1.0",
+				     dirpath, de->d_name, minor) < 0)
+				break;
+			if (access(lib, R_OK) == 0) {
+				result = lib;
+				*micro_ret = mic;
+			} else {
+				free(lib);
+			}
+		}
+		closedir(dir);
+	}
+	free(dirpath);
+	free(root);
+	return result;
+}
+
+static void check_pyenv(unsigned minor)
+{
+	unsigned micro = 0;
+	char *lib = find_pyenv_libpython(minor, &micro);
+	if (!lib) {
+		char msg[64];
+		snprintf(msg, sizeof(msg), "CPython 3.%u not installed", minor);
+		skipped(msg);
+		return;
+	}
+	char label[32];
+	snprintf(label, sizeof(label), "3.%u.%u", minor, micro);
+	check_dwarf_against_builtin(label, lib, hexversion(minor, micro));
+	free(lib);
+}
+
+#define PYENV_TEST(minor)                         \
+	static void test_pyenv_3_##minor(void)    \
+	{                                         \
+		check_pyenv(minor);               \
+	}
+PYENV_TEST(8)
+PYENV_TEST(9)
+PYENV_TEST(10)
+PYENV_TEST(11)
+PYENV_TEST(12)
+PYENV_TEST(13)
+
+/* ---- (c) Debian's /usr/bin/python3.11 ----------------------------------- */
+
+#define DEBIAN_PYTHON311 "/usr/bin/python3.11"
+
+struct elf_facts {
+	char build_id[129]; /* hex */
+	uint64_t py_version;
+	bool has_py_version;
+};
+
+static void read_note_build_id(Elf *elf, struct elf_facts *ret)
+{
+	Elf_Scn *scn = NULL;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr shdr;
+		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_NOTE)
+			continue;
+		Elf_Data *data = elf_getdata(scn, NULL);
+		if (!data)
+			continue;
+		size_t off = 0, name_off, desc_off;
+		GElf_Nhdr nhdr;
+		while ((off = gelf_getnote(data, off, &nhdr, &name_off,
+					   &desc_off)) > 0) {
+			if (nhdr.n_type != NT_GNU_BUILD_ID ||
+			    nhdr.n_namesz != 4 ||
+			    memcmp((char *)data->d_buf + name_off, "GNU", 4) ||
+			    nhdr.n_descsz == 0 || nhdr.n_descsz > 64)
+				continue;
+			const unsigned char *d =
+				(const unsigned char *)data->d_buf + desc_off;
+			for (size_t i = 0; i < nhdr.n_descsz; i++)
+				sprintf(ret->build_id + 2 * i, "%02x", d[i]);
+			return;
+		}
+	}
+}
+
+/* Py_Version from .dynsym, read out of the section that holds it. */
+static void read_py_version(Elf *elf, struct elf_facts *ret)
+{
+	Elf_Scn *scn = NULL;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr shdr;
+		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_DYNSYM ||
+		    shdr.sh_entsize == 0)
+			continue;
+		Elf_Data *data = elf_getdata(scn, NULL);
+		if (!data)
+			continue;
+		size_t n = shdr.sh_size / shdr.sh_entsize;
+		for (size_t i = 0; i < n; i++) {
+			GElf_Sym sym;
+			if (!gelf_getsym(data, (int)i, &sym))
+				break;
+			const char *name =
+				elf_strptr(elf, shdr.sh_link, sym.st_name);
+			if (!name || strcmp(name, "Py_Version") ||
+			    sym.st_size != 8)
+				continue;
+			Elf_Scn *s = elf_getscn(elf, sym.st_shndx);
+			GElf_Shdr sh;
+			Elf_Data *d = s ? elf_getdata(s, NULL) : NULL;
+			if (!d || !gelf_getshdr(s, &sh) ||
+			    sym.st_value < sh.sh_addr ||
+			    sym.st_value - sh.sh_addr + 8 > d->d_size)
+				return;
+			memcpy(&ret->py_version,
+			       (char *)d->d_buf + (sym.st_value - sh.sh_addr),
+			       8);
+			ret->has_py_version = true;
+			return;
+		}
+	}
+}
+
+static bool read_elf_facts(const char *path, struct elf_facts *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return false;
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return false;
+	Elf *elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (elf) {
+		read_note_build_id(elf, ret);
+		read_py_version(elf, ret);
+		elf_end(elf);
+	}
+	close(fd);
+	return ret->build_id[0] != '\0';
+}
+
+static void test_debian_python311(void)
+{
+	if (access(DEBIAN_PYTHON311, R_OK) != 0) {
+		skipped("Debian's " DEBIAN_PYTHON311 " not installed");
+		return;
+	}
+	struct elf_facts facts;
+	if (!read_elf_facts(DEBIAN_PYTHON311, &facts)) {
+		skipped(DEBIAN_PYTHON311 " has no build-id");
+		return;
+	}
+	char *debug;
+	if (asprintf(&debug, "/usr/lib/debug/.build-id/%.2s/%s.debug",
+		     facts.build_id, facts.build_id + 2) < 0) {
+		CU_FAIL("out of memory");
+		return;
+	}
+	if (access(debug, R_OK) != 0) {
+		char msg[512];
+		snprintf(msg, sizeof(msg),
+			 "debug file %s of " DEBIAN_PYTHON311
+			 " not installed (python3.11-dbg)",
+			 debug);
+		skipped(msg);
+		free(debug);
+		return;
+	}
+	/* Debian 3.11.2 must match the table made from pyenv's 3.11.7. */
+	uint32_t version = facts.has_py_version ? (uint32_t)facts.py_version
+						: hexversion(11, 0);
+	CU_ASSERT_EQUAL(version >> 16, 0x030B);
+	char label[64];
+	snprintf(label, sizeof(label), "Debian %u.%u.%u", version >> 24,
+		 (version >> 16) & 0xff, (version >> 8) & 0xff);
+	check_dwarf_against_builtin(label, debug, version);
+
+	/* The stripped executable itself has no DWARF. */
+	struct pyhs_layout layout;
+	struct pyhs_error *err =
+		pyhs_layout_from_dwarf(DEBIAN_PYTHON311, &layout);
+	CU_ASSERT_PTR_NOT_NULL(err);
+	if (err) {
+		CU_ASSERT_EQUAL(err->code, PYHS_ERROR_NOT_FOUND);
+		pyhs_error_destroy(err);
+	}
+	free(debug);
+}
+
+/* ---- errors ------------------------------------------------------------- */
+
+static void expect_error(const char *path, enum pyhs_error_code code)
+{
+	struct pyhs_layout layout;
+	struct pyhs_error *err = pyhs_layout_from_dwarf(path, &layout);
+	CU_ASSERT_PTR_NOT_NULL(err);
+	if (!err)
+		return;
+	if (err->code != code)
+		fprintf(stderr, "\n    %s: unexpected error %d: %s\n", path,
+			(int)err->code, err->message);
+	CU_ASSERT_EQUAL(err->code, code);
+	pyhs_error_destroy(err);
+}
+
+static char *write_temp(const void *data, size_t len)
+{
+	char *path = strdup("/tmp/pyhs-test-layout-XXXXXX");
+	if (!path)
+		return NULL;
+	int fd = mkstemp(path);
+	if (fd < 0) {
+		free(path);
+		return NULL;
+	}
+	const char *p = data;
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w <= 0) {
+			close(fd);
+			unlink(path);
+			free(path);
+			return NULL;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	close(fd);
+	return path;
+}
+
+static void test_dwarf_errors(void)
+{
+	expect_error("/nonexistent/libpython3.11.so.1.0", PYHS_ERROR_OS);
+
+	static const char text[] = "this is not an ELF file\n";
+	char *path = write_temp(text, sizeof(text) - 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(path);
+	expect_error(path, PYHS_ERROR_INPUT);
+	unlink(path);
+	free(path);
+
+	path = write_temp("\177ELF", 4);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(path);
+	expect_error(path, PYHS_ERROR_INPUT);
+	unlink(path);
+	free(path);
+
+	/* This test program: an ELF file without CPython's types (and, if
+	 * built without -g, without DWARF). */
+	expect_error("/proc/self/exe", PYHS_ERROR_NOT_FOUND);
+}
+
+/* Reads a whole file into memory. */
+static void *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	struct stat st;
+	void *buf = NULL;
+	if (fstat(fileno(f), &st) == 0 && st.st_size > 0) {
+		buf = malloc((size_t)st.st_size);
+		if (buf && fread(buf, 1, (size_t)st.st_size, f) !=
+				   (size_t)st.st_size) {
+			free(buf);
+			buf = NULL;
+		}
+		*len = (size_t)st.st_size;
+	}
+	fclose(f);
+	return buf;
+}
+
+/* Where .debug_info is in an ELF image, or false. */
+static bool find_debug_info(void *image, size_t len, size_t *off,
+			    size_t *size)
+{
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return false;
+	Elf *elf = elf_memory(image, len);
+	if (!elf)
+		return false;
+	size_t shstrndx;
+	bool found = false;
+	if (elf_getshdrstrndx(elf, &shstrndx) == 0) {
+		Elf_Scn *scn = NULL;
+		while (!found && (scn = elf_nextscn(elf, scn))) {
+			GElf_Shdr shdr;
+			if (!gelf_getshdr(scn, &shdr))
+				continue;
+			const char *name =
+				elf_strptr(elf, shstrndx, shdr.sh_name);
+			if (name && !strcmp(name, ".debug_info") &&
+			    shdr.sh_type == SHT_PROGBITS &&
+			    !(shdr.sh_flags & SHF_COMPRESSED) &&
+			    shdr.sh_offset + shdr.sh_size <= len) {
+				*off = shdr.sh_offset;
+				*size = shdr.sh_size;
+				found = true;
+			}
+		}
+	}
+	elf_end(elf);
+	return found;
+}
+
+/* Truncated and damaged copies of a libpython must give errors or
+ * layouts, never crashes (this runs under ASan and valgrind too). */
+static void test_dwarf_damaged(void)
+{
+	unsigned micro;
+	char *lib = find_pyenv_libpython(8, &micro);
+	if (!lib) {
+		skipped("CPython 3.8 not installed (damaged-DWARF test)");
+		return;
+	}
+	size_t len = 0;
+	unsigned char *image = slurp(lib, &len);
+	free(lib);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(image);
+	size_t off = 0, size = 0;
+	if (!find_debug_info(image, len, &off, &size) || size < 65536) {
+		free(image);
+		skipped("libpython3.8 has no plain .debug_info");
+		return;
+	}
+
+	/* Cut in the middle of .debug_info: the section headers are gone. */
+	char *path = write_temp(image, off + size / 2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(path);
+	expect_error(path, PYHS_ERROR_INPUT);
+	unlink(path);
+	free(path);
+
+	/* Overwrite pieces of .debug_info with garbage. */
+	unsigned seed = 12345;
+	for (int round = 0; round < 8; round++) {
+		unsigned char *copy = malloc(len);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(copy);
+		memcpy(copy, image, len);
+		for (int k = 0; k < 16; k++) {
+			seed = seed * 1103515245u + 12345u;
+			size_t at = off + (seed >> 8) % (size - 64);
+			for (int b = 0; b < 64; b++) {
+				seed = seed * 1103515245u + 12345u;
+				copy[at + b] = (unsigned char)(seed >> 16);
+			}
+		}
+		path = write_temp(copy, len);
+		free(copy);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(path);
+		struct pyhs_layout layout;
+		struct pyhs_error *err = pyhs_layout_from_dwarf(path, &layout);
+		if (err) {
+			CU_ASSERT(err->code == PYHS_ERROR_INPUT ||
+				  err->code == PYHS_ERROR_UNSUPPORTED ||
+				  err->code == PYHS_ERROR_NOT_FOUND);
+			pyhs_error_destroy(err);
+		} else {
+			for (size_t i = 0; i < pyhs_layout_nfields(); i++)
+				CU_ASSERT(pyhs_layout_get(&layout, i) >= -1);
+		}
+		unlink(path);
+		free(path);
+	}
+	free(image);
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+int main(void)
+{
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	CU_pSuite suite = CU_add_suite("layout", NULL, NULL);
+	if (!suite ||
+	    !CU_add_test(suite, "field metadata", test_metadata) ||
+	    !CU_add_test(suite, "built-in tables complete",
+			 test_builtin_complete) ||
+	    !CU_add_test(suite, "built-in facts", test_builtin_facts) ||
+	    !CU_add_test(suite, "unsupported versions",
+			 test_builtin_unsupported) ||
+	    !CU_add_test(suite, "DWARF = built-in, pyenv 3.8",
+			 test_pyenv_3_8) ||
+	    !CU_add_test(suite, "DWARF = built-in, pyenv 3.9",
+			 test_pyenv_3_9) ||
+	    !CU_add_test(suite, "DWARF = built-in, pyenv 3.10",
+			 test_pyenv_3_10) ||
+	    !CU_add_test(suite, "DWARF = built-in, pyenv 3.11",
+			 test_pyenv_3_11) ||
+	    !CU_add_test(suite, "DWARF = built-in, pyenv 3.12",
+			 test_pyenv_3_12) ||
+	    !CU_add_test(suite, "DWARF = built-in, pyenv 3.13",
+			 test_pyenv_3_13) ||
+	    !CU_add_test(suite, "DWARF = built-in, Debian python3.11",
+			 test_debian_python311) ||
+	    !CU_add_test(suite, "DWARF errors", test_dwarf_errors) ||
+	    !CU_add_test(suite, "damaged DWARF", test_dwarf_damaged)) {
+		CU_cleanup_registry();
+		return 2;
+	}
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	unsigned failures = CU_get_number_of_failures() +
+			    CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	return failures ? 1 : 0;
+}
