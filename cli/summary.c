@@ -57,7 +57,7 @@ int print_summary(const char *input, struct pyhs_target *t, struct pyhs_heap *h,
 	uint64_t nwarn = pyhs_target_nwarnings(t);
 	for (int k = 0; k < PYHS_WARN_NKINDS; k++)
 		nwarn += pyhs_heap_warning_count(h, (enum pyhs_warning_kind)k);
-	uint32_t v = pyhs_target_py_version(t);
+	uint32_t v = pyhs_heap_python_hexversion(h);
 	const char *dbg = pyhs_target_debug_file(t);
 
 	if (json) {

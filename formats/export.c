@@ -7,7 +7,7 @@
 struct pyhs_error *pyhs_export_jsonl(const struct pyhs_heap *h, FILE *out)
 {
 	const struct pyhs_target *t = pyhs_heap_target(h);
-	uint32_t v = pyhs_target_py_version(t);
+	uint32_t v = pyhs_heap_python_hexversion(h);
 	fprintf(out, "{\"format\": \"%s\", \"format_version\": %d, \"version\": ",
 		PYHS_JSONL_FORMAT, PYHS_JSONL_VERSION);
 	pyhs_json_string(out, pyhs_heap_python_version(h));

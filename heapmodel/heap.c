@@ -301,6 +301,10 @@ void pyhs_heap_gc_info(const struct pyhs_heap *h, int gen,
 	if (gen >= 0 && gen < 4)
 		*ret = h->gc[gen];
 }
+uint32_t pyhs_heap_python_hexversion(const struct pyhs_heap *h)
+{
+	return h->hexversion ? h->hexversion : pyhs_target_py_version(h->t);
+}
 bool pyhs_heap_gc_enabled(const struct pyhs_heap *h) { return h->gc_enabled; }
 size_t pyhs_heap_nthreads(const struct pyhs_heap *h) { return h->threads.size; }
 uint64_t pyhs_heap_thread_ident(const struct pyhs_heap *h, size_t i) { return h->threads.data[i].ident; }

@@ -45,7 +45,8 @@ struct pyhs_type_info {
 	int64_t dictoffset;
 	int64_t weaklistoffset;
 	enum pyhs_kind kind;
-	int64_t kind_basicsize; /* basicsize of the type that gives the kind */
+	int64_t kind_basicsize; /* basicsize of the first C-defined type */
+	int64_t base_basicsize; /* basicsize of the type that gives the kind */
 	bool heap;
 	char *name;             /* filled after the walk */
 	/* Names of object fields by word offset (tp_members of the type and
@@ -117,6 +118,7 @@ struct pyhs_heap {
 	struct pyhs_gc_generation_info gc[4];
 	bool gc_enabled;
 	char *version;
+	uint32_t hexversion;
 
 	uint64_t warn_count[PYHS_WARN_NKINDS];
 	struct pyhs_str_vector warn_examples;

@@ -114,6 +114,8 @@ void pyhs_heap_preview(const struct pyhs_heap *h, uint64_t i, char *buf,
 
 /* Interpreter facts found while walking. */
 const char *pyhs_heap_python_version(const struct pyhs_heap *h); /* sys.version */
+/* sys.hexversion, or the version the reader found if it is unreadable. */
+uint32_t pyhs_heap_python_hexversion(const struct pyhs_heap *h);
 void pyhs_heap_gc_info(const struct pyhs_heap *h, int gen,
 		       struct pyhs_gc_generation_info *ret); /* gen 0..3 */
 bool pyhs_heap_gc_enabled(const struct pyhs_heap *h);

@@ -141,7 +141,8 @@ uint32_t pyhs_type_get(struct pyhs_heap *h, uint64_t addr,
 	ti.heap = (ti.flags & TPFLAGS_HEAPTYPE) != 0;
 	/* The kind comes from the nearest ancestor we know. */
 	ti.kind = K_OPAQUE;
-	ti.kind_basicsize = ti.basicsize;
+	ti.kind_basicsize = 16;
+	ti.base_basicsize = 16;
 	uint64_t cur = addr;
 	bool first_static = true;
 	for (int d = 0; d < MAX_BASE_DEPTH && cur; d++) {
@@ -151,29 +152,37 @@ uint32_t pyhs_type_get(struct pyhs_heap *h, uint64_t addr,
 		hrd_off(h, cur, L->type_tp_basicsize, &cbasic);
 		if (k) {
 			ti.kind = (enum pyhs_kind)*k;
-			ti.kind_basicsize = (int64_t)cbasic;
+			ti.base_basicsize = (int64_t)cbasic;
+			if (first_static)
+				ti.kind_basicsize = (int64_t)cbasic;
+			/* Below an unknown C type, object's decoder is not
+			 * enough: that type's fields get scanned. */
+			if (*k == K_OBJECT && !first_static)
+				ti.kind = K_OPAQUE;
 			break;
 		}
-		if (!(cflags & TPFLAGS_HEAPTYPE)) {
-			char name[64];
-			uint64_t np;
-			if (hrd_off(h, cur, L->type_tp_name, &np) &&
-			    read_cstr(h, np, name, sizeof(name))) {
-				for (size_t i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++) {
-					if (strcmp(name, kind_names[i].tp_name) == 0) {
-						ti.kind = kind_names[i].kind;
-						ti.kind_basicsize = (int64_t)cbasic;
-						break;
-					}
-				}
-			}
-			if (ti.kind != K_OPAQUE)
-				break;
-			if (first_static) {
-				/* An unknown C type: its fields get scanned. */
+		/* Types of modules built into libpython, known by name
+		 * (static, or heap types made from a spec). */
+		char name[64];
+		uint64_t np;
+		enum pyhs_kind named = K_OPAQUE;
+		if (hrd_off(h, cur, L->type_tp_name, &np) &&
+		    read_cstr(h, np, name, sizeof(name))) {
+			for (size_t i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
+				if (strcmp(name, kind_names[i].tp_name) == 0)
+					named = kind_names[i].kind;
+		}
+		if (named != K_OPAQUE) {
+			ti.kind = named;
+			ti.base_basicsize = (int64_t)cbasic;
+			if (first_static)
 				ti.kind_basicsize = (int64_t)cbasic;
-				first_static = false;
-			}
+			break;
+		}
+		if (!(cflags & TPFLAGS_HEAPTYPE) && first_static) {
+			/* An unknown C type: its fields get scanned. */
+			ti.kind_basicsize = (int64_t)cbasic;
+			first_static = false;
 		}
 		if (!hrd_off(h, cur, L->type_tp_base, &cur))
 			break;

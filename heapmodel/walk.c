@@ -27,6 +27,12 @@
 #define LRU_ELEM_KEY 40
 #define LRU_ELEM_RESULT 48
 
+/* PyModuleObject md_def/md_state and PyModuleDef m_size: the same in
+ * 3.8 to 3.14 (PyModuleDef_Base is PyObject_HEAD + three pointers). */
+#define MODULE_MD_DEF 24
+#define MODULE_MD_STATE 32
+#define MODULEDEF_M_SIZE 56
+
 #define MAX_CONTAINER_ITEMS (UINT64_C(1) << 32)
 #define MAX_LIST_STEPS (UINT64_C(1) << 32)
 #define MAX_THREADS 100000
@@ -256,16 +262,11 @@ bool pyhs_dict_foreach(const struct pyhs_heap *h, uint64_t dict,
 		key_off = kind == 0 ? 8 : 0;
 		value_off = kind == 0 ? 16 : 8;
 		if (values) {
+			/* Counted even when the values are embedded in the
+			 * owning instance (3.13+). */
 			uint64_t usable = 0;
 			hrd_off(h, keys, L->dictkeys_dk_usable, &usable);
-			bool embedded = false;
-			if (h->minor >= 13) {
-				uint8_t e = 0;
-				pyhs_target_read(h->t, values + 2, &e, 1);
-				embedded = e != 0;
-			}
-			if (!embedded)
-				size += 8 * (nentries + usable);
+			size += 8 * (nentries + usable);
 		}
 	}
 	/* 3.12+: the shared empty keys are immortal, never counted. */
@@ -577,7 +578,22 @@ static uint64_t decode_frame(struct walker *w, uint64_t addr,
 	hrd(h, addr + 16, &obsize);
 	if (h->minor <= 10) {
 		decode_frame_old(w, addr, ti);
-		return (uint64_t)ti->basicsize + 8 * obsize;
+		/* frame.__sizeof__ counts the slots the code needs, not the
+		 * ob_size of a reused frame. */
+		uint64_t code = 0, ncells = 0, nfrees = 0, tuple;
+		int32_t nlocals = 0;
+		hrd_off(h, addr, L->frame_f_code, &code);
+		if (!frame_code(w, code))
+			return (uint64_t)ti->basicsize + 8 * obsize;
+		pyhs_target_read(h->t, code + (uint64_t)L->code_nlocals, &nlocals, 4);
+		if (hrd_off(h, code, L->code_cellvars, &tuple))
+			hrd(h, tuple + 16, &ncells);
+		if (hrd_off(h, code, L->code_freevars, &tuple))
+			hrd(h, tuple + 16, &nfrees);
+		uint64_t extras = code_stacksize(w, code) +
+				  (uint64_t)(nlocals > 0 ? nlocals : 0) + ncells + nfrees;
+		return (uint64_t)L->frame_size + (extras ? extras - 1 : 0) * 8 -
+		       (extras ? 0 : 8);
 	}
 	field(w, addr, L->frame_f_back, w->id_back);
 	uint64_t f;
@@ -728,15 +744,21 @@ static void decode_instance(struct walker *w, uint64_t addr,
 	struct pyhs_heap *h = w->h;
 	const struct pyhs_layout *L = h->L;
 	edge(w, ti->addr, PYHS_LABEL(PYHS_LABEL_FIELD, w->id_class));
-	/* Slots: the named object fields beyond the builtin base. */
+	/* Fields beyond the static base: slots by name; the words of a C
+	 * type made from a spec, scanned. */
 	for (uint64_t off = (uint64_t)ti->kind_basicsize & ~UINT64_C(7);
 	     off + 8 <= (uint64_t)ti->basicsize; off += 8) {
+		if ((ti->dictoffset > 0 && off == (uint64_t)ti->dictoffset) ||
+		    (ti->weaklistoffset > 0 && off == (uint64_t)ti->weaklistoffset))
+			continue;
+		uint64_t v;
+		if (!hrd(h, addr + off, &v) || !v)
+			continue;
 		if (ti->field_names && off / 8 < ti->nfield_words &&
-		    ti->field_names[off / 8] != UINT32_MAX) {
-			uint64_t v;
-			if (hrd(h, addr + off, &v) && v)
-				edge(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, ti->field_names[off / 8]));
-		}
+		    ti->field_names[off / 8] != UINT32_MAX)
+			edge(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, ti->field_names[off / 8]));
+		else
+			maybe_edge(w, v, PYHS_LABEL(PYHS_LABEL_CONSERVATIVE, off));
 	}
 	uint64_t dict = 0, values = 0;
 	if (h->minor >= 11 && (ti->flags & TPFLAGS_MANAGED_DICT)) {
@@ -766,8 +788,10 @@ static void decode_instance(struct walker *w, uint64_t addr,
 				dict = word;
 			}
 		} else {
+			/* Valid inline values hold the attributes, whether or
+			 * not a dict has been made that shares them. */
 			dict = word;
-			if (!dict && (ti->flags & TPFLAGS_INLINE_VALUES)) {
+			if (ti->flags & TPFLAGS_INLINE_VALUES) {
 				uint64_t v = addr + (uint64_t)ti->basicsize;
 				uint8_t hdr[4];
 				if (pyhs_target_read(h->t, v, hdr, 4) && hdr[3])
@@ -887,6 +911,13 @@ static uint64_t gc_extra(struct walker *w, const struct pyhs_type_info *ti,
 
 /* ---- one object ---- */
 
+/* Kinds whose decoder scans the whole C struct itself. */
+static bool scans_from_header(enum pyhs_kind kind)
+{
+	return kind == K_FUNCTION || kind == K_CODE || kind == K_MODULE ||
+	       kind == K_LRU || kind == K_GEN;
+}
+
 static void decode(struct walker *w, uint32_t i)
 {
 	struct pyhs_heap *h = w->h;
@@ -898,11 +929,12 @@ static void decode(struct walker *w, uint32_t i)
 	if (w->err)
 		return;
 	uint64_t obsize = 0;
-	if (ti->itemsize)
+	if (ti->itemsize || ti->kind == K_LIST || ti->kind == K_DEQUE)
 		hrd(h, addr + 16, &obsize);
 	int64_t sobsize = (int64_t)obsize;
 	uint64_t absize = (uint64_t)(sobsize < 0 ? -sobsize : sobsize);
-	uint64_t size = (uint64_t)ti->basicsize + (uint64_t)ti->itemsize * absize;
+	uint64_t size = (uint64_t)ti->basicsize +
+			(ti->itemsize ? (uint64_t)ti->itemsize * absize : 0);
 	w->cur = i;
 	w->cur_addr = addr;
 	w->cur_end = addr + ((uint64_t)ti->basicsize > 16 ? (uint64_t)ti->basicsize : 16);
@@ -921,12 +953,9 @@ static void decode(struct walker *w, uint32_t i)
 	switch (ti->kind) {
 	case K_DICT:
 		size = decode_dict(w, addr);
-		if (ti->kind_basicsize > 48 && !ti->heap)
-			scan(w, ti, addr, 48, (uint64_t)ti->kind_basicsize);
 		break;
 	case K_ODICT: {
 		size = decode_dict(w, addr);
-		scan(w, ti, addr, 48, (uint64_t)ti->kind_basicsize);
 		uint64_t fast = 0, used = 0, first = 0;
 		hrd_off(h, addr, L->odict_fast_nodes_size, &fast);
 		hrd_off(h, addr, L->dict_ma_used, &used);
@@ -994,10 +1023,27 @@ static void decode(struct walker *w, uint32_t i)
 		}
 		break;
 	}
-	case K_MODULE:
+	case K_MODULE: {
 		field(w, addr, L->module_md_dict, w->id_dict);
 		scan(w, ti, addr, 16, (uint64_t)ti->kind_basicsize);
+		/* Extension module state: md_def->m_size bytes at md_state. */
+		uint64_t def = 0, state = 0, msize = 0;
+		if (hrd(h, addr + MODULE_MD_DEF, &def) && def &&
+		    hrd(h, addr + MODULE_MD_STATE, &state) && state &&
+		    hrd(h, def + MODULEDEF_M_SIZE, &msize) &&
+		    (int64_t)msize > 0 && msize < (1u << 16)) {
+			uint64_t sa = w->cur_addr, se = w->cur_end;
+			w->cur_addr = state;
+			w->cur_end = state + msize;
+			for (uint64_t off = 0; off + 8 <= msize; off += 8) {
+				if (hrd(h, state + off, &v))
+					maybe_edge(w, v, PYHS_LABEL(PYHS_LABEL_CONSERVATIVE, off));
+			}
+			w->cur_addr = sa;
+			w->cur_end = se;
+		}
 		break;
+	}
 	case K_CODE:
 		scan(w, ti, addr, 16, (uint64_t)ti->kind_basicsize);
 		break;
@@ -1010,6 +1056,13 @@ static void decode(struct walker *w, uint32_t i)
 			     (uint64_t)ti->basicsize + 8 * absize);
 		break;
 	}
+	/* Fields a static subtype adds to a decoded builtin (the factory
+	 * of a defaultdict, the fields of an OrderedDict). */
+	if (ti->kind != K_OPAQUE && ti->kind != K_OBJECT &&
+	    ti->kind_basicsize > ti->base_basicsize && ti->base_basicsize >= 16 &&
+	    !scans_from_header(ti->kind))
+		scan(w, ti, addr, (uint64_t)ti->base_basicsize,
+		     (uint64_t)ti->kind_basicsize);
 	h->size.data[i] = size + gc_extra(w, ti, addr);
 }
 
@@ -1274,6 +1327,14 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 			h->version = strdup(buf);
 			if (!h->version)
 				w.err = &pyhs_enomem;
+		}
+		/* sys.hexversion has the patch level the binary may not. */
+		uint64_t hv = pyhs_dict_get_str(h, v, "hexversion"), word, digit = 0;
+		if (hv && hrd(h, hv + 16, &word)) {
+			uint64_t nd = L->long_lv_tag >= 0 ? word >> 3 : word;
+			if (nd == 1 && pyhs_target_read(h->t, hv + (uint64_t)L->long_digit, &digit, 4) &&
+			    (digit >> 24) == 3)
+				h->hexversion = (uint32_t)digit;
 		}
 	}
 	size_t types_rooted = 0;

@@ -6,7 +6,7 @@ object to a file (JSON lines), then calls os.abort() so that the kernel
 writes a core of the whole process.  run_oracle.py compares pyheapsnap's
 export of that core with the truth.
 
-    python3 heap_program.py TRUTH_FILE [--debug-refcnt]
+    python3 heap_program.py TRUTH_FILE [--debug-check]
 
 Truth file layout (one JSON object per line):
 
@@ -42,9 +42,10 @@ Rules the recording follows so that the truth is what the core holds:
   * Output goes through os.write() on a raw descriptor: no Python file
     objects exist during the recording.
 
---debug-refcnt (not used by the test): after the recording, read ob_refcnt
-and ob_type of every recorded object with ctypes, independently of
-sys.getrefcount, and write a summary to stderr and TRUTH_FILE.debug.json.
+--debug-check (not used by the test): just before the abort, check every
+recorded object by other means (ob_refcnt and ob_type read with ctypes;
+size, referents and generation taken afresh) and write a summary to stderr
+and TRUTH_FILE.debug.json.
 """
 
 import gc
@@ -65,9 +66,9 @@ EXIT_UNSUPPORTED = 77  # the interpreter cannot give a meaningful truth
 
 def parse_args(argv):
     if len(argv) < 2 or argv[1].startswith("-"):
-        sys.stderr.write("usage: heap_program.py TRUTH_FILE [--debug-refcnt]\n")
+        sys.stderr.write("usage: heap_program.py TRUTH_FILE [--debug-check]\n")
         sys.exit(2)
-    return argv[1], "--debug-refcnt" in argv[2:]
+    return argv[1], "--debug-check" in argv[2:]
 
 
 def check_interpreter():
@@ -86,9 +87,9 @@ def check_interpreter():
         sys.exit(EXIT_UNSUPPORTED)
 
 
-TRUTH_PATH, DEBUG_REFCNT = parse_args(sys.argv)
+TRUTH_PATH, DEBUG_CHECK = parse_args(sys.argv)
 check_interpreter()
-if DEBUG_REFCNT:
+if DEBUG_CHECK:
     import ctypes  # imported early: the import allocates many objects
 
 
@@ -264,49 +265,40 @@ def weakref_callback(ref):
 
 
 # ---------------------------------------------------------------------------
-# Phase 2: the heap.  build_variety() makes one of each kind of object and is
-# called once per stage, so every generation holds every kind.
+# Phase 2: the heap.  build_variety() makes every kind of object and is
+# called once per stage, so every generation holds every kind.  The rarer
+# kinds are made KIND_REPEAT times each, so that a kind the tool gets wrong
+# weighs more than the 0.1% the oracle tolerates.
 # ---------------------------------------------------------------------------
+
+KIND_REPEAT = 8
+
 
 def build_variety(tag, seed):
     v = {}
     # -- dicts of every key kind, small and big ---------------------------
     v["dict_str_small"] = {"alpha": [seed], "beta": tag, "gamma": (seed, [])}
-    v["dict_str_big"] = dict(("key-%s-%05d" % (tag, i), [i] if i % 7 == 0 else i)
+    v["dict_str_big"] = dict(("key-%s-%05d" % (tag, i), [i] if i % 25 == 0 else i)
                              for i in range(1500))
     v["dict_mixed"] = {1: "one", "two": [2], (3, 4): [3, 4], 5.5: None,
                        b"six": {"nested": [6]}, frozenset([7]): (7,), None: [8]}
     v["dict_int_small"] = dict((i, [i]) for i in range(5))
-    v["dict_int_big"] = dict((i * 7919 + seed, (i, [i])) for i in range(1200))
+    v["dict_int_big"] = dict((i * 7919 + seed, (i, [i]) if i % 20 == 0 else i)
+                             for i in range(1200))
     v["dict_empty"] = {}
-    v["dict_sub"] = DictSub(a=[1], b=[2])
-    # Instances of one class share the keys of a split table; some __dict__s
-    # are materialised (3.11+ only create them on demand), one is turned into
-    # a combined table by adding attributes out of order.
-    plains = [Plain(i, [tag, i]) for i in range(60)]
-    v["plain_instances"] = plains
-    v["plain_dicts"] = [p.__dict__ for p in plains[::3]]
-    odd = Plain(-1, "odd")
-    odd.zzz = [1]
-    del odd.a
-    odd.extra = {"combined": True}
-    v["plain_combined"] = odd
-    v["plain_dict_combined"] = odd.__dict__
     # -- sequences and sets ------------------------------------------------
     v["list"] = [seed, tag, [1, 2], {"in": "list"}]
-    v["list_big"] = [[i] for i in range(400)]
+    v["list_big"] = [[i] if i % 4 == 0 else i for i in range(400)]
     v["tuple"] = (seed, tag, [seed], ("nested", [seed]))
-    v["tuple_big"] = tuple([i] for i in range(300))
+    v["tuple_big"] = tuple([i] if i % 4 == 0 else ("t", i) for i in range(300))
     v["set"] = set([(seed, "a"), (seed, "b"), frozenset([seed])])
     v["set_big"] = set(("s", i, tag) for i in range(200))
     v["frozenset"] = frozenset([(seed, "fs"), (seed, "fs2"), frozenset([tag])])
-    # -- strings, numbers, bytes -------------------------------------------
+    # -- strings, numbers, bytes (untracked) -------------------------------
     v["str_ascii"] = atom("".join(["ascii-", tag, "-", str(seed)]))
     v["str_latin1"] = atom("".join(["latin1-\xe9\xe8\xff-", tag]))
     v["str_ucs2"] = atom("".join(["ucs2-\u0101\u4e2d\u6587-", tag]))
     v["str_ucs4"] = atom("".join(["ucs4-\U0001f600\U0001d11e-", tag]))
-    v["str_sub"] = StrSub("".join(["str-subclass-\u0100-", tag]))
-    v["str_sub"].attr = [seed]
     v["int_zero"] = 0
     v["int_small"] = 7
     v["int_negative"] = atom(-(seed * 1000003 + 12345678))
@@ -315,12 +307,46 @@ def build_variety(tag, seed):
     v["float"] = atom(seed / 7.0 + 0.5)
     v["bytes"] = atom(("bytes-" + tag).encode("ascii") * 3)
     v["bytearray"] = atom(bytearray(b"bytearray-" + tag.encode("ascii")))
+    # -- reference cycles -----------------------------------------------------
+    cyc_list = [tag]
+    cyc_dict = {"list": cyc_list}
+    cyc_list.append(cyc_dict)
+    v["cycle_list"] = cyc_list
+    # Unreachable garbage cycle: stays in memory because collection is off
+    # (a later explicit gc.collect() of its generation frees it).
+    garbage = [("garbage", tag)]
+    garbage.append(garbage)
+    del garbage
+    # -- everything else, several times -----------------------------------
+    v["kinds"] = [build_kinds(tag + str(k), seed * 100 + k) for k in range(KIND_REPEAT)]
+    return v
+
+
+def build_kinds(tag, seed):
+    """One object (or a few) of each of the rarer kinds."""
+    v = {}
+    # Instances of one class share the keys of a split table; some __dict__s
+    # are materialised (3.11+ only create them on demand), one is turned into
+    # a combined table by deleting an attribute and adding others.
+    plains = [Plain(i, [tag, i]) for i in range(6)]
+    v["plain_instances"] = plains
+    v["plain_dicts"] = [p.__dict__ for p in plains[::2]]
+    odd = Plain(-1, "odd")
+    odd.zzz = [1]
+    del odd.a
+    odd.extra = {"combined": True}
+    v["plain_combined"] = odd
+    v["plain_dict_combined"] = odd.__dict__
+    v["dict_sub"] = DictSub(a=[1], b=[2])
+    v["str_sub"] = StrSub("".join(["str-subclass-\u0100-", tag]))
+    v["str_sub"].attr = [seed]
     # -- classes and instances ---------------------------------------------
-    v["slotted"] = [Slotted(i, [tag]) for i in range(5)]
+    v["slotted"] = [Slotted(i, [tag]) for i in range(2)]
     v["slotted_dict"] = SlottedWithDict([tag])
     v["list_sub"] = ListSub([[1], [2], tag], tag)
     v["local_class"] = type("LocalClass" + tag, (Plain,), {"local": [tag]})
     v["local_instance"] = v["local_class"](seed, tag)
+    v["self_ref"] = SelfRef(tag)
     # -- modules -------------------------------------------------------------
     mod = types.ModuleType("oracle_synthetic_" + tag, "synthetic module")
     mod.value = [seed]
@@ -336,7 +362,7 @@ def build_variety(tag, seed):
     v["classmethod"] = classmethod(make_closure)
     v["staticmethod"] = staticmethod(make_closure)
     v["property"] = property(lambda self: tag)
-    v["builtin_method"] = v["list"].append
+    v["builtin_method"] = plains.append
     # -- generators and coroutines ----------------------------------------
     v["gen_not_started"] = gen_counter(3, tag)
     suspended = gen_counter(3, tag)
@@ -366,14 +392,16 @@ def build_variety(tag, seed):
     # -- exceptions with tracebacks ----------------------------------------
     try:
         try:
-            raise_nested(3, tag)
+            raise_nested(2, tag)
         except ValueError as exc:
             raise KeyError(tag) from exc
     except KeyError as exc:
         v["exception"] = exc  # keeps __traceback__ and __cause__ alive
     # -- collections and functools ----------------------------------------
-    v["deque"] = collections.deque([i, [i]][i % 2] for i in range(150))
-    v["deque_bounded"] = collections.deque(([i] for i in range(100)), maxlen=70)
+    # deque blocks hold 64 items: these span several
+    v["deque"] = collections.deque([i] if i % 10 == 0 else i for i in range(150))
+    v["deque_bounded"] = collections.deque(([i] if i % 10 == 0 else i for i in range(100)),
+                                           maxlen=70)
     v["ordered_dict"] = collections.OrderedDict((k, [k]) for k in "oracle" + tag)
     dd = collections.defaultdict(list)
     for i in range(20):
@@ -388,17 +416,6 @@ def build_variety(tag, seed):
         cached(i % 24)
     v["lru_cached"] = cached
     v["partial"] = functools.partial(make_closure, seed)
-    # -- reference cycles -----------------------------------------------------
-    cyc_list = [tag]
-    cyc_dict = {"list": cyc_list}
-    cyc_list.append(cyc_dict)
-    v["cycle_list"] = cyc_list
-    v["self_ref"] = SelfRef(tag)
-    # Unreachable garbage cycle: stays in memory because collection is off
-    # (a later explicit gc.collect() of its generation frees it).
-    garbage = [("garbage", tag)]
-    garbage.append(garbage)
-    del garbage
     return v
 
 
@@ -561,32 +578,65 @@ def write_all(fd, data):
         data = data[n:]
 
 
-def debug_check_refcnt(path, checks):
-    """Reads ob_refcnt and ob_type of every recorded object with ctypes and
-    compares them with the truth.  checks: flat list addr, refcnt, type id.
-    The check itself holds a few objects: this function (being called), the
-    ctypes types and descriptor it uses and, before 3.11, the globals and
-    builtins dicts (held by its frame); they are not compared."""
-    busy = set([id(debug_check_refcnt), id(ctypes.c_ssize_t), id(ctypes.c_size_t),
+def debug_check(path, checks):
+    """Checks the truth of every recorded object against the process as it
+    is just before the abort, by other means than the recording used:
+
+    1. ob_refcnt and ob_type read from memory with ctypes (before anything
+       else, and without making a reference to any object);
+    2. then, with the objects fetched back from their addresses: size,
+       referents and generation (from fresh gc.get_objects() lists), which
+       must not have changed since the recording.
+
+    checks: (addr, refcnt or None if immortal, id(type), size, refs, gen)
+    tuples, size/refs/gen as written to the truth.  The check itself holds a
+    few objects: this function (being called), the ctypes types and
+    descriptor it uses and, before 3.11, the globals and builtins dicts (held
+    by its frame); their reference counts are not compared."""
+    busy = set([id(debug_check), id(ctypes.c_ssize_t), id(ctypes.c_size_t),
                 id(ctypes._SimpleCData.__dict__["value"])])  # cached by 3.13+
     if sys.version_info < (3, 11):
         busy.update((id(globals()), id(builtins.__dict__)))
     bad = []
-    n = len(checks) // 3
-    for k in range(n):
-        addr, rc, tid = checks[3 * k], checks[3 * k + 1], checks[3 * k + 2]
-        if addr in busy:
-            continue
+    for addr, rc, tid, size, refs, gen in checks:
         got_rc = ctypes.c_ssize_t.from_address(addr).value
         got_tid = ctypes.c_size_t.from_address(addr + ctypes.sizeof(ctypes.c_ssize_t)).value
-        if got_rc != rc or got_tid != tid:
-            bad.append([addr, rc, got_rc, tid, got_tid])
-    for b in bad[:50]:  # the checks are done: describing objects is fine now
-        b.append(repr(ctypes.cast(b[0], ctypes.py_object).value)[:200])
+        if (rc is not None and got_rc != rc and addr not in busy) or got_tid != tid:
+            bad.append(["refcnt/type", addr, rc, got_rc, tid, got_tid])
+    n_refcnt_bad = len(bad)
+    # Phase 2 makes references: only now.
+    gens = {}
+    for g in (0, 1, 2):
+        for o in gc.get_objects(generation=g):
+            gens[id(o)] = g
+    for addr, rc, tid, size, refs, gen in checks:
+        o = ctypes.cast(addr, ctypes.py_object).value
+        try:
+            got_size = "%d" % sys.getsizeof(o)
+        except Exception:
+            got_size = "null"
+        got_refs = ",".join(map(str, map(id, gc.get_referents(o))))
+        if addr in gens:
+            got_gen = "%d" % gens[addr]
+        elif gc.is_tracked(o):
+            got_gen = '"permanent"'
+        else:
+            got_gen = "null"
+        if (got_size, got_refs, got_gen) != (size, refs, gen):
+            bad.append(["size/refs/gen", addr, size, got_size, gen, got_gen,
+                        refs == got_refs, repr(o)[:200]])
+    del o
+    for b in bad[:50]:
+        if b[0] == "refcnt/type":
+            b.append(repr(ctypes.cast(b[1], ctypes.py_object).value)[:200])
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    write_all(fd, json.dumps({"checked": n, "mismatches": len(bad), "first": bad[:50]}) + "\n")
+    write_all(fd, json.dumps({"checked": len(checks), "mismatches": len(bad),
+                              "refcnt_type_mismatches": n_refcnt_bad,
+                              "first": bad[:50]}) + "\n")
     os.close(fd)
-    write_all(2, "debug-refcnt: checked %d objects with ctypes, %d mismatches\n" % (n, len(bad)))
+    write_all(2, "debug-check: %d objects checked: %d refcnt/type mismatches, "
+              "%d size/refs/gen mismatches\n" % (len(checks), n_refcnt_bad,
+                                                  len(bad) - n_refcnt_bad))
 
 
 # ---------------------------------------------------------------------------
@@ -669,8 +719,9 @@ def leaf_record_and_abort(truth_path, debug):
                 rc = "null,\"immortal\":true"
             else:
                 rc = "%d" % (raw - base)
-                if checks is not None:
-                    checks.extend((id(o), raw - base, tid))
+            if checks is not None:
+                checks.append((id(o), None if immortal else raw - base, tid,
+                               size, refs, gen))
             if gen == "null":
                 n_untracked += 1
                 extra = ",\"untracked\":true"
@@ -704,7 +755,7 @@ def leaf_record_and_abort(truth_path, debug):
         "untracked": n_untracked,
         "refcnt_base": base,
         "collections_during_recording": collections_after - collections_before,
-        "debug_refcnt": bool(debug),
+        "debug_check": bool(debug),
     })
     if len(header) >= HEADER_PAD:
         raise RuntimeError("header too long")
@@ -718,7 +769,7 @@ def leaf_record_and_abort(truth_path, debug):
     if debug:
         # Last of all, so that it vouches for everything done after the
         # recording too.
-        debug_check_refcnt(truth_path + ".debug.json", checks)
+        debug_check(truth_path + ".debug.json", checks)
     del checks
     os.abort()
 
@@ -773,4 +824,4 @@ def main(truth_path, debug):
     return main_local
 
 
-main(TRUTH_PATH, DEBUG_REFCNT)
+main(TRUTH_PATH, DEBUG_CHECK)

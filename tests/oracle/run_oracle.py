@@ -53,6 +53,9 @@ SHOW = 15  # disagreements shown per field
 # (debug allocator, dev mode, tracemalloc, ...).  The interpreter also runs
 # with -I, which makes it ignore PYTHON* variables, but strip them anyway.
 ENV_DROP_PREFIX = "PYTHON"
+# glibc malloc debugging (meson test sets MALLOC_PERTURB_): harmless, but the
+# heap program should run as plainly as possible.
+ENV_DROP = ("MALLOC_PERTURB_", "MALLOC_CHECK_")
 
 PROGRAM_TIMEOUT = 120
 
@@ -101,6 +104,11 @@ def parse_args(argv):
                    help="seconds allowed for pyheapsnap (default 240)")
     args = p.parse_args(rest)
     args.tool_args = tool_args
+    # Both run from another directory (meson passes the tool relative to the
+    # build directory).
+    args.tool = os.path.abspath(args.tool)
+    if os.sep in args.python:
+        args.python = os.path.abspath(args.python)
     if not args.label:
         args.label = os.path.basename(args.python)
     return args
@@ -131,9 +139,8 @@ def unlimited_core():
 
 
 def clean_env():
-    env = dict((k, v) for k, v in os.environ.items()
-               if not k.startswith(ENV_DROP_PREFIX))
-    return env
+    return dict((k, v) for k, v in os.environ.items()
+                if not k.startswith(ENV_DROP_PREFIX) and k not in ENV_DROP)
 
 
 def core_candidates(pattern, workdir, pid, exe):
@@ -504,6 +511,8 @@ def run(args, workdir, pattern):
                                  timeout=args.timeout)
         except subprocess.TimeoutExpired:
             rc = None
+        except OSError as e:
+            fail("cannot run %s: %s" % (args.tool, e))
     tool_time = time.time() - start
     with open(export_path + ".stderr", "rb") as f:
         tool_err = f.read().decode(errors="replace")
