@@ -923,11 +923,12 @@ static void decode(struct walker *w, uint32_t i)
 	struct pyhs_heap *h = w->h;
 	const struct pyhs_layout *L = h->L;
 	uint64_t addr = h->addr.data[i];
-	struct pyhs_type_info *ti = &h->types.data[h->type.data[i]];
-	type_fields(w, ti);
-	ti = &h->types.data[h->type.data[i]];
+	type_fields(w, &h->types.data[h->type.data[i]]);
 	if (w->err)
 		return;
+	/* A copy: decoding registers new types, which moves the table. */
+	const struct pyhs_type_info type_copy = h->types.data[h->type.data[i]];
+	const struct pyhs_type_info *ti = &type_copy;
 	uint64_t obsize = 0;
 	if (ti->itemsize || ti->kind == K_LIST || ti->kind == K_DEQUE)
 		hrd(h, addr + 16, &obsize);

@@ -37,8 +37,9 @@ Rules the recording follows so that the truth is what the core holds:
     getrefcount's argument add is measured at run time with a probe object
     that goes through the very same loop, and subtracted.
   * Nothing that the recording creates holds a reference to a heap object
-    after the recording, except where noted (the innermost frame and the
-    sys.getrefcount builtin are excluded from the truth).
+    after the recording.  Excluded from the truth: the innermost frame (its
+    locals are the recording's) and the builtins sys.getrefcount and
+    os.abort (each is on the stack while it runs, one reference more).
   * Output goes through os.write() on a raw descriptor: no Python file
     objects exist during the recording.
 
@@ -76,7 +77,9 @@ def check_interpreter():
     ordinary allocator."""
     import sysconfig
     why = None
-    if sysconfig.get_config_var("Py_GIL_DISABLED"):
+    if sys.version_info < (3, 8):
+        why = "Python %d.%d (3.8 or newer needed)" % sys.version_info[:2]
+    elif sysconfig.get_config_var("Py_GIL_DISABLED"):
         why = "free-threaded build"
     elif sys.flags.dev_mode:
         why = "-X dev mode"
@@ -145,6 +148,14 @@ def atom(value):
     """Remembers an untracked object for the truth and returns it."""
     ATOMS.append(value)
     return value
+
+
+if HEXVERSION >= 0x030C0000:
+    # A few immortal objects (3.12+), so that the informational section also
+    # exercises the "immortal" flag: no tracked object is immortal before
+    # 3.14.  (Before 3.12 their reference counts change all the time.)
+    ATOMS.extend([None, True, 5, "", (), int, type(None),
+                  sys.intern("oracle_interned_" + str(HEXVERSION))])
 
 
 # ---------------------------------------------------------------------------
@@ -677,8 +688,10 @@ def leaf_record_and_abort(truth_path, debug):
     l1 = gc.get_objects(generation=1)
     l2 = gc.get_objects(generation=2)
     # Also excluded: sys.getrefcount, which sits on the stack while it
-    # measures.  (Objects created from here on are in no snapshot.)
-    skip = set([leaf_frame_id, id(sys.getrefcount), id(l0), id(l1), id(l2)])
+    # measures, and os.abort, which sits there in the core.  (Objects
+    # created from here on are in no snapshot.)
+    skip = set([leaf_frame_id, id(sys.getrefcount), id(os.abort),
+                id(l0), id(l1), id(l2)])
     perm = find_permanent((l0, l1, l2), skip)
     atoms = untracked_atoms()
     probe = [object()]
@@ -721,7 +734,7 @@ def leaf_record_and_abort(truth_path, debug):
                 rc = "%d" % (raw - base)
             if checks is not None:
                 checks.append((id(o), None if immortal else raw - base, tid,
-                               size, refs, gen))
+                               size, refs, "%s" % gen))
             if gen == "null":
                 n_untracked += 1
                 extra = ",\"untracked\":true"
