@@ -10,18 +10,33 @@ export of that core with the truth.
 
 Truth file layout (one JSON object per line):
 
-  1. header: version, hexversion, executable, pid, threshold, count (as
-     close to the abort as possible), freeze_count, objects, ...  The header
-     is written first as a padded placeholder and overwritten in place at the
-     very end, so "count" is taken after all the recording is done.
-  2. one line per object: addr, type, size, refcnt (null plus
-     "immortal": true for immortal objects), gen (0, 1, 2, "permanent", or
-     null for the untracked atoms), refs (ids of gc.get_referents()).
-     Lines with "untracked": true describe objects that the collector does
-     not track (str, int, float, bytes, ...); they are informational.
-  3. {"threads": [...]}: the extra threads, blocked, with their locals.
-  4. {"main_stack": [...]}: function names of the main thread, innermost
-     first, at the moment of the abort.
+  1. header: version, hexversion, executable, pid, threshold, count,
+     freeze_count, plus objects, untracked, refcnt_base and
+     collections_during_recording (0 unless something went wrong).  It is
+     written first as a padded placeholder and overwritten in place at the
+     very end, so that "count" is taken just before the abort.
+  2. one line per object: addr (id), type ("dict", "function", ... for
+     builtins, else module.qualname), size (sys.getsizeof), refcnt (what
+     ob_refcnt holds in the core; null plus "immortal": true for immortal
+     objects), gen (from gc.get_objects(generation=N): 0, 1, 2, or
+     "permanent" for frozen objects), refs (ids from gc.get_referents).
+     Lines with "untracked": true (and gen null) describe objects that the
+     collector does not track (str, int, float, bytes, bytearray, and on
+     3.12+ a few immortal singletons); they are informational.
+  3. {"threads": [...]}: the extra threads (ident, native_id, name, the user
+     function they block in, its locals, their stack innermost first).
+  4. {"main_stack": [...], "leaf_locals": [...]}: function names of the main
+     thread at the abort, innermost first, and the locals still bound in the
+     innermost one.
+
+The heap: gc.freeze() early on a small marked set (and whatever the
+interpreter built at startup), then three stages: the first is moved to
+generation 2 by gc.collect(), the second to generation 1 by gc.collect(0),
+the third stays in generation 0.  (On 3.14, whose collector is incremental,
+gc.get_objects() reports generation 1 as empty and the old spaces as 2.)  Each
+stage holds every kind of object.  The permanent generation is recorded as far
+as it can be found by following references (startup objects that nothing in
+reach refers to are left out).
 
 Rules the recording follows so that the truth is what the core holds:
 
@@ -31,7 +46,8 @@ Rules the recording follows so that the truth is what the core holds:
   * The recording runs in the innermost frame of the main thread (the frame
     that calls os.abort), so the frame stack during the recording is the
     frame stack in the core.  The snapshot lists are locals of that frame and
-    are deleted before the abort.
+    are deleted before the abort.  The worker threads are blocked in a lock
+    acquire (GIL released) before it starts.
   * A reference count is read with sys.getrefcount() while the object is
     held by exactly one snapshot list and the loop variable.  What those and
     getrefcount's argument add is measured at run time with a probe object
@@ -40,6 +56,7 @@ Rules the recording follows so that the truth is what the core holds:
     after the recording.  Excluded from the truth: the innermost frame (its
     locals are the recording's) and the builtins sys.getrefcount and
     os.abort (each is on the stack while it runs, one reference more).
+    Objects created by the recording are in no snapshot.
   * Output goes through os.write() on a raw descriptor: no Python file
     objects exist during the recording.
 

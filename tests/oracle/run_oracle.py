@@ -387,14 +387,14 @@ def print_table(title, fields, verdict=True):
                                           f.what, mark))
 
 
-def print_disagreements(fields):
+def print_disagreements(fields, prefix=""):
     for f in fields:
         if f.agree == f.total:
             continue
         by_type = sorted(f.bad_by_type.items(), key=lambda kv: (-kv[1], kv[0]))
         print("")
-        print("%s: %d disagreements; by type: %s%s"
-              % (f.name, f.total - f.agree,
+        print("%s%s: %d disagreements; by type: %s%s"
+              % (prefix, f.name, f.total - f.agree,
                  ", ".join("%s %d" % kv for kv in by_type[:12]),
                  ", ..." if len(by_type) > 12 else ""))
         shown = f.shown()
@@ -550,10 +550,11 @@ def run(args, workdir, pattern):
     fields = compare_objects(truth.objects, export.objects, all_truth)
     print_table("agreement over %d tracked truth objects (must be >= %.1f%% per field):"
                 % (len(truth.objects), THRESHOLD), fields)
+    info = []
     if truth.untracked:
         info = compare_objects(truth.untracked, export.objects, all_truth)
         print_table("informational, not part of the verdict: %d untracked objects "
-                    "(str, int, float, bytes, bytearray, str subclass; on 3.12+ also "
+                    "(str, int, float, bytes, bytearray; on 3.12+ also "
                     "immortal None, True, 5, '', (), int, ...; gen null):"
                     % len(truth.untracked), info, verdict=False)
     print("")
@@ -562,6 +563,7 @@ def run(args, workdir, pattern):
           % (", ".join("%s (native id %s)" % (t["name"], t.get("native_id"))
                        for t in truth.threads), " < ".join(truth.main_stack)))
     print_disagreements(fields)
+    print_disagreements(info, prefix="informational, untracked objects: ")
 
     failed = [f.name for f in fields if not f.passed()]
     print("")
