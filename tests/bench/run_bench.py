@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Benchmarks: wall time and peak RSS of pyheapsnap on big heaps.
+
+    run_bench.py --tool build/cli/pyheapsnap [--python PYTHON] [--sizes 1000000,10000000]
+
+For each size N, a Python program builds a heap of about N objects (tuples
+of an int and a str, in a list, plus a dict of instances), aborts into a
+core, and pyheapsnap's `summary` and `export` are timed on that core. Prints
+one row per run: objects found, wall seconds, peak RSS, bytes of RSS per
+object, and the core's size. Numbers, not assertions: run it on a quiet
+machine and read them with its noise in mind.
+"""
+import argparse
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+PROGRAM = r'''
+import gc, os, sys
+gc.disable()
+n = int(sys.argv[1])
+class Item:
+    __slots__ = ("key", "value")
+    def __init__(self, key, value):
+        self.key = key
+        self.value = value
+# about 3 objects per row: tuple, str, int (ints < 257 are shared)
+rows = [(i + 1000, "row-%d" % i) for i in range(n // 4)]
+# about 3 objects per item: Item, str, float
+items = {i: Item("k%d" % i, i * 0.5) for i in range(n // 12)}
+os.abort()
+'''
+
+
+def make_core(python, n, workdir):
+    prog = os.path.join(workdir, "bench_heap.py")
+    with open(prog, "w") as f:
+        f.write(PROGRAM)
+
+    def limits():
+        resource.setrlimit(resource.RLIMIT_CORE,
+                           (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+    t0 = time.monotonic()
+    p = subprocess.run([python, prog, str(n)], cwd=workdir, preexec_fn=limits)
+    if p.returncode != -signal.SIGABRT:
+        sys.exit("bench: the heap program did not abort (status %d)" % p.returncode)
+    for name in ("core", "core.%d" % p.pid if hasattr(p, "pid") else "core"):
+        path = os.path.join(workdir, name)
+        if os.path.exists(path):
+            return path, time.monotonic() - t0
+    cores = [f for f in os.listdir(workdir) if f.startswith("core")]
+    if not cores:
+        sys.exit("bench: no core written (check kernel.core_pattern and ulimit -c)")
+    return os.path.join(workdir, cores[0]), time.monotonic() - t0
+
+
+def measure(argv, stdout=subprocess.DEVNULL):
+    """Runs argv in a child and returns (status, wall seconds, peak RSS bytes)."""
+    r, w = os.pipe()
+    t0 = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            if stdout is subprocess.DEVNULL:
+                fd = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(fd, 1)
+            os.execv(argv[0], argv)
+        finally:
+            os._exit(127)
+    os.close(w)
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.monotonic() - t0
+    os.close(r)
+    return os.waitstatus_to_exitcode(status), wall, usage.ru_maxrss * 1024
+
+
+def count_objects(tool, core):
+    out = subprocess.run([tool, "summary", "--json", core], stdout=subprocess.PIPE,
+                         check=True).stdout
+    import json
+    return json.loads(out)["objects"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tool", required=True)
+    ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--sizes", default="1000000,10000000")
+    ap.add_argument("--keep", action="store_true", help="keep the cores")
+    args = ap.parse_args()
+    tool = os.path.abspath(args.tool)
+    print("%-10s %-8s %12s %9s %10s %9s %10s" %
+          ("heap", "verb", "objects", "wall s", "peak RSS", "B/object", "core"))
+    for n in [int(s) for s in args.sizes.split(",")]:
+        workdir = tempfile.mkdtemp(prefix="pyheapsnap-bench-")
+        try:
+            core, made = make_core(args.python, n, workdir)
+            size = os.path.getsize(core)
+            objects = count_objects(tool, core)
+            for verb, extra in (("summary", []), ("export", ["--format", "jsonl"])):
+                status, wall, rss = measure([tool, verb, core] + extra)
+                if status != 0:
+                    sys.exit("bench: %s exited with %d" % (verb, status))
+                print("%-10s %-8s %12d %9.2f %9.0fM %9.1f %9.0fM" %
+                      ("%dM" % (n // 1000000) if n >= 1000000 else str(n), verb,
+                       objects, wall, rss / 2**20, rss / max(objects, 1), size / 2**20))
+                sys.stdout.flush()
+        finally:
+            if args.keep:
+                print("kept", workdir)
+            else:
+                shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
