@@ -157,10 +157,12 @@ uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 	uint8_t flags = 0;
 	if (h->minor >= 12 && (int32_t)(uint32_t)hdr[0] < 0)
 		flags |= PYHS_OBJ_IMMORTAL;
+	/* 3.14 keeps flags above a 32-bit count (Py_REFCNT is the low half). */
+	uint64_t refcnt = h->minor >= 14 ? (uint32_t)hdr[0] : hdr[0];
 	if (!pyhs_u64_vector_append(&h->addr, addr) ||
 	    !pyhs_u32_vector_append(&h->type, type) ||
 	    !pyhs_u64_vector_append(&h->size, 0) ||
-	    !pyhs_u64_vector_append(&h->refcnt, hdr[0]) ||
+	    !pyhs_u64_vector_append(&h->refcnt, refcnt) ||
 	    !pyhs_u8_vector_append(&h->gen, PYHS_GEN_UNTRACKED) ||
 	    !pyhs_u8_vector_append(&h->flags, flags)) {
 		*err = &pyhs_enomem;

@@ -1,4 +1,5 @@
 /* Finding the CPython runtime in a target: _PyRuntime, version, layout. */
+#include <stddef.h>
 #include <stdio.h>
 
 #include "target.h"
@@ -43,6 +44,87 @@ static bool read_debug_offsets_version(struct pyhs_target *t, uint64_t rt,
 static void version_text(uint32_t v, char *buf, size_t n)
 {
 	snprintf(buf, n, "%u.%u", v >> 24, (v >> 16) & 0xff);
+}
+
+/* Where _Py_DebugOffsets (3.13+, at the start of _PyRuntime) keeps the
+ * facts it has, in 3.13 and in 3.14, and which layout fact each is. */
+struct debug_offset {
+	uint16_t pos13, pos14; /* 0: not in that version's block */
+	size_t field;          /* offsetof(struct pyhs_layout, ...) */
+};
+#define DO(p13, p14, f) { p13, p14, offsetof(struct pyhs_layout, f) }
+static const struct debug_offset debug_offsets[] = {
+	DO(24, 24, rt_size), DO(40, 40, rt_interpreters_head),
+	DO(48, 48, interp_size), DO(64, 64, interp_next),
+	DO(72, 72, interp_tstate_head), DO(80, 88, interp_gc),
+	DO(88, 96, interp_modules), DO(96, 104, interp_sysdict),
+	DO(104, 112, interp_builtins),
+	DO(152, 176, tstate_size), DO(168, 192, tstate_next),
+	DO(176, 200, tstate_interp), DO(184, 208, tstate_current_frame),
+	DO(192, 216, tstate_thread_id), DO(200, 224, tstate_native_thread_id),
+	DO(224, 248, iframe_size), DO(232, 256, iframe_previous),
+	DO(240, 264, iframe_code), DO(248, 272, iframe_instr),
+	DO(256, 280, iframe_localsplus), DO(264, 288, iframe_owner),
+	DO(0, 296, iframe_stacktop),
+	DO(272, 312, code_size), DO(280, 320, code_filename),
+	DO(288, 328, code_name), DO(296, 336, code_qualname),
+	DO(304, 344, code_linetable), DO(312, 352, code_firstlineno),
+	DO(320, 360, code_argcount), DO(328, 368, code_localsplusnames),
+	DO(336, 376, code_localspluskinds), DO(344, 384, code_code_adaptive),
+	DO(368, 416, type_size), DO(376, 424, type_tp_name),
+	DO(392, 440, type_tp_flags),
+	DO(408, 456, tuple_ob_item), DO(432, 480, list_ob_item),
+	DO(0, 504, set_used), DO(0, 512, set_table), DO(0, 520, set_mask),
+	DO(456, 536, dict_ma_keys), DO(464, 544, dict_ma_values),
+	DO(480, 560, float_ob_fval), DO(496, 576, long_lv_tag),
+	DO(504, 584, long_digit), DO(528, 608, bytes_ob_sval),
+	DO(536, 616, unicode_size), DO(544, 624, ascii_state),
+	DO(552, 632, ascii_length), DO(560, 640, ascii_size),
+	DO(568, 648, gc_state_size), DO(576, 656, gc_collecting),
+	DO(0, 672, gen_gi_name), DO(0, 680, gen_gi_iframe),
+	DO(0, 688, gen_gi_frame_state),
+};
+#undef DO
+
+/* 3.13+: the running build's own offsets override built-in tables (which
+ * are per minor version and may miss a patch release's change); with DWARF
+ * they are a cross-check. Free-threaded builds are refused. */
+static struct pyhs_error *apply_debug_offsets(struct pyhs_target *t)
+{
+	char cookie[8];
+	uint64_t version, free_threaded;
+	if (!pyhs_memory_read(&t->mem, t->runtime, cookie, 8) ||
+	    memcmp(cookie, "xdebugpy", 8) != 0 ||
+	    !pyhs_memory_read(&t->mem, t->runtime + 8, &version, 8) ||
+	    !pyhs_memory_read(&t->mem, t->runtime + 16, &free_threaded, 8))
+		return NULL;
+	unsigned minor = (version >> 16) & 0xff;
+	if ((version >> 24) != 3 || minor < 13)
+		return NULL;
+	if (free_threaded)
+		return pyhs_error_create(PYHS_ERROR_UNSUPPORTED,
+					 "free-threaded CPython 3.%u builds are not supported",
+					 minor);
+	size_t mismatches = 0;
+	for (size_t i = 0; i < sizeof(debug_offsets) / sizeof(debug_offsets[0]); i++) {
+		const struct debug_offset *d = &debug_offsets[i];
+		uint16_t pos = minor == 13 ? d->pos13 : d->pos14;
+		uint64_t v;
+		if (!pos || !pyhs_memory_read(&t->mem, t->runtime + pos, &v, 8) ||
+		    v > INT32_MAX)
+			continue;
+		int32_t *f = (int32_t *)((char *)&t->layout + d->field);
+		if (*f == (int32_t)v)
+			continue;
+		if (t->layout_source == PYHS_LAYOUT_DWARF)
+			mismatches++;
+		else
+			*f = (int32_t)v;
+	}
+	if (mismatches)
+		pyhs_target_warn(t, "%zu layout facts differ between DWARF and _Py_DebugOffsets; using DWARF",
+				 mismatches);
+	return NULL;
 }
 
 static struct pyhs_error *choose_layout(struct pyhs_target *t,
@@ -157,6 +239,8 @@ struct pyhs_error *pyhs_python_find(struct pyhs_target *t)
 					 "cannot tell the CPython version of '%s'",
 					 m->path);
 	struct pyhs_error *err = choose_layout(t, m);
+	if (!err && (t->py_version >> 16) >= 0x030d)
+		err = apply_debug_offsets(t);
 	if (err)
 		return err;
 	if (t->layout.rt_size > 0 && rt->size &&
