@@ -96,7 +96,7 @@ int input_option(struct input_options *o, int opt, const char *arg)
 }
 
 int input_open(const char *path, const struct input_options *o,
-	       struct pyhs_target **ret_target, struct pyhs_heap **ret_heap)
+	       struct pyhs_heap **ret)
 {
 	struct pyhs_target *t;
 	struct pyhs_error *err = pyhs_target_open_core(path, &o->open, &t);
@@ -114,14 +114,11 @@ int input_open(const char *path, const struct input_options *o,
 		return report_error(err);
 	}
 	struct pyhs_heap *h;
-	err = pyhs_heap_build(t, &o->heap, &h);
-	if (err) {
-		err = pyhs_error_wrap(err, "cannot read the heap in '%s'", path);
-		pyhs_target_destroy(t);
-		return report_error(err);
-	}
-	*ret_target = t;
-	*ret_heap = h;
+	err = pyhs_heap_build(t, path, &o->heap, &h);
+	pyhs_target_destroy(t);
+	if (err)
+		return report_error(pyhs_error_wrap(err, "cannot read the heap in '%s'", path));
+	*ret = h;
 	return 0;
 }
 

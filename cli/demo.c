@@ -211,13 +211,11 @@ int verb_demo(int argc, char **argv)
 	if (!json)
 		printf("core written: %s\n\n", core);
 	struct input_options o = { 0 };
-	struct pyhs_target *t;
 	struct pyhs_heap *h;
-	r = input_open(core, &o, &t, &h);
+	r = input_open(core, &o, &h);
 	if (!r) {
-		r = print_summary(core, t, h, json, stdout);
+		r = print_summary(h, json, stdout);
 		pyhs_heap_destroy(h);
-		pyhs_target_destroy(t);
 	}
 	free(core);
 	if (!keep)

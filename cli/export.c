@@ -37,8 +37,11 @@ int verb_export(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":ho:", longopts, NULL)) != -1) {
 		int r = input_option(&o, c, optarg);
-		if (r < 0)
+		if (r < 0) {
+			/* input_option printed the message; point to --help. */
+			fputs("Try 'pyheapsnap export --help' for more information.\n", stderr);
 			return EXIT_USAGE;
+		}
 		if (r > 0)
 			continue;
 		switch (c) {
@@ -63,22 +66,19 @@ int verb_export(int argc, char **argv)
 	if (optind + 1 < argc)
 		return usage_error("export", "unexpected argument '%s'", argv[optind + 1]);
 	const char *input = argv[optind];
-	struct pyhs_target *t;
 	struct pyhs_heap *h;
-	int r = input_open(input, &o, &t, &h);
+	int r = input_open(input, &o, &h);
 	if (r)
 		return r;
 	FILE *out = stdout;
 	if (output && !(out = fopen(output, "w"))) {
 		struct pyhs_error *err = pyhs_error_os(errno, "cannot create '%s'", output);
 		pyhs_heap_destroy(h);
-		pyhs_target_destroy(t);
 		return report_error(err);
 	}
 	struct pyhs_error *err = pyhs_export_jsonl(h, out);
 	if (out != stdout && fclose(out) != 0 && !err)
 		err = pyhs_error_os(errno, "cannot write '%s'", output);
 	pyhs_heap_destroy(h);
-	pyhs_target_destroy(t);
 	return err ? report_error(err) : EXIT_OK;
 }

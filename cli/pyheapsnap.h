@@ -68,7 +68,7 @@ int input_option(struct input_options *o, int opt, const char *arg);
 /* Opens the input and builds the heap; prints the error and returns the
  * exit code (EXIT_INPUT) on failure, 0 on success. */
 int input_open(const char *path, const struct input_options *o,
-	       struct pyhs_target **ret_target, struct pyhs_heap **ret_heap);
+	       struct pyhs_heap **ret);
 
 /* Messages, git style: "pyheapsnap: <message>". */
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -88,7 +88,6 @@ int verb_export(int argc, char **argv);
 int verb_demo(int argc, char **argv);
 
 /* Shared by summary and demo. */
-int print_summary(const char *input, struct pyhs_target *t,
-		  struct pyhs_heap *h, bool json, FILE *out);
+int print_summary(struct pyhs_heap *h, bool json, FILE *out);
 
 #endif

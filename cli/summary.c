@@ -28,9 +28,10 @@ static const char *gen_name(int g)
 	return names[g];
 }
 
-int print_summary(const char *input, struct pyhs_target *t, struct pyhs_heap *h,
-		  bool json, FILE *out)
+int print_summary(struct pyhs_heap *h, bool json, FILE *out)
 {
+	const struct pyhs_heap_meta *m = pyhs_heap_meta(h);
+	const char *input = m->input;
 	uint64_t n = pyhs_heap_nobjects(h);
 	uint32_t ntypes = pyhs_heap_ntypes(h);
 	struct type_total *tt = calloc(ntypes ? ntypes : 1, sizeof(*tt));
@@ -54,37 +55,36 @@ int print_summary(const char *input, struct pyhs_target *t, struct pyhs_heap *h,
 	struct pyhs_gc_generation_info gi[4];
 	for (int g = 0; g < 4; g++)
 		pyhs_heap_gc_info(h, g, &gi[g]);
-	uint64_t nwarn = pyhs_target_nwarnings(t);
+	uint64_t nwarn = m->nwarnings;
 	for (int k = 0; k < PYHS_WARN_NKINDS; k++)
 		nwarn += pyhs_heap_warning_count(h, (enum pyhs_warning_kind)k);
-	uint32_t v = pyhs_heap_python_hexversion(h);
-	const char *dbg = pyhs_target_debug_file(t);
+	uint32_t v = m->hexversion;
+	const char *dbg = m->debug_file[0] ? m->debug_file : NULL;
 
 	if (json) {
 		fputs("{\"input\": ", out);
 		pyhs_json_string(out, input);
 		fputs(", \"source\": ", out);
-		pyhs_json_string(out, pyhs_target_source(t));
+		pyhs_json_string(out, m->source);
 		fprintf(out, ", \"pid\": %d, \"signal\": %d, \"executable\": ",
-			pyhs_target_pid(t), pyhs_target_signal(t));
-		pyhs_json_string(out, pyhs_target_executable(t));
+			m->pid, m->signal);
+		pyhs_json_string(out, m->executable);
 		fputs(", \"cmdline\": ", out);
-		pyhs_json_string(out, pyhs_target_cmdline(t));
+		pyhs_json_string(out, m->cmdline);
 		fputs(", \"python\": {\"version\": ", out);
-		pyhs_json_string(out, pyhs_heap_python_version(h));
+		pyhs_json_string(out, m->version);
 		fprintf(out, ", \"hexversion\": %" PRIu32 ", \"library\": ", v);
-		pyhs_json_string(out, pyhs_target_py_library(t));
-		fprintf(out, ", \"layout\": \"%s\", \"debug_file\": ",
-			pyhs_target_layout_source(t) == PYHS_LAYOUT_DWARF ? "dwarf" : "builtin");
+		pyhs_json_string(out, m->library);
+		fprintf(out, ", \"layout\": \"%s\", \"debug_file\": ", m->layout);
 		if (dbg)
 			pyhs_json_string(out, dbg);
 		else
 			fputs("null", out);
 		fputs("}, \"threads\": [", out);
-		size_t nt = pyhs_target_nthreads(t);
+		size_t nt = m->ntids;
 		for (size_t i = 0; i < nt; i++)
 			fprintf(out, "%s{\"tid\": %d}", i ? ", " : "",
-				pyhs_target_thread_tid(t, i));
+				m->tids[i]);
 		fputs("], \"python_threads\": [", out);
 		size_t npt = pyhs_heap_nthreads(h);
 		for (size_t i = 0; i < npt; i++)
@@ -92,7 +92,8 @@ int print_summary(const char *input, struct pyhs_target *t, struct pyhs_heap *h,
 				i ? ", " : "", pyhs_heap_thread_ident(h, i),
 				pyhs_heap_thread_native_id(h, i));
 		fprintf(out, "], \"objects\": %" PRIu64 ", \"bytes\": %" PRIu64
-			", \"edges\": %" PRIu64, n, total, pyhs_heap_nedges(h));
+			", \"edges\": %" PRIu64 ", \"model_bytes\": %" PRIu64,
+			n, total, pyhs_heap_nedges(h), pyhs_heap_memory_bytes(h));
 		fprintf(out, ", \"gc\": {\"enabled\": %s, \"generations\": [",
 			pyhs_heap_gc_enabled(h) ? "true" : "false");
 		for (int g = 0; g < 4; g++) {
@@ -115,16 +116,16 @@ int print_summary(const char *input, struct pyhs_target *t, struct pyhs_heap *h,
 				tt[k].count, tt[k].bytes);
 		}
 		fprintf(out, "], \"warnings\": {\"count\": %" PRIu64 ", \"kinds\": {", nwarn);
-		fprintf(out, "\"reader\": %zu", pyhs_target_nwarnings(t));
+		fprintf(out, "\"reader\": %zu", m->nwarnings);
 		for (int k = 0; k < PYHS_WARN_NKINDS; k++)
 			fprintf(out, ", \"%s\": %" PRIu64,
 				pyhs_heap_warning_kind_name((enum pyhs_warning_kind)k),
 				pyhs_heap_warning_count(h, (enum pyhs_warning_kind)k));
 		fputs("}, \"examples\": [", out);
 		size_t ne = 0;
-		for (size_t i = 0; i < pyhs_target_nwarnings(t); i++, ne++) {
+		for (size_t i = 0; i < m->nwarnings; i++, ne++) {
 			fputs(ne ? ", " : "", out);
-			pyhs_json_string(out, pyhs_target_warning(t, i));
+			pyhs_json_string(out, m->warnings[i]);
 		}
 		for (size_t i = 0; i < pyhs_heap_nwarning_examples(h); i++, ne++) {
 			fputs(ne ? ", " : "", out);
@@ -136,18 +137,15 @@ int print_summary(const char *input, struct pyhs_target *t, struct pyhs_heap *h,
 	}
 
 	char b1[32], b2[32];
-	fprintf(out, "input:       %s (%s)\n", input, pyhs_target_source(t));
+	fprintf(out, "input:       %s (%s)\n", input, m->source);
 	fprintf(out, "process:     pid %d, signal %d, %zu thread%s\n",
-		pyhs_target_pid(t), pyhs_target_signal(t), pyhs_target_nthreads(t),
-		pyhs_target_nthreads(t) == 1 ? "" : "s");
-	fprintf(out, "executable:  %s\n", pyhs_target_executable(t));
-	if (pyhs_target_cmdline(t)[0])
-		fprintf(out, "command:     %s\n", pyhs_target_cmdline(t));
-	fprintf(out, "python:      %s\n", pyhs_heap_python_version(h)[0] ?
-						  pyhs_heap_python_version(h) : "?");
+		m->pid, m->signal, m->ntids, m->ntids == 1 ? "" : "s");
+	fprintf(out, "executable:  %s\n", m->executable);
+	if (m->cmdline[0])
+		fprintf(out, "command:     %s\n", m->cmdline);
+	fprintf(out, "python:      %s\n", m->version[0] ? m->version : "?");
 	fprintf(out, "runtime:     %s, layout from %s%s%s\n",
-		pyhs_target_py_library(t),
-		pyhs_target_layout_source(t) == PYHS_LAYOUT_DWARF ? "DWARF" : "built-in tables",
+		m->library, strcmp(m->layout, "dwarf") == 0 ? "DWARF" : "built-in tables",
 		dbg ? " in " : "", dbg ? dbg : "");
 	fprintf(out, "threads:     %zu Python thread state%s\n", pyhs_heap_nthreads(h),
 		pyhs_heap_nthreads(h) == 1 ? "" : "s");
@@ -170,8 +168,8 @@ int print_summary(const char *input, struct pyhs_target *t, struct pyhs_heap *h,
 			fmt_count(tt[k].count, b2, sizeof(b2)),
 			pyhs_heap_type_name(h, tt[k].type));
 	fprintf(out, "\nwarnings:    %" PRIu64 "\n", nwarn);
-	for (size_t i = 0; i < pyhs_target_nwarnings(t); i++)
-		fprintf(out, "  %s\n", pyhs_target_warning(t, i));
+	for (size_t i = 0; i < m->nwarnings; i++)
+		fprintf(out, "  %s\n", m->warnings[i]);
 	for (int k = 0; k < PYHS_WARN_NKINDS; k++) {
 		uint64_t c = pyhs_heap_warning_count(h, (enum pyhs_warning_kind)k);
 		if (c)
@@ -210,8 +208,11 @@ int verb_summary(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		int r = input_option(&o, c, optarg);
-		if (r < 0)
+		if (r < 0) {
+			/* input_option printed the message; point to --help. */
+			fputs("Try 'pyheapsnap summary --help' for more information.\n", stderr);
 			return EXIT_USAGE;
+		}
 		if (r > 0)
 			continue;
 		switch (c) {
@@ -228,13 +229,11 @@ int verb_summary(int argc, char **argv)
 		return usage_error("summary", "no input given");
 	if (optind + 1 < argc)
 		return usage_error("summary", "unexpected argument '%s'", argv[optind + 1]);
-	struct pyhs_target *t;
 	struct pyhs_heap *h;
-	int r = input_open(argv[optind], &o, &t, &h);
+	int r = input_open(argv[optind], &o, &h);
 	if (r)
 		return r;
-	r = print_summary(argv[optind], t, h, o.json, stdout);
+	r = print_summary(h, o.json, stdout);
 	pyhs_heap_destroy(h);
-	pyhs_target_destroy(t);
 	return r;
 }

@@ -6,15 +6,15 @@
 
 struct pyhs_error *pyhs_export_jsonl(const struct pyhs_heap *h, FILE *out)
 {
-	const struct pyhs_target *t = pyhs_heap_target(h);
-	uint32_t v = pyhs_heap_python_hexversion(h);
+	const struct pyhs_heap_meta *m = pyhs_heap_meta(h);
+	uint32_t v = m->hexversion;
 	fprintf(out, "{\"format\": \"%s\", \"format_version\": %d, \"version\": ",
 		PYHS_JSONL_FORMAT, PYHS_JSONL_VERSION);
-	pyhs_json_string(out, pyhs_heap_python_version(h));
+	pyhs_json_string(out, m->version);
 	fprintf(out, ", \"hexversion\": %" PRIu32 ", \"executable\": ", v);
-	pyhs_json_string(out, pyhs_target_executable(t));
+	pyhs_json_string(out, m->executable);
 	fprintf(out, ", \"pid\": %d, \"objects\": %" PRIu64 "}\n",
-		pyhs_target_pid(t), pyhs_heap_nobjects(h));
+		m->pid, pyhs_heap_nobjects(h));
 	uint64_t n = pyhs_heap_nobjects(h);
 	char label[256];
 	for (uint64_t i = 0; i < n; i++) {

@@ -59,9 +59,11 @@ struct pyhs_error *pyhs_heap_intern_string(struct pyhs_heap *h, const char *s,
 
 /* ---- the address index ---- */
 
-static bool index_grow(struct pyhs_heap *h)
+static bool index_grow_to(struct pyhs_heap *h, uint64_t want)
 {
-	uint64_t cap = h->index ? (h->index_mask + 1) * 2 : 1024;
+	uint64_t cap = 1024;
+	while (cap < want)
+		cap *= 2;
 	uint32_t *idx = malloc(cap * sizeof(*idx));
 	if (!idx)
 		return false;
@@ -78,9 +80,10 @@ static bool index_grow(struct pyhs_heap *h)
 	return true;
 }
 
-uint32_t pyhs_heap_lookup(const struct pyhs_heap *h, uint64_t addr)
+uint32_t pyhs_heap_lookup(const struct pyhs_heap *hc, uint64_t addr)
 {
-	if (!h->index)
+	struct pyhs_heap *h = (struct pyhs_heap *)hc; /* the index is a cache */
+	if (!h->index && (!h->addr.size || !index_grow_to(h, h->addr.size * 2)))
 		return PYHS_NO_OBJECT;
 	uint64_t s = pyhs_hash_u64(addr) & h->index_mask;
 	for (;;) {
@@ -149,7 +152,7 @@ uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 		return PYHS_NO_OBJECT;
 	}
 	if (h->addr.size + 1 > (h->index ? (h->index_mask + 1) / 2 : 0) &&
-	    !index_grow(h)) {
+	    !index_grow_to(h, h->index ? (h->index_mask + 1) * 2 : 1024)) {
 		*err = &pyhs_enomem;
 		return PYHS_NO_OBJECT;
 	}
@@ -177,7 +180,54 @@ uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 
 /* ---- building and destroying ---- */
 
+const char *pyhs_heap_own(struct pyhs_heap *h, const char *s)
+{
+	char *copy = strdup(s ? s : "");
+	if (!copy || !pyhs_str_vector_append(&h->owned_strings, copy)) {
+		free(copy);
+		return NULL;
+	}
+	return copy;
+}
+
+/* Copies what the target knows of the process into the heap. */
+static struct pyhs_error *fill_meta(struct pyhs_heap *h,
+				    const struct pyhs_target *t,
+				    const char *input)
+{
+	struct pyhs_heap_meta *m = &h->meta;
+	const char *dbg = pyhs_target_debug_file(t);
+	if (!(m->source = pyhs_heap_own(h, pyhs_target_source(t))) ||
+	    !(m->input = pyhs_heap_own(h, input)) ||
+	    !(m->executable = pyhs_heap_own(h, pyhs_target_executable(t))) ||
+	    !(m->cmdline = pyhs_heap_own(h, pyhs_target_cmdline(t))) ||
+	    !(m->library = pyhs_heap_own(h, pyhs_target_py_library(t))) ||
+	    !(m->layout = pyhs_heap_own(h, pyhs_target_layout_source(t) == PYHS_LAYOUT_DWARF ?
+						   "dwarf" : "builtin")) ||
+	    !(m->debug_file = pyhs_heap_own(h, dbg ? dbg : "")))
+		return &pyhs_enomem;
+	if (!m->version && !(m->version = pyhs_heap_own(h, "")))
+		return &pyhs_enomem;
+	m->pid = pyhs_target_pid(t);
+	m->signal = pyhs_target_signal(t);
+	if (!m->hexversion)
+		m->hexversion = pyhs_target_py_version(t);
+	for (size_t i = 0; i < pyhs_target_nthreads(t); i++)
+		if (!pyhs_int_vector_append(&h->tids, pyhs_target_thread_tid(t, i)))
+			return &pyhs_enomem;
+	m->ntids = h->tids.size;
+	m->tids = h->tids.data;
+	size_t first = h->owned_strings.size;
+	for (size_t i = 0; i < pyhs_target_nwarnings(t); i++)
+		if (!pyhs_heap_own(h, pyhs_target_warning(t, i)))
+			return &pyhs_enomem;
+	m->nwarnings = h->owned_strings.size - first;
+	m->warnings = (const char *const *)h->owned_strings.data + first;
+	return NULL;
+}
+
 struct pyhs_error *pyhs_heap_build(const struct pyhs_target *t,
+				   const char *input,
 				   const struct pyhs_heap_options *opts,
 				   struct pyhs_heap **ret)
 {
@@ -200,13 +250,23 @@ struct pyhs_error *pyhs_heap_build(const struct pyhs_target *t,
 	if (!err)
 		err = pyhs_walk(h);
 	if (!err)
+		err = pyhs_types_register_objects(h);
+	if (!err)
 		err = pyhs_types_name_all(h);
+	if (!err)
+		err = pyhs_values_build(h);
+	if (!err)
+		err = fill_meta(h, t, input);
+	h->t = NULL; /* nothing reads the target from here on */
 	if (err) {
 		pyhs_heap_destroy(h);
 		return err;
 	}
 	pyhs_u32_vector_shrink(&h->edge_dst);
 	pyhs_u32_vector_shrink(&h->edge_label);
+	pyhs_char_vector_shrink(&h->value_text);
+	free(h->index); /* rebuilt on demand by pyhs_heap_lookup */
+	h->index = NULL;
 	*ret = h;
 	return NULL;
 }
@@ -241,13 +301,34 @@ void pyhs_heap_destroy(struct pyhs_heap *h)
 	for (size_t i = 0; i < h->warn_examples.size; i++)
 		free(h->warn_examples.data[i]);
 	pyhs_str_vector_deinit(&h->warn_examples);
-	free(h->version);
+	for (size_t i = 0; i < h->owned_strings.size; i++)
+		free(h->owned_strings.data[i]);
+	pyhs_str_vector_deinit(&h->owned_strings);
+	pyhs_int_vector_deinit(&h->tids);
+	pyhs_u32_vector_deinit(&h->value_off);
+	pyhs_char_vector_deinit(&h->value_text);
 	free(h);
 }
 
 /* ---- accessors ---- */
 
-const struct pyhs_target *pyhs_heap_target(const struct pyhs_heap *h) { return h->t; }
+const struct pyhs_heap_meta *pyhs_heap_meta(const struct pyhs_heap *h) { return &h->meta; }
+
+uint64_t pyhs_heap_memory_bytes(const struct pyhs_heap *h)
+{
+	return h->addr.capacity * 8 + h->type.capacity * 4 + h->size.capacity * 8 +
+	       h->refcnt.capacity * 8 + h->gen.capacity + h->flags.capacity +
+	       h->edge_start.capacity * 8 + (h->index ? (h->index_mask + 1) * 4 : 0) +
+	       h->edge_dst.capacity * 4 + h->edge_label.capacity * 4 +
+	       h->value_off.capacity * 4 + h->value_text.capacity;
+}
+
+const char *pyhs_heap_value(const struct pyhs_heap *h, uint64_t i)
+{
+	if (i >= h->value_off.size || h->value_off.data[i] == UINT32_MAX)
+		return NULL;
+	return h->value_text.data + h->value_off.data[i];
+}
 uint64_t pyhs_heap_nobjects(const struct pyhs_heap *h) { return h->addr.size; }
 uint64_t pyhs_heap_addr(const struct pyhs_heap *h, uint64_t i) { return h->addr.data[i]; }
 uint32_t pyhs_heap_type_of(const struct pyhs_heap *h, uint64_t i) { return h->type.data[i]; }
@@ -293,19 +374,11 @@ const char *pyhs_heap_root_label(const struct pyhs_heap *h, uint64_t r)
 	return h->strings.data[h->roots.data[r].label];
 }
 
-const char *pyhs_heap_python_version(const struct pyhs_heap *h)
-{
-	return h->version ? h->version : "";
-}
 void pyhs_heap_gc_info(const struct pyhs_heap *h, int gen,
 		       struct pyhs_gc_generation_info *ret)
 {
 	if (gen >= 0 && gen < 4)
 		*ret = h->gc[gen];
-}
-uint32_t pyhs_heap_python_hexversion(const struct pyhs_heap *h)
-{
-	return h->hexversion ? h->hexversion : pyhs_target_py_version(h->t);
 }
 bool pyhs_heap_gc_enabled(const struct pyhs_heap *h) { return h->gc_enabled; }
 size_t pyhs_heap_nthreads(const struct pyhs_heap *h) { return h->threads.size; }
@@ -325,12 +398,17 @@ const char *pyhs_heap_warning_example(const struct pyhs_heap *h, size_t i)
 
 /* ---- labels ---- */
 
+static bool is_str(const struct pyhs_heap *h, uint32_t i)
+{
+	return i < h->addr.size && h->types.data[h->type.data[i]].kind == K_STR &&
+	       pyhs_heap_value(h, i);
+}
+
 static void quote_key(const struct pyhs_heap *h, uint32_t key, char *buf,
 		      size_t n)
 {
-	char s[96];
-	if (key < h->addr.size && pyhs_read_str(h, h->addr.data[key], s, sizeof(s))) {
-		snprintf(buf, n, "['%s']", s);
+	if (is_str(h, key)) {
+		snprintf(buf, n, "['%.80s']", pyhs_heap_value(h, key));
 		return;
 	}
 	char p[96];
@@ -346,7 +424,6 @@ bool pyhs_heap_format_label(const struct pyhs_heap *h, uint32_t label,
 			    char *buf, size_t n)
 {
 	uint32_t p = PYHS_LABEL_PAYLOAD(label);
-	char s[96];
 	switch (PYHS_LABEL_KIND(label)) {
 	case PYHS_LABEL_INDEX:
 		snprintf(buf, n, "[%u]", p);
@@ -358,8 +435,8 @@ bool pyhs_heap_format_label(const struct pyhs_heap *h, uint32_t label,
 		snprintf(buf, n, "key");
 		return true;
 	case PYHS_LABEL_ATTR:
-		if (p < h->addr.size && pyhs_read_str(h, h->addr.data[p], s, sizeof(s)))
-			snprintf(buf, n, ".%s", s);
+		if (is_str(h, p))
+			snprintf(buf, n, ".%.80s", pyhs_heap_value(h, p));
 		else
 			snprintf(buf, n, ".?");
 		return true;
@@ -367,8 +444,8 @@ bool pyhs_heap_format_label(const struct pyhs_heap *h, uint32_t label,
 		snprintf(buf, n, "%s", p < h->strings.size ? h->strings.data[p] : "?");
 		return true;
 	case PYHS_LABEL_LOCAL:
-		if (p < h->addr.size && pyhs_read_str(h, h->addr.data[p], s, sizeof(s)))
-			snprintf(buf, n, "local %s", s);
+		if (is_str(h, p))
+			snprintf(buf, n, "local %.80s", pyhs_heap_value(h, p));
 		else
 			snprintf(buf, n, "local ?");
 		return true;

@@ -9,6 +9,8 @@ DEFINE_VECTOR(pyhs_u64_vector, uint64_t)
 DEFINE_VECTOR(pyhs_u32_vector, uint32_t)
 DEFINE_VECTOR(pyhs_u8_vector, uint8_t)
 DEFINE_VECTOR(pyhs_str_vector, char *)
+DEFINE_VECTOR(pyhs_char_vector, char)
+DEFINE_VECTOR(pyhs_int_vector, int)
 
 /* What decoder an object gets: the nearest builtin ancestor of its type. */
 enum pyhs_kind {
@@ -117,8 +119,15 @@ struct pyhs_heap {
 
 	struct pyhs_gc_generation_info gc[4];
 	bool gc_enabled;
-	char *version;
-	uint32_t hexversion;
+
+	/* Process facts, owned. */
+	struct pyhs_heap_meta meta;
+	struct pyhs_str_vector owned_strings; /* freed at destroy */
+	struct pyhs_int_vector tids;
+
+	/* Values: per object an offset into value_text, or UINT32_MAX. */
+	struct pyhs_u32_vector value_off;
+	struct pyhs_char_vector value_text;
 
 	uint64_t warn_count[PYHS_WARN_NKINDS];
 	struct pyhs_str_vector warn_examples;
@@ -152,6 +161,12 @@ bool pyhs_read_str(const struct pyhs_heap *h, uint64_t addr, char *buf,
 /* Looks up a str key in a dict object; 0 if absent. */
 uint64_t pyhs_dict_get_str(const struct pyhs_heap *h, uint64_t dict,
 			   const char *key);
+
+/* Copies s into the heap's owned strings; NULL on OOM. */
+const char *pyhs_heap_own(struct pyhs_heap *h, const char *s);
+/* values.c: fills value_off/value_text for every object. */
+struct pyhs_error *pyhs_values_build(struct pyhs_heap *h);
+struct pyhs_error *pyhs_types_register_objects(struct pyhs_heap *h);
 
 /* walk.c */
 struct pyhs_error *pyhs_walk(struct pyhs_heap *h);

@@ -69,12 +69,40 @@ enum pyhs_warning_kind {
 	PYHS_WARN_NKINDS,
 };
 
+/* What is known of the process the heap came from. Strings are never NULL
+ * ("" when unknown). */
+struct pyhs_heap_meta {
+	const char *source;      /* "core", "pid" or "snapshot" */
+	const char *input;       /* the path or pid it was read from */
+	int pid;
+	int signal;              /* the signal that killed it (cores) */
+	const char *executable;
+	const char *cmdline;
+	uint32_t hexversion;     /* sys.hexversion */
+	const char *version;     /* sys.version */
+	const char *library;     /* the file holding _PyRuntime */
+	const char *layout;      /* "dwarf" or "builtin" */
+	const char *debug_file;  /* where DWARF came from, or "" */
+	uint64_t capture_time;   /* unix seconds, 0 if unknown */
+	uint64_t start_time;     /* process start, clock ticks since boot, 0 if unknown */
+	uint64_t pause_ns;       /* how long a live process was stopped */
+	size_t ntids;
+	const int *tids;         /* kernel thread ids */
+	size_t nwarnings;
+	const char *const *warnings; /* the reader's warnings */
+};
+
+/* Reads every object of the CPython heap in a target. The heap keeps no
+ * reference to the target afterwards: it may be destroyed at once. */
 struct pyhs_error *pyhs_heap_build(const struct pyhs_target *t,
+				   const char *input,
 				   const struct pyhs_heap_options *opts,
 				   struct pyhs_heap **ret);
 void pyhs_heap_destroy(struct pyhs_heap *h);
 
-const struct pyhs_target *pyhs_heap_target(const struct pyhs_heap *h);
+const struct pyhs_heap_meta *pyhs_heap_meta(const struct pyhs_heap *h);
+/* Bytes the heap's own arrays hold (not counting the input). */
+uint64_t pyhs_heap_memory_bytes(const struct pyhs_heap *h);
 
 /* Objects. */
 uint64_t pyhs_heap_nobjects(const struct pyhs_heap *h);
@@ -112,10 +140,12 @@ const char *pyhs_heap_root_label(const struct pyhs_heap *h, uint64_t r);
 void pyhs_heap_preview(const struct pyhs_heap *h, uint64_t i, char *buf,
 		       size_t n);
 
+/* The value of a str, bytes, int, float, bool or None object, a type's,
+ * function's, code's or module's name: NULL if it has none. str values
+ * are raw UTF-8 (possibly truncated), not quoted. */
+const char *pyhs_heap_value(const struct pyhs_heap *h, uint64_t i);
+
 /* Interpreter facts found while walking. */
-const char *pyhs_heap_python_version(const struct pyhs_heap *h); /* sys.version */
-/* sys.hexversion, or the version the reader found if it is unreadable. */
-uint32_t pyhs_heap_python_hexversion(const struct pyhs_heap *h);
 void pyhs_heap_gc_info(const struct pyhs_heap *h, int gen,
 		       struct pyhs_gc_generation_info *ret); /* gen 0..3 */
 bool pyhs_heap_gc_enabled(const struct pyhs_heap *h);

@@ -246,6 +246,8 @@ static char *type_name(struct pyhs_heap *h, const struct pyhs_type_info *ti)
 struct pyhs_error *pyhs_types_name_all(struct pyhs_heap *h)
 {
 	for (size_t i = 0; i < h->types.size; i++) {
+		if (h->types.data[i].name)
+			continue;
 		h->types.data[i].name = type_name(h, &h->types.data[i]);
 		if (!h->types.data[i].name)
 			return &pyhs_enomem;

@@ -136,110 +136,218 @@ static bool read_int(const struct pyhs_heap *h, uint64_t addr, char *buf,
 {
 	const struct pyhs_layout *L = h->L;
 	uint64_t tag;
-	int64_t ndigits;
+	uint64_t ndigits;
 	bool neg;
 	if (!hrd(h, addr + 16, &tag))
 		return false;
 	if (L->long_lv_tag >= 0) {
-		ndigits = (int64_t)(tag >> 3);
+		ndigits = tag >> 3;
 		neg = (tag & 3) == 2;
 	} else {
 		int64_t s = (int64_t)tag;
 		neg = s < 0;
-		ndigits = neg ? -s : s;
+		ndigits = neg ? (uint64_t)-s : (uint64_t)s;
 	}
 	if (ndigits > 2) {
-		snprintf(buf, n, "<int of %" PRId64 " digits>", ndigits * 9);
+		snprintf(buf, n, "<int of %" PRIu64 " bits>", ndigits * 30);
 		return true;
 	}
 	uint64_t v = 0;
-	for (int64_t i = ndigits - 1; i >= 0; i--) {
+	for (uint64_t i = ndigits; i-- > 0;) {
 		uint32_t d;
-		if (!pyhs_target_read(h->t, addr + (uint64_t)L->long_digit + 4 * (uint64_t)i, &d, 4))
+		if (!pyhs_target_read(h->t, addr + (uint64_t)L->long_digit + 4 * i, &d, 4))
 			return false;
 		v = (v << 30) | d;
 	}
-	snprintf(buf, n, "%s%" PRIu64, neg ? "-" : "", v);
+	snprintf(buf, n, "%s%" PRIu64, neg && v ? "-" : "", v);
 	return true;
+}
+
+/* The shortest %g form that reads back as the same double, as repr does. */
+static void format_float(double d, char *buf, size_t n)
+{
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(buf, n, "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	if (!strpbrk(buf, ".eEni"))
+		strncat(buf, ".0", n - strlen(buf) - 1);
+}
+
+static void bytes_value(const struct pyhs_heap *h, uint64_t addr, char *buf,
+			size_t n)
+{
+	uint64_t len;
+	buf[0] = '\0';
+	if (!hrd(h, addr + 16, &len))
+		return;
+	char raw[49];
+	size_t take = len < 48 ? (size_t)len : 48;
+	if (!pyhs_target_read(h->t, addr + (uint64_t)h->L->bytes_ob_sval, raw, take))
+		return;
+	raw[take] = '\0';
+	size_t o = (size_t)snprintf(buf, n, "b'");
+	for (size_t i = 0; i < take && o + 6 < n; i++) {
+		unsigned char c = (unsigned char)raw[i];
+		if (c == '\'' || c == '\\')
+			o += (size_t)snprintf(buf + o, n - o, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			o += (size_t)snprintf(buf + o, n - o, "\\x%02x", c);
+		else
+			buf[o++] = (char)c;
+	}
+	snprintf(buf + o, n - o, "'%s", len > take ? "..." : "");
+}
+
+/* The value text of object i while the target is still there. */
+static bool object_value(struct pyhs_heap *h, uint64_t i, char *buf, size_t n)
+{
+	const struct pyhs_layout *L = h->L;
+	uint64_t addr = h->addr.data[i];
+	const struct pyhs_type_info *ti = &h->types.data[h->type.data[i]];
+	uint64_t v;
+	buf[0] = '\0';
+	if (strcmp(ti->name, "NoneType") == 0) {
+		snprintf(buf, n, "None");
+		return true;
+	}
+	switch (ti->kind) {
+	case K_STR:
+		return pyhs_read_str(h, addr, buf, n);
+	case K_INT:
+		if (strcmp(ti->name, "bool") == 0) {
+			if (!hrd(h, addr + 16, &v))
+				return false;
+			uint64_t nd = L->long_lv_tag >= 0 ? v >> 3 : v;
+			snprintf(buf, n, nd ? "True" : "False");
+			return true;
+		}
+		return read_int(h, addr, buf, n);
+	case K_FLOAT: {
+		double d;
+		if (!pyhs_target_read(h->t, addr + (uint64_t)L->float_ob_fval, &d, 8))
+			return false;
+		format_float(d, buf, n);
+		return true;
+	}
+	case K_BYTES:
+		bytes_value(h, addr, buf, n);
+		return buf[0] != '\0';
+	case K_TYPE: {
+		uint32_t *t = pyhs_addr_u32_map_search(&h->type_by_addr, addr);
+		if (!t || !h->types.data[*t].name)
+			return false;
+		snprintf(buf, n, "%s", h->types.data[*t].name);
+		return true;
+	}
+	case K_MODULE:
+		if (hrd_off(h, addr, L->module_md_dict, &v) && v) {
+			uint64_t name = pyhs_dict_get_str(h, v, "__name__");
+			return name && pyhs_read_str(h, name, buf, n);
+		}
+		return false;
+	case K_FUNCTION:
+		return hrd_off(h, addr, L->func_qualname, &v) &&
+		       pyhs_read_str(h, v, buf, n);
+	case K_CODE:
+		if (L->code_qualname >= 0 && hrd_off(h, addr, L->code_qualname, &v) &&
+		    pyhs_read_str(h, v, buf, n))
+			return true;
+		return hrd_off(h, addr, L->code_name, &v) && pyhs_read_str(h, v, buf, n);
+	default:
+		return false;
+	}
+}
+
+struct pyhs_error *pyhs_values_build(struct pyhs_heap *h)
+{
+	if (!pyhs_u32_vector_reserve(&h->value_off, h->addr.size))
+		return &pyhs_enomem;
+	char buf[256];
+	for (uint64_t i = 0; i < h->addr.size; i++) {
+		uint32_t off = UINT32_MAX;
+		if (object_value(h, i, buf, sizeof(buf))) {
+			size_t len = strlen(buf) + 1;
+			if (h->value_text.size + len < UINT32_MAX) {
+				off = (uint32_t)h->value_text.size;
+				if (!pyhs_char_vector_append_n(&h->value_text, buf, len))
+					return &pyhs_enomem;
+			}
+		}
+		h->value_off.data[h->value_off.size++] = off;
+	}
+	return NULL;
+}
+
+/* Registers every type object met as an object, so each gets a name. */
+struct pyhs_error *pyhs_types_register_objects(struct pyhs_heap *h)
+{
+	struct pyhs_error *err = NULL;
+	for (uint64_t i = 0; i < h->addr.size && !err; i++)
+		if (h->types.data[h->type.data[i]].kind == K_TYPE)
+			pyhs_type_get(h, h->addr.data[i], &err);
+	return err;
+}
+
+static uint64_t item_count(const struct pyhs_heap *h, uint64_t i,
+			   enum pyhs_label_kind kind)
+{
+	uint64_t n = 0;
+	for (uint64_t e = h->edge_start.data[i]; e < h->edge_start.data[i + 1]; e++)
+		if (PYHS_LABEL_KIND(h->edge_label.data[e]) == kind)
+			n++;
+	return n;
 }
 
 void pyhs_heap_preview(const struct pyhs_heap *h, uint64_t i, char *buf,
 		       size_t n)
 {
-	const struct pyhs_layout *L = h->L;
-	uint64_t addr = h->addr.data[i];
 	const struct pyhs_type_info *ti = &h->types.data[h->type.data[i]];
-	char tmp[256];
-	uint64_t v;
+	const char *v = pyhs_heap_value(h, i);
 	buf[0] = '\0';
+	if (!n)
+		return;
 	switch (ti->kind) {
 	case K_STR:
-		if (pyhs_read_str(h, addr, tmp, sizeof(tmp))) {
+		if (v) {
 			char esc[200];
-			escape_into(tmp, esc, sizeof(esc) < n - 2 ? sizeof(esc) : n - 2);
+			escape_into(v, esc, sizeof(esc) < n - 2 ? sizeof(esc) : n - 2);
 			snprintf(buf, n, "'%s'", esc);
 		}
-		break;
-	case K_INT:
-		read_int(h, addr, buf, n);
-		break;
-	case K_FLOAT: {
-		double d;
-		if (pyhs_target_read(h->t, addr + (uint64_t)L->float_ob_fval, &d, 8))
-			snprintf(buf, n, "%.17g", d);
-		break;
-	}
-	case K_BYTES:
-		if (hrd(h, addr + 16, &v)) {
-			size_t len = v < 60 ? (size_t)v : 60;
-			if (pyhs_target_read(h->t, addr + (uint64_t)L->bytes_ob_sval, tmp, len)) {
-				tmp[len] = '\0';
-				char esc[200];
-				escape_into(tmp, esc, sizeof(esc));
-				snprintf(buf, n, "b'%s'%s", esc, v > 60 ? "..." : "");
-			}
-		}
-		break;
+		return;
+	case K_TYPE:
+		if (v)
+			snprintf(buf, n, "<class '%s'>", v);
+		return;
+	case K_MODULE:
+		if (v)
+			snprintf(buf, n, "<module '%s'>", v);
+		return;
+	case K_FUNCTION:
+		if (v)
+			snprintf(buf, n, "<function %s>", v);
+		return;
+	case K_CODE:
+		if (v)
+			snprintf(buf, n, "<code %s>", v);
+		return;
 	case K_LIST:
 	case K_TUPLE:
 	case K_DEQUE:
-		if (hrd(h, addr + 16, &v))
-			snprintf(buf, n, "len=%" PRIu64, v);
-		break;
+		snprintf(buf, n, "len=%" PRIu64, item_count(h, i, PYHS_LABEL_INDEX));
+		return;
 	case K_DICT:
 	case K_ODICT:
-		if (hrd_off(h, addr, L->dict_ma_used, &v))
-			snprintf(buf, n, "len=%" PRIu64, v);
-		break;
+		snprintf(buf, n, "len=%" PRIu64, item_count(h, i, PYHS_LABEL_DICT_VALUE) +
+			 item_count(h, i, PYHS_LABEL_NONE));
+		return;
 	case K_SET:
-		if (hrd_off(h, addr, L->set_used, &v))
-			snprintf(buf, n, "len=%" PRIu64, v);
-		break;
-	case K_TYPE:
-		if (h->type.data[i] < h->types.size) {
-			uint32_t *t = pyhs_addr_u32_map_search(&h->type_by_addr, addr);
-			if (t && h->types.data[*t].name)
-				snprintf(buf, n, "<class '%s'>", h->types.data[*t].name);
-		}
-		break;
-	case K_MODULE:
-		if (hrd_off(h, addr, L->module_md_dict, &v) && v) {
-			uint64_t name = pyhs_dict_get_str(h, v, "__name__");
-			if (name && pyhs_read_str(h, name, tmp, sizeof(tmp)))
-				snprintf(buf, n, "<module '%s'>", tmp);
-		}
-		break;
-	case K_FUNCTION:
-		if (hrd_off(h, addr, L->func_qualname, &v) &&
-		    pyhs_read_str(h, v, tmp, sizeof(tmp)))
-			snprintf(buf, n, "<function %s>", tmp);
-		break;
-	case K_CODE:
-		if (hrd_off(h, addr, L->code_name, &v) &&
-		    pyhs_read_str(h, v, tmp, sizeof(tmp)))
-			snprintf(buf, n, "<code %s>", tmp);
-		break;
+		snprintf(buf, n, "len=%" PRIu64, item_count(h, i, PYHS_LABEL_ITEM));
+		return;
 	default:
-		break;
+		if (v)
+			snprintf(buf, n, "%s", v);
+		return;
 	}
 }

@@ -1324,18 +1324,16 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 	if (!w.err && hrd_off(h, h->interp, L->interp_sysdict, &v) && v) {
 		uint64_t s = pyhs_dict_get_str(h, v, "version");
 		char buf[256];
-		if (s && pyhs_read_str(h, s, buf, sizeof(buf))) {
-			h->version = strdup(buf);
-			if (!h->version)
-				w.err = &pyhs_enomem;
-		}
+		if (s && pyhs_read_str(h, s, buf, sizeof(buf)) &&
+		    !(h->meta.version = pyhs_heap_own(h, buf)))
+			w.err = &pyhs_enomem;
 		/* sys.hexversion has the patch level the binary may not. */
 		uint64_t hv = pyhs_dict_get_str(h, v, "hexversion"), word, digit = 0;
 		if (hv && hrd(h, hv + 16, &word)) {
 			uint64_t nd = L->long_lv_tag >= 0 ? word >> 3 : word;
 			if (nd == 1 && pyhs_target_read(h->t, hv + (uint64_t)L->long_digit, &digit, 4) &&
 			    (digit >> 24) == 3)
-				h->hexversion = (uint32_t)digit;
+				h->meta.hexversion = (uint32_t)digit;
 		}
 	}
 	size_t types_rooted = 0;

@@ -1,0 +1,532 @@
+#!/usr/bin/env python3
+"""Command-line tests for pyheapsnap: a table of cases, zstd style.
+
+    run_cli_tests.py --tool PATH/TO/pyheapsnap [--keep DIR] [--verbose]
+
+Each case is an argument vector, the exit status it must give and a regular
+expression its stderr must match:
+
+  * an input error (exit 3) prints exactly one line, "pyheapsnap: <message>",
+    the message not capitalised like a sentence;
+  * a usage error (exit 2) prints that line and then exactly one
+    "Try 'pyheapsnap [VERB] --help' for more information." line;
+  * a success (exit 0) prints nothing on stderr, and its stdout is checked
+    (JSON parses, has the expected keys, ...).
+
+Every run must finish within TIMEOUT seconds: a hang or a death by a signal
+is a failure.
+
+The inputs are made in a temporary directory: a real core of a tiny Python
+program (/usr/bin/python3.11, else the first python3 in PATH), the same core
+compressed with zstd(1), two truncated copies, an empty file, an ELF
+executable, a text file, a core of a non-Python process (/bin/sleep), a
+directory and a path that does not exist.  Cases whose input cannot be made
+here (no zstd, no core written) are reported as skipped.
+
+Prints one line per case ("ok NAME", "FAIL NAME" with the reason,
+"skip NAME: why") and then "N passed, N failed[, N skipped]".  Exit status:
+0 if nothing failed, 1 otherwise.
+"""
+
+import argparse
+import glob
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+TIMEOUT = 10.0  # seconds allowed for each run of the tool
+PROGRAM_TIMEOUT = 60.0  # seconds allowed for the Python program to abort
+
+PREFERRED_PYTHON = "/usr/bin/python3.11"
+
+# The program whose core the tests read: as small as a Python program gets.
+PROGRAM = """\
+import os
+MARKER = ["pyheapsnap-marker-%d" % i for i in range(7)]
+os.abort()
+"""
+
+SUMMARY_JSON_KEYS = ("objects", "bytes", "gc", "types", "warnings", "python")
+EXPORT_OBJECT_KEYS = ("addr", "type", "size", "refcnt", "gen", "refs", "edges")
+
+MESSAGE_RE = re.compile(r"^pyheapsnap: (?![A-Z][a-z])\S.*$")
+TRY_RE = re.compile(r"^Try 'pyheapsnap( [a-z]+)? --help' for more information\.$")
+
+
+class CaseFailure(Exception):
+    pass
+
+
+class Skip(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------
+# Making the inputs
+# ---------------------------------------------------------------------------
+
+def unlimited_core():
+    """preexec_fn: let the child dump a core of any size."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE,
+                           (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
+
+
+def clean_env():
+    return dict((k, v) for k, v in os.environ.items()
+                if not k.startswith("PYTHON")
+                and k not in ("MALLOC_PERTURB_", "MALLOC_CHECK_"))
+
+
+def find_core(workdir, pid):
+    """The core the kernel wrote for pid in workdir, or None."""
+    for name in ("core.%d" % pid, "core"):
+        path = os.path.join(workdir, name)
+        if os.path.isfile(path):
+            return path
+    found = sorted(glob.glob(os.path.join(workdir, "core*")))
+    return found[0] if found else None
+
+
+def core_pattern():
+    try:
+        with open("/proc/sys/kernel/core_pattern") as f:
+            return f.read().strip()
+    except OSError:
+        return "?"
+
+
+def find_python():
+    if os.access(PREFERRED_PYTHON, os.X_OK):
+        return PREFERRED_PYTHON
+    return shutil.which("python3")
+
+
+def make_python_core(workdir):
+    """Runs PROGRAM in workdir until it aborts; returns the core's path, or
+    raises Skip."""
+    python = find_python()
+    if not python:
+        raise Skip("no Python interpreter found")
+    script = os.path.join(workdir, "program.py")
+    with open(script, "w") as f:
+        f.write(PROGRAM)
+    proc = subprocess.Popen([python, "-I", script], cwd=workdir, env=clean_env(),
+                            preexec_fn=unlimited_core,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(timeout=PROGRAM_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise Skip("%s did not abort within %d s" % (python, PROGRAM_TIMEOUT))
+    if proc.returncode != -signal.SIGABRT:
+        raise Skip("%s exited with status %d instead of aborting: %s"
+                   % (python, proc.returncode, err.decode(errors="replace").strip()))
+    core = find_core(workdir, proc.pid)
+    if not core:
+        raise Skip("%s aborted but wrote no core in %s (kernel.core_pattern is %r)"
+                   % (python, workdir, core_pattern()))
+    return core
+
+
+def make_sleep_core(workdir):
+    """A core of /bin/sleep killed by SIGABRT: an ELF core of a process that
+    is not Python."""
+    proc = subprocess.Popen(["/bin/sleep", "30"], cwd=workdir,
+                            preexec_fn=unlimited_core,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Popen returns once the child has exec'd; let the loader finish.
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGABRT)
+    proc.wait(timeout=PROGRAM_TIMEOUT)
+    if proc.returncode != -signal.SIGABRT:
+        raise Skip("/bin/sleep ended with status %d, not by SIGABRT" % proc.returncode)
+    core = find_core(workdir, proc.pid)
+    if not core:
+        raise Skip("/bin/sleep aborted but wrote no core (kernel.core_pattern is %r)"
+                   % core_pattern())
+    return core
+
+
+def copy_prefix(src, dst, size):
+    with open(src, "rb") as f:
+        data = f.read(size)
+    with open(dst, "wb") as f:
+        f.write(data)
+    return dst
+
+
+def make_inputs(tmp):
+    """Returns {name: path}; inputs that cannot be made map to Skip."""
+    inputs = {}
+
+    def mkdir(name):
+        path = os.path.join(tmp, name)
+        os.mkdir(path)
+        return path
+
+    try:
+        core = make_python_core(mkdir("python"))
+        inputs["core"] = core
+    except Skip as why:
+        core = None
+        for name in ("core", "core_zst", "truncated_64k", "truncated_half"):
+            inputs[name] = why
+
+    if core:
+        if shutil.which("zstd"):
+            zst = os.path.join(tmp, "core.zst")
+            r = subprocess.run(["zstd", "-q", "-f", core, "-o", zst],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            if r.returncode == 0:
+                inputs["core_zst"] = zst
+            else:
+                inputs["core_zst"] = Skip("zstd failed: %s"
+                                          % r.stderr.decode(errors="replace").strip())
+        else:
+            inputs["core_zst"] = Skip("the zstd command is not installed")
+        size = os.path.getsize(core)
+        inputs["truncated_64k"] = copy_prefix(core, os.path.join(tmp, "truncated-64k"),
+                                              64 * 1024)
+        inputs["truncated_half"] = copy_prefix(core, os.path.join(tmp, "truncated-half"),
+                                               size // 2)
+
+    try:
+        inputs["sleep_core"] = make_sleep_core(mkdir("sleep"))
+    except Skip as why:
+        inputs["sleep_core"] = why
+
+    empty = os.path.join(tmp, "empty")
+    open(empty, "wb").close()
+    inputs["empty"] = empty
+    text = os.path.join(tmp, "notes.txt")
+    with open(text, "w") as f:
+        f.write("this is a text file, not a core\n" * 100)
+    inputs["text"] = text
+    inputs["elf_exe"] = "/bin/true" if os.path.isfile("/bin/true") else Skip("no /bin/true")
+    inputs["directory"] = mkdir("a-directory")
+    inputs["missing"] = os.path.join(tmp, "no-such-core")
+    inputs["missing_dir"] = os.path.join(tmp, "no-such-dir")
+    inputs["tmp"] = tmp
+    return inputs
+
+
+# ---------------------------------------------------------------------------
+# Checks of standard output
+# ---------------------------------------------------------------------------
+
+def check_summary_text(out, run):
+    text = out.decode()
+    for word in ("objects:", "python:", "garbage collector"):
+        if word not in text:
+            raise CaseFailure("text summary lacks %r:\n%s" % (word, text[:2000]))
+
+
+def check_summary_json(out, run):
+    try:
+        doc = json.loads(out.decode())
+    except ValueError as e:
+        raise CaseFailure("summary --json is not JSON (%s):\n%s" % (e, out[:2000]))
+    if not isinstance(doc, dict):
+        raise CaseFailure("summary --json is not an object: %r" % (doc,))
+    missing = [k for k in SUMMARY_JSON_KEYS if k not in doc]
+    if missing:
+        raise CaseFailure("summary --json lacks %s; has %s" % (missing, sorted(doc)))
+    if not isinstance(doc["objects"], int) or doc["objects"] <= 0:
+        raise CaseFailure("summary --json: objects is %r" % (doc["objects"],))
+    if not isinstance(doc["bytes"], int) or doc["bytes"] <= 0:
+        raise CaseFailure("summary --json: bytes is %r" % (doc["bytes"],))
+
+
+def check_export(out, run):
+    lines = out.decode().splitlines()
+    if not lines:
+        raise CaseFailure("export wrote nothing")
+    try:
+        header = json.loads(lines[0])
+    except ValueError as e:
+        raise CaseFailure("export header is not JSON (%s): %s" % (e, lines[0][:300]))
+    if not isinstance(header, dict) or "format" not in header:
+        raise CaseFailure("export header has no \"format\": %s" % lines[0][:300])
+    for n, line in enumerate(lines[1:], start=2):
+        try:
+            obj = json.loads(line)
+        except ValueError as e:
+            raise CaseFailure("export line %d is not JSON (%s): %s" % (n, e, line[:300]))
+        if not isinstance(obj, dict):
+            raise CaseFailure("export line %d is not an object: %s" % (n, line[:300]))
+        missing = [k for k in EXPORT_OBJECT_KEYS if k not in obj]
+        if missing:
+            raise CaseFailure("export line %d lacks %s: %s" % (n, missing, line[:300]))
+        if len(obj["refs"]) != len(obj["edges"]):
+            raise CaseFailure("export line %d: %d refs but %d edges"
+                              % (n, len(obj["refs"]), len(obj["edges"])))
+    if len(lines) < 2:
+        raise CaseFailure("export has a header and no objects")
+    if header.get("objects") != len(lines) - 1:
+        raise CaseFailure("export header says %r objects, %d lines follow"
+                          % (header.get("objects"), len(lines) - 1))
+
+
+def check_help(word):
+    def check(out, run):
+        text = out.decode()
+        if word not in text:
+            raise CaseFailure("help does not mention %r:\n%s" % (word, text))
+    return check
+
+
+def check_version(out, run):
+    text = out.decode()
+    if not re.match(r"^pyheapsnap \d+\.\d+(\.\d+)?\S*\n$", text):
+        raise CaseFailure("--version printed %r" % text)
+
+
+def check_export_file(template):
+    """Checks the export written to template (expanded like an argument)."""
+    def check(out, run):
+        path = run.expand(template)
+        if out:
+            raise CaseFailure("export -o also wrote %d bytes to stdout" % len(out))
+        with open(path, "rb") as f:
+            check_export(f.read(), run)
+    return check
+
+
+# ---------------------------------------------------------------------------
+# The cases
+# ---------------------------------------------------------------------------
+
+class Case:
+    def __init__(self, name, argv, status, stderr=None, stdout=None):
+        self.name = name
+        self.argv = argv
+        self.status = status
+        self.stderr = stderr  # regex for the message line, None: no stderr
+        self.stdout = stdout  # function(stdout bytes, runner) or None
+
+
+OK, GATE, USAGE, INPUT = 0, 1, 2, 3
+
+CASES = [
+    # A good core, plain and compressed.
+    Case("summary core", ["summary", "{core}"], OK, stdout=check_summary_text),
+    Case("summary --json core", ["summary", "--json", "{core}"], OK,
+         stdout=check_summary_json),
+    Case("export core", ["export", "--format", "jsonl", "{core}"], OK,
+         stdout=check_export),
+    Case("export core (default format)", ["export", "{core}"], OK, stdout=check_export),
+    Case("export -o FILE core", ["export", "-o", "{tmp}/export.jsonl", "{core}"], OK,
+         stdout=check_export_file("{tmp}/export.jsonl")),
+    Case("summary zstd core", ["summary", "{core_zst}"], OK, stdout=check_summary_text),
+    Case("summary --json zstd core", ["summary", "--json", "{core_zst}"], OK,
+         stdout=check_summary_json),
+    Case("export zstd core", ["export", "--format", "jsonl", "{core_zst}"], OK,
+         stdout=check_export),
+    # Inputs that are not what they should be: exit 3, one line.
+    Case("summary truncated core (64 KiB)", ["summary", "{truncated_64k}"], INPUT,
+         r"truncated|missing from the core"),
+    Case("export truncated core (64 KiB)", ["export", "{truncated_64k}"], INPUT,
+         r"truncated|missing from the core"),
+    Case("summary truncated core (half)", ["summary", "{truncated_half}"], INPUT,
+         r"truncated|missing from the core"),
+    Case("summary empty file", ["summary", "{empty}"], INPUT, r"empty"),
+    Case("export empty file", ["export", "{empty}"], INPUT, r"empty"),
+    Case("summary ELF executable", ["summary", "{elf_exe}"], INPUT, r"not a core file"),
+    Case("summary text file", ["summary", "{text}"], INPUT, r"not an ELF core file"),
+    Case("summary core of a non-Python process", ["summary", "{sleep_core}"], INPUT,
+         r"no CPython runtime found"),
+    Case("export core of a non-Python process", ["export", "{sleep_core}"], INPUT,
+         r"no CPython runtime found"),
+    Case("summary directory", ["summary", "{directory}"], INPUT, r"not a regular file"),
+    Case("summary nonexistent file", ["summary", "{missing}"], INPUT,
+         r"cannot open .*no-such-core.*: no such file or directory$"),
+    Case("export nonexistent file", ["export", "--format", "jsonl", "{missing}"], INPUT,
+         r"cannot open .*no-such-core.*: no such file or directory$"),
+    Case("summary --sysroot without the binaries",
+         ["summary", "--sysroot", "/nonexistent-sysroot", "{core}"], INPUT,
+         r"(binaries|files).*(missing|not found)"),
+    Case("export -o into a missing directory",
+         ["export", "-o", "{missing_dir}/out.jsonl", "{core}"], INPUT,
+         r"cannot create .*no-such-dir/out\.jsonl.*: no such file or directory$"),
+    # Usage errors: exit 2, the message and a pointer to --help.
+    Case("no verb", [], USAGE, r"no verb given"),
+    Case("unknown verb", ["frobnicate"], USAGE, r"unknown verb 'frobnicate'"),
+    Case("unknown top-level option", ["--frobnicate"], USAGE,
+         r"unknown option '--frobnicate'"),
+    Case("summary unknown option", ["summary", "--frobnicate", "{core}"], USAGE,
+         r"unknown option '--frobnicate'"),
+    Case("export unknown option", ["export", "--frobnicate", "{core}"], USAGE,
+         r"unknown option '--frobnicate'"),
+    Case("demo unknown option", ["demo", "--frobnicate"], USAGE,
+         r"unknown option '--frobnicate'"),
+    Case("summary missing input", ["summary"], USAGE, r"no input given"),
+    Case("export missing input", ["export", "--format", "jsonl"], USAGE, r"no input given"),
+    Case("summary two inputs", ["summary", "{core}", "{core}"], USAGE,
+         r"unexpected argument"),
+    Case("export --format xml", ["export", "--format", "xml", "{core}"], USAGE,
+         r"unknown format 'xml'"),
+    Case("export --format without a value", ["export", "--format"], USAGE,
+         r"'--format' needs an argument"),
+    Case("summary --max-objects abc", ["summary", "--max-objects", "abc", "{core}"], USAGE,
+         r"--max-objects .*'abc'"),
+    Case("export --max-objects abc", ["export", "--max-objects", "abc", "{core}"], USAGE,
+         r"--max-objects .*'abc'"),
+    Case("summary --max-edges 0", ["summary", "--max-edges", "0", "{core}"], USAGE,
+         r"--max-edges .*'0'"),
+    # Help and version.
+    Case("--help", ["--help"], OK, stdout=check_help("summary")),
+    Case("-h", ["-h"], OK, stdout=check_help("export")),
+    Case("summary --help", ["summary", "--help"], OK, stdout=check_help("summary")),
+    Case("export --help", ["export", "--help"], OK, stdout=check_help("export")),
+    Case("demo --help", ["demo", "--help"], OK, stdout=check_help("demo")),
+    Case("--version", ["--version"], OK, stdout=check_version),
+]
+
+
+# ---------------------------------------------------------------------------
+# Running
+# ---------------------------------------------------------------------------
+
+class Runner:
+    def __init__(self, tool, inputs, verbose):
+        self.tool = tool
+        self.inputs = inputs
+        self.verbose = verbose
+        self.outputs = {}  # case name -> stdout, for comparisons
+
+    def expand(self, arg):
+        def sub(m):
+            value = self.inputs[m.group(1)]
+            if isinstance(value, Skip):
+                raise value
+            return value
+        return re.sub(r"\{([a-z0-9_]+)\}", sub, arg)
+
+    def run(self, argv):
+        cmd = [self.tool] + argv
+        try:
+            r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise CaseFailure("did not finish within %g s: %s" % (TIMEOUT, " ".join(cmd)))
+        if r.returncode < 0:
+            raise CaseFailure("killed by signal %d (%s)\nstderr:\n%s"
+                              % (-r.returncode, signal.Signals(-r.returncode).name,
+                                 r.stderr.decode(errors="replace")))
+        return r
+
+    def check(self, case):
+        argv = [self.expand(a) for a in case.argv]
+        r = self.run(argv)
+        err = r.stderr.decode(errors="replace")
+        shown = "$ pyheapsnap %s\nexit %d, stderr:\n%s" % (" ".join(argv), r.returncode, err)
+        if r.returncode != case.status:
+            raise CaseFailure("exit status %d, expected %d\n%s"
+                              % (r.returncode, case.status, shown))
+        lines = err.splitlines()
+        if case.stderr is None:
+            if err:
+                raise CaseFailure("unexpected stderr\n%s" % shown)
+        else:
+            want = 2 if case.status == USAGE else 1
+            if len(lines) != want or not err.endswith("\n"):
+                raise CaseFailure("%d stderr line(s), expected %d\n%s"
+                                  % (len(lines), want, shown))
+            if not MESSAGE_RE.match(lines[0]):
+                raise CaseFailure("message is not one lowercase 'pyheapsnap: ' line\n%s"
+                                  % shown)
+            if not re.search(case.stderr, lines[0]):
+                raise CaseFailure("message does not match /%s/\n%s" % (case.stderr, shown))
+            if want == 2 and not TRY_RE.match(lines[1]):
+                raise CaseFailure("second line is not a pointer to --help\n%s" % shown)
+            if r.stdout:
+                raise CaseFailure("an error, yet %d bytes on stdout\n%s"
+                                  % (len(r.stdout), shown))
+        if case.stdout:
+            case.stdout(r.stdout, self)
+        self.outputs[case.name] = r.stdout
+        if self.verbose:
+            print(shown.rstrip())
+
+
+def compare_exports(runner):
+    """The zstd core and the plain core give the same export."""
+    plain = runner.outputs.get("export core")
+    packed = runner.outputs.get("export zstd core")
+    for name in ("core", "core_zst"):
+        if isinstance(runner.inputs[name], Skip):
+            raise runner.inputs[name]
+    if plain is None or packed is None:
+        raise CaseFailure("no export to compare (see the export cases above)")
+    if plain != packed:
+        a, b = plain.decode().splitlines(), packed.decode().splitlines()
+        for n, (x, y) in enumerate(zip(a, b), start=1):
+            if x != y:
+                raise CaseFailure("exports differ at line %d:\n  plain: %s\n  zstd:  %s"
+                                  % (n, x[:300], y[:300]))
+        raise CaseFailure("exports differ in length: %d and %d lines" % (len(a), len(b)))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--tool", required=True, help="the pyheapsnap executable")
+    p.add_argument("--keep", metavar="DIR", help="make the inputs in DIR and keep them")
+    p.add_argument("--verbose", action="store_true", help="show every run's stderr")
+    args = p.parse_args()
+    tool = os.path.abspath(args.tool)
+    if not os.access(tool, os.X_OK):
+        print("FAIL: %s is not an executable" % tool)
+        return 1
+
+    if args.keep:
+        os.makedirs(args.keep, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix="pyheapsnap-cli.", dir=args.keep)
+    else:
+        tmp = tempfile.mkdtemp(prefix="pyheapsnap-cli.")
+    passed = failed = skipped = 0
+    try:
+        inputs = make_inputs(tmp)
+        runner = Runner(tool, inputs, args.verbose)
+        checks = [(c.name, lambda c=c: runner.check(c)) for c in CASES]
+        checks.append(("export of zstd core equals export of plain core",
+                       lambda: compare_exports(runner)))
+        for name, check in checks:
+            try:
+                check()
+            except Skip as why:
+                print("skip %s: %s" % (name, why))
+                skipped += 1
+            except CaseFailure as why:
+                detail = str(why).rstrip().split("\n")
+                print("FAIL %s: %s" % (name, detail[0]))
+                for line in detail[1:]:
+                    print("    " + line)
+                failed += 1
+            else:
+                print("ok   %s" % name)
+                passed += 1
+            sys.stdout.flush()
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    summary = "%d passed, %d failed" % (passed, failed)
+    if skipped:
+        summary += ", %d skipped" % skipped
+    print(summary)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
