@@ -463,3 +463,213 @@ bool pyhs_heap_format_label(const struct pyhs_heap *h, uint32_t label,
 		return false;
 	}
 }
+
+/* ---- columns and parts ---- */
+
+void pyhs_heap_get_columns(const struct pyhs_heap *h,
+			   struct pyhs_heap_columns *ret)
+{
+	struct pyhs_heap_columns c = {
+		.nobjects = h->addr.size,
+		.addr = h->addr.data,
+		.type = h->type.data,
+		.size = h->size.data,
+		.refcnt = h->refcnt.data,
+		.gen = h->gen.data,
+		.flags = h->flags.data,
+		.value_off = h->value_off.data,
+		.edge_start = h->edge_start.data,
+		.nedges = h->edge_dst.size,
+		.edge_dst = h->edge_dst.data,
+		.edge_label = h->edge_label.data,
+		.value_text_size = h->value_text.size,
+		.value_text = h->value_text.data,
+	};
+	*ret = c;
+}
+
+uint8_t pyhs_heap_type_kind(const struct pyhs_heap *h, uint32_t type)
+{
+	return type < h->types.size ? (uint8_t)h->types.data[type].kind : 0;
+}
+uint32_t pyhs_heap_nstrings(const struct pyhs_heap *h) { return (uint32_t)h->strings.size; }
+const char *pyhs_heap_string(const struct pyhs_heap *h, uint32_t id)
+{
+	return id < h->strings.size ? h->strings.data[id] : "";
+}
+uint32_t pyhs_heap_root_label_id(const struct pyhs_heap *h, uint64_t r)
+{
+	return h->roots.data[r].label;
+}
+
+/* Wraps a malloc'd array in a vector without copying. */
+#define ADOPT(vec, ptr, n) do { (vec).data = (ptr); (vec).size = (vec).capacity = (n); } while (0)
+
+static struct pyhs_error *check_parts(const struct pyhs_heap_parts *p)
+{
+	const struct pyhs_heap_columns *c = &p->columns;
+	uint64_t n = c->nobjects;
+#define BAD(...) pyhs_error_create(PYHS_ERROR_INPUT, __VA_ARGS__)
+	if (n >= UINT32_MAX)
+		return BAD("%" PRIu64 " objects is more than a heap can hold", n);
+	if (n && (!c->addr || !c->type || !c->size || !c->refcnt || !c->gen ||
+		  !c->flags || !c->value_off))
+		return BAD("object columns are missing");
+	if (!c->edge_start || (c->nedges && (!c->edge_dst || !c->edge_label)))
+		return BAD("edge columns are missing");
+	if (c->value_text_size && (!c->value_text || c->value_text[c->value_text_size - 1]))
+		return BAD("value texts are not NUL-terminated");
+	if (c->edge_start[0] != 0 || c->edge_start[n] != c->nedges)
+		return BAD("edge offsets do not cover the edges");
+	for (uint64_t i = 0; i < n; i++) {
+		if (c->edge_start[i] > c->edge_start[i + 1])
+			return BAD("edge offsets of object %" PRIu64 " go backwards", i);
+		if (c->type[i] >= p->ntypes)
+			return BAD("object %" PRIu64 " has type %" PRIu32 " of %" PRIu32,
+				   i, c->type[i], p->ntypes);
+		if (c->gen[i] > PYHS_GEN_UNTRACKED)
+			return BAD("object %" PRIu64 " has generation %u", i, c->gen[i]);
+		if (c->value_off[i] != UINT32_MAX && c->value_off[i] >= c->value_text_size)
+			return BAD("object %" PRIu64 " has a value past the value texts", i);
+		if (i && c->addr[i] == c->addr[i - 1])
+			return BAD("object %" PRIu64 " repeats an address", i);
+	}
+	for (uint64_t e = 0; e < c->nedges; e++) {
+		if (c->edge_dst[e] >= n)
+			return BAD("edge %" PRIu64 " leads past the objects", e);
+		uint32_t l = c->edge_label[e], pl = PYHS_LABEL_PAYLOAD(l);
+		switch (PYHS_LABEL_KIND(l)) {
+		case PYHS_LABEL_DICT_VALUE:
+		case PYHS_LABEL_ATTR:
+		case PYHS_LABEL_LOCAL:
+			if (pl >= n)
+				return BAD("label of edge %" PRIu64 " names no object", e);
+			break;
+		case PYHS_LABEL_FIELD:
+			if (pl >= p->nstrings)
+				return BAD("label of edge %" PRIu64 " names no string", e);
+			break;
+		case PYHS_LABEL_NONE:
+		case PYHS_LABEL_INDEX:
+		case PYHS_LABEL_DICT_KEY:
+		case PYHS_LABEL_CONSERVATIVE:
+		case PYHS_LABEL_WEAK:
+		case PYHS_LABEL_ITEM:
+			break;
+		default:
+			return BAD("edge %" PRIu64 " has an unknown label kind", e);
+		}
+	}
+	for (uint32_t t = 0; t < p->ntypes; t++)
+		if (!p->type_names[t] || p->type_kinds[t] >= K_NKINDS)
+			return BAD("type %" PRIu32 " is malformed", t);
+	for (uint32_t i = 0; i < p->nstrings; i++)
+		if (!p->strings[i])
+			return BAD("string %" PRIu32 " is missing", i);
+	for (uint64_t r = 0; r < p->nroots; r++)
+		if (p->root_obj[r] >= n || p->root_label[r] >= p->nstrings)
+			return BAD("root %" PRIu64 " is malformed", r);
+#undef BAD
+	return NULL;
+}
+
+struct pyhs_error *pyhs_heap_assemble(struct pyhs_heap_parts *p,
+				      struct pyhs_heap **ret)
+{
+	struct pyhs_error *err = check_parts(p);
+	if (err)
+		return err;
+	struct pyhs_heap *h = calloc(1, sizeof(*h));
+	if (!h)
+		return &pyhs_enomem;
+	pyhs_addr_u32_map_init(&h->type_by_addr);
+	pyhs_addr_u32_map_init(&h->kind_by_addr);
+	pyhs_string_map_init(&h->string_ids);
+	h->minor = (p->meta.hexversion >> 16) & 0xff;
+	for (uint32_t t = 0; t < p->ntypes && !err; t++) {
+		struct pyhs_type_info ti = { .kind = (enum pyhs_kind)p->type_kinds[t] };
+		ti.name = strdup(p->type_names[t]);
+		if (!ti.name || !pyhs_type_vector_append(&h->types, ti)) {
+			free(ti.name);
+			err = &pyhs_enomem;
+		}
+	}
+	for (uint32_t i = 0; i < p->nstrings && !err; i++) {
+		char *copy = strdup(p->strings[i]);
+		if (!copy || !pyhs_str_vector_append(&h->strings, copy)) {
+			free(copy);
+			err = &pyhs_enomem;
+		}
+	}
+	for (uint64_t r = 0; r < p->nroots && !err; r++) {
+		struct pyhs_root root = { p->root_obj[r], p->root_label[r] };
+		if (!pyhs_root_vector_append(&h->roots, root))
+			err = &pyhs_enomem;
+	}
+	for (size_t i = 0; i < p->nthreads && !err; i++) {
+		struct pyhs_thread th = { 0, p->thread_ident[i], p->thread_native_id[i] };
+		if (!pyhs_thread_vector_append(&h->threads, th))
+			err = &pyhs_enomem;
+	}
+	for (size_t i = 0; i < p->nwarn_examples && !err; i++) {
+		char *copy = strdup(p->warn_examples[i]);
+		if (!copy || !pyhs_str_vector_append(&h->warn_examples, copy)) {
+			free(copy);
+			err = &pyhs_enomem;
+		}
+	}
+	/* Metadata: every string copied. */
+	const struct pyhs_heap_meta *m = &p->meta;
+	struct pyhs_heap_meta *hm = &h->meta;
+	if (!err &&
+	    (!(hm->source = pyhs_heap_own(h, m->source)) ||
+	     !(hm->input = pyhs_heap_own(h, m->input)) ||
+	     !(hm->executable = pyhs_heap_own(h, m->executable)) ||
+	     !(hm->cmdline = pyhs_heap_own(h, m->cmdline)) ||
+	     !(hm->version = pyhs_heap_own(h, m->version)) ||
+	     !(hm->library = pyhs_heap_own(h, m->library)) ||
+	     !(hm->layout = pyhs_heap_own(h, m->layout)) ||
+	     !(hm->debug_file = pyhs_heap_own(h, m->debug_file))))
+		err = &pyhs_enomem;
+	for (size_t i = 0; i < m->ntids && !err; i++)
+		if (!pyhs_int_vector_append(&h->tids, m->tids[i]))
+			err = &pyhs_enomem;
+	size_t first = h->owned_strings.size;
+	for (size_t i = 0; i < m->nwarnings && !err; i++)
+		if (!pyhs_heap_own(h, m->warnings[i]))
+			err = &pyhs_enomem;
+	if (err) {
+		pyhs_heap_destroy(h);
+		return err;
+	}
+	hm->pid = m->pid;
+	hm->signal = m->signal;
+	hm->hexversion = m->hexversion;
+	hm->capture_time = m->capture_time;
+	hm->start_time = m->start_time;
+	hm->pause_ns = m->pause_ns;
+	hm->ntids = h->tids.size;
+	hm->tids = h->tids.data;
+	hm->nwarnings = h->owned_strings.size - first;
+	hm->warnings = (const char *const *)h->owned_strings.data + first;
+	memcpy(h->gc, p->gc, sizeof(h->gc));
+	h->gc_enabled = p->gc_enabled;
+	memcpy(h->warn_count, p->warn_count, sizeof(h->warn_count));
+	/* The big arrays change hands last, when nothing can fail. */
+	struct pyhs_heap_columns *c = &p->columns;
+	uint64_t n = c->nobjects;
+	ADOPT(h->addr, c->addr, n);
+	ADOPT(h->type, c->type, n);
+	ADOPT(h->size, c->size, n);
+	ADOPT(h->refcnt, c->refcnt, n);
+	ADOPT(h->gen, c->gen, n);
+	ADOPT(h->flags, c->flags, n);
+	ADOPT(h->value_off, c->value_off, n);
+	ADOPT(h->edge_start, c->edge_start, n + 1);
+	ADOPT(h->edge_dst, c->edge_dst, c->nedges);
+	ADOPT(h->edge_label, c->edge_label, c->nedges);
+	ADOPT(h->value_text, c->value_text, c->value_text_size);
+	h->max_objects = h->max_edges = UINT64_MAX;
+	*ret = h;
+	return NULL;
+}

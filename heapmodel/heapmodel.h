@@ -160,4 +160,66 @@ const char *pyhs_heap_warning_kind_name(enum pyhs_warning_kind kind);
 size_t pyhs_heap_nwarning_examples(const struct pyhs_heap *h);
 const char *pyhs_heap_warning_example(const struct pyhs_heap *h, size_t i);
 
+/* ---- columns and parts: how the snapshot format saves and loads a heap */
+
+/* The big per-object and per-edge arrays. */
+struct pyhs_heap_columns {
+	uint64_t nobjects;
+	uint64_t *addr;
+	uint32_t *type;
+	uint64_t *size;
+	uint64_t *refcnt;
+	uint8_t *gen;          /* enum pyhs_gen */
+	uint8_t *flags;        /* PYHS_OBJ_* */
+	uint32_t *value_off;   /* offset into value_text, or UINT32_MAX */
+	uint64_t *edge_start;  /* nobjects + 1 entries */
+	uint64_t nedges;
+	uint32_t *edge_dst;
+	uint32_t *edge_label;
+	uint64_t value_text_size;
+	char *value_text;      /* NUL-terminated strings */
+};
+
+/* Views of a heap's arrays: not owned, valid while the heap lives. */
+void pyhs_heap_get_columns(const struct pyhs_heap *h,
+			   struct pyhs_heap_columns *ret);
+
+/* The decoder kind of a type (a small number below PYHS_NKINDS): saved
+ * with a snapshot so previews and labels come out the same. */
+#define PYHS_NKINDS 32
+uint8_t pyhs_heap_type_kind(const struct pyhs_heap *h, uint32_t type);
+/* The label string pool (PYHS_LABEL_FIELD payloads, root labels). */
+uint32_t pyhs_heap_nstrings(const struct pyhs_heap *h);
+const char *pyhs_heap_string(const struct pyhs_heap *h, uint32_t id);
+uint32_t pyhs_heap_root_label_id(const struct pyhs_heap *h, uint64_t r);
+
+/* Everything needed to rebuild a heap. The arrays in columns are malloc'd
+ * and owned by the heap once pyhs_heap_assemble succeeds (on failure they
+ * stay the caller's); all other pointers are copied. */
+struct pyhs_heap_parts {
+	struct pyhs_heap_columns columns;
+	struct pyhs_heap_meta meta;
+	uint32_t ntypes;
+	const char *const *type_names;
+	const uint8_t *type_kinds;
+	uint32_t nstrings;
+	const char *const *strings;
+	uint64_t nroots;
+	const uint32_t *root_obj;
+	const uint32_t *root_label;      /* string ids */
+	size_t nthreads;
+	const uint64_t *thread_ident;
+	const uint64_t *thread_native_id;
+	struct pyhs_gc_generation_info gc[4];
+	bool gc_enabled;
+	uint64_t warn_count[PYHS_WARN_NKINDS];
+	size_t nwarn_examples;
+	const char *const *warn_examples;
+};
+
+/* Checks every cross-reference (edge targets, types, value offsets, label
+ * payloads, roots) and builds the heap. PYHS_ERROR_INPUT if inconsistent. */
+struct pyhs_error *pyhs_heap_assemble(struct pyhs_heap_parts *parts,
+				      struct pyhs_heap **ret);
+
 #endif
