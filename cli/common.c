@@ -78,6 +78,18 @@ int input_option(struct input_options *o, int opt, const char *arg)
 	case OPT_JSON:
 		o->json = true;
 		return 1;
+	case OPT_GEN:
+		if (!strcmp(arg, "0") || !strcmp(arg, "1") || !strcmp(arg, "2"))
+			o->gen = arg[0] - '0';
+		else if (!strcmp(arg, "permanent"))
+			o->gen = PYHS_GEN_PERMANENT;
+		else if (!strcmp(arg, "untracked"))
+			o->gen = PYHS_GEN_UNTRACKED;
+		else {
+			log_error("--gen takes 0, 1, 2, permanent or untracked, not '%s'", arg);
+			return -1;
+		}
+		return 1;
 	case OPT_MAX_OBJECTS:
 		if (!parse_count(arg, &o->heap.max_objects)) {
 			log_error("--max-objects takes a positive whole number, not '%s'", arg);
@@ -150,4 +162,137 @@ const char *fmt_count(unsigned long long n, char *buf, size_t size)
 	}
 	buf[o] = '\0';
 	return buf;
+}
+
+int parse_verb_args(const struct verb_spec *spec, int argc, char **argv,
+		    struct input_options *o, char ***ret_args, int *ret_nargs)
+{
+	static const struct option shared[] = {
+		INPUT_LONG_OPTIONS,
+		{ "help", no_argument, NULL, 'h' },
+	};
+	struct option longopts[64];
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++)
+		longopts[n++] = shared[i];
+	for (const struct option *l = spec->longopts; l && l->name && n < 63; l++)
+		longopts[n++] = *l;
+	memset(&longopts[n], 0, sizeof(longopts[n]));
+	char shortopts[64];
+	snprintf(shortopts, sizeof(shortopts), ":h%s", spec->shortopts ? spec->shortopts : "");
+	o->gen = -1;
+	optind = 1;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		int r = input_option(o, c, optarg);
+		if (r < 0) {
+			fprintf(stderr, "Try 'pyheapsnap %s --help' for more information.\n",
+				spec->name);
+			return EXIT_USAGE;
+		}
+		if (r > 0)
+			continue;
+		switch (c) {
+		case 'h':
+			spec->help();
+			return EXIT_OK;
+		case ':':
+			return usage_error(spec->name, "option '%s' needs an argument",
+					   argv[optind - 1]);
+		case '?':
+			return usage_error(spec->name, "unknown option '%s'", argv[optind - 1]);
+		default:
+			if (spec->option) {
+				r = spec->option(spec->ctx, c, optarg);
+				if (r)
+					return r;
+				break;
+			}
+			return usage_error(spec->name, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	int nargs = argc - optind;
+	if (nargs < spec->min_args)
+		return usage_error(spec->name, nargs == 0 ? "no input given" :
+				   "missing argument after '%s'", argv[argc - 1]);
+	if (nargs > spec->max_args)
+		return usage_error(spec->name, "unexpected argument '%s'",
+				   argv[optind + spec->max_args]);
+	*ret_args = argv + optind;
+	*ret_nargs = nargs;
+	return -1;
+}
+
+int parse_object(const struct pyhs_heap *h, const char *verb, const char *arg,
+		 uint64_t *ret)
+{
+	char *end;
+	errno = 0;
+	unsigned long long addr = strtoull(arg, &end, 0);
+	if (errno || end == arg || *end)
+		return usage_error(verb, "'%s' is not an address (give it as 0x7f... or in decimal)", arg);
+	if (!pyhs_heap_find(h, addr, ret)) {
+		log_error("no object at 0x%llx in '%s'", addr, pyhs_heap_meta(h)->input);
+		return EXIT_INPUT;
+	}
+	return 0;
+}
+
+/* The value of a str object, if it is one. */
+static const char *str_value(const struct pyhs_heap *h, uint32_t i)
+{
+	if (strcmp(pyhs_heap_type_name(h, pyhs_heap_type_of(h, i)), "str") != 0)
+		return NULL;
+	return pyhs_heap_value(h, i);
+}
+
+void describe_path(const struct pyhs_heap *h, const struct pyhs_path *p,
+		   char *buf, size_t n)
+{
+	size_t o = 0;
+	uint64_t k = 0;
+	buf[0] = '\0';
+#define PUT(...) do { if (o < n) o += (size_t)snprintf(buf + o, n - o, __VA_ARGS__); } while (0)
+	if (p->c_held) {
+		PUT("held by C code: %s 0x%llx",
+		    pyhs_heap_type_name(h, pyhs_heap_type_of(h, p->start)),
+		    (unsigned long long)pyhs_heap_addr(h, p->start));
+	} else {
+		const char *root = pyhs_heap_root_label(h, p->root);
+		/* sys.modules['m'].__dict__['g'] reads as "module m global g". */
+		if (strcmp(root, "sys.modules") == 0 && p->nedges >= 1) {
+			uint32_t l0 = pyhs_heap_edge_label(h, p->edges[0]);
+			const char *mod = PYHS_LABEL_KIND(l0) == PYHS_LABEL_DICT_VALUE ?
+						  str_value(h, PYHS_LABEL_PAYLOAD(l0)) : NULL;
+			if (mod) {
+				k = 1;
+				PUT("module %s", mod);
+				char l[64];
+				if (p->nedges >= 3 &&
+				    pyhs_heap_format_label(h, pyhs_heap_edge_label(h, p->edges[1]), l, sizeof(l)) &&
+				    strcmp(l, ".__dict__") == 0) {
+					uint32_t l2 = pyhs_heap_edge_label(h, p->edges[2]);
+					const char *g = PYHS_LABEL_KIND(l2) == PYHS_LABEL_DICT_VALUE ?
+								str_value(h, PYHS_LABEL_PAYLOAD(l2)) : NULL;
+					if (g) {
+						PUT(" global %s", g);
+						k = 3;
+					}
+				}
+			} else {
+				PUT("%s", root);
+			}
+		} else {
+			PUT("%s", root);
+		}
+	}
+	for (; k < p->nedges; k++) {
+		char l[128];
+		if (pyhs_heap_format_label(h, pyhs_heap_edge_label(h, p->edges[k]), l, sizeof(l)))
+			PUT(" %s%s", l[0] == '[' || l[0] == '.' ? "" : "-> ", l);
+		else
+			PUT(" -> %s", pyhs_heap_type_name(h, pyhs_heap_type_of(h, pyhs_heap_edge_dst(h, p->edges[k]))));
+	}
+#undef PUT
 }

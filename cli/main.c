@@ -7,6 +7,11 @@
 static const struct verb verbs[] = {
 	{ "summary", verb_summary, "what a heap holds: objects, sizes, generations, largest types" },
 	{ "export", verb_export, "every object with its type, size, refcount, generation and references" },
+	{ "top", verb_top, "objects or types ranked by retained or shallow size" },
+	{ "path", verb_path, "how an object is kept alive: the path from a root to it" },
+	{ "show", verb_show, "one object: sizes, refcount, references both ways, dominator, path" },
+	{ "cycles", verb_cycles, "reference cycles, largest first, or the garbage ones" },
+	{ "stacks", verb_stacks, "the Python stack of every thread, with local variables" },
 	{ "demo", verb_demo, "run a bundled Python program, take a core of it and summarise it" },
 };
 

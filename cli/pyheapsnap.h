@@ -27,7 +27,42 @@ struct input_options {
 	struct pyhs_open_options open;
 	struct pyhs_heap_options heap;
 	bool json;
+	int gen; /* --gen: -1 for all, else enum pyhs_gen */
 };
+
+/* How a verb parses its command line: the shared input options, -h and
+ * its own options (handled by option(), which returns 0 to go on or an exit
+ * code), then between min_args and max_args positional arguments. */
+struct verb_spec {
+	const char *name;
+	const char *shortopts;          /* the verb's own, without "h" */
+	const struct option *longopts;  /* the verb's own, { 0 }-terminated */
+	void (*help)(void);
+	int (*option)(void *ctx, int opt, const char *arg);
+	void *ctx;
+	int min_args;
+	int max_args;
+};
+/* Returns -1 when the verb should go on (positional arguments in
+ * *ret_args, *ret_nargs), else the exit code to return at once. */
+int parse_verb_args(const struct verb_spec *spec, int argc, char **argv,
+		    struct input_options *o, char ***ret_args, int *ret_nargs);
+
+/* Whether object i passes the --gen filter. */
+static inline bool gen_matches(const struct input_options *o,
+			       const struct pyhs_heap *h, uint64_t i)
+{
+	return o->gen < 0 || (int)pyhs_heap_gen(h, i) == o->gen;
+}
+
+/* An object named on the command line: 0x-hex or decimal address. */
+int parse_object(const struct pyhs_heap *h, const char *verb, const char *arg,
+		 uint64_t *ret);
+
+/* One line naming where a path holds its object, as a person would:
+ * "module __main__ global CACHE ['k12'] .payload". */
+void describe_path(const struct pyhs_heap *h, const struct pyhs_path *p,
+		   char *buf, size_t n);
 
 /* Long options shared by input-reading verbs; see input.c. */
 #define INPUT_LONG_OPTIONS                                        \
@@ -37,7 +72,8 @@ struct input_options {
 	{ "no-dwarf", no_argument, NULL, OPT_NO_DWARF },          \
 	{ "max-objects", required_argument, NULL, OPT_MAX_OBJECTS }, \
 	{ "max-edges", required_argument, NULL, OPT_MAX_EDGES },  \
-	{ "json", no_argument, NULL, OPT_JSON }
+	{ "json", no_argument, NULL, OPT_JSON },                  \
+	{ "gen", required_argument, NULL, OPT_GEN }
 
 enum {
 	OPT_SYSROOT = 0x100,
@@ -48,11 +84,14 @@ enum {
 	OPT_MAX_EDGES,
 	OPT_JSON,
 	OPT_FORMAT,
+	OPT_GEN,
 	OPT_VERB_FIRST, /* verbs number their own options from here */
 };
 
 #define INPUT_OPTIONS_HELP                                                   \
 	"      --json             print JSON instead of text\n"              \
+	"      --gen G            only objects of GC generation G (0, 1, 2,\n" \
+	"                         permanent or untracked)\n"                 \
 	"      --exe PATH         the executable, if it moved since the core\n" \
 	"      --sysroot DIR      look for the core's files under DIR\n"     \
 	"      --debug-dir DIR    separate debug info (default /usr/lib/debug;\n" \
@@ -86,6 +125,16 @@ const char *fmt_count(unsigned long long n, char *buf, size_t size);
 int verb_summary(int argc, char **argv);
 int verb_export(int argc, char **argv);
 int verb_demo(int argc, char **argv);
+/* Shared by path and show. */
+void print_path_steps(const struct pyhs_heap *h, const struct pyhs_path *p,
+		      FILE *out, const char *indent);
+void print_path_json(const struct pyhs_heap *h, const struct pyhs_path *p, FILE *out);
+
+int verb_top(int argc, char **argv);
+int verb_path(int argc, char **argv);
+int verb_cycles(int argc, char **argv);
+int verb_show(int argc, char **argv);
+int verb_stacks(int argc, char **argv);
 
 /* Shared by summary and demo. */
 int print_summary(struct pyhs_heap *h, bool json, FILE *out);

@@ -371,7 +371,11 @@ uint64_t pyhs_heap_nroots(const struct pyhs_heap *h) { return h->roots.size; }
 uint32_t pyhs_heap_root_object(const struct pyhs_heap *h, uint64_t r) { return h->roots.data[r].obj; }
 const char *pyhs_heap_root_label(const struct pyhs_heap *h, uint64_t r)
 {
-	return h->strings.data[h->roots.data[r].label];
+	return h->strings.data[h->roots.data[r].label & ~PYHS_ROOT_BORROWED];
+}
+bool pyhs_heap_root_holds_ref(const struct pyhs_heap *h, uint64_t r)
+{
+	return !(h->roots.data[r].label & PYHS_ROOT_BORROWED);
 }
 
 void pyhs_heap_gc_info(const struct pyhs_heap *h, int gen,
@@ -567,7 +571,8 @@ static struct pyhs_error *check_parts(const struct pyhs_heap_parts *p)
 		if (!p->strings[i])
 			return BAD("string %" PRIu32 " is missing", i);
 	for (uint64_t r = 0; r < p->nroots; r++)
-		if (p->root_obj[r] >= n || p->root_label[r] >= p->nstrings)
+		if (p->root_obj[r] >= n ||
+		    (p->root_label[r] & ~PYHS_ROOT_BORROWED) >= p->nstrings)
 			return BAD("root %" PRIu64 " is malformed", r);
 #undef BAD
 	return NULL;

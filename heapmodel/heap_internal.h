@@ -65,7 +65,7 @@ DEFINE_HASH_MAP(pyhs_string_map, const char *, uint32_t, pyhs_hash_str,
 
 struct pyhs_root {
 	uint32_t obj;
-	uint32_t label; /* string id */
+	uint32_t label; /* string id | PYHS_ROOT_BORROWED */
 };
 DEFINE_VECTOR(pyhs_root_vector, struct pyhs_root)
 

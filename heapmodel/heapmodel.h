@@ -134,6 +134,12 @@ const char *pyhs_heap_type_name(const struct pyhs_heap *h, uint32_t type);
 uint64_t pyhs_heap_nroots(const struct pyhs_heap *h);
 uint32_t pyhs_heap_root_object(const struct pyhs_heap *h, uint64_t r);
 const char *pyhs_heap_root_label(const struct pyhs_heap *h, uint64_t r);
+/* Whether the place a root names owns a reference to its object (sys.modules
+ * does; a thread's current frame pointer or a static type does not). */
+bool pyhs_heap_root_holds_ref(const struct pyhs_heap *h, uint64_t r);
+/* In root label ids (pyhs_heap_root_label_id, pyhs_heap_parts.root_label):
+ * the root does not own a reference. */
+#define PYHS_ROOT_BORROWED UINT32_C(0x80000000)
 
 /* Values. Writes a short, escaped, human-readable preview of the object
  * (str/bytes/int/float values, container lengths) into buf. */
@@ -159,6 +165,63 @@ uint64_t pyhs_heap_warning_count(const struct pyhs_heap *h,
 const char *pyhs_heap_warning_kind_name(enum pyhs_warning_kind kind);
 size_t pyhs_heap_nwarning_examples(const struct pyhs_heap *h);
 const char *pyhs_heap_warning_example(const struct pyhs_heap *h, size_t i);
+
+/* ---- analyses: what keeps it alive ---------------------------------- */
+
+struct pyhs_analysis;
+
+/* Dominator tree and retained sizes over every object, reconciliation of
+ * refcounts with the references found, and what the cyclic collector would
+ * free now. The roots of the dominator tree are the named roots plus the
+ * objects held only by references no object explains (C code). */
+struct pyhs_error *pyhs_analysis_create(const struct pyhs_heap *h,
+					struct pyhs_analysis **ret);
+void pyhs_analysis_destroy(struct pyhs_analysis *a);
+
+#define PYHS_DOM_ROOT UINT32_C(0xfffffffe) /* dominated by the roots as a whole */
+#define PYHS_DOM_NONE UINT32_C(0xffffffff) /* no root reaches it */
+uint32_t pyhs_analysis_idom(const struct pyhs_analysis *a, uint64_t i);
+/* Bytes that would be freed with the object: its dominator subtree. */
+uint64_t pyhs_analysis_retained(const struct pyhs_analysis *a, uint64_t i);
+/* ob_refcnt minus the references found to the object (from objects and
+ * from roots that own one); 0 when all are found or it is immortal. */
+uint64_t pyhs_analysis_unexplained(const struct pyhs_analysis *a, uint64_t i);
+/* Objects the cyclic collector would free if it ran now (computed as gc
+ * does: refcounts minus references among tracked objects). */
+bool pyhs_analysis_is_garbage(const struct pyhs_analysis *a, uint64_t i);
+uint64_t pyhs_analysis_ngarbage(const struct pyhs_analysis *a);
+/* Bytes reachable from the roots. */
+uint64_t pyhs_analysis_reachable_bytes(const struct pyhs_analysis *a);
+
+/* A path from a root to an object: the root (a named root, or the object
+ * held by C code it starts at), then edges. */
+struct pyhs_path {
+	bool c_held;      /* starts at an object held by unexplained references */
+	uint64_t root;    /* the named root's number, when !c_held */
+	uint32_t start;   /* the object the path starts at */
+	uint64_t nedges;
+	uint64_t *edges;  /* edge numbers, from start to the target */
+};
+/* Shortest paths to target, one per distinct root that reaches it, shortest
+ * first, at most max of them. PYHS_ERROR_NOT_FOUND if nothing reaches it. */
+struct pyhs_error *pyhs_analysis_paths(const struct pyhs_analysis *a,
+				       uint32_t target, size_t max,
+				       struct pyhs_path **ret, size_t *ret_n);
+void pyhs_paths_free(struct pyhs_path *paths, size_t n);
+
+/* Reference cycles: strongly connected components of more than one object,
+ * and objects that refer to themselves, largest (in bytes) first. With
+ * garbage_only, only cycles made entirely of garbage. */
+struct pyhs_cycles {
+	uint64_t n;
+	uint64_t *start;   /* n + 1 offsets into objects */
+	uint32_t *objects;
+	uint64_t *bytes;   /* per cycle */
+};
+struct pyhs_error *pyhs_analysis_cycles(const struct pyhs_analysis *a,
+					bool garbage_only,
+					struct pyhs_cycles **ret);
+void pyhs_cycles_free(struct pyhs_cycles *c);
 
 /* ---- columns and parts: how the snapshot format saves and loads a heap */
 

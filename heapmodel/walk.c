@@ -399,10 +399,10 @@ static uint64_t decode_deque(struct walker *w, uint64_t addr,
 static bool frame_code(struct walker *w, uint64_t code)
 {
 	uint64_t type;
-	uint32_t *ti;
+	uint32_t ti;
 	return code && hrd(w->h, code + 8, &type) &&
-	       (ti = pyhs_addr_u32_map_search(&w->h->type_by_addr, type)) &&
-	       w->h->types.data[*ti].kind == K_CODE;
+	       (ti = pyhs_type_get(w->h, type, &w->err)) != PYHS_NO_OBJECT &&
+	       w->h->types.data[ti].kind == K_CODE;
 }
 
 /* Local names: ≤3.10 co_varnames + co_cellvars + co_freevars, 3.11+
@@ -1069,7 +1069,10 @@ static void decode(struct walker *w, uint32_t i)
 
 /* ---- roots ---- */
 
-static void add_root(struct walker *w, uint64_t addr, const char *label)
+/* A named root. holds_ref: the place it names owns a reference to the
+ * object (counted when reconciling refcounts); a borrowed one does not. */
+static void add_root(struct walker *w, uint64_t addr, const char *label,
+		     bool holds_ref)
 {
 	if (!addr || w->err)
 		return;
@@ -1082,7 +1085,7 @@ static void add_root(struct walker *w, uint64_t addr, const char *label)
 		w->err = err;
 		return;
 	}
-	struct pyhs_root r = { j, id };
+	struct pyhs_root r = { j, id | (holds_ref ? 0 : PYHS_ROOT_BORROWED) };
 	if (!pyhs_root_vector_append(&w->h->roots, r))
 		w->err = &pyhs_enomem;
 }
@@ -1177,7 +1180,7 @@ static void walk_thread_frames(struct walker *w, uint64_t tstate, size_t k)
 				break;
 			frame_description(w, code, desc, sizeof(desc));
 			snprintf(label, sizeof(label), "thread %zu %s", k, desc);
-			add_root(w, f, label);
+			add_root(w, f, label, false);
 			if (!hrd_off(h, f, L->frame_f_back, &f))
 				break;
 		}
@@ -1204,9 +1207,9 @@ static void walk_thread_frames(struct walker *w, uint64_t tstate, size_t k)
 			frame_description(w, code, desc, sizeof(desc));
 			snprintf(label, sizeof(label), "thread %zu %s", k, desc);
 			if (owner == owner_gen) {
-				add_root(w, f - gen_off, label);
+				add_root(w, f - gen_off, label, false);
 			} else if (owner == owner_frame_obj) {
-				add_root(w, fobj, label);
+				add_root(w, fobj, label, false);
 			} else if (owner == owner_thread) {
 				/* Its references are roots, labelled by the frame. */
 				uint32_t before = (uint32_t)h->edge_dst.size;
@@ -1217,11 +1220,22 @@ static void walk_thread_frames(struct walker *w, uint64_t tstate, size_t k)
 				decode_iframe(w, f);
 				for (uint64_t e = before; e < h->edge_dst.size && !w->err; e++) {
 					char l[128], full[700];
-					if (pyhs_heap_format_label(h, h->edge_label.data[e], l, sizeof(l)))
+					uint32_t lab0 = h->edge_label.data[e];
+					/* Values are not read yet: name locals here. */
+					if (PYHS_LABEL_KIND(lab0) == PYHS_LABEL_LOCAL) {
+						char nm[120];
+						if (!pyhs_read_str(h, h->addr.data[PYHS_LABEL_PAYLOAD(lab0)],
+								   nm, sizeof(nm)))
+							snprintf(nm, sizeof(nm), "?");
+						snprintf(full, sizeof(full), "%s local %s", label, nm);
+					} else if (pyhs_heap_format_label(h, lab0, l, sizeof(l)))
 						snprintf(full, sizeof(full), "%s %s", label, l);
 					else
 						snprintf(full, sizeof(full), "%s", label);
-					add_root(w, h->addr.data[h->edge_dst.data[e]], full);
+					uint32_t lab = h->edge_label.data[e];
+					bool borrowed = lab == PYHS_LABEL(PYHS_LABEL_FIELD, w->id_globals) ||
+							lab == PYHS_LABEL(PYHS_LABEL_FIELD, w->id_builtins);
+					add_root(w, h->addr.data[h->edge_dst.data[e]], full, !borrowed);
 				}
 				h->edge_dst.size = before;
 				h->edge_label.size = before;
@@ -1229,7 +1243,7 @@ static void walk_thread_frames(struct walker *w, uint64_t tstate, size_t k)
 				w->cur_addr = sa;
 				w->cur_end = se;
 				if (fobj)
-					add_root(w, fobj, label);
+					add_root(w, fobj, label, true);
 			}
 		}
 		if (!hrd_off(h, f, L->iframe_previous, &f))
@@ -1243,17 +1257,17 @@ static void walk_roots(struct walker *w)
 	const struct pyhs_layout *L = h->L;
 	uint64_t v;
 	if (hrd_off(h, h->interp, L->interp_sysdict, &v))
-		add_root(w, v, "sys");
+		add_root(w, v, "sys", true);
 	if (hrd_off(h, h->interp, L->interp_modules, &v))
-		add_root(w, v, "sys.modules");
+		add_root(w, v, "sys.modules", true);
 	if (hrd_off(h, h->interp, L->interp_builtins, &v))
-		add_root(w, v, "builtins");
+		add_root(w, v, "builtins", true);
 	if (L->interp_interned >= 0 && hrd_off(h, h->interp, L->interp_interned, &v))
-		add_root(w, v, "interned strings");
+		add_root(w, v, "interned strings", true);
 	else if ((pyhs_target_symbol(h->t, "interned", &v) ||
 		  pyhs_target_symbol(h->t, "interned.lto_priv.0", &v)) &&
 		 hrd(h, v, &v))
-		add_root(w, v, "interned strings");
+		add_root(w, v, "interned strings", true);
 	/* Threads, newest first in the interpreter's list. */
 	uint64_t ts = 0;
 	hrd_off(h, h->interp, L->interp_tstate_head, &ts);
@@ -1276,7 +1290,7 @@ static void walk_roots(struct walker *w)
 		char label[64];
 		snprintf(label, sizeof(label), "thread %zu dict", k);
 		if (hrd_off(h, ts, L->tstate_dict, &v))
-			add_root(w, v, label);
+			add_root(w, v, label, true);
 		walk_thread_frames(w, ts, k);
 		if (!hrd_off(h, ts, L->tstate_next, &ts))
 			break;
@@ -1286,17 +1300,17 @@ static void walk_roots(struct walker *w)
 static struct pyhs_error *intern_ids(struct walker *w)
 {
 	struct { uint32_t *id; const char *s; } names[] = {
-		{ &w->id_class, "__class__" }, { &w->id_dict, "__dict__" },
-		{ &w->id_mro, "__mro__" }, { &w->id_bases, "__bases__" },
-		{ &w->id_base, "__base__" }, { &w->id_name, "__name__" },
-		{ &w->id_qualname, "__qualname__" }, { &w->id_slots, "__slots__" },
-		{ &w->id_module, "__module__" }, { &w->id_cache, "tp_cache" },
-		{ &w->id_subclasses, "__subclasses__" },
-		{ &w->id_callback, "__callback__" }, { &w->id_code, "f_code" },
-		{ &w->id_func, "f_func" }, { &w->id_globals, "f_globals" },
-		{ &w->id_builtins, "f_builtins" }, { &w->id_locals, "f_locals" },
-		{ &w->id_back, "f_back" }, { &w->id_frame, "frame" },
-		{ &w->id_items, "items" }, { &w->id_values, "values" },
+		{ &w->id_class, ".__class__" }, { &w->id_dict, ".__dict__" },
+		{ &w->id_mro, ".__mro__" }, { &w->id_bases, ".__bases__" },
+		{ &w->id_base, ".__base__" }, { &w->id_name, ".__name__" },
+		{ &w->id_qualname, ".__qualname__" }, { &w->id_slots, ".__slots__" },
+		{ &w->id_module, ".__module__" }, { &w->id_cache, ".tp_cache" },
+		{ &w->id_subclasses, ".__subclasses__" },
+		{ &w->id_callback, ".__callback__" }, { &w->id_code, ".f_code" },
+		{ &w->id_func, ".f_func" }, { &w->id_globals, ".f_globals" },
+		{ &w->id_builtins, ".f_builtins" }, { &w->id_locals, ".f_locals" },
+		{ &w->id_back, ".f_back" }, { &w->id_frame, ".frame" },
+		{ &w->id_items, ".items" }, { &w->id_values, ".values" },
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		struct pyhs_error *err = pyhs_heap_intern_string(w->h, names[i].s,
@@ -1347,9 +1361,17 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 		while (types_rooted < h->types.size && !w.err) {
 			const struct pyhs_type_info *ti = &h->types.data[types_rooted++];
 			if (!ti->heap) {
-				char label[64];
-				snprintf(label, sizeof(label), "static type");
-				add_root(&w, ti->addr, label);
+				char label[300], name[256] = "?";
+				uint64_t np;
+				if (hrd_off(h, ti->addr, L->type_tp_name, &np)) {
+					size_t k = 0;
+					while (k + 1 < sizeof(name) &&
+					       pyhs_target_read(h->t, np + k, &name[k], 1) && name[k])
+						k++;
+					name[k] = '\0';
+				}
+				snprintf(label, sizeof(label), "type %s", name);
+				add_root(&w, ti->addr, label, false);
 			}
 		}
 	}

@@ -126,6 +126,91 @@ static struct pyhs_error *decompress_zstd(struct pyhs_target *t,
 	return NULL;
 }
 
+/* ---- Shared with live.c: modules from a list of file mappings ---- */
+
+struct pyhs_error *pyhs_target_add_module_mapping(struct pyhs_target *t,
+						  const char *name,
+						  uint64_t start, uint64_t end,
+						  bool at_file_start)
+{
+	/* One module per path; gather its range. */
+	struct pyhs_module *m = NULL;
+	for (size_t j = 0; j < t->modules.size; j++) {
+		if (strcmp(t->modules.data[j].path, name) == 0) {
+			m = &t->modules.data[j];
+			break;
+		}
+	}
+	if (!m) {
+		struct pyhs_module nm = { 0 };
+		nm.path = strdup(name);
+		if (!nm.path)
+			return &pyhs_enomem;
+		nm.start = start;
+		nm.end = end;
+		pyhs_symbol_map_init(&nm.symbols);
+		if (!pyhs_module_vector_append(&t->modules, nm)) {
+			free(nm.path);
+			return &pyhs_enomem;
+		}
+		m = &t->modules.data[t->modules.size - 1];
+	}
+	if (start < m->start)
+		m->start = start;
+	if (end > m->end)
+		m->end = end;
+	if (at_file_start && !m->bias_known) {
+		/* Where the ELF header is mapped; the bias follows once
+		 * the file's first PT_LOAD is known. */
+		m->bias = start;
+	}
+	return NULL;
+}
+
+struct pyhs_error *pyhs_target_add_file_bytes(struct pyhs_target *t,
+					      const char *name, uint64_t start,
+					      uint64_t end, uint64_t offset)
+{
+	for (size_t j = 0; j < t->modules.size; j++) {
+		struct pyhs_module *m = &t->modules.data[j];
+		if (strcmp(m->path, name) != 0 || !m->file)
+			continue;
+		if (offset >= m->file_size)
+			break;
+		uint64_t len = end - start;
+		if (len > m->file_size - offset)
+			len = m->file_size - offset;
+		return pyhs_memory_add(&t->mem, start, len, m->file + offset);
+	}
+	return NULL;
+}
+
+struct pyhs_error *pyhs_target_find_executable(struct pyhs_target *t)
+{
+	/* The executable: the mapping holding the entry point. */
+	for (size_t i = 0; i < t->modules.size && !t->executable; i++) {
+		const struct pyhs_module *m = &t->modules.data[i];
+		if (t->entry >= m->start && t->entry < m->end) {
+			t->executable = strdup(m->path);
+			if (!t->executable)
+				return &pyhs_enomem;
+		}
+	}
+	if (!t->executable && t->execfn) {
+		char buf[4096];
+		size_t n = 0;
+		while (n < sizeof(buf) - 1 &&
+		       pyhs_memory_read(&t->mem, t->execfn + n, &buf[n], 1) &&
+		       buf[n])
+			n++;
+		buf[n] = '\0';
+		t->executable = strdup(buf);
+		if (!t->executable)
+			return &pyhs_enomem;
+	}
+	return NULL;
+}
+
 struct note_file_entry {
 	uint64_t start, end, offset;
 	const char *name;
@@ -157,37 +242,10 @@ static struct pyhs_error *parse_nt_file(struct pyhs_target *t,
 		names += n + 1;
 		if (e[1] <= e[0] || e[2] > UINT64_MAX / (page_size ? page_size : 1))
 			continue;
-		/* One module per path; gather its range. */
-		struct pyhs_module *m = NULL;
-		for (size_t j = 0; j < t->modules.size; j++) {
-			if (strcmp(t->modules.data[j].path, name) == 0) {
-				m = &t->modules.data[j];
-				break;
-			}
-		}
-		if (!m) {
-			struct pyhs_module nm = { 0 };
-			nm.path = strdup(name);
-			if (!nm.path)
-				return &pyhs_enomem;
-			nm.start = e[0];
-			nm.end = e[1];
-			pyhs_symbol_map_init(&nm.symbols);
-			if (!pyhs_module_vector_append(&t->modules, nm)) {
-				free(nm.path);
-				return &pyhs_enomem;
-			}
-			m = &t->modules.data[t->modules.size - 1];
-		}
-		if (e[0] < m->start)
-			m->start = e[0];
-		if (e[1] > m->end)
-			m->end = e[1];
-		if (e[2] == 0 && !m->bias_known) {
-			/* Where the ELF header is mapped; the bias follows once
-			 * the file's first PT_LOAD is known. */
-			m->bias = e[0];
-		}
+		struct pyhs_error *err = pyhs_target_add_module_mapping(
+			t, name, e[0], e[1], e[2] == 0);
+		if (err)
+			return err;
 	}
 	return NULL;
 }
@@ -216,22 +274,10 @@ static struct pyhs_error *add_file_backed(struct pyhs_target *t,
 		if (e[1] <= e[0] || !page_size ||
 		    e[2] > UINT64_MAX / page_size)
 			continue;
-		for (size_t j = 0; j < t->modules.size; j++) {
-			struct pyhs_module *m = &t->modules.data[j];
-			if (strcmp(m->path, name) != 0 || !m->file)
-				continue;
-			uint64_t off = e[2] * page_size;
-			if (off >= m->file_size)
-				break;
-			uint64_t len = e[1] - e[0];
-			if (len > m->file_size - off)
-				len = m->file_size - off;
-			struct pyhs_error *err = pyhs_memory_add(
-				&t->mem, e[0], len, m->file + off);
-			if (err)
-				return err;
-			break;
-		}
+		struct pyhs_error *err = pyhs_target_add_file_bytes(
+			t, name, e[0], e[1], e[2] * page_size);
+		if (err)
+			return err;
 	}
 	return NULL;
 }
@@ -312,8 +358,8 @@ static struct pyhs_error *parse_notes(struct pyhs_target *t, Elf *elf,
 	return NULL;
 }
 
-static struct pyhs_error *target_create(const struct pyhs_open_options *opts,
-					struct pyhs_target **ret)
+struct pyhs_error *pyhs_target_create(const struct pyhs_open_options *opts,
+				       struct pyhs_target **ret)
 {
 	struct pyhs_target *t = calloc(1, sizeof(*t));
 	if (!t)
@@ -337,7 +383,7 @@ struct pyhs_error *pyhs_target_open_core(const char *path,
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return pyhs_error_create(PYHS_ERROR_OS, "libelf is unusable");
 	struct pyhs_target *t;
-	struct pyhs_error *err = target_create(opts, &t);
+	struct pyhs_error *err = pyhs_target_create(opts, &t);
 	if (err)
 		return err;
 	const uint8_t *core;
@@ -460,32 +506,13 @@ struct pyhs_error *pyhs_target_open_core(const char *path,
 	}
 	elf_end(elf);
 
-	/* The executable: the mapping holding the entry point. */
-	for (size_t i = 0; i < t->modules.size && !t->executable; i++) {
-		const struct pyhs_module *m = &t->modules.data[i];
-		if (t->entry >= m->start && t->entry < m->end) {
-			t->executable = strdup(m->path);
-			if (!t->executable) {
-				err = &pyhs_enomem;
-				goto fail;
-			}
-		}
-	}
-	if (!t->executable && t->execfn) {
-		char buf[4096];
-		size_t n = 0;
-		while (n < sizeof(buf) - 1 &&
-		       pyhs_memory_read(&t->mem, t->execfn + n, &buf[n], 1) &&
-		       buf[n])
-			n++;
-		buf[n] = '\0';
-		t->executable = strdup(buf);
-		if (!t->executable) {
-			err = &pyhs_enomem;
-			goto fail;
-		}
-	}
+	err = pyhs_target_find_executable(t);
+	if (err)
+		goto fail;
 	err = pyhs_python_find(t);
+	if (err && missing)
+		err = pyhs_error_wrap(err, "core '%s' is truncated (%llu bytes of memory missing)",
+				      path, (unsigned long long)missing);
 	if (err)
 		goto fail;
 	*ret = t;
@@ -570,7 +597,19 @@ int pyhs_target_thread_tid(const struct pyhs_target *t, size_t i)
 	return i < t->tids.size ? t->tids.data[i] : 0;
 }
 int pyhs_target_signal(const struct pyhs_target *t) { return t->signal; }
-const char *pyhs_target_source(const struct pyhs_target *t) { return "core"; }
+const char *pyhs_target_source(const struct pyhs_target *t)
+{
+	return t->live ? "pid" : "core";
+}
+uint64_t pyhs_target_pause_ns(const struct pyhs_target *t) { return t->pause_ns; }
+uint64_t pyhs_target_capture_time(const struct pyhs_target *t)
+{
+	return t->capture_time;
+}
+uint64_t pyhs_target_start_time(const struct pyhs_target *t)
+{
+	return t->start_time;
+}
 uint32_t pyhs_target_py_version(const struct pyhs_target *t) { return t->py_version; }
 const char *pyhs_target_py_build(const struct pyhs_target *t)
 {

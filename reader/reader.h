@@ -67,6 +67,15 @@ struct pyhs_open_options {
 struct pyhs_error *pyhs_target_open_core(const char *path,
 					 const struct pyhs_open_options *opts,
 					 struct pyhs_target **ret);
+/* Stops every thread of a running process, copies its memory, resumes it
+ * and finds the CPython runtime in the copy (see reader/live.c). Errors:
+ * PYHS_ERROR_NOT_FOUND (no such process), PYHS_ERROR_OS (not permitted,
+ * with the reason and what to do), PYHS_ERROR_INPUT (it exited during
+ * capture), PYHS_ERROR_INVALID (a thread id, or the caller itself), and
+ * those of pyhs_target_open_core once the copy is made. */
+struct pyhs_error *pyhs_target_open_pid(int pid,
+					const struct pyhs_open_options *opts,
+					struct pyhs_target **ret);
 void pyhs_target_destroy(struct pyhs_target *t);
 
 /* Memory. These are the hot path: they return false for unreadable memory
@@ -94,7 +103,13 @@ size_t pyhs_target_nthreads(const struct pyhs_target *t);
 /* Kernel thread id of the i-th thread (NT_PRSTATUS order). */
 int pyhs_target_thread_tid(const struct pyhs_target *t, size_t i);
 int pyhs_target_signal(const struct pyhs_target *t);
-const char *pyhs_target_source(const struct pyhs_target *t); /* "core" */
+const char *pyhs_target_source(const struct pyhs_target *t); /* "core" or "pid" */
+/* How long a live process was stopped, in nanoseconds (0 for cores). */
+uint64_t pyhs_target_pause_ns(const struct pyhs_target *t);
+/* When the memory was captured, unix seconds (0 if unknown). */
+uint64_t pyhs_target_capture_time(const struct pyhs_target *t);
+/* When the process started, clock ticks since boot (0 if unknown). */
+uint64_t pyhs_target_start_time(const struct pyhs_target *t);
 
 /* CPython facts. */
 uint32_t pyhs_target_py_version(const struct pyhs_target *t); /* PY_VERSION_HEX */

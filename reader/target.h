@@ -91,11 +91,38 @@ struct pyhs_target {
 	struct pyhs_layout layout;
 	enum pyhs_layout_source layout_source;
 	char *dwarf_file;
+
+	/* live.c: a process read with ptrace rather than a core. */
+	bool live;
+	uint64_t pause_ns;     /* first thread stopped to last resumed */
+	uint64_t capture_time; /* unix seconds */
+	uint64_t start_time;   /* clock ticks since boot, 0 if unknown */
+	char live_root[32];    /* "/proc/PID/root" when used as sysroot */
 };
 
 /* Adds a formatted warning (never fails; drops the warning on OOM). */
 void pyhs_target_warn(struct pyhs_target *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* core.c, shared with live.c */
+struct pyhs_error *pyhs_target_create(const struct pyhs_open_options *opts,
+				      struct pyhs_target **ret);
+/* Registers one file mapping [start, end) of name, as an NT_FILE entry
+ * does: one module per path, its range widened; at_file_start when the
+ * mapping begins at file offset 0 (where the ELF header is). */
+struct pyhs_error *pyhs_target_add_module_mapping(struct pyhs_target *t,
+						  const char *name,
+						  uint64_t start, uint64_t end,
+						  bool at_file_start);
+/* Backs [start, end) with the loaded file of module name from byte
+ * offset on (below anything already in memory); nothing if the file was
+ * not loaded. */
+struct pyhs_error *pyhs_target_add_file_bytes(struct pyhs_target *t,
+					      const char *name, uint64_t start,
+					      uint64_t end, uint64_t offset);
+/* Sets t->executable: the module holding AT_ENTRY, else AT_EXECFN's
+ * string. */
+struct pyhs_error *pyhs_target_find_executable(struct pyhs_target *t);
 
 /* symbols.c */
 /* Opens, maps and checks the file behind a module, finds its debug file;

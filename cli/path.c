@@ -1,0 +1,148 @@
+/* pyheapsnap path: how an object is kept alive, from a root to it. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pyheapsnap.h"
+
+#define MAX_PATHS 20
+
+enum { OPT_ALL = OPT_VERB_FIRST };
+
+static void help(void)
+{
+	printf("usage: pyheapsnap path [OPTIONS] INPUT ADDR\n"
+	       "\n"
+	       "Shows the shortest chain of references from a root (a module global, a\n"
+	       "thread's local variable, sys.modules, an object only C code holds, ...)\n"
+	       "to the object at ADDR (0x-hex or decimal), each step with its label:\n"
+	       "['key'], .attr, [3], local name.\n"
+	       "\n"
+	       "Options:\n"
+	       "      --all              one shortest path from each root that reaches it\n"
+	       "                         (at most 20)\n"
+	       INPUT_OPTIONS_HELP
+	       "  -h, --help             show this help\n");
+}
+
+static int option(void *ctx, int opt, const char *arg)
+{
+	(void)arg;
+	if (opt == OPT_ALL) {
+		*(bool *)ctx = true;
+		return 0;
+	}
+	return usage_error("path", "unknown option");
+}
+
+void print_path_steps(const struct pyhs_heap *h, const struct pyhs_path *p,
+		      FILE *out, const char *indent)
+{
+	char l[160], preview[96];
+	uint32_t cur = p->start;
+	pyhs_heap_preview(h, cur, preview, sizeof(preview));
+	fprintf(out, "%s%-24s 0x%-14" PRIx64 " %-24s %s\n", indent,
+		p->c_held ? "(held by C code)" : pyhs_heap_root_label(h, p->root),
+		pyhs_heap_addr(h, cur), pyhs_heap_type_name(h, pyhs_heap_type_of(h, cur)),
+		preview);
+	for (uint64_t k = 0; k < p->nedges; k++) {
+		uint64_t e = p->edges[k];
+		cur = pyhs_heap_edge_dst(h, e);
+		if (!pyhs_heap_format_label(h, pyhs_heap_edge_label(h, e), l, sizeof(l)))
+			snprintf(l, sizeof(l), "->");
+		pyhs_heap_preview(h, cur, preview, sizeof(preview));
+		fprintf(out, "%s  %-22s 0x%-14" PRIx64 " %-24s %s\n", indent, l,
+			pyhs_heap_addr(h, cur),
+			pyhs_heap_type_name(h, pyhs_heap_type_of(h, cur)), preview);
+	}
+}
+
+void print_path_json(const struct pyhs_heap *h, const struct pyhs_path *p, FILE *out)
+{
+	char l[160], desc[1024];
+	describe_path(h, p, desc, sizeof(desc));
+	fputs("{\"root\": ", out);
+	pyhs_json_string(out, p->c_held ? "held by C code" : pyhs_heap_root_label(h, p->root));
+	fprintf(out, ", \"c_held\": %s, \"description\": ", p->c_held ? "true" : "false");
+	pyhs_json_string(out, desc);
+	fprintf(out, ", \"start\": %" PRIu64 ", \"steps\": [", pyhs_heap_addr(h, p->start));
+	for (uint64_t k = 0; k < p->nedges; k++) {
+		uint64_t e = p->edges[k];
+		uint32_t d = pyhs_heap_edge_dst(h, e);
+		fputs(k ? ", {\"edge\": " : "{\"edge\": ", out);
+		if (pyhs_heap_format_label(h, pyhs_heap_edge_label(h, e), l, sizeof(l)))
+			pyhs_json_string(out, l);
+		else
+			fputs("null", out);
+		fprintf(out, ", \"addr\": %" PRIu64 ", \"type\": ", pyhs_heap_addr(h, d));
+		pyhs_json_string(out, pyhs_heap_type_name(h, pyhs_heap_type_of(h, d)));
+		fputs("}", out);
+	}
+	fputs("]}", out);
+}
+
+int verb_path(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "all", no_argument, NULL, OPT_ALL },
+		{ 0 },
+	};
+	bool all = false;
+	struct verb_spec spec = { "path", "", longopts, help, option, &all, 2, 2 };
+	struct input_options o = { 0 };
+	char **args;
+	int nargs;
+	int r = parse_verb_args(&spec, argc, argv, &o, &args, &nargs);
+	if (r >= 0)
+		return r;
+	struct pyhs_heap *h;
+	if ((r = input_open(args[0], &o, &h)))
+		return r;
+	uint64_t target;
+	if ((r = parse_object(h, "path", args[1], &target))) {
+		pyhs_heap_destroy(h);
+		return r;
+	}
+	struct pyhs_analysis *a;
+	struct pyhs_error *err = pyhs_analysis_create(h, &a);
+	struct pyhs_path *paths = NULL;
+	size_t np = 0;
+	if (!err)
+		err = pyhs_analysis_paths(a, (uint32_t)target, all ? MAX_PATHS : 1, &paths, &np);
+	if (err && err->code == PYHS_ERROR_NOT_FOUND) {
+		/* Unreachable: garbage, or held by nothing we can see. */
+		pyhs_error_destroy(err);
+		err = NULL;
+	}
+	if (err) {
+		pyhs_analysis_destroy(a);
+		pyhs_heap_destroy(h);
+		return report_error(err);
+	}
+	if (o.json) {
+		printf("{\"object\": %" PRIu64 ", \"garbage\": %s, \"paths\": [",
+		       pyhs_heap_addr(h, target),
+		       pyhs_analysis_is_garbage(a, target) ? "true" : "false");
+		for (size_t i = 0; i < np; i++) {
+			fputs(i ? ", " : "", stdout);
+			print_path_json(h, &paths[i], stdout);
+		}
+		fputs("]}\n", stdout);
+	} else if (!np) {
+		printf("no root reaches 0x%" PRIx64 "%s\n", pyhs_heap_addr(h, target),
+		       pyhs_analysis_is_garbage(a, target) ?
+			       ": it is garbage the cyclic collector would free" : "");
+	} else {
+		char desc[1024];
+		for (size_t i = 0; i < np; i++) {
+			describe_path(h, &paths[i], desc, sizeof(desc));
+			printf("%s%s\n", i ? "\n" : "", desc);
+			print_path_steps(h, &paths[i], stdout, "  ");
+		}
+	}
+	pyhs_paths_free(paths, np);
+	pyhs_analysis_destroy(a);
+	pyhs_heap_destroy(h);
+	return EXIT_OK;
+}

@@ -1,0 +1,187 @@
+/* pyheapsnap show: one object, its references both ways, what keeps it. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pyheapsnap.h"
+
+#define MAX_LISTED 50
+
+static void help(void)
+{
+	printf("usage: pyheapsnap show [OPTIONS] INPUT ADDR\n"
+	       "\n"
+	       "Shows the object at ADDR (0x-hex or decimal): type, size, retained size,\n"
+	       "refcount and the references no object explains, generation, a preview of\n"
+	       "its value, the objects that refer to it and that it refers to (with their\n"
+	       "labels, at most 50 each), its immediate dominator and a path from a root.\n"
+	       "\n"
+	       "Options:\n"
+	       INPUT_OPTIONS_HELP
+	       "  -h, --help             show this help\n");
+}
+
+static const char *gen_text(enum pyhs_gen g)
+{
+	static const char *const names[] = { "0", "1", "2", "permanent", "untracked" };
+	return names[g];
+}
+
+static void json_object_ref(const struct pyhs_heap *h, uint32_t i, uint32_t label,
+			    bool first)
+{
+	char l[160];
+	printf("%s{\"addr\": %" PRIu64 ", \"type\": ", first ? "" : ", ", pyhs_heap_addr(h, i));
+	pyhs_json_string(stdout, pyhs_heap_type_name(h, pyhs_heap_type_of(h, i)));
+	fputs(", \"edge\": ", stdout);
+	if (pyhs_heap_format_label(h, label, l, sizeof(l)))
+		pyhs_json_string(stdout, l);
+	else
+		fputs("null", stdout);
+	fputs("}", stdout);
+}
+
+int verb_show(int argc, char **argv)
+{
+	struct verb_spec spec = { "show", "", NULL, help, NULL, NULL, 2, 2 };
+	struct input_options o = { 0 };
+	char **args;
+	int nargs;
+	int r = parse_verb_args(&spec, argc, argv, &o, &args, &nargs);
+	if (r >= 0)
+		return r;
+	struct pyhs_heap *h;
+	if ((r = input_open(args[0], &o, &h)))
+		return r;
+	uint64_t i;
+	if ((r = parse_object(h, "show", args[1], &i))) {
+		pyhs_heap_destroy(h);
+		return r;
+	}
+	struct pyhs_analysis *a = NULL;
+	struct pyhs_path *paths = NULL;
+	size_t np = 0;
+	struct pyhs_error *err = pyhs_analysis_create(h, &a);
+	if (!err) {
+		err = pyhs_analysis_paths(a, (uint32_t)i, 1, &paths, &np);
+		if (err && err->code == PYHS_ERROR_NOT_FOUND) {
+			pyhs_error_destroy(err);
+			err = NULL;
+		}
+	}
+	if (err) {
+		pyhs_analysis_destroy(a);
+		pyhs_heap_destroy(h);
+		return report_error(err);
+	}
+	char preview[256], l[160], b1[32], b2[32], desc[1024];
+	pyhs_heap_preview(h, i, preview, sizeof(preview));
+	uint64_t addr = pyhs_heap_addr(h, i);
+	const char *tn = pyhs_heap_type_name(h, pyhs_heap_type_of(h, i));
+	uint32_t dom = pyhs_analysis_idom(a, i);
+	uint64_t b, e, nrefs = 0;
+	pyhs_heap_edges(h, i, &b, &e);
+	/* Referrers: every edge into the object. */
+	uint64_t m = pyhs_heap_nobjects(h), nreferrers = 0;
+	if (o.json) {
+		printf("{\"addr\": %" PRIu64 ", \"type\": ", addr);
+		pyhs_json_string(stdout, tn);
+		printf(", \"size\": %" PRIu64 ", \"retained\": %" PRIu64 ", \"refcnt\": %" PRIu64
+		       ", \"unexplained_refs\": %" PRIu64 ", \"immortal\": %s, \"gen\": ",
+		       pyhs_heap_size(h, i), pyhs_analysis_retained(a, i), pyhs_heap_refcnt(h, i),
+		       pyhs_analysis_unexplained(a, i),
+		       pyhs_heap_flags(h, i) & PYHS_OBJ_IMMORTAL ? "true" : "false");
+		pyhs_json_gen(stdout, pyhs_heap_gen(h, i));
+		fputs(", \"preview\": ", stdout);
+		pyhs_json_string(stdout, preview);
+		fprintf(stdout, ", \"garbage\": %s, \"dominator\": ",
+			pyhs_analysis_is_garbage(a, i) ? "true" : "false");
+		if (dom == PYHS_DOM_ROOT || dom == PYHS_DOM_NONE)
+			fputs(dom == PYHS_DOM_ROOT ? "\"root\"" : "null", stdout);
+		else
+			printf("%" PRIu64, pyhs_heap_addr(h, dom));
+		fputs(", \"referents\": [", stdout);
+		for (uint64_t k = b; k < e; k++)
+			json_object_ref(h, pyhs_heap_edge_dst(h, k), pyhs_heap_edge_label(h, k), k == b);
+		fputs("], \"referrers\": [", stdout);
+		for (uint64_t s = 0; s < m; s++) {
+			uint64_t sb, se;
+			pyhs_heap_edges(h, s, &sb, &se);
+			for (uint64_t k = sb; k < se; k++)
+				if (pyhs_heap_edge_dst(h, k) == i)
+					json_object_ref(h, (uint32_t)s, pyhs_heap_edge_label(h, k),
+							!nreferrers++);
+		}
+		fputs("], \"path\": ", stdout);
+		if (np)
+			print_path_json(h, &paths[0], stdout);
+		else
+			fputs("null", stdout);
+		fputs("}\n", stdout);
+	} else {
+		printf("0x%" PRIx64 "  %s  %s\n", addr, tn, preview);
+		printf("  size %s, retained %s, refcount %" PRIu64 "%s, generation %s\n",
+		       fmt_bytes(pyhs_heap_size(h, i), b1, sizeof(b1)),
+		       fmt_bytes(pyhs_analysis_retained(a, i), b2, sizeof(b2)),
+		       pyhs_heap_refcnt(h, i),
+		       pyhs_heap_flags(h, i) & PYHS_OBJ_IMMORTAL ? " (immortal)" : "",
+		       gen_text(pyhs_heap_gen(h, i)));
+		if (pyhs_analysis_unexplained(a, i))
+			printf("  %" PRIu64 " reference%s no object explains (held by C code?)\n",
+			       pyhs_analysis_unexplained(a, i),
+			       pyhs_analysis_unexplained(a, i) == 1 ? "" : "s");
+		if (pyhs_analysis_is_garbage(a, i))
+			printf("  garbage: the cyclic collector would free it\n");
+		if (dom == PYHS_DOM_ROOT)
+			printf("  dominator: the roots (no single object keeps it alive)\n");
+		else if (dom == PYHS_DOM_NONE)
+			printf("  dominator: none (no root reaches it)\n");
+		else
+			printf("  dominator: 0x%" PRIx64 " %s\n", pyhs_heap_addr(h, dom),
+			       pyhs_heap_type_name(h, pyhs_heap_type_of(h, dom)));
+		printf("\nrefers to:\n");
+		for (uint64_t k = b; k < e && nrefs < MAX_LISTED; k++, nrefs++) {
+			uint32_t d = pyhs_heap_edge_dst(h, k);
+			if (!pyhs_heap_format_label(h, pyhs_heap_edge_label(h, k), l, sizeof(l)))
+				l[0] = '\0';
+			pyhs_heap_preview(h, d, preview, sizeof(preview));
+			printf("  %-22s 0x%-14" PRIx64 " %-24s %s\n", l, pyhs_heap_addr(h, d),
+			       pyhs_heap_type_name(h, pyhs_heap_type_of(h, d)), preview);
+		}
+		if (e - b > MAX_LISTED)
+			printf("  ... and %" PRIu64 " more\n", e - b - MAX_LISTED);
+		printf("\nreferred to by:\n");
+		for (uint64_t s = 0; s < m; s++) {
+			uint64_t sb, se;
+			pyhs_heap_edges(h, s, &sb, &se);
+			for (uint64_t k = sb; k < se; k++) {
+				if (pyhs_heap_edge_dst(h, k) != i)
+					continue;
+				if (nreferrers++ >= MAX_LISTED)
+					continue;
+				if (!pyhs_heap_format_label(h, pyhs_heap_edge_label(h, k), l, sizeof(l)))
+					l[0] = '\0';
+				pyhs_heap_preview(h, s, preview, sizeof(preview));
+				printf("  0x%-14" PRIx64 " %-24s %-22s %s\n", pyhs_heap_addr(h, s),
+				       pyhs_heap_type_name(h, pyhs_heap_type_of(h, s)), l, preview);
+			}
+		}
+		if (nreferrers > MAX_LISTED)
+			printf("  ... and %" PRIu64 " more\n", nreferrers - MAX_LISTED);
+		for (uint64_t r = 0; r < pyhs_heap_nroots(h); r++)
+			if (pyhs_heap_root_object(h, r) == i)
+				printf("  root: %s\n", pyhs_heap_root_label(h, r));
+		if (np) {
+			describe_path(h, &paths[0], desc, sizeof(desc));
+			printf("\npath: %s\n", desc);
+			print_path_steps(h, &paths[0], stdout, "  ");
+		} else {
+			printf("\npath: no root reaches it\n");
+		}
+	}
+	pyhs_paths_free(paths, np);
+	pyhs_analysis_destroy(a);
+	pyhs_heap_destroy(h);
+	return EXIT_OK;
+}

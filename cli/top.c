@@ -1,0 +1,287 @@
+/* pyheapsnap top: objects, or types, ranked by retained or shallow size. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pyheapsnap.h"
+
+enum rank { BY_RETAINED, BY_SHALLOW, BY_COUNT };
+
+struct top_options {
+	enum rank by;
+	bool group_type;
+	uint64_t n;
+	const char *type;
+};
+
+enum { OPT_BY = OPT_VERB_FIRST, OPT_GROUP, OPT_TYPE };
+
+static void help(void)
+{
+	printf("usage: pyheapsnap top [OPTIONS] INPUT\n"
+	       "\n"
+	       "Ranks the objects of the heap in INPUT (a core file or a snapshot) by the\n"
+	       "memory they keep alive (retained size: what would be freed with them),\n"
+	       "or by their own size; with --group type, ranks types.\n"
+	       "\n"
+	       "Options:\n"
+	       "      --by KEY           retained (default), shallow, or count (with\n"
+	       "                         --group type)\n"
+	       "      --group type       one row per type: count, size, retained size\n"
+	       "  -n N                   rows to show (default 20)\n"
+	       "      --type T           only objects of type T (e.g. dict, __main__.Leaky)\n"
+	       INPUT_OPTIONS_HELP
+	       "  -h, --help             show this help\n");
+}
+
+static int option(void *ctx, int opt, const char *arg)
+{
+	struct top_options *t = ctx;
+	char *end;
+	switch (opt) {
+	case OPT_BY:
+		if (!strcmp(arg, "retained"))
+			t->by = BY_RETAINED;
+		else if (!strcmp(arg, "shallow"))
+			t->by = BY_SHALLOW;
+		else if (!strcmp(arg, "count"))
+			t->by = BY_COUNT;
+		else
+			return usage_error("top", "--by takes retained, shallow or count, not '%s'", arg);
+		return 0;
+	case OPT_GROUP:
+		if (strcmp(arg, "type") != 0)
+			return usage_error("top", "--group takes 'type', not '%s'", arg);
+		t->group_type = true;
+		return 0;
+	case OPT_TYPE:
+		t->type = arg;
+		return 0;
+	case 'n':
+		t->n = strtoull(arg, &end, 10);
+		if (*end || !t->n || arg[0] == '-')
+			return usage_error("top", "-n takes a positive whole number, not '%s'", arg);
+		return 0;
+	default:
+		return usage_error("top", "unknown option");
+	}
+}
+
+static const uint64_t *sort_key;
+static int key_desc(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+	if (sort_key[a] != sort_key[b])
+		return sort_key[a] < sort_key[b] ? 1 : -1;
+	return a < b ? -1 : a > b;
+}
+
+/* Retained size of each type's instances taken together: an instance
+ * inside another instance's dominator subtree adds nothing. */
+static int type_retained(const struct pyhs_heap *h, const struct pyhs_analysis *a,
+			 uint64_t *ret)
+{
+	uint64_t n = pyhs_heap_nobjects(h);
+	uint32_t nt = pyhs_heap_ntypes(h);
+	uint64_t *start = calloc(n + 2, sizeof(*start));
+	uint32_t *child = malloc((n ? n : 1) * sizeof(*child));
+	uint32_t *active = calloc(nt ? nt : 1, sizeof(*active));
+	uint64_t *stack = malloc((n + 1) * sizeof(*stack));
+	if (!start || !child || !active || !stack) {
+		free(start);
+		free(child);
+		free(active);
+		free(stack);
+		return report_error(&pyhs_enomem);
+	}
+	/* Children lists of the dominator tree; node n is the roots. */
+	for (uint64_t i = 0; i < n; i++) {
+		uint32_t d = pyhs_analysis_idom(a, i);
+		if (d == PYHS_DOM_NONE)
+			continue;
+		start[(d == PYHS_DOM_ROOT ? n : d) + 1]++;
+	}
+	for (uint64_t i = 0; i <= n; i++)
+		start[i + 1] += start[i];
+	uint64_t *fill = malloc((n + 1) * sizeof(*fill));
+	if (!fill) {
+		free(start);
+		free(child);
+		free(active);
+		free(stack);
+		return report_error(&pyhs_enomem);
+	}
+	memcpy(fill, start, (n + 1) * sizeof(*fill));
+	for (uint64_t i = 0; i < n; i++) {
+		uint32_t d = pyhs_analysis_idom(a, i);
+		if (d != PYHS_DOM_NONE)
+			child[fill[d == PYHS_DOM_ROOT ? n : d]++] = (uint32_t)i;
+	}
+	free(fill);
+	/* Depth-first over the tree; a node's bit 63 marks its exit. */
+	uint64_t top = 0;
+	stack[top++] = n;
+	while (top) {
+		uint64_t v = stack[--top];
+		if (v >> 63) {
+			active[pyhs_heap_type_of(h, v & ~(UINT64_C(1) << 63))]--;
+			continue;
+		}
+		if (v < n) {
+			uint32_t t = pyhs_heap_type_of(h, v);
+			if (!active[t]++)
+				ret[t] += pyhs_analysis_retained(a, v);
+			stack[top++] = v | (UINT64_C(1) << 63);
+		}
+		for (uint64_t k = start[v]; k < start[v + 1]; k++)
+			stack[top++] = child[k];
+	}
+	/* Unreachable objects stand alone. */
+	for (uint64_t i = 0; i < n; i++)
+		if (pyhs_analysis_idom(a, i) == PYHS_DOM_NONE)
+			ret[pyhs_heap_type_of(h, i)] += pyhs_heap_size(h, i);
+	free(start);
+	free(child);
+	free(active);
+	free(stack);
+	return 0;
+}
+
+int verb_top(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "by", required_argument, NULL, OPT_BY },
+		{ "group", required_argument, NULL, OPT_GROUP },
+		{ "type", required_argument, NULL, OPT_TYPE },
+		{ 0 },
+	};
+	struct top_options t = { .by = BY_RETAINED, .n = 20 };
+	struct verb_spec spec = { "top", "n:", longopts, help, option, &t, 1, 1 };
+	struct input_options o = { 0 };
+	char **args;
+	int nargs;
+	int r = parse_verb_args(&spec, argc, argv, &o, &args, &nargs);
+	if (r >= 0)
+		return r;
+	if (t.by == BY_COUNT && !t.group_type)
+		return usage_error("top", "--by count ranks types: add --group type");
+	struct pyhs_heap *h;
+	if ((r = input_open(args[0], &o, &h)))
+		return r;
+	struct pyhs_analysis *a;
+	struct pyhs_error *err = pyhs_analysis_create(h, &a);
+	if (err) {
+		pyhs_heap_destroy(h);
+		return report_error(err);
+	}
+	uint64_t n = pyhs_heap_nobjects(h);
+	uint32_t nt = pyhs_heap_ntypes(h);
+	char b1[32], b2[32], b3[32], preview[128];
+	if (t.group_type) {
+		uint64_t *count = calloc(nt + 1, sizeof(*count));
+		uint64_t *bytes = calloc(nt + 1, sizeof(*bytes));
+		uint64_t *retained = calloc(nt + 1, sizeof(*retained));
+		uint64_t *order = malloc((nt + 1) * sizeof(*order));
+		if (!count || !bytes || !retained || !order) {
+			r = report_error(&pyhs_enomem);
+			goto group_out;
+		}
+		if ((r = type_retained(h, a, retained)))
+			goto group_out;
+		for (uint64_t i = 0; i < n; i++) {
+			if (!gen_matches(&o, h, i))
+				continue;
+			count[pyhs_heap_type_of(h, i)]++;
+			bytes[pyhs_heap_type_of(h, i)] += pyhs_heap_size(h, i);
+		}
+		uint64_t m = 0;
+		for (uint32_t k = 0; k < nt; k++)
+			if (count[k] && (!t.type || !strcmp(t.type, pyhs_heap_type_name(h, k))))
+				order[m++] = k;
+		sort_key = t.by == BY_RETAINED ? retained : t.by == BY_SHALLOW ? bytes : count;
+		qsort(order, m, sizeof(*order), key_desc);
+		if (m > t.n)
+			m = t.n;
+		if (o.json)
+			fputs("[", stdout);
+		else
+			printf("%14s %14s %14s  %s\n", "count", "size", "retained", "type");
+		for (uint64_t q = 0; q < m; q++) {
+			uint32_t k = (uint32_t)order[q];
+			if (o.json) {
+				fputs(q ? ", {\"type\": " : "{\"type\": ", stdout);
+				pyhs_json_string(stdout, pyhs_heap_type_name(h, k));
+				printf(", \"count\": %" PRIu64 ", \"size\": %" PRIu64
+				       ", \"retained\": %" PRIu64 "}", count[k], bytes[k], retained[k]);
+			} else {
+				printf("%14s %14s %14s  %s\n", fmt_count(count[k], b1, sizeof(b1)),
+				       fmt_bytes(bytes[k], b2, sizeof(b2)),
+				       fmt_bytes(retained[k], b3, sizeof(b3)),
+				       pyhs_heap_type_name(h, k));
+			}
+		}
+		if (o.json)
+			fputs("]\n", stdout);
+		r = EXIT_OK;
+group_out:
+		free(count);
+		free(bytes);
+		free(retained);
+		free(order);
+	} else {
+		uint64_t *order = malloc((n ? n : 1) * sizeof(*order));
+		uint64_t *key = malloc((n ? n : 1) * sizeof(*key));
+		if (!order || !key) {
+			free(order);
+			free(key);
+			pyhs_analysis_destroy(a);
+			pyhs_heap_destroy(h);
+			return report_error(&pyhs_enomem);
+		}
+		uint64_t m = 0;
+		for (uint64_t i = 0; i < n; i++) {
+			key[i] = t.by == BY_RETAINED ? pyhs_analysis_retained(a, i) :
+						       pyhs_heap_size(h, i);
+			if (gen_matches(&o, h, i) &&
+			    (!t.type || !strcmp(t.type, pyhs_heap_type_name(h, pyhs_heap_type_of(h, i)))))
+				order[m++] = i;
+		}
+		sort_key = key;
+		qsort(order, m, sizeof(*order), key_desc);
+		if (m > t.n)
+			m = t.n;
+		if (o.json)
+			fputs("[", stdout);
+		else
+			printf("%-18s %12s %12s  %-24s %s\n", "address", "size", "retained", "type", "preview");
+		for (uint64_t q = 0; q < m; q++) {
+			uint64_t i = order[q];
+			pyhs_heap_preview(h, i, preview, sizeof(preview));
+			const char *tn = pyhs_heap_type_name(h, pyhs_heap_type_of(h, i));
+			if (o.json) {
+				printf("%s{\"addr\": %" PRIu64 ", \"type\": ", q ? ", " : "", pyhs_heap_addr(h, i));
+				pyhs_json_string(stdout, tn);
+				printf(", \"size\": %" PRIu64 ", \"retained\": %" PRIu64 ", \"gen\": ",
+				       pyhs_heap_size(h, i), pyhs_analysis_retained(a, i));
+				pyhs_json_gen(stdout, pyhs_heap_gen(h, i));
+				fputs(", \"preview\": ", stdout);
+				pyhs_json_string(stdout, preview);
+				fputs("}", stdout);
+			} else {
+				printf("0x%-16" PRIx64 " %12s %12s  %-24s %s\n", pyhs_heap_addr(h, i),
+				       fmt_bytes(pyhs_heap_size(h, i), b1, sizeof(b1)),
+				       fmt_bytes(pyhs_analysis_retained(a, i), b2, sizeof(b2)),
+				       tn, preview);
+			}
+		}
+		if (o.json)
+			fputs("]\n", stdout);
+		free(order);
+		free(key);
+		r = EXIT_OK;
+	}
+	pyhs_analysis_destroy(a);
+	pyhs_heap_destroy(h);
+	return r;
+}

@@ -1,0 +1,517 @@
+/*
+ * The "what keeps it alive" analyses on a heap: refcount reconciliation,
+ * garbage as the cyclic collector sees it, the dominator tree and retained
+ * sizes, shortest paths from the roots, and reference cycles.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "graph.h"
+#include "heap_internal.h"
+
+struct pyhs_analysis {
+	const struct pyhs_heap *h;
+	struct pyhs_graph g;
+	uint64_t *unexplained;
+	uint8_t *garbage;
+	uint64_t ngarbage;
+	uint32_t *idom;
+	uint64_t *retained;
+	uint64_t reachable_bytes;
+	/* The dominator tree's roots: named roots' objects, then objects held
+	 * by C code that no named root reaches. */
+	uint32_t *roots;
+	uint64_t nroots;
+	uint64_t nnamed;
+	/* Predecessors, built for path queries. */
+	uint64_t *pred_start;
+	uint64_t *pred_edge;
+};
+
+static bool is_weak(const struct pyhs_heap *h, uint64_t e)
+{
+	return PYHS_LABEL_KIND(h->edge_label.data[e]) == PYHS_LABEL_WEAK;
+}
+
+/* refcnt minus references found, for every object. */
+static struct pyhs_error *reconcile(struct pyhs_analysis *a)
+{
+	const struct pyhs_heap *h = a->h;
+	uint64_t n = h->addr.size;
+	uint64_t *found = calloc(n ? n : 1, sizeof(*found));
+	if (!found)
+		return &pyhs_enomem;
+	for (uint64_t e = 0; e < h->edge_dst.size; e++)
+		if (!is_weak(h, e))
+			found[h->edge_dst.data[e]]++;
+	for (uint64_t r = 0; r < h->roots.size; r++)
+		if (!(h->roots.data[r].label & PYHS_ROOT_BORROWED))
+			found[h->roots.data[r].obj]++;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t rc = h->refcnt.data[i];
+		found[i] = (h->flags.data[i] & PYHS_OBJ_IMMORTAL) || rc <= found[i] ?
+				   0 : rc - found[i];
+	}
+	a->unexplained = found;
+	return NULL;
+}
+
+/* Garbage as gc.collect() would find it: among tracked objects (not the
+ * permanent generation), subtract references between them from refcounts;
+ * what is left referenced from outside, and everything it reaches, lives. */
+static struct pyhs_error *find_garbage(struct pyhs_analysis *a)
+{
+	const struct pyhs_heap *h = a->h;
+	uint64_t n = h->addr.size;
+	int64_t *gc_refs = malloc((n ? n : 1) * sizeof(*gc_refs));
+	uint8_t *garbage = calloc(n ? n : 1, 1);
+	uint32_t *stack = malloc((n ? n : 1) * sizeof(*stack));
+	if (!gc_refs || !garbage || !stack) {
+		free(gc_refs);
+		free(garbage);
+		free(stack);
+		return &pyhs_enomem;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		bool tracked = h->gen.data[i] <= PYHS_GEN_2;
+		bool immortal = h->flags.data[i] & PYHS_OBJ_IMMORTAL;
+		gc_refs[i] = tracked && !immortal ? (int64_t)(h->refcnt.data[i] & INT64_MAX) : -1;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		if (gc_refs[i] < 0)
+			continue;
+		for (uint64_t e = h->edge_start.data[i]; e < h->edge_start.data[i + 1]; e++) {
+			uint32_t d = h->edge_dst.data[e];
+			if (!is_weak(h, e) && gc_refs[d] > 0)
+				gc_refs[d]--;
+		}
+	}
+	/* Candidates are tracked objects; the referenced-from-outside ones
+	 * and untracked objects seed the live set. */
+	uint64_t top = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		if (gc_refs[i] < 0)
+			continue;
+		garbage[i] = 1;
+		if (gc_refs[i] > 0) {
+			garbage[i] = 0;
+			stack[top++] = (uint32_t)i;
+		}
+	}
+	/* Untracked and permanent objects are never collected: whatever
+	 * tracked object they reference is referenced from outside and was
+	 * not subtracted, so its gc_refs is already positive. */
+	while (top) {
+		uint32_t v = stack[--top];
+		for (uint64_t e = h->edge_start.data[v]; e < h->edge_start.data[v + 1]; e++) {
+			uint32_t d = h->edge_dst.data[e];
+			if (!is_weak(h, e) && garbage[d]) {
+				garbage[d] = 0;
+				stack[top++] = d;
+			}
+		}
+	}
+	uint64_t ng = 0;
+	for (uint64_t i = 0; i < n; i++)
+		ng += garbage[i];
+	free(gc_refs);
+	free(stack);
+	a->garbage = garbage;
+	a->ngarbage = ng;
+	return NULL;
+}
+
+/* Named roots, then objects held only by unexplained references. */
+static struct pyhs_error *collect_roots(struct pyhs_analysis *a)
+{
+	const struct pyhs_heap *h = a->h;
+	uint64_t n = h->addr.size;
+	uint8_t *seen = calloc(n ? n : 1, 1);
+	uint32_t *stack = malloc((n ? n : 1) * sizeof(*stack));
+	uint32_t *roots = malloc((h->roots.size + n + 1) * sizeof(*roots));
+	if (!seen || !stack || !roots) {
+		free(seen);
+		free(stack);
+		free(roots);
+		return &pyhs_enomem;
+	}
+	uint64_t nroots = 0, top = 0;
+	for (uint64_t r = 0; r < h->roots.size; r++) {
+		uint32_t o = h->roots.data[r].obj;
+		roots[nroots++] = o;
+		if (!seen[o]) {
+			seen[o] = 1;
+			stack[top++] = o;
+		}
+	}
+	a->nnamed = nroots;
+	/* Reach from the named roots, then take each unreached object with
+	 * unexplained references as a root of its own, in object order. */
+	for (uint64_t i = 0;; i++) {
+		while (top) {
+			uint32_t v = stack[--top];
+			for (uint64_t e = h->edge_start.data[v]; e < h->edge_start.data[v + 1]; e++) {
+				uint32_t d = h->edge_dst.data[e];
+				if (!is_weak(h, e) && !seen[d]) {
+					seen[d] = 1;
+					stack[top++] = d;
+				}
+			}
+		}
+		for (; i < n && (seen[i] || !a->unexplained[i]); i++)
+			;
+		if (i >= n)
+			break;
+		roots[nroots++] = (uint32_t)i;
+		seen[i] = 1;
+		stack[top++] = (uint32_t)i;
+	}
+	free(seen);
+	free(stack);
+	a->roots = roots;
+	a->nroots = nroots;
+	return NULL;
+}
+
+struct pyhs_error *pyhs_analysis_create(const struct pyhs_heap *h,
+					struct pyhs_analysis **ret)
+{
+	struct pyhs_analysis *a = calloc(1, sizeof(*a));
+	if (!a)
+		return &pyhs_enomem;
+	a->h = h;
+	a->g.n = h->addr.size;
+	a->g.start = h->edge_start.data;
+	a->g.dst = h->edge_dst.data;
+	a->g.label = h->edge_label.data;
+	struct pyhs_error *err = reconcile(a);
+	if (!err)
+		err = find_garbage(a);
+	if (!err)
+		err = collect_roots(a);
+	if (!err)
+		err = pyhs_dominators(&a->g, a->roots, a->nroots, &a->idom);
+	if (!err)
+		err = pyhs_retained_sizes(&a->g, a->idom, h->size.data, &a->retained,
+					  &a->reachable_bytes);
+	if (err) {
+		pyhs_analysis_destroy(a);
+		return err;
+	}
+	*ret = a;
+	return NULL;
+}
+
+void pyhs_analysis_destroy(struct pyhs_analysis *a)
+{
+	if (!a)
+		return;
+	free(a->unexplained);
+	free(a->garbage);
+	free(a->idom);
+	free(a->retained);
+	free(a->roots);
+	free(a->pred_start);
+	free(a->pred_edge);
+	free(a);
+}
+
+uint32_t pyhs_analysis_idom(const struct pyhs_analysis *a, uint64_t i)
+{
+	uint32_t d = a->idom[i];
+	if (d == PYHS_GRAPH_ROOT)
+		return PYHS_DOM_ROOT;
+	if (d == PYHS_GRAPH_UNREACHABLE)
+		return PYHS_DOM_NONE;
+	return d;
+}
+uint64_t pyhs_analysis_retained(const struct pyhs_analysis *a, uint64_t i) { return a->retained[i]; }
+uint64_t pyhs_analysis_unexplained(const struct pyhs_analysis *a, uint64_t i) { return a->unexplained[i]; }
+bool pyhs_analysis_is_garbage(const struct pyhs_analysis *a, uint64_t i) { return a->garbage[i]; }
+uint64_t pyhs_analysis_ngarbage(const struct pyhs_analysis *a) { return a->ngarbage; }
+uint64_t pyhs_analysis_reachable_bytes(const struct pyhs_analysis *a) { return a->reachable_bytes; }
+
+/* ---- paths ---- */
+
+static struct pyhs_error *build_predecessors(struct pyhs_analysis *ac)
+{
+	struct pyhs_analysis *a = ac;
+	const struct pyhs_heap *h = a->h;
+	uint64_t n = h->addr.size, m = h->edge_dst.size;
+	uint64_t *start = calloc(n + 1, sizeof(*start));
+	uint64_t *pe = malloc((m ? m : 1) * sizeof(*pe));
+	if (!start || !pe) {
+		free(start);
+		free(pe);
+		return &pyhs_enomem;
+	}
+	for (uint64_t e = 0; e < m; e++)
+		start[h->edge_dst.data[e] + 1]++;
+	for (uint64_t i = 0; i < n; i++)
+		start[i + 1] += start[i];
+	uint64_t *fill = malloc((n ? n : 1) * sizeof(*fill));
+	if (!fill) {
+		free(start);
+		free(pe);
+		return &pyhs_enomem;
+	}
+	memcpy(fill, start, n * sizeof(*fill));
+	for (uint64_t v = 0; v < n; v++)
+		for (uint64_t e = h->edge_start.data[v]; e < h->edge_start.data[v + 1]; e++)
+			pe[fill[h->edge_dst.data[e]]++] = e;
+	free(fill);
+	a->pred_start = start;
+	a->pred_edge = pe;
+	return NULL;
+}
+
+/* The source object of edge e (binary search over edge_start). */
+static uint32_t edge_source(const struct pyhs_heap *h, uint64_t e)
+{
+	uint64_t lo = 0, hi = h->addr.size;
+	while (hi - lo > 1) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		if (h->edge_start.data[mid] <= e)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return (uint32_t)lo;
+}
+
+void pyhs_paths_free(struct pyhs_path *paths, size_t n)
+{
+	if (!paths)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(paths[i].edges);
+	free(paths);
+}
+
+struct pyhs_error *pyhs_analysis_paths(const struct pyhs_analysis *ac,
+				       uint32_t target, size_t max,
+				       struct pyhs_path **ret, size_t *ret_n)
+{
+	struct pyhs_analysis *a = (struct pyhs_analysis *)ac; /* predecessor cache */
+	const struct pyhs_heap *h = a->h;
+	uint64_t n = h->addr.size;
+	if (target >= n)
+		return pyhs_error_create(PYHS_ERROR_INVALID, "no object %" PRIu32, target);
+	if (!a->pred_start) {
+		struct pyhs_error *err = build_predecessors(a);
+		if (err)
+			return err;
+	}
+	/* Which objects are roots, and the first root number of each. */
+	uint64_t *root_of = malloc((n ? n : 1) * sizeof(*root_of));
+	uint64_t *via = malloc((n ? n : 1) * sizeof(*via)); /* edge toward target */
+	uint32_t *queue = malloc((n ? n : 1) * sizeof(*queue));
+	/* Gather more candidates than asked for, then prefer roots that own
+	 * their reference (a module global over a frame's borrowed globals). */
+	size_t want = max;
+	max = max < 64 ? 64 : max;
+	struct pyhs_path *paths = calloc(max, sizeof(*paths));
+	if (!root_of || !via || !queue || !paths) {
+		free(root_of);
+		free(via);
+		free(queue);
+		free(paths);
+		return &pyhs_enomem;
+	}
+	memset(root_of, 0xff, n * sizeof(*root_of));
+	for (uint64_t r = a->nroots; r-- > 0;)
+		root_of[a->roots[r]] = r;
+	memset(via, 0xff, n * sizeof(*via));
+	/* Breadth-first from the target over predecessors: each root met is
+	 * at its shortest distance; follow `via` back down to the target. */
+	uint64_t head = 0, tail = 0;
+	queue[tail++] = target;
+	via[target] = UINT64_MAX - 1;
+	size_t np = 0;
+	struct pyhs_error *err = NULL;
+	while (head < tail && np < max) {
+		uint32_t v = queue[head++];
+		if (root_of[v] != UINT64_MAX) {
+			struct pyhs_path *p = &paths[np];
+			uint64_t r = root_of[v];
+			p->c_held = r >= a->nnamed;
+			p->root = p->c_held ? 0 : r;
+			p->start = v;
+			uint64_t len = 0;
+			for (uint32_t u = v; u != target;
+			     u = h->edge_dst.data[via[u]])
+				len++;
+			p->edges = malloc((len ? len : 1) * sizeof(*p->edges));
+			if (!p->edges) {
+				err = &pyhs_enomem;
+				break;
+			}
+			p->nedges = len;
+			len = 0;
+			for (uint32_t u = v; u != target; u = h->edge_dst.data[via[u]])
+				p->edges[len++] = via[u];
+			np++;
+		}
+		for (uint64_t k = a->pred_start[v]; k < a->pred_start[v + 1]; k++) {
+			uint64_t e = a->pred_edge[k];
+			if (is_weak(h, e))
+				continue;
+			uint32_t u = edge_source(h, e);
+			if (via[u] == UINT64_MAX) {
+				via[u] = e;
+				queue[tail++] = u;
+			}
+		}
+	}
+	free(root_of);
+	free(via);
+	free(queue);
+	if (err) {
+		pyhs_paths_free(paths, np);
+		return err;
+	}
+	if (!np) {
+		free(paths);
+		return pyhs_error_create(PYHS_ERROR_NOT_FOUND,
+					 "no root reaches object 0x%" PRIx64,
+					 h->addr.data[target]);
+	}
+	/* Stable order: the interpreter's own roots (sys.modules, sys,
+	 * builtins), then what thread frames own, then objects held by C
+	 * code, then borrowed roots. */
+	struct pyhs_path *sorted = malloc(np * sizeof(*sorted));
+	if (!sorted) {
+		pyhs_paths_free(paths, np);
+		return &pyhs_enomem;
+	}
+	size_t k = 0;
+	for (int rank = 0; rank < 4; rank++) {
+		for (size_t i = 0; i < np; i++) {
+			const struct pyhs_path *p = &paths[i];
+			uint32_t label = p->c_held ? 0 : h->roots.data[p->root].label;
+			const char *text = h->strings.data[label & ~PYHS_ROOT_BORROWED];
+			int pr = p->c_held ? 2 : (label & PYHS_ROOT_BORROWED) ? 3 :
+				 strncmp(text, "thread ", 7) == 0 ? 1 : 0;
+			if (pr == rank)
+				sorted[k++] = *p;
+		}
+	}
+	for (size_t i = want; i < np; i++)
+		free(sorted[i].edges);
+	free(paths);
+	*ret = sorted;
+	*ret_n = np < want ? np : want;
+	return NULL;
+}
+
+/* ---- cycles ---- */
+
+void pyhs_cycles_free(struct pyhs_cycles *c)
+{
+	if (!c)
+		return;
+	free(c->start);
+	free(c->objects);
+	free(c->bytes);
+	free(c);
+}
+
+struct cycle_sort {
+	uint32_t comp;
+	uint64_t bytes;
+};
+
+static int by_bytes_desc(const void *x, const void *y)
+{
+	const struct cycle_sort *a = x, *b = y;
+	if (a->bytes != b->bytes)
+		return a->bytes < b->bytes ? 1 : -1;
+	return a->comp < b->comp ? -1 : a->comp > b->comp;
+}
+
+struct pyhs_error *pyhs_analysis_cycles(const struct pyhs_analysis *a,
+					bool garbage_only,
+					struct pyhs_cycles **ret)
+{
+	const struct pyhs_heap *h = a->h;
+	uint64_t n = h->addr.size;
+	uint32_t *comp, ncomp;
+	struct pyhs_error *err = pyhs_scc(&a->g, &comp, &ncomp);
+	if (err)
+		return err;
+	uint64_t *count = calloc((uint64_t)ncomp + 1, sizeof(*count));
+	uint64_t *bytes = calloc((uint64_t)ncomp + 1, sizeof(*bytes));
+	uint8_t *all_garbage = malloc((uint64_t)ncomp + 1);
+	struct pyhs_cycles *c = calloc(1, sizeof(*c));
+	struct cycle_sort *order = NULL;
+	if (!count || !bytes || !all_garbage || !c)
+		goto oom;
+	memset(all_garbage, 1, (uint64_t)ncomp + 1);
+	for (uint64_t i = 0; i < n; i++) {
+		count[comp[i]]++;
+		bytes[comp[i]] += h->size.data[i];
+		if (!a->garbage[i])
+			all_garbage[comp[i]] = 0;
+	}
+	/* A one-object component is a cycle only with a self-loop. */
+	for (uint64_t i = 0; i < n; i++)
+		if (count[comp[i]] == 1 && !pyhs_graph_has_self_loop(&a->g, (uint32_t)i))
+			count[comp[i]] = 0;
+	uint64_t ncycles = 0, nobjects = 0;
+	for (uint32_t k = 0; k < ncomp; k++) {
+		if (!count[k] || (garbage_only && !all_garbage[k]))
+			continue;
+		ncycles++;
+		nobjects += count[k];
+	}
+	order = malloc((ncycles ? ncycles : 1) * sizeof(*order));
+	c->start = calloc(ncycles + 1, sizeof(*c->start));
+	c->objects = malloc((nobjects ? nobjects : 1) * sizeof(*c->objects));
+	c->bytes = malloc((ncycles ? ncycles : 1) * sizeof(*c->bytes));
+	if (!order || !c->start || !c->objects || !c->bytes)
+		goto oom;
+	uint64_t j = 0;
+	for (uint32_t k = 0; k < ncomp; k++) {
+		if (!count[k] || (garbage_only && !all_garbage[k]))
+			continue;
+		order[j].comp = k;
+		order[j].bytes = bytes[k];
+		j++;
+	}
+	qsort(order, ncycles, sizeof(*order), by_bytes_desc);
+	/* kept[k] - 1 is where component k's next object goes. */
+	uint64_t *next = calloc((uint64_t)ncomp + 1, sizeof(*next));
+	if (!next)
+		goto oom;
+	uint64_t pos = 0;
+	for (uint64_t q = 0; q < ncycles; q++) {
+		uint32_t k = order[q].comp;
+		c->start[q] = pos;
+		c->bytes[q] = order[q].bytes;
+		next[k] = pos + 1;
+		pos += count[k];
+	}
+	c->start[ncycles] = pos;
+	for (uint64_t i = 0; i < n; i++) {
+		uint32_t k = comp[i];
+		if (next[k])
+			c->objects[next[k]++ - 1] = (uint32_t)i;
+	}
+	free(next);
+	c->n = ncycles;
+	free(order);
+	free(count);
+	free(bytes);
+	free(all_garbage);
+	free(comp);
+	*ret = c;
+	return NULL;
+oom:
+	free(order);
+	free(count);
+	free(bytes);
+	free(all_garbage);
+	free(comp);
+	pyhs_cycles_free(c);
+	return &pyhs_enomem;
+}

@@ -1,0 +1,1232 @@
+/*
+ * Live processes: stop every thread with ptrace, copy the memory the reader
+ * needs, resume, then read the copy exactly as a core is read.
+ *
+ * The order of work keeps the pause short:
+ *
+ *   1. Before stopping anything: /proc/PID/{stat,status,cmdline,auxv,maps};
+ *      the parts of file mappings that cannot change once the dynamic
+ *      loader is done with them (the first page of each ELF file, where its
+ *      header and build-id note are, and the RELRO pages, which hold
+ *      relocated pointers) are copied now; a buffer for the rest is
+ *      allocated and its pages touched.
+ *   2. With SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGTSTP blocked: every
+ *      thread is seized (PTRACE_SEIZE, no options) and interrupted
+ *      (PTRACE_INTERRUPT), re-listing /proc/PID/task until no new thread
+ *      appears; /proc/PID/maps is read again; every writable or anonymous
+ *      mapping (and any constant part that changed since step 1) is copied
+ *      with process_vm_readv, many mappings per call, /proc/PID/mem where
+ *      that fails; every thread is detached (PTRACE_DETACH), which resumes
+ *      it, with any signal it was stopped for handed back. The pause runs
+ *      from the first PTRACE_INTERRUPT to the last PTRACE_DETACH.
+ *   3. After: the files named by the mappings become modules as NT_FILE
+ *      entries of a core do, and pyhs_python_find() runs on the copy.
+ *
+ * The target is never written to. Every path out of step 2 detaches every
+ * thread; if this process is killed outright, PTRACE_SEIZE semantics make
+ * the kernel resume the threads (no SIGSTOP is left behind).
+ */
+#include <dirent.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libelf.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "target.h"
+
+#define IOV_BATCH 1024            /* UIO_MAXIOV */
+#define STOP_TIMEOUT_NS (10ull * 1000 * 1000 * 1000)
+#define CAP_SYS_PTRACE_BIT 19
+
+struct live_map {
+	uint64_t start, end;
+	uint64_t offset; /* bytes */
+	uint64_t inode;
+	char perms[5];
+	char *path;      /* "" for anonymous memory */
+};
+DEFINE_VECTOR(live_map_vector, struct live_map)
+
+/* A range to copy and where its bytes go. */
+struct live_region {
+	uint64_t start, end;
+	uint8_t *data;
+	size_t map; /* index into the map list it came from */
+};
+DEFINE_VECTOR(live_region_vector, struct live_region)
+
+/* Bytes that were copied. */
+struct live_chunk {
+	uint64_t start, end;
+	const uint8_t *data;
+};
+DEFINE_VECTOR(live_chunk_vector, struct live_chunk)
+
+struct live_thread {
+	int tid;
+	int sig;       /* signal to hand back at detach */
+	bool stopped;  /* in a ptrace stop we can detach from */
+	bool gone;     /* exited (and reaped) */
+};
+DEFINE_VECTOR(live_thread_vector, struct live_thread)
+
+struct live {
+	struct pyhs_target *t;
+	int pid;
+	int mem_fd;
+	size_t page;
+	struct live_thread_vector threads;
+	bool signals_blocked;
+	sigset_t old_mask;
+	uint64_t first_stop_ns;
+	bool exited; /* the process went away while we held it */
+};
+
+static uint64_t now_ns(clockid_t clock)
+{
+	struct timespec ts;
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- /proc ---- */
+
+/* Reads a whole /proc file; returns 0 or an errno. *ret is NUL-terminated. */
+static int read_proc_file(const char *path, char **ret, size_t *ret_len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap);
+	if (!buf) {
+		close(fd);
+		return ENOMEM;
+	}
+	for (;;) {
+		if (cap - len < 4096) {
+			char *nbuf = realloc(buf, cap * 2);
+			if (!nbuf) {
+				free(buf);
+				close(fd);
+				return ENOMEM;
+			}
+			buf = nbuf;
+			cap *= 2;
+		}
+		ssize_t n = read(fd, buf + len, cap - len - 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			free(buf);
+			close(fd);
+			return e;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	*ret = buf;
+	if (ret_len)
+		*ret_len = len;
+	return 0;
+}
+
+static int read_proc(int pid, const char *what, char **ret, size_t *ret_len)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, what);
+	return read_proc_file(path, ret, ret_len);
+}
+
+/* A "Key:\tvalue" line of /proc/PID/status as a number; -1 if absent. */
+static long long status_field(const char *status, const char *key)
+{
+	size_t klen = strlen(key);
+	for (const char *p = status; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, key, klen) == 0 && p[klen] == ':')
+			return strtoll(p + klen + 1, NULL, 0);
+	}
+	return -1;
+}
+
+/* State (field 3) and start time (field 22) from /proc/PID[/task/TID]/stat.
+ * Returns 0 or an errno. */
+static int read_stat(const char *path, char *state, uint64_t *start_time)
+{
+	char *buf;
+	int e = read_proc_file(path, &buf, NULL);
+	if (e)
+		return e;
+	/* comm may hold spaces and parentheses: fields follow the last ')'. */
+	char *p = strrchr(buf, ')');
+	if (!p || p[1] != ' ') {
+		free(buf);
+		return EINVAL;
+	}
+	p += 2;
+	if (state)
+		*state = *p;
+	if (start_time) {
+		*start_time = 0;
+		/* p is field 3; field 22 is 19 fields further. */
+		for (int field = 3; field < 22 && p; field++) {
+			p = strchr(p, ' ');
+			if (p)
+				p++;
+		}
+		if (p)
+			*start_time = strtoull(p, NULL, 10);
+	}
+	free(buf);
+	return 0;
+}
+
+static bool is_pseudo_path(const char *path)
+{
+	return path[0] != '/';
+}
+
+static bool is_device_path(const char *path)
+{
+	return strncmp(path, "/dev/", 5) == 0 &&
+	       strncmp(path, "/dev/zero", 9) != 0 &&
+	       strncmp(path, "/dev/shm/", 9) != 0;
+}
+
+/* Shared memory whose bytes no file on disk holds. */
+static bool is_anonymous_like(const char *path)
+{
+	if (!path[0] || path[0] == '[')
+		return true;
+	size_t n = strlen(path);
+	return strncmp(path, "/dev/zero", 9) == 0 ||
+	       strncmp(path, "/SYSV", 5) == 0 ||
+	       strncmp(path, "/memfd:", 7) == 0 ||
+	       strncmp(path, "/dev/shm/", 9) == 0 ||
+	       (n > 10 && strcmp(path + n - 10, " (deleted)") == 0);
+}
+
+static void free_maps(struct live_map_vector *maps)
+{
+	for (size_t i = 0; i < maps->size; i++)
+		free(maps->data[i].path);
+	live_map_vector_deinit(maps);
+}
+
+/* /proc/PID/maps. Returns 0 or an errno. */
+static int read_maps(int pid, struct live_map_vector *ret)
+{
+	char *buf;
+	int e = read_proc(pid, "maps", &buf, NULL);
+	if (e)
+		return e;
+	struct live_map_vector maps;
+	live_map_vector_init(&maps);
+	char *line = buf;
+	while (*line) {
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		unsigned long long start, end, offset, inode;
+		unsigned dmaj, dmin;
+		char perms[8];
+		int pos = 0;
+		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu%n", &start, &end,
+			   perms, &offset, &dmaj, &dmin, &inode, &pos) == 7 &&
+		    end > start) {
+			const char *path = line + pos;
+			while (*path == ' ' || *path == '\t')
+				path++;
+			struct live_map m = {
+				.start = start, .end = end, .offset = offset,
+				.inode = inode,
+			};
+			memcpy(m.perms, perms, 4);
+			m.perms[4] = '\0';
+			m.path = strdup(path);
+			if (!m.path || !live_map_vector_append(&maps, m)) {
+				free(m.path);
+				free_maps(&maps);
+				free(buf);
+				return ENOMEM;
+			}
+		}
+		if (!nl)
+			break;
+		line = nl + 1;
+	}
+	free(buf);
+	*ret = maps;
+	return 0;
+}
+
+/* What of a mapping the reader needs, and when to copy it. */
+enum copy_kind {
+	COPY_NONE,
+	COPY_PAUSED,   /* may change: only while every thread is stopped */
+	COPY_CONSTANT, /* set by the loader, read-only since: any time */
+};
+
+static enum copy_kind classify(const struct live_map_vector *maps, size_t i,
+			       size_t page, uint64_t *end)
+{
+	const struct live_map *m = &maps->data[i];
+	*end = m->end;
+	if (m->perms[0] != 'r')
+		return COPY_NONE;
+	bool writable = m->perms[1] == 'w';
+	bool shared = m->perms[3] == 's';
+	if (is_pseudo_path(m->path)) {
+		if (strcmp(m->path, "[vvar]") == 0 ||
+		    strcmp(m->path, "[vvar_vclock]") == 0 ||
+		    strcmp(m->path, "[vsyscall]") == 0 ||
+		    strcmp(m->path, "[vdso]") == 0)
+			return COPY_NONE;
+		return COPY_PAUSED; /* "", [heap], [stack], [anon:...] */
+	}
+	if (is_device_path(m->path))
+		return COPY_NONE;
+	if (shared)
+		return is_anonymous_like(m->path) ? COPY_PAUSED : COPY_NONE;
+	if (writable)
+		return COPY_PAUSED;
+	if (m->perms[2] == 'x')
+		return COPY_NONE;
+	if (m->offset == 0) {
+		/* The ELF header and, as a rule, the build-id note; a core
+		 * holds this page too. */
+		if (m->end - m->start > page)
+			*end = m->start + page;
+		return COPY_CONSTANT;
+	}
+	/* RELRO: read-only pages just below the same file's data. */
+	if (i + 1 < maps->size) {
+		const struct live_map *n = &maps->data[i + 1];
+		if (n->start == m->end && n->perms[0] == 'r' &&
+		    n->perms[1] == 'w' && n->perms[3] == 'p' &&
+		    n->inode == m->inode && strcmp(n->path, m->path) == 0)
+			return COPY_CONSTANT;
+	}
+	return COPY_NONE;
+}
+
+/* ---- threads ---- */
+
+static void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / 1000000000u),
+			       (long)(ns % 1000000000u) };
+	nanosleep(&ts, NULL);
+}
+
+/* Collects what waitpid has for th, without blocking: true if th is now
+ * stopped or gone. */
+static bool poll_thread(struct live_thread *th)
+{
+	for (;;) {
+		int st;
+		pid_t r = waitpid(th->tid, &st, __WALL | WNOHANG);
+		if (r == 0)
+			return false;
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			/* ECHILD: not ours to wait for any more. */
+			th->gone = true;
+			th->stopped = false;
+			return true;
+		}
+		if (WIFSTOPPED(st)) {
+			th->stopped = true;
+			/* A signal-delivery-stop: the signal is handed back
+			 * at detach. PTRACE_EVENT_STOP (our interrupt, or a
+			 * group-stop) needs nothing. */
+			if ((st >> 16) == 0)
+				th->sig = WSTOPSIG(st);
+			return true;
+		}
+		if (WIFEXITED(st) || WIFSIGNALED(st)) {
+			th->gone = true;
+			th->stopped = false;
+			return true;
+		}
+	}
+}
+
+/* Waits until every thread from index first on is stopped or gone,
+ * polling them in turn (a dying leader is reported only after the other
+ * threads are reaped). false on timeout. */
+static bool wait_all(struct live *L, size_t first)
+{
+	uint64_t deadline = now_ns(CLOCK_MONOTONIC) + STOP_TIMEOUT_NS;
+	uint64_t nap = 2000;
+	for (;;) {
+		bool pending = false;
+		for (size_t i = first; i < L->threads.size; i++) {
+			struct live_thread *th = &L->threads.data[i];
+			if (!th->stopped && !th->gone && !poll_thread(th))
+				pending = true;
+		}
+		if (!pending)
+			return true;
+		if (now_ns(CLOCK_MONOTONIC) > deadline)
+			return false;
+		sleep_ns(nap);
+		if (nap < 1000000)
+			nap *= 2;
+	}
+}
+
+/* Resumes every thread we seized: PTRACE_DETACH needs a thread in a
+ * ptrace stop, so one that is not (never waited for, or woken by
+ * SIGKILL) is interrupted and waited for first, and one that exited is
+ * reaped. Never fails: what cannot be detached in time is detached by the
+ * kernel when this process exits. */
+static void resume_all(struct live *L)
+{
+	for (int attempt = 0; attempt < 3; attempt++) {
+		bool left = false;
+		for (size_t i = 0; i < L->threads.size; i++) {
+			struct live_thread *th = &L->threads.data[i];
+			if (th->gone)
+				continue;
+			if (th->stopped) {
+				if (ptrace(PTRACE_DETACH, th->tid, 0,
+					   (void *)(uintptr_t)th->sig) == 0) {
+					th->gone = true; /* no longer ours */
+					continue;
+				}
+				th->stopped = false;
+				if (errno != ESRCH) {
+					th->gone = true; /* cannot help it */
+					continue;
+				}
+			}
+			ptrace(PTRACE_INTERRUPT, th->tid, 0, 0);
+			left = true;
+		}
+		if (!left || !wait_all(L, 0))
+			break;
+	}
+	L->threads.size = 0;
+}
+
+static void block_signals(struct live *L)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGTSTP);
+	if (sigprocmask(SIG_BLOCK, &set, &L->old_mask) == 0)
+		L->signals_blocked = true;
+}
+
+static void restore_signals(struct live *L)
+{
+	if (L->signals_blocked) {
+		sigprocmask(SIG_SETMASK, &L->old_mask, NULL);
+		L->signals_blocked = false;
+	}
+}
+
+static bool has_cap_sys_ptrace(void)
+{
+	char *status;
+	if (read_proc_file("/proc/self/status", &status, NULL))
+		return false;
+	bool ok = false;
+	const char *p = strstr(status, "\nCapEff:");
+	if (p)
+		ok = (strtoull(p + 8, NULL, 16) >> CAP_SYS_PTRACE_BIT) & 1;
+	free(status);
+	return ok;
+}
+
+static int read_ptrace_scope(void)
+{
+	char *buf;
+	if (read_proc_file("/proc/sys/kernel/yama/ptrace_scope", &buf, NULL))
+		return -1;
+	int v = atoi(buf);
+	free(buf);
+	return v;
+}
+
+static struct pyhs_error *eperm_error(struct pyhs_error *err)
+{
+	if (err != &pyhs_enomem)
+		err->errnum = EPERM;
+	return err;
+}
+
+/* Why we may not attach, and what to do about it, on one line. */
+static struct pyhs_error *permission_error(int pid)
+{
+	char *status = NULL;
+	long long tracer = -1, uid = -1;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if (read_proc_file(path, &status, NULL) == 0) {
+		tracer = status_field(status, "TracerPid");
+		uid = status_field(status, "Uid");
+		free(status);
+	}
+	if (tracer > 0) {
+		char comm[64] = "";
+		char *buf;
+		if (read_proc(tracer, "comm", &buf, NULL) == 0) {
+			snprintf(comm, sizeof(comm), "%s", buf);
+			comm[strcspn(comm, "\n")] = '\0';
+			free(buf);
+		}
+		return eperm_error(pyhs_error_create(PYHS_ERROR_OS,
+			"cannot attach to pid %d: operation not permitted: another tracer is attached (pid %lld%s%s): detach that debugger or tracer, then try again",
+			pid, tracer, comm[0] ? ", " : "", comm));
+	}
+	bool cap = has_cap_sys_ptrace();
+	int scope = read_ptrace_scope();
+	if (scope == 3)
+		return eperm_error(pyhs_error_create(PYHS_ERROR_OS,
+			"cannot attach to pid %d: operation not permitted: kernel.yama.ptrace_scope is 3, which forbids ptrace until reboot",
+			pid));
+	if (scope == 2 && !cap)
+		return eperm_error(pyhs_error_create(PYHS_ERROR_OS,
+			"cannot attach to pid %d: operation not permitted: kernel.yama.ptrace_scope is 2, which needs CAP_SYS_PTRACE: run as root",
+			pid));
+	if (scope == 1 && !cap)
+		return eperm_error(pyhs_error_create(PYHS_ERROR_OS,
+			"cannot attach to pid %d: operation not permitted: kernel.yama.ptrace_scope is 1, which lets only a parent trace its children: run as root, or set kernel.yama.ptrace_scope to 0",
+			pid));
+	if (!cap && uid >= 0 && (uid_t)uid != getuid())
+		return eperm_error(pyhs_error_create(PYHS_ERROR_OS,
+			"cannot attach to pid %d: operation not permitted: it runs as uid %lld, this tool as uid %u without CAP_SYS_PTRACE: run as uid %lld or as root",
+			pid, uid, (unsigned)getuid(), uid));
+	return eperm_error(pyhs_error_create(PYHS_ERROR_OS,
+		"cannot attach to pid %d: operation not permitted (another tracer attached, kernel.yama.ptrace_scope, missing CAP_SYS_PTRACE, a non-dumpable process or a security module: run as the same user with ptrace_scope 0, or as root)",
+		pid));
+}
+
+static struct pyhs_error *exited_error(int pid)
+{
+	return pyhs_error_create(PYHS_ERROR_INPUT,
+				 "process %d exited during capture", pid);
+}
+
+static bool thread_known(const struct live *L, int tid)
+{
+	for (size_t i = 0; i < L->threads.size; i++)
+		if (L->threads.data[i].tid == tid)
+			return true;
+	return false;
+}
+
+static bool thread_is_zombie(int pid, int tid)
+{
+	char path[64];
+	char state = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+	return read_stat(path, &state, NULL) != 0 || state == 'Z' ||
+	       state == 'X';
+}
+
+/* Seizes and interrupts every thread, re-listing /proc/PID/task until no
+ * new one appears. On error the caller resumes what was seized. */
+static struct pyhs_error *stop_all(struct live *L)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", L->pid);
+	for (int round = 0;; round++) {
+		DIR *dir = opendir(path);
+		if (!dir) {
+			if (errno == ENOENT || errno == ESRCH) {
+				L->exited = true;
+				return exited_error(L->pid);
+			}
+			return pyhs_error_os(errno, "cannot list '%s'", path);
+		}
+		size_t first_new = L->threads.size;
+		struct dirent *de;
+		struct pyhs_error *err = NULL;
+		while (!err && (de = readdir(dir))) {
+			char *endp;
+			long tid = strtol(de->d_name, &endp, 10);
+			if (*endp || tid <= 0 || tid > INT_MAX ||
+			    thread_known(L, (int)tid))
+				continue;
+			if (ptrace(PTRACE_SEIZE, (pid_t)tid, 0, 0) < 0) {
+				int e = errno;
+				if (e == ESRCH)
+					continue; /* it exited */
+				if (e == EPERM &&
+				    thread_is_zombie(L->pid, (int)tid))
+					continue; /* exited, not yet reaped */
+				if (e == EPERM)
+					err = permission_error(L->pid);
+				else
+					err = pyhs_error_os(e, "cannot attach to thread %ld of pid %d",
+							    tid, L->pid);
+				break;
+			}
+			struct live_thread th = { .tid = (int)tid };
+			if (!live_thread_vector_append(&L->threads, th)) {
+				/* Cannot record it: let it go at once (a
+				 * seized thread that is not stopped runs on
+				 * untouched until we exit). */
+				ptrace(PTRACE_DETACH, (pid_t)tid, 0, 0);
+				err = &pyhs_enomem;
+				break;
+			}
+			if (!L->first_stop_ns)
+				L->first_stop_ns = now_ns(CLOCK_MONOTONIC);
+			if (ptrace(PTRACE_INTERRUPT, (pid_t)tid, 0, 0) < 0 &&
+			    errno != ESRCH) {
+				err = pyhs_error_os(errno, "cannot stop thread %ld of pid %d",
+						    tid, L->pid);
+				break;
+			}
+		}
+		closedir(dir);
+		if (err)
+			return err;
+		if (first_new == L->threads.size) {
+			/* Nothing new: every thread is stopped. */
+			break;
+		}
+		if (!wait_all(L, first_new)) {
+			char st = 0;
+			char p2[64];
+			snprintf(p2, sizeof(p2), "/proc/%d/stat", L->pid);
+			if (read_stat(p2, &st, NULL) != 0 || st == 'Z' ||
+			    st == 'X') {
+				L->exited = true;
+				return exited_error(L->pid);
+			}
+			return pyhs_error_create(PYHS_ERROR_OS,
+						 "some thread of pid %d did not stop within %llu s (in uninterruptible sleep?): try again",
+						 L->pid,
+						 STOP_TIMEOUT_NS / 1000000000ull);
+		}
+	}
+	size_t alive = 0;
+	for (size_t i = 0; i < L->threads.size; i++)
+		if (!L->threads.data[i].gone)
+			alive++;
+	if (!alive) {
+		L->exited = true;
+		return exited_error(L->pid);
+	}
+	return NULL;
+}
+
+/* ---- copying ---- */
+
+static struct pyhs_error *add_chunk(struct live_chunk_vector *out,
+				    uint64_t start, uint64_t end,
+				    const uint8_t *data)
+{
+	if (end <= start)
+		return NULL;
+	struct live_chunk c = { start, end, data };
+	return live_chunk_vector_append(out, c) ? NULL : &pyhs_enomem;
+}
+
+/* What process_vm_readv could not read of r, from byte done on: read with
+ * /proc/PID/mem page by page past failures; what still fails is a hole. */
+static struct pyhs_error *copy_slow(struct live *L,
+				    const struct live_region *r, uint64_t done,
+				    struct live_chunk_vector *out,
+				    uint64_t *unreadable)
+{
+	uint64_t len = r->end - r->start;
+	uint64_t run = 0, pos = done;
+	while (pos < len) {
+		ssize_t n = -1;
+		if (L->mem_fd >= 0)
+			n = pread(L->mem_fd, r->data + pos, len - pos,
+				  (off_t)(r->start + pos));
+		if (n > 0) {
+			pos += (uint64_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		struct pyhs_error *err = add_chunk(out, r->start + run,
+						   r->start + pos,
+						   r->data + run);
+		if (err)
+			return err;
+		uint64_t next = ((r->start + pos) / L->page + 1) * L->page -
+				r->start;
+		if (next > len || L->mem_fd < 0)
+			next = len;
+		*unreadable += next - pos;
+		pos = run = next;
+	}
+	return add_chunk(out, r->start + run, r->start + len, r->data + run);
+}
+
+/* Copies every region (their data laid out one after another) with as few
+ * process_vm_readv calls as the iovec limit allows. Unreadable bytes
+ * become warnings when warn is set. */
+static struct pyhs_error *copy_regions(struct live *L,
+				       const struct live_region_vector *regions,
+				       const struct live_map_vector *maps,
+				       bool warn,
+				       struct live_chunk_vector *out)
+{
+	struct iovec remote[IOV_BATCH];
+	size_t i = 0;
+	while (i < regions->size) {
+		const struct live_region *r = regions->data;
+		size_t k = 0;
+		uint64_t total = 0;
+		while (i + k < regions->size && k < IOV_BATCH &&
+		       r[i + k].data == r[i].data + total &&
+		       total < (1ull << 40)) {
+			remote[k].iov_base = (void *)(uintptr_t)r[i + k].start;
+			remote[k].iov_len = r[i + k].end - r[i + k].start;
+			total += remote[k].iov_len;
+			k++;
+		}
+		struct iovec local = { r[i].data, total };
+		ssize_t got = process_vm_readv(L->pid, &local, 1, remote, k, 0);
+		if (got < 0) {
+			if (errno == ESRCH) {
+				L->exited = true;
+				return exited_error(L->pid);
+			}
+			if (errno == ENOMEM)
+				return &pyhs_enomem;
+			got = 0; /* EFAULT, ENOSYS, EPERM: the slow way */
+		}
+		uint64_t left = (uint64_t)got;
+		size_t j = 0;
+		for (; j < k; j++) {
+			const struct live_region *rj = &r[i + j];
+			uint64_t len = rj->end - rj->start;
+			if (left >= len) {
+				struct pyhs_error *err = add_chunk(
+					out, rj->start, rj->end, rj->data);
+				if (err)
+					return err;
+				left -= len;
+				continue;
+			}
+			uint64_t unreadable = 0;
+			struct pyhs_error *err = copy_slow(L, rj, left, out,
+							   &unreadable);
+			if (err)
+				return err;
+			if (unreadable && warn)
+				pyhs_target_warn(L->t,
+						 "%llu bytes of the mapping 0x%llx-0x%llx%s%s could not be read",
+						 (unsigned long long)unreadable,
+						 (unsigned long long)rj->start,
+						 (unsigned long long)rj->end,
+						 maps->data[rj->map].path[0] ? " " : "",
+						 maps->data[rj->map].path);
+			j++;
+			break;
+		}
+		i += j;
+	}
+	return NULL;
+}
+
+/* A buffer for copies: anonymous memory, unmapped at destroy. */
+static struct pyhs_error *alloc_buffer(struct pyhs_target *t, size_t size,
+				       bool populate, size_t *ret_index)
+{
+	if (size == 0)
+		size = 1;
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+	if (populate)
+		flags |= MAP_POPULATE;
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+	if (p == MAP_FAILED)
+		return &pyhs_enomem;
+	struct pyhs_mapped_file mf = { p, size };
+	if (!pyhs_mapped_file_vector_append(&t->maps, mf)) {
+		munmap(p, size);
+		return &pyhs_enomem;
+	}
+	*ret_index = t->maps.size - 1;
+	return NULL;
+}
+
+/* Lays regions out one after another from data. */
+static void place_regions(struct live_region_vector *regions, uint8_t *data)
+{
+	uint64_t off = 0;
+	for (size_t i = 0; i < regions->size; i++) {
+		regions->data[i].data = data + off;
+		off += regions->data[i].end - regions->data[i].start;
+	}
+}
+
+static uint64_t regions_size(const struct live_region_vector *regions)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < regions->size; i++)
+		n += regions->data[i].end - regions->data[i].start;
+	return n;
+}
+
+static struct pyhs_error *collect(const struct live_map_vector *maps,
+				  size_t page, enum copy_kind want,
+				  struct live_region_vector *ret)
+{
+	for (size_t i = 0; i < maps->size; i++) {
+		uint64_t end;
+		if (classify(maps, i, page, &end) != want)
+			continue;
+		struct live_region r = { maps->data[i].start, end, NULL, i };
+		if (!live_region_vector_append(ret, r))
+			return &pyhs_enomem;
+	}
+	return NULL;
+}
+
+static bool same_map(const struct live_map *a, const struct live_map *b)
+{
+	return a->start == b->start && a->end == b->end &&
+	       a->offset == b->offset && a->inode == b->inode &&
+	       strcmp(a->perms, b->perms) == 0 && strcmp(a->path, b->path) == 0;
+}
+
+/* The mapping of before that is the same as m, or SIZE_MAX. */
+static size_t find_same(const struct live_map_vector *before,
+			const struct live_map *m)
+{
+	size_t lo = 0, hi = before->size;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (before->data[mid].start < m->start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < before->size && same_map(&before->data[lo], m))
+		return lo;
+	return SIZE_MAX;
+}
+
+/* ---- the target ---- */
+
+static struct pyhs_error *read_cmdline(struct pyhs_target *t, int pid)
+{
+	char *buf;
+	size_t len;
+	if (read_proc(pid, "cmdline", &buf, &len) != 0) {
+		t->cmdline = strdup("");
+		return t->cmdline ? NULL : &pyhs_enomem;
+	}
+	while (len && buf[len - 1] == '\0')
+		len--;
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	buf[len] = '\0';
+	t->cmdline = buf;
+	return NULL;
+}
+
+/* An errno from reading /proc/PID/something before we attach. */
+static struct pyhs_error *proc_error(int pid, int e, const char *what)
+{
+	if (e == ENOENT || e == ESRCH)
+		return pyhs_error_create(PYHS_ERROR_NOT_FOUND,
+					 "no process with pid %d", pid);
+	if (e == EACCES || e == EPERM)
+		return permission_error(pid);
+	if (e == ENOMEM)
+		return &pyhs_enomem;
+	return pyhs_error_os(e, "cannot read /proc/%d/%s", pid, what);
+}
+
+static struct pyhs_error *read_auxv(struct pyhs_target *t, int pid)
+{
+	char *buf;
+	size_t len;
+	int e = read_proc(pid, "auxv", &buf, &len);
+	if (e)
+		return proc_error(pid, e, "auxv");
+	for (size_t i = 0; i + 16 <= len; i += 16) {
+		uint64_t k, v;
+		memcpy(&k, buf + i, 8);
+		memcpy(&v, buf + i + 8, 8);
+		if (k == AT_ENTRY)
+			t->entry = v;
+		else if (k == AT_EXECFN)
+			t->execfn = v;
+	}
+	free(buf);
+	return NULL;
+}
+
+/* A process in another mount namespace (a container) names files as it
+ * sees them: read them through /proc/PID/root unless told otherwise. */
+static void choose_root(struct pyhs_target *t, int pid)
+{
+	if (t->opts.sysroot && t->opts.sysroot[0])
+		return;
+	char root[sizeof(t->live_root)];
+	snprintf(root, sizeof(root), "/proc/%d/root", pid);
+	struct stat ours, theirs;
+	if (stat("/", &ours) == 0 && stat(root, &theirs) == 0 &&
+	    (ours.st_dev != theirs.st_dev || ours.st_ino != theirs.st_ino)) {
+		memcpy(t->live_root, root, sizeof(root));
+		t->opts.sysroot = t->live_root;
+	}
+}
+
+/* Steps 1 and 2: the copy. On return every thread has been resumed. */
+static struct pyhs_error *capture(struct live *L,
+				  struct live_map_vector *ret_maps,
+				  struct live_chunk_vector *chunks)
+{
+	struct pyhs_target *t = L->t;
+	struct live_map_vector before, maps;
+	live_map_vector_init(&before);
+	live_map_vector_init(&maps);
+	struct live_region_vector constant, paused;
+	live_region_vector_init(&constant);
+	live_region_vector_init(&paused);
+	struct live_chunk_vector constant_chunks;
+	live_chunk_vector_init(&constant_chunks);
+	struct pyhs_error *err = NULL;
+	size_t constant_buf = SIZE_MAX, paused_buf = SIZE_MAX;
+	uint64_t need = 0;
+	struct pyhs_mapped_file *buf;
+
+	/* 1. Before the stop. */
+	int e = read_maps(L->pid, &before);
+	if (e) {
+		err = proc_error(L->pid, e, "maps");
+		goto out;
+	}
+	err = collect(&before, L->page, COPY_CONSTANT, &constant);
+	if (err)
+		goto out;
+	if (constant.size) {
+		err = alloc_buffer(t, regions_size(&constant), false,
+				   &constant_buf);
+		if (err)
+			goto out;
+		place_regions(&constant, t->maps.data[constant_buf].addr);
+		err = copy_regions(L, &constant, &before, false,
+				   &constant_chunks);
+		if (err)
+			goto out;
+	}
+	struct live_region_vector estimate;
+	live_region_vector_init(&estimate);
+	err = collect(&before, L->page, COPY_PAUSED, &estimate);
+	uint64_t want = regions_size(&estimate);
+	live_region_vector_deinit(&estimate);
+	if (err)
+		goto out;
+	size_t cap = (want + want / 8 + (16u << 20)) / L->page * L->page;
+	err = alloc_buffer(t, cap, true, &paused_buf);
+	if (err)
+		goto out;
+
+	/* 2. Stopped. */
+	block_signals(L);
+#ifdef PYHS_LIVE_TIMING
+	uint64_t tm0 = now_ns(CLOCK_MONOTONIC), tm1 = 0, tm2 = 0, tm3 = 0;
+#endif
+	err = stop_all(L);
+#ifdef PYHS_LIVE_TIMING
+	tm1 = now_ns(CLOCK_MONOTONIC);
+#endif
+	if (err)
+		goto resume;
+	e = read_maps(L->pid, &maps);
+	if (e || maps.size == 0) {
+		if (e == ENOMEM) {
+			err = &pyhs_enomem;
+		} else if (!e || e == ENOENT || e == ESRCH) {
+			L->exited = true;
+			err = exited_error(L->pid);
+		} else {
+			err = pyhs_error_os(e, "cannot read /proc/%d/maps",
+					    L->pid);
+		}
+		goto resume;
+	}
+	err = collect(&maps, L->page, COPY_PAUSED, &paused);
+	if (err)
+		goto resume;
+	/* Constant parts that were not there, or not the same, before. */
+	for (size_t i = 0; i < maps.size; i++) {
+		uint64_t end;
+		if (classify(&maps, i, L->page, &end) != COPY_CONSTANT ||
+		    find_same(&before, &maps.data[i]) != SIZE_MAX)
+			continue;
+		struct live_region r = { maps.data[i].start, end, NULL, i };
+		if (!live_region_vector_append(&paused, r)) {
+			err = &pyhs_enomem;
+			goto resume;
+		}
+	}
+	need = regions_size(&paused);
+	buf = &t->maps.data[paused_buf];
+	if (need > buf->size) {
+		void *p = mremap(buf->addr, buf->size, need, MREMAP_MAYMOVE);
+		if (p == MAP_FAILED) {
+			err = &pyhs_enomem;
+			goto resume;
+		}
+		buf->addr = p;
+		buf->size = need;
+	}
+	place_regions(&paused, buf->addr);
+#ifdef PYHS_LIVE_TIMING
+	tm2 = now_ns(CLOCK_MONOTONIC);
+#endif
+	err = copy_regions(L, &paused, &maps, true, chunks);
+#ifdef PYHS_LIVE_TIMING
+	tm3 = now_ns(CLOCK_MONOTONIC);
+#endif
+	t->capture_time = (uint64_t)time(NULL);
+	/* The threads, main thread first. */
+	for (size_t pass = 0; pass < 2 && !err; pass++) {
+		for (size_t i = 0; i < L->threads.size; i++) {
+			const struct live_thread *th = &L->threads.data[i];
+			if (th->gone || (th->tid == L->pid) != (pass == 0))
+				continue;
+			if (!pyhs_int_vector_append(&t->tids, th->tid))
+				err = &pyhs_enomem;
+		}
+	}
+
+resume:
+	resume_all(L);
+	if (L->first_stop_ns)
+		t->pause_ns = now_ns(CLOCK_MONOTONIC) - L->first_stop_ns;
+	restore_signals(L);
+#ifdef PYHS_LIVE_TIMING
+	pyhs_target_warn(t, "timing: stop %llu us, maps %llu us, copy %llu us (%llu bytes, %zu regions), resume %llu us, constant %llu bytes",
+			 (unsigned long long)(tm1 - tm0) / 1000,
+			 (unsigned long long)(tm2 - tm1) / 1000,
+			 (unsigned long long)(tm3 - tm2) / 1000,
+			 (unsigned long long)need, paused.size,
+			 (unsigned long long)(now_ns(CLOCK_MONOTONIC) - tm3) / 1000,
+			 (unsigned long long)regions_size(&constant));
+#endif
+	if (err)
+		goto out;
+
+	/* Give back what the copy did not use. */
+	size_t used = (need + L->page - 1) / L->page * L->page;
+	if (used < L->page)
+		used = L->page;
+	buf = &t->maps.data[paused_buf];
+	if (used < buf->size) {
+		munmap((uint8_t *)buf->addr + used, buf->size - used);
+		buf->size = used;
+	}
+	/* Constant chunks copied before the stop, for mappings that were
+	 * still the same during it. */
+	for (size_t i = 0; i < constant_chunks.size; i++) {
+		const struct live_chunk *c = &constant_chunks.data[i];
+		bool keep = false;
+		for (size_t j = 0; j < constant.size && !keep; j++) {
+			const struct live_region *r = &constant.data[j];
+			if (c->start >= r->start && c->end <= r->end)
+				keep = find_same(&maps, &before.data[r->map]) !=
+				       SIZE_MAX;
+		}
+		if (keep && !live_chunk_vector_append(chunks, *c)) {
+			err = &pyhs_enomem;
+			goto out;
+		}
+	}
+	*ret_maps = maps;
+	live_map_vector_init(&maps);
+
+out:
+	free_maps(&before);
+	free_maps(&maps);
+	live_region_vector_deinit(&constant);
+	live_region_vector_deinit(&paused);
+	live_chunk_vector_deinit(&constant_chunks);
+	return err;
+}
+
+/* Step 3: a target from the copy, as core.c makes one from a core. */
+static struct pyhs_error *build(struct live *L,
+				const struct live_map_vector *maps,
+				const struct live_chunk_vector *chunks)
+{
+	struct pyhs_target *t = L->t;
+	struct pyhs_error *err;
+	for (size_t i = 0; i < chunks->size; i++) {
+		const struct live_chunk *c = &chunks->data[i];
+		err = pyhs_memory_add(&t->mem, c->start, c->end - c->start,
+				      c->data);
+		if (err)
+			return err;
+	}
+	for (size_t i = 0; i < maps->size; i++) {
+		const struct live_map *m = &maps->data[i];
+		if (is_pseudo_path(m->path))
+			continue;
+		err = pyhs_target_add_module_mapping(t, m->path, m->start,
+						     m->end, m->offset == 0);
+		if (err)
+			return err;
+	}
+	for (size_t i = 0; i < t->modules.size; i++) {
+		err = pyhs_module_load(t, &t->modules.data[i]);
+		if (err)
+			return err;
+	}
+	for (size_t i = 0; i < maps->size; i++) {
+		const struct live_map *m = &maps->data[i];
+		if (is_pseudo_path(m->path) || is_device_path(m->path))
+			continue;
+		err = pyhs_target_add_file_bytes(t, m->path, m->start, m->end,
+						 m->offset);
+		if (err)
+			return err;
+	}
+	err = pyhs_target_find_executable(t);
+	if (err)
+		return err;
+	if (!t->executable || !t->executable[0]) {
+		char path[64], exe[PATH_MAX];
+		snprintf(path, sizeof(path), "/proc/%d/exe", L->pid);
+		ssize_t n = readlink(path, exe, sizeof(exe) - 1);
+		if (n > 0) {
+			exe[n] = '\0';
+			free(t->executable);
+			t->executable = strdup(exe);
+			if (!t->executable)
+				return &pyhs_enomem;
+		}
+	}
+	return NULL;
+}
+
+struct pyhs_error *pyhs_target_open_pid(int pid,
+					const struct pyhs_open_options *opts,
+					struct pyhs_target **ret)
+{
+	if (pid <= 0)
+		return pyhs_error_create(PYHS_ERROR_INVALID,
+					 "%d is not a process id", pid);
+	if (pid == getpid())
+		return pyhs_error_create(PYHS_ERROR_INVALID,
+					 "pid %d is this process itself: it cannot stop itself to be read",
+					 pid);
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return pyhs_error_create(PYHS_ERROR_OS, "libelf is unusable");
+
+	char path[64];
+	char state = 0;
+	uint64_t start_time = 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	int e = read_stat(path, &state, &start_time);
+	if (e)
+		return proc_error(pid, e, "stat");
+	if (state == 'Z' || state == 'X')
+		return pyhs_error_create(PYHS_ERROR_INPUT,
+					 "process %d has exited (a zombie waiting for its parent to reap it): there is nothing to read",
+					 pid);
+	char *status;
+	e = read_proc(pid, "status", &status, NULL);
+	if (e)
+		return proc_error(pid, e, "status");
+	long long tgid = status_field(status, "Tgid");
+	free(status);
+	if (tgid > 0 && tgid != pid)
+		return pyhs_error_create(PYHS_ERROR_INVALID,
+					 "%d is a thread of process %lld: give the process id %lld",
+					 pid, tgid, tgid);
+	if (tgid == getpid())
+		return pyhs_error_create(PYHS_ERROR_INVALID,
+					 "pid %d is a thread of this process: it cannot stop itself to be read",
+					 pid);
+
+	struct pyhs_target *t;
+	struct pyhs_error *err = pyhs_target_create(opts, &t);
+	if (err)
+		return err;
+	t->live = true;
+	t->pid = pid;
+	t->start_time = start_time;
+
+	struct live L = {
+		.t = t,
+		.pid = pid,
+		.mem_fd = -1,
+		.page = (size_t)sysconf(_SC_PAGESIZE),
+	};
+	live_thread_vector_init(&L.threads);
+	struct live_map_vector maps;
+	live_map_vector_init(&maps);
+	struct live_chunk_vector chunks;
+	live_chunk_vector_init(&chunks);
+
+	err = read_cmdline(t, pid);
+	if (err)
+		goto fail;
+	err = read_auxv(t, pid);
+	if (err)
+		goto fail;
+	choose_root(t, pid);
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	L.mem_fd = open(path, O_RDONLY | O_CLOEXEC); /* -1: no fallback */
+
+	err = capture(&L, &maps, &chunks);
+	if (err)
+		goto fail;
+	/* The pid we stopped was the process we looked at. */
+	uint64_t st2 = 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (read_stat(path, NULL, &st2) == 0 && st2 != start_time) {
+		err = exited_error(pid);
+		goto fail;
+	}
+	err = build(&L, &maps, &chunks);
+	if (err)
+		goto fail;
+	err = pyhs_python_find(t);
+	if (err)
+		goto fail;
+	free_maps(&maps);
+	live_chunk_vector_deinit(&chunks);
+	live_thread_vector_deinit(&L.threads);
+	if (L.mem_fd >= 0)
+		close(L.mem_fd);
+	*ret = t;
+	return NULL;
+
+fail:
+	free_maps(&maps);
+	live_chunk_vector_deinit(&chunks);
+	live_thread_vector_deinit(&L.threads);
+	if (L.mem_fd >= 0)
+		close(L.mem_fd);
+	pyhs_target_destroy(t);
+	return err;
+}

@@ -1,0 +1,138 @@
+/*
+ * live_probe: reads a running Python process with pyhs_target_open_pid and
+ * prints what the tests compare, as one JSON object on stdout.
+ *
+ *     live_probe [--no-heap] PID [ADDR ...]
+ *
+ * Fields: pid, source, pause_ns, open_ns (all of pyhs_target_open_pid),
+ * heap_ns, objects, hexversion, version, nthreads, tids, start_time,
+ * capture_time, warnings, and "at": for each ADDR (decimal or 0x hex) the
+ * object there, {"addr", "found", "type", "refcnt"}. --no-heap stops after
+ * the capture (no heap model, no "at").
+ *
+ * On error: {"error": MESSAGE, "code": N} on stdout, the message on stderr,
+ * exit status 1.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "heapmodel.h"
+#include "reader.h"
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static unsigned long long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000000ull +
+	       (unsigned long long)ts.tv_nsec;
+}
+
+static int fail(struct pyhs_error *err)
+{
+	printf("{\"error\": ");
+	json_str(err->message);
+	printf(", \"code\": %d}\n", (int)err->code);
+	fprintf(stderr, "live_probe: %s\n", err->message);
+	pyhs_error_destroy(err);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	int i = 1;
+	int heap = 1;
+	if (i < argc && strcmp(argv[i], "--no-heap") == 0) {
+		heap = 0;
+		i++;
+	}
+	if (i >= argc) {
+		fprintf(stderr, "usage: live_probe [--no-heap] PID [ADDR ...]\n");
+		return 2;
+	}
+	int pid = atoi(argv[i++]);
+	struct pyhs_open_options opts = { 0 };
+	struct pyhs_target *t;
+	unsigned long long t0 = now_ns();
+	struct pyhs_error *err = pyhs_target_open_pid(pid, &opts, &t);
+	unsigned long long t1 = now_ns();
+	if (err)
+		return fail(err);
+	printf("{\"pid\": %d, \"source\": ", pyhs_target_pid(t));
+	json_str(pyhs_target_source(t));
+	printf(", \"pause_ns\": %llu, \"open_ns\": %llu",
+	       (unsigned long long)pyhs_target_pause_ns(t), t1 - t0);
+	printf(", \"start_time\": %llu, \"capture_time\": %llu",
+	       (unsigned long long)pyhs_target_start_time(t),
+	       (unsigned long long)pyhs_target_capture_time(t));
+	printf(", \"executable\": ");
+	json_str(pyhs_target_executable(t));
+	printf(", \"cmdline\": ");
+	json_str(pyhs_target_cmdline(t));
+	printf(", \"nthreads\": %zu, \"tids\": [", pyhs_target_nthreads(t));
+	for (size_t k = 0; k < pyhs_target_nthreads(t); k++)
+		printf("%s%d", k ? ", " : "", pyhs_target_thread_tid(t, k));
+	printf("], \"py_version\": %u, \"warnings\": [",
+	       (unsigned)pyhs_target_py_version(t));
+	for (size_t k = 0; k < pyhs_target_nwarnings(t); k++) {
+		printf("%s", k ? ", " : "");
+		json_str(pyhs_target_warning(t, k));
+	}
+	printf("]");
+	if (heap) {
+		struct pyhs_heap *h;
+		unsigned long long t2 = now_ns();
+		err = pyhs_heap_build(t, argv[i - 1], NULL, &h);
+		unsigned long long t3 = now_ns();
+		if (err) {
+			printf(", \"heap_error\": ");
+			json_str(err->message);
+			printf("}\n");
+			fprintf(stderr, "live_probe: %s\n", err->message);
+			pyhs_error_destroy(err);
+			pyhs_target_destroy(t);
+			return 1;
+		}
+		const struct pyhs_heap_meta *meta = pyhs_heap_meta(h);
+		printf(", \"heap_ns\": %llu, \"objects\": %llu, \"hexversion\": %u, \"version\": ",
+		       t3 - t2, (unsigned long long)pyhs_heap_nobjects(h),
+		       (unsigned)meta->hexversion);
+		json_str(meta->version);
+		printf(", \"at\": [");
+		for (int k = i; k < argc; k++) {
+			unsigned long long addr = strtoull(argv[k], NULL, 0);
+			uint64_t n;
+			printf("%s{\"addr\": %llu", k > i ? ", " : "", addr);
+			if (pyhs_heap_find(h, addr, &n)) {
+				printf(", \"found\": true, \"type\": ");
+				json_str(pyhs_heap_type_name(h, pyhs_heap_type_of(h, n)));
+				printf(", \"refcnt\": %llu",
+				       (unsigned long long)pyhs_heap_refcnt(h, n));
+			} else {
+				printf(", \"found\": false");
+			}
+			printf("}");
+		}
+		printf("]");
+		pyhs_heap_destroy(h);
+	}
+	printf("}\n");
+	pyhs_target_destroy(t);
+	return 0;
+}
