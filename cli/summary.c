@@ -22,6 +22,105 @@ static int by_bytes(const void *a, const void *b)
 	return x->type < y->type ? -1 : x->type > y->type;
 }
 
+#define OLD_TYPES 5
+#define TOP_DOMINATORS 10
+#define MAX_UNEXPLAINED 1000
+
+/* What summary reports of the analyses. */
+struct analysis_facts {
+	uint64_t dom[TOP_DOMINATORS];
+	uint64_t retained[TOP_DOMINATORS];
+	size_t ndom;
+	uint64_t reachable_bytes;
+	uint64_t garbage_objects, garbage_bytes, garbage_cycles;
+	uint64_t *unexplained; /* object numbers, largest retained first */
+	size_t nunexplained;
+	uint64_t unexplained_refs;
+	uint64_t unexplained_excluded;
+};
+
+static void analysis_facts_free(struct analysis_facts *f)
+{
+	free(f->unexplained);
+}
+
+static const uint64_t *retained_key;
+static int by_retained(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+	if (retained_key[a] != retained_key[b])
+		return retained_key[a] < retained_key[b] ? 1 : -1;
+	return a < b ? -1 : a > b;
+}
+
+static struct pyhs_error *analysis_facts(const struct pyhs_heap *h,
+					 struct analysis_facts *ret)
+{
+	struct analysis_facts f = { 0 };
+	struct pyhs_analysis *a;
+	struct pyhs_error *err = pyhs_analysis_create(h, &a);
+	if (err)
+		return err;
+	uint64_t n = pyhs_heap_nobjects(h);
+	uint64_t *retained = malloc((n ? n : 1) * sizeof(*retained));
+	f.unexplained = malloc((n ? n : 1) * sizeof(*f.unexplained));
+	if (!retained || !f.unexplained) {
+		free(retained);
+		free(f.unexplained);
+		pyhs_analysis_destroy(a);
+		return &pyhs_enomem;
+	}
+	f.reachable_bytes = pyhs_analysis_reachable_bytes(a);
+	for (uint64_t i = 0; i < n; i++) {
+		retained[i] = pyhs_analysis_retained(a, i);
+		/* Top-level retainers: dominated by nothing but the roots. */
+		if (pyhs_analysis_idom(a, i) == PYHS_DOM_ROOT) {
+			size_t k = f.ndom < TOP_DOMINATORS ? f.ndom++ : TOP_DOMINATORS - 1;
+			if (k == TOP_DOMINATORS - 1 && f.ndom == TOP_DOMINATORS &&
+			    retained[i] <= f.retained[k])
+				continue;
+			while (k > 0 && f.retained[k - 1] < retained[i]) {
+				f.dom[k] = f.dom[k - 1];
+				f.retained[k] = f.retained[k - 1];
+				k--;
+			}
+			f.dom[k] = i;
+			f.retained[k] = retained[i];
+		}
+		if (pyhs_analysis_is_garbage(a, i)) {
+			f.garbage_objects++;
+			f.garbage_bytes += pyhs_heap_size(h, i);
+		}
+		uint64_t u = pyhs_analysis_unexplained(a, i);
+		if (!u)
+			continue;
+		/* Types and modules are held from C all the time (static type
+		 * pointers, the module table): counted apart. */
+		if (pyhs_heap_is_type(h, i) || pyhs_heap_is_module(h, i)) {
+			f.unexplained_excluded++;
+			continue;
+		}
+		f.unexplained[f.nunexplained++] = i;
+		f.unexplained_refs += u;
+	}
+	retained_key = retained;
+	qsort(f.unexplained, f.nunexplained, sizeof(*f.unexplained), by_retained);
+	struct pyhs_cycles *c;
+	err = pyhs_analysis_cycles(a, true, &c);
+	if (!err) {
+		f.garbage_cycles = c->n;
+		pyhs_cycles_free(c);
+	}
+	free(retained);
+	pyhs_analysis_destroy(a);
+	if (err) {
+		free(f.unexplained);
+		return err;
+	}
+	*ret = f;
+	return NULL;
+}
+
 static const char *gen_name(int g)
 {
 	static const char *const names[] = { "0", "1", "2", "permanent", "untracked" };
@@ -51,6 +150,31 @@ int print_summary(struct pyhs_heap *h, bool json, FILE *out)
 		gen_bytes[g] += s;
 	}
 	qsort(tt, ntypes, sizeof(*tt), by_bytes);
+	struct analysis_facts af;
+	struct pyhs_error *err = analysis_facts(h, &af);
+	if (err) {
+		free(tt);
+		return report_error(err);
+	}
+	/* The types that dominate the old generation (long-lived growth). */
+	struct type_total *old = calloc(ntypes ? ntypes : 1, sizeof(*old));
+	if (!old) {
+		free(tt);
+		analysis_facts_free(&af);
+		return report_error(&pyhs_enomem);
+	}
+	for (uint32_t k = 0; k < ntypes; k++)
+		old[k].type = k;
+	for (uint64_t i = 0; i < n; i++) {
+		if (pyhs_heap_gen(h, i) != PYHS_GEN_2)
+			continue;
+		old[pyhs_heap_type_of(h, i)].count++;
+		old[pyhs_heap_type_of(h, i)].bytes += pyhs_heap_size(h, i);
+	}
+	qsort(old, ntypes, sizeof(*old), by_bytes);
+	uint32_t nold = 0;
+	while (nold < ntypes && nold < OLD_TYPES && old[nold].count)
+		nold++;
 	uint32_t ntop = ntypes < TOP_TYPES ? ntypes : TOP_TYPES;
 	struct pyhs_gc_generation_info gi[4];
 	for (int g = 0; g < 4; g++)
@@ -115,7 +239,37 @@ int print_summary(struct pyhs_heap *h, bool json, FILE *out)
 			fprintf(out, ", \"count\": %" PRIu64 ", \"bytes\": %" PRIu64 "}",
 				tt[k].count, tt[k].bytes);
 		}
-		fprintf(out, "], \"warnings\": {\"count\": %" PRIu64 ", \"kinds\": {", nwarn);
+		fputs("], \"old_generation_types\": [", out);
+		for (uint32_t k = 0; k < nold; k++) {
+			fprintf(out, "%s{\"type\": ", k ? ", " : "");
+			pyhs_json_string(out, pyhs_heap_type_name(h, old[k].type));
+			fprintf(out, ", \"count\": %" PRIu64 ", \"bytes\": %" PRIu64 "}",
+				old[k].count, old[k].bytes);
+		}
+		fprintf(out, "], \"reachable_bytes\": %" PRIu64 ", \"dominators\": [",
+			af.reachable_bytes);
+		for (size_t k = 0; k < af.ndom; k++) {
+			char preview[128];
+			uint64_t i = af.dom[k];
+			pyhs_heap_preview(h, i, preview, sizeof(preview));
+			fprintf(out, "%s{\"addr\": %" PRIu64 ", \"type\": ", k ? ", " : "",
+				pyhs_heap_addr(h, i));
+			pyhs_json_string(out, pyhs_heap_type_name(h, pyhs_heap_type_of(h, i)));
+			fprintf(out, ", \"size\": %" PRIu64 ", \"retained\": %" PRIu64 ", \"preview\": ",
+				pyhs_heap_size(h, i), af.retained[k]);
+			pyhs_json_string(out, preview);
+			fputs("}", out);
+		}
+		fprintf(out, "], \"garbage\": {\"objects\": %" PRIu64 ", \"bytes\": %" PRIu64
+			", \"cycles\": %" PRIu64 "}", af.garbage_objects, af.garbage_bytes,
+			af.garbage_cycles);
+		fprintf(out, ", \"unexplained_refs\": {\"count\": %zu, \"references\": %" PRIu64
+			", \"excluded_types_and_modules\": %" PRIu64 ", \"objects\": [",
+			af.nunexplained, af.unexplained_refs, af.unexplained_excluded);
+		for (size_t k = 0; k < af.nunexplained && k < MAX_UNEXPLAINED; k++)
+			fprintf(out, "%s%" PRIu64, k ? ", " : "", pyhs_heap_addr(h, af.unexplained[k]));
+		fprintf(out, "]}");
+		fprintf(out, ", \"warnings\": {\"count\": %" PRIu64 ", \"kinds\": {", nwarn);
 		fprintf(out, "\"reader\": %zu", m->nwarnings);
 		for (int k = 0; k < PYHS_WARN_NKINDS; k++)
 			fprintf(out, ", \"%s\": %" PRIu64,
@@ -133,6 +287,8 @@ int print_summary(struct pyhs_heap *h, bool json, FILE *out)
 		}
 		fputs("]}}\n", out);
 		free(tt);
+		free(old);
+		analysis_facts_free(&af);
 		return EXIT_OK;
 	}
 
@@ -167,6 +323,38 @@ int print_summary(struct pyhs_heap *h, bool json, FILE *out)
 		fprintf(out, "  %14s %14s  %s\n", fmt_bytes(tt[k].bytes, b1, sizeof(b1)),
 			fmt_count(tt[k].count, b2, sizeof(b2)),
 			pyhs_heap_type_name(h, tt[k].type));
+	if (nold) {
+		fprintf(out, "\nold generation (2) by type:\n");
+		for (uint32_t k = 0; k < nold; k++)
+			fprintf(out, "  %14s %14s  %s\n", fmt_bytes(old[k].bytes, b1, sizeof(b1)),
+				fmt_count(old[k].count, b2, sizeof(b2)),
+				pyhs_heap_type_name(h, old[k].type));
+	}
+	fprintf(out, "\nlargest retainers (retained size, what would be freed with them):\n");
+	for (size_t k = 0; k < af.ndom; k++) {
+		char preview[96];
+		uint64_t i = af.dom[k];
+		pyhs_heap_preview(h, i, preview, sizeof(preview));
+		fprintf(out, "  %14s  0x%-14" PRIx64 " %-24s %s\n",
+			fmt_bytes(af.retained[k], b1, sizeof(b1)), pyhs_heap_addr(h, i),
+			pyhs_heap_type_name(h, pyhs_heap_type_of(h, i)), preview);
+	}
+	fprintf(out, "\ngarbage:     %s objects, %s in %s cycle%s the collector would free now\n",
+		fmt_count(af.garbage_objects, b1, sizeof(b1)),
+		fmt_bytes(af.garbage_bytes, b2, sizeof(b2)),
+		fmt_count(af.garbage_cycles, (char[32]){ 0 }, 32),
+		af.garbage_cycles == 1 ? "" : "s");
+	fprintf(out, "unexplained: %zu object%s with references no object explains (C code:"
+		" a leaked Py_INCREF, a C static)%s\n",
+		af.nunexplained, af.nunexplained == 1 ? "" : "s",
+		af.nunexplained ? ", largest retained first:" : "");
+	for (size_t k = 0; k < af.nunexplained && k < 5; k++) {
+		char preview[96];
+		uint64_t i = af.unexplained[k];
+		pyhs_heap_preview(h, i, preview, sizeof(preview));
+		fprintf(out, "  0x%-14" PRIx64 " %-24s %s\n", pyhs_heap_addr(h, i),
+			pyhs_heap_type_name(h, pyhs_heap_type_of(h, i)), preview);
+	}
 	fprintf(out, "\nwarnings:    %" PRIu64 "\n", nwarn);
 	for (size_t i = 0; i < m->nwarnings; i++)
 		fprintf(out, "  %s\n", m->warnings[i]);
@@ -179,6 +367,8 @@ int print_summary(struct pyhs_heap *h, bool json, FILE *out)
 	for (size_t i = 0; i < pyhs_heap_nwarning_examples(h); i++)
 		fprintf(out, "    e.g. %s\n", pyhs_heap_warning_example(h, i));
 	free(tt);
+	free(old);
+	analysis_facts_free(&af);
 	return EXIT_OK;
 }
 

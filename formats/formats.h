@@ -1,6 +1,6 @@
 /*
- * pyheapsnap formats: exports of a heap (JSON lines) and the JSON writing
- * helpers the command line uses.
+ * pyheapsnap formats: exports of a heap (JSON lines), snapshot files, and
+ * the JSON writing helpers the command line uses.
  */
 #ifndef PYHS_FORMATS_H
 #define PYHS_FORMATS_H
@@ -15,6 +15,32 @@
 /* Writes the heap as JSON lines: a header object, then one object per line.
  * PYHS_ERROR_OS if writing fails. */
 struct pyhs_error *pyhs_export_jsonl(const struct pyhs_heap *h, FILE *out);
+
+/* Snapshot files: a whole heap in pyheapsnap's own compressed, columnar,
+ * checksummed format (formats/FORMAT.md). */
+#define PYHS_SNAPSHOT_VERSION 1
+#define PYHS_SNAPSHOT_MAGIC_SIZE 8
+
+/* Writes the heap to path atomically: a temporary file in the same
+ * directory, synced, then renamed over path. PYHS_ERROR_OS if writing
+ * fails (path is then untouched). */
+struct pyhs_error *pyhs_snapshot_write(const struct pyhs_heap *h,
+				       const char *path);
+
+/* Reads a snapshot. The heap's metadata (source, input, ...) is that of
+ * what the snapshot was made from. PYHS_ERROR_INPUT, with a message naming
+ * the file and what is wrong, if it is truncated, corrupt or of a newer
+ * format; PYHS_ERROR_OS if it cannot be opened or read. */
+struct pyhs_error *pyhs_snapshot_read(const char *path, struct pyhs_heap **ret);
+
+/* Whether the file at path starts like a snapshot (at least the first four
+ * bytes of the magic number): the test by which inputs are told apart. */
+bool pyhs_snapshot_is(const char *path);
+/* The same test on the first n bytes of a file. */
+bool pyhs_snapshot_magic_is(const void *head, size_t n);
+
+/* XXH64 with seed 0: the checksum snapshot files use. */
+uint64_t pyhs_xxh64(const void *data, size_t len);
 
 /* Writes s as a JSON string literal (quoted, escaped; invalid UTF-8 bytes
  * become U+FFFD). */

@@ -160,6 +160,10 @@ uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 	uint8_t flags = 0;
 	if (h->minor >= 12 && (int32_t)(uint32_t)hdr[0] < 0)
 		flags |= PYHS_OBJ_IMMORTAL;
+	/* 3.11's deep-frozen objects (code of frozen modules) live in the
+	 * binary with a refcount of 999999999 that nothing ever drops. */
+	if (h->minor == 11 && hdr[0] >= 999999999)
+		flags |= PYHS_OBJ_IMMORTAL;
 	/* 3.14 keeps flags above a 32-bit count (Py_REFCNT is the low half). */
 	uint64_t refcnt = h->minor >= 14 ? (uint32_t)hdr[0] : hdr[0];
 	if (!pyhs_u64_vector_append(&h->addr, addr) ||
@@ -358,6 +362,15 @@ void pyhs_heap_edges(const struct pyhs_heap *h, uint64_t i, uint64_t *begin,
 uint64_t pyhs_heap_nedges(const struct pyhs_heap *h) { return h->edge_dst.size; }
 uint32_t pyhs_heap_edge_dst(const struct pyhs_heap *h, uint64_t e) { return h->edge_dst.data[e]; }
 uint32_t pyhs_heap_edge_label(const struct pyhs_heap *h, uint64_t e) { return h->edge_label.data[e]; }
+
+bool pyhs_heap_is_type(const struct pyhs_heap *h, uint64_t i)
+{
+	return h->types.data[h->type.data[i]].kind == K_TYPE;
+}
+bool pyhs_heap_is_module(const struct pyhs_heap *h, uint64_t i)
+{
+	return h->types.data[h->type.data[i]].kind == K_MODULE;
+}
 
 uint32_t pyhs_heap_ntypes(const struct pyhs_heap *h) { return (uint32_t)h->types.size; }
 const char *pyhs_heap_type_name(const struct pyhs_heap *h, uint32_t type)

@@ -126,6 +126,10 @@ uint32_t pyhs_heap_edge_label(const struct pyhs_heap *h, uint64_t e);
 bool pyhs_heap_format_label(const struct pyhs_heap *h, uint32_t label,
 			    char *buf, size_t n);
 
+/* Whether object i is a type object, or a module object. */
+bool pyhs_heap_is_type(const struct pyhs_heap *h, uint64_t i);
+bool pyhs_heap_is_module(const struct pyhs_heap *h, uint64_t i);
+
 /* Types: type numbers index a table of distinct type objects. */
 uint32_t pyhs_heap_ntypes(const struct pyhs_heap *h);
 const char *pyhs_heap_type_name(const struct pyhs_heap *h, uint32_t type);

@@ -156,6 +156,34 @@ static void type_fields(struct walker *w, struct pyhs_type_info *ti)
 		if (!hrd_off(h, t, L->type_tp_base, &t))
 			break;
 	}
+	/* Fields that are not members but matter in paths. */
+	struct { enum pyhs_kind kind; int32_t off; const char *name; } extra[] = {
+		{ K_FUNCTION, L->func_code, ".__code__" },
+		{ K_FUNCTION, L->func_name, ".__name__" },
+		{ K_FUNCTION, L->func_qualname, ".__qualname__" },
+		{ K_FUNCTION, L->func_closure, ".__closure__" },
+		{ K_FUNCTION, L->func_globals, ".__globals__" },
+		{ K_CODE, L->code_localsplusnames, ".co_localsplusnames" },
+		{ K_CODE, L->code_localspluskinds, ".co_localspluskinds" },
+		{ K_CODE, L->code_varnames, ".co_varnames" },
+		{ K_CODE, L->code_cellvars, ".co_cellvars" },
+		{ K_CODE, L->code_freevars, ".co_freevars" },
+		{ K_CODE, L->code_linetable, ".co_linetable" },
+		{ K_MODULE, L->module_md_name, ".__name__" },
+	};
+	for (size_t k = 0; k < sizeof(extra) / sizeof(extra[0]); k++) {
+		int32_t off = extra[k].off;
+		if (ti->kind != extra[k].kind || off < 16 || (off & 7) ||
+		    (uint64_t)off / 8 >= words || names[off / 8] != UINT32_MAX)
+			continue;
+		struct pyhs_error *err = pyhs_heap_intern_string(h, extra[k].name,
+								 &names[off / 8]);
+		if (err) {
+			w->err = err;
+			free(names);
+			return;
+		}
+	}
 	ti->field_names = names;
 	ti->nfield_words = (uint32_t)words;
 }

@@ -32,6 +32,7 @@
 #include <fcntl.h>
 #include <libelf.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -372,8 +373,8 @@ static bool poll_thread(struct live_thread *th)
  * threads are reaped). false on timeout. */
 static bool wait_all(struct live *L, size_t first)
 {
-	uint64_t deadline = now_ns(CLOCK_MONOTONIC) + STOP_TIMEOUT_NS;
-	uint64_t nap = 2000;
+	uint64_t start = now_ns(CLOCK_MONOTONIC);
+	uint64_t nap = 50000;
 	for (;;) {
 		bool pending = false;
 		for (size_t i = first; i < L->threads.size; i++) {
@@ -383,11 +384,19 @@ static bool wait_all(struct live *L, size_t first)
 		}
 		if (!pending)
 			return true;
-		if (now_ns(CLOCK_MONOTONIC) > deadline)
+		uint64_t waited = now_ns(CLOCK_MONOTONIC) - start;
+		if (waited > STOP_TIMEOUT_NS)
 			return false;
-		sleep_ns(nap);
-		if (nap < 1000000)
-			nap *= 2;
+		/* Threads stop within microseconds as a rule: yield for the
+		 * first 2 ms (a sleep would add its timer slack to the
+		 * pause), then sleep. */
+		if (waited < 2000000) {
+			sched_yield();
+		} else {
+			sleep_ns(nap);
+			if (nap < 1000000)
+				nap *= 2;
+		}
 	}
 }
 
@@ -758,7 +767,7 @@ static struct pyhs_error *alloc_buffer(struct pyhs_target *t, size_t size,
 		size = 1;
 	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
 	if (populate)
-		flags |= MAP_POPULATE;
+		flags |= MAP_POPULATE; /* no page faults during the pause */
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
 	if (p == MAP_FAILED)
 		return &pyhs_enomem;

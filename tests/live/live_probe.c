@@ -3,12 +3,16 @@
  * prints what the tests compare, as one JSON object on stdout.
  *
  *     live_probe [--no-heap] PID [ADDR ...]
+ *     live_probe --core CORE [ADDR ...]
  *
  * Fields: pid, source, pause_ns, open_ns (all of pyhs_target_open_pid),
  * heap_ns, objects, hexversion, version, nthreads, tids, start_time,
  * capture_time, warnings, and "at": for each ADDR (decimal or 0x hex) the
  * object there, {"addr", "found", "type", "refcnt"}. --no-heap stops after
- * the capture (no heap model, no "at").
+ * the capture (no heap model, no "at"). "digest" is a hash of every
+ * object's address, type name, size, refcount, generation, flags and
+ * references, so that a live capture can be compared with a core of the
+ * same, unchanged, process.
  *
  * On error: {"error": MESSAGE, "code": N} on stdout, the message on stderr,
  * exit status 1.
@@ -44,6 +48,40 @@ static unsigned long long now_ns(void)
 	       (unsigned long long)ts.tv_nsec;
 }
 
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static uint64_t digest(const struct pyhs_heap *h)
+{
+	uint64_t d = 0xcbf29ce484222325ull;
+	for (uint64_t i = 0; i < pyhs_heap_nobjects(h); i++) {
+		uint64_t v[5] = {
+			pyhs_heap_addr(h, i), pyhs_heap_size(h, i),
+			pyhs_heap_refcnt(h, i), (uint64_t)pyhs_heap_gen(h, i),
+			pyhs_heap_flags(h, i),
+		};
+		d = fnv(d, v, sizeof(v));
+		const char *tn = pyhs_heap_type_name(h, pyhs_heap_type_of(h, i));
+		d = fnv(d, tn, strlen(tn) + 1);
+		uint64_t b, e;
+		pyhs_heap_edges(h, i, &b, &e);
+		for (uint64_t k = b; k < e; k++) {
+			uint64_t dst = pyhs_heap_addr(h, pyhs_heap_edge_dst(h, k));
+			uint32_t label = pyhs_heap_edge_label(h, k);
+			d = fnv(d, &dst, sizeof(dst));
+			d = fnv(d, &label, sizeof(label));
+		}
+	}
+	return d;
+}
+
 static int fail(struct pyhs_error *err)
 {
 	printf("{\"error\": ");
@@ -58,19 +96,26 @@ int main(int argc, char **argv)
 {
 	int i = 1;
 	int heap = 1;
+	const char *core = NULL;
 	if (i < argc && strcmp(argv[i], "--no-heap") == 0) {
 		heap = 0;
 		i++;
+	} else if (i + 1 < argc && strcmp(argv[i], "--core") == 0) {
+		core = argv[i + 1];
+		i++;
 	}
 	if (i >= argc) {
-		fprintf(stderr, "usage: live_probe [--no-heap] PID [ADDR ...]\n");
+		fprintf(stderr, "usage: live_probe [--no-heap] PID [ADDR ...]\n"
+				"       live_probe --core CORE [ADDR ...]\n");
 		return 2;
 	}
-	int pid = atoi(argv[i++]);
+	int pid = core ? 0 : atoi(argv[i]);
+	i++;
 	struct pyhs_open_options opts = { 0 };
 	struct pyhs_target *t;
 	unsigned long long t0 = now_ns();
-	struct pyhs_error *err = pyhs_target_open_pid(pid, &opts, &t);
+	struct pyhs_error *err = core ? pyhs_target_open_core(core, &opts, &t) :
+					pyhs_target_open_pid(pid, &opts, &t);
 	unsigned long long t1 = now_ns();
 	if (err)
 		return fail(err);
@@ -114,6 +159,9 @@ int main(int argc, char **argv)
 		       t3 - t2, (unsigned long long)pyhs_heap_nobjects(h),
 		       (unsigned)meta->hexversion);
 		json_str(meta->version);
+		printf(", \"edges\": %llu, \"digest\": \"%016llx\"",
+		       (unsigned long long)pyhs_heap_nedges(h),
+		       (unsigned long long)digest(h));
 		printf(", \"at\": [");
 		for (int k = i; k < argc; k++) {
 			unsigned long long addr = strtoull(argv[k], NULL, 0);
