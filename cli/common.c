@@ -110,8 +110,20 @@ int input_option(struct input_options *o, int opt, const char *arg)
 int input_open(const char *path, const struct input_options *o,
 	       struct pyhs_heap **ret)
 {
+	struct pyhs_error *err;
+	input_snapshot_path = NULL;
+	if (pyhs_snapshot_is(path)) {
+		/* Options about cores (--exe, --max-objects, ...) do not apply:
+		 * a snapshot holds a heap already built. */
+		struct pyhs_heap *h;
+		if ((err = pyhs_snapshot_read(path, &h)))
+			return report_error(err);
+		input_snapshot_path = path;
+		*ret = h;
+		return 0;
+	}
 	struct pyhs_target *t;
-	struct pyhs_error *err = pyhs_target_open_core(path, &o->open, &t);
+	err = pyhs_target_open_core(path, &o->open, &t);
 	if (err) {
 		/* Name the input in messages about the input itself. */
 		if (err->code == PYHS_ERROR_OS && strstr(err->message, path)) {

@@ -104,10 +104,15 @@ enum {
  * printing a usage error. */
 int input_option(struct input_options *o, int opt, const char *arg);
 
-/* Opens the input and builds the heap; prints the error and returns the
- * exit code (EXIT_INPUT) on failure, 0 on success. */
+/* Opens the input (a core, or a snapshot told by its magic number) and
+ * builds the heap; prints the error and returns the exit code (EXIT_INPUT)
+ * on failure, 0 on success. */
 int input_open(const char *path, const struct input_options *o,
 	       struct pyhs_heap **ret);
+/* The snapshot file input_open last read, or NULL if it read a core: a heap
+ * from a snapshot keeps the metadata (input, source) of what the snapshot
+ * was made from. Defined in snapshot.c. */
+extern const char *input_snapshot_path;
 
 /* Messages, git style: "pyheapsnap: <message>". */
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -124,6 +129,7 @@ const char *fmt_count(unsigned long long n, char *buf, size_t size);
 
 int verb_summary(int argc, char **argv);
 int verb_export(int argc, char **argv);
+int verb_snapshot(int argc, char **argv);
 int verb_demo(int argc, char **argv);
 /* Shared by path and show. */
 void print_path_steps(const struct pyhs_heap *h, const struct pyhs_path *p,

@@ -13,6 +13,10 @@
 
 #include "error.h"
 #include "heapmodel.h"
+#include <stdio.h>
+#include <time.h>
+static double tnow(void){struct timespec ts;clock_gettime(CLOCK_MONOTONIC,&ts);return ts.tv_sec+ts.tv_nsec/1e9;}
+#define TMARK(name) do { double t_ = tnow(); fprintf(stderr, "  %-10s %.3f\n", name, t_ - tm_); tm_ = t_; } while (0)
 
 _Static_assert(sizeof(size_t) >= sizeof(uint64_t),
 	       "node and edge counts are sized with size_t");
@@ -143,6 +147,7 @@ struct pyhs_error *pyhs_dominators(const struct pyhs_graph *g,
 	}
 	memset(node2pre, 0xff, (size_t)n * sizeof(uint32_t));
 
+	double tm_ = tnow();
 	/* 1. Depth-first search from the synthetic root, number 0. */
 	uint32_t *cursor = aux;
 	uint32_t count = 1;
@@ -190,6 +195,7 @@ struct pyhs_error *pyhs_dominators(const struct pyhs_graph *g,
 		}
 	}
 
+	TMARK("dfs");
 	/* 2. Predecessors by number: counts land in rstart[t + 2], so that
 	 * after the prefix sum rstart[t + 1] is where t's list starts and can
 	 * serve as its fill cursor, ending as where t + 1's starts. */
@@ -216,6 +222,7 @@ struct pyhs_error *pyhs_dominators(const struct pyhs_graph *g,
 					"2^32-1 are supported", npreds);
 		goto out;
 	}
+	TMARK("count");
 	for (uint64_t t = 2; t < (uint64_t)count + 2; t++)
 		rstart[t] += rstart[t - 1];
 	preds = alloc_u32(npreds);
@@ -232,6 +239,7 @@ struct pyhs_error *pyhs_dominators(const struct pyhs_graph *g,
 				preds[rstart[node2pre[g->dst[e]] + 1]++] = p;
 		}
 	}
+	TMARK("fill");
 	free(pre2node);
 	pre2node = NULL;
 
@@ -258,6 +266,7 @@ struct pyhs_error *pyhs_dominators(const struct pyhs_graph *g,
 		semi[w] = s;
 		label[w] = w;
 	}
+	TMARK("semi");
 	free(anc);
 	anc = NULL;
 	free(preds);
@@ -276,6 +285,7 @@ struct pyhs_error *pyhs_dominators(const struct pyhs_graph *g,
 	free(semi);
 	semi = NULL;
 
+	TMARK("idom");
 	/* Back to node numbers, in place in node2pre. */
 	pre2node = aux;
 	aux = NULL;
@@ -290,6 +300,7 @@ struct pyhs_error *pyhs_dominators(const struct pyhs_graph *g,
 		uint32_t d = idom[p];
 		node2pre[v] = d == 0 ? PYHS_GRAPH_ROOT : pre2node[d];
 	}
+	TMARK("translate");
 	*ret_idom = node2pre;
 	node2pre = NULL;
 
