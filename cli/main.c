@@ -12,6 +12,7 @@ static const struct verb verbs[] = {
 	{ "path", verb_path, "how an object is kept alive: the path from a root to it" },
 	{ "show", verb_show, "one object: sizes, refcount, references both ways, dominator, path" },
 	{ "cycles", verb_cycles, "reference cycles, largest first, or the garbage ones" },
+	{ "diff", verb_diff, "what grew between two heaps, and who holds it; a gate for CI" },
 	{ "stacks", verb_stacks, "the Python stack of every thread, with local variables" },
 	{ "demo", verb_demo, "run a bundled Python program, take a core of it and summarise it" },
 };

@@ -141,6 +141,7 @@ int verb_path(int argc, char **argv);
 int verb_cycles(int argc, char **argv);
 int verb_show(int argc, char **argv);
 int verb_stacks(int argc, char **argv);
+int verb_diff(int argc, char **argv);
 
 /* Shared by summary and demo. */
 int print_summary(struct pyhs_heap *h, bool json, FILE *out);

@@ -210,6 +210,90 @@ uint64_t pyhs_xxh64(const void *data, size_t len)
 	return h;
 }
 
+/* ---- the edge target model (FORMAT.md, section EDST) -------------------- */
+
+/* Objects are numbered in the order the walk found them, so a reference to
+ * an object not met before leads to the next number; and objects of one
+ * type tend to refer to the same things in the same places (their class,
+ * shared keys, None). */
+struct edge_model {
+	uint64_t hwm;          /* the highest target so far */
+	uint64_t last;         /* the target of the edge before */
+	uint64_t *prev_start;  /* per type: the edges of its last object with any */
+	uint64_t *prev_count;
+};
+
+#define EDGE_NEW 0
+#define EDGE_SAME 1
+#define EDGE_DELTA 2
+
+static struct pyhs_error *edge_model_init(struct edge_model *em, uint64_t ntypes)
+{
+	em->hwm = em->last = 0;
+	em->prev_start = malloc((ntypes + 1) * sizeof(uint64_t));
+	em->prev_count = calloc(ntypes + 1, sizeof(uint64_t));
+	if (!em->prev_start || !em->prev_count) {
+		free(em->prev_start);
+		free(em->prev_count);
+		return &pyhs_enomem;
+	}
+	return NULL;
+}
+
+static void edge_model_deinit(struct edge_model *em)
+{
+	free(em->prev_start);
+	free(em->prev_count);
+}
+
+/* The symbol for edge j (counting from 0) of an object of type t, to dst;
+ * dsts holds the targets of every earlier edge. */
+static inline uint64_t edge_symbol(struct edge_model *em, const uint32_t *dsts,
+				   uint32_t t, uint64_t j, uint64_t dst)
+{
+	uint64_t sym;
+	if (dst == em->hwm + 1)
+		sym = EDGE_NEW;
+	else if (j < em->prev_count[t] && dsts[em->prev_start[t] + j] == dst)
+		sym = EDGE_SAME;
+	else
+		sym = EDGE_DELTA + zigzag(dst - (em->last + 1));
+	if (dst > em->hwm)
+		em->hwm = dst;
+	em->last = dst;
+	return sym;
+}
+
+/* The inverse: the target that sym stands for, or UINT64_MAX if it stands
+ * for none. */
+static inline uint64_t edge_target(struct edge_model *em, const uint32_t *dsts,
+				   uint32_t t, uint64_t j, uint64_t sym)
+{
+	uint64_t dst;
+	if (sym == EDGE_NEW)
+		dst = em->hwm + 1;
+	else if (sym == EDGE_SAME)
+		dst = j < em->prev_count[t] ? dsts[em->prev_start[t] + j] : UINT64_MAX;
+	else
+		dst = em->last + 1 + unzigzag(sym - EDGE_DELTA);
+	if (dst > UINT32_MAX)
+		return UINT64_MAX;
+	if (dst > em->hwm)
+		em->hwm = dst;
+	em->last = dst;
+	return dst;
+}
+
+/* After the edges [k0, k1) of an object of type t. */
+static inline void edge_model_next(struct edge_model *em, uint32_t t,
+				   uint64_t k0, uint64_t k1)
+{
+	if (k1 > k0) {
+		em->prev_start[t] = k0;
+		em->prev_count[t] = k1 - k0;
+	}
+}
+
 /* ---- writing: a growing byte buffer -------------------------------------- */
 
 struct buf {
@@ -555,15 +639,18 @@ static struct pyhs_error *write_sections(struct writer *w,
 	if ((err = emit(w, S_ECNT, b)))
 		return err;
 
-	/* EDST: the first edge of object i as a difference from i, later ones
-	 * from the edge before. */
+	/* EDST: a symbol per edge; see edge_symbol. */
+	struct edge_model em;
+	if ((err = edge_model_init(&em, pyhs_heap_ntypes(h))))
+		return err;
 	for (uint64_t i = 0; i < n; i++) {
-		uint64_t base = i;
-		for (uint64_t k = c.edge_start[i]; k < c.edge_start[i + 1]; k++) {
-			put_varint(b, zigzag((uint64_t)c.edge_dst[k] - base));
-			base = c.edge_dst[k];
-		}
+		uint64_t k0 = c.edge_start[i], k1 = c.edge_start[i + 1];
+		for (uint64_t k = k0; k < k1; k++)
+			put_varint(b, edge_symbol(&em, c.edge_dst, c.type[i], k - k0,
+						  c.edge_dst[k]));
+		edge_model_next(&em, c.type[i], k0, k1);
 	}
+	edge_model_deinit(&em);
 	if ((err = emit(w, S_EDST, b)))
 		return err;
 
@@ -1204,7 +1291,8 @@ static struct pyhs_error *read_small_sections(struct reader *r,
 
 /* The big columns: into malloc'd arrays that become the heap's. */
 static struct pyhs_error *read_columns(struct reader *r,
-				       struct pyhs_heap_columns *col)
+				       struct pyhs_heap_columns *col,
+				       uint32_t ntypes)
 {
 	struct cur c;
 	struct pyhs_error *err;
@@ -1233,8 +1321,10 @@ static struct pyhs_error *read_columns(struct reader *r,
 		return &pyhs_enomem;
 	for (uint64_t i = 0; i < n && !c.bad; i++) {
 		uint64_t t = get_varint(&c);
-		if (t > UINT32_MAX)
+		if (t >= ntypes) {
 			c.bad = true;
+			break;
+		}
 		col->type[i] = (uint32_t)t;
 	}
 	if ((err = section_done(r, &c)))
@@ -1322,17 +1412,24 @@ static struct pyhs_error *read_columns(struct reader *r,
 		return err;
 	if (!(col->edge_dst = malloc(m * sizeof(uint32_t) + 1)))
 		return &pyhs_enomem;
+	struct edge_model em;
+	if ((err = edge_model_init(&em, ntypes)))
+		return err;
 	for (uint64_t i = 0; i < n && !c.bad; i++) {
-		uint64_t base = i;
-		for (uint64_t k = col->edge_start[i]; k < col->edge_start[i + 1]; k++) {
-			base += unzigzag(get_varint(&c));
-			if (base >= n) {
+		uint64_t k0 = col->edge_start[i], k1 = col->edge_start[i + 1];
+		uint32_t t = col->type[i];
+		for (uint64_t k = k0; k < k1; k++) {
+			uint64_t dst = edge_target(&em, col->edge_dst, t, k - k0,
+						   get_varint(&c));
+			if (dst >= n) {
 				c.bad = true;
 				break;
 			}
-			col->edge_dst[k] = (uint32_t)base;
+			col->edge_dst[k] = (uint32_t)dst;
 		}
+		edge_model_next(&em, t, k0, k1);
 	}
+	edge_model_deinit(&em);
 	if ((err = section_done(r, &c)))
 		return err;
 
@@ -1556,7 +1653,7 @@ struct pyhs_error *pyhs_snapshot_read(const char *path, struct pyhs_heap **ret)
 	}
 	if ((err = read_header(&r)) || (err = read_meta(&r, &parts)) ||
 	    (err = read_small_sections(&r, &parts)) ||
-	    (err = read_columns(&r, &parts.columns)))
+	    (err = read_columns(&r, &parts.columns, parts.ntypes)))
 		goto out;
 	struct pyhs_heap *h;
 	err = pyhs_heap_assemble(&parts, &h);

@@ -227,6 +227,23 @@ struct pyhs_error *pyhs_analysis_cycles(const struct pyhs_analysis *a,
 					struct pyhs_cycles **ret);
 void pyhs_cycles_free(struct pyhs_cycles *c);
 
+/* ---- retention paths, for diffs -------------------------------------- */
+
+/* Each object's place in a breadth-first tree from the roots (the
+ * interpreter's own roots first, then thread frames, then the rest), as a
+ * key over the root, the edge labels (dict keys with their digits
+ * collapsed, indices as [*]) and the types down to the object. Two objects
+ * held "the same way" have the same key in any heap. */
+struct pyhs_retention;
+struct pyhs_error *pyhs_retention_create(const struct pyhs_heap *h,
+					 struct pyhs_retention **ret);
+void pyhs_retention_destroy(struct pyhs_retention *r);
+uint64_t pyhs_retention_key(const struct pyhs_retention *r, uint64_t i);
+/* "module __main__ global CACHE ['k*']": where object i is held (not
+ * including i itself). */
+void pyhs_retention_describe(const struct pyhs_retention *r, uint64_t i,
+			     char *buf, size_t n);
+
 /* ---- columns and parts: how the snapshot format saves and loads a heap */
 
 /* The big per-object and per-edge arrays. */

@@ -58,14 +58,6 @@ struct live_map {
 };
 DEFINE_VECTOR(live_map_vector, struct live_map)
 
-/* A range to copy and where its bytes go. */
-struct live_region {
-	uint64_t start, end;
-	uint8_t *data;
-	size_t map; /* index into the map list it came from */
-};
-DEFINE_VECTOR(live_region_vector, struct live_region)
-
 /* Bytes that were copied. */
 struct live_chunk {
 	uint64_t start, end;
@@ -85,6 +77,7 @@ struct live {
 	struct pyhs_target *t;
 	int pid;
 	int mem_fd;
+	int pagemap_fd;
 	size_t page;
 	struct live_thread_vector threads;
 	bool signals_blocked;
@@ -646,76 +639,172 @@ static struct pyhs_error *stop_all(struct live *L)
 
 /* ---- copying ---- */
 
-static struct pyhs_error *add_chunk(struct live_chunk_vector *out,
-				    uint64_t start, uint64_t end,
-				    const uint8_t *data)
+struct live_range {
+	uint64_t start, end;
+};
+DEFINE_VECTOR(live_range_vector, struct live_range)
+
+/* A piece of the target to read, and where its bytes go. */
+struct live_piece {
+	uint64_t start, end;
+	uint8_t *data;
+	size_t map; /* index into the map list it came from */
+};
+DEFINE_VECTOR(live_piece_vector, struct live_piece)
+
+/* Our memory for one mapping's bytes, address for address, so that the
+ * mapping reads as one segment, as in a core. Pages get memory only where
+ * bytes are copied; the rest reads as zeros. */
+struct live_dest {
+	uint64_t start; /* of the mapping it was made for */
+	uint8_t *addr;
+	size_t size;
+	bool used;
+};
+DEFINE_VECTOR(live_dest_vector, struct live_dest)
+
+/* A mapping copied during the pause and where its bytes are. */
+struct live_placed {
+	size_t map;
+	uint64_t start, end;
+	uint8_t *data;
+};
+DEFINE_VECTOR(live_placed_vector, struct live_placed)
+
+/* Private anonymous memory: a page that is neither present nor swapped
+ * out has never been written (or was discarded) and reads as zeros. */
+static bool zero_when_absent(const struct live_map *m)
 {
-	if (end <= start)
-		return NULL;
-	struct live_chunk c = { start, end, data };
-	return live_chunk_vector_append(out, c) ? NULL : &pyhs_enomem;
+	return m->perms[3] == 'p' && (!m->path[0] || m->path[0] == '[');
 }
 
-/* What process_vm_readv could not read of r, from byte done on: read with
- * /proc/PID/mem page by page past failures; what still fails is a hole. */
-static struct pyhs_error *copy_slow(struct live *L,
-				    const struct live_region *r, uint64_t done,
-				    struct live_chunk_vector *out,
-				    uint64_t *unreadable)
+/* Appends the runs of [start, end) whose pages hold data (present or
+ * swapped out, per /proc/PID/pagemap). false if pagemap cannot say. */
+static bool present_runs(struct live *L, uint64_t start, uint64_t end,
+			 struct live_range_vector *runs)
 {
-	uint64_t len = r->end - r->start;
-	uint64_t run = 0, pos = done;
+	if (L->pagemap_fd < 0)
+		return false;
+	size_t first = runs->size;
+	uint64_t entries[4096];
+	bool open_run = false;
+	uint64_t addr = start;
+	while (addr < end) {
+		uint64_t n = (end - addr) / L->page;
+		if (n > sizeof(entries) / sizeof(entries[0]))
+			n = sizeof(entries) / sizeof(entries[0]);
+		ssize_t r = pread(L->pagemap_fd, entries, n * 8,
+				  (off_t)(addr / L->page * 8));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 8) {
+			runs->size = first;
+			return false;
+		}
+		n = (uint64_t)r / 8;
+		for (uint64_t k = 0; k < n; k++, addr += L->page) {
+			bool data = (entries[k] >> 62) & 3; /* present, swapped */
+			if (data && open_run) {
+				runs->data[runs->size - 1].end = addr + L->page;
+			} else if (data) {
+				struct live_range rr = { addr, addr + L->page };
+				if (!live_range_vector_append(runs, rr)) {
+					runs->size = first;
+					return false;
+				}
+				open_run = true;
+			} else {
+				open_run = false;
+			}
+		}
+	}
+	return true;
+}
+
+/* Gives pages memory now, so that copying into them later faults none. */
+static void populate(uint8_t *addr, size_t len)
+{
+#ifdef MADV_POPULATE_WRITE
+	if (madvise(addr, len, MADV_POPULATE_WRITE) == 0)
+		return;
+#endif
+	for (size_t off = 0; off < len; off += 4096)
+		((volatile uint8_t *)addr)[off] = 0;
+}
+
+static uint8_t *map_anonymous(size_t size)
+{
+	void *p = mmap(NULL, size ? size : 1, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static struct pyhs_error *add_hole(struct live_range_vector *holes,
+				   uint64_t start, uint64_t end)
+{
+	if (holes->size && holes->data[holes->size - 1].end == start) {
+		holes->data[holes->size - 1].end = end;
+		return NULL;
+	}
+	struct live_range r = { start, end };
+	return live_range_vector_append(holes, r) ? NULL : &pyhs_enomem;
+}
+
+/* What process_vm_readv could not read of p, from byte done on: read with
+ * /proc/PID/mem, page by page past failures; what still fails is a hole. */
+static struct pyhs_error *copy_slow(struct live *L, const struct live_piece *p,
+				    uint64_t done,
+				    struct live_range_vector *holes)
+{
+	uint64_t len = p->end - p->start, pos = done;
 	while (pos < len) {
 		ssize_t n = -1;
 		if (L->mem_fd >= 0)
-			n = pread(L->mem_fd, r->data + pos, len - pos,
-				  (off_t)(r->start + pos));
+			n = pread(L->mem_fd, p->data + pos, len - pos,
+				  (off_t)(p->start + pos));
 		if (n > 0) {
 			pos += (uint64_t)n;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		struct pyhs_error *err = add_chunk(out, r->start + run,
-						   r->start + pos,
-						   r->data + run);
-		if (err)
-			return err;
-		uint64_t next = ((r->start + pos) / L->page + 1) * L->page -
-				r->start;
+		uint64_t next = ((p->start + pos) / L->page + 1) * L->page -
+				p->start;
 		if (next > len || L->mem_fd < 0)
 			next = len;
-		*unreadable += next - pos;
-		pos = run = next;
+		struct pyhs_error *err = add_hole(holes, p->start + pos,
+						  p->start + next);
+		if (err)
+			return err;
+		pos = next;
 	}
-	return add_chunk(out, r->start + run, r->start + len, r->data + run);
+	return NULL;
 }
 
-/* Copies every region (their data laid out one after another) with as few
- * process_vm_readv calls as the iovec limit allows. Unreadable bytes
- * become warnings when warn is set. */
-static struct pyhs_error *copy_regions(struct live *L,
-				       const struct live_region_vector *regions,
-				       const struct live_map_vector *maps,
-				       bool warn,
-				       struct live_chunk_vector *out)
+/* Copies every piece with as few process_vm_readv calls as the iovec
+ * limit allows; what cannot be read is appended to holes (in address
+ * order when the pieces are). */
+static struct pyhs_error *copy_pieces(struct live *L,
+				      const struct live_piece_vector *pieces,
+				      struct live_range_vector *holes)
 {
-	struct iovec remote[IOV_BATCH];
+	struct iovec local[IOV_BATCH], remote[IOV_BATCH];
+	const struct live_piece *p = pieces->data;
 	size_t i = 0;
-	while (i < regions->size) {
-		const struct live_region *r = regions->data;
+	while (i < pieces->size) {
 		size_t k = 0;
 		uint64_t total = 0;
-		while (i + k < regions->size && k < IOV_BATCH &&
-		       r[i + k].data == r[i].data + total &&
+		while (i + k < pieces->size && k < IOV_BATCH &&
 		       total < (1ull << 40)) {
-			remote[k].iov_base = (void *)(uintptr_t)r[i + k].start;
-			remote[k].iov_len = r[i + k].end - r[i + k].start;
-			total += remote[k].iov_len;
+			size_t len = p[i + k].end - p[i + k].start;
+			local[k].iov_base = p[i + k].data;
+			local[k].iov_len = len;
+			remote[k].iov_base = (void *)(uintptr_t)p[i + k].start;
+			remote[k].iov_len = len;
+			total += len;
 			k++;
 		}
-		struct iovec local = { r[i].data, total };
-		ssize_t got = process_vm_readv(L->pid, &local, 1, remote, k, 0);
+		ssize_t got = process_vm_readv(L->pid, local, k, remote, k, 0);
 		if (got < 0) {
 			if (errno == ESRCH) {
 				L->exited = true;
@@ -728,29 +817,16 @@ static struct pyhs_error *copy_regions(struct live *L,
 		uint64_t left = (uint64_t)got;
 		size_t j = 0;
 		for (; j < k; j++) {
-			const struct live_region *rj = &r[i + j];
-			uint64_t len = rj->end - rj->start;
+			uint64_t len = p[i + j].end - p[i + j].start;
 			if (left >= len) {
-				struct pyhs_error *err = add_chunk(
-					out, rj->start, rj->end, rj->data);
-				if (err)
-					return err;
 				left -= len;
 				continue;
 			}
-			uint64_t unreadable = 0;
-			struct pyhs_error *err = copy_slow(L, rj, left, out,
-							   &unreadable);
+			/* process_vm_readv stops at the first failure. */
+			struct pyhs_error *err = copy_slow(L, &p[i + j], left,
+							   holes);
 			if (err)
 				return err;
-			if (unreadable && warn)
-				pyhs_target_warn(L->t,
-						 "%llu bytes of the mapping 0x%llx-0x%llx%s%s could not be read",
-						 (unsigned long long)unreadable,
-						 (unsigned long long)rj->start,
-						 (unsigned long long)rj->end,
-						 maps->data[rj->map].path[0] ? " " : "",
-						 maps->data[rj->map].path);
 			j++;
 			break;
 		}
@@ -759,58 +835,44 @@ static struct pyhs_error *copy_regions(struct live *L,
 	return NULL;
 }
 
-/* A buffer for copies: anonymous memory, unmapped at destroy. */
-static struct pyhs_error *alloc_buffer(struct pyhs_target *t, size_t size,
-				       bool populate, size_t *ret_index)
+static struct pyhs_error *add_chunk(struct live_chunk_vector *out,
+				    uint64_t start, uint64_t end,
+				    const uint8_t *data)
 {
-	if (size == 0)
-		size = 1;
-	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
-	if (populate)
-		flags |= MAP_POPULATE; /* no page faults during the pause */
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
-	if (p == MAP_FAILED)
-		return &pyhs_enomem;
-	struct pyhs_mapped_file mf = { p, size };
-	if (!pyhs_mapped_file_vector_append(&t->maps, mf)) {
-		munmap(p, size);
-		return &pyhs_enomem;
-	}
-	*ret_index = t->maps.size - 1;
-	return NULL;
+	if (end <= start)
+		return NULL;
+	struct live_chunk c = { start, end, data };
+	return live_chunk_vector_append(out, c) ? NULL : &pyhs_enomem;
 }
 
-/* Lays regions out one after another from data. */
-static void place_regions(struct live_region_vector *regions, uint8_t *data)
+/* [start, end) at data, less the holes: chunks. *unreadable: bytes lost. */
+static struct pyhs_error *add_chunks(struct live_chunk_vector *out,
+				     uint64_t start, uint64_t end,
+				     const uint8_t *data,
+				     const struct live_range_vector *holes,
+				     uint64_t *unreadable)
 {
-	uint64_t off = 0;
-	for (size_t i = 0; i < regions->size; i++) {
-		regions->data[i].data = data + off;
-		off += regions->data[i].end - regions->data[i].start;
+	size_t lo = 0, hi = holes->size;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (holes->data[mid].end <= start)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-}
-
-static uint64_t regions_size(const struct live_region_vector *regions)
-{
-	uint64_t n = 0;
-	for (size_t i = 0; i < regions->size; i++)
-		n += regions->data[i].end - regions->data[i].start;
-	return n;
-}
-
-static struct pyhs_error *collect(const struct live_map_vector *maps,
-				  size_t page, enum copy_kind want,
-				  struct live_region_vector *ret)
-{
-	for (size_t i = 0; i < maps->size; i++) {
-		uint64_t end;
-		if (classify(maps, i, page, &end) != want)
-			continue;
-		struct live_region r = { maps->data[i].start, end, NULL, i };
-		if (!live_region_vector_append(ret, r))
-			return &pyhs_enomem;
+	uint64_t cur = start;
+	*unreadable = 0;
+	for (size_t i = lo; i < holes->size && holes->data[i].start < end; i++) {
+		uint64_t hs = holes->data[i].start > cur ? holes->data[i].start : cur;
+		uint64_t he = holes->data[i].end < end ? holes->data[i].end : end;
+		struct pyhs_error *err = add_chunk(out, cur, hs,
+						   data + (cur - start));
+		if (err)
+			return err;
+		*unreadable += he - hs;
+		cur = he;
 	}
-	return NULL;
+	return add_chunk(out, cur, end, data + (cur - start));
 }
 
 static bool same_map(const struct live_map *a, const struct live_map *b)
@@ -820,21 +882,39 @@ static bool same_map(const struct live_map *a, const struct live_map *b)
 	       strcmp(a->perms, b->perms) == 0 && strcmp(a->path, b->path) == 0;
 }
 
-/* The mapping of before that is the same as m, or SIZE_MAX. */
-static size_t find_same(const struct live_map_vector *before,
+/* The mapping of maps that is the same as m, or SIZE_MAX. */
+static size_t find_same(const struct live_map_vector *maps,
 			const struct live_map *m)
 {
-	size_t lo = 0, hi = before->size;
+	size_t lo = 0, hi = maps->size;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (before->data[mid].start < m->start)
+		if (maps->data[mid].start < m->start)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (lo < before->size && same_map(&before->data[lo], m))
+	if (lo < maps->size && same_map(&maps->data[lo], m))
 		return lo;
 	return SIZE_MAX;
+}
+
+/* The unused destination made for a mapping that started at start. */
+static struct live_dest *find_dest(struct live_dest_vector *dests,
+				   uint64_t start)
+{
+	size_t lo = 0, hi = dests->size;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (dests->data[mid].start < start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < dests->size && dests->data[lo].start == start &&
+	    !dests->data[lo].used)
+		return &dests->data[lo];
+	return NULL;
 }
 
 /* ---- the target ---- */
@@ -915,47 +995,77 @@ static struct pyhs_error *capture(struct live *L,
 	struct live_map_vector before, maps;
 	live_map_vector_init(&before);
 	live_map_vector_init(&maps);
-	struct live_region_vector constant, paused;
-	live_region_vector_init(&constant);
-	live_region_vector_init(&paused);
-	struct live_chunk_vector constant_chunks;
-	live_chunk_vector_init(&constant_chunks);
+	struct live_piece_vector constant, pieces;
+	live_piece_vector_init(&constant);
+	live_piece_vector_init(&pieces);
+	struct live_range_vector constant_holes, holes, runs;
+	live_range_vector_init(&constant_holes);
+	live_range_vector_init(&holes);
+	live_range_vector_init(&runs);
+	struct live_dest_vector dests, new_dests;
+	live_dest_vector_init(&dests);
+	live_dest_vector_init(&new_dests);
+	struct live_placed_vector placed;
+	live_placed_vector_init(&placed);
 	struct pyhs_error *err = NULL;
-	size_t constant_buf = SIZE_MAX, paused_buf = SIZE_MAX;
-	uint64_t need = 0;
-	struct pyhs_mapped_file *buf;
+	uint64_t end, unreadable;
 
-	/* 1. Before the stop. */
+	/* 1. Before the stop: the constant parts, and memory to copy the
+	 * rest into, given pages where the process has them. */
 	int e = read_maps(L->pid, &before);
 	if (e) {
 		err = proc_error(L->pid, e, "maps");
 		goto out;
 	}
-	err = collect(&before, L->page, COPY_CONSTANT, &constant);
-	if (err)
-		goto out;
-	if (constant.size) {
-		err = alloc_buffer(t, regions_size(&constant), false,
-				   &constant_buf);
-		if (err)
+	uint64_t constant_size = 0;
+	for (size_t i = 0; i < before.size; i++) {
+		if (classify(&before, i, L->page, &end) != COPY_CONSTANT)
+			continue;
+		struct live_piece p = { before.data[i].start, end, NULL, i };
+		if (!live_piece_vector_append(&constant, p)) {
+			err = &pyhs_enomem;
 			goto out;
-		place_regions(&constant, t->maps.data[constant_buf].addr);
-		err = copy_regions(L, &constant, &before, false,
-				   &constant_chunks);
+		}
+		constant_size += end - p.start;
+	}
+	if (constant.size) {
+		uint8_t *buf = map_anonymous(constant_size);
+		struct pyhs_mapped_file mf = { buf, constant_size };
+		if (!buf || !pyhs_mapped_file_vector_append(&t->maps, mf)) {
+			if (buf)
+				munmap(buf, constant_size);
+			err = &pyhs_enomem;
+			goto out;
+		}
+		for (size_t i = 0; i < constant.size; i++) {
+			constant.data[i].data = buf;
+			buf += constant.data[i].end - constant.data[i].start;
+		}
+		err = copy_pieces(L, &constant, &constant_holes);
 		if (err)
 			goto out;
 	}
-	struct live_region_vector estimate;
-	live_region_vector_init(&estimate);
-	err = collect(&before, L->page, COPY_PAUSED, &estimate);
-	uint64_t want = regions_size(&estimate);
-	live_region_vector_deinit(&estimate);
-	if (err)
-		goto out;
-	size_t cap = (want + want / 8 + (16u << 20)) / L->page * L->page;
-	err = alloc_buffer(t, cap, true, &paused_buf);
-	if (err)
-		goto out;
+	for (size_t i = 0; i < before.size; i++) {
+		if (classify(&before, i, L->page, &end) != COPY_PAUSED)
+			continue;
+		const struct live_map *m = &before.data[i];
+		struct live_dest d = { m->start, map_anonymous(end - m->start),
+				       end - m->start, false };
+		if (!d.addr || !live_dest_vector_append(&dests, d)) {
+			if (d.addr)
+				munmap(d.addr, d.size);
+			err = &pyhs_enomem;
+			goto out;
+		}
+		runs.size = 0;
+		if (zero_when_absent(m) && present_runs(L, m->start, end, &runs)) {
+			for (size_t k = 0; k < runs.size; k++)
+				populate(d.addr + (runs.data[k].start - m->start),
+					 runs.data[k].end - runs.data[k].start);
+		} else {
+			populate(d.addr, d.size);
+		}
+	}
 
 	/* 2. Stopped. */
 	block_signals(L);
@@ -981,37 +1091,66 @@ static struct pyhs_error *capture(struct live *L,
 		}
 		goto resume;
 	}
-	err = collect(&maps, L->page, COPY_PAUSED, &paused);
-	if (err)
-		goto resume;
-	/* Constant parts that were not there, or not the same, before. */
 	for (size_t i = 0; i < maps.size; i++) {
-		uint64_t end;
-		if (classify(&maps, i, L->page, &end) != COPY_CONSTANT ||
-		    find_same(&before, &maps.data[i]) != SIZE_MAX)
-			continue;
-		struct live_region r = { maps.data[i].start, end, NULL, i };
-		if (!live_region_vector_append(&paused, r)) {
+		enum copy_kind kind = classify(&maps, i, L->page, &end);
+		const struct live_map *m = &maps.data[i];
+		if (kind == COPY_NONE ||
+		    (kind == COPY_CONSTANT && find_same(&before, m) != SIZE_MAX))
+			continue; /* copied before the stop */
+		uint64_t len = end - m->start;
+		uint8_t *addr;
+		struct live_dest *d = find_dest(&dests, m->start);
+		if (d && d->size < len) {
+			void *p = mremap(d->addr, d->size, len, MREMAP_MAYMOVE);
+			if (p == MAP_FAILED) {
+				err = &pyhs_enomem;
+				goto resume;
+			}
+			d->addr = p;
+			d->size = len;
+		}
+		if (d) {
+			d->used = true;
+			addr = d->addr;
+		} else {
+			struct live_dest nd = { m->start, map_anonymous(len),
+						len, true };
+			if (!nd.addr || !live_dest_vector_append(&new_dests, nd)) {
+				if (nd.addr)
+					munmap(nd.addr, len);
+				err = &pyhs_enomem;
+				goto resume;
+			}
+			addr = nd.addr;
+		}
+		struct live_placed pl = { i, m->start, end, addr };
+		if (!live_placed_vector_append(&placed, pl)) {
 			err = &pyhs_enomem;
 			goto resume;
 		}
-	}
-	need = regions_size(&paused);
-	buf = &t->maps.data[paused_buf];
-	if (need > buf->size) {
-		void *p = mremap(buf->addr, buf->size, need, MREMAP_MAYMOVE);
-		if (p == MAP_FAILED) {
-			err = &pyhs_enomem;
-			goto resume;
+		runs.size = 0;
+		if (kind == COPY_PAUSED && zero_when_absent(m) &&
+		    present_runs(L, m->start, end, &runs)) {
+			for (size_t k = 0; k < runs.size && !err; k++) {
+				struct live_piece p = {
+					runs.data[k].start, runs.data[k].end,
+					addr + (runs.data[k].start - m->start), i,
+				};
+				if (!live_piece_vector_append(&pieces, p))
+					err = &pyhs_enomem;
+			}
+		} else {
+			struct live_piece p = { m->start, end, addr, i };
+			if (!live_piece_vector_append(&pieces, p))
+				err = &pyhs_enomem;
 		}
-		buf->addr = p;
-		buf->size = need;
+		if (err)
+			goto resume;
 	}
-	place_regions(&paused, buf->addr);
 #ifdef PYHS_LIVE_TIMING
 	tm2 = now_ns(CLOCK_MONOTONIC);
 #endif
-	err = copy_regions(L, &paused, &maps, true, chunks);
+	err = copy_pieces(L, &pieces, &holes);
 #ifdef PYHS_LIVE_TIMING
 	tm3 = now_ns(CLOCK_MONOTONIC);
 #endif
@@ -1033,51 +1172,76 @@ resume:
 		t->pause_ns = now_ns(CLOCK_MONOTONIC) - L->first_stop_ns;
 	restore_signals(L);
 #ifdef PYHS_LIVE_TIMING
-	pyhs_target_warn(t, "timing: stop %llu us, maps %llu us, copy %llu us (%llu bytes, %zu regions), resume %llu us, constant %llu bytes",
-			 (unsigned long long)(tm1 - tm0) / 1000,
-			 (unsigned long long)(tm2 - tm1) / 1000,
-			 (unsigned long long)(tm3 - tm2) / 1000,
-			 (unsigned long long)need, paused.size,
-			 (unsigned long long)(now_ns(CLOCK_MONOTONIC) - tm3) / 1000,
-			 (unsigned long long)regions_size(&constant));
+	if (!err) {
+		uint64_t copied = 0;
+		for (size_t i = 0; i < pieces.size; i++)
+			copied += pieces.data[i].end - pieces.data[i].start;
+		pyhs_target_warn(t, "timing: stop %llu us, maps+pagemap %llu us, copy %llu us (%llu bytes, %zu pieces), resume %llu us, constant %llu bytes",
+				 (unsigned long long)(tm1 - tm0) / 1000,
+				 (unsigned long long)(tm2 - tm1) / 1000,
+				 (unsigned long long)(tm3 - tm2) / 1000,
+				 (unsigned long long)copied, pieces.size,
+				 (unsigned long long)(now_ns(CLOCK_MONOTONIC) - tm3) / 1000,
+				 (unsigned long long)constant_size);
+	}
 #endif
 	if (err)
 		goto out;
 
-	/* Give back what the copy did not use. */
-	size_t used = (need + L->page - 1) / L->page * L->page;
-	if (used < L->page)
-		used = L->page;
-	buf = &t->maps.data[paused_buf];
-	if (used < buf->size) {
-		munmap((uint8_t *)buf->addr + used, buf->size - used);
-		buf->size = used;
-	}
-	/* Constant chunks copied before the stop, for mappings that were
-	 * still the same during it. */
-	for (size_t i = 0; i < constant_chunks.size; i++) {
-		const struct live_chunk *c = &constant_chunks.data[i];
-		bool keep = false;
-		for (size_t j = 0; j < constant.size && !keep; j++) {
-			const struct live_region *r = &constant.data[j];
-			if (c->start >= r->start && c->end <= r->end)
-				keep = find_same(&maps, &before.data[r->map]) !=
-				       SIZE_MAX;
-		}
-		if (keep && !live_chunk_vector_append(chunks, *c)) {
-			err = &pyhs_enomem;
+	for (size_t i = 0; i < placed.size; i++) {
+		const struct live_placed *pl = &placed.data[i];
+		err = add_chunks(chunks, pl->start, pl->end, pl->data, &holes,
+				 &unreadable);
+		if (err)
 			goto out;
-		}
+		const char *path = maps.data[pl->map].path;
+		if (unreadable)
+			pyhs_target_warn(t,
+					 "%llu bytes of the mapping 0x%llx-0x%llx%s%s could not be read",
+					 (unsigned long long)unreadable,
+					 (unsigned long long)pl->start,
+					 (unsigned long long)pl->end,
+					 path[0] ? " " : "", path);
+	}
+	/* Constant parts copied before the stop, of mappings that were
+	 * still the same during it. */
+	for (size_t i = 0; i < constant.size; i++) {
+		const struct live_piece *p = &constant.data[i];
+		if (find_same(&maps, &before.data[p->map]) == SIZE_MAX)
+			continue;
+		err = add_chunks(chunks, p->start, p->end, p->data,
+				 &constant_holes, &unreadable);
+		if (err)
+			goto out;
 	}
 	*ret_maps = maps;
 	live_map_vector_init(&maps);
 
 out:
+	/* Used destinations become the target's; the others go. */
+	for (size_t pass = 0; pass < 2; pass++) {
+		struct live_dest_vector *v = pass ? &new_dests : &dests;
+		for (size_t i = 0; i < v->size; i++) {
+			struct live_dest *d = &v->data[i];
+			struct pyhs_mapped_file mf = { d->addr, d->size };
+			if (d->used && !err &&
+			    pyhs_mapped_file_vector_append(&t->maps, mf))
+				continue;
+			if (d->used && !err)
+				err = &pyhs_enomem;
+			munmap(d->addr, d->size);
+		}
+	}
 	free_maps(&before);
 	free_maps(&maps);
-	live_region_vector_deinit(&constant);
-	live_region_vector_deinit(&paused);
-	live_chunk_vector_deinit(&constant_chunks);
+	live_piece_vector_deinit(&constant);
+	live_piece_vector_deinit(&pieces);
+	live_range_vector_deinit(&constant_holes);
+	live_range_vector_deinit(&holes);
+	live_range_vector_deinit(&runs);
+	live_dest_vector_deinit(&dests);
+	live_dest_vector_deinit(&new_dests);
+	live_placed_vector_deinit(&placed);
 	return err;
 }
 
@@ -1188,6 +1352,7 @@ struct pyhs_error *pyhs_target_open_pid(int pid,
 		.t = t,
 		.pid = pid,
 		.mem_fd = -1,
+		.pagemap_fd = -1,
 		.page = (size_t)sysconf(_SC_PAGESIZE),
 	};
 	live_thread_vector_init(&L.threads);
@@ -1205,6 +1370,8 @@ struct pyhs_error *pyhs_target_open_pid(int pid,
 	choose_root(t, pid);
 	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
 	L.mem_fd = open(path, O_RDONLY | O_CLOEXEC); /* -1: no fallback */
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	L.pagemap_fd = open(path, O_RDONLY | O_CLOEXEC); /* -1: copy all */
 
 	err = capture(&L, &maps, &chunks);
 	if (err)
@@ -1227,6 +1394,8 @@ struct pyhs_error *pyhs_target_open_pid(int pid,
 	live_thread_vector_deinit(&L.threads);
 	if (L.mem_fd >= 0)
 		close(L.mem_fd);
+	if (L.pagemap_fd >= 0)
+		close(L.pagemap_fd);
 	*ret = t;
 	return NULL;
 
@@ -1236,6 +1405,8 @@ fail:
 	live_thread_vector_deinit(&L.threads);
 	if (L.mem_fd >= 0)
 		close(L.mem_fd);
+	if (L.pagemap_fd >= 0)
+		close(L.pagemap_fd);
 	pyhs_target_destroy(t);
 	return err;
 }

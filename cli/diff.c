@@ -1,0 +1,443 @@
+/* pyheapsnap diff: what grew between two heaps, and who holds it. */
+#include <ctype.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "containers.h"
+#include "pyheapsnap.h"
+
+enum diff_by { BY_TYPE, BY_PATH, BY_OBJECT };
+enum { OPT_BY = OPT_VERB_FIRST, OPT_FAIL_IF_GROWTH };
+
+struct diff_options {
+	enum diff_by by;
+	uint64_t n;
+	bool gate;
+	bool gate_percent;
+	double gate_value; /* bytes, or percent of A's total */
+};
+
+static void help(void)
+{
+	printf("usage: pyheapsnap diff [OPTIONS] A B\n"
+	       "\n"
+	       "Compares two heaps (cores or snapshots, A before B) and reports what grew:\n"
+	       "by type, by where it is held, or object by object.\n"
+	       "\n"
+	       "Options:\n"
+	       "      --by type          count and size deltas per type (the default)\n"
+	       "      --by path          growth charged to where it is held: the root and\n"
+	       "                         the labels and types down to it, with addresses\n"
+	       "                         masked and indices collapsed\n"
+	       "      --by object        objects new in B, gone from A, and survivors,\n"
+	       "                         matched by address, type and value (both inputs\n"
+	       "                         must come from the same process)\n"
+	       "  -n N                   rows to show (default 20)\n"
+	       "      --fail-if-growth T exit 1 when the total grows by more than T: a size\n"
+	       "                         (100KB, 2MiB, 1048576) or a percentage of A (5%%);\n"
+	       "                         the report is printed either way\n"
+	       INPUT_OPTIONS_HELP
+	       "  -h, --help             show this help\n");
+}
+
+/* "100KB", "2MiB", "1048576", "5%". */
+static bool parse_threshold(const char *arg, struct diff_options *d)
+{
+	char *end;
+	double v = strtod(arg, &end);
+	if (end == arg || v < 0 || !isfinite(v))
+		return false;
+	if (!strcmp(end, "%")) {
+		d->gate_percent = true;
+		d->gate_value = v;
+		return true;
+	}
+	static const struct { const char *suffix; double mult; } units[] = {
+		{ "", 1 }, { "B", 1 }, { "KB", 1e3 }, { "MB", 1e6 }, { "GB", 1e9 },
+		{ "KiB", 1024.0 }, { "MiB", 1048576.0 }, { "GiB", 1073741824.0 },
+		{ "K", 1024.0 }, { "M", 1048576.0 }, { "G", 1073741824.0 },
+	};
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (!strcasecmp(end, units[i].suffix)) {
+			d->gate_value = v * units[i].mult;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int option(void *ctx, int opt, const char *arg)
+{
+	struct diff_options *d = ctx;
+	char *end;
+	switch (opt) {
+	case OPT_BY:
+		if (!strcmp(arg, "type"))
+			d->by = BY_TYPE;
+		else if (!strcmp(arg, "path"))
+			d->by = BY_PATH;
+		else if (!strcmp(arg, "object"))
+			d->by = BY_OBJECT;
+		else
+			return usage_error("diff", "--by takes type, path or object, not '%s'", arg);
+		return 0;
+	case OPT_FAIL_IF_GROWTH:
+		if (!parse_threshold(arg, d))
+			return usage_error("diff", "--fail-if-growth takes a size (100KB, 2MiB) or a percentage (5%%), not '%s'", arg);
+		d->gate = true;
+		return 0;
+	case 'n':
+		d->n = strtoull(arg, &end, 10);
+		if (*end || !d->n || arg[0] == '-')
+			return usage_error("diff", "-n takes a positive whole number, not '%s'", arg);
+		return 0;
+	default:
+		return usage_error("diff", "unknown option");
+	}
+}
+
+/* Count and bytes per key, with an object of B (or A) to describe it. */
+struct tally {
+	int64_t count_a, count_b;
+	int64_t bytes_a, bytes_b;
+	uint64_t example;  /* object number */
+	bool example_in_b;
+};
+#define HASH_KEY(k) pyhs_hash_u64(k)
+DEFINE_HASH_MAP(tally_map, uint64_t, struct tally, HASH_KEY, PYHS_EQ_SCALAR)
+
+struct row {
+	uint64_t key;
+	struct tally t;
+};
+DEFINE_VECTOR(row_vector, struct row)
+
+static int by_growth(const void *x, const void *y)
+{
+	const struct row *a = x, *b = y;
+	int64_t da = a->t.bytes_b - a->t.bytes_a, db = b->t.bytes_b - b->t.bytes_a;
+	if (da != db)
+		return da < db ? 1 : -1;
+	int64_t ca = a->t.count_b - a->t.count_a, cb = b->t.count_b - b->t.count_a;
+	if (ca != cb)
+		return ca < cb ? 1 : -1;
+	return a->key < b->key ? -1 : a->key > b->key;
+}
+
+static struct pyhs_error *tally_add(struct tally_map *m, uint64_t key, bool in_b,
+				    uint64_t bytes, uint64_t obj)
+{
+	bool inserted;
+	struct tally *t = tally_map_insert(m, key, &inserted);
+	if (!t)
+		return &pyhs_enomem;
+	if (inserted)
+		memset(t, 0, sizeof(*t));
+	if (in_b) {
+		t->count_b++;
+		t->bytes_b += (int64_t)bytes;
+		if (!t->example_in_b) {
+			t->example = obj;
+			t->example_in_b = true;
+		}
+	} else {
+		t->count_a++;
+		t->bytes_a += (int64_t)bytes;
+		if (t->count_a == 1 && !t->example_in_b)
+			t->example = obj;
+	}
+	return NULL;
+}
+
+static uint64_t type_key(const struct pyhs_heap *h, uint64_t i)
+{
+	return pyhs_hash_str(pyhs_heap_type_name(h, pyhs_heap_type_of(h, i)));
+}
+
+static void print_signed(char *buf, size_t n, int64_t v, bool bytes)
+{
+	char tmp[32];
+	uint64_t a = (uint64_t)(v < 0 ? -v : v);
+	if (bytes)
+		fmt_bytes(a, tmp, sizeof(tmp));
+	else
+		fmt_count(a, tmp, sizeof(tmp));
+	snprintf(buf, n, "%s%s", v < 0 ? "-" : v > 0 ? "+" : "", tmp);
+}
+
+struct totals {
+	uint64_t count_a, count_b, bytes_a, bytes_b;
+};
+
+/* Rows from both heaps, keyed by type or by retention path. */
+static int diff_rows(const struct pyhs_heap *a, const struct pyhs_heap *b,
+		     const struct input_options *o, bool by_path,
+		     struct pyhs_retention *ra, struct pyhs_retention *rb,
+		     struct row_vector *rows)
+{
+	struct tally_map m;
+	tally_map_init(&m);
+	struct pyhs_error *err = NULL;
+	for (int side = 0; side < 2 && !err; side++) {
+		const struct pyhs_heap *h = side ? b : a;
+		struct pyhs_retention *r = side ? rb : ra;
+		uint64_t n = pyhs_heap_nobjects(h);
+		for (uint64_t i = 0; i < n && !err; i++) {
+			if (!gen_matches(o, h, i))
+				continue;
+			uint64_t key = by_path ? pyhs_retention_key(r, i) : type_key(h, i);
+			err = tally_add(&m, key, side, pyhs_heap_size(h, i), i);
+		}
+	}
+	for (size_t k = tally_map_first(&m); k != SIZE_MAX && !err; k = tally_map_next(&m, k)) {
+		struct row row = { m.slots[k].key, m.slots[k].value };
+		if (row.t.count_a == row.t.count_b && row.t.bytes_a == row.t.bytes_b)
+			continue;
+		if (!row_vector_append(rows, row))
+			err = &pyhs_enomem;
+	}
+	tally_map_deinit(&m);
+	if (err)
+		return report_error(err);
+	qsort(rows->data, rows->size, sizeof(*rows->data), by_growth);
+	return 0;
+}
+
+static void row_name(const struct row *r, const struct pyhs_heap *a,
+		     const struct pyhs_heap *b, bool by_path,
+		     struct pyhs_retention *ra, struct pyhs_retention *rb,
+		     char *buf, size_t n)
+{
+	const struct pyhs_heap *h = r->t.example_in_b ? b : a;
+	uint64_t i = r->t.example;
+	const char *tn = pyhs_heap_type_name(h, pyhs_heap_type_of(h, i));
+	if (!by_path) {
+		snprintf(buf, n, "%s", tn);
+		return;
+	}
+	char where[1024];
+	pyhs_retention_describe(r->t.example_in_b ? rb : ra, i, where, sizeof(where));
+	snprintf(buf, n, "%s under %s", tn, where);
+}
+
+static int diff_by_object(const struct pyhs_heap *a, const struct pyhs_heap *b,
+			  const struct input_options *o, const struct diff_options *d)
+{
+	const struct pyhs_heap_meta *ma = pyhs_heap_meta(a), *mb = pyhs_heap_meta(b);
+	if (ma->pid != mb->pid || (ma->start_time && mb->start_time &&
+				   ma->start_time != mb->start_time)) {
+		log_error("--by object needs both inputs from the same process (pids %d and %d)",
+			  ma->pid, mb->pid);
+		return EXIT_USAGE;
+	}
+	uint64_t nb = pyhs_heap_nobjects(b), na = pyhs_heap_nobjects(a);
+	uint8_t *matched_a = calloc(na ? na : 1, 1);
+	if (!matched_a)
+		return report_error(&pyhs_enomem);
+	uint64_t new_count = 0, new_bytes = 0, surv = 0, surv_bytes = 0, aged = 0;
+	uint64_t gone = 0, gone_bytes = 0, shown = 0;
+	if (o->json)
+		fputs("\"objects\": {\"new\": [", stdout);
+	else
+		printf("new in B (the first %" PRIu64 ", in object order):\n", d->n);
+	for (uint64_t i = 0; i < nb; i++) {
+		if (!gen_matches(o, b, i))
+			continue;
+		uint64_t j;
+		const char *tb = pyhs_heap_type_name(b, pyhs_heap_type_of(b, i));
+		bool same = pyhs_heap_find(a, pyhs_heap_addr(b, i), &j) &&
+			    !strcmp(tb, pyhs_heap_type_name(a, pyhs_heap_type_of(a, j)));
+		if (same) {
+			const char *va = pyhs_heap_value(a, j), *vb = pyhs_heap_value(b, i);
+			same = (!va && !vb) || (va && vb && !strcmp(va, vb));
+		}
+		if (same) {
+			matched_a[j] = 1;
+			surv++;
+			surv_bytes += pyhs_heap_size(b, i);
+			enum pyhs_gen ga = pyhs_heap_gen(a, j), gb = pyhs_heap_gen(b, i);
+			if (ga <= PYHS_GEN_2 && gb <= PYHS_GEN_PERMANENT && gb > ga)
+				aged++;
+			continue;
+		}
+		new_count++;
+		new_bytes += pyhs_heap_size(b, i);
+		if (shown++ < d->n) {
+			char preview[96];
+			pyhs_heap_preview(b, i, preview, sizeof(preview));
+			if (o->json) {
+				printf("%s{\"addr\": %" PRIu64 ", \"type\": ", shown > 1 ? ", " : "",
+				       pyhs_heap_addr(b, i));
+				pyhs_json_string(stdout, tb);
+				printf(", \"size\": %" PRIu64 ", \"preview\": ", pyhs_heap_size(b, i));
+				pyhs_json_string(stdout, preview);
+				fputs("}", stdout);
+			} else {
+				printf("  0x%-14" PRIx64 " %-24s %8" PRIu64 " B  %s\n",
+				       pyhs_heap_addr(b, i), tb, pyhs_heap_size(b, i), preview);
+			}
+		}
+	}
+	for (uint64_t j = 0; j < na; j++) {
+		if (matched_a[j] || !gen_matches(o, a, j))
+			continue;
+		gone++;
+		gone_bytes += pyhs_heap_size(a, j);
+	}
+	free(matched_a);
+	char b1[32], b2[32];
+	if (o->json) {
+		printf("], \"new_count\": %" PRIu64 ", \"new_bytes\": %" PRIu64
+		       ", \"gone_count\": %" PRIu64 ", \"gone_bytes\": %" PRIu64
+		       ", \"survivors\": %" PRIu64 ", \"survivor_bytes\": %" PRIu64
+		       ", \"aged\": %" PRIu64 "}", new_count, new_bytes, gone, gone_bytes,
+		       surv, surv_bytes, aged);
+	} else {
+		if (new_count > d->n)
+			printf("  ... and %" PRIu64 " more\n", new_count - d->n);
+		printf("\nnew:       %s objects, %s\n", fmt_count(new_count, b1, sizeof(b1)),
+		       fmt_bytes(new_bytes, b2, sizeof(b2)));
+		printf("gone:      %s objects, %s\n", fmt_count(gone, b1, sizeof(b1)),
+		       fmt_bytes(gone_bytes, b2, sizeof(b2)));
+		printf("survivors: %s objects, %s; %s moved to an older generation\n",
+		       fmt_count(surv, b1, sizeof(b1)), fmt_bytes(surv_bytes, b2, sizeof(b2)),
+		       fmt_count(aged, (char[32]){ 0 }, 32));
+	}
+	return -1;
+}
+
+int verb_diff(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "by", required_argument, NULL, OPT_BY },
+		{ "fail-if-growth", required_argument, NULL, OPT_FAIL_IF_GROWTH },
+		{ 0 },
+	};
+	struct diff_options d = { .by = BY_TYPE, .n = 20 };
+	struct verb_spec spec = { "diff", "n:", longopts, help, option, &d, 2, 2 };
+	struct input_options o = { 0 };
+	char **args;
+	int nargs;
+	int r = parse_verb_args(&spec, argc, argv, &o, &args, &nargs);
+	if (r >= 0)
+		return r;
+	struct pyhs_heap *a, *b;
+	if ((r = input_open(args[0], &o, &a)))
+		return r;
+	if ((r = input_open(args[1], &o, &b))) {
+		pyhs_heap_destroy(a);
+		return r;
+	}
+	struct totals tot = { 0 };
+	for (uint64_t i = 0; i < pyhs_heap_nobjects(a); i++)
+		if (gen_matches(&o, a, i)) {
+			tot.count_a++;
+			tot.bytes_a += pyhs_heap_size(a, i);
+		}
+	for (uint64_t i = 0; i < pyhs_heap_nobjects(b); i++)
+		if (gen_matches(&o, b, i)) {
+			tot.count_b++;
+			tot.bytes_b += pyhs_heap_size(b, i);
+		}
+	int64_t growth = (int64_t)tot.bytes_b - (int64_t)tot.bytes_a;
+	struct pyhs_retention *ra = NULL, *rb = NULL;
+	struct row_vector rows;
+	row_vector_init(&rows);
+	r = -1;
+	if (d.by == BY_PATH) {
+		struct pyhs_error *err = pyhs_retention_create(a, &ra);
+		if (!err)
+			err = pyhs_retention_create(b, &rb);
+		if (err)
+			r = report_error(err);
+	}
+	if (r < 0 && d.by == BY_OBJECT) {
+		if (o.json)
+			fputs("{", stdout);
+		r = diff_by_object(a, b, &o, &d);
+		/* The JSON object goes on with the totals below. */
+		if (r < 0 && o.json)
+			fputs(", ", stdout);
+	} else if (r < 0) {
+		r = diff_rows(a, b, &o, d.by == BY_PATH, ra, rb, &rows);
+		if (!r)
+			r = -1;
+	}
+	if (r < 0) {
+		char name[2200], c1[40], c2[40];
+		const char *section = d.by == BY_PATH ? "paths" : "types";
+		if (d.by != BY_OBJECT) {
+			if (o.json)
+				printf("{\"%s\": [", section);
+			else
+				printf("%14s %14s  %s\n", "count", "size", d.by == BY_PATH ? "held by" : "type");
+			for (size_t k = 0; k < rows.size && k < d.n; k++) {
+				const struct row *row = &rows.data[k];
+				row_name(row, a, b, d.by == BY_PATH, ra, rb, name, sizeof(name));
+				int64_t dc = row->t.count_b - row->t.count_a;
+				int64_t db = row->t.bytes_b - row->t.bytes_a;
+				if (o.json) {
+					printf("%s{\"%s\": ", k ? ", " : "", d.by == BY_PATH ? "path" : "type");
+					if (d.by == BY_PATH) {
+						char where[1024];
+						pyhs_retention_describe(row->t.example_in_b ? rb : ra,
+									row->t.example, where, sizeof(where));
+						pyhs_json_string(stdout, where);
+						fputs(", \"type\": ", stdout);
+						const struct pyhs_heap *h = row->t.example_in_b ? b : a;
+						pyhs_json_string(stdout, pyhs_heap_type_name(h, pyhs_heap_type_of(h, row->t.example)));
+					} else {
+						pyhs_json_string(stdout, name);
+					}
+					printf(", \"count_delta\": %" PRId64 ", \"size_delta\": %" PRId64
+					       ", \"count_a\": %" PRId64 ", \"count_b\": %" PRId64
+					       ", \"size_a\": %" PRId64 ", \"size_b\": %" PRId64 "}",
+					       dc, db, row->t.count_a, row->t.count_b,
+					       row->t.bytes_a, row->t.bytes_b);
+				} else {
+					print_signed(c1, sizeof(c1), dc, false);
+					print_signed(c2, sizeof(c2), db, true);
+					printf("%14s %14s  %s\n", c1, c2, name);
+				}
+			}
+			if (o.json)
+				fputs("]", stdout);
+			else if (rows.size > d.n)
+				printf("  ... and %zu more\n", rows.size - d.n);
+		}
+		double limit = d.gate_percent ? (double)tot.bytes_a * d.gate_value / 100.0 :
+						d.gate_value;
+		bool tripped = d.gate && (double)growth > limit;
+		if (o.json) {
+			printf("%s\"total\": {\"count_a\": %" PRIu64 ", \"count_b\": %" PRIu64
+			       ", \"size_a\": %" PRIu64 ", \"size_b\": %" PRIu64
+			       ", \"count_delta\": %" PRId64 ", \"size_delta\": %" PRId64 "}",
+			       d.by == BY_OBJECT ? "" : ", ", tot.count_a, tot.count_b,
+			       tot.bytes_a, tot.bytes_b,
+			       (int64_t)tot.count_b - (int64_t)tot.count_a, growth);
+			if (d.gate)
+				printf(", \"gate\": {\"threshold_bytes\": %.0f, \"exceeded\": %s}",
+				       limit, tripped ? "true" : "false");
+			fputs("}\n", stdout);
+		} else {
+			print_signed(c1, sizeof(c1), (int64_t)tot.count_b - (int64_t)tot.count_a, false);
+			print_signed(c2, sizeof(c2), growth, true);
+			printf("\ntotal: %s objects, %s (%s -> %s)\n", c1, c2,
+			       fmt_bytes(tot.bytes_a, name, 32), fmt_bytes(tot.bytes_b, name + 32, 32));
+			if (d.gate)
+				printf("gate: growth %s the threshold of %s\n",
+				       tripped ? "exceeds" : "is within",
+				       fmt_bytes((unsigned long long)limit, name + 64, 32));
+		}
+		r = tripped ? EXIT_GATE : EXIT_OK;
+	}
+	row_vector_deinit(&rows);
+	pyhs_retention_destroy(ra);
+	pyhs_retention_destroy(rb);
+	pyhs_heap_destroy(a);
+	pyhs_heap_destroy(b);
+	return r;
+}

@@ -1,0 +1,247 @@
+/*
+ * Retention paths for diffs: a breadth-first tree from the roots, and for
+ * every object a key over how it is held, so that "the same place" can be
+ * matched across two heaps whose addresses have nothing in common.
+ */
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "heap_internal.h"
+
+#define NO_PARENT UINT64_MAX
+#define ROOT_EDGE (UINT64_MAX - 1) /* parent_edge of a root: see root_of */
+
+struct pyhs_retention {
+	const struct pyhs_heap *h;
+	uint64_t *parent_edge; /* edge into the object, ROOT_EDGE, or NO_PARENT */
+	uint32_t *root_of;     /* for roots: the root number */
+	uint64_t *key;
+};
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+	return pyhs_hash_u64(h ^ (v + UINT64_C(0x9e3779b97f4a7c15) + (h << 6) + (h >> 2)));
+}
+
+static uint64_t hash_text(uint64_t h, const char *s)
+{
+	return mix(h, pyhs_hash_str(s));
+}
+
+/* The source object of edge e. */
+static uint32_t edge_source(const struct pyhs_heap *h, uint64_t e)
+{
+	uint64_t lo = 0, hi = h->addr.size;
+	while (hi - lo > 1) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		if (h->edge_start.data[mid] <= e)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return (uint32_t)lo;
+}
+
+/* A label with what varies from entry to entry masked: digits in dict keys
+ * collapse to one '*', indices become [*]. exact keeps dict keys whole
+ * (module names and globals). */
+static void normalized_label(const struct pyhs_heap *h, uint32_t label,
+			     bool exact, char *buf, size_t n)
+{
+	enum pyhs_label_kind kind = PYHS_LABEL_KIND(label);
+	if (kind == PYHS_LABEL_INDEX) {
+		snprintf(buf, n, "[*]");
+		return;
+	}
+	if (!pyhs_heap_format_label(h, label, buf, n)) {
+		snprintf(buf, n, "->");
+		return;
+	}
+	if (kind != PYHS_LABEL_DICT_VALUE || exact)
+		return;
+	/* Collapse runs of digits (and a whole non-str key) in a dict key. */
+	if (buf[0] == '[' && buf[1] != '\'') {
+		snprintf(buf, n, "[*]");
+		return;
+	}
+	size_t o = 0;
+	for (size_t i = 0; buf[i]; i++) {
+		if (isdigit((unsigned char)buf[i])) {
+			if (o == 0 || buf[o - 1] != '*')
+				buf[o++] = '*';
+			continue;
+		}
+		buf[o++] = buf[i];
+	}
+	buf[o] = '\0';
+}
+
+static int root_rank(const struct pyhs_heap *h, uint64_t r)
+{
+	uint32_t label = h->roots.data[r].label;
+	const char *text = h->strings.data[label & ~PYHS_ROOT_BORROWED];
+	if (label & PYHS_ROOT_BORROWED)
+		return 2;
+	return strncmp(text, "thread ", 7) == 0 ? 1 : 0;
+}
+
+/* Steps from sys.modules (depth 0: module names) and from a module's
+ * __dict__ (depth 2: global names) keep their dict keys whole. */
+static bool exact_step(int depth_from_modules)
+{
+	return depth_from_modules == 0 || depth_from_modules == 2;
+}
+
+struct pyhs_error *pyhs_retention_create(const struct pyhs_heap *h,
+					 struct pyhs_retention **ret)
+{
+	uint64_t n = h->addr.size;
+	struct pyhs_retention *r = calloc(1, sizeof(*r));
+	uint32_t *queue = malloc((n ? n : 1) * sizeof(*queue));
+	int8_t *mdepth = malloc(n ? n : 1); /* steps below sys.modules, or -1 */
+	if (!r || !queue || !mdepth)
+		goto oom;
+	r->h = h;
+	r->parent_edge = malloc((n ? n : 1) * sizeof(*r->parent_edge));
+	r->root_of = malloc((n ? n : 1) * sizeof(*r->root_of));
+	r->key = malloc((n ? n : 1) * sizeof(*r->key));
+	if (!r->parent_edge || !r->root_of || !r->key)
+		goto oom;
+	for (uint64_t i = 0; i < n; i++)
+		r->parent_edge[i] = NO_PARENT;
+	memset(mdepth, -1, n ? n : 1);
+	char label[256];
+	/* Breadth-first, one rank of roots after another. */
+	for (int rank = 0; rank < 3; rank++) {
+		uint64_t head = 0, tail = 0;
+		for (uint64_t k = 0; k < h->roots.size; k++) {
+			uint32_t o = h->roots.data[k].obj;
+			if (root_rank(h, k) != rank || r->parent_edge[o] != NO_PARENT)
+				continue;
+			r->parent_edge[o] = ROOT_EDGE;
+			r->root_of[o] = (uint32_t)k;
+			const char *text = h->strings.data[h->roots.data[k].label & ~PYHS_ROOT_BORROWED];
+			r->key[o] = hash_text(hash_text(1, text),
+					      h->types.data[h->type.data[o]].name);
+			if (!strcmp(text, "sys.modules"))
+				mdepth[o] = 0;
+			queue[tail++] = o;
+		}
+		while (head < tail) {
+			uint32_t v = queue[head++];
+			for (uint64_t e = h->edge_start.data[v]; e < h->edge_start.data[v + 1]; e++) {
+				uint32_t d = h->edge_dst.data[e];
+				uint32_t lab = h->edge_label.data[e];
+				if (PYHS_LABEL_KIND(lab) == PYHS_LABEL_WEAK ||
+				    r->parent_edge[d] != NO_PARENT)
+					continue;
+				r->parent_edge[d] = e;
+				if (mdepth[v] >= 0 && mdepth[v] < 3)
+					mdepth[d] = (int8_t)(mdepth[v] + 1);
+				normalized_label(h, lab, exact_step(mdepth[v]), label,
+						 sizeof(label));
+				r->key[d] = hash_text(hash_text(r->key[v], label),
+						      h->types.data[h->type.data[d]].name);
+				queue[tail++] = d;
+			}
+		}
+	}
+	/* What no root reaches is grouped by type alone. */
+	for (uint64_t i = 0; i < n; i++)
+		if (r->parent_edge[i] == NO_PARENT)
+			r->key[i] = hash_text(hash_text(2, "unreachable"),
+					      h->types.data[h->type.data[i]].name);
+	free(queue);
+	free(mdepth);
+	*ret = r;
+	return NULL;
+oom:
+	free(queue);
+	free(mdepth);
+	pyhs_retention_destroy(r);
+	return &pyhs_enomem;
+}
+
+void pyhs_retention_destroy(struct pyhs_retention *r)
+{
+	if (!r)
+		return;
+	free(r->parent_edge);
+	free(r->root_of);
+	free(r->key);
+	free(r);
+}
+
+uint64_t pyhs_retention_key(const struct pyhs_retention *r, uint64_t i)
+{
+	return r->key[i];
+}
+
+#define MAX_DESCRIBED_STEPS 64
+
+void pyhs_retention_describe(const struct pyhs_retention *r, uint64_t i,
+			     char *buf, size_t n)
+{
+	const struct pyhs_heap *h = r->h;
+	size_t o = 0;
+	buf[0] = '\0';
+#define PUT(...) do { if (o < n) o += (size_t)snprintf(buf + o, n - o, __VA_ARGS__); } while (0)
+	if (r->parent_edge[i] == NO_PARENT) {
+		PUT("unreachable (garbage, or held by C code)");
+		return;
+	}
+	if (r->parent_edge[i] == ROOT_EDGE) {
+		PUT("root %s", h->strings.data[h->roots.data[r->root_of[i]].label & ~PYHS_ROOT_BORROWED]);
+		return;
+	}
+	/* The chain of edges from the root down to i, collected upwards. */
+	uint64_t steps[MAX_DESCRIBED_STEPS];
+	size_t ns = 0;
+	bool truncated = false;
+	uint32_t v = (uint32_t)i;
+	while (r->parent_edge[v] != ROOT_EDGE) {
+		if (ns == MAX_DESCRIBED_STEPS) {
+			truncated = true;
+			/* Keep the last steps; find the root anyway. */
+			memmove(steps, steps + 1, (ns - 1) * sizeof(*steps));
+			ns--;
+		}
+		steps[ns++] = r->parent_edge[v];
+		v = edge_source(h, r->parent_edge[v]);
+	}
+	const char *root = h->strings.data[h->roots.data[r->root_of[v]].label & ~PYHS_ROOT_BORROWED];
+	size_t k = ns;
+	char l[256];
+	/* sys.modules['m'] .__dict__ ['g'] reads as "module m global g". */
+	if (!truncated && !strcmp(root, "sys.modules") && k >= 1) {
+		pyhs_heap_format_label(h, h->edge_label.data[steps[k - 1]], l, sizeof(l));
+		if (l[0] == '[' && l[1] == '\'') {
+			l[strlen(l) - 2] = '\0';
+			PUT("module %s", l + 2);
+			k--;
+			char l2[64];
+			if (k >= 2 && pyhs_heap_format_label(h, h->edge_label.data[steps[k - 1]], l2, sizeof(l2)) &&
+			    !strcmp(l2, ".__dict__") &&
+			    pyhs_heap_format_label(h, h->edge_label.data[steps[k - 2]], l, sizeof(l)) &&
+			    l[0] == '[' && l[1] == '\'') {
+				l[strlen(l) - 2] = '\0';
+				PUT(" global %s", l + 2);
+				k -= 2;
+			}
+		} else {
+			PUT("%s", root);
+		}
+	} else {
+		PUT("%s%s", root, truncated ? " ..." : "");
+	}
+	while (k-- > 0) {
+		uint64_t e = steps[k];
+		normalized_label(h, h->edge_label.data[e], false, l, sizeof(l));
+		PUT(" %s", l);
+		/* Name the type where the label alone does not say it. */
+		if (k > 0 && l[0] != '[' && l[0] != '.')
+			PUT(" %s", h->types.data[h->type.data[h->edge_dst.data[e]]].name);
+	}
+#undef PUT
+}
