@@ -1,9 +1,10 @@
 /*
  * Dominators, retained sizes, strongly connected components and shortest
  * paths on CSR graphs, without recursion: every depth-first search keeps its
- * path in a parent array and its place in each node's edge list in a cursor
- * array, and the path compression of the dominator computation reverses the
- * pointers it climbs instead of keeping a stack.
+ * path in an array (parent links, or a stack of n entries) and its place in
+ * each node's edge list in a cursor array, and the path compression of the
+ * dominator computation reverses the pointers it climbs instead of keeping a
+ * stack.
  */
 #include "graph.h"
 

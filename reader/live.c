@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -1148,11 +1149,15 @@ static struct pyhs_error *capture(struct live *L,
 			goto resume;
 	}
 #ifdef PYHS_LIVE_TIMING
+	struct rusage ru0, ru1;
+	getrusage(RUSAGE_SELF, &ru0);
 	tm2 = now_ns(CLOCK_MONOTONIC);
 #endif
 	err = copy_pieces(L, &pieces, &holes);
 #ifdef PYHS_LIVE_TIMING
 	tm3 = now_ns(CLOCK_MONOTONIC);
+	getrusage(RUSAGE_SELF, &ru1);
+	pyhs_target_warn(t, "faults during copy: %ld minor %ld major", ru1.ru_minflt - ru0.ru_minflt, ru1.ru_majflt - ru0.ru_majflt);
 #endif
 	t->capture_time = (uint64_t)time(NULL);
 	/* The threads, main thread first. */

@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""diff on two cores of one program before and after a known growth.
+
+    test_diff.py --tool PYHEAPSNAP --python PYTHON --label NAME
+
+The program's cache gains 5,000 entries and a new list of 300 lists
+appears; diff must report exactly those counts by type and by path, name
+the globals that hold them, and its gate must exit 1 above and 0 below
+the growth. Exit 77 when the interpreter is not installed.
+"""
+import argparse
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def make_core(python, workdir, args):
+    os.makedirs(workdir)
+
+    def limits():
+        resource.setrlimit(resource.RLIMIT_CORE,
+                           (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    p = subprocess.run([python, "-I", os.path.join(HERE, "grow_program.py")] + args,
+                       cwd=workdir, preexec_fn=limits, env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if p.returncode != -signal.SIGABRT:
+        sys.exit("FAIL: the program did not abort (status %d)" % p.returncode)
+    for name in os.listdir(workdir):
+        if name == "core" or name.startswith("core."):
+            return os.path.join(workdir, name)
+    sys.exit("FAIL: no core written in %s (kernel.core_pattern?)" % workdir)
+
+
+def run(tool, *args):
+    p = subprocess.run([tool] + list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=120)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tool", required=True)
+    ap.add_argument("--python", required=True)
+    ap.add_argument("--label", default="")
+    args = ap.parse_args()
+    if not os.path.exists(args.python):
+        print("skipped: %s: %s not installed" % (args.label, args.python))
+        return 77
+    args.tool = os.path.abspath(args.tool)
+    work = tempfile.mkdtemp(prefix="pyheapsnap-diff-")
+    passed = failed = 0
+
+    def check(name, ok, detail=""):
+        nonlocal passed, failed
+        if ok:
+            passed += 1
+            print("ok   %s" % name)
+        else:
+            failed += 1
+            print("FAIL %s %s" % (name, detail))
+
+    try:
+        a = make_core(args.python, os.path.join(work, "a"), ["1000"])
+        b = make_core(args.python, os.path.join(work, "b"), ["6000", "300"])
+        rc, out, err = run(args.tool, "diff", a, b, "--json", "-n", "1000")
+        check("diff --by type exits 0", rc == 0, err)
+        types = {t["type"]: t for t in json.loads(out)["types"]} if rc == 0 else {}
+        leaky = types.get("__main__.Leaky", {})
+        check("5000 more __main__.Leaky", leaky.get("count_delta") == 5000, str(leaky))
+        total = json.loads(out)["total"] if rc == 0 else {}
+        growth = total.get("size_delta", 0)
+        check("total growth is positive", growth > 0, str(total))
+
+        rc, out, err = run(args.tool, "diff", a, b, "--by", "path", "--json", "-n", "1000")
+        check("diff --by path exits 0", rc == 0, err)
+        paths = json.loads(out)["paths"] if rc == 0 else []
+        cache = [p for p in paths if p["type"] == "__main__.Leaky"]
+        check("Leaky growth is held by module __main__ global CACHE ['k*']",
+              len(cache) == 1 and cache[0]["path"] == "module __main__ global CACHE ['k*']"
+              and cache[0]["count_delta"] == 5000, str(cache))
+        extra = [p for p in paths if p["type"] == "list" and
+                 p["path"] == "module __main__ global EXTRA [*]"]
+        check("300 new lists under module __main__ global EXTRA [*]",
+              len(extra) == 1 and extra[0]["count_delta"] == 300, str(extra))
+
+        rc, out, err = run(args.tool, "diff", a, b, "--fail-if-growth", str(growth - 1))
+        check("gate below the growth exits 1", rc == 1, "rc=%d %s" % (rc, err))
+        check("the report is printed when the gate trips", "__main__.Leaky" in out)
+        rc, out, err = run(args.tool, "diff", a, b, "--fail-if-growth", str(growth))
+        check("gate at the growth exits 0", rc == 0, "rc=%d %s" % (rc, err))
+        rc, out, err = run(args.tool, "diff", a, b, "--fail-if-growth", "1000000%")
+        check("gate in percent above the growth exits 0", rc == 0, "rc=%d" % rc)
+        rc, out, err = run(args.tool, "diff", a, b, "--fail-if-growth", "lots")
+        check("a bad threshold is a usage error (exit 2)", rc == 2, "rc=%d %s" % (rc, err))
+        rc, out, err = run(args.tool, "diff", a, b, "--by", "object")
+        check("--by object refuses two processes (exit 2)", rc == 2, "rc=%d %s" % (rc, err))
+        rc, out, err = run(args.tool, "diff", a, a, "--by", "object", "--json")
+        ok = rc == 0 and json.loads(out)["objects"]["new_count"] == 0
+        check("a core diffed with itself has no new objects", ok, out[:300] + err)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
