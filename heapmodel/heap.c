@@ -266,6 +266,16 @@ struct pyhs_error *pyhs_heap_build(const struct pyhs_target *t,
 		pyhs_heap_destroy(h);
 		return err;
 	}
+	/* Give back what doubling over-allocated: at rest a heap holds its
+	 * objects and edges and nothing more. */
+	pyhs_u64_vector_shrink(&h->addr);
+	pyhs_u32_vector_shrink(&h->type);
+	pyhs_u64_vector_shrink(&h->size);
+	pyhs_u64_vector_shrink(&h->refcnt);
+	pyhs_u8_vector_shrink(&h->gen);
+	pyhs_u8_vector_shrink(&h->flags);
+	pyhs_u64_vector_shrink(&h->edge_start);
+	pyhs_u32_vector_shrink(&h->value_off);
 	pyhs_u32_vector_shrink(&h->edge_dst);
 	pyhs_u32_vector_shrink(&h->edge_label);
 	pyhs_char_vector_shrink(&h->value_text);

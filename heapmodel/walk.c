@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "lines.h"
 #include "walk.h"
 
 #define TPFLAGS_INLINE_VALUES (UINT64_C(1) << 2)
@@ -1179,8 +1180,11 @@ static void walk_gc_lists(struct walker *w)
 	}
 }
 
-static void frame_description(struct walker *w, uint64_t code, char *buf,
-			      size_t n)
+/* "frame NAME (FILE:LINE)", or "frame NAME (FILE)" when the line is
+ * unknown. instr: f_lasti (<=3.10, sign-extended) or the interpreter frame's
+ * prev_instr/instr_ptr (3.11+, is_iframe); see pyhs_frame_line. */
+static void frame_description(struct walker *w, uint64_t code, uint64_t instr,
+			      bool is_iframe, char *buf, size_t n)
 {
 	const struct pyhs_layout *L = w->h->L;
 	char name[128] = "?", file[256] = "?";
@@ -1190,7 +1194,11 @@ static void frame_description(struct walker *w, uint64_t code, char *buf,
 	if (hrd_off(w->h, code, L->code_filename, &v))
 		pyhs_read_str(w->h, v, file, sizeof(file));
 	const char *base = strrchr(file, '/');
-	snprintf(buf, n, "frame %s (%s)", name, base ? base + 1 : file);
+	int line = pyhs_frame_line(w->h, code, instr, is_iframe);
+	if (line > 0)
+		snprintf(buf, n, "frame %s (%s:%d)", name, base ? base + 1 : file, line);
+	else
+		snprintf(buf, n, "frame %s (%s)", name, base ? base + 1 : file);
 }
 
 static void walk_thread_frames(struct walker *w, uint64_t tstate, size_t k)
@@ -1206,7 +1214,12 @@ static void walk_thread_frames(struct walker *w, uint64_t tstate, size_t k)
 			hrd_off(h, f, L->frame_f_code, &code);
 			if (!frame_code(w, code))
 				break;
-			frame_description(w, code, desc, sizeof(desc));
+			int32_t lasti = -2; /* unreadable: no line */
+			if (L->frame_f_lasti >= 0)
+				pyhs_target_read(h->t, f + (uint64_t)L->frame_f_lasti,
+						 &lasti, sizeof(lasti));
+			frame_description(w, code, (uint64_t)(int64_t)lasti, false,
+					  desc, sizeof(desc));
 			snprintf(label, sizeof(label), "thread %zu %s", k, desc);
 			add_root(w, f, label, false);
 			if (!hrd_off(h, f, L->frame_f_back, &f))
@@ -1232,7 +1245,9 @@ static void walk_thread_frames(struct walker *w, uint64_t tstate, size_t k)
 		code &= ~UINT64_C(3);
 		hrd_off(h, f, L->iframe_frame_obj, &fobj);
 		if (frame_code(w, code)) {
-			frame_description(w, code, desc, sizeof(desc));
+			uint64_t instr = 0;
+			hrd_off(h, f, L->iframe_instr, &instr);
+			frame_description(w, code, instr, true, desc, sizeof(desc));
 			snprintf(label, sizeof(label), "thread %zu %s", k, desc);
 			if (owner == owner_gen) {
 				add_root(w, f - gen_off, label, false);

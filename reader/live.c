@@ -1018,6 +1018,12 @@ static struct pyhs_error *capture(struct live *L,
 		err = proc_error(L->pid, e, "maps");
 		goto out;
 	}
+	if (!before.size) {
+		err = pyhs_error_create(PYHS_ERROR_UNSUPPORTED,
+					"no CPython runtime found: pid %d is a kernel thread, not a Python process",
+					L->pid);
+		goto out;
+	}
 	uint64_t constant_size = 0;
 	for (size_t i = 0; i < before.size; i++) {
 		if (classify(&before, i, L->page, &end) != COPY_CONSTANT)

@@ -384,6 +384,7 @@ def main():
                    "ident": WORKER.ident,
                    "native_id": getattr(WORKER, "native_id", None)},
         "main_function": main.__code__.co_name,
+        "main_globals": id(globals()),
     }
     write_truth(TRUTH_PATH, truth)
     del truth, holder, garbage, live_cycle, leaked, cache_target

@@ -5,7 +5,9 @@
 
 For each size N, a Python program builds a heap of about N objects (tuples
 of an int and a str, in a list, plus a dict of instances), aborts into a
-core, and pyheapsnap's `summary` and `export` are timed on that core. Prints
+core, and pyheapsnap's `summary` (which includes the dominator tree and
+cycle search), `export` and `top` (dominators and retained sizes) are
+timed on that core. Prints
 one row per run: objects found, wall seconds, peak RSS, bytes of RSS per
 object, and the core's size. Numbers, not assertions: run it on a quiet
 machine and read them with its noise in mind.
@@ -81,11 +83,13 @@ def measure(argv, stdout=subprocess.DEVNULL):
     return os.waitstatus_to_exitcode(status), wall, usage.ru_maxrss * 1024
 
 
-def count_objects(tool, core):
+def model_facts(tool, core):
+    """Objects, edges and the bytes pyheapsnap's own arrays hold at rest."""
+    import json
     out = subprocess.run([tool, "summary", "--json", core], stdout=subprocess.PIPE,
                          check=True).stdout
-    import json
-    return json.loads(out)["objects"]
+    d = json.loads(out)
+    return d["objects"], d["edges"], d["model_bytes"]
 
 
 def main():
@@ -103,8 +107,11 @@ def main():
         try:
             core, made = make_core(args.python, n, workdir)
             size = os.path.getsize(core)
-            objects = count_objects(tool, core)
-            for verb, extra in (("summary", []), ("export", ["--format", "jsonl"])):
+            objects, edges, model = model_facts(tool, core)
+            print("%-10s model: %d objects, %d edges, %.1f bytes/object + 8 per edge at rest" %
+                  ("", objects, edges, (model - 8 * edges) / max(objects, 1)))
+            for verb, extra in (("summary", []), ("export", ["--format", "jsonl"]),
+                                ("top", ["-n", "10"])):
                 status, wall, rss = measure([tool, verb, core] + extra)
                 if status != 0:
                     sys.exit("bench: %s exited with %d" % (verb, status))
