@@ -188,6 +188,11 @@ int print_summary(struct pyhs_heap *h, bool json, FILE *out)
 	if (json) {
 		fputs("{\"input\": ", out);
 		pyhs_json_string(out, input);
+		fputs(", \"snapshot\": ", out);
+		if (input_snapshot_path)
+			pyhs_json_string(out, input_snapshot_path);
+		else
+			fputs("null", out);
 		fputs(", \"source\": ", out);
 		pyhs_json_string(out, m->source);
 		fprintf(out, ", \"pid\": %d, \"signal\": %d, \"executable\": ",
@@ -294,6 +299,8 @@ int print_summary(struct pyhs_heap *h, bool json, FILE *out)
 
 	char b1[32], b2[32];
 	fprintf(out, "input:       %s (%s)\n", input, m->source);
+	if (input_snapshot_path)
+		fprintf(out, "snapshot:    %s\n", input_snapshot_path);
 	fprintf(out, "process:     pid %d, signal %d, %zu thread%s\n",
 		m->pid, m->signal, m->ntids, m->ntids == 1 ? "" : "s");
 	fprintf(out, "executable:  %s\n", m->executable);

@@ -444,6 +444,7 @@ struct pyhs_error *pyhs_scc(const struct pyhs_graph *g, uint32_t **ret_comp,
 		isroot[s / 64] |= UINT64_C(1) << (s % 64);
 		cursor[s] = 0;
 		stack[--vtop] = (uint32_t)s;
+		bool fresh = true; /* the top of the stack was just pushed */
 		while (vtop < n) {
 			uint32_t v = stack[vtop];
 			uint64_t b = g->start[v], end = g->start[v + 1];
@@ -453,8 +454,9 @@ struct pyhs_error *pyhs_scc(const struct pyhs_graph *g, uint32_t **ret_comp,
 			}
 			uint32_t rv = rindex[v];
 			uint64_t e = b + cursor[v];
-			if (e == b)
+			if (fresh)
 				prefetch_targets(g, e, end, rindex);
+			fresh = false;
 			uint32_t w = NONE;
 			for (; e < end; e++) {
 				if (!strong_edge(g, e))
@@ -483,6 +485,7 @@ struct pyhs_error *pyhs_scc(const struct pyhs_graph *g, uint32_t **ret_comp,
 				isroot[w / 64] |= UINT64_C(1) << (w % 64);
 				cursor[w] = 0;
 				stack[--vtop] = w;
+				fresh = true;
 				continue;
 			}
 			vtop++;

@@ -133,7 +133,8 @@ uint32_t pyhs_type_get(struct pyhs_heap *h, uint64_t addr,
 	if (!hrd_off(h, addr, L->type_tp_itemsize, &v))
 		return PYHS_NO_OBJECT;
 	ti.itemsize = (int64_t)v;
-	if (ti.basicsize < 16 || ti.basicsize > (1 << 24) || ti.itemsize < 0 ||
+	/* No real type's instances have a fixed part of a megabyte. */
+	if (ti.basicsize < 16 || ti.basicsize > (1 << 20) || ti.itemsize < 0 ||
 	    ti.itemsize > (1 << 16))
 		return PYHS_NO_OBJECT;
 	ti.dictoffset = hrd_off(h, addr, L->type_tp_dictoffset, &v) ? (int64_t)v : 0;

@@ -27,6 +27,8 @@
 #define LRU_ELEM_NEXT 24
 #define LRU_ELEM_KEY 40
 #define LRU_ELEM_RESULT 48
+/* ... then wrapper, typed, cache: the cache dict after the 56-byte root. */
+#define LRU_CACHE 72
 
 /* PyModuleObject md_def/md_state and PyModuleDef m_size: the same in
  * 3.8 to 3.14 (PyModuleDef_Base is PyObject_HEAD + three pointers). */
@@ -36,7 +38,7 @@
 
 #define MAX_CONTAINER_ITEMS (UINT64_C(1) << 32)
 #define MAX_LIST_STEPS (UINT64_C(1) << 32)
-#define MAX_THREADS 100000
+#define MAX_THREADS 10000
 #define MAX_FRAMES 100000
 
 struct walker {
@@ -1042,7 +1044,12 @@ static void decode(struct walker *w, uint32_t i)
 		scan(w, ti, addr, 16, (uint64_t)ti->kind_basicsize);
 		uint64_t link = 0;
 		hrd(h, addr + LRU_ELEM_NEXT, &link);
-		for (uint64_t k = 0; link && link != addr && k < MAX_LIST_STEPS && !w->err; k++) {
+		/* A corrupt ring must not spin: bound it by the cache's size. */
+		uint64_t cache = 0, cached = 0, limit = 1 << 20;
+		if (hrd(h, addr + LRU_CACHE, &cache) && cache &&
+		    hrd_off(h, cache, L->dict_ma_used, &cached) && cached < limit)
+			limit = cached + 1;
+		for (uint64_t k = 0; link && link != addr && k < limit && !w->err; k++) {
 			uint64_t key, result;
 			if (hrd(h, link + LRU_ELEM_KEY, &key))
 				maybe_edge(w, key, PYHS_LABEL(PYHS_LABEL_DICT_KEY, 0));

@@ -329,6 +329,16 @@ def thread_stack(ident):
     return names
 
 
+def worker_line():
+    """The line the worker's blocked_worker frame is at (its release.wait())."""
+    f = sys._current_frames().get(WORKER.ident)
+    while f is not None and f.f_code is not blocked_worker.__code__:
+        f = f.f_back
+    line = f.f_lineno if f is not None else None
+    del f
+    return line
+
+
 def wait_worker_blocked():
     """Waits until the worker is blocked in its lock acquire (GIL released)."""
     deadline = time.time() + 30
@@ -381,9 +391,12 @@ def main():
         "worker": {"function": blocked_worker.__code__.co_name,
                    "file": os.path.basename(blocked_worker.__code__.co_filename),
                    "local": "data", "addr": WORKER_DATA_ID[0],
+                   "line": worker_line(),
+                   "first_line": blocked_worker.__code__.co_firstlineno,
                    "ident": WORKER.ident,
                    "native_id": getattr(WORKER, "native_id", None)},
         "main_function": main.__code__.co_name,
+        "main_first_line": main.__code__.co_firstlineno,
         "main_globals": id(globals()),
     }
     write_truth(TRUTH_PATH, truth)

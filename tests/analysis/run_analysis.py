@@ -506,7 +506,19 @@ def check_path_global(tool, truth):
     return repr(desc)
 
 
-FRAME_RE = r"thread (\d+) frame %s \(%s\)"
+def frame_re(function, filename):
+    """A frame as the tool names it: "FUNCTION (FILE)" or "FUNCTION
+    (FILE:LINE)"; group 1 is the line, if given."""
+    return r"%s \(%s(?::(\d+))?\)" % (re.escape(function), re.escape(filename))
+
+
+def check_line(what, line, truth):
+    """A line number in a frame's name must be the line the worker is
+    blocked at."""
+    w = truth["worker"]
+    if line is not None and w.get("line") is not None:
+        expect(int(line) == w["line"], what,
+               "line %d (the worker's release.wait())" % w["line"], "line %s" % line)
 
 
 def worker_thread_in_stacks(tool, truth):
@@ -515,9 +527,10 @@ def worker_thread_in_stacks(tool, truth):
         out = tool.json("stacks")
     except CheckFailure:
         return None
+    want = re.compile(frame_re(truth["worker"]["function"], truth["worker"]["file"]) + "$")
     for t in out.get("threads") or []:
         for fr in t.get("frames") or []:
-            if (fr.get("frame") or "").startswith(truth["worker"]["function"] + " "):
+            if want.match(fr.get("frame") or ""):
                 return t.get("thread")
     return None
 
@@ -529,12 +542,13 @@ def check_path_thread_local(tool, truth):
     expect(paths, "path %#x (the worker's local %s): a path" % (w["addr"], w["local"]),
            "a path", short(out))
     desc = paths[0].get("description") or ""
-    frame_re = FRAME_RE % (re.escape(w["function"]), re.escape(w["file"]))
-    m = re.search(frame_re, desc)
+    pattern = r"thread (\d+) frame " + frame_re(w["function"], w["file"])
+    m = re.search(pattern, desc)
     expect(m and ("local " + w["local"]) in desc,
            "path %#x (the worker's local %s): description" % (w["addr"], w["local"]),
-           "names the frame (/%s/) and contains %r" % (frame_re, "local " + w["local"]),
-           repr(desc))
+           "names the thread's frame (/%s/) and contains %r"
+           % (pattern, "local " + w["local"]), repr(desc))
+    check_line("path %#x: the frame's line" % w["addr"], m.group(2), truth)
     k = worker_thread_in_stacks(tool, truth)
     if k is not None:
         expect(int(m.group(1)) == k, "path %#x: the thread in the description" % w["addr"],
@@ -566,25 +580,29 @@ def check_stacks(tool, truth):
     for t in threads:
         for fr in t.get("frames") or []:
             frames.append((t.get("thread"), fr))
-    want = "%s (%s)" % (w["function"], w["file"])
-    found = [(k, fr) for k, fr in frames if fr.get("frame") == want]
-    expect(found, "stacks --json: a frame %r" % want, want,
+    want = re.compile(frame_re(w["function"], w["file"]) + "$")
+    found = [(k, fr, want.match(fr.get("frame") or "")) for k, fr in frames]
+    found = [x for x in found if x[2]]
+    expect(found, "stacks --json: the worker's frame",
+           "a frame /%s/" % want.pattern,
            "frames %s" % short(["%s: %s" % (k, fr.get("frame")) for k, fr in frames], 800))
-    k, fr = found[0]
+    k, fr, m = found[0]
+    check_line("stacks --json: the worker's frame %r" % fr.get("frame"), m.group(1), truth)
     locs = fr.get("locals") or []
     mine = [l for l in locs if l.get("name") == w["local"]]
-    expect(mine, "stacks --json: frame %r has a local %r" % (want, w["local"]),
+    expect(mine, "stacks --json: frame %r has a local %r" % (fr.get("frame"), w["local"]),
            "a local named %r" % w["local"],
            "locals %s" % short([l.get("name") for l in locs]))
     expect(mine[0].get("addr") == w["addr"],
            "stacks --json: the address of local %r" % w["local"],
            w["addr"], short(mine[0]))
-    mains = [t.get("thread") for t in threads for fr in t.get("frames") or []
-             if fr.get("frame") == "%s (%s)" % (truth["main_function"], w["file"])]
+    main_re = re.compile(frame_re(truth["main_function"], w["file"]) + "$")
+    mains = [t.get("thread") for t in threads for f in t.get("frames") or []
+             if main_re.match(f.get("frame") or "")]
     expect(mains and k not in mains, "stacks --json: the worker's frame is in its own thread",
            "a thread other than the main thread's (%s)" % short(mains),
            "thread %s" % short(k))
-    return "thread %s" % k
+    return "thread %s, %r" % (k, fr.get("frame"))
 
 
 CHECKS = [
