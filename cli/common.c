@@ -302,7 +302,8 @@ void describe_path(const struct pyhs_heap *h, const struct pyhs_path *p,
 	for (; k < p->nedges; k++) {
 		char l[128];
 		if (pyhs_heap_format_label(h, pyhs_heap_edge_label(h, p->edges[k]), l, sizeof(l)))
-			PUT(" %s%s", l[0] == '[' || l[0] == '.' ? "" : "-> ", l);
+			PUT(" %s%s", l[0] == '[' || l[0] == '.' || !strncmp(l, "local ", 6) ||
+					     !strcmp(l, "key") ? "" : "-> ", l);
 		else
 			PUT(" -> %s", pyhs_heap_type_name(h, pyhs_heap_type_of(h, pyhs_heap_edge_dst(h, p->edges[k]))));
 	}

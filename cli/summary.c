@@ -53,6 +53,25 @@ static int by_retained(const void *x, const void *y)
 	return a < b ? -1 : a > b;
 }
 
+/* Keeps f->dom the TOP_DOMINATORS largest by retained size. */
+static void top_insert(struct analysis_facts *f, uint64_t i, uint64_t retained)
+{
+	size_t k;
+	if (f->ndom < TOP_DOMINATORS)
+		k = f->ndom++;
+	else if (retained > f->retained[TOP_DOMINATORS - 1])
+		k = TOP_DOMINATORS - 1;
+	else
+		return;
+	while (k > 0 && f->retained[k - 1] < retained) {
+		f->dom[k] = f->dom[k - 1];
+		f->retained[k] = f->retained[k - 1];
+		k--;
+	}
+	f->dom[k] = i;
+	f->retained[k] = retained;
+}
+
 static struct pyhs_error *analysis_facts(const struct pyhs_heap *h,
 					 struct analysis_facts *ret)
 {
@@ -74,19 +93,8 @@ static struct pyhs_error *analysis_facts(const struct pyhs_heap *h,
 	for (uint64_t i = 0; i < n; i++) {
 		retained[i] = pyhs_analysis_retained(a, i);
 		/* Top-level retainers: dominated by nothing but the roots. */
-		if (pyhs_analysis_idom(a, i) == PYHS_DOM_ROOT) {
-			size_t k = f.ndom < TOP_DOMINATORS ? f.ndom++ : TOP_DOMINATORS - 1;
-			if (k == TOP_DOMINATORS - 1 && f.ndom == TOP_DOMINATORS &&
-			    retained[i] <= f.retained[k])
-				continue;
-			while (k > 0 && f.retained[k - 1] < retained[i]) {
-				f.dom[k] = f.dom[k - 1];
-				f.retained[k] = f.retained[k - 1];
-				k--;
-			}
-			f.dom[k] = i;
-			f.retained[k] = retained[i];
-		}
+		if (pyhs_analysis_idom(a, i) == PYHS_DOM_ROOT)
+			top_insert(&f, i, retained[i]);
 		if (pyhs_analysis_is_garbage(a, i)) {
 			f.garbage_objects++;
 			f.garbage_bytes += pyhs_heap_size(h, i);

@@ -1644,7 +1644,7 @@ struct pyhs_error *pyhs_snapshot_read(const char *path, struct pyhs_heap **ret)
 	struct pyhs_heap_parts parts;
 	memset(&parts, 0, sizeof(parts));
 	struct pyhs_error *err = NULL;
-	r.fd = open(path, O_RDONLY | O_CLOEXEC);
+	r.fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (r.fd < 0)
 		return pyhs_error_os(errno, "cannot open snapshot '%s'", path);
 	if (!(r.dctx = ZSTD_createDCtx())) {

@@ -398,9 +398,12 @@ static bool wait_all(struct live *L, size_t first)
  * ptrace stop, so one that is not (never waited for, or woken by
  * SIGKILL) is interrupted and waited for first, and one that exited is
  * reaped. Never fails: what cannot be detached in time is detached by the
- * kernel when this process exits. */
-static void resume_all(struct live *L)
+ * kernel when this process exits. Returns true if a thread that was
+ * stopped could not be detached because it died (the process was killed
+ * while we held it). */
+static bool resume_all(struct live *L)
 {
+	bool died = false;
 	for (int attempt = 0; attempt < 3; attempt++) {
 		bool left = false;
 		for (size_t i = 0; i < L->threads.size; i++) {
@@ -418,6 +421,8 @@ static void resume_all(struct live *L)
 					th->gone = true; /* cannot help it */
 					continue;
 				}
+				if (attempt == 0)
+					died = true;
 			}
 			ptrace(PTRACE_INTERRUPT, th->tid, 0, 0);
 			left = true;
@@ -426,6 +431,7 @@ static void resume_all(struct live *L)
 			break;
 	}
 	L->threads.size = 0;
+	return died;
 }
 
 static void block_signals(struct live *L)
@@ -1178,7 +1184,10 @@ static struct pyhs_error *capture(struct live *L,
 	}
 
 resume:
-	resume_all(L);
+	if (resume_all(L) && !err) {
+		L->exited = true;
+		err = exited_error(L->pid);
+	}
 	if (L->first_stop_ns)
 		t->pause_ns = now_ns(CLOCK_MONOTONIC) - L->first_stop_ns;
 	restore_signals(L);

@@ -12,13 +12,13 @@
  * numbered breadth-first, as a heap walk would find them, or in random
  * order with --shuffle (no locality at all).
  *
- * Prints the wall time of dominators, retained sizes, SCC and a shortest
- * path, the peak RSS of the process (getrusage and VmHWM, the larger), and
- * for each phase its peak
- * RSS above what was resident when it started, per node (the phase's
- * auxiliary memory plus its result array), measured by resetting the
- * kernel's high-water mark through /proc/self/clear_refs. Numbers, not
- * assertions: read them with the machine's noise in mind.
+ * Prints the wall (and CPU) time of dominators, retained sizes, SCC and a
+ * shortest path, the peak RSS of the process (getrusage and VmHWM, the
+ * larger), and for each phase its peak RSS above what was resident when it
+ * started, per node (the phase's auxiliary memory plus its result array,
+ * as far as it was touched), measured by resetting the kernel's high-water
+ * mark through /proc/self/clear_refs. Numbers, not assertions: read them
+ * with the machine's noise in mind (other processes share its two cores).
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -36,6 +36,13 @@ static double now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -248,7 +255,7 @@ static bool reset_peak(void)
 }
 
 struct phase {
-	double t0;
+	double t0, cpu0;
 	uint64_t rss0;
 	bool peak_ok;
 };
@@ -276,19 +283,21 @@ static void phase_start(struct phase *p)
 	if (!status_kib("VmRSS", &p->rss0))
 		p->rss0 = 0;
 	p->t0 = now();
+	p->cpu0 = cpu_now();
 }
 
 static void phase_end(struct phase *p, const char *name, uint64_t n)
 {
-	double t = now() - p->t0;
+	double t = now() - p->t0, cpu = cpu_now() - p->cpu0;
 	uint64_t hwm = 0;
 	if (p->peak_ok && status_kib("VmHWM", &hwm) && hwm >= p->rss0)
-		printf("%-16s %8.3f s   peak +%7.1f MiB = %5.1f bytes/node\n",
-		       name, t, (double)(hwm - p->rss0) / 1024,
+		printf("%-16s %7.3f s (cpu %7.3f s)   peak +%7.1f MiB = %5.1f "
+		       "bytes/node\n", name, t, cpu,
+		       (double)(hwm - p->rss0) / 1024,
 		       (double)(hwm - p->rss0) * 1024 / (double)n);
 	else
-		printf("%-16s %8.3f s   (peak per phase not measurable here)\n",
-		       name, t);
+		printf("%-16s %7.3f s (cpu %7.3f s)   (peak per phase not "
+		       "measurable here)\n", name, t, cpu);
 	fflush(stdout);
 }
 

@@ -788,7 +788,6 @@ static void test_long_chain(void)
 	struct tgraph t;
 	tg_init(&t, CHAIN);
 	uint32_t *chain = xmalloc(CHAIN * sizeof(uint32_t));
-	uint32_t *pos = xmalloc(CHAIN * sizeof(uint32_t));
 	for (uint32_t i = 0; i < CHAIN; i++)
 		chain[i] = i;
 	for (uint32_t i = CHAIN - 1; i > 0; i--) {
@@ -796,8 +795,6 @@ static void test_long_chain(void)
 		chain[i] = chain[j];
 		chain[j] = x;
 	}
-	for (uint32_t i = 0; i < CHAIN; i++)
-		pos[chain[i]] = i;
 	for (uint32_t i = 0; i + 1 < CHAIN; i++) {
 		if (i % 3 == 0 && i + 3 < CHAIN)
 			tg_weak(&t, chain[i], chain[i + 3]);
@@ -886,7 +883,6 @@ static void test_long_chain(void)
 	tg_free(&d);
 
 	free(chain);
-	free(pos);
 	tg_free(&t);
 }
 
