@@ -77,6 +77,31 @@ static int key_desc(const void *x, const void *y)
 	return a < b ? -1 : a > b;
 }
 
+/* Puts the n largest of order[0..m) by sort_key first, in order; returns
+ * how many that is. A full sort only when n is large. */
+static uint64_t select_top(uint64_t *order, uint64_t m, uint64_t n)
+{
+	if (n >= m || n > 4096) {
+		qsort(order, m, sizeof(*order), key_desc);
+		return m < n ? m : n;
+	}
+	/* order[0..k) stays sorted; each candidate is tried against the
+	 * smallest kept. */
+	uint64_t k = 0;
+	for (uint64_t q = 0; q < m; q++) {
+		uint64_t v = order[q];
+		if (k == n && key_desc(&v, &order[k - 1]) >= 0)
+			continue;
+		uint64_t pos = k < n ? k++ : n - 1;
+		while (pos > 0 && key_desc(&v, &order[pos - 1]) < 0) {
+			order[pos] = order[pos - 1];
+			pos--;
+		}
+		order[pos] = v;
+	}
+	return k;
+}
+
 /* Retained size of each type's instances taken together: an instance
  * inside another instance's dominator subtree adds nothing. */
 static int type_retained(const struct pyhs_heap *h, const struct pyhs_analysis *a,
@@ -248,9 +273,7 @@ group_out:
 				order[m++] = i;
 		}
 		sort_key = key;
-		qsort(order, m, sizeof(*order), key_desc);
-		if (m > t.n)
-			m = t.n;
+		m = select_top(order, m, t.n);
 		if (o.json)
 			fputs("[", stdout);
 		else

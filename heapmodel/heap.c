@@ -59,24 +59,35 @@ struct pyhs_error *pyhs_heap_intern_string(struct pyhs_heap *h, const char *s,
 
 /* ---- the address index ---- */
 
+/* Slots hold the object number in the low half and 32 bits of the
+ * address's hash in the high half, so most probes settle without touching
+ * the address array; empty slots are all ones. */
+#define SLOT_EMPTY UINT64_MAX
+#define SLOT(hash, i) (((hash) & UINT64_C(0xffffffff00000000)) | (uint64_t)(i))
+
+static void index_put(uint64_t *idx, uint64_t mask, uint64_t hash, uint32_t i)
+{
+	uint64_t s = hash & mask;
+	while (idx[s] != SLOT_EMPTY)
+		s = (s + 1) & mask;
+	idx[s] = SLOT(hash, i);
+}
+
 static bool index_grow_to(struct pyhs_heap *h, uint64_t want)
 {
 	uint64_t cap = 1024;
 	while (cap < want)
 		cap *= 2;
-	uint32_t *idx = malloc(cap * sizeof(*idx));
+	uint64_t *idx = malloc(cap * sizeof(*idx));
 	if (!idx)
 		return false;
 	memset(idx, 0xff, cap * sizeof(*idx));
-	for (uint64_t i = 0; i < h->addr.size; i++) {
-		uint64_t s = pyhs_hash_u64(h->addr.data[i]) & (cap - 1);
-		while (idx[s] != PYHS_NO_OBJECT)
-			s = (s + 1) & (cap - 1);
-		idx[s] = (uint32_t)i;
-	}
+	for (uint64_t i = 0; i < h->addr.size; i++)
+		index_put(idx, cap - 1, pyhs_hash_u64(h->addr.data[i]), (uint32_t)i);
 	free(h->index);
 	h->index = idx;
 	h->index_mask = cap - 1;
+	memset(h->hot, 0, sizeof(h->hot));
 	return true;
 }
 
@@ -85,11 +96,24 @@ uint32_t pyhs_heap_lookup(const struct pyhs_heap *hc, uint64_t addr)
 	struct pyhs_heap *h = (struct pyhs_heap *)hc; /* the index is a cache */
 	if (!h->index && (!h->addr.size || !index_grow_to(h, h->addr.size * 2)))
 		return PYHS_NO_OBJECT;
-	uint64_t s = pyhs_hash_u64(addr) & h->index_mask;
+	/* Types, None, common strings: a few objects take most references. */
+	struct pyhs_hot_entry *hot = &h->hot[(addr >> 4) & (PYHS_HOT_ENTRIES - 1)];
+	if (hot->addr == addr && addr)
+		return hot->obj;
+	uint64_t hash = pyhs_hash_u64(addr);
+	uint64_t s = hash & h->index_mask;
 	for (;;) {
-		uint32_t i = h->index[s];
-		if (i == PYHS_NO_OBJECT || h->addr.data[i] == addr)
-			return i;
+		uint64_t slot = h->index[s];
+		if (slot == SLOT_EMPTY)
+			return PYHS_NO_OBJECT;
+		if ((slot >> 32) == (hash >> 32)) {
+			uint32_t i = (uint32_t)slot;
+			if (h->addr.data[i] == addr) {
+				hot->addr = addr;
+				hot->obj = i;
+				return i;
+			}
+		}
 		s = (s + 1) & h->index_mask;
 	}
 }
@@ -175,10 +199,7 @@ uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 		*err = &pyhs_enomem;
 		return PYHS_NO_OBJECT;
 	}
-	uint64_t s = pyhs_hash_u64(addr) & h->index_mask;
-	while (h->index[s] != PYHS_NO_OBJECT)
-		s = (s + 1) & h->index_mask;
-	h->index[s] = n;
+	index_put(h->index, h->index_mask, pyhs_hash_u64(addr), n);
 	return n;
 }
 
@@ -332,7 +353,7 @@ uint64_t pyhs_heap_memory_bytes(const struct pyhs_heap *h)
 {
 	return h->addr.capacity * 8 + h->type.capacity * 4 + h->size.capacity * 8 +
 	       h->refcnt.capacity * 8 + h->gen.capacity + h->flags.capacity +
-	       h->edge_start.capacity * 8 + (h->index ? (h->index_mask + 1) * 4 : 0) +
+	       h->edge_start.capacity * 8 + (h->index ? (h->index_mask + 1) * 8 : 0) +
 	       h->edge_dst.capacity * 4 + h->edge_label.capacity * 4 +
 	       h->value_off.capacity * 4 + h->value_text.capacity;
 }

@@ -76,6 +76,8 @@ struct pyhs_thread {
 };
 DEFINE_VECTOR(pyhs_thread_vector, struct pyhs_thread)
 
+#define PYHS_HOT_ENTRIES 4096
+
 struct pyhs_heap {
 	const struct pyhs_target *t;
 	const struct pyhs_layout *L;
@@ -93,8 +95,12 @@ struct pyhs_heap {
 	struct pyhs_u64_vector edge_start; /* nobjects + 1 when done */
 
 	/* Address -> object number: open addressing over object numbers. */
-	uint32_t *index;
+	uint64_t *index;
 	uint64_t index_mask;
+	struct pyhs_hot_entry {
+		uint64_t addr;
+		uint32_t obj;
+	} hot[PYHS_HOT_ENTRIES];
 
 	/* Edges. */
 	struct pyhs_u32_vector edge_dst;

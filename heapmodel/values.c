@@ -70,9 +70,14 @@ bool pyhs_read_str(const struct pyhs_heap *h, uint64_t addr, char *buf,
 	if (!pyhs_str_data(h, addr, &data, &len, &kind))
 		return false;
 	size_t o = 0;
-	for (uint64_t i = 0; i < len; i++) {
+	/* At most n code points can fit in n bytes of UTF-8. */
+	uint64_t take = len < n ? len : n;
+	const uint8_t *p = pyhs_target_ptr(h->t, data, (size_t)(take * kind));
+	for (uint64_t i = 0; i < take; i++) {
 		uint32_t c = 0;
-		if (!pyhs_target_read(h->t, data + i * kind, &c, kind))
+		if (p)
+			memcpy(&c, p + i * kind, kind);
+		else if (!pyhs_target_read(h->t, data + i * kind, &c, kind))
 			return false;
 		char tmp[4];
 		size_t k = put_utf8(tmp, c);
@@ -166,7 +171,9 @@ static bool read_int(const struct pyhs_heap *h, uint64_t addr, char *buf,
 /* The shortest %g form that reads back as the same double, as repr does. */
 static void format_float(double d, char *buf, size_t n)
 {
-	for (int prec = 1; prec <= 17; prec++) {
+	/* 15 significant digits always round-trip to the shortest form when
+	 * any form that short exists; a few doubles need 16 or 17. */
+	for (int prec = 15; prec <= 17; prec++) {
 		snprintf(buf, n, "%.*g", prec, d);
 		if (strtod(buf, NULL) == d)
 			break;

@@ -37,7 +37,6 @@
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -84,7 +83,6 @@ struct live {
 	bool signals_blocked;
 	sigset_t old_mask;
 	uint64_t first_stop_ns;
-	bool exited; /* the process went away while we held it */
 };
 
 static uint64_t now_ns(clockid_t clock)
@@ -523,7 +521,11 @@ static struct pyhs_error *permission_error(int pid)
 		return eperm_error(pyhs_error_create(PYHS_ERROR_OS,
 			"cannot attach to pid %d: operation not permitted: kernel.yama.ptrace_scope is 1, which lets only a parent trace its children: run as root, or set kernel.yama.ptrace_scope to 0",
 			pid));
-	if (!cap && uid >= 0 && (uid_t)uid != getuid())
+	if (!cap && uid == 0)
+		return eperm_error(pyhs_error_create(PYHS_ERROR_OS,
+			"cannot attach to pid %d: operation not permitted: it runs as root, this tool as uid %u without CAP_SYS_PTRACE: run as root",
+			pid, (unsigned)getuid()));
+	if (!cap && uid > 0 && (uid_t)uid != getuid())
 		return eperm_error(pyhs_error_create(PYHS_ERROR_OS,
 			"cannot attach to pid %d: operation not permitted: it runs as uid %lld, this tool as uid %u without CAP_SYS_PTRACE: run as uid %lld or as root",
 			pid, uid, (unsigned)getuid(), uid));
@@ -561,13 +563,11 @@ static struct pyhs_error *stop_all(struct live *L)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/task", L->pid);
-	for (int round = 0;; round++) {
+	for (;;) {
 		DIR *dir = opendir(path);
 		if (!dir) {
-			if (errno == ENOENT || errno == ESRCH) {
-				L->exited = true;
+			if (errno == ENOENT || errno == ESRCH)
 				return exited_error(L->pid);
-			}
 			return pyhs_error_os(errno, "cannot list '%s'", path);
 		}
 		size_t first_new = L->threads.size;
@@ -623,10 +623,8 @@ static struct pyhs_error *stop_all(struct live *L)
 			char p2[64];
 			snprintf(p2, sizeof(p2), "/proc/%d/stat", L->pid);
 			if (read_stat(p2, &st, NULL) != 0 || st == 'Z' ||
-			    st == 'X') {
-				L->exited = true;
+			    st == 'X')
 				return exited_error(L->pid);
-			}
 			return pyhs_error_create(PYHS_ERROR_OS,
 						 "some thread of pid %d did not stop within %llu s (in uninterruptible sleep?): try again",
 						 L->pid,
@@ -637,10 +635,8 @@ static struct pyhs_error *stop_all(struct live *L)
 	for (size_t i = 0; i < L->threads.size; i++)
 		if (!L->threads.data[i].gone)
 			alive++;
-	if (!alive) {
-		L->exited = true;
+	if (!alive)
 		return exited_error(L->pid);
-	}
 	return NULL;
 }
 
@@ -814,7 +810,6 @@ static struct pyhs_error *copy_pieces(struct live *L,
 		ssize_t got = process_vm_readv(L->pid, local, k, remote, k, 0);
 		if (got < 0) {
 			if (errno == ESRCH) {
-				L->exited = true;
 				return exited_error(L->pid);
 			}
 			if (errno == ENOMEM)
@@ -1082,21 +1077,24 @@ static struct pyhs_error *capture(struct live *L,
 
 	/* 2. Stopped. */
 	block_signals(L);
-#ifdef PYHS_LIVE_TIMING
-	uint64_t tm0 = now_ns(CLOCK_MONOTONIC), tm1 = 0, tm2 = 0, tm3 = 0;
-#endif
 	err = stop_all(L);
-#ifdef PYHS_LIVE_TIMING
-	tm1 = now_ns(CLOCK_MONOTONIC);
-#endif
 	if (err)
 		goto resume;
+	/* What we stopped is the process we looked at, not a new one that
+	 * was given its pid. */
+	char stat_path[64];
+	uint64_t start_time = 0;
+	snprintf(stat_path, sizeof(stat_path), "/proc/%d/stat", L->pid);
+	if (read_stat(stat_path, NULL, &start_time) != 0 ||
+	    start_time != t->start_time) {
+		err = exited_error(L->pid);
+		goto resume;
+	}
 	e = read_maps(L->pid, &maps);
 	if (e || maps.size == 0) {
 		if (e == ENOMEM) {
 			err = &pyhs_enomem;
 		} else if (!e || e == ENOENT || e == ESRCH) {
-			L->exited = true;
 			err = exited_error(L->pid);
 		} else {
 			err = pyhs_error_os(e, "cannot read /proc/%d/maps",
@@ -1160,17 +1158,7 @@ static struct pyhs_error *capture(struct live *L,
 		if (err)
 			goto resume;
 	}
-#ifdef PYHS_LIVE_TIMING
-	struct rusage ru0, ru1;
-	getrusage(RUSAGE_SELF, &ru0);
-	tm2 = now_ns(CLOCK_MONOTONIC);
-#endif
 	err = copy_pieces(L, &pieces, &holes);
-#ifdef PYHS_LIVE_TIMING
-	tm3 = now_ns(CLOCK_MONOTONIC);
-	getrusage(RUSAGE_SELF, &ru1);
-	pyhs_target_warn(t, "faults during copy: %ld minor %ld major", ru1.ru_minflt - ru0.ru_minflt, ru1.ru_majflt - ru0.ru_majflt);
-#endif
 	t->capture_time = (uint64_t)time(NULL);
 	/* The threads, main thread first. */
 	for (size_t pass = 0; pass < 2 && !err; pass++) {
@@ -1185,26 +1173,11 @@ static struct pyhs_error *capture(struct live *L,
 
 resume:
 	if (resume_all(L) && !err) {
-		L->exited = true;
 		err = exited_error(L->pid);
 	}
 	if (L->first_stop_ns)
 		t->pause_ns = now_ns(CLOCK_MONOTONIC) - L->first_stop_ns;
 	restore_signals(L);
-#ifdef PYHS_LIVE_TIMING
-	if (!err) {
-		uint64_t copied = 0;
-		for (size_t i = 0; i < pieces.size; i++)
-			copied += pieces.data[i].end - pieces.data[i].start;
-		pyhs_target_warn(t, "timing: stop %llu us, maps+pagemap %llu us, copy %llu us (%llu bytes, %zu pieces), resume %llu us, constant %llu bytes",
-				 (unsigned long long)(tm1 - tm0) / 1000,
-				 (unsigned long long)(tm2 - tm1) / 1000,
-				 (unsigned long long)(tm3 - tm2) / 1000,
-				 (unsigned long long)copied, pieces.size,
-				 (unsigned long long)(now_ns(CLOCK_MONOTONIC) - tm3) / 1000,
-				 (unsigned long long)constant_size);
-	}
-#endif
 	if (err)
 		goto out;
 
@@ -1396,13 +1369,6 @@ struct pyhs_error *pyhs_target_open_pid(int pid,
 	err = capture(&L, &maps, &chunks);
 	if (err)
 		goto fail;
-	/* The pid we stopped was the process we looked at. */
-	uint64_t st2 = 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if (read_stat(path, NULL, &st2) == 0 && st2 != start_time) {
-		err = exited_error(pid);
-		goto fail;
-	}
 	err = build(&L, &maps, &chunks);
 	if (err)
 		goto fail;
