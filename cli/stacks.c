@@ -72,9 +72,12 @@ int verb_stacks(int argc, char **argv)
 		size_t len = frame_prefix(label);
 		if (!len)
 			continue;
+		/* "thread K": what comes before " frame " (frame_prefix found it). */
 		char thread[32];
 		size_t tl = (size_t)(strstr(label, " frame ") - label);
-		snprintf(thread, sizeof(thread), "%.*s", (int)tl, label);
+		size_t copy = tl < sizeof(thread) - 1 ? tl : sizeof(thread) - 1;
+		memcpy(thread, label, copy);
+		thread[copy] = '\0';
 		bool new_frame = !cur || len != cur_len || strncmp(label, cur, len) != 0;
 		if (new_frame) {
 			bool new_thread = strcmp(thread, cur_thread) != 0;
