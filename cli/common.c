@@ -78,6 +78,16 @@ int input_option(struct input_options *o, int opt, const char *arg)
 	case OPT_JSON:
 		o->json = true;
 		return 1;
+	case OPT_PID: {
+		char *end;
+		long v = strtol(arg, &end, 10);
+		if (*end || v <= 0 || v > INT32_MAX) {
+			log_error("--pid takes a process id, not '%s'", arg);
+			return -1;
+		}
+		o->pid = (int)v;
+		return 1;
+	}
 	case OPT_GEN:
 		if (!strcmp(arg, "0") || !strcmp(arg, "1") || !strcmp(arg, "2"))
 			o->gen = arg[0] - '0';
@@ -107,9 +117,26 @@ int input_option(struct input_options *o, int opt, const char *arg)
 	}
 }
 
+const char PID_INPUT[] = "(the --pid process)";
+
 int input_open(const char *path, const struct input_options *o,
 	       struct pyhs_heap **ret)
 {
+	if (path == PID_INPUT) {
+		struct pyhs_target *t;
+		struct pyhs_error *err = pyhs_target_open_pid(o->pid, &o->open, &t);
+		if (err)
+			return report_error(err);
+		char name[32];
+		snprintf(name, sizeof(name), "pid %d", o->pid);
+		struct pyhs_heap *h;
+		err = pyhs_heap_build(t, name, &o->heap, &h);
+		pyhs_target_destroy(t);
+		if (err)
+			return report_error(pyhs_error_wrap(err, "cannot read the heap of pid %d", o->pid));
+		*ret = h;
+		return 0;
+	}
 	struct pyhs_error *err;
 	input_snapshot_path = NULL;
 	if (pyhs_snapshot_is(path)) {
@@ -225,6 +252,29 @@ int parse_verb_args(const struct verb_spec *spec, int argc, char **argv,
 		}
 	}
 	int nargs = argc - optind;
+	if (o->pid) {
+		/* The live process is the last input: one file fewer. */
+		static char *with_pid[64];
+		if (spec->min_args < 1 || nargs + 1 > spec->max_args || nargs >= 63) {
+			if (spec->min_args < 1)
+				return usage_error(spec->name, "--pid does not apply here");
+			return usage_error(spec->name, "unexpected argument '%s' (--pid is the input)",
+					   argv[argc - 1]);
+		}
+		for (int i = 0; i < nargs; i++)
+			with_pid[i] = argv[optind + i];
+		/* Inputs come first among the positional arguments. */
+		int ninputs = spec->min_args;
+		int at = ninputs - 1 < nargs ? ninputs - 1 : nargs;
+		memmove(&with_pid[at + 1], &with_pid[at], (size_t)(nargs - at) * sizeof(char *));
+		with_pid[at] = (char *)PID_INPUT;
+		nargs++;
+		if (nargs < spec->min_args)
+			return usage_error(spec->name, "missing argument");
+		*ret_args = with_pid;
+		*ret_nargs = nargs;
+		return -1;
+	}
 	if (nargs < spec->min_args)
 		return usage_error(spec->name, nargs == 0 ? "no input given" :
 				   "missing argument after '%s'", argv[argc - 1]);

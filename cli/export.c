@@ -20,55 +20,44 @@ static void help(void)
 	       "  -h, --help             show this help\n");
 }
 
+struct export_options {
+	const char *output;
+};
+
+static int option(void *ctx, int opt, const char *arg)
+{
+	struct export_options *e = ctx;
+	switch (opt) {
+	case OPT_FORMAT:
+		if (strcmp(arg, "jsonl") != 0)
+			return usage_error("export", "unknown format '%s' (known: jsonl)", arg);
+		return 0;
+	case 'o':
+		e->output = arg;
+		return 0;
+	default:
+		return usage_error("export", "unknown option");
+	}
+}
+
 int verb_export(int argc, char **argv)
 {
-	enum { OPT_OUTPUT = OPT_VERB_FIRST };
 	static const struct option longopts[] = {
-		INPUT_LONG_OPTIONS,
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	struct export_options e = { 0 };
+	struct verb_spec spec = { "export", "o:", longopts, help, option, &e, 1, 1 };
 	struct input_options o = { 0 };
-	const char *output = NULL;
-	int c;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":ho:", longopts, NULL)) != -1) {
-		int r = input_option(&o, c, optarg);
-		if (r < 0) {
-			/* input_option printed the message; point to --help. */
-			fputs("Try 'pyheapsnap export --help' for more information.\n", stderr);
-			return EXIT_USAGE;
-		}
-		if (r > 0)
-			continue;
-		switch (c) {
-		case 'h':
-			help();
-			return EXIT_OK;
-		case OPT_FORMAT:
-			if (strcmp(optarg, "jsonl") != 0)
-				return usage_error("export", "unknown format '%s' (known: jsonl)", optarg);
-			break;
-		case 'o':
-			output = optarg;
-			break;
-		case ':':
-			return usage_error("export", "option '%s' needs an argument", argv[optind - 1]);
-		default:
-			return usage_error("export", "unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind >= argc)
-		return usage_error("export", "no input given");
-	if (optind + 1 < argc)
-		return usage_error("export", "unexpected argument '%s'", argv[optind + 1]);
-	const char *input = argv[optind];
+	char **args;
+	int nargs;
+	int r = parse_verb_args(&spec, argc, argv, &o, &args, &nargs);
+	if (r >= 0)
+		return r;
+	const char *output = e.output;
 	struct pyhs_heap *h;
-	int r = input_open(input, &o, &h);
-	if (r)
+	if ((r = input_open(args[0], &o, &h)))
 		return r;
 	FILE *out = stdout;
 	if (output && !(out = fopen(output, "w"))) {

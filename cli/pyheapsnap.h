@@ -28,7 +28,11 @@ struct input_options {
 	struct pyhs_heap_options heap;
 	bool json;
 	int gen; /* --gen: -1 for all, else enum pyhs_gen */
+	int pid; /* --pid: a live process as the last input, 0 for none */
 };
+
+/* The input a --pid stands for, among a verb's positional arguments. */
+extern const char PID_INPUT[];
 
 /* How a verb parses its command line: the shared input options, -h and
  * its own options (handled by option(), which returns 0 to go on or an exit
@@ -73,7 +77,8 @@ void describe_path(const struct pyhs_heap *h, const struct pyhs_path *p,
 	{ "max-objects", required_argument, NULL, OPT_MAX_OBJECTS }, \
 	{ "max-edges", required_argument, NULL, OPT_MAX_EDGES },  \
 	{ "json", no_argument, NULL, OPT_JSON },                  \
-	{ "gen", required_argument, NULL, OPT_GEN }
+	{ "gen", required_argument, NULL, OPT_GEN },              \
+	{ "pid", required_argument, NULL, OPT_PID }
 
 enum {
 	OPT_SYSROOT = 0x100,
@@ -85,11 +90,14 @@ enum {
 	OPT_JSON,
 	OPT_FORMAT,
 	OPT_GEN,
+	OPT_PID,
 	OPT_VERB_FIRST, /* verbs number their own options from here */
 };
 
 #define INPUT_OPTIONS_HELP                                                   \
 	"      --json             print JSON instead of text\n"              \
+	"      --pid PID          read the live process PID (stopped only while\n" \
+	"                         its memory is copied) instead of a file\n"  \
 	"      --gen G            only objects of GC generation G (0, 1, 2,\n" \
 	"                         permanent or untracked)\n"                 \
 	"      --exe PATH         the executable, if it moved since the core\n" \

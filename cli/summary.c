@@ -203,8 +203,10 @@ int print_summary(struct pyhs_heap *h, bool json, FILE *out)
 			fputs("null", out);
 		fputs(", \"source\": ", out);
 		pyhs_json_string(out, m->source);
-		fprintf(out, ", \"pid\": %d, \"signal\": %d, \"executable\": ",
-			m->pid, m->signal);
+		fprintf(out, ", \"pid\": %d, \"signal\": %d, \"pause_ns\": %" PRIu64
+			", \"capture_time\": %" PRIu64 ", \"start_time\": %" PRIu64
+			", \"executable\": ",
+			m->pid, m->signal, m->pause_ns, m->capture_time, m->start_time);
 		pyhs_json_string(out, m->executable);
 		fputs(", \"cmdline\": ", out);
 		pyhs_json_string(out, m->cmdline);
@@ -309,11 +311,19 @@ int print_summary(struct pyhs_heap *h, bool json, FILE *out)
 	fprintf(out, "input:       %s (%s)\n", input, m->source);
 	if (input_snapshot_path)
 		fprintf(out, "snapshot:    %s\n", input_snapshot_path);
-	fprintf(out, "process:     pid %d, signal %d, %zu thread%s\n",
-		m->pid, m->signal, m->ntids, m->ntids == 1 ? "" : "s");
+	if (!strcmp(m->source, "pid"))
+		fprintf(out, "process:     pid %d, %zu thread%s, stopped for %.1f ms while its memory was copied\n",
+			m->pid, m->ntids, m->ntids == 1 ? "" : "s", (double)m->pause_ns / 1e6);
+	else
+		fprintf(out, "process:     pid %d, signal %d, %zu thread%s\n",
+			m->pid, m->signal, m->ntids, m->ntids == 1 ? "" : "s");
 	fprintf(out, "executable:  %s\n", m->executable);
-	if (m->cmdline[0])
-		fprintf(out, "command:     %s\n", m->cmdline);
+	if (m->cmdline[0]) {
+		fputs("command:     ", out);
+		for (const char *c = m->cmdline; *c; c++)
+			fputc(*c == '\n' || *c == '\t' ? ' ' : *c, out);
+		fputc('\n', out);
+	}
 	fprintf(out, "python:      %s\n", m->version[0] ? m->version : "?");
 	fprintf(out, "runtime:     %s, layout from %s%s%s\n",
 		m->library, strcmp(m->layout, "dwarf") == 0 ? "DWARF" : "built-in tables",
@@ -402,41 +412,15 @@ static void help(void)
 
 int verb_summary(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		INPUT_LONG_OPTIONS,
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
+	struct verb_spec spec = { "summary", "", NULL, help, NULL, NULL, 1, 1 };
 	struct input_options o = { 0 };
-	int c;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		int r = input_option(&o, c, optarg);
-		if (r < 0) {
-			/* input_option printed the message; point to --help. */
-			fputs("Try 'pyheapsnap summary --help' for more information.\n", stderr);
-			return EXIT_USAGE;
-		}
-		if (r > 0)
-			continue;
-		switch (c) {
-		case 'h':
-			help();
-			return EXIT_OK;
-		case ':':
-			return usage_error("summary", "option '%s' needs an argument", argv[optind - 1]);
-		default:
-			return usage_error("summary", "unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind >= argc)
-		return usage_error("summary", "no input given");
-	if (optind + 1 < argc)
-		return usage_error("summary", "unexpected argument '%s'", argv[optind + 1]);
+	char **args;
+	int nargs;
+	int r = parse_verb_args(&spec, argc, argv, &o, &args, &nargs);
+	if (r >= 0)
+		return r;
 	struct pyhs_heap *h;
-	int r = input_open(argv[optind], &o, &h);
-	if (r)
+	if ((r = input_open(args[0], &o, &h)))
 		return r;
 	r = print_summary(h, o.json, stdout);
 	pyhs_heap_destroy(h);

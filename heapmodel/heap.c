@@ -235,6 +235,9 @@ static struct pyhs_error *fill_meta(struct pyhs_heap *h,
 		return &pyhs_enomem;
 	m->pid = pyhs_target_pid(t);
 	m->signal = pyhs_target_signal(t);
+	m->pause_ns = pyhs_target_pause_ns(t);
+	m->capture_time = pyhs_target_capture_time(t);
+	m->start_time = pyhs_target_start_time(t);
 	if (!m->hexversion)
 		m->hexversion = pyhs_target_py_version(t);
 	for (size_t i = 0; i < pyhs_target_nthreads(t); i++)

@@ -4,27 +4,37 @@
  *
  * The order of work keeps the pause short:
  *
- *   1. Before stopping anything: /proc/PID/{stat,status,cmdline,auxv,maps};
- *      the parts of file mappings that cannot change once the dynamic
- *      loader is done with them (the first page of each ELF file, where its
- *      header and build-id note are, and the RELRO pages, which hold
- *      relocated pointers) are copied now; a buffer for the rest is
- *      allocated and its pages touched.
+ *   1. Before stopping anything: /proc/PID/{stat,status,cmdline,auxv,maps}.
+ *      The parts of file mappings that cannot change once the dynamic
+ *      loader is done with them are copied now: the first page of each
+ *      file (the ELF header and build-id note, which a core holds too) and
+ *      RELRO (read-only pages just below a file's data, which hold
+ *      relocated pointers). Every other mapping to copy gets memory of its
+ *      own, address for address, with pages given in advance where the
+ *      process has pages (/proc/PID/pagemap), so that the copy faults none.
  *   2. With SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGTSTP blocked: every
  *      thread is seized (PTRACE_SEIZE, no options) and interrupted
  *      (PTRACE_INTERRUPT), re-listing /proc/PID/task until no new thread
- *      appears; /proc/PID/maps is read again; every writable or anonymous
- *      mapping (and any constant part that changed since step 1) is copied
- *      with process_vm_readv, many mappings per call, /proc/PID/mem where
- *      that fails; every thread is detached (PTRACE_DETACH), which resumes
- *      it, with any signal it was stopped for handed back. The pause runs
- *      from the first PTRACE_INTERRUPT to the last PTRACE_DETACH.
- *   3. After: the files named by the mappings become modules as NT_FILE
- *      entries of a core do, and pyhs_python_find() runs on the copy.
+ *      appears. /proc/PID/maps is read again, and every readable writable
+ *      mapping, every anonymous one and any constant part that changed
+ *      since step 1 is copied with process_vm_readv, up to 1024 pieces per
+ *      call, /proc/PID/mem where that fails; pages of private anonymous
+ *      memory that are neither present nor swapped out read as zeros and
+ *      are not copied. [vvar], [vsyscall], [vdso] and device mappings are
+ *      left out. Then every thread is detached (PTRACE_DETACH), which
+ *      resumes it, with any signal it was stopped for handed back; the
+ *      signal mask is restored, so that a signal that came meanwhile acts
+ *      now. The pause runs from the first PTRACE_INTERRUPT to the last
+ *      PTRACE_DETACH.
+ *   3. After: the files named by the mappings become modules as the NT_FILE
+ *      entries of a core do (core.c's pyhs_target_add_module_mapping and
+ *      pyhs_target_add_file_bytes), and pyhs_python_find() runs on the copy.
  *
  * The target is never written to. Every path out of step 2 detaches every
  * thread; if this process is killed outright, PTRACE_SEIZE semantics make
- * the kernel resume the threads (no SIGSTOP is left behind).
+ * the kernel resume the threads (no SIGSTOP is left behind). A thread that
+ * does not stop within 10 s (uninterruptible sleep) is an error, and it
+ * stays seized, with its interrupt pending, until this process exits.
  */
 #include <dirent.h>
 #include <elf.h>
