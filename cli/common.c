@@ -122,6 +122,7 @@ const char PID_INPUT[] = "(the --pid process)";
 int input_open(const char *path, const struct input_options *o,
 	       struct pyhs_heap **ret)
 {
+	input_snapshot_path = NULL;
 	if (path == PID_INPUT) {
 		struct pyhs_target *t;
 		struct pyhs_error *err = pyhs_target_open_pid(o->pid, &o->open, &t);
@@ -138,7 +139,6 @@ int input_open(const char *path, const struct input_options *o,
 		return 0;
 	}
 	struct pyhs_error *err;
-	input_snapshot_path = NULL;
 	if (pyhs_snapshot_is(path)) {
 		/* Options about cores (--exe, --max-objects, ...) do not apply:
 		 * a snapshot holds a heap already built. */

@@ -730,6 +730,13 @@ struct pyhs_error *pyhs_snapshot_write(const struct pyhs_heap *h,
 	size_t len = strlen(path);
 	if (!len || path[len - 1] == '/')
 		return write_fail(&w, len ? EISDIR : ENOENT);
+	/* Renaming over a device, a directory or a symbolic link would replace
+	 * it rather than write to it: only a regular file is replaced. */
+	struct stat st;
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return pyhs_error_create(PYHS_ERROR_OS,
+					 "cannot write snapshot '%s': it exists and is not a regular file",
+					 path);
 	struct pyhs_heap_columns c;
 	pyhs_heap_get_columns(h, &c);
 	char *dir = dir_of(path), *tmp = NULL;
@@ -1123,6 +1130,8 @@ static struct pyhs_error *read_meta(struct reader *r,
 		for (const char *k = key; *k; k++)
 			if (*k <= 0x20 || *k >= 0x7f)
 				c.bad = true;
+		if (c.bad)
+			break;
 		uint8_t type = get_u8(&c);
 		uint64_t u = 0;
 		const char *s = NULL;
@@ -1692,12 +1701,8 @@ bool pyhs_snapshot_is(const char *path)
 
 bool pyhs_snapshot_magic_is(const void *head, size_t n)
 {
-	/* A prefix of the magic number counts: a snapshot truncated there is
-	 * still best reported as a snapshot. The first four bytes must be
-	 * there, so that an empty or one-byte file is not taken for one. */
-	if (n < 4)
-		return false;
-	if (n > sizeof(snapshot_magic))
-		n = sizeof(snapshot_magic);
-	return memcmp(head, snapshot_magic, n) == 0;
+	/* The first four bytes decide: a file that starts like a snapshot and
+	 * then goes wrong (truncated, damaged) is best reported as a damaged
+	 * snapshot, not as something that is not a core. */
+	return n >= 4 && memcmp(head, snapshot_magic, 4) == 0;
 }

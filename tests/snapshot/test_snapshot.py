@@ -463,6 +463,37 @@ class Tests:
             if f.read() != a:
                 raise Failure("snapshotting a file onto itself changed it")
 
+    def live(self):
+        """snapshot --pid of a sleeping process, read back."""
+        python = find_python()
+        if not python:
+            raise Skip("no Python interpreter found")
+        proc = subprocess.Popen([python, "-I", "-c",
+                                 "import sys, time\n"
+                                 "x = ['live-%d' % i for i in range(500)]\n"
+                                 "print('ready', flush=True)\n"
+                                 "time.sleep(60)\n"],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                env={"PATH": "/usr/bin:/bin"})
+        try:
+            proc.stdout.readline()
+            path = os.path.join(self.tmp, "live.phs")
+            status, out, err = run(self.tool, ["snapshot", "--pid", str(proc.pid), "-o", path],
+                                   60)
+            if status != 0:
+                msg = err.decode(errors="replace").strip()
+                if re.search(r"permission|not permitted|ptrace|--pid", msg, re.I):
+                    raise Skip("cannot read a live process here: %s" % msg)
+                raise Failure("snapshot --pid: exit %d: %s" % (status, msg))
+            doc = json.loads(run_ok(self.tool, ["summary", "--json", path]))
+            if doc.get("source") != "pid" or doc.get("pid") != proc.pid:
+                raise Failure("from the snapshot of pid %d: source %r, pid %r"
+                              % (proc.pid, doc.get("source"), doc.get("pid")))
+            return "%d objects" % doc["objects"]
+        finally:
+            proc.kill()
+            proc.wait()
+
     # -- writing -------------------------------------------------------------
 
     def write_errors(self):
@@ -476,7 +507,17 @@ class Tests:
             raise Failure("without -o: exit %d, %r" % (status, lines))
         d = os.path.join(self.tmp, "is-a-dir.phs")
         os.mkdir(d)
-        expect_input_error(self.tool, ["snapshot", self.snap, "-o", d], r"cannot write snapshot")
+        expect_input_error(self.tool, ["snapshot", self.snap, "-o", d],
+                           r"cannot write snapshot .*not a regular file")
+        if os.path.exists("/dev/null"):
+            expect_input_error(self.tool, ["snapshot", self.snap, "-o", "/dev/null"],
+                               r"cannot write snapshot '/dev/null': .*not a regular file")
+            if not os.path.exists("/dev/null") or os.path.isfile("/dev/null"):
+                raise Failure("/dev/null was replaced")
+        link = os.path.join(self.tmp, "link.phs")
+        os.symlink(self.snap, link)
+        expect_input_error(self.tool, ["snapshot", self.snap, "-o", link],
+                           r"cannot write snapshot .*not a regular file")
         leftovers = [f for f in os.listdir(self.tmp) if f.endswith(".tmp")]
         if leftovers:
             raise Failure("temporary files left behind: %s" % leftovers)
@@ -590,8 +631,27 @@ def make_corpus(good):
         if s[0] == "GENS":
             s[4] = 1 << 40
     out.append(("a section claiming 1 TiB", bomb.build(), None, False))
-    # Garbled contents, stored uncompressed with right checksums.
     rng = random.Random(1)
+    # Garbled zstd frames with right checksums.
+    for i, (sid, flags, codec, stored, raw) in enumerate(snap.sections):
+        if codec != 1:
+            continue
+        for k, pos in enumerate((0, 4, 5, 6, len(stored) // 2, len(stored) - 1)):
+            if pos >= len(stored):
+                continue
+            s = Snapshot(good)
+            b = bytearray(stored)
+            b[pos] ^= 1 << (k % 8)
+            s.sections[i][3] = bytes(b)
+            out.append(("section %s zstd byte %d flipped, checksum right" % (sid, pos),
+                        s.build(), None, True))
+        s = Snapshot(good)
+        s.sections[i][4] = raw + 1
+        out.append(("section %s raw size + 1" % sid, s.build(), None, False))
+        s = Snapshot(good)
+        s.sections[i][3] = stored + stored
+        out.append(("section %s two frames" % sid, s.build(), None, False))
+    # Garbled contents, stored uncompressed with right checksums.
     try:
         raws = []
         for sid, flags, codec, stored, raw in snap.sections:
@@ -629,7 +689,7 @@ def make_corpus(good):
 COMMITTED = [
     ("valid-tiny.phs", None, 0, None),
     ("empty.phs", "empty file", 3, r"empty"),
-    ("wrong-magic.phs", "wrong magic", 3, r"not a pyheapsnap snapshot|not an ELF"),
+    ("wrong-magic.phs", "wrong magic", 3, r"not a pyheapsnap snapshot \(wrong magic number\)"),
     ("newer-version.phs", "version 2", 3,
      r"newer pyheapsnap \(format 2; this one reads up to 1\)"),
     ("truncated-header.phs", "truncated to 40", 3, r"truncated to 40 bytes, inside the header"),
@@ -720,6 +780,7 @@ def main():
         t.check("diff the same with cores and snapshots", t.same_diff)
         t.check("a snapshot of the snapshot is the same file", t.resnapshot)
         t.check("write errors", t.write_errors)
+        t.check("a snapshot of a live process", t.live)
         t.check("a small snapshot", t.small_snapshot)
         try:
             corpus = t.corpus()
