@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +19,14 @@ static void help(void)
 {
 	printf("usage: pyheapsnap demo [OPTIONS]\n"
 	       "\n"
-	       "Runs a bundled Python program (a service whose cache leaks), lets it\n"
-	       "abort so the kernel writes a core of it, and summarises that core.\n"
+	       "Runs a bundled Python program (a service whose cache leaks), takes two\n"
+	       "live snapshots of it a moment apart while it serves more requests, and\n"
+	       "shows the summary, the largest retainers and what grew. Where the\n"
+	       "process cannot be attached to, it takes a core of it instead.\n"
 	       "\n"
 	       "Options:\n"
 	       "      --python PATH      the interpreter to run (default: python3 in PATH)\n"
-	       "      --keep DIR         leave the program and its core in DIR\n"
+	       "      --keep DIR         leave the program and the snapshots (or core) in DIR\n"
 	       "      --json             print the summary as JSON\n"
 	       "  -h, --help             show this help\n");
 }
@@ -82,6 +85,57 @@ static void remove_dir(const char *dir)
 	rmdir(dir);
 }
 
+/* A line from the program's output, within a time limit; false at its end. */
+static bool read_line(int fd, char *buf, size_t n, int timeout_ms)
+{
+	size_t o = 0;
+	while (o + 1 < n) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int r = poll(&p, 1, timeout_ms);
+		if (r <= 0)
+			return false;
+		char c;
+		ssize_t got = read(fd, &c, 1);
+		if (got <= 0)
+			return false;
+		if (c == '\n')
+			break;
+		buf[o++] = c;
+	}
+	buf[o] = '\0';
+	return true;
+}
+
+/* Reads the live program's heap and saves it as a snapshot. */
+static struct pyhs_error *live_snapshot(pid_t pid, const char *path)
+{
+	struct pyhs_target *t;
+	struct pyhs_error *err = pyhs_target_open_pid((int)pid, NULL, &t);
+	if (err)
+		return err;
+	struct pyhs_heap *h;
+	char name[32];
+	snprintf(name, sizeof(name), "pid %d", (int)pid);
+	err = pyhs_heap_build(t, name, NULL, &h);
+	pyhs_target_destroy(t);
+	if (err)
+		return err;
+	err = pyhs_snapshot_write(h, path);
+	pyhs_heap_destroy(h);
+	return err;
+}
+
+static int run_verb(int (*verb)(int, char **), char **argv)
+{
+	int argc = 0;
+	while (argv[argc])
+		argc++;
+	fflush(stdout);
+	int r = verb(argc, argv);
+	fflush(stdout);
+	return r;
+}
+
 int verb_demo(int argc, char **argv)
 {
 	enum { OPT_PYTHON = OPT_VERB_FIRST, OPT_KEEP };
@@ -120,21 +174,6 @@ int verb_demo(int argc, char **argv)
 	if (optind < argc)
 		return usage_error("demo", "unexpected argument '%s'", argv[optind]);
 
-	char pattern[256] = "";
-	FILE *cp = fopen("/proc/sys/kernel/core_pattern", "r");
-	if (cp) {
-		if (!fgets(pattern, sizeof(pattern), cp))
-			pattern[0] = '\0';
-		fclose(cp);
-	}
-	if (pattern[0] == '|') {
-		pattern[strcspn(pattern, "\n")] = '\0';
-		log_error("cannot take a core: kernel.core_pattern sends cores to '%s'; "
-			  "run 'sysctl kernel.core_pattern=core' as root, or summarise a core you have with 'pyheapsnap summary CORE'",
-			  pattern + 1);
-		return EXIT_INPUT;
-	}
-
 	char tmpl[] = "/tmp/pyheapsnap-demo.XXXXXX";
 	char *dir = tmpl;
 	if (keep) {
@@ -147,22 +186,26 @@ int verb_demo(int argc, char **argv)
 		log_error("cannot create a temporary directory: %s", strerror(errno));
 		return EXIT_INPUT;
 	}
-	char *script;
-	if (asprintf(&script, "%s/app.py", dir) < 0)
-		return report_error(&pyhs_enomem);
+	char script[4200], before[4200], after[4200];
+	snprintf(script, sizeof(script), "%s/app.py", dir);
+	snprintf(before, sizeof(before), "%s/before.phs", dir);
+	snprintf(after, sizeof(after), "%s/after.phs", dir);
 	int r = write_file(script, demo_app, sizeof(demo_app) - 1);
 	if (r < 0) {
 		log_error("cannot write '%s': %s", script, strerror(-r));
-		free(script);
+		return EXIT_INPUT;
+	}
+	int to_child[2], from_child[2];
+	if (pipe2(to_child, O_CLOEXEC) < 0 || pipe2(from_child, O_CLOEXEC) < 0) {
+		log_error("cannot make pipes: %s", strerror(errno));
 		return EXIT_INPUT;
 	}
 	if (!json)
-		printf("running %s %s (it aborts to leave a core) ...\n", python, script);
+		printf("running %s %s, a small service whose cache leaks ...\n", python, script);
 	fflush(stdout);
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_error("cannot start '%s': %s", python, strerror(errno));
-		free(script);
 		return EXIT_INPUT;
 	}
 	if (pid == 0) {
@@ -177,47 +220,101 @@ int verb_demo(int argc, char **argv)
 			_exit(126);
 		unsetenv("PYTHONMALLOC");
 		unsetenv("PYTHONDEVMODE");
-		int devnull = open("/dev/null", O_WRONLY);
-		if (devnull >= 0 && json)
-			dup2(devnull, 1);
+		dup2(to_child[0], 0);
+		dup2(from_child[1], 1);
 		execlp(python, python, "app.py", (char *)NULL);
 		_exit(127);
 	}
+	close(to_child[0]);
+	close(from_child[1]);
+	FILE *cmd = fdopen(to_child[1], "w");
+	char line[64];
 	int status;
+	if (!cmd || !read_line(from_child[0], line, sizeof(line), 120000) ||
+	    strcmp(line, "ready") != 0) {
+		if (cmd)
+			fclose(cmd);
+		kill(pid, SIGKILL);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+			log_error("cannot run '%s': not found (use --python PATH)", python);
+		else
+			log_error("the demo program did not start (status %d)", status);
+		close(from_child[0]);
+		if (!keep)
+			remove_dir(dir);
+		return EXIT_INPUT;
+	}
+	/* Two live snapshots a moment apart, the cache growing between. */
+	if (!json)
+		printf("snapshot of pid %d ...\n", (int)pid);
+	fflush(stdout);
+	struct pyhs_error *err = live_snapshot(pid, before);
+	bool live = !err;
+	if (live) {
+		fputs("grow 3000\n", cmd);
+		fflush(cmd);
+		if (!read_line(from_child[0], line, sizeof(line), 120000) || strcmp(line, "ok")) {
+			log_error("the demo program stopped answering");
+			kill(pid, SIGKILL);
+		}
+		if (!json)
+			printf("it served 3,000 more requests; snapshot again ...\n\n");
+		fflush(stdout);
+		err = live_snapshot(pid, after);
+		fclose(cmd);
+	} else {
+		/* No ptrace here: fall back to a core of the program. */
+		if (!json)
+			printf("cannot attach (%s); taking a core instead\n", err->message);
+		pyhs_error_destroy(err);
+		err = NULL;
+		fputs("abort\n", cmd);
+		fclose(cmd);
+	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	free(script);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-		log_error("cannot run '%s': not found (use --python PATH)", python);
+	close(from_child[0]);
+	if (err) {
+		r = report_error(err);
 		if (!keep)
 			remove_dir(dir);
-		return EXIT_INPUT;
+		return r;
 	}
-	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT) {
-		log_error("the demo program did not abort as expected (status %d)", status);
-		if (!keep)
-			remove_dir(dir);
-		return EXIT_INPUT;
+	if (!live) {
+		char *core = find_core(dir, pid);
+		if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT || !core) {
+			log_error("the demo program aborted but no core was written in '%s' "
+				  "(is kernel.core_pattern a pipe? is the core size limit 0?)", dir);
+			free(core);
+			if (!keep)
+				remove_dir(dir);
+			return EXIT_INPUT;
+		}
+		snprintf(after, sizeof(after), "%s", core);
+		free(core);
 	}
-	char *core = find_core(dir, pid);
-	if (!core) {
-		log_error("the demo program aborted but no core was written in '%s' "
-			  "(kernel.core_pattern is '%.*s'; the core size limit may be 0)",
-			  dir, (int)strcspn(pattern, "\n"), pattern);
-		if (!keep)
-			remove_dir(dir);
-		return EXIT_INPUT;
-	}
-	if (!json)
-		printf("core written: %s\n\n", core);
-	struct input_options o = { 0 };
-	struct pyhs_heap *h;
-	r = input_open(core, &o, &h);
+	char *summary_argv[] = { "summary", after, json ? "--json" : NULL, NULL };
+	char *top_argv[] = { "top", after, "-n", "5", json ? "--json" : NULL, NULL };
+	char *diff_argv[] = { "diff", before, after, "--by", "path", "-n", "8",
+			      json ? "--json" : NULL, NULL };
+	if (json)
+		fputs("{\"summary\": ", stdout);
+	r = run_verb(verb_summary, summary_argv);
 	if (!r) {
-		r = print_summary(h, json, stdout);
-		pyhs_heap_destroy(h);
+		fputs(json ? ", \"top\": " : "\nthe largest retainers:\n", stdout);
+		r = run_verb(verb_top, top_argv);
 	}
-	free(core);
+	if (!r && live) {
+		fputs(json ? ", \"diff\": " : "\nwhat grew between the two snapshots, and who holds it:\n", stdout);
+		r = run_verb(verb_diff, diff_argv);
+	}
+	if (json)
+		fputs("}\n", stdout);
+	if (keep && !json)
+		printf("\nkept in %s: app.py%s\n", dir,
+		       live ? ", before.phs and after.phs" : " and its core");
 	if (!keep)
 		remove_dir(dir);
 	return r;

@@ -1,7 +1,10 @@
 """A small service with a leak, bundled with pyheapsnap for `pyheapsnap demo`.
 
 It builds a cache that only grows, a few threads that wait for work, and
-some reference cycles, then aborts so that the kernel writes a core file.
+some reference cycles. Then it takes commands on standard input, one a
+line: "grow N" serves N more requests (the cache grows) and answers "ok";
+"abort" aborts so that the kernel writes a core file; end of input stops
+the workers and exits.
 """
 import gc
 import os
@@ -53,8 +56,21 @@ def main():
                for i in range(2)]
     for t in threads:
         t.start()
-    sys.stdout.flush()
-    os.abort()
+    served = 5000
+    print("ready", flush=True)
+    for line in sys.stdin:
+        words = line.split()
+        if words[:1] == ["grow"] and len(words) == 2:
+            for n in range(served, served + int(words[1])):
+                handle_request(n)
+            served += int(words[1])
+            print("ok", flush=True)
+        elif words == ["abort"]:
+            sys.stdout.flush()
+            os.abort()
+    event.set()
+    for t in threads:
+        t.join()
 
 
 if __name__ == "__main__":
