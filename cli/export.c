@@ -65,7 +65,7 @@ int verb_export(int argc, char **argv)
 		pyhs_heap_destroy(h);
 		return report_error(err);
 	}
-	struct pyhs_error *err = pyhs_export_jsonl(h, out);
+	struct pyhs_error *err = pyhs_export_jsonl_gen(h, o.gen, out);
 	if (out != stdout && fclose(out) != 0 && !err)
 		err = pyhs_error_os(errno, "cannot write '%s'", output);
 	pyhs_heap_destroy(h);

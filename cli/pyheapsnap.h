@@ -153,6 +153,6 @@ int verb_stacks(int argc, char **argv);
 int verb_diff(int argc, char **argv);
 
 /* Shared by summary and demo. */
-int print_summary(struct pyhs_heap *h, bool json, FILE *out);
+int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out);
 
 #endif

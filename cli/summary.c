@@ -135,8 +135,9 @@ static const char *gen_name(int g)
 	return names[g];
 }
 
-int print_summary(struct pyhs_heap *h, bool json, FILE *out)
+int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out)
 {
+	bool json = o->json;
 	const struct pyhs_heap_meta *m = pyhs_heap_meta(h);
 	const char *input = m->input;
 	uint64_t n = pyhs_heap_nobjects(h);
@@ -147,12 +148,18 @@ int print_summary(struct pyhs_heap *h, bool json, FILE *out)
 	uint64_t total = 0, gen_count[5] = { 0 }, gen_bytes[5] = { 0 };
 	for (uint32_t k = 0; k < ntypes; k++)
 		tt[k].type = k;
+	/* With --gen, the totals and types are of that generation; the
+	 * generation table always shows them all. */
+	uint64_t nshown = 0;
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t s = pyhs_heap_size(h, i);
 		uint32_t ty = pyhs_heap_type_of(h, i);
-		tt[ty].count++;
-		tt[ty].bytes += s;
-		total += s;
+		if (gen_matches(o, h, i)) {
+			tt[ty].count++;
+			tt[ty].bytes += s;
+			total += s;
+			nshown++;
+		}
 		enum pyhs_gen g = pyhs_heap_gen(h, i);
 		gen_count[g]++;
 		gen_bytes[g] += s;
@@ -194,7 +201,12 @@ int print_summary(struct pyhs_heap *h, bool json, FILE *out)
 	const char *dbg = m->debug_file[0] ? m->debug_file : NULL;
 
 	if (json) {
-		fputs("{\"input\": ", out);
+		fprintf(out, "{\"gen_filter\": ");
+		if (o->gen >= 0)
+			pyhs_json_gen(out, (enum pyhs_gen)o->gen);
+		else
+			fputs("null", out);
+		fputs(", \"input\": ", out);
 		pyhs_json_string(out, input);
 		fputs(", \"snapshot\": ", out);
 		if (input_snapshot_path)
@@ -232,7 +244,7 @@ int print_summary(struct pyhs_heap *h, bool json, FILE *out)
 				pyhs_heap_thread_native_id(h, i));
 		fprintf(out, "], \"objects\": %" PRIu64 ", \"bytes\": %" PRIu64
 			", \"edges\": %" PRIu64 ", \"model_bytes\": %" PRIu64,
-			n, total, pyhs_heap_nedges(h), pyhs_heap_memory_bytes(h));
+			nshown, total, pyhs_heap_nedges(h), pyhs_heap_memory_bytes(h));
 		fprintf(out, ", \"gc\": {\"enabled\": %s, \"generations\": [",
 			pyhs_heap_gc_enabled(h) ? "true" : "false");
 		for (int g = 0; g < 4; g++) {
@@ -330,7 +342,9 @@ int print_summary(struct pyhs_heap *h, bool json, FILE *out)
 		dbg ? " in " : "", dbg ? dbg : "");
 	fprintf(out, "threads:     %zu Python thread state%s\n", pyhs_heap_nthreads(h),
 		pyhs_heap_nthreads(h) == 1 ? "" : "s");
-	fprintf(out, "objects:     %s, %s (%s references)\n", fmt_count(n, b1, sizeof(b1)),
+	if (o->gen >= 0)
+		fprintf(out, "generation:  only objects of generation %s below\n", gen_name(o->gen));
+	fprintf(out, "objects:     %s, %s (%s references)\n", fmt_count(nshown, b1, sizeof(b1)),
 		fmt_bytes(total, b2, sizeof(b2)),
 		fmt_count(pyhs_heap_nedges(h), (char[32]){ 0 }, 32));
 	fprintf(out, "\ngarbage collector: %s; thresholds %d/%d/%d; counts %d/%d/%d\n",
@@ -422,7 +436,7 @@ int verb_summary(int argc, char **argv)
 	struct pyhs_heap *h;
 	if ((r = input_open(args[0], &o, &h)))
 		return r;
-	r = print_summary(h, o.json, stdout);
+	r = print_summary(h, &o, stdout);
 	pyhs_heap_destroy(h);
 	return r;
 }

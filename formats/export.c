@@ -6,6 +6,12 @@
 
 struct pyhs_error *pyhs_export_jsonl(const struct pyhs_heap *h, FILE *out)
 {
+	return pyhs_export_jsonl_gen(h, -1, out);
+}
+
+struct pyhs_error *pyhs_export_jsonl_gen(const struct pyhs_heap *h, int gen,
+					 FILE *out)
+{
 	const struct pyhs_heap_meta *m = pyhs_heap_meta(h);
 	uint32_t v = m->hexversion;
 	fprintf(out, "{\"format\": \"%s\", \"format_version\": %d, \"version\": ",
@@ -13,11 +19,15 @@ struct pyhs_error *pyhs_export_jsonl(const struct pyhs_heap *h, FILE *out)
 	pyhs_json_string(out, m->version);
 	fprintf(out, ", \"hexversion\": %" PRIu32 ", \"executable\": ", v);
 	pyhs_json_string(out, m->executable);
-	fprintf(out, ", \"pid\": %d, \"objects\": %" PRIu64 "}\n",
-		m->pid, pyhs_heap_nobjects(h));
-	uint64_t n = pyhs_heap_nobjects(h);
+	uint64_t n = pyhs_heap_nobjects(h), lines = 0;
+	for (uint64_t i = 0; i < n; i++)
+		lines += gen < 0 || (int)pyhs_heap_gen(h, i) == gen;
+	/* "objects": how many lines follow. */
+	fprintf(out, ", \"pid\": %d, \"objects\": %" PRIu64 "}\n", m->pid, lines);
 	char label[256];
 	for (uint64_t i = 0; i < n; i++) {
+		if (gen >= 0 && (int)pyhs_heap_gen(h, i) != gen)
+			continue;
 		fprintf(out, "{\"addr\": %" PRIu64 ", \"type\": ", pyhs_heap_addr(h, i));
 		pyhs_json_string(out, pyhs_heap_type_name(h, pyhs_heap_type_of(h, i)));
 		unsigned flags = pyhs_heap_flags(h, i);

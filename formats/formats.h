@@ -15,6 +15,9 @@
 /* Writes the heap as JSON lines: a header object, then one object per line.
  * PYHS_ERROR_OS if writing fails. */
 struct pyhs_error *pyhs_export_jsonl(const struct pyhs_heap *h, FILE *out);
+/* The same, only objects of generation gen (enum pyhs_gen; -1 for all). */
+struct pyhs_error *pyhs_export_jsonl_gen(const struct pyhs_heap *h, int gen,
+					 FILE *out);
 
 /* Snapshot files: a whole heap in pyheapsnap's own compressed, columnar,
  * checksummed format (formats/FORMAT.md). */
