@@ -7,7 +7,8 @@ For each size N, a Python program builds a heap of about N objects (tuples
 of an int and a str, in a list, plus a dict of instances), aborts into a
 core, and pyheapsnap's `summary` (which includes the dominator tree and
 cycle search), `export` and `top` (dominators and retained sizes) are
-timed on that core. Prints
+timed on that core; then a snapshot of it is written (bytes per object on
+disk), read back by `summary`, and diffed with itself by type and by path. Prints
 one row per run: objects found, wall seconds, peak RSS, bytes of RSS per
 object, and the core's size. Numbers, not assertions: run it on a quiet
 machine and read them with its noise in mind.
@@ -100,8 +101,8 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the cores")
     args = ap.parse_args()
     tool = os.path.abspath(args.tool)
-    print("%-10s %-8s %12s %9s %10s %9s %10s" %
-          ("heap", "verb", "objects", "wall s", "peak RSS", "B/object", "core"))
+    print("%-10s %-20s %12s %9s %10s %9s %10s" %
+          ("heap", "run", "objects", "wall s", "peak RSS", "B/object", "core"))
     for n in [int(s) for s in args.sizes.split(",")]:
         workdir = tempfile.mkdtemp(prefix="pyheapsnap-bench-")
         try:
@@ -110,15 +111,26 @@ def main():
             objects, edges, model = model_facts(tool, core)
             print("%-10s model: %d objects, %d edges, %.1f bytes/object + 8 per edge at rest" %
                   ("", objects, edges, (model - 8 * edges) / max(objects, 1)))
-            for verb, extra in (("summary", []), ("export", ["--format", "jsonl"]),
-                                ("top", ["-n", "10"])):
-                status, wall, rss = measure([tool, verb, core] + extra)
+            snap = os.path.join(workdir, "heap.phs")
+            label = "%dM" % (n // 1000000) if n >= 1000000 else str(n)
+            runs = (("summary", [core]), ("export", [core, "--format", "jsonl"]),
+                    ("top", [core, "-n", "10"]), ("snapshot", [core, "-o", snap]),
+                    ("summary", [snap]), ("diff", [snap, snap]),
+                    ("diff", [snap, snap, "--by", "path"]))
+            for verb, rest in runs:
+                status, wall, rss = measure([tool, verb] + rest)
                 if status != 0:
                     sys.exit("bench: %s exited with %d" % (verb, status))
-                print("%-10s %-8s %12d %9.2f %9.0fM %9.1f %9.0fM" %
-                      ("%dM" % (n // 1000000) if n >= 1000000 else str(n), verb,
-                       objects, wall, rss / 2**20, rss / max(objects, 1), size / 2**20))
+                what = verb + (" (snapshot)" if rest[0] == snap and verb != "diff" else "")
+                if verb == "diff":
+                    what = "diff --by " + (rest[-1] if "--by" in rest else "type")
+                print("%-10s %-20s %12d %9.2f %9.0fM %9.1f %9.0fM" %
+                      (label, what, objects, wall, rss / 2**20, rss / max(objects, 1),
+                       size / 2**20))
                 sys.stdout.flush()
+            snap_size = os.path.getsize(snap)
+            print("%-10s snapshot: %d bytes, %.2f bytes/object on disk" %
+                  (label, snap_size, snap_size / max(objects, 1)))
         finally:
             if args.keep:
                 print("kept", workdir)
