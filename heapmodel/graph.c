@@ -86,6 +86,16 @@ static inline void prefetch_targets(const struct pyhs_graph *g, uint64_t b,
 	}
 }
 
+/* Sequential scans of the edges that update per-target state: ask for the
+ * state of the target some edges ahead. */
+#define PREFETCH_AHEAD 24
+
+static inline void prefetch_at(const uint32_t *state, uint32_t w, uint64_t n)
+{
+	if (w < n)
+		__builtin_prefetch(&state[w], 1);
+}
+
 /* ---- dominators ---------------------------------------------------------- */
 
 /*
@@ -219,10 +229,13 @@ struct pyhs_error *pyhs_dominators(const struct pyhs_graph *g,
 	uint64_t npreds = nroots;
 	for (uint64_t i = 0; i < nroots; i++)
 		npred[roots[i]]++;
+	const uint64_t m = g->start[n];
 	for (uint64_t v = 0; v < n; v++) {
 		if (node2pre[v] == NONE)
 			continue;
 		for (uint64_t e = g->start[v]; e < g->start[v + 1]; e++) {
+			if (e + PREFETCH_AHEAD < m)
+				prefetch_at(npred, g->dst[e + PREFETCH_AHEAD], n);
 			if (strong_edge(g, e)) {
 				npred[g->dst[e]]++;
 				npreds++;
@@ -261,6 +274,8 @@ struct pyhs_error *pyhs_dominators(const struct pyhs_graph *g,
 		if (p == NONE)
 			continue;
 		for (uint64_t e = g->start[v]; e < g->start[v + 1]; e++) {
+			if (e + PREFETCH_AHEAD < m)
+				prefetch_at(fill, g->dst[e + PREFETCH_AHEAD], n);
 			if (strong_edge(g, e))
 				preds[fill[g->dst[e]]++] = p;
 		}
