@@ -1,0 +1,12 @@
+#!/bin/sh
+# The whole test suite, as CI runs it: built once with AddressSanitizer,
+# UndefinedBehaviorSanitizer and warnings as errors (build-dev.ini), then
+# the valgrind suite on a build without sanitizers.
+set -eu
+cd "$(dirname "$0")/.."
+ulimit -c unlimited 2>/dev/null || true
+meson setup build-dev --native-file build-dev.ini --wipe >/dev/null 2>&1 ||
+	meson setup build-dev --native-file build-dev.ini
+meson test -C build-dev --print-errorlogs
+meson setup build-valgrind --wipe >/dev/null 2>&1 || meson setup build-valgrind
+meson test -C build-valgrind --suite valgrind --print-errorlogs
