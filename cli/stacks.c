@@ -18,13 +18,15 @@ static void help(void)
 	       "  -h, --help             show this help\n");
 }
 
-/* Roots are labelled "thread K frame NAME (FILE)[ local X| .f_code ...]".
+/* Roots are labelled "thread K (NAME) frame FUNC (FILE:LINE)[ local X|
+ * .f_code ...]"; the thread's name is there when threading knows it.
  * Returns the length of the frame part, or 0 if the label is not a frame. */
 static size_t frame_prefix(const char *label)
 {
-	if (strncmp(label, "thread ", 7) != 0 || !strstr(label, " frame "))
+	const char *frame = strstr(label, " frame ");
+	if (strncmp(label, "thread ", 7) != 0 || !frame)
 		return 0;
-	const char *close = strchr(label, ')');
+	const char *close = strchr(frame, ')');
 	return close ? (size_t)(close - label + 1) : strlen(label);
 }
 
@@ -87,8 +89,21 @@ int verb_stacks(int argc, char **argv)
 				if (new_thread) {
 					if (!first_thread)
 						fputs("]}", stdout);
-					printf("%s{\"thread\": %s, \"frames\": [", first_thread ? "" : ", ",
-					       thread + 7);
+					/* "thread K (NAME)": the number, and the name if any. */
+					char *paren = strchr(thread, '(');
+					printf("%s{\"thread\": %lu, \"name\": ", first_thread ? "" : ", ",
+					       strtoul(thread + 7, NULL, 10));
+					if (paren) {
+						char tname[32];
+						snprintf(tname, sizeof(tname), "%s", paren + 1);
+						char *close = strrchr(tname, ')');
+						if (close)
+							*close = '\0';
+						pyhs_json_string(stdout, tname);
+					} else {
+						fputs("null", stdout);
+					}
+					fputs(", \"frames\": [", stdout);
 					first_thread = false;
 					first_frame = true;
 				}

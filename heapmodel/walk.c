@@ -1371,6 +1371,121 @@ static struct pyhs_error *intern_ids(struct walker *w)
 	return NULL;
 }
 
+/* The value of a small non-negative int object (up to 64 bits). */
+static bool read_small_int(const struct pyhs_heap *h, uint64_t addr, uint64_t *ret)
+{
+	const struct pyhs_layout *L = h->L;
+	uint64_t tag, n, v = 0;
+	if (!hrd(h, addr + 16, &tag))
+		return false;
+	if (L->long_lv_tag >= 0) {
+		if ((tag & 3) == 2)
+			return false;
+		n = tag >> 3;
+	} else {
+		if ((int64_t)tag < 0)
+			return false;
+		n = tag;
+	}
+	if (n > 3)
+		return false;
+	for (uint64_t i = n; i-- > 0;) {
+		uint32_t d;
+		if (!pyhs_target_read(h->t, addr + (uint64_t)L->long_digit + 4 * i, &d, 4))
+			return false;
+		v = (v << 30) | d;
+	}
+	*ret = v;
+	return true;
+}
+
+/* An attribute of an instance, found among its decoded references: a
+ * managed value labelled .name, or an entry of its __dict__. */
+static uint64_t instance_attr(struct pyhs_heap *h, uint32_t obj, const char *name,
+			      uint32_t dict_id)
+{
+	char s[128];
+	for (uint64_t e = h->edge_start.data[obj]; e < h->edge_start.data[obj + 1]; e++) {
+		uint32_t lab = h->edge_label.data[e];
+		uint64_t dst = h->addr.data[h->edge_dst.data[e]];
+		if (PYHS_LABEL_KIND(lab) == PYHS_LABEL_ATTR &&
+		    pyhs_read_str(h, h->addr.data[PYHS_LABEL_PAYLOAD(lab)], s, sizeof(s)) &&
+		    !strcmp(s, name))
+			return dst;
+		if (lab == PYHS_LABEL(PYHS_LABEL_FIELD, dict_id)) {
+			uint64_t v = pyhs_dict_get_str(h, dst, name);
+			if (v)
+				return v;
+		}
+	}
+	return 0;
+}
+
+struct thread_match {
+	const struct pyhs_heap *h;
+	uint64_t ident;
+	uint64_t thread;
+};
+
+static bool match_ident(void *arg, uint64_t key, uint64_t value, uint64_t i)
+{
+	struct thread_match *m = arg;
+	uint64_t ident;
+	if (read_small_int(m->h, key, &ident) && ident == m->ident) {
+		m->thread = value;
+		return false;
+	}
+	return true;
+}
+
+/* "thread 1 frame ..." becomes "thread 1 (worker-0) frame ...": the name of
+ * the threading.Thread whose ident the thread state has, from
+ * threading._active. */
+static struct pyhs_error *name_threads(struct pyhs_heap *h)
+{
+	const struct pyhs_layout *L = h->L;
+	uint64_t sysdict, modules, threading, mdict, active;
+	uint32_t dict_id;
+	struct pyhs_error *err = pyhs_heap_intern_string(h, ".__dict__", &dict_id);
+	if (err)
+		return err;
+	if (!hrd_off(h, h->interp, L->interp_sysdict, &sysdict) || !sysdict ||
+	    !(modules = pyhs_dict_get_str(h, sysdict, "modules")) ||
+	    !(threading = pyhs_dict_get_str(h, modules, "threading")) ||
+	    !hrd_off(h, threading, L->module_md_dict, &mdict) || !mdict ||
+	    !(active = pyhs_dict_get_str(h, mdict, "_active")))
+		return NULL;
+	for (size_t k = 0; k < h->threads.size; k++) {
+		struct thread_match m = { h, h->threads.data[k].ident, 0 };
+		pyhs_dict_foreach(h, active, match_ident, &m, NULL);
+		uint32_t obj = m.thread ? pyhs_heap_lookup(h, m.thread) : PYHS_NO_OBJECT;
+		if (obj == PYHS_NO_OBJECT)
+			continue;
+		uint64_t name_addr = instance_attr(h, obj, "_name", dict_id);
+		char name[96];
+		if (!name_addr || !pyhs_read_str(h, name_addr, name, sizeof(name)))
+			continue;
+		char prefix[32];
+		int plen = snprintf(prefix, sizeof(prefix), "thread %zu ", k);
+		for (uint64_t r = 0; r < h->roots.size; r++) {
+			uint32_t id = h->roots.data[r].label & ~PYHS_ROOT_BORROWED;
+			const char *old = h->strings.data[id];
+			if (strncmp(old, prefix, (size_t)plen) != 0)
+				continue;
+			char *label;
+			if (asprintf(&label, "thread %zu (%s) %s", k, name, old + plen) < 0)
+				return &pyhs_enomem;
+			uint32_t nid;
+			err = pyhs_heap_intern_string(h, label, &nid);
+			free(label);
+			if (err)
+				return err;
+			h->roots.data[r].label = nid | (h->roots.data[r].label & PYHS_ROOT_BORROWED);
+		}
+	}
+	return NULL;
+}
+
 struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 {
 	struct walker w = { .h = h };
@@ -1429,6 +1544,9 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 		return w.err;
 	if (!pyhs_u64_vector_append(&h->edge_start, h->edge_dst.size))
 		return &pyhs_enomem;
+	err = name_threads(h);
+	if (err)
+		return err;
 	for (uint64_t i = 0; i < h->addr.size; i++) {
 		uint8_t g = h->gen.data[i];
 		if (g < 4)

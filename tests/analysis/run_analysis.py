@@ -542,7 +542,8 @@ def check_path_thread_local(tool, truth):
     expect(paths, "path %#x (the worker's local %s): a path" % (w["addr"], w["local"]),
            "a path", short(out))
     desc = paths[0].get("description") or ""
-    pattern = r"thread (\d+) frame " + frame_re(w["function"], w["file"])
+    # "thread K (NAME) frame ...": the thread's name when threading knows it.
+    pattern = r"thread (\d+)(?: \([^)]*\))? frame " + frame_re(w["function"], w["file"])
     m = re.search(pattern, desc)
     expect(m and ("local " + w["local"]) in desc,
            "path %#x (the worker's local %s): description" % (w["addr"], w["local"]),
@@ -563,7 +564,7 @@ def check_path_thread_local_only(tool, truth):
     out = tool.json("path", str(w["addr"]), "--all")
     paths = out.get("paths") or []
     bad = [p.get("description") for p in paths
-           if not re.match(r"thread \d+ frame ", p.get("description") or "")]
+           if not re.match(r"thread \d+(?: \([^)]*\))? frame ", p.get("description") or "")]
     expect(paths and not bad,
            "path --all %#x (the worker's local %s, held by nothing else)"
            % (w["addr"], w["local"]),
