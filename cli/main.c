@@ -8,6 +8,7 @@ static const struct verb verbs[] = {
 	{ "summary", verb_summary, "what a heap holds: objects, sizes, generations, largest types" },
 	{ "export", verb_export, "every object with its type, size, refcount, generation and references" },
 	{ "snapshot", verb_snapshot, "save a heap to a compact snapshot file that every verb reads" },
+	{ "gcore", verb_gcore, "write an ELF core of a live process, stopped only while it is copied" },
 	{ "top", verb_top, "objects or types ranked by retained or shallow size" },
 	{ "path", verb_path, "how an object is kept alive: the path from a root to it" },
 	{ "show", verb_show, "one object: sizes, refcount, references both ways, dominator, path" },

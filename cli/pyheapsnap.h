@@ -138,6 +138,7 @@ const char *fmt_count(unsigned long long n, char *buf, size_t size);
 int verb_summary(int argc, char **argv);
 int verb_export(int argc, char **argv);
 int verb_snapshot(int argc, char **argv);
+int verb_gcore(int argc, char **argv);
 int verb_demo(int argc, char **argv);
 /* Shared by path and show. */
 void print_path_steps(const struct pyhs_heap *h, const struct pyhs_path *p,

@@ -43,6 +43,16 @@ bool pyhs_snapshot_is(const char *path);
 /* The same test on the first n bytes of a file. */
 bool pyhs_snapshot_magic_is(const void *head, size_t n);
 
+/* Writes what a target holds (reader.h: its mappings, the bytes copied
+ * from the process, each thread's registers, the auxiliary vector) as an
+ * x86-64 ELF core file that gdb and pyheapsnap read; the bytes of files
+ * the process maps are not copied but named (NT_FILE), as the kernel does.
+ * Atomic like pyhs_snapshot_write, mode 0600. PYHS_ERROR_OS, naming path,
+ * if writing fails; PYHS_ERROR_UNSUPPORTED if the target keeps nothing to
+ * write. See formats/gcore.c. */
+struct pyhs_error *pyhs_gcore_write(const struct pyhs_target *t,
+				    const char *path);
+
 /* XXH64 with seed 0: the checksum snapshot files use. */
 uint64_t pyhs_xxh64(const void *data, size_t len);
 

@@ -211,6 +211,75 @@ struct pyhs_error *pyhs_target_find_executable(struct pyhs_target *t)
 	return NULL;
 }
 
+/* Gives the mapping of a PT_LOAD that starts at start its file, as an
+ * NT_FILE entry names it (for writing the target out again). */
+static struct pyhs_error *name_mapping(struct pyhs_target *t, uint64_t start,
+				       uint64_t end, uint64_t offset,
+				       const char *name)
+{
+	size_t lo = 0, hi = t->mappings.size;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (t->mappings.data[mid].start < start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == t->mappings.size || t->mappings.data[lo].start != start ||
+	    t->mappings.data[lo].end != end)
+		return NULL;
+	struct pyhs_mapping *m = &t->mappings.data[lo];
+	char *path = strdup(name);
+	if (!path)
+		return &pyhs_enomem;
+	free(m->path);
+	m->path = path;
+	m->offset = offset;
+	return NULL;
+}
+
+static int compare_mappings(const void *a, const void *b)
+{
+	const struct pyhs_mapping *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static int compare_segments(const void *a, const void *b)
+{
+	const struct pyhs_segment *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* A PT_LOAD as a mapping, and its bytes in the core as a segment. */
+static struct pyhs_error *add_load(struct pyhs_target *t, const GElf_Phdr *ph,
+				   const uint8_t *data, uint64_t len)
+{
+	if (ph->p_memsz == 0 || ph->p_vaddr + ph->p_memsz < ph->p_vaddr)
+		return NULL;
+	struct pyhs_mapping m = {
+		.start = ph->p_vaddr,
+		.end = ph->p_vaddr + ph->p_memsz,
+		.perms = {
+			ph->p_flags & PF_R ? 'r' : '-',
+			ph->p_flags & PF_W ? 'w' : '-',
+			ph->p_flags & PF_X ? 'x' : '-',
+			'p', '\0',
+		},
+		.path = strdup(""),
+	};
+	if (!m.path || !pyhs_mapping_vector_append(&t->mappings, m)) {
+		free(m.path);
+		return &pyhs_enomem;
+	}
+	if (len) {
+		struct pyhs_segment seg = { ph->p_vaddr, ph->p_vaddr + len,
+					    data };
+		if (!pyhs_segment_vector_append(&t->captured, seg))
+			return &pyhs_enomem;
+	}
+	return NULL;
+}
+
 struct note_file_entry {
 	uint64_t start, end, offset;
 	const char *name;
@@ -244,6 +313,9 @@ static struct pyhs_error *parse_nt_file(struct pyhs_target *t,
 			continue;
 		struct pyhs_error *err = pyhs_target_add_module_mapping(
 			t, name, e[0], e[1], e[2] == 0);
+		if (err)
+			return err;
+		err = name_mapping(t, e[0], e[1], e[2] * page_size, name);
 		if (err)
 			return err;
 	}
@@ -285,6 +357,11 @@ static struct pyhs_error *add_file_backed(struct pyhs_target *t,
 /* Offsets in struct elf_prstatus and elf_prpsinfo on x86-64. */
 #define PRSTATUS_CURSIG 12
 #define PRSTATUS_PID 32
+#define PRSTATUS_REG 112
+#define PRPSINFO_SNAME 1
+#define PRPSINFO_NICE 3
+#define PRPSINFO_FLAG 8
+#define PRPSINFO_UID 16
 #define PRPSINFO_PID 24
 #define PRPSINFO_FNAME 40
 #define PRPSINFO_PSARGS 56
@@ -320,10 +397,28 @@ static struct pyhs_error *parse_notes(struct pyhs_target *t, Elf *elf,
 				int16_t sig;
 				memcpy(&tid, desc + PRSTATUS_PID, 4);
 				memcpy(&sig, desc + PRSTATUS_CURSIG, 2);
-				if (!pyhs_int_vector_append(&t->tids, tid))
+				struct pyhs_thread_state ts = { .signal = sig };
+				if (nh.n_descsz >= PRSTATUS_REG + PYHS_REGS_SIZE) {
+					memcpy(ts.regs, desc + PRSTATUS_REG,
+					       PYHS_REGS_SIZE);
+					ts.has_regs = true;
+				}
+				if (!pyhs_int_vector_append(&t->tids, tid) ||
+				    !pyhs_thread_state_vector_append(
+					    &t->thread_states, ts))
 					return &pyhs_enomem;
 				if (t->tids.size == 1)
 					t->signal = sig;
+			}
+			break;
+		case NT_PRFPREG:
+			/* The registers of the NT_PRSTATUS before it. */
+			if (nh.n_descsz >= PYHS_FPREGS_SIZE &&
+			    t->thread_states.size) {
+				struct pyhs_thread_state *ts =
+					&t->thread_states.data[t->thread_states.size - 1];
+				memcpy(ts->fpregs, desc, PYHS_FPREGS_SIZE);
+				ts->has_fpregs = true;
 			}
 			break;
 		case NT_PRPSINFO:
@@ -336,9 +431,34 @@ static struct pyhs_error *parse_notes(struct pyhs_target *t, Elf *elf,
 							     PRPSINFO_PSARGS, 80);
 				if (!t->cmdline)
 					return &pyhs_enomem;
+				struct pyhs_target_process *p = &t->process;
+				int32_t v[4];
+				uint32_t ids[2];
+				uint64_t flags;
+				memcpy(v, desc + PRPSINFO_PID, sizeof(v));
+				memcpy(ids, desc + PRPSINFO_UID, sizeof(ids));
+				memcpy(&flags, desc + PRPSINFO_FLAG, 8);
+				p->pid = v[0];
+				p->ppid = v[1];
+				p->pgrp = v[2];
+				p->sid = v[3];
+				p->uid = ids[0];
+				p->gid = ids[1];
+				p->flags = flags;
+				p->state = (char)desc[PRPSINFO_SNAME];
+				p->nice = (int8_t)desc[PRPSINFO_NICE];
+				memcpy(p->comm, desc + PRPSINFO_FNAME, 15);
+				p->comm[15] = '\0';
 			}
 			break;
 		case NT_AUXV:
+			if (!t->auxv && nh.n_descsz >= 16) {
+				t->auxv = malloc(nh.n_descsz);
+				if (!t->auxv)
+					return &pyhs_enomem;
+				memcpy(t->auxv, desc, nh.n_descsz);
+				t->auxv_size = nh.n_descsz - nh.n_descsz % 16;
+			}
 			for (size_t i = 0; i + 16 <= nh.n_descsz; i += 16) {
 				uint64_t k, v;
 				memcpy(&k, desc + i, 8);
@@ -369,6 +489,9 @@ struct pyhs_error *pyhs_target_create(const struct pyhs_open_options *opts,
 	pyhs_module_vector_init(&t->modules);
 	pyhs_string_vector_init(&t->warnings);
 	pyhs_int_vector_init(&t->tids);
+	pyhs_mapping_vector_init(&t->mappings);
+	pyhs_segment_vector_init(&t->captured);
+	pyhs_thread_state_vector_init(&t->thread_states);
 	if (opts)
 		t->opts = *opts;
 	t->runtime_module = SIZE_MAX;
@@ -468,6 +591,9 @@ struct pyhs_error *pyhs_target_open_core(const char *path,
 				len = ph.p_memsz;
 			if (ph.p_offset >= core_size) {
 				missing += len;
+				err = add_load(t, &ph, NULL, 0);
+				if (err)
+					goto fail_elf;
 				continue;
 			}
 			if (len > core_size - ph.p_offset) {
@@ -476,10 +602,16 @@ struct pyhs_error *pyhs_target_open_core(const char *path,
 			}
 			err = pyhs_memory_add(&t->mem, ph.p_vaddr, len,
 					      core + ph.p_offset);
+			if (!err)
+				err = add_load(t, &ph, core + ph.p_offset, len);
 			if (err)
 				goto fail_elf;
 		}
 	}
+	qsort(t->mappings.data, t->mappings.size, sizeof(*t->mappings.data),
+	      compare_mappings);
+	qsort(t->captured.data, t->captured.size, sizeof(*t->captured.data),
+	      compare_segments);
 	if (nload == 0) {
 		err = pyhs_error_create(PYHS_ERROR_INPUT,
 					"'%s' holds no memory segments", path);
@@ -509,7 +641,7 @@ struct pyhs_error *pyhs_target_open_core(const char *path,
 	err = pyhs_target_find_executable(t);
 	if (err)
 		goto fail;
-	err = pyhs_python_find(t);
+	err = t->opts.no_python ? NULL : pyhs_python_find(t);
 	if (err && missing)
 		err = pyhs_error_wrap(err, "core '%s' is truncated (%llu bytes of memory missing)",
 				      path, (unsigned long long)missing);
@@ -544,6 +676,12 @@ void pyhs_target_destroy(struct pyhs_target *t)
 		free(t->warnings.data[i]);
 	pyhs_string_vector_deinit(&t->warnings);
 	pyhs_int_vector_deinit(&t->tids);
+	for (size_t i = 0; i < t->mappings.size; i++)
+		free(t->mappings.data[i].path);
+	pyhs_mapping_vector_deinit(&t->mappings);
+	pyhs_segment_vector_deinit(&t->captured);
+	pyhs_thread_state_vector_deinit(&t->thread_states);
+	free(t->auxv);
 	pyhs_memory_deinit(&t->mem);
 	free(t->owned_buffer);
 	free(t->executable);
@@ -637,4 +775,73 @@ size_t pyhs_target_nwarnings(const struct pyhs_target *t) { return t->warnings.s
 const char *pyhs_target_warning(const struct pyhs_target *t, size_t i)
 {
 	return i < t->warnings.size ? t->warnings.data[i] : "";
+}
+
+size_t pyhs_target_nmappings(const struct pyhs_target *t)
+{
+	return t->mappings.size;
+}
+
+bool pyhs_target_mapping(const struct pyhs_target *t, size_t i,
+			 struct pyhs_target_mapping *ret)
+{
+	if (i >= t->mappings.size)
+		return false;
+	const struct pyhs_mapping *m = &t->mappings.data[i];
+	ret->start = m->start;
+	ret->end = m->end;
+	ret->offset = m->offset;
+	memcpy(ret->perms, m->perms, sizeof(ret->perms));
+	ret->path = m->path;
+	return true;
+}
+
+size_t pyhs_target_nsegments(const struct pyhs_target *t)
+{
+	return t->captured.size;
+}
+
+bool pyhs_target_segment(const struct pyhs_target *t, size_t i,
+			 uint64_t *start, uint64_t *len, const void **data)
+{
+	if (i >= t->captured.size)
+		return false;
+	const struct pyhs_segment *s = &t->captured.data[i];
+	*start = s->start;
+	*len = s->end - s->start;
+	*data = s->data;
+	return true;
+}
+
+bool pyhs_target_thread_registers(const struct pyhs_target *t, size_t i,
+				  struct pyhs_thread_registers *ret)
+{
+	if (i >= t->tids.size)
+		return false;
+	ret->regs = NULL;
+	ret->fpregs = NULL;
+	ret->signal = 0;
+	if (i < t->thread_states.size) {
+		const struct pyhs_thread_state *ts = &t->thread_states.data[i];
+		if (ts->has_regs)
+			ret->regs = ts->regs;
+		if (ts->has_fpregs)
+			ret->fpregs = ts->fpregs;
+		ret->signal = ts->signal;
+	}
+	return true;
+}
+
+const void *pyhs_target_auxv(const struct pyhs_target *t, size_t *size)
+{
+	*size = t->auxv ? t->auxv_size : 0;
+	return t->auxv;
+}
+
+void pyhs_target_process(const struct pyhs_target *t,
+			 struct pyhs_target_process *ret)
+{
+	*ret = t->process;
+	if (!ret->pid)
+		ret->pid = t->pid;
 }

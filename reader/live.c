@@ -9,9 +9,11 @@
  *      loader is done with them are copied now: the first page of each
  *      file (the ELF header and build-id note, which a core holds too) and
  *      RELRO (read-only pages just below a file's data, which hold
- *      relocated pointers). Every other mapping to copy gets memory of its
+ *      relocated pointers), and the [vdso]. Every other mapping to copy
+ *      gets memory of its
  *      own, address for address, with pages given in advance where the
- *      process has pages (/proc/PID/pagemap), so that the copy faults none.
+ *      process has pages (/proc/PID/pagemap), so that the copy faults
+ *      none. The facts a core's NT_PRPSINFO holds are read too.
  *   2. With SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGTSTP blocked: every
  *      thread is seized (PTRACE_SEIZE, no options) and interrupted
  *      (PTRACE_INTERRUPT), re-listing /proc/PID/task until no new thread
@@ -20,8 +22,9 @@
  *      since step 1 is copied with process_vm_readv, up to 1024 pieces per
  *      call, /proc/PID/mem where that fails; pages of private anonymous
  *      memory that are neither present nor swapped out read as zeros and
- *      are not copied. [vvar], [vsyscall], [vdso] and device mappings are
- *      left out. Then every thread is detached (PTRACE_DETACH), which
+ *      are not copied. [vvar], [vsyscall] and device mappings are left
+ *      out. Each thread's registers are read (PTRACE_GETREGS and
+ *      PTRACE_GETFPREGS). Then every thread is detached (PTRACE_DETACH), which
  *      resumes it, with any signal it was stopped for handed back; the
  *      signal mask is restored, so that a signal that came meanwhile acts
  *      now. The pause runs from the first PTRACE_INTERRUPT to the last
@@ -29,6 +32,9 @@
  *   3. After: the files named by the mappings become modules as the NT_FILE
  *      entries of a core do (core.c's pyhs_target_add_module_mapping and
  *      pyhs_target_add_file_bytes), and pyhs_python_find() runs on the copy.
+ *      The mappings seen during the stop, the bytes copied, the registers
+ *      and the auxiliary vector stay in the target, so that it can be
+ *      written out as a core (formats/gcore.c).
  *
  * The target is never written to. Every path out of step 2 detaches every
  * thread; if this process is killed outright, PTRACE_SEIZE semantics make
@@ -49,11 +55,17 @@
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "target.h"
+
+_Static_assert(sizeof(struct user_regs_struct) == PYHS_REGS_SIZE,
+	       "NT_PRSTATUS's pr_reg is struct user_regs_struct");
+_Static_assert(sizeof(struct user_fpregs_struct) == PYHS_FPREGS_SIZE,
+	       "NT_PRFPREG is struct user_fpregs_struct");
 
 #define IOV_BATCH 1024            /* UIO_MAXIOV */
 #define STOP_TIMEOUT_NS (10ull * 1000 * 1000 * 1000)
@@ -296,9 +308,13 @@ static enum copy_kind classify(const struct live_map_vector *maps, size_t i,
 	if (is_pseudo_path(m->path)) {
 		if (strcmp(m->path, "[vvar]") == 0 ||
 		    strcmp(m->path, "[vvar_vclock]") == 0 ||
-		    strcmp(m->path, "[vsyscall]") == 0 ||
-		    strcmp(m->path, "[vdso]") == 0)
+		    strcmp(m->path, "[vsyscall]") == 0)
 			return COPY_NONE;
+		/* The kernel's code, the same in every process for as long
+		 * as the machine runs: a core holds it, and debuggers unwind
+		 * through it. */
+		if (strcmp(m->path, "[vdso]") == 0)
+			return COPY_CONSTANT;
 		return COPY_PAUSED; /* "", [heap], [stack], [anon:...] */
 	}
 	if (is_device_path(m->path))
@@ -931,6 +947,27 @@ static struct live_dest *find_dest(struct live_dest_vector *dests,
 
 /* ---- the target ---- */
 
+/* A stopped thread's registers. A thread that vanished (killed meanwhile)
+ * has none; the caller finds out that the process died at detach. */
+static struct pyhs_error *thread_registers(int tid,
+					   struct pyhs_thread_state *ts)
+{
+	struct user_regs_struct regs;
+	if (ptrace(PTRACE_GETREGS, tid, 0, &regs) == 0) {
+		memcpy(ts->regs, &regs, sizeof(regs));
+		ts->has_regs = true;
+	} else if (errno != ESRCH) {
+		return pyhs_error_os(errno, "cannot read the registers of thread %d",
+				     tid);
+	}
+	struct user_fpregs_struct fpregs;
+	if (ptrace(PTRACE_GETFPREGS, tid, 0, &fpregs) == 0) {
+		memcpy(ts->fpregs, &fpregs, sizeof(fpregs));
+		ts->has_fpregs = true;
+	}
+	return NULL;
+}
+
 static struct pyhs_error *read_cmdline(struct pyhs_target *t, int pid)
 {
 	char *buf;
@@ -978,8 +1015,61 @@ static struct pyhs_error *read_auxv(struct pyhs_target *t, int pid)
 		else if (k == AT_EXECFN)
 			t->execfn = v;
 	}
-	free(buf);
+	/* Kept for NT_AUXV. */
+	free(t->auxv);
+	t->auxv = (uint8_t *)buf;
+	t->auxv_size = len - len % 16;
 	return NULL;
+}
+
+/* The facts of NT_PRPSINFO, from /proc/PID/stat and status (before the
+ * stop: none of them is worth a longer pause). */
+static void read_process_facts(struct pyhs_target *t, int pid)
+{
+	struct pyhs_target_process *p = &t->process;
+	p->pid = pid;
+	char *buf;
+	if (read_proc(pid, "stat", &buf, NULL) == 0) {
+		char *open = strchr(buf, '(');
+		char *close = strrchr(buf, ')');
+		if (open && close && close > open && close[1] == ' ') {
+			size_t n = (size_t)(close - open - 1);
+			if (n > sizeof(p->comm) - 1)
+				n = sizeof(p->comm) - 1;
+			memcpy(p->comm, open + 1, n);
+			p->comm[n] = '\0';
+			/* Fields 3 on: state ppid pgrp session tty_nr tpgid
+			 * flags ... (19) nice. */
+			char state;
+			int ppid, pgrp, sid, tty, tpgid;
+			unsigned flags;
+			if (sscanf(close + 2, "%c %d %d %d %d %d %u", &state,
+				   &ppid, &pgrp, &sid, &tty, &tpgid,
+				   &flags) == 7) {
+				p->state = state;
+				p->ppid = ppid;
+				p->pgrp = pgrp;
+				p->sid = sid;
+				p->flags = flags;
+			}
+			const char *f = close + 2;
+			for (int field = 3; field < 19 && f; field++) {
+				f = strchr(f, ' ');
+				if (f)
+					f++;
+			}
+			if (f)
+				p->nice = atoi(f);
+		}
+		free(buf);
+	}
+	if (read_proc(pid, "status", &buf, NULL) == 0) {
+		long long uid = status_field(buf, "Uid");
+		long long gid = status_field(buf, "Gid");
+		p->uid = uid >= 0 ? (unsigned)uid : 0;
+		p->gid = gid >= 0 ? (unsigned)gid : 0;
+		free(buf);
+	}
 }
 
 /* A process in another mount namespace (a container) names files as it
@@ -1170,13 +1260,18 @@ static struct pyhs_error *capture(struct live *L,
 	}
 	err = copy_pieces(L, &pieces, &holes);
 	t->capture_time = (uint64_t)time(NULL);
-	/* The threads, main thread first. */
+	/* The threads, main thread first, and their registers (two
+	 * system calls each) for a core of the capture. */
 	for (size_t pass = 0; pass < 2 && !err; pass++) {
-		for (size_t i = 0; i < L->threads.size; i++) {
+		for (size_t i = 0; i < L->threads.size && !err; i++) {
 			const struct live_thread *th = &L->threads.data[i];
 			if (th->gone || (th->tid == L->pid) != (pass == 0))
 				continue;
-			if (!pyhs_int_vector_append(&t->tids, th->tid))
+			struct pyhs_thread_state ts = { .signal = th->sig };
+			err = thread_registers(th->tid, &ts);
+			if (!err && (!pyhs_int_vector_append(&t->tids, th->tid) ||
+				     !pyhs_thread_state_vector_append(
+					     &t->thread_states, ts)))
 				err = &pyhs_enomem;
 		}
 	}
@@ -1248,6 +1343,12 @@ out:
 	return err;
 }
 
+static int compare_segments(const void *a, const void *b)
+{
+	const struct pyhs_segment *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
 /* Step 3: a target from the copy, as core.c makes one from a core. */
 static struct pyhs_error *build(struct live *L,
 				const struct live_map_vector *maps,
@@ -1255,12 +1356,29 @@ static struct pyhs_error *build(struct live *L,
 {
 	struct pyhs_target *t = L->t;
 	struct pyhs_error *err;
+	if (!pyhs_segment_vector_reserve(&t->captured, chunks->size) ||
+	    !pyhs_mapping_vector_reserve(&t->mappings, maps->size))
+		return &pyhs_enomem;
 	for (size_t i = 0; i < chunks->size; i++) {
 		const struct live_chunk *c = &chunks->data[i];
 		err = pyhs_memory_add(&t->mem, c->start, c->end - c->start,
 				      c->data);
 		if (err)
 			return err;
+		struct pyhs_segment seg = { c->start, c->end, c->data };
+		pyhs_segment_vector_append(&t->captured, seg);
+	}
+	qsort(t->captured.data, t->captured.size, sizeof(*t->captured.data),
+	      compare_segments);
+	/* The mappings as they were during the stop, for a core. */
+	for (size_t i = 0; i < maps->size; i++) {
+		const struct live_map *m = &maps->data[i];
+		struct pyhs_mapping pm = { m->start, m->end, m->offset, "",
+					   strdup(m->path) };
+		memcpy(pm.perms, m->perms, sizeof(pm.perms));
+		if (!pm.path)
+			return &pyhs_enomem;
+		pyhs_mapping_vector_append(&t->mappings, pm);
 	}
 	for (size_t i = 0; i < maps->size; i++) {
 		const struct live_map *m = &maps->data[i];
@@ -1370,6 +1488,7 @@ struct pyhs_error *pyhs_target_open_pid(int pid,
 	err = read_auxv(t, pid);
 	if (err)
 		goto fail;
+	read_process_facts(t, pid);
 	choose_root(t, pid);
 	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
 	L.mem_fd = open(path, O_RDONLY | O_CLOEXEC); /* -1: no fallback */
@@ -1382,7 +1501,7 @@ struct pyhs_error *pyhs_target_open_pid(int pid,
 	err = build(&L, &maps, &chunks);
 	if (err)
 		goto fail;
-	err = pyhs_python_find(t);
+	err = t->opts.no_python ? NULL : pyhs_python_find(t);
 	if (err)
 		goto fail;
 	free_maps(&maps);

@@ -58,6 +58,9 @@ struct pyhs_open_options {
 	const char *exe;       /* the executable, if it moved, or NULL */
 	const char *debug_dir; /* NULL: /usr/lib/debug; "" to use none */
 	bool no_dwarf;         /* use built-in layouts even if DWARF exists */
+	bool no_python;        /* do not look for CPython: any process or core
+				* opens, and the CPython facts stay empty (for
+				* writing it out as a core) */
 };
 
 /* Opens an ELF core file (plain or zstd-compressed) and finds the CPython
@@ -119,6 +122,72 @@ uint64_t pyhs_target_runtime(const struct pyhs_target *t);     /* &_PyRuntime */
 const struct pyhs_layout *pyhs_target_layout(const struct pyhs_target *t);
 enum pyhs_layout_source pyhs_target_layout_source(const struct pyhs_target *t);
 const char *pyhs_target_debug_file(const struct pyhs_target *t); /* or NULL */
+
+/* ---- What a target holds, to write it out again as a core ---------------
+ *
+ * A live target keeps what its capture saw while the process was stopped:
+ * every mapping of /proc/PID/maps, the bytes copied out of the process,
+ * each thread's registers, the auxiliary vector and the process facts a
+ * core's NT_PRPSINFO note holds. A core target has the same from its
+ * program headers (perms 'p' and path "" where no NT_FILE entry names the
+ * mapping) and notes. formats/gcore.c writes them as an ELF core. Each of
+ * these is empty or zero where the target does not know it.
+ */
+
+/* A mapping of the process's address space, as /proc/PID/maps shows it. */
+struct pyhs_target_mapping {
+	uint64_t start, end; /* [start, end) */
+	uint64_t offset;     /* where it starts in its file, in bytes */
+	char perms[5];       /* "r-xp": read, write, execute, 's'hared or
+			      * 'p'rivate */
+	const char *path;    /* the file as the process names it, "[heap]",
+			      * "[stack]", ..., or "" for anonymous memory;
+			      * valid until destroy */
+};
+size_t pyhs_target_nmappings(const struct pyhs_target *t);
+/* The i-th mapping, in address order; false if i is out of range. */
+bool pyhs_target_mapping(const struct pyhs_target *t, size_t i,
+			 struct pyhs_target_mapping *ret);
+
+/* The bytes taken from the process itself (or held in the core), not
+ * those read from the files it maps: segment i is [*start, *start + *len)
+ * with its bytes at *data (valid until destroy). In address order, not
+ * overlapping, each within one mapping; a mapping not covered reads from
+ * its file, or is unreadable. false if i is out of range. */
+size_t pyhs_target_nsegments(const struct pyhs_target *t);
+bool pyhs_target_segment(const struct pyhs_target *t, size_t i,
+			 uint64_t *start, uint64_t *len, const void **data);
+
+/* Registers of the i-th thread (pyhs_target_thread_tid's order), as x86-64
+ * Linux lays them out for ptrace and in a core: struct user_regs_struct
+ * (NT_PRSTATUS's pr_reg) and struct user_fpregs_struct (NT_PRFPREG). */
+#define PYHS_REGS_SIZE 216
+#define PYHS_FPREGS_SIZE 512
+struct pyhs_thread_registers {
+	const void *regs;   /* PYHS_REGS_SIZE bytes, or NULL if unknown */
+	const void *fpregs; /* PYHS_FPREGS_SIZE bytes, or NULL if unknown */
+	int signal;         /* the signal it was stopped by, 0 if none */
+};
+/* false if i is out of range; regs and fpregs valid until destroy. */
+bool pyhs_target_thread_registers(const struct pyhs_target *t, size_t i,
+				  struct pyhs_thread_registers *ret);
+
+/* The auxiliary vector (/proc/PID/auxv, NT_AUXV): *size bytes of
+ * {key, value} pairs of 8 bytes each, or NULL with *size 0. */
+const void *pyhs_target_auxv(const struct pyhs_target *t, size_t *size);
+
+/* The process facts of NT_PRPSINFO (its psargs is pyhs_target_cmdline). */
+struct pyhs_target_process {
+	int pid, ppid, pgrp, sid;
+	unsigned uid, gid;
+	char state;     /* as /proc/PID/stat's third field ('S', ...), 0 if
+			 * unknown */
+	int nice;
+	uint64_t flags; /* the kernel's task flags */
+	char comm[16];  /* the process's name, NUL-terminated */
+};
+void pyhs_target_process(const struct pyhs_target *t,
+			 struct pyhs_target_process *ret);
 
 /* Warnings gathered while opening (missing files, build-id mismatches). */
 size_t pyhs_target_nwarnings(const struct pyhs_target *t);

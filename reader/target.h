@@ -68,6 +68,26 @@ DEFINE_VECTOR(pyhs_module_vector, struct pyhs_module)
 DEFINE_VECTOR(pyhs_string_vector, char *)
 DEFINE_VECTOR(pyhs_int_vector, int)
 
+/* ---- What a core writer needs (reader.h's pyhs_target_mapping and
+ * friends): filled by live.c during a capture, and by core.c from a
+ * core's program headers and notes. ---- */
+
+struct pyhs_mapping {
+	uint64_t start, end; /* [start, end) */
+	uint64_t offset;     /* in the file, bytes */
+	char perms[5];       /* "rw-p" */
+	char *path;          /* "" for anonymous memory */
+};
+DEFINE_VECTOR(pyhs_mapping_vector, struct pyhs_mapping)
+
+struct pyhs_thread_state {
+	bool has_regs, has_fpregs;
+	int signal;
+	uint8_t regs[PYHS_REGS_SIZE];
+	uint8_t fpregs[PYHS_FPREGS_SIZE];
+};
+DEFINE_VECTOR(pyhs_thread_state_vector, struct pyhs_thread_state)
+
 struct pyhs_target {
 	struct pyhs_memory mem;
 	struct pyhs_mapped_file_vector maps; /* munmap'd at destroy */
@@ -91,6 +111,15 @@ struct pyhs_target {
 	struct pyhs_layout layout;
 	enum pyhs_layout_source layout_source;
 	char *dwarf_file;
+
+	/* For writing the target out as a core: empty where unknown. */
+	struct pyhs_mapping_vector mappings;      /* in address order */
+	struct pyhs_segment_vector captured;      /* the process's own bytes,
+						   * sorted, non-overlapping */
+	struct pyhs_thread_state_vector thread_states; /* parallel to tids */
+	uint8_t *auxv;                            /* NT_AUXV bytes */
+	size_t auxv_size;
+	struct pyhs_target_process process;       /* NT_PRPSINFO facts */
 
 	/* live.c: a process read with ptrace rather than a core. */
 	bool live;

@@ -1,0 +1,104 @@
+/* pyheapsnap gcore: an ELF core file of a live process, taken with the
+ * same short pause as every --pid capture, for gdb, pyheapsnap or someone
+ * else to read later. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <sys/stat.h>
+
+#include "pyheapsnap.h"
+
+static void help(void)
+{
+	printf("usage: pyheapsnap gcore --pid PID -o FILE [--json]\n"
+	       "       pyheapsnap gcore CORE -o FILE [--json]\n"
+	       "\n"
+	       "Writes an ELF core file of the live process PID to FILE: the process is\n"
+	       "stopped only while its memory and its threads' registers are copied (as\n"
+	       "for every --pid), then runs on while the core is written. gdb and every\n"
+	       "pyheapsnap verb read FILE as they read a core the kernel wrote. Code and\n"
+	       "read-only data of the files the process maps are not copied but named,\n"
+	       "as the kernel does: read FILE where those files are (or with --sysroot).\n"
+	       "Given a core instead, writes it again (uncompressed, if it was zstd).\n"
+	       "FILE is replaced atomically and made readable by its owner only.\n"
+	       "\n"
+	       "Prints the pause, the size written and the threads.\n"
+	       "\n"
+	       "Options:\n"
+	       "      --pid PID          the process to take a core of\n"
+	       "  -o, --output FILE      the core to write (required)\n"
+	       "      --json             print {\"output\", \"pid\", \"pause_ns\", \"bytes\",\n"
+	       "                         \"threads\"} instead of text\n"
+	       "  -h, --help             show this help\n");
+}
+
+static int option(void *ctx, int opt, const char *arg)
+{
+	const char **output = ctx;
+	if (opt != 'o')
+		return usage_error("gcore", "unknown option");
+	if (!arg[0])
+		return usage_error("gcore", "the output file name is empty");
+	*output = arg;
+	return 0;
+}
+
+int verb_gcore(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ 0 },
+	};
+	const char *output = NULL;
+	struct verb_spec spec = { "gcore", "o:", longopts, help, option, &output, 1, 1 };
+	struct input_options o = { 0 };
+	char **args;
+	int nargs;
+	int r = parse_verb_args(&spec, argc, argv, &o, &args, &nargs);
+	if (r >= 0)
+		return r;
+	if (!output)
+		return usage_error("gcore", "no output given (-o FILE)");
+	if (o.gen >= 0)
+		return usage_error("gcore", "--gen does not apply here: a core holds the whole process");
+	/* Any process will do: the core is of the process, not of its heap. */
+	o.open.no_python = true;
+	struct pyhs_target *t;
+	struct pyhs_error *err;
+	if (args[0] == PID_INPUT)
+		err = pyhs_target_open_pid(o.pid, &o.open, &t);
+	else
+		err = pyhs_target_open_core(args[0], &o.open, &t);
+	if (err)
+		return report_error(err);
+	for (size_t i = 0; i < pyhs_target_nwarnings(t); i++)
+		log_error("warning: %s", pyhs_target_warning(t, i));
+	int pid = pyhs_target_pid(t);
+	uint64_t pause_ns = pyhs_target_pause_ns(t);
+	size_t threads = pyhs_target_nthreads(t);
+	err = pyhs_gcore_write(t, output);
+	pyhs_target_destroy(t);
+	if (err)
+		return report_error(err);
+	struct stat st;
+	if (stat(output, &st) != 0)
+		return report_error(pyhs_error_os(errno, "cannot read back '%s'", output));
+	uint64_t bytes = (uint64_t)st.st_size;
+	if (o.json) {
+		fputs("{\"output\": ", stdout);
+		pyhs_json_string(stdout, output);
+		printf(", \"pid\": %d, \"pause_ns\": %" PRIu64 ", \"bytes\": %" PRIu64
+		       ", \"threads\": %zu}\n", pid, pause_ns, bytes, threads);
+	} else {
+		char b[32];
+		printf("wrote %s: a core of pid %d, %s (%" PRIu64 " bytes), %zu thread%s\n",
+		       output, pid, fmt_bytes(bytes, b, sizeof(b)), bytes, threads,
+		       threads == 1 ? "" : "s");
+		if (args[0] == PID_INPUT)
+			printf("the process was stopped for %.3f ms\n",
+			       (double)pause_ns / 1e6);
+	}
+	if (fflush(stdout) != 0)
+		return report_error(pyhs_error_os(errno, "cannot write to standard output"));
+	return EXIT_OK;
+}

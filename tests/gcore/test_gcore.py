@@ -1,0 +1,449 @@
+#!/usr/bin/env python3
+"""Tests of `pyheapsnap gcore` (cli/gcore.c, formats/gcore.c).
+
+    test_gcore.py --tool PATH/TO/pyheapsnap [--python PATH ...] [--gdb PATH]
+
+For every installed interpreter ($(pyenv root)/versions/3.X.*/bin/python3.X
+for 3.8 to 3.13, newest patch release, and /usr/bin/python3.11; missing ones
+are reported and skipped) a program builds a heap, starts two threads and
+waits on stdin. Then, while it waits:
+
+  * `pyheapsnap export --pid PID` first, then `pyheapsnap gcore --pid PID
+    -o CORE --json`: the JSON has output, pid, pause_ns > 0, bytes (the
+    size of CORE, which is mode 0600) and threads (3);
+  * `pyheapsnap export CORE` equals the --pid export line for line: the
+    same objects at the same addresses, with the same types, sizes,
+    refcounts, generations and references;
+  * `gdb -batch -ex 'info threads' -ex 'bt' EXE CORE` lists 3 threads and
+    a backtrace down to main, with no error;
+  * `pyheapsnap gcore CORE -o CORE2` writes the same bytes again;
+
+and afterwards the program runs on, answers "done" and exits 0.
+
+With the first interpreter found, also: a pid that does not exist exits 3
+with one line; -o into a directory that does not exist exits 3, names the
+path, leaves nothing behind and the program runs on; no -o exits 2.
+
+Exit status: 0 if all passed, 1 if any failed, 77 (meson's "skipped") if no
+interpreter is installed or ptrace is not allowed here.
+"""
+
+import argparse
+import glob
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+EXIT_OK, EXIT_FAIL, EXIT_SKIP = 0, 1, 77
+NTHREADS = 2
+
+PROGRAM = r'''
+import gc, json, os, sys, threading
+
+gc.disable()
+N = int(sys.argv[1])
+
+
+class Node:
+    def __init__(self, i, prev):
+        self.i = i
+        self.prev = prev
+        self.name = "node-%d" % i
+
+
+prev = None
+nodes = []
+for i in range(N):
+    prev = Node(i, prev)
+    nodes.append(prev)
+table = {("k", i): [i, float(i), str(i)] for i in range(N // 10)}
+blob = bytes(range(256)) * 64
+event = threading.Event()
+ready = threading.Barrier(3)
+
+
+def worker():
+    ready.wait()
+    event.wait()
+
+
+threads = [threading.Thread(target=worker, name="worker-%d" % k, daemon=True)
+           for k in range(2)]
+for t in threads:
+    t.start()
+ready.wait()
+sys.stdout.write(json.dumps({"pid": os.getpid()}) + "\n")
+sys.stdout.flush()
+sys.stdin.readline()
+event.set()
+for t in threads:
+    t.join()
+sys.stdout.write("done\n")
+sys.stdout.flush()
+'''
+
+failures = []
+passes = []
+
+
+def fail(msg):
+    failures.append(msg)
+    print("FAIL: " + msg, flush=True)
+
+
+def ok(msg):
+    passes.append(msg)
+    print("ok: " + msg, flush=True)
+
+
+class Skip(Exception):
+    pass
+
+
+def pyenv_root():
+    exe = shutil.which("pyenv")
+    if exe:
+        try:
+            out = subprocess.run([exe, "root"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, timeout=30)
+            root = out.stdout.decode().strip()
+            if out.returncode == 0 and root:
+                return root
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+
+
+def interpreters():
+    """(label, path or None, searched pattern) for each wanted version."""
+    root = pyenv_root()
+    found = []
+    for minor in range(8, 14):
+        version = "3.%d" % minor
+        pattern = os.path.join(root, "versions", version + ".*", "bin",
+                               "python" + version)
+        best, best_patch = None, -1
+        for p in glob.glob(pattern):
+            m = re.search(re.escape("/versions/" + version + ".") + r"(\d+)/", p)
+            if m and os.access(p, os.X_OK) and int(m.group(1)) > best_patch:
+                best, best_patch = p, int(m.group(1))
+        found.append(("pyenv " + version, best, pattern))
+    p = "/usr/bin/python3.11"
+    found.append(("debian 3.11", p if os.access(p, os.X_OK) else None, p))
+    return found
+
+
+def clean_env():
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith("PYTHON") and k not in ("MALLOC_PERTURB_", "MALLOC_CHECK_")}
+
+
+def proc_state(pid):
+    """The state letter of pid, or None if it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            s = f.read()
+    except OSError:
+        return None
+    return s[s.rindex(")") + 2]
+
+
+def settle(pid, timeout=5.0):
+    """Waits until every thread of pid has been asleep for a while, so that
+    two captures in a row see the same heap."""
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while quiet < 3 and time.monotonic() < deadline:
+        states = []
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                    s = f.read()
+                states.append(s[s.rindex(")") + 2])
+            except OSError:
+                pass
+        quiet = quiet + 1 if states and all(st == "S" for st in states) else 0
+        time.sleep(0.05)
+
+
+class Target:
+    def __init__(self, python, n, workdir):
+        prog = os.path.join(workdir, "gcore_program.py")
+        with open(prog, "w") as f:
+            f.write(PROGRAM)
+        self.python = python
+        self.p = subprocess.Popen([python, "-I", prog, str(n)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, cwd=workdir,
+                                  env=clean_env())
+        first = self.p.stdout.readline()
+        if not first:
+            err = self.p.stderr.read().decode(errors="replace")
+            self.p.wait()
+            raise RuntimeError("the program did not start: " + err.strip()[-500:])
+        self.pid = json.loads(first)["pid"]
+        settle(self.pid)
+
+    def finish(self, label):
+        try:
+            out, err = self.p.communicate(b"go\n", timeout=60)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            fail("%s: the program did not finish after gcore" % label)
+            return
+        if self.p.returncode != 0 or out.decode().strip() != "done":
+            fail("%s: the program went wrong after gcore: status %s, "
+                 "stdout %r, stderr %r" % (label, self.p.returncode, out[-200:], err[-500:]))
+        else:
+            ok("%s: the program ran on after gcore and exited 0" % label)
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+        try:
+            self.p.communicate(timeout=30)
+        except (subprocess.TimeoutExpired, ValueError, OSError):
+            pass
+
+
+def run(args, timeout=300, **kw):
+    p = subprocess.run([str(a) for a in args], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=timeout, **kw)
+    return (p.returncode, p.stdout.decode(errors="replace"),
+            p.stderr.decode(errors="replace"))
+
+
+def one_line_error(label, what, rc, err, want_rc, must_name=None):
+    lines = [l for l in err.splitlines() if l.strip()]
+    # A usage error adds "Try 'pyheapsnap gcore --help'".
+    if want_rc == 2 and len(lines) == 2 and lines[1].startswith("Try "):
+        lines = lines[:1]
+    problems = []
+    if rc != want_rc:
+        problems.append("exit %d, not %d" % (rc, want_rc))
+    if len(lines) != 1 or not lines[0].startswith("pyheapsnap: "):
+        problems.append("stderr is not one 'pyheapsnap: ' line: %r" % err[-500:])
+    if must_name and must_name not in err:
+        problems.append("the message does not name %r: %r" % (must_name, err[-300:]))
+    if problems:
+        fail("%s: %s: %s" % (label, what, "; ".join(problems)))
+    else:
+        ok("%s: %s: exit %d, %s" % (label, what, rc, lines[0]))
+
+
+def compare_exports(label, live, core):
+    a, b = live.splitlines(), core.splitlines()
+    if not a:
+        fail("%s: the --pid export is empty" % label)
+        return
+    if a == b:
+        ok("%s: export of the core equals export --pid: %d objects, object "
+           "for object" % (label, len(a) - 1))
+        return
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            fail("%s: export of the core differs from export --pid at line %d:\n"
+                 "    --pid: %s\n    core:  %s" % (label, i + 1, x[:300], y[:300]))
+            return
+    fail("%s: export of the core has %d lines, export --pid %d"
+         % (label, len(b), len(a)))
+
+
+# What gdb says of a core it cannot read well: anywhere on stderr, or in
+# the backtrace on stdout (whose frames may name arguments like "errors").
+GDB_ERRORS = re.compile(r"cannot access memory|backtrace stopped|not a core dump|"
+                        r"is truncated|error|could not|couldn't|unable to|"
+                        r"failed|corrupt|no stack|not in executable format",
+                        re.I)
+GDB_STDOUT_ERRORS = re.compile(r"cannot access memory|backtrace stopped|"
+                               r"^warning:|^error", re.I)
+
+
+def check_gdb(label, gdb, exe, core):
+    env = dict(clean_env(), DEBUGINFOD_URLS="")
+    rc, out, err = run([gdb, "-nx", "-batch",
+                        "-iex", "set auto-load python-scripts off",
+                        "-iex", "set debuginfod enabled off",
+                        "-ex", "info threads", "-ex", "bt", exe, core],
+                       timeout=300, env=env)
+    text = out + err
+    threads = re.findall(r"^\*?\s+\d+\s+(?:Thread|LWP)\b.*$", out, re.M)
+    frames = re.findall(r"^#(\d+)\s", out, re.M)
+    bad = [l for l in err.splitlines() if GDB_ERRORS.search(l)]
+    bad += [l for l in out.splitlines() if GDB_STDOUT_ERRORS.search(l)]
+    # Source files that are not installed are not errors.
+    bad = [l for l in bad if "No such file or directory" not in l]
+    problems = []
+    if rc != 0:
+        problems.append("gdb exited %d" % rc)
+    if len(threads) != NTHREADS + 1:
+        problems.append("info threads lists %d threads, not %d"
+                        % (len(threads), NTHREADS + 1))
+    if len(frames) < 3 or not re.search(r"^#\d+\s.*\bmain\b", out, re.M):
+        problems.append("the backtrace does not reach main (%d frames)" % len(frames))
+    if bad:
+        problems.append("errors: %s" % " | ".join(bad[:5]))
+    if problems:
+        fail("%s: gdb on the core: %s\n%s" % (label, "; ".join(problems),
+                                              text[-2000:]))
+    else:
+        ok("%s: gdb reads the core: %d threads, a backtrace of %d frames down "
+           "to main, no error" % (label, len(threads), len(frames)))
+
+
+def check_interpreter(label, python, tool, gdb, workdir, extra):
+    target = Target(python, 20000, workdir)
+    try:
+        live_out = os.path.join(workdir, "live.jsonl")
+        rc, _, err = run([tool, "export", "--pid", target.pid, "-o", live_out])
+        if rc != 0:
+            if "not permitted" in err:
+                raise Skip("ptrace is not allowed here: " + err.strip())
+            fail("%s: export --pid failed (%d): %s" % (label, rc, err.strip()))
+            return
+        core = os.path.join(workdir, "core.%d" % target.pid)
+        rc, out, err = run([tool, "gcore", "--pid", target.pid, "-o", core, "--json"])
+        if rc != 0:
+            fail("%s: gcore --pid failed (%d): %s" % (label, rc, err.strip()))
+            return
+        try:
+            d = json.loads(out)
+        except ValueError:
+            fail("%s: gcore --json printed %r" % (label, out[:300]))
+            return
+        problems = []
+        if set(d) != {"output", "pid", "pause_ns", "bytes", "threads"}:
+            problems.append("keys %s" % sorted(d))
+        if d.get("output") != core:
+            problems.append("output %r" % d.get("output"))
+        if d.get("pid") != target.pid:
+            problems.append("pid %r, not %d" % (d.get("pid"), target.pid))
+        if not isinstance(d.get("pause_ns"), int) or d["pause_ns"] <= 0:
+            problems.append("pause_ns %r" % d.get("pause_ns"))
+        if d.get("threads") != NTHREADS + 1:
+            problems.append("threads %r, not %d" % (d.get("threads"), NTHREADS + 1))
+        try:
+            st = os.stat(core)
+            if d.get("bytes") != st.st_size:
+                problems.append("bytes %r, the file has %d" % (d.get("bytes"), st.st_size))
+            if stat.S_IMODE(st.st_mode) != 0o600:
+                problems.append("mode %o, not 600" % stat.S_IMODE(st.st_mode))
+        except OSError as e:
+            problems.append("no core written: %s" % e)
+        if problems:
+            fail("%s: gcore --json: %s" % (label, "; ".join(problems)))
+            return
+        ok("%s: gcore --pid: %d bytes, %d threads, paused %.2f ms"
+           % (label, d["bytes"], d["threads"], d["pause_ns"] / 1e6))
+        leftovers = [f for f in os.listdir(workdir) if f.endswith(".tmp")]
+        if leftovers:
+            fail("%s: temporary files left behind: %s" % (label, leftovers))
+
+        rc, core_export, err = run([tool, "export", core])
+        if rc != 0:
+            fail("%s: export of the core failed (%d): %s" % (label, rc, err.strip()))
+        else:
+            with open(live_out) as f:
+                compare_exports(label, f.read(), core_export)
+
+        if gdb:
+            exe = os.path.realpath("/proc/%d/exe" % target.pid)
+            check_gdb(label, gdb, exe, core)
+
+        core2 = core + ".again"
+        rc, _, err = run([tool, "gcore", core, "-o", core2])
+        if rc != 0:
+            fail("%s: gcore CORE -o CORE2 failed (%d): %s" % (label, rc, err.strip()))
+        else:
+            with open(core, "rb") as f1, open(core2, "rb") as f2:
+                same = f1.read() == f2.read()
+            if same:
+                ok("%s: gcore of the core writes the same bytes again" % label)
+            else:
+                fail("%s: gcore of the core writes other bytes" % label)
+            os.unlink(core2)
+
+        if extra:
+            check_errors(label, tool, target, workdir)
+        os.unlink(core)
+        target.finish(label)
+    finally:
+        target.kill()
+
+
+def unused_pid():
+    with open("/proc/sys/kernel/pid_max") as f:
+        pid_max = int(f.read())
+    for pid in range(pid_max - 1, 1, -1):
+        if not os.path.exists("/proc/%d" % pid):
+            return pid
+    return pid_max + 1
+
+
+def check_errors(label, tool, target, workdir):
+    pid = unused_pid()
+    rc, _, err = run([tool, "gcore", "--pid", pid, "-o", os.path.join(workdir, "x")])
+    one_line_error(label, "gcore --pid of a pid that does not exist", rc, err, 3)
+
+    missing = os.path.join(workdir, "no-such-dir", "core")
+    rc, _, err = run([tool, "gcore", "--pid", target.pid, "-o", missing])
+    one_line_error(label, "gcore -o into a missing directory", rc, err, 3,
+                   must_name=missing)
+    if os.path.exists(os.path.dirname(missing)):
+        fail("%s: gcore made the missing directory" % label)
+    state = proc_state(target.pid)
+    if state is None or state in "tT":
+        fail("%s: the program is %s after a failed gcore"
+             % (label, "gone" if state is None else "stopped"))
+
+    rc, _, err = run([tool, "gcore", "--pid", target.pid])
+    one_line_error(label, "gcore without -o", rc, err, 2)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--tool", required=True)
+    ap.add_argument("--python", action="append", default=[])
+    ap.add_argument("--gdb", default=shutil.which("gdb"))
+    args = ap.parse_args()
+
+    if args.python:
+        found = [(p, p, p) for p in args.python]
+    else:
+        found = interpreters()
+    present = [(l, p) for l, p, _ in found if p]
+    for l, p, pattern in found:
+        if not p:
+            print("skip: %s: not installed (looked for %s)" % (l, pattern), flush=True)
+    if not present:
+        print("skip: no interpreter installed")
+        return EXIT_SKIP
+    if not args.gdb:
+        print("skip: gdb is not installed (apt-get install gdb): its checks are "
+              "left out", flush=True)
+    workdir = tempfile.mkdtemp(prefix="pyhs-gcore-")
+    try:
+        for i, (label, python) in enumerate(present):
+            try:
+                check_interpreter(label, python, args.tool, args.gdb, workdir,
+                                  extra=(i == 0))
+            except Skip as e:
+                print("skip: %s" % e)
+                return EXIT_SKIP
+            except (RuntimeError, subprocess.TimeoutExpired, OSError) as e:
+                fail("%s: %s" % (label, e))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print("%d passed, %d failed" % (len(passes), len(failures)))
+    return EXIT_FAIL if failures else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
