@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomic.h"
 #include "formats.h"
 #include "reader.h"
 
@@ -277,49 +278,6 @@ static struct pyhs_error *write_sparse(const struct out *o, const uint8_t *data,
 	return NULL;
 }
 
-/* The directory of path, for the temporary file and the final sync. */
-static char *dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	if (!slash)
-		return strdup(".");
-	if (slash == path)
-		return strdup("/");
-	return strndup(path, (size_t)(slash - path));
-}
-
-static struct pyhs_error *create_temp(struct out *o, const char *dir,
-				      char **ret)
-{
-	const char *base = strrchr(o->path, '/');
-	base = base ? base + 1 : o->path;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	uint64_t seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^
-			((uint64_t)getpid() << 40);
-	for (int attempt = 0; attempt < 100; attempt++) {
-		char *tmp;
-		seed = seed * UINT64_C(6364136223846793005) +
-		       UINT64_C(1442695040888963407);
-		if (asprintf(&tmp, "%s/.%.200s.%08" PRIx32 ".tmp", dir, base,
-			     (uint32_t)(seed >> 32)) < 0)
-			return &pyhs_enomem;
-		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-			      0600);
-		if (fd >= 0) {
-			o->fd = fd;
-			*ret = tmp;
-			return NULL;
-		}
-		int e = errno;
-		free(tmp);
-		if (e != EEXIST)
-			return pyhs_error_os(e, "cannot create core '%s'",
-					     o->path);
-	}
-	return pyhs_error_os(EEXIST, "cannot create core '%s'", o->path);
-}
-
 /* One PT_LOAD: a mapping and the captured segments within it. */
 struct load {
 	struct pyhs_target_mapping m;
@@ -332,14 +290,7 @@ struct pyhs_error *pyhs_gcore_write(const struct pyhs_target *t,
 				    const char *path)
 {
 	struct out o = { .path = path, .fd = -1 };
-	size_t len = strlen(path);
-	if (!len || path[len - 1] == '/')
-		return write_fail(&o, len ? EISDIR : ENOENT);
-	struct stat st;
-	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
-		return pyhs_error_create(PYHS_ERROR_OS,
-					 "cannot write core '%s': it exists and is not a regular file",
-					 path);
+	struct pyhs_atomic_file af = { .fd = -1 };
 	size_t nmaps = pyhs_target_nmappings(t);
 	size_t nsegs = pyhs_target_nsegments(t);
 	if (!nmaps)
@@ -348,7 +299,6 @@ struct pyhs_error *pyhs_gcore_write(const struct pyhs_target *t,
 					 path);
 
 	struct notes n = { 0 };
-	char *dir = NULL, *tmp = NULL;
 	struct pyhs_error *err = NULL;
 	struct load *loads = calloc(nmaps, sizeof(*loads));
 	if (!loads) {
@@ -397,12 +347,9 @@ struct pyhs_error *pyhs_gcore_write(const struct pyhs_target *t,
 		if (loads[i].filesz && loads[i].offset + loads[i].filesz > file_size)
 			file_size = loads[i].offset + loads[i].filesz;
 
-	if (!(dir = dir_of(path))) {
-		err = &pyhs_enomem;
+	if ((err = pyhs_atomic_create(&af, path, "core", 0600)))
 		goto out;
-	}
-	if ((err = create_temp(&o, dir, &tmp)))
-		goto out;
+	o.fd = af.fd;
 
 	size_t head_size = (size_t)notes_off;
 	uint8_t *head = calloc(1, head_size);
@@ -472,37 +419,13 @@ struct pyhs_error *pyhs_gcore_write(const struct pyhs_target *t,
 	if (err)
 		goto out;
 	/* Holes at the end count too. */
-	if (ftruncate(o.fd, (off_t)file_size) != 0 || fsync(o.fd) != 0) {
+	if (ftruncate(o.fd, (off_t)file_size) != 0) {
 		err = write_fail(&o, errno);
 		goto out;
 	}
-	int fd = o.fd;
-	o.fd = -1;
-	if (close(fd) != 0) {
-		err = write_fail(&o, errno);
-		goto out;
-	}
-	if (rename(tmp, path) != 0) {
-		err = write_fail(&o, errno);
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
-	/* The rename itself must reach the disk. */
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		if (fsync(dfd) != 0 && errno != EINVAL && errno != ENOTSUP)
-			err = write_fail(&o, errno);
-		close(dfd);
-	}
+	err = pyhs_atomic_commit(&af);
 out:
-	if (o.fd >= 0)
-		close(o.fd);
-	if (tmp) {
-		unlink(tmp);
-		free(tmp);
-	}
-	free(dir);
+	pyhs_atomic_abort(&af); /* nothing left to do after a commit */
 	free(n.data);
 	free(loads);
 	return err;

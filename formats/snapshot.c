@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "atomic.h"
 #include "formats.h"
 
 /* ---- the format's constants (FORMAT.md) ---------------------------------- */
@@ -683,65 +684,13 @@ static struct pyhs_error *write_sections(struct writer *w,
 	return err;
 }
 
-/* The directory of path, for the temporary file and the final sync. */
-static char *dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	if (!slash)
-		return strdup(".");
-	if (slash == path)
-		return strdup("/");
-	return strndup(path, (size_t)(slash - path));
-}
-
-static struct pyhs_error *create_temp(struct writer *w, const char *dir,
-				      char **ret)
-{
-	const char *base = strrchr(w->path, '/');
-	base = base ? base + 1 : w->path;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	uint64_t seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^
-			((uint64_t)getpid() << 40);
-	for (int attempt = 0; attempt < 100; attempt++) {
-		char *tmp;
-		seed = seed * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
-		if (asprintf(&tmp, "%s/.%.200s.%08" PRIx32 ".tmp", dir, base,
-			     (uint32_t)(seed >> 32)) < 0)
-			return &pyhs_enomem;
-		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-		if (fd >= 0) {
-			w->fd = fd;
-			*ret = tmp;
-			return NULL;
-		}
-		int e = errno;
-		free(tmp);
-		if (e != EEXIST)
-			return write_fail(w, e);
-	}
-	return write_fail(w, EEXIST);
-}
-
 struct pyhs_error *pyhs_snapshot_write(const struct pyhs_heap *h,
 				       const char *path)
 {
 	struct writer w = { .path = path, .fd = -1 };
-	size_t len = strlen(path);
-	if (!len || path[len - 1] == '/')
-		return write_fail(&w, len ? EISDIR : ENOENT);
-	/* Renaming over a device, a directory or a symbolic link would replace
-	 * it rather than write to it: only a regular file is replaced. */
-	struct stat st;
-	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
-		return pyhs_error_create(PYHS_ERROR_OS,
-					 "cannot write snapshot '%s': it exists and is not a regular file",
-					 path);
+	struct pyhs_atomic_file af = { .fd = -1 };
 	struct pyhs_heap_columns c;
 	pyhs_heap_get_columns(h, &c);
-	char *dir = dir_of(path), *tmp = NULL;
-	if (!dir)
-		return &pyhs_enomem;
 	struct buf b = { 0 };
 	struct pyhs_error *err = NULL;
 	if (!(w.cctx = ZSTD_createCCtx())) {
@@ -756,8 +705,9 @@ struct pyhs_error *pyhs_snapshot_write(const struct pyhs_heap *h,
 	if (ncpu > 1)
 		ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_nbWorkers,
 				       (int)(ncpu < 8 ? ncpu : 8));
-	if ((err = create_temp(&w, dir, &tmp)))
+	if ((err = pyhs_atomic_create(&af, path, "snapshot", 0666)))
 		goto out;
+	w.fd = af.fd;
 	uint8_t header[HEADER_SIZE] = { 0 };
 	if ((err = write_all(&w, header, sizeof(header))) ||
 	    (err = write_sections(&w, h, &b)))
@@ -783,37 +733,9 @@ struct pyhs_error *pyhs_snapshot_write(const struct pyhs_heap *h,
 		err = write_fail(&w, r < 0 ? errno : EIO);
 		goto out;
 	}
-	if (fsync(w.fd) != 0) {
-		err = write_fail(&w, errno);
-		goto out;
-	}
-	int fd = w.fd;
-	w.fd = -1;
-	if (close(fd) != 0) {
-		err = write_fail(&w, errno);
-		goto out;
-	}
-	if (rename(tmp, path) != 0) {
-		err = write_fail(&w, errno);
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
-	/* The rename itself must reach the disk. */
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		if (fsync(dfd) != 0 && errno != EINVAL && errno != ENOTSUP)
-			err = write_fail(&w, errno);
-		close(dfd);
-	}
+	err = pyhs_atomic_commit(&af);
 out:
-	if (w.fd >= 0)
-		close(w.fd);
-	if (tmp) {
-		unlink(tmp);
-		free(tmp);
-	}
-	free(dir);
+	pyhs_atomic_abort(&af); /* nothing left to do after a commit */
 	free(b.data);
 	free(w.zbuf);
 	ZSTD_freeCCtx(w.cctx);
