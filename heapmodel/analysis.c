@@ -265,19 +265,6 @@ static struct pyhs_error *build_predecessors(struct pyhs_analysis *ac)
 	return NULL;
 }
 
-/* The source object of edge e (binary search over edge_start). */
-static uint32_t edge_source(const struct pyhs_heap *h, uint64_t e)
-{
-	uint64_t lo = 0, hi = h->addr.size;
-	while (hi - lo > 1) {
-		uint64_t mid = lo + (hi - lo) / 2;
-		if (h->edge_start.data[mid] <= e)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return (uint32_t)lo;
-}
 
 void pyhs_paths_free(struct pyhs_path *paths, size_t n)
 {
@@ -356,7 +343,7 @@ struct pyhs_error *pyhs_analysis_paths(const struct pyhs_analysis *ac,
 			uint64_t e = a->pred_edge[k];
 			if (is_weak(h, e))
 				continue;
-			uint32_t u = edge_source(h, e);
+			uint32_t u = pyhs_heap_edge_source(h, e);
 			if (via[u] == UINT64_MAX) {
 				via[u] = e;
 				queue[tail++] = u;

@@ -393,6 +393,19 @@ void pyhs_heap_edges(const struct pyhs_heap *h, uint64_t i, uint64_t *begin,
 	*begin = h->edge_start.data[i];
 	*end = h->edge_start.data[i + 1];
 }
+uint32_t pyhs_heap_edge_source(const struct pyhs_heap *h, uint64_t e)
+{
+	uint64_t lo = 0, hi = h->addr.size;
+	while (hi - lo > 1) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		if (h->edge_start.data[mid] <= e)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return (uint32_t)lo;
+}
+
 uint64_t pyhs_heap_nedges(const struct pyhs_heap *h) { return h->edge_dst.size; }
 uint32_t pyhs_heap_edge_dst(const struct pyhs_heap *h, uint64_t e) { return h->edge_dst.data[e]; }
 uint32_t pyhs_heap_edge_label(const struct pyhs_heap *h, uint64_t e) { return h->edge_label.data[e]; }

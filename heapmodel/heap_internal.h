@@ -150,6 +150,8 @@ void pyhs_heap_warn(struct pyhs_heap *h, enum pyhs_warning_kind kind,
 uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 		       struct pyhs_error **err);
 uint32_t pyhs_heap_lookup(const struct pyhs_heap *h, uint64_t addr);
+/* The object edge e leaves from (a binary search over edge_start). */
+uint32_t pyhs_heap_edge_source(const struct pyhs_heap *h, uint64_t e);
 
 /* types.c */
 /* The type number of a type object at addr, registering it; PYHS_NO_OBJECT

@@ -29,19 +29,6 @@ static uint64_t hash_text(uint64_t h, const char *s)
 	return mix(h, pyhs_hash_str(s));
 }
 
-/* The source object of edge e. */
-static uint32_t edge_source(const struct pyhs_heap *h, uint64_t e)
-{
-	uint64_t lo = 0, hi = h->addr.size;
-	while (hi - lo > 1) {
-		uint64_t mid = lo + (hi - lo) / 2;
-		if (h->edge_start.data[mid] <= e)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return (uint32_t)lo;
-}
 
 /* A label with what varies from entry to entry masked: digits in dict keys
  * collapse to one '*', indices become [*]. exact keeps dict keys whole
@@ -208,7 +195,7 @@ void pyhs_retention_describe(const struct pyhs_retention *r, uint64_t i,
 			ns--;
 		}
 		steps[ns++] = r->parent_edge[v];
-		v = edge_source(h, r->parent_edge[v]);
+		v = pyhs_heap_edge_source(h, r->parent_edge[v]);
 	}
 	const char *root = h->strings.data[h->roots.data[r->root_of[v]].label & ~PYHS_ROOT_BORROWED];
 	size_t k = ns;
