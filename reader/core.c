@@ -280,25 +280,26 @@ static struct pyhs_error *add_load(struct pyhs_target *t, const GElf_Phdr *ph,
 	return NULL;
 }
 
-struct note_file_entry {
-	uint64_t start, end, offset;
+struct nt_file_entry {
+	uint64_t start, end;
+	uint64_t offset; /* in bytes */
 	const char *name;
 };
 
-/* NT_FILE: count, page size, count * {start, end, page offset}, names. */
-static struct pyhs_error *parse_nt_file(struct pyhs_target *t,
-					const uint8_t *desc, size_t size)
+/* NT_FILE: count, page size, count * {start, end, page offset}, names.
+ * Calls fn for each well-formed entry; returns fn's first error. */
+static struct pyhs_error *nt_file_foreach(
+	struct pyhs_target *t, const uint8_t *desc, size_t size,
+	struct pyhs_error *(*fn)(struct pyhs_target *t,
+				 const struct nt_file_entry *e))
 {
 	if (size < 16)
 		return NULL;
 	uint64_t count, page_size;
 	memcpy(&count, desc, 8);
 	memcpy(&page_size, desc + 8, 8);
-	if (count > (size - 16) / 24) {
-		pyhs_target_warn(t, "NT_FILE note is corrupt: %llu entries",
-				 (unsigned long long)count);
+	if (count > (size - 16) / 24 || !page_size)
 		return NULL;
-	}
 	const char *names = (const char *)desc + 16 + count * 24;
 	const char *names_end = (const char *)desc + size;
 	for (uint64_t i = 0; i < count; i++) {
@@ -307,51 +308,55 @@ static struct pyhs_error *parse_nt_file(struct pyhs_target *t,
 		size_t n = strnlen(names, (size_t)(names_end - names));
 		if (names + n >= names_end)
 			break;
-		const char *name = names;
+		struct nt_file_entry entry = { e[0], e[1], e[2] * page_size, names };
 		names += n + 1;
-		if (e[1] <= e[0] || e[2] > UINT64_MAX / (page_size ? page_size : 1))
+		if (e[1] <= e[0] || e[2] > UINT64_MAX / page_size)
 			continue;
-		struct pyhs_error *err = pyhs_target_add_module_mapping(
-			t, name, e[0], e[1], e[2] == 0);
-		if (err)
-			return err;
-		err = name_mapping(t, e[0], e[1], e[2] * page_size, name);
+		struct pyhs_error *err = fn(t, &entry);
 		if (err)
 			return err;
 	}
 	return NULL;
 }
 
+static struct pyhs_error *register_mapping(struct pyhs_target *t,
+					   const struct nt_file_entry *e)
+{
+	struct pyhs_error *err = pyhs_target_add_module_mapping(
+		t, e->name, e->start, e->end, e->offset == 0);
+	if (!err)
+		err = name_mapping(t, e->start, e->end, e->offset, e->name);
+	return err;
+}
+
+/* First pass over NT_FILE: the modules and what each mapping is. */
+static struct pyhs_error *parse_nt_file(struct pyhs_target *t,
+					const uint8_t *desc, size_t size)
+{
+	uint64_t count = 0, page_size = 0;
+	if (size >= 16) {
+		memcpy(&count, desc, 8);
+		memcpy(&page_size, desc + 8, 8);
+	}
+	if (size < 16 || count > (size - 16) / 24 || !page_size) {
+		pyhs_target_warn(t, "NT_FILE note is corrupt: %llu entries of %llu-byte pages",
+				 (unsigned long long)count, (unsigned long long)page_size);
+		return NULL;
+	}
+	return nt_file_foreach(t, desc, size, register_mapping);
+}
+
+static struct pyhs_error *back_mapping(struct pyhs_target *t,
+				       const struct nt_file_entry *e)
+{
+	return pyhs_target_add_file_bytes(t, e->name, e->start, e->end, e->offset);
+}
+
 /* Second pass over NT_FILE: back each mapping with the module's file. */
 static struct pyhs_error *add_file_backed(struct pyhs_target *t,
 					  const uint8_t *desc, size_t size)
 {
-	if (size < 16)
-		return NULL;
-	uint64_t count, page_size;
-	memcpy(&count, desc, 8);
-	memcpy(&page_size, desc + 8, 8);
-	if (count > (size - 16) / 24)
-		return NULL;
-	const char *names = (const char *)desc + 16 + count * 24;
-	const char *names_end = (const char *)desc + size;
-	for (uint64_t i = 0; i < count; i++) {
-		uint64_t e[3];
-		memcpy(e, desc + 16 + i * 24, 24);
-		size_t n = strnlen(names, (size_t)(names_end - names));
-		if (names + n >= names_end)
-			break;
-		const char *name = names;
-		names += n + 1;
-		if (e[1] <= e[0] || !page_size ||
-		    e[2] > UINT64_MAX / page_size)
-			continue;
-		struct pyhs_error *err = pyhs_target_add_file_bytes(
-			t, name, e[0], e[1], e[2] * page_size);
-		if (err)
-			return err;
-	}
-	return NULL;
+	return nt_file_foreach(t, desc, size, back_mapping);
 }
 
 /* Offsets in struct elf_prstatus and elf_prpsinfo on x86-64. */
