@@ -1,4 +1,6 @@
 /* Finding the CPython runtime in a target: _PyRuntime, version, layout. */
+#include <gelf.h>
+#include <libelf.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -194,18 +196,100 @@ static struct pyhs_error *validate(struct pyhs_target *t)
 	return NULL;
 }
 
-struct pyhs_error *pyhs_python_find(struct pyhs_target *t)
+/* The .PyRuntime section (3.10+) of a module's file: where _PyRuntime is. */
+static bool runtime_section(const struct pyhs_module *m, uint64_t *ret_addr,
+			    uint64_t *ret_size)
 {
-	struct pyhs_module *m = NULL;
-	const struct pyhs_symbol *rt = NULL;
-	for (size_t i = 0; i < t->modules.size; i++) {
-		rt = pyhs_module_symbol(t, &t->modules.data[i], "_PyRuntime");
-		if (rt) {
-			m = &t->modules.data[i];
-			t->runtime_module = i;
-			break;
+	Elf *elf = elf_memory((char *)m->file, m->file_size);
+	if (!elf)
+		return false;
+	size_t shstrndx;
+	bool found = false;
+	if (elf_getshdrstrndx(elf, &shstrndx) == 0) {
+		Elf_Scn *scn = NULL;
+		while (!found && (scn = elf_nextscn(elf, scn))) {
+			GElf_Shdr sh;
+			const char *name;
+			if (gelf_getshdr(scn, &sh) &&
+			    (name = elf_strptr(elf, shstrndx, sh.sh_name)) &&
+			    strcmp(name, ".PyRuntime") == 0 && sh.sh_addr) {
+				*ret_addr = sh.sh_addr + m->bias;
+				*ret_size = sh.sh_size;
+				found = true;
+			}
 		}
 	}
+	elf_end(elf);
+	return found;
+}
+
+/* The "xdebugpy" cookie _Py_DebugOffsets starts _PyRuntime with (3.13+),
+ * 8-aligned somewhere in the module's memory. */
+static bool runtime_cookie(const struct pyhs_target *t, const struct pyhs_module *m,
+			   uint64_t *ret_addr)
+{
+	const struct pyhs_segment_vector *segs = &t->mem.segments;
+	for (size_t i = 0; i < segs->size; i++) {
+		const struct pyhs_segment *sg = &segs->data[i];
+		uint64_t lo = sg->start > m->start ? sg->start : m->start;
+		uint64_t hi = sg->end < m->end ? sg->end : m->end;
+		if (lo >= hi)
+			continue;
+		const uint8_t *base = sg->data + (lo - sg->start), *p = base;
+		size_t left = (size_t)(hi - lo);
+		while (left >= 8) {
+			const uint8_t *hit = memmem(p, left, "xdebugpy", 8);
+			if (!hit)
+				break;
+			uint64_t addr = lo + (uint64_t)(hit - base);
+			if (!(addr & 7)) {
+				*ret_addr = addr;
+				return true;
+			}
+			left -= (size_t)(hit + 1 - p);
+			p = hit + 1;
+		}
+	}
+	return false;
+}
+
+/* Finds _PyRuntime: its symbol, else (stripped binaries without it in
+ * .dynsym, or when told to ignore it) the .PyRuntime section of a Python
+ * module, else the _Py_DebugOffsets cookie in a Python module's memory. */
+static struct pyhs_module *find_runtime(struct pyhs_target *t, uint64_t *ret_addr,
+					uint64_t *ret_size)
+{
+	for (size_t pass = 0; pass < 3; pass++) {
+		for (size_t i = 0; i < t->modules.size; i++) {
+			struct pyhs_module *m = &t->modules.data[i];
+			const struct pyhs_symbol *rt;
+			bool found = false;
+			if (pass == 0 && !(t->opts.runtime_skip & PYHS_SKIP_RUNTIME_SYMBOL) &&
+			    (rt = pyhs_module_symbol(t, m, "_PyRuntime"))) {
+				*ret_addr = rt->value + m->bias;
+				*ret_size = rt->size;
+				found = true;
+			} else if (pass == 1 && !(t->opts.runtime_skip & PYHS_SKIP_RUNTIME_SECTION) &&
+				   m->file && m->bias_known &&
+				   strstr(m->path, "python")) {
+				found = runtime_section(m, ret_addr, ret_size);
+			} else if (pass == 2 && strstr(m->path, "python")) {
+				*ret_size = 0;
+				found = runtime_cookie(t, m, ret_addr);
+			}
+			if (found) {
+				t->runtime_module = i;
+				return m;
+			}
+		}
+	}
+	return NULL;
+}
+
+struct pyhs_error *pyhs_python_find(struct pyhs_target *t)
+{
+	uint64_t rt_size = 0;
+	struct pyhs_module *m = find_runtime(t, &t->runtime, &rt_size);
 	if (!m) {
 		bool missing_files = false;
 		for (size_t i = 0; i < t->modules.size; i++)
@@ -218,7 +302,6 @@ struct pyhs_error *pyhs_python_find(struct pyhs_target *t)
 		return pyhs_error_create(PYHS_ERROR_UNSUPPORTED,
 					 "no CPython runtime found: not a Python process, or its binaries are missing");
 	}
-	t->runtime = rt->value + m->bias;
 
 	const struct pyhs_symbol *pv = pyhs_module_symbol(t, m, "Py_Version");
 	uint64_t v64;
@@ -231,7 +314,7 @@ struct pyhs_error *pyhs_python_find(struct pyhs_target *t)
 		t->py_version = v;
 	} else {
 		for (size_t i = 0; i < sizeof(runtime_sizes) / sizeof(runtime_sizes[0]); i++)
-			if (runtime_sizes[i].runtime_size == rt->size)
+			if (runtime_sizes[i].runtime_size == rt_size)
 				t->py_version = runtime_sizes[i].version_hex;
 	}
 	if ((t->py_version >> 24) != 3)
@@ -243,11 +326,11 @@ struct pyhs_error *pyhs_python_find(struct pyhs_target *t)
 		err = apply_debug_offsets(t);
 	if (err)
 		return err;
-	if (t->layout.rt_size > 0 && rt->size &&
-	    (uint64_t)t->layout.rt_size != rt->size)
+	if (t->layout.rt_size > 0 && rt_size &&
+	    (uint64_t)t->layout.rt_size != rt_size)
 		pyhs_target_warn(t,
 				 "sizeof(_PyRuntimeState) is %llu in '%s' but %d in the layout used",
-				 (unsigned long long)rt->size, m->path,
+				 (unsigned long long)rt_size, m->path,
 				 t->layout.rt_size);
 	return validate(t);
 }

@@ -53,6 +53,9 @@ struct pyhs_error *pyhs_layout_from_dwarf(const char *path,
 
 struct pyhs_target;
 
+#define PYHS_SKIP_RUNTIME_SYMBOL 1u  /* the _PyRuntime symbol */
+#define PYHS_SKIP_RUNTIME_SECTION 2u /* the .PyRuntime section */
+
 struct pyhs_open_options {
 	const char *sysroot;   /* prefix for paths named in the core, or NULL */
 	const char *exe;       /* the executable, if it moved, or NULL */
@@ -61,6 +64,9 @@ struct pyhs_open_options {
 	bool no_python;        /* do not look for CPython: any process or core
 				* opens, and the CPython facts stay empty (for
 				* writing it out as a core) */
+	unsigned runtime_skip;  /* PYHS_SKIP_RUNTIME_*: find _PyRuntime as if
+				 * the binary lacked these (for tests of the
+				 * ways stripped binaries are read) */
 };
 
 /* Opens an ELF core file (plain or zstd-compressed) and finds the CPython

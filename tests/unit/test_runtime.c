@@ -1,0 +1,179 @@
+/*
+ * Finding _PyRuntime without its symbol: the .PyRuntime section (3.10+)
+ * and the _Py_DebugOffsets cookie (3.13+) must lead to the same runtime,
+ * and the same heap, as the symbol does. Cores are made at test time from
+ * each interpreter installed; a missing one is reported as skipped.
+ */
+#include <CUnit/Basic.h>
+#include <errno.h>
+#include <glob.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "heapmodel.h"
+#include "reader.h"
+
+static char workdir[] = "/tmp/pyheapsnap-runtime-XXXXXX";
+
+/* A core of `python -c 'import os; x = [1, 2]; os.abort()'` in a fresh
+ * directory; NULL (and a message) if it cannot be made. */
+static char *make_core(const char *python, const char *name)
+{
+	char *dir;
+	if (asprintf(&dir, "%s/%s", workdir, name) < 0 || mkdir(dir, 0700) < 0)
+		return NULL;
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+		setrlimit(RLIMIT_CORE, &rl);
+		if (chdir(dir) < 0)
+			_exit(126);
+		execl(python, python, "-I", "-c", "import os; x = [1, 2]; os.abort()",
+		      (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	char *core;
+	if (asprintf(&core, "%s/core", dir) < 0)
+		core = NULL;
+	free(dir);
+	if (!WIFSIGNALED(status) || !core || access(core, R_OK) != 0) {
+		printf("\n  no core from %s (core_pattern?)\n", python);
+		free(core);
+		return NULL;
+	}
+	return core;
+}
+
+static void check(const char *python, const char *name, unsigned skip)
+{
+	if (access(python, X_OK) != 0) {
+		printf("\n  skipped: %s not installed\n", python);
+		return;
+	}
+	char *core = make_core(python, name);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(core);
+	struct pyhs_target *a, *b;
+	struct pyhs_open_options plain = { 0 }, probe = { .runtime_skip = skip };
+	CU_ASSERT_PTR_NULL_FATAL(pyhs_target_open_core(core, &plain, &a));
+	struct pyhs_error *err = pyhs_target_open_core(core, &probe, &b);
+	if (err)
+		printf("\n  %s: %s\n", name, err->message);
+	CU_ASSERT_PTR_NULL_FATAL(err);
+	CU_ASSERT_EQUAL(pyhs_target_runtime(a), pyhs_target_runtime(b));
+	CU_ASSERT_EQUAL(pyhs_target_py_version(a), pyhs_target_py_version(b));
+	struct pyhs_heap *ha, *hb;
+	CU_ASSERT_PTR_NULL_FATAL(pyhs_heap_build(a, core, NULL, &ha));
+	CU_ASSERT_PTR_NULL_FATAL(pyhs_heap_build(b, core, NULL, &hb));
+	CU_ASSERT(pyhs_heap_nobjects(ha) > 1000);
+	CU_ASSERT_EQUAL(pyhs_heap_nobjects(ha), pyhs_heap_nobjects(hb));
+	CU_ASSERT_EQUAL(pyhs_heap_nedges(ha), pyhs_heap_nedges(hb));
+	pyhs_heap_destroy(ha);
+	pyhs_heap_destroy(hb);
+	pyhs_target_destroy(a);
+	pyhs_target_destroy(b);
+	free(core);
+}
+
+/* The newest pyenv interpreter of a minor version, or a path that does not
+ * exist (so the test says it is skipped). */
+static char *pyenv_python(const char *minor)
+{
+	const char *root = getenv("PYENV_ROOT");
+	char *pattern;
+	if (asprintf(&pattern, "%s/versions/%s.*/bin/python%s",
+		     root ? root : "/root/.pyenv", minor, minor) < 0)
+		return NULL;
+	glob_t g;
+	char *found = NULL;
+	if (glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc)
+		found = strdup(g.gl_pathv[g.gl_pathc - 1]);
+	globfree(&g);
+	if (!found)
+		found = pattern;
+	else
+		free(pattern);
+	return found;
+}
+
+static void test_section_debian_311(void)
+{
+	check("/usr/bin/python3.11", "debian-3.11", PYHS_SKIP_RUNTIME_SYMBOL);
+}
+
+static void test_section_pyenv(void)
+{
+	const char *minors[] = { "3.10", "3.11", "3.12", "3.13" };
+	for (size_t i = 0; i < 4; i++) {
+		char *py = pyenv_python(minors[i]);
+		char name[32];
+		snprintf(name, sizeof(name), "section-%s", minors[i]);
+		check(py, name, PYHS_SKIP_RUNTIME_SYMBOL);
+		free(py);
+	}
+}
+
+static void test_cookie_313(void)
+{
+	char *py = pyenv_python("3.13");
+	check(py, "cookie-3.13", PYHS_SKIP_RUNTIME_SYMBOL | PYHS_SKIP_RUNTIME_SECTION);
+	free(py);
+}
+
+/* 3.8 has neither: without its symbol there is nothing to find. */
+static void test_nothing_38(void)
+{
+	char *py = pyenv_python("3.8");
+	if (access(py, X_OK) != 0) {
+		printf("\n  skipped: %s not installed\n", py);
+		free(py);
+		return;
+	}
+	char *core = make_core(py, "nothing-3.8");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(core);
+	struct pyhs_open_options probe = {
+		.runtime_skip = PYHS_SKIP_RUNTIME_SYMBOL | PYHS_SKIP_RUNTIME_SECTION,
+	};
+	struct pyhs_target *t;
+	struct pyhs_error *err = pyhs_target_open_core(core, &probe, &t);
+	CU_ASSERT_PTR_NOT_NULL(err);
+	if (err) {
+		CU_ASSERT_EQUAL(err->code, PYHS_ERROR_UNSUPPORTED);
+		pyhs_error_destroy(err);
+	}
+	free(core);
+	free(py);
+}
+
+int main(void)
+{
+	if (!mkdtemp(workdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	CU_pSuite s = CU_add_suite("runtime", NULL, NULL);
+	CU_add_test(s, "the .PyRuntime section of Debian's python3.11", test_section_debian_311);
+	CU_add_test(s, "the .PyRuntime section of pyenv 3.10-3.13", test_section_pyenv);
+	CU_add_test(s, "the _Py_DebugOffsets cookie of 3.13", test_cookie_313);
+	CU_add_test(s, "3.8 without its symbol is refused", test_nothing_38);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	unsigned failed = CU_get_number_of_failures();
+	CU_cleanup_registry();
+	char *cmd;
+	if (asprintf(&cmd, "rm -rf '%s'", workdir) >= 0) {
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", workdir);
+		free(cmd);
+	}
+	return failed ? 1 : 0;
+}
