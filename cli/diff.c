@@ -202,7 +202,8 @@ static int diff_rows(const struct pyhs_heap *a, const struct pyhs_heap *b,
 	tally_map_deinit(&m);
 	if (err)
 		return report_error(err);
-	qsort(rows->data, rows->size, sizeof(*rows->data), by_growth);
+	if (rows->size > 1)
+		qsort(rows->data, rows->size, sizeof(*rows->data), by_growth);
 	return 0;
 }
 

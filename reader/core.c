@@ -73,9 +73,12 @@ static struct pyhs_error *decompress_zstd(struct pyhs_target *t,
 	ZSTD_DStream *ds = ZSTD_createDStream();
 	if (!ds)
 		return &pyhs_enomem;
+	/* The size a frame declares is a claim: start from what the input
+	 * could plausibly hold and grow with what really comes out. */
 	unsigned long long hint = ZSTD_getFrameContentSize(src, src_size);
+	size_t plausible = src_size < (SIZE_MAX - 4096) / 64 ? src_size * 64 + 4096 : SIZE_MAX;
 	size_t cap = (hint != ZSTD_CONTENTSIZE_UNKNOWN &&
-		      hint != ZSTD_CONTENTSIZE_ERROR && hint < (1ull << 40))
+		      hint != ZSTD_CONTENTSIZE_ERROR && hint < plausible)
 			     ? (size_t)hint + 1 : src_size * 4 + 4096;
 	uint8_t *buf = malloc(cap);
 	if (!buf) {
@@ -613,10 +616,13 @@ struct pyhs_error *pyhs_target_open_core(const char *path,
 				goto fail_elf;
 		}
 	}
-	qsort(t->mappings.data, t->mappings.size, sizeof(*t->mappings.data),
-	      compare_mappings);
-	qsort(t->captured.data, t->captured.size, sizeof(*t->captured.data),
-	      compare_segments);
+	/* (qsort must not see the NULL of an empty vector.) */
+	if (t->mappings.size > 1)
+		qsort(t->mappings.data, t->mappings.size, sizeof(*t->mappings.data),
+		      compare_mappings);
+	if (t->captured.size > 1)
+		qsort(t->captured.data, t->captured.size, sizeof(*t->captured.data),
+		      compare_segments);
 	if (nload == 0) {
 		err = pyhs_error_create(PYHS_ERROR_INPUT,
 					"'%s' holds no memory segments", path);

@@ -1368,8 +1368,9 @@ static struct pyhs_error *build(struct live *L,
 		struct pyhs_segment seg = { c->start, c->end, c->data };
 		pyhs_segment_vector_append(&t->captured, seg);
 	}
-	qsort(t->captured.data, t->captured.size, sizeof(*t->captured.data),
-	      compare_segments);
+	if (t->captured.size > 1)
+		qsort(t->captured.data, t->captured.size, sizeof(*t->captured.data),
+		      compare_segments);
 	/* The mappings as they were during the stop, for a core. */
 	for (size_t i = 0; i < maps->size; i++) {
 		const struct live_map *m = &maps->data[i];
