@@ -41,9 +41,16 @@
 #define MAX_THREADS 10000
 #define MAX_FRAMES 100000
 
+/* After this many references that lead nowhere, an object whose bad ones
+ * outnumber its good ones is given up on: a container whose size lies must
+ * not cost time in proportion to the lie. */
+#define MAX_BAD_REFERENCES 256
+
 struct walker {
 	struct pyhs_heap *h;
 	struct pyhs_error *err;
+	bool stop;            /* w->err set, or the current object given up */
+	uint64_t good, bad;   /* references of the current object */
 	uint32_t cur;
 	uint64_t cur_addr, cur_end; /* extent of the object being decoded */
 	uint32_t id_class, id_dict, id_mro, id_bases, id_base, id_name,
@@ -66,7 +73,7 @@ static void add_edge(struct walker *w, uint32_t dst, uint32_t label)
 	}
 	if (!pyhs_u32_vector_append(&h->edge_dst, dst) ||
 	    !pyhs_u32_vector_append(&h->edge_label, label))
-		w->err = &pyhs_enomem;
+		w->err = &pyhs_enomem, w->stop = true;
 }
 
 /* A reference the type's layout says is an object pointer. */
@@ -76,12 +83,22 @@ static uint32_t edge(struct walker *w, uint64_t addr, uint32_t label)
 		return PYHS_NO_OBJECT;
 	uint32_t j = pyhs_heap_add(w->h, addr, false, &w->err);
 	if (j == PYHS_NO_OBJECT) {
-		if (!w->err)
-			pyhs_heap_warn(w->h, PYHS_WARN_BAD_POINTER,
-				       "object 0x%" PRIx64 " refers to 0x%" PRIx64 ", which is not an object",
-				       w->cur_addr, addr);
+		if (w->err) {
+			w->stop = true;
+			return j;
+		}
+		pyhs_heap_warn(w->h, PYHS_WARN_BAD_POINTER,
+			       "object 0x%" PRIx64 " refers to 0x%" PRIx64 ", which is not an object",
+			       w->cur_addr, addr);
+		if (++w->bad > MAX_BAD_REFERENCES && w->bad > w->good) {
+			w->stop = true;
+			pyhs_heap_warn(w->h, PYHS_WARN_CORRUPT,
+				       "object 0x%" PRIx64 " is corrupt: gave up after %" PRIu64 " references that lead nowhere",
+				       w->cur_addr, w->bad);
+		}
 		return j;
 	}
+	w->good++;
 	add_edge(w, j, label);
 	return j;
 }
@@ -95,6 +112,8 @@ static void maybe_edge(struct walker *w, uint64_t v, uint32_t label)
 	uint32_t j = pyhs_heap_add(w->h, v, true, &w->err);
 	if (j != PYHS_NO_OBJECT)
 		add_edge(w, j, label);
+	else if (w->err)
+		w->stop = true;
 }
 
 static uint32_t field(struct walker *w, uint64_t addr, int32_t off,
@@ -118,7 +137,7 @@ static void type_fields(struct walker *w, struct pyhs_type_info *ti)
 	uint64_t words = (uint64_t)ti->basicsize / 8;
 	uint32_t *names = malloc(words * sizeof(*names));
 	if (!names) {
-		w->err = &pyhs_enomem;
+		w->err = &pyhs_enomem, w->stop = true;
 		return;
 	}
 	memset(names, 0xff, words * sizeof(*names));
@@ -150,7 +169,7 @@ static void type_fields(struct walker *w, struct pyhs_type_info *ti)
 				struct pyhs_error *err = pyhs_heap_intern_string(
 					h, label, &names[off / 8]);
 				if (err) {
-					w->err = err;
+					w->err = err, w->stop = true;
 					free(names);
 					return;
 				}
@@ -182,7 +201,7 @@ static void type_fields(struct walker *w, struct pyhs_type_info *ti)
 		struct pyhs_error *err = pyhs_heap_intern_string(h, extra[k].name,
 								 &names[off / 8]);
 		if (err) {
-			w->err = err;
+			w->err = err, w->stop = true;
 			free(names);
 			return;
 		}
@@ -335,7 +354,7 @@ static bool dict_edge_cb(void *arg, uint64_t key, uint64_t value, uint64_t i)
 	edge(w, value, k == PYHS_NO_OBJECT || k > 0x0fffffff ?
 			       PYHS_LABEL(PYHS_LABEL_NONE, 0) :
 			       PYHS_LABEL(PYHS_LABEL_DICT_VALUE, k));
-	return !w->err;
+	return !w->stop;
 }
 
 static uint64_t decode_dict(struct walker *w, uint64_t addr)
@@ -356,7 +375,7 @@ static void items(struct walker *w, uint64_t base, uint64_t n, bool stackref)
 	if (n > MAX_CONTAINER_ITEMS)
 		n = MAX_CONTAINER_ITEMS;
 	const uint64_t *p = pyhs_target_ptr(w->h->t, base, n * 8);
-	for (uint64_t i = 0; i < n && !w->err; i++) {
+	for (uint64_t i = 0; i < n && !w->stop; i++) {
 		uint64_t v;
 		if (p)
 			v = p[i];
@@ -383,7 +402,7 @@ static uint64_t decode_set(struct walker *w, uint64_t addr,
 		return (uint64_t)ti->basicsize;
 	uint64_t n = mask + 1;
 	const uint64_t *p = pyhs_target_ptr(w->h->t, table, n * 16);
-	for (uint64_t i = 0; i < n && !w->err; i++) {
+	for (uint64_t i = 0; i < n && !w->stop; i++) {
 		uint64_t key;
 		if (p)
 			key = p[2 * i];
@@ -409,7 +428,7 @@ static uint64_t decode_deque(struct walker *w, uint64_t addr,
 	    len > MAX_CONTAINER_ITEMS)
 		return (uint64_t)ti->basicsize;
 	uint64_t idx = left;
-	for (uint64_t i = 0; i < len && block && !w->err; i++) {
+	for (uint64_t i = 0; i < len && block && !w->stop; i++) {
 		uint64_t v;
 		if (!hrd(w->h, block + (uint64_t)L->deque_block_data + 8 * idx, &v))
 			break;
@@ -526,7 +545,7 @@ static void decode_iframe(struct walker *w, uint64_t f)
 	if (top > max)
 		top = max;
 	uint64_t base = f + (uint64_t)L->iframe_localsplus;
-	for (uint64_t i = 0; i < top && !w->err; i++) {
+	for (uint64_t i = 0; i < top && !w->stop; i++) {
 		uint64_t v;
 		if (!hrd(h, base + 8 * i, &v))
 			break;
@@ -573,7 +592,7 @@ static void decode_frame_old(struct walker *w, uint64_t addr,
 	hrd(h, addr + 16, &obsize);
 	if (nslots > obsize)
 		nslots = obsize;
-	for (uint64_t i = 0; i < nslots && !w->err; i++) {
+	for (uint64_t i = 0; i < nslots && !w->stop; i++) {
 		uint64_t v;
 		if (hrd(h, base + 8 * i, &v) && v)
 			edge(w, v, local_label(w, code, i));
@@ -593,7 +612,7 @@ static void decode_frame_old(struct walker *w, uint64_t addr,
 	}
 	if (depth > code_stacksize(w, code))
 		depth = code_stacksize(w, code);
-	for (uint64_t i = 0; i < depth && !w->err; i++) {
+	for (uint64_t i = 0; i < depth && !w->stop; i++) {
 		uint64_t v;
 		if (hrd(h, vs + 8 * i, &v) && v)
 			maybe_edge(w, v, PYHS_LABEL(PYHS_LABEL_INDEX, nslots + i));
@@ -760,7 +779,7 @@ static void decode_values(struct walker *w, const struct pyhs_type_info *ti,
 		nentries = n;
 	uint64_t entries = keys + (uint64_t)L->dictkeys_dk_indices + (UINT64_C(1) << log2_index);
 	struct values_ctx c = { w, values, nentries };
-	for (uint64_t i = 0; i < nentries && !w->err; i++) {
+	for (uint64_t i = 0; i < nentries && !w->stop; i++) {
 		uint64_t key;
 		if (!hrd(h, entries + 16 * i, &key))
 			break;
@@ -968,6 +987,8 @@ static void decode(struct walker *w, uint32_t i)
 	uint64_t size = (uint64_t)ti->basicsize +
 			(ti->itemsize ? (uint64_t)ti->itemsize * absize : 0);
 	w->cur = i;
+	w->good = w->bad = 0;
+	w->stop = w->err != NULL;
 	w->cur_addr = addr;
 	w->cur_end = addr + ((uint64_t)ti->basicsize > 16 ? (uint64_t)ti->basicsize : 16);
 	if (!pyhs_target_ptr(h->t, addr, (size_t)ti->basicsize > 16 ? (size_t)ti->basicsize : 16)) {
@@ -1049,7 +1070,7 @@ static void decode(struct walker *w, uint32_t i)
 		if (hrd(h, addr + LRU_CACHE, &cache) && cache &&
 		    hrd_off(h, cache, L->dict_ma_used, &cached) && cached < limit)
 			limit = cached + 1;
-		for (uint64_t k = 0; link && link != addr && k < limit && !w->err; k++) {
+		for (uint64_t k = 0; link && link != addr && k < limit && !w->stop; k++) {
 			uint64_t key, result;
 			if (hrd(h, link + LRU_ELEM_KEY, &key))
 				maybe_edge(w, key, PYHS_LABEL(PYHS_LABEL_DICT_KEY, 0));
@@ -1118,12 +1139,12 @@ static void add_root(struct walker *w, uint64_t addr, const char *label,
 	uint32_t id;
 	struct pyhs_error *err = pyhs_heap_intern_string(w->h, label, &id);
 	if (err) {
-		w->err = err;
+		w->err = err, w->stop = true;
 		return;
 	}
 	struct pyhs_root r = { j, id | (holds_ref ? 0 : PYHS_ROOT_BORROWED) };
 	if (!pyhs_root_vector_append(&w->h->roots, r))
-		w->err = &pyhs_enomem;
+		w->err = &pyhs_enomem, w->stop = true;
 }
 
 static void walk_gc_lists(struct walker *w)
@@ -1334,7 +1355,7 @@ static void walk_roots(struct walker *w)
 			}
 		}
 		if (!pyhs_thread_vector_append(&h->threads, th)) {
-			w->err = &pyhs_enomem;
+			w->err = &pyhs_enomem, w->stop = true;
 			return;
 		}
 		char label[64];

@@ -31,7 +31,9 @@ void pyhs_target_warn(struct pyhs_target *t, const char *fmt, ...)
 struct pyhs_error *pyhs_map_file(struct pyhs_target *t, const char *path,
 				 const uint8_t **ret_data, size_t *ret_size)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO or device named in a core must not block the
+	 * open; anything but a regular file is refused below anyway. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return pyhs_error_os(errno, "cannot open '%s'", path);
 	struct stat st;
