@@ -1,0 +1,171 @@
+/*
+ * Fuzz target: snapshot files (formats/FORMAT.md) read by
+ * pyhs_snapshot_read; when one reads, every analysis and the export run
+ * over the heap it gives.
+ *
+ * Two kinds of input:
+ *
+ *   - Anything else than the "FZSN" form below: the snapshot file itself,
+ *     byte for byte (framing, checksums, truncation, the magic and version).
+ *
+ *   - "FZSN" u64 n u64 m, then sections until the input ends, each
+ *     id[4] u8 mode u32 len and len raw bytes (fewer if the input ends):
+ *     the harness writes a well-framed snapshot of them (header with n and
+ *     m, each section stored, or zstd-compressed when mode bit 1 is set,
+ *     marked required when mode bit 0 is set, right sizes and checksums).
+ *     Mutations then reach the section decoders and the heap's
+ *     cross-checks instead of dying on a checksum.
+ */
+#include <zstd.h>
+
+#include "fuzz_common.h"
+
+#define FRAMED_MAGIC "FZSN"
+#define MAX_SECTIONS 256
+#define HEADER_SIZE 64
+#define ENTRY_SIZE 40
+
+struct buf {
+	uint8_t *data;
+	size_t size, cap;
+};
+
+static void buf_reserve(struct buf *b, size_t more)
+{
+	if (b->cap - b->size >= more)
+		return;
+	size_t cap = b->cap ? b->cap : 4096;
+	while (cap - b->size < more)
+		cap *= 2;
+	uint8_t *d = realloc(b->data, cap);
+	if (!d)
+		fuzz_die("out of memory");
+	b->data = d;
+	b->cap = cap;
+}
+
+static void buf_put(struct buf *b, const void *p, size_t n)
+{
+	buf_reserve(b, n);
+	if (n)
+		memcpy(b->data + b->size, p, n);
+	b->size += n;
+}
+
+static void put_u16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+/* Builds a snapshot file from the FZSN form into out. */
+static void build_framed(const uint8_t *data, size_t size, struct buf *out)
+{
+	static struct buf table, zbuf;
+	table.size = 0;
+	out->size = 0;
+	uint64_t n = get_u64(data + 4), m = get_u64(data + 12);
+	size_t pos = 20;
+	uint8_t header[HEADER_SIZE] = { 0 };
+	buf_put(out, header, HEADER_SIZE);
+	uint32_t count = 0;
+	while (pos + 9 <= size && count < MAX_SECTIONS) {
+		const uint8_t *id = data + pos;
+		uint8_t mode = data[pos + 4];
+		size_t len = get_u32(data + pos + 5);
+		pos += 9;
+		if (len > size - pos)
+			len = size - pos;
+		const uint8_t *raw = data + pos;
+		pos += len;
+		const uint8_t *stored = raw;
+		size_t stored_size = len;
+		uint8_t codec = 0;
+		if (mode & 2) {
+			size_t bound = ZSTD_compressBound(len);
+			zbuf.size = 0;
+			buf_reserve(&zbuf, bound);
+			size_t z = ZSTD_compress(zbuf.data, bound, raw, len, 1);
+			if (ZSTD_isError(z))
+				fuzz_die("ZSTD_compress failed");
+			stored = zbuf.data;
+			stored_size = z;
+			codec = 1;
+		}
+		uint8_t e[ENTRY_SIZE] = { 0 };
+		memcpy(e, id, 4);
+		put_u16(e + 4, mode & 1);
+		e[6] = codec;
+		put_u64(e + 8, out->size);
+		put_u64(e + 16, stored_size);
+		put_u64(e + 24, len);
+		put_u64(e + 32, pyhs_xxh64(stored, stored_size));
+		buf_put(out, stored, stored_size);
+		buf_put(&table, e, ENTRY_SIZE);
+		count++;
+	}
+	uint64_t table_off = out->size;
+	buf_put(out, table.data, table.size);
+	uint8_t *h = out->data;
+	memcpy(h, "\x89PYHSNAP", 8);
+	put_u32(h + 8, PYHS_SNAPSHOT_VERSION);
+	put_u32(h + 12, count);
+	put_u64(h + 16, out->size);
+	put_u64(h + 24, table_off);
+	put_u64(h + 32, n);
+	put_u64(h + 40, m);
+	put_u64(h + 48, pyhs_xxh64(table.data, table.size));
+	put_u64(h + 56, pyhs_xxh64(h, 56));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct buf file;
+	if (size >= 20 && memcmp(data, FRAMED_MAGIC, 4) == 0) {
+		build_framed(data, size, &file);
+		data = file.data;
+		size = file.size;
+	}
+	const char *path = fuzz_input_file(data, size);
+	/* The test by which the command line tells snapshots from cores. */
+	(void)pyhs_snapshot_is(path);
+	(void)pyhs_snapshot_magic_is(data, size);
+	struct pyhs_heap *h;
+	struct pyhs_error *err = pyhs_snapshot_read(path, &h);
+	if (err) {
+		fuzz_error(err);
+		return 0;
+	}
+	const struct pyhs_heap_meta *m = pyhs_heap_meta(h);
+	for (size_t i = 0; i < m->nwarnings; i++)
+		(void)strlen(m->warnings[i]);
+	fuzz_exercise_heap(h);
+	pyhs_heap_destroy(h);
+	return 0;
+}
