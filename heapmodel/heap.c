@@ -135,13 +135,10 @@ uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 	uint32_t found = pyhs_heap_lookup(h, addr);
 	if (found != PYHS_NO_OBJECT)
 		return found;
-	const uint64_t *hdr = pyhs_target_ptr(h->t, addr, 16);
-	uint64_t buf[2];
-	if (!hdr) {
-		if (!pyhs_target_read(h->t, addr, buf, 16))
-			return PYHS_NO_OBJECT;
-		hdr = buf;
-	}
+	/* Copied out: a core's segments need not be 8-aligned in the file. */
+	uint64_t hdr[2];
+	if (!pyhs_target_read(h->t, addr, hdr, 16))
+		return PYHS_NO_OBJECT;
 	if (!refcnt_plausible(h, hdr[0]))
 		return PYHS_NO_OBJECT;
 	uint32_t type = pyhs_type_get(h, hdr[1], err);
@@ -157,7 +154,7 @@ uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 			if (!hrd(h, addr + 16, &obsize))
 				return PYHS_NO_OBJECT;
 			int64_t s = (int64_t)obsize;
-			uint64_t n = (uint64_t)(s < 0 ? -s : s);
+			uint64_t n = pyhs_uabs64(s);
 			if (n > (UINT64_C(1) << 32) / (uint64_t)ti->itemsize)
 				return PYHS_NO_OBJECT;
 			size += n * (uint64_t)ti->itemsize;

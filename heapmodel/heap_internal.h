@@ -56,6 +56,7 @@ struct pyhs_type_info {
 	uint32_t *field_names;
 	uint32_t nfield_words;
 	bool fields_done;
+	bool scan_capped;       /* warned that instances were scanned in part */
 };
 DEFINE_VECTOR(pyhs_type_vector, struct pyhs_type_info)
 DEFINE_HASH_MAP(pyhs_addr_u32_map, uint64_t, uint32_t, pyhs_hash_u64,
@@ -178,6 +179,12 @@ struct pyhs_error *pyhs_types_register_objects(struct pyhs_heap *h);
 
 /* walk.c */
 struct pyhs_error *pyhs_walk(struct pyhs_heap *h);
+
+/* |v| without the overflow of -INT64_MIN (sizes read from the target). */
+static inline uint64_t pyhs_uabs64(int64_t v)
+{
+	return v < 0 ? UINT64_C(0) - (uint64_t)v : (uint64_t)v;
+}
 
 static inline bool hrd(const struct pyhs_heap *h, uint64_t addr, uint64_t *v)
 {

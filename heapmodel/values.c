@@ -151,7 +151,7 @@ static bool read_int(const struct pyhs_heap *h, uint64_t addr, char *buf,
 	} else {
 		int64_t s = (int64_t)tag;
 		neg = s < 0;
-		ndigits = neg ? (uint64_t)-s : (uint64_t)s;
+		ndigits = pyhs_uabs64(s);
 	}
 	if (ndigits > 2) {
 		snprintf(buf, n, "<int of %" PRIu64 " bits>", ndigits * 30);

@@ -218,12 +218,30 @@ static uint32_t field_label(const struct pyhs_type_info *ti, uint64_t off)
 	return PYHS_LABEL(PYHS_LABEL_CONSERVATIVE, off);
 }
 
+#define MAX_SCANNED_BYTES 4096
+
+/* Says once per type that its instances were scanned only in part. */
+static void scan_capped(struct walker *w, const struct pyhs_type_info *ti)
+{
+	uint32_t *t = pyhs_addr_u32_map_search(&w->h->type_by_addr, ti->addr);
+	if (!t || w->h->types.data[*t].scan_capped)
+		return;
+	w->h->types.data[*t].scan_capped = true;
+	pyhs_heap_warn(w->h, PYHS_WARN_CAP,
+		       "type at 0x%" PRIx64 " claims %" PRId64 "-byte instances; only their first %d bytes are scanned",
+		       ti->addr, ti->basicsize, MAX_SCANNED_BYTES);
+}
+
 /* Scans the words [from, to) of the object for object pointers. */
 static void scan(struct walker *w, const struct pyhs_type_info *ti,
 		 uint64_t addr, uint64_t from, uint64_t to)
 {
-	if (to > (UINT64_C(1) << 24))
-		to = UINT64_C(1) << 24;
+	/* A size read from a corrupt type must not make every instance a
+	 * megabyte of words to check: real C structs are far smaller. */
+	if (to > from + MAX_SCANNED_BYTES) {
+		to = from + MAX_SCANNED_BYTES;
+		scan_capped(w, ti);
+	}
 	for (uint64_t off = from & ~UINT64_C(7); off + 8 <= to; off += 8) {
 		if (ti->weaklistoffset > 0 && off == (uint64_t)ti->weaklistoffset)
 			continue;
@@ -374,11 +392,11 @@ static void items(struct walker *w, uint64_t base, uint64_t n, bool stackref)
 {
 	if (n > MAX_CONTAINER_ITEMS)
 		n = MAX_CONTAINER_ITEMS;
-	const uint64_t *p = pyhs_target_ptr(w->h->t, base, n * 8);
+	const uint8_t *p = pyhs_target_ptr(w->h->t, base, n * 8);
 	for (uint64_t i = 0; i < n && !w->stop; i++) {
 		uint64_t v;
 		if (p)
-			v = p[i];
+			memcpy(&v, p + 8 * i, 8); /* the bytes need not be aligned */
 		else if (!hrd(w->h, base + 8 * i, &v))
 			break;
 		if (stackref) {
@@ -401,11 +419,11 @@ static uint64_t decode_set(struct walker *w, uint64_t addr,
 	    mask > (UINT64_C(1) << 40))
 		return (uint64_t)ti->basicsize;
 	uint64_t n = mask + 1;
-	const uint64_t *p = pyhs_target_ptr(w->h->t, table, n * 16);
+	const uint8_t *p = pyhs_target_ptr(w->h->t, table, n * 16);
 	for (uint64_t i = 0; i < n && !w->stop; i++) {
 		uint64_t key;
 		if (p)
-			key = p[2 * i];
+			memcpy(&key, p + 16 * i, 8);
 		else if (!hrd(w->h, table + 16 * i, &key))
 			break;
 		if (key && key != w->h->set_dummy)
@@ -796,8 +814,13 @@ static void decode_instance(struct walker *w, uint64_t addr,
 	edge(w, ti->addr, PYHS_LABEL(PYHS_LABEL_FIELD, w->id_class));
 	/* Fields beyond the static base: slots by name; the words of a C
 	 * type made from a spec, scanned. */
+	uint64_t end = (uint64_t)ti->basicsize;
+	if (end > (uint64_t)ti->kind_basicsize + MAX_SCANNED_BYTES) {
+		end = (uint64_t)ti->kind_basicsize + MAX_SCANNED_BYTES;
+		scan_capped(w, ti);
+	}
 	for (uint64_t off = (uint64_t)ti->kind_basicsize & ~UINT64_C(7);
-	     off + 8 <= (uint64_t)ti->basicsize; off += 8) {
+	     off + 8 <= end; off += 8) {
 		if ((ti->dictoffset > 0 && off == (uint64_t)ti->dictoffset) ||
 		    (ti->weaklistoffset > 0 && off == (uint64_t)ti->weaklistoffset))
 			continue;
@@ -851,10 +874,8 @@ static void decode_instance(struct walker *w, uint64_t addr,
 	} else if (ti->dictoffset > 0) {
 		hrd(h, addr + (uint64_t)ti->dictoffset, &dict);
 	} else if (ti->dictoffset < 0) {
-		int64_t n = (int64_t)obsize;
-		if (n < 0)
-			n = -n;
-		uint64_t sz = (uint64_t)ti->basicsize + (uint64_t)n * (uint64_t)ti->itemsize;
+		uint64_t n = pyhs_uabs64((int64_t)obsize);
+		uint64_t sz = (uint64_t)ti->basicsize + n * (uint64_t)ti->itemsize;
 		sz = (sz + 7) & ~UINT64_C(7);
 		hrd(h, addr + sz + (uint64_t)ti->dictoffset, &dict);
 	}
@@ -926,7 +947,7 @@ static uint64_t int_size(struct walker *w, uint64_t addr)
 		n = word >> 3;
 	} else {
 		int64_t s = (int64_t)word;
-		n = (uint64_t)(s < 0 ? -s : s);
+		n = pyhs_uabs64(s);
 	}
 	if (w->h->minor >= 11 && n == 0)
 		n = 1;
@@ -983,7 +1004,7 @@ static void decode(struct walker *w, uint32_t i)
 	if (ti->itemsize || ti->kind == K_LIST || ti->kind == K_DEQUE)
 		hrd(h, addr + 16, &obsize);
 	int64_t sobsize = (int64_t)obsize;
-	uint64_t absize = (uint64_t)(sobsize < 0 ? -sobsize : sobsize);
+	uint64_t absize = pyhs_uabs64(sobsize);
 	uint64_t size = (uint64_t)ti->basicsize +
 			(ti->itemsize ? (uint64_t)ti->itemsize * absize : 0);
 	w->cur = i;

@@ -45,6 +45,10 @@ import sys
 import tempfile
 import zlib
 
+# The heap the cores hold: a few of each container, instances with a
+# __dict__ and with __slots__, and 3000 functions (so that a walker that
+# pays a megabyte per function when the function type lies about its size,
+# see function-and-code-types-basicsize-1mib, takes long enough to show).
 PROGRAM = """\
 import collections, os
 class Point:
@@ -62,6 +66,7 @@ SLOTS = [Slotted(i, [i]) for i in range(50)]
 QUEUE = collections.deque(range(100))
 SETS = [frozenset({i, i + 1}) for i in range(30)]
 BIG = 2 ** 200
+HANDLERS = [(lambda event, n=i: (event, n)) for i in range(3000)]
 CYCLE = []
 CYCLE.append(CYCLE)
 os.abort()

@@ -13,12 +13,17 @@
  */
 #include "fuzz_common.h"
 
-/* Where pyhs_gcore_write writes: a directory made once, removed at exit. */
+/* Where pyhs_gcore_write writes: a directory made once, before replay.c
+ * forks a child per input, and removed at exit by the process that made
+ * it. */
 static char gcore_dir[64];
 static char gcore_path[96];
+static pid_t gcore_owner;
 
 static void remove_gcore_dir(void)
 {
+	if (getpid() != gcore_owner)
+		return;
 	unlink(gcore_path);
 	rmdir(gcore_dir);
 }
@@ -30,9 +35,19 @@ static const char *gcore_output(void)
 		if (!mkdtemp(gcore_dir))
 			fuzz_die("mkdtemp failed");
 		snprintf(gcore_path, sizeof(gcore_path), "%s/out.core", gcore_dir);
+		gcore_owner = getpid();
 		atexit(remove_gcore_dir);
 	}
 	return gcore_path;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	gcore_output();
+	return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
