@@ -810,7 +810,6 @@ static void decode_instance(struct walker *w, uint64_t addr,
 			    const struct pyhs_type_info *ti, uint64_t obsize)
 {
 	struct pyhs_heap *h = w->h;
-	const struct pyhs_layout *L = h->L;
 	edge(w, ti->addr, PYHS_LABEL(PYHS_LABEL_FIELD, w->id_class));
 	/* Fields beyond the static base: slots by name; the words of a C
 	 * type made from a spec, scanned. */
@@ -837,29 +836,19 @@ static void decode_instance(struct walker *w, uint64_t addr,
 	if (h->minor >= 11 && (ti->flags & TPFLAGS_MANAGED_DICT)) {
 		uint64_t word = 0;
 		hrd(h, addr - 24, &word);
+		/* 3.11/3.12 values have a slot for every entry of the type's
+		 * shared keys (dk_nentries + dk_usable): no bound beyond the
+		 * keys' own entry count is needed. */
 		if (h->minor == 11) {
 			dict = word;
 			hrd(h, addr - 32, &values);
-			if (values) {
-				uint64_t keys, n = 0, usable = 0;
-				if (hrd_off(h, ti->addr, L->heaptype_ht_cached_keys, &keys) && keys) {
-					hrd_off(h, keys, L->dictkeys_dk_nentries, &n);
-					hrd_off(h, keys, L->dictkeys_dk_usable, &usable);
-				}
-				decode_values(w, ti, values, n + usable);
-			}
+			if (values)
+				decode_values(w, ti, values, UINT64_MAX);
 		} else if (h->minor == 12) {
-			if (word & 1) {
-				values = word + 1;
-				uint64_t keys, n = 0, usable = 0;
-				if (hrd_off(h, ti->addr, L->heaptype_ht_cached_keys, &keys) && keys) {
-					hrd_off(h, keys, L->dictkeys_dk_nentries, &n);
-					hrd_off(h, keys, L->dictkeys_dk_usable, &usable);
-				}
-				decode_values(w, ti, values, n + usable);
-			} else {
+			if (word & 1)
+				decode_values(w, ti, word + 1, UINT64_MAX);
+			else
 				dict = word;
-			}
 		} else {
 			/* Valid inline values hold the attributes, whether or
 			 * not a dict has been made that shares them. */
