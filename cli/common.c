@@ -49,7 +49,7 @@ int report_error(struct pyhs_error *err)
 	return code;
 }
 
-static bool parse_count(const char *arg, uint64_t *ret)
+bool parse_count(const char *arg, uint64_t *ret)
 {
 	char *end;
 	errno = 0;

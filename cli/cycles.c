@@ -46,8 +46,7 @@ static int option(void *ctx, int opt, const char *arg)
 			return usage_error("cycles", "--min-size takes a number of bytes, not '%s'", arg);
 		return 0;
 	case 'n':
-		c->n = strtoull(arg, &end, 10);
-		if (*end || !c->n || arg[0] == '-')
+		if (!parse_count(arg, &c->n))
 			return usage_error("cycles", "-n takes a positive whole number, not '%s'", arg);
 		return 0;
 	default:

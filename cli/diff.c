@@ -72,7 +72,6 @@ static bool parse_threshold(const char *arg, struct diff_options *d)
 static int option(void *ctx, int opt, const char *arg)
 {
 	struct diff_options *d = ctx;
-	char *end;
 	switch (opt) {
 	case OPT_BY:
 		if (!strcmp(arg, "type"))
@@ -90,8 +89,7 @@ static int option(void *ctx, int opt, const char *arg)
 		d->gate = true;
 		return 0;
 	case 'n':
-		d->n = strtoull(arg, &end, 10);
-		if (*end || !d->n || arg[0] == '-')
+		if (!parse_count(arg, &d->n))
 			return usage_error("diff", "-n takes a positive whole number, not '%s'", arg);
 		return 0;
 	default:

@@ -59,6 +59,9 @@ static inline bool gen_matches(const struct input_options *o,
 	return o->gen < 0 || (int)pyhs_heap_gen(h, i) == o->gen;
 }
 
+/* A positive whole number (-n, --max-objects, ...); false if arg is not. */
+bool parse_count(const char *arg, uint64_t *ret);
+
 /* An object named on the command line: 0x-hex or decimal address. */
 int parse_object(const struct pyhs_heap *h, const char *verb, const char *arg,
 		 uint64_t *ret);

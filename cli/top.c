@@ -38,7 +38,6 @@ static void help(void)
 static int option(void *ctx, int opt, const char *arg)
 {
 	struct top_options *t = ctx;
-	char *end;
 	switch (opt) {
 	case OPT_BY:
 		if (!strcmp(arg, "retained"))
@@ -59,8 +58,7 @@ static int option(void *ctx, int opt, const char *arg)
 		t->type = arg;
 		return 0;
 	case 'n':
-		t->n = strtoull(arg, &end, 10);
-		if (*end || !t->n || arg[0] == '-')
+		if (!parse_count(arg, &t->n))
 			return usage_error("top", "-n takes a positive whole number, not '%s'", arg);
 		return 0;
 	default:
