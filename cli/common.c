@@ -301,14 +301,6 @@ int parse_object(const struct pyhs_heap *h, const char *verb, const char *arg,
 	return 0;
 }
 
-/* The value of a str object, if it is one. */
-static const char *str_value(const struct pyhs_heap *h, uint32_t i)
-{
-	if (strcmp(pyhs_heap_type_name(h, pyhs_heap_type_of(h, i)), "str") != 0)
-		return NULL;
-	return pyhs_heap_value(h, i);
-}
-
 void describe_path(const struct pyhs_heap *h, const struct pyhs_path *p,
 		   char *buf, size_t n)
 {
@@ -321,33 +313,8 @@ void describe_path(const struct pyhs_heap *h, const struct pyhs_path *p,
 		    pyhs_heap_type_name(h, pyhs_heap_type_of(h, p->start)),
 		    (unsigned long long)pyhs_heap_addr(h, p->start));
 	} else {
-		const char *root = pyhs_heap_root_label(h, p->root);
-		/* sys.modules['m'].__dict__['g'] reads as "module m global g". */
-		if (strcmp(root, "sys.modules") == 0 && p->nedges >= 1) {
-			uint32_t l0 = pyhs_heap_edge_label(h, p->edges[0]);
-			const char *mod = PYHS_LABEL_KIND(l0) == PYHS_LABEL_DICT_VALUE ?
-						  str_value(h, PYHS_LABEL_PAYLOAD(l0)) : NULL;
-			if (mod) {
-				k = 1;
-				PUT("module %s", mod);
-				char l[64];
-				if (p->nedges >= 3 &&
-				    pyhs_heap_format_label(h, pyhs_heap_edge_label(h, p->edges[1]), l, sizeof(l)) &&
-				    strcmp(l, ".__dict__") == 0) {
-					uint32_t l2 = pyhs_heap_edge_label(h, p->edges[2]);
-					const char *g = PYHS_LABEL_KIND(l2) == PYHS_LABEL_DICT_VALUE ?
-								str_value(h, PYHS_LABEL_PAYLOAD(l2)) : NULL;
-					if (g) {
-						PUT(" global %s", g);
-						k = 3;
-					}
-				}
-			} else {
-				PUT("%s", root);
-			}
-		} else {
-			PUT("%s", root);
-		}
+		k = pyhs_heap_describe_root(h, p->root, p->edges, p->nedges, buf, n);
+		o = strlen(buf);
 	}
 	for (; k < p->nedges; k++) {
 		char l[128];

@@ -481,6 +481,40 @@ static void quote_key(const struct pyhs_heap *h, uint32_t key, char *buf,
 	}
 }
 
+/* The str key a DICT_VALUE label names, or NULL. */
+static const char *dict_key_str(const struct pyhs_heap *h, uint32_t label)
+{
+	if (PYHS_LABEL_KIND(label) != PYHS_LABEL_DICT_VALUE ||
+	    !is_str(h, PYHS_LABEL_PAYLOAD(label)))
+		return NULL;
+	return pyhs_heap_value(h, PYHS_LABEL_PAYLOAD(label));
+}
+
+uint64_t pyhs_heap_describe_root(const struct pyhs_heap *h, uint64_t r,
+				 const uint64_t *edges, uint64_t nedges,
+				 char *buf, size_t n)
+{
+	const char *root = pyhs_heap_root_label(h, r);
+	snprintf(buf, n, "%s", root);
+	if (strcmp(root, "sys.modules") != 0 || !nedges)
+		return 0;
+	const char *mod = dict_key_str(h, h->edge_label.data[edges[0]]);
+	if (!mod)
+		return 0;
+	if (nedges >= 3) {
+		uint32_t l1 = h->edge_label.data[edges[1]];
+		const char *global = dict_key_str(h, h->edge_label.data[edges[2]]);
+		if (PYHS_LABEL_KIND(l1) == PYHS_LABEL_FIELD &&
+		    !strcmp(pyhs_heap_string(h, PYHS_LABEL_PAYLOAD(l1)), ".__dict__") &&
+		    global) {
+			snprintf(buf, n, "module %s global %s", mod, global);
+			return 3;
+		}
+	}
+	snprintf(buf, n, "module %s", mod);
+	return 1;
+}
+
 bool pyhs_heap_format_label(const struct pyhs_heap *h, uint32_t label,
 			    char *buf, size_t n)
 {

@@ -170,6 +170,14 @@ const char *pyhs_heap_warning_kind_name(enum pyhs_warning_kind kind);
 size_t pyhs_heap_nwarning_examples(const struct pyhs_heap *h);
 const char *pyhs_heap_warning_example(const struct pyhs_heap *h, size_t i);
 
+/* The start of a path from root r along edges[0..nedges) as a person reads
+ * it: the root's label, or "module m" / "module m global g" when the path
+ * runs from sys.modules through a module's __dict__. Writes buf; returns
+ * how many of the first edges that text stands for. */
+uint64_t pyhs_heap_describe_root(const struct pyhs_heap *h, uint64_t r,
+				 const uint64_t *edges, uint64_t nedges,
+				 char *buf, size_t n);
+
 /* ---- analyses: what keeps it alive ---------------------------------- */
 
 struct pyhs_analysis;

@@ -197,30 +197,17 @@ void pyhs_retention_describe(const struct pyhs_retention *r, uint64_t i,
 		steps[ns++] = r->parent_edge[v];
 		v = pyhs_heap_edge_source(h, r->parent_edge[v]);
 	}
-	const char *root = h->strings.data[h->roots.data[r->root_of[v]].label & ~PYHS_ROOT_BORROWED];
 	size_t k = ns;
 	char l[256];
-	/* sys.modules['m'] .__dict__ ['g'] reads as "module m global g". */
-	if (!truncated && !strcmp(root, "sys.modules") && k >= 1) {
-		pyhs_heap_format_label(h, h->edge_label.data[steps[k - 1]], l, sizeof(l));
-		if (l[0] == '[' && l[1] == '\'') {
-			l[strlen(l) - 2] = '\0';
-			PUT("module %s", l + 2);
-			k--;
-			char l2[64];
-			if (k >= 2 && pyhs_heap_format_label(h, h->edge_label.data[steps[k - 1]], l2, sizeof(l2)) &&
-			    !strcmp(l2, ".__dict__") &&
-			    pyhs_heap_format_label(h, h->edge_label.data[steps[k - 2]], l, sizeof(l)) &&
-			    l[0] == '[' && l[1] == '\'') {
-				l[strlen(l) - 2] = '\0';
-				PUT(" global %s", l + 2);
-				k -= 2;
-			}
-		} else {
-			PUT("%s", root);
-		}
+	if (truncated) {
+		PUT("%s ...", h->strings.data[h->roots.data[r->root_of[v]].label & ~PYHS_ROOT_BORROWED]);
 	} else {
-		PUT("%s%s", root, truncated ? " ..." : "");
+		/* steps[] runs upwards; the description reads downwards. */
+		uint64_t down[MAX_DESCRIBED_STEPS];
+		for (size_t j = 0; j < ns; j++)
+			down[j] = steps[ns - 1 - j];
+		k -= pyhs_heap_describe_root(h, r->root_of[v], down, ns, buf, n);
+		o = strlen(buf);
 	}
 	while (k-- > 0) {
 		uint64_t e = steps[k];
