@@ -9,7 +9,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zstd.h>
 
 #include "target.h"
 
@@ -64,70 +63,6 @@ struct pyhs_error *pyhs_map_file(struct pyhs_target *t, const char *path,
 	}
 	*ret_data = p;
 	*ret_size = (size_t)st.st_size;
-	return NULL;
-}
-
-static struct pyhs_error *decompress_zstd(struct pyhs_target *t,
-					  const char *path, const uint8_t *src,
-					  size_t src_size, const uint8_t **ret,
-					  size_t *ret_size)
-{
-	ZSTD_DStream *ds = ZSTD_createDStream();
-	if (!ds)
-		return &pyhs_enomem;
-	/* The size a frame declares is a claim: start from what the input
-	 * could plausibly hold and grow with what really comes out. */
-	unsigned long long hint = ZSTD_getFrameContentSize(src, src_size);
-	size_t plausible = src_size < (SIZE_MAX - 4096) / 64 ? src_size * 64 + 4096 : SIZE_MAX;
-	size_t cap = (hint != ZSTD_CONTENTSIZE_UNKNOWN &&
-		      hint != ZSTD_CONTENTSIZE_ERROR && hint < plausible)
-			     ? (size_t)hint + 1 : src_size * 4 + 4096;
-	uint8_t *buf = malloc(cap);
-	if (!buf) {
-		ZSTD_freeDStream(ds);
-		return &pyhs_enomem;
-	}
-	ZSTD_inBuffer in = { src, src_size, 0 };
-	ZSTD_outBuffer out = { buf, cap, 0 };
-	struct pyhs_error *err = NULL;
-	size_t r = 1;
-	while (in.pos < in.size || r != 0) {
-		if (out.pos == out.size) {
-			size_t ncap = cap * 2;
-			uint8_t *nbuf = realloc(buf, ncap);
-			if (!nbuf) {
-				err = &pyhs_enomem;
-				break;
-			}
-			buf = nbuf;
-			cap = ncap;
-			out.dst = buf;
-			out.size = cap;
-		}
-		size_t before_in = in.pos, before_out = out.pos;
-		r = ZSTD_decompressStream(ds, &out, &in);
-		if (ZSTD_isError(r)) {
-			err = pyhs_error_create(PYHS_ERROR_INPUT,
-						"cannot decompress '%s': %s",
-						path, ZSTD_getErrorName(r));
-			break;
-		}
-		if (in.pos == in.size && r != 0 && out.pos < out.size &&
-		    before_in == in.pos && before_out == out.pos) {
-			err = pyhs_error_create(PYHS_ERROR_INPUT,
-						"cannot decompress '%s': truncated zstd stream",
-						path);
-			break;
-		}
-	}
-	ZSTD_freeDStream(ds);
-	if (err) {
-		free(buf);
-		return err;
-	}
-	t->owned_buffer = buf;
-	*ret = buf;
-	*ret_size = out.pos;
 	return NULL;
 }
 
@@ -532,8 +467,8 @@ struct pyhs_error *pyhs_target_open_core(const char *path,
 	if (core_size >= 4)
 		memcpy(&magic, core, 4);
 	if (magic == ZSTD_MAGIC) {
-		err = decompress_zstd(t, path, core, core_size, &core,
-				      &core_size);
+		err = pyhs_decompress_core(t, path, core, core_size, &core,
+					   &core_size);
 		if (err)
 			goto fail;
 	}
@@ -696,7 +631,6 @@ void pyhs_target_destroy(struct pyhs_target *t)
 	pyhs_thread_state_vector_deinit(&t->thread_states);
 	free(t->auxv);
 	pyhs_memory_deinit(&t->mem);
-	free(t->owned_buffer);
 	free(t->executable);
 	free(t->cmdline);
 	free(t->py_build);
@@ -718,11 +652,24 @@ const void *pyhs_target_ptr(const struct pyhs_target *t, uint64_t addr,
 	return pyhs_memory_ptr(&t->mem, addr, len);
 }
 
+uint64_t pyhs_target_memory_bytes(const struct pyhs_target *t)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < t->mem.segments.size; i++)
+		n += t->mem.segments.data[i].end - t->mem.segments.data[i].start;
+	return n;
+}
+
 bool pyhs_target_symbol(const struct pyhs_target *tc, const char *name,
 			uint64_t *ret)
 {
 	struct pyhs_target *t = (struct pyhs_target *)tc; /* lazy symbol load */
-	for (size_t i = 0; i < t->modules.size; i++) {
+	/* CPython's symbols are in the module that holds _PyRuntime, once it
+	 * is known: a symbol missing there (a static one of a stripped
+	 * binary) is not worth loading every library's table for. */
+	bool known = t->runtime_module < t->modules.size;
+	for (size_t i = known ? t->runtime_module : 0;
+	     i < (known ? t->runtime_module + 1 : t->modules.size); i++) {
 		struct pyhs_module *m = &t->modules.data[i];
 		const struct pyhs_symbol *s = pyhs_module_symbol(t, m, name);
 		if (s) {

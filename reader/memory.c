@@ -4,6 +4,7 @@
 void pyhs_memory_init(struct pyhs_memory *mem)
 {
 	pyhs_segment_vector_init(&mem->segments);
+	mem->hint = 0;
 }
 
 void pyhs_memory_deinit(struct pyhs_memory *mem)
@@ -14,6 +15,10 @@ void pyhs_memory_deinit(struct pyhs_memory *mem)
 /* Index of the first segment whose end is > addr. */
 static size_t segment_lower_bound(const struct pyhs_memory *mem, uint64_t addr)
 {
+	size_t h = mem->hint;
+	if (h < mem->segments.size && mem->segments.data[h].start <= addr &&
+	    mem->segments.data[h].end > addr)
+		return h;
 	size_t lo = 0, hi = mem->segments.size;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -22,6 +27,7 @@ static size_t segment_lower_bound(const struct pyhs_memory *mem, uint64_t addr)
 		else
 			hi = mid;
 	}
+	((struct pyhs_memory *)mem)->hint = lo;
 	return lo;
 }
 

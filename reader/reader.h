@@ -67,7 +67,13 @@ struct pyhs_open_options {
 	unsigned runtime_skip;  /* PYHS_SKIP_RUNTIME_*: find _PyRuntime as if
 				 * the binary lacked these (for tests of the
 				 * ways stripped binaries are read) */
+	uint64_t max_core_size; /* a zstd core may decompress to this many
+				 * bytes; 0: PYHS_DEFAULT_MAX_CORE_SIZE */
 };
+
+/* 64 GiB. A compressed core is decompressed into a sparse temporary file
+ * ($TMPDIR, else /var/tmp, else /tmp), no further than its headers need. */
+#define PYHS_DEFAULT_MAX_CORE_SIZE (UINT64_C(64) << 30)
 
 /* Opens an ELF core file (plain or zstd-compressed) and finds the CPython
  * runtime in it. Errors: PYHS_ERROR_OS (cannot open), PYHS_ERROR_INPUT
@@ -125,6 +131,8 @@ uint32_t pyhs_target_py_version(const struct pyhs_target *t); /* PY_VERSION_HEX 
 const char *pyhs_target_py_build(const struct pyhs_target *t); /* Py_GetVersion() text, or "" */
 const char *pyhs_target_py_library(const struct pyhs_target *t); /* file holding _PyRuntime */
 uint64_t pyhs_target_runtime(const struct pyhs_target *t);     /* &_PyRuntime */
+/* Bytes of memory the target holds (core segments, copied memory). */
+uint64_t pyhs_target_memory_bytes(const struct pyhs_target *t);
 const struct pyhs_layout *pyhs_target_layout(const struct pyhs_target *t);
 enum pyhs_layout_source pyhs_target_layout_source(const struct pyhs_target *t);
 const char *pyhs_target_debug_file(const struct pyhs_target *t); /* or NULL */

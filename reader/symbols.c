@@ -287,17 +287,141 @@ static struct pyhs_error *load_symbols(struct pyhs_module *m,
 	return err;
 }
 
+/* Finds the file's .gnu.hash and the .dynsym and string table it indexes
+ * (64-bit files of this machine's byte order; anything else, or anything
+ * out of the file's bounds, leaves m->gnu_hash NULL). */
+static void check_gnu_hash(struct pyhs_module *m)
+{
+	m->hash_checked = true;
+	if (!m->file)
+		return;
+	Elf *elf = elf_memory((char *)m->file, m->file_size);
+	if (!elf)
+		return;
+	GElf_Ehdr eh;
+	bool native = gelf_getehdr(elf, &eh) && eh.e_ident[EI_CLASS] == ELFCLASS64 &&
+		      eh.e_ident[EI_DATA] == (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ?
+						      ELFDATA2LSB : ELFDATA2MSB);
+	Elf_Scn *scn = NULL;
+	GElf_Shdr hash = { 0 };
+	while (native && (scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		if (sh.sh_type == SHT_SYMTAB)
+			m->has_symtab = true;
+		else if (sh.sh_type == SHT_GNU_HASH)
+			hash = sh;
+	}
+	GElf_Shdr sym, str;
+	Elf_Scn *s;
+	if (native && hash.sh_type == SHT_GNU_HASH &&
+	    (s = elf_getscn(elf, hash.sh_link)) && gelf_getshdr(s, &sym) &&
+	    sym.sh_type == SHT_DYNSYM && sym.sh_entsize == sizeof(Elf64_Sym) &&
+	    (s = elf_getscn(elf, sym.sh_link)) && gelf_getshdr(s, &str) &&
+	    str.sh_type == SHT_STRTAB &&
+	    hash.sh_offset <= m->file_size && hash.sh_size <= m->file_size - hash.sh_offset &&
+	    sym.sh_offset <= m->file_size && sym.sh_size <= m->file_size - sym.sh_offset &&
+	    str.sh_offset <= m->file_size && str.sh_size <= m->file_size - str.sh_offset) {
+		m->gnu_hash = m->file + hash.sh_offset;
+		m->gnu_hash_size = hash.sh_size;
+		m->dynsym = m->file + sym.sh_offset;
+		m->ndynsym = sym.sh_size / sizeof(Elf64_Sym);
+		m->dynstr = m->file + str.sh_offset;
+		m->dynstr_size = str.sh_size;
+	}
+	elf_end(elf);
+}
+
+static uint32_t word32(const uint8_t *p, size_t i)
+{
+	uint32_t v;
+	memcpy(&v, p + 4 * i, 4);
+	return v;
+}
+
+/* Looks name up in the GNU hash table, as the dynamic linker does: the
+ * bucket of its hash gives the first symbol of a chain whose hashes, low
+ * bit aside, are compared before the names. Every index is checked
+ * against the tables' sizes. */
+static bool gnu_hash_lookup(const struct pyhs_module *m, const char *name,
+			    Elf64_Sym *ret)
+{
+	size_t nwords = m->gnu_hash_size / 4;
+	if (nwords < 4)
+		return false;
+	uint32_t nbuckets = word32(m->gnu_hash, 0), symoffset = word32(m->gnu_hash, 1);
+	uint32_t bloom_size = word32(m->gnu_hash, 2);
+	/* Header, bloom filter (64-bit words), buckets, then chains. */
+	uint64_t buckets = 4 + 2 * (uint64_t)bloom_size;
+	uint64_t chains = buckets + nbuckets;
+	if (!nbuckets || chains > nwords)
+		return false;
+	uint32_t h = 5381;
+	for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+		h = h * 33 + *c;
+	uint32_t i = word32(m->gnu_hash, (size_t)buckets + h % nbuckets);
+	if (i < symoffset)
+		return false;
+	for (; i < m->ndynsym && chains + (i - symoffset) < nwords; i++) {
+		uint32_t h2 = word32(m->gnu_hash, (size_t)(chains + (i - symoffset)));
+		if ((h | 1) == (h2 | 1)) {
+			Elf64_Sym sym;
+			memcpy(&sym, m->dynsym + (size_t)i * sizeof(sym), sizeof(sym));
+			if (sym.st_name < m->dynstr_size) {
+				const char *n = (const char *)m->dynstr + sym.st_name;
+				size_t left = m->dynstr_size - sym.st_name;
+				size_t len = strlen(name);
+				if (len < left && memcmp(n, name, len + 1) == 0) {
+					*ret = sym;
+					return true;
+				}
+			}
+		}
+		if (h2 & 1)
+			break;
+	}
+	return false;
+}
+
 const struct pyhs_symbol *pyhs_module_symbol(struct pyhs_target *t,
 					     struct pyhs_module *m,
 					     const char *name)
 {
-	if (!m->symbols_loaded) {
-		m->symbols_loaded = true;
-		if (m->file && m->bias_known &&
-		    load_symbols(m, m->file, m->file_size))
-			return NULL;
-		if (m->debug_file && m->bias_known)
-			load_symbols(m, m->debug_file, m->debug_file_size);
+	(void)t;
+	if (!m->bias_known)
+		return NULL;
+	const struct pyhs_symbol *found = pyhs_symbol_map_search(&m->symbols, name);
+	if (found || m->symbols_loaded)
+		return found;
+	/* A name the file exports is found by its hash; the whole tables
+	 * are read only for one it does not (a static symbol, in .symtab or
+	 * the debug file). */
+	if (!m->hash_checked)
+		check_gnu_hash(m);
+	Elf64_Sym sym;
+	if (m->gnu_hash && gnu_hash_lookup(m, name, &sym) &&
+	    sym.st_shndx != SHN_UNDEF) {
+		int type = ELF64_ST_TYPE(sym.st_info);
+		if (type == STT_OBJECT || type == STT_FUNC || type == STT_NOTYPE ||
+		    type == STT_TLS) {
+			bool inserted;
+			struct pyhs_symbol *s = pyhs_symbol_map_insert(
+				&m->symbols, (const char *)m->dynstr + sym.st_name, &inserted);
+			if (!s)
+				return NULL;
+			s->name = (const char *)m->dynstr + sym.st_name;
+			s->value = sym.st_value;
+			s->size = sym.st_size;
+			return s;
+		}
 	}
+	if (m->gnu_hash && !m->has_symtab && !m->debug_file)
+		return NULL; /* .dynsym is all there is, and its hash said no */
+	m->symbols_loaded = true;
+	if (m->file && load_symbols(m, m->file, m->file_size))
+		return NULL;
+	if (m->debug_file)
+		load_symbols(m, m->debug_file, m->debug_file_size);
 	return pyhs_symbol_map_search(&m->symbols, name);
 }

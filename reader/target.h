@@ -16,6 +16,10 @@ DEFINE_VECTOR(pyhs_segment_vector, struct pyhs_segment)
 
 struct pyhs_memory {
 	struct pyhs_segment_vector segments; /* sorted, non-overlapping */
+	/* The segment the last lookup found: reads come in runs within one
+	 * segment (the heap's arenas), so it is tried first. A hint only,
+	 * updated by readers through const pointers. */
+	size_t hint;
 };
 
 void pyhs_memory_init(struct pyhs_memory *mem);
@@ -60,8 +64,14 @@ struct pyhs_module {
 	const uint8_t *debug_file;
 	size_t debug_file_size;
 	bool has_debug_info;  /* .debug_info in the file itself */
-	bool symbols_loaded;
+	bool symbols_loaded;  /* every table read into symbols */
 	struct pyhs_symbol_map symbols;
+	/* The file's GNU hash table over .dynsym, for lookups without reading
+	 * every symbol (checked once; NULL gnu_hash: none usable). */
+	bool hash_checked;
+	bool has_symtab;      /* a .symtab too: a miss in .dynsym is not final */
+	const uint8_t *gnu_hash, *dynsym, *dynstr;
+	size_t gnu_hash_size, ndynsym, dynstr_size;
 };
 DEFINE_VECTOR(pyhs_module_vector, struct pyhs_module)
 
@@ -91,7 +101,6 @@ DEFINE_VECTOR(pyhs_thread_state_vector, struct pyhs_thread_state)
 struct pyhs_target {
 	struct pyhs_memory mem;
 	struct pyhs_mapped_file_vector maps; /* munmap'd at destroy */
-	void *owned_buffer;                  /* decompressed core, freed */
 	struct pyhs_module_vector modules;
 	struct pyhs_string_vector warnings;
 	struct pyhs_open_options opts;
@@ -165,6 +174,11 @@ const struct pyhs_symbol *pyhs_module_symbol(struct pyhs_target *t,
 /* Maps a regular file read-only; PYHS_ERROR_OS or _INPUT on failure. */
 struct pyhs_error *pyhs_map_file(struct pyhs_target *t, const char *path,
 				 const uint8_t **ret_data, size_t *ret_size);
+/* zcore.c: the zstd-compressed core at src, decompressed into a mapped,
+ * unlinked temporary file that t unmaps at destroy. */
+struct pyhs_error *pyhs_decompress_core(struct pyhs_target *t, const char *path,
+					const uint8_t *src, size_t src_size,
+					const uint8_t **ret, size_t *ret_size);
 /* Build-id of an ELF image in a buffer; 0 if none. */
 size_t pyhs_elf_build_id(const uint8_t *data, size_t size, uint8_t *out,
 			 size_t out_size);

@@ -11,6 +11,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <gelf.h>
+#include <glob.h>
+#include <libelf.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
 #include <CUnit/Basic.h>
 
 #include "target.h"
@@ -542,6 +549,141 @@ static void test_open_directory(void)
 	expect_open_error(test_dir, PYHS_ERROR_INPUT, "not a regular file");
 }
 
+/* ---- symbols.c: lookups by GNU hash against the whole tables ----------- */
+
+static void init_module(struct pyhs_module *m, const uint8_t *data, size_t size)
+{
+	memset(m, 0, sizeof(*m));
+	m->file = data;
+	m->file_size = size;
+	m->bias_known = true;
+	pyhs_symbol_map_init(&m->symbols);
+}
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The names defined once in one kind of table (SHT_DYNSYM or SHT_SYMTAB),
+ * of the kinds symbols.c keeps. */
+static size_t table_names(Elf *elf, Elf64_Word type, const char ***ret)
+{
+	size_t n = 0, cap = 0;
+	const char **names = NULL;
+	Elf_Scn *scn = NULL;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != type || !sh.sh_entsize)
+			continue;
+		Elf_Data *d = elf_getdata(scn, NULL);
+		for (size_t i = 0; d && i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym sym;
+			if (!gelf_getsym(d, (int)i, &sym) || sym.st_shndx == SHN_UNDEF)
+				continue;
+			int kind = GELF_ST_TYPE(sym.st_info);
+			if (kind != STT_OBJECT && kind != STT_FUNC &&
+			    kind != STT_NOTYPE && kind != STT_TLS)
+				continue;
+			const char *name = elf_strptr(elf, sh.sh_link, sym.st_name);
+			if (!name || !name[0])
+				continue;
+			if (n == cap) {
+				cap = cap ? 2 * cap : 1024;
+				names = realloc(names, cap * sizeof(*names));
+				CU_ASSERT_PTR_NOT_NULL_FATAL(names);
+			}
+			names[n++] = name;
+		}
+	}
+	/* A name defined twice (symbol versions, statics of two files) has
+	 * no one right answer: only names defined once are compared. */
+	if (n)
+		qsort(names, n, sizeof(*names), compare_names);
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++)
+		if ((i == 0 || strcmp(names[i], names[i - 1]) != 0) &&
+		    (i + 1 == n || strcmp(names[i], names[i + 1]) != 0))
+			names[kept++] = names[i];
+	*ret = names;
+	return kept;
+}
+
+/* Every name of the file's tables is found (or not) with the same value by
+ * a module that looks exported names up by hash and one that reads the
+ * whole tables; the first reads them only for names .dynsym lacks. */
+static void check_symbols_of(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		fprintf(stderr, "\n    skipped: no %s\n", path);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	const uint8_t *data = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	CU_ASSERT_FATAL(data != MAP_FAILED);
+	Elf *elf = elf_memory((char *)data, (size_t)st.st_size);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(elf);
+	const char **dyn, **all;
+	size_t ndyn = table_names(elf, SHT_DYNSYM, &dyn);
+	size_t nall = table_names(elf, SHT_SYMTAB, &all);
+	struct pyhs_module hashed, whole;
+	init_module(&hashed, data, (size_t)st.st_size);
+	init_module(&whole, data, (size_t)st.st_size);
+	whole.hash_checked = true; /* as if the file had no .gnu.hash */
+	size_t mismatches = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		const char **names = pass ? all : dyn;
+		size_t n = pass ? nall : ndyn;
+		for (size_t i = 0; i < n; i++) {
+			const struct pyhs_symbol *a = pyhs_module_symbol(NULL, &hashed, names[i]);
+			const struct pyhs_symbol *b = pyhs_module_symbol(NULL, &whole, names[i]);
+			if (!a || !b || a->value != b->value || a->size != b->size) {
+				if (mismatches++ < 5)
+					fprintf(stderr, "\n    %s: '%s' differs\n", path, names[i]);
+			}
+		}
+		if (pass == 0) {
+			CU_ASSERT(ndyn == 0 || hashed.gnu_hash != NULL);
+			CU_ASSERT(!hashed.symbols_loaded); /* all by hash */
+		}
+	}
+	CU_ASSERT_EQUAL(mismatches, 0);
+	CU_ASSERT_PTR_NULL(pyhs_module_symbol(NULL, &hashed, "pyhs_no_such_symbol"));
+	CU_ASSERT_PTR_NULL(pyhs_module_symbol(NULL, &whole, "pyhs_no_such_symbol"));
+	CU_ASSERT(ndyn > 0);
+	fprintf(stderr, "\n    %s: %zu + %zu names\n", path, ndyn, nall);
+	pyhs_symbol_map_deinit(&hashed.symbols);
+	pyhs_symbol_map_deinit(&whole.symbols);
+	free(dyn);
+	free(all);
+	elf_end(elf);
+	munmap((void *)data, (size_t)st.st_size);
+}
+
+static void test_symbols_by_hash(void)
+{
+	elf_version(EV_CURRENT);
+	/* Stripped (.dynsym only), a system library, and a libpython with a
+	 * .symtab whose static names need the whole tables. */
+	check_symbols_of("/usr/bin/python3.11");
+	check_symbols_of("/lib/x86_64-linux-gnu/libc.so.6");
+	glob_t g;
+	const char *home = getenv("PYENV_ROOT");
+	char pattern[512];
+	snprintf(pattern, sizeof(pattern), "%s/versions/3.1[23]*/lib/libpython3.1[23].so.1.0",
+		 home && home[0] ? home : "/root/.pyenv");
+	if (glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc) {
+		check_symbols_of(g.gl_pathv[0]);
+		globfree(&g);
+	} else {
+		fprintf(stderr, "\n    skipped: no pyenv libpython3.12 or 3.13\n");
+	}
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 int main(void)
@@ -553,7 +695,10 @@ int main(void)
 	CU_pSuite containers = CU_add_suite("containers", NULL, NULL);
 	CU_pSuite open_core = CU_add_suite("open core", open_core_suite_init,
 					   open_core_suite_cleanup);
-	if (!memory || !errors || !containers || !open_core ||
+	CU_pSuite symbols = CU_add_suite("symbols", NULL, NULL);
+	if (!memory || !errors || !containers || !open_core || !symbols ||
+	    !CU_add_test(symbols, "lookups by GNU hash agree with whole tables",
+			 test_symbols_by_hash) ||
 	    !CU_add_test(memory, "add: earlier segments win, gaps filled",
 			 test_memory_add_precedence) ||
 	    !CU_add_test(memory, "read across segments and gaps", test_memory_read) ||
