@@ -2,9 +2,11 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pyheapsnap.h"
 
@@ -47,6 +49,28 @@ int report_error(struct pyhs_error *err)
 	log_error("%s", err->message);
 	pyhs_error_destroy(err);
 	return code;
+}
+
+bool parse_size(const char *arg, double *ret)
+{
+	char *end;
+	double v = strtod(arg, &end);
+	if (end == arg || v < 0 || !isfinite(v))
+		return false;
+	static const struct { const char *suffix; double mult; } units[] = {
+		{ "", 1 }, { "B", 1 }, { "KB", 1e3 }, { "MB", 1e6 }, { "GB", 1e9 },
+		{ "TB", 1e12 }, { "KiB", 1024.0 }, { "MiB", 1048576.0 },
+		{ "GiB", 1073741824.0 }, { "TiB", 1099511627776.0 },
+		{ "K", 1024.0 }, { "M", 1048576.0 }, { "G", 1073741824.0 },
+		{ "T", 1099511627776.0 },
+	};
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (!strcasecmp(end, units[i].suffix)) {
+			*ret = v * units[i].mult;
+			return true;
+		}
+	}
+	return false;
 }
 
 bool parse_count(const char *arg, uint64_t *ret)
@@ -106,6 +130,15 @@ int input_option(struct input_options *o, int opt, const char *arg)
 			return -1;
 		}
 		return 1;
+	case OPT_MAX_CORE_SIZE: {
+		double v;
+		if (!parse_size(arg, &v) || v < 1 || v >= 18446744073709551615.0) {
+			log_error("--max-core-size takes a size (100MB, 2GiB), not '%s'", arg);
+			return -1;
+		}
+		o->open.max_core_size = (uint64_t)v;
+		return 1;
+	}
 	case OPT_MAX_EDGES:
 		if (!parse_count(arg, &o->heap.max_edges)) {
 			log_error("--max-edges takes a positive whole number, not '%s'", arg);

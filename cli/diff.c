@@ -48,25 +48,12 @@ static bool parse_threshold(const char *arg, struct diff_options *d)
 {
 	char *end;
 	double v = strtod(arg, &end);
-	if (end == arg || v < 0 || !isfinite(v))
-		return false;
-	if (!strcmp(end, "%")) {
+	if (end != arg && v >= 0 && isfinite(v) && !strcmp(end, "%")) {
 		d->gate_percent = true;
 		d->gate_value = v;
 		return true;
 	}
-	static const struct { const char *suffix; double mult; } units[] = {
-		{ "", 1 }, { "B", 1 }, { "KB", 1e3 }, { "MB", 1e6 }, { "GB", 1e9 },
-		{ "KiB", 1024.0 }, { "MiB", 1048576.0 }, { "GiB", 1073741824.0 },
-		{ "K", 1024.0 }, { "M", 1048576.0 }, { "G", 1073741824.0 },
-	};
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (!strcasecmp(end, units[i].suffix)) {
-			d->gate_value = v * units[i].mult;
-			return true;
-		}
-	}
-	return false;
+	return parse_size(arg, &d->gate_value);
 }
 
 static int option(void *ctx, int opt, const char *arg)

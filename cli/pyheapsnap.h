@@ -61,6 +61,9 @@ static inline bool gen_matches(const struct input_options *o,
 
 /* A positive whole number (-n, --max-objects, ...); false if arg is not. */
 bool parse_count(const char *arg, uint64_t *ret);
+/* A size: a number with an optional unit, B, KB/MB/GB (powers of 1000),
+ * KiB/MiB/GiB or K/M/G (powers of 1024), any case; false if arg is not. */
+bool parse_size(const char *arg, double *ret);
 
 /* An object named on the command line: 0x-hex or decimal address. */
 int parse_object(const struct pyhs_heap *h, const char *verb, const char *arg,
@@ -79,6 +82,7 @@ void describe_path(const struct pyhs_heap *h, const struct pyhs_path *p,
 	{ "no-dwarf", no_argument, NULL, OPT_NO_DWARF },          \
 	{ "max-objects", required_argument, NULL, OPT_MAX_OBJECTS }, \
 	{ "max-edges", required_argument, NULL, OPT_MAX_EDGES },  \
+	{ "max-core-size", required_argument, NULL, OPT_MAX_CORE_SIZE }, \
 	{ "json", no_argument, NULL, OPT_JSON },                  \
 	{ "gen", required_argument, NULL, OPT_GEN },              \
 	{ "pid", required_argument, NULL, OPT_PID }
@@ -90,6 +94,7 @@ enum {
 	OPT_NO_DWARF,
 	OPT_MAX_OBJECTS,
 	OPT_MAX_EDGES,
+	OPT_MAX_CORE_SIZE,
 	OPT_JSON,
 	OPT_FORMAT,
 	OPT_GEN,
@@ -109,7 +114,11 @@ enum {
 	"                         an empty or missing DIR uses none)\n"       \
 	"      --no-dwarf         use built-in layouts even where DWARF exists\n" \
 	"      --max-objects N    stop after N objects (default 200000000)\n" \
-	"      --max-edges N      stop after N references (default 2000000000)\n"
+	"      --max-edges N      stop after N references (default: one per 4\n" \
+	"                         bytes of the process's memory, at most\n"  \
+	"                         2000000000)\n"                             \
+	"      --max-core-size SIZE  decompress a zstd core to at most SIZE\n" \
+	"                         (64GiB; 100MB, 2GiB, ...)\n"
 
 /* Handles one shared option; returns 1 if it was one, 0 if not, -1 after
  * printing a usage error. */

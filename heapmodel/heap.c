@@ -266,8 +266,11 @@ struct pyhs_error *pyhs_heap_build(const struct pyhs_target *t,
 						     PYHS_DEFAULT_MAX_OBJECTS;
 	if (h->max_objects > UINT32_MAX - 1)
 		h->max_objects = UINT32_MAX - 1;
+	/* Each reference is read from a pointer's 8 bytes of the target:
+	 * twice that many bounds what a heap of this size holds, and keeps
+	 * containers that share or repeat their items from multiplying. */
 	h->max_edges = opts && opts->max_edges ? opts->max_edges :
-						 PYHS_DEFAULT_MAX_EDGES;
+		       pyhs_default_max_edges(pyhs_target_memory_bytes(t));
 	pyhs_addr_u32_map_init(&h->type_by_addr);
 	pyhs_addr_u32_map_init(&h->kind_by_addr);
 	pyhs_string_map_init(&h->string_ids);

@@ -21,6 +21,13 @@ struct pyhs_heap_options {
 
 #define PYHS_DEFAULT_MAX_OBJECTS (UINT64_C(200) * 1000 * 1000)
 #define PYHS_DEFAULT_MAX_EDGES (UINT64_C(2000) * 1000 * 1000)
+/* The cap on references when none is given: one per 4 bytes of the
+ * target's memory, at least a million, at most PYHS_DEFAULT_MAX_EDGES. */
+static inline uint64_t pyhs_default_max_edges(uint64_t memory_bytes)
+{
+	uint64_t n = memory_bytes / 4 + 1000 * 1000;
+	return n < PYHS_DEFAULT_MAX_EDGES ? n : PYHS_DEFAULT_MAX_EDGES;
+}
 
 enum pyhs_gen {
 	PYHS_GEN_0 = 0,

@@ -297,6 +297,20 @@ def zstd_bomb(gib=8):
     return bytes(out)
 
 
+def zstd_then_zeros(data, gib):
+    """One zstd frame: data in raw blocks, then gib GiB of zeros in RLE
+    blocks of 128 KiB (4 bytes each), no content size in the header."""
+    out = bytearray(b"\x28\xb5\x2f\xfd" + bytes([0x00, 0x38]))  # window 128 KiB
+    blocks = [(0, data[i:i + 131072]) for i in range(0, len(data), 131072)]
+    blocks += [(1, None)] * (gib * 8192)
+    for k, (rle, chunk) in enumerate(blocks):
+        last = 1 if k == len(blocks) - 1 else 0
+        n = 131072 if rle else len(chunk)
+        out += struct.pack("<I", (n << 3) | (rle << 1) | last)[:3]
+        out += b"\0" if rle else chunk
+    return bytes(out)
+
+
 # ---------------------------------------------------------------------------
 # The cases
 # ---------------------------------------------------------------------------
@@ -519,6 +533,19 @@ def corrupt_cases(core_bytes, objects, fifo_path=None, dir_path=None):
             return bytes(buf)
         cases.append(("zstd-content-size-lies", zsize_lies))
     cases.append(("zstd-bomb-8-gib", zstd_bomb))
+    # The core, then 8 GiB of zeros its headers do not account for: read
+    # no further than they do.
+    cases.append(("zstd-core-then-8-gib-of-zeros",
+                  lambda: zstd_then_zeros(core.data, 8)))
+
+    def zclaims():
+        # The last segment claims 1 TiB of file, and the stream goes on
+        # with zeros: refused from the headers, before decompressing more.
+        buf = bytearray(core.data)
+        last = core.loads[-1]
+        struct.pack_into("<Q", buf, core.phoff + 56 * last[0] + 32, 1 << 40)
+        return zstd_then_zeros(bytes(buf), 8)
+    cases.append(("zstd-segment-claims-1-tib", zclaims))
 
     # -- the memory ------------------------------------------------------
 
