@@ -48,8 +48,12 @@ void pyhs_json_string(FILE *out, const char *str)
 			fprintf(out, "\\u%04x", c);
 			s++;
 		} else if (c < 0x80) {
-			putc(c, out);
-			s++;
+			/* A run of characters that need no escape, at once. */
+			const unsigned char *e = s + 1;
+			while (*e >= 0x20 && *e < 0x7f && *e != '"' && *e != '\\')
+				e++;
+			fwrite(s, 1, (size_t)(e - s), out);
+			s = e;
 		} else {
 			size_t n = utf8_len(s);
 			if (n) {

@@ -93,6 +93,7 @@ bool pyhs_read_str(const struct pyhs_heap *h, uint64_t addr, char *buf,
 struct find_ctx {
 	const struct pyhs_heap *h;
 	const char *key;
+	size_t key_len; /* SIZE_MAX: key is not ASCII */
 	uint64_t value;
 };
 
@@ -100,6 +101,13 @@ static bool find_cb(void *arg, uint64_t key, uint64_t value, uint64_t i)
 {
 	struct find_ctx *c = arg;
 	char s[256];
+	uint64_t data, len;
+	unsigned kind;
+	/* An ASCII key's length in code points is its length in bytes: a
+	 * string of another length is not it. */
+	if (c->key_len != SIZE_MAX &&
+	    (!pyhs_str_data(c->h, key, &data, &len, &kind) || len != c->key_len))
+		return true;
 	if (pyhs_read_str(c->h, key, s, sizeof(s)) && strcmp(s, c->key) == 0) {
 		c->value = value;
 		return false;
@@ -110,7 +118,10 @@ static bool find_cb(void *arg, uint64_t key, uint64_t value, uint64_t i)
 uint64_t pyhs_dict_get_str(const struct pyhs_heap *h, uint64_t dict,
 			   const char *key)
 {
-	struct find_ctx c = { h, key, 0 };
+	struct find_ctx c = { h, key, strlen(key), 0 };
+	for (const char *p = key; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			c.key_len = SIZE_MAX; /* not ASCII: compare every key */
 	pyhs_dict_foreach(h, dict, find_cb, &c, NULL);
 	return c.value;
 }
