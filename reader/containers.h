@@ -20,23 +20,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Functions of the generated containers: a file that defines a container
+ * may use only some of them (clang warns of unused static inline ones in
+ * a .c file; gcc does not). */
+#define PYHS_CONTAINER_FN static inline __attribute__((unused))
+
 #define DEFINE_VECTOR(name, T)						\
 struct name {								\
 	T *data;							\
 	size_t size;							\
 	size_t capacity;						\
 };									\
-static inline void name##_init(struct name *v)				\
+PYHS_CONTAINER_FN void name##_init(struct name *v)				\
 {									\
 	v->data = NULL;							\
 	v->size = v->capacity = 0;					\
 }									\
-static inline void name##_deinit(struct name *v)			\
+PYHS_CONTAINER_FN void name##_deinit(struct name *v)			\
 {									\
 	free(v->data);							\
 	name##_init(v);							\
 }									\
-static inline bool name##_reserve(struct name *v, size_t n)		\
+PYHS_CONTAINER_FN bool name##_reserve(struct name *v, size_t n)		\
 {									\
 	if (n <= v->capacity)						\
 		return true;						\
@@ -53,14 +58,14 @@ static inline bool name##_reserve(struct name *v, size_t n)		\
 	v->capacity = cap;						\
 	return true;							\
 }									\
-static inline T *name##_append(struct name *v, T item)			\
+PYHS_CONTAINER_FN T *name##_append(struct name *v, T item)			\
 {									\
 	if (v->size == v->capacity && !name##_reserve(v, v->size + 1))	\
 		return NULL;						\
 	v->data[v->size] = item;					\
 	return &v->data[v->size++];					\
 }									\
-static inline T *name##_append_n(struct name *v, const T *items,	\
+PYHS_CONTAINER_FN T *name##_append_n(struct name *v, const T *items,	\
 				 size_t n)				\
 {									\
 	if (n > SIZE_MAX - v->size || !name##_reserve(v, v->size + n))	\
@@ -71,17 +76,17 @@ static inline T *name##_append_n(struct name *v, const T *items,	\
 	v->size += n;							\
 	return dst;							\
 }									\
-static inline void name##_clear(struct name *v)				\
+PYHS_CONTAINER_FN void name##_clear(struct name *v)				\
 {									\
 	v->size = 0;							\
 }									\
-static inline T *name##_steal(struct name *v)				\
+PYHS_CONTAINER_FN T *name##_steal(struct name *v)				\
 {									\
 	T *d = v->data;							\
 	name##_init(v);							\
 	return d;							\
 }									\
-static inline void name##_shrink(struct name *v)			\
+PYHS_CONTAINER_FN void name##_shrink(struct name *v)			\
 {									\
 	if (v->size && v->size < v->capacity) {				\
 		T *d = realloc(v->data, v->size * sizeof(T));		\
@@ -123,24 +128,24 @@ struct name {								\
 	size_t size;							\
 	size_t mask; /* capacity - 1; capacity is a power of two */	\
 };									\
-static inline void name##_init(struct name *m)				\
+PYHS_CONTAINER_FN void name##_init(struct name *m)				\
 {									\
 	m->slots = NULL;						\
 	m->used = NULL;							\
 	m->size = 0;							\
 	m->mask = 0;							\
 }									\
-static inline void name##_deinit(struct name *m)			\
+PYHS_CONTAINER_FN void name##_deinit(struct name *m)			\
 {									\
 	free(m->slots);							\
 	free(m->used);							\
 	name##_init(m);							\
 }									\
-static inline size_t name##_size(const struct name *m)			\
+PYHS_CONTAINER_FN size_t name##_size(const struct name *m)			\
 {									\
 	return m->size;							\
 }									\
-static inline V *name##_search(const struct name *m, K key)		\
+PYHS_CONTAINER_FN V *name##_search(const struct name *m, K key)		\
 {									\
 	if (!m->slots)							\
 		return NULL;						\
@@ -152,7 +157,7 @@ static inline V *name##_search(const struct name *m, K key)		\
 	}								\
 	return NULL;							\
 }									\
-static inline bool name##_rehash(struct name *m, size_t cap)		\
+PYHS_CONTAINER_FN bool name##_rehash(struct name *m, size_t cap)		\
 {									\
 	struct name##_entry *slots = malloc(cap * sizeof(*slots));	\
 	uint8_t *used = calloc(cap, 1);					\
@@ -180,7 +185,7 @@ static inline bool name##_rehash(struct name *m, size_t cap)		\
 	m->mask = cap - 1;						\
 	return true;							\
 }									\
-static inline bool name##_reserve(struct name *m, size_t n)		\
+PYHS_CONTAINER_FN bool name##_reserve(struct name *m, size_t n)		\
 {									\
 	size_t cap = m->slots ? m->mask + 1 : 16;			\
 	while (n >= cap / 4 * 3) {					\
@@ -192,7 +197,7 @@ static inline bool name##_reserve(struct name *m, size_t n)		\
 		return true;						\
 	return name##_rehash(m, cap);					\
 }									\
-static inline V *name##_insert(struct name *m, K key, bool *inserted)	\
+PYHS_CONTAINER_FN V *name##_insert(struct name *m, K key, bool *inserted)	\
 {									\
 	if (!m->slots || m->size + 1 >= (m->mask + 1) / 4 * 3) {	\
 		if (!name##_reserve(m, m->size + 1))			\
@@ -216,7 +221,7 @@ static inline V *name##_insert(struct name *m, K key, bool *inserted)	\
 }									\
 /* Iteration: for (size_t i = name_first(m); i != SIZE_MAX;		\
  *                 i = name_next(m, i)) m->slots[i] ... */		\
-static inline size_t name##_next(const struct name *m, size_t i)	\
+PYHS_CONTAINER_FN size_t name##_next(const struct name *m, size_t i)	\
 {									\
 	if (!m->slots)							\
 		return SIZE_MAX;					\
@@ -225,7 +230,7 @@ static inline size_t name##_next(const struct name *m, size_t i)	\
 			return i;					\
 	return SIZE_MAX;						\
 }									\
-static inline size_t name##_first(const struct name *m)			\
+PYHS_CONTAINER_FN size_t name##_first(const struct name *m)			\
 {									\
 	return name##_next(m, (size_t)-1);				\
 }
