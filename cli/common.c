@@ -152,10 +152,18 @@ int input_option(struct input_options *o, int opt, const char *arg)
 
 const char PID_INPUT[] = "(the --pid process)";
 
-int input_open(const char *path, const struct input_options *o,
+int output_option(const char *verb, const char *arg, const char **ret)
+{
+	if (!arg[0])
+		return usage_error(verb, "the output file name is empty");
+	*ret = arg;
+	return 0;
+}
+
+int input_open(const char *path, struct input_options *o,
 	       struct pyhs_heap **ret)
 {
-	input_snapshot_path = NULL;
+	o->snapshot = NULL;
 	if (path == PID_INPUT) {
 		struct pyhs_target *t;
 		struct pyhs_error *err = pyhs_target_open_pid(o->pid, &o->open, &t);
@@ -178,7 +186,7 @@ int input_open(const char *path, const struct input_options *o,
 		struct pyhs_heap *h;
 		if ((err = pyhs_snapshot_read(path, &h)))
 			return report_error(err);
-		input_snapshot_path = path;
+		o->snapshot = path;
 		*ret = h;
 		return 0;
 	}

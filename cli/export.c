@@ -33,8 +33,7 @@ static int option(void *ctx, int opt, const char *arg)
 			return usage_error("export", "unknown format '%s' (known: jsonl)", arg);
 		return 0;
 	case 'o':
-		e->output = arg;
-		return 0;
+		return output_option("export", arg, &e->output);
 	default:
 		return usage_error("export", "unknown option");
 	}

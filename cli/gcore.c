@@ -34,13 +34,9 @@ static void help(void)
 
 static int option(void *ctx, int opt, const char *arg)
 {
-	const char **output = ctx;
 	if (opt != 'o')
 		return usage_error("gcore", "unknown option");
-	if (!arg[0])
-		return usage_error("gcore", "the output file name is empty");
-	*output = arg;
-	return 0;
+	return output_option("gcore", arg, ctx);
 }
 
 int verb_gcore(int argc, char **argv)

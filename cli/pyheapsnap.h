@@ -29,6 +29,10 @@ struct input_options {
 	bool json;
 	int gen; /* --gen: -1 for all, else enum pyhs_gen */
 	int pid; /* --pid: a live process as the last input, 0 for none */
+	/* Set by input_open: the snapshot file it last read, or NULL if it
+	 * read a core or a process (a heap from a snapshot keeps the input
+	 * and source of what the snapshot was made from). */
+	const char *snapshot;
 };
 
 /* The input a --pid stands for, among a verb's positional arguments. */
@@ -127,12 +131,10 @@ int input_option(struct input_options *o, int opt, const char *arg);
 /* Opens the input (a core, or a snapshot told by its magic number) and
  * builds the heap; prints the error and returns the exit code (EXIT_INPUT)
  * on failure, 0 on success. */
-int input_open(const char *path, const struct input_options *o,
+int input_open(const char *path, struct input_options *o,
 	       struct pyhs_heap **ret);
-/* The snapshot file input_open last read, or NULL if it read a core: a heap
- * from a snapshot keeps the metadata (input, source) of what the snapshot
- * was made from. Defined in snapshot.c. */
-extern const char *input_snapshot_path;
+/* -o FILE of the verbs that write one: refuses an empty name. */
+int output_option(const char *verb, const char *arg, const char **ret);
 
 /* Messages, git style: "pyheapsnap: <message>". */
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -7,8 +7,6 @@
 
 #include "pyheapsnap.h"
 
-const char *input_snapshot_path;
-
 static void help(void)
 {
 	printf("usage: pyheapsnap snapshot [OPTIONS] INPUT -o FILE\n"
@@ -28,13 +26,9 @@ static void help(void)
 
 static int option(void *ctx, int opt, const char *arg)
 {
-	const char **output = ctx;
 	if (opt != 'o')
 		return usage_error("snapshot", "unknown option");
-	if (!arg[0])
-		return usage_error("snapshot", "the output file name is empty");
-	*output = arg;
-	return 0;
+	return output_option("snapshot", arg, ctx);
 }
 
 int verb_snapshot(int argc, char **argv)

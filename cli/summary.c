@@ -209,8 +209,8 @@ int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out)
 		fputs(", \"input\": ", out);
 		pyhs_json_string(out, input);
 		fputs(", \"snapshot\": ", out);
-		if (input_snapshot_path)
-			pyhs_json_string(out, input_snapshot_path);
+		if (o->snapshot)
+			pyhs_json_string(out, o->snapshot);
 		else
 			fputs("null", out);
 		fputs(", \"source\": ", out);
@@ -321,8 +321,8 @@ int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out)
 
 	char b1[32], b2[32];
 	fprintf(out, "input:       %s (%s)\n", input, m->source);
-	if (input_snapshot_path)
-		fprintf(out, "snapshot:    %s\n", input_snapshot_path);
+	if (o->snapshot)
+		fprintf(out, "snapshot:    %s\n", o->snapshot);
 	if (!strcmp(m->source, "pid"))
 		fprintf(out, "process:     pid %d, %zu thread%s, stopped for %.1f ms while its memory was copied\n",
 			m->pid, m->ntids, m->ntids == 1 ? "" : "s", (double)m->pause_ns / 1e6);

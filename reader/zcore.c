@@ -43,6 +43,23 @@ static int open_temp(const char **ret_dir)
 	return -1;
 }
 
+/* "64.0 GiB", "512.0 KiB": for messages. */
+static const char *fmt_size(uint64_t n, char *buf, size_t len)
+{
+	static const char *const units[] = { "bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	double v = (double)n;
+	size_t u = 0;
+	while (v >= 1024.0 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024.0;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%" PRIu64 " bytes", n);
+	else
+		snprintf(buf, len, "%.1f %s", v, units[u]);
+	return buf;
+}
+
 static bool all_zero(const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i += 8) {
@@ -170,9 +187,10 @@ struct pyhs_error *pyhs_decompress_core(struct pyhs_target *t, const char *path,
 			break;
 		}
 		if (out.pos > max - total) {
+			char m[32];
 			err = pyhs_error_create(PYHS_ERROR_INPUT,
-						"'%s' decompresses to more than the cap of %.1f GiB (raise it with --max-core-size)",
-						path, (double)max / 1073741824.0);
+						"'%s' decompresses to more than the cap of %s (raise it with --max-core-size)",
+						path, fmt_size(max, m, sizeof(m)));
 			break;
 		}
 		if (out.pos && !write_sparse(fd, buf, out.pos, total)) {
@@ -183,10 +201,11 @@ struct pyhs_error *pyhs_decompress_core(struct pyhs_target *t, const char *path,
 		if (!needed_final) {
 			needed = elf_extent(fd, total, &needed_final);
 			if (needed_final && needed > max) {
+				char n[32], m[32];
 				err = pyhs_error_create(PYHS_ERROR_INPUT,
-							"'%s' is a core of %.1f GiB by its headers, more than the cap of %.1f GiB (raise it with --max-core-size)",
-							path, (double)needed / 1073741824.0,
-							(double)max / 1073741824.0);
+							"'%s' is a core of %s by its headers, more than the cap of %s (raise it with --max-core-size)",
+							path, fmt_size(needed, n, sizeof(n)),
+							fmt_size(max, m, sizeof(m)));
 				break;
 			}
 		}
