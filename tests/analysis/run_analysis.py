@@ -39,15 +39,16 @@ import glob
 import json
 import os
 import re
-import resource
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pyhs_test import clean_env, core_candidates, read_proc, unlimited_core  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAM = os.path.join(HERE, "analysis_program.py")
@@ -57,8 +58,6 @@ EXIT_FAIL = 1
 EXIT_SKIP = 77  # meson's skip code; analysis_program.py uses it too
 
 PROGRAM_TIMEOUT = 120
-ENV_DROP_PREFIX = "PYTHON"
-ENV_DROP = ("MALLOC_PERTURB_", "MALLOC_CHECK_")
 
 
 def fatal(msg):
@@ -96,62 +95,6 @@ def parse_args(argv):
 # ---------------------------------------------------------------------------
 # Making the core
 # ---------------------------------------------------------------------------
-
-def read_proc(path, default=""):
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError:
-        return default
-
-
-def unlimited_core():
-    """preexec_fn: let the child dump a core of any size."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
-    resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
-    if hard != resource.RLIM_INFINITY:
-        try:
-            resource.setrlimit(resource.RLIMIT_CORE,
-                               (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-        except (ValueError, OSError):
-            pass
-
-
-def clean_env():
-    return dict((k, v) for k, v in os.environ.items()
-                if not k.startswith(ENV_DROP_PREFIX) and k not in ENV_DROP)
-
-
-def core_candidates(pattern, workdir, pid, exe):
-    """Paths where the kernel may have written the core of pid, from
-    /proc/sys/kernel/core_pattern (see core(5))."""
-    comm = os.path.basename(exe)[:15]
-    known = {
-        "%": "%", "p": str(pid), "P": str(pid), "i": str(pid), "I": str(pid),
-        "u": str(os.getuid()), "g": str(os.getgid()), "s": str(signal.SIGABRT),
-        "e": comm, "h": socket.gethostname(),
-    }
-    expanded = ""
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "%" and i + 1 < len(pattern):
-            expanded += known.get(pattern[i + 1], "*")
-            i += 2
-        else:
-            expanded += c
-            i += 1
-    if "%p" not in pattern and read_proc("/proc/sys/kernel/core_uses_pid") == "1":
-        expanded += "." + str(pid)
-    if not os.path.isabs(expanded):
-        expanded = os.path.join(workdir, expanded)
-    out = sorted(glob.glob(expanded))
-    for name in ("core", "core.%d" % pid):
-        path = os.path.join(workdir, name)
-        if os.path.isfile(path) and path not in out:
-            out.append(path)
-    return out
-
 
 def make_core(args, workdir, pattern):
     truth_path = os.path.join(workdir, "truth.json")

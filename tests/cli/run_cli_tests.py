@@ -29,17 +29,18 @@ Prints one line per case ("ok NAME", "FAIL NAME" with the reason,
 """
 
 import argparse
-import glob
 import json
 import os
 import re
-import resource
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pyhs_test import clean_env, find_core, unlimited_core  # noqa: E402
 
 TIMEOUT = 10.0  # seconds allowed for each run of the tool
 PROGRAM_TIMEOUT = 60.0  # seconds allowed for the Python program to abort
@@ -71,32 +72,6 @@ class Skip(Exception):
 # ---------------------------------------------------------------------------
 # Making the inputs
 # ---------------------------------------------------------------------------
-
-def unlimited_core():
-    """preexec_fn: let the child dump a core of any size."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
-    try:
-        resource.setrlimit(resource.RLIMIT_CORE,
-                           (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-    except (ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
-
-
-def clean_env():
-    return dict((k, v) for k, v in os.environ.items()
-                if not k.startswith("PYTHON")
-                and k not in ("MALLOC_PERTURB_", "MALLOC_CHECK_"))
-
-
-def find_core(workdir, pid):
-    """The core the kernel wrote for pid in workdir, or None."""
-    for name in ("core.%d" % pid, "core"):
-        path = os.path.join(workdir, name)
-        if os.path.isfile(path):
-            return path
-    found = sorted(glob.glob(os.path.join(workdir, "core*")))
-    return found[0] if found else None
-
 
 def core_pattern():
     try:

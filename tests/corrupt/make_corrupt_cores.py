@@ -36,7 +36,6 @@ import glob
 import json
 import os
 import random
-import resource
 import shutil
 import signal
 import struct
@@ -44,6 +43,10 @@ import subprocess
 import sys
 import tempfile
 import zlib
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pyhs_test import unlimited_core  # noqa: E402
+
 
 # The heap the cores hold: a few of each container, instances with a
 # __dict__ and with __slots__, and 3000 functions (so that a walker that
@@ -120,21 +123,12 @@ def find_pythons():
     return found
 
 
-def _unlimited_core():
-    try:
-        resource.setrlimit(resource.RLIMIT_CORE,
-                           (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-    except (ValueError, OSError):
-        soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
-        resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
-
-
 def make_core(python, workdir):
     """Runs PROGRAM with python in workdir until it aborts; the core's path."""
     os.makedirs(workdir, exist_ok=True)
     env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
     proc = subprocess.Popen([python, "-I", "-S", "-c", PROGRAM], cwd=workdir, env=env,
-                            preexec_fn=_unlimited_core, stdin=subprocess.DEVNULL,
+                            preexec_fn=unlimited_core, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         _, err = proc.communicate(timeout=PROGRAM_TIMEOUT)

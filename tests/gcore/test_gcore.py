@@ -40,6 +40,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pyhs_test import clean_env, pyenv_root  # noqa: E402
+
 EXIT_OK, EXIT_FAIL, EXIT_SKIP = 0, 1, 77
 NTHREADS = 2
 
@@ -106,20 +109,6 @@ class Skip(Exception):
     pass
 
 
-def pyenv_root():
-    exe = shutil.which("pyenv")
-    if exe:
-        try:
-            out = subprocess.run([exe, "root"], stdout=subprocess.PIPE,
-                                 stderr=subprocess.DEVNULL, timeout=30)
-            root = out.stdout.decode().strip()
-            if out.returncode == 0 and root:
-                return root
-        except (OSError, subprocess.SubprocessError):
-            pass
-    return os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
-
-
 def interpreters():
     """(label, path or None, searched pattern) for each wanted version."""
     root = pyenv_root()
@@ -137,11 +126,6 @@ def interpreters():
     p = "/usr/bin/python3.11"
     found.append(("debian 3.11", p if os.access(p, os.X_OK) else None, p))
     return found
-
-
-def clean_env():
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith("PYTHON") and k not in ("MALLOC_PERTURB_", "MALLOC_CHECK_")}
 
 
 def proc_state(pid):

@@ -28,12 +28,14 @@ import argparse
 import json
 import os
 import re
-import resource
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pyhs_test import find_core, unlimited_core  # noqa: E402
 
 EXIT_SKIP = 77
 
@@ -173,26 +175,6 @@ def make_prog():
             marks[m.group(1)] = n
     text = text.replace("ABORT_LINE", str(marks["abort"]))
     return text, marks
-
-
-def unlimited_core():
-    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
-    try:
-        resource.setrlimit(resource.RLIMIT_CORE,
-                           (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-    except (ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
-
-
-def find_core(workdir, pid):
-    for name in ("core", "core.%d" % pid):
-        path = os.path.join(workdir, name)
-        if os.path.isfile(path):
-            return path
-    for name in sorted(os.listdir(workdir)):
-        if name.startswith("core"):
-            return os.path.join(workdir, name)
-    return None
 
 
 FRAME_RE = re.compile(r"^(.*) \(([^():]*)(?::(\d+))?\)$")

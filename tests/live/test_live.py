@@ -50,6 +50,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pyhs_test import clean_env, find_core, pyenv_root  # noqa: E402
+
 EXIT_OK, EXIT_FAIL, EXIT_SKIP = 0, 1, 77
 
 # The target program: its heap, the truth about a few objects, then it
@@ -164,20 +167,6 @@ def ok(msg):
     print("ok: " + msg, flush=True)
 
 
-def pyenv_root():
-    exe = shutil.which("pyenv")
-    if exe:
-        try:
-            out = subprocess.run([exe, "root"], stdout=subprocess.PIPE,
-                                 stderr=subprocess.DEVNULL, timeout=30)
-            root = out.stdout.decode().strip()
-            if out.returncode == 0 and root:
-                return root
-        except (OSError, subprocess.SubprocessError):
-            pass
-    return os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
-
-
 def interpreters():
     """(label, path or None, searched pattern) for each wanted version."""
     root = pyenv_root()
@@ -195,12 +184,6 @@ def interpreters():
     p = "/usr/bin/python3.11"
     found.append(("debian 3.11", p if os.access(p, os.X_OK) else None, p))
     return found
-
-
-def clean_env():
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("PYTHON") and k not in ("MALLOC_PERTURB_", "MALLOC_CHECK_")}
-    return env
 
 
 def proc_state(pid):
@@ -348,13 +331,6 @@ def check_capture(label, probe, target):
     if state in ("t", "T") or tracer:
         fail("%s: the program is left stopped (state %s, tracer %s)" % (label, state, tracer))
     return d
-
-
-def find_core(workdir, pid):
-    cands = [p for p in glob.glob(os.path.join(workdir, "core*"))
-             if os.path.isfile(p)]
-    exact = [p for p in cands if p.endswith("." + str(pid))]
-    return (exact or cands or [None])[0]
 
 
 def check_core_agrees(label, probe, python, workdir):

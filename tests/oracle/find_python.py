@@ -14,22 +14,10 @@ import glob
 import os
 import re
 import shutil
-import subprocess
 import sys
 
-
-def pyenv_root():
-    exe = shutil.which("pyenv")
-    if exe:
-        try:
-            out = subprocess.run([exe, "root"], stdout=subprocess.PIPE,
-                                 stderr=subprocess.DEVNULL, timeout=30)
-            root = out.stdout.decode().strip()
-            if out.returncode == 0 and root:
-                return root
-        except (OSError, subprocess.SubprocessError):
-            pass
-    return os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pyhs_test import pyenv_root  # noqa: E402
 
 
 def patch_key(path, version):

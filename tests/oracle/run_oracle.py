@@ -29,15 +29,16 @@ import argparse
 import glob
 import json
 import os
-import resource
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pyhs_test import clean_env, core_candidates, read_proc, unlimited_core  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HEAP_PROGRAM = os.path.join(HERE, "heap_program.py")
@@ -48,14 +49,6 @@ EXIT_SKIP = 77  # meson's skip code; heap_program.py uses it too
 
 THRESHOLD = 99.9  # percent of the truth objects that must agree, per field
 SHOW = 15  # disagreements shown per field
-
-# Environment variables that change how CPython lays out or checks its heap
-# (debug allocator, dev mode, tracemalloc, ...).  The interpreter also runs
-# with -I, which makes it ignore PYTHON* variables, but strip them anyway.
-ENV_DROP_PREFIX = "PYTHON"
-# glibc malloc debugging (meson test sets MALLOC_PERTURB_): harmless, but the
-# heap program should run as plainly as possible.
-ENV_DROP = ("MALLOC_PERTURB_", "MALLOC_CHECK_")
 
 PROGRAM_TIMEOUT = 120
 
@@ -117,64 +110,6 @@ def parse_args(argv):
 # ---------------------------------------------------------------------------
 # Running the heap program and finding its core
 # ---------------------------------------------------------------------------
-
-def read_proc(path, default=""):
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError:
-        return default
-
-
-def unlimited_core():
-    """preexec_fn: let the child dump a core of any size."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
-    resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
-    if hard != resource.RLIM_INFINITY:
-        try:
-            resource.setrlimit(resource.RLIMIT_CORE,
-                               (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-        except (ValueError, OSError):
-            pass
-
-
-def clean_env():
-    return dict((k, v) for k, v in os.environ.items()
-                if not k.startswith(ENV_DROP_PREFIX) and k not in ENV_DROP)
-
-
-def core_candidates(pattern, workdir, pid, exe):
-    """Paths where the kernel may have written the core of pid, from
-    /proc/sys/kernel/core_pattern (see core(5))."""
-    comm = os.path.basename(exe)[:15]
-    known = {
-        "%": "%", "p": str(pid), "P": str(pid), "i": str(pid), "I": str(pid),
-        "u": str(os.getuid()), "g": str(os.getgid()), "s": str(signal.SIGABRT),
-        "e": comm, "h": socket.gethostname(),
-    }
-    out = []
-    expanded = ""
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "%" and i + 1 < len(pattern):
-            expanded += known.get(pattern[i + 1], "*")
-            i += 2
-        else:
-            expanded += c
-            i += 1
-    if "%p" not in pattern and read_proc("/proc/sys/kernel/core_uses_pid") == "1":
-        expanded += "." + str(pid)
-    if not os.path.isabs(expanded):
-        expanded = os.path.join(workdir, expanded)
-    out.extend(sorted(glob.glob(expanded)))
-    # The usual names, whatever the pattern says.
-    for name in ("core", "core.%d" % pid):
-        path = os.path.join(workdir, name)
-        if os.path.isfile(path) and path not in out:
-            out.append(path)
-    return out
-
 
 def run_heap_program(args, workdir, truth_path):
     cmd = [args.python, "-I", HEAP_PROGRAM, truth_path]

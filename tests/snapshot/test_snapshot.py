@@ -37,13 +37,15 @@ import json
 import os
 import random
 import re
-import resource
 import shutil
 import signal
 import struct
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pyhs_test import unlimited_core  # noqa: E402
 
 TIMEOUT = 10.0
 PROGRAM_TIMEOUT = 60.0
@@ -203,15 +205,6 @@ def zstd_decompress(data):
 # ---------------------------------------------------------------------------
 # Making cores and running the tool
 # ---------------------------------------------------------------------------
-
-def unlimited_core():
-    try:
-        resource.setrlimit(resource.RLIMIT_CORE,
-                           (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-    except (ValueError, OSError):
-        soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
-        resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
-
 
 def find_python():
     if os.access(PREFERRED_PYTHON, os.X_OK):

@@ -1,0 +1,103 @@
+"""Helpers the test scripts share: interpreters, environments and cores.
+
+Scripts in tests/*/ import it with their parent directory on sys.path:
+
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from pyhs_test import clean_env, find_core, unlimited_core
+"""
+
+import glob
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+
+
+def pyenv_root():
+    """$(pyenv root), else $PYENV_ROOT, else ~/.pyenv."""
+    exe = shutil.which("pyenv")
+    if exe:
+        try:
+            out = subprocess.run([exe, "root"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, timeout=30)
+            root = out.stdout.decode().strip()
+            if out.returncode == 0 and root:
+                return root
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+
+
+def read_proc(path, default=""):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return default
+
+
+def unlimited_core():
+    """preexec_fn: let the child dump a core of any size."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
+    if hard != resource.RLIM_INFINITY:
+        try:
+            resource.setrlimit(resource.RLIMIT_CORE,
+                               (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        except (ValueError, OSError):
+            pass
+
+
+def clean_env():
+    """The environment without what changes how CPython lays out or checks
+    its heap (PYTHON*: debug allocator, dev mode, tracemalloc; interpreters
+    run with -I ignore them anyway) and glibc's malloc debugging (meson test
+    sets MALLOC_PERTURB_): the heap programs run as plainly as possible."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith("PYTHON") and k not in ("MALLOC_PERTURB_", "MALLOC_CHECK_")}
+
+
+def core_candidates(pattern, workdir, pid, exe):
+    """Paths where the kernel may have written the core of pid, from
+    /proc/sys/kernel/core_pattern (see core(5)), then the usual names."""
+    comm = os.path.basename(exe)[:15]
+    known = {
+        "%": "%", "p": str(pid), "P": str(pid), "i": str(pid), "I": str(pid),
+        "u": str(os.getuid()), "g": str(os.getgid()), "s": str(signal.SIGABRT),
+        "e": comm, "h": socket.gethostname(),
+    }
+    out = []
+    expanded = ""
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "%" and i + 1 < len(pattern):
+            expanded += known.get(pattern[i + 1], "*")
+            i += 2
+        else:
+            expanded += c
+            i += 1
+    if "%p" not in pattern and read_proc("/proc/sys/kernel/core_uses_pid") == "1":
+        expanded += "." + str(pid)
+    if not os.path.isabs(expanded):
+        expanded = os.path.join(workdir, expanded)
+    out.extend(sorted(glob.glob(expanded)))
+    for name in ("core", "core.%d" % pid):
+        path = os.path.join(workdir, name)
+        if os.path.isfile(path) and path not in out:
+            out.append(path)
+    return out
+
+
+def find_core(workdir, pid):
+    """The core the kernel wrote for pid in workdir (core.PID, core, else
+    the first core* file), or None."""
+    for name in ("core.%d" % pid, "core"):
+        path = os.path.join(workdir, name)
+        if os.path.isfile(path):
+            return path
+    found = sorted(p for p in glob.glob(os.path.join(workdir, "core*"))
+                   if os.path.isfile(p))
+    return found[0] if found else None
