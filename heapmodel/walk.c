@@ -1349,24 +1349,30 @@ static void walk_roots(struct walker *w)
 		  pyhs_target_symbol(h->t, "interned.lto_priv.0", &v)) &&
 		 hrd(h, v, &v))
 		add_root(w, v, "interned strings", true);
-	/* Threads, newest first in the interpreter's list. */
+	/* Threads, newest first in the interpreter's list (a set of those
+	 * seen tells a list that loops). */
 	uint64_t ts = 0;
 	hrd_off(h, h->interp, L->interp_tstate_head, &ts);
+	struct pyhs_addr_u32_map seen;
+	pyhs_addr_u32_map_init(&seen);
 	for (size_t k = 0; ts && k < MAX_THREADS && !w->err; k++) {
 		struct pyhs_thread th = { .tstate = ts };
 		hrd_off(h, ts, L->tstate_thread_id, &th.ident);
 		if (L->tstate_native_thread_id >= 0)
 			hrd_off(h, ts, L->tstate_native_thread_id, &th.native_id);
-		for (size_t j = 0; j < h->threads.size; j++) {
-			if (h->threads.data[j].tstate == ts) {
-				pyhs_heap_warn(h, PYHS_WARN_CORRUPT,
-					       "thread state list loops at 0x%" PRIx64, ts);
-				return;
-			}
+		bool inserted;
+		if (!pyhs_addr_u32_map_insert(&seen, ts, &inserted)) {
+			w->err = &pyhs_enomem, w->stop = true;
+			break;
+		}
+		if (!inserted) {
+			pyhs_heap_warn(h, PYHS_WARN_CORRUPT,
+				       "thread state list loops at 0x%" PRIx64, ts);
+			break;
 		}
 		if (!pyhs_thread_vector_append(&h->threads, th)) {
 			w->err = &pyhs_enomem, w->stop = true;
-			return;
+			break;
 		}
 		char label[64];
 		snprintf(label, sizeof(label), "thread %zu dict", k);
@@ -1376,6 +1382,7 @@ static void walk_roots(struct walker *w)
 		if (!hrd_off(h, ts, L->tstate_next, &ts))
 			break;
 	}
+	pyhs_addr_u32_map_deinit(&seen);
 }
 
 static struct pyhs_error *intern_ids(struct walker *w)
