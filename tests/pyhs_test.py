@@ -8,6 +8,7 @@ Scripts in tests/*/ import it with their parent directory on sys.path:
 
 import glob
 import os
+import re
 import resource
 import shutil
 import signal
@@ -28,6 +29,26 @@ def pyenv_root():
         except (OSError, subprocess.SubprocessError):
             pass
     return os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+
+
+def interpreters():
+    """(label, path or None, searched pattern) for each interpreter the
+    tests want: the newest pyenv 3.8-3.13, and Debian's python3.11."""
+    root = pyenv_root()
+    found = []
+    for minor in range(8, 14):
+        version = "3.%d" % minor
+        pattern = os.path.join(root, "versions", version + ".*", "bin",
+                               "python" + version)
+        best, best_patch = None, -1
+        for p in glob.glob(pattern):
+            m = re.search(re.escape("/versions/" + version + ".") + r"(\d+)/", p)
+            if m and os.access(p, os.X_OK) and int(m.group(1)) > best_patch:
+                best, best_patch = p, int(m.group(1))
+        found.append(("pyenv " + version, best, pattern))
+    p = "/usr/bin/python3.11"
+    found.append(("debian 3.11", p if os.access(p, os.X_OK) else None, p))
+    return found
 
 
 def read_proc(path, default=""):

@@ -29,7 +29,6 @@ interpreter is installed or ptrace is not allowed here.
 """
 
 import argparse
-import glob
 import json
 import os
 import re
@@ -41,7 +40,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import clean_env, pyenv_root  # noqa: E402
+from pyhs_test import clean_env, interpreters  # noqa: E402
 
 EXIT_OK, EXIT_FAIL, EXIT_SKIP = 0, 1, 77
 NTHREADS = 2
@@ -107,25 +106,6 @@ def ok(msg):
 
 class Skip(Exception):
     pass
-
-
-def interpreters():
-    """(label, path or None, searched pattern) for each wanted version."""
-    root = pyenv_root()
-    found = []
-    for minor in range(8, 14):
-        version = "3.%d" % minor
-        pattern = os.path.join(root, "versions", version + ".*", "bin",
-                               "python" + version)
-        best, best_patch = None, -1
-        for p in glob.glob(pattern):
-            m = re.search(re.escape("/versions/" + version + ".") + r"(\d+)/", p)
-            if m and os.access(p, os.X_OK) and int(m.group(1)) > best_patch:
-                best, best_patch = p, int(m.group(1))
-        found.append(("pyenv " + version, best, pattern))
-    p = "/usr/bin/python3.11"
-    found.append(("debian 3.11", p if os.access(p, os.X_OK) else None, p))
-    return found
 
 
 def proc_state(pid):
