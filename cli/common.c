@@ -214,22 +214,6 @@ int input_open(const char *path, struct input_options *o,
 	return 0;
 }
 
-const char *fmt_bytes(unsigned long long n, char *buf, size_t size)
-{
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)n;
-	int u = 0;
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, size, "%llu B", n);
-	else
-		snprintf(buf, size, "%.1f %s", v, units[u]);
-	return buf;
-}
-
 const char *fmt_count(unsigned long long n, char *buf, size_t size)
 {
 	char tmp[32];

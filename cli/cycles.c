@@ -160,7 +160,7 @@ int verb_cycles(int argc, char **argv)
 		if (shown >= co.n)
 			continue;
 		shown++;
-		printf("%s, %s object%s:", fmt_bytes(c->bytes[q], b1, sizeof(b1)),
+		printf("%s, %s object%s:", pyhs_format_bytes(c->bytes[q], b1, sizeof(b1)),
 		       fmt_count(count, b2, sizeof(b2)), count == 1 ? "" : "s");
 		for (size_t i = 0; i < nt && i < 6; i++)
 			printf(" %s %" PRIu64 "%s", pyhs_heap_type_name(h, tc[i].type), tc[i].count,
@@ -175,7 +175,7 @@ int verb_cycles(int argc, char **argv)
 	else
 		printf("%s%" PRIu64 " %scycle%s, %s\n", shown ? "\n" : "", total,
 		       co.unreachable ? "garbage " : "", total == 1 ? "" : "s",
-		       fmt_bytes(total_bytes, b1, sizeof(b1)));
+		       pyhs_format_bytes(total_bytes, b1, sizeof(b1)));
 	free(tc);
 	free(scratch);
 	pyhs_cycles_free(c);

@@ -147,7 +147,7 @@ static void print_signed(char *buf, size_t n, int64_t v, bool bytes)
 	char tmp[32];
 	uint64_t a = (uint64_t)(v < 0 ? -v : v);
 	if (bytes)
-		fmt_bytes(a, tmp, sizeof(tmp));
+		pyhs_format_bytes(a, tmp, sizeof(tmp));
 	else
 		fmt_count(a, tmp, sizeof(tmp));
 	snprintf(buf, n, "%s%s", v < 0 ? "-" : v > 0 ? "+" : "", tmp);
@@ -285,11 +285,11 @@ static int diff_by_object(const struct pyhs_heap *a, const struct pyhs_heap *b,
 		if (new_count > d->n)
 			printf("  ... and %" PRIu64 " more\n", new_count - d->n);
 		printf("\nnew:       %s objects, %s\n", fmt_count(new_count, b1, sizeof(b1)),
-		       fmt_bytes(new_bytes, b2, sizeof(b2)));
+		       pyhs_format_bytes(new_bytes, b2, sizeof(b2)));
 		printf("gone:      %s objects, %s\n", fmt_count(gone, b1, sizeof(b1)),
-		       fmt_bytes(gone_bytes, b2, sizeof(b2)));
+		       pyhs_format_bytes(gone_bytes, b2, sizeof(b2)));
 		printf("survivors: %s objects, %s; %s moved to an older generation\n",
-		       fmt_count(surv, b1, sizeof(b1)), fmt_bytes(surv_bytes, b2, sizeof(b2)),
+		       fmt_count(surv, b1, sizeof(b1)), pyhs_format_bytes(surv_bytes, b2, sizeof(b2)),
 		       fmt_count(aged, (char[32]){ 0 }, 32));
 	}
 	return -1;
@@ -412,11 +412,11 @@ int verb_diff(int argc, char **argv)
 			print_signed(c1, sizeof(c1), (int64_t)tot.count_b - (int64_t)tot.count_a, false);
 			print_signed(c2, sizeof(c2), growth, true);
 			printf("\ntotal: %s objects, %s (%s -> %s)\n", c1, c2,
-			       fmt_bytes(tot.bytes_a, name, 32), fmt_bytes(tot.bytes_b, name + 32, 32));
+			       pyhs_format_bytes(tot.bytes_a, name, 32), pyhs_format_bytes(tot.bytes_b, name + 32, 32));
 			if (d.gate)
 				printf("gate: growth %s the threshold of %s\n",
 				       tripped ? "exceeds" : "is within",
-				       fmt_bytes((unsigned long long)limit, name + 64, 32));
+				       pyhs_format_bytes((uint64_t)limit, name + 64, 32));
 		}
 		r = tripped ? EXIT_GATE : EXIT_OK;
 	}

@@ -88,7 +88,7 @@ int verb_gcore(int argc, char **argv)
 	} else {
 		char b[32];
 		printf("wrote %s: a core of pid %d, %s (%" PRIu64 " bytes), %zu thread%s\n",
-		       output, pid, fmt_bytes(bytes, b, sizeof(b)), bytes, threads,
+		       output, pid, pyhs_format_bytes(bytes, b, sizeof(b)), bytes, threads,
 		       threads == 1 ? "" : "s");
 		if (args[0] == PID_INPUT)
 			printf("the process was stopped for %.3f ms\n",

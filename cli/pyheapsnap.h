@@ -65,8 +65,9 @@ static inline bool gen_matches(const struct input_options *o,
 
 /* A positive whole number (-n, --max-objects, ...); false if arg is not. */
 bool parse_count(const char *arg, uint64_t *ret);
-/* A size: a number with an optional unit, B, KB/MB/GB (powers of 1000),
- * KiB/MiB/GiB or K/M/G (powers of 1024), any case; false if arg is not. */
+/* A size: a number with an optional unit, B, KB/MB/GB/TB (powers of
+ * 1000), KiB/MiB/GiB/TiB or K/M/G/T (powers of 1024), any case; false if
+ * arg is not. */
 bool parse_size(const char *arg, double *ret);
 
 /* An object named on the command line: 0x-hex or decimal address. */
@@ -144,8 +145,7 @@ int usage_error(const char *verb, const char *fmt, ...)
 /* An error from a library: worded, and the exit code it deserves. */
 int report_error(struct pyhs_error *err);
 
-/* Human-readable byte counts: "12.3 MiB". */
-const char *fmt_bytes(unsigned long long n, char *buf, size_t size);
+/* Byte counts: pyhs_format_bytes (reader/error.h). */
 /* Thousands separators: "1,234,567". */
 const char *fmt_count(unsigned long long n, char *buf, size_t size);
 

@@ -122,8 +122,8 @@ int verb_show(int argc, char **argv)
 	} else {
 		printf("0x%" PRIx64 "  %s  %s\n", addr, tn, preview);
 		printf("  size %s, retained %s, refcount %" PRIu64 "%s, generation %s\n",
-		       fmt_bytes(pyhs_heap_size(h, i), b1, sizeof(b1)),
-		       fmt_bytes(pyhs_analysis_retained(a, i), b2, sizeof(b2)),
+		       pyhs_format_bytes(pyhs_heap_size(h, i), b1, sizeof(b1)),
+		       pyhs_format_bytes(pyhs_analysis_retained(a, i), b2, sizeof(b2)),
 		       pyhs_heap_refcnt(h, i),
 		       pyhs_heap_flags(h, i) & PYHS_OBJ_IMMORTAL ? " (immortal)" : "",
 		       gen_text(pyhs_heap_gen(h, i)));

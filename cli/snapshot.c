@@ -71,7 +71,7 @@ int verb_snapshot(int argc, char **argv)
 		char b1[32], b2[32];
 		printf("wrote %s: %s object%s in %s (%.1f bytes per object)\n", output,
 		       fmt_count(n, b1, sizeof(b1)), n == 1 ? "" : "s",
-		       fmt_bytes(bytes, b2, sizeof(b2)), per);
+		       pyhs_format_bytes(bytes, b2, sizeof(b2)), per);
 	}
 	if (fflush(stdout) != 0)
 		return report_error(pyhs_error_os(errno, "cannot write to standard output"));

@@ -345,7 +345,7 @@ int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out)
 	if (o->gen >= 0)
 		fprintf(out, "generation:  only objects of generation %s below\n", gen_name(o->gen));
 	fprintf(out, "objects:     %s, %s (%s references)\n", fmt_count(nshown, b1, sizeof(b1)),
-		fmt_bytes(total, b2, sizeof(b2)),
+		pyhs_format_bytes(total, b2, sizeof(b2)),
 		fmt_count(pyhs_heap_nedges(h), (char[32]){ 0 }, 32));
 	fprintf(out, "\ngarbage collector: %s; thresholds %d/%d/%d; counts %d/%d/%d\n",
 		pyhs_heap_gc_enabled(h) ? "enabled" : "disabled",
@@ -355,17 +355,17 @@ int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out)
 	for (int g = 0; g < 5; g++)
 		fprintf(out, "  %-12s %14s %14s\n", gen_name(g),
 			fmt_count(gen_count[g], b1, sizeof(b1)),
-			fmt_bytes(gen_bytes[g], b2, sizeof(b2)));
+			pyhs_format_bytes(gen_bytes[g], b2, sizeof(b2)));
 	fprintf(out, "\nlargest types by shallow size:\n");
 	fprintf(out, "  %14s %14s  %s\n", "bytes", "count", "type");
 	for (uint32_t k = 0; k < ntop; k++)
-		fprintf(out, "  %14s %14s  %s\n", fmt_bytes(tt[k].bytes, b1, sizeof(b1)),
+		fprintf(out, "  %14s %14s  %s\n", pyhs_format_bytes(tt[k].bytes, b1, sizeof(b1)),
 			fmt_count(tt[k].count, b2, sizeof(b2)),
 			pyhs_heap_type_name(h, tt[k].type));
 	if (nold) {
 		fprintf(out, "\nold generation (2) by type:\n");
 		for (uint32_t k = 0; k < nold; k++)
-			fprintf(out, "  %14s %14s  %s\n", fmt_bytes(old[k].bytes, b1, sizeof(b1)),
+			fprintf(out, "  %14s %14s  %s\n", pyhs_format_bytes(old[k].bytes, b1, sizeof(b1)),
 				fmt_count(old[k].count, b2, sizeof(b2)),
 				pyhs_heap_type_name(h, old[k].type));
 	}
@@ -375,12 +375,12 @@ int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out)
 		uint64_t i = af.dom[k];
 		pyhs_heap_preview(h, i, preview, sizeof(preview));
 		fprintf(out, "  %14s  0x%-14" PRIx64 " %-24s %s\n",
-			fmt_bytes(af.retained[k], b1, sizeof(b1)), pyhs_heap_addr(h, i),
+			pyhs_format_bytes(af.retained[k], b1, sizeof(b1)), pyhs_heap_addr(h, i),
 			pyhs_heap_type_name(h, pyhs_heap_type_of(h, i)), preview);
 	}
 	fprintf(out, "\ngarbage:     %s objects, %s in %s cycle%s the collector would free now\n",
 		fmt_count(af.garbage_objects, b1, sizeof(b1)),
-		fmt_bytes(af.garbage_bytes, b2, sizeof(b2)),
+		pyhs_format_bytes(af.garbage_bytes, b2, sizeof(b2)),
 		fmt_count(af.garbage_cycles, (char[32]){ 0 }, 32),
 		af.garbage_cycles == 1 ? "" : "s");
 	fprintf(out, "unexplained: %zu object%s with references no object explains (C code:"

@@ -239,8 +239,8 @@ int verb_top(int argc, char **argv)
 				       ", \"retained\": %" PRIu64 "}", count[k], bytes[k], retained[k]);
 			} else {
 				printf("%14s %14s %14s  %s\n", fmt_count(count[k], b1, sizeof(b1)),
-				       fmt_bytes(bytes[k], b2, sizeof(b2)),
-				       fmt_bytes(retained[k], b3, sizeof(b3)),
+				       pyhs_format_bytes(bytes[k], b2, sizeof(b2)),
+				       pyhs_format_bytes(retained[k], b3, sizeof(b3)),
 				       pyhs_heap_type_name(h, k));
 			}
 		}
@@ -291,8 +291,8 @@ group_out:
 				fputs("}", stdout);
 			} else {
 				printf("0x%-16" PRIx64 " %12s %12s  %-24s %s\n", pyhs_heap_addr(h, i),
-				       fmt_bytes(pyhs_heap_size(h, i), b1, sizeof(b1)),
-				       fmt_bytes(pyhs_analysis_retained(a, i), b2, sizeof(b2)),
+				       pyhs_format_bytes(pyhs_heap_size(h, i), b1, sizeof(b1)),
+				       pyhs_format_bytes(pyhs_analysis_retained(a, i), b2, sizeof(b2)),
 				       tn, preview);
 			}
 		}

@@ -51,18 +51,26 @@ struct pyhs_error *pyhs_map_file(struct pyhs_target *t, const char *path,
 		return pyhs_error_create(PYHS_ERROR_INPUT, "'%s' is empty",
 					 path);
 	}
-	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	int e = errno;
+	struct pyhs_error *err = pyhs_map_fd(t, fd, (size_t)st.st_size, path, ret_data);
 	close(fd);
+	if (err)
+		return err;
+	*ret_size = (size_t)st.st_size;
+	return NULL;
+}
+
+struct pyhs_error *pyhs_map_fd(struct pyhs_target *t, int fd, size_t size,
+			       const char *path, const uint8_t **ret)
+{
+	void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (p == MAP_FAILED)
-		return pyhs_error_os(e, "cannot map '%s'", path);
-	struct pyhs_mapped_file mf = { p, (size_t)st.st_size };
+		return pyhs_error_os(errno, "cannot map '%s'", path);
+	struct pyhs_mapped_file mf = { p, size };
 	if (!pyhs_mapped_file_vector_append(&t->maps, mf)) {
-		munmap(p, (size_t)st.st_size);
+		munmap(p, size);
 		return &pyhs_enomem;
 	}
-	*ret_data = p;
-	*ret_size = (size_t)st.st_size;
+	*ret = p;
 	return NULL;
 }
 
@@ -667,9 +675,10 @@ bool pyhs_target_symbol(const struct pyhs_target *tc, const char *name,
 	/* CPython's symbols are in the module that holds _PyRuntime, once it
 	 * is known: a symbol missing there (a static one of a stripped
 	 * binary) is not worth loading every library's table for. */
-	bool known = t->runtime_module < t->modules.size;
-	for (size_t i = known ? t->runtime_module : 0;
-	     i < (known ? t->runtime_module + 1 : t->modules.size); i++) {
+	size_t first = 0, end = t->modules.size;
+	if (t->runtime_module < end)
+		first = t->runtime_module, end = first + 1;
+	for (size_t i = first; i < end; i++) {
 		struct pyhs_module *m = &t->modules.data[i];
 		const struct pyhs_symbol *s = pyhs_module_symbol(t, m, name);
 		if (s) {

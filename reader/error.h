@@ -3,6 +3,8 @@
 #define PYHS_ERROR_H
 
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 
 enum pyhs_error_code {
 	PYHS_ERROR_NOMEM = 1,     /* out of memory */
@@ -33,5 +35,9 @@ struct pyhs_error *pyhs_error_os(int errnum, const char *fmt, ...)
 struct pyhs_error *pyhs_error_wrap(struct pyhs_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void pyhs_error_destroy(struct pyhs_error *err);
+
+/* n bytes as people read them, for messages and reports: "512 B",
+ * "1.5 KiB", ..., "3.0 TiB". Writes buf; returns it. */
+const char *pyhs_format_bytes(uint64_t n, char *buf, size_t size);
 
 #endif

@@ -174,6 +174,10 @@ const struct pyhs_symbol *pyhs_module_symbol(struct pyhs_target *t,
 /* Maps a regular file read-only; PYHS_ERROR_OS or _INPUT on failure. */
 struct pyhs_error *pyhs_map_file(struct pyhs_target *t, const char *path,
 				 const uint8_t **ret_data, size_t *ret_size);
+/* Maps size bytes of fd read-only until t is destroyed (fd stays open);
+ * path names it in the error. */
+struct pyhs_error *pyhs_map_fd(struct pyhs_target *t, int fd, size_t size,
+			       const char *path, const uint8_t **ret);
 /* zcore.c: the zstd-compressed core at src, decompressed into a mapped,
  * unlinked temporary file that t unmaps at destroy. */
 struct pyhs_error *pyhs_decompress_core(struct pyhs_target *t, const char *path,

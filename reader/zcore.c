@@ -6,11 +6,8 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -43,30 +40,34 @@ static int open_temp(const char **ret_dir)
 	return -1;
 }
 
-/* "64.0 GiB", "512.0 KiB": for messages. */
-static const char *fmt_size(uint64_t n, char *buf, size_t len)
+/* Whether the bytes from i of buf[0, n) start a whole block of zeros. */
+static bool is_hole(const uint8_t *buf, size_t n, size_t i)
 {
-	static const char *const units[] = { "bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
-	double v = (double)n;
-	size_t u = 0;
-	while (v >= 1024.0 && u + 1 < sizeof(units) / sizeof(units[0])) {
-		v /= 1024.0;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, len, "%" PRIu64 " bytes", n);
-	else
-		snprintf(buf, len, "%.1f %s", v, units[u]);
-	return buf;
-}
-
-static bool all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i += 8) {
+	if (n - i < BLOCK)
+		return false;
+	for (size_t k = i; k < i + BLOCK; k += 8) {
 		uint64_t w;
-		memcpy(&w, p + i, 8);
+		memcpy(&w, buf + k, 8);
 		if (w)
 			return false;
+	}
+	return true;
+}
+
+static bool pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
+{
+	while (n) {
+		ssize_t w = pwrite(fd, p, n, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return false;
+		}
+		p += w;
+		n -= (size_t)w;
+		off += (uint64_t)w;
 	}
 	return true;
 }
@@ -74,32 +75,17 @@ static bool all_zero(const uint8_t *p, size_t n)
 /* Writes buf at off, leaving whole zero blocks as holes. */
 static bool write_sparse(int fd, const uint8_t *buf, size_t n, uint64_t off)
 {
-	size_t i = 0;
-	while (i < n) {
-		size_t len = n - i < BLOCK ? n - i : BLOCK;
-		if (len == BLOCK && all_zero(buf + i, len)) {
-			i += len;
+	for (size_t i = 0; i < n;) {
+		if (is_hole(buf, n, i)) {
+			i += BLOCK;
 			continue;
 		}
-		/* A run of blocks that are not all zero. */
-		size_t j = i + len;
-		while (j < n) {
-			size_t l = n - j < BLOCK ? n - j : BLOCK;
-			if (l == BLOCK && all_zero(buf + j, l))
-				break;
-			j += l;
-		}
-		for (size_t k = i; k < j;) {
-			ssize_t w = pwrite(fd, buf + k, j - k, (off_t)(off + k));
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0) {
-				if (w == 0)
-					errno = EIO;
-				return false;
-			}
-			k += (size_t)w;
-		}
+		size_t j = i; /* the end of a run of blocks that are not holes */
+		do
+			j += n - j < BLOCK ? n - j : BLOCK;
+		while (j < n && !is_hole(buf, n, j));
+		if (!pwrite_all(fd, buf + i, j - i, off + i))
+			return false;
 		i = j;
 	}
 	return true;
@@ -190,7 +176,7 @@ struct pyhs_error *pyhs_decompress_core(struct pyhs_target *t, const char *path,
 			char m[32];
 			err = pyhs_error_create(PYHS_ERROR_INPUT,
 						"'%s' decompresses to more than the cap of %s (raise it with --max-core-size)",
-						path, fmt_size(max, m, sizeof(m)));
+						path, pyhs_format_bytes(max, m, sizeof(m)));
 			break;
 		}
 		if (out.pos && !write_sparse(fd, buf, out.pos, total)) {
@@ -204,8 +190,8 @@ struct pyhs_error *pyhs_decompress_core(struct pyhs_target *t, const char *path,
 				char n[32], m[32];
 				err = pyhs_error_create(PYHS_ERROR_INPUT,
 							"'%s' is a core of %s by its headers, more than the cap of %s (raise it with --max-core-size)",
-							path, fmt_size(needed, n, sizeof(n)),
-							fmt_size(max, m, sizeof(m)));
+							path, pyhs_format_bytes(needed, n, sizeof(n)),
+							pyhs_format_bytes(max, m, sizeof(m)));
 				break;
 			}
 		}
@@ -235,17 +221,10 @@ struct pyhs_error *pyhs_decompress_core(struct pyhs_target *t, const char *path,
 		*ret_size = 0;
 		return NULL;
 	}
-	void *p = mmap(NULL, (size_t)total, PROT_READ, MAP_PRIVATE, fd, 0);
-	int e = errno;
+	err = pyhs_map_fd(t, fd, (size_t)total, path, ret);
 	close(fd);
-	if (p == MAP_FAILED)
-		return pyhs_error_os(e, "cannot map the decompressed '%s'", path);
-	struct pyhs_mapped_file mf = { p, (size_t)total };
-	if (!pyhs_mapped_file_vector_append(&t->maps, mf)) {
-		munmap(p, (size_t)total);
-		return &pyhs_enomem;
-	}
-	*ret = p;
+	if (err)
+		return err;
 	*ret_size = (size_t)total;
 	return NULL;
 }
