@@ -237,6 +237,15 @@ struct pyhs_error *pyhs_module_load(struct pyhs_target *t,
 	return NULL;
 }
 
+/* A definition of a kind that names an address (not a section, file or
+ * undefined reference). */
+static bool symbol_kept(unsigned shndx, unsigned char info)
+{
+	int type = GELF_ST_TYPE(info);
+	return shndx != SHN_UNDEF && (type == STT_OBJECT || type == STT_FUNC ||
+				      type == STT_NOTYPE || type == STT_TLS);
+}
+
 static struct pyhs_error *load_symbols(struct pyhs_module *m,
 				       const uint8_t *data, size_t size)
 {
@@ -258,11 +267,7 @@ static struct pyhs_error *load_symbols(struct pyhs_module *m,
 			GElf_Sym sym;
 			if (!gelf_getsym(d, (int)i, &sym))
 				break;
-			if (sym.st_shndx == SHN_UNDEF || !sym.st_name)
-				continue;
-			int type = GELF_ST_TYPE(sym.st_info);
-			if (type != STT_OBJECT && type != STT_FUNC &&
-			    type != STT_NOTYPE && type != STT_TLS)
+			if (!sym.st_name || !symbol_kept(sym.st_shndx, sym.st_info))
 				continue;
 			const char *name = elf_strptr(elf, sh.sh_link,
 						      sym.st_name);
@@ -363,6 +368,7 @@ static bool gnu_hash_lookup(const struct pyhs_module *m, const char *name,
 	uint32_t i = word32(m->gnu_hash, (size_t)buckets + h % nbuckets);
 	if (i < symoffset)
 		return false;
+	size_t len = strlen(name);
 	for (; i < m->ndynsym && chains + (i - symoffset) < nwords; i++) {
 		uint32_t h2 = word32(m->gnu_hash, (size_t)(chains + (i - symoffset)));
 		if ((h | 1) == (h2 | 1)) {
@@ -371,7 +377,6 @@ static bool gnu_hash_lookup(const struct pyhs_module *m, const char *name,
 			if (sym.st_name < m->dynstr_size) {
 				const char *n = (const char *)m->dynstr + sym.st_name;
 				size_t left = m->dynstr_size - sym.st_name;
-				size_t len = strlen(name);
 				if (len < left && memcmp(n, name, len + 1) == 0) {
 					*ret = sym;
 					return true;
@@ -401,20 +406,17 @@ const struct pyhs_symbol *pyhs_module_symbol(struct pyhs_target *t,
 		check_gnu_hash(m);
 	Elf64_Sym sym;
 	if (m->gnu_hash && gnu_hash_lookup(m, name, &sym) &&
-	    sym.st_shndx != SHN_UNDEF) {
-		int type = ELF64_ST_TYPE(sym.st_info);
-		if (type == STT_OBJECT || type == STT_FUNC || type == STT_NOTYPE ||
-		    type == STT_TLS) {
-			bool inserted;
-			struct pyhs_symbol *s = pyhs_symbol_map_insert(
-				&m->symbols, (const char *)m->dynstr + sym.st_name, &inserted);
-			if (!s)
-				return NULL;
-			s->name = (const char *)m->dynstr + sym.st_name;
-			s->value = sym.st_value;
-			s->size = sym.st_size;
-			return s;
-		}
+	    symbol_kept(sym.st_shndx, sym.st_info)) {
+		bool inserted;
+		const char *stored = (const char *)m->dynstr + sym.st_name;
+		struct pyhs_symbol *s = pyhs_symbol_map_insert(&m->symbols, stored,
+							       &inserted);
+		if (!s)
+			return NULL;
+		s->name = stored;
+		s->value = sym.st_value;
+		s->size = sym.st_size;
+		return s;
 	}
 	if (m->gnu_hash && !m->has_symtab && !m->debug_file)
 		return NULL; /* .dynsym is all there is, and its hash said no */
