@@ -200,7 +200,7 @@ void pyhs_retention_describe(const struct pyhs_retention *r, uint64_t i,
 	size_t k = ns;
 	char l[256];
 	if (truncated) {
-		PUT("%s ...", h->strings.data[h->roots.data[r->root_of[v]].label & ~PYHS_ROOT_BORROWED]);
+		PUT("%s ...", pyhs_heap_root_label(h, r->root_of[v]));
 	} else {
 		/* steps[] runs upwards; the description reads downwards. */
 		uint64_t down[MAX_DESCRIBED_STEPS];

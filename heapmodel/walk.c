@@ -59,6 +59,13 @@ struct walker {
 		 id_locals, id_back, id_frame, id_items, id_values;
 };
 
+/* Stops the walk with err (the current object's decoding first). */
+static void walker_fail(struct walker *w, struct pyhs_error *err)
+{
+	w->err = err;
+	w->stop = true;
+}
+
 /* ---- edges ---- */
 
 static void add_edge(struct walker *w, uint32_t dst, uint32_t label)
@@ -73,7 +80,7 @@ static void add_edge(struct walker *w, uint32_t dst, uint32_t label)
 	}
 	if (!pyhs_u32_vector_append(&h->edge_dst, dst) ||
 	    !pyhs_u32_vector_append(&h->edge_label, label))
-		w->err = &pyhs_enomem, w->stop = true;
+		walker_fail(w, &pyhs_enomem);
 }
 
 /* A reference the type's layout says is an object pointer. */
@@ -137,7 +144,7 @@ static void type_fields(struct walker *w, struct pyhs_type_info *ti)
 	uint64_t words = (uint64_t)ti->basicsize / 8;
 	uint32_t *names = malloc(words * sizeof(*names));
 	if (!names) {
-		w->err = &pyhs_enomem, w->stop = true;
+		walker_fail(w, &pyhs_enomem);
 		return;
 	}
 	memset(names, 0xff, words * sizeof(*names));
@@ -169,7 +176,7 @@ static void type_fields(struct walker *w, struct pyhs_type_info *ti)
 				struct pyhs_error *err = pyhs_heap_intern_string(
 					h, label, &names[off / 8]);
 				if (err) {
-					w->err = err, w->stop = true;
+					walker_fail(w, err);
 					free(names);
 					return;
 				}
@@ -201,7 +208,7 @@ static void type_fields(struct walker *w, struct pyhs_type_info *ti)
 		struct pyhs_error *err = pyhs_heap_intern_string(h, extra[k].name,
 								 &names[off / 8]);
 		if (err) {
-			w->err = err, w->stop = true;
+			walker_fail(w, err);
 			free(names);
 			return;
 		}
@@ -220,13 +227,14 @@ static uint32_t field_label(const struct pyhs_type_info *ti, uint64_t off)
 
 #define MAX_SCANNED_BYTES 4096
 
-/* Says once per type that its instances were scanned only in part. */
-static void scan_capped(struct walker *w, const struct pyhs_type_info *ti)
+/* Says once per type that instances of the current object's type were
+ * scanned only in part. */
+static void scan_capped(struct walker *w)
 {
-	uint32_t *t = pyhs_addr_u32_map_search(&w->h->type_by_addr, ti->addr);
-	if (!t || w->h->types.data[*t].scan_capped)
+	struct pyhs_type_info *ti = &w->h->types.data[w->h->type.data[w->cur]];
+	if (ti->scan_capped)
 		return;
-	w->h->types.data[*t].scan_capped = true;
+	ti->scan_capped = true;
 	pyhs_heap_warn(w->h, PYHS_WARN_CAP,
 		       "type at 0x%" PRIx64 " claims %" PRId64 "-byte instances; only their first %d bytes are scanned",
 		       ti->addr, ti->basicsize, MAX_SCANNED_BYTES);
@@ -240,7 +248,7 @@ static void scan(struct walker *w, const struct pyhs_type_info *ti,
 	 * megabyte of words to check: real C structs are far smaller. */
 	if (to > from + MAX_SCANNED_BYTES) {
 		to = from + MAX_SCANNED_BYTES;
-		scan_capped(w, ti);
+		scan_capped(w);
 	}
 	for (uint64_t off = from & ~UINT64_C(7); off + 8 <= to; off += 8) {
 		if (ti->weaklistoffset > 0 && off == (uint64_t)ti->weaklistoffset)
@@ -816,7 +824,7 @@ static void decode_instance(struct walker *w, uint64_t addr,
 	uint64_t end = (uint64_t)ti->basicsize;
 	if (end > (uint64_t)ti->kind_basicsize + MAX_SCANNED_BYTES) {
 		end = (uint64_t)ti->kind_basicsize + MAX_SCANNED_BYTES;
-		scan_capped(w, ti);
+		scan_capped(w);
 	}
 	for (uint64_t off = (uint64_t)ti->kind_basicsize & ~UINT64_C(7);
 	     off + 8 <= end; off += 8) {
@@ -1149,12 +1157,12 @@ static void add_root(struct walker *w, uint64_t addr, const char *label,
 	uint32_t id;
 	struct pyhs_error *err = pyhs_heap_intern_string(w->h, label, &id);
 	if (err) {
-		w->err = err, w->stop = true;
+		walker_fail(w, err);
 		return;
 	}
 	struct pyhs_root r = { j, id | (holds_ref ? 0 : PYHS_ROOT_BORROWED) };
 	if (!pyhs_root_vector_append(&w->h->roots, r))
-		w->err = &pyhs_enomem, w->stop = true;
+		walker_fail(w, &pyhs_enomem);
 }
 
 static void walk_gc_lists(struct walker *w)
@@ -1362,7 +1370,7 @@ static void walk_roots(struct walker *w)
 			hrd_off(h, ts, L->tstate_native_thread_id, &th.native_id);
 		bool inserted;
 		if (!pyhs_addr_u32_map_insert(&seen, ts, &inserted)) {
-			w->err = &pyhs_enomem, w->stop = true;
+			walker_fail(w, &pyhs_enomem);
 			break;
 		}
 		if (!inserted) {
@@ -1371,7 +1379,7 @@ static void walk_roots(struct walker *w)
 			break;
 		}
 		if (!pyhs_thread_vector_append(&h->threads, th)) {
-			w->err = &pyhs_enomem, w->stop = true;
+			walker_fail(w, &pyhs_enomem);
 			break;
 		}
 		char label[64];
