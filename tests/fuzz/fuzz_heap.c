@@ -413,6 +413,23 @@ static void write_word(uint64_t addr, uint64_t v)
 	memcpy(p, &v, 8);
 }
 
+/* Writes n bytes (zeros if bytes is NULL) at writable offset off (modulo
+ * them all), clipped at the end of its segment, saving what they replace. */
+static void patch_bytes(uint64_t off, const uint8_t *bytes, size_t n)
+{
+	uint64_t in;
+	const struct wseg *s = at_offset(off, &in);
+	if (n > s->len - in)
+		n = (size_t)(s->len - in);
+	if (!n)
+		return;
+	save(s->data + in, n);
+	if (bytes)
+		memcpy(s->data + in, bytes, n);
+	else
+		memset(s->data + in, 0, n);
+}
+
 static void apply(const uint8_t *data, size_t size)
 {
 	struct reader r = { data, data + size, false };
@@ -420,19 +437,14 @@ static void apply(const uint8_t *data, size_t size)
 		uint8_t op = (uint8_t)take(&r, 1);
 		switch (op % 6) {
 		case 0: {
-			uint64_t off = take(&r, 4), in;
+			uint64_t off = take(&r, 4);
 			size_t n = (size_t)take(&r, 1) % 33;
 			if ((size_t)(r.end - r.p) < n)
 				n = (size_t)(r.end - r.p);
 			const uint8_t *bytes = r.p;
 			r.p += n;
-			const struct wseg *s = at_offset(off, &in);
-			if (n > s->len - in)
-				n = (size_t)(s->len - in);
-			if (r.bad || !n)
-				break;
-			save(s->data + in, n);
-			memcpy(s->data + in, bytes, n);
+			if (!r.bad)
+				patch_bytes(off, bytes, n);
 			break;
 		}
 		case 1: {
@@ -470,15 +482,10 @@ static void apply(const uint8_t *data, size_t size)
 			break;
 		}
 		case 4: {
-			uint64_t off = take(&r, 4), in;
+			uint64_t off = take(&r, 4);
 			size_t n = (size_t)(take(&r, 2) % (MAX_ZERO_WORDS + 1)) * 8;
-			const struct wseg *s = at_offset(off, &in);
-			if (n > s->len - in)
-				n = (size_t)(s->len - in);
-			if (r.bad || !n)
-				break;
-			save(s->data + in, n);
-			memset(s->data + in, 0, n);
+			if (!r.bad)
+				patch_bytes(off, NULL, n);
 			break;
 		}
 		default: {
