@@ -122,3 +122,31 @@ def find_core(workdir, pid):
     found = sorted(p for p in glob.glob(os.path.join(workdir, "core*"))
                    if os.path.isfile(p))
     return found[0] if found else None
+
+
+class NoCore(Exception):
+    """Why a program left no core to test with (the test skips)."""
+
+
+def run_to_core(argv, workdir, env, timeout):
+    """Runs argv, a program that calls os.abort(), in workdir with env and
+    returns the path of the core the kernel wrote; raises NoCore saying why
+    there is none."""
+    proc = subprocess.Popen(argv, cwd=workdir, env=env, preexec_fn=unlimited_core,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise NoCore("%s did not abort within %d s" % (argv[0], timeout))
+    if proc.returncode != -signal.SIGABRT:
+        raise NoCore("%s exited with status %d instead of aborting: %s"
+                     % (argv[0], proc.returncode,
+                        err.decode(errors="replace").strip()[:300]))
+    core = find_core(workdir, proc.pid)
+    if not core:
+        raise NoCore("%s aborted but wrote no core in %s (kernel.core_pattern is %r)"
+                     % (argv[0], workdir, read_proc("/proc/sys/kernel/core_pattern", "?")))
+    return core

@@ -40,7 +40,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import clean_env, find_core, unlimited_core  # noqa: E402
+from pyhs_test import clean_env, find_core, NoCore, read_proc, run_to_core, unlimited_core  # noqa: E402
 
 TIMEOUT = 10.0  # seconds allowed for each run of the tool
 PROGRAM_TIMEOUT = 60.0  # seconds allowed for the Python program to abort
@@ -73,14 +73,6 @@ class Skip(Exception):
 # Making the inputs
 # ---------------------------------------------------------------------------
 
-def core_pattern():
-    try:
-        with open("/proc/sys/kernel/core_pattern") as f:
-            return f.read().strip()
-    except OSError:
-        return "?"
-
-
 def find_python():
     if os.access(PREFERRED_PYTHON, os.X_OK):
         return PREFERRED_PYTHON
@@ -96,23 +88,10 @@ def make_python_core(workdir):
     script = os.path.join(workdir, "program.py")
     with open(script, "w") as f:
         f.write(PROGRAM)
-    proc = subprocess.Popen([python, "-I", script], cwd=workdir, env=clean_env(),
-                            preexec_fn=unlimited_core,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        out, err = proc.communicate(timeout=PROGRAM_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        raise Skip("%s did not abort within %d s" % (python, PROGRAM_TIMEOUT))
-    if proc.returncode != -signal.SIGABRT:
-        raise Skip("%s exited with status %d instead of aborting: %s"
-                   % (python, proc.returncode, err.decode(errors="replace").strip()))
-    core = find_core(workdir, proc.pid)
-    if not core:
-        raise Skip("%s aborted but wrote no core in %s (kernel.core_pattern is %r)"
-                   % (python, workdir, core_pattern()))
-    return core
+        return run_to_core([python, "-I", script], workdir, clean_env(), PROGRAM_TIMEOUT)
+    except NoCore as e:
+        raise Skip(str(e))
 
 
 def make_sleep_core(workdir):
@@ -130,7 +109,7 @@ def make_sleep_core(workdir):
     core = find_core(workdir, proc.pid)
     if not core:
         raise Skip("/bin/sleep aborted but wrote no core (kernel.core_pattern is %r)"
-                   % core_pattern())
+                   % read_proc("/proc/sys/kernel/core_pattern", "?"))
     return core
 
 

@@ -37,7 +37,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import struct
 import subprocess
 import sys
@@ -45,7 +44,7 @@ import tempfile
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import unlimited_core  # noqa: E402
+from pyhs_test import NoCore, run_to_core  # noqa: E402
 
 
 # The heap the cores hold: a few of each container, instances with a
@@ -127,31 +126,11 @@ def make_core(python, workdir):
     """Runs PROGRAM with python in workdir until it aborts; the core's path."""
     os.makedirs(workdir, exist_ok=True)
     env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
-    proc = subprocess.Popen([python, "-I", "-S", "-c", PROGRAM], cwd=workdir, env=env,
-                            preexec_fn=unlimited_core, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        _, err = proc.communicate(timeout=PROGRAM_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        raise Skip("%s did not abort within %d s" % (python, PROGRAM_TIMEOUT))
-    if proc.returncode != -signal.SIGABRT:
-        raise Skip("%s exited with status %d instead of aborting: %s"
-                   % (python, proc.returncode, err.decode(errors="replace").strip()[:300]))
-    for name in ("core.%d" % proc.pid, "core"):
-        path = os.path.join(workdir, name)
-        if os.path.isfile(path):
-            return path
-    found = sorted(glob.glob(os.path.join(workdir, "core*")))
-    if found:
-        return found[0]
-    try:
-        with open("/proc/sys/kernel/core_pattern") as f:
-            pattern = f.read().strip()
-    except OSError:
-        pattern = "?"
-    raise Skip("%s aborted but wrote no core (kernel.core_pattern is %r)" % (python, pattern))
+        return run_to_core([python, "-I", "-S", "-c", PROGRAM], workdir, env,
+                           PROGRAM_TIMEOUT)
+    except NoCore as e:
+        raise Skip(str(e))
 
 
 def export_objects(tool, core):
@@ -322,12 +301,6 @@ def corrupt_cases(core_bytes, objects, fifo_path=None, dir_path=None):
     core = Core(core_bytes)
     cases = []
 
-    def case(name):
-        def register(fn):
-            cases.append((name, fn))
-            return fn
-        return register
-
     size = len(core.data)
     by_type = {}
     for o in objects:
@@ -356,22 +329,23 @@ def corrupt_cases(core_bytes, objects, fifo_path=None, dir_path=None):
     for cut in sorted(c for c in cuts if 0 <= c < size):
         cases.append(("truncated-at-%d" % cut, lambda cut=cut: core.data[:cut]))
 
-    def header_case(name, fn):
+    def patch_case(name, fn):
+        """A case made by fn(Patch of the core)."""
         def make():
             p = Patch(core)
             fn(p)
             return p.bytes()
         cases.append((name, make))
 
-    header_case("ehdr-phoff-huge", lambda p: p.u64(32, 1 << 62))
-    header_case("ehdr-phoff-past-end", lambda p: p.u64(32, size - 20))
-    header_case("ehdr-phnum-zero", lambda p: p.u16(56, 0))
-    header_case("ehdr-phnum-max", lambda p: p.u16(56, 0xFFFF))
-    header_case("ehdr-phentsize-odd", lambda p: p.u16(54, 55))
-    header_case("ehdr-type-exec", lambda p: p.u16(16, 2))
-    header_case("ehdr-machine-arm", lambda p: p.u16(18, 183))
-    header_case("ehdr-class-32", lambda p: p.put(4, b"\x01"))
-    header_case("ehdr-shoff-garbage", lambda p: (p.u64(40, (1 << 64) - 64), p.u16(60, 0xFFFF),
+    patch_case("ehdr-phoff-huge", lambda p: p.u64(32, 1 << 62))
+    patch_case("ehdr-phoff-past-end", lambda p: p.u64(32, size - 20))
+    patch_case("ehdr-phnum-zero", lambda p: p.u16(56, 0))
+    patch_case("ehdr-phnum-max", lambda p: p.u16(56, 0xFFFF))
+    patch_case("ehdr-phentsize-odd", lambda p: p.u16(54, 55))
+    patch_case("ehdr-type-exec", lambda p: p.u16(16, 2))
+    patch_case("ehdr-machine-arm", lambda p: p.u16(18, 183))
+    patch_case("ehdr-class-32", lambda p: p.put(4, b"\x01"))
+    patch_case("ehdr-shoff-garbage", lambda p: (p.u64(40, (1 << 64) - 64), p.u16(60, 0xFFFF),
                                                  p.u16(62, 0xFFFE)))
 
     def each_load(fn):
@@ -380,19 +354,19 @@ def corrupt_cases(core_bytes, objects, fifo_path=None, dir_path=None):
                 fn(p, core.phdr_at(ph[0]), ph)
         return apply
 
-    header_case("phdr-offset-huge", each_load(lambda p, at, ph: p.u64(at + 8, (1 << 63) + ph[3])))
-    header_case("phdr-filesz-huge", each_load(lambda p, at, ph: p.u64(at + 32, 1 << 62)))
-    header_case("phdr-filesz-above-memsz", each_load(lambda p, at, ph: p.u64(at + 40, ph[6] // 2)))
-    header_case("phdr-vaddr-wraps", each_load(lambda p, at, ph: p.u64(at + 16, (1 << 64) - 4096)))
-    header_case("phdr-vaddr-all-same", each_load(lambda p, at, ph: p.u64(at + 16, core.loads[0][4])))
-    header_case("phdr-vaddr-kernel", each_load(lambda p, at, ph: p.u64(at + 16, KERNEL + ph[4])))
-    header_case("phdr-memsz-max", each_load(lambda p, at, ph: p.u64(at + 40, (1 << 64) - 1)))
-    header_case("phdr-loads-become-null", each_load(lambda p, at, ph: p.u32(at, 0)))
-    header_case("phdr-note-becomes-load",
+    patch_case("phdr-offset-huge", each_load(lambda p, at, ph: p.u64(at + 8, (1 << 63) + ph[3])))
+    patch_case("phdr-filesz-huge", each_load(lambda p, at, ph: p.u64(at + 32, 1 << 62)))
+    patch_case("phdr-filesz-above-memsz", each_load(lambda p, at, ph: p.u64(at + 40, ph[6] // 2)))
+    patch_case("phdr-vaddr-wraps", each_load(lambda p, at, ph: p.u64(at + 16, (1 << 64) - 4096)))
+    patch_case("phdr-vaddr-all-same", each_load(lambda p, at, ph: p.u64(at + 16, core.loads[0][4])))
+    patch_case("phdr-vaddr-kernel", each_load(lambda p, at, ph: p.u64(at + 16, KERNEL + ph[4])))
+    patch_case("phdr-memsz-max", each_load(lambda p, at, ph: p.u64(at + 40, (1 << 64) - 1)))
+    patch_case("phdr-loads-become-null", each_load(lambda p, at, ph: p.u32(at, 0)))
+    patch_case("phdr-note-becomes-load",
                 lambda p: [p.u32(core.phdr_at(ph[0]), PT_LOAD) for ph in core.phdrs if ph[1] == PT_NOTE])
-    header_case("phdr-note-filesz-huge",
+    patch_case("phdr-note-filesz-huge",
                 lambda p: [p.u64(core.phdr_at(ph[0]) + 32, 1 << 40) for ph in core.phdrs if ph[1] == PT_NOTE])
-    header_case("phdr-note-past-end",
+    patch_case("phdr-note-past-end",
                 lambda p: [p.u64(core.phdr_at(ph[0]) + 8, size + 100) for ph in core.phdrs if ph[1] == PT_NOTE])
 
     def notes_case(name, fn):
@@ -412,10 +386,10 @@ def corrupt_cases(core_bytes, objects, fifo_path=None, dir_path=None):
     notes_case("notes-all-auxv", lambda p, n: p.u32(n[2] + 8, NT_AUXV))
     if ntf:
         desc = ntf[3]
-        header_case("nt-file-count-huge", lambda p: p.u64(desc, 1 << 60))
-        header_case("nt-file-count-plus-one", lambda p: p.u64(desc, struct.unpack_from("<Q", core.data, desc)[0] + 1))
-        header_case("nt-file-page-size-zero", lambda p: p.u64(desc + 8, 0))
-        header_case("nt-file-page-size-huge", lambda p: p.u64(desc + 8, 1 << 63))
+        patch_case("nt-file-count-huge", lambda p: p.u64(desc, 1 << 60))
+        patch_case("nt-file-count-plus-one", lambda p: p.u64(desc, struct.unpack_from("<Q", core.data, desc)[0] + 1))
+        patch_case("nt-file-page-size-zero", lambda p: p.u64(desc + 8, 0))
+        patch_case("nt-file-page-size-huge", lambda p: p.u64(desc + 8, 1 << 63))
 
         def nt_entries(fn):
             def apply(p):
@@ -424,16 +398,16 @@ def corrupt_cases(core_bytes, objects, fifo_path=None, dir_path=None):
                     fn(p, desc + 16 + 24 * i)
             return apply
 
-        header_case("nt-file-start-after-end", nt_entries(lambda p, at: p.u64(at, (1 << 64) - 1)))
-        header_case("nt-file-offsets-huge", nt_entries(lambda p, at: p.u64(at + 16, 1 << 60)))
-        header_case("nt-file-ranges-swapped", nt_entries(
+        patch_case("nt-file-start-after-end", nt_entries(lambda p, at: p.u64(at, (1 << 64) - 1)))
+        patch_case("nt-file-offsets-huge", nt_entries(lambda p, at: p.u64(at + 16, 1 << 60)))
+        patch_case("nt-file-ranges-swapped", nt_entries(
             lambda p, at: p.put(at, core.data[at + 8:at + 16] + core.data[at:at + 8])))
         names = core.nt_file_names()
-        header_case("nt-file-names-unterminated",
+        patch_case("nt-file-names-unterminated",
                     lambda p: [p.put(at + ln, b"/") for at, ln in names])
-        header_case("nt-file-names-empty",
+        patch_case("nt-file-names-empty",
                     lambda p: [p.put(at, b"\0" * ln) for at, ln in names])
-        header_case("nt-file-names-relative",
+        patch_case("nt-file-names-relative",
                     lambda p: [p.put(at, b"x") for at, ln in names])
 
         def rename(name, target):
@@ -448,7 +422,7 @@ def corrupt_cases(core_bytes, objects, fifo_path=None, dir_path=None):
             def apply(p):
                 for at, ln in hits:
                     p.put(at, b"/" * (ln - len(tb)) + tb)
-            header_case(name, apply)
+            patch_case(name, apply)
 
         if dir_path:
             rename("nt-file-names-a-directory", dir_path)
@@ -466,8 +440,8 @@ def corrupt_cases(core_bytes, objects, fifo_path=None, dir_path=None):
                     if key in (9, 31):  # AT_ENTRY, AT_EXECFN
                         p.u64(auxv[3] + i + 8, v)
             return apply
-        header_case("auxv-entry-execfn-kernel", auxv_values(KERNEL))
-        header_case("auxv-entry-execfn-unmapped", auxv_values(UNMAPPED))
+        patch_case("auxv-entry-execfn-kernel", auxv_values(KERNEL))
+        patch_case("auxv-entry-execfn-unmapped", auxv_values(UNMAPPED))
 
     def flips_in(name, lo, hi, n):
         def make():
@@ -591,18 +565,11 @@ def corrupt_cases(core_bytes, objects, fifo_path=None, dir_path=None):
         for k, ph in enumerate(sorted(core.writable, key=lambda p: -p[5])[:3]):
             segment_zeroed("memory-segment-zeroed-%d" % k, ph)
 
-    def objects_case(name, fn):
-        def make():
-            p = Patch(core)
-            fn(p)
-            return p.bytes()
-        cases.append((name, make))
-
     if tracked:
         def gc_self_loops(p):
             for o in random.Random(11).sample(tracked, min(5, len(tracked))):
                 p.word(o[0] - 16, o[0] - 16)
-        objects_case("gc-next-to-itself", gc_self_loops)
+        patch_case("gc-next-to-itself", gc_self_loops)
 
         def gc_back(p):
             r = random.Random(12)
@@ -610,19 +577,19 @@ def corrupt_cases(core_bytes, objects, fifo_path=None, dir_path=None):
                 a, b = sorted(r.sample(tracked, 2))
                 p.word(b[0] - 16, a[0] - 16)
                 p.word(a[0] - 16, b[0] - 16)
-        objects_case("gc-next-loop-pairs", gc_back)
+        patch_case("gc-next-loop-pairs", gc_back)
 
         def gc_many(p):
             r = random.Random(13)
             for o in r.sample(tracked, min(200, len(tracked))):
                 p.word(o[0] - 16, r.choice(tracked)[0] - 16)
-        objects_case("gc-next-redirected-200", gc_many)
-        objects_case("gc-next-wild", lambda p: [p.word(o[0] - 16, v) for o, v in zip(
+        patch_case("gc-next-redirected-200", gc_many)
+        patch_case("gc-next-wild", lambda p: [p.word(o[0] - 16, v) for o, v in zip(
             random.Random(14).sample(tracked, min(4, len(tracked))),
             [0, UNMAPPED, KERNEL, NONCANONICAL])])
-        objects_case("gc-prev-garbage", lambda p: [p.word(o[0] - 8, 0x4141414141414141)
+        patch_case("gc-prev-garbage", lambda p: [p.word(o[0] - 8, 0x4141414141414141)
                                                    for o in tracked[:500]])
-        objects_case("gc-next-tagged", lambda p: [p.word(o[0] - 16, (p.core.word(o[0] - 16) or 0) | 3)
+        patch_case("gc-next-tagged", lambda p: [p.word(o[0] - 16, (p.core.word(o[0] - 16) or 0) | 3)
                                                   for o in tracked[:50]])
 
     bad_values = [("null", 0), ("unmapped", UNMAPPED), ("kernel", KERNEL),
@@ -635,13 +602,13 @@ def corrupt_cases(core_bytes, objects, fifo_path=None, dir_path=None):
             if not pool:
                 continue
             targets = random.Random(zlib.crc32(name.encode())).sample(pool, min(40, len(pool)))
-            objects_case(name, lambda p, targets=targets, off=off, v=v:
+            patch_case(name, lambda p, targets=targets, off=off, v=v:
                          [p.word(o[0] + off, v) for o in targets])
         name = "%s-itself" % field
         pool = objects if kinds is None else [o for o in objects if o[1] in kinds]
         if pool:
             targets = random.Random(zlib.crc32(name.encode())).sample(pool, min(40, len(pool)))
-            objects_case(name, lambda p, targets=targets, off=off:
+            patch_case(name, lambda p, targets=targets, off=off:
                          [p.word(o[0] + off, o[0]) for o in targets])
 
     def sizes(name, kinds, off, values, n=40):
@@ -649,7 +616,7 @@ def corrupt_cases(core_bytes, objects, fifo_path=None, dir_path=None):
         if not pool:
             return
         targets = random.Random(zlib.crc32(name.encode())).sample(pool, min(n, len(pool)))
-        objects_case(name, lambda p: [p.word(o[0] + off, values[i % len(values)])
+        patch_case(name, lambda p: [p.word(o[0] + off, values[i % len(values)])
                                       for i, o in enumerate(targets)])
 
     big = [1 << 63, 1 << 40, (1 << 64) - 1, 1 << 31, (1 << 63) - 1]
@@ -675,9 +642,9 @@ def corrupt_cases(core_bytes, objects, fifo_path=None, dir_path=None):
                         p.put(core.offset_of(keys + 8, 1), bytes([log2]))
                     if nentries is not None:
                         p.word(keys + 24, nentries)
-        objects_case("dict-keys-log2-size-63", lambda p: keys_lies(p, 63, None))
-        objects_case("dict-keys-log2-size-40", lambda p: keys_lies(p, 40, 1 << 39))
-        objects_case("dict-keys-nentries-2-to-40", lambda p: keys_lies(p, None, 1 << 40))
+        patch_case("dict-keys-log2-size-63", lambda p: keys_lies(p, 63, None))
+        patch_case("dict-keys-log2-size-40", lambda p: keys_lies(p, 40, 1 << 39))
+        patch_case("dict-keys-nentries-2-to-40", lambda p: keys_lies(p, None, 1 << 40))
 
     def confuse(name, src_kind, dst_kinds, n=40):
         src = by_type.get(src_kind)
@@ -688,7 +655,7 @@ def corrupt_cases(core_bytes, objects, fifo_path=None, dir_path=None):
         if t is None:
             return
         targets = random.Random(zlib.crc32(name.encode())).sample(pool, min(n, len(pool)))
-        objects_case(name, lambda p: [p.word(o[0] + 8, t) for o in targets])
+        patch_case(name, lambda p: [p.word(o[0] + 8, t) for o in targets])
 
     confuse("type-confusion-as-dict", "dict", {"str", "tuple", "int", "bytes", "float"})
     confuse("type-confusion-as-list", "list", {"str", "dict", "int", "function"})
@@ -701,11 +668,11 @@ def corrupt_cases(core_bytes, objects, fifo_path=None, dir_path=None):
         # PyTypeObject: tp_basicsize at 32, tp_flags at 168, tp_base at
         # 256, tp_dict at 264, tp_mro at 344 (3.11 and 3.12).
         targets = random.Random(31).sample(types, min(40, len(types)))
-        objects_case("type-is-its-own-base", lambda p: [
+        patch_case("type-is-its-own-base", lambda p: [
             (p.word(o[0] + 256, o[0]), p.word(o[0] + 344, o[0])) for o in targets])
-        objects_case("type-basicsize-huge", lambda p: [p.word(o[0] + 32, 1 << 40) for o in targets])
-        objects_case("type-flags-all", lambda p: [p.word(o[0] + 168, (1 << 64) - 1) for o in targets])
-        objects_case("type-dict-wild", lambda p: [p.word(o[0] + 264, KERNEL) for o in targets])
+        patch_case("type-basicsize-huge", lambda p: [p.word(o[0] + 32, 1 << 40) for o in targets])
+        patch_case("type-flags-all", lambda p: [p.word(o[0] + 168, (1 << 64) - 1) for o in targets])
+        patch_case("type-dict-wild", lambda p: [p.word(o[0] + 264, KERNEL) for o in targets])
 
     def type_of(kind):
         """The address of the type object of the objects of a kind."""
@@ -715,17 +682,17 @@ def corrupt_cases(core_bytes, objects, fifo_path=None, dir_path=None):
     scanned = [t for t in (type_of("function"), type_of("code")) if t]
     if scanned:
         # The walker scans these objects' words: a megabyte each.
-        objects_case("function-and-code-types-basicsize-1mib",
+        patch_case("function-and-code-types-basicsize-1mib",
                      lambda p: [p.word(t + 32, (1 << 20) - 8) for t in scanned])
 
     tuples = [o for o in objects if o[1] == "tuple"]
     if tuples:
-        objects_case("every-tuple-claims-a-million-items",
+        patch_case("every-tuple-claims-a-million-items",
                      lambda p: [p.word(o[0] + 16, 1 << 20) for o in tuples])
     lists = [o for o in objects if o[1] == "list"]
     if lists and core.writable:
         biggest = max(core.writable, key=lambda ph: ph[5])
-        objects_case("every-list-over-the-biggest-segment", lambda p: [
+        patch_case("every-list-over-the-biggest-segment", lambda p: [
             (p.word(o[0] + 24, biggest[4]), p.word(o[0] + 16, biggest[5] // 8)) for o in lists])
     return cases
 

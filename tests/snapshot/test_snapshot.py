@@ -32,20 +32,18 @@ failed.  --write-corpus regenerates the committed corpus into DIR.
 """
 
 import argparse
-import glob
 import json
 import os
 import random
 import re
 import shutil
-import signal
 import struct
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import unlimited_core  # noqa: E402
+from pyhs_test import NoCore, run_to_core  # noqa: E402
 
 TIMEOUT = 10.0
 PROGRAM_TIMEOUT = 60.0
@@ -220,31 +218,10 @@ def make_core(workdir, argv_tail):
     # A bare environment: the heap (and so a committed snapshot) must hold
     # nothing of the environment this runs in.
     env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
-    proc = subprocess.Popen([python] + argv_tail, cwd=workdir, env=env,
-                            preexec_fn=unlimited_core, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
     try:
-        _, err = proc.communicate(timeout=PROGRAM_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        raise Skip("%s did not abort within %d s" % (python, PROGRAM_TIMEOUT))
-    if proc.returncode != -signal.SIGABRT:
-        raise Skip("%s exited with status %d instead of aborting: %s"
-                   % (python, proc.returncode, err.decode(errors="replace").strip()))
-    for name in ("core.%d" % proc.pid, "core"):
-        path = os.path.join(workdir, name)
-        if os.path.isfile(path):
-            return path
-    found = sorted(glob.glob(os.path.join(workdir, "core*")))
-    if found:
-        return found[0]
-    try:
-        with open("/proc/sys/kernel/core_pattern") as f:
-            pattern = f.read().strip()
-    except OSError:
-        pattern = "?"
-    raise Skip("%s aborted but wrote no core (kernel.core_pattern is %r)" % (python, pattern))
+        return run_to_core([python] + argv_tail, workdir, env, PROGRAM_TIMEOUT)
+    except NoCore as e:
+        raise Skip(str(e))
 
 
 def run(tool, argv, timeout=TIMEOUT):
