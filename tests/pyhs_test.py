@@ -31,23 +31,112 @@ def pyenv_root():
     return os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
 
 
-def interpreters():
-    """(label, path or None, searched pattern) for each interpreter the
-    tests want: the newest pyenv 3.8-3.13, and Debian's python3.11."""
-    root = pyenv_root()
-    found = []
-    for minor in range(8, 14):
-        version = "3.%d" % minor
-        pattern = os.path.join(root, "versions", version + ".*", "bin",
-                               "python" + version)
-        best, best_patch = None, -1
-        for p in glob.glob(pattern):
-            m = re.search(re.escape("/versions/" + version + ".") + r"(\d+)/", p)
-            if m and os.access(p, os.X_OK) and int(m.group(1)) > best_patch:
-                best, best_patch = p, int(m.group(1))
-        found.append(("pyenv " + version, best, pattern))
-    p = "/usr/bin/python3.11"
-    found.append(("debian 3.11", p if os.access(p, os.X_OK) else None, p))
+class Interpreter:
+    """One interpreter the tests run: what to exec and with what.
+
+    label      name in messages ("pyenv 3.12", "sid 3.15d")
+    version    "3.X"
+    path       the interpreter's executable, or None when it cannot be had
+    missing    why not (a test skips with it)
+    prefix     argv before the script's own arguments (the ld.so launcher
+               and its --library-path for sid's, else just path)
+    env        variables to add to the environment (PYTHONHOME for sid's)
+    tool_args  arguments pyheapsnap needs to read its cores (--debug-dir)
+    debug      a Py_DEBUG build (python3.Xd)
+    """
+
+    def __init__(self, label, version, path, missing=None, prefix=None, env=None,
+                 tool_args=(), debug=False):
+        self.label = label
+        self.version = version
+        self.path = path
+        self.missing = missing if path is None else None
+        self.prefix = list(prefix) if prefix else ([path] if path else [])
+        self.env = dict(env or {})
+        self.tool_args = list(tool_args)
+        self.debug = debug
+
+    def argv(self, *args):
+        """The command that runs this interpreter with args."""
+        return self.prefix + list(args)
+
+    def environ(self, base=None):
+        """base (default: clean_env()) with what this interpreter needs."""
+        env = dict(clean_env() if base is None else base)
+        env.update(self.env)
+        return env
+
+    def __repr__(self):
+        return "Interpreter(%r, %r)" % (self.label, self.path)
+
+
+def pyenv_interpreter(version):
+    """The newest pyenv patch release of version (3.X)."""
+    pattern = os.path.join(pyenv_root(), "versions", version + ".*", "bin",
+                           "python" + version)
+    best, best_patch = None, -1
+    for p in glob.glob(pattern):
+        m = re.search(re.escape("/versions/" + version + ".") + r"(\d+)/", p)
+        if m and os.access(p, os.X_OK) and int(m.group(1)) > best_patch:
+            best, best_patch = p, int(m.group(1))
+    return Interpreter("pyenv " + version, version, best,
+                       missing="%s not installed" % pattern)
+
+
+def sid_interpreter(version, debug=False, fetch=True):
+    """python<version>[d] from Debian unstable, unpacked into the test cache
+    (tests/debian_sid.py), fetched first when fetch is true and the cache
+    lacks it."""
+    import debian_sid
+    exe = "python" + version + ("d" if debug else "")
+    label = "sid " + version + ("d" if debug else "")
+    try:
+        if fetch:
+            root = debian_sid.ensure(version)
+        else:
+            root = os.path.join(debian_sid.cache_dir(), "root")
+            if not os.path.exists(debian_sid.stamp_path(root, version)):
+                raise debian_sid.Unavailable("not in the cache %s (run tests/debian_sid.py fetch)"
+                                             % debian_sid.cache_dir())
+    except (debian_sid.Unavailable, OSError, subprocess.SubprocessError) as e:
+        return Interpreter(label, version, None, missing="%s from Debian sid cannot be had: %s"
+                           % (exe, e), debug=debug)
+    prefix, env = debian_sid.command(root, exe)
+    return Interpreter(label, version, prefix[-1], prefix=prefix, env=env,
+                       tool_args=["--debug-dir", os.path.join(root, "usr", "lib", "debug")],
+                       debug=debug)
+
+
+def interpreter(spec, fetch=True):
+    """The Interpreter a test's --python names: sid:3.X or sid:3.Xd
+    (Debian unstable's, see sid_interpreter), pyenv:3.X, or a path."""
+    m = re.match(r"^sid:(3\.\d+)(d?)$", spec)
+    if m:
+        return sid_interpreter(m.group(1), debug=bool(m.group(2)), fetch=fetch)
+    m = re.match(r"^pyenv:(3\.\d+)$", spec)
+    if m:
+        return pyenv_interpreter(m.group(1))
+    path = os.path.abspath(spec) if os.sep in spec else (shutil.which(spec) or spec)
+    ok = os.access(path, os.X_OK) and os.path.isfile(path)
+    m = re.search(r"python(3\.\d+)", os.path.basename(path))
+    return Interpreter(os.path.basename(path), m.group(1) if m else "", path if ok else None,
+                       missing="%s not installed" % path,
+                       debug=os.path.basename(path).endswith("d"))
+
+
+# The --python specs every suite runs on (the meson test lists name the same).
+SPECS = ["pyenv:3.%d" % m for m in range(8, 14)] + ["/usr/bin/python3.11"] + \
+    ["sid:%s%s" % (v, d) for v in ("3.14", "3.15") for d in ("", "d")]
+
+
+def interpreters(fetch=True):
+    """An Interpreter for each the tests want: the newest pyenv 3.8-3.13,
+    Debian's python3.11, and sid's 3.14, 3.14d, 3.15 and 3.15d.  Those that
+    cannot be had have path None and say why in missing."""
+    found = [interpreter(spec, fetch=fetch) for spec in SPECS]
+    for i in found:
+        if i.label == "python3.11":
+            i.label = "debian 3.11"
     return found
 
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Oracle test harness for pyheapsnap: CPython itself is the ground truth.
 
-    run_oracle.py --tool PATH/TO/pyheapsnap --python PATH/TO/python
+    run_oracle.py --tool PATH/TO/pyheapsnap --python PYTHON
                   [--label NAME] [--keep DIR] [--timeout SECONDS]
                   [--tool-args ARG ...]
 
-Runs heap_program.py (next to this file) under the given interpreter in a
+PYTHON is an interpreter's path, pyenv:3.X or sid:3.X[d] (Debian unstable's,
+see tests/debian_sid.py).  Runs heap_program.py (next to this file) under it in a
 fresh directory with RLIMIT_CORE unlimited.  The program records the truth
 about its heap to truth.jsonl and aborts; the kernel writes a core.  Then
 
@@ -38,7 +39,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import clean_env, core_candidates, read_proc, unlimited_core  # noqa: E402
+from pyhs_test import core_candidates, interpreter, read_proc, unlimited_core  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HEAP_PROGRAM = os.path.join(HERE, "heap_program.py")
@@ -89,7 +90,7 @@ def parse_args(argv):
         epilog="--tool-args ARG ...: extra arguments for 'pyheapsnap export'; "
                "takes everything after it, so put it last.")
     p.add_argument("--tool", required=True, help="the pyheapsnap executable")
-    p.add_argument("--python", required=True, help="the interpreter to test")
+    p.add_argument("--python", required=True, help="the interpreter to test: a path, pyenv:3.X or sid:3.X[d]")
     p.add_argument("--label", help="name of this test (default: the interpreter's name)")
     p.add_argument("--keep", metavar="DIR",
                    help="work in DIR and keep the core, truth and export there")
@@ -100,10 +101,11 @@ def parse_args(argv):
     # Both run from another directory (meson passes the tool relative to the
     # build directory).
     args.tool = os.path.abspath(args.tool)
-    if os.sep in args.python:
-        args.python = os.path.abspath(args.python)
+    args.interp = interpreter(args.python)
+    args.python = args.interp.path or args.python
+    args.tool_args = args.interp.tool_args + args.tool_args
     if not args.label:
-        args.label = os.path.basename(args.python)
+        args.label = args.interp.label
     return args
 
 
@@ -112,11 +114,11 @@ def parse_args(argv):
 # ---------------------------------------------------------------------------
 
 def run_heap_program(args, workdir, truth_path):
-    cmd = [args.python, "-I", HEAP_PROGRAM, truth_path]
+    cmd = args.interp.argv("-I", HEAP_PROGRAM, truth_path)
     print("running: %s (in %s)" % (" ".join(cmd), workdir))
     sys.stdout.flush()
     start = time.time()
-    proc = subprocess.Popen(cmd, cwd=workdir, env=clean_env(),
+    proc = subprocess.Popen(cmd, cwd=workdir, env=args.interp.environ(),
                             preexec_fn=unlimited_core,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -384,8 +386,8 @@ def check_header(truth, export):
 
 def main(argv):
     args = parse_args(argv)
-    if not os.path.exists(args.python):
-        skip(args.label, "%s not installed" % args.python)
+    if args.interp.path is None:
+        skip(args.label, args.interp.missing)
     if not (os.path.isfile(args.tool) and os.access(args.tool, os.X_OK)):
         fail("%s: no such executable (--tool)" % args.tool)
 
