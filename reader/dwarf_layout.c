@@ -219,8 +219,23 @@ static struct pyhs_error *attr_udata(struct dwl *c, Dwarf_Die die,
 	}
 	if (res != DW_DLV_OK)
 		return dw_error(c, derr, "reading an attribute");
-	Dwarf_Unsigned v;
-	res = dwarf_formudata(attr, &v, &derr);
+	/* libdwarf 20210528's dwarf_formudata() refuses DW_FORM_implicit_const
+	 * (DWARF 5 abbreviations that share one value, as GCC 16 writes
+	 * DW_AT_byte_size); dwarf_formsdata() reads it. */
+	Dwarf_Half form = 0;
+	Dwarf_Unsigned v = 0;
+	res = dwarf_whatform(attr, &form, &derr);
+	if (res == DW_DLV_OK && form == DW_FORM_implicit_const) {
+		Dwarf_Signed sv;
+		res = dwarf_formsdata(attr, &sv, &derr);
+		if (res == DW_DLV_OK && sv < 0) {
+			dwarf_dealloc_attribute(attr);
+			return corrupt("negative unsigned constant");
+		}
+		v = (Dwarf_Unsigned)sv;
+	} else if (res == DW_DLV_OK) {
+		res = dwarf_formudata(attr, &v, &derr);
+	}
 	dwarf_dealloc_attribute(attr);
 	if (res != DW_DLV_OK)
 		return dw_error(c, derr, "reading a constant attribute");

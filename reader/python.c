@@ -30,17 +30,13 @@ static uint32_t version_from_name(const char *path)
 	return 0;
 }
 
-static bool read_debug_offsets_version(struct pyhs_target *t, uint64_t rt,
-				       uint32_t *ret)
+/* The bytes of _Py_DebugOffsets at the start of _PyRuntime (3.13+): as
+ * many of the first 1 KiB as the core has, in buf. */
+static size_t read_debug_offsets(struct pyhs_target *t, uint8_t *buf, size_t n)
 {
-	char cookie[8];
-	uint64_t version;
-	if (!pyhs_memory_read(&t->mem, rt, cookie, 8) ||
-	    memcmp(cookie, "xdebugpy", 8) != 0 ||
-	    !pyhs_memory_read(&t->mem, rt + 8, &version, 8))
-		return false;
-	*ret = (uint32_t)version;
-	return true;
+	while (n >= 24 && !pyhs_memory_read(&t->mem, t->runtime, buf, n))
+		n /= 2;
+	return n >= 24 ? n : 0;
 }
 
 static void version_text(uint32_t v, char *buf, size_t n)
@@ -48,81 +44,59 @@ static void version_text(uint32_t v, char *buf, size_t n)
 	snprintf(buf, n, "%u.%u", v >> 24, (v >> 16) & 0xff);
 }
 
-/* Where _Py_DebugOffsets (3.13+, at the start of _PyRuntime) keeps the
- * facts it has, in 3.13 and in 3.14, and which layout fact each is. */
-struct debug_offset {
-	uint16_t pos13, pos14; /* 0: not in that version's block */
-	size_t field;          /* offsetof(struct pyhs_layout, ...) */
-};
-#define DO(p13, p14, f) { p13, p14, offsetof(struct pyhs_layout, f) }
-static const struct debug_offset debug_offsets[] = {
-	DO(24, 24, rt_size), DO(40, 40, rt_interpreters_head),
-	DO(48, 48, interp_size), DO(64, 64, interp_next),
-	DO(72, 72, interp_tstate_head), DO(80, 88, interp_gc),
-	DO(88, 96, interp_modules), DO(96, 104, interp_sysdict),
-	DO(104, 112, interp_builtins),
-	DO(152, 176, tstate_size), DO(168, 192, tstate_next),
-	DO(176, 200, tstate_interp), DO(184, 208, tstate_current_frame),
-	DO(192, 216, tstate_thread_id), DO(200, 224, tstate_native_thread_id),
-	DO(224, 248, iframe_size), DO(232, 256, iframe_previous),
-	DO(240, 264, iframe_code), DO(248, 272, iframe_instr),
-	DO(256, 280, iframe_localsplus), DO(264, 288, iframe_owner),
-	DO(0, 296, iframe_stacktop),
-	DO(272, 312, code_size), DO(280, 320, code_filename),
-	DO(288, 328, code_name), DO(296, 336, code_qualname),
-	DO(304, 344, code_linetable), DO(312, 352, code_firstlineno),
-	DO(320, 360, code_argcount), DO(328, 368, code_localsplusnames),
-	DO(336, 376, code_localspluskinds), DO(344, 384, code_code_adaptive),
-	DO(368, 416, type_size), DO(376, 424, type_tp_name),
-	DO(392, 440, type_tp_flags),
-	DO(408, 456, tuple_ob_item), DO(432, 480, list_ob_item),
-	DO(0, 504, set_used), DO(0, 512, set_table), DO(0, 520, set_mask),
-	DO(456, 536, dict_ma_keys), DO(464, 544, dict_ma_values),
-	DO(480, 560, float_ob_fval), DO(496, 576, long_lv_tag),
-	DO(504, 584, long_digit), DO(528, 608, bytes_ob_sval),
-	DO(536, 616, unicode_size), DO(544, 624, ascii_state),
-	DO(552, 632, ascii_length), DO(560, 640, ascii_size),
-	DO(568, 648, gc_state_size), DO(576, 656, gc_collecting),
-	DO(0, 672, gen_gi_name), DO(0, 680, gen_gi_iframe),
-	DO(0, 688, gen_gi_frame_state),
-};
-#undef DO
+/* 3.16.0a1, 3.15.2: a PY_VERSION_HEX as CPython writes it. */
+static void version_full_text(uint32_t v, char *buf, size_t n)
+{
+	unsigned level = (v >> 4) & 0xf, serial = v & 0xf;
+	const char *tag = level == 0xa ? "a" : level == 0xb ? "b" : level == 0xc ? "rc" : "";
+	if (*tag)
+		snprintf(buf, n, "%u.%u.%u%s%u", v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff,
+			 tag, serial);
+	else
+		snprintf(buf, n, "%u.%u.%u", v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff);
+}
 
 /* 3.13+: the running build's own offsets override built-in tables (which
  * are per minor version and may miss a patch release's change); with DWARF
- * they are a cross-check. Free-threaded builds are refused. */
-static struct pyhs_error *apply_debug_offsets(struct pyhs_target *t)
+ * they are a cross-check. A block that cannot be a layout is ignored with a
+ * warning, except for a version newer than this build knows, which has
+ * nothing else to be read by. Free-threaded builds are refused. */
+static struct pyhs_error *apply_debug_offsets(struct pyhs_target *t, bool newer)
 {
-	char cookie[8];
-	uint64_t version, free_threaded;
-	if (!pyhs_memory_read(&t->mem, t->runtime, cookie, 8) ||
-	    memcmp(cookie, "xdebugpy", 8) != 0 ||
-	    !pyhs_memory_read(&t->mem, t->runtime + 8, &version, 8) ||
-	    !pyhs_memory_read(&t->mem, t->runtime + 16, &free_threaded, 8))
+	uint8_t block[1024];
+	size_t len = read_debug_offsets(t, block, sizeof(block));
+	unsigned minor = pyhs_debug_offsets_minor(block, len, NULL);
+	if (!minor)
 		return NULL;
-	unsigned minor = (version >> 16) & 0xff;
-	if ((version >> 24) != 3 || minor < 13)
-		return NULL;
+	uint64_t free_threaded;
+	memcpy(&free_threaded, block + 16, 8);
 	if (free_threaded)
 		return pyhs_error_create(PYHS_ERROR_UNSUPPORTED,
 					 "free-threaded CPython 3.%u builds are not supported",
 					 minor);
-	size_t mismatches = 0;
-	for (size_t i = 0; i < sizeof(debug_offsets) / sizeof(debug_offsets[0]); i++) {
-		const struct debug_offset *d = &debug_offsets[i];
-		uint16_t pos = minor == 13 ? d->pos13 : d->pos14;
-		uint64_t v;
-		if (!pos || !pyhs_memory_read(&t->mem, t->runtime + pos, &v, 8) ||
-		    v > INT32_MAX)
-			continue;
-		int32_t *f = (int32_t *)((char *)&t->layout + d->field);
-		if (*f == (int32_t)v)
-			continue;
-		if (t->layout_source == PYHS_LAYOUT_DWARF)
-			mismatches++;
-		else
-			*f = (int32_t)v;
+	struct pyhs_layout l = t->layout;
+	size_t n;
+	struct pyhs_error *err = pyhs_layout_debug_offsets(block, len, &l, &n);
+	if (err && newer) {
+		char v[32];
+		version_full_text(t->py_version, v, sizeof(v));
+		return pyhs_error_wrap(err, "CPython %s is newer than this build knows (3.8 to 3.%u) and cannot be read",
+				       v, PYHS_NEWEST_MINOR);
 	}
+	if (err) {
+		pyhs_target_warn(t, "%s; using the %s layout", err->message,
+				 t->layout_source == PYHS_LAYOUT_DWARF ? "DWARF" : "built-in");
+		pyhs_error_destroy(err);
+		return NULL;
+	}
+	if (t->layout_source != PYHS_LAYOUT_DWARF) {
+		t->layout = l;
+		return NULL;
+	}
+	size_t mismatches = 0;
+	for (size_t i = 0; i < pyhs_layout_nfields(); i++)
+		if (pyhs_layout_get(&l, i) != pyhs_layout_get(&t->layout, i))
+			mismatches++;
 	if (mismatches)
 		pyhs_target_warn(t, "%zu layout facts differ between DWARF and _Py_DebugOffsets; using DWARF",
 				 mismatches);
@@ -130,7 +104,7 @@ static struct pyhs_error *apply_debug_offsets(struct pyhs_target *t)
 }
 
 static struct pyhs_error *choose_layout(struct pyhs_target *t,
-					struct pyhs_module *m)
+					struct pyhs_module *m, uint32_t builtin_version)
 {
 	const char *dwarf_path = NULL;
 	if (m->debug_path)
@@ -155,7 +129,7 @@ static struct pyhs_error *choose_layout(struct pyhs_target *t,
 		pyhs_error_destroy(err);
 	}
 	t->layout_source = PYHS_LAYOUT_BUILTIN;
-	return pyhs_layout_builtin(t->py_version, &t->layout);
+	return pyhs_layout_builtin(builtin_version, &t->layout);
 }
 
 static bool read_ptr(struct pyhs_target *t, uint64_t addr, int32_t off,
@@ -303,13 +277,17 @@ struct pyhs_error *pyhs_python_find(struct pyhs_target *t)
 					 "no CPython runtime found: not a Python process, or its binaries are missing");
 	}
 
+	/* The version the process's own _Py_DebugOffsets says (3.13+), else
+	 * the binary's Py_Version (3.11+), its name, or its runtime's size. */
 	const struct pyhs_symbol *pv = pyhs_module_symbol(t, m, "Py_Version");
+	uint8_t block[24];
 	uint64_t v64;
 	uint32_t v;
-	if (pv && pyhs_memory_read(&t->mem, pv->value + m->bias, &v64, 8)) {
-		t->py_version = (uint32_t)v64;
-	} else if (read_debug_offsets_version(t, t->runtime, &v)) {
+	if (pyhs_memory_read(&t->mem, t->runtime, block, sizeof(block)) &&
+	    pyhs_debug_offsets_minor(block, sizeof(block), &v)) {
 		t->py_version = v;
+	} else if (pv && pyhs_memory_read(&t->mem, pv->value + m->bias, &v64, 8)) {
+		t->py_version = (uint32_t)v64;
 	} else if ((v = version_from_name(m->path))) {
 		t->py_version = v;
 	} else {
@@ -321,11 +299,26 @@ struct pyhs_error *pyhs_python_find(struct pyhs_target *t)
 		return pyhs_error_create(PYHS_ERROR_UNSUPPORTED,
 					 "cannot tell the CPython version of '%s'",
 					 m->path);
-	struct pyhs_error *err = choose_layout(t, m);
+	/* A version newer than any this build knows is read by its own
+	 * _Py_DebugOffsets over the newest layout known (or its DWARF). */
+	bool newer = ((t->py_version >> 16) & 0xff) > PYHS_NEWEST_MINOR;
+	char full[32];
+	version_full_text(t->py_version, full, sizeof(full));
+	if (newer && !pyhs_debug_offsets_minor(block, sizeof(block), NULL))
+		return pyhs_error_create(PYHS_ERROR_UNSUPPORTED,
+					 "CPython %s is newer than this build knows (3.8 to 3.%u) and has no _Py_DebugOffsets to read it by",
+					 full, PYHS_NEWEST_MINOR);
+	struct pyhs_error *err = choose_layout(t, m, newer ? 0x030000f0u | (PYHS_NEWEST_MINOR << 16)
+							   : t->py_version);
 	if (!err && (t->py_version >> 16) >= 0x030d)
-		err = apply_debug_offsets(t);
+		err = apply_debug_offsets(t, newer);
 	if (err)
 		return err;
+	if (newer)
+		pyhs_target_warn(t, t->layout_source == PYHS_LAYOUT_DWARF
+				 ? "CPython %s is newer than this build knows (3.8 to 3.%u); read by its DWARF"
+				 : "CPython %s is newer than this build knows (3.8 to 3.%u); read by its _Py_DebugOffsets over the 3.15 layout",
+				 full, PYHS_NEWEST_MINOR);
 	if (t->layout.rt_size > 0 && rt_size &&
 	    (uint64_t)t->layout.rt_size != rt_size)
 		pyhs_target_warn(t,

@@ -43,6 +43,24 @@ void pyhs_layout_set(struct pyhs_layout *layout, size_t i, int32_t value);
 struct pyhs_error *pyhs_layout_builtin(uint32_t version_hex,
 				       struct pyhs_layout *ret);
 
+/* The newest CPython minor version this build has a layout for; newer
+ * ones are read by their _Py_DebugOffsets laid over this one's layout. */
+#define PYHS_NEWEST_MINOR 15
+
+/* The minor version a _Py_DebugOffsets block (the first len bytes of
+ * _PyRuntime) says, with its PY_VERSION_HEX in *ret_version (may be NULL);
+ * 0 when the bytes are no such block (no "xdebugpy", or not 3.13+). */
+unsigned pyhs_debug_offsets_minor(const void *block, size_t len,
+				  uint32_t *ret_version);
+
+/* Lays the facts a _Py_DebugOffsets block has over *io (a version newer than
+ * PYHS_NEWEST_MINOR is read as that version's block) and sets *ret_n to how
+ * many it had: 0, leaving *io alone, when the bytes are no such block.
+ * PYHS_ERROR_INPUT, leaving *io alone, when the block is cut short or its
+ * values cannot be a CPython layout; the message says which. */
+struct pyhs_error *pyhs_layout_debug_offsets(const void *block, size_t len,
+					     struct pyhs_layout *io, size_t *ret_n);
+
 /* Reads every fact from the DWARF of an ELF file (the binary itself or its
  * separate debug file). Facts DWARF does not have are -1.
  * PYHS_ERROR_NOT_FOUND if the file has no usable DWARF. */

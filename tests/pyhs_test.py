@@ -41,19 +41,21 @@ class Interpreter:
     prefix     argv before the script's own arguments (the ld.so launcher
                and its --library-path for sid's, else just path)
     env        variables to add to the environment (PYTHONHOME for sid's)
+    debug_dir  where its separate debug files are, when not /usr/lib/debug
     tool_args  arguments pyheapsnap needs to read its cores (--debug-dir)
     debug      a Py_DEBUG build (python3.Xd)
     """
 
     def __init__(self, label, version, path, missing=None, prefix=None, env=None,
-                 tool_args=(), debug=False):
+                 debug_dir=None, debug=False):
         self.label = label
         self.version = version
         self.path = path
         self.missing = missing if path is None else None
         self.prefix = list(prefix) if prefix else ([path] if path else [])
         self.env = dict(env or {})
-        self.tool_args = list(tool_args)
+        self.debug_dir = debug_dir
+        self.tool_args = ["--debug-dir", debug_dir] if debug_dir else []
         self.debug = debug
 
     def argv(self, *args):
@@ -103,7 +105,7 @@ def sid_interpreter(version, debug=False, fetch=True):
                            % (exe, e), debug=debug)
     prefix, env = debian_sid.command(root, exe)
     return Interpreter(label, version, prefix[-1], prefix=prefix, env=env,
-                       tool_args=["--debug-dir", os.path.join(root, "usr", "lib", "debug")],
+                       debug_dir=os.path.join(root, "usr", "lib", "debug"),
                        debug=debug)
 
 

@@ -4,7 +4,8 @@
     test_gcore.py --tool PATH/TO/pyheapsnap [--python PATH ...] [--gdb PATH]
 
 For every installed interpreter ($(pyenv root)/versions/3.X.*/bin/python3.X
-for 3.8 to 3.13, newest patch release, and /usr/bin/python3.11; missing ones
+for 3.8 to 3.13, newest patch release, /usr/bin/python3.11, and Debian sid's
+3.14, 3.14d, 3.15 and 3.15d (tests/debian_sid.py); missing ones
 are reported and skipped) a program builds a heap, starts two threads and
 waits on stdin. Then, while it waits:
 
@@ -40,7 +41,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import clean_env, interpreters  # noqa: E402
+from pyhs_test import clean_env, interpreter, interpreters  # noqa: E402
 
 EXIT_OK, EXIT_FAIL, EXIT_SKIP = 0, 1, 77
 NTHREADS = 2
@@ -137,15 +138,15 @@ def settle(pid, timeout=5.0):
 
 
 class Target:
-    def __init__(self, python, n, workdir):
+    def __init__(self, interp, n, workdir):
         prog = os.path.join(workdir, "gcore_program.py")
         with open(prog, "w") as f:
             f.write(PROGRAM)
-        self.python = python
-        self.p = subprocess.Popen([python, "-I", prog, str(n)],
+        self.python = interp.path
+        self.p = subprocess.Popen(interp.argv("-I", prog, str(n)),
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, cwd=workdir,
-                                  env=clean_env())
+                                  env=interp.environ())
         first = self.p.stdout.readline()
         if not first:
             err = self.p.stderr.read().decode(errors="replace")
@@ -230,11 +231,18 @@ GDB_STDOUT_ERRORS = re.compile(r"cannot access memory|backtrace stopped|"
                                r"^warning:|^error", re.I)
 
 
-def check_gdb(label, gdb, exe, core):
+def check_gdb(label, gdb, exe, core, debug_dir=None):
     env = dict(clean_env(), DEBUGINFOD_URLS="")
+    # An interpreter of its own root (sid's) keeps its debug files and its
+    # libthread_db there.
+    root = os.path.dirname(os.path.dirname(os.path.dirname(debug_dir))) if debug_dir else None
+    own = ["-iex", "set debug-file-directory " + debug_dir,
+           "-iex", "set auto-load safe-path " + root,
+           "-iex", "set libthread-db-search-path "
+           + os.path.join(root, "usr", "lib", "x86_64-linux-gnu")] if root else []
     rc, out, err = run([gdb, "-nx", "-batch",
                         "-iex", "set auto-load python-scripts off",
-                        "-iex", "set debuginfod enabled off",
+                        "-iex", "set debuginfod enabled off"] + own + [
                         "-ex", "info threads", "-ex", "bt", exe, core],
                        timeout=300, env=env)
     text = out + err
@@ -262,11 +270,13 @@ def check_gdb(label, gdb, exe, core):
            "to main, no error" % (label, len(threads), len(frames)))
 
 
-def check_interpreter(label, python, tool, gdb, workdir, extra):
-    target = Target(python, 20000, workdir)
+def check_interpreter(interp, tool, gdb, workdir, extra):
+    label = interp.label
+    targs = interp.tool_args
+    target = Target(interp, 20000, workdir)
     try:
         live_out = os.path.join(workdir, "live.jsonl")
-        rc, _, err = run([tool, "export", "--pid", target.pid, "-o", live_out])
+        rc, _, err = run([tool, "export", "--pid", target.pid, "-o", live_out] + targs)
         if rc != 0:
             if "not permitted" in err:
                 raise Skip("ptrace is not allowed here: " + err.strip())
@@ -310,7 +320,7 @@ def check_interpreter(label, python, tool, gdb, workdir, extra):
         if leftovers:
             fail("%s: temporary files left behind: %s" % (label, leftovers))
 
-        rc, core_export, err = run([tool, "export", core])
+        rc, core_export, err = run([tool, "export", core] + targs)
         if rc != 0:
             fail("%s: export of the core failed (%d): %s" % (label, rc, err.strip()))
         else:
@@ -318,8 +328,10 @@ def check_interpreter(label, python, tool, gdb, workdir, extra):
                 compare_exports(label, f.read(), core_export)
 
         if gdb:
-            exe = os.path.realpath("/proc/%d/exe" % target.pid)
-            check_gdb(label, gdb, exe, core)
+            # The interpreter, not the ld.so that launched sid's.
+            exe = interp.path if interp.debug_dir else \
+                os.path.realpath("/proc/%d/exe" % target.pid)
+            check_gdb(label, gdb, exe, core, interp.debug_dir)
 
         core2 = core + ".again"
         rc, _, err = run([tool, "gcore", core, "-o", core2])
@@ -378,14 +390,11 @@ def main():
     ap.add_argument("--gdb", default=shutil.which("gdb"))
     args = ap.parse_args()
 
-    if args.python:
-        found = [(p, p, p) for p in args.python]
-    else:
-        found = interpreters()
-    present = [(l, p) for l, p, _ in found if p]
-    for l, p, pattern in found:
-        if not p:
-            print("skip: %s: not installed (looked for %s)" % (l, pattern), flush=True)
+    found = [interpreter(p) for p in args.python] if args.python else interpreters()
+    present = [i for i in found if i.path]
+    for i in found:
+        if not i.path:
+            print("skip: %s: %s" % (i.label, i.missing), flush=True)
     if not present:
         print("skip: no interpreter installed")
         return EXIT_SKIP
@@ -394,9 +403,10 @@ def main():
               "left out", flush=True)
     workdir = tempfile.mkdtemp(prefix="pyhs-gcore-")
     try:
-        for i, (label, python) in enumerate(present):
+        for i, interp in enumerate(present):
+            label = interp.label
             try:
-                check_interpreter(label, python, args.tool, args.gdb, workdir,
+                check_interpreter(interp, args.tool, args.gdb, workdir,
                                   extra=(i == 0))
             except Skip as e:
                 print("skip: %s" % e)
