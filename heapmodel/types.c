@@ -17,6 +17,7 @@ struct kind_symbol {
 static const struct kind_symbol kind_symbols[] = {
 	{ "PyBaseObject_Type", K_OBJECT, false },
 	{ "PyDict_Type", K_DICT, false },
+	{ "PyFrozenDict_Type", K_DICT, false }, /* 3.15+: a dict, not a subclass */
 	{ "PyList_Type", K_LIST, false },
 	{ "PyTuple_Type", K_TUPLE, false },
 	{ "PySet_Type", K_SET, false },

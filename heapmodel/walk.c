@@ -30,10 +30,10 @@
 /* ... then wrapper, typed, cache: the cache dict after the 56-byte root. */
 #define LRU_CACHE 72
 
-/* PyModuleObject md_def/md_state and PyModuleDef m_size: the same in
- * 3.8 to 3.14 (PyModuleDef_Base is PyObject_HEAD + three pointers). */
+/* PyModuleObject md_def and PyModuleDef m_size: the same in 3.8 to 3.14
+ * (PyModuleDef_Base is PyObject_HEAD + three pointers); 3.15 keeps the
+ * state's size in the module (md_state_size). */
 #define MODULE_MD_DEF 24
-#define MODULE_MD_STATE 32
 #define MODULEDEF_M_SIZE 56
 
 #define MAX_CONTAINER_ITEMS (UINT64_C(1) << 32)
@@ -710,8 +710,14 @@ static uint64_t decode_gen(struct walker *w, uint64_t addr,
 	uint64_t size = (uint64_t)L->gen_gi_iframe + (uint64_t)L->iframe_localsplus;
 	if (frame_code(w, code))
 		size += 8 * (code_nlocalsplus(w, code) + code_stacksize(w, code));
-	if (state < 1)
+	/* gen_traverse visits the frame until it is cleared (FRAME_CLEARED is 4
+	 * in 3.11-3.14, where the states before FRAME_COMPLETED (1) are the live
+	 * ones, and 5 in 3.15, whose states count up from FRAME_CREATED (0)),
+	 * and from 3.14 on the code object of a cleared one too. */
+	if (h->minor >= 15 ? state >= 0 && state < 5 : state < 1)
 		decode_iframe(w, f);
+	else if (h->minor >= 14 && code)
+		edge(w, code, PYHS_LABEL(PYHS_LABEL_FIELD, w->id_code));
 	return size;
 }
 
@@ -1054,8 +1060,12 @@ static void decode(struct walker *w, uint32_t i)
 		size = int_size(w, addr);
 		break;
 	case K_BYTEARRAY:
+		/* 3.15 keeps the buffer in a bytes object (ob_bytes_object),
+		 * which bytearray.__sizeof__ counts whole. */
 		if (hrd_off(h, addr, L->bytearray_ob_alloc, &v))
-			size = (uint64_t)ti->basicsize + v;
+			size = (uint64_t)ti->basicsize + v +
+			       (L->bytearray_ob_bytes_object >= 0 && v
+					? (uint64_t)L->bytes_ob_sval + 1 : 0);
 		break;
 	case K_FLOAT:
 	case K_COMPLEX:
@@ -1102,11 +1112,14 @@ static void decode(struct walker *w, uint32_t i)
 	case K_MODULE: {
 		field(w, addr, L->module_md_dict, w->id_dict);
 		scan(w, ti, addr, 16, (uint64_t)ti->kind_basicsize);
-		/* Extension module state: md_def->m_size bytes at md_state. */
+		/* Extension module state: md_state_size (3.15+) or
+		 * md_def->m_size bytes at md_state. */
 		uint64_t def = 0, state = 0, msize = 0;
-		if (hrd(h, addr + MODULE_MD_DEF, &def) && def &&
-		    hrd(h, addr + MODULE_MD_STATE, &state) && state &&
-		    hrd(h, def + MODULEDEF_M_SIZE, &msize) &&
+		bool sized = L->module_md_state_size >= 0
+			? hrd_off(h, addr, L->module_md_state_size, &msize)
+			: hrd(h, addr + MODULE_MD_DEF, &def) && def &&
+			  hrd(h, def + MODULEDEF_M_SIZE, &msize);
+		if (sized && hrd_off(h, addr, L->module_md_state, &state) && state &&
 		    (int64_t)msize > 0 && msize < (1u << 16)) {
 			uint64_t sa = w->cur_addr, se = w->cur_end;
 			w->cur_addr = state;

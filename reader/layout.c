@@ -226,8 +226,11 @@ static const struct layout_entry layout_3_8[] = {
 	L(bytes_ob_sval, 32),
 	L(bytearray_ob_alloc, 24),
 	L(bytearray_ob_bytes, 32),
+	L(bytearray_ob_bytes_object, -1),
 	L(module_md_dict, 16),
 	L(module_md_name, 48),
+	L(module_md_state, 32),
+	L(module_md_state_size, -1),
 	L(func_code, 16),
 	L(func_globals, 24),
 	L(func_name, 64),
@@ -407,8 +410,11 @@ static const struct layout_entry layout_3_9[] = {
 	L(bytes_ob_sval, 32),
 	L(bytearray_ob_alloc, 24),
 	L(bytearray_ob_bytes, 32),
+	L(bytearray_ob_bytes_object, -1),
 	L(module_md_dict, 16),
 	L(module_md_name, 48),
+	L(module_md_state, 32),
+	L(module_md_state_size, -1),
 	L(func_code, 16),
 	L(func_globals, 24),
 	L(func_name, 64),
@@ -588,8 +594,11 @@ static const struct layout_entry layout_3_10[] = {
 	L(bytes_ob_sval, 32),
 	L(bytearray_ob_alloc, 24),
 	L(bytearray_ob_bytes, 32),
+	L(bytearray_ob_bytes_object, -1),
 	L(module_md_dict, 16),
 	L(module_md_name, 48),
+	L(module_md_state, 32),
+	L(module_md_state_size, -1),
 	L(func_code, 48),
 	L(func_globals, 16),
 	L(func_name, 32),
@@ -769,8 +778,11 @@ static const struct layout_entry layout_3_11[] = {
 	L(bytes_ob_sval, 32),
 	L(bytearray_ob_alloc, 24),
 	L(bytearray_ob_bytes, 32),
+	L(bytearray_ob_bytes_object, -1),
 	L(module_md_dict, 16),
 	L(module_md_name, 48),
+	L(module_md_state, 32),
+	L(module_md_state_size, -1),
 	L(func_code, 48),
 	L(func_globals, 16),
 	L(func_name, 32),
@@ -950,8 +962,11 @@ static const struct layout_entry layout_3_12[] = {
 	L(bytes_ob_sval, 32),
 	L(bytearray_ob_alloc, 24),
 	L(bytearray_ob_bytes, 32),
+	L(bytearray_ob_bytes_object, -1),
 	L(module_md_dict, 16),
 	L(module_md_name, 48),
+	L(module_md_state, 32),
+	L(module_md_state_size, -1),
 	L(func_code, 48),
 	L(func_globals, 16),
 	L(func_name, 32),
@@ -1134,8 +1149,11 @@ static const struct layout_entry layout_3_13[] = {
 	L(bytes_ob_sval, 32),
 	L(bytearray_ob_alloc, 24),
 	L(bytearray_ob_bytes, 32),
+	L(bytearray_ob_bytes_object, -1),
 	L(module_md_dict, 16),
 	L(module_md_name, 48),
+	L(module_md_state, 32),
+	L(module_md_state_size, -1),
 	L(func_code, 48),
 	L(func_globals, 16),
 	L(func_name, 32),
@@ -1326,8 +1344,11 @@ static const struct layout_entry layout_3_14_5[] = {
 	L(bytes_ob_sval, 32),
 	L(bytearray_ob_alloc, 24),
 	L(bytearray_ob_bytes, 32),
+	L(bytearray_ob_bytes_object, -1),
 	L(module_md_dict, 16),
 	L(module_md_name, 48),
+	L(module_md_state, 32),
+	L(module_md_state_size, -1),
 	L(func_code, 48),
 	L(func_globals, 16),
 	L(func_name, 32),
@@ -1516,8 +1537,11 @@ static const struct layout_entry layout_3_15[] = {
 	L(bytes_ob_sval, 32),
 	L(bytearray_ob_alloc, 24),
 	L(bytearray_ob_bytes, 32),
+	L(bytearray_ob_bytes_object, 56),
 	L(module_md_dict, 16),
 	L(module_md_name, 40),
+	L(module_md_state, 24),
+	L(module_md_state_size, 56),
 	L(func_code, 48),
 	L(func_globals, 16),
 	L(func_name, 32),
@@ -1574,25 +1598,51 @@ static const struct layout_entry layout_3_14_0_delta[] = {
 	L(gc_state_size, 240),
 };
 
+/*
+ * Py_DEBUG builds (python3.Xd, Debian's python3.X-dbg) of 3.14 and 3.15, as
+ * differences from the release build: dump_layout on Debian's python3.14d
+ * (3.14.10) and python3.15d (3.15.2). The reference totals and the debug
+ * allocator's state make _PyRuntimeState and PyInterpreterState larger;
+ * everything before them in the interpreter state stays where it was.
+ */
+static const struct layout_entry layout_3_14_5_pydebug_delta[] = {
+	L(rt_size, 332632),
+	L(rt_main_interpreter, 106752),
+	L(interp_size, 225880),
+	L(interp_interned, 224640),
+	L(interp_types_builtins, 180256),
+};
+
+static const struct layout_entry layout_3_15_pydebug_delta[] = {
+	L(rt_size, 362592),
+	L(rt_main_interpreter, 136336),
+	L(interp_size, 226256),
+	L(interp_interned, 224912),
+	L(interp_types_builtins, 180280),
+};
+
 #define TABLE(t) (t), (sizeof(t) / sizeof((t)[0]))
 
 static const struct builtin_layout {
 	unsigned minor;
 	unsigned micro_min; /* first patch release the table applies to */
+	bool pydebug;       /* for Py_DEBUG builds (else release builds) */
 	const struct layout_entry *table;
 	size_t ntable;
 	const struct layout_entry *delta; /* applied over table, or NULL */
 	size_t ndelta;
 } builtins[] = {
-	{ 8, 0, TABLE(layout_3_8), NULL, 0 },
-	{ 9, 0, TABLE(layout_3_9), NULL, 0 },
-	{ 10, 0, TABLE(layout_3_10), NULL, 0 },
-	{ 11, 0, TABLE(layout_3_11), NULL, 0 },
-	{ 12, 0, TABLE(layout_3_12), NULL, 0 },
-	{ 13, 0, TABLE(layout_3_13), NULL, 0 },
-	{ 14, 5, TABLE(layout_3_14_5), NULL, 0 },
-	{ 14, 0, TABLE(layout_3_14_5), TABLE(layout_3_14_0_delta) },
-	{ 15, 0, TABLE(layout_3_15), NULL, 0 },
+	{ 8, 0, false, TABLE(layout_3_8), NULL, 0 },
+	{ 9, 0, false, TABLE(layout_3_9), NULL, 0 },
+	{ 10, 0, false, TABLE(layout_3_10), NULL, 0 },
+	{ 11, 0, false, TABLE(layout_3_11), NULL, 0 },
+	{ 12, 0, false, TABLE(layout_3_12), NULL, 0 },
+	{ 13, 0, false, TABLE(layout_3_13), NULL, 0 },
+	{ 14, 5, true, TABLE(layout_3_14_5), TABLE(layout_3_14_5_pydebug_delta) },
+	{ 14, 5, false, TABLE(layout_3_14_5), NULL, 0 },
+	{ 14, 0, false, TABLE(layout_3_14_5), TABLE(layout_3_14_0_delta) },
+	{ 15, 0, true, TABLE(layout_3_15), TABLE(layout_3_15_pydebug_delta) },
+	{ 15, 0, false, TABLE(layout_3_15), NULL, 0 },
 };
 
 #define UNSET INT32_MIN
@@ -1633,8 +1683,23 @@ static struct pyhs_error *apply(struct pyhs_layout *layout, unsigned minor,
 	return NULL;
 }
 
+static struct pyhs_error *builtin(uint32_t version_hex, bool pydebug,
+				  struct pyhs_layout *ret);
+
 struct pyhs_error *pyhs_layout_builtin(uint32_t version_hex,
 				       struct pyhs_layout *ret)
+{
+	return builtin(version_hex, false, ret);
+}
+
+struct pyhs_error *pyhs_layout_builtin_pydebug(uint32_t version_hex,
+					       struct pyhs_layout *ret)
+{
+	return builtin(version_hex, true, ret);
+}
+
+static struct pyhs_error *builtin(uint32_t version_hex, bool pydebug,
+				  struct pyhs_layout *ret)
 {
 	unsigned major = version_hex >> 24;
 	unsigned minor = (version_hex >> 16) & 0xff;
@@ -1643,8 +1708,11 @@ struct pyhs_error *pyhs_layout_builtin(uint32_t version_hex,
 	if (major == 3) {
 		for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]);
 		     i++) {
+			/* A Py_DEBUG build without a table of its own is
+			 * read with the release table. */
 			if (builtins[i].minor == minor &&
-			    micro >= builtins[i].micro_min) {
+			    micro >= builtins[i].micro_min &&
+			    (!builtins[i].pydebug || pydebug)) {
 				b = &builtins[i];
 				break;
 			}

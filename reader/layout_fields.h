@@ -179,10 +179,13 @@ X(float_ob_fval,              "PyFloatObject", "ob_fval")
 X(bytes_ob_sval,              "PyBytesObject", "ob_sval")
 X(bytearray_ob_alloc,         "PyByteArrayObject", "ob_alloc")
 X(bytearray_ob_bytes,         "PyByteArrayObject", "ob_bytes")
+X(bytearray_ob_bytes_object,  "PyByteArrayObject", "ob_bytes_object") /* 3.15+ */
 
 /* module, function, cell, method, classmethod, property, weakref */
 X(module_md_dict,             "PyModuleObject", "md_dict")
 X(module_md_name,             "PyModuleObject", "md_name")
+X(module_md_state,            "PyModuleObject", "md_state")
+X(module_md_state_size,       "PyModuleObject", "md_state_size") /* 3.15+ */
 X(func_code,                  "PyFunctionObject", "func_code")
 X(func_globals,               "PyFunctionObject", "func_globals")
 X(func_name,                  "PyFunctionObject", "func_name")

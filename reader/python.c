@@ -129,6 +129,10 @@ static struct pyhs_error *choose_layout(struct pyhs_target *t,
 		pyhs_error_destroy(err);
 	}
 	t->layout_source = PYHS_LAYOUT_BUILTIN;
+	/* Py_DEBUG builds (Py_REF_DEBUG) export _Py_NegativeRefcount. */
+	uint64_t addr;
+	if (pyhs_target_symbol(t, "_Py_NegativeRefcount", &addr))
+		return pyhs_layout_builtin_pydebug(builtin_version, &t->layout);
 	return pyhs_layout_builtin(builtin_version, &t->layout);
 }
 

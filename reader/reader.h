@@ -42,6 +42,10 @@ void pyhs_layout_set(struct pyhs_layout *layout, size_t i, int32_t value);
  * patch release changed a layout). PYHS_ERROR_UNSUPPORTED if none. */
 struct pyhs_error *pyhs_layout_builtin(uint32_t version_hex,
 				       struct pyhs_layout *ret);
+/* The same for a Py_DEBUG build (python3.Xd): its own table where one was
+ * measured (3.14, 3.15), else the release build's. */
+struct pyhs_error *pyhs_layout_builtin_pydebug(uint32_t version_hex,
+					       struct pyhs_layout *ret);
 
 /* The newest CPython minor version this build has a layout for; newer
  * ones are read by their _Py_DebugOffsets laid over this one's layout. */

@@ -76,9 +76,11 @@ static size_t compare(const char *label, const struct pyhs_layout *dwarf,
 }
 
 /* Reads the DWARF of path and compares it with the built-in table of
- * version_hex. */
-static void check_dwarf_against_builtin(const char *label, const char *path,
-					uint32_t version_hex)
+ * version_hex (of a Py_DEBUG build if pydebug), and returns the DWARF
+ * layout in *ret_dwarf (may be NULL). */
+static bool check_dwarf_against_builtin_of(const char *label, const char *path,
+					   uint32_t version_hex, bool pydebug,
+					   struct pyhs_layout *ret_dwarf)
 {
 	struct pyhs_layout dwarf, builtin;
 	double t0 = now();
@@ -88,19 +90,29 @@ static void check_dwarf_against_builtin(const char *label, const char *path,
 		fprintf(stderr, "\n    %s: %s\n", label, err->message);
 		pyhs_error_destroy(err);
 		CU_FAIL("pyhs_layout_from_dwarf failed");
-		return;
+		return false;
 	}
 	fprintf(stderr, "\n    %s: DWARF of %s read in %.3f s\n", label,
 		path, t1 - t0);
-	err = pyhs_layout_builtin(version_hex, &builtin);
+	err = pydebug ? pyhs_layout_builtin_pydebug(version_hex, &builtin)
+		      : pyhs_layout_builtin(version_hex, &builtin);
 	if (err) {
 		fprintf(stderr, "\n    %s: %s\n", label, err->message);
 		pyhs_error_destroy(err);
 		CU_FAIL("pyhs_layout_builtin failed");
-		return;
+		return false;
 	}
 	size_t bad = compare(label, &dwarf, &builtin);
 	CU_ASSERT_EQUAL(bad, 0);
+	if (ret_dwarf)
+		*ret_dwarf = dwarf;
+	return true;
+}
+
+static void check_dwarf_against_builtin(const char *label, const char *path,
+					uint32_t version_hex)
+{
+	check_dwarf_against_builtin_of(label, path, version_hex, false, NULL);
 }
 
 /* ---- (a) the built-in tables -------------------------------------------- */
@@ -109,13 +121,14 @@ static const struct {
 	unsigned minor, micro;
 } builtin_versions[] = {
 	{ 8, 18 }, { 9, 18 }, { 10, 13 }, { 11, 2 }, { 11, 7 }, { 12, 1 },
-	{ 13, 0 }, { 14, 0 }, { 14, 4 }, { 14, 5 }, { 14, 10 },
+	{ 13, 0 }, { 14, 0 }, { 14, 4 }, { 14, 5 }, { 14, 10 }, { 15, 0 }, { 15, 2 },
 };
 
 /* Facts that are legitimately at offset 0 in some version: the first
  * member of their struct. Any other 0 is a -1 forgotten. */
 static const char *const zero_ok[] = {
 	"interp_next",           /* <= 3.12 */
+	"gc_enabled",            /* 3.15 */
 	"static_type_state_type",
 	"cframe_current_frame",  /* 3.12 */
 	"iframe_code",           /* 3.12+ */
@@ -226,7 +239,7 @@ static void test_builtin_unsupported(void)
 {
 	static const uint32_t versions[] = {
 		0x030712F0, /* 3.7.18 */
-		0x030F00A1, /* 3.15.0a1 */
+		0x031000A1, /* 3.16.0a1 */
 		0x020712F0, /* 2.7.18 */
 		0x04000000,
 		0,
@@ -246,7 +259,7 @@ static void test_builtin_unsupported(void)
 	struct pyhs_error *err = pyhs_layout_builtin(0x030712F0, &layout);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(err);
 	CU_ASSERT_STRING_EQUAL(err->message,
-			       "CPython 3.7 is not supported (3.8 to 3.14 are)");
+			       "CPython 3.7 is not supported (3.8 to 3.15 are)");
 	pyhs_error_destroy(err);
 }
 
@@ -506,6 +519,160 @@ static void test_debian_python311(void)
 	free(debug);
 }
 
+/* ---- (d) Debian sid's 3.14 and 3.15, release and Py_DEBUG builds -------- */
+
+/* The contents of the .PyRuntime section of an ELF file (the initialised
+ * _PyRuntime, which starts with _Py_DebugOffsets), at most max bytes, in
+ * buf. Returns the number of bytes, 0 if there is none. */
+static size_t read_runtime_section(const char *path, uint8_t *buf, size_t max)
+{
+	size_t n = 0;
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	Elf *elf = elf_begin(fd, ELF_C_READ, NULL);
+	size_t shstrndx;
+	if (elf && elf_getshdrstrndx(elf, &shstrndx) == 0) {
+		Elf_Scn *scn = NULL;
+		while ((scn = elf_nextscn(elf, scn))) {
+			GElf_Shdr sh;
+			const char *name;
+			Elf_Data *d;
+			if (!gelf_getshdr(scn, &sh) ||
+			    !(name = elf_strptr(elf, shstrndx, sh.sh_name)) ||
+			    strcmp(name, ".PyRuntime") || !(d = elf_getdata(scn, NULL)) ||
+			    !d->d_buf)
+				continue;
+			n = d->d_size < max ? d->d_size : max;
+			memcpy(buf, d->d_buf, n);
+			break;
+		}
+	}
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return n;
+}
+
+/* The _Py_DebugOffsets a binary carries agree with its DWARF; the same
+ * block said to be a newer version is read as the newest block layout,
+ * and one with a value no CPython has is refused. */
+static void check_debug_offsets(const char *label, const char *exe,
+				const struct pyhs_layout *dwarf)
+{
+	uint8_t block[1024];
+	size_t len = read_runtime_section(exe, block, sizeof(block));
+	CU_ASSERT_FATAL(len >= 24);
+	struct pyhs_layout l = *dwarf;
+	size_t n = 0;
+	struct pyhs_error *err = pyhs_layout_debug_offsets(block, len, &l, &n);
+	if (err) {
+		fprintf(stderr, "\n    %s: %s\n", label, err->message);
+		pyhs_error_destroy(err);
+		CU_FAIL("pyhs_layout_debug_offsets failed");
+		return;
+	}
+	fprintf(stderr, "    %s: %zu facts in _Py_DebugOffsets\n", label, n);
+	CU_ASSERT(n >= 40);
+	CU_ASSERT_EQUAL(compare(label, &l, dwarf), 0);
+
+	uint32_t version = 0;
+	unsigned minor = pyhs_debug_offsets_minor(block, len, &version);
+	if (minor == PYHS_NEWEST_MINOR) {
+		uint8_t newer[sizeof(block)];
+		memcpy(newer, block, len);
+		uint64_t v = 0x031000a1; /* 3.16.0a1 */
+		memcpy(newer + 8, &v, 8);
+		size_t n2 = 0;
+		l = *dwarf;
+		err = pyhs_layout_debug_offsets(newer, len, &l, &n2);
+		CU_ASSERT_PTR_NULL(err);
+		pyhs_error_destroy(err);
+		CU_ASSERT_EQUAL(n2, n);
+		CU_ASSERT_EQUAL(compare(label, &l, dwarf), 0);
+	}
+	/* Every word after the version and flag set to a value no layout has. */
+	uint8_t junk[sizeof(block)];
+	memcpy(junk, block, len);
+	for (size_t off = 24; off + 8 <= len; off += 8) {
+		uint64_t v = 0x4141414141414141u;
+		memcpy(junk + off, &v, 8);
+	}
+	l = *dwarf;
+	err = pyhs_layout_debug_offsets(junk, len, &l, &n);
+	CU_ASSERT_PTR_NOT_NULL(err);
+	if (err) {
+		CU_ASSERT_EQUAL(err->code, PYHS_ERROR_INPUT);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err->message, "implausible"));
+		pyhs_error_destroy(err);
+	}
+	CU_ASSERT_EQUAL(compare(label, &l, dwarf), 0);
+	/* A plausible-looking size with an offset outside it. */
+	memcpy(junk, block, len);
+	uint64_t tiny = 8;
+	memcpy(junk + 176, &tiny, 8); /* thread_state.size in 3.14 and 3.15 */
+	err = pyhs_layout_debug_offsets(junk, len, &l, &n);
+	CU_ASSERT_PTR_NOT_NULL(err);
+	pyhs_error_destroy(err);
+}
+
+/* Where tests/debian_sid.py unpacks sid's interpreters. */
+static char *sid_root(void)
+{
+	const char *cache = getenv("XDG_CACHE_HOME");
+	const char *home = getenv("HOME");
+	char *path = NULL;
+	if (cache && *cache) {
+		if (asprintf(&path, "%s/pyheapsnap-tests/sid/root", cache) < 0)
+			return NULL;
+	} else if (home) {
+		if (asprintf(&path, "%s/.cache/pyheapsnap-tests/sid/root", home) < 0)
+			return NULL;
+	}
+	return path;
+}
+
+static void check_sid(unsigned minor, bool pydebug)
+{
+	char *root = sid_root(), *exe = NULL, *debug = NULL;
+	char label[64];
+	snprintf(label, sizeof(label), "sid 3.%u%s", minor, pydebug ? "d" : "");
+	if (!root || asprintf(&exe, "%s/usr/bin/python3.%u%s", root, minor,
+			      pydebug ? "d" : "") < 0) {
+		CU_FAIL("out of memory");
+		free(root);
+		return;
+	}
+	struct elf_facts facts;
+	if (access(exe, R_OK) != 0 || !read_elf_facts(exe, &facts)) {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "%s not in the cache (tests/debian_sid.py fetch)", exe);
+		skipped(msg);
+		goto out;
+	}
+	CU_ASSERT_FATAL(facts.has_py_version);
+	CU_ASSERT_EQUAL(facts.py_version >> 16, 0x0300u | minor);
+	/* The release build's DWARF is in its debug file; python3.Xd keeps its own. */
+	if (!pydebug && asprintf(&debug, "%s/usr/lib/debug/.build-id/%.2s/%s.debug", root,
+				 facts.build_id, facts.build_id + 2) < 0) {
+		CU_FAIL("out of memory");
+		goto out;
+	}
+	struct pyhs_layout dwarf;
+	if (check_dwarf_against_builtin_of(label, debug ? debug : exe,
+					   (uint32_t)facts.py_version, pydebug, &dwarf))
+		check_debug_offsets(label, exe, &dwarf);
+out:
+	free(debug);
+	free(exe);
+	free(root);
+}
+
+static void test_sid_3_14(void) { check_sid(14, false); }
+static void test_sid_3_14d(void) { check_sid(14, true); }
+static void test_sid_3_15(void) { check_sid(15, false); }
+static void test_sid_3_15d(void) { check_sid(15, true); }
+
 /* ---- errors ------------------------------------------------------------- */
 
 static void expect_error(const char *path, enum pyhs_error_code code)
@@ -714,6 +881,10 @@ int main(void)
 			 test_pyenv_3_13) ||
 	    !CU_add_test(suite, "DWARF = built-in, Debian python3.11",
 			 test_debian_python311) ||
+	    !CU_add_test(suite, "DWARF = built-in = _Py_DebugOffsets, sid 3.14", test_sid_3_14) ||
+	    !CU_add_test(suite, "DWARF = built-in = _Py_DebugOffsets, sid 3.14d", test_sid_3_14d) ||
+	    !CU_add_test(suite, "DWARF = built-in = _Py_DebugOffsets, sid 3.15", test_sid_3_15) ||
+	    !CU_add_test(suite, "DWARF = built-in = _Py_DebugOffsets, sid 3.15d", test_sid_3_15d) ||
 	    !CU_add_test(suite, "DWARF errors", test_dwarf_errors) ||
 	    !CU_add_test(suite, "damaged DWARF", test_dwarf_damaged)) {
 		CU_cleanup_registry();
