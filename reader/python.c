@@ -59,8 +59,8 @@ static void version_full_text(uint32_t v, char *buf, size_t n)
 /* 3.13+: the running build's own offsets override built-in tables (which
  * are per minor version and may miss a patch release's change); with DWARF
  * they are a cross-check. A block that cannot be a layout is ignored with a
- * warning, except for a version newer than this build knows, which has
- * nothing else to be read by. Free-threaded builds are refused. */
+ * warning, except for a version newer than this build knows without DWARF,
+ * which has nothing else to be read by. Free-threaded builds are refused. */
 static struct pyhs_error *apply_debug_offsets(struct pyhs_target *t, bool newer)
 {
 	uint8_t block[1024];
@@ -77,7 +77,7 @@ static struct pyhs_error *apply_debug_offsets(struct pyhs_target *t, bool newer)
 	struct pyhs_layout l = t->layout;
 	size_t n;
 	struct pyhs_error *err = pyhs_layout_debug_offsets(block, len, &l, &n);
-	if (err && newer) {
+	if (err && newer && t->layout_source != PYHS_LAYOUT_DWARF) {
 		char v[32];
 		version_full_text(t->py_version, v, sizeof(v));
 		return pyhs_error_wrap(err, "CPython %s is newer than this build knows (3.8 to 3.%u) and cannot be read",
