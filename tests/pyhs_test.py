@@ -126,6 +126,17 @@ def interpreter(spec, fetch=True):
                        debug=os.path.basename(path).endswith("d"))
 
 
+def python_arg(args):
+    """For a script's --python SPEC (see interpreter()): sets args.interp to
+    its Interpreter, args.python to its path (SPEC when it cannot be had)
+    and args.label, if unset, to its label."""
+    args.interp = interpreter(args.python)
+    args.python = args.interp.path or args.python
+    if not getattr(args, "label", None):
+        args.label = args.interp.label
+    return args.interp
+
+
 # The --python specs every suite runs on (the meson test lists name the same).
 SPECS = ["pyenv:3.%d" % m for m in range(8, 14)] + ["/usr/bin/python3.11"] + \
     ["sid:%s%s" % (v, d) for v in ("3.14", "3.15") for d in ("", "d")]

@@ -145,7 +145,9 @@ def build_holder():
         # Every object made at run time from variables: fresh and unique.
         key = "retained-key-%d-%06d" % (pid, i)
         blob = (b"blob-%06d-" % i) * BLOB_REPEAT
-        parts = [b"part-%06d" % i, 10 ** 30 + i + 1, i + 0.25]
+        # float(i) first: from 3.15 on, 0 + 0.25 is the code's constant
+        # 0.25 itself, shared with the code object.
+        parts = [b"part-%06d" % i, 10 ** 30 + i + 1, float(i) + 0.25]
         table[key] = RetainedItem(blob, parts)
     HOLDER = RetainedHolder(table, "holder-label-%d" % pid)
     del table, key, blob, parts

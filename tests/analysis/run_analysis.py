@@ -48,7 +48,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import clean_env, core_candidates, read_proc, unlimited_core  # noqa: E402
+from pyhs_test import core_candidates, python_arg, read_proc, unlimited_core  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAM = os.path.join(HERE, "analysis_program.py")
@@ -77,7 +77,7 @@ def parse_args(argv):
         description="Check pyheapsnap's analysis verbs on a core whose answers "
                     "are known by construction.")
     p.add_argument("--tool", required=True, help="the pyheapsnap executable")
-    p.add_argument("--python", required=True, help="the interpreter to test")
+    p.add_argument("--python", required=True, help="the interpreter to test: a path, pyenv:3.X or sid:3.X[d]")
     p.add_argument("--label", help="name of this test (default: the interpreter's name)")
     p.add_argument("--keep", metavar="DIR",
                    help="work in DIR and keep the core, truth and outputs there")
@@ -85,10 +85,7 @@ def parse_args(argv):
                    help="seconds allowed for each run of pyheapsnap (default 120)")
     args = p.parse_args(argv)
     args.tool = os.path.abspath(args.tool)
-    if os.sep in args.python:
-        args.python = os.path.abspath(args.python)
-    if not args.label:
-        args.label = os.path.basename(args.python)
+    python_arg(args)
     return args
 
 
@@ -98,11 +95,11 @@ def parse_args(argv):
 
 def make_core(args, workdir, pattern):
     truth_path = os.path.join(workdir, "truth.json")
-    cmd = [args.python, "-I", PROGRAM, truth_path]
+    cmd = args.interp.argv("-I", PROGRAM, truth_path)
     print("running: %s (in %s)" % (" ".join(cmd), workdir))
     sys.stdout.flush()
     start = time.time()
-    proc = subprocess.Popen(cmd, cwd=workdir, env=clean_env(),
+    proc = subprocess.Popen(cmd, cwd=workdir, env=args.interp.environ(),
                             preexec_fn=unlimited_core,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -159,7 +156,8 @@ class Tool(object):
             if isinstance(result, CheckFailure):
                 raise result
             return result
-        cmd = [self.args.tool, verb, self.core] + list(extra) + ["--json"]
+        cmd = [self.args.tool, verb, self.core] + self.args.interp.tool_args + \
+            list(extra) + ["--json"]
         shown = " ".join(shlex.quote(c) for c in cmd)
         self.n += 1
         base = os.path.join(self.workdir, "out-%02d-%s" % (self.n, verb))
@@ -577,8 +575,8 @@ CHECKS = [
 
 def main(argv):
     args = parse_args(argv)
-    if not os.path.exists(args.python):
-        skip(args.label, "%s not installed" % args.python)
+    if args.interp.path is None:
+        skip(args.label, args.interp.missing)
     if not (os.path.isfile(args.tool) and os.access(args.tool, os.X_OK)):
         fatal("%s: no such executable (--tool)" % args.tool)
     pattern = read_proc("/proc/sys/kernel/core_pattern", "core")

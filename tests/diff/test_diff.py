@@ -11,37 +11,27 @@ the growth. Exit 77 when the interpreter is not installed.
 import argparse
 import json
 import os
-import resource
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from pyhs_test import NoCore, python_arg, run_to_core  # noqa: E402
 
 
-def make_core(python, workdir, args):
+def make_core(interp, workdir, args):
     os.makedirs(workdir)
-
-    def limits():
-        resource.setrlimit(resource.RLIMIT_CORE,
-                           (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    p = subprocess.run([python, "-I", os.path.join(HERE, "grow_program.py")] + args,
-                       cwd=workdir, preexec_fn=limits, env=env,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if p.returncode != -signal.SIGABRT:
-        sys.exit("FAIL: the program did not abort (status %d)" % p.returncode)
-    for name in os.listdir(workdir):
-        if name == "core" or name.startswith("core."):
-            return os.path.join(workdir, name)
-    sys.exit("FAIL: no core written in %s (kernel.core_pattern?)" % workdir)
+    try:
+        return run_to_core(interp.argv("-I", os.path.join(HERE, "grow_program.py"), *args),
+                           workdir, interp.environ(), 120)
+    except NoCore as e:
+        sys.exit("FAIL: %s" % e)
 
 
 def run(tool, *args):
-    p = subprocess.run([tool] + list(args), stdout=subprocess.PIPE,
+    p = subprocess.run([tool] + list(args) + run.tool_args, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=120)
     return p.returncode, p.stdout.decode(), p.stderr.decode()
 
@@ -52,9 +42,11 @@ def main():
     ap.add_argument("--python", required=True)
     ap.add_argument("--label", default="")
     args = ap.parse_args()
-    if not os.path.exists(args.python):
-        print("skipped: %s: %s not installed" % (args.label, args.python))
+    interp = python_arg(args)
+    if interp.path is None:
+        print("skipped: %s: %s" % (args.label, interp.missing))
         return 77
+    run.tool_args = interp.tool_args
     args.tool = os.path.abspath(args.tool)
     work = tempfile.mkdtemp(prefix="pyheapsnap-diff-")
     passed = failed = 0
@@ -69,8 +61,8 @@ def main():
             print("FAIL %s %s" % (name, detail))
 
     try:
-        a = make_core(args.python, os.path.join(work, "a"), ["1000"])
-        b = make_core(args.python, os.path.join(work, "b"), ["6000", "300"])
+        a = make_core(interp, os.path.join(work, "a"), ["1000"])
+        b = make_core(interp, os.path.join(work, "b"), ["6000", "300"])
         rc, out, err = run(args.tool, "diff", a, b, "--json", "-n", "1000")
         check("diff --by type exits 0", rc == 0, err)
         types = {t["type"]: t for t in json.loads(out)["types"]} if rc == 0 else {}

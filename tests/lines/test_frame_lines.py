@@ -35,7 +35,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import find_core, unlimited_core  # noqa: E402
+from pyhs_test import find_core, python_arg, unlimited_core  # noqa: E402
 
 EXIT_SKIP = 77
 
@@ -243,10 +243,12 @@ def main(argv):
     p.add_argument("--keep", metavar="DIR")
     p.add_argument("--tool-args", nargs=argparse.REMAINDER, default=[])
     args = p.parse_args(argv)
-    label = args.label or os.path.basename(args.python)
-    if not os.path.exists(args.python):
-        print("%s: %s not installed: skipped" % (label, args.python))
+    python_arg(args)
+    label = args.label
+    if args.interp.path is None:
+        print("%s: %s: skipped" % (label, args.interp.missing))
         return EXIT_SKIP
+    args.tool_args = args.interp.tool_args + args.tool_args
     tool = os.path.abspath(args.tool)
     try:
         with open("/proc/sys/kernel/core_pattern") as f:
@@ -279,10 +281,8 @@ def run(args, label, tool, workdir):
     with open(prog, "w") as f:
         f.write(text)
     truth_path = os.path.join(workdir, "truth.json")
-    env = dict((k, v) for k, v in os.environ.items() if not k.startswith("PYTHON"))
-    proc = subprocess.Popen([os.path.abspath(args.python) if os.sep in args.python
-                             else args.python, "-I", prog, truth_path],
-                            cwd=workdir, env=env, preexec_fn=unlimited_core,
+    proc = subprocess.Popen(args.interp.argv("-I", prog, truth_path),
+                            cwd=workdir, env=args.interp.environ(), preexec_fn=unlimited_core,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         out, err = proc.communicate(timeout=120)

@@ -39,7 +39,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import core_candidates, interpreter, read_proc, unlimited_core  # noqa: E402
+from pyhs_test import core_candidates, python_arg, read_proc, unlimited_core  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HEAP_PROGRAM = os.path.join(HERE, "heap_program.py")
@@ -101,11 +101,8 @@ def parse_args(argv):
     # Both run from another directory (meson passes the tool relative to the
     # build directory).
     args.tool = os.path.abspath(args.tool)
-    args.interp = interpreter(args.python)
-    args.python = args.interp.path or args.python
+    python_arg(args)
     args.tool_args = args.interp.tool_args + args.tool_args
-    if not args.label:
-        args.label = args.interp.label
     return args
 
 
