@@ -50,7 +50,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import clean_env, find_core, interpreters  # noqa: E402
+from pyhs_test import clean_env, find_core, interpreter, interpreters  # noqa: E402
 
 EXIT_OK, EXIT_FAIL, EXIT_SKIP = 0, 1, 77
 
@@ -215,7 +215,7 @@ def settle(pid, timeout=5.0):
 class Target:
     """The target program under one interpreter."""
 
-    def __init__(self, python, n, nthreads, workdir, core=False):
+    def __init__(self, interp, n, nthreads, workdir, core=False):
         self.workdir = workdir
 
         def preexec():
@@ -225,10 +225,10 @@ class Target:
         prog = os.path.join(workdir, "live_program.py")
         with open(prog, "w") as f:
             f.write(PROGRAM)
-        self.p = subprocess.Popen([python, "-I", prog, str(n), str(nthreads)],
+        self.p = subprocess.Popen(interp.argv("-I", prog, str(n), str(nthreads)),
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, cwd=workdir,
-                                  env=clean_env(), preexec_fn=preexec)
+                                  env=interp.environ(), preexec_fn=preexec)
         first = self.p.stdout.readline()
         if not first:
             err = self.p.stderr.read().decode(errors="replace")
@@ -313,7 +313,7 @@ def check_capture(label, probe, target):
     return d
 
 
-def check_core_agrees(label, probe, python, workdir):
+def check_core_agrees(label, probe, interp, workdir):
     """Live capture, then a core of the same unchanged process: the same heap."""
     pattern = ""
     try:
@@ -326,7 +326,7 @@ def check_core_agrees(label, probe, python, workdir):
               "into the working directory)" % (label, pattern), flush=True)
         return
     cdir = tempfile.mkdtemp(dir=workdir, prefix="core-")
-    target = Target(python, 20000, 2, cdir, core=True)
+    target = Target(interp, 20000, 2, cdir, core=True)
     try:
         rc, live, err = run_probe(probe, [target.pid])
         if rc != 0:
@@ -381,8 +381,8 @@ def start_probe_when_stopped(probe, pid, timeout=20.0):
     return p, False
 
 
-def check_robustness(probe, tool, python, workdir):
-    label = "robustness (%s)" % python
+def check_robustness(probe, tool, interp, workdir):
+    label = "robustness (%s)" % interp.label
 
     # A pid that does not exist.
     pid = 4194303
@@ -410,7 +410,7 @@ def check_robustness(probe, tool, python, workdir):
         sleeper.wait()
 
     # A big heap, so that the capture takes a while.
-    target = Target(python, 400000, 3, workdir)
+    target = Target(interp, 400000, 3, workdir)
     try:
         rc, d, err = run_probe(probe, ["--no-heap", target.pid])
         if rc == 0:
@@ -510,7 +510,7 @@ def check_robustness(probe, tool, python, workdir):
         target.kill()
 
     # The target exits during the capture.
-    target = Target(python, 400000, 1, workdir)
+    target = Target(interp, 400000, 1, workdir)
     try:
         p, stopped = start_probe_when_stopped(probe, target.pid)
         if stopped:
@@ -590,20 +590,18 @@ def main():
         print("skip: live processes cannot be read here: " + why)
         return EXIT_SKIP
 
-    if args.python:
-        pythons = [(p, p, p) for p in args.python]
-    else:
-        pythons = interpreters()
+    pythons = [interpreter(p) for p in args.python] if args.python else interpreters()
     workdir = tempfile.mkdtemp(prefix="pyhs-live-")
     ran = 0
     try:
         first = None
-        for label, python, pattern in pythons:
-            if not python:
-                print("skip: %s: not installed (no %s)" % (label, pattern), flush=True)
+        for interp in pythons:
+            label = interp.label
+            if not interp.path:
+                print("skip: %s: %s" % (label, interp.missing), flush=True)
                 continue
             try:
-                target = Target(python, 50000, 2, workdir)
+                target = Target(interp, 50000, 2, workdir)
             except (RuntimeError, OSError, ValueError) as e:
                 fail("%s: %s" % (label, e))
                 continue
@@ -613,12 +611,12 @@ def main():
                     print("ptrace is refused here: " + failures[-1])
                 if d is not None:
                     ran += 1
-                    first = first or python
+                    first = first or interp
                 target.finish(label)
             finally:
                 target.kill()
             if not args.quick:
-                check_core_agrees(label, args.probe, python, workdir)
+                check_core_agrees(label, args.probe, interp, workdir)
         if first and not args.quick:
             check_robustness(args.probe, args.tool, first, workdir)
     finally:

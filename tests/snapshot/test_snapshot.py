@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Tests of snapshot files (formats/FORMAT.md) through the command line.
 
-    test_snapshot.py --tool PATH/TO/pyheapsnap [--keep DIR] [--verbose]
+    test_snapshot.py --tool PATH/TO/pyheapsnap [--keep DIR] [--verbose] [--python SPEC]
     test_snapshot.py --tool PATH/TO/pyheapsnap --write-corpus DIR
 
 1. Round trip.  A core of a small Python program (/usr/bin/python3.11, else
-   the first python3 in PATH) is snapshotted; `export` and `summary --json`
+   the first python3 in PATH, or --python's: then only 1 and 2 run) is
+   snapshotted; `export` and `summary --json`
    (less "input" and "snapshot") must be the same from the core and from the
    snapshot, and so must every other verb that takes just an input, and
    `show`/`path` of a few objects.  A snapshot of the snapshot must be the
@@ -43,7 +44,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import NoCore, run_to_core  # noqa: E402
+from pyhs_test import NoCore, interpreter, run_to_core  # noqa: E402
 
 TIMEOUT = 10.0
 PROGRAM_TIMEOUT = 60.0
@@ -204,22 +205,37 @@ def zstd_decompress(data):
 # Making cores and running the tool
 # ---------------------------------------------------------------------------
 
+# The interpreter the cores are made with (--python), else the preferred one.
+PYTHON_SPEC = None
+
+
 def find_python():
-    if os.access(PREFERRED_PYTHON, os.X_OK):
-        return PREFERRED_PYTHON
-    return shutil.which("python3")
+    """The Interpreter to make cores with; Skip when it cannot be had."""
+    if PYTHON_SPEC:
+        interp = interpreter(PYTHON_SPEC)
+    else:
+        interp = interpreter(PREFERRED_PYTHON if os.access(PREFERRED_PYTHON, os.X_OK)
+                             else (shutil.which("python3") or "python3"))
+    if not interp.path:
+        raise Skip(interp.missing)
+    return interp
+
+
+def bare_env(interp):
+    """A bare environment: the heap (and so a committed snapshot) must hold
+    nothing of the environment this runs in; only what the interpreter
+    itself needs (sid's PYTHONHOME)."""
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+    env.update(interp.env)
+    return env
 
 
 def make_core(workdir, argv_tail):
     """Runs python with argv_tail in workdir until it aborts; the core."""
-    python = find_python()
-    if not python:
-        raise Skip("no Python interpreter found")
-    # A bare environment: the heap (and so a committed snapshot) must hold
-    # nothing of the environment this runs in.
-    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+    interp = find_python()
     try:
-        return run_to_core([python] + argv_tail, workdir, env, PROGRAM_TIMEOUT)
+        return run_to_core(interp.argv(*argv_tail), workdir, bare_env(interp),
+                           PROGRAM_TIMEOUT)
     except NoCore as e:
         raise Skip(str(e))
 
@@ -435,16 +451,14 @@ class Tests:
 
     def live(self):
         """snapshot --pid of a sleeping process, read back."""
-        python = find_python()
-        if not python:
-            raise Skip("no Python interpreter found")
-        proc = subprocess.Popen([python, "-I", "-c",
+        interp = find_python()
+        proc = subprocess.Popen(interp.argv("-I", "-c",
                                  "import sys, time\n"
                                  "x = ['live-%d' % i for i in range(500)]\n"
                                  "print('ready', flush=True)\n"
-                                 "time.sleep(60)\n"],
+                                 "time.sleep(60)\n"),
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                env={"PATH": "/usr/bin:/bin"})
+                                env=bare_env(interp))
         try:
             proc.stdout.readline()
             path = os.path.join(self.tmp, "live.phs")
@@ -730,7 +744,12 @@ def main():
     ap.add_argument("--keep", metavar="DIR", help="work in DIR and keep it")
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--write-corpus", metavar="DIR")
+    ap.add_argument("--python", metavar="SPEC",
+                    help="make the cores with this interpreter (a path, pyenv:3.X or "
+                         "sid:3.X[d]) and run only the checks that depend on it (1, 2)")
     args = ap.parse_args()
+    global PYTHON_SPEC
+    PYTHON_SPEC = args.python
     tool = os.path.abspath(args.tool)
     if args.keep:
         os.makedirs(args.keep, exist_ok=True)
@@ -751,6 +770,10 @@ def main():
         t.check("a snapshot of the snapshot is the same file", t.resnapshot)
         t.check("write errors", t.write_errors)
         t.check("a snapshot of a live process", t.live)
+        if args.python:
+            print("%d passed, %d failed%s" % (t.passed, t.failed,
+                                              ", %d skipped" % t.skipped if t.skipped else ""))
+            return 1 if t.failed else (77 if not t.passed else 0)
         t.check("a small snapshot", t.small_snapshot)
         try:
             corpus = t.corpus()
