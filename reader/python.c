@@ -268,8 +268,10 @@ struct pyhs_error *pyhs_python_find(struct pyhs_target *t)
 {
 	uint64_t rt_size = 0;
 	struct pyhs_module *m = find_runtime(t, &t->runtime, &rt_size);
-	if (!m) {
-		bool missing_files = false;
+	/* A 3.13+ runtime is found by its cookie even when its binary is
+	 * missing, but without the binary's symbols nothing can be read. */
+	if (!m || !m->file) {
+		bool missing_files = m != NULL;
 		for (size_t i = 0; i < t->modules.size; i++)
 			if (!t->modules.data[i].file &&
 			    strstr(t->modules.data[i].path, "python"))

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Command-line tests for pyheapsnap: a table of cases, zstd style.
 
-    run_cli_tests.py --tool PATH/TO/pyheapsnap [--keep DIR] [--verbose]
+    run_cli_tests.py --tool PATH/TO/pyheapsnap [--keep DIR] [--verbose] [--python SPEC]
 
 Each case is an argument vector, the exit status it must give and a regular
 expression its stderr must match:
@@ -17,7 +17,7 @@ Every run must finish within TIMEOUT seconds: a hang or a death by a signal
 is a failure.
 
 The inputs are made in a temporary directory: a real core of a tiny Python
-program (/usr/bin/python3.11, else the first python3 in PATH), the same core
+program (/usr/bin/python3.11, else the first python3 in PATH, or --python's), the same core
 compressed with zstd(1), two truncated copies, an empty file, an ELF
 executable, a text file, a core of a non-Python process (/bin/sleep), a
 directory and a path that does not exist.  Cases whose input cannot be made
@@ -40,7 +40,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import clean_env, find_core, NoCore, read_proc, run_to_core, unlimited_core  # noqa: E402
+from pyhs_test import clean_env, find_core, interpreter, NoCore, read_proc, run_to_core, unlimited_core  # noqa: E402
 
 TIMEOUT = 10.0  # seconds allowed for each run of the tool
 PROGRAM_TIMEOUT = 60.0  # seconds allowed for the Python program to abort
@@ -73,23 +73,29 @@ class Skip(Exception):
 # Making the inputs
 # ---------------------------------------------------------------------------
 
+# The interpreter the Python core is made with (--python), else the preferred one.
+PYTHON_SPEC = None
+
+
 def find_python():
-    if os.access(PREFERRED_PYTHON, os.X_OK):
-        return PREFERRED_PYTHON
-    return shutil.which("python3")
+    if PYTHON_SPEC:
+        return interpreter(PYTHON_SPEC)
+    return interpreter(PREFERRED_PYTHON if os.access(PREFERRED_PYTHON, os.X_OK)
+                       else (shutil.which("python3") or "python3"))
 
 
 def make_python_core(workdir):
     """Runs PROGRAM in workdir until it aborts; returns the core's path, or
     raises Skip."""
-    python = find_python()
-    if not python:
-        raise Skip("no Python interpreter found")
+    interp = find_python()
+    if not interp.path:
+        raise Skip(interp.missing)
     script = os.path.join(workdir, "program.py")
     with open(script, "w") as f:
         f.write(PROGRAM)
     try:
-        return run_to_core([python, "-I", script], workdir, clean_env(), PROGRAM_TIMEOUT)
+        return run_to_core(interp.argv("-I", script), workdir, interp.environ(),
+                           PROGRAM_TIMEOUT)
     except NoCore as e:
         raise Skip(str(e))
 
@@ -449,7 +455,15 @@ def main():
     p.add_argument("--tool", required=True, help="the pyheapsnap executable")
     p.add_argument("--keep", metavar="DIR", help="make the inputs in DIR and keep them")
     p.add_argument("--verbose", action="store_true", help="show every run's stderr")
+    p.add_argument("--python", metavar="SPEC",
+                   help="make the Python core with this interpreter (a path, pyenv:3.X "
+                        "or sid:3.X[d]); skipped, exit 77, when it cannot be had")
     args = p.parse_args()
+    global PYTHON_SPEC
+    PYTHON_SPEC = args.python
+    if args.python and not find_python().path:
+        print("skipped: %s" % find_python().missing)
+        return 77
     tool = os.path.abspath(args.tool)
     if not os.access(tool, os.X_OK):
         print("FAIL: %s is not an executable" % tool)

@@ -5,61 +5,55 @@ writes, no uninitialised values, no definite leaks.
     run_valgrind.py --tool PYHEAPSNAP [--python PYTHON]
 
 The core is of a program that builds a varied heap (the oracle's heap
-program) under Debian's python3.11 or the given interpreter. Exit 77 when
+program) under Debian's python3.11 or the given interpreter (a path,
+pyenv:3.X or sid:3.X[d]). Exit 77 when
 valgrind or the interpreter is missing.
 """
 import argparse
 import os
-import resource
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from pyhs_test import NoCore, python_arg, run_to_core  # noqa: E402
 PROGRAM = os.path.join(HERE, "..", "oracle", "heap_program.py")
 
 
-def make_core(python, workdir):
-    def limits():
-        resource.setrlimit(resource.RLIMIT_CORE,
-                           (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("PYTHON") and not k.startswith("MALLOC_")}
-    p = subprocess.run([python, "-I", PROGRAM, os.path.join(workdir, "truth.jsonl")],
-                       cwd=workdir, preexec_fn=limits, env=env,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if p.returncode != -signal.SIGABRT:
-        sys.exit("FAIL: the heap program did not abort (status %d)" % p.returncode)
-    for name in os.listdir(workdir):
-        if name == "core" or name.startswith("core."):
-            return os.path.join(workdir, name)
-    sys.exit("FAIL: no core written (kernel.core_pattern?)")
+def make_core(interp, workdir):
+    try:
+        return run_to_core(interp.argv("-I", PROGRAM, os.path.join(workdir, "truth.jsonl")),
+                           workdir, interp.environ(), 300)
+    except NoCore as e:
+        sys.exit("FAIL: %s" % e)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tool", required=True)
-    ap.add_argument("--python", default="/usr/bin/python3.11")
+    ap.add_argument("--python", default="/usr/bin/python3.11",
+                    help="a path, pyenv:3.X or sid:3.X[d]")
     args = ap.parse_args()
     valgrind = shutil.which("valgrind")
     if not valgrind:
         print("skipped: valgrind is not installed")
         return 77
-    if not os.path.exists(args.python):
-        print("skipped: %s is not installed" % args.python)
+    interp = python_arg(args)
+    if not interp.path:
+        print("skipped: %s" % interp.missing)
         return 77
+    targs = interp.tool_args
     tool = os.path.abspath(args.tool)
     work = tempfile.mkdtemp(prefix="pyheapsnap-valgrind-")
     passed = failed = 0
     try:
-        core = make_core(args.python, work)
+        core = make_core(interp, work)
         snap = os.path.join(work, "heap.phs")
-        subprocess.run([tool, "snapshot", core, "-o", snap], check=True,
+        subprocess.run([tool, "snapshot", core, "-o", snap] + targs, check=True,
                        stdout=subprocess.DEVNULL)
-        addr = subprocess.run([tool, "top", core, "-n", "1", "--json"], check=True,
+        addr = subprocess.run([tool, "top", core, "-n", "1", "--json"] + targs, check=True,
                               stdout=subprocess.PIPE).stdout.decode()
         addr = addr.split('"addr": ')[1].split(",")[0]
         runs = [
@@ -73,7 +67,8 @@ def main():
         ]
         for argv in runs:
             cmd = [valgrind, "-q", "--error-exitcode=99", "--leak-check=full",
-                   "--errors-for-leak-kinds=definite", tool] + argv
+                   "--errors-for-leak-kinds=definite", tool] + argv + \
+                (targs if core in argv else [])
             p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                timeout=900)
             name = " ".join(a if not a.startswith(work) else os.path.basename(a)
