@@ -708,7 +708,8 @@ static bool zero_when_absent(const struct live_map *m)
 }
 
 /* Appends the runs of [start, end) whose pages hold data (present or
- * swapped out, per /proc/PID/pagemap). false if pagemap cannot say. */
+ * swapped out, per /proc/PID/pagemap; not guard pages). false if pagemap
+ * cannot say. */
 static bool present_runs(struct live *L, uint64_t start, uint64_t end,
 			 struct live_range_vector *runs)
 {
@@ -732,7 +733,11 @@ static bool present_runs(struct live *L, uint64_t start, uint64_t end,
 		}
 		n = (uint64_t)r / 8;
 		for (uint64_t k = 0; k < n; k++, addr += L->page) {
-			bool data = (entries[k] >> 62) & 3; /* present, swapped */
+			/* Present or swapped out, and not a guard region
+			 * (MADV_GUARD_INSTALL, as glibc 2.42+ guards thread
+			 * stacks: its marker reads as swapped, PM_GUARD_REGION
+			 * bit 58 on Linux 6.14+, and faults when read). */
+			bool data = ((entries[k] >> 62) & 3) && !((entries[k] >> 58) & 1);
 			if (data && open_run) {
 				runs->data[runs->size - 1].end = addr + L->page;
 			} else if (data) {
