@@ -24,7 +24,9 @@ static void print_help(FILE *out)
 		"usage: pyheapsnap VERB [OPTIONS] INPUT\n"
 		"\n"
 		"Takes a snapshot of a CPython process's object heap from an ELF core file\n"
-		"(plain or zstd-compressed) and answers questions about it.\n"
+		"(plain or zstd-compressed) and answers questions about it. CPython 3.8 to\n"
+		"3.15, release and debug builds; a newer version is read by its own\n"
+		"_Py_DebugOffsets over the 3.15 layout, with a warning.\n"
 		"\n"
 		"Verbs:\n");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
