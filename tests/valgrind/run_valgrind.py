@@ -35,6 +35,9 @@ def main():
     ap.add_argument("--tool", required=True)
     ap.add_argument("--python", default="/usr/bin/python3.11",
                     help="a path, pyenv:3.X or sid:3.X[d]")
+    ap.add_argument("--reader-only", action="store_true",
+                    help="only the runs that read the core in another way (summary, "
+                         "stacks, summary --no-dwarf)")
     args = ap.parse_args()
     valgrind = shutil.which("valgrind")
     if not valgrind:
@@ -65,6 +68,11 @@ def main():
             ["summary", snap], ["diff", core, snap, "--by", "path"],
             ["summary", "--no-dwarf", core],
         ]
+        if args.reader_only:
+            # The reader's paths for this interpreter (DWARF, built-in
+            # tables, _Py_DebugOffsets) and the walk; the verbs' own code
+            # is the same for every interpreter and runs in the full list.
+            runs = [["summary", core], ["stacks", core], ["summary", "--no-dwarf", core]]
         for argv in runs:
             cmd = [valgrind, "-q", "--error-exitcode=99", "--leak-check=full",
                    "--errors-for-leak-kinds=definite", tool] + argv + \
