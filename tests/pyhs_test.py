@@ -226,6 +226,27 @@ def find_core(workdir, pid):
     return found[0] if found else None
 
 
+class Tally:
+    """Checks' results, printed as they come ("ok: ...", "FAIL: ...") and
+    closed by "N passed, N failed"."""
+
+    def __init__(self):
+        self.passes, self.failures = [], []
+
+    def ok(self, msg):
+        self.passes.append(msg)
+        print("ok: " + msg, flush=True)
+
+    def fail(self, msg):
+        self.failures.append(msg)
+        print("FAIL: " + msg, flush=True)
+
+    def close(self):
+        """Prints the closing line; the exit status (0, or 1 if any failed)."""
+        print("%d passed, %d failed" % (len(self.passes), len(self.failures)))
+        return 1 if self.failures else 0
+
+
 class NoCore(Exception):
     """Why a program left no core to test with (the test skips)."""
 

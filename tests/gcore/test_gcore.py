@@ -41,7 +41,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import clean_env, interpreter, interpreters  # noqa: E402
+from pyhs_test import clean_env, interpreter, interpreters, Tally  # noqa: E402
 
 EXIT_OK, EXIT_FAIL, EXIT_SKIP = 0, 1, 77
 NTHREADS = 2
@@ -91,18 +91,8 @@ sys.stdout.write("done\n")
 sys.stdout.flush()
 '''
 
-failures = []
-passes = []
-
-
-def fail(msg):
-    failures.append(msg)
-    print("FAIL: " + msg, flush=True)
-
-
-def ok(msg):
-    passes.append(msg)
-    print("ok: " + msg, flush=True)
+tally = Tally()
+ok, fail = tally.ok, tally.fail
 
 
 class Skip(Exception):
@@ -420,8 +410,7 @@ def main():
                 fail("%s: %s" % (label, e))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    print("%d passed, %d failed" % (len(passes), len(failures)))
-    return EXIT_FAIL if failures else EXIT_OK
+    return EXIT_FAIL if tally.close() else EXIT_OK
 
 
 if __name__ == "__main__":

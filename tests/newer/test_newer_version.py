@@ -32,7 +32,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import NoCore, interpreter, run_to_core  # noqa: E402
+from pyhs_test import NoCore, interpreter, run_to_core, Tally  # noqa: E402
 
 EXIT_SKIP = 77
 PROGRAM = """\
@@ -47,17 +47,8 @@ os.abort()
 NEWER = 0x031000A1  # 3.16.0a1
 COOKIE = b"xdebugpy"
 
-passes, failures = [], []
-
-
-def ok(what):
-    passes.append(what)
-    print("ok: " + what, flush=True)
-
-
-def fail(what):
-    failures.append(what)
-    print("FAIL: " + what, flush=True)
+tally = Tally()
+ok, fail = tally.ok, tally.fail
 
 
 def cookie_offsets(data, version):
@@ -206,8 +197,7 @@ def main():
         fail(str(e))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print("%d passed, %d failed" % (len(passes), len(failures)))
-    return 1 if failures else 0
+    return tally.close()
 
 
 if __name__ == "__main__":
