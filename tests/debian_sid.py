@@ -211,13 +211,11 @@ def main(argv):
         sys.stderr.write("usage: debian_sid.py fetch|show [3.X ...]\n")
         return 2
     versions = argv[1:] or list(VERSIONS)
-    status = 0
     for v in versions:
         try:
             root = ensure(v)
         except (Unavailable, OSError, subprocess.SubprocessError) as e:
             sys.stderr.write("debian_sid: python%s from sid cannot be had: %s\n" % (v, e))
-            # Not fatal: the tests that need it skip and say why.
             continue
         for exe in ("python" + v, "python" + v + "d"):
             prefix, env = command(root, exe)
@@ -225,7 +223,8 @@ def main(argv):
                 print(" ".join("%s=%s" % kv for kv in env.items()), " ".join(prefix))
             else:
                 print("debian_sid: %s ready in %s" % (exe, root))
-    return status
+    # What cannot be had is no failure here: its tests skip, saying why.
+    return 0
 
 
 if __name__ == "__main__":

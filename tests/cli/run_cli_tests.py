@@ -40,7 +40,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import clean_env, find_core, interpreter, NoCore, read_proc, run_to_core, unlimited_core  # noqa: E402
+from pyhs_test import find_core, interpreter, NoCore, read_proc, run_to_core, unlimited_core  # noqa: E402
 
 TIMEOUT = 10.0  # seconds allowed for each run of the tool
 PROGRAM_TIMEOUT = 60.0  # seconds allowed for the Python program to abort
