@@ -393,7 +393,6 @@ const struct pyhs_symbol *pyhs_module_symbol(struct pyhs_target *t,
 					     struct pyhs_module *m,
 					     const char *name)
 {
-	(void)t;
 	if (!m->bias_known)
 		return NULL;
 	const struct pyhs_symbol *found = pyhs_symbol_map_search(&m->symbols, name);
@@ -418,7 +417,8 @@ const struct pyhs_symbol *pyhs_module_symbol(struct pyhs_target *t,
 		s->size = sym.st_size;
 		return s;
 	}
-	if (m->gnu_hash && !m->has_symtab && !m->debug_file)
+	if (m->gnu_hash && ((!m->has_symtab && !m->debug_file) ||
+			    (t->opts.runtime_skip & PYHS_SKIP_STATIC_SYMBOLS)))
 		return NULL; /* .dynsym is all there is, and its hash said no */
 	m->symbols_loaded = true;
 	if (m->file && load_symbols(m, m->file, m->file_size))
@@ -426,4 +426,33 @@ const struct pyhs_symbol *pyhs_module_symbol(struct pyhs_target *t,
 	if (m->debug_file)
 		load_symbols(m, m->debug_file, m->debug_file_size);
 	return pyhs_symbol_map_search(&m->symbols, name);
+}
+
+bool pyhs_target_py_data(const struct pyhs_target *t, size_t i,
+			 uint64_t *start, uint64_t *end)
+{
+	if (t->runtime_module >= t->modules.size)
+		return false;
+	const struct pyhs_module *m = &t->modules.data[t->runtime_module];
+	if (!m->file || !m->bias_known)
+		return false;
+	Elf *elf = elf_memory((char *)m->file, m->file_size);
+	if (!elf)
+		return false;
+	size_t phnum, n = 0;
+	bool found = false;
+	if (elf_getphdrnum(elf, &phnum) == 0) {
+		for (size_t k = 0; k < phnum && !found; k++) {
+			GElf_Phdr ph;
+			if (!gelf_getphdr(elf, (int)k, &ph) || ph.p_type != PT_LOAD ||
+			    !(ph.p_flags & PF_W) || !ph.p_memsz ||
+			    ph.p_vaddr > UINT64_MAX - m->bias - ph.p_memsz || n++ != i)
+				continue;
+			*start = ph.p_vaddr + m->bias;
+			*end = *start + ph.p_memsz;
+			found = true;
+		}
+	}
+	elf_end(elf);
+	return found;
 }
