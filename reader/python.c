@@ -303,6 +303,9 @@ struct pyhs_error *pyhs_python_find(struct pyhs_target *t)
 					 "no CPython runtime found: not a Python process, or its binaries are missing");
 	}
 
+	struct pyhs_error *err = pyhs_module_fetch_debug(t, m);
+	if (err)
+		return err;
 	const struct pyhs_symbol *pv = pyhs_module_symbol(t, m, "Py_Version");
 	uint64_t v64;
 	uint32_t v;
@@ -321,7 +324,7 @@ struct pyhs_error *pyhs_python_find(struct pyhs_target *t)
 		return pyhs_error_create(PYHS_ERROR_UNSUPPORTED,
 					 "cannot tell the CPython version of '%s'",
 					 m->path);
-	struct pyhs_error *err = choose_layout(t, m);
+	err = choose_layout(t, m);
 	if (!err && (t->py_version >> 16) >= 0x030d)
 		err = apply_debug_offsets(t);
 	if (err)

@@ -63,6 +63,10 @@ struct pyhs_open_options {
 	const char *exe;       /* the executable, if it moved, or NULL */
 	const char *debug_dir; /* NULL: /usr/lib/debug; "" to use none */
 	bool no_dwarf;         /* use built-in layouts even if DWARF exists */
+	bool no_debuginfod;    /* never ask debuginfod servers for a debug
+				* file (else asked, for the file holding
+				* _PyRuntime, when $DEBUGINFOD_URLS names
+				* some and none is on disk) */
 	bool no_python;        /* do not look for CPython: any process or core
 				* opens, and the CPython facts stay empty (for
 				* writing it out as a core) */

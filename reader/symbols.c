@@ -237,6 +237,61 @@ struct pyhs_error *pyhs_module_load(struct pyhs_target *t,
 	return NULL;
 }
 
+struct pyhs_error *pyhs_module_fetch_debug(struct pyhs_target *t,
+					   struct pyhs_module *m)
+{
+	const char *debug_dir = t->opts.debug_dir;
+	if (m->debug_file || m->has_debug_info || m->build_id_len < 2 ||
+	    t->opts.no_debuginfod || (debug_dir && !debug_dir[0]) ||
+	    !pyhs_debuginfod_configured())
+		return NULL;
+	char h1[129], h2[129];
+	hex(m->build_id, m->build_id_len, h1);
+	int fd;
+	char *path;
+	struct pyhs_error *err = pyhs_debuginfod_find(m->build_id, m->build_id_len,
+						      &fd, &path);
+	if (err) {
+		if (err == &pyhs_enomem)
+			return err;
+		if (err->code != PYHS_ERROR_NOT_FOUND)
+			pyhs_target_warn(t, "debug file of '%s' (build-id %s): %s",
+					 m->path, h1, err->message);
+		pyhs_error_destroy(err);
+		return NULL;
+	}
+	struct stat st;
+	const uint8_t *data = NULL;
+	if (fstat(fd, &st) < 0 || st.st_size <= 0)
+		err = pyhs_error_create(PYHS_ERROR_INPUT, "'%s' is empty or unreadable", path);
+	else
+		err = pyhs_map_fd(t, fd, (size_t)st.st_size, path, &data);
+	close(fd);
+	if (!err) {
+		uint8_t id[64];
+		size_t n = pyhs_elf_build_id(data, (size_t)st.st_size, id, sizeof(id));
+		if (n != m->build_id_len || memcmp(id, m->build_id, n) != 0)
+			err = pyhs_error_create(PYHS_ERROR_INPUT,
+						"'%s' from debuginfod has build-id %s, not %s; not using it",
+						path, n ? hex(id, n, h2) : "none", h1);
+	}
+	if (err) {
+		if (err == &pyhs_enomem) {
+			free(path);
+			return err;
+		}
+		pyhs_target_warn(t, "%s", err->message);
+		pyhs_error_destroy(err);
+		free(path);
+		return NULL;
+	}
+	m->debug_file = data;
+	m->debug_file_size = (size_t)st.st_size;
+	m->debug_path = path;
+	m->symbols_loaded = false; /* read again, with the debug file's */
+	return NULL;
+}
+
 /* A definition of a kind that names an address (not a section, file or
  * undefined reference). */
 static bool symbol_kept(unsigned shndx, unsigned char info)
