@@ -118,7 +118,7 @@ enum {
 	"      --exe PATH         the executable, if it moved since the core\n" \
 	"      --sysroot DIR      look for the core's files under DIR\n"     \
 	"      --debug-dir DIR    separate debug info (default /usr/lib/debug;\n" \
-	"                         an empty or missing DIR uses none)\n"       \
+	"                         --debug-dir= uses none)\n"                 \
 	"      --no-dwarf         use built-in layouts even where DWARF exists\n" \
 	"      --no-debuginfod    never ask the debuginfod servers of\n"      \
 	"                         $DEBUGINFOD_URLS for a debug file not on disk\n" \
