@@ -473,7 +473,7 @@ const struct pyhs_symbol *pyhs_module_symbol(struct pyhs_target *t,
 		return s;
 	}
 	if (m->gnu_hash && ((!m->has_symtab && !m->debug_file) ||
-			    (t->opts.runtime_skip & PYHS_SKIP_STATIC_SYMBOLS)))
+			    (t && (t->opts.runtime_skip & PYHS_SKIP_STATIC_SYMBOLS))))
 		return NULL; /* .dynsym is all there is, and its hash said no */
 	m->symbols_loaded = true;
 	if (m->file && load_symbols(m, m->file, m->file_size))

@@ -168,6 +168,8 @@ struct pyhs_error *pyhs_target_find_executable(struct pyhs_target *t);
  * mapping ranges given. */
 struct pyhs_error *pyhs_module_load(struct pyhs_target *t,
 				    struct pyhs_module *m);
+/* The symbol name of m, unbiased, or NULL; t gives the options (NULL:
+ * none). */
 const struct pyhs_symbol *pyhs_module_symbol(struct pyhs_target *t,
 					     struct pyhs_module *m,
 					     const char *name);
