@@ -38,7 +38,7 @@ struct pyhs_error *pyhs_debuginfod_find(const uint8_t *build_id, size_t len,
 		return pyhs_error_create(PYHS_ERROR_INVALID, "no build-id to ask for");
 	debuginfod_client *c = debuginfod_begin();
 	if (!c)
-		return pyhs_error_create(PYHS_ERROR_OS, "cannot start a debuginfod client");
+		return pyhs_error_create(PYHS_ERROR_OS, "debuginfod: cannot start a client");
 	debuginfod_set_progressfn(c, quiet_progress);
 	debuginfod_set_verbose_fd(c, -1);
 	char *path = NULL;
@@ -48,14 +48,14 @@ struct pyhs_error *pyhs_debuginfod_find(const uint8_t *build_id, size_t len,
 		free(path);
 		if (fd == -ENOENT)
 			return pyhs_error_create(PYHS_ERROR_NOT_FOUND,
-						 "the debuginfod servers have no debug file for it");
+						 "debuginfod: no server has it");
 		if (fd == -ENOMEM)
 			return &pyhs_enomem;
-		return pyhs_error_os(-fd, "cannot get its debug file from debuginfod");
+		return pyhs_error_os(-fd, "debuginfod");
 	}
 	if (!path) {
 		close(fd);
-		return pyhs_error_create(PYHS_ERROR_OS, "debuginfod gave no path for its debug file");
+		return pyhs_error_create(PYHS_ERROR_OS, "debuginfod: no path for the file");
 	}
 	*ret_fd = fd;
 	*ret_path = path;

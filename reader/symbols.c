@@ -255,7 +255,7 @@ struct pyhs_error *pyhs_module_fetch_debug(struct pyhs_target *t,
 		if (err == &pyhs_enomem)
 			return err;
 		if (err->code != PYHS_ERROR_NOT_FOUND)
-			pyhs_target_warn(t, "debug file of '%s' (build-id %s): %s",
+			pyhs_target_warn(t, "no debug file for '%s' (build-id %s): %s",
 					 m->path, h1, err->message);
 		pyhs_error_destroy(err);
 		return NULL;

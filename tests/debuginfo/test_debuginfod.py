@@ -185,7 +185,7 @@ class SilentServer:
 
 def summary(tool, core, args, env, strace_out=None):
     """summary --json of core; under strace when strace_out is a path.
-    Returns (the parsed JSON, seconds taken)."""
+    Returns (the parsed JSON, seconds taken); fails on anything on stderr."""
     argv = [tool, "summary", "--json", core] + args
     if strace_out:
         argv = ["strace", "-f", "-qq", "-e", "trace=socket,connect", "-o", strace_out] + argv
@@ -196,7 +196,7 @@ def summary(tool, core, args, env, strace_out=None):
     except subprocess.TimeoutExpired:
         fail("%s took over %d s" % (" ".join(argv), TOOL_TIMEOUT))
     took = time.time() - start
-    if p.returncode != 0:
+    if p.returncode != 0 or p.stderr:
         fail("%s exited %d: %s" % (" ".join(argv), p.returncode,
                                    p.stderr.decode(errors="replace")[-2000:]))
     return json.loads(p.stdout.decode()), took
@@ -256,7 +256,10 @@ def main():
                                                     s["python"]["debug_file"]))
 
         with Server(tmp, served, bid) as server:
-            env = base_env(DEBUGINFOD_URLS=server.url, DEBUGINFOD_CACHE_PATH=cache)
+            # The library's progress and verbose messages asked for, and
+            # not printed (summary() fails on any stderr).
+            env = base_env(DEBUGINFOD_URLS=server.url, DEBUGINFOD_CACHE_PATH=cache,
+                           DEBUGINFOD_PROGRESS="1", DEBUGINFOD_VERBOSE="1")
             s, took = summary(tool, core, hidden, env)
             same_heap(s, "from debuginfod (%.1f s)" % took)
             trace = os.path.join(tmp, "strace-off.txt")
