@@ -1410,9 +1410,8 @@ static uint64_t find_interned_in_data(struct walker *w)
 			if (!pyhs_target_read(h->t, at, buf, n / 8 * 8))
 				continue;
 			for (size_t k = 0; k < n / 8 && !ambiguous; k++) {
-				uint64_t v = buf[k], type;
+				uint64_t v = buf[k];
 				if (!v || (v & 7) || v == found ||
-				    !hrd(h, v + 8, &type) || type != dict_type ||
 				    !looks_interned(h, v, dict_type))
 					continue;
 				if (found)

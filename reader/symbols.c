@@ -145,6 +145,40 @@ static bool compute_bias(const uint8_t *data, size_t size, uint64_t header_addr,
 	return ok;
 }
 
+/* Maps the debug file at path (malloc'd, kept as m->debug_path or freed)
+ * for m, if its build-id is m's; where names where it came from in the
+ * warnings of a file that cannot be used. Errors: out of memory only. */
+static struct pyhs_error *use_debug_file(struct pyhs_target *t,
+					 struct pyhs_module *m, char *path,
+					 const char *where)
+{
+	const uint8_t *data;
+	size_t size;
+	struct pyhs_error *err = pyhs_map_file(t, path, &data, &size);
+	if (!err) {
+		uint8_t id[64];
+		char h1[129], h2[129];
+		size_t n = pyhs_elf_build_id(data, size, id, sizeof(id));
+		if (n != m->build_id_len || memcmp(id, m->build_id, n) != 0)
+			err = pyhs_error_create(PYHS_ERROR_INPUT,
+						"debug file '%s'%s has build-id %s, not %s; not using it",
+						path, where, n ? hex(id, n, h1) : "none",
+						hex(m->build_id, m->build_id_len, h2));
+	}
+	if (err) {
+		free(path);
+		if (err == &pyhs_enomem)
+			return err;
+		pyhs_target_warn(t, "%s", err->message);
+		pyhs_error_destroy(err);
+		return NULL;
+	}
+	m->debug_file = data;
+	m->debug_file_size = size;
+	m->debug_path = path;
+	return NULL;
+}
+
 struct pyhs_error *pyhs_module_load(struct pyhs_target *t,
 				    struct pyhs_module *m)
 {
@@ -216,23 +250,9 @@ struct pyhs_error *pyhs_module_load(struct pyhs_target *t,
 			     hex(m->build_id + 1, m->build_id_len - 1, h1)) < 0)
 			return &pyhs_enomem;
 		struct stat st;
-		if (stat(dpath, &st) == 0) {
-			err = pyhs_map_file(t, dpath, &m->debug_file,
-					    &m->debug_file_size);
-			if (err) {
-				if (err == &pyhs_enomem) {
-					free(dpath);
-					return err;
-				}
-				pyhs_target_warn(t, "%s", err->message);
-				pyhs_error_destroy(err);
-				free(dpath);
-			} else {
-				m->debug_path = dpath;
-			}
-		} else {
-			free(dpath);
-		}
+		if (stat(dpath, &st) == 0)
+			return use_debug_file(t, m, dpath, "");
+		free(dpath);
 	}
 	return NULL;
 }
@@ -245,8 +265,6 @@ struct pyhs_error *pyhs_module_fetch_debug(struct pyhs_target *t,
 	    t->opts.no_debuginfod || (debug_dir && !debug_dir[0]) ||
 	    !pyhs_debuginfod_configured())
 		return NULL;
-	char h1[129], h2[129];
-	hex(m->build_id, m->build_id_len, h1);
 	int fd;
 	char *path;
 	struct pyhs_error *err = pyhs_debuginfod_find(m->build_id, m->build_id_len,
@@ -254,42 +272,19 @@ struct pyhs_error *pyhs_module_fetch_debug(struct pyhs_target *t,
 	if (err) {
 		if (err == &pyhs_enomem)
 			return err;
+		char h[129];
 		if (err->code != PYHS_ERROR_NOT_FOUND)
 			pyhs_target_warn(t, "no debug file for '%s' (build-id %s): %s",
-					 m->path, h1, err->message);
+					 m->path, hex(m->build_id, m->build_id_len, h),
+					 err->message);
 		pyhs_error_destroy(err);
 		return NULL;
 	}
-	struct stat st;
-	const uint8_t *data = NULL;
-	if (fstat(fd, &st) < 0 || st.st_size <= 0)
-		err = pyhs_error_create(PYHS_ERROR_INPUT, "'%s' is empty or unreadable", path);
-	else
-		err = pyhs_map_fd(t, fd, (size_t)st.st_size, path, &data);
-	close(fd);
-	if (!err) {
-		uint8_t id[64];
-		size_t n = pyhs_elf_build_id(data, (size_t)st.st_size, id, sizeof(id));
-		if (n != m->build_id_len || memcmp(id, m->build_id, n) != 0)
-			err = pyhs_error_create(PYHS_ERROR_INPUT,
-						"'%s' from debuginfod has build-id %s, not %s; not using it",
-						path, n ? hex(id, n, h2) : "none", h1);
-	}
-	if (err) {
-		if (err == &pyhs_enomem) {
-			free(path);
-			return err;
-		}
-		pyhs_target_warn(t, "%s", err->message);
-		pyhs_error_destroy(err);
-		free(path);
-		return NULL;
-	}
-	m->debug_file = data;
-	m->debug_file_size = (size_t)st.st_size;
-	m->debug_path = path;
-	m->symbols_loaded = false; /* read again, with the debug file's */
-	return NULL;
+	close(fd); /* mapped by its path, as one on disk is */
+	err = use_debug_file(t, m, path, " from debuginfod");
+	if (!err)
+		m->symbols_loaded = false; /* read again, with the debug file's */
+	return err;
 }
 
 /* A definition of a kind that names an address (not a section, file or

@@ -51,6 +51,29 @@ def interpreters():
     return found
 
 
+def build_id(path):
+    """The GNU build-id of the ELF file at path, in hex (readelf), or None."""
+    try:
+        out = subprocess.run(["readelf", "-nW", path], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, timeout=60).stdout.decode()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    for line in out.splitlines():
+        if "Build ID:" in line:
+            return line.split("Build ID:")[1].strip()
+    return None
+
+
+def debug_file(path):
+    """(build-id, its separate debug file under /usr/lib/debug/.build-id)
+    of the ELF file at path; the file is None when not installed."""
+    bid = build_id(path)
+    if not bid:
+        return None, None
+    found = "/usr/lib/debug/.build-id/%s/%s.debug" % (bid[:2], bid[2:])
+    return bid, found if os.path.isfile(found) else None
+
+
 def read_proc(path, default=""):
     try:
         with open(path) as f:

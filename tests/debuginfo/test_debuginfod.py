@@ -40,7 +40,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from pyhs_test import NoCore, clean_env, run_to_core  # noqa: E402
+from pyhs_test import NoCore, clean_env, debug_file, run_to_core  # noqa: E402
 
 PYTHON = "/usr/bin/python3.11"
 PROGRAM = "import json, re, os; data = {str(i): [i] for i in range(1000)}; os.abort()"
@@ -59,15 +59,6 @@ def skip(msg):
     print("skipped: " + msg)
     sys.stdout.flush()
     sys.exit(77)
-
-
-def build_id():
-    out = subprocess.run(["readelf", "-nW", PYTHON], stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL).stdout.decode()
-    for line in out.splitlines():
-        if "Build ID:" in line:
-            return line.split("Build ID:")[1].strip()
-    return None
 
 
 def free_port():
@@ -218,9 +209,8 @@ def main():
         fail("strace is not installed (.ci/deps installs it)")
     if not os.access(PYTHON, os.X_OK):
         skip("%s is not installed" % PYTHON)
-    bid = build_id()
-    debug_file = bid and "/usr/lib/debug/.build-id/%s/%s.debug" % (bid[:2], bid[2:])
-    if not debug_file or not os.path.isfile(debug_file):
+    bid, dbg = debug_file(PYTHON)
+    if not dbg:
         skip("the debug file of %s is not installed (python3.11-dbg)" % PYTHON)
 
     with tempfile.TemporaryDirectory(prefix="pyheapsnap-debuginfod-") as tmp:
@@ -233,7 +223,7 @@ def main():
         cache = os.path.join(tmp, "cache")
         os.mkdir(empty)
         os.mkdir(served)
-        shutil.copyfile(debug_file, os.path.join(served, "python3.11.debug"))
+        shutil.copyfile(dbg, os.path.join(served, "python3.11.debug"))
         hidden = ["--debug-dir", empty]
 
         ref, _ = summary(tool, core, ["--no-debuginfod"], base_env())

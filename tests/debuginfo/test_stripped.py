@@ -30,7 +30,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "corrupt"))
-from pyhs_test import NoCore, clean_env, run_to_core  # noqa: E402
+from pyhs_test import NoCore, clean_env, debug_file, run_to_core  # noqa: E402
 from make_corrupt_cores import NT_FILE, Core, Patch  # noqa: E402
 
 PYTHON = "/usr/bin/python3.11"
@@ -85,22 +85,10 @@ def agree(a, b):
     return a == b or min(a, b) >= AGREE * max(a, b)
 
 
-def build_id_path():
-    """The debug file of PYTHON by its build-id, or None."""
-    out = subprocess.run(["readelf", "-nW", PYTHON], stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL).stdout.decode()
-    for line in out.splitlines():
-        if "Build ID:" in line:
-            h = line.split("Build ID:")[1].strip()
-            path = "/usr/lib/debug/.build-id/%s/%s.debug" % (h[:2], h[2:])
-            return path if os.path.isfile(path) else None
-    return None
-
-
-def interned_address(debug_file, core):
+def interned_address(dbg, core):
     """Where the core holds the static 'interned' (its symbol in the debug
     file, biased by where the core maps PYTHON)."""
-    out = subprocess.run(["readelf", "-sW", debug_file], stdout=subprocess.PIPE,
+    out = subprocess.run(["readelf", "-sW", dbg], stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL).stdout.decode()
     value = None
     for line in out.split("\n"):
@@ -135,8 +123,8 @@ def main():
     tool = os.path.abspath(args.tool)
     if not os.access(PYTHON, os.X_OK):
         skip("%s is not installed" % PYTHON)
-    debug_file = build_id_path()
-    if not debug_file:
+    _, dbg = debug_file(PYTHON)
+    if not dbg:
         skip("the debug file of %s is not installed (python3.11-dbg)" % PYTHON)
     with tempfile.TemporaryDirectory(prefix="pyheapsnap-stripped-") as tmp:
         try:
@@ -175,7 +163,7 @@ def main():
 
         # The table made unfindable: its variable zeroed in a copy.
         core = Core(open(core_path, "rb").read())
-        addr = interned_address(debug_file, core)
+        addr = interned_address(dbg, core)
         if addr is None or not core.word(addr):
             fail("cannot find the 'interned' variable of %s in the core" % PYTHON)
         patch = Patch(core)
