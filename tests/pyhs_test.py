@@ -173,3 +173,17 @@ def run_to_core(argv, workdir, env, timeout):
         raise NoCore("%s aborted but wrote no core in %s (kernel.core_pattern is %r)"
                      % (argv[0], workdir, read_proc("/proc/sys/kernel/core_pattern", "?")))
     return core
+
+
+def core_with_debug_file(python, program, workdir, timeout=60):
+    """A core of `python -I -c program` run in workdir, for the tests of a
+    stripped interpreter and its separate debug file: (core, build-id,
+    debug file); raises NoCore saying why there is none (the interpreter
+    or its debug file not installed, no core written)."""
+    if not os.access(python, os.X_OK):
+        raise NoCore("%s is not installed" % python)
+    bid, dbg = debug_file(python)
+    if not dbg:
+        raise NoCore("the debug file of %s (build-id %s) is not installed under /usr/lib/debug"
+                     % (python, bid))
+    return run_to_core([python, "-I", "-c", program], workdir, clean_env(), timeout), bid, dbg

@@ -40,7 +40,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from pyhs_test import NoCore, clean_env, debug_file, run_to_core  # noqa: E402
+from pyhs_test import NoCore, clean_env, core_with_debug_file  # noqa: E402
 
 PYTHON = "/usr/bin/python3.11"
 PROGRAM = "import json, re, os; data = {str(i): [i] for i in range(1000)}; os.abort()"
@@ -207,15 +207,9 @@ def main():
         skip("the debuginfod program is not installed (Debian package debuginfod)")
     if not shutil.which("strace"):
         fail("strace is not installed (.ci/deps installs it)")
-    if not os.access(PYTHON, os.X_OK):
-        skip("%s is not installed" % PYTHON)
-    bid, dbg = debug_file(PYTHON)
-    if not dbg:
-        skip("the debug file of %s is not installed (python3.11-dbg)" % PYTHON)
-
     with tempfile.TemporaryDirectory(prefix="pyheapsnap-debuginfod-") as tmp:
         try:
-            core = run_to_core([PYTHON, "-I", "-c", PROGRAM], tmp, clean_env(), 60)
+            core, bid, dbg = core_with_debug_file(PYTHON, PROGRAM, tmp)
         except NoCore as e:
             skip(str(e))
         empty = os.path.join(tmp, "empty")

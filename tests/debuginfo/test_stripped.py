@@ -30,7 +30,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "corrupt"))
-from pyhs_test import NoCore, clean_env, debug_file, run_to_core  # noqa: E402
+from pyhs_test import NoCore, core_with_debug_file  # noqa: E402
 from make_corrupt_cores import NT_FILE, Core, Patch  # noqa: E402
 
 PYTHON = "/usr/bin/python3.11"
@@ -121,14 +121,9 @@ def main():
     p.add_argument("--tool", required=True)
     args = p.parse_args()
     tool = os.path.abspath(args.tool)
-    if not os.access(PYTHON, os.X_OK):
-        skip("%s is not installed" % PYTHON)
-    _, dbg = debug_file(PYTHON)
-    if not dbg:
-        skip("the debug file of %s is not installed (python3.11-dbg)" % PYTHON)
     with tempfile.TemporaryDirectory(prefix="pyheapsnap-stripped-") as tmp:
         try:
-            core_path = run_to_core([PYTHON, "-I", "-c", PROGRAM], tmp, clean_env(), 60)
+            core_path, _, dbg = core_with_debug_file(PYTHON, PROGRAM, tmp)
         except NoCore as e:
             skip(str(e))
         empty = os.path.join(tmp, "empty")
