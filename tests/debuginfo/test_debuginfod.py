@@ -25,6 +25,7 @@ not installed, or no core can be had.
 """
 
 import argparse
+import ctypes
 import json
 import os
 import shutil
@@ -59,6 +60,15 @@ def skip(msg):
     print("skipped: " + msg)
     sys.stdout.flush()
     sys.exit(77)
+
+
+def die_with_parent():
+    """preexec_fn: the child is killed when the test dies, however it dies
+    (prctl PR_SET_PDEATHSIG); a best effort where ctypes cannot say so."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def free_port():
@@ -96,10 +106,13 @@ class Server:
                     [exe, "-F", "-p", str(self.port), "-d", db, "-t", "0", "-g", "0",
                      "-c", "1", served],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-                    start_new_session=True)
-            if self.wait_ready(bid):
+                    start_new_session=True, preexec_fn=die_with_parent)
+            state = self.wait_ready(bid)
+            if state == "ready":
                 return
             self.stop()
+            if state != "exited":  # else the port was taken: another
+                break
         fail("debuginfod did not serve the debug file within %d s; its log:\n%s"
              % (SERVER_READY_TIMEOUT, open(self.log, errors="replace").read()[-3000:]))
 
@@ -108,19 +121,21 @@ class Server:
         return "http://127.0.0.1:%d" % self.port
 
     def wait_ready(self, bid):
+        """"ready" once it serves the file, "exited" if it stopped (the
+        port was taken, or it failed: its log says), else "timeout"."""
         deadline = time.time() + SERVER_READY_TIMEOUT
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                return False  # the port was taken, or it failed: its log says
+                return "exited"
             try:
                 with urllib.request.urlopen("%s/buildid/%s/debuginfo" % (self.url, bid),
                                             timeout=5) as r:
                     if r.status == 200:
-                        return True
+                        return "ready"
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.3)
-        return False
+        return "timeout"
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -203,6 +218,8 @@ def main():
     ap.add_argument("--tool", required=True)
     args = ap.parse_args()
     tool = os.path.abspath(args.tool)
+    # A timeout's SIGTERM unwinds too, so that the server is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("FAIL: terminated"))
     if not shutil.which("debuginfod"):
         skip("the debuginfod program is not installed (Debian package debuginfod)")
     if not shutil.which("strace"):
