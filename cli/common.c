@@ -99,6 +99,9 @@ int input_option(struct input_options *o, int opt, const char *arg)
 	case OPT_NO_DWARF:
 		o->open.no_dwarf = true;
 		return 1;
+	case OPT_NO_DEBUGINFOD:
+		o->open.no_debuginfod = true;
+		return 1;
 	case OPT_JSON:
 		o->json = true;
 		return 1;

@@ -28,6 +28,8 @@ static void help(void)
 	       "      --python PATH      the interpreter to run (default: python3 in PATH)\n"
 	       "      --keep DIR         leave the program and the snapshots (or core) in DIR\n"
 	       "      --json             print the summary as JSON\n"
+	       "      --no-debuginfod    never ask the debuginfod servers of\n"
+	       "                         $DEBUGINFOD_URLS for a debug file not on disk\n"
 	       "  -h, --help             show this help\n");
 }
 
@@ -107,10 +109,11 @@ static bool read_line(int fd, char *buf, size_t n, int timeout_ms)
 }
 
 /* Reads the live program's heap and saves it as a snapshot. */
-static struct pyhs_error *live_snapshot(pid_t pid, const char *path)
+static struct pyhs_error *live_snapshot(pid_t pid, const char *path,
+					const struct pyhs_open_options *opts)
 {
 	struct pyhs_target *t;
-	struct pyhs_error *err = pyhs_target_open_pid((int)pid, NULL, &t);
+	struct pyhs_error *err = pyhs_target_open_pid((int)pid, opts, &t);
 	if (err)
 		return err;
 	struct pyhs_heap *h;
@@ -139,10 +142,12 @@ static int run_verb(int (*verb)(int, char **), char **argv)
 int verb_demo(int argc, char **argv)
 {
 	enum { OPT_PYTHON = OPT_VERB_FIRST, OPT_KEEP };
+	struct pyhs_open_options opts = { 0 };
 	static const struct option longopts[] = {
 		{ "python", required_argument, NULL, OPT_PYTHON },
 		{ "keep", required_argument, NULL, OPT_KEEP },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "no-debuginfod", no_argument, NULL, OPT_NO_DEBUGINFOD },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -164,6 +169,9 @@ int verb_demo(int argc, char **argv)
 			break;
 		case OPT_JSON:
 			json = true;
+			break;
+		case OPT_NO_DEBUGINFOD:
+			opts.no_debuginfod = true;
 			break;
 		case ':':
 			return usage_error("demo", "option '%s' needs an argument", argv[optind - 1]);
@@ -250,7 +258,7 @@ int verb_demo(int argc, char **argv)
 	if (!json)
 		printf("snapshot of pid %d ...\n", (int)pid);
 	fflush(stdout);
-	struct pyhs_error *err = live_snapshot(pid, before);
+	struct pyhs_error *err = live_snapshot(pid, before, &opts);
 	bool live = !err;
 	if (live) {
 		fputs("grow 3000\n", cmd);
@@ -262,7 +270,7 @@ int verb_demo(int argc, char **argv)
 		if (!json)
 			printf("it served 3,000 more requests; snapshot again ...\n\n");
 		fflush(stdout);
-		err = live_snapshot(pid, after);
+		err = live_snapshot(pid, after, &opts);
 		fclose(cmd);
 	} else {
 		/* No ptrace here: fall back to a core of the program. */
@@ -295,10 +303,17 @@ int verb_demo(int argc, char **argv)
 		snprintf(after, sizeof(after), "%s", core);
 		free(core);
 	}
-	char *summary_argv[] = { "summary", after, json ? "--json" : NULL, NULL };
-	char *top_argv[] = { "top", after, "-n", "5", json ? "--json" : NULL, NULL };
+	/* The verbs read a core (no live snapshot) as told. */
+	char *flags[2] = { NULL, NULL };
+	int nflags = 0;
+	if (json)
+		flags[nflags++] = "--json";
+	if (opts.no_debuginfod)
+		flags[nflags++] = "--no-debuginfod";
+	char *summary_argv[] = { "summary", after, flags[0], flags[1], NULL };
+	char *top_argv[] = { "top", after, "-n", "5", flags[0], flags[1], NULL };
 	char *diff_argv[] = { "diff", before, after, "--by", "path", "-n", "8",
-			      json ? "--json" : NULL, NULL };
+			      flags[0], flags[1], NULL };
 	if (json)
 		fputs("{\"summary\": ", stdout);
 	r = run_verb(verb_summary, summary_argv);

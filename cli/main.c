@@ -1,5 +1,6 @@
 /* pyheapsnap: the verb table and the top-level options. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pyheapsnap.h"
@@ -41,8 +42,18 @@ static void print_help(FILE *out)
 		"unsupported input. See pyheapsnap(1).\n");
 }
 
+/* libdebuginfod's limits, unless the user set them: a server that has not
+ * answered (or sends under 100 KB a second) for 5 seconds is given up,
+ * without the library's two further tries. */
+static void debuginfod_defaults(void)
+{
+	setenv("DEBUGINFOD_TIMEOUT", "5", 0);
+	setenv("DEBUGINFOD_RETRY_LIMIT", "0", 0);
+}
+
 int main(int argc, char **argv)
 {
+	debuginfod_defaults();
 	if (argc < 2)
 		return usage_error(NULL, "no verb given");
 	const char *v = argv[1];

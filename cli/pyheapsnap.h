@@ -85,6 +85,7 @@ void describe_path(const struct pyhs_heap *h, const struct pyhs_path *p,
 	{ "exe", required_argument, NULL, OPT_EXE },              \
 	{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },  \
 	{ "no-dwarf", no_argument, NULL, OPT_NO_DWARF },          \
+	{ "no-debuginfod", no_argument, NULL, OPT_NO_DEBUGINFOD }, \
 	{ "max-objects", required_argument, NULL, OPT_MAX_OBJECTS }, \
 	{ "max-edges", required_argument, NULL, OPT_MAX_EDGES },  \
 	{ "max-core-size", required_argument, NULL, OPT_MAX_CORE_SIZE }, \
@@ -97,6 +98,7 @@ enum {
 	OPT_EXE,
 	OPT_DEBUG_DIR,
 	OPT_NO_DWARF,
+	OPT_NO_DEBUGINFOD,
 	OPT_MAX_OBJECTS,
 	OPT_MAX_EDGES,
 	OPT_MAX_CORE_SIZE,
@@ -116,8 +118,10 @@ enum {
 	"      --exe PATH         the executable, if it moved since the core\n" \
 	"      --sysroot DIR      look for the core's files under DIR\n"     \
 	"      --debug-dir DIR    separate debug info (default /usr/lib/debug;\n" \
-	"                         an empty or missing DIR uses none)\n"       \
+	"                         --debug-dir= uses none)\n"                 \
 	"      --no-dwarf         use built-in layouts even where DWARF exists\n" \
+	"      --no-debuginfod    never ask the debuginfod servers of\n"      \
+	"                         $DEBUGINFOD_URLS for a debug file not on disk\n" \
 	"      --max-objects N    stop after N objects (default 200000000)\n" \
 	"      --max-edges N      stop after N references (default: one per 4\n" \
 	"                         bytes of the process's memory, at most\n"  \

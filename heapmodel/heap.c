@@ -13,6 +13,7 @@ static const char *const warning_kind_names[PYHS_WARN_NKINDS] = {
 	[PYHS_WARN_GC_LIST] = "broken_gc_list",
 	[PYHS_WARN_CAP] = "capped",
 	[PYHS_WARN_CORRUPT] = "corrupt_structure",
+	[PYHS_WARN_MISSING_ROOT] = "missing_root",
 };
 
 const char *pyhs_heap_warning_kind_name(enum pyhs_warning_kind kind)

@@ -73,6 +73,8 @@ enum pyhs_warning_kind {
 	PYHS_WARN_GC_LIST,        /* a broken or looping GC list */
 	PYHS_WARN_CAP,            /* a count was capped */
 	PYHS_WARN_CORRUPT,        /* an inconsistent structure */
+	PYHS_WARN_MISSING_ROOT,   /* a root of the interpreter not found (a
+				   * stripped binary without its debug file) */
 	PYHS_WARN_NKINDS,
 };
 

@@ -1353,6 +1353,115 @@ static void walk_thread_frames(struct walker *w, uint64_t tstate, size_t k)
 	}
 }
 
+/* ---- the interned strings without a symbol ---- */
+
+/* The most entries a dict taken for the interned strings may have. */
+#define MAX_INTERNED_ENTRIES (UINT64_C(1) << 24)
+#define DATA_CHUNK 4096
+
+struct interned_check {
+	const struct pyhs_heap *h;
+	uint64_t n;
+	bool bad;
+};
+
+static bool interned_entry_cb(void *arg, uint64_t key, uint64_t value, uint64_t i)
+{
+	struct interned_check *c = arg;
+	const struct pyhs_heap *h = c->h;
+	uint64_t type;
+	uint32_t state = 0;
+	/* The table maps each interned str to itself; its state's low two
+	 * bits (SSTATE_INTERNED_*) say it is interned. */
+	if (key != value || !hrd(h, key + 8, &type) || type != h->str_type ||
+	    !pyhs_target_read(h->t, key + (uint64_t)h->L->ascii_state, &state, 4) ||
+	    !(state & 3)) {
+		c->bad = true;
+		return false;
+	}
+	c->n++;
+	return true;
+}
+
+/* Is the object at addr a dict of the interned strings: an exact dict, not
+ * empty, whose every entry maps an interned str to itself? */
+static bool looks_interned(const struct pyhs_heap *h, uint64_t addr,
+			   uint64_t dict_type)
+{
+	const struct pyhs_layout *L = h->L;
+	uint64_t type, used, values, keys, nentries;
+	if (!hrd(h, addr + 8, &type) || type != dict_type ||
+	    !hrd_off(h, addr, L->dict_ma_used, &used) || !used ||
+	    !hrd_off(h, addr, L->dict_ma_values, &values) || values ||
+	    !hrd_off(h, addr, L->dict_ma_keys, &keys) ||
+	    !hrd_off(h, keys, L->dictkeys_dk_nentries, &nentries) ||
+	    nentries < used || nentries > MAX_INTERNED_ENTRIES)
+		return false;
+	struct interned_check c = { .h = h };
+	return pyhs_dict_foreach(h, addr, interned_entry_cb, &c, NULL) &&
+	       !c.bad && c.n == used;
+}
+
+/* 3.8 to 3.11 keep the interned strings in a static variable of
+ * unicodeobject.c, 'interned', a local symbol that only .symtab or a debug
+ * file names. Without them, the table is looked for in the writable data
+ * of the file holding _PyRuntime: a word there pointing to a dict that
+ * looks_interned(). Exactly one such dict is trusted; none, or several,
+ * and the table is not found. */
+static uint64_t find_interned_in_data(struct walker *w)
+{
+	struct pyhs_heap *h = w->h;
+	uint64_t dict_type, found = 0, start, end;
+	bool ambiguous = false;
+	if (!h->str_type || !pyhs_target_symbol(h->t, "PyDict_Type", &dict_type))
+		return 0;
+	for (size_t i = 0; !ambiguous && pyhs_target_py_data(h->t, i, &start, &end); i++) {
+		start &= ~(uint64_t)7;
+		for (uint64_t at = start; at < end && !ambiguous; at += DATA_CHUNK) {
+			uint64_t buf[DATA_CHUNK / 8];
+			size_t n = end - at < DATA_CHUNK ? (size_t)(end - at) : DATA_CHUNK;
+			if (!pyhs_target_read(h->t, at, buf, n / 8 * 8))
+				continue;
+			for (size_t k = 0; k < n / 8 && !ambiguous; k++) {
+				uint64_t v = buf[k];
+				if (!v || (v & 7) || v == found ||
+				    !looks_interned(h, v, dict_type))
+					continue;
+				if (found)
+					ambiguous = true;
+				else
+					found = v;
+			}
+		}
+	}
+	return ambiguous ? 0 : found;
+}
+
+static void walk_interned(struct walker *w)
+{
+	struct pyhs_heap *h = w->h;
+	const struct pyhs_layout *L = h->L;
+	uint64_t v = 0;
+	if (L->interp_interned >= 0) {
+		if (hrd_off(h, h->interp, L->interp_interned, &v) && v) {
+			add_root(w, v, "interned strings", true);
+			return;
+		}
+	} else if ((pyhs_target_symbol(h->t, "interned", &v) ||
+		    pyhs_target_symbol(h->t, "interned.lto_priv.0", &v)) &&
+		   hrd(h, v, &v) && v) {
+		add_root(w, v, "interned strings", true);
+		return;
+	}
+	if ((v = find_interned_in_data(w))) {
+		add_root(w, v, "interned strings", true);
+		return;
+	}
+	pyhs_heap_warn(h, PYHS_WARN_MISSING_ROOT,
+		       "the interned strings table was not found (no symbol names it in '%s' and no dict in its data holds only interned strings): interned strings nothing else refers to are missing, and references to the others unexplained",
+		       pyhs_target_py_library(h->t));
+}
+
 static void walk_roots(struct walker *w)
 {
 	struct pyhs_heap *h = w->h;
@@ -1364,12 +1473,7 @@ static void walk_roots(struct walker *w)
 		add_root(w, v, "sys.modules", true);
 	if (hrd_off(h, h->interp, L->interp_builtins, &v))
 		add_root(w, v, "builtins", true);
-	if (L->interp_interned >= 0 && hrd_off(h, h->interp, L->interp_interned, &v))
-		add_root(w, v, "interned strings", true);
-	else if ((pyhs_target_symbol(h->t, "interned", &v) ||
-		  pyhs_target_symbol(h->t, "interned.lto_priv.0", &v)) &&
-		 hrd(h, v, &v))
-		add_root(w, v, "interned strings", true);
+	walk_interned(w);
 	/* Threads, newest first in the interpreter's list (a set of those
 	 * seen tells a list that loops). */
 	uint64_t ts = 0;

@@ -283,6 +283,9 @@ struct pyhs_error *pyhs_python_find(struct pyhs_target *t)
 					 "no CPython runtime found: not a Python process, or its binaries are missing");
 	}
 
+	struct pyhs_error *err = pyhs_module_fetch_debug(t, m);
+	if (err)
+		return err;
 	/* The version the process's own _Py_DebugOffsets says (3.13+), else
 	 * the binary's Py_Version (3.11+), its name, or its runtime's size. */
 	const struct pyhs_symbol *pv = pyhs_module_symbol(t, m, "Py_Version");
@@ -314,8 +317,8 @@ struct pyhs_error *pyhs_python_find(struct pyhs_target *t)
 		return pyhs_error_create(PYHS_ERROR_UNSUPPORTED,
 					 "CPython %s is newer than this build knows (3.8 to 3.%u) and has no _Py_DebugOffsets to read it by",
 					 full, PYHS_NEWEST_MINOR);
-	struct pyhs_error *err = choose_layout(t, m, newer ? 0x030000f0u | (PYHS_NEWEST_MINOR << 16)
-							   : t->py_version);
+	err = choose_layout(t, m, newer ? 0x030000f0u | (PYHS_NEWEST_MINOR << 16)
+				      : t->py_version);
 	if (!err && (t->py_version >> 16) >= 0x030d)
 		err = apply_debug_offsets(t, newer);
 	if (err)

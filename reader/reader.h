@@ -77,18 +77,25 @@ struct pyhs_target;
 
 #define PYHS_SKIP_RUNTIME_SYMBOL 1u  /* the _PyRuntime symbol */
 #define PYHS_SKIP_RUNTIME_SECTION 2u /* the .PyRuntime section */
+#define PYHS_SKIP_STATIC_SYMBOLS 4u  /* every symbol .dynsym lacks, as if
+				      * stripped and without a debug file */
 
 struct pyhs_open_options {
 	const char *sysroot;   /* prefix for paths named in the core, or NULL */
 	const char *exe;       /* the executable, if it moved, or NULL */
 	const char *debug_dir; /* NULL: /usr/lib/debug; "" to use none */
 	bool no_dwarf;         /* use built-in layouts even if DWARF exists */
+	bool no_debuginfod;    /* never ask debuginfod servers for a debug
+				* file (else asked, for the file holding
+				* _PyRuntime, when $DEBUGINFOD_URLS names
+				* some and none is on disk) */
 	bool no_python;        /* do not look for CPython: any process or core
 				* opens, and the CPython facts stay empty (for
 				* writing it out as a core) */
-	unsigned runtime_skip;  /* PYHS_SKIP_RUNTIME_*: find _PyRuntime as if
-				 * the binary lacked these (for tests of the
-				 * ways stripped binaries are read) */
+	unsigned runtime_skip;  /* PYHS_SKIP_*: find _PyRuntime and other
+				 * statics as if the binary lacked these (for
+				 * tests of the ways stripped binaries are
+				 * read) */
 	uint64_t max_core_size; /* a zstd core may decompress to this many
 				 * bytes; 0: PYHS_DEFAULT_MAX_CORE_SIZE */
 };
@@ -158,6 +165,13 @@ uint64_t pyhs_target_memory_bytes(const struct pyhs_target *t);
 const struct pyhs_layout *pyhs_target_layout(const struct pyhs_target *t);
 enum pyhs_layout_source pyhs_target_layout_source(const struct pyhs_target *t);
 const char *pyhs_target_debug_file(const struct pyhs_target *t); /* or NULL */
+/* The i-th writable loadable segment of the file holding _PyRuntime (its
+ * .data and .bss, where C statics live), as the target's addresses
+ * [*start, *end); false when there is no i-th one, or the file or its
+ * load bias is unknown. For finding a static variable that no symbol
+ * names (a stripped binary without its debug file). */
+bool pyhs_target_py_data(const struct pyhs_target *t, size_t i,
+			 uint64_t *start, uint64_t *end);
 
 /* ---- What a target holds, to write it out again as a core ---------------
  *

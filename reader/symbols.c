@@ -145,6 +145,40 @@ static bool compute_bias(const uint8_t *data, size_t size, uint64_t header_addr,
 	return ok;
 }
 
+/* Maps the debug file at path (malloc'd, kept as m->debug_path or freed)
+ * for m, if its build-id is m's; where names where it came from in the
+ * warnings of a file that cannot be used. Errors: out of memory only. */
+static struct pyhs_error *use_debug_file(struct pyhs_target *t,
+					 struct pyhs_module *m, char *path,
+					 const char *where)
+{
+	const uint8_t *data;
+	size_t size;
+	struct pyhs_error *err = pyhs_map_file(t, path, &data, &size);
+	if (!err) {
+		uint8_t id[64];
+		char h1[129], h2[129];
+		size_t n = pyhs_elf_build_id(data, size, id, sizeof(id));
+		if (n != m->build_id_len || memcmp(id, m->build_id, n) != 0)
+			err = pyhs_error_create(PYHS_ERROR_INPUT,
+						"debug file '%s'%s has build-id %s, not %s; not using it",
+						path, where, n ? hex(id, n, h1) : "none",
+						hex(m->build_id, m->build_id_len, h2));
+	}
+	if (err) {
+		free(path);
+		if (err == &pyhs_enomem)
+			return err;
+		pyhs_target_warn(t, "%s", err->message);
+		pyhs_error_destroy(err);
+		return NULL;
+	}
+	m->debug_file = data;
+	m->debug_file_size = size;
+	m->debug_path = path;
+	return NULL;
+}
+
 struct pyhs_error *pyhs_module_load(struct pyhs_target *t,
 				    struct pyhs_module *m)
 {
@@ -216,25 +250,41 @@ struct pyhs_error *pyhs_module_load(struct pyhs_target *t,
 			     hex(m->build_id + 1, m->build_id_len - 1, h1)) < 0)
 			return &pyhs_enomem;
 		struct stat st;
-		if (stat(dpath, &st) == 0) {
-			err = pyhs_map_file(t, dpath, &m->debug_file,
-					    &m->debug_file_size);
-			if (err) {
-				if (err == &pyhs_enomem) {
-					free(dpath);
-					return err;
-				}
-				pyhs_target_warn(t, "%s", err->message);
-				pyhs_error_destroy(err);
-				free(dpath);
-			} else {
-				m->debug_path = dpath;
-			}
-		} else {
-			free(dpath);
-		}
+		if (stat(dpath, &st) == 0)
+			return use_debug_file(t, m, dpath, "");
+		free(dpath);
 	}
 	return NULL;
+}
+
+struct pyhs_error *pyhs_module_fetch_debug(struct pyhs_target *t,
+					   struct pyhs_module *m)
+{
+	const char *debug_dir = t->opts.debug_dir;
+	if (m->debug_file || m->has_debug_info || m->build_id_len < 2 ||
+	    t->opts.no_debuginfod || (debug_dir && !debug_dir[0]) ||
+	    !pyhs_debuginfod_configured())
+		return NULL;
+	int fd;
+	char *path;
+	struct pyhs_error *err = pyhs_debuginfod_find(m->build_id, m->build_id_len,
+						      &fd, &path);
+	if (err) {
+		if (err == &pyhs_enomem)
+			return err;
+		char h[129];
+		if (err->code != PYHS_ERROR_NOT_FOUND)
+			pyhs_target_warn(t, "no debug file for '%s' (build-id %s): %s",
+					 m->path, hex(m->build_id, m->build_id_len, h),
+					 err->message);
+		pyhs_error_destroy(err);
+		return NULL;
+	}
+	close(fd); /* mapped by its path, as one on disk is */
+	err = use_debug_file(t, m, path, " from debuginfod");
+	if (!err)
+		m->symbols_loaded = false; /* read again, with the debug file's */
+	return err;
 }
 
 /* A definition of a kind that names an address (not a section, file or
@@ -393,7 +443,6 @@ const struct pyhs_symbol *pyhs_module_symbol(struct pyhs_target *t,
 					     struct pyhs_module *m,
 					     const char *name)
 {
-	(void)t;
 	if (!m->bias_known)
 		return NULL;
 	const struct pyhs_symbol *found = pyhs_symbol_map_search(&m->symbols, name);
@@ -418,7 +467,8 @@ const struct pyhs_symbol *pyhs_module_symbol(struct pyhs_target *t,
 		s->size = sym.st_size;
 		return s;
 	}
-	if (m->gnu_hash && !m->has_symtab && !m->debug_file)
+	if (m->gnu_hash && ((!m->has_symtab && !m->debug_file) ||
+			    (t && (t->opts.runtime_skip & PYHS_SKIP_STATIC_SYMBOLS))))
 		return NULL; /* .dynsym is all there is, and its hash said no */
 	m->symbols_loaded = true;
 	if (m->file && load_symbols(m, m->file, m->file_size))
@@ -426,4 +476,33 @@ const struct pyhs_symbol *pyhs_module_symbol(struct pyhs_target *t,
 	if (m->debug_file)
 		load_symbols(m, m->debug_file, m->debug_file_size);
 	return pyhs_symbol_map_search(&m->symbols, name);
+}
+
+bool pyhs_target_py_data(const struct pyhs_target *t, size_t i,
+			 uint64_t *start, uint64_t *end)
+{
+	if (t->runtime_module >= t->modules.size)
+		return false;
+	const struct pyhs_module *m = &t->modules.data[t->runtime_module];
+	if (!m->file || !m->bias_known)
+		return false;
+	Elf *elf = elf_memory((char *)m->file, m->file_size);
+	if (!elf)
+		return false;
+	size_t phnum, n = 0;
+	bool found = false;
+	if (elf_getphdrnum(elf, &phnum) == 0) {
+		for (size_t k = 0; k < phnum && !found; k++) {
+			GElf_Phdr ph;
+			if (!gelf_getphdr(elf, (int)k, &ph) || ph.p_type != PT_LOAD ||
+			    !(ph.p_flags & PF_W) || !ph.p_memsz ||
+			    ph.p_vaddr > UINT64_MAX - m->bias - ph.p_memsz || n++ != i)
+				continue;
+			*start = ph.p_vaddr + m->bias;
+			*end = *start + ph.p_memsz;
+			found = true;
+		}
+	}
+	elf_end(elf);
+	return found;
 }

@@ -168,9 +168,18 @@ struct pyhs_error *pyhs_target_find_executable(struct pyhs_target *t);
  * mapping ranges given. */
 struct pyhs_error *pyhs_module_load(struct pyhs_target *t,
 				    struct pyhs_module *m);
+/* The symbol name of m, unbiased, or NULL; t gives the options (NULL:
+ * none). */
 const struct pyhs_symbol *pyhs_module_symbol(struct pyhs_target *t,
 					     struct pyhs_module *m,
 					     const char *name);
+/* The debug file of the module from debuginfod, where none is on disk,
+ * the module has no DWARF of its own, debuginfod is not turned off and
+ * $DEBUGINFOD_URLS names servers (else nothing is done: no client, no
+ * request). Used only if its build-id matches; a failure other than the
+ * servers not having it is a warning. Errors: out of memory only. */
+struct pyhs_error *pyhs_module_fetch_debug(struct pyhs_target *t,
+					   struct pyhs_module *m);
 /* Maps a regular file read-only; PYHS_ERROR_OS or _INPUT on failure. */
 struct pyhs_error *pyhs_map_file(struct pyhs_target *t, const char *path,
 				 const uint8_t **ret_data, size_t *ret_size);
@@ -186,6 +195,15 @@ struct pyhs_error *pyhs_decompress_core(struct pyhs_target *t, const char *path,
 /* Build-id of an ELF image in a buffer; 0 if none. */
 size_t pyhs_elf_build_id(const uint8_t *data, size_t size, uint8_t *out,
 			 size_t out_size);
+
+/* debuginfod.c */
+/* Whether $DEBUGINFOD_URLS names any server. */
+bool pyhs_debuginfod_configured(void);
+/* Asks the servers for the debug file of a build-id: a descriptor of the
+ * file in libdebuginfod's cache and its path (malloc'd). NOT_FOUND when no
+ * server is named or none has it; OS for the rest (timeouts, refusals). */
+struct pyhs_error *pyhs_debuginfod_find(const uint8_t *build_id, size_t len,
+					int *ret_fd, char **ret_path);
 
 /* python.c */
 struct pyhs_error *pyhs_python_find(struct pyhs_target *t);

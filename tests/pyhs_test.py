@@ -153,6 +153,29 @@ def interpreters(fetch=True):
     return found
 
 
+def build_id(path):
+    """The GNU build-id of the ELF file at path, in hex (readelf), or None."""
+    try:
+        out = subprocess.run(["readelf", "-nW", path], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, timeout=60).stdout.decode()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    for line in out.splitlines():
+        if "Build ID:" in line:
+            return line.split("Build ID:")[1].strip()
+    return None
+
+
+def debug_file(path):
+    """(build-id, its separate debug file under /usr/lib/debug/.build-id)
+    of the ELF file at path; the file is None when not installed."""
+    bid = build_id(path)
+    if not bid:
+        return None, None
+    found = "/usr/lib/debug/.build-id/%s/%s.debug" % (bid[:2], bid[2:])
+    return bid, found if os.path.isfile(found) else None
+
+
 def read_proc(path, default=""):
     try:
         with open(path) as f:
@@ -273,3 +296,17 @@ def run_to_core(argv, workdir, env, timeout):
         raise NoCore("%s aborted but wrote no core in %s (kernel.core_pattern is %r)"
                      % (argv[0], workdir, read_proc("/proc/sys/kernel/core_pattern", "?")))
     return core
+
+
+def core_with_debug_file(python, program, workdir, timeout=60):
+    """A core of `python -I -c program` run in workdir, for the tests of a
+    stripped interpreter and its separate debug file: (core, build-id,
+    debug file); raises NoCore saying why there is none (the interpreter
+    or its debug file not installed, no core written)."""
+    if not os.access(python, os.X_OK):
+        raise NoCore("%s is not installed" % python)
+    bid, dbg = debug_file(python)
+    if not dbg:
+        raise NoCore("the debug file of %s (build-id %s) is not installed under /usr/lib/debug"
+                     % (python, bid))
+    return run_to_core([python, "-I", "-c", program], workdir, clean_env(), timeout), bid, dbg

@@ -1,8 +1,10 @@
 /*
  * Finding _PyRuntime without its symbol: the .PyRuntime section (3.10+)
  * and the _Py_DebugOffsets cookie (3.13+) must lead to the same runtime,
- * and the same heap, as the symbol does. Cores are made at test time from
- * each interpreter installed; a missing one is reported as skipped.
+ * and the same heap, as the symbol does; and the statics of a stripped
+ * binary (the interned strings of 3.8-3.11) are found without theirs.
+ * Cores are made at test time from each interpreter installed; a missing
+ * one is reported as skipped.
  */
 #include <CUnit/Basic.h>
 #include <errno.h>
@@ -75,6 +77,9 @@ static void check(const char *python, const char *name, unsigned skip)
 	CU_ASSERT(pyhs_heap_nobjects(ha) > 1000);
 	CU_ASSERT_EQUAL(pyhs_heap_nobjects(ha), pyhs_heap_nobjects(hb));
 	CU_ASSERT_EQUAL(pyhs_heap_nedges(ha), pyhs_heap_nedges(hb));
+	CU_ASSERT_EQUAL(pyhs_heap_nroots(ha), pyhs_heap_nroots(hb));
+	CU_ASSERT_EQUAL(pyhs_heap_warning_count(ha, PYHS_WARN_MISSING_ROOT), 0);
+	CU_ASSERT_EQUAL(pyhs_heap_warning_count(hb, PYHS_WARN_MISSING_ROOT), 0);
 	pyhs_heap_destroy(ha);
 	pyhs_heap_destroy(hb);
 	pyhs_target_destroy(a);
@@ -127,6 +132,22 @@ static void test_cookie_313(void)
 	free(py);
 }
 
+/* Only .dynsym's symbols: the interned strings' table, a static of
+ * unicodeobject.c in 3.8-3.11, is found in the binary's data instead
+ * (3.12+ have it in the interpreter state). */
+static void test_static_symbols(void)
+{
+	check("/usr/bin/python3.11", "static-debian-3.11", PYHS_SKIP_STATIC_SYMBOLS);
+	const char *minors[] = { "3.8", "3.9", "3.10", "3.11", "3.12", "3.13" };
+	for (size_t i = 0; i < sizeof(minors) / sizeof(minors[0]); i++) {
+		char *py = pyenv_python(minors[i]);
+		char name[32];
+		snprintf(name, sizeof(name), "static-%s", minors[i]);
+		check(py, name, PYHS_SKIP_STATIC_SYMBOLS);
+		free(py);
+	}
+}
+
 /* 3.8 has neither: without its symbol there is nothing to find. */
 static void test_nothing_38(void)
 {
@@ -165,6 +186,7 @@ int main(void)
 	CU_add_test(s, "the .PyRuntime section of pyenv 3.10-3.13", test_section_pyenv);
 	CU_add_test(s, "the _Py_DebugOffsets cookie of 3.13", test_cookie_313);
 	CU_add_test(s, "3.8 without its symbol is refused", test_nothing_38);
+	CU_add_test(s, "statics without .symtab or debug file, 3.8-3.13", test_static_symbols);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned failed = CU_get_number_of_failures();
