@@ -48,6 +48,8 @@ EXIT_FAIL = 1
 EXIT_SKIP = 77  # meson's skip code; heap_program.py uses it too
 
 THRESHOLD = 99.9  # percent of the truth objects that must agree, per field
+PER_TYPE_MIN = 20  # types with at least this many objects are judged alone
+PER_TYPE_FIELDS = ("size", "refcnt", "refs")
 SHOW = 15  # disagreements shown per field
 
 PROGRAM_TIMEOUT = 120
@@ -155,7 +157,7 @@ class Truth(object):
                 if n == 0:
                     self.header = rec
                 elif "addr" in rec:
-                    if rec.get("untracked"):
+                    if rec.get("untracked") and not rec.get("verdict"):
                         self.untracked[rec["addr"]] = rec
                     else:
                         self.objects[rec["addr"]] = rec
@@ -215,11 +217,15 @@ class Field(object):
         self.total = 0
         self.agree = 0
         self.bad_by_type = {}  # type name -> number of disagreements
+        self.by_type = {}  # type name -> [agree, total]
         self.samples = {}  # type name -> first SHOW descriptions
 
     def count(self, ok, type_name, describe):
         self.total += 1
+        tally = self.by_type.setdefault(type_name, [0, 0])
+        tally[1] += 1
         if ok:
+            tally[0] += 1
             self.agree += 1
             return
         self.bad_by_type[type_name] = self.bad_by_type.get(type_name, 0) + 1
@@ -280,10 +286,18 @@ def compare_objects(truth_objects, export_objects, all_truth):
             continue
         ftype.count(e.get("type") == tn, tn,
                     lambda: "%s: exported type %s" % (head(t), short(e.get("type"))))
-        if t.get("size") is not None:
-            fsize.count(e.get("size") == t["size"], tn,
-                        lambda: "%s: truth size %s, exported %s"
+        if t.get("py_sizeof"):
+            # sys.getsizeof() ran a __sizeof__ written in Python: the export
+            # must say that its size is not that one.
+            fsize.count(e.get("size_exact") is False, tn,
+                        lambda: "%s: __sizeof__ is Python code (truth %s), exported size %s "
+                        "without \"size_exact\": false"
                         % (head(t), t["size"], short(e.get("size"))))
+        elif t.get("size") is not None:
+            fsize.count(e.get("size") == t["size"] and e.get("size_exact") is not False, tn,
+                        lambda: "%s: truth size %s, exported %s%s"
+                        % (head(t), t["size"], short(e.get("size")),
+                           " (size_exact false)" if e.get("size_exact") is False else ""))
         if t.get("immortal"):
             fimmortal.count(e.get("immortal") is True, tn,
                             lambda: "%s: immortal, exported immortal=%s refcnt=%s"
@@ -336,6 +350,54 @@ def print_disagreements(fields, prefix=""):
         print("first %d, types in turn:" % len(shown))
         for line in shown:
             print("  " + line)
+
+
+def per_type_verdict(truth_objects, fields):
+    """Prints, per type, how many objects disagree on size, refcnt
+    (immortality included) and refs; returns the types that have at least
+    PER_TYPE_MIN objects and agree on fewer than THRESHOLD percent of them
+    on some field, as "type field" strings."""
+    counts = {}
+    for t in truth_objects.values():
+        counts[t["type"]] = counts.get(t["type"], 0) + 1
+    by_name = dict((f.name, f) for f in fields)
+    judged = {"size": [by_name["size"]], "refcnt": [by_name["refcnt"], by_name["immortal"]],
+              "refs": [by_name["refs"]]}
+    rows = []
+    failing = []
+    for tn in sorted(counts, key=lambda k: (-counts[k], k)):
+        cells = []
+        bad_any = False
+        under = []
+        for name in PER_TYPE_FIELDS:
+            agree = total = 0
+            for f in judged[name]:
+                a, n = f.by_type.get(tn, (0, 0))
+                agree += a
+                total += n
+            if total and agree < total:
+                bad_any = True
+            pct = 100.0 * agree / total if total else 100.0
+            if counts[tn] >= PER_TYPE_MIN and pct < THRESHOLD:
+                under.append(name)
+            cells.append("%d/%d" % (total - agree, total) if total else "-")
+        if bad_any:
+            rows.append((tn, counts[tn], cells, under))
+        failing.extend("%s %s" % (tn, u) for u in under)
+    print("")
+    print("per type (every type of >= %d objects must agree on >= %.1f%% of them "
+          "for each field): %d types, %d of them disagree somewhere"
+          % (PER_TYPE_MIN, THRESHOLD, len(counts), len(rows)))
+    if rows:
+        print("  %-44s %7s %12s %12s %12s" % ("type", "objects", "size bad", "refcnt bad",
+                                              "refs bad"))
+        for tn, n, cells, under in rows:
+            mark = ("   <-- below %.1f%%: %s" % (THRESHOLD, ", ".join(under)) if under
+                    else "   (under %d objects: not judged alone)" % PER_TYPE_MIN
+                    if n < PER_TYPE_MIN else "")
+            print("  %-44s %7d %12s %12s %12s%s" % (tn[:44], n, cells[0], cells[1], cells[2],
+                                                    mark))
+    return failing
 
 
 def check_header(truth, export):
@@ -501,18 +563,21 @@ def run(args, workdir, pattern):
     print_disagreements(info, prefix="informational, untracked objects: ")
 
     failed = [f.name for f in fields if not f.passed()]
+    failed_types = per_type_verdict(truth.objects, fields)
     print("")
     for p in problems:
         print("header/format problem: " + p)
-    if failed or problems:
+    if failed or failed_types or problems:
         print("FAIL: oracle %s: %s" % (args.label, ", ".join(
             ["%s %.3f%%" % (f.name, f.percent()) for f in fields if not f.passed()]
+            + (["per type: " + ", ".join(failed_types)] if failed_types else [])
             + (["export header/format"] if problems else []))))
         if not args.keep:
             print("(rerun with --keep DIR to keep the core, truth and export)")
         return EXIT_FAIL
-    print("PASS: oracle %s: every field agrees on >= %.1f%% of %d objects"
-          % (args.label, THRESHOLD, len(truth.objects)))
+    print("PASS: oracle %s: every field agrees on >= %.1f%% of %d objects, and of "
+          "the objects of every type of >= %d" % (args.label, THRESHOLD, len(truth.objects),
+                                                  PER_TYPE_MIN))
     return EXIT_OK
 
 
