@@ -203,6 +203,28 @@ uint32_t pyhs_type_get(struct pyhs_heap *h, uint64_t addr,
 	return *slot;
 }
 
+#define TPFLAGS_STATIC_BUILTIN (UINT64_C(1) << 1)
+
+uint64_t pyhs_type_dict(const struct pyhs_heap *h, uint64_t type)
+{
+	const struct pyhs_layout *L = h->L;
+	uint64_t dict = 0, flags = 0;
+	hrd_off(h, type, L->type_tp_dict, &dict);
+	hrd_off(h, type, L->type_tp_flags, &flags);
+	if (!dict && (flags & TPFLAGS_STATIC_BUILTIN) && L->interp_types_builtins >= 0) {
+		uint64_t index, state_type;
+		if (hrd_off(h, type, L->type_tp_subclasses, &index) && index &&
+		    index < 1000) {
+			uint64_t st = h->interp + (uint64_t)L->interp_types_builtins +
+				      (index - 1) * (uint64_t)L->static_type_state_size;
+			if (hrd_off(h, st, L->static_type_state_type, &state_type) &&
+			    state_type == type)
+				hrd_off(h, st, L->static_type_state_tp_dict, &dict);
+		}
+	}
+	return dict;
+}
+
 /* type.__module__ and type.__qualname__, as Python computes them. */
 static char *type_name(struct pyhs_heap *h, const struct pyhs_type_info *ti)
 {
