@@ -84,9 +84,9 @@ EXIT_UNSUPPORTED = 77  # the interpreter cannot give a meaningful truth
 
 def parse_args(argv):
     if len(argv) < 2 or argv[1].startswith("-"):
-        sys.stderr.write("usage: heap_program.py TRUTH_FILE [--debug-check]\n")
+        sys.stderr.write("usage: heap_program.py TRUTH_FILE [--debug-check] [--numpy]\n")
         sys.exit(2)
-    return argv[1], "--debug-check" in argv[2:]
+    return argv[1], "--debug-check" in argv[2:], "--numpy" in argv[2:]
 
 
 def check_interpreter():
@@ -107,7 +107,7 @@ def check_interpreter():
         sys.exit(EXIT_UNSUPPORTED)
 
 
-TRUTH_PATH, DEBUG_CHECK = parse_args(sys.argv)
+TRUTH_PATH, DEBUG_CHECK, WITH_NUMPY = parse_args(sys.argv)
 check_interpreter()
 if DEBUG_CHECK:
     import ctypes  # imported early: the import allocates many objects
@@ -165,6 +165,19 @@ import re  # noqa: E402
 import struct  # noqa: E402
 import tempfile  # noqa: E402
 import xml.etree.ElementTree as ElementTree  # noqa: E402
+
+# --numpy: numpy and pandas objects too, and LEAK, a list of arrays that own
+# their data; its retained size must be the sum of its items' sizes.
+NP = PD = None
+LEAK = None
+if WITH_NUMPY:
+    try:
+        import numpy as NP  # noqa: E402
+        import pandas as PD  # noqa: E402
+    except ImportError as e:
+        sys.stderr.write("heap_program.py: --numpy: %s\n" % e)
+        sys.exit(EXIT_UNSUPPORTED)
+    LEAK = [NP.full(16384, i, dtype="f8") for i in range(40)]  # 128 KiB each
 
 # Every object the stages build is kept alive from here (or from the locals
 # of the main thread's frames and the worker threads).
@@ -553,6 +566,18 @@ def build_sized(tag, seed):
     for i in range(n % 6):
         ElementTree.SubElement(root, "child", {"i": str(i)})
     v["element"] = [root, ElementTree.Element("leaf")]
+    if NP is not None:
+        owned = NP.arange(n + 10, dtype="f8")
+        grid = NP.zeros((n + 2, 3), dtype="i4")
+        v["np_owned"] = [owned, grid, NP.array([tag] * 3), NP.empty(0)]
+        v["np_views"] = [grid[1:], owned[::2], owned.reshape(-1, 1), grid.T]
+        v["np_scalars"] = [NP.float64(seed), NP.int64(seed), NP.int32(n), NP.uint8(n),
+                           NP.float32(0.5), NP.float16(1), NP.complex128(1j), NP.bool_(n % 2),
+                           NP.longdouble(2), NP.datetime64("2020-01-01") + n,
+                           NP.timedelta64(seed, "s"), NP.bytes_(b"np" * (n + 1)),
+                           NP.str_("s" * (n + 1)), NP.void(b"void" * (n + 1))]
+        v["pd_series"] = PD.Series(range(n + 5), name=tag)
+        v["pd_frame"] = PD.DataFrame({"a": range(n + 3), "b": [tag] * (n + 3)})
     return v
 
 
@@ -841,6 +866,11 @@ def leaf_record_and_abort(truth_path, debug):
     # own.  (On 3.11+ this materialises the frame object, which
     # main_stack_names() has already done anyway.)
     leaf_frame_id = id(sys._getframe())
+    # The list of arrays and what its retained size must be.
+    leak = None
+    if LEAK is not None:
+        leak = {"addr": id(LEAK),
+                "retained": sys.getsizeof(LEAK) + sum(map(sys.getsizeof, LEAK))}
     fd = os.open(truth_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     write_all(fd, " " * (HEADER_PAD - 1) + "\n")  # header placeholder
     collections_before = collections_so_far()
@@ -942,6 +972,7 @@ def leaf_record_and_abort(truth_path, debug):
         "refcnt_base": base,
         "collections_during_recording": collections_after - collections_before,
         "debug_check": bool(debug),
+        "leak": leak,
     })
     if len(header) >= HEADER_PAD:
         raise RuntimeError("header too long")
@@ -949,7 +980,7 @@ def leaf_record_and_abort(truth_path, debug):
     write_all(fd, header)  # the rest of the placeholder stays as spaces
     os.close(fd)
     # Leave exactly LEAF_LOCALS_AT_ABORT bound.
-    del fd, header, count, leaf_frame_id, collections_before, collections_after
+    del fd, header, count, leaf_frame_id, collections_before, collections_after, leak
     del n_objects, n_untracked, base, gen, raw, immortal, size, tid, tname
     del refs, rc, extra
     if debug:

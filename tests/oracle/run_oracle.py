@@ -95,6 +95,9 @@ def parse_args(argv):
     p.add_argument("--label", help="name of this test (default: the interpreter's name)")
     p.add_argument("--keep", metavar="DIR",
                    help="work in DIR and keep the core, truth and export there")
+    p.add_argument("--numpy", action="store_true",
+                   help="numpy and pandas objects in the heap too, and a leaked list of "
+                        "arrays whose retained size is checked (skipped without them)")
     p.add_argument("--timeout", type=float, default=240.0,
                    help="seconds allowed for pyheapsnap (default 240)")
     args = p.parse_args(rest)
@@ -114,7 +117,7 @@ def parse_args(argv):
 # ---------------------------------------------------------------------------
 
 def run_heap_program(args, workdir, truth_path):
-    cmd = [args.python, "-I", HEAP_PROGRAM, truth_path]
+    cmd = [args.python, "-I", HEAP_PROGRAM, truth_path] + (["--numpy"] if args.numpy else [])
     print("running: %s (in %s)" % (" ".join(cmd), workdir))
     sys.stdout.flush()
     start = time.time()
@@ -407,6 +410,25 @@ def per_type_verdict(truth_objects, fields):
     return failing
 
 
+def check_leak(args, core, workdir, leak):
+    """The retained size of the leaked list of arrays must be the sum of
+    sys.getsizeof() of the list and of its items (their data included)."""
+    cmd = [args.tool, "show", core, "%#x" % leak["addr"], "--json"] + args.tool_args
+    try:
+        out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             cwd=workdir, timeout=args.timeout)
+        got = json.loads(out.stdout.decode()).get("retained")
+    except (OSError, ValueError, subprocess.SubprocessError) as e:
+        return ["pyheapsnap show of the leaked list failed: %s" % e]
+    print("")
+    print("leaked list of arrays %#x: retained %s, sum of sys.getsizeof() %d"
+          % (leak["addr"], got, leak["retained"]))
+    if got != leak["retained"]:
+        return ["retained size of the leaked list %s, sys.getsizeof() sum %d"
+                % (got, leak["retained"])]
+    return []
+
+
 def check_header(truth, export):
     """Returns a list of problems with the export's header."""
     problems = []
@@ -569,6 +591,9 @@ def run(args, workdir, pattern):
     print_disagreements(fields)
     print_disagreements(info, prefix="informational, untracked objects: ")
 
+    leak = th.get("leak")
+    if leak:
+        problems.extend(check_leak(args, core, workdir, leak))
     failed = [f.name for f in fields if not f.passed()]
     failed_types = per_type_verdict(truth.objects, fields)
     print("")
