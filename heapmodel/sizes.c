@@ -61,9 +61,15 @@ enum size_rule_kind {
 	SR_NPY_BYTES,
 	/* numpy.void: descr at f[0], its elsize at f[1] */
 	SR_NPY_VOID,
+	/* regex's _regex.Pattern of basicsize f[0]: node_count f[1] nodes
+	 * (list f[2]) of f[3] bytes with value_count (f[4]) 4-byte codes;
+	 * true_group_count f[5] of f[6] bytes, repeat_count f[7] of 4,
+	 * packed_code_list bytes f[8], call_ref_info_count f[9] of 16,
+	 * locale_info f[10] of f[11] */
+	SR_REGEX,
 };
 
-#define NF 7
+#define NF 12
 struct size_rule {
 	const char *tp_name;
 	unsigned min_minor, max_minor;
@@ -124,6 +130,9 @@ static const struct size_rule rules[] = {
 	{ "numpy.complex256", ALL, SR_NPY_SCALAR, { 32 } },
 	{ "numpy.bytes_", ALL, SR_NPY_BYTES, { 0 } },
 	{ "numpy.void", ALL, SR_NPY_VOID, { 32, 32 } },
+	/* regex 2026.5 (its PatternObject of 352 bytes) */
+	{ "_regex.Pattern", ALL, SR_REGEX,
+	  { 352, 168, 176, 104, 80, 64, 24, 88, 32, 208, 264, 1024 } },
 };
 
 /* What an object's size comes from, per type (pyhs_type_info.sizing). */
@@ -435,6 +444,35 @@ static bool apply(const struct pyhs_heap *h, const struct pyhs_type_info *ti,
 			return false;
 		size += a;
 		break;
+	case SR_REGEX: {
+		uint64_t nodes, code, ctype;
+		uint32_t *kind;
+		if ((uint64_t)ti->basicsize != (uint64_t)f[0] ||
+		    !hrd(h, addr + f[1], &a) || a > (1u << 20) ||
+		    !hrd(h, addr + f[2], &nodes) || (a && !nodes))
+			return false;
+		size = (uint64_t)f[0] + a * (uint64_t)f[3];
+		for (uint64_t k = 0; k < a; k++) {
+			if (!hrd(h, nodes + 8 * k, &b) || !b || !hrd(h, b + f[4], &c) ||
+			    c > (1u << 24))
+				return false;
+			size += 4 * c;
+		}
+		if (!hrd(h, addr + f[5], &a) || !hrd(h, addr + f[7], &b) ||
+		    a > (1u << 24) || b > (1u << 24))
+			return false;
+		size += a * (uint64_t)f[6] + 4 * b;
+		/* packed_code_list is a bytes object: its own getsizeof */
+		if (!hrd(h, addr + f[8], &code) || !code || !hrd(h, code + 8, &ctype) ||
+		    !(kind = pyhs_addr_u32_map_search(&h->kind_by_addr, ctype)) ||
+		    *kind != K_BYTES || !hrd(h, code + 16, &c))
+			return false;
+		size += 33 + c;
+		if (!hrd(h, addr + f[9], &a) || a > (1u << 24) || !hrd(h, addr + f[10], &b))
+			return false;
+		size += 16 * a + (b ? (uint64_t)f[11] : 0);
+		break;
+	}
 	case SR_NPY_VOID:
 		if (!hrd(h, addr + f[0], &a) || !a || !rd32(h, a + f[1], &i32) || i32 < 0)
 			return false;

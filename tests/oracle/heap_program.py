@@ -166,6 +166,11 @@ import struct  # noqa: E402
 import tempfile  # noqa: E402
 import xml.etree.ElementTree as ElementTree  # noqa: E402
 
+try:
+    import regex as REGEX  # noqa: E402
+except ImportError:
+    REGEX = None
+
 # --numpy: numpy and pandas objects too, and LEAK, a list of arrays that own
 # their data; its retained size must be the sum of its items' sizes.
 NP = PD = None
@@ -560,12 +565,18 @@ def build_sized(tag, seed):
                       itertools.count(seed), itertools.cycle([tag]),
                       itertools.tee([1, 2, 3])[0]]
     # decimal: small values live in the object, big ones outside
-    v["decimal"] = [decimal.Decimal("1.5"), decimal.Decimal(10 ** (60 + n) + seed)]
+    v["decimal"] = [decimal.Decimal("1.5"), decimal.Decimal(10 ** (60 + n) + seed),
+                    decimal.Decimal(7) ** (200 + n), decimal.Decimal(-(10 ** 120) - seed)]
     # ElementTree elements with and without children
     root = ElementTree.Element("root", {"tag": tag})
     for i in range(n % 6):
         ElementTree.SubElement(root, "child", {"i": str(i)})
     v["element"] = [root, ElementTree.Element("leaf")]
+    if REGEX is not None:
+        # the regex package (pyenv 3.11 has it): a pattern's nodes, groups
+        # and code outside the object
+        v["regex"] = [REGEX.compile("(?P<w>[a-z]+)-(%d)+|x{2,%d}" % (seed, n + 3)),
+                      REGEX.compile("(?i)caf\u00e9|(a)(b)?(c)*"), REGEX.compile("")]
     if NP is not None:
         owned = NP.arange(n + 10, dtype="f8")
         grid = NP.zeros((n + 2, 3), dtype="i4")
