@@ -93,6 +93,25 @@ static bool read_cstr(const struct pyhs_heap *h, uint64_t addr, char *buf,
 	return true;
 }
 
+/* Static types whose instances exist although PyType_Ready() never ran on
+ * them (3.8 and 3.9 create lru_cache's list elements so). */
+static const char *const never_readied[] = { "functools._lru_list_elem" };
+
+static bool is_never_readied(const struct pyhs_heap *h, uint64_t addr,
+			     uint64_t meta)
+{
+	uint64_t np;
+	char name[64];
+	if (h->minor > 9 || meta != h->type_type ||
+	    !hrd_off(h, addr, h->L->type_tp_name, &np) ||
+	    !read_cstr(h, np, name, sizeof(name)))
+		return false;
+	for (size_t i = 0; i < sizeof(never_readied) / sizeof(never_readied[0]); i++)
+		if (strcmp(name, never_readied[i]) == 0)
+			return true;
+	return false;
+}
+
 /* Does the object at addr look like a type object? Checks that its type
  * is a type whose instances are types, to a bounded depth. */
 static bool looks_like_type(struct pyhs_heap *h, uint64_t addr, int depth)
@@ -104,9 +123,10 @@ static bool looks_like_type(struct pyhs_heap *h, uint64_t addr, int depth)
 		return true;
 	uint64_t meta, flags, meta_flags;
 	if (!hrd(h, addr + 8, &meta) ||
-	    !hrd_off(h, addr, L->type_tp_flags, &flags) ||
-	    !(flags & TPFLAGS_READY))
+	    !hrd_off(h, addr, L->type_tp_flags, &flags))
 		return false;
+	if (!(flags & TPFLAGS_READY))
+		return is_never_readied(h, addr, meta);
 	if (meta == h->type_type)
 		return true;
 	if (depth >= 3 || !hrd_off(h, meta, L->type_tp_flags, &meta_flags) ||
