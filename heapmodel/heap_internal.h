@@ -58,6 +58,7 @@ struct pyhs_type_info {
 	bool fields_done;
 	bool scan_capped;       /* warned that instances were scanned in part */
 	int sizing;             /* sizes.c: where instances' sizes come from */
+	int owned_refs;         /* sizes.c: rule for references in owned memory */
 };
 DEFINE_VECTOR(pyhs_type_vector, struct pyhs_type_info)
 DEFINE_HASH_MAP(pyhs_addr_u32_map, uint64_t, uint32_t, pyhs_hash_u64,
@@ -172,6 +173,12 @@ uint64_t pyhs_type_dict(const struct pyhs_heap *h, uint64_t type);
  * that is not what its __sizeof__ returns. */
 uint64_t pyhs_size_adjust(struct pyhs_heap *h, uint32_t type, uint64_t addr,
 			  uint64_t size, bool *ret_inexact);
+/* Calls fn for each reference the object holds in C memory it owns
+ * outside its layout (an element's children, a pickler's memo, ...). */
+typedef void pyhs_owned_ref_fn(void *arg, uint64_t target, uint32_t label);
+struct pyhs_error *pyhs_owned_refs(struct pyhs_heap *h, uint32_t type,
+				   uint64_t addr, pyhs_owned_ref_fn *fn,
+				   void *arg);
 
 /* values.c */
 /* Reads a str object as UTF-8 into buf (NUL-terminated, truncated to n-1

@@ -483,6 +483,125 @@ static bool apply(const struct pyhs_heap *h, const struct pyhs_type_info *ti,
 	return true;
 }
 
+/* ---- references held in memory the object owns ---- */
+
+enum ref_rule_kind {
+	/* extra at f[0]: attrib at f[1] (.attrib), length f[2] children
+	 * pointers at f[3] ([i]) (ElementTree elements) */
+	RR_ELEMENT,
+	/* memo table at f[0]: f[1] (allocated) entries at f[2] of 16 bytes,
+	 * their keys (Pickler) */
+	RR_MEMO_TABLE,
+	/* array at f[0] of the count at f[1] ([i]) (Unpickler memo) */
+	RR_ARRAY,
+	/* a ctypes type: its StgDict's proto (f[0]), which the type's own
+	 * traverse visits (.proto) */
+	RR_STGDICT_PROTO,
+};
+
+struct ref_rule {
+	const char *tp_name;
+	unsigned min_minor, max_minor;
+	enum ref_rule_kind kind;
+	int32_t f[4];
+};
+
+static const struct ref_rule ref_rules[] = {
+	{ "xml.etree.ElementTree.Element", 8, 13, RR_ELEMENT, { 40, 0, 8, 24 } },
+	{ "_pickle.Pickler", 8, 13, RR_MEMO_TABLE, { 16, 16, 24 } },
+	{ "_pickle.Unpickler", 8, 13, RR_ARRAY, { 24, 32 } },
+	{ "_ctypes.PyCPointerType", 8, 12, RR_STGDICT_PROTO, { 96 } },
+	{ "_ctypes.PyCArrayType", 8, 12, RR_STGDICT_PROTO, { 96 } },
+	{ "_ctypes.PyCSimpleType", 8, 12, RR_STGDICT_PROTO, { 96 } },
+	{ "_ctypes.PyCFuncPtrType", 8, 12, RR_STGDICT_PROTO, { 96 } },
+	{ "_ctypes.PyCStructType", 8, 12, RR_STGDICT_PROTO, { 96 } },
+	{ "_ctypes.UnionType", 8, 12, RR_STGDICT_PROTO, { 96 } },
+};
+
+#define MAX_OWNED_REFS (1u << 20)
+
+static int ref_rule_of(struct pyhs_heap *h, const struct pyhs_type_info *ti)
+{
+	const struct pyhs_layout *L = h->L;
+	uint64_t mro, n, t, np;
+	char name[96];
+	if (!hrd_off(h, ti->addr, L->type_tp_mro, &mro) || !mro ||
+	    !hrd(h, mro + 16, &n) || n > 256)
+		n = 0;
+	for (uint64_t k = 0; k < (n ? n : 1); k++) {
+		if (!n)
+			t = ti->addr;
+		else if (!hrd(h, mro + (uint64_t)L->tuple_ob_item + 8 * k, &t))
+			break;
+		if (!hrd_off(h, t, L->type_tp_name, &np) ||
+		    !read_cstr(h, np, name, sizeof(name)))
+			continue;
+		for (size_t r = 0; r < sizeof(ref_rules) / sizeof(ref_rules[0]); r++)
+			if (h->minor >= ref_rules[r].min_minor &&
+			    h->minor <= ref_rules[r].max_minor &&
+			    strcmp(ref_rules[r].tp_name, name) == 0)
+				return (int)r + 1;
+	}
+	return -1;
+}
+
+struct pyhs_error *pyhs_owned_refs(struct pyhs_heap *h, uint32_t type,
+				   uint64_t addr, pyhs_owned_ref_fn *fn,
+				   void *arg)
+{
+	struct pyhs_type_info *ti = &h->types.data[type];
+	if (!ti->owned_refs)
+		ti->owned_refs = ref_rule_of(h, ti);
+	if (ti->owned_refs < 0)
+		return NULL;
+	const struct ref_rule *r = &ref_rules[ti->owned_refs - 1];
+	const int32_t *f = r->f;
+	uint64_t a, b, c, v;
+	struct pyhs_error *err;
+	uint32_t id;
+	switch (r->kind) {
+	case RR_ELEMENT:
+		if (!hrd(h, addr + f[0], &a) || !a)
+			break;
+		if (hrd(h, a + f[1], &v) && v) {
+			if ((err = pyhs_heap_intern_string(h, ".attrib", &id)))
+				return err;
+			fn(arg, v, PYHS_LABEL(PYHS_LABEL_FIELD, id));
+		}
+		if (!hrd(h, a + f[2], &b) || !hrd(h, a + f[3], &c) || b > MAX_OWNED_REFS)
+			break;
+		for (uint64_t k = 0; k < b; k++)
+			if (hrd(h, c + 8 * k, &v) && v)
+				fn(arg, v, PYHS_LABEL(PYHS_LABEL_INDEX, k));
+		break;
+	case RR_MEMO_TABLE:
+		if (!hrd(h, addr + f[0], &a) || !a || !hrd(h, a + f[1], &b) ||
+		    !hrd(h, a + f[2], &c) || b > MAX_OWNED_REFS)
+			break;
+		for (uint64_t k = 0; k < b; k++)
+			if (hrd(h, c + 16 * k, &v) && v)
+				fn(arg, v, PYHS_LABEL(PYHS_LABEL_DICT_KEY, 0));
+		break;
+	case RR_ARRAY:
+		if (!hrd(h, addr + f[0], &a) || !a || !hrd(h, addr + f[1], &b) ||
+		    b > MAX_OWNED_REFS)
+			break;
+		for (uint64_t k = 0; k < b; k++)
+			if (hrd(h, a + 8 * k, &v) && v)
+				fn(arg, v, PYHS_LABEL(PYHS_LABEL_INDEX, k));
+		break;
+	case RR_STGDICT_PROTO:
+		a = pyhs_type_dict(h, addr);
+		if (a && hrd(h, a + f[0], &v) && v) {
+			if ((err = pyhs_heap_intern_string(h, ".proto", &id)))
+				return err;
+			fn(arg, v, PYHS_LABEL(PYHS_LABEL_FIELD, id));
+		}
+		break;
+	}
+	return NULL;
+}
+
 uint64_t pyhs_size_adjust(struct pyhs_heap *h, uint32_t type, uint64_t addr,
 			  uint64_t size, bool *ret_inexact)
 {

@@ -973,6 +973,11 @@ static bool scans_from_header(enum pyhs_kind kind)
 	       kind == K_LRU || kind == K_GEN;
 }
 
+static void owned_ref(void *arg, uint64_t target, uint32_t label)
+{
+	maybe_edge(arg, target, label);
+}
+
 static void decode(struct walker *w, uint32_t i)
 {
 	struct pyhs_heap *h = w->h;
@@ -1126,6 +1131,10 @@ static void decode(struct walker *w, uint32_t i)
 	    !scans_from_header(ti->kind))
 		scan(w, ti, addr, (uint64_t)ti->base_basicsize,
 		     (uint64_t)ti->kind_basicsize);
+	struct pyhs_error *err = pyhs_owned_refs(h, h->type.data[i], addr,
+						 owned_ref, w);
+	if (err)
+		walker_fail(w, err);
 	bool inexact;
 	size = pyhs_size_adjust(h, h->type.data[i], addr, size, &inexact);
 	if (inexact)
