@@ -497,25 +497,31 @@ enum ref_rule_kind {
 	/* a ctypes type: its StgDict's proto (f[0]), which the type's own
 	 * traverse visits (.proto) */
 	RR_STGDICT_PROTO,
+	/* array at f[0] of the int count at f[1] ([i]) (Cython functions'
+	 * defaults) */
+	RR_ARRAY_INT,
 };
 
 struct ref_rule {
 	const char *tp_name;
 	unsigned min_minor, max_minor;
+	int64_t basicsize; /* the layout the offsets are for; 0: any */
 	enum ref_rule_kind kind;
 	int32_t f[4];
 };
 
 static const struct ref_rule ref_rules[] = {
-	{ "xml.etree.ElementTree.Element", 8, 13, RR_ELEMENT, { 40, 0, 8, 24 } },
-	{ "_pickle.Pickler", 8, 13, RR_MEMO_TABLE, { 16, 16, 24 } },
-	{ "_pickle.Unpickler", 8, 13, RR_ARRAY, { 24, 32 } },
-	{ "_ctypes.PyCPointerType", 8, 12, RR_STGDICT_PROTO, { 96 } },
-	{ "_ctypes.PyCArrayType", 8, 12, RR_STGDICT_PROTO, { 96 } },
-	{ "_ctypes.PyCSimpleType", 8, 12, RR_STGDICT_PROTO, { 96 } },
-	{ "_ctypes.PyCFuncPtrType", 8, 12, RR_STGDICT_PROTO, { 96 } },
-	{ "_ctypes.PyCStructType", 8, 12, RR_STGDICT_PROTO, { 96 } },
-	{ "_ctypes.UnionType", 8, 12, RR_STGDICT_PROTO, { 96 } },
+	{ "xml.etree.ElementTree.Element", 8, 13, 0, RR_ELEMENT, { 40, 0, 8, 24 } },
+	{ "_pickle.Pickler", 8, 13, 0, RR_MEMO_TABLE, { 16, 16, 24 } },
+	{ "_pickle.Unpickler", 8, 13, 0, RR_ARRAY, { 24, 32 } },
+	{ "_ctypes.PyCPointerType", 8, 12, 0, RR_STGDICT_PROTO, { 96 } },
+	{ "_ctypes.PyCArrayType", 8, 12, 0, RR_STGDICT_PROTO, { 96 } },
+	{ "_ctypes.PyCSimpleType", 8, 12, 0, RR_STGDICT_PROTO, { 96 } },
+	{ "_ctypes.PyCFuncPtrType", 8, 12, 0, RR_STGDICT_PROTO, { 96 } },
+	{ "_ctypes.PyCStructType", 8, 12, 0, RR_STGDICT_PROTO, { 96 } },
+	{ "_ctypes.UnionType", 8, 12, 0, RR_STGDICT_PROTO, { 96 } },
+	/* Cython 0.29's functions (a 184-byte layout): their defaults */
+	{ "cython_function_or_method", 8, 14, 184, RR_ARRAY_INT, { 120, 128 } },
 };
 
 #define MAX_OWNED_REFS (1u << 20)
@@ -536,10 +542,14 @@ static int ref_rule_of(struct pyhs_heap *h, const struct pyhs_type_info *ti)
 		if (!hrd_off(h, t, L->type_tp_name, &np) ||
 		    !read_cstr(h, np, name, sizeof(name)))
 			continue;
+		uint64_t basic = 0;
+		hrd_off(h, t, L->type_tp_basicsize, &basic);
 		for (size_t r = 0; r < sizeof(ref_rules) / sizeof(ref_rules[0]); r++)
 			if (h->minor >= ref_rules[r].min_minor &&
 			    h->minor <= ref_rules[r].max_minor &&
-			    strcmp(ref_rules[r].tp_name, name) == 0)
+			    strcmp(ref_rules[r].tp_name, name) == 0 &&
+			    (!ref_rules[r].basicsize ||
+			     (uint64_t)ref_rules[r].basicsize == basic))
 				return (int)r + 1;
 	}
 	return -1;
@@ -590,6 +600,16 @@ struct pyhs_error *pyhs_owned_refs(struct pyhs_heap *h, uint32_t type,
 			if (hrd(h, a + 8 * k, &v) && v)
 				fn(arg, v, PYHS_LABEL(PYHS_LABEL_INDEX, k));
 		break;
+	case RR_ARRAY_INT: {
+		int32_t n;
+		if (!hrd(h, addr + f[0], &a) || !a || !rd32(h, addr + f[1], &n) ||
+		    n < 0 || (uint32_t)n > MAX_OWNED_REFS)
+			break;
+		for (uint64_t k = 0; k < (uint64_t)n; k++)
+			if (hrd(h, a + 8 * k, &v) && v)
+				fn(arg, v, PYHS_LABEL(PYHS_LABEL_INDEX, k));
+		break;
+	}
 	case RR_STGDICT_PROTO:
 		a = pyhs_type_dict(h, addr);
 		if (a && hrd(h, a + f[0], &v) && v) {

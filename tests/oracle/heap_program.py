@@ -926,15 +926,18 @@ def leaf_record_and_abort(truth_path, debug):
                 immortal = IS_IMMORTAL(o)
             else:
                 immortal = IMMORTAL_MIN_REFCNT is not None and raw >= IMMORTAL_MIN_REFCNT
-            try:
-                size = "%d" % sys.getsizeof(o)
-            except Exception:
-                size = "null"
             tid = id(type(o))
             tname = names.get(tid)
             if tname is None:
                 tname = names[tid] = type_name_json(type(o))
                 py_sizeof[tid] = python_sizeof(type(o))
+            # A __sizeof__ in Python may change the heap (pandas' fills
+            # caches): it is not called; the export must say it cannot
+            # know that size.
+            try:
+                size = "null" if py_sizeof[tid] else "%d" % sys.getsizeof(o)
+            except Exception:
+                size = "null"
             refs = ",".join(map(str, map(id, gc.get_referents(o))))
             if immortal:
                 rc = "null,\"immortal\":true"
