@@ -163,6 +163,10 @@ uint32_t pyhs_type_get(struct pyhs_heap *h, uint64_t addr,
 		       struct pyhs_error **err);
 struct pyhs_error *pyhs_types_init(struct pyhs_heap *h);
 struct pyhs_error *pyhs_types_name_all(struct pyhs_heap *h);
+/* Reads a C string into buf (NUL-terminated, truncated to n-1 bytes);
+ * false if unreadable. */
+bool pyhs_read_cstr(const struct pyhs_heap *h, uint64_t addr, char *buf,
+		    size_t n);
 /* A type's dict (3.12+ static builtin types: the interpreter's copy); 0 if
  * none can be read. */
 uint64_t pyhs_type_dict(const struct pyhs_heap *h, uint64_t type);

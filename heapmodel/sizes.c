@@ -146,22 +146,6 @@ enum {
 	SIZING_RULE,     /* rules[sizing - SIZING_RULE] */
 };
 
-static bool read_cstr(const struct pyhs_heap *h, uint64_t addr, char *buf,
-		      size_t n)
-{
-	size_t i = 0;
-	while (i + 1 < n) {
-		char c;
-		if (!pyhs_target_read(h->t, addr + i, &c, 1))
-			return false;
-		buf[i++] = c;
-		if (!c)
-			return true;
-	}
-	buf[i] = '\0';
-	return false;
-}
-
 /* strlen of a C string in the target, bounded; false if unreadable. */
 static bool target_strlen(const struct pyhs_heap *h, uint64_t addr,
 			  uint64_t *ret)
@@ -183,7 +167,7 @@ static int sizing_of_type(struct pyhs_heap *h, uint64_t type)
 	const struct pyhs_layout *L = h->L;
 	uint64_t np;
 	char name[96];
-	if (hrd_off(h, type, L->type_tp_name, &np) && read_cstr(h, np, name, sizeof(name))) {
+	if (hrd_off(h, type, L->type_tp_name, &np) && pyhs_read_cstr(h, np, name, sizeof(name))) {
 		for (size_t r = 0; r < sizeof(rules) / sizeof(rules[0]); r++)
 			if (h->minor >= rules[r].min_minor &&
 			    h->minor <= rules[r].max_minor &&
@@ -543,7 +527,7 @@ static int ref_rule_of(struct pyhs_heap *h, const struct pyhs_type_info *ti)
 		else if (!hrd(h, mro + (uint64_t)L->tuple_ob_item + 8 * k, &t))
 			break;
 		if (!hrd_off(h, t, L->type_tp_name, &np) ||
-		    !read_cstr(h, np, name, sizeof(name)))
+		    !pyhs_read_cstr(h, np, name, sizeof(name)))
 			continue;
 		uint64_t basic = 0;
 		hrd_off(h, t, L->type_tp_basicsize, &basic);
