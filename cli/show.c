@@ -87,9 +87,12 @@ int verb_show(int argc, char **argv)
 	if (o.json) {
 		printf("{\"addr\": %" PRIu64 ", \"type\": ", addr);
 		pyhs_json_string(stdout, tn);
-		printf(", \"size\": %" PRIu64 ", \"retained\": %" PRIu64 ", \"refcnt\": %" PRIu64
+		printf(", \"size\": %" PRIu64 ", \"size_exact\": %s, \"retained\": %" PRIu64
+		       ", \"refcnt\": %" PRIu64
 		       ", \"unexplained_refs\": %" PRIu64 ", \"immortal\": %s, \"gen\": ",
-		       pyhs_heap_size(h, i), pyhs_analysis_retained(a, i), pyhs_heap_refcnt(h, i),
+		       pyhs_heap_size(h, i),
+		       pyhs_heap_flags(h, i) & PYHS_OBJ_SIZE_INEXACT ? "false" : "true",
+		       pyhs_analysis_retained(a, i), pyhs_heap_refcnt(h, i),
 		       pyhs_analysis_unexplained(a, i),
 		       pyhs_heap_flags(h, i) & PYHS_OBJ_IMMORTAL ? "true" : "false");
 		pyhs_json_gen(stdout, pyhs_heap_gen(h, i));
@@ -121,8 +124,10 @@ int verb_show(int argc, char **argv)
 		fputs("}\n", stdout);
 	} else {
 		printf("0x%" PRIx64 "  %s  %s\n", addr, tn, preview);
-		printf("  size %s, retained %s, refcount %" PRIu64 "%s, generation %s\n",
+		printf("  size %s%s, retained %s, refcount %" PRIu64 "%s, generation %s\n",
 		       pyhs_format_bytes(pyhs_heap_size(h, i), b1, sizeof(b1)),
+		       pyhs_heap_flags(h, i) & PYHS_OBJ_SIZE_INEXACT ?
+			       " (its layout's: __sizeof__ not followed)" : "",
 		       pyhs_format_bytes(pyhs_analysis_retained(a, i), b2, sizeof(b2)),
 		       pyhs_heap_refcnt(h, i),
 		       pyhs_heap_flags(h, i) & PYHS_OBJ_IMMORTAL ? " (immortal)" : "",

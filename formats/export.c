@@ -33,6 +33,8 @@ struct pyhs_error *pyhs_export_jsonl_gen(const struct pyhs_heap *h, int gen,
 		unsigned flags = pyhs_heap_flags(h, i);
 		fprintf(out, ", \"size\": %" PRIu64 ", \"refcnt\": %" PRIu64,
 			pyhs_heap_size(h, i), pyhs_heap_refcnt(h, i));
+		if (flags & PYHS_OBJ_SIZE_INEXACT)
+			fputs(", \"size_exact\": false", out);
 		if (flags & PYHS_OBJ_IMMORTAL)
 			fputs(", \"immortal\": true", out);
 		fputs(", \"gen\": ", out);

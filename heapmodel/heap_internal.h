@@ -57,6 +57,8 @@ struct pyhs_type_info {
 	uint32_t nfield_words;
 	bool fields_done;
 	bool scan_capped;       /* warned that instances were scanned in part */
+	int sizing;             /* sizes.c: where instances' sizes come from */
+	int owned_refs;         /* sizes.c: rule for references in owned memory */
 };
 DEFINE_VECTOR(pyhs_type_vector, struct pyhs_type_info)
 DEFINE_HASH_MAP(pyhs_addr_u32_map, uint64_t, uint32_t, pyhs_hash_u64,
@@ -161,6 +163,26 @@ uint32_t pyhs_type_get(struct pyhs_heap *h, uint64_t addr,
 		       struct pyhs_error **err);
 struct pyhs_error *pyhs_types_init(struct pyhs_heap *h);
 struct pyhs_error *pyhs_types_name_all(struct pyhs_heap *h);
+/* Reads a C string into buf (NUL-terminated, truncated to n-1 bytes);
+ * false if unreadable. */
+bool pyhs_read_cstr(const struct pyhs_heap *h, uint64_t addr, char *buf,
+		    size_t n);
+/* A type's dict (3.12+ static builtin types: the interpreter's copy); 0 if
+ * none can be read. */
+uint64_t pyhs_type_dict(const struct pyhs_heap *h, uint64_t type);
+
+/* sizes.c */
+/* sys.getsizeof() of the object at addr of type number type, without the
+ * GC pre-header, given the size its layout gives; *ret_inexact is set when
+ * that is not what its __sizeof__ returns. */
+uint64_t pyhs_size_adjust(struct pyhs_heap *h, uint32_t type, uint64_t addr,
+			  uint64_t size, bool *ret_inexact);
+/* Calls fn for each reference the object holds in C memory it owns
+ * outside its layout (an element's children, a pickler's memo, ...). */
+typedef void pyhs_owned_ref_fn(void *arg, uint64_t target, uint32_t label);
+struct pyhs_error *pyhs_owned_refs(struct pyhs_heap *h, uint32_t type,
+				   uint64_t addr, pyhs_owned_ref_fn *fn,
+				   void *arg);
 
 /* values.c */
 /* Reads a str object as UTF-8 into buf (NUL-terminated, truncated to n-1

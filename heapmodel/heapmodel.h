@@ -42,6 +42,7 @@ enum pyhs_gen {
 #define PYHS_OBJ_UNREADABLE 0x02 /* header read, body not */
 #define PYHS_OBJ_CONSERVATIVE 0x04 /* references found by scanning */
 #define PYHS_OBJ_STATIC 0x08 /* lives in a binary's data, not the heap */
+#define PYHS_OBJ_SIZE_INEXACT 0x10 /* size is not what sys.getsizeof() says */
 
 /* Edge label kinds (see pyhs_heap_format_label). */
 enum pyhs_label_kind {

@@ -78,8 +78,8 @@ struct pyhs_error *pyhs_types_init(struct pyhs_heap *h)
 	return NULL;
 }
 
-static bool read_cstr(const struct pyhs_heap *h, uint64_t addr, char *buf,
-		      size_t n)
+bool pyhs_read_cstr(const struct pyhs_heap *h, uint64_t addr, char *buf,
+		    size_t n)
 {
 	size_t i = 0;
 	while (i + 1 < n) {
@@ -94,6 +94,25 @@ static bool read_cstr(const struct pyhs_heap *h, uint64_t addr, char *buf,
 	return true;
 }
 
+/* Static types whose instances exist although PyType_Ready() never ran on
+ * them (3.8 and 3.9 create lru_cache's list elements so). */
+static const char *const never_readied[] = { "functools._lru_list_elem" };
+
+static bool is_never_readied(const struct pyhs_heap *h, uint64_t addr,
+			     uint64_t meta)
+{
+	uint64_t np;
+	char name[64];
+	if (h->minor > 9 || meta != h->type_type ||
+	    !hrd_off(h, addr, h->L->type_tp_name, &np) ||
+	    !pyhs_read_cstr(h, np, name, sizeof(name)))
+		return false;
+	for (size_t i = 0; i < sizeof(never_readied) / sizeof(never_readied[0]); i++)
+		if (strcmp(name, never_readied[i]) == 0)
+			return true;
+	return false;
+}
+
 /* Does the object at addr look like a type object? Checks that its type
  * is a type whose instances are types, to a bounded depth. */
 static bool looks_like_type(struct pyhs_heap *h, uint64_t addr, int depth)
@@ -105,9 +124,10 @@ static bool looks_like_type(struct pyhs_heap *h, uint64_t addr, int depth)
 		return true;
 	uint64_t meta, flags, meta_flags;
 	if (!hrd(h, addr + 8, &meta) ||
-	    !hrd_off(h, addr, L->type_tp_flags, &flags) ||
-	    !(flags & TPFLAGS_READY))
+	    !hrd_off(h, addr, L->type_tp_flags, &flags))
 		return false;
+	if (!(flags & TPFLAGS_READY))
+		return is_never_readied(h, addr, meta);
 	if (meta == h->type_type)
 		return true;
 	if (depth >= 3 || !hrd_off(h, meta, L->type_tp_flags, &meta_flags) ||
@@ -169,7 +189,7 @@ uint32_t pyhs_type_get(struct pyhs_heap *h, uint64_t addr,
 		uint64_t np;
 		enum pyhs_kind named = K_OPAQUE;
 		if (hrd_off(h, cur, L->type_tp_name, &np) &&
-		    read_cstr(h, np, name, sizeof(name))) {
+		    pyhs_read_cstr(h, np, name, sizeof(name))) {
 			for (size_t i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
 				if (strcmp(name, kind_names[i].tp_name) == 0)
 					named = kind_names[i].kind;
@@ -204,6 +224,28 @@ uint32_t pyhs_type_get(struct pyhs_heap *h, uint64_t addr,
 	return *slot;
 }
 
+#define TPFLAGS_STATIC_BUILTIN (UINT64_C(1) << 1)
+
+uint64_t pyhs_type_dict(const struct pyhs_heap *h, uint64_t type)
+{
+	const struct pyhs_layout *L = h->L;
+	uint64_t dict = 0, flags = 0;
+	hrd_off(h, type, L->type_tp_dict, &dict);
+	hrd_off(h, type, L->type_tp_flags, &flags);
+	if (!dict && (flags & TPFLAGS_STATIC_BUILTIN) && L->interp_types_builtins >= 0) {
+		uint64_t index, state_type;
+		if (hrd_off(h, type, L->type_tp_subclasses, &index) && index &&
+		    index < 1000) {
+			uint64_t st = h->interp + (uint64_t)L->interp_types_builtins +
+				      (index - 1) * (uint64_t)L->static_type_state_size;
+			if (hrd_off(h, st, L->static_type_state_type, &state_type) &&
+			    state_type == type)
+				hrd_off(h, st, L->static_type_state_tp_dict, &dict);
+		}
+	}
+	return dict;
+}
+
 /* type.__module__ and type.__qualname__, as Python computes them. */
 static char *type_name(struct pyhs_heap *h, const struct pyhs_type_info *ti)
 {
@@ -226,7 +268,7 @@ static char *type_name(struct pyhs_heap *h, const struct pyhs_type_info *ti)
 		uint64_t np;
 		char full[512];
 		if (!hrd_off(h, ti->addr, L->type_tp_name, &np) ||
-		    !read_cstr(h, np, full, sizeof(full)))
+		    !pyhs_read_cstr(h, np, full, sizeof(full)))
 			snprintf(full, sizeof(full), "?");
 		char *dot = strrchr(full, '.');
 		if (dot) {

@@ -13,7 +13,6 @@
 #define TPFLAGS_INLINE_VALUES (UINT64_C(1) << 2)
 #define TPFLAGS_MANAGED_WEAKREF (UINT64_C(1) << 3)
 #define TPFLAGS_MANAGED_DICT (UINT64_C(1) << 4)
-#define TPFLAGS_STATIC_BUILTIN (UINT64_C(1) << 1)
 #define TPFLAGS_HEAPTYPE (UINT64_C(1) << 9)
 #define TPFLAGS_HAVE_GC (UINT64_C(1) << 14)
 
@@ -733,19 +732,7 @@ static uint64_t decode_type(struct walker *w, uint64_t addr)
 	bool heap = flags & TPFLAGS_HEAPTYPE;
 	if (heap || meta != h->type_type)
 		edge(w, meta, PYHS_LABEL(PYHS_LABEL_FIELD, w->id_class));
-	uint64_t dict = 0;
-	hrd_off(h, addr, L->type_tp_dict, &dict);
-	if (!dict && (flags & TPFLAGS_STATIC_BUILTIN) && L->interp_types_builtins >= 0) {
-		uint64_t index, state_type;
-		if (hrd_off(h, addr, L->type_tp_subclasses, &index) && index &&
-		    index < 1000) {
-			uint64_t st = h->interp + (uint64_t)L->interp_types_builtins +
-				      (index - 1) * (uint64_t)L->static_type_state_size;
-			if (hrd_off(h, st, L->static_type_state_type, &state_type) &&
-			    state_type == addr)
-				hrd_off(h, st, L->static_type_state_tp_dict, &dict);
-		}
-	}
+	uint64_t dict = pyhs_type_dict(h, addr);
 	if (dict)
 		edge(w, dict, PYHS_LABEL(PYHS_LABEL_FIELD, w->id_dict));
 	field(w, addr, L->type_tp_mro, w->id_mro);
@@ -992,6 +979,11 @@ static bool scans_from_header(enum pyhs_kind kind)
 	       kind == K_LRU || kind == K_GEN;
 }
 
+static void owned_ref(void *arg, uint64_t target, uint32_t label)
+{
+	maybe_edge(arg, target, label);
+}
+
 static void decode(struct walker *w, uint32_t i)
 {
 	struct pyhs_heap *h = w->h;
@@ -1152,6 +1144,14 @@ static void decode(struct walker *w, uint32_t i)
 	    !scans_from_header(ti->kind))
 		scan(w, ti, addr, (uint64_t)ti->base_basicsize,
 		     (uint64_t)ti->kind_basicsize);
+	struct pyhs_error *err = pyhs_owned_refs(h, h->type.data[i], addr,
+						 owned_ref, w);
+	if (err)
+		walker_fail(w, err);
+	bool inexact;
+	size = pyhs_size_adjust(h, h->type.data[i], addr, size, &inexact);
+	if (inexact)
+		h->flags.data[i] |= PYHS_OBJ_SIZE_INEXACT;
 	h->size.data[i] = size + gc_extra(w, ti, addr);
 }
 

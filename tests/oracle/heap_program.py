@@ -84,9 +84,9 @@ EXIT_UNSUPPORTED = 77  # the interpreter cannot give a meaningful truth
 
 def parse_args(argv):
     if len(argv) < 2 or argv[1].startswith("-"):
-        sys.stderr.write("usage: heap_program.py TRUTH_FILE [--debug-check]\n")
+        sys.stderr.write("usage: heap_program.py TRUTH_FILE [--debug-check] [--numpy]\n")
         sys.exit(2)
-    return argv[1], "--debug-check" in argv[2:]
+    return argv[1], "--debug-check" in argv[2:], "--numpy" in argv[2:]
 
 
 def check_interpreter():
@@ -107,7 +107,7 @@ def check_interpreter():
         sys.exit(EXIT_UNSUPPORTED)
 
 
-TRUTH_PATH, DEBUG_CHECK = parse_args(sys.argv)
+TRUTH_PATH, DEBUG_CHECK, WITH_NUMPY = parse_args(sys.argv)
 check_interpreter()
 if DEBUG_CHECK:
     import ctypes  # imported early: the import allocates many objects
@@ -152,6 +152,37 @@ import threading  # noqa: E402
 import time  # noqa: E402
 import types  # noqa: E402
 import weakref  # noqa: E402
+# Modules whose C types size themselves (__sizeof__ of their own, or data
+# held outside the object header).
+import array  # noqa: E402
+import ctypes  # noqa: E402
+import decimal  # noqa: E402
+import io  # noqa: E402
+import itertools  # noqa: E402
+import mmap  # noqa: E402
+import pickle  # noqa: E402
+import re  # noqa: E402
+import struct  # noqa: E402
+import tempfile  # noqa: E402
+import xml.etree.ElementTree as ElementTree  # noqa: E402
+
+try:
+    import regex as REGEX  # noqa: E402
+except ImportError:
+    REGEX = None
+
+# --numpy: numpy and pandas objects too, and LEAK, a list of arrays that own
+# their data; its retained size must be the sum of its items' sizes.
+NP = PD = None
+LEAK = None
+if WITH_NUMPY:
+    try:
+        import numpy as NP  # noqa: E402
+        import pandas as PD  # noqa: E402
+    except ImportError as e:
+        sys.stderr.write("heap_program.py: --numpy: %s\n" % e)
+        sys.exit(EXIT_UNSUPPORTED)
+    LEAK = [NP.full(16384, i, dtype="f8") for i in range(40)]  # 128 KiB each
 
 # Every object the stages build is kept alive from here (or from the locals
 # of the main thread's frames and the worker threads).
@@ -444,6 +475,120 @@ def build_kinds(tag, seed):
         cached(i % 24)
     v["lru_cached"] = cached
     v["partial"] = functools.partial(make_closure, seed)
+    v["sized"] = build_sized(tag, seed)
+    return v
+
+
+# One scratch file for the buffered readers and writers, left open until
+# the abort.
+SCRATCH = tempfile.TemporaryFile()
+
+
+def build_sized(tag, seed):
+    """Objects of the C types whose size is more than their header: a
+    __sizeof__ of their own, or items held outside the object."""
+    v = {}
+    n = seed % 50
+    # array.array: the item buffer, of each item size
+    v["array"] = [array.array("i", range(n)), array.array("d", [0.5] * (n % 7)),
+                  array.array("b"), array.array("Q", range(n + 100))]
+    grown = array.array("h")
+    for i in range(n + 3):
+        grown.append(i)  # over-allocated
+    v["array_grown"] = grown
+    v["bytearray"] = [bytearray(b"b" * (n + 1)), bytearray()]
+    grown_ba = bytearray()
+    for i in range(n + 5):
+        grown_ba.append(i & 0xff)
+    v["bytearray_grown"] = grown_ba
+    # io: BytesIO owns its buffer unless getvalue() shares it
+    v["bytesio"] = io.BytesIO(("bytesio-" + tag).encode() * (n + 1))
+    v["bytesio_empty"] = io.BytesIO()
+    shared = io.BytesIO(b"shared-" + tag.encode())
+    v["bytesio_shared"] = (shared, shared.getvalue())
+    written = io.BytesIO()
+    written.write(b"w" * (n * 10 + 1))
+    v["bytesio_written"] = written
+    v["stringio"] = io.StringIO("stringio-" + tag * (n + 1))
+    v["buffered_reader"] = open(os.devnull, "rb", buffering=512 + n)
+    v["buffered_writer"] = open(os.devnull, "wb")
+    v["buffered_random"] = io.BufferedRandom(io.FileIO(os.dup(SCRATCH.fileno()), "r+b"),
+                                             buffer_size=1024 + n)
+    v["text_wrapper"] = open(os.devnull, "r")
+    v["buffered_rwpair"] = io.BufferedRWPair(io.BytesIO(b"r"), io.BytesIO())
+    # struct
+    v["struct"] = struct.Struct("<%dih%ds" % (n + 1, n + 2))
+    v["struct_empty"] = struct.Struct("")
+    # ctypes types (their StgDict / type info) and instances
+    fields = [("x", ctypes.c_int), ("y", ctypes.c_double)]
+    if n % 2:
+        fields.append(("name", ctypes.c_char * (n + 1)))
+    point = type("Point" + tag, (ctypes.Structure,), {"_fields_": fields})
+    union = type("Union" + tag, (ctypes.Union,), {"_fields_": fields})
+    simple = type("Int" + tag, (ctypes.c_int,), {})
+    v["ctypes_struct_type"] = point
+    v["ctypes_union_type"] = union
+    v["ctypes_simple_type"] = simple
+    v["ctypes_pointer_type"] = ctypes.POINTER(point)
+    v["ctypes_array_type"] = point * (n + 2)
+    v["ctypes_funcptr_type"] = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(point))
+    v["ctypes_instances"] = [point(1, 2.0), union(), simple(seed), ctypes.c_double(0.5),
+                             (point * (n + 2))(), ctypes.pointer(point()),
+                             ctypes.create_string_buffer(100 + n),
+                             ctypes.c_char_p(b"ctypes")]
+    # collections
+    d = {"k%d" % i: [i] for i in range(n + 3)}
+    v["dict_views"] = [d, d.keys(), d.values(), d.items(), iter(d), iter(d.items())]
+    v["ordered_dict"] = collections.OrderedDict((k, [k]) for k in tag * (n + 1))
+    v["deque_grown"] = collections.deque(range(n * 10))
+    v["set_sized"] = [set(range(n)), frozenset(range(n + 10)), set()]
+    v["list_sized"] = [[None] * n, list(range(n + 1))]
+    # mmap
+    v["mmap"] = mmap.mmap(-1, 4096 * (1 + n % 3))
+    # re
+    pattern = re.compile("(?P<word>[a-z]+)-(%d)+" % seed)
+    v["re_pattern"] = pattern
+    v["re_match"] = [pattern.search("xx abc-%d yy" % seed), re.match("(a)(b)(c)?", "abc")]
+    # pickle
+    pickler = pickle.Pickler(io.BytesIO(), protocol=2)
+    pickler.dump([tag, [seed], {"k": (tag,)}])
+    v["pickler"] = pickler
+    data = pickle.dumps([tag, [seed] * 3, {"k": tag}])
+    unpickler = pickle.Unpickler(io.BytesIO(data + data))
+    unpickler.load()
+    v["unpickler"] = unpickler
+    # itertools with a __sizeof__
+    v["itertools"] = [itertools.product("ab", range(n % 4 + 1)),
+                      itertools.combinations(range(n + 3), 3),
+                      itertools.combinations_with_replacement("abc", 2),
+                      itertools.permutations(range(n % 5 + 3), 2),
+                      itertools.count(seed), itertools.cycle([tag]),
+                      itertools.tee([1, 2, 3])[0]]
+    # decimal: small values live in the object, big ones outside
+    v["decimal"] = [decimal.Decimal("1.5"), decimal.Decimal(10 ** (60 + n) + seed),
+                    decimal.Decimal(7) ** (200 + n), decimal.Decimal(-(10 ** 120) - seed)]
+    # ElementTree elements with and without children
+    root = ElementTree.Element("root", {"tag": tag})
+    for i in range(n % 6):
+        ElementTree.SubElement(root, "child", {"i": str(i)})
+    v["element"] = [root, ElementTree.Element("leaf")]
+    if REGEX is not None:
+        # the regex package (pyenv 3.11 has it): a pattern's nodes, groups
+        # and code outside the object
+        v["regex"] = [REGEX.compile("(?P<w>[a-z]+)-(%d)+|x{2,%d}" % (seed, n + 3)),
+                      REGEX.compile("(?i)caf\u00e9|(a)(b)?(c)*"), REGEX.compile("")]
+    if NP is not None:
+        owned = NP.arange(n + 10, dtype="f8")
+        grid = NP.zeros((n + 2, 3), dtype="i4")
+        v["np_owned"] = [owned, grid, NP.array([tag] * 3), NP.empty(0)]
+        v["np_views"] = [grid[1:], owned[::2], owned.reshape(-1, 1), grid.T]
+        v["np_scalars"] = [NP.float64(seed), NP.int64(seed), NP.int32(n), NP.uint8(n),
+                           NP.float32(0.5), NP.float16(1), NP.complex128(1j), NP.bool_(n % 2),
+                           NP.longdouble(2), NP.datetime64("2020-01-01") + n,
+                           NP.timedelta64(seed, "s"), NP.bytes_(b"np" * (n + 1)),
+                           NP.str_("s" * (n + 1)), NP.void(b"void" * (n + 1))]
+        v["pd_series"] = PD.Series(range(n + 5), name=tag)
+        v["pd_frame"] = PD.DataFrame({"a": range(n + 3), "b": [tag] * (n + 3)})
     return v
 
 
@@ -595,6 +740,44 @@ def untracked_atoms():
     return out
 
 
+# Untracked types that stay informational (see ATOMS).
+ATOM_TYPES = (str, int, float, complex, bytes, type(None), type(Ellipsis),
+              type(NotImplemented))
+
+
+def untracked_sized(gen_lists, skip_ids):
+    """Untracked objects of other types (code objects, arrays, mmaps,
+    decimals, bytearrays, ...) that the tracked objects refer to, and the
+    code objects in the constants of those: part of the verdict."""
+    seen = set(skip_ids)
+    seen.update(map(id, ATOMS))
+    out = []
+    frontier = []
+    for lst in gen_lists:
+        for o in lst:
+            if id(o) not in skip_ids:
+                frontier.extend(gc.get_referents(o))
+    while frontier:
+        nxt = []
+        for o in frontier:
+            if id(o) in seen:
+                continue
+            seen.add(id(o))
+            if gc.is_tracked(o) or isinstance(o, ATOM_TYPES):
+                continue
+            out.append(o)
+            if isinstance(o, types.CodeType):
+                nxt.extend(o.co_consts)
+        frontier = nxt
+    return out
+
+
+def python_sizeof(tp):
+    """True when sys.getsizeof() runs Python code for this type: a class
+    defines __sizeof__ in Python, so no reader of memory can compute it."""
+    return isinstance(getattr(tp, "__sizeof__", None), types.FunctionType)
+
+
 def collections_so_far():
     return sum(s.get("collections", 0) for s in gc.get_stats())
 
@@ -694,6 +877,11 @@ def leaf_record_and_abort(truth_path, debug):
     # own.  (On 3.11+ this materialises the frame object, which
     # main_stack_names() has already done anyway.)
     leaf_frame_id = id(sys._getframe())
+    # The list of arrays and what its retained size must be.
+    leak = None
+    if LEAK is not None:
+        leak = {"addr": id(LEAK),
+                "retained": sys.getsizeof(LEAK) + sum(map(sys.getsizeof, LEAK))}
     fd = os.open(truth_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     write_all(fd, " " * (HEADER_PAD - 1) + "\n")  # header placeholder
     collections_before = collections_so_far()
@@ -711,8 +899,10 @@ def leaf_record_and_abort(truth_path, debug):
                 id(l0), id(l1), id(l2)])
     perm = find_permanent((l0, l1, l2), skip)
     atoms = untracked_atoms()
+    sized = untracked_sized((l0, l1, l2, perm), skip)
     probe = [object()]
     names = {}  # id(type) -> JSON type name (ints and strs only)
+    py_sizeof = {}  # id(type) -> its size is computed by Python code
     checks = [] if debug else None
     n_objects = 0
     n_untracked = 0
@@ -720,7 +910,7 @@ def leaf_record_and_abort(truth_path, debug):
     chunk = []
     # Each object is in exactly one of these lists.
     batches = [("probe", probe), (0, l0), (1, l1), (2, l2),
-               ('"permanent"', perm), ("null", atoms)]
+               ('"permanent"', perm), ("null", atoms), ("sized", sized)]
     for gen, objs in batches:
         for o in objs:
             # The same statement for every object, the probe included: the
@@ -736,14 +926,18 @@ def leaf_record_and_abort(truth_path, debug):
                 immortal = IS_IMMORTAL(o)
             else:
                 immortal = IMMORTAL_MIN_REFCNT is not None and raw >= IMMORTAL_MIN_REFCNT
-            try:
-                size = "%d" % sys.getsizeof(o)
-            except Exception:
-                size = "null"
             tid = id(type(o))
             tname = names.get(tid)
             if tname is None:
                 tname = names[tid] = type_name_json(type(o))
+                py_sizeof[tid] = python_sizeof(type(o))
+            # A __sizeof__ in Python may change the heap (pandas' fills
+            # caches): it is not called; the export must say it cannot
+            # know that size.
+            try:
+                size = "null" if py_sizeof[tid] else "%d" % sys.getsizeof(o)
+            except Exception:
+                size = "null"
             refs = ",".join(map(str, map(id, gc.get_referents(o))))
             if immortal:
                 rc = "null,\"immortal\":true"
@@ -751,22 +945,28 @@ def leaf_record_and_abort(truth_path, debug):
                 rc = "%d" % (raw - base)
             if checks is not None:
                 checks.append((id(o), None if immortal else raw - base, tid,
-                               size, refs, "%s" % gen))
+                               size, refs, "null" if gen == "sized" else "%s" % gen))
             if gen == "null":
                 n_untracked += 1
                 extra = ",\"untracked\":true"
+            elif gen == "sized":
+                n_objects += 1
+                extra = ",\"untracked\":true,\"verdict\":true"
             else:
                 n_objects += 1
                 extra = ""
+            if py_sizeof[tid]:
+                extra += ",\"py_sizeof\":true"
             chunk.append('{"addr":%d,"type":%s,"size":%s,"refcnt":%s,"gen":%s,"refs":[%s]%s}\n'
-                         % (id(o), tname, size, rc, gen, refs, extra))
+                         % (id(o), tname, size, rc, "null" if gen == "sized" else gen,
+                            refs, extra))
             if len(chunk) >= 4000:
                 write_all(fd, "".join(chunk))
                 del chunk[:]
     # ---- end of the recording: drop everything that holds heap objects ---
-    del o, objs, batches, l0, l1, l2, perm, atoms, probe
+    del o, objs, batches, l0, l1, l2, perm, atoms, sized, probe
     write_all(fd, "".join(chunk))
-    del chunk, names, skip
+    del chunk, names, py_sizeof, skip
     collections_after = collections_so_far()
 
     write_all(fd, threads_line)
@@ -786,6 +986,7 @@ def leaf_record_and_abort(truth_path, debug):
         "refcnt_base": base,
         "collections_during_recording": collections_after - collections_before,
         "debug_check": bool(debug),
+        "leak": leak,
     })
     if len(header) >= HEADER_PAD:
         raise RuntimeError("header too long")
@@ -793,7 +994,7 @@ def leaf_record_and_abort(truth_path, debug):
     write_all(fd, header)  # the rest of the placeholder stays as spaces
     os.close(fd)
     # Leave exactly LEAF_LOCALS_AT_ABORT bound.
-    del fd, header, count, leaf_frame_id, collections_before, collections_after
+    del fd, header, count, leaf_frame_id, collections_before, collections_after, leak
     del n_objects, n_untracked, base, gen, raw, immortal, size, tid, tname
     del refs, rc, extra
     if debug:

@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""diff's growth gate counts the buffers objects own.
+
+    test_buffers_gate.py --tool PYHEAPSNAP --python PYTHON --kind array|numpy
+
+Two cores of buffers_program.py, with no arrays and with 20 one-MiB
+arrays: `diff --fail-if-growth 10MiB` must exit 1 and `--fail-if-growth
+30MiB` exit 0, and the growth diff reports must be 20 MiB and a little.
+Exit 77 when the interpreter (or numpy, for --kind numpy) is missing.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from pyhs_test import NoCore, clean_env, run_to_core  # noqa: E402
+
+MIB = 1 << 20
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--tool", required=True)
+    p.add_argument("--python", required=True)
+    p.add_argument("--kind", choices=("array", "numpy"), required=True)
+    args = p.parse_args()
+    if not os.path.exists(args.python):
+        print("skipped: %s not installed" % args.python)
+        return 77
+    tool = os.path.abspath(args.tool)
+    work = tempfile.mkdtemp(prefix="pyheapsnap-buffers-")
+    try:
+        cores = []
+        for n in (0, 20):
+            d = os.path.join(work, str(n))
+            os.makedirs(d)
+            argv = [args.python, "-I", os.path.join(HERE, "buffers_program.py"),
+                    args.kind, str(n)]
+            probe = subprocess.run(argv[:2] + ["-c", "import numpy"] if args.kind == "numpy"
+                                   else argv[:2] + ["-c", "pass"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if probe.returncode != 0:
+                print("skipped: %s cannot import numpy" % args.python)
+                return 77
+            try:
+                cores.append(run_to_core(argv, d, clean_env(), 120))
+            except NoCore as e:
+                print("FAIL: %s" % e)
+                return 1
+        out = subprocess.run([tool, "diff", cores[0], cores[1], "--json"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if out.returncode != 0:
+            print("FAIL: diff exited %d: %s" % (out.returncode, out.stderr.decode()[-500:]))
+            return 1
+        report = json.loads(out.stdout.decode())
+        growth = report.get("total", {}).get("size_delta")
+        print("diff: total size grew by %s bytes" % growth)
+        if not isinstance(growth, int) or not 20 * MIB <= growth < 21 * MIB:
+            print("FAIL: growth %s, expected 20 MiB and a little" % growth)
+            return 1
+        for threshold, want in (("10MiB", 1), ("30MiB", 0)):
+            rc = subprocess.call([tool, "diff", cores[0], cores[1],
+                                  "--fail-if-growth", threshold],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            print("diff --fail-if-growth %s: exit %d (want %d)" % (threshold, rc, want))
+            if rc != want:
+                print("FAIL: the gate at %s exited %d" % (threshold, rc))
+                return 1
+        print("PASS: %s arrays' buffers count in diff and its gate" % args.kind)
+        return 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
