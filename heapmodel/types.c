@@ -93,6 +93,18 @@ static bool read_cstr(const struct pyhs_heap *h, uint64_t addr, char *buf,
 	return true;
 }
 
+/* Static types whose instances exist though the type is never readied:
+ * 3.8 and 3.9 make lru_cache's list elements with PyObject_New on a type
+ * nothing passes to PyType_Ready. */
+static bool never_readied(const struct pyhs_heap *h, uint64_t addr)
+{
+	uint64_t np;
+	char name[32];
+	return h->minor <= 9 && hrd_off(h, addr, h->L->type_tp_name, &np) &&
+	       read_cstr(h, np, name, sizeof(name)) &&
+	       !strcmp(name, "functools._lru_list_elem");
+}
+
 /* Does the object at addr look like a type object? Checks that its type
  * is a type whose instances are types, to a bounded depth. */
 static bool looks_like_type(struct pyhs_heap *h, uint64_t addr, int depth)
@@ -104,9 +116,10 @@ static bool looks_like_type(struct pyhs_heap *h, uint64_t addr, int depth)
 		return true;
 	uint64_t meta, flags, meta_flags;
 	if (!hrd(h, addr + 8, &meta) ||
-	    !hrd_off(h, addr, L->type_tp_flags, &flags) ||
-	    !(flags & TPFLAGS_READY))
+	    !hrd_off(h, addr, L->type_tp_flags, &flags))
 		return false;
+	if (!(flags & TPFLAGS_READY))
+		return meta == h->type_type && never_readied(h, addr);
 	if (meta == h->type_type)
 		return true;
 	if (depth >= 3 || !hrd_off(h, meta, L->type_tp_flags, &meta_flags) ||

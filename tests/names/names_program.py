@@ -1,0 +1,125 @@
+"""A heap whose references CPython names, for the names test.
+
+    python names_program.py TRUTH.json
+
+Builds objects whose references have names in CPython (a closure cell's
+contents by its free variable, a function's __dict__, an lru_cache's cache
+and wrapped function, members of C types, __slots__ of a class, asyncio
+Future and Task fields, an exception's args), records for each the source
+and target addresses, the name and whether gc.get_referents() of the source
+lists the target, then aborts to leave a core.
+"""
+
+import asyncio
+import functools
+import gc
+import json
+import os
+import sys
+
+
+class Marker(object):
+    """An object of its own type, easy to tell apart."""
+
+    def __init__(self, tag):
+        self.tag = tag
+
+
+def make_handler():
+    held = Marker("held by a closure")
+
+    def HANDLER():
+        return held
+
+    return HANDLER
+
+
+HANDLER = make_handler()
+
+
+def with_dict():
+    pass
+
+
+with_dict.attr = Marker("in a function's __dict__")
+
+
+@functools.lru_cache(maxsize=32)
+def render(key):
+    return Marker("cached result of " + key)
+
+
+render("k1")
+
+
+def target(a, b):
+    return a
+
+
+PARTIAL = functools.partial(target, Marker("a partial's argument"))
+
+
+class Slotted(object):
+    __slots__ = ("first", "second")
+
+
+SLOTTED = Slotted()
+SLOTTED.second = Marker("in a slot")
+
+ERROR = KeyError(Marker("an exception's argument"))
+
+LOOP = asyncio.new_event_loop()
+FUTURE = LOOP.create_future()
+FUTURE.set_result(Marker("a future's result"))
+
+
+async def _coro():
+    return 1
+
+
+CORO = _coro()
+TASK = LOOP.create_task(CORO)
+
+
+def record():
+    expected = []
+
+    def expect(what, src, dst, name):
+        expected.append({"what": what, "src": id(src), "dst": id(dst), "name": name,
+                         "referent": any(r is dst for r in gc.get_referents(src)),
+                         "src_type": type(src).__name__})
+
+    cell = HANDLER.__closure__[0]
+    freevar = HANDLER.__code__.co_freevars[0]
+    expect("closure", HANDLER, HANDLER.__closure__, ".__closure__")
+    expect("cell", cell, cell.cell_contents, ".cell_contents (%s)" % freevar)
+    expect("function __dict__", with_dict, with_dict.__dict__, ".__dict__")
+    cache = [r for r in gc.get_referents(render)
+             if isinstance(r, dict) and "k1" in r]
+    if len(cache) == 1:
+        expect("lru_cache cache", render, cache[0], ".cache")
+    expect("lru_cache wrapped", render, render.__wrapped__, ".__wrapped__")
+    expect("member func", PARTIAL, PARTIAL.func, ".func")
+    expect("member args", PARTIAL, PARTIAL.args, ".args")
+    expect("slot", SLOTTED, SLOTTED.second, "." + Slotted.__slots__[1])
+    expect("exception args", ERROR, ERROR.args, ".args")
+    if type(FUTURE).__module__ == "_asyncio" and sys.version_info < (3, 14):
+        expect("future result", FUTURE, FUTURE.result(), "._result")
+        expect("future loop", FUTURE, LOOP, "._loop")
+        expect("task coro", TASK, CORO, "._coro")
+    return {"pid": os.getpid(), "version": list(sys.version_info[:3]),
+            "cache_found": len(cache) == 1, "expected": expected,
+            "held": id(HANDLER.__closure__[0].cell_contents),
+            "slot_value": id(SLOTTED.second)}
+
+
+def main():
+    truth = record()
+    with open(sys.argv[1], "w") as f:
+        json.dump(truth, f)
+    sys.stdout.flush()
+    os.abort()
+
+
+if __name__ == "__main__":
+    main()
