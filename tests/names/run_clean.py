@@ -17,7 +17,6 @@ interpreter (or, with --third-party, a package) is not installed or no core
 is left.
 """
 
-import argparse
 import json
 import os
 import shutil
@@ -27,28 +26,16 @@ import tempfile
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, TESTS)
-from pyhs_test import NoCore, clean_env, run_to_core  # noqa: E402
+from pyhs_test import NoCore, clean_env, parse_runner_args, run_to_core  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXIT_SKIP = 77
 
 
 def parse_args():
-    argv = sys.argv[1:]
-    tool_args = []
-    if "--tool-args" in argv:
-        i = argv.index("--tool-args")
-        argv, tool_args = argv[:i], argv[i + 1:]
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--tool", required=True)
-    p.add_argument("--python", required=True)
-    p.add_argument("--label")
-    p.add_argument("--third-party", action="store_true")
-    args = p.parse_args(argv)
-    args.tool = os.path.abspath(args.tool)
-    args.tool_args = tool_args
-    args.label = args.label or os.path.basename(args.python)
-    return args
+    return parse_runner_args(__doc__.splitlines()[0],
+                             lambda p: p.add_argument("--third-party", action="store_true",
+                                                      help="the third-party heap instead"))
 
 
 def programs(args, workdir):

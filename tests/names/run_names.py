@@ -19,7 +19,6 @@ failed". Exit status 0 if all passed, 1 if one failed, 77 if the
 interpreter is not installed or leaves no core.
 """
 
-import argparse
 import json
 import os
 import shutil
@@ -28,28 +27,16 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import NoCore, clean_env, run_to_core  # noqa: E402
+from pyhs_test import NoCore, clean_env, parse_runner_args, run_to_core  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAM = os.path.join(HERE, "names_program.py")
 
 
 def parse_args():
-    argv = sys.argv[1:]
-    tool_args = []
-    if "--tool-args" in argv:
-        i = argv.index("--tool-args")
-        argv, tool_args = argv[:i], argv[i + 1:]
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--tool", required=True)
-    p.add_argument("--python", required=True)
-    p.add_argument("--label")
-    p.add_argument("--keep", metavar="DIR")
-    args = p.parse_args(argv)
-    args.tool = os.path.abspath(args.tool)
-    args.tool_args = tool_args
-    args.label = args.label or os.path.basename(args.python)
-    return args
+    return parse_runner_args(__doc__.splitlines()[0],
+                             lambda p: p.add_argument("--keep", metavar="DIR",
+                                                      help="work in DIR and keep its files"))
 
 
 class Checks(object):
