@@ -7,7 +7,9 @@ contents by its free variable, a function's __dict__, an lru_cache's cache
 and wrapped function, members of C types, __slots__ of a class, asyncio
 Future and Task fields, an exception's args), records for each the source
 and target addresses, the name and whether gc.get_referents() of the source
-lists the target, then aborts to leave a core.
+lists the target; and C memory (a ctypes buffer) holding an object's
+address and the address of bytes that look like an object. Then it aborts
+to leave a core.
 """
 
 import asyncio
@@ -80,6 +82,19 @@ async def _coro():
 CORO = _coro()
 TASK = LOOP.create_task(CORO)
 
+# C memory no type describes: a ctypes array's inline buffer, scanned
+# conservatively. One word is the address of an object (a reference); the
+# other the address of bytes made to look like a float object, which must
+# not become one.
+try:
+    import ctypes
+except ImportError:
+    ctypes = None
+if ctypes:
+    KNOWN = Marker("held by C memory")
+    FAKE = (ctypes.c_uint64 * 2)(1, id(float))
+    HOLDER = (ctypes.c_uint64 * 2)(ctypes.addressof(FAKE), id(KNOWN))
+
 
 def record():
     expected = []
@@ -107,7 +122,11 @@ def record():
         expect("future result", FUTURE, FUTURE.result(), "._result")
         expect("future loop", FUTURE, LOOP, "._loop")
         expect("task coro", TASK, CORO, "._coro")
-    return {"pid": os.getpid(), "version": list(sys.version_info[:3]),
+    scan = None
+    if ctypes:
+        scan = {"holder": id(HOLDER), "known": id(KNOWN), "fake": ctypes.addressof(FAKE),
+                "holder_type": type(HOLDER).__name__}
+    return {"pid": os.getpid(), "version": list(sys.version_info[:3]), "scan": scan,
             "cache_found": len(cache) == 1, "expected": expected,
             "held": id(HANDLER.__closure__[0].cell_contents),
             "slot_value": id(SLOTTED.second)}

@@ -9,7 +9,9 @@ names CPython knows (a cell's contents by its function's free variable, a
 function's __dict__, an lru_cache's cache and wrapped function, members of
 C types, a __slots__ attribute, asyncio Future and Task fields, an
 exception's args), each with whether gc.get_referents() lists it, and
-aborts. Then the core's export must have each reference as an edge with
+C memory holding an object's address and the address of a fake object; it
+aborts. The export must have no object at the fake's address and an edge
+to the real one. Then the core's export must have each reference as an edge with
 that name, and in a snapshot of the core `show` of the source must list it
 by that name and `path` to the closure's and the slot's values must go
 through the names.
@@ -95,7 +97,18 @@ def main():
         c.check("lru_cache's cache found by gc.get_referents", truth["cache_found"],
                 "no dict holding the key among gc.get_referents(render)")
         expected = truth["expected"]
-        edges = export_edges(args, core, {e["src"] for e in expected})
+        scan = truth["scan"]
+        wanted = {e["src"] for e in expected}
+        if scan:
+            wanted |= {scan["holder"], scan["fake"]}
+        edges = export_edges(args, core, wanted)
+        if scan:
+            c.check("C memory: no object made of bytes that look like one",
+                    scan["fake"] not in edges,
+                    "the export has an object at 0x%x" % scan["fake"])
+            got = [label for dst, label in edges.get(scan["holder"], []) if dst == scan["known"]]
+            c.check("C memory: a word with an object's address is a reference", got,
+                    "no edge from the %s to the object" % scan["holder_type"])
         for e in expected:
             c.check(e["what"] + ": CPython lists the referent", e["referent"],
                     "gc.get_referents(%s) lacks it" % e["src_type"])
