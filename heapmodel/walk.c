@@ -208,6 +208,19 @@ static const struct known_field known_fields[] = {
 	{ "functools._lru_cache_wrapper", 10, 14, 112, ".kwd_mark" },
 	{ "functools._lru_cache_wrapper", 10, 14, 120, ".lru_list_elem_type" },
 	{ "functools._lru_cache_wrapper", 10, 14, 128, ".cache_info_type" },
+	/* PyModuleDef: m_base.m_init, m_index, m_copy (the dict a
+	 * single-phase module is copied from), then C data */
+	{ "moduledef", 8, 14, 16, NULL },
+	{ "moduledef", 8, 14, 24, NULL },
+	{ "moduledef", 8, 14, 32, ".m_copy" },
+	{ "moduledef", 8, 14, 40, NULL },
+	{ "moduledef", 8, 14, 48, NULL },
+	{ "moduledef", 8, 14, 56, NULL },
+	{ "moduledef", 8, 14, 64, NULL },
+	{ "moduledef", 8, 14, 72, NULL },
+	{ "moduledef", 8, 14, 80, NULL },
+	{ "moduledef", 8, 14, 88, NULL },
+	{ "moduledef", 8, 14, 96, NULL },
 #include "known_fields.h"
 };
 
@@ -336,6 +349,7 @@ static void type_fields(struct walker *w, struct pyhs_type_info *ti)
 		{ K_CODE, L->code_freevars, ".co_freevars" },
 		{ K_CODE, L->code_linetable, ".co_linetable" },
 		{ K_MODULE, L->module_md_name, ".__name__" },
+		{ K_FRAME, L->frame_f_locals, ".f_locals" },
 	};
 	for (size_t k = 0; k < sizeof(extra) / sizeof(extra[0]); k++)
 		if (ti->kind == extra[k].kind &&

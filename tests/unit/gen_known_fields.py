@@ -54,6 +54,7 @@ TYPES = [
     ("re.Pattern", "PatternObject", "lib"),
     ("re.Match", "MatchObject", "lib"),
     ("_abc._abc_data", "_abc_data", "lib"),
+    ("_abc_data", "_abc_data", "lib"),
     ("functools.KeyWrapper", "keyobject", "lib"),
     ("_struct.Struct", "PyStructObject", "_struct"),
     ("_json.Scanner", "PyScannerObject", "_json"),
