@@ -122,6 +122,19 @@ def record():
         expect("future result", FUTURE, FUTURE.result(), "._result")
         expect("future loop", FUTURE, LOOP, "._loop")
         expect("task coro", TASK, CORO, "._coro")
+    # What extension modules' m_traverse visits beyond their __dict__: the
+    # objects their state holds, named state+0x... by offset. Types only:
+    # a state's other objects may be held through C arrays, or be found
+    # nowhere else (a scan of C memory makes no objects).
+    for mod in sorted(set(sys.modules.values()), key=lambda m: getattr(m, "__name__", "")):
+        if type(mod) is not type(sys):
+            continue
+        held = [r for r in gc.get_referents(mod) if isinstance(r, type)]
+        for r in held[:4]:
+            expected.append({"what": "module %s state" % mod.__name__, "src": id(mod),
+                             "dst": id(r), "name": "state+0x", "prefix": True,
+                             "referent": True, "src_type": "module",
+                             "root": "module %s state" % mod.__name__})
     scan = None
     if ctypes:
         scan = {"holder": id(HOLDER), "known": id(KNOWN), "fake": ctypes.addressof(FAKE),
