@@ -30,10 +30,11 @@
 /* ... then wrapper, typed, cache: the cache dict after the 56-byte root. */
 #define LRU_CACHE 72
 
-/* PyModuleObject md_def/md_state and PyModuleDef m_size: the same in
+/* PyModuleObject md_def/md_state and PyModuleDef m_name/m_size: the same in
  * 3.8 to 3.14 (PyModuleDef_Base is PyObject_HEAD + three pointers). */
 #define MODULE_MD_DEF 24
 #define MODULE_MD_STATE 32
+#define MODULEDEF_M_NAME 40
 #define MODULEDEF_M_SIZE 56
 
 #define MAX_CONTAINER_ITEMS (UINT64_C(1) << 32)
@@ -222,6 +223,12 @@ static const struct known_field known_fields[] = {
 	{ "moduledef", 8, 14, 88, NULL },
 	{ "moduledef", 8, 14, 96, NULL },
 #include "known_fields.h"
+};
+
+/* Fields of extension modules' state structs, by the module definition's
+ * m_name and version (generated from DWARF). */
+static const struct known_field known_state_fields[] = {
+#include "known_state_fields.h"
 };
 
 /* Names the word at off unless something nearer the type named it. */
@@ -1174,6 +1181,16 @@ static void decode_module(struct walker *w, uint64_t addr,
 		walker_fail(w, err);
 		return;
 	}
+	/* The fields of a state struct we know are references of a verified
+	 * type; the other words are scanned. */
+	char def_name[64] = "";
+	uint64_t np;
+	size_t n = 0;
+	if (hrd(h, def + MODULEDEF_M_NAME, &np))
+		while (n + 1 < sizeof(def_name) &&
+		       pyhs_target_read(h->t, np + n, &def_name[n], 1) && def_name[n])
+			n++;
+	def_name[n] = '\0';
 	uint64_t sa = w->cur_addr, se = w->cur_end;
 	w->cur_addr = state;
 	w->cur_end = state + msize;
@@ -1181,14 +1198,27 @@ static void decode_module(struct walker *w, uint64_t addr,
 		if (!hrd(h, state + off, &v) || !plausible_pointer(v) ||
 		    (v >= state && v < state + msize))
 			continue;
-		char l[40];
+		const char *known = NULL;
+		for (size_t k = 0; k < sizeof(known_state_fields) / sizeof(known_state_fields[0]); k++) {
+			const struct known_field *f = &known_state_fields[k];
+			if (f->off == off && h->minor >= f->min_minor &&
+			    h->minor <= f->max_minor && !strcmp(f->tp_name, def_name))
+				known = f->name;
+		}
+		char l[80];
 		uint32_t id;
-		snprintf(l, sizeof(l), "state+0x%" PRIx64, off);
+		if (known)
+			snprintf(l, sizeof(l), "%s", known);
+		else
+			snprintf(l, sizeof(l), "state+0x%" PRIx64, off);
 		if ((err = pyhs_heap_intern_string(h, l, &id))) {
 			walker_fail(w, err);
 			break;
 		}
-		conservative_edge(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, id));
+		if (known)
+			unsure_edge(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, id));
+		else
+			conservative_edge(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, id));
 		struct pending_ref r = { v, PYHS_NO_OBJECT, root_id | PYHS_ROOT_BORROWED };
 		if (!pending_ref_vector_append(&w->pending_roots, r))
 			walker_fail(w, &pyhs_enomem);

@@ -123,7 +123,8 @@ def record():
         expect("future loop", FUTURE, LOOP, "._loop")
         expect("task coro", TASK, CORO, "._coro")
     # What extension modules' m_traverse visits beyond their __dict__: the
-    # objects their state holds, named state+0x... by offset. Types only:
+    # objects their state holds, named state.FIELD by the state struct's
+    # field where it is known, else state+0x... by offset. Types only:
     # a state's other objects may be held through C arrays, or be found
     # nowhere else (a scan of C memory makes no objects).
     for mod in sorted(set(sys.modules.values()), key=lambda m: getattr(m, "__name__", "")):
@@ -132,7 +133,7 @@ def record():
         held = [r for r in gc.get_referents(mod) if isinstance(r, type)]
         for r in held[:4]:
             expected.append({"what": "module %s state" % mod.__name__, "src": id(mod),
-                             "dst": id(r), "name": "state+0x", "prefix": True,
+                             "dst": id(r), "name": "state", "prefix": True,
                              "referent": True, "src_type": "module",
                              "root": "module %s state" % mod.__name__})
     scan = None
