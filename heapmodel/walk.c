@@ -29,10 +29,11 @@
 /* ... then wrapper, typed, cache: the cache dict after the 56-byte root. */
 #define LRU_CACHE 72
 
-/* PyModuleObject md_def and PyModuleDef m_size: the same in 3.8 to 3.14
- * (PyModuleDef_Base is PyObject_HEAD + three pointers); 3.15 keeps the
- * state's size in the module (md_state_size). */
+/* PyModuleObject md_def and PyModuleDef m_name/m_size: the same in 3.8 to
+ * 3.14 (PyModuleDef_Base is PyObject_HEAD + three pointers); 3.15 keeps the
+ * state's size in the module (md_state_size) and no md_def. */
 #define MODULE_MD_DEF 24
+#define MODULEDEF_M_NAME 40
 #define MODULEDEF_M_SIZE 56
 
 #define MAX_CONTAINER_ITEMS (UINT64_C(1) << 32)
@@ -45,6 +46,17 @@
  * not cost time in proportion to the lie. */
 #define MAX_BAD_REFERENCES 256
 
+/* A word of C memory that may point to an object: an edge (src an object
+ * number) or a root (src PYHS_NO_OBJECT, label a string id), made once the
+ * walk is over if the word is then the address of an object found through
+ * a verified type. A conservative scan never creates an object. */
+struct pending_ref {
+	uint64_t addr;
+	uint32_t src;
+	uint32_t label;
+};
+DEFINE_VECTOR(pending_ref_vector, struct pending_ref)
+
 struct walker {
 	struct pyhs_heap *h;
 	struct pyhs_error *err;
@@ -52,10 +64,13 @@ struct walker {
 	uint64_t good, bad;   /* references of the current object */
 	uint32_t cur;
 	uint64_t cur_addr, cur_end; /* extent of the object being decoded */
+	struct pending_ref_vector pending;       /* edges, by source */
+	struct pending_ref_vector pending_roots;
 	uint32_t id_class, id_dict, id_mro, id_bases, id_base, id_name,
 		 id_qualname, id_slots, id_module, id_cache, id_subclasses,
 		 id_callback, id_code, id_func, id_globals, id_builtins,
-		 id_locals, id_back, id_frame, id_items, id_values;
+		 id_locals, id_back, id_frame, id_items, id_values,
+		 id_cell_contents;
 };
 
 /* Stops the walk with err (the current object's decoding first). */
@@ -109,17 +124,34 @@ static uint32_t edge(struct walker *w, uint64_t addr, uint32_t label)
 	return j;
 }
 
-/* A word that may or may not be an object pointer. */
-static void maybe_edge(struct walker *w, uint64_t v, uint32_t label)
+static bool plausible_pointer(uint64_t v)
 {
-	if (v < 4096 || (v & 7) || v > UINT64_C(0x7fffffffffff) ||
-	    (v >= w->cur_addr && v < w->cur_end) || w->err)
+	return v >= 4096 && !(v & 7) && v <= UINT64_C(0x7fffffffffff);
+}
+
+/* A word a verified type says holds an object pointer, or NULL, or a
+ * pointer that may be stale (a value stack above its live top): made an
+ * object only if the whole of it validates, and no warning if not. */
+static void unsure_edge(struct walker *w, uint64_t v, uint32_t label)
+{
+	if (!plausible_pointer(v) || (v >= w->cur_addr && v < w->cur_end) || w->err)
 		return;
 	uint32_t j = pyhs_heap_add(w->h, v, true, &w->err);
 	if (j != PYHS_NO_OBJECT)
 		add_edge(w, j, label);
 	else if (w->err)
 		w->stop = true;
+}
+
+/* A word of C memory no type describes: an edge of the current object if,
+ * once the walk is over, it is the address of an object. */
+static void conservative_edge(struct walker *w, uint64_t v, uint32_t label)
+{
+	if (!plausible_pointer(v) || (v >= w->cur_addr && v < w->cur_end) || w->err)
+		return;
+	struct pending_ref p = { v, w->cur, label };
+	if (!pending_ref_vector_append(&w->pending, p))
+		walker_fail(w, &pyhs_enomem);
 }
 
 static uint32_t field(struct walker *w, uint64_t addr, int32_t off,
@@ -131,7 +163,149 @@ static uint32_t field(struct walker *w, uint64_t addr, int32_t off,
 	return edge(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, name_id));
 }
 
-/* ---- per-type field names from tp_members ---- */
+/* ---- per-type field names ---- */
+
+/* A field_names entry for a word that holds no reference (a borrowed
+ * pointer, a C pointer, a number) and is not scanned. */
+#define FIELD_SKIP (UINT32_MAX - 1)
+
+/* Fields of C types that no PyMemberDef names, by tp_name and version:
+ * name NULL for a word that is not a reference. Offsets from the structs
+ * of each version (x86-64); known_fields.h is generated from DWARF. */
+struct known_field {
+	const char *tp_name;
+	uint8_t min_minor, max_minor;
+	uint16_t off;
+	const char *name;
+};
+
+static const struct known_field known_fields[] = {
+	{ "cell", 8, 14, 16, ".cell_contents" },
+	/* lru_list_elem: prev (borrowed), next (the ring's reference to the
+	 * next element; the last one's, to the wrapper, is borrowed), hash,
+	 * key, result */
+	{ "functools._lru_list_elem", 8, 14, 16, NULL },
+	{ "functools._lru_list_elem", 8, 14, 24, ".next" },
+	{ "functools._lru_list_elem", 8, 14, 32, NULL },
+	{ "functools._lru_list_elem", 8, 14, 40, ".key" },
+	{ "functools._lru_list_elem", 8, 14, 48, ".result" },
+	/* lru_cache_object: the ring's root element, wrapper, typed, cache,
+	 * hits, func, maxsize, misses, then kwd_mark and lru_list_elem_type
+	 * (3.10+) and cache_info_type. */
+	{ "functools._lru_cache_wrapper", 8, 14, 16, NULL },
+	{ "functools._lru_cache_wrapper", 8, 14, 24, ".next" },
+	{ "functools._lru_cache_wrapper", 8, 14, 32, NULL },
+	{ "functools._lru_cache_wrapper", 8, 14, 40, NULL },
+	{ "functools._lru_cache_wrapper", 8, 14, 48, NULL },
+	{ "functools._lru_cache_wrapper", 8, 14, 56, NULL },
+	{ "functools._lru_cache_wrapper", 8, 14, 64, NULL },
+	{ "functools._lru_cache_wrapper", 8, 14, 72, ".cache" },
+	{ "functools._lru_cache_wrapper", 8, 14, 80, NULL },
+	{ "functools._lru_cache_wrapper", 8, 14, 88, ".__wrapped__" },
+	{ "functools._lru_cache_wrapper", 8, 14, 96, NULL },
+	{ "functools._lru_cache_wrapper", 8, 14, 104, NULL },
+	{ "functools._lru_cache_wrapper", 8, 9, 112, ".cache_info_type" },
+	{ "functools._lru_cache_wrapper", 10, 14, 112, ".kwd_mark" },
+	{ "functools._lru_cache_wrapper", 10, 14, 120, ".lru_list_elem_type" },
+	{ "functools._lru_cache_wrapper", 10, 14, 128, ".cache_info_type" },
+	/* PyModuleDef: m_base.m_init, m_index, m_copy (the dict a
+	 * single-phase module is copied from), then C data */
+	{ "moduledef", 8, 14, 16, NULL },
+	{ "moduledef", 8, 14, 24, NULL },
+	{ "moduledef", 8, 14, 32, ".m_copy" },
+	{ "moduledef", 8, 14, 40, NULL },
+	{ "moduledef", 8, 14, 48, NULL },
+	{ "moduledef", 8, 14, 56, NULL },
+	{ "moduledef", 8, 14, 64, NULL },
+	{ "moduledef", 8, 14, 72, NULL },
+	{ "moduledef", 8, 14, 80, NULL },
+	{ "moduledef", 8, 14, 88, NULL },
+	{ "moduledef", 8, 14, 96, NULL },
+#include "known_fields.h"
+};
+
+/* Fields of extension modules' state structs, by the module definition's
+ * m_name and version (generated from DWARF). */
+static const struct known_field known_state_fields[] = {
+#include "known_state_fields.h"
+};
+
+/* Names the word at off unless something nearer the type named it. */
+static bool name_word(struct walker *w, uint32_t *names, uint64_t words,
+		      int64_t off, const char *name)
+{
+	if (off < 16 || (off & 7) || (uint64_t)off / 8 >= words ||
+	    names[off / 8] != UINT32_MAX)
+		return true;
+	if (!name) {
+		names[off / 8] = FIELD_SKIP;
+		return true;
+	}
+	struct pyhs_error *err = pyhs_heap_intern_string(w->h, name, &names[off / 8]);
+	if (err) {
+		walker_fail(w, err);
+		return false;
+	}
+	return true;
+}
+
+/* The PyMemberDef array at members: T_OBJECT and T_OBJECT_EX members (the
+ * __slots__ of heap types among them) name their words. */
+static bool member_names(struct walker *w, uint32_t *names, uint64_t words,
+			 uint64_t members)
+{
+	struct pyhs_heap *h = w->h;
+	const struct pyhs_layout *L = h->L;
+	for (int k = 0; k < 256; k++) {
+		uint64_t m = members + (uint64_t)k * (uint64_t)L->memberdef_size;
+		uint64_t np, off;
+		int32_t type;
+		if (!hrd_off(h, m, L->memberdef_name, &np) || !np ||
+		    !pyhs_target_read(h->t, m + (uint64_t)L->memberdef_type, &type, 4) ||
+		    !hrd_off(h, m, L->memberdef_offset, &off))
+			break;
+		if ((type != T_OBJECT && type != T_OBJECT_EX) || off > INT32_MAX)
+			continue;
+		char name[128];
+		size_t i = 0;
+		while (i + 1 < sizeof(name) &&
+		       pyhs_target_read(h->t, np + i, &name[i], 1) && name[i])
+			i++;
+		name[i] = '\0';
+		char label[130];
+		snprintf(label, sizeof(label), ".%s", name);
+		if (!name_word(w, names, words, (int64_t)off, label))
+			return false;
+	}
+	return true;
+}
+
+/* Names from the table above for the type at t, if it is a C type (a
+ * Python class's tp_name has no module part). */
+static bool known_names(struct walker *w, uint32_t *names, uint64_t words,
+			uint64_t t)
+{
+	struct pyhs_heap *h = w->h;
+	uint64_t flags = 0, np;
+	char name[64];
+	size_t i = 0;
+	if (!hrd_off(h, t, h->L->type_tp_name, &np))
+		return true;
+	while (i + 1 < sizeof(name) && pyhs_target_read(h->t, np + i, &name[i], 1) && name[i])
+		i++;
+	name[i] = '\0';
+	hrd_off(h, t, h->L->type_tp_flags, &flags);
+	if ((flags & TPFLAGS_HEAPTYPE) && !strchr(name, '.'))
+		return true;
+	for (size_t k = 0; k < sizeof(known_fields) / sizeof(known_fields[0]); k++) {
+		const struct known_field *f = &known_fields[k];
+		if (h->minor >= f->min_minor && h->minor <= f->max_minor &&
+		    !strcmp(name, f->tp_name) &&
+		    !name_word(w, names, words, f->off, f->name))
+			return false;
+	}
+	return true;
+}
 
 static void type_fields(struct walker *w, struct pyhs_type_info *ti)
 {
@@ -147,40 +321,18 @@ static void type_fields(struct walker *w, struct pyhs_type_info *ti)
 		return;
 	}
 	memset(names, 0xff, words * sizeof(*names));
+	/* The instance dict of a C type (a function's, a partial's); a heap
+	 * type's is read with its other attributes. */
+	if (!name_word(w, names, words, ti->dictoffset, ti->heap ? NULL : ".__dict__"))
+		goto fail;
 	uint64_t t = ti->addr;
 	for (int depth = 0; t && depth < 64; depth++) {
 		uint64_t members;
-		if (hrd_off(h, t, L->type_tp_members, &members) && members) {
-			for (int k = 0; k < 256; k++) {
-				uint64_t m = members + (uint64_t)k * (uint64_t)L->memberdef_size;
-				uint64_t np, off;
-				int32_t type;
-				if (!hrd_off(h, m, L->memberdef_name, &np) || !np ||
-				    !pyhs_target_read(h->t, m + (uint64_t)L->memberdef_type, &type, 4) ||
-				    !hrd_off(h, m, L->memberdef_offset, &off))
-					break;
-				if ((type != T_OBJECT && type != T_OBJECT_EX) ||
-				    (off & 7) || off / 8 >= words ||
-				    names[off / 8] != UINT32_MAX)
-					continue;
-				char name[128];
-				size_t i = 0;
-				while (i + 1 < sizeof(name) &&
-				       pyhs_target_read(h->t, np + i, &name[i], 1) &&
-				       name[i])
-					i++;
-				name[i] = '\0';
-				char label[130];
-				snprintf(label, sizeof(label), ".%s", name);
-				struct pyhs_error *err = pyhs_heap_intern_string(
-					h, label, &names[off / 8]);
-				if (err) {
-					walker_fail(w, err);
-					free(names);
-					return;
-				}
-			}
-		}
+		if (hrd_off(h, t, L->type_tp_members, &members) && members &&
+		    !member_names(w, names, words, members))
+			goto fail;
+		if (!known_names(w, names, words, t))
+			goto fail;
 		if (!hrd_off(h, t, L->type_tp_base, &t))
 			break;
 	}
@@ -191,6 +343,11 @@ static void type_fields(struct walker *w, struct pyhs_type_info *ti)
 		{ K_FUNCTION, L->func_qualname, ".__qualname__" },
 		{ K_FUNCTION, L->func_closure, ".__closure__" },
 		{ K_FUNCTION, L->func_globals, ".__globals__" },
+		{ K_FUNCTION, L->func_defaults, ".__defaults__" },
+		{ K_FUNCTION, L->func_kwdefaults, ".__kwdefaults__" },
+		{ K_FUNCTION, L->func_annotations, ".__annotations__" },
+		{ K_FUNCTION, L->func_typeparams, ".__type_params__" },
+		{ K_FUNCTION, L->func_annotate, ".__annotate__" },
 		{ K_CODE, L->code_localsplusnames, ".co_localsplusnames" },
 		{ K_CODE, L->code_localspluskinds, ".co_localspluskinds" },
 		{ K_CODE, L->code_varnames, ".co_varnames" },
@@ -198,30 +355,40 @@ static void type_fields(struct walker *w, struct pyhs_type_info *ti)
 		{ K_CODE, L->code_freevars, ".co_freevars" },
 		{ K_CODE, L->code_linetable, ".co_linetable" },
 		{ K_MODULE, L->module_md_name, ".__name__" },
+		{ K_FRAME, L->frame_f_locals, ".f_locals" },
 	};
-	for (size_t k = 0; k < sizeof(extra) / sizeof(extra[0]); k++) {
-		int32_t off = extra[k].off;
-		if (ti->kind != extra[k].kind || off < 16 || (off & 7) ||
-		    (uint64_t)off / 8 >= words || names[off / 8] != UINT32_MAX)
-			continue;
-		struct pyhs_error *err = pyhs_heap_intern_string(h, extra[k].name,
-								 &names[off / 8]);
-		if (err) {
-			walker_fail(w, err);
-			free(names);
-			return;
-		}
-	}
+	for (size_t k = 0; k < sizeof(extra) / sizeof(extra[0]); k++)
+		if (ti->kind == extra[k].kind &&
+		    !name_word(w, names, words, extra[k].off, extra[k].name))
+			goto fail;
 	ti->field_names = names;
 	ti->nfield_words = (uint32_t)words;
+	return;
+fail:
+	free(names);
 }
 
 static uint32_t field_label(const struct pyhs_type_info *ti, uint64_t off)
 {
 	if (ti->field_names && off / 8 < ti->nfield_words &&
-	    ti->field_names[off / 8] != UINT32_MAX)
+	    ti->field_names[off / 8] < FIELD_SKIP)
 		return PYHS_LABEL(PYHS_LABEL_FIELD, ti->field_names[off / 8]);
 	return PYHS_LABEL(PYHS_LABEL_CONSERVATIVE, off);
+}
+
+/* The word at off of an object of type ti: a named field (a reference its
+ * type declares), a word that holds none, or C memory to scan. */
+static void scan_word(struct walker *w, const struct pyhs_type_info *ti,
+		      uint64_t off, uint64_t v)
+{
+	uint32_t id = ti->field_names && off / 8 < ti->nfield_words ?
+			      ti->field_names[off / 8] : UINT32_MAX;
+	if (id == FIELD_SKIP || !v)
+		return;
+	if (id != UINT32_MAX)
+		edge(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, id));
+	else
+		conservative_edge(w, v, PYHS_LABEL(PYHS_LABEL_CONSERVATIVE, off));
 }
 
 #define MAX_SCANNED_BYTES 4096
@@ -255,7 +422,7 @@ static void scan(struct walker *w, const struct pyhs_type_info *ti,
 		uint64_t v;
 		if (!hrd(w->h, addr + off, &v))
 			break;
-		maybe_edge(w, v, field_label(ti, off));
+		scan_word(w, ti, off, v);
 	}
 	w->h->flags.data[w->cur] |= PYHS_OBJ_CONSERVATIVE;
 }
@@ -582,7 +749,7 @@ static void decode_iframe(struct walker *w, uint64_t f)
 		if (i < nlocals)
 			edge(w, v, local_label(w, code, i));
 		else
-			maybe_edge(w, v, PYHS_LABEL(PYHS_LABEL_INDEX, i));
+			conservative_edge(w, v, PYHS_LABEL(PYHS_LABEL_INDEX, i));
 	}
 }
 
@@ -602,7 +769,7 @@ static void decode_frame_old(struct walker *w, uint64_t addr,
 	for (int32_t off = L->frame_f_code + 8; off < L->frame_f_valuestack; off += 8) {
 		uint64_t v;
 		if (hrd_off(h, addr, off, &v))
-			maybe_edge(w, v, field_label(ti, (uint64_t)off));
+			unsure_edge(w, v, field_label(ti, (uint64_t)off));
 	}
 	int32_t nlocals = 0;
 	pyhs_target_read(h->t, code + (uint64_t)L->code_nlocals, &nlocals, 4);
@@ -640,7 +807,7 @@ static void decode_frame_old(struct walker *w, uint64_t addr,
 	for (uint64_t i = 0; i < depth && !w->stop; i++) {
 		uint64_t v;
 		if (hrd(h, vs + 8 * i, &v) && v)
-			maybe_edge(w, v, PYHS_LABEL(PYHS_LABEL_INDEX, nslots + i));
+			unsure_edge(w, v, PYHS_LABEL(PYHS_LABEL_INDEX, nslots + i));
 	}
 }
 
@@ -825,13 +992,8 @@ static void decode_instance(struct walker *w, uint64_t addr,
 		    (ti->weaklistoffset > 0 && off == (uint64_t)ti->weaklistoffset))
 			continue;
 		uint64_t v;
-		if (!hrd(h, addr + off, &v) || !v)
-			continue;
-		if (ti->field_names && off / 8 < ti->nfield_words &&
-		    ti->field_names[off / 8] != UINT32_MAX)
-			edge(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, ti->field_names[off / 8]));
-		else
-			maybe_edge(w, v, PYHS_LABEL(PYHS_LABEL_CONSERVATIVE, off));
+		if (hrd(h, addr + off, &v))
+			scan_word(w, ti, off, v);
 	}
 	uint64_t dict = 0, values = 0;
 	if (h->minor >= 11 && (ti->flags & TPFLAGS_MANAGED_DICT)) {
@@ -970,6 +1132,101 @@ static uint64_t gc_extra(struct walker *w, const struct pyhs_type_info *ti,
 	return extra;
 }
 
+/* ---- modules ---- */
+
+/* A module object: its __dict__ and __name__, and the state of an
+ * extension module (md_def->m_size bytes of C memory at md_state), which
+ * is scanned conservatively: its words that are objects' addresses are
+ * the module's references (its m_traverse visits them) and roots named
+ * "module NAME state". */
+static void decode_module(struct walker *w, uint64_t addr,
+			  const struct pyhs_type_info *ti)
+{
+	struct pyhs_heap *h = w->h;
+	const struct pyhs_layout *L = h->L;
+	field(w, addr, L->module_md_dict, w->id_dict);
+	uint64_t v;
+	if (hrd_off(h, addr, L->module_md_name, &v) && v)
+		edge(w, v, field_label(ti, (uint64_t)L->module_md_name));
+	/* 3.8 to 3.14 have md_def (m_size is the state's size); 3.15 has
+	 * md_state_size. */
+	bool has_def = L->module_md_state_size < 0;
+	uint64_t def = 0, state = 0, msize = 0;
+	if ((has_def && (!hrd(h, addr + MODULE_MD_DEF, &def) || !plausible_pointer(def))) ||
+	    !hrd_off(h, addr, L->module_md_state, &state))
+		return;
+	char name[128] = "?", label[160];
+	if (!hrd_off(h, addr, L->module_md_name, &v) ||
+	    !pyhs_read_str(h, v, name, sizeof(name)))
+		snprintf(name, sizeof(name), "?");
+	uint32_t def_id, root_id;
+	struct pyhs_error *err;
+	if (has_def) {
+		/* A PyModuleDef made an object (multi-phase init) is a C static
+		 * whose initial reference is its own. */
+		snprintf(label, sizeof(label), "module %s definition", name);
+		err = pyhs_heap_intern_string(h, label, &def_id);
+		struct pending_ref d = { def, PYHS_NO_OBJECT, def_id };
+		if (err || !pending_ref_vector_append(&w->pending_roots, d)) {
+			walker_fail(w, err ? err : &pyhs_enomem);
+			return;
+		}
+	}
+	bool sized = has_def ? hrd(h, def + MODULEDEF_M_SIZE, &msize)
+			     : hrd_off(h, addr, L->module_md_state_size, &msize);
+	if (!state || !sized || (int64_t)msize <= 0 || msize >= (1u << 16))
+		return;
+	snprintf(label, sizeof(label), "module %s state", name);
+	if ((err = pyhs_heap_intern_string(h, label, &root_id))) {
+		walker_fail(w, err);
+		return;
+	}
+	/* The fields of a state struct we know are references of a verified
+	 * type; the other words are scanned. */
+	char def_name[64] = "";
+	uint64_t np;
+	size_t n = 0;
+	if (has_def && hrd(h, def + MODULEDEF_M_NAME, &np))
+		while (n + 1 < sizeof(def_name) &&
+		       pyhs_target_read(h->t, np + n, &def_name[n], 1) && def_name[n])
+			n++;
+	def_name[n] = '\0';
+	uint64_t sa = w->cur_addr, se = w->cur_end;
+	w->cur_addr = state;
+	w->cur_end = state + msize;
+	for (uint64_t off = 0; off + 8 <= msize && !w->stop; off += 8) {
+		if (!hrd(h, state + off, &v) || !plausible_pointer(v) ||
+		    (v >= state && v < state + msize))
+			continue;
+		const char *known = NULL;
+		for (size_t k = 0; k < sizeof(known_state_fields) / sizeof(known_state_fields[0]); k++) {
+			const struct known_field *f = &known_state_fields[k];
+			if (f->off == off && h->minor >= f->min_minor &&
+			    h->minor <= f->max_minor && !strcmp(f->tp_name, def_name))
+				known = f->name;
+		}
+		char l[80];
+		uint32_t id;
+		if (known)
+			snprintf(l, sizeof(l), "%s", known);
+		else
+			snprintf(l, sizeof(l), "state+0x%" PRIx64, off);
+		if ((err = pyhs_heap_intern_string(h, l, &id))) {
+			walker_fail(w, err);
+			break;
+		}
+		if (known)
+			unsure_edge(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, id));
+		else
+			conservative_edge(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, id));
+		struct pending_ref r = { v, PYHS_NO_OBJECT, root_id | PYHS_ROOT_BORROWED };
+		if (!pending_ref_vector_append(&w->pending_roots, r))
+			walker_fail(w, &pyhs_enomem);
+	}
+	w->cur_addr = sa;
+	w->cur_end = se;
+}
+
 /* ---- one object ---- */
 
 /* Kinds whose decoder scans the whole C struct itself. */
@@ -1078,7 +1335,7 @@ static void decode(struct walker *w, uint32_t i)
 		break;
 	case K_WEAKREF:
 		if (hrd_off(h, addr, L->weakref_wr_object, &v) && v)
-			maybe_edge(w, v, PYHS_LABEL(PYHS_LABEL_WEAK, 0));
+			unsure_edge(w, v, PYHS_LABEL(PYHS_LABEL_WEAK, 0));
 		field(w, addr, L->weakref_wr_callback, w->id_callback);
 		break;
 	case K_LRU: {
@@ -1093,38 +1350,17 @@ static void decode(struct walker *w, uint32_t i)
 		for (uint64_t k = 0; link && link != addr && k < limit && !w->stop; k++) {
 			uint64_t key, result;
 			if (hrd(h, link + LRU_ELEM_KEY, &key))
-				maybe_edge(w, key, PYHS_LABEL(PYHS_LABEL_DICT_KEY, 0));
+				unsure_edge(w, key, PYHS_LABEL(PYHS_LABEL_DICT_KEY, 0));
 			if (hrd(h, link + LRU_ELEM_RESULT, &result))
-				maybe_edge(w, result, PYHS_LABEL(PYHS_LABEL_ITEM, 0));
+				unsure_edge(w, result, PYHS_LABEL(PYHS_LABEL_ITEM, 0));
 			if (!hrd(h, link + LRU_ELEM_NEXT, &link))
 				break;
 		}
 		break;
 	}
-	case K_MODULE: {
-		field(w, addr, L->module_md_dict, w->id_dict);
-		scan(w, ti, addr, 16, (uint64_t)ti->kind_basicsize);
-		/* Extension module state: md_state_size (3.15+) or
-		 * md_def->m_size bytes at md_state. */
-		uint64_t def = 0, state = 0, msize = 0;
-		bool sized = L->module_md_state_size >= 0
-			? hrd_off(h, addr, L->module_md_state_size, &msize)
-			: hrd(h, addr + MODULE_MD_DEF, &def) && def &&
-			  hrd(h, def + MODULEDEF_M_SIZE, &msize);
-		if (sized && hrd_off(h, addr, L->module_md_state, &state) && state &&
-		    (int64_t)msize > 0 && msize < (1u << 16)) {
-			uint64_t sa = w->cur_addr, se = w->cur_end;
-			w->cur_addr = state;
-			w->cur_end = state + msize;
-			for (uint64_t off = 0; off + 8 <= msize; off += 8) {
-				if (hrd(h, state + off, &v))
-					maybe_edge(w, v, PYHS_LABEL(PYHS_LABEL_CONSERVATIVE, off));
-			}
-			w->cur_addr = sa;
-			w->cur_end = se;
-		}
+	case K_MODULE:
+		decode_module(w, addr, ti);
 		break;
-	}
 	case K_CODE:
 		scan(w, ti, addr, 16, (uint64_t)ti->kind_basicsize);
 		break;
@@ -1315,6 +1551,7 @@ static void walk_thread_frames(struct walker *w, uint64_t tstate, size_t k)
 			} else if (owner == owner_thread) {
 				/* Its references are roots, labelled by the frame. */
 				uint32_t before = (uint32_t)h->edge_dst.size;
+				size_t pbefore = w->pending.size;
 				uint32_t saved_cur = w->cur;
 				uint64_t sa = w->cur_addr, se = w->cur_end;
 				w->cur_addr = f;
@@ -1341,6 +1578,21 @@ static void walk_thread_frames(struct walker *w, uint64_t tstate, size_t k)
 				}
 				h->edge_dst.size = before;
 				h->edge_label.size = before;
+				/* Words of its value stack: roots once resolved. */
+				for (size_t p = pbefore; p < w->pending.size && !w->err; p++) {
+					char l[128], full[700];
+					uint32_t id;
+					if (!pyhs_heap_format_label(h, w->pending.data[p].label, l, sizeof(l)))
+						l[0] = '\0';
+					snprintf(full, sizeof(full), "%s %s", label, l);
+					struct pyhs_error *err = pyhs_heap_intern_string(h, full, &id);
+					struct pending_ref r = { w->pending.data[p].addr, PYHS_NO_OBJECT, id };
+					if (err)
+						walker_fail(w, err);
+					else if (!pending_ref_vector_append(&w->pending_roots, r))
+						walker_fail(w, &pyhs_enomem);
+				}
+				w->pending.size = pbefore;
 				w->cur = saved_cur;
 				w->cur_addr = sa;
 				w->cur_end = se;
@@ -1510,6 +1762,163 @@ static void walk_roots(struct walker *w)
 	pyhs_addr_u32_map_deinit(&seen);
 }
 
+/* ---- conservative references, once every object is known ---- */
+
+/* Makes the pending edges and roots whose words are objects' addresses,
+ * and merges the edges into each source's run. edge_start has its final
+ * entry. */
+static struct pyhs_error *resolve_pending(struct walker *w)
+{
+	struct pyhs_heap *h = w->h;
+	for (size_t k = 0; k < w->pending_roots.size; k++) {
+		const struct pending_ref *r = &w->pending_roots.data[k];
+		uint32_t j = pyhs_heap_lookup(h, r->addr);
+		struct pyhs_root root = { j, r->label };
+		if (j != PYHS_NO_OBJECT && !pyhs_root_vector_append(&h->roots, root))
+			return &pyhs_enomem;
+	}
+	size_t kept = 0;
+	for (size_t k = 0; k < w->pending.size; k++) {
+		struct pending_ref p = w->pending.data[k];
+		uint32_t j = pyhs_heap_lookup(h, p.addr);
+		if (j == PYHS_NO_OBJECT)
+			continue;
+		p.addr = j;
+		w->pending.data[kept++] = p;
+	}
+	uint64_t nedges = h->edge_dst.size;
+	if (nedges + kept > h->max_edges) {
+		if (h->warn_count[PYHS_WARN_CAP]++ == 0)
+			pyhs_heap_warn(h, PYHS_WARN_CAP,
+				       "stopped at %" PRIu64 " references (raise the cap with --max-edges)",
+				       h->max_edges);
+		kept = nedges < h->max_edges ? (size_t)(h->max_edges - nedges) : 0;
+	}
+	if (!kept)
+		return NULL;
+	if (!pyhs_u32_vector_reserve(&h->edge_dst, nedges + kept) ||
+	    !pyhs_u32_vector_reserve(&h->edge_label, nedges + kept))
+		return &pyhs_enomem;
+	h->edge_dst.size = h->edge_label.size = nedges + kept;
+	uint32_t *dst = h->edge_dst.data, *lab = h->edge_label.data;
+	uint64_t *es = h->edge_start.data;
+	uint64_t wpos = nedges + kept;
+	size_t p = kept;
+	/* From the last object down, each run moves up by the pending edges
+	 * of the objects before it; the pending ones go after it. */
+	for (uint64_t i = h->addr.size; i-- > 0;) {
+		uint64_t start = es[i], end = es[i + 1];
+		es[i + 1] = wpos;
+		while (p > 0 && w->pending.data[p - 1].src == i) {
+			p--;
+			wpos--;
+			dst[wpos] = (uint32_t)w->pending.data[p].addr;
+			lab[wpos] = w->pending.data[p].label;
+		}
+		for (uint64_t e = end; e-- > start;) {
+			wpos--;
+			dst[wpos] = dst[e];
+			lab[wpos] = lab[e];
+		}
+	}
+	return NULL;
+}
+
+/* ---- names of closure cells ---- */
+
+/* Names the contents of the cell object cell by the variable whose value
+ * it holds (the str object at name), unless it is named already. */
+static struct pyhs_error *name_cell(struct walker *w, uint64_t cell_type,
+				    uint32_t cell, uint64_t name)
+{
+	struct pyhs_heap *h = w->h;
+	char s[100], label[128];
+	if (cell == PYHS_NO_OBJECT || h->types.data[h->type.data[cell]].addr != cell_type)
+		return NULL;
+	uint32_t plain = PYHS_LABEL(PYHS_LABEL_FIELD, w->id_cell_contents);
+	for (uint64_t e = h->edge_start.data[cell]; e < h->edge_start.data[cell + 1]; e++) {
+		if (h->edge_label.data[e] != plain)
+			continue;
+		if (!pyhs_read_str(h, name, s, sizeof(s)))
+			return NULL;
+		snprintf(label, sizeof(label), ".cell_contents (%s)", s);
+		uint32_t id;
+		struct pyhs_error *err = pyhs_heap_intern_string(h, label, &id);
+		if (err)
+			return err;
+		h->edge_label.data[e] = PYHS_LABEL(PYHS_LABEL_FIELD, id);
+		break;
+	}
+	return NULL;
+}
+
+static uint64_t tuple_item(const struct pyhs_heap *h, uint64_t tuple, uint64_t i)
+{
+	uint64_t n, v;
+	if (!tuple || !hrd(h, tuple + 16, &n) || i >= n ||
+	    !hrd(h, tuple + (uint64_t)h->L->tuple_ob_item + 8 * i, &v))
+		return 0;
+	return v;
+}
+
+/* A function's cells (its __closure__) by its code's free variables. */
+static struct pyhs_error *name_closure(struct walker *w, uint64_t cell_type,
+				       uint64_t func)
+{
+	struct pyhs_heap *h = w->h;
+	const struct pyhs_layout *L = h->L;
+	uint64_t closure, code, names, kinds = 0, n;
+	if (!hrd_off(h, func, L->func_closure, &closure) || !closure ||
+	    !hrd_off(h, func, L->func_code, &code) || !code)
+		return NULL;
+	if (L->code_localsplusnames < 0) {
+		if (!hrd_off(h, code, L->code_freevars, &names))
+			return NULL;
+	} else if (!hrd_off(h, code, L->code_localsplusnames, &names) ||
+		   !hrd_off(h, code, L->code_localspluskinds, &kinds) || !kinds) {
+		return NULL;
+	}
+	if (!names || !hrd(h, names + 16, &n) || n > (1u << 16))
+		return NULL;
+	uint64_t k = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		uint8_t kind = 0x80; /* CO_FAST_FREE */
+		if (kinds && !pyhs_target_read(h->t, kinds + (uint64_t)L->bytes_ob_sval + i, &kind, 1))
+			return NULL;
+		if (!(kind & 0x80))
+			continue;
+		uint64_t cell = tuple_item(h, closure, k++);
+		uint64_t name = tuple_item(h, names, i);
+		if (!cell || !name)
+			return NULL;
+		struct pyhs_error *err = name_cell(w, cell_type, pyhs_heap_lookup(h, cell), name);
+		if (err)
+			return err;
+	}
+	return NULL;
+}
+
+/* Cells held by functions (free variables) and by frames (locals). */
+static struct pyhs_error *name_cells(struct walker *w)
+{
+	struct pyhs_heap *h = w->h;
+	uint64_t cell_type;
+	struct pyhs_error *err = NULL;
+	if (!pyhs_target_symbol(h->t, "PyCell_Type", &cell_type))
+		return NULL;
+	for (uint64_t i = 0; i < h->addr.size && !err; i++) {
+		if (h->types.data[h->type.data[i]].kind == K_FUNCTION)
+			err = name_closure(w, cell_type, h->addr.data[i]);
+	}
+	for (uint64_t e = 0; e < h->edge_dst.size && !err; e++) {
+		uint32_t lab = h->edge_label.data[e];
+		if (PYHS_LABEL_KIND(lab) == PYHS_LABEL_LOCAL)
+			err = name_cell(w, cell_type, h->edge_dst.data[e],
+					h->addr.data[PYHS_LABEL_PAYLOAD(lab)]);
+	}
+	return err;
+}
+
 static struct pyhs_error *intern_ids(struct walker *w)
 {
 	struct { uint32_t *id; const char *s; } names[] = {
@@ -1524,6 +1933,7 @@ static struct pyhs_error *intern_ids(struct walker *w)
 		{ &w->id_builtins, ".f_builtins" }, { &w->id_locals, ".f_locals" },
 		{ &w->id_back, ".f_back" }, { &w->id_frame, ".frame" },
 		{ &w->id_items, ".items" }, { &w->id_values, ".values" },
+		{ &w->id_cell_contents, ".cell_contents" },
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		struct pyhs_error *err = pyhs_heap_intern_string(w->h, names[i].s,
@@ -1703,10 +2113,16 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 			}
 		}
 	}
+	if (!w.err && !pyhs_u64_vector_append(&h->edge_start, h->edge_dst.size))
+		w.err = &pyhs_enomem;
+	if (!w.err)
+		w.err = resolve_pending(&w);
+	if (!w.err)
+		w.err = name_cells(&w);
+	pending_ref_vector_deinit(&w.pending);
+	pending_ref_vector_deinit(&w.pending_roots);
 	if (w.err)
 		return w.err;
-	if (!pyhs_u64_vector_append(&h->edge_start, h->edge_dst.size))
-		return &pyhs_enomem;
 	err = name_threads(h);
 	if (err)
 		return err;

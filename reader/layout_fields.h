@@ -192,6 +192,11 @@ X(func_name,                  "PyFunctionObject", "func_name")
 X(func_qualname,              "PyFunctionObject", "func_qualname")
 X(func_closure,               "PyFunctionObject", "func_closure")
 X(func_module,                "PyFunctionObject", "func_module")
+X(func_defaults,              "PyFunctionObject", "func_defaults")
+X(func_kwdefaults,            "PyFunctionObject", "func_kwdefaults")
+X(func_annotations,           "PyFunctionObject", "func_annotations")
+X(func_typeparams,            "PyFunctionObject", "func_typeparams")  /* 3.12+ */
+X(func_annotate,              "PyFunctionObject", "func_annotate")    /* 3.14+ */
 X(cell_ob_ref,                "PyCellObject", "ob_ref")
 X(method_im_func,             "PyMethodObject", "im_func")
 X(method_im_self,             "PyMethodObject", "im_self")

@@ -6,8 +6,10 @@ Scripts in tests/*/ import it with their parent directory on sys.path:
     from pyhs_test import clean_env, find_core, unlimited_core
 """
 
+import argparse
 import glob
 import os
+import sys
 import re
 import resource
 import shutil
@@ -310,3 +312,24 @@ def core_with_debug_file(python, program, workdir, timeout=60):
         raise NoCore("the debug file of %s (build-id %s) is not installed under /usr/lib/debug"
                      % (python, bid))
     return run_to_core([python, "-I", "-c", program], workdir, clean_env(), timeout), bid, dbg
+def parse_runner_args(description, add_arguments=None):
+    """The command line of a test runner: --tool, --python, --label and
+    --tool-args ARG ... (everything after it, for the tool); add_arguments
+    (parser) adds the runner's own. --tool is made absolute; --label
+    defaults to the interpreter's file name."""
+    argv = sys.argv[1:]
+    tool_args = []
+    if "--tool-args" in argv:
+        i = argv.index("--tool-args")
+        argv, tool_args = argv[:i], argv[i + 1:]
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--tool", required=True, help="the pyheapsnap executable")
+    p.add_argument("--python", required=True, help="the interpreter to test")
+    p.add_argument("--label", help="name of this test")
+    if add_arguments:
+        add_arguments(p)
+    args = p.parse_args(argv)
+    args.tool = os.path.abspath(args.tool)
+    args.tool_args = tool_args
+    args.label = args.label or os.path.basename(args.python)
+    return args

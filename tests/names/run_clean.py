@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Clean-heap test for pyheapsnap: clean programs give no warnings.
+
+    run_clean.py --tool PATH/TO/pyheapsnap --python PATH/TO/python
+                 [--label NAME] [--third-party] [--tool-args ARG ...]
+
+Runs clean programs under the interpreter, each aborting into a core: a
+bare interpreter, the oracle's heap program and the names test's program
+(or, with --third-party, a heap of Flask, Jinja2, pydantic, sympy and
+networkx at work), and checks that `summary --json` of each core counts no
+warning of any kind (bad_pointer, unreadable_object, ...): a heap nothing
+corrupted is read without one.
+
+Prints "ok NAME" or "FAIL NAME: the warnings" for each program, then "N
+passed, N failed". Exit status 0 if all passed, 1 if one failed, 77 if the
+interpreter (or, with --third-party, a package) is not installed or no core
+is left.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, TESTS)
+from pyhs_test import NoCore, clean_env, parse_runner_args, run_to_core  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EXIT_SKIP = 77
+
+
+def parse_args():
+    return parse_runner_args(__doc__.splitlines()[0],
+                             lambda p: p.add_argument("--third-party", action="store_true",
+                                                      help="the third-party heap instead"))
+
+
+def programs(args, workdir):
+    """(name, argv) of the programs to run."""
+    if args.third_party:
+        return [("third-party", [args.python, "-I", os.path.join(HERE, "thirdparty_program.py")])]
+    return [
+        ("bare interpreter", [args.python, "-I", "-c", "import os; os.abort()"]),
+        ("oracle heap", [args.python, "-I", os.path.join(TESTS, "oracle", "heap_program.py"),
+                         os.path.join(workdir, "oracle-truth.jsonl")]),
+        ("names heap", [args.python, "-I", os.path.join(HERE, "names_program.py"),
+                        os.path.join(workdir, "names-truth.json")]),
+    ]
+
+
+def main():
+    args = parse_args()
+    if not os.access(args.python, os.X_OK):
+        print("skipped: %s: %s is not installed" % (args.label, args.python))
+        return EXIT_SKIP
+    passed = failed = 0
+    for k in range(len(programs(args, ""))):
+        workdir = tempfile.mkdtemp(prefix="pyheapsnap-clean-")
+        try:
+            name, argv = programs(args, workdir)[k]
+            try:
+                core = run_to_core(argv, workdir, clean_env(), 180)
+            except NoCore as e:
+                if "status 77" in str(e) or "wrote no core" in str(e):
+                    print("skipped: %s: %s: %s" % (args.label, name, e))
+                    return EXIT_SKIP
+                print("FAIL %s: no core: %s" % (name, e))
+                failed += 1
+                continue
+            out = subprocess.run([args.tool, "summary", "--json", core] + args.tool_args,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+            try:
+                warnings = json.loads(out.stdout.decode())["warnings"]
+            except (ValueError, KeyError):
+                print("FAIL %s: summary exit %d: %s" % (name, out.returncode,
+                                                       out.stderr.decode(errors="replace")))
+                failed += 1
+                continue
+            kinds = {k: v for k, v in warnings["kinds"].items() if v}
+            if out.returncode == 0 and not warnings["count"] and not kinds:
+                print("ok %s: no warnings" % name)
+                passed += 1
+            else:
+                print("FAIL %s: exit %d, warnings %s, e.g. %s" %
+                      (name, out.returncode, kinds, warnings.get("examples", [])[:5]))
+                failed += 1
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        sys.stdout.flush()
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

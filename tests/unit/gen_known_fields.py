@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""Writes heapmodel/known_fields.h: the object-pointer fields of CPython's C
+types that no PyMemberDef names, by tp_name and minor version, read with gdb
+from the DWARF of pyenv's builds (libpython and lib-dynload modules); with
+--states, heapmodel/known_state_fields.h: those of extension modules' state
+structs, by the module definition's m_name.
+
+    tests/unit/gen_known_fields.py [PYENV_ROOT] > heapmodel/known_fields.h
+    tests/unit/gen_known_fields.py --states [PYENV_ROOT] > heapmodel/known_state_fields.h
+
+Each struct's top-level members whose type is an object pointer become
+entries; the instance dict is left out (tp_dictoffset names it) and weak
+reference lists have no name (they hold no reference). Names are the Python-level ones
+where CPython has them (RENAME), else the C member's name.
+"""
+
+import glob
+import os
+import re
+import subprocess
+import sys
+
+VERSIONS = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13"]
+
+# (tp_name, struct, where): where is "lib" (libpython) or a lib-dynload
+# module name.
+TYPES = [
+    ("BaseException", "PyBaseExceptionObject", "lib"),
+    ("traceback", "PyTracebackObject", "lib"),
+    ("builtin_function_or_method", "PyCFunctionObject", "lib"),
+    ("method-wrapper", "wrapperobject", "lib"),
+    ("mappingproxy", "mappingproxyobject", "lib"),
+    ("property", "propertyobject", "lib"),
+    ("types.GenericAlias", "gaobject", "lib"),
+    ("builtin_method", "PyCMethodObject", "lib"),
+    ("itertools.count", "countobject", "lib"),
+    ("_thread._localdummy", "localdummyobject", "lib"),
+    ("list_iterator", "listiterobject", "lib"),
+    ("tuple_iterator", "tupleiterobject", "lib"),
+    ("iterator", "seqiterobject", "lib"),
+    ("enumerate", "enumobject", "lib"),
+    ("map", "mapobject", "lib"),
+    ("filter", "filterobject", "lib"),
+    ("zip", "zipobject", "lib"),
+    ("_io.TextIOWrapper", "textio", "lib"),
+    ("_io.BufferedReader", "buffered", "lib"),
+    ("_io.BufferedWriter", "buffered", "lib"),
+    ("_io.BufferedRandom", "buffered", "lib"),
+    ("_io.BufferedRWPair", "rwpair", "lib"),
+    ("_io.FileIO", "fileio", "lib"),
+    ("_io.BytesIO", "bytesio", "lib"),
+    ("_io.StringIO", "stringio", "lib"),
+    ("_io.IncrementalNewlineDecoder", "nldecoder_object", "lib"),
+    ("operator.attrgetter", "attrgetterobject", "lib"),
+    ("operator.itemgetter", "itemgetterobject", "lib"),
+    ("operator.methodcaller", "methodcallerobject", "lib"),
+    ("re.Pattern", "PatternObject", "lib"),
+    ("re.Match", "MatchObject", "lib"),
+    ("_abc._abc_data", "_abc_data", "lib"),
+    ("_abc_data", "_abc_data", "lib"),
+    ("functools.KeyWrapper", "keyobject", "lib"),
+    ("_struct.Struct", "PyStructObject", "_struct"),
+    ("_json.Scanner", "PyScannerObject", "_json"),
+    ("_json.Encoder", "PyEncoderObject", "_json"),
+    ("_asyncio.Future", "FutureObj", "_asyncio"),
+    ("_asyncio.Task", "TaskObj", "_asyncio"),
+    ("_asyncio.FutureIter", "futureiterobject", "_asyncio"),
+    ("TaskStepMethWrapper", "TaskStepMethWrapper", "_asyncio"),
+]
+
+# (the module definition's m_name, state struct, where)
+STATES = [
+    ("posix", "_posixstate", "lib"),
+    ("io", "_PyIO_State", "lib"),
+    ("_functools", "_functools_state", "lib"),
+    ("_abc", "_abcmodule_state", "lib"),
+    ("_thread", "thread_module_state", "lib"),
+    ("_collections", "collections_state", "lib"),
+    ("itertools", "itertools_state", "lib"),
+    ("_operator", "_operator_state", "lib"),
+    ("_sre", "_sremodulestate", "lib"),
+    ("time", "time_module_state", "lib"),
+    ("_signal", "_signal_module_state", "lib"),
+    ("_struct", "_structmodulestate", "_struct"),
+    ("_asyncio", "asyncio_state", "_asyncio"),
+    ("zlib", "zlibstate", "zlib"),
+    ("select", "_selectstate", "select"),
+    ("_socket", "socket_state", "_socket"),
+    ("_random", "_randomstate", "_random"),
+    ("array", "array_state", "array"),
+    ("_json", "_jsonmodulestate", "_json"),
+    ("_pickle", "PickleState", "_pickle"),
+    ("_datetime", "datetime_state", "_datetime"),
+    ("_decimal", "decimal_state", "_decimal"),
+    ("math", "math_module_state", "math"),
+    ("_ssl", "_sslmodulestate", "_ssl"),
+    ("_csv", "_csvstate", "_csv"),
+]
+
+# C member -> Python name, per tp_name ("*": any type).
+RENAME = {
+    "BaseException": {"args": "args", "notes": "__notes__", "traceback": "__traceback__",
+                      "context": "__context__", "cause": "__cause__"},
+    "builtin_function_or_method": {"m_self": "__self__", "m_module": "__module__"},
+    "builtin_method": {"m_self": "__self__", "m_module": "__module__"},
+    "property": {"prop_get": "fget", "prop_set": "fset", "prop_del": "fdel",
+                 "prop_doc": "__doc__", "prop_name": "__name__"},
+    "types.GenericAlias": {"origin": "__origin__", "args": "__args__",
+                           "parameters": "__parameters__"},
+    "_asyncio.Future": {"source_tb": "_source_traceback", "cancel_msg": "_cancel_message"},
+    "_asyncio.Task": {"source_tb": "_source_traceback", "cancel_msg": "_cancel_message"},
+}
+# Left out: the instance dict (tp_dictoffset names it). Weak reference
+# lists are written with no name: words that hold no reference.
+SKIP = {"dict", "ob_base"}
+WEAKLISTS = {"weakreflist", "in_weakreflist", "fut_weakreflist", "task_weakreflist",
+             "func_weakreflist", "m_weakreflist"}
+
+MEMBER = re.compile(r"^/\*\s+(\d+)\s+\|\s+8 \*/ {4}(?P<type>[A-Za-z_][\w ]*?) \*(?P<name>\w+);$")
+OBJECT_POINTER = re.compile(r"^(PyObject|PyTypeObject|struct _object|Py\w*Object|_PyErr_StackItem)$")
+
+
+def pyenv_root():
+    return sys.argv[1] if len(sys.argv) > 1 else os.path.expanduser("~/.pyenv")
+
+
+def objfile(version, where):
+    base = glob.glob(os.path.join(pyenv_root(), "versions", version + ".*"))
+    if not base:
+        return None
+    base = sorted(base)[-1]
+    if where == "lib":
+        found = glob.glob(os.path.join(base, "lib", "libpython%s.so.1.0" % version))
+    else:
+        found = glob.glob(os.path.join(base, "lib", "python" + version, "lib-dynload",
+                                       where + ".cpython-*.so"))
+    return found[0] if found else None
+
+
+def members(path, struct):
+    out = subprocess.run(["gdb", "-batch", "-ex", "ptype /o " + struct, path],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         universal_newlines=True).stdout
+    for line in out.splitlines():
+        m = MEMBER.match(line)
+        if m and OBJECT_POINTER.match(m.group("type")) and m.group("type") != "_PyErr_StackItem":
+            yield int(m.group(1)), m.group("name")
+
+
+def python_name(tp_name, name):
+    for prefix in ("fut_", "task_"):
+        if tp_name.startswith("_asyncio.") and name.startswith(prefix):
+            name = name[len(prefix):]
+            name = RENAME.get(tp_name, {}).get(name, name)
+            return "._" + name.lstrip("_") if not name.startswith("_") else "." + name
+    return "." + RENAME.get(tp_name, {}).get(name, name)
+
+
+def main():
+    states = "--states" in sys.argv[1:]
+    if states:
+        sys.argv.remove("--states")
+    rows = {}
+    for version in VERSIONS:
+        minor = int(version.split(".")[1])
+        for tp_name, struct, where in STATES if states else TYPES:
+            path = objfile(version, where)
+            if not path:
+                continue
+            for off, name in members(path, struct):
+                if name in SKIP:
+                    continue
+                if states:
+                    key = (tp_name, off, "state." + name)
+                else:
+                    key = (tp_name, off, None if name in WEAKLISTS else python_name(tp_name, name))
+                rows.setdefault(key, []).append(minor)
+    print("/* Generated by tests/unit/gen_known_fields.py%s from the DWARF of pyenv's"
+          % (" --states" if states else ""))
+    if states:
+        print(" * CPython 3.8 to 3.13 builds: object-pointer fields of extension modules'")
+        print(" * state structs, by the module definition's m_name, minor versions and")
+        print(" * offset. */")
+    else:
+        print(" * CPython 3.8 to 3.13 builds: object-pointer fields of C types that no")
+        print(" * PyMemberDef names, by tp_name, minor versions and offset (NULL: a")
+        print(" * weak reference list, no reference). */")
+    order = {t[0]: i for i, t in enumerate(STATES if states else TYPES)}
+    for (tp_name, off, name), minors in sorted(rows.items(), key=lambda r: (order[r[0][0]], r[0][1], min(r[1]))):
+        # Runs of consecutive minor versions.
+        minors = sorted(set(minors))
+        start = prev = minors[0]
+        for m in minors[1:] + [None]:
+            if m is not None and m == prev + 1:
+                prev = m
+                continue
+            print('{ "%s", %d, %d, %d, %s },' % (tp_name, start, prev, off,
+                                               '"%s"' % name if name else "NULL"))
+            if m is not None:
+                start = prev = m
+
+
+if __name__ == "__main__":
+    main()
