@@ -59,23 +59,30 @@ int verb_gcore(int argc, char **argv)
 		return usage_error("gcore", "--gen does not apply here: a core holds the whole process");
 	/* Any process will do: the core is of the process, not of its heap. */
 	o.open.no_python = true;
+	if ((r = output_open(output, PYHS_OUTPUT_CORE, &o)))
+		return r;
 	struct pyhs_target *t;
-	struct pyhs_error *err;
-	if (args[0] == PID_INPUT)
-		err = pyhs_target_open_pid(o.pid, &o.open, &t);
-	else
+	struct pyhs_error *err = NULL;
+	if (args[0] == PID_INPUT) {
+		r = capture_pid(&o, &t);
+	} else {
 		err = pyhs_target_open_core(args[0], &o.open, &t);
-	if (err)
-		return report_error(err);
+		r = err ? report_error(err) : 0;
+	}
+	if (r) {
+		output_close(&o);
+		return r;
+	}
 	for (size_t i = 0; i < pyhs_target_nwarnings(t); i++)
 		log_error("warning: %s", pyhs_target_warning(t, i));
 	int pid = pyhs_target_pid(t);
 	uint64_t pause_ns = pyhs_target_pause_ns(t);
 	size_t threads = pyhs_target_nthreads(t);
-	err = pyhs_gcore_write(t, output);
+	signals_defer(true);
+	err = pyhs_gcore_write_output(t, o.output);
 	pyhs_target_destroy(t);
-	if (err)
-		return report_error(err);
+	if ((r = output_finish(&o, err)))
+		return r;
 	struct stat st;
 	if (stat(output, &st) != 0)
 		return report_error(pyhs_error_os(errno, "cannot read back '%s'", output));

@@ -11,6 +11,7 @@
 #ifndef PYHS_READER_H
 #define PYHS_READER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -69,6 +70,21 @@ struct pyhs_open_options {
 				 * ways stripped binaries are read) */
 	uint64_t max_core_size; /* a zstd core may decompress to this many
 				 * bytes; 0: PYHS_DEFAULT_MAX_CORE_SIZE */
+	/* Live processes only. */
+	bool no_stop;           /* read the process while it runs: no ptrace,
+				 * no pause, no registers, and a view that is
+				 * not consistent (torn reads become warnings) */
+	/* Raised asynchronously (a signal handler of the caller's) to stop
+	 * an open early: a live capture looks at it while it waits and
+	 * between copies and, once it is non-zero, resumes every thread it
+	 * stopped and returns PYHS_ERROR_CANCELLED. NULL: never. */
+	const volatile sig_atomic_t *cancel;
+	/* Called once every check that can be made without stopping the
+	 * process has passed, just before it is stopped (or, with no_stop,
+	 * read), with the bytes the capture will copy at most: an error
+	 * from it ends the open there, with nothing stopped. NULL: none. */
+	struct pyhs_error *(*before_stop)(void *ctx, uint64_t bytes);
+	void *before_stop_ctx;
 };
 
 /* 64 GiB. A compressed core is decompressed into a sparse temporary file
@@ -92,6 +108,10 @@ struct pyhs_error *pyhs_target_open_pid(int pid,
 					const struct pyhs_open_options *opts,
 					struct pyhs_target **ret);
 void pyhs_target_destroy(struct pyhs_target *t);
+/* When process pid started (/proc/PID/stat: clock ticks since boot), to
+ * tell it from a later process given the same pid; false if there is no
+ * such process. */
+bool pyhs_process_start_time(int pid, uint64_t *ret);
 
 /* Memory. These are the hot path: they return false for unreadable memory
  * instead of allocating an error. */
@@ -121,6 +141,9 @@ int pyhs_target_signal(const struct pyhs_target *t);
 const char *pyhs_target_source(const struct pyhs_target *t); /* "core" or "pid" */
 /* How long a live process was stopped, in nanoseconds (0 for cores). */
 uint64_t pyhs_target_pause_ns(const struct pyhs_target *t);
+/* Whether a live process was read while it ran (no_stop): its memory was
+ * not copied at one moment, so the view need not be consistent. */
+bool pyhs_target_unstopped(const struct pyhs_target *t);
 /* When the memory was captured, unix seconds (0 if unknown). */
 uint64_t pyhs_target_capture_time(const struct pyhs_target *t);
 /* When the process started, clock ticks since boot (0 if unknown). */

@@ -133,6 +133,7 @@ struct pyhs_target {
 	/* live.c: a process read with ptrace rather than a core. */
 	bool live;
 	uint64_t pause_ns;     /* first thread stopped to last resumed */
+	bool unstopped;        /* read while it ran (no_stop) */
 	uint64_t capture_time; /* unix seconds */
 	uint64_t start_time;   /* clock ticks since boot, 0 if unknown */
 	char live_root[32];    /* "/proc/PID/root" when used as sysroot */
