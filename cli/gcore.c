@@ -10,7 +10,7 @@
 
 static void help(void)
 {
-	printf("usage: pyheapsnap gcore --pid PID -o FILE [--json]\n"
+	printf("usage: pyheapsnap gcore --pid PID [--no-stop] -o FILE [--json]\n"
 	       "       pyheapsnap gcore CORE -o FILE [--json]\n"
 	       "\n"
 	       "Writes an ELF core file of the live process PID to FILE: the process is\n"
@@ -20,15 +20,18 @@ static void help(void)
 	       "read-only data of the files the process maps are not copied but named,\n"
 	       "as the kernel does: read FILE where those files are (or with --sysroot).\n"
 	       "Given a core instead, writes it again (uncompressed, if it was zstd).\n"
-	       "FILE is replaced atomically and made readable by its owner only.\n"
+	       "FILE is replaced atomically and made readable by its owner only. FILE's\n"
+	       "directory is checked for room before the process is stopped.\n"
 	       "\n"
 	       "Prints the pause, the size written and the threads.\n"
 	       "\n"
 	       "Options:\n"
 	       "      --pid PID          the process to take a core of\n"
+	       "      --no-stop          never stop it: copy its memory while it runs\n"
+	       "                         (not a consistent view, and no registers)\n"
 	       "  -o, --output FILE      the core to write (required)\n"
 	       "      --json             print {\"output\", \"pid\", \"pause_ns\", \"bytes\",\n"
-	       "                         \"threads\"} instead of text\n"
+	       "                         \"threads\", \"consistent\"} instead of text\n"
 	       "  -h, --help             show this help\n");
 }
 
@@ -78,6 +81,7 @@ int verb_gcore(int argc, char **argv)
 	int pid = pyhs_target_pid(t);
 	uint64_t pause_ns = pyhs_target_pause_ns(t);
 	size_t threads = pyhs_target_nthreads(t);
+	bool unstopped = pyhs_target_unstopped(t);
 	signals_defer(true);
 	err = pyhs_gcore_write_output(t, o.output);
 	pyhs_target_destroy(t);
@@ -91,13 +95,16 @@ int verb_gcore(int argc, char **argv)
 		fputs("{\"output\": ", stdout);
 		pyhs_json_string(stdout, output);
 		printf(", \"pid\": %d, \"pause_ns\": %" PRIu64 ", \"bytes\": %" PRIu64
-		       ", \"threads\": %zu}\n", pid, pause_ns, bytes, threads);
+		       ", \"threads\": %zu, \"consistent\": %s}\n", pid, pause_ns, bytes,
+		       threads, unstopped ? "false" : "true");
 	} else {
 		char b[32];
 		printf("wrote %s: a core of pid %d, %s (%" PRIu64 " bytes), %zu thread%s\n",
 		       output, pid, pyhs_format_bytes(bytes, b, sizeof(b)), bytes, threads,
 		       threads == 1 ? "" : "s");
-		if (args[0] == PID_INPUT)
+		if (unstopped)
+			printf("the process was not stopped (--no-stop): the core is not a consistent view and holds no registers\n");
+		else if (args[0] == PID_INPUT)
 			printf("the process was stopped for %.3f ms\n",
 			       (double)pause_ns / 1e6);
 	}

@@ -506,6 +506,8 @@ static struct pyhs_error *write_sections(struct writer *w,
 	put_meta_uint(&mo, "capture_time", m->capture_time);
 	put_meta_uint(&mo, "start_time", m->start_time);
 	put_meta_uint(&mo, "pause_ns", m->pause_ns);
+	if (m->unstopped)
+		put_meta_uint(&mo, "unstopped", 1);
 	put_meta_uint(&mo, "gc.enabled", pyhs_heap_gc_enabled(h));
 	for (int g = 0; g < 4; g++) {
 		struct pyhs_gc_generation_info gi = { 0 };
@@ -1112,6 +1114,9 @@ static struct pyhs_error *read_meta(struct reader *r,
 		} else if (strcmp(key, "pause_ns") == 0) {
 			type_ok = type == META_UINT;
 			m->pause_ns = u;
+		} else if (strcmp(key, "unstopped") == 0) {
+			type_ok = type == META_UINT && u <= 1;
+			m->unstopped = u != 0;
 		} else if (strcmp(key, "gc.enabled") == 0) {
 			type_ok = type == META_UINT && u <= 1;
 			p->gc_enabled = u != 0;
