@@ -221,6 +221,8 @@ int output_open(const char *path, enum pyhs_output_kind kind,
 int output_finish(struct input_options *o, struct pyhs_error *err)
 {
 	signals_temporary(pyhs_output_temporary(o->output));
+	if (!err)
+		signals_written(); /* the file is whole: say no otherwise */
 	signals_defer(false);
 	signals_temporary(NULL);
 	pyhs_output_destroy(o->output);

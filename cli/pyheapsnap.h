@@ -173,6 +173,8 @@ void signals_install(bool writes_file);
 /* The temporary file to remove if a signal comes outside a deferred call
  * (NULL once there is none). */
 void signals_temporary(const char *path);
+/* The file is written: an interruption from now on says only that. */
+void signals_written(void);
 /* Around a library call given signals_cancel: a signal only raises it. */
 void signals_defer(bool on);
 /* 0 if no signal came; else prints the line (after removing the temporary

@@ -82,6 +82,11 @@ void signals_install(bool writes_file)
 	}
 }
 
+void signals_written(void)
+{
+	writes = 0;
+}
+
 void signals_temporary(const char *path)
 {
 	temporary = path;
