@@ -204,11 +204,20 @@ int output_open(const char *path, enum pyhs_output_kind kind,
 		struct input_options *o)
 {
 	signals_install(true);
+	/* Deferred until the handler knows the temporary file's name. */
+	signals_defer(true);
 	struct pyhs_error *err = pyhs_output_create(path, kind, &signals_cancel,
 						    &o->output);
+	if (!err)
+		signals_temporary(pyhs_output_temporary(o->output));
+	signals_defer(false);
 	if (err)
 		return report_error(err);
-	signals_temporary(pyhs_output_temporary(o->output));
+	int code = signals_exit_status();
+	if (code) {
+		output_close(o);
+		return code;
+	}
 	const char *example;
 	size_t stale = pyhs_output_stale(o->output, &example);
 	if (stale)
