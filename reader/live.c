@@ -606,6 +606,21 @@ static bool thread_is_zombie(int pid, int tid)
 	       state == 'X';
 }
 
+/* The next thread id of a /proc/PID/task listing; false at its end. */
+static bool next_tid(DIR *dir, int *ret)
+{
+	struct dirent *de;
+	while ((de = readdir(dir))) {
+		char *endp;
+		long tid = strtol(de->d_name, &endp, 10);
+		if (!*endp && tid > 0 && tid <= INT_MAX) {
+			*ret = (int)tid;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* A thread of pid that has not exited, or 0: what a zombie leader (the
  * main thread called pthread_exit) still has running. */
 static int live_thread_of(int pid)
@@ -615,15 +630,10 @@ static int live_thread_of(int pid)
 	DIR *dir = opendir(path);
 	if (!dir)
 		return 0;
-	int found = 0;
-	struct dirent *de;
-	while (!found && (de = readdir(dir))) {
-		char *endp;
-		long tid = strtol(de->d_name, &endp, 10);
-		if (!*endp && tid > 0 && tid <= INT_MAX && tid != pid &&
-		    !thread_is_zombie(pid, (int)tid))
-			found = (int)tid;
-	}
+	int found = 0, tid;
+	while (!found && next_tid(dir, &tid))
+		if (tid != pid && !thread_is_zombie(pid, tid))
+			found = tid;
 	closedir(dir);
 	return found;
 }
@@ -642,13 +652,10 @@ static struct pyhs_error *stop_all(struct live *L)
 			return pyhs_error_os(errno, "cannot list '%s'", path);
 		}
 		size_t first_new = L->threads.size;
-		struct dirent *de;
 		struct pyhs_error *err = NULL;
-		while (!err && (de = readdir(dir))) {
-			char *endp;
-			long tid = strtol(de->d_name, &endp, 10);
-			if (*endp || tid <= 0 || tid > INT_MAX ||
-			    thread_known(L, (int)tid))
+		int tid;
+		while (!err && next_tid(dir, &tid)) {
+			if (thread_known(L, tid))
 				continue;
 			if (ptrace(PTRACE_SEIZE, (pid_t)tid, 0, 0) < 0) {
 				int e = errno;
@@ -660,7 +667,7 @@ static struct pyhs_error *stop_all(struct live *L)
 				if (e == EPERM)
 					err = permission_error(L->pid);
 				else
-					err = pyhs_error_os(e, "cannot attach to thread %ld of pid %d",
+					err = pyhs_error_os(e, "cannot attach to thread %d of pid %d",
 							    tid, L->pid);
 				break;
 			}
@@ -677,7 +684,7 @@ static struct pyhs_error *stop_all(struct live *L)
 				L->first_stop_ns = now_ns(CLOCK_MONOTONIC);
 			if (ptrace(PTRACE_INTERRUPT, (pid_t)tid, 0, 0) < 0 &&
 			    errno != ESRCH) {
-				err = pyhs_error_os(errno, "cannot stop thread %ld of pid %d",
+				err = pyhs_error_os(errno, "cannot stop thread %d of pid %d",
 						    tid, L->pid);
 				break;
 			}
@@ -1210,50 +1217,41 @@ static void choose_root(struct pyhs_target *t, int pid)
 
 /* ---- checks before the stop ---- */
 
-/* Whether the ELF file at path has a _PyRuntime symbol or a .PyRuntime
- * section; true too if it cannot be opened or read as ELF (then the copy
- * decides: nothing is refused on a guess). */
-static bool file_may_hold_runtime(const char *path)
+/* Whether the ELF file at path has a .PyRuntime section or a _PyRuntime
+ * symbol; true too if it cannot be read as ELF (then the copy decides:
+ * nothing is refused on a guess). */
+static bool file_may_hold_runtime(struct pyhs_target *t, const char *path)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return true;
-	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF) {
-		if (elf)
-			elf_end(elf);
-		close(fd);
+	const uint8_t *data;
+	size_t size;
+	struct pyhs_error *err = pyhs_map_file(t, path, &data, &size);
+	if (err) {
+		pyhs_error_destroy(err);
 		return true;
 	}
-	bool found = false;
-	size_t shstrndx;
-	if (elf_getshdrstrndx(elf, &shstrndx) != 0)
-		found = true;
+	if (pyhs_elf_has_section(data, size, ".PyRuntime"))
+		return true;
+	Elf *elf = elf_memory((char *)data, size);
+	if (!elf)
+		return true;
+	bool found = elf_kind(elf) != ELF_K_ELF;
 	Elf_Scn *scn = NULL;
 	while (!found && (scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
-		if (!gelf_getshdr(scn, &sh))
+		if (!gelf_getshdr(scn, &sh) ||
+		    (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
 			continue;
-		const char *name = elf_strptr(elf, shstrndx, sh.sh_name);
-		if (name && strcmp(name, ".PyRuntime") == 0) {
-			found = true;
-			break;
-		}
-		if (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM)
-			continue;
-		Elf_Data *data = elf_getdata(scn, NULL);
+		Elf_Data *d = elf_getdata(scn, NULL);
 		size_t n = sh.sh_entsize ? sh.sh_size / sh.sh_entsize : 0;
-		for (size_t k = 0; data && k < n && !found; k++) {
+		for (size_t k = 0; d && k < n && !found; k++) {
 			GElf_Sym sym;
-			const char *sn;
-			if (gelf_getsym(data, (int)k, &sym) &&
-			    (sn = elf_strptr(elf, sh.sh_link, sym.st_name)) &&
-			    strcmp(sn, "_PyRuntime") == 0)
-				found = true;
+			const char *name;
+			found = gelf_getsym(d, (int)k, &sym) &&
+				(name = elf_strptr(elf, sh.sh_link, sym.st_name)) &&
+				strcmp(name, "_PyRuntime") == 0;
 		}
 	}
 	elf_end(elf);
-	close(fd);
 	return found;
 }
 
@@ -1263,7 +1261,7 @@ static bool file_may_hold_runtime(const char *path)
 static struct pyhs_error *check_runtime(struct live *L,
 					const struct live_map_vector *maps)
 {
-	const struct pyhs_target *t = L->t;
+	struct pyhs_target *t = L->t;
 	const char *exe = NULL;
 	for (size_t i = 0; i < maps->size; i++) {
 		const struct live_map *m = &maps->data[i];
@@ -1280,7 +1278,7 @@ static struct pyhs_error *check_runtime(struct live *L,
 		char *path;
 		if (asprintf(&path, "%s%s", root, exe) < 0)
 			return &pyhs_enomem;
-		bool may = file_may_hold_runtime(path);
+		bool may = file_may_hold_runtime(t, path);
 		free(path);
 		if (may)
 			return NULL;
@@ -1302,23 +1300,20 @@ static struct pyhs_error *unstopped_threads(struct live *L,
 	DIR *dir = opendir(path);
 	if (!dir)
 		return exited_error(L->pid);
-	struct dirent *de;
 	struct pyhs_error *err = NULL;
-	while (!err && (de = readdir(dir))) {
-		char *endp;
-		long tid = strtol(de->d_name, &endp, 10);
-		if (*endp || tid <= 0 || tid > INT_MAX ||
-		    thread_is_zombie(L->pid, (int)tid))
+	int tid;
+	while (!err && next_tid(dir, &tid)) {
+		if (thread_is_zombie(L->pid, tid))
 			continue;
 		struct pyhs_thread_state ts = { 0 };
-		if (!pyhs_int_vector_append(&t->tids, (int)tid) ||
+		if (!pyhs_int_vector_append(&t->tids, tid) ||
 		    !pyhs_thread_state_vector_append(&t->thread_states, ts))
 			err = &pyhs_enomem;
 		/* The main thread first, as in a core. */
 		size_t n = t->tids.size;
 		if (!err && tid == L->pid && n > 1) {
 			int first = t->tids.data[0];
-			t->tids.data[0] = (int)tid;
+			t->tids.data[0] = tid;
 			t->tids.data[n - 1] = first;
 		}
 	}

@@ -184,6 +184,8 @@ struct pyhs_error *pyhs_map_fd(struct pyhs_target *t, int fd, size_t size,
 struct pyhs_error *pyhs_decompress_core(struct pyhs_target *t, const char *path,
 					const uint8_t *src, size_t src_size,
 					const uint8_t **ret, size_t *ret_size);
+/* Whether an ELF image in a buffer has a section of that name with bytes. */
+bool pyhs_elf_has_section(const uint8_t *data, size_t size, const char *want);
 /* Build-id of an ELF image in a buffer; 0 if none. */
 size_t pyhs_elf_build_id(const uint8_t *data, size_t size, uint8_t *out,
 			 size_t out_size);

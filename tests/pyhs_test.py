@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import time
 
 
 def pyenv_root():
@@ -150,3 +151,32 @@ def run_to_core(argv, workdir, env, timeout):
         raise NoCore("%s aborted but wrote no core in %s (kernel.core_pattern is %r)"
                      % (argv[0], workdir, read_proc("/proc/sys/kernel/core_pattern", "?")))
     return core
+
+
+def proc_state(pid):
+    """(state letter of /proc/PID/stat, TracerPid) or (None, None) if pid is
+    gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+        with open("/proc/%d/status" % pid) as f:
+            status = f.read()
+    except OSError:
+        return None, None
+    state = stat[stat.rindex(")") + 2]
+    m = re.search(r"^TracerPid:\s*(\d+)", status, re.M)
+    return state, int(m.group(1)) if m else 0
+
+
+def wait_running(pid, timeout=2.0):
+    """True once pid is neither stopped nor traced (it may sleep)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state, tracer = proc_state(pid)
+        if state is None:
+            return False
+        if state not in "tT" and tracer == 0:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)

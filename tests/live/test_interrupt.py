@@ -41,7 +41,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import clean_env, interpreters  # noqa: E402
+from pyhs_test import clean_env, interpreters, proc_state, wait_running  # noqa: E402
 
 EXIT_OK, EXIT_FAIL, EXIT_SKIP = 0, 1, 77
 
@@ -83,30 +83,6 @@ def fail(msg):
 
 def ok(msg):
     print("ok: " + msg, flush=True)
-
-
-def proc_state(pid):
-    """(state, TracerPid) of pid, or (None, None) if it is gone."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            stat = f.read()
-        with open("/proc/%d/status" % pid) as f:
-            tracer = [l.split()[1] for l in f if l.startswith("TracerPid:")][0]
-    except OSError:
-        return None, None
-    return stat[stat.rindex(")") + 2], int(tracer)
-
-
-def running(pid, timeout=3.0):
-    """Whether pid is running (not stopped, not traced) within timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        state, tracer = proc_state(pid)
-        if state in ("S", "R", "D") and tracer == 0:
-            return True
-        if state is None or time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
 
 
 class Program:
@@ -165,7 +141,7 @@ def check_kills(label, tool, target, workdir, kills, rng):
         err = err.decode(errors="replace").strip()
         what = "%s: %s %s after %.3f s" % (label, sig.name, verb, delay)
         left = sorted(os.listdir(d))
-        if not running(target.pid):
+        if not wait_running(target.pid):
             state, tracer = proc_state(target.pid)
             fail("%s: the program is left %s, tracer %s" % (what, state, tracer))
             return
@@ -371,7 +347,7 @@ def main():
                 check_no_stop(label, args.probe, target)
                 check_kills(label, args.tool, target, workdir, args.kills, rng)
                 check_stale(label, args.tool, target, workdir)
-                if not running(target.pid):
+                if not wait_running(target.pid):
                     fail("%s: the program does not run at the end" % label)
             finally:
                 target.kill()

@@ -50,7 +50,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import clean_env, find_core, interpreters  # noqa: E402
+from pyhs_test import clean_env, find_core, interpreters, proc_state, wait_running  # noqa: E402
 
 EXIT_OK, EXIT_FAIL, EXIT_SKIP = 0, 1, 77
 
@@ -164,34 +164,6 @@ def fail(msg):
 
 def ok(msg):
     print("ok: " + msg, flush=True)
-
-
-def proc_state(pid):
-    """(state letter, TracerPid) or (None, None) if gone."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            stat = f.read()
-        with open("/proc/%d/status" % pid) as f:
-            status = f.read()
-    except OSError:
-        return None, None
-    state = stat[stat.rindex(")") + 2]
-    m = re.search(r"^TracerPid:\s*(\d+)", status, re.M)
-    return state, int(m.group(1)) if m else 0
-
-
-def wait_running(pid, timeout=2.0):
-    """True once pid is neither stopped nor traced (it may sleep)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        state, tracer = proc_state(pid)
-        if state is None:
-            return False
-        if state not in "tT" and tracer == 0:
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
 
 
 def settle(pid, timeout=5.0):
