@@ -9,7 +9,7 @@ ones are reported and skipped):
 
   * kills: `snapshot --pid` and `gcore --pid` of a 1 M-object program,
     each sent SIGTERM or SIGINT at a random moment of the capture or the
-    write (N per interpreter, 6 by default): afterwards the output
+    write (N per interpreter; by default 24 in all, at least 4 each): afterwards the output
     directory holds nothing or the complete output (it reads back), no
     temporary file; the tool exited 0 or 128 + the signal, saying
     "interrupted" in one line; the program is running, traced by no one;
@@ -315,7 +315,8 @@ def main():
     ap.add_argument("--tool", required=True)
     ap.add_argument("--probe", required=True)
     ap.add_argument("--python", action="append")
-    ap.add_argument("--kills", type=int, default=6)
+    ap.add_argument("--kills", type=int, default=0,
+                    help="kills per interpreter (default: 24 in all, at least 4 each)")
     ap.add_argument("--objects", type=int, default=700000,
                     help="Marker instances; with half as many strings and "
                          "the interpreter's own, about 1 M objects")
@@ -328,6 +329,8 @@ def main():
     except OSError:
         pass
     pythons = [(p, p, p) for p in args.python] if args.python else interpreters()
+    installed = sum(1 for _, python, _ in pythons if python)
+    kills = args.kills or max(4, -(-24 // max(installed, 1)))
     rng = random.Random(os.getpid())
     workdir = tempfile.mkdtemp(prefix="pyhs-interrupt-")
     ran = 0
@@ -345,7 +348,7 @@ def main():
                 ran += 1
                 check_no_seize(label, args.tool, target, workdir)
                 check_no_stop(label, args.probe, target)
-                check_kills(label, args.tool, target, workdir, args.kills, rng)
+                check_kills(label, args.tool, target, workdir, kills, rng)
                 check_stale(label, args.tool, target, workdir)
                 if not wait_running(target.pid):
                     fail("%s: the program does not run at the end" % label)
