@@ -98,12 +98,16 @@ struct pyhs_open_options {
 struct pyhs_error *pyhs_target_open_core(const char *path,
 					 const struct pyhs_open_options *opts,
 					 struct pyhs_target **ret);
-/* Stops every thread of a running process, copies its memory, resumes it
- * and finds the CPython runtime in the copy (see reader/live.c). Errors:
- * PYHS_ERROR_NOT_FOUND (no such process), PYHS_ERROR_OS (not permitted,
- * with the reason and what to do), PYHS_ERROR_INPUT (it exited during
- * capture), PYHS_ERROR_INVALID (a thread id, or the caller itself), and
- * those of pyhs_target_open_core once the copy is made. */
+/* Stops every thread of a running process (none with opts->no_stop),
+ * copies its memory, resumes it and finds the CPython runtime in the copy
+ * (see reader/live.c). What can be checked without stopping it is checked
+ * first. Errors: PYHS_ERROR_NOT_FOUND (no such process), PYHS_ERROR_OS (not
+ * permitted, with the reason and what to do), PYHS_ERROR_UNSUPPORTED (it
+ * maps no CPython runtime; nothing was stopped), PYHS_ERROR_INPUT (it
+ * exited, or exited during capture), PYHS_ERROR_INVALID (a thread id, or
+ * the caller itself), PYHS_ERROR_CANCELLED (opts->cancel was raised; every
+ * thread was resumed), those of opts->before_stop, and those of
+ * pyhs_target_open_core once the copy is made. */
 struct pyhs_error *pyhs_target_open_pid(int pid,
 					const struct pyhs_open_options *opts,
 					struct pyhs_target **ret);
