@@ -250,7 +250,7 @@ struct pyhs_error *pyhs_output_check_room(const struct pyhs_output *o,
 		return NULL;
 	char need[32], have[32];
 	return pyhs_error_create(PYHS_ERROR_OS,
-				 "cannot write %s '%s': it needs up to %s and the file system has %s free",
+				 "cannot write %s '%s': it may need about %s and the file system has %s free",
 				 o->af.what, o->af.path,
 				 pyhs_format_bytes(bytes, need, sizeof(need)),
 				 pyhs_format_bytes(avail, have, sizeof(have)));
