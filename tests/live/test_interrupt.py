@@ -13,6 +13,8 @@ ones are reported and skipped):
     directory holds nothing or the complete output (it reads back), no
     temporary file; the tool exited 0 or 128 + the signal, saying
     "interrupted" in one line; the program is running, traced by no one;
+  * the same signals sent while the program is seen stopped (state 't'):
+    it runs on, nothing is left, the tool exits 128 + the signal;
   * a temporary file of a killed writer (a dead pid in its name) is removed
     by the next run in the same directory, which says so;
   * under `strace -f -e trace=ptrace`: `summary --pid` of a process that is
@@ -172,6 +174,48 @@ def check_kills(label, tool, target, workdir, kills, rng):
        "left, the program always ran on"
        % (label, kills, outcomes["interrupted"], outcomes["finished"],
           outcomes["before"], durations["snapshot"], durations["gcore"]))
+
+
+def check_kill_in_stop(label, tool, target, workdir):
+    """SIGTERM or SIGINT while the program is seen stopped (its state 't'):
+    the tool resumes it, removes its temporary file and exits 128 + the
+    signal, saying so."""
+    caught = 0
+    for verb, sig in (("snapshot", signal.SIGTERM), ("gcore", signal.SIGINT),
+                      ("snapshot", signal.SIGINT), ("gcore", signal.SIGTERM)):
+        d = tempfile.mkdtemp(prefix="stop-", dir=workdir)
+        p = subprocess.Popen([tool, verb, "--pid", str(target.pid), "-o",
+                              os.path.join(d, "out")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        seen = False
+        deadline = time.monotonic() + 60
+        while p.poll() is None and time.monotonic() < deadline:
+            if proc_state(target.pid)[0] == "t":
+                p.send_signal(sig)
+                seen = True
+                break
+        _, err = p.communicate(timeout=120)
+        err = err.decode(errors="replace").strip()
+        left = os.listdir(d)
+        shutil.rmtree(d, ignore_errors=True)
+        what = "%s: %s to %s while the program was stopped" % (label, sig.name, verb)
+        if not wait_running(target.pid):
+            fail("%s: the program is left %s" % (what, proc_state(target.pid)))
+            return
+        if not seen:
+            continue
+        caught += 1
+        if p.returncode != 128 + sig or left or \
+                err != "pyheapsnap: interrupted: nothing written":
+            fail("%s: status %d, left %s, said %r" % (what, p.returncode, left, err))
+            return
+    if caught:
+        ok("%s: SIGTERM or SIGINT while the program was stopped (%d of 4 caught "
+           "in the stop): it ran on, nothing was left, exit 128 + the signal"
+           % (label, caught))
+    else:
+        print("info: %s: the stop was never seen, so no signal was sent in it"
+              % label, flush=True)
 
 
 def check_stale(label, tool, target, workdir):
@@ -349,6 +393,7 @@ def main():
                 check_no_seize(label, args.tool, target, workdir)
                 check_no_stop(label, args.probe, target)
                 check_kills(label, args.tool, target, workdir, kills, rng)
+                check_kill_in_stop(label, args.tool, target, workdir)
                 check_stale(label, args.tool, target, workdir)
                 if not wait_running(target.pid):
                     fail("%s: the program does not run at the end" % label)
