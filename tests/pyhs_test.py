@@ -180,3 +180,42 @@ def wait_running(pid, timeout=2.0):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.01)
+
+
+# Checks' results, for scripts that report "ok:" and "FAIL:" lines and
+# exit with verdict().
+failures = []
+
+
+def fail(msg):
+    failures.append(msg)
+    print("FAIL: " + msg, flush=True)
+
+
+def ok(msg):
+    print("ok: " + msg, flush=True)
+
+
+def verdict(ran):
+    """The exit status once the checks are done: 1 if any failed, 77 (a
+    skip) if nothing could be tested (ran is false), else 0."""
+    if failures:
+        print("%d failure(s)" % len(failures))
+        return 1
+    if not ran:
+        print("skip: no interpreter could be tested")
+        return 77
+    print("all passed")
+    return 0
+
+
+def ptrace_refusal():
+    """Why this machine refuses ptrace outright, or None."""
+    try:
+        with open("/proc/sys/kernel/yama/ptrace_scope") as f:
+            scope = int(f.read())
+    except (OSError, ValueError):
+        scope = 0
+    if scope == 3:
+        return "kernel.yama.ptrace_scope is 3: ptrace is disabled"
+    return None

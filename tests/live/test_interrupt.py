@@ -43,9 +43,10 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import clean_env, interpreters, proc_state, wait_running  # noqa: E402
+from pyhs_test import (clean_env, fail, interpreters, ok, proc_state,  # noqa: E402
+                       ptrace_refusal, verdict, wait_running)
 
-EXIT_OK, EXIT_FAIL, EXIT_SKIP = 0, 1, 77
+EXIT_SKIP = 77
 
 # A quiescent program: its heap, then it blocks reading stdin.
 BIG = r'''
@@ -74,18 +75,6 @@ sys.stdout.write("%d %d\n" % (os.getpid(), id(keep[0])))
 sys.stdout.flush()
 ctypes.CDLL(None).pthread_exit(None)
 '''
-
-failures = []
-
-
-def fail(msg):
-    failures.append(msg)
-    print("FAIL: " + msg, flush=True)
-
-
-def ok(msg):
-    print("ok: " + msg, flush=True)
-
 
 class Program:
     def __init__(self, python, source, args, workdir):
@@ -365,13 +354,10 @@ def main():
                     help="Marker instances; with half as many strings and "
                          "the interpreter's own, about 1 M objects")
     args = ap.parse_args()
-    try:
-        with open("/proc/sys/kernel/yama/ptrace_scope") as f:
-            if f.read().strip() == "3":
-                print("skip: kernel.yama.ptrace_scope is 3: ptrace is disabled")
-                return EXIT_SKIP
-    except OSError:
-        pass
+    why = ptrace_refusal()
+    if why:
+        print("skip: live processes cannot be read here: " + why)
+        return EXIT_SKIP
     pythons = [(p, p, p) for p in args.python] if args.python else interpreters()
     installed = sum(1 for _, python, _ in pythons if python)
     kills = args.kills or max(4, -(-24 // max(installed, 1)))
@@ -405,14 +391,7 @@ def main():
                 fail("%s: temporary files left: %s" % (label, stray))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    if failures:
-        print("%d failure(s)" % len(failures))
-        return EXIT_FAIL
-    if not ran:
-        print("skip: no interpreter could be tested")
-        return EXIT_SKIP
-    print("all passed")
-    return EXIT_OK
+    return verdict(ran)
 
 
 if __name__ == "__main__":
