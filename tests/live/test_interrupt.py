@@ -94,6 +94,14 @@ class Program:
         self.p.communicate()
 
 
+def default_signals():
+    """preexec_fn: the tool gets SIGINT, SIGTERM and SIGHUP at their
+    defaults even where this script runs with them ignored (as a background
+    job of a shell does)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def run(argv, timeout=180, **kw):
     p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        timeout=timeout, **kw)
@@ -125,7 +133,8 @@ def check_kills(label, tool, target, workdir, kills, rng):
         out = os.path.join(d, "out." + verb)
         delay = rng.uniform(0.0, durations[verb])
         p = subprocess.Popen([tool, verb, "--pid", str(target.pid), "-o", out],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             preexec_fn=default_signals)
         time.sleep(delay)
         p.send_signal(sig)
         _, err = p.communicate(timeout=120)
@@ -175,7 +184,8 @@ def check_kill_in_stop(label, tool, target, workdir):
         d = tempfile.mkdtemp(prefix="stop-", dir=workdir)
         p = subprocess.Popen([tool, verb, "--pid", str(target.pid), "-o",
                               os.path.join(d, "out")],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             preexec_fn=default_signals)
         seen = False
         deadline = time.monotonic() + 60
         while p.poll() is None and time.monotonic() < deadline:
