@@ -28,7 +28,8 @@
  *      appears. /proc/PID/maps is read again, and every readable writable
  *      mapping, every anonymous one and any constant part that changed
  *      since step 1 is copied with process_vm_readv, up to 1024 pieces per
- *      call, /proc/PID/mem where that fails; pages of private anonymous
+ *      call (in two threads, halves by bytes, when there are over 16 MiB
+ *      and two processors), /proc/PID/mem where that fails; pages of private anonymous
  *      memory that are neither present nor swapped out read as zeros and
  *      are not copied. [vvar], [vsyscall] and device mappings are left
  *      out. Each thread's registers are read (PTRACE_GETREGS and
@@ -87,7 +88,7 @@ _Static_assert(sizeof(struct user_fpregs_struct) == PYHS_FPREGS_SIZE,
 #define IOV_BATCH 1024            /* UIO_MAXIOV */
 #define STOP_TIMEOUT_NS (10ull * 1000 * 1000 * 1000)
 #define CAP_SYS_PTRACE_BIT 19
-#define PARALLEL_COPY_MIN (64ull << 20) /* bytes: below, one thread */
+#define PARALLEL_COPY_MIN (16ull << 20) /* bytes: below, one thread */
 
 struct live_map {
 	uint64_t start, end;
