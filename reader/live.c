@@ -29,9 +29,9 @@
  *      mapping, every anonymous one and any constant part that changed
  *      since step 1 is copied with process_vm_readv, up to 1024 pieces per
  *      call (in two threads, halves by bytes, when there are over 16 MiB
- *      and two processors), /proc/PID/mem where that fails; pages of private anonymous
- *      memory that are neither present nor swapped out read as zeros and
- *      are not copied. [vvar], [vsyscall] and device mappings are left
+ *      and two processors), /proc/PID/mem where that fails; pages of
+ *      private anonymous memory that are neither present nor swapped out
+ *      read as zeros and are not copied. [vvar], [vsyscall] and device mappings are left
  *      out. Each thread's registers are read (PTRACE_GETREGS and
  *      PTRACE_GETFPREGS). Then every thread is detached (PTRACE_DETACH), which
  *      resumes it, with any signal it was stopped for handed back. The
