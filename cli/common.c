@@ -38,6 +38,12 @@ int usage_error(const char *verb, const char *fmt, ...)
 int report_error(struct pyhs_error *err)
 {
 	int code;
+	if (err->code == PYHS_ERROR_CANCELLED) {
+		/* The library undid what it began; the signal says the rest. */
+		pyhs_error_destroy(err);
+		code = signals_exit_status();
+		return code ? code : EXIT_INPUT;
+	}
 	switch (err->code) {
 	case PYHS_ERROR_INVALID:
 		code = EXIT_USAGE;
@@ -102,6 +108,9 @@ int input_option(struct input_options *o, int opt, const char *arg)
 	case OPT_NO_DEBUGINFOD:
 		o->open.no_debuginfod = true;
 		return 1;
+	case OPT_NO_STOP:
+		o->open.no_stop = true;
+		return 1;
 	case OPT_JSON:
 		o->json = true;
 		return 1;
@@ -163,19 +172,98 @@ int output_option(const char *verb, const char *arg, const char **ret)
 	return 0;
 }
 
+/* before_stop of a capture whose result goes to an output: room for it. */
+static struct pyhs_error *output_room(void *ctx, uint64_t bytes)
+{
+	const struct input_options *o = ctx;
+	return pyhs_output_check_room(o->output, bytes / o->output_ratio);
+}
+
+int capture_pid(struct input_options *o, struct pyhs_target **ret)
+{
+	signals_install(o->output != NULL);
+	o->open.cancel = &signals_cancel;
+	if (o->output) {
+		o->open.before_stop = output_room;
+		o->open.before_stop_ctx = o;
+		if (!o->output_ratio)
+			o->output_ratio = 1;
+	}
+	signals_defer(true);
+	struct pyhs_error *err = pyhs_target_open_pid(o->pid, &o->open, ret);
+	signals_defer(false);
+	if (err)
+		return report_error(err);
+	int code = signals_exit_status();
+	if (code) {
+		/* The signal came as the capture ended: it still counts. */
+		pyhs_target_destroy(*ret);
+		return code;
+	}
+	return 0;
+}
+
+int output_open(const char *path, enum pyhs_output_kind kind,
+		struct input_options *o)
+{
+	signals_install(true);
+	/* Deferred until the handler knows the temporary file's name. */
+	signals_defer(true);
+	struct pyhs_error *err = pyhs_output_create(path, kind, &signals_cancel,
+						    &o->output);
+	if (!err)
+		signals_temporary(pyhs_output_temporary(o->output));
+	signals_defer(false);
+	if (err)
+		return report_error(err);
+	int code = signals_exit_status();
+	if (code) {
+		output_close(o);
+		return code;
+	}
+	const char *example;
+	size_t stale = pyhs_output_stale(o->output, &example);
+	if (stale)
+		log_error("removed %zu temporary file%s that a killed run left behind ('%s'%s)",
+			  stale, stale == 1 ? "" : "s", example ? example : "?",
+			  stale > 1 ? ", ..." : "");
+	return 0;
+}
+
+int output_finish(struct input_options *o, struct pyhs_error *err)
+{
+	signals_temporary(pyhs_output_temporary(o->output));
+	if (!err)
+		signals_written(); /* the file is whole: say no otherwise */
+	signals_defer(false);
+	signals_temporary(NULL);
+	pyhs_output_destroy(o->output);
+	o->output = NULL;
+	if (err)
+		return report_error(err);
+	return signals_exit_status();
+}
+
+void output_close(struct input_options *o)
+{
+	signals_temporary(NULL);
+	pyhs_output_destroy(o->output);
+	o->output = NULL;
+}
+
 int input_open(const char *path, struct input_options *o,
 	       struct pyhs_heap **ret)
 {
 	o->snapshot = NULL;
 	if (path == PID_INPUT) {
 		struct pyhs_target *t;
-		struct pyhs_error *err = pyhs_target_open_pid(o->pid, &o->open, &t);
-		if (err)
-			return report_error(err);
+		int code = capture_pid(o, &t);
+		if (code)
+			return code;
 		char name[32];
 		snprintf(name, sizeof(name), "pid %d", o->pid);
 		struct pyhs_heap *h;
-		err = pyhs_heap_build(t, name, &o->heap, &h);
+		struct pyhs_error *err = pyhs_heap_build(t, name, &o->heap, &h);
 		pyhs_target_destroy(t);
 		if (err)
 			return report_error(pyhs_error_wrap(err, "cannot read the heap of pid %d", o->pid));
@@ -303,6 +391,8 @@ int parse_verb_args(const struct verb_spec *spec, int argc, char **argv,
 		*ret_nargs = nargs;
 		return -1;
 	}
+	if (o->open.no_stop)
+		return usage_error(spec->name, "--no-stop applies to --pid only");
 	if (nargs < spec->min_args)
 		return usage_error(spec->name, nargs == 0 ? "no input given" :
 				   "missing argument after '%s'", argv[argc - 1]);

@@ -10,7 +10,7 @@
 
 static void help(void)
 {
-	printf("usage: pyheapsnap gcore --pid PID -o FILE [--json]\n"
+	printf("usage: pyheapsnap gcore --pid PID [--no-stop] -o FILE [--json]\n"
 	       "       pyheapsnap gcore CORE -o FILE [--json]\n"
 	       "\n"
 	       "Writes an ELF core file of the live process PID to FILE: the process is\n"
@@ -20,15 +20,18 @@ static void help(void)
 	       "read-only data of the files the process maps are not copied but named,\n"
 	       "as the kernel does: read FILE where those files are (or with --sysroot).\n"
 	       "Given a core instead, writes it again (uncompressed, if it was zstd).\n"
-	       "FILE is replaced atomically and made readable by its owner only.\n"
+	       "FILE is replaced atomically and made readable by its owner only. FILE's\n"
+	       "directory is checked for room before the process is stopped.\n"
 	       "\n"
 	       "Prints the pause, the size written and the threads.\n"
 	       "\n"
 	       "Options:\n"
 	       "      --pid PID          the process to take a core of\n"
+	       "      --no-stop          never stop it: copy its memory while it runs\n"
+	       "                         (not a consistent view, and no registers)\n"
 	       "  -o, --output FILE      the core to write (required)\n"
 	       "      --json             print {\"output\", \"pid\", \"pause_ns\", \"bytes\",\n"
-	       "                         \"threads\"} instead of text\n"
+	       "                         \"threads\", \"consistent\"} instead of text\n"
 	       "  -h, --help             show this help\n");
 }
 
@@ -59,23 +62,31 @@ int verb_gcore(int argc, char **argv)
 		return usage_error("gcore", "--gen does not apply here: a core holds the whole process");
 	/* Any process will do: the core is of the process, not of its heap. */
 	o.open.no_python = true;
+	if ((r = output_open(output, PYHS_OUTPUT_CORE, &o)))
+		return r;
 	struct pyhs_target *t;
-	struct pyhs_error *err;
-	if (args[0] == PID_INPUT)
-		err = pyhs_target_open_pid(o.pid, &o.open, &t);
-	else
+	struct pyhs_error *err = NULL;
+	if (args[0] == PID_INPUT) {
+		r = capture_pid(&o, &t);
+	} else {
 		err = pyhs_target_open_core(args[0], &o.open, &t);
-	if (err)
-		return report_error(err);
+		r = err ? report_error(err) : 0;
+	}
+	if (r) {
+		output_close(&o);
+		return r;
+	}
 	for (size_t i = 0; i < pyhs_target_nwarnings(t); i++)
 		log_error("warning: %s", pyhs_target_warning(t, i));
 	int pid = pyhs_target_pid(t);
 	uint64_t pause_ns = pyhs_target_pause_ns(t);
 	size_t threads = pyhs_target_nthreads(t);
-	err = pyhs_gcore_write(t, output);
+	bool unstopped = pyhs_target_unstopped(t);
+	signals_defer(true);
+	err = pyhs_gcore_write_output(t, o.output);
 	pyhs_target_destroy(t);
-	if (err)
-		return report_error(err);
+	if ((r = output_finish(&o, err)))
+		return r;
 	struct stat st;
 	if (stat(output, &st) != 0)
 		return report_error(pyhs_error_os(errno, "cannot read back '%s'", output));
@@ -84,13 +95,16 @@ int verb_gcore(int argc, char **argv)
 		fputs("{\"output\": ", stdout);
 		pyhs_json_string(stdout, output);
 		printf(", \"pid\": %d, \"pause_ns\": %" PRIu64 ", \"bytes\": %" PRIu64
-		       ", \"threads\": %zu}\n", pid, pause_ns, bytes, threads);
+		       ", \"threads\": %zu, \"consistent\": %s}\n", pid, pause_ns, bytes,
+		       threads, unstopped ? "false" : "true");
 	} else {
 		char b[32];
 		printf("wrote %s: a core of pid %d, %s (%" PRIu64 " bytes), %zu thread%s\n",
 		       output, pid, pyhs_format_bytes(bytes, b, sizeof(b)), bytes, threads,
 		       threads == 1 ? "" : "s");
-		if (args[0] == PID_INPUT)
+		if (unstopped)
+			printf("the process was not stopped (--no-stop): the core is not a consistent view and holds no registers\n");
+		else if (args[0] == PID_INPUT)
 			printf("the process was stopped for %.3f ms\n",
 			       (double)pause_ns / 1e6);
 	}

@@ -39,7 +39,7 @@ static void print_help(FILE *out)
 		"  -V, --version  show the version\n"
 		"\n"
 		"Exit status: 0 ok, 1 a gate tripped, 2 usage error, 3 unreadable or\n"
-		"unsupported input. See pyheapsnap(1).\n");
+		"unsupported input, 128+N interrupted by signal N. See pyheapsnap(1).\n");
 }
 
 /* libdebuginfod's limits, unless the user set them: a server that has not

@@ -2,6 +2,7 @@
 #ifndef PYHS_CLI_H
 #define PYHS_CLI_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -33,6 +34,11 @@ struct input_options {
 	 * read a core or a process (a heap from a snapshot keeps the input
 	 * and source of what the snapshot was made from). */
 	const char *snapshot;
+	/* The file a verb writes, made before the input is read
+	 * (output_open), or NULL; a --pid capture first checks that its file
+	 * system has room for the bytes copied / output_ratio. */
+	struct pyhs_output *output;
+	unsigned output_ratio;
 };
 
 /* The input a --pid stands for, among a verb's positional arguments. */
@@ -91,7 +97,8 @@ void describe_path(const struct pyhs_heap *h, const struct pyhs_path *p,
 	{ "max-core-size", required_argument, NULL, OPT_MAX_CORE_SIZE }, \
 	{ "json", no_argument, NULL, OPT_JSON },                  \
 	{ "gen", required_argument, NULL, OPT_GEN },              \
-	{ "pid", required_argument, NULL, OPT_PID }
+	{ "pid", required_argument, NULL, OPT_PID },              \
+	{ "no-stop", no_argument, NULL, OPT_NO_STOP }
 
 enum {
 	OPT_SYSROOT = 0x100,
@@ -106,6 +113,7 @@ enum {
 	OPT_FORMAT,
 	OPT_GEN,
 	OPT_PID,
+	OPT_NO_STOP,
 	OPT_VERB_FIRST, /* verbs number their own options from here */
 };
 
@@ -113,6 +121,8 @@ enum {
 	"      --json             print JSON instead of text\n"              \
 	"      --pid PID          read the live process PID (stopped only while\n" \
 	"                         its memory is copied) instead of a file\n"  \
+	"      --no-stop          with --pid: read the process while it runs,\n" \
+	"                         never stopped (the view is not consistent)\n" \
 	"      --gen G            only objects of GC generation G (0, 1, 2,\n" \
 	"                         permanent or untracked)\n"                 \
 	"      --exe PATH         the executable, if it moved since the core\n" \
@@ -138,8 +148,42 @@ int input_option(struct input_options *o, int opt, const char *arg);
  * on failure, 0 on success. */
 int input_open(const char *path, struct input_options *o,
 	       struct pyhs_heap **ret);
+/* Reads the --pid process: the cancel flag and the signal handlers set
+ * up, the room for o->output checked before the stop. Prints the error
+ * and returns the exit code, or 0. */
+int capture_pid(struct input_options *o, struct pyhs_target **ret);
+/* Creates o->output at path (before anything is read, so that a path that
+ * cannot be written stops the verb first) and says if it removed the
+ * temporary files of killed runs; prints the error and returns the exit
+ * code, or 0. */
+int output_open(const char *path, enum pyhs_output_kind kind,
+		struct input_options *o);
+/* After the write (called with signals_defer(true) and its error): frees
+ * the output and returns the exit code, 0 if it was written. */
+int output_finish(struct input_options *o, struct pyhs_error *err);
+/* Removes an output never written (an error before the write). */
+void output_close(struct input_options *o);
 /* -o FILE of the verbs that write one: refuses an empty name. */
 int output_option(const char *verb, const char *arg, const char **ret);
+
+/* Signals (signals.c): SIGTERM, SIGINT, SIGHUP and SIGPIPE during a
+ * capture or a write end it cleanly and exit 128 + the signal.
+ * signals_cancel is the flag the libraries are given (the signal number
+ * once one came). */
+extern volatile sig_atomic_t signals_cancel;
+/* Installs the handlers (once); writes_file: the verb writes a file, and
+ * the line an interruption prints says that nothing was written. */
+void signals_install(bool writes_file);
+/* The temporary file to remove if a signal comes outside a deferred call
+ * (NULL once there is none). */
+void signals_temporary(const char *path);
+/* The file is written: an interruption from now on says only that. */
+void signals_written(void);
+/* Around a library call given signals_cancel: a signal only raises it. */
+void signals_defer(bool on);
+/* 0 if no signal came; else prints the line (after removing the temporary
+ * file) and returns 128 + the signal. */
+int signals_exit_status(void);
 
 /* Messages, git style: "pyheapsnap: <message>". */
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -7,6 +7,8 @@
 
 #include "pyheapsnap.h"
 
+#define SNAPSHOT_ROOM_RATIO 16
+
 static void help(void)
 {
 	printf("usage: pyheapsnap snapshot [OPTIONS] INPUT -o FILE\n"
@@ -49,14 +51,22 @@ int verb_snapshot(int argc, char **argv)
 		return usage_error("snapshot", "no output given (-o FILE)");
 	if (o.gen >= 0)
 		return usage_error("snapshot", "--gen does not apply here: a snapshot keeps every object");
-	struct pyhs_heap *h;
-	if ((r = input_open(args[0], &o, &h)))
+	if ((r = output_open(output, PYHS_OUTPUT_SNAPSHOT, &o)))
 		return r;
+	/* A snapshot takes a few bytes per object: far less than the memory
+	 * copied, which holds 16 bytes or more per object. */
+	o.output_ratio = SNAPSHOT_ROOM_RATIO;
+	struct pyhs_heap *h;
+	if ((r = input_open(args[0], &o, &h))) {
+		output_close(&o);
+		return r;
+	}
 	uint64_t n = pyhs_heap_nobjects(h);
-	struct pyhs_error *err = pyhs_snapshot_write(h, output);
+	signals_defer(true);
+	struct pyhs_error *err = pyhs_snapshot_write_output(h, o.output);
 	pyhs_heap_destroy(h);
-	if (err)
-		return report_error(err);
+	if ((r = output_finish(&o, err)))
+		return r;
 	struct stat st;
 	if (stat(output, &st) != 0)
 		return report_error(pyhs_error_os(errno, "cannot read back '%s'", output));

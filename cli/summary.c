@@ -216,9 +216,11 @@ int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out)
 		fputs(", \"source\": ", out);
 		pyhs_json_string(out, m->source);
 		fprintf(out, ", \"pid\": %d, \"signal\": %d, \"pause_ns\": %" PRIu64
+			", \"consistent\": %s"
 			", \"capture_time\": %" PRIu64 ", \"start_time\": %" PRIu64
 			", \"executable\": ",
-			m->pid, m->signal, m->pause_ns, m->capture_time, m->start_time);
+			m->pid, m->signal, m->pause_ns, m->unstopped ? "false" : "true",
+			m->capture_time, m->start_time);
 		pyhs_json_string(out, m->executable);
 		fputs(", \"cmdline\": ", out);
 		pyhs_json_string(out, m->cmdline);
@@ -323,7 +325,10 @@ int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out)
 	fprintf(out, "input:       %s (%s)\n", input, m->source);
 	if (o->snapshot)
 		fprintf(out, "snapshot:    %s\n", o->snapshot);
-	if (!strcmp(m->source, "pid"))
+	if (m->unstopped)
+		fprintf(out, "process:     pid %d, %zu thread%s, read while it ran (--no-stop): the view is not consistent\n",
+			m->pid, m->ntids, m->ntids == 1 ? "" : "s");
+	else if (!strcmp(m->source, "pid"))
 		fprintf(out, "process:     pid %d, %zu thread%s, stopped for %.1f ms while its memory was copied\n",
 			m->pid, m->ntids, m->ntids == 1 ? "" : "s", (double)m->pause_ns / 1e6);
 	else

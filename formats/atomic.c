@@ -1,4 +1,5 @@
 /* Writing a file atomically: temporary file, fsync, rename, directory sync. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -7,10 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "atomic.h"
+#include "formats.h"
+#include "reader.h"
 
 /* The directory of path, for the temporary file and the final sync. */
 static char *dir_of(const char *path)
@@ -21,6 +25,56 @@ static char *dir_of(const char *path)
 	if (slash == path)
 		return strdup("/");
 	return strndup(path, (size_t)(slash - path));
+}
+
+/* The part of a temporary file's name after the destination's: pid, start
+ * time and a random word. */
+#define TMP_MARK ".pyhs-"
+
+/* Whether name (a directory entry) is a temporary file of ours whose
+ * writer is gone. */
+static bool stale_name(const char *name)
+{
+	size_t n = strlen(name);
+	if (name[0] != '.' || n < 4 || strcmp(name + n - 4, ".tmp") != 0)
+		return false;
+	const char *mark = NULL;
+	for (const char *p = strstr(name, TMP_MARK); p; p = strstr(p + 1, TMP_MARK))
+		mark = p;
+	if (!mark)
+		return false;
+	unsigned long long pid, start;
+	unsigned rnd;
+	int end = 0;
+	if (sscanf(mark + strlen(TMP_MARK), "%llu-%llu-%8x.tmp%n", &pid, &start,
+		   &rnd, &end) != 3 || mark[strlen(TMP_MARK) + (size_t)end] ||
+	    pid == 0 || pid > INT32_MAX)
+		return false;
+	uint64_t now;
+	return !pyhs_process_start_time((int)pid, &now) || now != start;
+}
+
+/* Removes this user's temporary files in f->dir that a writer killed
+ * outright left behind. */
+static void remove_stale(struct pyhs_atomic_file *f)
+{
+	DIR *d = opendir(f->dir);
+	if (!d)
+		return;
+	int dfd = dirfd(d);
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		struct stat st;
+		if (!stale_name(de->d_name) ||
+		    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+		    unlinkat(dfd, de->d_name, 0) != 0)
+			continue;
+		if (!f->stale++ &&
+		    asprintf(&f->stale_example, "%s/%s", f->dir, de->d_name) < 0)
+			f->stale_example = NULL;
+	}
+	closedir(d);
 }
 
 struct pyhs_error *pyhs_atomic_fail(const struct pyhs_atomic_file *f,
@@ -34,7 +88,9 @@ struct pyhs_error *pyhs_atomic_create(struct pyhs_atomic_file *f,
 				      const char *path, const char *what,
 				      mode_t mode)
 {
-	*f = (struct pyhs_atomic_file){ .fd = -1, .path = path, .what = what };
+	const volatile sig_atomic_t *cancel = f->cancel;
+	*f = (struct pyhs_atomic_file){ .fd = -1, .path = path, .what = what,
+					.cancel = cancel };
 	size_t len = strlen(path);
 	if (!len || path[len - 1] == '/')
 		return pyhs_atomic_fail(f, len ? EISDIR : ENOENT);
@@ -45,8 +101,11 @@ struct pyhs_error *pyhs_atomic_create(struct pyhs_atomic_file *f,
 					 what, path);
 	if (!(f->dir = dir_of(path)))
 		return &pyhs_enomem;
+	remove_stale(f);
 	const char *base = strrchr(path, '/');
 	base = base ? base + 1 : path;
+	uint64_t start = 0;
+	pyhs_process_start_time(getpid(), &start);
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	uint64_t seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^
@@ -54,7 +113,8 @@ struct pyhs_error *pyhs_atomic_create(struct pyhs_atomic_file *f,
 	for (int attempt = 0; attempt < 100; attempt++) {
 		seed = seed * UINT64_C(6364136223846793005) +
 		       UINT64_C(1442695040888963407);
-		if (asprintf(&f->tmp, "%s/.%.200s.%08" PRIx32 ".tmp", f->dir, base,
+		if (asprintf(&f->tmp, "%s/.%.200s" TMP_MARK "%d-%" PRIu64 "-%08" PRIx32 ".tmp",
+			     f->dir, base, (int)getpid(), start,
 			     (uint32_t)(seed >> 32)) < 0) {
 			f->tmp = NULL;
 			pyhs_atomic_abort(f);
@@ -75,18 +135,31 @@ struct pyhs_error *pyhs_atomic_create(struct pyhs_atomic_file *f,
 	return pyhs_atomic_fail(f, EEXIST);
 }
 
+struct pyhs_error *pyhs_atomic_check(const struct pyhs_atomic_file *f)
+{
+	if (f->cancel && *f->cancel)
+		return pyhs_error_create(PYHS_ERROR_CANCELLED,
+					 "the writing of %s '%s' was cancelled",
+					 f->what, f->path);
+	return NULL;
+}
+
 struct pyhs_error *pyhs_atomic_commit(struct pyhs_atomic_file *f)
 {
-	struct pyhs_error *err = NULL;
-	if (fsync(f->fd) != 0) {
-		err = pyhs_atomic_fail(f, errno);
+	struct pyhs_error *err = pyhs_atomic_check(f);
+	if (err || fsync(f->fd) != 0) {
+		if (!err)
+			err = pyhs_atomic_fail(f, errno);
 		pyhs_atomic_abort(f);
 		return err;
 	}
 	int fd = f->fd;
 	f->fd = -1;
-	if (close(fd) != 0 || rename(f->tmp, f->path) != 0) {
-		err = pyhs_atomic_fail(f, errno);
+	/* The last moment to give up: after the rename the file is whole. */
+	if (close(fd) != 0 || (err = pyhs_atomic_check(f)) ||
+	    rename(f->tmp, f->path) != 0) {
+		if (!err)
+			err = pyhs_atomic_fail(f, errno);
 		pyhs_atomic_abort(f);
 		return err;
 	}
@@ -116,4 +189,83 @@ void pyhs_atomic_abort(struct pyhs_atomic_file *f)
 	}
 	free(f->dir);
 	f->dir = NULL;
+}
+
+void pyhs_atomic_deinit(struct pyhs_atomic_file *f)
+{
+	pyhs_atomic_abort(f);
+	free(f->stale_example);
+	f->stale_example = NULL;
+}
+
+/* ---- outputs (formats.h) ---- */
+
+struct pyhs_output {
+	struct pyhs_atomic_file af;
+	enum pyhs_output_kind kind;
+};
+
+struct pyhs_error *pyhs_output_create(const char *path,
+				      enum pyhs_output_kind kind,
+				      const volatile sig_atomic_t *cancel,
+				      struct pyhs_output **ret)
+{
+	struct pyhs_output *o = calloc(1, sizeof(*o));
+	if (!o)
+		return &pyhs_enomem;
+	o->kind = kind;
+	o->af.cancel = cancel;
+	struct pyhs_error *err = kind == PYHS_OUTPUT_CORE ?
+		pyhs_atomic_create(&o->af, path, "core", 0600) :
+		pyhs_atomic_create(&o->af, path, "snapshot", 0666);
+	if (err) {
+		pyhs_atomic_deinit(&o->af);
+		free(o);
+		return err;
+	}
+	*ret = o;
+	return NULL;
+}
+
+const char *pyhs_output_temporary(const struct pyhs_output *o)
+{
+	return o->af.tmp;
+}
+
+size_t pyhs_output_stale(const struct pyhs_output *o, const char **example)
+{
+	if (example)
+		*example = o->af.stale_example;
+	return o->af.stale;
+}
+
+struct pyhs_error *pyhs_output_check_room(const struct pyhs_output *o,
+					  uint64_t bytes)
+{
+	struct statvfs vfs;
+	if (fstatvfs(o->af.fd, &vfs) != 0)
+		return NULL; /* cannot tell: the write will */
+	uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	if (avail >= bytes)
+		return NULL;
+	char need[32], have[32];
+	return pyhs_error_create(PYHS_ERROR_OS,
+				 "cannot write %s '%s': it may need about %s and the file system has %s free",
+				 o->af.what, o->af.path,
+				 pyhs_format_bytes(bytes, need, sizeof(need)),
+				 pyhs_format_bytes(avail, have, sizeof(have)));
+}
+
+struct pyhs_atomic_file *pyhs_output_file(struct pyhs_output *o,
+					  enum pyhs_output_kind kind)
+{
+	return o && o->kind == kind ? &o->af : NULL;
+}
+
+void pyhs_output_destroy(struct pyhs_output *o)
+{
+	if (!o)
+		return;
+	pyhs_atomic_deinit(&o->af);
+	free(o);
 }

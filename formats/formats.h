@@ -5,6 +5,7 @@
 #ifndef PYHS_FORMATS_H
 #define PYHS_FORMATS_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "heapmodel.h"
@@ -24,9 +25,44 @@ struct pyhs_error *pyhs_export_jsonl_gen(const struct pyhs_heap *h, int gen,
 #define PYHS_SNAPSHOT_VERSION 1
 #define PYHS_SNAPSHOT_MAGIC_SIZE 8
 
-/* Writes the heap to path atomically: a temporary file in the same
- * directory, synced, then renamed over path. PYHS_ERROR_OS if writing
- * fails (path is then untouched). */
+/* An output file, created before there is anything to write in it (so
+ * that a path that cannot be written is found before a live process is
+ * stopped) and replaced atomically: a temporary file in the same
+ * directory, ".NAME.pyhs-PID-START-XXXXXXXX.tmp", synced, then renamed
+ * over the path. Creating one first removes the temporary files in that
+ * directory that writers killed outright (SIGKILL) left behind, and counts
+ * them (pyhs_output_stale).
+ *
+ * cancel, when not NULL, is looked at between writes: once it is raised
+ * (by the caller's signal handler), the write stops with
+ * PYHS_ERROR_CANCELLED and the temporary file is removed. A caller that
+ * must exit at once from a signal handler may unlink
+ * pyhs_output_temporary() itself (unlink is async-signal-safe). */
+struct pyhs_output;
+enum pyhs_output_kind {
+	PYHS_OUTPUT_SNAPSHOT, /* mode 0666 less the umask */
+	PYHS_OUTPUT_CORE,     /* mode 0600 */
+};
+struct pyhs_error *pyhs_output_create(const char *path,
+				      enum pyhs_output_kind kind,
+				      const volatile sig_atomic_t *cancel,
+				      struct pyhs_output **ret);
+/* The temporary file's path, NULL once it is renamed or removed. */
+const char *pyhs_output_temporary(const struct pyhs_output *o);
+/* How many leftover temporary files create removed; *example: the first. */
+size_t pyhs_output_stale(const struct pyhs_output *o, const char **example);
+/* PYHS_ERROR_OS if the output's file system has less than bytes free. */
+struct pyhs_error *pyhs_output_check_room(const struct pyhs_output *o,
+					  uint64_t bytes);
+/* Removes the temporary file if it was not renamed, and frees o. */
+void pyhs_output_destroy(struct pyhs_output *o);
+
+/* Writes the heap to a snapshot output (PYHS_OUTPUT_SNAPSHOT) and renames
+ * it over its path. PYHS_ERROR_OS if writing fails (path is then
+ * untouched), PYHS_ERROR_CANCELLED if cancelled. */
+struct pyhs_error *pyhs_snapshot_write_output(const struct pyhs_heap *h,
+					      struct pyhs_output *out);
+/* The same, creating the output at path. */
 struct pyhs_error *pyhs_snapshot_write(const struct pyhs_heap *h,
 				       const char *path);
 
@@ -52,6 +88,9 @@ bool pyhs_snapshot_magic_is(const void *head, size_t n);
  * write. See formats/gcore.c. */
 struct pyhs_error *pyhs_gcore_write(const struct pyhs_target *t,
 				    const char *path);
+/* The same, to an output made for it (PYHS_OUTPUT_CORE). */
+struct pyhs_error *pyhs_gcore_write_output(const struct pyhs_target *t,
+					   struct pyhs_output *out);
 
 /* XXH64 with seed 0: the checksum snapshot files use. */
 uint64_t pyhs_xxh64(const void *data, size_t len);

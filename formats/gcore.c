@@ -208,6 +208,7 @@ static struct pyhs_error *build_notes(const struct pyhs_target *t,
 struct out {
 	const char *path;
 	int fd;
+	const struct pyhs_atomic_file *af;
 };
 
 static struct pyhs_error *write_fail(const struct out *o, int e)
@@ -220,7 +221,11 @@ static struct pyhs_error *pwrite_all(const struct out *o, const void *buf,
 {
 	const uint8_t *p = buf;
 	while (len) {
-		size_t chunk = len < (1u << 30) ? len : (1u << 30);
+		struct pyhs_error *err = pyhs_atomic_check(o->af);
+		if (err)
+			return err;
+		/* 64 MiB at a time: a cancellation waits for one at most. */
+		size_t chunk = len < (1u << 26) ? len : (1u << 26);
 		ssize_t r = pwrite(o->fd, p, chunk, (off_t)off);
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -289,8 +294,25 @@ struct load {
 struct pyhs_error *pyhs_gcore_write(const struct pyhs_target *t,
 				    const char *path)
 {
-	struct out o = { .path = path, .fd = -1 };
-	struct pyhs_atomic_file af = { .fd = -1 };
+	struct pyhs_output *out;
+	struct pyhs_error *err = pyhs_output_create(path, PYHS_OUTPUT_CORE,
+						    NULL, &out);
+	if (err)
+		return err;
+	err = pyhs_gcore_write_output(t, out);
+	pyhs_output_destroy(out);
+	return err;
+}
+
+struct pyhs_error *pyhs_gcore_write_output(const struct pyhs_target *t,
+					   struct pyhs_output *output)
+{
+	struct pyhs_atomic_file *af = pyhs_output_file(output, PYHS_OUTPUT_CORE);
+	if (!af)
+		return pyhs_error_create(PYHS_ERROR_INVALID,
+					 "a core is written to a core output");
+	const char *path = af->path;
+	struct out o = { .path = path, .fd = af->fd, .af = af };
 	size_t nmaps = pyhs_target_nmappings(t);
 	size_t nsegs = pyhs_target_nsegments(t);
 	if (!nmaps)
@@ -347,9 +369,6 @@ struct pyhs_error *pyhs_gcore_write(const struct pyhs_target *t,
 		if (loads[i].filesz && loads[i].offset + loads[i].filesz > file_size)
 			file_size = loads[i].offset + loads[i].filesz;
 
-	if ((err = pyhs_atomic_create(&af, path, "core", 0600)))
-		goto out;
-	o.fd = af.fd;
 
 	size_t head_size = (size_t)notes_off;
 	uint8_t *head = calloc(1, head_size);
@@ -423,9 +442,9 @@ struct pyhs_error *pyhs_gcore_write(const struct pyhs_target *t,
 		err = write_fail(&o, errno);
 		goto out;
 	}
-	err = pyhs_atomic_commit(&af);
+	err = pyhs_atomic_commit(af);
 out:
-	pyhs_atomic_abort(&af); /* nothing left to do after a commit */
+	pyhs_atomic_abort(af); /* nothing left to do after a commit */
 	free(n.data);
 	free(loads);
 	return err;

@@ -401,6 +401,7 @@ static void put_meta_str(struct meta_out *mo, const char *key, const char *v)
 struct writer {
 	const char *path;
 	int fd;
+	const struct pyhs_atomic_file *af;
 	uint64_t off;
 	ZSTD_CCtx *cctx;
 	uint8_t *zbuf;
@@ -418,6 +419,9 @@ static struct pyhs_error *write_fail(const struct writer *w, int errnum)
 static struct pyhs_error *write_all(struct writer *w, const void *src, size_t n)
 {
 	const uint8_t *p = src;
+	struct pyhs_error *err = pyhs_atomic_check(w->af);
+	if (err)
+		return err;
 	while (n) {
 		ssize_t r = write(w->fd, p, n);
 		if (r < 0) {
@@ -502,6 +506,8 @@ static struct pyhs_error *write_sections(struct writer *w,
 	put_meta_uint(&mo, "capture_time", m->capture_time);
 	put_meta_uint(&mo, "start_time", m->start_time);
 	put_meta_uint(&mo, "pause_ns", m->pause_ns);
+	if (m->unstopped)
+		put_meta_uint(&mo, "unstopped", 1);
 	put_meta_uint(&mo, "gc.enabled", pyhs_heap_gc_enabled(h));
 	for (int g = 0; g < 4; g++) {
 		struct pyhs_gc_generation_info gi = { 0 };
@@ -687,8 +693,24 @@ static struct pyhs_error *write_sections(struct writer *w,
 struct pyhs_error *pyhs_snapshot_write(const struct pyhs_heap *h,
 				       const char *path)
 {
-	struct writer w = { .path = path, .fd = -1 };
-	struct pyhs_atomic_file af = { .fd = -1 };
+	struct pyhs_output *out;
+	struct pyhs_error *err = pyhs_output_create(path, PYHS_OUTPUT_SNAPSHOT,
+						    NULL, &out);
+	if (err)
+		return err;
+	err = pyhs_snapshot_write_output(h, out);
+	pyhs_output_destroy(out);
+	return err;
+}
+
+struct pyhs_error *pyhs_snapshot_write_output(const struct pyhs_heap *h,
+					      struct pyhs_output *out)
+{
+	struct pyhs_atomic_file *af = pyhs_output_file(out, PYHS_OUTPUT_SNAPSHOT);
+	if (!af)
+		return pyhs_error_create(PYHS_ERROR_INVALID,
+					 "a snapshot is written to a snapshot output");
+	struct writer w = { .path = af->path, .fd = af->fd, .af = af };
 	struct pyhs_heap_columns c;
 	pyhs_heap_get_columns(h, &c);
 	struct buf b = { 0 };
@@ -705,9 +727,6 @@ struct pyhs_error *pyhs_snapshot_write(const struct pyhs_heap *h,
 	if (ncpu > 1)
 		ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_nbWorkers,
 				       (int)(ncpu < 8 ? ncpu : 8));
-	if ((err = pyhs_atomic_create(&af, path, "snapshot", 0666)))
-		goto out;
-	w.fd = af.fd;
 	uint8_t header[HEADER_SIZE] = { 0 };
 	if ((err = write_all(&w, header, sizeof(header))) ||
 	    (err = write_sections(&w, h, &b)))
@@ -733,9 +752,9 @@ struct pyhs_error *pyhs_snapshot_write(const struct pyhs_heap *h,
 		err = write_fail(&w, r < 0 ? errno : EIO);
 		goto out;
 	}
-	err = pyhs_atomic_commit(&af);
+	err = pyhs_atomic_commit(af);
 out:
-	pyhs_atomic_abort(&af); /* nothing left to do after a commit */
+	pyhs_atomic_abort(af); /* nothing left to do after a commit */
 	free(b.data);
 	free(w.zbuf);
 	ZSTD_freeCCtx(w.cctx);
@@ -1095,6 +1114,9 @@ static struct pyhs_error *read_meta(struct reader *r,
 		} else if (strcmp(key, "pause_ns") == 0) {
 			type_ok = type == META_UINT;
 			m->pause_ns = u;
+		} else if (strcmp(key, "unstopped") == 0) {
+			type_ok = type == META_UINT && u <= 1;
+			m->unstopped = u != 0;
 		} else if (strcmp(key, "gc.enabled") == 0) {
 			type_ok = type == META_UINT && u <= 1;
 			p->gc_enabled = u != 0;

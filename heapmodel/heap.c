@@ -234,6 +234,7 @@ static struct pyhs_error *fill_meta(struct pyhs_heap *h,
 	m->pid = pyhs_target_pid(t);
 	m->signal = pyhs_target_signal(t);
 	m->pause_ns = pyhs_target_pause_ns(t);
+	m->unstopped = pyhs_target_unstopped(t);
 	m->capture_time = pyhs_target_capture_time(t);
 	m->start_time = pyhs_target_start_time(t);
 	if (!m->hexversion)
@@ -748,6 +749,7 @@ struct pyhs_error *pyhs_heap_assemble(struct pyhs_heap_parts *p,
 	hm->capture_time = m->capture_time;
 	hm->start_time = m->start_time;
 	hm->pause_ns = m->pause_ns;
+	hm->unstopped = m->unstopped;
 	hm->ntids = h->tids.size;
 	hm->tids = h->tids.data;
 	hm->nwarnings = h->owned_strings.size - first;

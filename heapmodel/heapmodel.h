@@ -96,6 +96,8 @@ struct pyhs_heap_meta {
 	uint64_t capture_time;   /* unix seconds, 0 if unknown */
 	uint64_t start_time;     /* process start, clock ticks since boot, 0 if unknown */
 	uint64_t pause_ns;       /* how long a live process was stopped */
+	bool unstopped;          /* a live process read while it ran
+				  * (--no-stop): not a consistent view */
 	size_t ntids;
 	const int *tids;         /* kernel thread ids */
 	size_t nwarnings;

@@ -738,6 +738,7 @@ const char *pyhs_target_source(const struct pyhs_target *t)
 	return t->live ? "pid" : "core";
 }
 uint64_t pyhs_target_pause_ns(const struct pyhs_target *t) { return t->pause_ns; }
+bool pyhs_target_unstopped(const struct pyhs_target *t) { return t->unstopped; }
 uint64_t pyhs_target_capture_time(const struct pyhs_target *t)
 {
 	return t->capture_time;

@@ -14,6 +14,9 @@ enum pyhs_error_code {
 	PYHS_ERROR_NOT_FOUND,     /* an address, object or symbol does not exist */
 	PYHS_ERROR_INVALID,       /* the caller passed a bad argument */
 	PYHS_ERROR_FAULT,         /* an address in the target could not be read */
+	PYHS_ERROR_CANCELLED,     /* the caller's cancel flag was raised; what was
+				   * begun is undone (threads resumed, temporary
+				   * files removed) */
 };
 
 struct pyhs_error {

@@ -4,6 +4,15 @@
  *
  * The order of work keeps the pause short:
  *
+ *   0. Checks that need no stop: the pid is a process (a thread id, or a
+ *      zombie whose threads have all exited, is refused; a zombie leader
+ *      whose other threads run, after the main thread called pthread_exit,
+ *      is read through one of them), it maps a CPython runtime (a file
+ *      named like python, or an executable with _PyRuntime or .PyRuntime),
+ *      no other tracer holds it and /proc/PID/mem opens (the kernel's
+ *      ptrace access check, Yama's included). Then the caller's
+ *      before_stop hook, with the bytes the capture will copy (the cli
+ *      checks the output's directory and room there).
  *   1. Before stopping anything: /proc/PID/{stat,status,cmdline,auxv,maps}.
  *      The parts of file mappings that cannot change once the dynamic
  *      loader is done with them are copied now: the first page of each
@@ -14,21 +23,28 @@
  *      own, address for address, with pages given in advance where the
  *      process has pages (/proc/PID/pagemap), so that the copy faults
  *      none. The facts a core's NT_PRPSINFO holds are read too.
- *   2. With SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGTSTP blocked: every
- *      thread is seized (PTRACE_SEIZE, no options) and interrupted
+ *   2. Every thread is seized (PTRACE_SEIZE, no options) and interrupted
  *      (PTRACE_INTERRUPT), re-listing /proc/PID/task until no new thread
  *      appears. /proc/PID/maps is read again, and every readable writable
  *      mapping, every anonymous one and any constant part that changed
  *      since step 1 is copied with process_vm_readv, up to 1024 pieces per
- *      call, /proc/PID/mem where that fails; pages of private anonymous
- *      memory that are neither present nor swapped out read as zeros and
- *      are not copied. [vvar], [vsyscall] and device mappings are left
+ *      call (in two threads, halves by bytes, when there are over 16 MiB
+ *      and two processors), /proc/PID/mem where that fails; pages of
+ *      private anonymous memory that are neither present nor swapped out
+ *      read as zeros and are not copied. [vvar], [vsyscall] and device mappings are left
  *      out. Each thread's registers are read (PTRACE_GETREGS and
  *      PTRACE_GETFPREGS). Then every thread is detached (PTRACE_DETACH), which
- *      resumes it, with any signal it was stopped for handed back; the
- *      signal mask is restored, so that a signal that came meanwhile acts
- *      now. The pause runs from the first PTRACE_INTERRUPT to the last
- *      PTRACE_DETACH.
+ *      resumes it, with any signal it was stopped for handed back. The
+ *      pause runs from the first PTRACE_INTERRUPT to the last
+ *      PTRACE_DETACH. The caller's cancel flag is looked at while threads
+ *      are awaited and between copies: once raised, every thread is
+ *      resumed at once and the open fails with PYHS_ERROR_CANCELLED. This
+ *      library touches no signal disposition or mask: the caller handles
+ *      signals (cli/signals.c) and raises the flag.
+ *      With no_stop nothing is seized: the memory is copied while the
+ *      process runs, /proc/PID/maps is read again afterwards, and each
+ *      mapping that changed meanwhile is a warning (its bytes may be
+ *      torn); there are no registers.
  *   3. After: the files named by the mappings become modules as the NT_FILE
  *      entries of a core do (core.c's pyhs_target_add_module_mapping and
  *      pyhs_target_add_file_bytes), and pyhs_python_find() runs on the copy.
@@ -46,8 +62,10 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gelf.h>
 #include <libelf.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -70,6 +88,7 @@ _Static_assert(sizeof(struct user_fpregs_struct) == PYHS_FPREGS_SIZE,
 #define IOV_BATCH 1024            /* UIO_MAXIOV */
 #define STOP_TIMEOUT_NS (10ull * 1000 * 1000 * 1000)
 #define CAP_SYS_PTRACE_BIT 19
+#define PARALLEL_COPY_MIN (16ull << 20) /* bytes: below, one thread */
 
 struct live_map {
 	uint64_t start, end;
@@ -98,14 +117,26 @@ DEFINE_VECTOR(live_thread_vector, struct live_thread)
 struct live {
 	struct pyhs_target *t;
 	int pid;
+	int mm_tid;     /* a live thread whose /proc files show the memory:
+			 * pid, unless the leader is a zombie */
 	int mem_fd;
 	int pagemap_fd;
 	size_t page;
 	struct live_thread_vector threads;
-	bool signals_blocked;
-	sigset_t old_mask;
 	uint64_t first_stop_ns;
+	const volatile sig_atomic_t *cancel;
 };
+
+static bool cancelled(const struct live *L)
+{
+	return L->cancel && *L->cancel;
+}
+
+static struct pyhs_error *cancelled_error(int pid)
+{
+	return pyhs_error_create(PYHS_ERROR_CANCELLED,
+				 "the capture of pid %d was cancelled", pid);
+}
 
 static uint64_t now_ns(clockid_t clock)
 {
@@ -208,6 +239,17 @@ static int read_stat(const char *path, char *state, uint64_t *start_time)
 	}
 	free(buf);
 	return 0;
+}
+
+bool pyhs_process_start_time(int pid, uint64_t *ret)
+{
+	char path[64];
+	uint64_t start;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (pid <= 0 || read_stat(path, NULL, &start) != 0)
+		return false;
+	*ret = start;
+	return true;
 }
 
 static bool is_pseudo_path(const char *path)
@@ -388,8 +430,9 @@ static bool poll_thread(struct live_thread *th)
 
 /* Waits until every thread from index first on is stopped or gone,
  * polling them in turn (a dying leader is reported only after the other
- * threads are reaped). false on timeout. */
-static bool wait_all(struct live *L, size_t first)
+ * threads are reaped). false on timeout, or (if cancellable) once the
+ * cancel flag is raised. */
+static bool wait_all(struct live *L, size_t first, bool cancellable)
 {
 	uint64_t start = now_ns(CLOCK_MONOTONIC);
 	uint64_t nap = 50000;
@@ -402,6 +445,8 @@ static bool wait_all(struct live *L, size_t first)
 		}
 		if (!pending)
 			return true;
+		if (cancellable && cancelled(L))
+			return false;
 		uint64_t waited = now_ns(CLOCK_MONOTONIC) - start;
 		if (waited > STOP_TIMEOUT_NS)
 			return false;
@@ -451,32 +496,11 @@ static bool resume_all(struct live *L)
 			ptrace(PTRACE_INTERRUPT, th->tid, 0, 0);
 			left = true;
 		}
-		if (!left || !wait_all(L, 0))
+		if (!left || !wait_all(L, 0, false))
 			break;
 	}
 	L->threads.size = 0;
 	return died;
-}
-
-static void block_signals(struct live *L)
-{
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGQUIT);
-	sigaddset(&set, SIGTSTP);
-	if (sigprocmask(SIG_BLOCK, &set, &L->old_mask) == 0)
-		L->signals_blocked = true;
-}
-
-static void restore_signals(struct live *L)
-{
-	if (L->signals_blocked) {
-		sigprocmask(SIG_SETMASK, &L->old_mask, NULL);
-		L->signals_blocked = false;
-	}
 }
 
 static bool has_cap_sys_ptrace(void)
@@ -583,6 +607,38 @@ static bool thread_is_zombie(int pid, int tid)
 	       state == 'X';
 }
 
+/* The next thread id of a /proc/PID/task listing; false at its end. */
+static bool next_tid(DIR *dir, int *ret)
+{
+	struct dirent *de;
+	while ((de = readdir(dir))) {
+		char *endp;
+		long tid = strtol(de->d_name, &endp, 10);
+		if (!*endp && tid > 0 && tid <= INT_MAX) {
+			*ret = (int)tid;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* A thread of pid that has not exited, or 0: what a zombie leader (the
+ * main thread called pthread_exit) still has running. */
+static int live_thread_of(int pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	DIR *dir = opendir(path);
+	if (!dir)
+		return 0;
+	int found = 0, tid;
+	while (!found && next_tid(dir, &tid))
+		if (tid != pid && !thread_is_zombie(pid, tid))
+			found = tid;
+	closedir(dir);
+	return found;
+}
+
 /* Seizes and interrupts every thread, re-listing /proc/PID/task until no
  * new one appears. On error the caller resumes what was seized. */
 static struct pyhs_error *stop_all(struct live *L)
@@ -597,13 +653,10 @@ static struct pyhs_error *stop_all(struct live *L)
 			return pyhs_error_os(errno, "cannot list '%s'", path);
 		}
 		size_t first_new = L->threads.size;
-		struct dirent *de;
 		struct pyhs_error *err = NULL;
-		while (!err && (de = readdir(dir))) {
-			char *endp;
-			long tid = strtol(de->d_name, &endp, 10);
-			if (*endp || tid <= 0 || tid > INT_MAX ||
-			    thread_known(L, (int)tid))
+		int tid;
+		while (!err && next_tid(dir, &tid)) {
+			if (thread_known(L, tid))
 				continue;
 			if (ptrace(PTRACE_SEIZE, (pid_t)tid, 0, 0) < 0) {
 				int e = errno;
@@ -615,7 +668,7 @@ static struct pyhs_error *stop_all(struct live *L)
 				if (e == EPERM)
 					err = permission_error(L->pid);
 				else
-					err = pyhs_error_os(e, "cannot attach to thread %ld of pid %d",
+					err = pyhs_error_os(e, "cannot attach to thread %d of pid %d",
 							    tid, L->pid);
 				break;
 			}
@@ -632,7 +685,7 @@ static struct pyhs_error *stop_all(struct live *L)
 				L->first_stop_ns = now_ns(CLOCK_MONOTONIC);
 			if (ptrace(PTRACE_INTERRUPT, (pid_t)tid, 0, 0) < 0 &&
 			    errno != ESRCH) {
-				err = pyhs_error_os(errno, "cannot stop thread %ld of pid %d",
+				err = pyhs_error_os(errno, "cannot stop thread %d of pid %d",
 						    tid, L->pid);
 				break;
 			}
@@ -644,7 +697,9 @@ static struct pyhs_error *stop_all(struct live *L)
 			/* Nothing new: every thread is stopped. */
 			break;
 		}
-		if (!wait_all(L, first_new)) {
+		if (!wait_all(L, first_new, true)) {
+			if (cancelled(L))
+				return cancelled_error(L->pid);
 			char st = 0;
 			char p2[64];
 			snprintf(p2, sizeof(p2), "/proc/%d/stat", L->pid);
@@ -818,17 +873,17 @@ static struct pyhs_error *copy_slow(struct live *L, const struct live_piece *p,
 /* Copies every piece with as few process_vm_readv calls as the iovec
  * limit allows; what cannot be read is appended to holes (in address
  * order when the pieces are). */
-static struct pyhs_error *copy_pieces(struct live *L,
-				      const struct live_piece_vector *pieces,
-				      struct live_range_vector *holes)
+static struct pyhs_error *copy_run(struct live *L, const struct live_piece *p,
+				   size_t npieces, struct live_range_vector *holes)
 {
 	struct iovec local[IOV_BATCH], remote[IOV_BATCH];
-	const struct live_piece *p = pieces->data;
 	size_t i = 0;
-	while (i < pieces->size) {
+	while (i < npieces) {
+		if (cancelled(L))
+			return cancelled_error(L->pid);
 		size_t k = 0;
 		uint64_t total = 0;
-		while (i + k < pieces->size && k < IOV_BATCH &&
+		while (i + k < npieces && k < IOV_BATCH &&
 		       total < (1ull << 40)) {
 			size_t len = p[i + k].end - p[i + k].start;
 			local[k].iov_base = p[i + k].data;
@@ -838,7 +893,7 @@ static struct pyhs_error *copy_pieces(struct live *L,
 			total += len;
 			k++;
 		}
-		ssize_t got = process_vm_readv(L->pid, local, k, remote, k, 0);
+		ssize_t got = process_vm_readv(L->mm_tid, local, k, remote, k, 0);
 		if (got < 0) {
 			if (errno == ESRCH) {
 				return exited_error(L->pid);
@@ -866,6 +921,79 @@ static struct pyhs_error *copy_pieces(struct live *L,
 		i += j;
 	}
 	return NULL;
+}
+
+/* The second half of a parallel copy. */
+struct copy_job {
+	struct live *L;
+	const struct live_piece *pieces;
+	size_t n;
+	struct live_range_vector holes;
+	struct pyhs_error *err;
+};
+
+static void *copy_job_run(void *arg)
+{
+	struct copy_job *j = arg;
+	j->err = copy_run(j->L, j->pieces, j->n, &j->holes);
+	return NULL;
+}
+
+/* Copies every piece; what cannot be read is appended to holes, in
+ * address order when the pieces are. A big copy on a machine of several
+ * processors is split in two halves by bytes, the second copied by a
+ * thread of its own: the pause is mostly this copy, and two threads make
+ * it shorter (and, on a busy machine, get twice the scheduler's share). */
+static struct pyhs_error *copy_pieces(struct live *L,
+				      const struct live_piece_vector *pieces,
+				      struct live_range_vector *holes)
+{
+	uint64_t total = 0;
+	for (size_t i = 0; i < pieces->size; i++)
+		total += pieces->data[i].end - pieces->data[i].start;
+	if (total < PARALLEL_COPY_MIN || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return copy_run(L, pieces->data, pieces->size, holes);
+	/* Where the halves meet: a page boundary inside piece k. */
+	uint64_t want = total / 2, seen = 0;
+	size_t k = 0;
+	while (seen + (pieces->data[k].end - pieces->data[k].start) <= want) {
+		seen += pieces->data[k].end - pieces->data[k].start;
+		k++;
+	}
+	const struct live_piece *pk = &pieces->data[k];
+	uint64_t cut = (pk->start + (want - seen)) / L->page * L->page;
+	if (cut <= pk->start)
+		cut = pk->start;
+	size_t nsecond = pieces->size - k;
+	struct live_piece *second = malloc(nsecond * sizeof(*second));
+	if (!second)
+		return copy_run(L, pieces->data, pieces->size, holes);
+	memcpy(second, pk, nsecond * sizeof(*second));
+	second[0].start = cut;
+	second[0].data = pk->data + (cut - pk->start);
+	struct live_piece head = *pk;
+	head.end = cut;
+	struct copy_job job = { L, second, nsecond, { 0 }, NULL };
+	live_range_vector_init(&job.holes);
+	pthread_t th;
+	if (pthread_create(&th, NULL, copy_job_run, &job) != 0) {
+		free(second);
+		return copy_run(L, pieces->data, pieces->size, holes);
+	}
+	struct pyhs_error *err = copy_run(L, pieces->data, k, holes);
+	if (!err && head.end > head.start)
+		err = copy_run(L, &head, 1, holes);
+	pthread_join(th, NULL);
+	free(second);
+	if (!err)
+		err = job.err;
+	else
+		pyhs_error_destroy(job.err);
+	for (size_t i = 0; !err && i < job.holes.size; i++)
+		err = add_hole(holes, job.holes.data[i].start,
+			       job.holes.data[i].end);
+	live_range_vector_deinit(&job.holes);
+	return err;
 }
 
 static struct pyhs_error *add_chunk(struct live_chunk_vector *out,
@@ -1004,11 +1132,11 @@ static struct pyhs_error *proc_error(int pid, int e, const char *what)
 	return pyhs_error_os(e, "cannot read /proc/%d/%s", pid, what);
 }
 
-static struct pyhs_error *read_auxv(struct pyhs_target *t, int pid)
+static struct pyhs_error *read_auxv(struct pyhs_target *t, int pid, int mm_tid)
 {
 	char *buf;
 	size_t len;
-	int e = read_proc(pid, "auxv", &buf, &len);
+	int e = read_proc(mm_tid, "auxv", &buf, &len);
 	if (e)
 		return proc_error(pid, e, "auxv");
 	for (size_t i = 0; i + 16 <= len; i += 16) {
@@ -1093,6 +1221,131 @@ static void choose_root(struct pyhs_target *t, int pid)
 	}
 }
 
+/* ---- checks before the stop ---- */
+
+/* Whether the ELF file at path has a .PyRuntime section or a _PyRuntime
+ * symbol; true too if it cannot be read as ELF (then the copy decides:
+ * nothing is refused on a guess). */
+static bool file_may_hold_runtime(struct pyhs_target *t, const char *path)
+{
+	const uint8_t *data;
+	size_t size;
+	struct pyhs_error *err = pyhs_map_file(t, path, &data, &size);
+	if (err) {
+		pyhs_error_destroy(err);
+		return true;
+	}
+	if (pyhs_elf_has_section(data, size, ".PyRuntime"))
+		return true;
+	Elf *elf = elf_memory((char *)data, size);
+	if (!elf)
+		return true;
+	bool found = elf_kind(elf) != ELF_K_ELF;
+	Elf_Scn *scn = NULL;
+	while (!found && (scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh) ||
+		    (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
+			continue;
+		Elf_Data *d = elf_getdata(scn, NULL);
+		size_t n = sh.sh_entsize ? sh.sh_size / sh.sh_entsize : 0;
+		for (size_t k = 0; d && k < n && !found; k++) {
+			GElf_Sym sym;
+			const char *name;
+			found = gelf_getsym(d, (int)k, &sym) &&
+				(name = elf_strptr(elf, sh.sh_link, sym.st_name)) &&
+				strcmp(name, "_PyRuntime") == 0;
+		}
+	}
+	elf_end(elf);
+	return found;
+}
+
+/* Whether the process maps a CPython runtime, judged from /proc/PID/maps
+ * alone: a file named like python (libpython3.11.so, python3.12), or an
+ * executable (the file mapping AT_ENTRY) that holds _PyRuntime. */
+static struct pyhs_error *check_runtime(struct live *L,
+					const struct live_map_vector *maps)
+{
+	struct pyhs_target *t = L->t;
+	const char *exe = NULL;
+	for (size_t i = 0; i < maps->size; i++) {
+		const struct live_map *m = &maps->data[i];
+		if (is_pseudo_path(m->path))
+			continue;
+		const char *base = strrchr(m->path, '/');
+		if (strstr(base ? base + 1 : m->path, "python"))
+			return NULL;
+		if (t->entry >= m->start && t->entry < m->end)
+			exe = m->path;
+	}
+	if (exe) {
+		const char *root = t->opts.sysroot ? t->opts.sysroot : "";
+		char *path;
+		if (asprintf(&path, "%s%s", root, exe) < 0)
+			return &pyhs_enomem;
+		bool may = file_may_hold_runtime(t, path);
+		free(path);
+		if (may)
+			return NULL;
+	}
+	return pyhs_error_create(PYHS_ERROR_UNSUPPORTED,
+				 "no CPython runtime found: pid %d maps no libpython and its executable%s%s holds no _PyRuntime (nothing was stopped)",
+				 L->pid, exe ? " " : "", exe ? exe : "");
+}
+
+/* The threads of a process read without stopping it (no registers), and
+ * a warning for each mapping that changed while it was copied. */
+static struct pyhs_error *unstopped_threads(struct live *L,
+					    const struct live_map_vector *maps)
+{
+	struct pyhs_target *t = L->t;
+	t->unstopped = true;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", L->pid);
+	DIR *dir = opendir(path);
+	if (!dir)
+		return exited_error(L->pid);
+	struct pyhs_error *err = NULL;
+	int tid;
+	while (!err && next_tid(dir, &tid)) {
+		if (thread_is_zombie(L->pid, tid))
+			continue;
+		struct pyhs_thread_state ts = { 0 };
+		if (!pyhs_int_vector_append(&t->tids, tid) ||
+		    !pyhs_thread_state_vector_append(&t->thread_states, ts))
+			err = &pyhs_enomem;
+		/* The main thread first, as in a core. */
+		size_t n = t->tids.size;
+		if (!err && tid == L->pid && n > 1) {
+			int first = t->tids.data[0];
+			t->tids.data[0] = tid;
+			t->tids.data[n - 1] = first;
+		}
+	}
+	closedir(dir);
+	if (err)
+		return err;
+	struct live_map_vector after;
+	int e = read_maps(L->mm_tid, &after);
+	if (e)
+		return e == ENOMEM ? &pyhs_enomem : exited_error(L->pid);
+	uint64_t end;
+	for (size_t i = 0; i < maps->size; i++) {
+		const struct live_map *m = &maps->data[i];
+		if (classify(maps, i, L->page, &end) != COPY_PAUSED ||
+		    find_same(&after, m) != SIZE_MAX)
+			continue;
+		pyhs_target_warn(t,
+				 "the mapping 0x%llx-0x%llx%s%s changed while it was read (--no-stop): its bytes may be torn",
+				 (unsigned long long)m->start,
+				 (unsigned long long)m->end,
+				 m->path[0] ? " " : "", m->path);
+	}
+	free_maps(&after);
+	return NULL;
+}
+
 /* Steps 1 and 2: the copy. On return every thread has been resumed. */
 static struct pyhs_error *capture(struct live *L,
 				  struct live_map_vector *ret_maps,
@@ -1119,7 +1372,7 @@ static struct pyhs_error *capture(struct live *L,
 
 	/* 1. Before the stop: the constant parts, and memory to copy the
 	 * rest into, given pages where the process has them. */
-	int e = read_maps(L->pid, &before);
+	int e = read_maps(L->mm_tid, &before);
 	if (e) {
 		err = proc_error(L->pid, e, "maps");
 		goto out;
@@ -1130,6 +1383,8 @@ static struct pyhs_error *capture(struct live *L,
 					L->pid);
 		goto out;
 	}
+	if (!t->opts.no_python && (err = check_runtime(L, &before)))
+		goto out;
 	uint64_t constant_size = 0;
 	for (size_t i = 0; i < before.size; i++) {
 		if (classify(&before, i, L->page, &end) != COPY_CONSTANT)
@@ -1158,6 +1413,7 @@ static struct pyhs_error *capture(struct live *L,
 		if (err)
 			goto out;
 	}
+	uint64_t to_copy = constant_size;
 	for (size_t i = 0; i < before.size; i++) {
 		if (classify(&before, i, L->page, &end) != COPY_PAUSED)
 			continue;
@@ -1172,18 +1428,30 @@ static struct pyhs_error *capture(struct live *L,
 		}
 		runs.size = 0;
 		if (zero_when_absent(m) && present_runs(L, m->start, end, &runs)) {
-			for (size_t k = 0; k < runs.size; k++)
-				populate(d.addr + (runs.data[k].start - m->start),
-					 runs.data[k].end - runs.data[k].start);
+			for (size_t k = 0; k < runs.size; k++) {
+				uint64_t n = runs.data[k].end - runs.data[k].start;
+				populate(d.addr + (runs.data[k].start - m->start), n);
+				to_copy += n;
+			}
 		} else {
 			populate(d.addr, d.size);
+			to_copy += d.size;
+		}
+		if (cancelled(L)) {
+			err = cancelled_error(L->pid);
+			goto out;
 		}
 	}
+	if (t->opts.before_stop &&
+	    (err = t->opts.before_stop(t->opts.before_stop_ctx, to_copy)))
+		goto out;
+	if (cancelled(L)) {
+		err = cancelled_error(L->pid);
+		goto out;
+	}
 
-	/* 2. Stopped. */
-	block_signals(L);
-	err = stop_all(L);
-	if (err)
+	/* 2. Stopped (or, with no_stop, not). */
+	if (!t->opts.no_stop && (err = stop_all(L)))
 		goto resume;
 	/* What we stopped is the process we looked at, not a new one that
 	 * was given its pid. */
@@ -1195,7 +1463,7 @@ static struct pyhs_error *capture(struct live *L,
 		err = exited_error(L->pid);
 		goto resume;
 	}
-	e = read_maps(L->pid, &maps);
+	e = read_maps(L->mm_tid, &maps);
 	if (e || maps.size == 0) {
 		if (e == ENOMEM) {
 			err = &pyhs_enomem;
@@ -1265,6 +1533,8 @@ static struct pyhs_error *capture(struct live *L,
 	}
 	err = copy_pieces(L, &pieces, &holes);
 	t->capture_time = (uint64_t)time(NULL);
+	if (!err && t->opts.no_stop)
+		err = unstopped_threads(L, &maps);
 	/* The threads, main thread first, and their registers (two
 	 * system calls each) for a core of the capture. */
 	for (size_t pass = 0; pass < 2 && !err; pass++) {
@@ -1287,7 +1557,6 @@ resume:
 	}
 	if (L->first_stop_ns)
 		t->pause_ns = now_ns(CLOCK_MONOTONIC) - L->first_stop_ns;
-	restore_signals(L);
 	if (err)
 		goto out;
 
@@ -1448,7 +1717,9 @@ struct pyhs_error *pyhs_target_open_pid(int pid,
 	int e = read_stat(path, &state, &start_time);
 	if (e)
 		return proc_error(pid, e, "stat");
-	if (state == 'Z' || state == 'X')
+	int mm_tid = pid;
+	if ((state == 'Z' || state == 'X') &&
+	    (mm_tid = live_thread_of(pid)) == 0)
 		return pyhs_error_create(PYHS_ERROR_INPUT,
 					 "process %d has exited (a zombie waiting for its parent to reap it): there is nothing to read",
 					 pid);
@@ -1457,6 +1728,7 @@ struct pyhs_error *pyhs_target_open_pid(int pid,
 	if (e)
 		return proc_error(pid, e, "status");
 	long long tgid = status_field(status, "Tgid");
+	long long tracer = status_field(status, "TracerPid");
 	free(status);
 	if (tgid > 0 && tgid != pid)
 		return pyhs_error_create(PYHS_ERROR_INVALID,
@@ -1466,6 +1738,8 @@ struct pyhs_error *pyhs_target_open_pid(int pid,
 		return pyhs_error_create(PYHS_ERROR_INVALID,
 					 "pid %d is a thread of this process: it cannot stop itself to be read",
 					 pid);
+	if (tracer > 0 && !(opts && opts->no_stop))
+		return permission_error(pid);
 
 	struct pyhs_target *t;
 	struct pyhs_error *err = pyhs_target_create(opts, &t);
@@ -1478,9 +1752,11 @@ struct pyhs_error *pyhs_target_open_pid(int pid,
 	struct live L = {
 		.t = t,
 		.pid = pid,
+		.mm_tid = mm_tid,
 		.mem_fd = -1,
 		.pagemap_fd = -1,
 		.page = (size_t)sysconf(_SC_PAGESIZE),
+		.cancel = t->opts.cancel,
 	};
 	live_thread_vector_init(&L.threads);
 	struct live_map_vector maps;
@@ -1488,17 +1764,23 @@ struct pyhs_error *pyhs_target_open_pid(int pid,
 	struct live_chunk_vector chunks;
 	live_chunk_vector_init(&chunks);
 
-	err = read_cmdline(t, pid);
+	err = read_cmdline(t, mm_tid);
 	if (err)
 		goto fail;
-	err = read_auxv(t, pid);
+	err = read_auxv(t, pid, mm_tid);
 	if (err)
 		goto fail;
 	read_process_facts(t, pid);
 	choose_root(t, pid);
-	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-	L.mem_fd = open(path, O_RDONLY | O_CLOEXEC); /* -1: no fallback */
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	/* Opening mem is the kernel's ptrace access check (Yama's too):
+	 * what it refuses, PTRACE_SEIZE would. */
+	snprintf(path, sizeof(path), "/proc/%d/mem", mm_tid);
+	L.mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (L.mem_fd < 0 && (errno == EACCES || errno == EPERM)) {
+		err = permission_error(pid);
+		goto fail;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", mm_tid);
 	L.pagemap_fd = open(path, O_RDONLY | O_CLOEXEC); /* -1: copy all */
 
 	err = capture(&L, &maps, &chunks);

@@ -11,6 +11,7 @@
 #ifndef PYHS_READER_H
 #define PYHS_READER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -98,6 +99,21 @@ struct pyhs_open_options {
 				 * read) */
 	uint64_t max_core_size; /* a zstd core may decompress to this many
 				 * bytes; 0: PYHS_DEFAULT_MAX_CORE_SIZE */
+	/* Live processes only. */
+	bool no_stop;           /* read the process while it runs: no ptrace,
+				 * no pause, no registers, and a view that is
+				 * not consistent (torn reads become warnings) */
+	/* Raised asynchronously (a signal handler of the caller's) to stop
+	 * an open early: a live capture looks at it while it waits and
+	 * between copies and, once it is non-zero, resumes every thread it
+	 * stopped and returns PYHS_ERROR_CANCELLED. NULL: never. */
+	const volatile sig_atomic_t *cancel;
+	/* Called once every check that can be made without stopping the
+	 * process has passed, just before it is stopped (or, with no_stop,
+	 * read), with the bytes the capture will copy at most: an error
+	 * from it ends the open there, with nothing stopped. NULL: none. */
+	struct pyhs_error *(*before_stop)(void *ctx, uint64_t bytes);
+	void *before_stop_ctx;
 };
 
 /* 64 GiB. A compressed core is decompressed into a sparse temporary file
@@ -111,16 +127,24 @@ struct pyhs_open_options {
 struct pyhs_error *pyhs_target_open_core(const char *path,
 					 const struct pyhs_open_options *opts,
 					 struct pyhs_target **ret);
-/* Stops every thread of a running process, copies its memory, resumes it
- * and finds the CPython runtime in the copy (see reader/live.c). Errors:
- * PYHS_ERROR_NOT_FOUND (no such process), PYHS_ERROR_OS (not permitted,
- * with the reason and what to do), PYHS_ERROR_INPUT (it exited during
- * capture), PYHS_ERROR_INVALID (a thread id, or the caller itself), and
- * those of pyhs_target_open_core once the copy is made. */
+/* Stops every thread of a running process (none with opts->no_stop),
+ * copies its memory, resumes it and finds the CPython runtime in the copy
+ * (see reader/live.c). What can be checked without stopping it is checked
+ * first. Errors: PYHS_ERROR_NOT_FOUND (no such process), PYHS_ERROR_OS (not
+ * permitted, with the reason and what to do), PYHS_ERROR_UNSUPPORTED (it
+ * maps no CPython runtime; nothing was stopped), PYHS_ERROR_INPUT (it
+ * exited, or exited during capture), PYHS_ERROR_INVALID (a thread id, or
+ * the caller itself), PYHS_ERROR_CANCELLED (opts->cancel was raised; every
+ * thread was resumed), those of opts->before_stop, and those of
+ * pyhs_target_open_core once the copy is made. */
 struct pyhs_error *pyhs_target_open_pid(int pid,
 					const struct pyhs_open_options *opts,
 					struct pyhs_target **ret);
 void pyhs_target_destroy(struct pyhs_target *t);
+/* When process pid started (/proc/PID/stat: clock ticks since boot), to
+ * tell it from a later process given the same pid; false if there is no
+ * such process. */
+bool pyhs_process_start_time(int pid, uint64_t *ret);
 
 /* Memory. These are the hot path: they return false for unreadable memory
  * instead of allocating an error. */
@@ -150,6 +174,9 @@ int pyhs_target_signal(const struct pyhs_target *t);
 const char *pyhs_target_source(const struct pyhs_target *t); /* "core" or "pid" */
 /* How long a live process was stopped, in nanoseconds (0 for cores). */
 uint64_t pyhs_target_pause_ns(const struct pyhs_target *t);
+/* Whether a live process was read while it ran (no_stop): its memory was
+ * not copied at one moment, so the view need not be consistent. */
+bool pyhs_target_unstopped(const struct pyhs_target *t);
 /* When the memory was captured, unix seconds (0 if unknown). */
 uint64_t pyhs_target_capture_time(const struct pyhs_target *t);
 /* When the process started, clock ticks since boot (0 if unknown). */

@@ -96,8 +96,7 @@ static char *hex(const uint8_t *b, size_t n, char *out)
 	return out;
 }
 
-static bool file_has_section(const uint8_t *data, size_t size,
-			     const char *want)
+bool pyhs_elf_has_section(const uint8_t *data, size_t size, const char *want)
 {
 	Elf *elf = elf_memory((char *)data, size);
 	if (!elf)
@@ -239,7 +238,7 @@ struct pyhs_error *pyhs_module_load(struct pyhs_target *t,
 		m->file_size = size;
 		if (compute_bias(data, size, m->bias, &m->bias))
 			m->bias_known = true;
-		m->has_debug_info = file_has_section(data, size, ".debug_info");
+		m->has_debug_info = pyhs_elf_has_section(data, size, ".debug_info");
 	}
 	const char *debug_dir = t->opts.debug_dir ? t->opts.debug_dir :
 							 "/usr/lib/debug";

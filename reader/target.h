@@ -133,6 +133,7 @@ struct pyhs_target {
 	/* live.c: a process read with ptrace rather than a core. */
 	bool live;
 	uint64_t pause_ns;     /* first thread stopped to last resumed */
+	bool unstopped;        /* read while it ran (no_stop) */
 	uint64_t capture_time; /* unix seconds */
 	uint64_t start_time;   /* clock ticks since boot, 0 if unknown */
 	char live_root[32];    /* "/proc/PID/root" when used as sysroot */
@@ -192,6 +193,8 @@ struct pyhs_error *pyhs_map_fd(struct pyhs_target *t, int fd, size_t size,
 struct pyhs_error *pyhs_decompress_core(struct pyhs_target *t, const char *path,
 					const uint8_t *src, size_t src_size,
 					const uint8_t **ret, size_t *ret_size);
+/* Whether an ELF image in a buffer has a section of that name with bytes. */
+bool pyhs_elf_has_section(const uint8_t *data, size_t size, const char *want);
 /* Build-id of an ELF image in a buffer; 0 if none. */
 size_t pyhs_elf_build_id(const uint8_t *data, size_t size, uint8_t *out,
 			 size_t out_size);

@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import time
 
 
 def pyenv_root():
@@ -312,6 +313,8 @@ def core_with_debug_file(python, program, workdir, timeout=60):
         raise NoCore("the debug file of %s (build-id %s) is not installed under /usr/lib/debug"
                      % (python, bid))
     return run_to_core([python, "-I", "-c", program], workdir, clean_env(), timeout), bid, dbg
+
+
 def parse_runner_args(description, add_arguments=None):
     """The command line of a test runner: --tool, --python, --label and
     --tool-args ARG ... (everything after it, for the tool); add_arguments
@@ -333,3 +336,71 @@ def parse_runner_args(description, add_arguments=None):
     args.tool_args = tool_args
     args.label = args.label or os.path.basename(args.python)
     return args
+
+
+def proc_state(pid):
+    """(state letter of /proc/PID/stat, TracerPid) or (None, None) if pid is
+    gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+        with open("/proc/%d/status" % pid) as f:
+            status = f.read()
+    except OSError:
+        return None, None
+    state = stat[stat.rindex(")") + 2]
+    m = re.search(r"^TracerPid:\s*(\d+)", status, re.M)
+    return state, int(m.group(1)) if m else 0
+
+
+def wait_running(pid, timeout=2.0):
+    """True once pid is neither stopped nor traced (it may sleep)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state, tracer = proc_state(pid)
+        if state is None:
+            return False
+        if state not in "tT" and tracer == 0:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+
+
+# Checks' results, for scripts that report "ok:" and "FAIL:" lines and
+# exit with verdict().
+failures = []
+
+
+def fail(msg):
+    failures.append(msg)
+    print("FAIL: " + msg, flush=True)
+
+
+def ok(msg):
+    print("ok: " + msg, flush=True)
+
+
+def verdict(ran):
+    """The exit status once the checks are done: 1 if any failed, 77 (a
+    skip) if nothing could be tested (ran is false), else 0."""
+    if failures:
+        print("%d failure(s)" % len(failures))
+        return 1
+    if not ran:
+        print("skip: no interpreter could be tested")
+        return 77
+    print("all passed")
+    return 0
+
+
+def ptrace_refusal():
+    """Why this machine refuses ptrace outright, or None."""
+    try:
+        with open("/proc/sys/kernel/yama/ptrace_scope") as f:
+            scope = int(f.read())
+    except (OSError, ValueError):
+        scope = 0
+    if scope == 3:
+        return "kernel.yama.ptrace_scope is 3: ptrace is disabled"
+    return None

@@ -288,8 +288,10 @@ def check_interpreter(interp, tool, gdb, workdir, extra):
             fail("%s: gcore --json printed %r" % (label, out[:300]))
             return
         problems = []
-        if set(d) != {"output", "pid", "pause_ns", "bytes", "threads"}:
+        if set(d) != {"output", "pid", "pause_ns", "bytes", "threads", "consistent"}:
             problems.append("keys %s" % sorted(d))
+        if d.get("consistent") is not True:
+            problems.append("consistent %r for a stopped capture" % d.get("consistent"))
         if d.get("output") != core:
             problems.append("output %r" % d.get("output"))
         if d.get("pid") != target.pid:

@@ -2,7 +2,7 @@
  * live_probe: reads a running Python process with pyhs_target_open_pid and
  * prints what the tests compare, as one JSON object on stdout.
  *
- *     live_probe [--no-heap] PID [ADDR ...]
+ *     live_probe [--no-heap] [--no-stop] PID [ADDR ...]
  *     live_probe --core CORE [ADDR ...]
  *
  * Fields: pid, source, pause_ns, open_ns (all of pyhs_target_open_pid),
@@ -12,11 +12,18 @@
  * the capture (no heap model, no "at"). "digest" is a hash of every
  * object's address, type name, size, refcount, generation, flags and
  * references, so that a live capture can be compared with a core of the
- * same, unchanged, process.
+ * same, unchanged, process. --no-stop reads the process without stopping
+ * it (pyhs_open_options.no_stop); "consistent" says whether it was stopped.
+ *
+ * SIGINT, SIGTERM and SIGHUP raise the capture's cancel flag: the capture
+ * resumes the process and fails with PYHS_ERROR_CANCELLED, and the probe
+ * then dies of the signal (as a caller of the library that handles
+ * signals would).
  *
  * On error: {"error": MESSAGE, "code": N} on stdout, the message on stderr,
  * exit status 1.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,8 +89,21 @@ static uint64_t digest(const struct pyhs_heap *h)
 	return d;
 }
 
+static volatile sig_atomic_t cancel;
+
+static void on_signal(int sig)
+{
+	cancel = sig;
+}
+
 static int fail(struct pyhs_error *err)
 {
+	if (err->code == PYHS_ERROR_CANCELLED && cancel) {
+		pyhs_error_destroy(err);
+		signal(cancel, SIG_DFL);
+		raise(cancel);
+		return 1;
+	}
 	printf("{\"error\": ");
 	json_str(err->message);
 	printf(", \"code\": %d}\n", (int)err->code);
@@ -97,10 +117,12 @@ int main(int argc, char **argv)
 	int i = 1;
 	int heap = 1;
 	const char *core = NULL;
-	if (i < argc && strcmp(argv[i], "--no-heap") == 0) {
+	struct pyhs_open_options opts = { 0 };
+	for (; i < argc && strcmp(argv[i], "--no-heap") == 0; i++)
 		heap = 0;
-		i++;
-	} else if (i + 1 < argc && strcmp(argv[i], "--core") == 0) {
+	for (; i < argc && strcmp(argv[i], "--no-stop") == 0; i++)
+		opts.no_stop = true;
+	if (i + 1 < argc && strcmp(argv[i], "--core") == 0) {
 		core = argv[i + 1];
 		i++;
 	}
@@ -111,7 +133,12 @@ int main(int argc, char **argv)
 	}
 	int pid = core ? 0 : atoi(argv[i]);
 	i++;
-	struct pyhs_open_options opts = { 0 };
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	opts.cancel = &cancel;
 	struct pyhs_target *t;
 	unsigned long long t0 = now_ns();
 	struct pyhs_error *err = core ? pyhs_target_open_core(core, &opts, &t) :
@@ -121,8 +148,9 @@ int main(int argc, char **argv)
 		return fail(err);
 	printf("{\"pid\": %d, \"source\": ", pyhs_target_pid(t));
 	json_str(pyhs_target_source(t));
-	printf(", \"pause_ns\": %llu, \"open_ns\": %llu",
-	       (unsigned long long)pyhs_target_pause_ns(t), t1 - t0);
+	printf(", \"pause_ns\": %llu, \"open_ns\": %llu, \"consistent\": %s",
+	       (unsigned long long)pyhs_target_pause_ns(t), t1 - t0,
+	       pyhs_target_unstopped(t) ? "false" : "true");
 	printf(", \"start_time\": %llu, \"capture_time\": %llu",
 	       (unsigned long long)pyhs_target_start_time(t),
 	       (unsigned long long)pyhs_target_capture_time(t));
@@ -182,5 +210,10 @@ int main(int argc, char **argv)
 	}
 	printf("}\n");
 	pyhs_target_destroy(t);
+	if (cancel) {
+		/* It came after the capture: die of it all the same. */
+		signal(cancel, SIG_DFL);
+		raise(cancel);
+	}
 	return 0;
 }

@@ -40,7 +40,6 @@ interpreter is installed or ptrace is not allowed here at all.
 import argparse
 import json
 import os
-import re
 import resource
 import shutil
 import signal
@@ -50,9 +49,11 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import clean_env, find_core, interpreter, interpreters  # noqa: E402
+from pyhs_test import (clean_env, fail, failures, find_core, interpreter,  # noqa: E402
+                       interpreters, ok, proc_state, ptrace_refusal, verdict,
+                       wait_running)
 
-EXIT_OK, EXIT_FAIL, EXIT_SKIP = 0, 1, 77
+EXIT_SKIP = 77
 
 # The target program: its heap, the truth about a few objects, then it
 # waits for a line on stdin, answers "done" and exits 0.
@@ -153,46 +154,6 @@ sys.stdout.write("%d %d\n" % (r, ctypes.get_errno()))
 sys.stdout.flush()
 time.sleep(120)
 '''
-
-failures = []
-
-
-def fail(msg):
-    failures.append(msg)
-    print("FAIL: " + msg, flush=True)
-
-
-def ok(msg):
-    print("ok: " + msg, flush=True)
-
-
-def proc_state(pid):
-    """(state letter, TracerPid) or (None, None) if gone."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            stat = f.read()
-        with open("/proc/%d/status" % pid) as f:
-            status = f.read()
-    except OSError:
-        return None, None
-    state = stat[stat.rindex(")") + 2]
-    m = re.search(r"^TracerPid:\s*(\d+)", status, re.M)
-    return state, int(m.group(1)) if m else 0
-
-
-def wait_running(pid, timeout=2.0):
-    """True once pid is neither stopped nor traced (it may sleep)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        state, tracer = proc_state(pid)
-        if state is None:
-            return False
-        if state not in "tT" and tracer == 0:
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-
 
 def settle(pid, timeout=5.0):
     """Waits until every thread of pid has been asleep for a while, so that
@@ -563,18 +524,6 @@ def check_robustness(probe, tool, interp, workdir):
             t.communicate()
 
 
-def ptrace_refusal():
-    """Why this environment refuses ptrace outright, or None."""
-    try:
-        with open("/proc/sys/kernel/yama/ptrace_scope") as f:
-            scope = int(f.read())
-    except (OSError, ValueError):
-        scope = 0
-    if scope == 3:
-        return "kernel.yama.ptrace_scope is 3: ptrace is disabled"
-    return None
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--probe", required=True)
@@ -622,14 +571,7 @@ def main():
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
-    if failures:
-        print("%d failure(s)" % len(failures))
-        return EXIT_FAIL
-    if not ran:
-        print("skip: no interpreter could be tested")
-        return EXIT_SKIP
-    print("all passed")
-    return EXIT_OK
+    return verdict(ran)
 
 
 if __name__ == "__main__":
