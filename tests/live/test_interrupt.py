@@ -43,7 +43,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import (clean_env, fail, interpreter, interpreters, ok, proc_state,  # noqa: E402
+from pyhs_test import (fail, interpreter, interpreters, ok, proc_state,  # noqa: E402
                        ptrace_refusal, verdict, wait_running)
 
 EXIT_SKIP = 77
