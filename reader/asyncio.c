@@ -1,0 +1,125 @@
+/*
+ * The layout of _asyncio's C Future and Task objects (Modules/_asynciomodule.c
+ * FutureObj and TaskObj): from the DWARF of the _asyncio extension module (or
+ * of the binary that has it built in) when there is some, else from built-in
+ * tables per version.
+ *
+ * The tables are what the DWARF of pyenv's 3.8.18 to 3.13.0 builds and of
+ * Debian's 3.14 debug file say. 3.10 grew fut_exception_tb in a patch
+ * release (bpo-45924, 3.10.6): before it, 3.10 has the 3.9 layout.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "target.h"
+
+#define X(field, type, member) { type, member },
+static const struct pyhs_dwarf_fact asyncio_facts[] = {
+	X(fut_size, "FutureObj", NULL)
+	X(fut_loop, "FutureObj", "fut_loop")
+	X(fut_callback0, "FutureObj", "fut_callback0")
+	X(fut_callbacks, "FutureObj", "fut_callbacks")
+	X(fut_exception, "FutureObj", "fut_exception")
+	X(fut_result, "FutureObj", "fut_result")
+	X(fut_state, "FutureObj", "fut_state")
+	X(fut_awaited_by, "FutureObj", "fut_awaited_by")
+	X(task_size, "TaskObj", NULL)
+	X(task_fut_waiter, "TaskObj", "task_fut_waiter")
+	X(task_coro, "TaskObj", "task_coro")
+	X(task_name, "TaskObj", "task_name")
+	X(task_context, "TaskObj", "task_context")
+};
+#undef X
+#define NFACTS (sizeof(asyncio_facts) / sizeof(asyncio_facts[0]))
+
+/* The fields of struct pyhs_asyncio_layout, in the order of asyncio_facts. */
+static const size_t fact_offsets[] = {
+	offsetof(struct pyhs_asyncio_layout, fut_size),
+	offsetof(struct pyhs_asyncio_layout, fut_loop),
+	offsetof(struct pyhs_asyncio_layout, fut_callback0),
+	offsetof(struct pyhs_asyncio_layout, fut_callbacks),
+	offsetof(struct pyhs_asyncio_layout, fut_exception),
+	offsetof(struct pyhs_asyncio_layout, fut_result),
+	offsetof(struct pyhs_asyncio_layout, fut_state),
+	offsetof(struct pyhs_asyncio_layout, fut_awaited_by),
+	offsetof(struct pyhs_asyncio_layout, task_size),
+	offsetof(struct pyhs_asyncio_layout, task_fut_waiter),
+	offsetof(struct pyhs_asyncio_layout, task_coro),
+	offsetof(struct pyhs_asyncio_layout, task_name),
+	offsetof(struct pyhs_asyncio_layout, task_context),
+};
+_Static_assert(sizeof(fact_offsets) / sizeof(fact_offsets[0]) == NFACTS,
+	       "one field per fact");
+
+static const struct builtin {
+	unsigned minor, micro_min;
+	struct pyhs_asyncio_layout l;
+} builtins[] = {
+	/*            size loop cb0 cbs  exc  res state aw   size waiter coro name ctx */
+	{ 8, 0,  { 104, 16, 24, 40, 48, 56, 72, -1, 144, 104, 112, 120, 128, "" } },
+	{ 9, 0,  { 144, 16, 24, 40, 48, 56, 80, -1, 184, 144, 152, 160, 168, "" } },
+	{ 10, 6, { 152, 16, 24, 40, 48, 64, 88, -1, 192, 152, 160, 168, 176, "" } },
+	{ 10, 0, { 144, 16, 24, 40, 48, 56, 80, -1, 184, 144, 152, 160, 168, "" } },
+	{ 11, 0, { 128, 16, 24, 40, 48, 64, 88, -1, 176, 128, 136, 144, 152, "" } },
+	{ 12, 0, { 128, 16, 24, 40, 48, 64, 88, -1, 176, 128, 136, 144, 152, "" } },
+	{ 13, 0, { 104, 16, 24, 40, 48, 64, 96, -1, 144, 112, 120, 128, 136, "" } },
+	{ 14, 0, { 112, 16, 24, 40, 48, 64, 104, 96, 168, 120, 128, 136, 144, "" } },
+};
+
+static bool is_asyncio_module(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	return strncmp(base, "_asyncio.", 9) == 0;
+}
+
+static const char *module_dwarf(const struct pyhs_module *m)
+{
+	if (m->debug_path)
+		return m->debug_path;
+	if (m->has_debug_info)
+		return m->opened_path ? m->opened_path : m->path;
+	return NULL;
+}
+
+struct pyhs_error *pyhs_target_asyncio_layout(const struct pyhs_target *t,
+					      struct pyhs_asyncio_layout *ret)
+{
+	struct pyhs_asyncio_layout l;
+	/* The extension module, else the binary that holds the runtime
+	 * (where _asyncio may be built in). */
+	const struct pyhs_module *m = NULL;
+	for (size_t i = 0; i < t->modules.size && !m; i++)
+		if (is_asyncio_module(t->modules.data[i].path))
+			m = &t->modules.data[i];
+	if (!m && t->runtime_module < t->modules.size)
+		m = &t->modules.data[t->runtime_module];
+	const char *dwarf = m && !t->opts.no_dwarf ? module_dwarf(m) : NULL;
+	if (dwarf) {
+		int32_t v[NFACTS];
+		struct pyhs_error *err = pyhs_dwarf_facts(dwarf, asyncio_facts, NFACTS, v);
+		if (err == &pyhs_enomem)
+			return err;
+		if (!err && v[10] >= 0 && v[6] >= 0) { /* task_coro, fut_state */
+			for (size_t i = 0; i < NFACTS; i++)
+				*(int32_t *)((char *)&l + fact_offsets[i]) = v[i];
+			snprintf(l.source, sizeof(l.source), "dwarf");
+			*ret = l;
+			return NULL;
+		}
+		pyhs_error_destroy(err);
+	}
+	unsigned minor = (t->py_version >> 16) & 0xff;
+	unsigned micro = (t->py_version >> 8) & 0xff;
+	for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++) {
+		if (builtins[i].minor == minor && micro >= builtins[i].micro_min) {
+			l = builtins[i].l;
+			snprintf(l.source, sizeof(l.source), "builtin");
+			*ret = l;
+			return NULL;
+		}
+	}
+	return pyhs_error_create(PYHS_ERROR_UNSUPPORTED,
+				 "no layout of _asyncio's Task for CPython 3.%u", minor);
+}
