@@ -148,7 +148,8 @@ static bool is_task(const struct pyhs_heap *h, uint32_t obj)
 		return true;
 	if (k != K_OBJECT || !strstr(type_name(h, obj), "Task"))
 		return false;
-	return attr(h, obj, "_coro") != NONE && attr(h, obj, "_state") != NONE &&
+	/* (_state is a class attribute until the task is done) */
+	return attr(h, obj, "_coro") != NONE && attr(h, obj, "_fut_waiter") != NONE &&
 	       attr(h, obj, "_loop") != NONE;
 }
 
@@ -157,8 +158,8 @@ static bool is_future(const struct pyhs_heap *h, uint32_t obj)
 	enum pyhs_kind k = kind_of(h, obj);
 	if (k == K_TASK || k == K_FUTURE)
 		return true;
-	return k == K_OBJECT && attr(h, obj, "_state") != NONE &&
-	       attr(h, obj, "_loop") != NONE && attr(h, obj, "_callbacks") != NONE;
+	return k == K_OBJECT && attr(h, obj, "_loop") != NONE &&
+	       attr(h, obj, "_callbacks") != NONE;
 }
 
 /* PENDING, CANCELLED, FINISHED: the value of a C future, the _state
@@ -170,7 +171,8 @@ static enum pyhs_task_state future_state(const struct pyhs_heap *h, uint32_t obj
 		v = pyhs_heap_value(h, obj);
 	} else {
 		uint32_t s = attr(h, obj, "_state");
-		v = s != NONE ? pyhs_heap_value(h, s) : NULL;
+		/* the class's _state: pending */
+		v = s != NONE ? pyhs_heap_value(h, s) : "PENDING";
 	}
 	if (!v)
 		return PYHS_TASK_UNKNOWN;
@@ -297,53 +299,91 @@ static uint32_t follow_chain(struct builder *b, struct pyhs_task *t, bool *ok)
 	return NONE;
 }
 
-/* The object that holds a future F: a TimerHandle through its _args, or an
- * object (Event, Lock, Queue, ...) through a container attribute; writes
- * what it is into buf. */
+/* The owner of dict d when it is an instance's __dict__, else NONE. */
+static uint32_t dict_owner(const struct builder *b, uint32_t d)
+{
+	char l[32];
+	for (uint64_t k = b->ref.start[d]; k < b->ref.start[d + 1]; k++)
+		if (pyhs_heap_format_label(b->h, b->ref.label[k], l, sizeof(l)) &&
+		    !strcmp(l, ".__dict__"))
+			return b->ref.src[k];
+	return NONE;
+}
+
+/* "TYPE .attr": what holder is and the attribute label (".x", "['x']") it
+ * holds something through. */
+static void holder_text(const struct pyhs_heap *h, uint32_t holder, uint32_t label,
+			char *buf, size_t n)
+{
+	char l[128], a[128];
+	if (!pyhs_heap_format_label(h, label, l, sizeof(l)))
+		l[0] = '\0';
+	const char *s = l[0] == '[' && l[1] == '\'' ? l + 2 : l[0] == '.' ? l + 1 : l;
+	snprintf(a, sizeof(a), "%s", s);
+	char *q = strchr(a, '\'');
+	if (q)
+		*q = '\0';
+	snprintf(buf, n, "future of %s%s%s", type_name(h, holder), a[0] ? " ." : "", a);
+}
+
+/* An object that can be said to hold a future: an instance, not the
+ * machinery around every future (tasks, frames, coroutines, iterators). */
+static bool plain_holder(const struct pyhs_heap *h, uint32_t o)
+{
+	enum pyhs_kind k = kind_of(h, o);
+	if (k != K_OBJECT && k != K_OPAQUE)
+		return false;
+	const char *tn = type_name(h, o);
+	return !is_future(h, o) && !strstr(tn, "FutureIter") && !strstr(tn, "method") &&
+	       !strstr(tn, "cell") && !strstr(tn, "Handle") && !strstr(tn, "Context");
+}
+
+/* What holds a future that a task waits on: a TimerHandle through its
+ * _args (a sleep), an object (Event, Lock, Queue, TaskGroup, ...) through
+ * an attribute or a container in one; writes it into buf. */
 static bool describe_holder(struct builder *b, uint32_t fut, char *buf, size_t n)
 {
 	const struct pyhs_heap *h = b->h;
 	const struct referrers *r = &b->ref;
-	char l[128];
+	/* A timer first: what a sleep waits for. */
+	for (uint64_t k = r->start[fut]; k < r->start[fut + 1]; k++) {
+		uint32_t c = r->src[k];
+		if (kind_of(h, c) != K_TUPLE)
+			continue;
+		for (uint64_t k2 = r->start[c]; k2 < r->start[c + 1]; k2++) {
+			uint32_t t = r->src[k2];
+			if (!strstr(type_name(h, t), "TimerHandle"))
+				continue;
+			uint32_t when = attr(h, t, "_when");
+			const char *w = when != NONE ? pyhs_heap_value(h, when) : NULL;
+			snprintf(buf, n, "timer (TimerHandle at loop time %s)", w ? w : "?");
+			return true;
+		}
+	}
+	/* An attribute of an instance. */
+	for (uint64_t k = r->start[fut]; k < r->start[fut + 1]; k++) {
+		uint32_t c = r->src[k], owner = c;
+		if (kind_of(h, c) == K_DICT)
+			owner = dict_owner(b, c);
+		if (owner == NONE || !plain_holder(h, owner))
+			continue;
+		holder_text(h, owner, r->label[k], buf, n);
+		return true;
+	}
+	/* An item of a container an instance holds. */
 	for (uint64_t k = r->start[fut]; k < r->start[fut + 1]; k++) {
 		uint32_t c = r->src[k];
 		enum pyhs_kind ck = kind_of(h, c);
-		if (ck != K_TUPLE && ck != K_DEQUE && ck != K_LIST && ck != K_SET &&
-		    ck != K_ODICT && ck != K_DICT)
+		if (ck != K_DEQUE && ck != K_LIST && ck != K_SET && ck != K_ODICT &&
+		    ck != K_DICT)
 			continue;
 		for (uint64_t k2 = r->start[c]; k2 < r->start[c + 1]; k2++) {
 			uint32_t holder = r->src[k2];
-			const char *tn = type_name(h, holder);
-			if (kind_of(h, holder) == K_DICT) {
-				/* An instance's __dict__: its owner. */
-				for (uint64_t k3 = r->start[holder]; k3 < r->start[holder + 1]; k3++)
-					if (pyhs_heap_format_label(h, r->label[k3], l, sizeof(l)) &&
-					    !strcmp(l, ".__dict__")) {
-						holder = r->src[k3];
-						tn = type_name(h, holder);
-						break;
-					}
-				if (kind_of(h, holder) == K_DICT)
-					continue;
-			}
-			if (kind_of(h, holder) == K_TYPE || kind_of(h, holder) == K_FRAME ||
-			    kind_of(h, holder) == K_GEN || kind_of(h, holder) == K_MODULE)
+			if (kind_of(h, holder) == K_DICT)
+				holder = dict_owner(b, holder);
+			if (holder == NONE || !plain_holder(h, holder))
 				continue;
-			if (strstr(tn, "TimerHandle")) {
-				uint32_t when = attr(h, holder, "_when");
-				const char *w = when != NONE ? pyhs_heap_value(h, when) : NULL;
-				snprintf(buf, n, "timer (TimerHandle at loop time %s)", w ? w : "?");
-				return true;
-			}
-			if (!pyhs_heap_format_label(h, r->label[k2], l, sizeof(l)))
-				l[0] = '\0';
-			const char *an = l[0] == '[' && l[1] == '\'' ? l + 2 : l;
-			char attrname[128];
-			snprintf(attrname, sizeof(attrname), "%s", an[0] == '.' ? an + 1 : an);
-			char *q = strchr(attrname, '\'');
-			if (q)
-				*q = '\0';
-			snprintf(buf, n, "future of %s%s%s", tn, attrname[0] ? " ." : "", attrname);
+			holder_text(h, holder, r->label[k2], buf, n);
 			return true;
 		}
 	}

@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+"""asyncio tasks end to end: `pyheapsnap tasks` against what asyncio says.
+
+    test_tasks.py --tool PYHEAPSNAP --interpreter LABEL [--keep DIR]
+    test_tasks.py --list
+
+--list prints the labels of pyhs_test.interpreters(), one a line (meson
+makes one test of each).  For the interpreter LABEL, tasks_program.py runs
+with tasks in every kind of wait (a sleep three coroutines deep, an Event,
+a gather of two tasks, an await of another task, a TaskGroup where asyncio
+has one, a pure-Python Task) and finished and cancelled tasks kept in a
+list; it records asyncio's own view of each (id, name, state, the
+get_coro() chain through cr_await / gi_yieldfrom with function, file and
+line) and aborts inside the running loop.  Then, from the core, from a
+snapshot of it and from the live process (--pid):
+
+  * pyheapsnap lists exactly the tasks asyncio knows (by address), each
+    with asyncio's name and state and, line for line, its coroutine chain;
+  * the waits are named: the awaited task, the gather and its children,
+    the Event, the sleep's timer, the TaskGroup and its children;
+  * up to 3.13, every pending task is found in asyncio's registry
+    (_all_tasks, or _scheduled_tasks / _eager_tasks from 3.12 on);
+  * the snapshot gives the same answer as the core.
+
+A core of a program without asyncio, and one of a program whose loop has
+closed, must each say so and exit 0.
+
+Exit status 0 pass, 1 fail, 77 skipped (interpreter not installed, or no
+core could be had).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pyhs_test import NoCore, clean_env, interpreters, run_to_core  # noqa: E402
+
+EXIT_SKIP = 77
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROGRAM = os.path.join(HERE, "tasks_program.py")
+
+
+def label_name(label):
+    return label.replace(" ", "-")
+
+
+def run_tool(tool, args, timeout=120):
+    p = subprocess.run([tool] + args, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=timeout)
+    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+
+def tasks_json(tool, args, problems, what):
+    rc, out, err = run_tool(tool, ["tasks", "--json"] + args)
+    if rc != 0:
+        problems.append("%s: tasks exited %d: %s" % (what, rc, err.strip()[:300]))
+        return None
+    try:
+        return json.loads(out)
+    except ValueError as e:
+        problems.append("%s: tasks --json is not JSON: %s" % (what, e))
+        return None
+
+
+def check(truth, got, what, problems):
+    version = tuple(truth["version"])
+    by_addr = {t["addr"]: t for t in got["tasks"]}
+    want = {t["addr"]: t for t in truth["tasks"]}
+    for addr in sorted(set(want) - set(by_addr)):
+        problems.append("%s: task %s (%s) not found" % (what, want[addr]["name"], want[addr]["state"]))
+    for addr in sorted(set(by_addr) - set(want)):
+        problems.append("%s: task %s at 0x%x is not one asyncio knows" % (what, by_addr[addr]["name"], addr))
+    by_name = {}
+    for addr, w in want.items():
+        g = by_addr.get(addr)
+        if not g:
+            continue
+        by_name[w["name"]] = g
+        if g["name"] != w["name"]:
+            problems.append("%s: task at 0x%x named %r, asyncio says %r" % (what, addr, g["name"], w["name"]))
+        if g["state"] != w["state"]:
+            problems.append("%s: task %s is %s, asyncio says %s" % (what, w["name"], g["state"], w["state"]))
+        stack = [(f["function"], f["file"], f["line"]) for f in g["coroutine_stack"]]
+        chain = [(f["function"], f["file"], f["line"]) for f in w["chain"]]
+        if stack != chain:
+            problems.append("%s: task %s: coroutine stack %r, asyncio says %r" % (what, w["name"], stack, chain))
+        if g["retained"] <= 0:
+            problems.append("%s: task %s retains %r bytes" % (what, w["name"], g["retained"]))
+        if g["corrupt"]:
+            problems.append("%s: task %s marked corrupt" % (what, w["name"]))
+        if w["state"] == "pending" and version < (3, 14) and not (
+                set(g["found_in"]) & {"all_tasks", "scheduled_tasks", "eager_tasks"}):
+            problems.append("%s: pending task %s not found in asyncio's registry (found in %r)"
+                            % (what, w["name"], g["found_in"]))
+    if got["warnings"]["count"]:
+        problems.append("%s: %d warnings on a clean heap: %r" % (what, got["warnings"]["count"],
+                                                               got["warnings"]["examples"]))
+
+    def awaits(name, text):
+        g = by_name.get(name)
+        if g and (g["awaits"] is None or text not in g["awaits"]):
+            problems.append("%s: task %s awaits %r, not something with %r" % (what, name, g["awaits"], text))
+
+    def awaited_by(name, parent, via):
+        g = by_name.get(name)
+        if g and not any(a["name"] == parent and a["via"] == via for a in g["awaited_by"]):
+            problems.append("%s: task %s awaited by %r, not by %s (%s)" % (what, name, g["awaited_by"], parent, via))
+
+    awaits("awaiter", "task conn-3")
+    awaited_by("conn-3", "awaiter", "await")
+    awaits("sleep-deep", "timer")
+    awaits("event-waiter", "Event")
+    awaits("gatherer", "gather of gather-child-0, gather-child-1")
+    awaited_by("gather-child-0", "gatherer", "gather")
+    awaited_by("gather-child-1", "gatherer", "gather")
+    if version >= (3, 11):
+        awaits("tg-parent", "TaskGroup")
+        awaited_by("tg-child-0", "tg-parent", "TaskGroup")
+        awaited_by("tg-child-1", "tg-parent", "TaskGroup")
+    if len(got["loops"]) != 1 or got["loops"][0]["closed"]:
+        problems.append("%s: loops %r, not one open loop" % (what, got["loops"]))
+
+
+def simple_core(python, code, workdir, name):
+    d = os.path.join(workdir, name)
+    os.mkdir(d)
+    return run_to_core([python, "-I", "-c", code], d, clean_env(), 60)
+
+
+def test_messages(tool, python, workdir, problems):
+    core = simple_core(python, "import os; os.abort()", workdir, "plain")
+    rc, out, err = run_tool(tool, ["tasks", core])
+    if rc != 0 or "no asyncio" not in out:
+        problems.append("no asyncio: exit %d, %r %r" % (rc, out.strip(), err.strip()))
+    core = simple_core(python, "import asyncio, os\n"
+                       "async def f(): return 1\n"
+                       "loop = asyncio.new_event_loop()\n"
+                       "loop.run_until_complete(f())\n"
+                       "loop.close()\nos.abort()", workdir, "closed")
+    rc, out, err = run_tool(tool, ["tasks", core])
+    if rc != 0 or "closed" not in out:
+        problems.append("closed loop: exit %d, %r %r" % (rc, out.strip(), err.strip()))
+
+
+def test_pid(tool, python, workdir, problems):
+    d = os.path.join(workdir, "pid")
+    os.mkdir(d)
+    truth_path = os.path.join(d, "truth.json")
+    proc = subprocess.Popen([python, "-I", PROGRAM, truth_path, "pid"], cwd=d,
+                            env=clean_env(), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        line = proc.stdout.readline().decode().strip()
+        if line != "ready":
+            problems.append("pid: the program said %r, not ready: %s"
+                            % (line, proc.stderr.read().decode(errors="replace")[:300]))
+            return
+        with open(truth_path) as f:
+            truth = json.load(f)
+        got = tasks_json(tool, ["--pid", str(proc.pid)], problems, "pid")
+        if got:
+            check(truth, got, "pid", problems)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tool")
+    ap.add_argument("--interpreter")
+    ap.add_argument("--keep")
+    ap.add_argument("--list", action="store_true")
+    args = ap.parse_args()
+    if args.list:
+        for label, _, _ in interpreters():
+            print(label_name(label))
+        return 0
+    found = [(l, p, pat) for l, p, pat in interpreters() if label_name(l) == args.interpreter]
+    if not found:
+        print("skipped: interpreters() has no %s any more" % args.interpreter)
+        return EXIT_SKIP
+    label, python, pattern = found[0]
+    if not python:
+        print("skipped: %s not installed (looked for %s)" % (label, pattern))
+        return EXIT_SKIP
+    workdir = args.keep or tempfile.mkdtemp(prefix="pyhs-tasks-")
+    if args.keep:
+        os.makedirs(workdir, exist_ok=True)
+    problems = []
+    try:
+        truth_path = os.path.join(workdir, "truth.json")
+        try:
+            core = run_to_core([python, "-I", PROGRAM, truth_path, "core"], workdir,
+                               clean_env(), 120)
+        except NoCore as e:
+            print("skipped: %s" % e)
+            return EXIT_SKIP
+        with open(truth_path) as f:
+            truth = json.load(f)
+        got = tasks_json(args.tool, [core], problems, "core")
+        if got:
+            check(truth, got, "core", problems)
+            snap = os.path.join(workdir, "tasks.phs")
+            rc, _, err = run_tool(args.tool, ["snapshot", core, "-o", snap])
+            if rc != 0:
+                problems.append("snapshot: exit %d: %s" % (rc, err.strip()))
+            else:
+                from_snap = tasks_json(args.tool, [snap], problems, "snapshot")
+                if from_snap is not None and from_snap != got:
+                    problems.append("snapshot: tasks differ from the core's")
+            rc, out, err = run_tool(args.tool, ["tasks", core])
+            if rc != 0 or "(T) sleep-deep" not in out:
+                problems.append("text: exit %d, no sleep-deep task in %r" % (rc, out[:300]))
+        test_messages(args.tool, python, workdir, problems)
+        test_pid(args.tool, python, workdir, problems)
+        n = len(truth["tasks"])
+        if problems:
+            for p in problems:
+                print("FAIL %s: %s" % (label, p))
+            return 1
+        states = [t["state"] for t in truth["tasks"]]
+        print("ok %s: %d tasks (%s) from the core, a snapshot and --pid" % (
+            label, n, ", ".join("%d %s" % (states.count(s), s) for s in sorted(set(states)))))
+        return 0
+    except NoCore as e:
+        print("skipped: %s" % e)
+        return EXIT_SKIP
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
