@@ -1570,6 +1570,22 @@ static struct pyhs_error *name_threads(struct pyhs_heap *h)
 	return NULL;
 }
 
+/* sys.hexversion, which has the patch level the binary may not. */
+static void read_hexversion(struct pyhs_heap *h)
+{
+	const struct pyhs_layout *L = h->L;
+	uint64_t sysdict, word, digit = 0;
+	if (!hrd_off(h, h->interp, L->interp_sysdict, &sysdict) || !sysdict)
+		return;
+	uint64_t hv = pyhs_dict_get_str(h, sysdict, "hexversion");
+	if (hv && hrd(h, hv + 16, &word)) {
+		uint64_t nd = L->long_lv_tag >= 0 ? word >> 3 : word;
+		if (nd == 1 && pyhs_target_read(h->t, hv + (uint64_t)L->long_digit, &digit, 4) &&
+		    (digit >> 24) == 3)
+			h->meta.hexversion = (uint32_t)digit;
+	}
+}
+
 struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 {
 	struct walker w = { .h = h };
@@ -1592,15 +1608,8 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 		if (s && pyhs_read_str(h, s, buf, sizeof(buf)) &&
 		    !(h->meta.version = pyhs_heap_own(h, buf)))
 			w.err = &pyhs_enomem;
-		/* sys.hexversion has the patch level the binary may not. */
-		uint64_t hv = pyhs_dict_get_str(h, v, "hexversion"), word, digit = 0;
-		if (hv && hrd(h, hv + 16, &word)) {
-			uint64_t nd = L->long_lv_tag >= 0 ? word >> 3 : word;
-			if (nd == 1 && pyhs_target_read(h->t, hv + (uint64_t)L->long_digit, &digit, 4) &&
-			    (digit >> 24) == 3)
-				h->meta.hexversion = (uint32_t)digit;
-		}
 	}
+	read_hexversion(h);
 	size_t types_rooted = 0;
 	for (uint64_t i = 0; i < h->addr.size && !w.err; i++) {
 		if (!pyhs_u64_vector_append(&h->edge_start, h->edge_dst.size)) {
@@ -1644,7 +1653,11 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 const struct pyhs_asyncio_layout *pyhs_heap_asyncio_layout(struct pyhs_heap *h)
 {
 	if (h->asyncio_state == 0 && h->t) {
-		struct pyhs_error *err = pyhs_target_asyncio_layout(h->t, &h->asyncio);
+		/* The built-in tables differ between patch releases. */
+		if (!h->meta.hexversion && h->interp)
+			read_hexversion(h);
+		struct pyhs_error *err = pyhs_target_asyncio_layout(h->t, h->meta.hexversion,
+								    &h->asyncio);
 		h->asyncio_state = err ? -1 : 1;
 		if (err) {
 			pyhs_heap_warn(h, PYHS_WARN_CORRUPT,

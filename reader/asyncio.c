@@ -84,6 +84,7 @@ static const char *module_dwarf(const struct pyhs_module *m)
 }
 
 struct pyhs_error *pyhs_target_asyncio_layout(const struct pyhs_target *t,
+					      uint32_t hexversion,
 					      struct pyhs_asyncio_layout *ret)
 {
 	struct pyhs_asyncio_layout l;
@@ -110,8 +111,9 @@ struct pyhs_error *pyhs_target_asyncio_layout(const struct pyhs_target *t,
 		}
 		pyhs_error_destroy(err);
 	}
-	unsigned minor = (t->py_version >> 16) & 0xff;
-	unsigned micro = (t->py_version >> 8) & 0xff;
+	uint32_t version = hexversion ? hexversion : t->py_version;
+	unsigned minor = (version >> 16) & 0xff;
+	unsigned micro = (version >> 8) & 0xff;
 	for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++) {
 		if (builtins[i].minor == minor && micro >= builtins[i].micro_min) {
 			l = builtins[i].l;

@@ -126,8 +126,9 @@ bool pyhs_target_symbol(const struct pyhs_target *t, const char *name,
 
 /* Byte offsets in _asyncio's C Future and Task objects (-1: the version has
  * no such field), from the DWARF of the _asyncio module where it has some,
- * else built-in tables per version. fut_state is a C int: 0 pending,
- * 1 cancelled, 2 finished. */
+ * else built-in tables per version (hexversion: sys.hexversion when known,
+ * else 0 for the version the binary gives, which may lack the patch
+ * level). fut_state is a C int: 0 pending, 1 cancelled, 2 finished. */
 struct pyhs_asyncio_layout {
 	int32_t fut_size, fut_loop, fut_callback0, fut_callbacks, fut_exception,
 		fut_result, fut_state, fut_awaited_by;
@@ -135,6 +136,7 @@ struct pyhs_asyncio_layout {
 	char source[8]; /* "dwarf" or "builtin" */
 };
 struct pyhs_error *pyhs_target_asyncio_layout(const struct pyhs_target *t,
+					      uint32_t hexversion,
 					      struct pyhs_asyncio_layout *ret);
 
 /* Process facts. */

@@ -42,6 +42,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from pyhs_test import NoCore, clean_env, interpreters, run_to_core  # noqa: E402
 
+
 EXIT_SKIP = 77
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAM = os.path.join(HERE, "tasks_program.py")
@@ -49,6 +50,31 @@ PROGRAM = os.path.join(HERE, "tasks_program.py")
 
 def label_name(label):
     return label.replace(" ", "-")
+
+
+class Tuple:
+    """An interpreter given as interpreters()' (label, path, pattern) tuple,
+    with the attributes its Interpreter objects have."""
+
+    def __init__(self, item):
+        self.label, self.path, pattern = item
+        self.missing = "%s not installed (looked for %s)" % (self.label, pattern)
+        self.tool_args = []
+
+    def argv(self, *args):
+        return [self.path] + list(args)
+
+    def environ(self):
+        return clean_env()
+
+
+def all_interpreters(fetch):
+    """interpreters() as objects; listing them fetches none."""
+    try:
+        found = interpreters(fetch=fetch)
+    except TypeError:
+        found = interpreters()
+    return [Tuple(i) if isinstance(i, tuple) else i for i in found]
 
 
 def run_tool(tool, args, timeout=120):
@@ -128,33 +154,33 @@ def check(truth, got, what, problems):
         problems.append("%s: loops %r, not one open loop" % (what, got["loops"]))
 
 
-def simple_core(python, code, workdir, name):
+def simple_core(py, code, workdir, name):
     d = os.path.join(workdir, name)
     os.mkdir(d)
-    return run_to_core([python, "-I", "-c", code], d, clean_env(), 60)
+    return run_to_core(py.argv("-I", "-c", code), d, py.environ(), 60)
 
 
-def test_messages(tool, python, workdir, problems):
-    core = simple_core(python, "import os; os.abort()", workdir, "plain")
-    rc, out, err = run_tool(tool, ["tasks", core])
+def test_messages(tool, py, workdir, problems):
+    core = simple_core(py, "import os; os.abort()", workdir, "plain")
+    rc, out, err = run_tool(tool, ["tasks"] + py.tool_args + [core])
     if rc != 0 or "no asyncio" not in out:
         problems.append("no asyncio: exit %d, %r %r" % (rc, out.strip(), err.strip()))
-    core = simple_core(python, "import asyncio, os\n"
+    core = simple_core(py, "import asyncio, os\n"
                        "async def f(): return 1\n"
                        "loop = asyncio.new_event_loop()\n"
                        "loop.run_until_complete(f())\n"
                        "loop.close()\nos.abort()", workdir, "closed")
-    rc, out, err = run_tool(tool, ["tasks", core])
+    rc, out, err = run_tool(tool, ["tasks"] + py.tool_args + [core])
     if rc != 0 or "closed" not in out:
         problems.append("closed loop: exit %d, %r %r" % (rc, out.strip(), err.strip()))
 
 
-def test_pid(tool, python, workdir, problems):
+def test_pid(tool, py, workdir, problems):
     d = os.path.join(workdir, "pid")
     os.mkdir(d)
     truth_path = os.path.join(d, "truth.json")
-    proc = subprocess.Popen([python, "-I", PROGRAM, truth_path, "pid"], cwd=d,
-                            env=clean_env(), stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen(py.argv("-I", PROGRAM, truth_path, "pid"), cwd=d,
+                            env=py.environ(), stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         line = proc.stdout.readline().decode().strip()
@@ -164,7 +190,7 @@ def test_pid(tool, python, workdir, problems):
             return
         with open(truth_path) as f:
             truth = json.load(f)
-        got = tasks_json(tool, ["--pid", str(proc.pid)], problems, "pid")
+        got = tasks_json(tool, py.tool_args + ["--pid", str(proc.pid)], problems, "pid")
         if got:
             check(truth, got, "pid", problems)
     finally:
@@ -178,19 +204,24 @@ def main():
     ap.add_argument("--interpreter")
     ap.add_argument("--keep")
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--tool-args", nargs=argparse.REMAINDER, default=[],
+                    help="more pyheapsnap arguments (--no-dwarf: the built-in "
+                         "layouts; then only the core is read)")
     args = ap.parse_args()
     if args.list:
-        for label, _, _ in interpreters():
-            print(label_name(label))
+        for py in all_interpreters(fetch=False):
+            print(label_name(py.label))
         return 0
-    found = [(l, p, pat) for l, p, pat in interpreters() if label_name(l) == args.interpreter]
+    found = [py for py in all_interpreters(fetch=True) if label_name(py.label) == args.interpreter]
     if not found:
         print("skipped: interpreters() has no %s any more" % args.interpreter)
         return EXIT_SKIP
-    label, python, pattern = found[0]
-    if not python:
-        print("skipped: %s not installed (looked for %s)" % (label, pattern))
+    py = found[0]
+    label = py.label
+    if not py.path:
+        print("skipped: %s" % py.missing)
         return EXIT_SKIP
+    tool_args = py.tool_args + args.tool_args
     workdir = args.keep or tempfile.mkdtemp(prefix="pyhs-tasks-")
     if args.keep:
         os.makedirs(workdir, exist_ok=True)
@@ -198,30 +229,38 @@ def main():
     try:
         truth_path = os.path.join(workdir, "truth.json")
         try:
-            core = run_to_core([python, "-I", PROGRAM, truth_path, "core"], workdir,
-                               clean_env(), 120)
+            core = run_to_core(py.argv("-I", PROGRAM, truth_path, "core"), workdir,
+                               py.environ(), 120)
         except NoCore as e:
             print("skipped: %s" % e)
             return EXIT_SKIP
         with open(truth_path) as f:
             truth = json.load(f)
-        got = tasks_json(args.tool, [core], problems, "core")
+        got = tasks_json(args.tool, tool_args + [core], problems, "core")
         if got:
             check(truth, got, "core", problems)
             snap = os.path.join(workdir, "tasks.phs")
-            rc, _, err = run_tool(args.tool, ["snapshot", core, "-o", snap])
+            rc, _, err = run_tool(args.tool, ["snapshot"] + tool_args + [core, "-o", snap])
             if rc != 0:
                 problems.append("snapshot: exit %d: %s" % (rc, err.strip()))
             else:
                 from_snap = tasks_json(args.tool, [snap], problems, "snapshot")
                 if from_snap is not None and from_snap != got:
                     problems.append("snapshot: tasks differ from the core's")
-            rc, out, err = run_tool(args.tool, ["tasks", core])
+            rc, out, err = run_tool(args.tool, ["tasks"] + tool_args + [core])
             if rc != 0 or "(T) sleep-deep" not in out:
                 problems.append("text: exit %d, no sleep-deep task in %r" % (rc, out[:300]))
-        test_messages(args.tool, python, workdir, problems)
-        test_pid(args.tool, python, workdir, problems)
         n = len(truth["tasks"])
+        if args.tool_args:
+            if problems:
+                for p in problems:
+                    print("FAIL %s %s: %s" % (label, " ".join(args.tool_args), p))
+                return 1
+            print("ok %s %s: %d tasks from the core and a snapshot"
+                  % (label, " ".join(args.tool_args), n))
+            return 0
+        test_messages(args.tool, py, workdir, problems)
+        test_pid(args.tool, py, workdir, problems)
         if problems:
             for p in problems:
                 print("FAIL %s: %s" % (label, p))
