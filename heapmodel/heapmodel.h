@@ -328,6 +328,17 @@ struct pyhs_error *pyhs_tasks_find(const struct pyhs_heap *h,
 				   struct pyhs_tasks **ret);
 void pyhs_tasks_destroy(struct pyhs_tasks *t);
 
+/* Pending tasks grouped by where their own (outermost) coroutine is
+ * suspended, the same function, file and line: the groups of at least min
+ * tasks, largest first (many tasks parked in one place are a leak worth
+ * naming). *ret is malloc'd. */
+struct pyhs_task_group {
+	size_t task;     /* one task of the group (index into tasks) */
+	uint64_t count;
+};
+struct pyhs_error *pyhs_tasks_pending_groups(const struct pyhs_tasks *t, uint64_t min,
+					     struct pyhs_task_group **ret, size_t *ret_n);
+
 /* ---- columns and parts: how the snapshot format saves and loads a heap */
 
 /* The big per-object and per-edge arrays. */

@@ -245,9 +245,15 @@ void pyhs_code_location(const struct pyhs_heap *h, uint64_t code,
 #define RESUME_QUICK_311 150      /* oparg >= 2 after a yield from */
 #define INSTRUMENTED_RESUME_312 240
 
-/* Frame states of 3.11+ generators (gi_frame_state). */
+/* Frame states of 3.11+ generators (gi_frame_state). 3.11 to 3.14 count
+ * from CREATED below 0 to EXECUTING 0, COMPLETED 1, CLEARED 4; 3.15 from
+ * CREATED 0: SUSPENDED 1, SUSPENDED_YIELD_FROM 2, its _LOCKED 3,
+ * EXECUTING 4, CLEARED 5. */
 #define FRAME_SUSPENDED_311 (-1)          /* 3.11, 3.12 */
-#define FRAME_SUSPENDED_YIELD_FROM_313 (-1) /* 3.13+ */
+#define FRAME_SUSPENDED_YIELD_FROM_313 (-1) /* 3.13, 3.14 */
+#define FRAME_SUSPENDED_YIELD_FROM_315 2
+#define FRAME_SUSPENDED_YIELD_FROM_LOCKED_315 3
+#define FRAME_CLEARED_315 5
 
 uint64_t pyhs_old_frame_yf(const struct pyhs_heap *h, uint64_t f,
 			   uint64_t code)
@@ -315,7 +321,7 @@ bool pyhs_gen_frame(const struct pyhs_heap *h, uint64_t gen,
 	}
 	g.code &= ~UINT64_C(3);
 	g.is_iframe = true;
-	g.finished = state >= 1;
+	g.finished = h->minor >= 15 ? state >= FRAME_CLEARED_315 : state >= 1;
 	if (g.finished || !hrd_off(h, f, L->iframe_instr, &g.instr)) {
 		*ret = g;
 		return g.code != 0;
@@ -328,8 +334,11 @@ bool pyhs_gen_frame(const struct pyhs_heap *h, uint64_t gen,
 			(next[0] == RESUME_311 || next[0] == RESUME_QUICK_311 ||
 			 (h->minor == 12 && next[0] == INSTRUMENTED_RESUME_312)) &&
 			next[1] >= 2;
-	} else {
+	} else if (h->minor <= 14) {
 		in_yf = state == FRAME_SUSPENDED_YIELD_FROM_313;
+	} else {
+		in_yf = state == FRAME_SUSPENDED_YIELD_FROM_315 ||
+			state == FRAME_SUSPENDED_YIELD_FROM_LOCKED_315;
 	}
 	if (in_yf) {
 		uint64_t base = f + (uint64_t)L->iframe_localsplus, top = 0, v;

@@ -660,12 +660,14 @@ struct pyhs_error *pyhs_tasks_find(const struct pyhs_heap *h,
 		goto enomem;
 	for (uint32_t t = 0; t < ntypes; t++) {
 		enum pyhs_kind k = (enum pyhs_kind)pyhs_heap_type_kind(h, t);
-		maybe[t] = k == K_TASK ||
-			   (k == K_OBJECT && strstr(pyhs_heap_type_name(h, t), "Task") &&
-			    !strstr(pyhs_heap_type_name(h, t), "TaskGroup"));
+		const char *tn = pyhs_heap_type_name(h, t);
+		if (k == K_TASK || (k == K_OBJECT && strstr(tn, "Task") && !strstr(tn, "TaskGroup")))
+			maybe[t] = 1;
+		else if (k == K_OBJECT && strstr(tn, "EventLoop"))
+			maybe[t] = 2;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		if (!maybe[h->type.data[i]] || pyhs_heap_is_type(h, i) || !is_task(h, i))
+		if (maybe[h->type.data[i]] != 1 || pyhs_heap_is_type(h, i) || !is_task(h, i))
 			continue;
 		if (out->n == b.cap) {
 			size_t cap = b.cap ? 2 * b.cap : 64;
@@ -685,12 +687,15 @@ struct pyhs_error *pyhs_tasks_find(const struct pyhs_heap *h,
 		t->awaits_obj = NONE;
 		b.task_of[i] = (uint32_t)out->n++;
 	}
-	free(maybe);
-	if (out->n && !referrers_build(h, &b.ref))
+	if (out->n && !referrers_build(h, &b.ref)) {
+		free(maybe);
 		goto enomem;
+	}
 	uint32_t *bottoms = malloc((out->n ? out->n : 1) * sizeof(*bottoms));
-	if (!bottoms)
+	if (!bottoms) {
+		free(maybe);
 		goto enomem;
+	}
 	bool ok = true;
 	for (size_t i = 0; i < out->n && ok; i++) {
 		struct pyhs_task *t = &out->tasks[i];
@@ -709,10 +714,10 @@ struct pyhs_error *pyhs_tasks_find(const struct pyhs_heap *h,
 		ok = task_groups(&b);
 	/* Loops that no task names any more (closed, or idle). */
 	for (uint32_t i = 0; i < n && ok && out->asyncio_imported; i++)
-		if (kind_of(h, i) == K_OBJECT && strstr(type_name(h, i), "EventLoop") &&
-		    !pyhs_heap_is_type(h, i) && attr(h, i, "_closed") != NONE &&
-		    attr(h, i, "_ready") != NONE)
+		if (maybe[h->type.data[i]] == 2 && !pyhs_heap_is_type(h, i) &&
+		    attr(h, i, "_closed") != NONE && attr(h, i, "_ready") != NONE)
 			ok = add_loop(&b, i);
+	free(maybe);
 	if (!ok)
 		goto enomem;
 	registries(&b);
@@ -725,4 +730,62 @@ enomem:
 	free(b.task_of);
 	pyhs_tasks_destroy(out);
 	return &pyhs_enomem;
+}
+
+static int by_outer_frame(const void *x, const void *y, void *arg)
+{
+	const struct pyhs_tasks *t = arg;
+	const struct pyhs_task *a = &t->tasks[*(const size_t *)x];
+	const struct pyhs_task *b = &t->tasks[*(const size_t *)y];
+	int c = strcmp(a->frames[0].function, b->frames[0].function);
+	if (!c)
+		c = strcmp(a->frames[0].file, b->frames[0].file);
+	if (!c)
+		c = (a->frames[0].line > b->frames[0].line) - (a->frames[0].line < b->frames[0].line);
+	return c;
+}
+
+static int by_count_desc(const void *x, const void *y)
+{
+	const struct pyhs_task_group *a = x, *b = y;
+	if (a->count != b->count)
+		return a->count < b->count ? 1 : -1;
+	return (a->task > b->task) - (a->task < b->task);
+}
+
+struct pyhs_error *pyhs_tasks_pending_groups(const struct pyhs_tasks *t, uint64_t min,
+					     struct pyhs_task_group **ret, size_t *ret_n)
+{
+	size_t n = 0;
+	size_t *idx = malloc((t->n ? t->n : 1) * sizeof(*idx));
+	struct pyhs_task_group *g = malloc((t->n ? t->n : 1) * sizeof(*g));
+	if (!idx || !g) {
+		free(idx);
+		free(g);
+		return &pyhs_enomem;
+	}
+	for (size_t i = 0; i < t->n; i++)
+		if (t->tasks[i].state == PYHS_TASK_PENDING && t->tasks[i].nframes)
+			idx[n++] = i;
+	qsort_r(idx, n, sizeof(*idx), by_outer_frame, (void *)t);
+	size_t ng = 0;
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+		while (j < n) {
+			const struct pyhs_task_frame *a = &t->tasks[idx[i]].frames[0];
+			const struct pyhs_task_frame *b = &t->tasks[idx[j]].frames[0];
+			if (strcmp(a->function, b->function) || strcmp(a->file, b->file) ||
+			    a->line != b->line)
+				break;
+			j++;
+		}
+		if (j - i >= min)
+			g[ng++] = (struct pyhs_task_group){ idx[i], j - i };
+		i = j;
+	}
+	free(idx);
+	qsort(g, ng, sizeof(*g), by_count_desc);
+	*ret = g;
+	*ret_n = ng;
+	return NULL;
 }

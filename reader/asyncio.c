@@ -5,7 +5,7 @@
  * tables per version.
  *
  * The tables are what the DWARF of pyenv's 3.8.18 to 3.13.0 builds and of
- * Debian's 3.14 debug file say. 3.10 grew fut_exception_tb in a patch
+ * Debian's 3.14.0 and 3.15.2 debug files say. 3.10 grew fut_exception_tb in a patch
  * release (bpo-45924, 3.10.6): before it, 3.10 has the 3.9 layout.
  */
 #include <stddef.h>
@@ -65,6 +65,7 @@ static const struct builtin {
 	{ 12, 0, { 128, 16, 24, 40, 48, 64, 88, -1, 176, 128, 136, 144, 152, "" } },
 	{ 13, 0, { 104, 16, 24, 40, 48, 64, 96, -1, 144, 112, 120, 128, 136, "" } },
 	{ 14, 0, { 112, 16, 24, 40, 48, 64, 104, 96, 168, 120, 128, 136, 144, "" } },
+	{ 15, 0, { 112, 16, 24, 40, 48, 64, 104, 96, 168, 120, 128, 136, 144, "" } },
 };
 
 static bool is_asyncio_module(const char *path)

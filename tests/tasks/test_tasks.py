@@ -23,7 +23,8 @@ snapshot of it and from the live process (--pid):
   * the snapshot gives the same answer as the core.
 
 A core of a program without asyncio, and one of a program whose loop has
-closed, must each say so and exit 0.
+closed, must each say so and exit 0; `summary` of one with 3,000 tasks
+parked in one coroutine names them as a suspect.
 
 Exit status 0 pass, 1 fail, 77 skipped (interpreter not installed, or no
 core could be had).
@@ -173,6 +174,20 @@ def test_messages(tool, py, workdir, problems):
     rc, out, err = run_tool(tool, ["tasks"] + py.tool_args + [core])
     if rc != 0 or "closed" not in out:
         problems.append("closed loop: exit %d, %r %r" % (rc, out.strip(), err.strip()))
+    # Thousands of tasks parked in one coroutine: a suspect in summary.
+    core = simple_core(py, "import asyncio, os\n"
+                       "async def handler(i):\n"
+                       "    await asyncio.sleep(1000)\n"
+                       "async def main():\n"
+                       "    for i in range(3000):\n"
+                       "        asyncio.ensure_future(handler(i))\n"
+                       "    await asyncio.sleep(0.1)\n"
+                       "    os.abort()\n"
+                       "asyncio.new_event_loop().run_until_complete(main())\n", workdir, "many")
+    rc, out, err = run_tool(tool, ["summary"] + py.tool_args + [core])
+    if rc != 0 or "3,000 pending tasks suspended in handler (<string>:3)" not in out:
+        problems.append("suspects: exit %d, no 3,000 tasks in handler in %r"
+                        % (rc, [l for l in out.splitlines() if "task" in l]))
 
 
 def test_pid(tool, py, workdir, problems):
