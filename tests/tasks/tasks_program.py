@@ -65,8 +65,12 @@ def chain_of(coro):
         if code is None:
             break
         frame = getattr(coro, "cr_frame", None) if hasattr(coro, "cr_code") else coro.gi_frame
+        # (addresses and sizes for the test that makes a chain loop)
         out.append({"function": coro.__qualname__, "file": code.co_filename,
-                    "line": frame.f_lineno if frame is not None else None})
+                    "line": frame.f_lineno if frame is not None else None,
+                    "addr": id(coro), "size": sys.getsizeof(coro),
+                    "frame": id(frame) if frame is not None else None,
+                    "frame_size": sys.getsizeof(frame) if frame is not None else 0})
         coro = coro.cr_await if hasattr(coro, "cr_await") else getattr(coro, "gi_yieldfrom", None)
     return out
 

@@ -20,7 +20,10 @@ snapshot of it and from the live process (--pid):
     the Event, the sleep's timer, the TaskGroup and its children;
   * up to 3.13, every pending task is found in asyncio's registry
     (_all_tasks, or _scheduled_tasks / _eager_tasks from 3.12 on);
-  * the snapshot gives the same answer as the core.
+  * the snapshot gives the same answer as the core;
+  * with the core patched so that a coroutine awaits its own awaiter, the
+    task is listed with the coroutines before the loop, marked, and the
+    loop counted as a warning.
 
 A core of a program without asyncio, and one of a program whose loop has
 closed, must each say so and exit 0; `summary` of one with 3,000 tasks
@@ -35,6 +38,7 @@ import json
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -155,6 +159,60 @@ def check(truth, got, what, problems):
         problems.append("%s: loops %r, not one open loop" % (what, got["loops"]))
 
 
+def core_segments(data):
+    """(vaddr, offset, filesz) of each PT_LOAD of an ELF64 core."""
+    phoff, = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    out = []
+    for i in range(phnum):
+        p_type, _, p_offset, p_vaddr, _, p_filesz = struct.unpack_from(
+            "<IIQQQQ", data, phoff + i * phentsize)
+        if p_type == 1:
+            out.append((p_vaddr, p_offset, p_filesz))
+    return out
+
+
+def test_loop(tool, tool_args, truth, core, workdir, problems):
+    """The chain of sleep-deep made to loop (mid awaits top again, where it
+    awaited leaf): the task is still listed, with top and mid, marked, and
+    the loop counted in the warnings."""
+    task = [t for t in truth["tasks"] if t["name"] == "sleep-deep"][0]
+    top, mid, leaf = task["chain"][:3]
+    with open(core, "rb") as f:
+        data = bytearray(f.read())
+    # 3.11+ keep the awaited object in the coroutine, <= 3.10 in its frame.
+    where, size = (mid["frame"], mid["frame_size"]) if mid["frame_size"] and \
+        tuple(truth["version"]) < (3, 11) else (mid["addr"], mid["size"])
+    old, new = struct.pack("<Q", leaf["addr"]), struct.pack("<Q", top["addr"])
+    patched = 0
+    for vaddr, offset, filesz in core_segments(data):
+        if vaddr <= where < vaddr + filesz:
+            start = offset + (where - vaddr)
+            at = data.find(old, start, start + size)
+            if at >= 0 and (at - start) % 8 == 0:
+                data[at:at + 8] = new
+                patched += 1
+    if patched != 1:
+        problems.append("loop: found the awaited pointer %d times in the core" % patched)
+        return
+    looped = os.path.join(workdir, "looped.core")
+    with open(looped, "wb") as f:
+        f.write(data)
+    got = tasks_json(tool, tool_args + [looped], problems, "loop")
+    os.unlink(looped)
+    if not got:
+        return
+    t = [t for t in got["tasks"] if t["name"] == "sleep-deep"]
+    if not t:
+        problems.append("loop: sleep-deep not listed")
+        return
+    stack = [f["function"] for f in t[0]["coroutine_stack"]]
+    if stack != ["top", "mid"] or not t[0]["corrupt"] or got["warnings"]["count"] != 1 or \
+            "loops" not in " ".join(got["warnings"]["examples"]):
+        problems.append("loop: sleep-deep listed with %r, corrupt %r, warnings %r"
+                        % (stack, t[0]["corrupt"], got["warnings"]))
+
+
 def simple_core(py, code, workdir, name):
     d = os.path.join(workdir, name)
     os.mkdir(d)
@@ -265,6 +323,7 @@ def main():
             rc, out, err = run_tool(args.tool, ["tasks"] + tool_args + [core])
             if rc != 0 or "(T) sleep-deep" not in out:
                 problems.append("text: exit %d, no sleep-deep task in %r" % (rc, out[:300]))
+            test_loop(args.tool, tool_args, truth, core, workdir, problems)
         n = len(truth["tasks"])
         if args.tool_args:
             if problems:
