@@ -42,48 +42,8 @@ static const struct {
 	{ PYHS_TASK_IN_SCHEDULED, "scheduled" },
 };
 
-/* Children in the tree: the tasks each task is awaited by, inverted. */
-struct tree {
-	uint64_t *start; /* n + 1 */
-	uint32_t *child;
-	bool *printed;
-};
-
-static bool tree_build(const struct pyhs_tasks *ts, struct tree *t)
-{
-	size_t n = ts->n, m = 0;
-	for (size_t i = 0; i < n; i++)
-		m += ts->tasks[i].nawaited_by;
-	t->start = calloc(n + 1, sizeof(*t->start));
-	t->child = malloc((m ? m : 1) * sizeof(*t->child));
-	t->printed = calloc(n ? n : 1, sizeof(*t->printed));
-	uint64_t *fill = malloc((n ? n : 1) * sizeof(*fill));
-	if (!t->start || !t->child || !t->printed || !fill) {
-		free(fill);
-		return false;
-	}
-	for (size_t i = 0; i < n; i++)
-		for (size_t k = 0; k < ts->tasks[i].nawaited_by; k++)
-			t->start[ts->tasks[i].awaited_by[k].task + 1]++;
-	for (size_t i = 0; i < n; i++)
-		t->start[i + 1] += t->start[i];
-	memcpy(fill, t->start, n * sizeof(*fill));
-	for (size_t i = 0; i < n; i++)
-		for (size_t k = 0; k < ts->tasks[i].nawaited_by; k++)
-			t->child[fill[ts->tasks[i].awaited_by[k].task]++] = (uint32_t)i;
-	free(fill);
-	return true;
-}
-
-static void tree_free(struct tree *t)
-{
-	free(t->start);
-	free(t->child);
-	free(t->printed);
-}
-
 static void print_node(const struct pyhs_heap *h, const struct pyhs_analysis *a,
-		       const struct pyhs_tasks *ts, struct tree *tr, uint32_t i,
+		       const struct pyhs_tasks *ts, bool *printed, uint32_t i,
 		       char *prefix, size_t plen, bool last)
 {
 	const struct pyhs_task *t = &ts->tasks[i];
@@ -91,12 +51,12 @@ static void print_node(const struct pyhs_heap *h, const struct pyhs_analysis *a,
 	printf("%s%s(T) %s  %s  retained %s\n", prefix, last ? "└── " : "├── ",
 	       t->name ? t->name : "?", state_name(t->state),
 	       pyhs_format_bytes(pyhs_analysis_retained(a, t->obj), b, sizeof(b)));
-	tr->printed[i] = true;
+	printed[i] = true;
 	size_t add = strlen(last ? "    " : "│   ");
 	if (plen + add + 1 > 4096)
 		return;
 	memcpy(prefix + plen, last ? "    " : "│   ", add + 1);
-	bool kids = tr->start[i + 1] > tr->start[i];
+	bool kids = ts->child_start[i + 1] > ts->child_start[i];
 	for (size_t f = 0; f < t->nframes; f++) {
 		const struct pyhs_task_frame *fr = &t->frames[f];
 		if (fr->line > 0)
@@ -109,17 +69,18 @@ static void print_node(const struct pyhs_heap *h, const struct pyhs_analysis *a,
 	if (t->corrupt)
 		printf("%s%s  (coroutine chain cut: it loops or is unreadable)\n", prefix,
 		       kids ? "│" : " ");
-	for (uint64_t k = tr->start[i]; k < tr->start[i + 1]; k++) {
-		uint32_t c = tr->child[k];
-		if (tr->printed[c])
+	for (uint64_t k = ts->child_start[i]; k < ts->child_start[i + 1]; k++) {
+		uint32_t c = ts->child[k];
+		if (printed[c])
 			continue;
-		print_node(h, a, ts, tr, c, prefix, plen + add, k + 1 == tr->start[i + 1]);
+		print_node(h, a, ts, printed, c, prefix, plen + add,
+			   k + 1 == ts->child_start[i + 1]);
 	}
 	prefix[plen] = '\0';
 }
 
 static void print_text(const struct pyhs_heap *h, const struct pyhs_analysis *a,
-		       const struct pyhs_tasks *ts, struct tree *tr)
+		       const struct pyhs_tasks *ts, bool *printed)
 {
 	static char prefix[4200];
 	char c1[32];
@@ -143,7 +104,7 @@ static void print_text(const struct pyhs_heap *h, const struct pyhs_analysis *a,
 			size_t last = SIZE_MAX;
 			for (size_t i = 0; i < ts->n; i++) {
 				const struct pyhs_task *t = &ts->tasks[i];
-				if (t->loop != loop || tr->printed[i])
+				if (t->loop != loop || printed[i])
 					continue;
 				if (pass == 0 && t->nawaited_by)
 					continue;
@@ -151,10 +112,10 @@ static void print_text(const struct pyhs_heap *h, const struct pyhs_analysis *a,
 			}
 			for (size_t i = 0; i < ts->n && last != SIZE_MAX; i++) {
 				const struct pyhs_task *t = &ts->tasks[i];
-				if (t->loop != loop || tr->printed[i] || (pass == 0 && t->nawaited_by))
+				if (t->loop != loop || printed[i] || (pass == 0 && t->nawaited_by))
 					continue;
 				prefix[0] = '\0';
-				print_node(h, a, ts, tr, (uint32_t)i, prefix, 0, i == last);
+				print_node(h, a, ts, printed, (uint32_t)i, prefix, 0, i == last);
 			}
 		}
 	}
@@ -277,18 +238,15 @@ int verb_tasks(int argc, char **argv)
 			printf("the event loop%s closed\n", ts->nloops == 1 ? " is" : "s are");
 		else if (!ts->nloops && !ts->n)
 			printf("asyncio is imported, but there is no event loop and no task\n");
-		if (ts->n || ts->nloops) {
-			struct tree tr = { 0 };
-			if (!tree_build(ts, &tr)) {
-				tree_free(&tr);
-				r = report_error(&pyhs_enomem);
-			} else {
-				if (all_closed)
-					putchar('\n');
-				print_text(h, a, ts, &tr);
-				tree_free(&tr);
-			}
+		bool *printed = calloc(ts->n ? ts->n : 1, sizeof(*printed));
+		if (!printed) {
+			r = report_error(&pyhs_enomem);
+		} else if (ts->n || ts->nloops) {
+			if (all_closed)
+				putchar('\n');
+			print_text(h, a, ts, printed);
 		}
+		free(printed);
 	}
 	pyhs_analysis_destroy(a);
 	pyhs_tasks_destroy(ts);

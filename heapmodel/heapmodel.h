@@ -317,6 +317,10 @@ struct pyhs_tasks {
 	struct pyhs_task *tasks; /* in object order */
 	size_t nloops;
 	struct pyhs_task_loop *loops;
+	/* The tasks task i awaits (awaited_by inverted):
+	 * child[child_start[i] .. child_start[i + 1]). */
+	uint64_t *child_start;
+	uint32_t *child;
 	uint64_t nwarnings;      /* chains that loop or cannot be read */
 	size_t nexamples;
 	char *examples[PYHS_TASKS_MAX_EXAMPLES];

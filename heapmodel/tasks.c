@@ -73,45 +73,61 @@ static bool name_ends(const char *s, const char *end)
 	return a >= b && !strcmp(s + a - b, end);
 }
 
-/* Referrers of every object, as offsets into one array (built only when
- * there are tasks). */
-struct referrers {
-	uint64_t *start; /* nobjects + 1 */
-	uint32_t *src;
-	uint32_t *label;
+/* Pairs (key[k], a[k], b[k]) for k < m grouped by key: the a (and b) of
+ * key K are at [start[K], start[K + 1]). b may be NULL. */
+struct groups {
+	uint64_t *start; /* nkeys + 1 */
+	uint32_t *a;
+	uint32_t *b;
 };
 
-static bool referrers_build(const struct pyhs_heap *h, struct referrers *r)
+static bool groups_build(uint64_t nkeys, uint64_t m, const uint32_t *key,
+			 const uint32_t *a, const uint32_t *b, struct groups *g)
 {
-	uint64_t n = h->addr.size, m = h->edge_dst.size;
-	r->start = calloc(n + 1, sizeof(*r->start));
-	r->src = malloc((m ? m : 1) * sizeof(*r->src));
-	r->label = malloc((m ? m : 1) * sizeof(*r->label));
-	if (!r->start || !r->src || !r->label)
+	g->start = calloc(nkeys + 1, sizeof(*g->start));
+	g->a = malloc((m ? m : 1) * sizeof(*g->a));
+	g->b = b ? malloc((m ? m : 1) * sizeof(*g->b)) : NULL;
+	uint64_t *fill = malloc((nkeys ? nkeys : 1) * sizeof(*fill));
+	if (!g->start || !g->a || (b && !g->b) || !fill) {
+		free(fill);
 		return false;
-	for (uint64_t e = 0; e < m; e++)
-		r->start[h->edge_dst.data[e] + 1]++;
-	for (uint64_t i = 0; i < n; i++)
-		r->start[i + 1] += r->start[i];
-	uint64_t *fill = malloc((n ? n : 1) * sizeof(*fill));
-	if (!fill)
-		return false;
-	memcpy(fill, r->start, n * sizeof(*fill));
-	for (uint64_t i = 0; i < n; i++)
-		for (uint64_t e = h->edge_start.data[i]; e < h->edge_start.data[i + 1]; e++) {
-			uint64_t k = fill[h->edge_dst.data[e]]++;
-			r->src[k] = (uint32_t)i;
-			r->label[k] = h->edge_label.data[e];
-		}
+	}
+	for (uint64_t k = 0; k < m; k++)
+		g->start[key[k] + 1]++;
+	for (uint64_t i = 0; i < nkeys; i++)
+		g->start[i + 1] += g->start[i];
+	memcpy(fill, g->start, nkeys * sizeof(*fill));
+	for (uint64_t k = 0; k < m; k++) {
+		uint64_t at = fill[key[k]]++;
+		g->a[at] = a[k];
+		if (b)
+			g->b[at] = b[k];
+	}
 	free(fill);
 	return true;
 }
 
-static void referrers_free(struct referrers *r)
+static void groups_free(struct groups *g)
 {
-	free(r->start);
-	free(r->src);
-	free(r->label);
+	free(g->start);
+	free(g->a);
+	free(g->b);
+}
+
+/* Referrers of every object (built only when there are tasks): the
+ * objects referring to object i, a, and the labels, b. */
+static bool referrers_build(const struct pyhs_heap *h, struct groups *r)
+{
+	uint64_t n = h->addr.size, m = h->edge_dst.size;
+	uint32_t *src = malloc((m ? m : 1) * sizeof(*src));
+	if (!src)
+		return false;
+	for (uint64_t i = 0; i < n; i++)
+		for (uint64_t e = h->edge_start.data[i]; e < h->edge_start.data[i + 1]; e++)
+			src[e] = (uint32_t)i;
+	bool ok = groups_build(n, m, h->edge_dst.data, src, h->edge_label.data, r);
+	free(src);
+	return ok;
 }
 
 /* ---- building the list ---- */
@@ -120,7 +136,7 @@ struct builder {
 	const struct pyhs_heap *h;
 	struct pyhs_tasks *out;
 	uint32_t *task_of; /* object -> task index, NONE */
-	struct referrers ref;
+	struct groups ref;
 	size_t cap;
 };
 
@@ -304,9 +320,9 @@ static uint32_t dict_owner(const struct builder *b, uint32_t d)
 {
 	char l[32];
 	for (uint64_t k = b->ref.start[d]; k < b->ref.start[d + 1]; k++)
-		if (pyhs_heap_format_label(b->h, b->ref.label[k], l, sizeof(l)) &&
+		if (pyhs_heap_format_label(b->h, b->ref.b[k], l, sizeof(l)) &&
 		    !strcmp(l, ".__dict__"))
-			return b->ref.src[k];
+			return b->ref.a[k];
 	return NONE;
 }
 
@@ -344,14 +360,14 @@ static bool plain_holder(const struct pyhs_heap *h, uint32_t o)
 static bool describe_holder(struct builder *b, uint32_t fut, char *buf, size_t n)
 {
 	const struct pyhs_heap *h = b->h;
-	const struct referrers *r = &b->ref;
+	const struct groups *r = &b->ref;
 	/* A timer first: what a sleep waits for. */
 	for (uint64_t k = r->start[fut]; k < r->start[fut + 1]; k++) {
-		uint32_t c = r->src[k];
+		uint32_t c = r->a[k];
 		if (kind_of(h, c) != K_TUPLE)
 			continue;
 		for (uint64_t k2 = r->start[c]; k2 < r->start[c + 1]; k2++) {
-			uint32_t t = r->src[k2];
+			uint32_t t = r->a[k2];
 			if (!strstr(type_name(h, t), "TimerHandle"))
 				continue;
 			uint32_t when = attr(h, t, "_when");
@@ -362,28 +378,28 @@ static bool describe_holder(struct builder *b, uint32_t fut, char *buf, size_t n
 	}
 	/* An attribute of an instance. */
 	for (uint64_t k = r->start[fut]; k < r->start[fut + 1]; k++) {
-		uint32_t c = r->src[k], owner = c;
+		uint32_t c = r->a[k], owner = c;
 		if (kind_of(h, c) == K_DICT)
 			owner = dict_owner(b, c);
 		if (owner == NONE || !plain_holder(h, owner))
 			continue;
-		holder_text(h, owner, r->label[k], buf, n);
+		holder_text(h, owner, r->b[k], buf, n);
 		return true;
 	}
 	/* An item of a container an instance holds. */
 	for (uint64_t k = r->start[fut]; k < r->start[fut + 1]; k++) {
-		uint32_t c = r->src[k];
+		uint32_t c = r->a[k];
 		enum pyhs_kind ck = kind_of(h, c);
 		if (ck != K_DEQUE && ck != K_LIST && ck != K_SET && ck != K_ODICT &&
 		    ck != K_DICT)
 			continue;
 		for (uint64_t k2 = r->start[c]; k2 < r->start[c + 1]; k2++) {
-			uint32_t holder = r->src[k2];
+			uint32_t holder = r->a[k2];
 			if (kind_of(h, holder) == K_DICT)
 				holder = dict_owner(b, holder);
 			if (holder == NONE || !plain_holder(h, holder))
 				continue;
-			holder_text(h, holder, r->label[k2], buf, n);
+			holder_text(h, holder, r->b[k2], buf, n);
 			return true;
 		}
 	}
@@ -560,32 +576,32 @@ static bool add_loop(struct builder *b, uint32_t loop)
 static void registries(struct builder *b)
 {
 	const struct pyhs_heap *h = b->h;
-	const struct referrers *r = &b->ref;
+	const struct groups *r = &b->ref;
 	char l[128];
 	for (size_t ti = 0; ti < b->out->n; ti++) {
 		struct pyhs_task *t = &b->out->tasks[ti];
 		for (uint64_t k = r->start[t->obj]; k < r->start[t->obj + 1]; k++) {
-			uint32_t src = r->src[k];
-			enum pyhs_label_kind lk = PYHS_LABEL_KIND(r->label[k]);
+			uint32_t src = r->a[k];
+			enum pyhs_label_kind lk = PYHS_LABEL_KIND(r->b[k]);
 			uint32_t set = NONE;
 			if (lk == PYHS_LABEL_WEAK && kind_of(h, src) == K_WEAKREF) {
 				/* the WeakSet's data set holds the weakref */
 				for (uint64_t k2 = r->start[src]; k2 < r->start[src + 1] && set == NONE; k2++)
-					if (kind_of(h, r->src[k2]) == K_SET)
-						set = r->src[k2];
+					if (kind_of(h, r->a[k2]) == K_SET)
+						set = r->a[k2];
 				if (set == NONE)
 					continue;
 				uint32_t ws = NONE;
 				for (uint64_t k2 = r->start[set]; k2 < r->start[set + 1] && ws == NONE; k2++)
-					if (pyhs_heap_format_label(h, r->label[k2], l, sizeof(l)) &&
+					if (pyhs_heap_format_label(h, r->b[k2], l, sizeof(l)) &&
 					    (!strcmp(l, ".data") || !strcmp(l, "['data']")))
-						ws = r->src[k2];
+						ws = r->a[k2];
 				/* data in the WeakSet's __dict__: the WeakSet */
 				for (uint64_t k2 = ws != NONE && kind_of(h, ws) == K_DICT ? r->start[ws] : 0;
 				     ws != NONE && kind_of(h, ws) == K_DICT && k2 < r->start[ws + 1]; k2++)
-					if (pyhs_heap_format_label(h, r->label[k2], l, sizeof(l)) &&
+					if (pyhs_heap_format_label(h, r->b[k2], l, sizeof(l)) &&
 					    !strcmp(l, ".__dict__")) {
-						ws = r->src[k2];
+						ws = r->a[k2];
 						break;
 					}
 				set = ws;
@@ -596,7 +612,7 @@ static void registries(struct builder *b)
 				continue;
 			/* The module global that names it. */
 			for (uint64_t k2 = r->start[set]; k2 < r->start[set + 1]; k2++) {
-				if (!pyhs_heap_format_label(h, r->label[k2], l, sizeof(l)))
+				if (!pyhs_heap_format_label(h, r->b[k2], l, sizeof(l)))
 					continue;
 				if (!strcmp(l, "['_all_tasks']"))
 					t->found_in |= PYHS_TASK_IN_ALL_TASKS;
@@ -621,6 +637,33 @@ static bool asyncio_imported(const struct pyhs_heap *h)
 	return false;
 }
 
+/* The tasks each task awaits: awaited_by inverted. */
+static bool children(struct pyhs_tasks *t)
+{
+	size_t m = 0;
+	for (size_t i = 0; i < t->n; i++)
+		m += t->tasks[i].nawaited_by;
+	uint32_t *parent = malloc((m ? m : 1) * sizeof(*parent));
+	uint32_t *child = malloc((m ? m : 1) * sizeof(*child));
+	bool ok = parent && child;
+	for (size_t i = 0, k = 0; ok && i < t->n; i++)
+		for (size_t j = 0; j < t->tasks[i].nawaited_by; j++, k++) {
+			parent[k] = t->tasks[i].awaited_by[j].task;
+			child[k] = (uint32_t)i;
+		}
+	struct groups g = { 0 };
+	if (ok && groups_build(t->n, m, parent, child, NULL, &g)) {
+		t->child_start = g.start;
+		t->child = g.a;
+	} else {
+		groups_free(&g);
+		ok = false;
+	}
+	free(parent);
+	free(child);
+	return ok;
+}
+
 void pyhs_tasks_destroy(struct pyhs_tasks *t)
 {
 	if (!t)
@@ -640,6 +683,8 @@ void pyhs_tasks_destroy(struct pyhs_tasks *t)
 		free(t->examples[i]);
 	free(t->tasks);
 	free(t->loops);
+	free(t->child_start);
+	free(t->child);
 	free(t);
 }
 
@@ -721,12 +766,14 @@ struct pyhs_error *pyhs_tasks_find(const struct pyhs_heap *h,
 	if (!ok)
 		goto enomem;
 	registries(&b);
-	referrers_free(&b.ref);
+	if (!children(out))
+		goto enomem;
+	groups_free(&b.ref);
 	free(b.task_of);
 	*ret = out;
 	return NULL;
 enomem:
-	referrers_free(&b.ref);
+	groups_free(&b.ref);
 	free(b.task_of);
 	pyhs_tasks_destroy(out);
 	return &pyhs_enomem;

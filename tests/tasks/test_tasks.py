@@ -219,33 +219,35 @@ def simple_core(py, code, workdir, name):
     return run_to_core(py.argv("-I", "-c", code), d, py.environ(), 60)
 
 
-def test_messages(tool, py, workdir, problems):
-    core = simple_core(py, "import os; os.abort()", workdir, "plain")
-    rc, out, err = run_tool(tool, ["tasks"] + py.tool_args + [core])
-    if rc != 0 or "no asyncio" not in out:
-        problems.append("no asyncio: exit %d, %r %r" % (rc, out.strip(), err.strip()))
-    core = simple_core(py, "import asyncio, os\n"
-                       "async def f(): return 1\n"
-                       "loop = asyncio.new_event_loop()\n"
-                       "loop.run_until_complete(f())\n"
-                       "loop.close()\nos.abort()", workdir, "closed")
-    rc, out, err = run_tool(tool, ["tasks"] + py.tool_args + [core])
-    if rc != 0 or "closed" not in out:
-        problems.append("closed loop: exit %d, %r %r" % (rc, out.strip(), err.strip()))
+# (name, program, verb, what its text output must say)
+MESSAGE_CASES = [
+    ("no asyncio", "import os; os.abort()", "tasks", "no asyncio"),
+    ("closed loop", "import asyncio, os\n"
+     "async def f(): return 1\n"
+     "loop = asyncio.new_event_loop()\n"
+     "loop.run_until_complete(f())\n"
+     "loop.close()\nos.abort()", "tasks", "the event loop is closed"),
     # Thousands of tasks parked in one coroutine: a suspect in summary.
-    core = simple_core(py, "import asyncio, os\n"
-                       "async def handler(i):\n"
-                       "    await asyncio.sleep(1000)\n"
-                       "async def main():\n"
-                       "    for i in range(3000):\n"
-                       "        asyncio.ensure_future(handler(i))\n"
-                       "    await asyncio.sleep(0.1)\n"
-                       "    os.abort()\n"
-                       "asyncio.new_event_loop().run_until_complete(main())\n", workdir, "many")
-    rc, out, err = run_tool(tool, ["summary"] + py.tool_args + [core])
-    if rc != 0 or "3,000 pending tasks suspended in handler (<string>:3)" not in out:
-        problems.append("suspects: exit %d, no 3,000 tasks in handler in %r"
-                        % (rc, [l for l in out.splitlines() if "task" in l]))
+    ("suspects", "import asyncio, os\n"
+     "async def handler(i):\n"
+     "    await asyncio.sleep(1000)\n"
+     "async def main():\n"
+     "    for i in range(3000):\n"
+     "        asyncio.ensure_future(handler(i))\n"
+     "    await asyncio.sleep(0.1)\n"
+     "    os.abort()\n"
+     "asyncio.new_event_loop().run_until_complete(main())\n",
+     "summary", "3,000 pending tasks suspended in handler (<string>:3)"),
+]
+
+
+def test_messages(tool, py, workdir, problems):
+    for name, code, verb, says in MESSAGE_CASES:
+        core = simple_core(py, code, workdir, name.replace(" ", "-"))
+        rc, out, err = run_tool(tool, [verb] + py.tool_args + [core])
+        if rc != 0 or says not in out:
+            problems.append("%s: %s exit %d, no %r in %r %r"
+                            % (name, verb, rc, says, out.strip()[-300:], err.strip()))
 
 
 def test_pid(tool, py, workdir, problems):
