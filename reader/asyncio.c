@@ -14,43 +14,34 @@
 
 #include "target.h"
 
-#define X(field, type, member) { type, member },
-static const struct pyhs_dwarf_fact asyncio_facts[] = {
-	X(fut_size, "FutureObj", NULL)
-	X(fut_loop, "FutureObj", "fut_loop")
-	X(fut_callback0, "FutureObj", "fut_callback0")
-	X(fut_callbacks, "FutureObj", "fut_callbacks")
-	X(fut_exception, "FutureObj", "fut_exception")
-	X(fut_result, "FutureObj", "fut_result")
-	X(fut_state, "FutureObj", "fut_state")
-	X(fut_awaited_by, "FutureObj", "fut_awaited_by")
-	X(task_size, "TaskObj", NULL)
-	X(task_fut_waiter, "TaskObj", "task_fut_waiter")
-	X(task_coro, "TaskObj", "task_coro")
-	X(task_name, "TaskObj", "task_name")
+/* Each fact: its field in struct pyhs_asyncio_layout, and where DWARF has it. */
+#define ASYNCIO_FACTS(X)                                   \
+	X(fut_size, "FutureObj", NULL)                     \
+	X(fut_loop, "FutureObj", "fut_loop")               \
+	X(fut_callback0, "FutureObj", "fut_callback0")     \
+	X(fut_callbacks, "FutureObj", "fut_callbacks")     \
+	X(fut_exception, "FutureObj", "fut_exception")     \
+	X(fut_result, "FutureObj", "fut_result")           \
+	X(fut_state, "FutureObj", "fut_state")             \
+	X(fut_awaited_by, "FutureObj", "fut_awaited_by")   \
+	X(task_size, "TaskObj", NULL)                      \
+	X(task_fut_waiter, "TaskObj", "task_fut_waiter")   \
+	X(task_coro, "TaskObj", "task_coro")               \
+	X(task_name, "TaskObj", "task_name")               \
 	X(task_context, "TaskObj", "task_context")
+
+static const struct pyhs_dwarf_fact asyncio_facts[] = {
+#define F(field, type, member) { type, member },
+	ASYNCIO_FACTS(F)
+#undef F
 };
-#undef X
 #define NFACTS (sizeof(asyncio_facts) / sizeof(asyncio_facts[0]))
 
-/* The fields of struct pyhs_asyncio_layout, in the order of asyncio_facts. */
 static const size_t fact_offsets[] = {
-	offsetof(struct pyhs_asyncio_layout, fut_size),
-	offsetof(struct pyhs_asyncio_layout, fut_loop),
-	offsetof(struct pyhs_asyncio_layout, fut_callback0),
-	offsetof(struct pyhs_asyncio_layout, fut_callbacks),
-	offsetof(struct pyhs_asyncio_layout, fut_exception),
-	offsetof(struct pyhs_asyncio_layout, fut_result),
-	offsetof(struct pyhs_asyncio_layout, fut_state),
-	offsetof(struct pyhs_asyncio_layout, fut_awaited_by),
-	offsetof(struct pyhs_asyncio_layout, task_size),
-	offsetof(struct pyhs_asyncio_layout, task_fut_waiter),
-	offsetof(struct pyhs_asyncio_layout, task_coro),
-	offsetof(struct pyhs_asyncio_layout, task_name),
-	offsetof(struct pyhs_asyncio_layout, task_context),
+#define F(field, type, member) offsetof(struct pyhs_asyncio_layout, field),
+	ASYNCIO_FACTS(F)
+#undef F
 };
-_Static_assert(sizeof(fact_offsets) / sizeof(fact_offsets[0]) == NFACTS,
-	       "one field per fact");
 
 static const struct builtin {
 	unsigned minor, micro_min;
@@ -103,9 +94,9 @@ struct pyhs_error *pyhs_target_asyncio_layout(const struct pyhs_target *t,
 		struct pyhs_error *err = pyhs_dwarf_facts(dwarf, asyncio_facts, NFACTS, v);
 		if (err == &pyhs_enomem)
 			return err;
-		if (!err && v[10] >= 0 && v[6] >= 0) { /* task_coro, fut_state */
-			for (size_t i = 0; i < NFACTS; i++)
-				*(int32_t *)((char *)&l + fact_offsets[i]) = v[i];
+		for (size_t i = 0; !err && i < NFACTS; i++)
+			*(int32_t *)((char *)&l + fact_offsets[i]) = v[i];
+		if (!err && l.task_coro >= 0 && l.fut_state >= 0) {
 			snprintf(l.source, sizeof(l.source), "dwarf");
 			*ret = l;
 			return NULL;
