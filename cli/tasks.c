@@ -40,6 +40,7 @@ static const struct {
 	{ PYHS_TASK_IN_EAGER_TASKS, "eager_tasks" },
 	{ PYHS_TASK_IN_READY, "ready" },
 	{ PYHS_TASK_IN_SCHEDULED, "scheduled" },
+	{ PYHS_TASK_IN_THREAD_LIST, "thread_list" },
 };
 
 static void print_node(const struct pyhs_heap *h, const struct pyhs_analysis *a,

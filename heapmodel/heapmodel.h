@@ -274,6 +274,7 @@ enum pyhs_task_state {
 #define PYHS_TASK_IN_EAGER_TASKS     0x04 /* asyncio.tasks._eager_tasks (3.12+) */
 #define PYHS_TASK_IN_READY           0x08 /* a handle in its loop's _ready */
 #define PYHS_TASK_IN_SCHEDULED       0x10 /* a timer in its loop's _scheduled */
+#define PYHS_TASK_IN_THREAD_LIST     0x20 /* a thread's (or the interpreter's) list (3.14+) */
 
 /* One coroutine of a task's chain. */
 struct pyhs_task_frame {

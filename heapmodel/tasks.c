@@ -572,12 +572,18 @@ static bool add_loop(struct builder *b, uint32_t loop)
 }
 
 /* Where asyncio registers tasks: asyncio.tasks._all_tasks (a WeakSet, up to
- * 3.11), _scheduled_tasks (3.12+) and _eager_tasks (a set, 3.12+). */
+ * 3.11), _scheduled_tasks (3.12+) and _eager_tasks (a set, 3.12+), and the
+ * lists of the thread states (3.14+, roots the walk names). */
 static void registries(struct builder *b)
 {
 	const struct pyhs_heap *h = b->h;
 	const struct groups *r = &b->ref;
 	char l[128];
+	for (uint64_t k = 0; k < h->roots.size; k++) {
+		uint32_t t = b->task_of[h->roots.data[k].obj];
+		if (t != NONE && name_ends(pyhs_heap_root_label(h, k), "asyncio task list"))
+			b->out->tasks[t].found_in |= PYHS_TASK_IN_THREAD_LIST;
+	}
 	for (size_t ti = 0; ti < b->out->n; ti++) {
 		struct pyhs_task *t = &b->out->tasks[ti];
 		for (uint64_t k = r->start[t->obj]; k < r->start[t->obj + 1]; k++) {

@@ -1570,6 +1570,54 @@ static struct pyhs_error *name_threads(struct pyhs_heap *h)
 	return NULL;
 }
 
+#define MAX_LIST_TASKS (UINT64_C(1) << 24)
+
+/* One 3.14+ list of tasks (a circular llist through TaskObj.task_node) as
+ * borrowed roots named label. */
+static void walk_task_list(struct walker *w, uint64_t head, int32_t node_off,
+			   const char *label)
+{
+	struct pyhs_heap *h = w->h;
+	uint64_t node;
+	if (!hrd(h, head, &node))
+		return;
+	for (uint64_t k = 0; node && node != head && !w->err; k++) {
+		if (k >= MAX_LIST_TASKS) {
+			pyhs_heap_warn(h, PYHS_WARN_CORRUPT, "%s is too long or loops", label);
+			return;
+		}
+		uint64_t task = node - (uint64_t)node_off;
+		if (pyhs_heap_add(h, task, true, &w->err) == PYHS_NO_OBJECT) {
+			if (!w->err)
+				pyhs_heap_warn(h, PYHS_WARN_CORRUPT,
+					       "%s leads to 0x%" PRIx64 ", which is not a task; rest of the list skipped",
+					       label, task);
+			return;
+		}
+		add_root(w, task, label, false);
+		if (!hrd(h, node, &node))
+			return;
+	}
+}
+
+/* 3.14+: the tasks of each thread, and of the threads that have ended. */
+static void walk_task_lists(struct walker *w)
+{
+	struct pyhs_heap *h = w->h;
+	const struct pyhs_asyncio_layout *A = &h->asyncio;
+	if (A->task_node < 0)
+		return;
+	char label[64];
+	for (size_t k = 0; k < h->threads.size && A->tstate_tasks_head >= 0; k++) {
+		snprintf(label, sizeof(label), "thread %zu asyncio task list", k);
+		walk_task_list(w, h->threads.data[k].tstate + (uint64_t)A->tstate_tasks_head,
+			       A->task_node, label);
+	}
+	if (A->interp_tasks_head >= 0)
+		walk_task_list(w, h->interp + (uint64_t)A->interp_tasks_head, A->task_node,
+			       "interpreter asyncio task list");
+}
+
 /* sys.hexversion, which has the patch level the binary may not. */
 static void read_hexversion(struct pyhs_heap *h)
 {
@@ -1611,12 +1659,19 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 	}
 	read_hexversion(h);
 	size_t types_rooted = 0;
+	bool task_lists = false;
 	for (uint64_t i = 0; i < h->addr.size && !w.err; i++) {
 		if (!pyhs_u64_vector_append(&h->edge_start, h->edge_dst.size)) {
 			w.err = &pyhs_enomem;
 			break;
 		}
 		decode(&w, (uint32_t)i);
+		/* Once a task has been met (and with it the layout of
+		 * _asyncio), the lists 3.14+ keep tasks on. */
+		if (!task_lists && h->asyncio_state == 1) {
+			task_lists = true;
+			walk_task_lists(&w);
+		}
 		/* Static types met as the type of an object are roots. */
 		while (types_rooted < h->types.size && !w.err) {
 			const struct pyhs_type_info *ti = &h->types.data[types_rooted++];

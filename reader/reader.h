@@ -133,6 +133,10 @@ struct pyhs_asyncio_layout {
 	int32_t fut_size, fut_loop, fut_callback0, fut_callbacks, fut_exception,
 		fut_result, fut_state, fut_awaited_by;
 	int32_t task_size, task_fut_waiter, task_coro, task_name, task_context;
+	/* 3.14+: tasks are linked through task_node (a llist_node: next,
+	 * prev) from a head in each thread state (_PyThreadStateImpl) and one
+	 * in the interpreter state (tasks of threads that have ended). */
+	int32_t task_node, tstate_tasks_head, interp_tasks_head;
 	char source[8]; /* "dwarf" or "builtin" */
 };
 struct pyhs_error *pyhs_target_asyncio_layout(const struct pyhs_target *t,

@@ -18,8 +18,9 @@ snapshot of it and from the live process (--pid):
     with asyncio's name and state and, line for line, its coroutine chain;
   * the waits are named: the awaited task, the gather and its children,
     the Event, the sleep's timer, the TaskGroup and its children;
-  * up to 3.13, every pending task is found in asyncio's registry
-    (_all_tasks, or _scheduled_tasks / _eager_tasks from 3.12 on);
+  * every pending task is found where asyncio registers it (_all_tasks,
+    or _scheduled_tasks / _eager_tasks from 3.12 on, and from 3.14 on the
+    thread state's list of tasks);
   * the snapshot gives the same answer as the core;
   * with the core patched so that a coroutine awaits its own awaiter, the
     task is listed with the coroutines before the loop, marked, and the
@@ -126,8 +127,8 @@ def check(truth, got, what, problems):
             problems.append("%s: task %s retains %r bytes" % (what, w["name"], g["retained"]))
         if g["corrupt"]:
             problems.append("%s: task %s marked corrupt" % (what, w["name"]))
-        if w["state"] == "pending" and version < (3, 14) and not (
-                set(g["found_in"]) & {"all_tasks", "scheduled_tasks", "eager_tasks"}):
+        if w["state"] == "pending" and not (
+                set(g["found_in"]) & {"all_tasks", "scheduled_tasks", "eager_tasks", "thread_list"}):
             problems.append("%s: pending task %s not found in asyncio's registry (found in %r)"
                             % (what, w["name"], g["found_in"]))
     if got["warnings"]["count"]:
