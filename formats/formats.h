@@ -21,7 +21,7 @@ struct pyhs_error *pyhs_export_jsonl_gen(const struct pyhs_heap *h, int gen,
 
 /* Snapshot files: a whole heap in pyheapsnap's own compressed, columnar,
  * checksummed format (formats/FORMAT.md). */
-#define PYHS_SNAPSHOT_VERSION 1
+#define PYHS_SNAPSHOT_VERSION 2
 #define PYHS_SNAPSHOT_MAGIC_SIZE 8
 
 /* Writes the heap to path atomically: a temporary file in the same
