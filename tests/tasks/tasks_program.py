@@ -113,6 +113,8 @@ async def main():
     await asyncio.sleep(0.05)
     cancelled.cancel()
     await asyncio.sleep(0.05)
+    # Created but not started: its first step waits in the loop's _ready.
+    asyncio.create_task(sleeper(), name="not-started")
     finish()
 
 

@@ -8,7 +8,7 @@
 makes one test of each).  For the interpreter LABEL, tasks_program.py runs
 with tasks in every kind of wait (a sleep three coroutines deep, an Event,
 a gather of two tasks, an await of another task, a TaskGroup where asyncio
-has one, a pure-Python Task) and finished and cancelled tasks kept in a
+has one, a pure-Python Task, one not started yet) and finished and cancelled tasks kept in a
 list; it records asyncio's own view of each (id, name, state, the
 get_coro() chain through cr_await / gi_yieldfrom with function, file and
 line) and aborts inside the running loop.  Then, from the core, from a
@@ -145,6 +145,10 @@ def check(truth, got, what, problems):
         if g and not any(a["name"] == parent and a["via"] == via for a in g["awaited_by"]):
             problems.append("%s: task %s awaited by %r, not by %s (%s)" % (what, name, g["awaited_by"], parent, via))
 
+    g = by_name.get("not-started")
+    if g and "ready" not in g["found_in"]:
+        problems.append("%s: task not-started found in %r, not in the loop's _ready"
+                        % (what, g["found_in"]))
     awaits("awaiter", "task conn-3")
     awaited_by("conn-3", "awaiter", "await")
     awaits("sleep-deep", "timer")
