@@ -16,6 +16,7 @@ static const struct verb verbs[] = {
 	{ "cycles", verb_cycles, "reference cycles, largest first, or the garbage ones" },
 	{ "diff", verb_diff, "what grew between two heaps, and who holds it; a gate for CI" },
 	{ "stacks", verb_stacks, "the Python stack of every thread, with local variables" },
+	{ "tasks", verb_tasks, "asyncio tasks: what each waits on, who awaits it, what it holds" },
 	{ "demo", verb_demo, "run a bundled Python program, take a core of it and summarise it" },
 };
 

@@ -212,6 +212,7 @@ int verb_path(int argc, char **argv);
 int verb_cycles(int argc, char **argv);
 int verb_show(int argc, char **argv);
 int verb_stacks(int argc, char **argv);
+int verb_tasks(int argc, char **argv);
 int verb_diff(int argc, char **argv);
 
 /* Shared by summary and demo. */

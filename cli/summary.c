@@ -23,6 +23,9 @@ static int by_bytes(const void *a, const void *b)
 }
 
 #define OLD_TYPES 5
+/* Pending tasks parked at one place that make a suspect. */
+#define TASK_SUSPECT_MIN 1000
+#define TASK_SUSPECTS 5
 #define TOP_DOMINATORS 10
 #define MAX_UNEXPLAINED 1000
 
@@ -171,10 +174,27 @@ int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out)
 		free(tt);
 		return report_error(err);
 	}
+	/* asyncio tasks, and the places thousands of them are parked. */
+	struct pyhs_tasks *ts = NULL;
+	struct pyhs_task_group *tg = NULL;
+	size_t ntg = 0, npending = 0;
+	err = pyhs_tasks_find(h, &ts);
+	if (!err)
+		err = pyhs_tasks_pending_groups(ts, TASK_SUSPECT_MIN, &tg, &ntg);
+	if (err) {
+		pyhs_tasks_destroy(ts);
+		free(tt);
+		analysis_facts_free(&af);
+		return report_error(err);
+	}
+	for (size_t k = 0; k < ts->n; k++)
+		npending += ts->tasks[k].state == PYHS_TASK_PENDING;
 	/* The types that dominate the old generation (long-lived growth). */
 	struct type_total *old = calloc(ntypes ? ntypes : 1, sizeof(*old));
 	if (!old) {
 		free(tt);
+		free(tg);
+		pyhs_tasks_destroy(ts);
 		analysis_facts_free(&af);
 		return report_error(&pyhs_enomem);
 	}
@@ -298,6 +318,21 @@ int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out)
 		for (size_t k = 0; k < af.nunexplained && k < MAX_UNEXPLAINED; k++)
 			fprintf(out, "%s%" PRIu64, k ? ", " : "", pyhs_heap_addr(h, af.unexplained[k]));
 		fprintf(out, "]}");
+		fprintf(out, ", \"asyncio_tasks\": {\"count\": %zu, \"pending\": %zu, \"suspects\": [",
+			ts->n, npending);
+		for (size_t k = 0; k < ntg && k < TASK_SUSPECTS; k++) {
+			const struct pyhs_task_frame *f = &ts->tasks[tg[k].task].frames[0];
+			fprintf(out, "%s{\"pending\": %" PRIu64 ", \"function\": ", k ? ", " : "",
+				tg[k].count);
+			pyhs_json_string(out, f->function);
+			fputs(", \"file\": ", out);
+			pyhs_json_string(out, f->file);
+			if (f->line > 0)
+				fprintf(out, ", \"line\": %d}", f->line);
+			else
+				fputs(", \"line\": null}", out);
+		}
+		fputs("]}", out);
 		fprintf(out, ", \"warnings\": {\"count\": %" PRIu64 ", \"kinds\": {", nwarn);
 		fprintf(out, "\"reader\": %zu", m->nwarnings);
 		for (int k = 0; k < PYHS_WARN_NKINDS; k++)
@@ -317,6 +352,8 @@ int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out)
 		fputs("]}}\n", out);
 		free(tt);
 		free(old);
+		free(tg);
+		pyhs_tasks_destroy(ts);
 		analysis_facts_free(&af);
 		return EXIT_OK;
 	}
@@ -399,6 +436,22 @@ int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out)
 		fprintf(out, "  0x%-14" PRIx64 " %-24s %s\n", pyhs_heap_addr(h, i),
 			pyhs_heap_type_name(h, pyhs_heap_type_of(h, i)), preview);
 	}
+	if (ts->n) {
+		fprintf(out, "asyncio:     %s task%s, %s pending%s\n",
+			fmt_count(ts->n, b1, sizeof(b1)), ts->n == 1 ? "" : "s",
+			fmt_count(npending, b2, sizeof(b2)),
+			ntg ? "; suspects:" : " (pyheapsnap tasks lists them)");
+		for (size_t k = 0; k < ntg && k < TASK_SUSPECTS; k++) {
+			const struct pyhs_task_frame *f = &ts->tasks[tg[k].task].frames[0];
+			const char *base = strrchr(f->file, '/');
+			char at[16] = "";
+			if (f->line > 0)
+				snprintf(at, sizeof(at), ":%d", f->line);
+			fprintf(out, "  %s pending tasks suspended in %s (%s%s)\n",
+				fmt_count(tg[k].count, b1, sizeof(b1)), f->function,
+				base ? base + 1 : f->file, at);
+		}
+	}
 	fprintf(out, "\nwarnings:    %" PRIu64 "\n", nwarn);
 	for (size_t i = 0; i < m->nwarnings; i++)
 		fprintf(out, "  %s\n", m->warnings[i]);
@@ -412,6 +465,8 @@ int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out)
 		fprintf(out, "    e.g. %s\n", pyhs_heap_warning_example(h, i));
 	free(tt);
 	free(old);
+	free(tg);
+	pyhs_tasks_destroy(ts);
 	analysis_facts_free(&af);
 	return EXIT_OK;
 }

@@ -22,7 +22,7 @@ struct pyhs_error *pyhs_export_jsonl_gen(const struct pyhs_heap *h, int gen,
 
 /* Snapshot files: a whole heap in pyheapsnap's own compressed, columnar,
  * checksummed format (formats/FORMAT.md). */
-#define PYHS_SNAPSHOT_VERSION 1
+#define PYHS_SNAPSHOT_VERSION 2
 #define PYHS_SNAPSHOT_MAGIC_SIZE 8
 
 /* An output file, created before there is anything to write in it (so

@@ -815,9 +815,14 @@ struct entry {
 	uint64_t hash;
 };
 
+/* Decoder kinds a file of each format version may name. */
+#define KINDS_V1 22
+#define KINDS_V2 24
+
 struct reader {
 	const char *path;
 	int fd;
+	uint32_t version;  /* the file's format version */
 	uint64_t file_size;
 	uint64_t nobjects;
 	uint64_t nedges;
@@ -1200,7 +1205,8 @@ static struct pyhs_error *read_small_sections(struct reader *r,
 	CHECK_OOM(!names || !kinds);
 	for (uint64_t t = 0; t < ntypes && !c.bad; t++) {
 		kinds[t] = get_u8(&c);
-		if (kinds[t] >= PYHS_NKINDS)
+		/* Version 2 added the kinds of asyncio futures and tasks. */
+		if (kinds[t] >= (r->version >= 2 ? KINDS_V2 : KINDS_V1) || kinds[t] >= PYHS_NKINDS)
 			return bad(r, "type %" PRIu64 " has unknown kind %u", t, kinds[t]);
 		CHECK_OOM(!(names[t] = get_str(r, &c)));
 	}
@@ -1497,6 +1503,7 @@ static struct pyhs_error *read_header(struct reader *r)
 			   "; this one reads up to %d)", version, PYHS_SNAPSHOT_VERSION);
 	if (version == 0)
 		return bad(r, "format version 0 is not valid");
+	r->version = version;
 	if (have < HEADER_SIZE)
 		return bad(r, "truncated to %zu bytes, inside the header", have);
 	if (pyhs_xxh64(h, 56) != le64_get(h + 56))

@@ -36,6 +36,8 @@ enum pyhs_kind {
 	K_ODICT,
 	K_LRU,
 	K_FUNCTION,
+	K_FUTURE,    /* _asyncio.Future */
+	K_TASK,      /* _asyncio.Task */
 	K_NKINDS,
 };
 
@@ -140,6 +142,11 @@ struct pyhs_heap {
 
 	uint64_t warn_count[PYHS_WARN_NKINDS];
 	struct pyhs_str_vector warn_examples;
+
+	/* _asyncio's Future and Task layout, read when first needed: 0 not
+	 * yet, 1 read, -1 unavailable (warned). */
+	int asyncio_state;
+	struct pyhs_asyncio_layout asyncio;
 };
 
 /* heap.c */
@@ -201,6 +208,9 @@ struct pyhs_error *pyhs_types_register_objects(struct pyhs_heap *h);
 
 /* walk.c */
 struct pyhs_error *pyhs_walk(struct pyhs_heap *h);
+/* The layout of _asyncio's C Future and Task (read on first use while the
+ * target is there), or NULL if there is none for this interpreter. */
+const struct pyhs_asyncio_layout *pyhs_heap_asyncio_layout(struct pyhs_heap *h);
 
 /* |v| without the overflow of -INT64_MIN (sizes read from the target). */
 static inline uint64_t pyhs_uabs64(int64_t v)

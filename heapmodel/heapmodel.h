@@ -264,6 +264,91 @@ uint64_t pyhs_retention_key(const struct pyhs_retention *r, uint64_t i);
 void pyhs_retention_describe(const struct pyhs_retention *r, uint64_t i,
 			     char *buf, size_t n);
 
+/* ---- asyncio tasks ---------------------------------------------------- */
+
+enum pyhs_task_state {
+	PYHS_TASK_UNKNOWN,
+	PYHS_TASK_PENDING,
+	PYHS_TASK_DONE,
+	PYHS_TASK_CANCELLED,
+};
+
+/* Where asyncio keeps a task (bits of pyhs_task.found_in). */
+#define PYHS_TASK_IN_ALL_TASKS       0x01 /* asyncio.tasks._all_tasks (<= 3.11) */
+#define PYHS_TASK_IN_SCHEDULED_TASKS 0x02 /* asyncio.tasks._scheduled_tasks (3.12+) */
+#define PYHS_TASK_IN_EAGER_TASKS     0x04 /* asyncio.tasks._eager_tasks (3.12+) */
+#define PYHS_TASK_IN_READY           0x08 /* a handle in its loop's _ready */
+#define PYHS_TASK_IN_SCHEDULED       0x10 /* a timer in its loop's _scheduled */
+#define PYHS_TASK_IN_THREAD_LIST     0x20 /* a thread's (or the interpreter's) list (3.14+) */
+
+/* One coroutine of a task's chain. */
+struct pyhs_task_frame {
+	char *function;   /* co_qualname */
+	char *file;       /* co_filename */
+	int line;         /* -1 when unknown (a finished coroutine) */
+	uint32_t obj;     /* the coroutine or generator object */
+};
+
+struct pyhs_task_awaiter {
+	uint32_t task;    /* index into pyhs_tasks.tasks */
+	const char *via;  /* "await", "gather" or "TaskGroup" (static) */
+};
+
+struct pyhs_task {
+	uint32_t obj;            /* the Task object */
+	uint32_t loop;           /* its event loop object, or UINT32_MAX */
+	char *name;              /* NULL if unreadable */
+	enum pyhs_task_state state;
+	/* The coroutines it is suspended in, outermost (its own) first. */
+	size_t nframes;
+	struct pyhs_task_frame *frames;
+	char *awaits;            /* what a pending task waits on, or NULL */
+	uint32_t awaits_obj;     /* that future or task object, or UINT32_MAX */
+	uint32_t awaits_task;    /* index of a task it awaits, or UINT32_MAX */
+	size_t nawaited_by;
+	struct pyhs_task_awaiter *awaited_by;
+	unsigned found_in;       /* PYHS_TASK_IN_* */
+	bool corrupt;            /* its chain loops or could not all be read */
+};
+
+struct pyhs_task_loop {
+	uint32_t obj;
+	bool closed;
+};
+
+#define PYHS_TASKS_MAX_EXAMPLES 10
+struct pyhs_tasks {
+	bool asyncio_imported;   /* a module asyncio is in the heap */
+	size_t n;
+	struct pyhs_task *tasks; /* in object order */
+	size_t nloops;
+	struct pyhs_task_loop *loops;
+	/* The tasks task i awaits (awaited_by inverted):
+	 * child[child_start[i] .. child_start[i + 1]). */
+	uint64_t *child_start;
+	uint32_t *child;
+	uint64_t nwarnings;      /* chains that loop or cannot be read */
+	size_t nexamples;
+	char *examples[PYHS_TASKS_MAX_EXAMPLES];
+};
+
+/* Every asyncio task in the heap (C _asyncio.Task and pure-Python Task
+ * objects, wherever they are held), read from the object graph alone. */
+struct pyhs_error *pyhs_tasks_find(const struct pyhs_heap *h,
+				   struct pyhs_tasks **ret);
+void pyhs_tasks_destroy(struct pyhs_tasks *t);
+
+/* Pending tasks grouped by where their own (outermost) coroutine is
+ * suspended, the same function, file and line: the groups of at least min
+ * tasks, largest first (many tasks parked in one place are a leak worth
+ * naming). *ret is malloc'd. */
+struct pyhs_task_group {
+	size_t task;     /* one task of the group (index into tasks) */
+	uint64_t count;
+};
+struct pyhs_error *pyhs_tasks_pending_groups(const struct pyhs_tasks *t, uint64_t min,
+					     struct pyhs_task_group **ret, size_t *ret_n);
+
 /* ---- columns and parts: how the snapshot format saves and loads a heap */
 
 /* The big per-object and per-edge arrays. */

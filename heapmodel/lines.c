@@ -21,6 +21,7 @@
  *              A signed varint is zigzag-like: (v & 1) ? -(v >> 1) : v >> 1.
  */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "heap_internal.h"
@@ -215,4 +216,142 @@ int pyhs_frame_line(const struct pyhs_heap *h, uint64_t code,
 		line = pyhs_line_for_offset(h->minor, first, buf, (size_t)len, offset);
 	free(buf);
 	return line;
+}
+
+void pyhs_code_location(const struct pyhs_heap *h, uint64_t code,
+			uint64_t instr, bool is_iframe, bool qualname,
+			char *name, size_t name_size, char *file,
+			size_t file_size, int *line)
+{
+	const struct pyhs_layout *L = h->L;
+	uint64_t v;
+	snprintf(name, name_size, "?");
+	snprintf(file, file_size, "?");
+	if (!(qualname && L->code_qualname >= 0 &&
+	      hrd_off(h, code, L->code_qualname, &v) &&
+	      pyhs_read_str(h, v, name, name_size)) &&
+	    hrd_off(h, code, L->code_name, &v) &&
+	    !pyhs_read_str(h, v, name, name_size))
+		snprintf(name, name_size, "?");
+	if (hrd_off(h, code, L->code_filename, &v) &&
+	    !pyhs_read_str(h, v, file, file_size))
+		snprintf(file, file_size, "?");
+	*line = pyhs_frame_line(h, code, instr, is_iframe);
+}
+
+/* Opcodes that tell a frame suspended in a yield from / await. */
+#define YIELD_FROM_38 72          /* 3.8 to 3.10: the next instruction */
+#define RESUME_311 151            /* 3.11, 3.12: the next instruction, */
+#define RESUME_QUICK_311 150      /* oparg >= 2 after a yield from */
+#define INSTRUMENTED_RESUME_312 240
+
+/* Frame states of 3.11+ generators (gi_frame_state). 3.11 to 3.14 count
+ * from CREATED below 0 to EXECUTING 0, COMPLETED 1, CLEARED 4; 3.15 from
+ * CREATED 0: SUSPENDED 1, SUSPENDED_YIELD_FROM 2, its _LOCKED 3,
+ * EXECUTING 4, CLEARED 5. */
+#define FRAME_SUSPENDED_311 (-1)          /* 3.11, 3.12 */
+#define FRAME_SUSPENDED_YIELD_FROM_313 (-1) /* 3.13, 3.14 */
+#define FRAME_SUSPENDED_YIELD_FROM_315 2
+#define FRAME_SUSPENDED_YIELD_FROM_LOCKED_315 3
+#define FRAME_CLEARED_315 5
+
+uint64_t pyhs_old_frame_yf(const struct pyhs_heap *h, uint64_t f,
+			   uint64_t code)
+{
+	const struct pyhs_layout *L = h->L;
+	int32_t lasti = -1;
+	uint64_t co_code, n;
+	if (L->frame_f_lasti < 0 ||
+	    !pyhs_target_read(h->t, f + (uint64_t)L->frame_f_lasti, &lasti, 4) ||
+	    lasti < 0 || !hrd_off(h, code, L->code_code, &co_code) ||
+	    !hrd(h, co_code + 16, &n))
+		return 0;
+	/* 3.8/3.9 count f_lasti in bytes, 3.10 in code units. */
+	uint64_t next = h->minor >= 10 ? ((uint64_t)lasti + 1) * 2 : (uint64_t)lasti + 2;
+	uint8_t op;
+	if (next >= n || !pyhs_target_read(h->t, co_code + (uint64_t)L->bytes_ob_sval + next, &op, 1) ||
+	    op != YIELD_FROM_38)
+		return 0;
+	uint64_t top = 0, yf = 0;
+	if (L->frame_f_stackdepth >= 0) {
+		int32_t depth;
+		uint64_t vs;
+		if (!pyhs_target_read(h->t, f + (uint64_t)L->frame_f_stackdepth, &depth, 4) ||
+		    depth <= 0 || !hrd_off(h, f, L->frame_f_valuestack, &vs))
+			return 0;
+		top = vs + 8 * (uint64_t)depth;
+	} else if (!hrd_off(h, f, L->frame_f_stacktop, &top) || !top) {
+		return 0; /* running: f_stacktop is NULL */
+	}
+	return hrd(h, top - 8, &yf) ? yf : 0;
+}
+
+bool pyhs_gen_frame(const struct pyhs_heap *h, uint64_t gen,
+		    struct pyhs_gen_frame *ret)
+{
+	const struct pyhs_layout *L = h->L;
+	struct pyhs_gen_frame g = { 0 };
+	if (h->minor <= 10) {
+		uint64_t f = 0;
+		int32_t lasti = -1;
+		hrd_off(h, gen, L->gen_gi_frame, &f);
+		if (!f) {
+			g.finished = true;
+			if (!hrd_off(h, gen, L->gen_gi_code, &g.code))
+				return false;
+		} else if (!hrd_off(h, f, L->frame_f_code, &g.code) ||
+			   !pyhs_target_read(h->t, f + (uint64_t)L->frame_f_lasti, &lasti, 4)) {
+			return false;
+		} else {
+			g.instr = (uint64_t)(int64_t)lasti;
+			g.yf = pyhs_old_frame_yf(h, f, g.code);
+		}
+		*ret = g;
+		return g.code != 0;
+	}
+	int8_t state;
+	uint64_t f = gen + (uint64_t)L->gen_gi_iframe;
+	if (!pyhs_target_read(h->t, gen + (uint64_t)L->gen_gi_frame_state, &state, 1))
+		return false;
+	if (L->gen_gi_code >= 0) {
+		if (!hrd_off(h, gen, L->gen_gi_code, &g.code))
+			return false;
+	} else if (!hrd_off(h, f, L->iframe_code, &g.code)) {
+		return false;
+	}
+	g.code &= ~UINT64_C(3);
+	g.is_iframe = true;
+	g.finished = h->minor >= 15 ? state >= FRAME_CLEARED_315 : state >= 1;
+	if (g.finished || !hrd_off(h, f, L->iframe_instr, &g.instr)) {
+		*ret = g;
+		return g.code != 0;
+	}
+	bool in_yf = false;
+	if (h->minor <= 12) {
+		uint8_t next[2];
+		in_yf = state == FRAME_SUSPENDED_311 &&
+			pyhs_target_read(h->t, g.instr + 2, next, 2) &&
+			(next[0] == RESUME_311 || next[0] == RESUME_QUICK_311 ||
+			 (h->minor == 12 && next[0] == INSTRUMENTED_RESUME_312)) &&
+			next[1] >= 2;
+	} else if (h->minor <= 14) {
+		in_yf = state == FRAME_SUSPENDED_YIELD_FROM_313;
+	} else {
+		in_yf = state == FRAME_SUSPENDED_YIELD_FROM_315 ||
+			state == FRAME_SUSPENDED_YIELD_FROM_LOCKED_315;
+	}
+	if (in_yf) {
+		uint64_t base = f + (uint64_t)L->iframe_localsplus, top = 0, v;
+		if (h->minor >= 14) {
+			hrd_off(h, f, L->iframe_stacktop, &top);
+		} else {
+			int32_t st;
+			if (pyhs_target_read(h->t, f + (uint64_t)L->iframe_stacktop, &st, 4) && st > 0)
+				top = base + 8 * (uint64_t)st;
+		}
+		if (top > base && hrd(h, top - 8, &v) && (v & 3) != 3)
+			g.yf = v & ~UINT64_C(3);
+	}
+	*ret = g;
+	return true;
 }

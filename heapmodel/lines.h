@@ -62,4 +62,36 @@ int pyhs_line_for_offset(unsigned minor, int firstlineno, const uint8_t *table,
 int pyhs_frame_line(const struct pyhs_heap *h, uint64_t code,
 		    uint64_t instr_ptr_or_lasti, bool is_iframe);
 
+/*
+ * Where code is: its name (co_qualname where the version has it and
+ * qualname is asked for, else co_name), its co_filename, and the line of
+ * instr as pyhs_frame_line takes it (-1 when unknown). "?" for names that
+ * cannot be read.
+ */
+void pyhs_code_location(const struct pyhs_heap *h, uint64_t code,
+			uint64_t instr, bool is_iframe, bool qualname,
+			char *name, size_t name_size, char *file,
+			size_t file_size, int *line);
+
+/*
+ * The frame of a generator, coroutine or async generator object, for
+ * CPython 3.8 to 3.15: the code it runs, where it is (instr as
+ * pyhs_frame_line takes it), whether it has finished, and the object it
+ * is suspended in a `yield from` or `await` on (0 if none): what CPython's
+ * gi_yieldfrom / cr_await return.
+ */
+struct pyhs_gen_frame {
+	uint64_t code;
+	uint64_t instr;
+	bool is_iframe;
+	bool finished;
+	uint64_t yf;
+};
+bool pyhs_gen_frame(const struct pyhs_heap *h, uint64_t gen,
+		    struct pyhs_gen_frame *ret);
+/* The object a <=3.10 frame object at f, running code, is suspended in a
+ * `yield from` or `await` on, or 0. */
+uint64_t pyhs_old_frame_yf(const struct pyhs_heap *h, uint64_t f,
+			   uint64_t code);
+
 #endif

@@ -51,6 +51,8 @@ struct kind_name {
 static const struct kind_name kind_names[] = {
 	{ "collections.deque", K_DEQUE },
 	{ "functools._lru_cache_wrapper", K_LRU },
+	{ "_asyncio.Future", K_FUTURE },
+	{ "_asyncio.Task", K_TASK },
 };
 
 struct pyhs_error *pyhs_types_init(struct pyhs_heap *h)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "heap_internal.h"
+#include "lines.h"
 #include "walk.h"
 
 static size_t put_utf8(char *out, uint32_t c)
@@ -218,6 +219,45 @@ static void bytes_value(const struct pyhs_heap *h, uint64_t addr, char *buf,
 	snprintf(buf + o, n - o, "'%s", len > take ? "..." : "");
 }
 
+/* A generator's or coroutine's "QUALNAME (FILE:LINE)", where its frame is
+ * suspended ("QUALNAME (FILE)" once it has finished). */
+static bool gen_value(const struct pyhs_heap *h, uint64_t addr, char *buf, size_t n)
+{
+	struct pyhs_gen_frame g;
+	if (!pyhs_gen_frame(h, addr, &g))
+		return false;
+	char name[128], file[200];
+	int line;
+	pyhs_code_location(h, g.code, g.instr, g.is_iframe, true, name,
+			   sizeof(name), file, sizeof(file), &line);
+	uint64_t q;
+	if (hrd_off(h, addr, h->L->gen_gi_qualname, &q))
+		pyhs_read_str(h, q, name, sizeof(name));
+	char at[16] = "";
+	if (line > 0 && !g.finished)
+		snprintf(at, sizeof(at), ":%d", line);
+	return snprintf(buf, n, "%s (%s%s)", name, file, at) > 0;
+}
+
+/* A C Future's or Task's state, as the pure-Python classes spell _state. */
+static bool future_value(struct pyhs_heap *h, uint64_t addr, char *buf, size_t n)
+{
+	static const char *const states[] = { "PENDING", "CANCELLED", "FINISHED" };
+	const struct pyhs_asyncio_layout *A = pyhs_heap_asyncio_layout(h);
+	int32_t state;
+	if (!A || A->fut_state < 0 ||
+	    !pyhs_target_read(h->t, addr + (uint64_t)A->fut_state, &state, 4))
+		return false;
+	if (state < 0 || state > 2) {
+		pyhs_heap_warn(h, PYHS_WARN_CORRUPT,
+			       "asyncio future at 0x%" PRIx64 " has state %" PRId32 ", not pending, cancelled or finished",
+			       addr, state);
+		return false;
+	}
+	snprintf(buf, n, "%s", states[state]);
+	return true;
+}
+
 /* The value text of object i while the target is still there. */
 static bool object_value(struct pyhs_heap *h, uint64_t i, char *buf, size_t n)
 {
@@ -273,6 +313,11 @@ static bool object_value(struct pyhs_heap *h, uint64_t i, char *buf, size_t n)
 		    pyhs_read_str(h, v, buf, n))
 			return true;
 		return hrd_off(h, addr, L->code_name, &v) && pyhs_read_str(h, v, buf, n);
+	case K_GEN:
+		return gen_value(h, addr, buf, n);
+	case K_FUTURE:
+	case K_TASK:
+		return future_value(h, addr, buf, n);
 	default:
 		return false;
 	}

@@ -70,7 +70,9 @@ struct walker {
 		 id_qualname, id_slots, id_module, id_cache, id_subclasses,
 		 id_callback, id_code, id_func, id_globals, id_builtins,
 		 id_locals, id_back, id_frame, id_items, id_values,
-		 id_cell_contents;
+		 id_cell_contents, id_cr_await, id_ag_await, id_gi_yieldfrom,
+		 id_f_yieldfrom;
+	uint64_t coro_type, asyncgen_type;
 };
 
 /* Stops the walk with err (the current object's decoding first). */
@@ -336,6 +338,9 @@ static void type_fields(struct walker *w, struct pyhs_type_info *ti)
 		if (!hrd_off(h, t, L->type_tp_base, &t))
 			break;
 	}
+	const struct pyhs_asyncio_layout *A = NULL;
+	if (ti->kind == K_FUTURE || ti->kind == K_TASK)
+		A = pyhs_heap_asyncio_layout(h);
 	/* Fields that are not members but matter in paths. */
 	struct { enum pyhs_kind kind; int32_t off; const char *name; } extra[] = {
 		{ K_FUNCTION, L->func_code, ".__code__" },
@@ -356,6 +361,24 @@ static void type_fields(struct walker *w, struct pyhs_type_info *ti)
 		{ K_CODE, L->code_linetable, ".co_linetable" },
 		{ K_MODULE, L->module_md_name, ".__name__" },
 		{ K_FRAME, L->frame_f_locals, ".f_locals" },
+		/* _asyncio's C Future and Task, named as the pure-Python
+		 * classes name the same attributes. */
+		{ K_FUTURE, A ? A->fut_loop : -1, "._loop" },
+		{ K_FUTURE, A ? A->fut_callback0 : -1, "._callback0" },
+		{ K_FUTURE, A ? A->fut_callbacks : -1, "._callbacks" },
+		{ K_FUTURE, A ? A->fut_exception : -1, "._exception" },
+		{ K_FUTURE, A ? A->fut_result : -1, "._result" },
+		{ K_FUTURE, A ? A->fut_awaited_by : -1, "._awaited_by" },
+		{ K_TASK, A ? A->fut_loop : -1, "._loop" },
+		{ K_TASK, A ? A->fut_callback0 : -1, "._callback0" },
+		{ K_TASK, A ? A->fut_callbacks : -1, "._callbacks" },
+		{ K_TASK, A ? A->fut_exception : -1, "._exception" },
+		{ K_TASK, A ? A->fut_result : -1, "._result" },
+		{ K_TASK, A ? A->fut_awaited_by : -1, "._awaited_by" },
+		{ K_TASK, A ? A->task_fut_waiter : -1, "._fut_waiter" },
+		{ K_TASK, A ? A->task_coro : -1, "._coro" },
+		{ K_TASK, A ? A->task_name : -1, "._name" },
+		{ K_TASK, A ? A->task_context : -1, "._context" },
 	};
 	for (size_t k = 0; k < sizeof(extra) / sizeof(extra[0]); k++)
 		if (ti->kind == extra[k].kind &&
@@ -701,8 +724,11 @@ static uint64_t code_stacksize(struct walker *w, uint64_t code)
 }
 
 /* A 3.11+ _PyInterpreterFrame's references (f_code, f_funcobj, globals,
- * builtins, locals, frame object, local variables, value stack). */
-static void decode_iframe(struct walker *w, uint64_t f)
+ * builtins, locals, frame object, local variables, value stack). yf: the
+ * object on top of the stack a generator's frame is suspended awaiting (0
+ * if none), whose reference is labelled yf_label. */
+static void decode_iframe(struct walker *w, uint64_t f, uint64_t yf,
+			  uint32_t yf_label)
 {
 	struct pyhs_heap *h = w->h;
 	const struct pyhs_layout *L = h->L;
@@ -748,6 +774,8 @@ static void decode_iframe(struct walker *w, uint64_t f)
 			continue;
 		if (i < nlocals)
 			edge(w, v, local_label(w, code, i));
+		else if (yf && v == yf && i + 1 == top)
+			edge(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, yf_label));
 		else
 			conservative_edge(w, v, PYHS_LABEL(PYHS_LABEL_INDEX, i));
 	}
@@ -804,9 +832,14 @@ static void decode_frame_old(struct walker *w, uint64_t addr,
 	}
 	if (depth > code_stacksize(w, code))
 		depth = code_stacksize(w, code);
+	uint64_t yf = depth ? pyhs_old_frame_yf(h, addr, code) : 0;
 	for (uint64_t i = 0; i < depth && !w->stop; i++) {
 		uint64_t v;
-		if (hrd(h, vs + 8 * i, &v) && v)
+		if (!hrd(h, vs + 8 * i, &v) || !v)
+			continue;
+		if (yf && v == yf && i + 1 == depth)
+			edge(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, w->id_f_yieldfrom));
+		else
 			unsure_edge(w, v, PYHS_LABEL(PYHS_LABEL_INDEX, nslots + i));
 	}
 }
@@ -849,7 +882,7 @@ static uint64_t decode_frame(struct walker *w, uint64_t addr,
 	if (frame_code(w, code))
 		size += 8 * (code_nlocalsplus(w, code) + code_stacksize(w, code));
 	if (f == data)
-		decode_iframe(w, f);
+		decode_iframe(w, f, 0, 0);
 	return size;
 }
 
@@ -880,10 +913,16 @@ static uint64_t decode_gen(struct walker *w, uint64_t addr,
 	 * in 3.11-3.14, where the states before FRAME_COMPLETED (1) are the live
 	 * ones, and 5 in 3.15, whose states count up from FRAME_CREATED (0)),
 	 * and from 3.14 on the code object of a cleared one too. */
-	if (h->minor >= 15 ? state >= 0 && state < 5 : state < 1)
-		decode_iframe(w, f);
-	else if (h->minor >= 14 && code)
+	if (h->minor >= 15 ? state >= 0 && state < 5 : state < 1) {
+		struct pyhs_gen_frame g;
+		uint64_t yf = pyhs_gen_frame(h, addr, &g) ? g.yf : 0;
+		uint32_t label = ti->addr == w->coro_type ? w->id_cr_await :
+				 ti->addr == w->asyncgen_type ? w->id_ag_await :
+				 w->id_gi_yieldfrom;
+		decode_iframe(w, f, yf, label);
+	} else if (h->minor >= 14 && code) {
 		edge(w, code, PYHS_LABEL(PYHS_LABEL_FIELD, w->id_code));
+	}
 	return size;
 }
 
@@ -1481,19 +1520,15 @@ static void walk_gc_lists(struct walker *w)
 static void frame_description(struct walker *w, uint64_t code, uint64_t instr,
 			      bool is_iframe, char *buf, size_t n)
 {
-	const struct pyhs_layout *L = w->h->L;
-	char name[128] = "?", file[256] = "?";
-	uint64_t v;
-	if (hrd_off(w->h, code, L->code_name, &v))
-		pyhs_read_str(w->h, v, name, sizeof(name));
-	if (hrd_off(w->h, code, L->code_filename, &v))
-		pyhs_read_str(w->h, v, file, sizeof(file));
+	char name[128], file[256];
+	int line;
+	pyhs_code_location(w->h, code, instr, is_iframe, false, name, sizeof(name),
+			   file, sizeof(file), &line);
 	const char *base = strrchr(file, '/');
-	int line = pyhs_frame_line(w->h, code, instr, is_iframe);
+	char at[16] = "";
 	if (line > 0)
-		snprintf(buf, n, "frame %s (%s:%d)", name, base ? base + 1 : file, line);
-	else
-		snprintf(buf, n, "frame %s (%s)", name, base ? base + 1 : file);
+		snprintf(at, sizeof(at), ":%d", line);
+	snprintf(buf, n, "frame %s (%s%s)", name, base ? base + 1 : file, at);
 }
 
 static void walk_thread_frames(struct walker *w, uint64_t tstate, size_t k)
@@ -1556,7 +1591,7 @@ static void walk_thread_frames(struct walker *w, uint64_t tstate, size_t k)
 				uint64_t sa = w->cur_addr, se = w->cur_end;
 				w->cur_addr = f;
 				w->cur_end = f + (uint64_t)L->iframe_localsplus;
-				decode_iframe(w, f);
+				decode_iframe(w, f, 0, 0);
 				for (uint64_t e = before; e < h->edge_dst.size && !w->err; e++) {
 					char l[128], full[700];
 					uint32_t lab0 = h->edge_label.data[e];
@@ -1934,6 +1969,9 @@ static struct pyhs_error *intern_ids(struct walker *w)
 		{ &w->id_back, ".f_back" }, { &w->id_frame, ".frame" },
 		{ &w->id_items, ".items" }, { &w->id_values, ".values" },
 		{ &w->id_cell_contents, ".cell_contents" },
+		{ &w->id_cr_await, ".cr_await" }, { &w->id_ag_await, ".ag_await" },
+		{ &w->id_gi_yieldfrom, ".gi_yieldfrom" },
+		{ &w->id_f_yieldfrom, ".f_yieldfrom" },
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		struct pyhs_error *err = pyhs_heap_intern_string(w->h, names[i].s,
@@ -2059,6 +2097,70 @@ static struct pyhs_error *name_threads(struct pyhs_heap *h)
 	return NULL;
 }
 
+#define MAX_LIST_TASKS (UINT64_C(1) << 24)
+
+/* One 3.14+ list of tasks (a circular llist through TaskObj.task_node) as
+ * borrowed roots named label. */
+static void walk_task_list(struct walker *w, uint64_t head, int32_t node_off,
+			   const char *label)
+{
+	struct pyhs_heap *h = w->h;
+	uint64_t node;
+	if (!hrd(h, head, &node))
+		return;
+	for (uint64_t k = 0; node && node != head && !w->err; k++) {
+		if (k >= MAX_LIST_TASKS) {
+			pyhs_heap_warn(h, PYHS_WARN_CORRUPT, "%s is too long or loops", label);
+			return;
+		}
+		uint64_t task = node - (uint64_t)node_off;
+		if (pyhs_heap_add(h, task, true, &w->err) == PYHS_NO_OBJECT) {
+			if (!w->err)
+				pyhs_heap_warn(h, PYHS_WARN_CORRUPT,
+					       "%s leads to 0x%" PRIx64 ", which is not a task; rest of the list skipped",
+					       label, task);
+			return;
+		}
+		add_root(w, task, label, false);
+		if (!hrd(h, node, &node))
+			return;
+	}
+}
+
+/* 3.14+: the tasks of each thread, and of the threads that have ended. */
+static void walk_task_lists(struct walker *w)
+{
+	struct pyhs_heap *h = w->h;
+	const struct pyhs_asyncio_layout *A = &h->asyncio;
+	if (A->task_node < 0)
+		return;
+	char label[64];
+	for (size_t k = 0; k < h->threads.size && A->tstate_tasks_head >= 0; k++) {
+		snprintf(label, sizeof(label), "thread %zu asyncio task list", k);
+		walk_task_list(w, h->threads.data[k].tstate + (uint64_t)A->tstate_tasks_head,
+			       A->task_node, label);
+	}
+	if (A->interp_tasks_head >= 0)
+		walk_task_list(w, h->interp + (uint64_t)A->interp_tasks_head, A->task_node,
+			       "interpreter asyncio task list");
+}
+
+/* sys.hexversion, which has the patch level the binary may not. */
+static void read_hexversion(struct pyhs_heap *h)
+{
+	const struct pyhs_layout *L = h->L;
+	uint64_t sysdict, word, digit = 0;
+	if (!hrd_off(h, h->interp, L->interp_sysdict, &sysdict) || !sysdict)
+		return;
+	uint64_t hv = pyhs_dict_get_str(h, sysdict, "hexversion");
+	if (hv && hrd(h, hv + 16, &word)) {
+		uint64_t nd = L->long_lv_tag >= 0 ? word >> 3 : word;
+		if (nd == 1 && pyhs_target_read(h->t, hv + (uint64_t)L->long_digit, &digit, 4) &&
+		    (digit >> 24) == 3)
+			h->meta.hexversion = (uint32_t)digit;
+	}
+}
+
 struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 {
 	struct walker w = { .h = h };
@@ -2066,6 +2168,8 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 	struct pyhs_error *err = intern_ids(&w);
 	if (err)
 		return err;
+	pyhs_target_symbol(h->t, "PyCoro_Type", &w.coro_type);
+	pyhs_target_symbol(h->t, "PyAsyncGen_Type", &w.asyncgen_type);
 	if (!hrd_off(h, pyhs_target_runtime(h->t), L->rt_interpreters_head,
 		     &h->interp) || !h->interp)
 		return pyhs_error_create(PYHS_ERROR_INPUT,
@@ -2079,22 +2183,22 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 		if (s && pyhs_read_str(h, s, buf, sizeof(buf)) &&
 		    !(h->meta.version = pyhs_heap_own(h, buf)))
 			w.err = &pyhs_enomem;
-		/* sys.hexversion has the patch level the binary may not. */
-		uint64_t hv = pyhs_dict_get_str(h, v, "hexversion"), word, digit = 0;
-		if (hv && hrd(h, hv + 16, &word)) {
-			uint64_t nd = L->long_lv_tag >= 0 ? word >> 3 : word;
-			if (nd == 1 && pyhs_target_read(h->t, hv + (uint64_t)L->long_digit, &digit, 4) &&
-			    (digit >> 24) == 3)
-				h->meta.hexversion = (uint32_t)digit;
-		}
 	}
+	read_hexversion(h);
 	size_t types_rooted = 0;
+	bool task_lists = false;
 	for (uint64_t i = 0; i < h->addr.size && !w.err; i++) {
 		if (!pyhs_u64_vector_append(&h->edge_start, h->edge_dst.size)) {
 			w.err = &pyhs_enomem;
 			break;
 		}
 		decode(&w, (uint32_t)i);
+		/* Once a task has been met (and with it the layout of
+		 * _asyncio), the lists 3.14+ keep tasks on. */
+		if (!task_lists && h->asyncio_state == 1) {
+			task_lists = true;
+			walk_task_lists(&w);
+		}
 		/* Static types met as the type of an object are roots. */
 		while (types_rooted < h->types.size && !w.err) {
 			const struct pyhs_type_info *ti = &h->types.data[types_rooted++];
@@ -2132,4 +2236,23 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 			h->gc[g].bytes += h->size.data[i];
 	}
 	return NULL;
+}
+
+const struct pyhs_asyncio_layout *pyhs_heap_asyncio_layout(struct pyhs_heap *h)
+{
+	if (h->asyncio_state == 0 && h->t) {
+		/* The built-in tables differ between patch releases. */
+		if (!h->meta.hexversion && h->interp)
+			read_hexversion(h);
+		struct pyhs_error *err = pyhs_target_asyncio_layout(h->t, h->meta.hexversion,
+								    &h->asyncio);
+		h->asyncio_state = err ? -1 : 1;
+		if (err) {
+			pyhs_heap_warn(h, PYHS_WARN_CORRUPT,
+				       "asyncio Future and Task objects are scanned without names: %s",
+				       err->message);
+			pyhs_error_destroy(err);
+		}
+	}
+	return h->asyncio_state == 1 ? &h->asyncio : NULL;
 }

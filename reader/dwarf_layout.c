@@ -66,6 +66,8 @@ DEFINE_HASH_MAP(wanted_map, const char *, size_t, pyhs_hash_str, PYHS_EQ_STR)
 
 struct dwl {
 	Dwarf_Debug dbg;
+	const struct pyhs_dwarf_fact *facts; /* what to read */
+	size_t nfacts;
 	struct wanted_vector wanted;
 	struct wanted_map map;
 	size_t units;
@@ -153,9 +155,8 @@ static struct pyhs_error *want_name(struct dwl *c, const char *name,
 
 static struct pyhs_error *want_all_types(struct dwl *c)
 {
-	size_t n = pyhs_layout_nfields();
-	for (size_t i = 0; i < n; i++) {
-		const char *s = pyhs_layout_field_dwarf_type(i);
+	for (size_t i = 0; i < c->nfacts; i++) {
+		const char *s = c->facts[i].type;
 		while (s && *s) {
 			const char *bar = strchr(s, '|');
 			size_t len = bar ? (size_t)(bar - s) : strlen(s);
@@ -826,10 +827,10 @@ static struct pyhs_error *gather(struct dwl *c, size_t idx,
 static struct pyhs_error *score(struct dwl *c, const char *types,
 				const struct candidate *cand, size_t *ret)
 {
-	size_t n = pyhs_layout_nfields(), count = 0;
-	for (size_t i = 0; i < n; i++) {
-		const char *member = pyhs_layout_field_dwarf_member(i);
-		if (!member || strcmp(pyhs_layout_field_dwarf_type(i), types))
+	size_t count = 0;
+	for (size_t i = 0; i < c->nfacts; i++) {
+		const char *member = c->facts[i].member;
+		if (!member || strcmp(c->facts[i].type, types))
 			continue;
 		int64_t off;
 		bool found;
@@ -849,10 +850,9 @@ static struct pyhs_error *choose(struct dwl *c, const char *types,
 				 struct candidate *ret, bool *found)
 {
 	*found = false;
-	size_t n = pyhs_layout_nfields(), nmembers = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (pyhs_layout_field_dwarf_member(i) &&
-		    !strcmp(pyhs_layout_field_dwarf_type(i), types))
+	size_t nmembers = 0;
+	for (size_t i = 0; i < c->nfacts; i++) {
+		if (c->facts[i].member && !strcmp(c->facts[i].type, types))
 			nmembers++;
 	}
 	struct candidate_vector cands;
@@ -901,19 +901,18 @@ static struct pyhs_error *choose(struct dwl *c, const char *types,
 	return err;
 }
 
-static struct pyhs_error *fill(struct dwl *c, struct pyhs_layout *layout,
-			       size_t *nfound)
+static struct pyhs_error *fill(struct dwl *c, int32_t *values, size_t *nfound)
 {
-	size_t n = pyhs_layout_nfields();
+	size_t n = c->nfacts;
 	*nfound = 0;
 	for (size_t i = 0; i < n; i++)
-		pyhs_layout_set(layout, i, -1);
+		values[i] = -1;
 	for (size_t i = 0; i < n; i++) {
-		const char *types = pyhs_layout_field_dwarf_type(i);
+		const char *types = c->facts[i].type;
 		/* Facts sharing a type list are filled together. */
 		bool seen = false;
 		for (size_t j = 0; j < i && !seen; j++)
-			seen = !strcmp(pyhs_layout_field_dwarf_type(j), types);
+			seen = !strcmp(c->facts[j].type, types);
 		if (seen)
 			continue;
 		struct candidate cand = { 0 };
@@ -924,13 +923,13 @@ static struct pyhs_error *fill(struct dwl *c, struct pyhs_layout *layout,
 		if (!found)
 			continue;
 		for (size_t j = i; j < n; j++) {
-			if (strcmp(pyhs_layout_field_dwarf_type(j), types))
+			if (strcmp(c->facts[j].type, types))
 				continue;
-			const char *member = pyhs_layout_field_dwarf_member(j);
+			const char *member = c->facts[j].member;
 			if (!member) {
 				if (cand.size > INT32_MAX)
 					return corrupt("implausible struct size");
-				pyhs_layout_set(layout, j, (int32_t)cand.size);
+				values[j] = (int32_t)cand.size;
 				(*nfound)++;
 				continue;
 			}
@@ -940,7 +939,7 @@ static struct pyhs_error *fill(struct dwl *c, struct pyhs_layout *layout,
 			if (err)
 				return err;
 			if (ok) {
-				pyhs_layout_set(layout, j, (int32_t)off);
+				values[j] = (int32_t)off;
 				(*nfound)++;
 			}
 		}
@@ -950,8 +949,9 @@ static struct pyhs_error *fill(struct dwl *c, struct pyhs_layout *layout,
 
 /* ---- entry point -------------------------------------------------------- */
 
-struct pyhs_error *pyhs_layout_from_dwarf(const char *path,
-					  struct pyhs_layout *ret)
+struct pyhs_error *pyhs_dwarf_facts(const char *path,
+				    const struct pyhs_dwarf_fact *facts,
+				    size_t nfacts, int32_t *ret)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -968,7 +968,7 @@ struct pyhs_error *pyhs_layout_from_dwarf(const char *path,
 		return err;
 	}
 
-	struct dwl c = { .steps = MAX_STEPS };
+	struct dwl c = { .steps = MAX_STEPS, .facts = facts, .nfacts = nfacts };
 	wanted_vector_init(&c.wanted);
 	wanted_map_init(&c.map);
 	struct pyhs_error *err = NULL;
@@ -1002,10 +1002,12 @@ struct pyhs_error *pyhs_layout_from_dwarf(const char *path,
 		if (!again)
 			break;
 	}
-	struct pyhs_layout layout;
+	int32_t *values = calloc(nfacts ? nfacts : 1, sizeof(*values));
 	size_t nfound = 0;
+	if (!err && !values)
+		err = &pyhs_enomem;
 	if (!err && c.units > 0)
-		err = fill(&c, &layout, &nfound);
+		err = fill(&c, values, &nfound);
 	if (err)
 		err = pyhs_error_wrap(err, "%s", path);
 	else if (c.units == 0)
@@ -1016,7 +1018,8 @@ struct pyhs_error *pyhs_layout_from_dwarf(const char *path,
 					"%s: no CPython types in the DWARF",
 					path);
 	if (!err)
-		*ret = layout;
+		memcpy(ret, values, nfacts * sizeof(*values));
+	free(values);
 
 	dwl_deinit(&c);
 	derr = NULL;
@@ -1025,5 +1028,33 @@ struct pyhs_error *pyhs_layout_from_dwarf(const char *path,
 		dwarf_dealloc_error(NULL, derr);
 out_fd:
 	close(fd);
+	return err;
+}
+
+struct pyhs_error *pyhs_layout_from_dwarf(const char *path,
+					  struct pyhs_layout *ret)
+{
+	size_t n = pyhs_layout_nfields();
+	struct pyhs_dwarf_fact *facts = calloc(n, sizeof(*facts));
+	int32_t *values = calloc(n, sizeof(*values));
+	struct pyhs_error *err = NULL;
+	if (!facts || !values) {
+		err = &pyhs_enomem;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		facts[i].type = pyhs_layout_field_dwarf_type(i);
+		facts[i].member = pyhs_layout_field_dwarf_member(i);
+	}
+	err = pyhs_dwarf_facts(path, facts, n, values);
+	if (!err) {
+		struct pyhs_layout layout;
+		for (size_t i = 0; i < n; i++)
+			pyhs_layout_set(&layout, i, values[i]);
+		*ret = layout;
+	}
+out:
+	free(facts);
+	free(values);
 	return err;
 }

@@ -72,6 +72,20 @@ struct pyhs_error *pyhs_layout_debug_offsets(const void *block, size_t len,
 struct pyhs_error *pyhs_layout_from_dwarf(const char *path,
 					  struct pyhs_layout *ret);
 
+/* One fact to read from DWARF: the offset of a member path in the first
+ * of the '|'-separated type names that is defined, or with a NULL member
+ * its size (the forms of layout_fields.h). */
+struct pyhs_dwarf_fact {
+	const char *type;
+	const char *member;
+};
+/* Reads nfacts facts from the DWARF of an ELF file into ret[0..nfacts),
+ * -1 for those it does not have. PYHS_ERROR_NOT_FOUND if the file has no
+ * usable DWARF or none of the types. */
+struct pyhs_error *pyhs_dwarf_facts(const char *path,
+				    const struct pyhs_dwarf_fact *facts,
+				    size_t nfacts, int32_t *ret);
+
 /* ---- Targets ------------------------------------------------------------ */
 
 struct pyhs_target;
@@ -162,6 +176,25 @@ static inline bool pyhs_target_read_u64(const struct pyhs_target *t,
 /* Symbols of every mapped ELF file (and its debug file), biased. */
 bool pyhs_target_symbol(const struct pyhs_target *t, const char *name,
 			uint64_t *ret);
+
+/* Byte offsets in _asyncio's C Future and Task objects (-1: the version has
+ * no such field), from the DWARF of the _asyncio module where it has some,
+ * else built-in tables per version (hexversion: sys.hexversion when known,
+ * else 0 for the version the binary gives, which may lack the patch
+ * level). fut_state is a C int: 0 pending, 1 cancelled, 2 finished. */
+struct pyhs_asyncio_layout {
+	int32_t fut_size, fut_loop, fut_callback0, fut_callbacks, fut_exception,
+		fut_result, fut_state, fut_awaited_by;
+	int32_t task_size, task_fut_waiter, task_coro, task_name, task_context;
+	/* 3.14+: tasks are linked through task_node (a llist_node: next,
+	 * prev) from a head in each thread state (_PyThreadStateImpl) and one
+	 * in the interpreter state (tasks of threads that have ended). */
+	int32_t task_node, tstate_tasks_head, interp_tasks_head;
+	char source[8]; /* "dwarf" or "builtin" */
+};
+struct pyhs_error *pyhs_target_asyncio_layout(const struct pyhs_target *t,
+					      uint32_t hexversion,
+					      struct pyhs_asyncio_layout *ret);
 
 /* Process facts. */
 int pyhs_target_pid(const struct pyhs_target *t);

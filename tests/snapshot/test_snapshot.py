@@ -560,10 +560,10 @@ def make_corpus(good):
     size = len(good)
     out.append(("empty file", b"", None, False))
     out.append(("wrong magic", b"\x89PYHSNAQ" + good[8:], r"not a pyheapsnap snapshot|not an ELF", False))
-    out.append(("version 2", snap.build(version=2),
-                r"newer pyheapsnap \(format 2; this one reads up to 1\)", False))
-    out.append(("version 2, old checksum", good[:8] + struct.pack("<I", 2) + good[12:],
-                r"newer pyheapsnap \(format 2; this one reads up to 1\)", False))
+    out.append(("version 3", snap.build(version=3),
+                r"newer pyheapsnap \(format 3; this one reads up to 2\)", False))
+    out.append(("version 3, old checksum", good[:8] + struct.pack("<I", 3) + good[12:],
+                r"newer pyheapsnap \(format 3; this one reads up to 2\)", False))
     out.append(("version 0", snap.build(version=0), r"version 0", False))
     # Truncations: every byte of the header, each section's edges, and more.
     cuts = set(range(1, HEADER_SIZE + 2))
@@ -674,8 +674,8 @@ COMMITTED = [
     ("valid-tiny.phs", None, 0, None),
     ("empty.phs", "empty file", 3, r"empty"),
     ("wrong-magic.phs", "wrong magic", 3, r"not a pyheapsnap snapshot \(wrong magic number\)"),
-    ("newer-version.phs", "version 2", 3,
-     r"newer pyheapsnap \(format 2; this one reads up to 1\)"),
+    ("newer-version.phs", "version 3", 3,
+     r"newer pyheapsnap \(format 3; this one reads up to 2\)"),
     ("truncated-header.phs", "truncated to 40", 3, r"truncated to 40 bytes, inside the header"),
     ("truncated-middle.phs", None, 3, r"truncated to \d+ of its \d+ bytes"),
     ("flipped-header.phs", "header byte 20 flipped", 3, r"checksum mismatch in the header"),

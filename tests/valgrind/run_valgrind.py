@@ -64,7 +64,8 @@ def main():
             ["export", core, "-o", os.path.join(work, "out.jsonl")],
             ["top", core, "--group", "type"], ["path", core, addr, "--all"],
             ["show", core, addr], ["cycles", core], ["cycles", core, "--unreachable"],
-            ["stacks", core], ["snapshot", core, "-o", os.path.join(work, "again.phs")],
+            ["stacks", core], ["tasks", core], ["tasks", "--json", snap],
+            ["snapshot", core, "-o", os.path.join(work, "again.phs")],
             ["summary", snap], ["diff", core, snap, "--by", "path"],
             ["summary", "--no-dwarf", core],
         ]
