@@ -134,6 +134,10 @@ int input_option(struct input_options *o, int opt, const char *arg);
  * on failure, 0 on success. */
 int input_open(const char *path, struct input_options *o,
 	       struct pyhs_heap **ret);
+/* Opens a core or the --pid process as a target, without building its
+ * heap; prints the error and returns EXIT_INPUT on failure, 0 on success. */
+int input_open_target(const char *path, struct input_options *o,
+		      struct pyhs_target **ret);
 /* -o FILE of the verbs that write one: refuses an empty name. */
 int output_option(const char *verb, const char *arg, const char **ret);
 
@@ -165,6 +169,7 @@ int verb_cycles(int argc, char **argv);
 int verb_show(int argc, char **argv);
 int verb_stacks(int argc, char **argv);
 int verb_diff(int argc, char **argv);
+int verb_memory(int argc, char **argv);
 
 /* Shared by summary and demo. */
 int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out);

@@ -220,7 +220,22 @@ static struct pyhs_error *attr_udata(struct dwl *c, Dwarf_Die die,
 	if (res != DW_DLV_OK)
 		return dw_error(c, derr, "reading an attribute");
 	Dwarf_Unsigned v;
-	res = dwarf_formudata(attr, &v, &derr);
+	Dwarf_Half form = 0;
+	if (dwarf_whatform(attr, &form, &derr) != DW_DLV_OK)
+		form = 0;
+	if (form == DW_FORM_implicit_const) {
+		/* The value sits in the abbreviation: dwarf_formudata of
+		 * this libdwarf refuses it, dwarf_formsdata reads it. */
+		Dwarf_Signed sv;
+		res = dwarf_formsdata(attr, &sv, &derr);
+		if (res == DW_DLV_OK && sv < 0) {
+			dwarf_dealloc_attribute(attr);
+			return corrupt("negative implicit constant");
+		}
+		v = (Dwarf_Unsigned)sv;
+	} else {
+		res = dwarf_formudata(attr, &v, &derr);
+	}
 	dwarf_dealloc_attribute(attr);
 	if (res != DW_DLV_OK)
 		return dw_error(c, derr, "reading a constant attribute");

@@ -137,6 +137,72 @@ const struct pyhs_layout *pyhs_target_layout(const struct pyhs_target *t);
 enum pyhs_layout_source pyhs_target_layout_source(const struct pyhs_target *t);
 const char *pyhs_target_debug_file(const struct pyhs_target *t); /* or NULL */
 
+/* ---- pymalloc: CPython's small-object allocator --------------------------
+ *
+ * Its arenas and pools counted as sys._debugmallocstats() counts them: every
+ * arena object with an address, every pool carved from it whose count of
+ * blocks in use is not zero. The state is read from _PyRuntime's main
+ * interpreter (3.12+) or from obmalloc.c's static variables (3.8 to 3.11,
+ * found by symbol: .symtab or the debug file). A pool header or arena object
+ * that does not add up is counted as a warning and bounded, never followed
+ * blindly.
+ */
+
+enum pyhs_pymalloc_status {
+	PYHS_PYMALLOC_OK,       /* arenas read */
+	PYHS_PYMALLOC_UNUSED,   /* pymalloc holds no arenas: objects come from
+				 * malloc (PYTHONMALLOC=malloc, or similar) */
+	PYHS_PYMALLOC_MISSING,  /* its state cannot be found: see missing */
+};
+
+#define PYHS_PYMALLOC_MAX_CLASSES 64
+
+struct pyhs_pymalloc_class {
+	uint32_t size;          /* block size in bytes */
+	uint64_t pools;         /* pools in use of this size */
+	uint64_t blocks_in_use;
+	uint64_t blocks_free;   /* in those pools, never carved ones too */
+};
+
+struct pyhs_pymalloc_arena {
+	uint64_t address;       /* as malloc'd or mmap'd: arena_size bytes */
+	uint32_t free_pools;
+	uint32_t total_pools;
+};
+
+struct pyhs_pymalloc {
+	enum pyhs_pymalloc_status status;
+	char missing[160];      /* what could not be found (MISSING) */
+	/* The object allocator in use, as far as it can be told: "pymalloc",
+	 * "malloc", "pymalloc with debug hooks", "mimalloc", ... or "". */
+	char allocator[80];
+	bool traced;            /* tracemalloc's hooks sit in front of it */
+	uint64_t pool_size, arena_size, pool_overhead;
+	uint64_t arenas;        /* arena objects with an address */
+	/* The counters obmalloc keeps (-1 where unreadable). */
+	int64_t arenas_total, arenas_highwater, arenas_current;
+	uint64_t free_pools;
+	uint64_t allocated_bytes;   /* blocks in use */
+	uint64_t available_bytes;   /* free blocks in used pools */
+	uint64_t free_pool_bytes;   /* free pools */
+	uint64_t pool_header_bytes;
+	uint64_t quantization_bytes;
+	uint64_t alignment_bytes;   /* lost to arena alignment */
+	size_t nclasses;
+	struct pyhs_pymalloc_class classes[PYHS_PYMALLOC_MAX_CLASSES];
+	size_t narenas;             /* arena list, in arena-object order */
+	struct pyhs_pymalloc_arena *arena_list;
+	uint64_t nwarnings;
+	char warning[200];          /* the first, or "" */
+};
+
+/* Reads pymalloc's state; PYHS_ERROR_NOMEM only: what cannot be read is in
+ * the result's status, missing and warnings. Free with
+ * pyhs_pymalloc_destroy. */
+struct pyhs_error *pyhs_pymalloc_read(const struct pyhs_target *t,
+				      struct pyhs_pymalloc **ret);
+void pyhs_pymalloc_destroy(struct pyhs_pymalloc *p);
+
 /* ---- What a target holds, to write it out again as a core ---------------
  *
  * A live target keeps what its capture saw while the process was stopped:

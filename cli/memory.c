@@ -1,0 +1,170 @@
+/* pyheapsnap memory: where the memory goes. pymalloc's arenas and pools,
+ * the lines that allocated what tracemalloc traced, and the regions that
+ * make up every mapped byte. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pyheapsnap.h"
+
+enum { OPT_BY = OPT_VERB_FIRST };
+
+struct memory_options {
+	uint64_t top;
+};
+
+static void help(void)
+{
+	printf("usage: pyheapsnap memory [OPTIONS] INPUT\n"
+	       "\n"
+	       "Says where the memory of the process in INPUT (a core, or --pid) goes:\n"
+	       "pymalloc's arenas, pools and free blocks per size class, as\n"
+	       "sys._debugmallocstats() counts them.\n"
+	       "\n"
+	       "Options:\n"
+	       "  -n N                   show the N largest of each list (default 10)\n"
+	       INPUT_OPTIONS_HELP
+	       "  -h, --help             show this help\n");
+}
+
+static int option(void *ctx, int opt, const char *arg)
+{
+	struct memory_options *m = ctx;
+	switch (opt) {
+	case 'n':
+		if (!parse_count(arg, &m->top))
+			return usage_error("memory", "-n takes a positive whole number, not '%s'", arg);
+		return 0;
+	default:
+		return usage_error("memory", "unknown option");
+	}
+}
+
+static const char *status_name(enum pyhs_pymalloc_status s)
+{
+	switch (s) {
+	case PYHS_PYMALLOC_OK:
+		return "ok";
+	case PYHS_PYMALLOC_UNUSED:
+		return "unused";
+	default:
+		return "missing";
+	}
+}
+
+static void print_pymalloc_json(const struct pyhs_pymalloc *p)
+{
+	printf("\"pymalloc\": {\"status\": \"%s\", \"allocator\": ", status_name(p->status));
+	pyhs_json_string(stdout, p->allocator);
+	printf(", \"traced\": %s, \"missing\": ", p->traced ? "true" : "false");
+	pyhs_json_string(stdout, p->missing);
+	printf(", \"pool_size\": %" PRIu64 ", \"arena_size\": %" PRIu64
+	       ", \"arenas\": %" PRIu64 ", \"arenas_allocated_total\": %" PRId64
+	       ", \"arenas_highwater\": %" PRId64 ", \"free_pools\": %" PRIu64
+	       ", \"bytes\": %" PRIu64 ", \"allocated_bytes\": %" PRIu64
+	       ", \"free_block_bytes\": %" PRIu64 ", \"free_pool_bytes\": %" PRIu64
+	       ", \"pool_header_bytes\": %" PRIu64 ", \"quantization_bytes\": %" PRIu64
+	       ", \"alignment_bytes\": %" PRIu64 ", \"size_classes\": [",
+	       p->pool_size, p->arena_size, p->arenas, p->arenas_total,
+	       p->arenas_highwater, p->free_pools, p->arenas * p->arena_size,
+	       p->allocated_bytes, p->available_bytes, p->free_pool_bytes,
+	       p->pool_header_bytes, p->quantization_bytes, p->alignment_bytes);
+	bool first = true;
+	for (size_t k = 0; k < p->nclasses; k++) {
+		const struct pyhs_pymalloc_class *c = &p->classes[k];
+		if (!c->pools)
+			continue;
+		printf("%s{\"size\": %" PRIu32 ", \"pools\": %" PRIu64
+		       ", \"blocks_in_use\": %" PRIu64 ", \"blocks_free\": %" PRIu64 "}",
+		       first ? "" : ", ", c->size, c->pools, c->blocks_in_use,
+		       c->blocks_free);
+		first = false;
+	}
+	printf("], \"warnings\": %" PRIu64 ", \"warning\": ", p->nwarnings);
+	pyhs_json_string(stdout, p->warning);
+	fputs("}", stdout);
+}
+
+static void print_pymalloc_text(const struct pyhs_pymalloc *p)
+{
+	char a[32], b[32], c[32], d[32], e[32], f[32], g[32];
+	if (p->status == PYHS_PYMALLOC_MISSING) {
+		printf("pymalloc: not read: %s\n", p->missing);
+		return;
+	}
+	if (p->status == PYHS_PYMALLOC_UNUSED) {
+		printf("pymalloc: holds no arenas: the process did not use it%s%s%s\n",
+		       p->allocator[0] ? " (object allocator: " : "",
+		       p->allocator, p->allocator[0] ? ")" : "");
+		return;
+	}
+	uint64_t total = p->arenas * p->arena_size;
+	printf("pymalloc%s%s%s%s: %" PRIu64 " arenas of %s, %s\n",
+	       p->allocator[0] ? " (" : "", p->allocator,
+	       p->traced ? ", traced by tracemalloc" : "",
+	       p->allocator[0] ? ")" : "", p->arenas,
+	       pyhs_format_bytes(p->arena_size, a, sizeof(a)),
+	       pyhs_format_bytes(total, b, sizeof(b)));
+	uint64_t free_bytes = p->available_bytes + p->free_pool_bytes;
+	if (free_bytes)
+		printf("  %s of %s in pymalloc's arenas are free blocks (%s in pools in use, %s in %" PRIu64
+		       " empty pools): an arena is returned only once all its pools are empty\n",
+		       pyhs_format_bytes(free_bytes, a, sizeof(a)),
+		       pyhs_format_bytes(total, b, sizeof(b)),
+		       pyhs_format_bytes(p->available_bytes, c, sizeof(c)),
+		       pyhs_format_bytes(p->free_pool_bytes, d, sizeof(d)), p->free_pools);
+	printf("  in use %s, pool headers %s, quantization %s, arena alignment %s\n",
+	       pyhs_format_bytes(p->allocated_bytes, e, sizeof(e)),
+	       pyhs_format_bytes(p->pool_header_bytes, f, sizeof(f)),
+	       pyhs_format_bytes(p->quantization_bytes, g, sizeof(g)),
+	       pyhs_format_bytes(p->alignment_bytes, a, sizeof(a)));
+	printf("\n  class  size   pools  blocks in use  free blocks\n");
+	for (size_t k = 0; k < p->nclasses; k++) {
+		const struct pyhs_pymalloc_class *cl = &p->classes[k];
+		if (!cl->pools)
+			continue;
+		printf("  %5zu  %4" PRIu32 "  %6" PRIu64 "  %13s  %11s\n", k, cl->size,
+		       cl->pools, fmt_count(cl->blocks_in_use, a, sizeof(a)),
+		       fmt_count(cl->blocks_free, b, sizeof(b)));
+	}
+	if (p->nwarnings)
+		printf("\n  warnings: %" PRIu64 " (first: %s)\n", p->nwarnings, p->warning);
+}
+
+int verb_memory(int argc, char **argv)
+{
+	struct memory_options m = { .top = 10 };
+	static const struct option longopts[] = { { 0 } };
+	struct verb_spec spec = { "memory", "n:", longopts, help, option, &m, 1, 1 };
+	struct input_options o = { 0 };
+	char **args;
+	int nargs;
+	int r = parse_verb_args(&spec, argc, argv, &o, &args, &nargs);
+	if (r >= 0)
+		return r;
+	if (args[0] != PID_INPUT && pyhs_snapshot_is(args[0])) {
+		log_error("memory needs a core or --pid: snapshot '%s' keeps objects, not the allocators' state",
+			  args[0]);
+		return EXIT_INPUT;
+	}
+	struct pyhs_target *t;
+	if ((r = input_open_target(args[0], &o, &t)))
+		return r;
+	struct pyhs_pymalloc *p;
+	struct pyhs_error *err = pyhs_pymalloc_read(t, &p);
+	if (err) {
+		pyhs_target_destroy(t);
+		return report_error(err);
+	}
+	if (o.json) {
+		fputs("{", stdout);
+		print_pymalloc_json(p);
+		fputs("}\n", stdout);
+	} else {
+		print_pymalloc_text(p);
+	}
+	pyhs_pymalloc_destroy(p);
+	pyhs_target_destroy(t);
+	return EXIT_OK;
+}

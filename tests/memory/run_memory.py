@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""The memory verb against CPython's own accounts of its memory.
+
+    run_memory.py --tool PATH/TO/pyheapsnap --label LABEL [--tool-args ARG ...]
+    run_memory.py --list
+
+LABEL is one of pyhs_test.interpreters()'s labels (--list prints them, one
+a line, spaces as dashes). For that interpreter:
+
+  pymalloc: fragment_program.py fragments pymalloc, records
+    sys._debugmallocstats() and aborts; `pyheapsnap memory --json CORE` must
+    give every size class the pools, blocks in use and free blocks CPython
+    printed, and the same number of arenas.
+
+Exit status: 0 if everything agrees, 1 if not, 77 (skipped) if the
+interpreter is not installed or leaves no core.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from pyhs_test import NoCore, clean_env, interpreters, run_to_core  # noqa: E402
+
+PROGRAM = os.path.join(HERE, "fragment_program.py")
+EXIT_SKIP = 77
+failures = []
+
+
+def label_name(label):
+    return label.replace(" ", "-")
+
+
+def check(cond, msg):
+    if not cond:
+        failures.append(msg)
+        print("FAIL: " + msg, flush=True)
+    return cond
+
+
+def parse_mallocstats(text):
+    """{size: (pools, in use, free)} and the current arena count."""
+    classes = {}
+    arenas = None
+    for line in text.splitlines():
+        m = re.match(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$", line)
+        if m and arenas is None:
+            _, size, pools, used, free = map(int, m.groups())
+            classes[size] = (pools, used, free)
+        m = re.match(r"^# arenas allocated current\s*=\s*([\d,]+)", line)
+        if m:
+            arenas = int(m.group(1).replace(",", ""))
+    return classes, arenas
+
+
+def run_tool(tool, args, core):
+    out = subprocess.run([tool, "memory", "--json", core] + args,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    if out.returncode != 0:
+        check(False, "pyheapsnap memory exited %d: %s"
+              % (out.returncode, out.stderr.decode(errors="replace").strip()))
+        return None
+    return json.loads(out.stdout)
+
+
+def check_pymalloc(label, python, tool, tool_args, workdir):
+    case = os.path.join(workdir, "pymalloc")
+    os.makedirs(case)
+    core = run_to_core([python, "-I", PROGRAM, case], case, clean_env(), 120)
+    with open(os.path.join(case, "mallocstats.txt")) as f:
+        truth, arenas = parse_mallocstats(f.read())
+    if not check(truth and arenas is not None,
+                 "%s: no pymalloc statistics from sys._debugmallocstats()" % label):
+        return
+    d = run_tool(tool, tool_args, core)
+    if d is None:
+        return
+    p = d["pymalloc"]
+    if not check(p["status"] == "ok", "%s: pymalloc status %r (%s)"
+                 % (label, p["status"], p["missing"])):
+        return
+    check(p["warnings"] == 0, "%s: %d warnings on a clean heap (%s)"
+          % (label, p["warnings"], p["warning"]))
+    check(p["arenas"] == arenas, "%s: %d arenas, CPython says %d"
+          % (label, p["arenas"], arenas))
+    ours = {c["size"]: (c["pools"], c["blocks_in_use"], c["blocks_free"])
+            for c in p["size_classes"]}
+    wrong = 0
+    for size in sorted(set(truth) | set(ours)):
+        t = truth.get(size, (0, 0, 0))
+        o = ours.get(size, (0, 0, 0))
+        if t != o:
+            wrong += 1
+            check(False, "%s: size class %d: pools, in use, free %s; CPython says %s"
+                  % (label, size, o, t))
+    blocks = sum(t[1] for t in truth.values())
+    print("%s: pymalloc: %d arenas, %d size classes, %d blocks in use; %d classes differ"
+          % (label, arenas, len(truth), blocks, wrong), flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tool")
+    ap.add_argument("--label")
+    ap.add_argument("--list", action="store_true")
+    ap.add_argument("--keep", action="store_true")
+    argv = sys.argv[1:]
+    tool_args = []
+    if "--tool-args" in argv:
+        i = argv.index("--tool-args")
+        tool_args = argv[i + 1:]
+        argv = argv[:i]
+    args = ap.parse_args(argv)
+    if args.list:
+        for label, _, _ in interpreters():
+            print(label_name(label))
+        return 0
+    found = [(lb, py, pat) for lb, py, pat in interpreters()
+             if label_name(lb) == args.label]
+    if not found:
+        print("skipped: %s: not among the test interpreters" % args.label)
+        return EXIT_SKIP
+    label, python, pattern = found[0]
+    if not python:
+        print("skipped: %s: not installed (no %s)" % (label, pattern))
+        return EXIT_SKIP
+    workdir = tempfile.mkdtemp(prefix="pyhs-memory-")
+    try:
+        try:
+            check_pymalloc(label, python, args.tool, tool_args, workdir)
+        except NoCore as e:
+            print("skipped: %s: %s" % (label, e))
+            return EXIT_SKIP
+    finally:
+        if args.keep:
+            print("kept " + workdir)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    if failures:
+        print("%d failures" % len(failures))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
