@@ -12,6 +12,7 @@ enum { OPT_BY = OPT_VERB_FIRST };
 
 struct memory_options {
 	uint64_t top;
+	bool by_traceback;
 };
 
 static void help(void)
@@ -20,10 +21,14 @@ static void help(void)
 	       "\n"
 	       "Says where the memory of the process in INPUT (a core, or --pid) goes:\n"
 	       "pymalloc's arenas, pools and free blocks per size class, as\n"
-	       "sys._debugmallocstats() counts them.\n"
+	       "sys._debugmallocstats() counts them; when tracemalloc was tracing, the\n"
+	       "lines (or tracebacks) that allocated what is still allocated, as\n"
+	       "tracemalloc's Snapshot.statistics() gives them.\n"
 	       "\n"
 	       "Options:\n"
 	       "  -n N                   show the N largest of each list (default 10)\n"
+	       "      --by line|traceback  group allocations by their most recent line\n"
+	       "                         (default) or by their whole traceback\n"
 	       INPUT_OPTIONS_HELP
 	       "  -h, --help             show this help\n");
 }
@@ -32,6 +37,14 @@ static int option(void *ctx, int opt, const char *arg)
 {
 	struct memory_options *m = ctx;
 	switch (opt) {
+	case OPT_BY:
+		if (!strcmp(arg, "line") || !strcmp(arg, "lineno"))
+			m->by_traceback = false;
+		else if (!strcmp(arg, "traceback"))
+			m->by_traceback = true;
+		else
+			return usage_error("memory", "--by takes line or traceback, not '%s'", arg);
+		return 0;
 	case 'n':
 		if (!parse_count(arg, &m->top))
 			return usage_error("memory", "-n takes a positive whole number, not '%s'", arg);
@@ -132,10 +145,123 @@ static void print_pymalloc_text(const struct pyhs_pymalloc *p)
 		printf("\n  warnings: %" PRIu64 " (first: %s)\n", p->nwarnings, p->warning);
 }
 
+static const char *allocations_status_name(enum pyhs_allocations_status s)
+{
+	switch (s) {
+	case PYHS_ALLOCATIONS_OK:
+		return "ok";
+	case PYHS_ALLOCATIONS_OFF:
+		return "off";
+	default:
+		return "missing";
+	}
+}
+
+static void print_frames_json(const struct pyhs_allocations *a, uint32_t tb,
+			      uint32_t n)
+{
+	for (uint32_t k = 0; k < n; k++) {
+		const char *file;
+		uint32_t line;
+		pyhs_allocations_frame(a, tb, k, &file, &line);
+		fputs(k ? ", {\"file\": " : "{\"file\": ", stdout);
+		pyhs_json_string(stdout, file);
+		printf(", \"line\": %" PRIu32 "}", line);
+	}
+}
+
+static uint64_t traced_bytes(const struct pyhs_allocations *a)
+{
+	uint64_t total = 0;
+	for (uint64_t i = 0; i < pyhs_allocations_ntraces(a); i++) {
+		struct pyhs_trace tr;
+		pyhs_allocations_trace(a, i, &tr);
+		total += tr.size;
+	}
+	return total;
+}
+
+static void print_allocations(const struct pyhs_allocations *a,
+			      const struct pyhs_allocation_stat *stats, size_t n,
+			      const struct memory_options *m, bool json)
+{
+	enum pyhs_allocations_status st = pyhs_allocations_status(a);
+	uint64_t ntraces = pyhs_allocations_ntraces(a), bytes = traced_bytes(a);
+	size_t shown = n < m->top ? n : (size_t)m->top;
+	char b1[32], b2[32];
+	if (json) {
+		printf("\"allocations\": {\"status\": \"%s\", \"missing\": ",
+		       allocations_status_name(st));
+		pyhs_json_string(stdout, pyhs_allocations_missing(a));
+		printf(", \"max_frames\": %d, \"traces\": %" PRIu64 ", \"bytes\": %" PRIu64
+		       ", \"%s\": [", pyhs_allocations_max_frames(a), ntraces, bytes,
+		       m->by_traceback ? "by_traceback" : "by_line");
+		for (size_t i = 0; i < shown; i++) {
+			const struct pyhs_allocation_stat *s = &stats[i];
+			uint32_t nf = pyhs_allocations_nframes(a, s->traceback);
+			if (i)
+				fputs(", ", stdout);
+			if (m->by_traceback) {
+				printf("{\"size\": %" PRIu64 ", \"count\": %" PRIu64 ", \"frames\": [",
+				       s->size, s->count);
+				print_frames_json(a, s->traceback, nf);
+				fputs("]}", stdout);
+			} else {
+				const char *file = "<unknown>";
+				uint32_t line = 0;
+				if (nf)
+					pyhs_allocations_frame(a, s->traceback, 0, &file, &line);
+				fputs("{\"file\": ", stdout);
+				pyhs_json_string(stdout, file);
+				printf(", \"line\": %" PRIu32 ", \"size\": %" PRIu64
+				       ", \"count\": %" PRIu64 "}", line, s->size, s->count);
+			}
+		}
+		printf("], \"warnings\": %" PRIu64 ", \"warning\": ",
+		       pyhs_allocations_nwarnings(a));
+		pyhs_json_string(stdout, pyhs_allocations_warning(a));
+		fputs("}", stdout);
+		return;
+	}
+	if (st == PYHS_ALLOCATIONS_OFF) {
+		printf("\nallocation sites: tracemalloc was not tracing (PYTHONTRACEMALLOC=N or\n"
+		       "  tracemalloc.start() records where each block was allocated)\n");
+		return;
+	}
+	if (st == PYHS_ALLOCATIONS_MISSING) {
+		printf("\nallocation sites: not read: %s\n", pyhs_allocations_missing(a));
+		return;
+	}
+	printf("\nallocation sites (tracemalloc, up to %d frames): %s traces, %s\n",
+	       pyhs_allocations_max_frames(a), fmt_count(ntraces, b1, sizeof(b1)),
+	       pyhs_format_bytes(bytes, b2, sizeof(b2)));
+	printf("  %10s  %9s  %s\n", "size", "count", m->by_traceback ? "traceback" : "line");
+	for (size_t i = 0; i < shown; i++) {
+		const struct pyhs_allocation_stat *s = &stats[i];
+		uint32_t nf = pyhs_allocations_nframes(a, s->traceback);
+		printf("  %10s  %9s", pyhs_format_bytes(s->size, b1, sizeof(b1)),
+		       fmt_count(s->count, b2, sizeof(b2)));
+		for (uint32_t k = 0; k < (m->by_traceback ? nf : (nf ? 1 : 0)); k++) {
+			const char *file;
+			uint32_t line;
+			pyhs_allocations_frame(a, s->traceback, k, &file, &line);
+			printf("%s%s:%" PRIu32 "\n", k ? "                         " : "  ", file, line);
+		}
+		if (!nf)
+			printf("  <unknown>\n");
+	}
+	if (pyhs_allocations_nwarnings(a))
+		printf("  warnings: %" PRIu64 " (first: %s)\n", pyhs_allocations_nwarnings(a),
+		       pyhs_allocations_warning(a));
+}
+
 int verb_memory(int argc, char **argv)
 {
 	struct memory_options m = { .top = 10 };
-	static const struct option longopts[] = { { 0 } };
+	static const struct option longopts[] = {
+		{ "by", required_argument, NULL, OPT_BY },
+		{ 0 },
+	};
 	struct verb_spec spec = { "memory", "n:", longopts, help, option, &m, 1, 1 };
 	struct input_options o = { 0 };
 	char **args;
@@ -151,19 +277,33 @@ int verb_memory(int argc, char **argv)
 	struct pyhs_target *t;
 	if ((r = input_open_target(args[0], &o, &t)))
 		return r;
-	struct pyhs_pymalloc *p;
+	struct pyhs_pymalloc *p = NULL;
+	struct pyhs_allocations *a = NULL;
+	struct pyhs_allocation_stat *stats = NULL;
+	size_t nstats = 0;
 	struct pyhs_error *err = pyhs_pymalloc_read(t, &p);
+	if (!err)
+		err = pyhs_allocations_read(t, &a);
+	if (!err)
+		err = pyhs_allocations_group(a, m.by_traceback, &stats, &nstats);
 	if (err) {
+		pyhs_pymalloc_destroy(p);
+		pyhs_allocations_destroy(a);
 		pyhs_target_destroy(t);
 		return report_error(err);
 	}
 	if (o.json) {
 		fputs("{", stdout);
 		print_pymalloc_json(p);
+		fputs(", ", stdout);
+		print_allocations(a, stats, nstats, &m, true);
 		fputs("}\n", stdout);
 	} else {
 		print_pymalloc_text(p);
+		print_allocations(a, stats, nstats, &m, false);
 	}
+	free(stats);
+	pyhs_allocations_destroy(a);
 	pyhs_pymalloc_destroy(p);
 	pyhs_target_destroy(t);
 	return EXIT_OK;

@@ -12,6 +12,7 @@ program writes tracemalloc.take_snapshot().statistics('lineno') to
 OUT_DIR/lineno.json ({file, line, size, count} per line) before it aborts
 (pymalloc's statistics print nothing under tracemalloc).
 """
+import gc
 import json
 import os
 import random
@@ -51,6 +52,11 @@ survivors = [o for o in kept if rng.random() < 0.15]
 del kept
 
 if trace:
+    # No collection from here to the core: a full one empties the free
+    # lists, whose blocks tracemalloc still counts where they were first
+    # allocated.
+    gc.collect()
+    gc.disable()
     snap = tracemalloc.take_snapshot()
     stats = [{"file": s.traceback[0].filename, "line": s.traceback[0].lineno,
               "size": s.size, "count": s.count}

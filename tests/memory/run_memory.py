@@ -11,6 +11,10 @@ a line, spaces as dashes). For that interpreter:
     sys._debugmallocstats() and aborts; `pyheapsnap memory --json CORE` must
     give every size class the pools, blocks in use and free blocks CPython
     printed, and the same number of arenas.
+  allocation sites: the same program under tracemalloc records
+    tracemalloc.take_snapshot().statistics('lineno'); the top sites of
+    `pyheapsnap memory --json --by line` must equal its top sites in file,
+    line, size and count.
 
 Exit status: 0 if everything agrees, 1 if not, 77 (skipped) if the
 interpreter is not installed or leaves no core.
@@ -105,6 +109,42 @@ def check_pymalloc(label, python, tool, tool_args, workdir):
           % (label, arenas, len(truth), blocks, wrong), flush=True)
 
 
+TOP_SITES = 5
+
+
+def check_allocations(label, python, tool, tool_args, workdir):
+    case = os.path.join(workdir, "tracemalloc")
+    os.makedirs(case)
+    core = run_to_core([python, "-I", PROGRAM, case, "--trace", "1"], case,
+                       clean_env(), 120)
+    with open(os.path.join(case, "lineno.json")) as f:
+        truth = json.load(f)
+    d = run_tool(tool, ["-n", "100000"] + tool_args, core)
+    if d is None:
+        return
+    a = d["allocations"]
+    if not check(a["status"] == "ok", "%s: allocations status %r (%s)"
+                 % (label, a["status"], a["missing"])):
+        return
+    check(a["warnings"] == 0, "%s: %d warnings reading the traces (%s)"
+          % (label, a["warnings"], a["warning"]))
+    check(d["pymalloc"]["status"] == "ok" and d["pymalloc"]["traced"],
+          "%s: pymalloc under tracemalloc: status %r, traced %r"
+          % (label, d["pymalloc"]["status"], d["pymalloc"]["traced"]))
+    ours = {(s["file"], s["line"]): (s["size"], s["count"]) for s in a["by_line"]}
+    top = truth[:TOP_SITES]
+    for s in top:
+        key = (s["file"], s["line"])
+        check(ours.get(key) == (s["size"], s["count"]),
+              "%s: %s:%d: size, count %s; tracemalloc says %s"
+              % (label, key[0], key[1], ours.get(key), (s["size"], s["count"])))
+    ranked = [(s["file"], s["line"]) for s in a["by_line"][:TOP_SITES]]
+    check(ranked == [(s["file"], s["line"]) for s in top],
+          "%s: top sites %s; tracemalloc's %s" % (label, ranked, top))
+    print("%s: allocations: %d traces; top %d of %d tracemalloc sites compared"
+          % (label, a["traces"], len(top), len(truth)), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tool")
@@ -135,6 +175,7 @@ def main():
     try:
         try:
             check_pymalloc(label, python, args.tool, tool_args, workdir)
+            check_allocations(label, python, args.tool, tool_args, workdir)
         except NoCore as e:
             print("skipped: %s: %s" % (label, e))
             return EXIT_SKIP
