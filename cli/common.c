@@ -190,6 +190,7 @@ int input_open(const char *path, struct input_options *o,
 	       struct pyhs_heap **ret)
 {
 	o->snapshot = NULL;
+	o->allocations = NULL;
 	struct pyhs_error *err;
 	if (path != PID_INPUT && pyhs_snapshot_is(path)) {
 		/* Options about cores (--exe, --max-objects, ...) do not apply:
@@ -210,6 +211,11 @@ int input_open(const char *path, struct input_options *o,
 		snprintf(name, sizeof(name), "pid %d", o->pid);
 	struct pyhs_heap *h;
 	err = pyhs_heap_build(t, path == PID_INPUT ? name : path, &o->heap, &h);
+	if (!err && o->want_allocations) {
+		err = pyhs_allocations_read(t, &o->allocations);
+		if (err)
+			pyhs_heap_destroy(h);
+	}
 	pyhs_target_destroy(t);
 	if (err) {
 		if (path == PID_INPUT)

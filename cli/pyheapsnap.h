@@ -33,6 +33,11 @@ struct input_options {
 	 * read a core or a process (a heap from a snapshot keeps the input
 	 * and source of what the snapshot was made from). */
 	const char *snapshot;
+	/* Set by the verb: input_open also reads tracemalloc's traces of a
+	 * core or process into allocations (NULL from a snapshot); the verb
+	 * destroys them. */
+	bool want_allocations;
+	struct pyhs_allocations *allocations;
 };
 
 /* The input a --pid stands for, among a verb's positional arguments. */

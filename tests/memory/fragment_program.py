@@ -10,7 +10,8 @@ OUT_DIR/mallocstats.txt and aborts, leaving a core.
 With --trace N, tracemalloc traces N frames from the start instead, and the
 program writes tracemalloc.take_snapshot().statistics('lineno') to
 OUT_DIR/lineno.json ({file, line, size, count} per line) before it aborts
-(pymalloc's statistics print nothing under tracemalloc).
+(pymalloc's statistics print nothing under tracemalloc), and the address of
+a bytes object with the line that made it to OUT_DIR/probe.json.
 """
 import gc
 import json
@@ -57,6 +58,10 @@ if trace:
     # allocated.
     gc.collect()
     gc.disable()
+    probe = b"p" * rng.randrange(300, 400)  # PROBE LINE
+    with open(os.path.join(out_dir, "probe.json"), "w") as f:
+        json.dump({"addr": id(probe), "file": __file__,
+                   "line": sys._getframe().f_lineno - 3}, f)
     snap = tracemalloc.take_snapshot()
     stats = [{"file": s.traceback[0].filename, "line": s.traceback[0].lineno,
               "size": s.size, "count": s.count}

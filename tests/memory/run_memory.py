@@ -11,10 +11,12 @@ a line, spaces as dashes). For that interpreter:
     sys._debugmallocstats() and aborts; `pyheapsnap memory --json CORE` must
     give every size class the pools, blocks in use and free blocks CPython
     printed, and the same number of arenas.
+  no pymalloc: under PYTHONMALLOC=malloc the verb must say pymalloc held no
+    arenas, not give zeros as if counted.
   allocation sites: the same program under tracemalloc records
     tracemalloc.take_snapshot().statistics('lineno'); the top sites of
     `pyheapsnap memory --json --by line` must equal its top sites in file,
-    line, size and count.
+    line, size and count, and `show` of an object must name its line.
 
 Exit status: 0 if everything agrees, 1 if not, 77 (skipped) if the
 interpreter is not installed or leaves no core.
@@ -104,9 +106,29 @@ def check_pymalloc(label, python, tool, tool_args, workdir):
             wrong += 1
             check(False, "%s: size class %d: pools, in use, free %s; CPython says %s"
                   % (label, size, o, t))
+    check(d["allocations"]["status"] == "off",
+          "%s: allocations status %r without tracemalloc" % (label, d["allocations"]["status"]))
     blocks = sum(t[1] for t in truth.values())
     print("%s: pymalloc: %d arenas, %d size classes, %d blocks in use; %d classes differ"
           % (label, arenas, len(truth), blocks, wrong), flush=True)
+
+
+def check_no_pymalloc(label, python, tool, tool_args, workdir):
+    """PYTHONMALLOC=malloc: pymalloc holds no arenas, and says so."""
+    case = os.path.join(workdir, "malloc")
+    os.makedirs(case)
+    env = clean_env()
+    env["PYTHONMALLOC"] = "malloc"
+    core = run_to_core([python, "-s", "-S", PROGRAM, case], case, env, 120)
+    d = run_tool(tool, tool_args, core)
+    if d is None:
+        return
+    p = d["pymalloc"]
+    check(p["status"] == "unused" and p["arenas"] == 0,
+          "%s: PYTHONMALLOC=malloc: pymalloc status %r, %d arenas"
+          % (label, p["status"], p["arenas"]))
+    print("%s: PYTHONMALLOC=malloc: pymalloc %s (allocator %r)"
+          % (label, p["status"], p["allocator"]), flush=True)
 
 
 TOP_SITES = 5
@@ -143,6 +165,17 @@ def check_allocations(label, python, tool, tool_args, workdir):
           "%s: top sites %s; tracemalloc's %s" % (label, ranked, top))
     print("%s: allocations: %d traces; top %d of %d tracemalloc sites compared"
           % (label, a["traces"], len(top), len(truth)), flush=True)
+    with open(os.path.join(case, "probe.json")) as f:
+        probe = json.load(f)
+    out = subprocess.run([tool, "show", "--json", core, hex(probe["addr"])] + tool_args,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    if check(out.returncode == 0, "%s: show exited %d: %s" % (
+            label, out.returncode, out.stderr.decode(errors="replace").strip())):
+        alloc = json.loads(out.stdout)["allocated"]
+        first = alloc and alloc["frames"] and alloc["frames"][0]
+        check(first and (first["file"], first["line"]) == (probe["file"], probe["line"]),
+              "%s: show says the probe was allocated at %s, not %s:%d"
+              % (label, first, probe["file"], probe["line"]))
 
 
 def main():
@@ -176,6 +209,7 @@ def main():
         try:
             check_pymalloc(label, python, args.tool, tool_args, workdir)
             check_allocations(label, python, args.tool, tool_args, workdir)
+            check_no_pymalloc(label, python, args.tool, tool_args, workdir)
         except NoCore as e:
             print("skipped: %s: %s" % (label, e))
             return EXIT_SKIP
