@@ -255,6 +255,66 @@ static void print_allocations(const struct pyhs_allocations *a,
 		       pyhs_allocations_warning(a));
 }
 
+static void print_regions(const struct pyhs_regions *r, const struct memory_options *m,
+			  bool json)
+{
+	char b1[32], b2[32], b3[32];
+	if (json) {
+		printf("\"regions\": [");
+		for (size_t i = 0; i < r->n; i++) {
+			const struct pyhs_region *g = &r->regions[i];
+			printf("%s{\"kind\": \"%s\", \"name\": ", i ? ", " : "", g->kind);
+			pyhs_json_string(stdout, g->name);
+			printf(", \"bytes\": %" PRIu64 ", \"%s\": %" PRIu64, g->bytes,
+			       r->live ? "copied" : "held", g->held);
+			if (r->live && g->resident >= 0)
+				printf(", \"resident\": %" PRId64 ", \"swapped\": %" PRId64,
+				       g->resident, g->swapped);
+			printf(", \"ranges\": %" PRIu64 "}", g->pieces);
+		}
+		printf("], \"mapped_bytes\": %" PRIu64 ", \"region_warnings\": %" PRIu64
+		       ", \"region_warning\": ", r->mapped_bytes, r->nwarnings);
+		pyhs_json_string(stdout, r->warning);
+		return;
+	}
+	uint64_t held = 0;
+	for (size_t i = 0; i < r->n; i++)
+		held += r->regions[i].held;
+	printf("\nregions: %s mapped, %s of it %s\n",
+	       pyhs_format_bytes(r->mapped_bytes, b1, sizeof(b1)),
+	       pyhs_format_bytes(held, b2, sizeof(b2)),
+	       r->live ? "copied from the process" : "held in the core");
+	printf("  %-12s %10s %10s%s  %s\n", "kind", "bytes", r->live ? "resident" : "held",
+	       r->live ? "    swapped" : "", "what");
+	/* Every kind's regions, at most -n of each kind (the rest summed). */
+	static const char *const kinds[] = { "pymalloc", "malloc", "stack", "file", "kernel",
+					     "no access", "unexplained" };
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		uint64_t shown = 0, rest = 0, rest_bytes = 0;
+		for (size_t i = 0; i < r->n; i++) {
+			const struct pyhs_region *g = &r->regions[i];
+			if (strcmp(g->kind, kinds[k]))
+				continue;
+			if (shown++ >= m->top) {
+				rest++;
+				rest_bytes += g->bytes;
+				continue;
+			}
+			printf("  %-12s %10s %10s", g->kind, pyhs_format_bytes(g->bytes, b1, sizeof(b1)),
+			       r->live ? (g->resident >= 0 ? pyhs_format_bytes((uint64_t)g->resident, b2, sizeof(b2)) : "?")
+				       : pyhs_format_bytes(g->held, b2, sizeof(b2)));
+			if (r->live)
+				printf(" %10s", g->swapped >= 0 ? pyhs_format_bytes((uint64_t)g->swapped, b3, sizeof(b3)) : "?");
+			printf("  %s\n", g->name);
+		}
+		if (rest)
+			printf("  %-12s %10s %10s  ... and %" PRIu64 " more\n", kinds[k],
+			       pyhs_format_bytes(rest_bytes, b1, sizeof(b1)), "", rest);
+	}
+	if (r->nwarnings)
+		printf("  warnings: %" PRIu64 " (first: %s)\n", r->nwarnings, r->warning);
+}
+
 int verb_memory(int argc, char **argv)
 {
 	struct memory_options m = { .top = 10 };
@@ -280,13 +340,17 @@ int verb_memory(int argc, char **argv)
 	struct pyhs_pymalloc *p = NULL;
 	struct pyhs_allocations *a = NULL;
 	struct pyhs_allocation_stat *stats = NULL;
+	struct pyhs_regions *regions = NULL;
 	size_t nstats = 0;
 	struct pyhs_error *err = pyhs_pymalloc_read(t, &p);
 	if (!err)
 		err = pyhs_allocations_read(t, &a);
 	if (!err)
 		err = pyhs_allocations_group(a, m.by_traceback, &stats, &nstats);
+	if (!err)
+		err = pyhs_regions_read(t, p, &regions);
 	if (err) {
+		free(stats);
 		pyhs_pymalloc_destroy(p);
 		pyhs_allocations_destroy(a);
 		pyhs_target_destroy(t);
@@ -297,11 +361,15 @@ int verb_memory(int argc, char **argv)
 		print_pymalloc_json(p);
 		fputs(", ", stdout);
 		print_allocations(a, stats, nstats, &m, true);
+		fputs(", ", stdout);
+		print_regions(regions, &m, true);
 		fputs("}\n", stdout);
 	} else {
 		print_pymalloc_text(p);
 		print_allocations(a, stats, nstats, &m, false);
+		print_regions(regions, &m, false);
 	}
+	pyhs_regions_destroy(regions);
 	free(stats);
 	pyhs_allocations_destroy(a);
 	pyhs_pymalloc_destroy(p);

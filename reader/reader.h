@@ -203,6 +203,43 @@ struct pyhs_error *pyhs_pymalloc_read(const struct pyhs_target *t,
 				      struct pyhs_pymalloc **ret);
 void pyhs_pymalloc_destroy(struct pyhs_pymalloc *p);
 
+/* ---- Regions: every mapped byte, by what it holds ------------------------
+ *
+ * The target's mappings cut into pieces, each of one kind: pymalloc's
+ * arenas (from a pymalloc_read result), glibc malloc's heaps (their chunks
+ * walked: in use, free, the top chunk; chunks in fastbins and tcache stay
+ * marked in use and count as such) and its mmapped chunks, thread stacks
+ * (the mappings threads' stack pointers are in), file-backed mappings by
+ * file, mappings without access (guard pages, reserved heap space), and
+ * what is left unexplained. The pieces add up to the mappings exactly.
+ */
+struct pyhs_region {
+	const char *kind;  /* "pymalloc", "malloc", "stack", "file",
+			    * "no access", "unexplained" */
+	char name[256];    /* what in that kind: a file, "in use", "thread TID" */
+	uint64_t bytes;    /* mapped */
+	uint64_t held;     /* of which a core holds (a live process: copied) */
+	int64_t resident;  /* live: pages present, in bytes; -1 if unknown */
+	int64_t swapped;   /* live: pages swapped out, in bytes; -1 if unknown */
+	uint64_t pieces;   /* how many ranges were added up */
+};
+
+struct pyhs_regions {
+	size_t n;
+	struct pyhs_region *regions; /* largest first */
+	uint64_t mapped_bytes;       /* every mapping's length, summed */
+	bool live;
+	uint64_t nwarnings;
+	char warning[200];
+};
+
+/* pymalloc may be NULL (its arenas are then not told apart). Only
+ * PYHS_ERROR_NOMEM. */
+struct pyhs_error *pyhs_regions_read(const struct pyhs_target *t,
+				     const struct pyhs_pymalloc *pymalloc,
+				     struct pyhs_regions **ret);
+void pyhs_regions_destroy(struct pyhs_regions *r);
+
 /* ---- What a target holds, to write it out again as a core ---------------
  *
  * A live target keeps what its capture saw while the process was stopped:

@@ -13,6 +13,9 @@ a line, spaces as dashes). For that interpreter:
     printed, and the same number of arenas.
   no pymalloc: under PYTHONMALLOC=malloc the verb must say pymalloc held no
     arenas, not give zeros as if counted.
+  regions: the regions of that core, and of the oracle tests' heap program's
+    core, add up to the core's mapped bytes within 1 %, pymalloc's arenas
+    among them.
   allocation sites: the same program under tracemalloc records
     tracemalloc.take_snapshot().statistics('lineno'); the top sites of
     `pyheapsnap memory --json --by line` must equal its top sites in file,
@@ -27,6 +30,7 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -36,6 +40,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 from pyhs_test import NoCore, clean_env, interpreters, run_to_core  # noqa: E402
 
 PROGRAM = os.path.join(HERE, "fragment_program.py")
+ORACLE_PROGRAM = os.path.join(os.path.dirname(HERE), "oracle", "heap_program.py")
 EXIT_SKIP = 77
 failures = []
 
@@ -64,6 +69,55 @@ def parse_mallocstats(text):
         if m:
             arenas = int(m.group(1).replace(",", ""))
     return classes, arenas
+
+
+def core_mapped_bytes(core):
+    """Sum of the core's PT_LOAD segments' memory sizes."""
+    with open(core, "rb") as f:
+        head = f.read(64)
+        phoff, = struct.unpack_from("<Q", head, 32)
+        phentsize, phnum = struct.unpack_from("<HH", head, 54)
+        f.seek(phoff)
+        table = f.read(phentsize * phnum)
+    total = 0
+    for i in range(phnum):
+        ptype, = struct.unpack_from("<I", table, i * phentsize)
+        memsz, = struct.unpack_from("<Q", table, i * phentsize + 40)
+        if ptype == 1:
+            total += memsz
+    return total
+
+
+def check_regions(label, what, d, core):
+    """The regions add up to the core's mapped bytes (within 1 %), and
+    pymalloc's arenas are all among them."""
+    regions = d["regions"]
+    total = sum(r["bytes"] for r in regions)
+    mapped = core_mapped_bytes(core)
+    check(mapped and abs(total - mapped) <= mapped / 100,
+          "%s: %s: regions add up to %d bytes; the core maps %d"
+          % (label, what, total, mapped))
+    p = d["pymalloc"]
+    if p["status"] == "ok":
+        arenas = sum(r["bytes"] for r in regions if r["kind"] == "pymalloc")
+        check(arenas == p["bytes"], "%s: %s: pymalloc regions %d bytes, its arenas %d"
+              % (label, what, arenas, p["bytes"]))
+    kinds = {}
+    for r in regions:
+        kinds[r["kind"]] = kinds.get(r["kind"], 0) + r["bytes"]
+    print("%s: %s: regions %d of %d mapped bytes: %s" % (
+        label, what, total, mapped,
+        ", ".join("%s %d" % kv for kv in sorted(kinds.items()))), flush=True)
+
+
+def check_oracle_regions(label, python, tool, tool_args, workdir):
+    case = os.path.join(workdir, "oracle")
+    os.makedirs(case)
+    core = run_to_core([python, "-I", ORACLE_PROGRAM, os.path.join(case, "truth.jsonl")],
+                       case, clean_env(), 120)
+    d = run_tool(tool, tool_args, core)
+    if d is not None:
+        check_regions(label, "oracle core", d, core)
 
 
 def run_tool(tool, args, core):
@@ -106,6 +160,7 @@ def check_pymalloc(label, python, tool, tool_args, workdir):
             wrong += 1
             check(False, "%s: size class %d: pools, in use, free %s; CPython says %s"
                   % (label, size, o, t))
+    check_regions(label, "fragmented core", d, core)
     check(d["allocations"]["status"] == "off",
           "%s: allocations status %r without tracemalloc" % (label, d["allocations"]["status"]))
     blocks = sum(t[1] for t in truth.values())
@@ -210,6 +265,7 @@ def main():
             check_pymalloc(label, python, args.tool, tool_args, workdir)
             check_allocations(label, python, args.tool, tool_args, workdir)
             check_no_pymalloc(label, python, args.tool, tool_args, workdir)
+            check_oracle_regions(label, python, args.tool, tool_args, workdir)
         except NoCore as e:
             print("skipped: %s: %s" % (label, e))
             return EXIT_SKIP
