@@ -15,7 +15,8 @@ static void help(void)
 	       "Shows the object at ADDR (0x-hex or decimal): type, size, retained size,\n"
 	       "refcount and the references no object explains, generation, a preview of\n"
 	       "its value, the objects that refer to it and that it refers to (with their\n"
-	       "labels, at most 50 each), its immediate dominator and a path from a root.\n"
+	       "labels, at most 50 each), its immediate dominator, a path from a root and,\n"
+	       "when tracemalloc traced its block, where it was allocated.\n"
 	       "\n"
 	       "Options:\n"
 	       INPUT_OPTIONS_HELP

@@ -46,6 +46,9 @@ struct rctx {
 	struct pyhs_regions *r;
 	size_t cap;
 	int pagemap; /* fd, or -1 */
+	uint64_t cache[512]; /* pagemap entries of cache_first... */
+	uint64_t cache_first;
+	size_t cache_n;
 	uint64_t *stack_sp;
 	int *stack_tid;
 	size_t nstacks;
@@ -92,31 +95,42 @@ static uint64_t held_bytes(const struct pyhs_target *t, uint64_t start, uint64_t
 	return held;
 }
 
+/* The pagemap entry of a page, through a cache of one run of entries. */
+static bool page_entry(struct rctx *c, uint64_t pg, uint64_t *ret)
+{
+	if (!c->cache_n || pg < c->cache_first || pg >= c->cache_first + c->cache_n) {
+		ssize_t got = pread(c->pagemap, c->cache, sizeof(c->cache), (off_t)(pg * 8));
+		if (got < 8)
+			return false;
+		c->cache_first = pg;
+		c->cache_n = (size_t)got / 8;
+	}
+	*ret = c->cache[pg - c->cache_first];
+	return true;
+}
+
+/* Bytes of [start, end) in pages present (resident) or swapped out. */
 static void residency(struct rctx *c, uint64_t start, uint64_t end,
 		      int64_t *resident, int64_t *swapped)
 {
 	*resident = *swapped = -1;
-	if (c->pagemap < 0)
+	/* The kernel's own pages ([vsyscall]) have no entries. */
+	if (c->pagemap < 0 || end > (UINT64_C(1) << 47))
 		return;
-	uint64_t first = start / PAGE, last = (end + PAGE - 1) / PAGE;
 	int64_t res = 0, swp = 0;
-	uint64_t buf[512];
-	for (uint64_t pg = first; pg < last;) {
-		size_t want = last - pg < 512 ? (size_t)(last - pg) : 512;
-		ssize_t got = pread(c->pagemap, buf, want * 8, (off_t)(pg * 8));
-		if (got <= 0) {
+	for (uint64_t a = start; a < end;) {
+		uint64_t pg = a / PAGE, next = (pg + 1) * PAGE, e;
+		uint64_t stop = next < end ? next : end;
+		if (!page_entry(c, pg, &e)) {
 			warn(c->r, "cannot read /proc/%d/pagemap at page 0x%" PRIx64,
 			     pyhs_target_pid(c->t), pg);
 			return;
 		}
-		size_t k = (size_t)got / 8;
-		for (size_t i = 0; i < k; i++) {
-			if (buf[i] >> 63)
-				res += PAGE;
-			else if ((buf[i] >> 62) & 1)
-				swp += PAGE;
-		}
-		pg += k;
+		if (e >> 63)
+			res += (int64_t)(stop - a);
+		else if ((e >> 62) & 1)
+			swp += (int64_t)(stop - a);
+		a = stop;
 	}
 	*resident = res;
 	*swapped = swp;
