@@ -113,12 +113,13 @@ static void print_pymalloc_text(const struct pyhs_pymalloc *p)
 		return;
 	}
 	uint64_t total = p->arenas * p->arena_size;
-	printf("pymalloc%s%s%s%s: %" PRIu64 " arenas of %s, %s\n",
-	       p->allocator[0] ? " (" : "", p->allocator,
-	       p->traced ? ", traced by tracemalloc" : "",
-	       p->allocator[0] ? ")" : "", p->arenas,
+	printf("pymalloc: %" PRIu64 " arenas of %s, %s", p->arenas,
 	       pyhs_format_bytes(p->arena_size, a, sizeof(a)),
 	       pyhs_format_bytes(total, b, sizeof(b)));
+	if (p->allocator[0] || p->traced)
+		printf(" (object allocator: %s%s%s)", p->allocator[0] ? p->allocator : "?",
+		       p->traced ? ", traced by tracemalloc" : "", "");
+	putchar('\n');
 	uint64_t free_bytes = p->available_bytes + p->free_pool_bytes;
 	if (free_bytes)
 		printf("  %s of %s in pymalloc's arenas are free blocks (%s in pools in use, %s in %" PRIu64

@@ -161,6 +161,14 @@ def check_pymalloc(label, python, tool, tool_args, workdir):
             check(False, "%s: size class %d: pools, in use, free %s; CPython says %s"
                   % (label, size, o, t))
     check_regions(label, "fragmented core", d, core)
+    snap = os.path.join(case, "heap.phs")
+    made = subprocess.run([tool, "snapshot", "-o", snap, core] + tool_args,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    if check(made.returncode == 0, "%s: snapshot exited %d" % (label, made.returncode)):
+        out = subprocess.run([tool, "memory", snap], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, timeout=300)
+        check(out.returncode == 3 and b"needs a core or --pid" in out.stderr,
+              "%s: memory of a snapshot exited %d: %r" % (label, out.returncode, out.stderr))
     check(d["allocations"]["status"] == "off",
           "%s: allocations status %r without tracemalloc" % (label, d["allocations"]["status"]))
     blocks = sum(t[1] for t in truth.values())
