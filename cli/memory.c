@@ -94,6 +94,9 @@ static void print_pymalloc_json(const struct pyhs_pymalloc *p)
 		       c->blocks_free);
 		first = false;
 	}
+	printf("], \"arena_addresses\": [");
+	for (size_t k = 0; k < p->narenas; k++)
+		printf("%s%" PRIu64, k ? ", " : "", p->arena_list[k].address);
 	printf("], \"warnings\": %" PRIu64 ", \"warning\": ", p->nwarnings);
 	pyhs_json_string(stdout, p->warning);
 	fputs("}", stdout);

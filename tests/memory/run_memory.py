@@ -16,6 +16,8 @@ a line, spaces as dashes). For that interpreter:
   regions: the regions of that core, and of the oracle tests' heap program's
     core, add up to the core's mapped bytes within 1 %, pymalloc's arenas
     among them.
+  live: `memory --pid` of a running program: the regions add up to its
+    mappings, their resident bytes to its Rss within 1 %.
   allocation sites: the same program under tracemalloc records
     tracemalloc.take_snapshot().statistics('lineno'); the top sites of
     `pyheapsnap memory --json --by line` must equal its top sites in file,
@@ -43,6 +45,18 @@ PROGRAM = os.path.join(HERE, "fragment_program.py")
 ORACLE_PROGRAM = os.path.join(os.path.dirname(HERE), "oracle", "heap_program.py")
 EXIT_SKIP = 77
 failures = []
+# --expect-missing: the interpreter is stripped and its debug file hidden;
+# pymalloc's and tracemalloc's statics have no symbols, and the verb must
+# say so (status "missing" and why) instead of counting.
+EXPECT_MISSING = False
+
+
+def check_missing(label, what, part):
+    """In --expect-missing runs: part says it is missing, and why."""
+    check(part["status"] == "missing" and part["missing"],
+          "%s: %s without symbols: status %r, missing %r"
+          % (label, what, part["status"], part["missing"]))
+    print("%s: %s: %s" % (label, what, part["missing"]), flush=True)
 
 
 def label_name(label):
@@ -110,6 +124,60 @@ def check_regions(label, what, d, core):
         ", ".join("%s %d" % kv for kv in sorted(kinds.items()))), flush=True)
 
 
+LIVE_PROGRAM = """
+import sys, time
+kept = [bytes(200) for _ in range(50000)] + [list(range(1000)) for _ in range(100)]
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def proc_kib(pid, key):
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    return None
+
+
+def check_live(label, python, tool, tool_args):
+    """memory --pid: the regions add up to the process's mappings, and
+    their resident bytes to its Rss (smaps_rollup) within 1 %."""
+    proc = subprocess.Popen([python, "-I", "-c", LIVE_PROGRAM], stdout=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, env=clean_env())
+    try:
+        if not check(proc.stdout.readline().strip() == b"ready",
+                     "%s: the live program did not start" % label):
+            return
+        out = subprocess.run([tool, "memory", "--json", "--pid", str(proc.pid)] + tool_args,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+        rss = proc_kib(proc.pid, "Rss")
+        mapped = 0
+        with open("/proc/%d/maps" % proc.pid) as f:
+            for line in f:
+                lo, hi = line.split()[0].split("-")
+                mapped += int(hi, 16) - int(lo, 16)
+    finally:
+        proc.kill()
+        proc.wait()
+    if not check(out.returncode == 0, "%s: memory --pid exited %d: %s" % (
+            label, out.returncode, out.stderr.decode(errors="replace").strip())):
+        return
+    d = json.loads(out.stdout)
+    regions = d["regions"]
+    total = sum(r["bytes"] for r in regions)
+    resident = sum(r.get("resident", 0) for r in regions)
+    check(total == mapped, "%s: live regions add up to %d bytes; /proc maps %d"
+          % (label, total, mapped))
+    check(rss and abs(resident - rss) <= rss / 100,
+          "%s: live regions resident %d bytes; smaps_rollup says %s" % (label, resident, rss))
+    if not EXPECT_MISSING:
+        check(d["pymalloc"]["status"] == "ok", "%s: live pymalloc status %r"
+              % (label, d["pymalloc"]["status"]))
+    print("%s: live: regions %d of %d mapped bytes, %d resident (Rss %s)"
+          % (label, total, mapped, resident, rss), flush=True)
+
+
 def check_oracle_regions(label, python, tool, tool_args, workdir):
     case = os.path.join(workdir, "oracle")
     os.makedirs(case)
@@ -143,6 +211,10 @@ def check_pymalloc(label, python, tool, tool_args, workdir):
     if d is None:
         return
     p = d["pymalloc"]
+    if EXPECT_MISSING:
+        check_missing(label, "pymalloc", p)
+        check_regions(label, "fragmented core", d, core)
+        return
     if not check(p["status"] == "ok", "%s: pymalloc status %r (%s)"
                  % (label, p["status"], p["missing"])):
         return
@@ -161,6 +233,7 @@ def check_pymalloc(label, python, tool, tool_args, workdir):
             check(False, "%s: size class %d: pools, in use, free %s; CPython says %s"
                   % (label, size, o, t))
     check_regions(label, "fragmented core", d, core)
+    check_corrupt_pools(label, tool, tool_args, d, core, case)
     snap = os.path.join(case, "heap.phs")
     made = subprocess.run([tool, "snapshot", "-o", snap, core] + tool_args,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
@@ -176,6 +249,53 @@ def check_pymalloc(label, python, tool, tool_args, workdir):
           % (label, arenas, len(truth), blocks, wrong), flush=True)
 
 
+def patch_core(core, out, patches):
+    """Copies core to out with the 4-byte values of patches ({address:
+    value}) written where the core holds those addresses."""
+    with open(core, "rb") as f:
+        data = bytearray(f.read())
+    phoff, = struct.unpack_from("<Q", data, 32)
+    phentsize, phnum = struct.unpack_from("<HH", data, 54)
+    loads = []
+    for i in range(phnum):
+        ptype, _fl, off, va, _pa, fs = struct.unpack_from("<IIQQQQ", data, phoff + i * phentsize)
+        if ptype == 1:
+            loads.append((va, fs, off))
+    done = 0
+    for addr, value in patches.items():
+        for va, fs, off in loads:
+            if va <= addr and addr + 4 <= va + fs:
+                struct.pack_into("<I", data, off + addr - va, value)
+                done += 1
+                break
+    with open(out, "wb") as f:
+        f.write(data)
+    return done == len(patches)
+
+
+def check_corrupt_pools(label, tool, tool_args, d, core, workdir):
+    """Pool headers that lie (a size class that does not exist, more blocks
+    in use than fit) are counted as warnings, not believed or crashed on."""
+    p = d["pymalloc"]
+    pool = p["pool_size"]
+    firsts = [(a + pool - 1) // pool * pool for a in p["arena_addresses"][:2]]
+    if not check(len(firsts) == 2, "%s: fewer than two arenas to corrupt" % label):
+        return
+    bad = os.path.join(workdir, "corrupt-core")
+    # pool_header: ref.count at 0, szidx at 36 (every version).
+    if not check(patch_core(core, bad, {firsts[0] + 36: 200, firsts[1]: 1 << 30}),
+                 "%s: the pools to corrupt are not in the core" % label):
+        return
+    out = subprocess.run([tool, "memory", "--json", bad] + tool_args,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    if check(out.returncode == 0, "%s: memory of a core with corrupt pools exited %d: %s"
+             % (label, out.returncode, out.stderr.decode(errors="replace")[-300:])):
+        w = json.loads(out.stdout)["pymalloc"]["warnings"]
+        check(w >= 2, "%s: corrupt pool headers gave %d warnings" % (label, w))
+        print("%s: corrupt pool headers: %d warnings" % (label, w), flush=True)
+    os.unlink(bad)
+
+
 def check_no_pymalloc(label, python, tool, tool_args, workdir):
     """PYTHONMALLOC=malloc: pymalloc holds no arenas, and says so."""
     case = os.path.join(workdir, "malloc")
@@ -187,6 +307,8 @@ def check_no_pymalloc(label, python, tool, tool_args, workdir):
     if d is None:
         return
     p = d["pymalloc"]
+    if EXPECT_MISSING:
+        return
     check(p["status"] == "unused" and p["arenas"] == 0,
           "%s: PYTHONMALLOC=malloc: pymalloc status %r, %d arenas"
           % (label, p["status"], p["arenas"]))
@@ -208,6 +330,9 @@ def check_allocations(label, python, tool, tool_args, workdir):
     if d is None:
         return
     a = d["allocations"]
+    if EXPECT_MISSING:
+        check_missing(label, "allocations", a)
+        return
     if not check(a["status"] == "ok", "%s: allocations status %r (%s)"
                  % (label, a["status"], a["missing"])):
         return
@@ -247,6 +372,7 @@ def main():
     ap.add_argument("--label")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--expect-missing", action="store_true")
     argv = sys.argv[1:]
     tool_args = []
     if "--tool-args" in argv:
@@ -254,6 +380,8 @@ def main():
         tool_args = argv[i + 1:]
         argv = argv[:i]
     args = ap.parse_args(argv)
+    global EXPECT_MISSING
+    EXPECT_MISSING = args.expect_missing
     if args.list:
         for label, _, _ in interpreters():
             print(label_name(label))
@@ -274,6 +402,7 @@ def main():
             check_allocations(label, python, args.tool, tool_args, workdir)
             check_no_pymalloc(label, python, args.tool, tool_args, workdir)
             check_oracle_regions(label, python, args.tool, tool_args, workdir)
+            check_live(label, python, args.tool, tool_args)
         except NoCore as e:
             print("skipped: %s: %s" % (label, e))
             return EXIT_SKIP
