@@ -72,22 +72,6 @@ static bool rd(const struct pyhs_allocations *a, uint64_t addr, int32_t off,
 	return off >= 0 && pyhs_target_read(a->t, addr + (uint64_t)off, buf, len);
 }
 
-/* A static of the runtime's module, under its own name or an LTO-renamed
- * one. */
-static bool static_symbol(const struct pyhs_target *t, const char *name,
-			  uint64_t *ret)
-{
-	char buf[96];
-	if (pyhs_target_symbol(t, name, ret))
-		return true;
-	for (int i = 0; i < 2; i++) {
-		snprintf(buf, sizeof(buf), "%s.lto_priv.%d", name, i);
-		if (pyhs_target_symbol(t, buf, ret))
-			return true;
-	}
-	return false;
-}
-
 static struct pyhs_error *file_id(struct pyhs_allocations *a, uint64_t str,
 				  uint32_t *ret)
 {
@@ -321,15 +305,15 @@ static bool find_state(struct pyhs_allocations *a, struct state *s)
 		return false;
 	}
 	uint64_t config;
-	if (!static_symbol(t, "_Py_tracemalloc_config", &config) ||
-	    !static_symbol(t, "tracemalloc_traces", &s->traces)) {
+	if (!pyhs_target_static_symbol(t, "_Py_tracemalloc_config", &config) ||
+	    !pyhs_target_static_symbol(t, "tracemalloc_traces", &s->traces)) {
 		snprintf(a->missing, sizeof(a->missing),
 			 "tracemalloc's static variables (tracemalloc_traces) have no symbols: the binary is stripped and its debug file was not found");
 		return false;
 	}
 	s->tracing = config + (uint64_t)L->tracemalloc_tracing;
 	s->max_nframe = s->tracing + 4;
-	if (!static_symbol(t, "tracemalloc_domains", &s->domains))
+	if (!pyhs_target_static_symbol(t, "tracemalloc_domains", &s->domains))
 		s->domains = 0;
 	return true;
 }

@@ -55,22 +55,6 @@ static bool rd(const struct pyhs_target *t, uint64_t addr, int32_t off,
 	return off >= 0 && pyhs_target_read(t, addr + (uint64_t)off, buf, len);
 }
 
-/* A static of the runtime's module, under its own name or an LTO-renamed
- * one. */
-static bool static_symbol(const struct pyhs_target *t, const char *name,
-			  uint64_t *ret)
-{
-	char buf[96];
-	if (pyhs_target_symbol(t, name, ret))
-		return true;
-	for (int i = 0; i < 2; i++) {
-		snprintf(buf, sizeof(buf), "%s.lto_priv.%d", name, i);
-		if (pyhs_target_symbol(t, buf, ret))
-			return true;
-	}
-	return false;
-}
-
 /* The main interpreter: embedded in _PyRuntime (3.11+), else the head of
  * the list (the first created is the last on it, but 3.8-3.10 have no
  * obmalloc state per interpreter anyway). */
@@ -130,17 +114,17 @@ static bool find_state(const struct pyhs_target *t, const struct pyhs_layout *L,
 			 "the layout of struct _obmalloc_state is unknown for this build");
 		return false;
 	}
-	if (!static_symbol(t, "arenas", &ret->arenas) ||
-	    !static_symbol(t, "maxarenas", &ret->maxarenas)) {
+	if (!pyhs_target_static_symbol(t, "arenas", &ret->arenas) ||
+	    !pyhs_target_static_symbol(t, "maxarenas", &ret->maxarenas)) {
 		snprintf(p->missing, sizeof(p->missing),
 			 "obmalloc.c's static variables (arenas, maxarenas) have no symbols: the binary is stripped and its debug file was not found");
 		return false;
 	}
-	if (!static_symbol(t, "narenas_currently_allocated", &ret->current))
+	if (!pyhs_target_static_symbol(t, "narenas_currently_allocated", &ret->current))
 		ret->current = 0;
-	if (!static_symbol(t, "ntimes_arena_allocated", &ret->total))
+	if (!pyhs_target_static_symbol(t, "ntimes_arena_allocated", &ret->total))
 		ret->total = 0;
-	if (!static_symbol(t, "narenas_highwater", &ret->highwater))
+	if (!pyhs_target_static_symbol(t, "narenas_highwater", &ret->highwater))
 		ret->highwater = 0;
 	return true;
 }
@@ -180,7 +164,7 @@ static void identify_allocator(const struct pyhs_target *t,
 	uint64_t at;
 	if (L->rt_allocators_obj >= 0)
 		at = pyhs_target_runtime(t) + (uint64_t)L->rt_allocators_obj;
-	else if (!static_symbol(t, "_PyObject", &at))
+	else if (!pyhs_target_static_symbol(t, "_PyObject", &at))
 		return;
 	bool debug = false;
 	for (int depth = 0; depth < 4; depth++) {
@@ -190,7 +174,7 @@ static void identify_allocator(const struct pyhs_target *t,
 		const struct allocator_kind *k = NULL;
 		for (size_t i = 0; i < sizeof(allocator_kinds) / sizeof(allocator_kinds[0]); i++) {
 			uint64_t fn;
-			if (static_symbol(t, allocator_kinds[i].function, &fn) &&
+			if (pyhs_target_static_symbol(t, allocator_kinds[i].function, &fn) &&
 			    fn == slots[1]) {
 				k = &allocator_kinds[i];
 				break;

@@ -109,6 +109,10 @@ static inline bool pyhs_target_read_u64(const struct pyhs_target *t,
 /* Symbols of every mapped ELF file (and its debug file), biased. */
 bool pyhs_target_symbol(const struct pyhs_target *t, const char *name,
 			uint64_t *ret);
+/* A static variable of CPython's, under its own name or as LTO renamed it
+ * ("arenas.lto_priv.0"). */
+bool pyhs_target_static_symbol(const struct pyhs_target *t, const char *name,
+			       uint64_t *ret);
 
 /* Process facts. */
 int pyhs_target_pid(const struct pyhs_target *t);
