@@ -16,7 +16,6 @@
  * symbol) and _PyRuntime.tracemalloc from 3.12.
  */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 
 #include "heap_internal.h"
@@ -54,17 +53,9 @@ struct pyhs_allocations {
 	const struct pyhs_layout *L;
 };
 
-static void warn(struct pyhs_allocations *a, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void warn(struct pyhs_allocations *a, const char *fmt, ...)
-{
-	if (!a->nwarnings++) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(a->warning, sizeof(a->warning), fmt, ap);
-		va_end(ap);
-	}
-}
+/* Counts a warning of the result x, keeping the first's text. */
+#define warn(x, ...) \
+	pyhs_warning_count(&(x)->nwarnings, (x)->warning, sizeof((x)->warning), __VA_ARGS__)
 
 static bool rd(const struct pyhs_allocations *a, uint64_t addr, int32_t off,
 	       void *buf, size_t len)

@@ -15,7 +15,6 @@
  * version's constants allow, and what does not fit is a counted warning.
  */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 
 #include "target.h"
@@ -37,17 +36,9 @@ static const struct pymalloc_constants {
  * 1 MiB are 16 TiB. */
 #define MAX_ARENA_OBJECTS (UINT64_C(1) << 24)
 
-static void warn(struct pyhs_pymalloc *p, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void warn(struct pyhs_pymalloc *p, const char *fmt, ...)
-{
-	if (!p->nwarnings++) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(p->warning, sizeof(p->warning), fmt, ap);
-		va_end(ap);
-	}
-}
+/* Counts a warning of the result x, keeping the first's text. */
+#define warn(x, ...) \
+	pyhs_warning_count(&(x)->nwarnings, (x)->warning, sizeof((x)->warning), __VA_ARGS__)
 
 static bool rd(const struct pyhs_target *t, uint64_t addr, int32_t off,
 	       void *buf, size_t len)

@@ -22,7 +22,6 @@
  */
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -54,17 +53,9 @@ struct rctx {
 	size_t nstacks;
 };
 
-static void warn(struct pyhs_regions *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void warn(struct pyhs_regions *r, const char *fmt, ...)
-{
-	if (!r->nwarnings++) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(r->warning, sizeof(r->warning), fmt, ap);
-		va_end(ap);
-	}
-}
+/* Counts a warning of the result x, keeping the first's text. */
+#define warn(x, ...) \
+	pyhs_warning_count(&(x)->nwarnings, (x)->warning, sizeof((x)->warning), __VA_ARGS__)
 
 /* Bytes of [start, end) the target holds (core segments, copied memory). */
 static uint64_t held_bytes(const struct pyhs_target *t, uint64_t start, uint64_t end)
