@@ -351,8 +351,27 @@ int verb_memory(int argc, char **argv)
 		err = pyhs_allocations_read(t, &a);
 	if (!err)
 		err = pyhs_allocations_group(a, m.by_traceback, &stats, &nstats);
+	/* The objects, to tell the malloc'd blocks they own from the rest. */
+	struct pyhs_heap *h = NULL;
+	uint64_t *owned = NULL;
+	size_t nowned = 0;
+	char heap_problem[256] = "";
+	if (!err) {
+		struct pyhs_error *herr = pyhs_heap_build(t, args[0] == PID_INPUT ? "pid" : args[0],
+							  &o.heap, &h);
+		if (herr == &pyhs_enomem) {
+			err = herr;
+		} else if (herr) {
+			snprintf(heap_problem, sizeof(heap_problem), "%s", herr->message);
+			pyhs_error_destroy(herr);
+		} else {
+			err = pyhs_heap_owned_addresses(h, t, &owned, &nowned);
+		}
+	}
 	if (!err)
-		err = pyhs_regions_read(t, p, &regions);
+		err = pyhs_regions_read(t, p, h ? owned : NULL, nowned, &regions);
+	free(owned);
+	pyhs_heap_destroy(h);
 	if (err) {
 		free(stats);
 		pyhs_pymalloc_destroy(p);
@@ -367,11 +386,16 @@ int verb_memory(int argc, char **argv)
 		print_allocations(a, stats, nstats, &m, true);
 		fputs(", ", stdout);
 		print_regions(regions, &m, true);
+		fputs(", \"objects_not_read\": ", stdout);
+		pyhs_json_string(stdout, heap_problem);
 		fputs("}\n", stdout);
 	} else {
 		print_pymalloc_text(p);
 		print_allocations(a, stats, nstats, &m, false);
 		print_regions(regions, &m, false);
+		if (heap_problem[0])
+			printf("  (the objects could not be read, so malloc's blocks are not told apart: %s)\n",
+			       heap_problem);
 	}
 	pyhs_regions_destroy(regions);
 	free(stats);

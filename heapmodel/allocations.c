@@ -522,3 +522,58 @@ nomem:
 	free(stats);
 	return &pyhs_enomem;
 }
+
+/* ---- blocks objects own ---------------------------------------------- */
+
+static int cmp_u64(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+struct pyhs_error *pyhs_heap_owned_addresses(const struct pyhs_heap *h,
+					     const struct pyhs_target *t,
+					     uint64_t **ret, size_t *ret_n)
+{
+	const struct pyhs_layout *L = pyhs_target_layout(t);
+	struct pyhs_u64_vector v;
+	pyhs_u64_vector_init(&v);
+	for (size_t i = 0; i < h->addr.size; i++) {
+		uint64_t addr = h->addr.data[i], p = 0;
+		if (!pyhs_u64_vector_append(&v, addr))
+			goto nomem;
+		int32_t off = -1;
+		switch (h->types.data[h->type.data[i]].kind) {
+		case K_LIST:
+			off = L->list_ob_item;
+			break;
+		case K_BYTEARRAY:
+			off = L->bytearray_ob_bytes;
+			break;
+		case K_SET:
+			off = L->set_table;
+			break;
+		case K_DICT:
+		case K_ODICT:
+			off = L->dict_ma_keys;
+			if (L->dict_ma_values >= 0 &&
+			    pyhs_target_read_u64(t, addr + (uint64_t)L->dict_ma_values, &p) &&
+			    p && !pyhs_u64_vector_append(&v, p))
+				goto nomem;
+			break;
+		default:
+			break;
+		}
+		if (off >= 0 && pyhs_target_read_u64(t, addr + (uint64_t)off, &p) && p &&
+		    !pyhs_u64_vector_append(&v, p))
+			goto nomem;
+	}
+	if (v.size)
+		qsort(v.data, v.size, sizeof(*v.data), cmp_u64);
+	*ret = v.data;
+	*ret_n = v.size;
+	return NULL;
+nomem:
+	pyhs_u64_vector_deinit(&v);
+	return &pyhs_enomem;
+}

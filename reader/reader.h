@@ -237,10 +237,13 @@ struct pyhs_regions {
 	char warning[200];
 };
 
-/* pymalloc may be NULL (its arenas are then not told apart). Only
- * PYHS_ERROR_NOMEM. */
+/* pymalloc may be NULL (its arenas are then not told apart). owned, if
+ * not NULL, are addresses objects own (sorted ascending): a malloc chunk
+ * with one of them in its bytes counts as "in use (objects and their
+ * buffers)", the others as "in use (other)". Only PYHS_ERROR_NOMEM. */
 struct pyhs_error *pyhs_regions_read(const struct pyhs_target *t,
 				     const struct pyhs_pymalloc *pymalloc,
+				     const uint64_t *owned, size_t nowned,
 				     struct pyhs_regions **ret);
 void pyhs_regions_destroy(struct pyhs_regions *r);
 

@@ -38,6 +38,8 @@
 
 struct rctx {
 	const struct pyhs_target *t;
+	const uint64_t *owned;
+	size_t nowned;
 	const struct pyhs_pymalloc *p;
 	struct pyhs_pymalloc_arena *arenas; /* p's, by address */
 	size_t narenas;
@@ -195,6 +197,23 @@ static bool walk_ok(const struct pyhs_target *t, uint64_t first, uint64_t end)
 	return c == end;
 }
 
+/* The name of an in-use block [start, end): whether an object owns it. */
+static const char *in_use(const struct rctx *c, uint64_t start, uint64_t end)
+{
+	if (!c->owned)
+		return "in use";
+	size_t lo = 0, hi = c->nowned;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (c->owned[mid] < start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < c->nowned && c->owned[lo] < end ? "in use (objects and their buffers)"
+						    : "in use (other)";
+}
+
 static struct pyhs_error *add_chunks(struct rctx *c, uint64_t start, uint64_t first,
 				     uint64_t end)
 {
@@ -209,7 +228,9 @@ static struct pyhs_error *add_chunks(struct rctx *c, uint64_t start, uint64_t fi
 			break;
 		}
 		rd64(c->t, next + 8, &next_hdr);
-		err = add(c, "malloc", next_hdr & 1 ? "in use" : "free", ch, next);
+		/* The chunk's bytes run on into the next one's prev_size. */
+		err = add(c, "malloc", next_hdr & 1 ? in_use(c, ch + 16, next + 8) : "free",
+			  ch, next);
 		ch = next;
 	}
 	return err;
@@ -288,7 +309,12 @@ static struct pyhs_error *classify_anonymous(struct rctx *c, uint64_t start,
 		    prev == 0 && (hdr & 2) && !(hdr & 4)) {
 			uint64_t size = hdr & ~UINT64_C(7);
 			if (size >= PAGE && !(size & (PAGE - 1)) && size <= limit - pos) {
-				err = add(c, "malloc", "mmapped chunks", pos, pos + size);
+				err = add(c, "malloc",
+					  c->owned && !strcmp(in_use(c, pos + 16, pos + size), "in use (other)")
+						  ? "mmapped chunks (other)"
+						  : c->owned ? "mmapped chunks (objects and their buffers)"
+							     : "mmapped chunks",
+					  pos, pos + size);
 				pos += size;
 				continue;
 			}
@@ -326,12 +352,13 @@ static const char *stack_of(const struct rctx *c, const struct pyhs_target_mappi
 
 struct pyhs_error *pyhs_regions_read(const struct pyhs_target *t,
 				     const struct pyhs_pymalloc *pymalloc,
+				     const uint64_t *owned, size_t nowned,
 				     struct pyhs_regions **ret)
 {
 	struct pyhs_regions *r = calloc(1, sizeof(*r));
 	if (!r)
 		return &pyhs_enomem;
-	struct rctx c = { .t = t, .r = r, .pagemap = -1 };
+	struct rctx c = { .t = t, .owned = owned, .nowned = nowned, .r = r, .pagemap = -1 };
 	if (pymalloc && pymalloc->status == PYHS_PYMALLOC_OK && pymalloc->narenas) {
 		c.p = pymalloc;
 		c.arena_size = pymalloc->arena_size;

@@ -17,7 +17,8 @@ a line, spaces as dashes). For that interpreter:
     core, add up to the core's mapped bytes within 1 %, pymalloc's arenas
     among them.
   live: `memory --pid` of a running program: the regions add up to its
-    mappings, their resident bytes to its Rss within 1 %.
+    mappings, their resident bytes to its Rss within 1 %, and its 20 MiB
+    bytearray's buffer is among the malloc blocks objects own.
   allocation sites: the same program under tracemalloc records
     tracemalloc.take_snapshot().statistics('lineno'); the top sites of
     `pyheapsnap memory --json --by line` must equal its top sites in file,
@@ -124,9 +125,11 @@ def check_regions(label, what, d, core):
         ", ".join("%s %d" % kv for kv in sorted(kinds.items()))), flush=True)
 
 
-LIVE_PROGRAM = """
+BIG = 20 << 20
+LIVE_PROGRAM = "BIG = %d\n" % BIG + """
 import sys, time
 kept = [bytes(200) for _ in range(50000)] + [list(range(1000)) for _ in range(100)]
+big = bytearray(BIG)
 print("ready", flush=True)
 time.sleep(60)
 """
@@ -169,6 +172,9 @@ def check_live(label, python, tool, tool_args):
     resident = sum(r.get("resident", 0) for r in regions)
     check(total == mapped, "%s: live regions add up to %d bytes; /proc maps %d"
           % (label, total, mapped))
+    owned = sum(r["bytes"] for r in regions if r["kind"] == "malloc" and "objects" in r["name"])
+    check(owned >= BIG, "%s: malloc blocks objects own: %d bytes, with a bytearray of %d"
+          % (label, owned, BIG))
     check(rss and abs(resident - rss) <= rss / 100,
           "%s: live regions resident %d bytes; smaps_rollup says %s" % (label, resident, rss))
     if not EXPECT_MISSING:
