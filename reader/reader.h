@@ -211,8 +211,8 @@ void pyhs_pymalloc_destroy(struct pyhs_pymalloc *p);
  *
  * The target's mappings cut into pieces, each of one kind: pymalloc's
  * arenas (from a pymalloc_read result), glibc malloc's heaps (their chunks
- * walked: in use, free, the top chunk; chunks in fastbins and tcache stay
- * marked in use and count as such) and its mmapped chunks, thread stacks
+ * walked: in use, free, the top chunk, free in tcache or fastbins) and its
+ * mmapped chunks, thread stacks
  * (the mappings threads' stack pointers are in), file-backed mappings by
  * file, mappings without access (guard pages, reserved heap space), and
  * what is left unexplained. The pieces add up to the mappings exactly.

@@ -13,9 +13,9 @@
  * releases and is found by the walk), mmapped chunks (a chunk header with
  * IS_MMAPPED at a page), and what is left is unexplained.
  *
- * A chunk is in use when the next chunk's PREV_INUSE bit says so; glibc
- * leaves that bit set for chunks in fastbins and tcache, which therefore
- * count as in use. The last chunk of a heap is its top chunk.
+ * A chunk is in use when the next chunk's PREV_INUSE bit says so, unless
+ * it is on a tcache or fastbin list (glibc leaves those marked in use; see
+ * below). The last chunk of a heap is its top chunk.
  *
  * For a live process, resident and swapped bytes come from
  * /proc/PID/pagemap (bits 63 and 62 of each page's entry).
@@ -214,13 +214,161 @@ static const char *in_use(const struct rctx *c, uint64_t start, uint64_t end)
 						    : "in use (other)";
 }
 
-static struct pyhs_error *add_chunks(struct rctx *c, uint64_t start, uint64_t first,
-				     uint64_t end)
+/* ---- chunks free in tcache and fastbins --------------------------------
+ *
+ * glibc 2.26+ keeps each thread's tcache in the first chunk it allocates
+ * from its arena: 0x290 bytes (uint16_t counts[64], then entries[64]; 0x250
+ * with char counts before 2.30), entries pointing to the chunks' user bytes
+ * and chained through their first word. An arena's malloc_state has
+ * fastbinsY[10] at +16 and top at +96 (2.27+); the main arena's is in
+ * libc's data, found as the word that points to the brk heap's top chunk;
+ * another arena's follows the heap_info of its first heap. From 2.32 the
+ * chains are safe-linked: a next pointer at address pos is stored as
+ * (pos >> 12) ^ next.
+ */
+#define TCACHE_BINS 64
+#define FASTBINS 10
+#define ARENA_FASTBINS 16
+#define ARENA_TOP 96
+#define MAX_CHAIN 100000
+
+DEFINE_VECTOR(addr_vector, uint64_t)
+
+struct heap_walk {
+	uint64_t first, end;       /* the chunks */
+	struct addr_vector cached; /* chunks free in tcache and fastbins */
+};
+
+static bool in_heap(const struct heap_walk *w, uint64_t chunk)
 {
-	struct pyhs_error *err = add(c, "malloc", "heap headers", start, first);
-	uint64_t ch = first;
-	while (!err && ch < end) {
-		uint64_t hdr, next_hdr = 0;
+	return chunk >= w->first && chunk < w->end && !(chunk & 15);
+}
+
+/* The next pointer stored at pos: safe-linked, or (before 2.32) plain.
+ * where is the offset from the pointer to the chunk it names. */
+static uint64_t next_link(const struct heap_walk *w, uint64_t pos, uint64_t v,
+			  uint64_t where)
+{
+	uint64_t prot = (pos >> 12) ^ v;
+	if (prot == 0 || in_heap(w, prot - where))
+		return prot;
+	if (in_heap(w, v - where))
+		return v;
+	return 0;
+}
+
+/* Adds the chunks of a chain; entries point where bytes past the chunk
+ * (16 for tcache's user pointers, 0 for fastbins' chunk pointers). */
+static bool add_chain(const struct rctx *c, struct heap_walk *w, uint64_t p,
+		      uint64_t where, size_t max)
+{
+	for (size_t k = 0; p && k < max && k < MAX_CHAIN; k++) {
+		uint64_t chunk = p - where, v;
+		if (!in_heap(w, chunk) || !addr_vector_append(&w->cached, chunk))
+			return in_heap(w, chunk) ? false : true;
+		uint64_t link = chunk + 16; /* fd, or the tcache entry's next */
+		if (!rd64(c->t, link, &v))
+			break;
+		p = next_link(w, link, v, where);
+	}
+	return true;
+}
+
+static bool add_tcache(const struct rctx *c, struct heap_walk *w)
+{
+	uint64_t hdr;
+	if (!rd64(c->t, w->first + 8, &hdr))
+		return true;
+	uint64_t size = hdr & ~UINT64_C(7), t = w->first + 16;
+	size_t count_size = size == 0x290 ? 2 : size == 0x250 ? 1 : 0;
+	if (!count_size)
+		return true;
+	uint64_t entries = t + TCACHE_BINS * count_size;
+	for (unsigned i = 0; i < TCACHE_BINS; i++) {
+		uint16_t n = 0;
+		uint64_t e;
+		if (!pyhs_target_read(c->t, t + i * count_size, &n, count_size) ||
+		    !rd64(c->t, entries + 8 * i, &e))
+			continue;
+		if (e && !add_chain(c, w, e, 16, n))
+			return false;
+	}
+	return true;
+}
+
+static bool add_fastbins(const struct rctx *c, struct heap_walk *w, uint64_t arena)
+{
+	for (unsigned i = 0; arena && i < FASTBINS; i++) {
+		uint64_t p;
+		if (rd64(c->t, arena + ARENA_FASTBINS + 8 * i, &p) && p &&
+		    !add_chain(c, w, p, 0, MAX_CHAIN))
+			return false;
+	}
+	return true;
+}
+
+/* The main arena's malloc_state: the word in libc's writable memory that
+ * points to the top chunk, less ARENA_TOP. */
+static uint64_t main_arena(const struct rctx *c, uint64_t top)
+{
+	size_t n = pyhs_target_nmappings(c->t);
+	bool after_libc = false;
+	for (size_t i = 0; i < n; i++) {
+		struct pyhs_target_mapping m;
+		if (!pyhs_target_mapping(c->t, i, &m))
+			continue;
+		bool libc = strstr(m.path, "/libc.so") || strstr(m.path, "/libc-");
+		if (m.perms[1] == 'w' && (libc || (after_libc && !m.path[0]))) {
+			for (uint64_t a = m.start; a + 8 <= m.end; a += 8) {
+				const uint64_t *w = pyhs_target_ptr(c->t, a, 8);
+				if (w && *w == top && a >= m.start + ARENA_TOP)
+					return a - ARENA_TOP;
+			}
+		}
+		after_libc = libc;
+	}
+	return 0;
+}
+
+static int cmp_addr(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+static bool cached_free(const struct heap_walk *w, uint64_t chunk)
+{
+	size_t lo = 0, hi = w->cached.size;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (w->cached.data[mid] < chunk)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < w->cached.size && w->cached.data[lo] == chunk;
+}
+
+/* Adds a heap's chunks. arena: its malloc_state, or 0 for the brk heap's
+ * (found in libc). */
+static struct pyhs_error *add_chunks(struct rctx *c, uint64_t start, uint64_t first,
+				     uint64_t end, uint64_t arena)
+{
+	struct heap_walk w = { first, end, { 0 } };
+	uint64_t top = first, hdr;
+	for (uint64_t ch = first; ch < end && rd64(c->t, ch + 8, &hdr); ch += hdr & ~UINT64_C(7))
+		top = ch;
+	if (!arena && first == start)
+		arena = main_arena(c, top);
+	struct pyhs_error *err = NULL;
+	if (!add_tcache(c, &w) || !add_fastbins(c, &w, arena))
+		err = &pyhs_enomem;
+	if (!err && w.cached.size > 1)
+		qsort(w.cached.data, w.cached.size, sizeof(*w.cached.data), cmp_addr);
+	if (!err)
+		err = add(c, "malloc", "heap headers", start, first);
+	for (uint64_t ch = first; !err && ch < end;) {
+		uint64_t next_hdr = 0;
 		rd64(c->t, ch + 8, &hdr);
 		uint64_t size = hdr & ~UINT64_C(7), next = ch + size;
 		if (next >= end) {
@@ -228,11 +376,16 @@ static struct pyhs_error *add_chunks(struct rctx *c, uint64_t start, uint64_t fi
 			break;
 		}
 		rd64(c->t, next + 8, &next_hdr);
-		/* The chunk's bytes run on into the next one's prev_size. */
-		err = add(c, "malloc", next_hdr & 1 ? in_use(c, ch + 16, next + 8) : "free",
-			  ch, next);
+		const char *name = "free";
+		if (next_hdr & 1)
+			/* The chunk's bytes run on into the next one's
+			 * prev_size. */
+			name = cached_free(&w, ch) ? "free (tcache and fastbins)"
+						   : in_use(c, ch + 16, next + 8);
+		err = add(c, "malloc", name, ch, next);
 		ch = next;
 	}
+	addr_vector_deinit(&w.cached);
 	return err;
 }
 
@@ -242,22 +395,24 @@ static bool try_heap(struct rctx *c, uint64_t start, uint64_t end,
 		     struct pyhs_error **err)
 {
 	if (walk_ok(c->t, start, end)) {
-		*err = add_chunks(c, start, start, end);
+		*err = add_chunks(c, start, start, end, 0);
 		return true;
 	}
 	if (end - start < PAGE)
 		return false;
 	uint64_t ar_ptr;
+	if (!rd64(c->t, start, &ar_ptr))
+		return false;
 	if (walk_ok(c->t, start + HEAP_INFO_SIZE, end)) {
-		*err = add_chunks(c, start, start + HEAP_INFO_SIZE, end);
+		*err = add_chunks(c, start, start + HEAP_INFO_SIZE, end, ar_ptr);
 		return true;
 	}
-	if (!rd64(c->t, start, &ar_ptr) || ar_ptr != start + HEAP_INFO_SIZE)
+	if (ar_ptr != start + HEAP_INFO_SIZE)
 		return false;
 	for (uint64_t off = HEAP_INFO_SIZE + ARENA_STATE_MIN;
 	     off <= HEAP_INFO_SIZE + ARENA_STATE_MAX; off += 16) {
 		if (walk_ok(c->t, start + off, end)) {
-			*err = add_chunks(c, start, start + off, end);
+			*err = add_chunks(c, start, start + off, end, ar_ptr);
 			return true;
 		}
 	}
