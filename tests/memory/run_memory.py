@@ -17,8 +17,9 @@ a line, spaces as dashes). For that interpreter:
     core, add up to the core's mapped bytes within 1 %, pymalloc's arenas
     among them.
   live: `memory --pid` of a running program: the regions add up to its
-    mappings, their resident bytes to its Rss within 1 %, and its 20 MiB
-    bytearray's buffer is among the malloc blocks objects own.
+    mappings, their resident bytes to its Rss within 1 %, its 20 MiB
+    bytearray's buffer is among the malloc blocks objects own, and the 1000
+    small chunks it freed count as free in tcache and fastbins.
   allocation sites: the same program under tracemalloc records
     tracemalloc.take_snapshot().statistics('lineno'); the top sites of
     `pyheapsnap memory --json --by line` must equal its top sites in file,
@@ -126,10 +127,18 @@ def check_regions(label, what, d, core):
 
 
 BIG = 20 << 20
-LIVE_PROGRAM = "BIG = %d\n" % BIG + """
+NFREED = 1000  # malloc(100) then free: 112-byte chunks to tcache and fastbins
+LIVE_PROGRAM = "BIG = %d\nNFREED = %d\n" % (BIG, NFREED) + """
 import sys, time
 kept = [bytes(200) for _ in range(50000)] + [list(range(1000)) for _ in range(100)]
 big = bytearray(BIG)
+import ctypes
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+chunks = [libc.malloc(100) for _ in range(NFREED)]
+for p in chunks:
+    libc.free(p)
 print("ready", flush=True)
 time.sleep(60)
 """
@@ -175,6 +184,9 @@ def check_live(label, python, tool, tool_args):
     owned = sum(r["bytes"] for r in regions if r["kind"] == "malloc" and "objects" in r["name"])
     check(owned >= BIG, "%s: malloc blocks objects own: %d bytes, with a bytearray of %d"
           % (label, owned, BIG))
+    cached = sum(r["bytes"] for r in regions if r["name"] == "free (tcache and fastbins)")
+    check(cached >= NFREED * 112, "%s: %d bytes free in tcache and fastbins; %d chunks of "
+          "112 bytes were freed there" % (label, cached, NFREED))
     check(rss and abs(resident - rss) <= rss / 100,
           "%s: live regions resident %d bytes; smaps_rollup says %s" % (label, resident, rss))
     if not EXPECT_MISSING:
