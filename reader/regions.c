@@ -320,8 +320,12 @@ static uint64_t main_arena(const struct rctx *c, uint64_t top)
 		bool libc = strstr(m.path, "/libc.so") || strstr(m.path, "/libc-");
 		if (m.perms[1] == 'w' && (libc || (after_libc && !m.path[0]))) {
 			for (uint64_t a = m.start; a + 8 <= m.end; a += 8) {
-				const uint64_t *w = pyhs_target_ptr(c->t, a, 8);
-				if (w && *w == top && a >= m.start + ARENA_TOP)
+				const void *w = pyhs_target_ptr(c->t, a, 8);
+				uint64_t v;
+				if (!w)
+					continue;
+				memcpy(&v, w, 8); /* cores may hold it unaligned */
+				if (v == top && a >= m.start + ARENA_TOP)
 					return a - ARENA_TOP;
 			}
 		}
@@ -551,10 +555,20 @@ struct pyhs_error *pyhs_regions_read(const struct pyhs_target *t,
 	}
 	size_t n = pyhs_target_nmappings(t);
 	char buf[64];
+	uint64_t covered = 0; /* where the mappings so far end */
 	for (size_t i = 0; !err && i < n; i++) {
 		struct pyhs_target_mapping m;
 		if (!pyhs_target_mapping(t, i, &m) || m.end <= m.start)
 			continue;
+		/* A corrupt core's mappings may overlap: each byte once. */
+		if (m.start < covered) {
+			warn(r, "mapping 0x%" PRIx64 "-0x%" PRIx64 " overlaps the one before",
+			     m.start, m.end);
+			if (m.end <= covered)
+				continue;
+			m.start = covered;
+		}
+		covered = m.end;
 		r->mapped_bytes += m.end - m.start;
 		const char *stack = stack_of(&c, &m, buf, sizeof(buf));
 		if (m.path[0] && m.path[0] != '[')
