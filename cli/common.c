@@ -251,38 +251,13 @@ void output_close(struct input_options *o)
 	o->output = NULL;
 }
 
-int input_open(const char *path, struct input_options *o,
-	       struct pyhs_heap **ret)
+int input_open_target(const char *path, struct input_options *o,
+		      struct pyhs_target **ret)
 {
-	o->snapshot = NULL;
-	if (path == PID_INPUT) {
-		struct pyhs_target *t;
-		int code = capture_pid(o, &t);
-		if (code)
-			return code;
-		char name[32];
-		snprintf(name, sizeof(name), "pid %d", o->pid);
-		struct pyhs_heap *h;
-		struct pyhs_error *err = pyhs_heap_build(t, name, &o->heap, &h);
-		pyhs_target_destroy(t);
-		if (err)
-			return report_error(pyhs_error_wrap(err, "cannot read the heap of pid %d", o->pid));
-		*ret = h;
-		return 0;
-	}
 	struct pyhs_error *err;
-	if (pyhs_snapshot_is(path)) {
-		/* Options about cores (--exe, --max-objects, ...) do not apply:
-		 * a snapshot holds a heap already built. */
-		struct pyhs_heap *h;
-		if ((err = pyhs_snapshot_read(path, &h)))
-			return report_error(err);
-		o->snapshot = path;
-		*ret = h;
-		return 0;
-	}
-	struct pyhs_target *t;
-	err = pyhs_target_open_core(path, &o->open, &t);
+	if (path == PID_INPUT)
+		return capture_pid(o, ret);
+	err = pyhs_target_open_core(path, &o->open, ret);
 	if (err) {
 		/* Name the input in messages about the input itself. */
 		if (err->code == PYHS_ERROR_OS && strstr(err->message, path)) {
@@ -296,11 +271,45 @@ int input_open(const char *path, struct input_options *o,
 		}
 		return report_error(err);
 	}
+	return 0;
+}
+
+int input_open(const char *path, struct input_options *o,
+	       struct pyhs_heap **ret)
+{
+	o->snapshot = NULL;
+	o->allocations = NULL;
+	struct pyhs_error *err;
+	if (path != PID_INPUT && pyhs_snapshot_is(path)) {
+		/* Options about cores (--exe, --max-objects, ...) do not apply:
+		 * a snapshot holds a heap already built. */
+		struct pyhs_heap *h;
+		if ((err = pyhs_snapshot_read(path, &h)))
+			return report_error(err);
+		o->snapshot = path;
+		*ret = h;
+		return 0;
+	}
+	struct pyhs_target *t;
+	int r = input_open_target(path, o, &t);
+	if (r)
+		return r;
+	char name[32];
+	if (path == PID_INPUT)
+		snprintf(name, sizeof(name), "pid %d", o->pid);
 	struct pyhs_heap *h;
-	err = pyhs_heap_build(t, path, &o->heap, &h);
+	err = pyhs_heap_build(t, path == PID_INPUT ? name : path, &o->heap, &h);
+	if (!err && o->want_allocations) {
+		err = pyhs_allocations_read(t, &o->allocations);
+		if (err)
+			pyhs_heap_destroy(h);
+	}
 	pyhs_target_destroy(t);
-	if (err)
+	if (err) {
+		if (path == PID_INPUT)
+			return report_error(pyhs_error_wrap(err, "cannot read the heap of pid %d", o->pid));
 		return report_error(pyhs_error_wrap(err, "cannot read the heap in '%s'", path));
+	}
 	*ret = h;
 	return 0;
 }

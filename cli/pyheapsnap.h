@@ -39,6 +39,11 @@ struct input_options {
 	 * system has room for the bytes copied / output_ratio. */
 	struct pyhs_output *output;
 	unsigned output_ratio;
+	/* Set by the verb: input_open also reads tracemalloc's traces of a
+	 * core or process into allocations (NULL from a snapshot); the verb
+	 * destroys them. */
+	bool want_allocations;
+	struct pyhs_allocations *allocations;
 };
 
 /* The input a --pid stands for, among a verb's positional arguments. */
@@ -163,6 +168,10 @@ int output_open(const char *path, enum pyhs_output_kind kind,
 int output_finish(struct input_options *o, struct pyhs_error *err);
 /* Removes an output never written (an error before the write). */
 void output_close(struct input_options *o);
+/* Opens a core or the --pid process as a target, without building its
+ * heap; prints the error and returns EXIT_INPUT on failure, 0 on success. */
+int input_open_target(const char *path, struct input_options *o,
+		      struct pyhs_target **ret);
 /* -o FILE of the verbs that write one: refuses an empty name. */
 int output_option(const char *verb, const char *arg, const char **ret);
 
@@ -214,6 +223,7 @@ int verb_show(int argc, char **argv);
 int verb_stacks(int argc, char **argv);
 int verb_tasks(int argc, char **argv);
 int verb_diff(int argc, char **argv);
+int verb_memory(int argc, char **argv);
 
 /* Shared by summary and demo. */
 int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out);

@@ -15,7 +15,8 @@ static void help(void)
 	       "Shows the object at ADDR (0x-hex or decimal): type, size, retained size,\n"
 	       "refcount and the references no object explains, generation, a preview of\n"
 	       "its value, the objects that refer to it and that it refers to (with their\n"
-	       "labels, at most 50 each), its immediate dominator and a path from a root.\n"
+	       "labels, at most 50 each), its immediate dominator, a path from a root and,\n"
+	       "when tracemalloc traced its block, where it was allocated.\n"
 	       "\n"
 	       "Options:\n"
 	       INPUT_OPTIONS_HELP
@@ -52,10 +53,12 @@ int verb_show(int argc, char **argv)
 	if (r >= 0)
 		return r;
 	struct pyhs_heap *h;
+	o.want_allocations = true;
 	if ((r = input_open(args[0], &o, &h)))
 		return r;
 	uint64_t i;
 	if ((r = parse_object(h, "show", args[1], &i))) {
+		pyhs_allocations_destroy(o.allocations);
 		pyhs_heap_destroy(h);
 		return r;
 	}
@@ -72,9 +75,18 @@ int verb_show(int argc, char **argv)
 	}
 	if (err) {
 		pyhs_analysis_destroy(a);
+		pyhs_allocations_destroy(o.allocations);
 		pyhs_heap_destroy(h);
 		return report_error(err);
 	}
+	/* The trace of the block holding the object (GC objects start after
+	 * their header, inside the block). */
+	uint64_t trace = 0;
+	bool traced = o.allocations &&
+		      pyhs_allocations_find(o.allocations, pyhs_heap_addr(h, i), &trace);
+	struct pyhs_trace tr = { 0 };
+	if (traced)
+		pyhs_allocations_trace(o.allocations, trace, &tr);
 	char preview[256], l[160], b1[32], b2[32], desc[1024];
 	pyhs_heap_preview(h, i, preview, sizeof(preview));
 	uint64_t addr = pyhs_heap_addr(h, i);
@@ -121,6 +133,22 @@ int verb_show(int argc, char **argv)
 			print_path_json(h, &paths[0], stdout);
 		else
 			fputs("null", stdout);
+		fputs(", \"allocated\": ", stdout);
+		if (traced) {
+			printf("{\"block\": %" PRIu64 ", \"size\": %" PRIu64 ", \"frames\": [",
+			       tr.addr, tr.size);
+			for (uint32_t k = 0; k < pyhs_allocations_nframes(o.allocations, tr.traceback); k++) {
+				const char *file;
+				uint32_t line;
+				pyhs_allocations_frame(o.allocations, tr.traceback, k, &file, &line);
+				fputs(k ? ", {\"file\": " : "{\"file\": ", stdout);
+				pyhs_json_string(stdout, file);
+				printf(", \"line\": %" PRIu32 "}", line);
+			}
+			fputs("]}", stdout);
+		} else {
+			fputs("null", stdout);
+		}
 		fputs("}\n", stdout);
 	} else {
 		printf("0x%" PRIx64 "  %s  %s\n", addr, tn, preview);
@@ -138,6 +166,12 @@ int verb_show(int argc, char **argv)
 			       pyhs_analysis_unexplained(a, i) == 1 ? "" : "s");
 		if (pyhs_analysis_is_garbage(a, i))
 			printf("  garbage: the cyclic collector would free it\n");
+		for (uint32_t k = 0; traced && k < pyhs_allocations_nframes(o.allocations, tr.traceback); k++) {
+			const char *file;
+			uint32_t line;
+			pyhs_allocations_frame(o.allocations, tr.traceback, k, &file, &line);
+			printf("  %s %s:%" PRIu32 "\n", k ? "         from" : "allocated at", file, line);
+		}
 		if (dom == PYHS_DOM_ROOT)
 			printf("  dominator: the roots (no single object keeps it alive)\n");
 		else if (dom == PYHS_DOM_NONE)
@@ -187,6 +221,7 @@ int verb_show(int argc, char **argv)
 	}
 	pyhs_paths_free(paths, np);
 	pyhs_analysis_destroy(a);
+	pyhs_allocations_destroy(o.allocations);
 	pyhs_heap_destroy(h);
 	return EXIT_OK;
 }

@@ -192,6 +192,14 @@ struct pyhs_error *pyhs_owned_refs(struct pyhs_heap *h, uint32_t type,
 				   void *arg);
 
 /* values.c */
+/* The same for any target and layout, without a heap (and without
+ * checking the object's type): where a str's characters are, and the str
+ * as UTF-8. */
+bool pyhs_str_data_at(const struct pyhs_target *t, const struct pyhs_layout *L,
+		      uint64_t addr, uint64_t *data, uint64_t *length,
+		      unsigned *kind);
+bool pyhs_read_str_at(const struct pyhs_target *t, const struct pyhs_layout *L,
+		      uint64_t addr, char *buf, size_t n);
 /* Reads a str object as UTF-8 into buf (NUL-terminated, truncated to n-1
  * bytes); false if it is not a readable str. */
 bool pyhs_read_str(const struct pyhs_heap *h, uint64_t addr, char *buf,

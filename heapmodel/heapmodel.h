@@ -348,6 +348,70 @@ struct pyhs_task_group {
 };
 struct pyhs_error *pyhs_tasks_pending_groups(const struct pyhs_tasks *t, uint64_t min,
 					     struct pyhs_task_group **ret, size_t *ret_n);
+/* ---- allocation sites: what tracemalloc traced ---------------------- */
+
+/* Every trace of tracemalloc's tables (the address, size and traceback of
+ * each live allocation it saw), read out of the interpreter: _PyRuntime's
+ * tracemalloc state (3.12+) or the statics of Modules/_tracemalloc.c
+ * (3.8-3.11, found by symbol). Tables that do not add up (a chain that
+ * loops, a count that lies) are read as far as they make sense and
+ * counted as warnings. */
+struct pyhs_allocations;
+
+enum pyhs_allocations_status {
+	PYHS_ALLOCATIONS_OK,      /* tracemalloc was tracing: traces read */
+	PYHS_ALLOCATIONS_OFF,     /* tracemalloc was not tracing */
+	PYHS_ALLOCATIONS_MISSING, /* its state cannot be found: see missing */
+};
+
+/* Only PYHS_ERROR_NOMEM: what cannot be read is in the status. */
+struct pyhs_error *pyhs_allocations_read(const struct pyhs_target *t,
+					 struct pyhs_allocations **ret);
+void pyhs_allocations_destroy(struct pyhs_allocations *a);
+enum pyhs_allocations_status pyhs_allocations_status(const struct pyhs_allocations *a);
+/* Why the state could not be read (MISSING), else "". */
+const char *pyhs_allocations_missing(const struct pyhs_allocations *a);
+uint64_t pyhs_allocations_nwarnings(const struct pyhs_allocations *a);
+const char *pyhs_allocations_warning(const struct pyhs_allocations *a); /* first, or "" */
+int pyhs_allocations_max_frames(const struct pyhs_allocations *a); /* traceback limit */
+
+struct pyhs_trace {
+	uint64_t addr, size;
+	uint32_t domain;
+	uint32_t traceback; /* index of its traceback */
+};
+uint64_t pyhs_allocations_ntraces(const struct pyhs_allocations *a);
+void pyhs_allocations_trace(const struct pyhs_allocations *a, uint64_t i,
+			    struct pyhs_trace *ret);
+/* The trace whose block [addr, addr + size) holds addr; false if none. */
+bool pyhs_allocations_find(const struct pyhs_allocations *a, uint64_t addr,
+			   uint64_t *ret);
+/* A traceback's frames, most recent first. */
+uint32_t pyhs_allocations_nframes(const struct pyhs_allocations *a, uint32_t tb);
+void pyhs_allocations_frame(const struct pyhs_allocations *a, uint32_t tb,
+			    uint32_t k, const char **file, uint32_t *line);
+
+/* Traces grouped as tracemalloc's Snapshot.statistics() groups them: by
+ * the most recent frame ('lineno') or by the whole traceback
+ * ('traceback'), largest first. */
+struct pyhs_allocation_stat {
+	uint32_t traceback; /* of one trace of the group: its first frame is
+			     * the line (by line) or it is the group's */
+	uint64_t size, count;
+};
+struct pyhs_error *pyhs_allocations_group(const struct pyhs_allocations *a,
+					  bool by_traceback,
+					  struct pyhs_allocation_stat **ret,
+					  size_t *ret_n);
+
+/* The addresses of the memory objects own, for telling which malloc'd
+ * blocks hold objects: every object's own address and its buffers' (list
+ * items, bytearray bytes, set tables, dict keys and values), read from t,
+ * the target the heap was built from. Sorted ascending, duplicates kept;
+ * free() the array. */
+struct pyhs_error *pyhs_heap_owned_addresses(const struct pyhs_heap *h,
+					     const struct pyhs_target *t,
+					     uint64_t **ret, size_t *ret_n);
 
 /* ---- columns and parts: how the snapshot format saves and loads a heap */
 

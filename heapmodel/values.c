@@ -29,14 +29,15 @@ static size_t put_utf8(char *out, uint32_t c)
 	return 4;
 }
 
-bool pyhs_str_data(const struct pyhs_heap *h, uint64_t addr, uint64_t *data,
-		   uint64_t *length, unsigned *kind)
+bool pyhs_str_data_at(const struct pyhs_target *t, const struct pyhs_layout *L,
+		      uint64_t addr, uint64_t *data, uint64_t *length,
+		      unsigned *kind)
 {
-	const struct pyhs_layout *L = h->L;
 	uint64_t len;
 	uint32_t state;
-	if (!hrd_off(h, addr, L->ascii_length, &len) ||
-	    !pyhs_target_read(h->t, addr + (uint64_t)L->ascii_state, &state, 4))
+	if (L->ascii_length < 0 || L->ascii_state < 0 ||
+	    !pyhs_target_read_u64(t, addr + (uint64_t)L->ascii_length, &len) ||
+	    !pyhs_target_read(t, addr + (uint64_t)L->ascii_state, &state, 4))
 		return false;
 	unsigned k = (state >> 2) & 7;
 	bool compact = (state >> 5) & 1, ascii = (state >> 6) & 1;
@@ -46,10 +47,46 @@ bool pyhs_str_data(const struct pyhs_heap *h, uint64_t addr, uint64_t *data,
 		return false;
 	if (compact)
 		*data = addr + (uint64_t)(ascii ? L->ascii_size : L->compact_size);
-	else if (!hrd_off(h, addr, L->unicode_data, data) || !*data)
+	else if (L->unicode_data < 0 ||
+		 !pyhs_target_read_u64(t, addr + (uint64_t)L->unicode_data, data) ||
+		 !*data)
 		return false;
 	*length = len;
 	*kind = k;
+	return true;
+}
+
+bool pyhs_str_data(const struct pyhs_heap *h, uint64_t addr, uint64_t *data,
+		   uint64_t *length, unsigned *kind)
+{
+	return pyhs_str_data_at(h->t, h->L, addr, data, length, kind);
+}
+
+bool pyhs_read_str_at(const struct pyhs_target *t, const struct pyhs_layout *L,
+		      uint64_t addr, char *buf, size_t n)
+{
+	uint64_t data, len;
+	unsigned kind;
+	if (!n || !pyhs_str_data_at(t, L, addr, &data, &len, &kind))
+		return false;
+	size_t o = 0;
+	/* At most n code points can fit in n bytes of UTF-8. */
+	uint64_t take = len < n ? len : n;
+	const uint8_t *p = pyhs_target_ptr(t, data, (size_t)(take * kind));
+	for (uint64_t i = 0; i < take; i++) {
+		uint32_t c = 0;
+		if (p)
+			memcpy(&c, p + i * kind, kind);
+		else if (!pyhs_target_read(t, data + i * kind, &c, kind))
+			return false;
+		char tmp[4];
+		size_t k = put_utf8(tmp, c);
+		if (o + k + 1 > n)
+			break;
+		memcpy(buf + o, tmp, k);
+		o += k;
+	}
+	buf[o] = '\0';
 	return true;
 }
 
@@ -66,29 +103,7 @@ bool pyhs_read_str(const struct pyhs_heap *h, uint64_t addr, char *buf,
 		    h->types.data[h->type.data[ti]].kind != K_STR)
 			return false;
 	}
-	uint64_t data, len;
-	unsigned kind;
-	if (!pyhs_str_data(h, addr, &data, &len, &kind))
-		return false;
-	size_t o = 0;
-	/* At most n code points can fit in n bytes of UTF-8. */
-	uint64_t take = len < n ? len : n;
-	const uint8_t *p = pyhs_target_ptr(h->t, data, (size_t)(take * kind));
-	for (uint64_t i = 0; i < take; i++) {
-		uint32_t c = 0;
-		if (p)
-			memcpy(&c, p + i * kind, kind);
-		else if (!pyhs_target_read(h->t, data + i * kind, &c, kind))
-			return false;
-		char tmp[4];
-		size_t k = put_utf8(tmp, c);
-		if (o + k + 1 > n)
-			break;
-		memcpy(buf + o, tmp, k);
-		o += k;
-	}
-	buf[o] = '\0';
-	return true;
+	return pyhs_read_str_at(h->t, h->L, addr, buf, n);
 }
 
 struct find_ctx {

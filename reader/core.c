@@ -718,6 +718,20 @@ bool pyhs_target_symbol(const struct pyhs_target *tc, const char *name,
 	return false;
 }
 
+bool pyhs_target_static_symbol(const struct pyhs_target *t, const char *name,
+			       uint64_t *ret)
+{
+	char buf[96];
+	if (pyhs_target_symbol(t, name, ret))
+		return true;
+	for (int i = 0; i < 2; i++) {
+		snprintf(buf, sizeof(buf), "%s.lto_priv.%d", name, i);
+		if (pyhs_target_symbol(t, buf, ret))
+			return true;
+	}
+	return false;
+}
+
 int pyhs_target_pid(const struct pyhs_target *t) { return t->pid; }
 const char *pyhs_target_executable(const struct pyhs_target *t)
 {

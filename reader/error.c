@@ -104,3 +104,14 @@ const char *pyhs_format_bytes(uint64_t n, char *buf, size_t size)
 		snprintf(buf, size, "%.1f %s", v, units[u]);
 	return buf;
 }
+
+void pyhs_warning_count(uint64_t *count, char *first, size_t size,
+			const char *fmt, ...)
+{
+	if ((*count)++ || !size)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(first, size, fmt, ap);
+	va_end(ap);
+}

@@ -39,6 +39,12 @@ struct pyhs_error *pyhs_error_wrap(struct pyhs_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void pyhs_error_destroy(struct pyhs_error *err);
 
+/* Counts one warning in *count and, for the first, formats it into first
+ * (size bytes): for results that carry "N warnings, the first: ...". */
+void pyhs_warning_count(uint64_t *count, char *first, size_t size,
+			const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /* n bytes as people read them, for messages and reports: "512 B",
  * "1.5 KiB", ..., "3.0 TiB". Writes buf; returns it. */
 const char *pyhs_format_bytes(uint64_t n, char *buf, size_t size);

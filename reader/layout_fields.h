@@ -227,3 +227,48 @@ X(deque_block_rightlink,      "BLOCK|block", "rightlink")
 X(odict_size,                 "PyODictObject|_odictobject", NULL)
 X(odict_fast_nodes_size,      "PyODictObject|_odictobject", "od_fast_nodes_size")
 X(odict_inst_dict,            "PyODictObject|_odictobject", "od_inst_dict")
+
+/* pymalloc (Objects/obmalloc.c). Up to 3.11 its state is file statics
+ * found by symbol; 3.12 embeds struct _obmalloc_state in the interpreter,
+ * 3.13+ point to it. */
+X(rt_allocators_obj,          "_PyRuntimeState|pyruntimestate", "allocators.standard.obj") /* 3.12+ */
+X(interp_obmalloc,            "PyInterpreterState|_is", "obmalloc")     /* 3.12+ */
+X(obmalloc_arenas,            "_obmalloc_state", "mgmt.arenas")         /* 3.12+ */
+X(obmalloc_maxarenas,         "_obmalloc_state", "mgmt.maxarenas")
+X(obmalloc_narenas_current,   "_obmalloc_state", "mgmt.narenas_currently_allocated")
+X(obmalloc_narenas_total,     "_obmalloc_state", "mgmt.ntimes_arena_allocated")
+X(obmalloc_narenas_highwater, "_obmalloc_state", "mgmt.narenas_highwater")
+X(arena_object_size,          "arena_object", NULL)
+X(arena_address,              "arena_object", "address")
+X(arena_pool_address,         "arena_object", "pool_address")
+X(arena_nfreepools,           "arena_object", "nfreepools")
+X(arena_ntotalpools,          "arena_object", "ntotalpools")
+X(pool_header_size,           "pool_header", NULL)
+X(pool_count,                 "pool_header", "ref.count")
+X(pool_freeblock,             "pool_header", "freeblock")
+X(pool_arenaindex,            "pool_header", "arenaindex")
+X(pool_szidx,                 "pool_header", "szidx")
+X(pool_nextoffset,            "pool_header", "nextoffset")
+X(pool_maxnextoffset,         "pool_header", "maxnextoffset")
+
+/* tracemalloc (Modules/_tracemalloc.c up to 3.11, Python/tracemalloc.c
+ * after: file statics up to 3.11, _PyRuntime.tracemalloc from 3.12). */
+X(rt_tracemalloc,             "_PyRuntimeState|pyruntimestate", "tracemalloc") /* 3.12+ */
+X(tracemalloc_tracing,        "_tracemalloc_runtime_state|_PyTraceMalloc_Config", "config.tracing|tracing")
+X(tracemalloc_traces,         "_tracemalloc_runtime_state", "traces")   /* 3.12+ */
+X(tracemalloc_domains,        "_tracemalloc_runtime_state", "domains")  /* 3.12+ */
+X(hashtable_nentries,         "_Py_hashtable_t", "nentries|entries")
+X(hashtable_nbuckets,         "_Py_hashtable_t", "nbuckets|num_buckets")
+X(hashtable_buckets,          "_Py_hashtable_t", "buckets")
+X(hashtable_key_size,         "_Py_hashtable_t", "key_size")           /* 3.8 */
+X(hashtable_entry_size,       "_Py_hashtable_entry_t", NULL)
+X(hashtable_entry_key,        "_Py_hashtable_entry_t", "key")          /* 3.9+ */
+X(hashtable_entry_value,      "_Py_hashtable_entry_t", "value")        /* 3.9+ */
+X(trace_size,                 "trace_t", "size")
+X(trace_traceback,            "trace_t", "traceback")
+X(traceback_nframe,           "traceback_t|tracemalloc_traceback", "nframe")
+X(traceback_total_nframe,     "traceback_t|tracemalloc_traceback", "total_nframe") /* 3.9+ */
+X(traceback_frames,           "traceback_t|tracemalloc_traceback", "frames")
+X(frame_t_size,               "frame_t|tracemalloc_frame", NULL)
+X(frame_t_filename,           "frame_t|tracemalloc_frame", "filename")
+X(frame_t_lineno,             "frame_t|tracemalloc_frame", "lineno")

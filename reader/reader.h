@@ -176,6 +176,10 @@ static inline bool pyhs_target_read_u64(const struct pyhs_target *t,
 /* Symbols of every mapped ELF file (and its debug file), biased. */
 bool pyhs_target_symbol(const struct pyhs_target *t, const char *name,
 			uint64_t *ret);
+/* A static variable of CPython's, under its own name or as LTO renamed it
+ * ("arenas.lto_priv.0"). */
+bool pyhs_target_static_symbol(const struct pyhs_target *t, const char *name,
+			       uint64_t *ret);
 
 /* Byte offsets in _asyncio's C Future and Task objects (-1: the version has
  * no such field), from the DWARF of the _asyncio module where it has some,
@@ -232,6 +236,112 @@ const char *pyhs_target_debug_file(const struct pyhs_target *t); /* or NULL */
  * names (a stripped binary without its debug file). */
 bool pyhs_target_py_data(const struct pyhs_target *t, size_t i,
 			 uint64_t *start, uint64_t *end);
+
+/* ---- pymalloc: CPython's small-object allocator --------------------------
+ *
+ * Its arenas and pools counted as sys._debugmallocstats() counts them: every
+ * arena object with an address, every pool carved from it whose count of
+ * blocks in use is not zero. The state is read from _PyRuntime's main
+ * interpreter (3.12+) or from obmalloc.c's static variables (3.8 to 3.11,
+ * found by symbol: .symtab or the debug file). A pool header or arena object
+ * that does not add up is counted as a warning and bounded, never followed
+ * blindly.
+ */
+
+enum pyhs_pymalloc_status {
+	PYHS_PYMALLOC_OK,       /* arenas read */
+	PYHS_PYMALLOC_UNUSED,   /* pymalloc holds no arenas: objects come from
+				 * malloc (PYTHONMALLOC=malloc, or similar) */
+	PYHS_PYMALLOC_MISSING,  /* its state cannot be found: see missing */
+};
+
+#define PYHS_PYMALLOC_MAX_CLASSES 64
+
+struct pyhs_pymalloc_class {
+	uint32_t size;          /* block size in bytes */
+	uint64_t pools;         /* pools in use of this size */
+	uint64_t blocks_in_use;
+	uint64_t blocks_free;   /* in those pools, never carved ones too */
+};
+
+struct pyhs_pymalloc_arena {
+	uint64_t address;       /* as malloc'd or mmap'd: arena_size bytes */
+	uint32_t free_pools;
+	uint32_t total_pools;
+};
+
+struct pyhs_pymalloc {
+	enum pyhs_pymalloc_status status;
+	char missing[160];      /* what could not be found (MISSING) */
+	/* The object allocator in use, as far as it can be told: "pymalloc",
+	 * "malloc", "pymalloc with debug hooks", "mimalloc", ... or "". */
+	char allocator[80];
+	bool traced;            /* tracemalloc's hooks sit in front of it */
+	uint64_t pool_size, arena_size, pool_overhead;
+	uint64_t arenas;        /* arena objects with an address */
+	/* The counters obmalloc keeps (-1 where unreadable). */
+	int64_t arenas_total, arenas_highwater, arenas_current;
+	uint64_t free_pools;
+	uint64_t allocated_bytes;   /* blocks in use */
+	uint64_t available_bytes;   /* free blocks in used pools */
+	uint64_t free_pool_bytes;   /* free pools */
+	uint64_t pool_header_bytes;
+	uint64_t quantization_bytes;
+	uint64_t alignment_bytes;   /* lost to arena alignment */
+	size_t nclasses;
+	struct pyhs_pymalloc_class classes[PYHS_PYMALLOC_MAX_CLASSES];
+	size_t narenas;             /* arena list, in arena-object order */
+	struct pyhs_pymalloc_arena *arena_list;
+	uint64_t nwarnings;
+	char warning[200];          /* the first, or "" */
+};
+
+/* Reads pymalloc's state; PYHS_ERROR_NOMEM only: what cannot be read is in
+ * the result's status, missing and warnings. Free with
+ * pyhs_pymalloc_destroy. */
+struct pyhs_error *pyhs_pymalloc_read(const struct pyhs_target *t,
+				      struct pyhs_pymalloc **ret);
+void pyhs_pymalloc_destroy(struct pyhs_pymalloc *p);
+
+/* ---- Regions: every mapped byte, by what it holds ------------------------
+ *
+ * The target's mappings cut into pieces, each of one kind: pymalloc's
+ * arenas (from a pymalloc_read result), glibc malloc's heaps (their chunks
+ * walked: in use, free, the top chunk, free in tcache or fastbins) and its
+ * mmapped chunks, thread stacks
+ * (the mappings threads' stack pointers are in), file-backed mappings by
+ * file, mappings without access (guard pages, reserved heap space), and
+ * what is left unexplained. The pieces add up to the mappings exactly.
+ */
+struct pyhs_region {
+	const char *kind;  /* "pymalloc", "malloc", "stack", "file",
+			    * "no access", "unexplained" */
+	char name[256];    /* what in that kind: a file, "in use", "thread TID" */
+	uint64_t bytes;    /* mapped */
+	uint64_t held;     /* of which a core holds (a live process: copied) */
+	int64_t resident;  /* live: pages present, in bytes; -1 if unknown */
+	int64_t swapped;   /* live: pages swapped out, in bytes; -1 if unknown */
+	uint64_t pieces;   /* how many ranges were added up */
+};
+
+struct pyhs_regions {
+	size_t n;
+	struct pyhs_region *regions; /* largest first */
+	uint64_t mapped_bytes;       /* every mapping's length, summed */
+	bool live;
+	uint64_t nwarnings;
+	char warning[200];
+};
+
+/* pymalloc may be NULL (its arenas are then not told apart). owned, if
+ * not NULL, are addresses objects own (sorted ascending): a malloc chunk
+ * with one of them in its bytes counts as "in use (objects and their
+ * buffers)", the others as "in use (other)". Only PYHS_ERROR_NOMEM. */
+struct pyhs_error *pyhs_regions_read(const struct pyhs_target *t,
+				     const struct pyhs_pymalloc *pymalloc,
+				     const uint64_t *owned, size_t nowned,
+				     struct pyhs_regions **ret);
+void pyhs_regions_destroy(struct pyhs_regions *r);
 
 /* ---- What a target holds, to write it out again as a core ---------------
  *

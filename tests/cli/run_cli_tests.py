@@ -325,6 +325,12 @@ CASES = [
     Case("export -o into a missing directory",
          ["export", "-o", "{missing_dir}/out.jsonl", "{core}"], INPUT,
          r"cannot create .*no-such-dir/out\.jsonl.*: no such file or directory$"),
+    Case("memory core", ["memory", "{core}"], OK, stdout=check_help("regions:")),
+    Case("memory core of a non-Python process", ["memory", "{sleep_core}"], INPUT,
+         r"no CPython runtime found"),
+    Case("memory text file", ["memory", "{text}"], INPUT, r"not an ELF core file"),
+    Case("memory --by xml", ["memory", "--by", "xml", "{core}"], USAGE,
+         r"--by takes line or traceback, not 'xml'"),
     # Usage errors: exit 2, the message and a pointer to --help.
     Case("no verb", [], USAGE, r"no verb given"),
     Case("unknown verb", ["frobnicate"], USAGE, r"unknown verb 'frobnicate'"),
@@ -362,6 +368,8 @@ CASES = [
     Case("summary --help", ["summary", "--help"], OK, stdout=check_help("summary")),
     Case("export --help", ["export", "--help"], OK, stdout=check_help("export")),
     Case("demo --help", ["demo", "--help"], OK, stdout=check_help("demo")),
+    Case("memory --help", ["memory", "--help"], OK, stdout=check_help("pymalloc")),
+    Case("--help lists memory", ["--help"], OK, stdout=check_help("memory")),
     Case("--version", ["--version"], OK, stdout=check_version),
 ]
 

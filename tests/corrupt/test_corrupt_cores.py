@@ -5,8 +5,8 @@
                           [--only TEXT] [--python PY]... [--verbose]
 
 Makes a core with /usr/bin/python3.11 and with a pyenv 3.12 (whichever are
-here; none: skipped, exit 77), then runs `pyheapsnap summary --json` and
-`pyheapsnap export` on every corrupted variant make_corrupt_cores.py makes
+here; none: skipped, exit 77), then runs `pyheapsnap summary --json`,
+`pyheapsnap export` and `pyheapsnap memory --json` on every corrupted variant make_corrupt_cores.py makes
 of it (truncations, bit flips, zeroed pages, looping GC lists, wild
 pointers, lying sizes, NT_FILE naming a FIFO, a zstd bomb, ...; see there),
 each within TIMEOUT seconds and an address-space limit of 4 GiB (under
@@ -16,7 +16,8 @@ limits instead, with failed allocations returning NULL as they would).
 Each run must end in one of:
 
   * exit 0, with output that parses: summary's JSON (its "warnings" count
-    is reported), export's header and one JSON line per object it counts;
+    is reported), export's header and one JSON line per object it counts,
+    memory's JSON with regions that add up to its mapped bytes;
   * exit 3 with exactly one stderr line, "pyheapsnap: ...".
 
 A signal, a timeout, another status or more lines is a failure. Prints one
@@ -110,6 +111,19 @@ def judge(verb, status, out, err, secs, timeout):
         text = out.decode("utf-8")
     except UnicodeDecodeError as e:
         return False, "%s: exit 0 but its output is not UTF-8: %s" % (verb, e)
+    if verb == "memory":
+        try:
+            doc = json.loads(text)
+            nwarn = (doc["pymalloc"]["warnings"] + doc["allocations"]["warnings"] +
+                     doc["region_warnings"])
+            mapped = sum(r["bytes"] for r in doc["regions"])
+        except (ValueError, KeyError, TypeError) as e:
+            return False, "memory: exit 0 but its JSON does not parse: %s" % e
+        if mapped != doc["mapped_bytes"]:
+            return False, "memory: regions add up to %d of %d mapped bytes" % (
+                mapped, doc["mapped_bytes"])
+        return True, "memory exit 0, pymalloc %s, %d warnings" % (
+            doc["pymalloc"]["status"], nwarn)
     if verb == "summary":
         try:
             doc = json.loads(text)
@@ -214,7 +228,8 @@ def main():
                 ok = True
                 notes = []
                 for verb, argv in (("summary", ["summary", "--json", path]),
-                                   ("export", ["export", path])):
+                                   ("export", ["export", path]),
+                                   ("memory", ["memory", "--json", path])):
                     status, out, err, secs = runner.run(argv)
                     good, text = judge(verb, status, out, err, secs, args.timeout)
                     ok = ok and good

@@ -136,6 +136,12 @@ static const char *const zero_ok[] = {
 	"dictkeys_dk_refcnt",
 	"dictvalues_values",     /* 3.11, 3.12 */
 	"memberdef_name",
+	"arena_address",
+	"pool_count",
+	"hashtable_nentries",    /* 3.9+ */
+	"hashtable_nbuckets",    /* 3.8 */
+	"trace_size",
+	"frame_t_filename",
 };
 
 static bool may_be_zero(const char *name)

@@ -1,0 +1,439 @@
+#!/usr/bin/env python3
+"""The memory verb against CPython's own accounts of its memory.
+
+    run_memory.py --tool PATH/TO/pyheapsnap --label LABEL [--tool-args ARG ...]
+    run_memory.py --list
+
+LABEL is one of pyhs_test.interpreters()'s labels (--list prints them, one
+a line, spaces as dashes). For that interpreter:
+
+  pymalloc: fragment_program.py fragments pymalloc, records
+    sys._debugmallocstats() and aborts; `pyheapsnap memory --json CORE` must
+    give every size class the pools, blocks in use and free blocks CPython
+    printed, and the same number of arenas.
+  no pymalloc: under PYTHONMALLOC=malloc the verb must say pymalloc held no
+    arenas, not give zeros as if counted.
+  regions: the regions of that core, and of the oracle tests' heap program's
+    core, add up to the core's mapped bytes within 1 %, pymalloc's arenas
+    among them.
+  live: `memory --pid` of a running program: the regions add up to its
+    mappings, their resident bytes to its Rss within 1 %, its 20 MiB
+    bytearray's buffer is among the malloc blocks objects own, and the 1000
+    small chunks it freed count as free in tcache and fastbins.
+  allocation sites: the same program under tracemalloc records
+    tracemalloc.take_snapshot().statistics('lineno'); the top sites of
+    `pyheapsnap memory --json --by line` must equal its top sites in file,
+    line, size and count, and `show` of an object must name its line.
+
+Exit status: 0 if everything agrees, 1 if not, 77 (skipped) if the
+interpreter is not installed or leaves no core.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from pyhs_test import NoCore, clean_env, interpreters, run_to_core  # noqa: E402
+
+PROGRAM = os.path.join(HERE, "fragment_program.py")
+ORACLE_PROGRAM = os.path.join(os.path.dirname(HERE), "oracle", "heap_program.py")
+EXIT_SKIP = 77
+failures = []
+# --expect-missing: the interpreter is stripped and its debug file hidden;
+# pymalloc's and tracemalloc's statics have no symbols, and the verb must
+# say so (status "missing" and why) instead of counting.
+EXPECT_MISSING = False
+
+
+def check_missing(label, what, part):
+    """In --expect-missing runs: part says it is missing, and why."""
+    check(part["status"] == "missing" and part["missing"],
+          "%s: %s without symbols: status %r, missing %r"
+          % (label, what, part["status"], part["missing"]))
+    print("%s: %s: %s" % (label, what, part["missing"]), flush=True)
+
+
+def label_name(label):
+    return label.replace(" ", "-")
+
+
+def check(cond, msg):
+    if not cond:
+        failures.append(msg)
+        print("FAIL: " + msg, flush=True)
+    return cond
+
+
+def parse_mallocstats(text):
+    """{size: (pools, in use, free)} and the current arena count."""
+    classes = {}
+    arenas = None
+    for line in text.splitlines():
+        m = re.match(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$", line)
+        if m and arenas is None:
+            _, size, pools, used, free = map(int, m.groups())
+            classes[size] = (pools, used, free)
+        m = re.match(r"^# arenas allocated current\s*=\s*([\d,]+)", line)
+        if m:
+            arenas = int(m.group(1).replace(",", ""))
+    return classes, arenas
+
+
+def core_mapped_bytes(core):
+    """Sum of the core's PT_LOAD segments' memory sizes."""
+    with open(core, "rb") as f:
+        head = f.read(64)
+        phoff, = struct.unpack_from("<Q", head, 32)
+        phentsize, phnum = struct.unpack_from("<HH", head, 54)
+        f.seek(phoff)
+        table = f.read(phentsize * phnum)
+    total = 0
+    for i in range(phnum):
+        ptype, = struct.unpack_from("<I", table, i * phentsize)
+        memsz, = struct.unpack_from("<Q", table, i * phentsize + 40)
+        if ptype == 1:
+            total += memsz
+    return total
+
+
+def check_regions(label, what, d, core):
+    """The regions add up to the core's mapped bytes (within 1 %), and
+    pymalloc's arenas are all among them."""
+    regions = d["regions"]
+    total = sum(r["bytes"] for r in regions)
+    mapped = core_mapped_bytes(core)
+    check(mapped and abs(total - mapped) <= mapped / 100,
+          "%s: %s: regions add up to %d bytes; the core maps %d"
+          % (label, what, total, mapped))
+    p = d["pymalloc"]
+    if p["status"] == "ok":
+        arenas = sum(r["bytes"] for r in regions if r["kind"] == "pymalloc")
+        check(arenas == p["bytes"], "%s: %s: pymalloc regions %d bytes, its arenas %d"
+              % (label, what, arenas, p["bytes"]))
+    kinds = {}
+    for r in regions:
+        kinds[r["kind"]] = kinds.get(r["kind"], 0) + r["bytes"]
+    print("%s: %s: regions %d of %d mapped bytes: %s" % (
+        label, what, total, mapped,
+        ", ".join("%s %d" % kv for kv in sorted(kinds.items()))), flush=True)
+
+
+BIG = 20 << 20
+NFREED = 1000  # malloc(100) then free: 112-byte chunks to tcache and fastbins
+LIVE_PROGRAM = "BIG = %d\nNFREED = %d\n" % (BIG, NFREED) + """
+import sys, time
+kept = [bytes(200) for _ in range(50000)] + [list(range(1000)) for _ in range(100)]
+big = bytearray(BIG)
+import ctypes
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+chunks = [libc.malloc(100) for _ in range(NFREED)]
+for p in chunks:
+    libc.free(p)
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def proc_kib(pid, key):
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    return None
+
+
+def check_live(label, python, tool, tool_args):
+    """memory --pid: the regions add up to the process's mappings, and
+    their resident bytes to its Rss (smaps_rollup) within 1 %."""
+    proc = subprocess.Popen([python, "-I", "-c", LIVE_PROGRAM], stdout=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, env=clean_env())
+    try:
+        if not check(proc.stdout.readline().strip() == b"ready",
+                     "%s: the live program did not start" % label):
+            return
+        out = subprocess.run([tool, "memory", "--json", "--pid", str(proc.pid)] + tool_args,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+        rss = proc_kib(proc.pid, "Rss")
+        mapped = 0
+        with open("/proc/%d/maps" % proc.pid) as f:
+            for line in f:
+                lo, hi = line.split()[0].split("-")
+                mapped += int(hi, 16) - int(lo, 16)
+    finally:
+        proc.kill()
+        proc.wait()
+    if not check(out.returncode == 0, "%s: memory --pid exited %d: %s" % (
+            label, out.returncode, out.stderr.decode(errors="replace").strip())):
+        return
+    d = json.loads(out.stdout)
+    regions = d["regions"]
+    total = sum(r["bytes"] for r in regions)
+    resident = sum(r.get("resident", 0) for r in regions)
+    check(total == mapped, "%s: live regions add up to %d bytes; /proc maps %d"
+          % (label, total, mapped))
+    owned = sum(r["bytes"] for r in regions if r["kind"] == "malloc" and "objects" in r["name"])
+    check(owned >= BIG, "%s: malloc blocks objects own: %d bytes, with a bytearray of %d"
+          % (label, owned, BIG))
+    cached = sum(r["bytes"] for r in regions if r["name"] == "free (tcache and fastbins)")
+    check(cached >= NFREED * 112, "%s: %d bytes free in tcache and fastbins; %d chunks of "
+          "112 bytes were freed there" % (label, cached, NFREED))
+    check(rss and abs(resident - rss) <= rss / 100,
+          "%s: live regions resident %d bytes; smaps_rollup says %s" % (label, resident, rss))
+    if not EXPECT_MISSING:
+        check(d["pymalloc"]["status"] == "ok", "%s: live pymalloc status %r"
+              % (label, d["pymalloc"]["status"]))
+    print("%s: live: regions %d of %d mapped bytes, %d resident (Rss %s)"
+          % (label, total, mapped, resident, rss), flush=True)
+
+
+def check_oracle_regions(label, python, tool, tool_args, workdir):
+    case = os.path.join(workdir, "oracle")
+    os.makedirs(case)
+    core = run_to_core([python, "-I", ORACLE_PROGRAM, os.path.join(case, "truth.jsonl")],
+                       case, clean_env(), 120)
+    d = run_tool(tool, tool_args, core)
+    if d is not None:
+        check_regions(label, "oracle core", d, core)
+
+
+def run_tool(tool, args, core):
+    out = subprocess.run([tool, "memory", "--json", core] + args,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    if out.returncode != 0:
+        check(False, "pyheapsnap memory exited %d: %s"
+              % (out.returncode, out.stderr.decode(errors="replace").strip()))
+        return None
+    return json.loads(out.stdout)
+
+
+def check_pymalloc(label, python, tool, tool_args, workdir):
+    case = os.path.join(workdir, "pymalloc")
+    os.makedirs(case)
+    core = run_to_core([python, "-I", PROGRAM, case], case, clean_env(), 120)
+    with open(os.path.join(case, "mallocstats.txt")) as f:
+        truth, arenas = parse_mallocstats(f.read())
+    if not check(truth and arenas is not None,
+                 "%s: no pymalloc statistics from sys._debugmallocstats()" % label):
+        return
+    d = run_tool(tool, tool_args, core)
+    if d is None:
+        return
+    p = d["pymalloc"]
+    if EXPECT_MISSING:
+        check_missing(label, "pymalloc", p)
+        check_regions(label, "fragmented core", d, core)
+        return
+    if not check(p["status"] == "ok", "%s: pymalloc status %r (%s)"
+                 % (label, p["status"], p["missing"])):
+        return
+    check(p["warnings"] == 0, "%s: %d warnings on a clean heap (%s)"
+          % (label, p["warnings"], p["warning"]))
+    check(p["arenas"] == arenas, "%s: %d arenas, CPython says %d"
+          % (label, p["arenas"], arenas))
+    ours = {c["size"]: (c["pools"], c["blocks_in_use"], c["blocks_free"])
+            for c in p["size_classes"]}
+    wrong = 0
+    for size in sorted(set(truth) | set(ours)):
+        t = truth.get(size, (0, 0, 0))
+        o = ours.get(size, (0, 0, 0))
+        if t != o:
+            wrong += 1
+            check(False, "%s: size class %d: pools, in use, free %s; CPython says %s"
+                  % (label, size, o, t))
+    check_regions(label, "fragmented core", d, core)
+    check_corrupt_pools(label, tool, tool_args, d, core, case)
+    snap = os.path.join(case, "heap.phs")
+    made = subprocess.run([tool, "snapshot", "-o", snap, core] + tool_args,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    if check(made.returncode == 0, "%s: snapshot exited %d" % (label, made.returncode)):
+        out = subprocess.run([tool, "memory", snap], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, timeout=300)
+        check(out.returncode == 3 and b"needs a core or --pid" in out.stderr,
+              "%s: memory of a snapshot exited %d: %r" % (label, out.returncode, out.stderr))
+    check(d["allocations"]["status"] == "off",
+          "%s: allocations status %r without tracemalloc" % (label, d["allocations"]["status"]))
+    blocks = sum(t[1] for t in truth.values())
+    print("%s: pymalloc: %d arenas, %d size classes, %d blocks in use; %d classes differ"
+          % (label, arenas, len(truth), blocks, wrong), flush=True)
+
+
+def patch_core(core, out, patches):
+    """Copies core to out with the 4-byte values of patches ({address:
+    value}) written where the core holds those addresses."""
+    with open(core, "rb") as f:
+        data = bytearray(f.read())
+    phoff, = struct.unpack_from("<Q", data, 32)
+    phentsize, phnum = struct.unpack_from("<HH", data, 54)
+    loads = []
+    for i in range(phnum):
+        ptype, _fl, off, va, _pa, fs = struct.unpack_from("<IIQQQQ", data, phoff + i * phentsize)
+        if ptype == 1:
+            loads.append((va, fs, off))
+    done = 0
+    for addr, value in patches.items():
+        for va, fs, off in loads:
+            if va <= addr and addr + 4 <= va + fs:
+                struct.pack_into("<I", data, off + addr - va, value)
+                done += 1
+                break
+    with open(out, "wb") as f:
+        f.write(data)
+    return done == len(patches)
+
+
+def check_corrupt_pools(label, tool, tool_args, d, core, workdir):
+    """Pool headers that lie (a size class that does not exist, more blocks
+    in use than fit) are counted as warnings, not believed or crashed on."""
+    p = d["pymalloc"]
+    pool = p["pool_size"]
+    firsts = [(a + pool - 1) // pool * pool for a in p["arena_addresses"][:2]]
+    if not check(len(firsts) == 2, "%s: fewer than two arenas to corrupt" % label):
+        return
+    bad = os.path.join(workdir, "corrupt-core")
+    # pool_header: ref.count at 0, szidx at 36 (every version).
+    if not check(patch_core(core, bad, {firsts[0] + 36: 200, firsts[1]: 1 << 30}),
+                 "%s: the pools to corrupt are not in the core" % label):
+        return
+    out = subprocess.run([tool, "memory", "--json", bad] + tool_args,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    if check(out.returncode == 0, "%s: memory of a core with corrupt pools exited %d: %s"
+             % (label, out.returncode, out.stderr.decode(errors="replace")[-300:])):
+        w = json.loads(out.stdout)["pymalloc"]["warnings"]
+        check(w >= 2, "%s: corrupt pool headers gave %d warnings" % (label, w))
+        print("%s: corrupt pool headers: %d warnings" % (label, w), flush=True)
+    os.unlink(bad)
+
+
+def check_no_pymalloc(label, python, tool, tool_args, workdir):
+    """PYTHONMALLOC=malloc: pymalloc holds no arenas, and says so."""
+    case = os.path.join(workdir, "malloc")
+    os.makedirs(case)
+    env = clean_env()
+    env["PYTHONMALLOC"] = "malloc"
+    core = run_to_core([python, "-s", "-S", PROGRAM, case], case, env, 120)
+    d = run_tool(tool, tool_args, core)
+    if d is None:
+        return
+    p = d["pymalloc"]
+    if EXPECT_MISSING:
+        return
+    check(p["status"] == "unused" and p["arenas"] == 0,
+          "%s: PYTHONMALLOC=malloc: pymalloc status %r, %d arenas"
+          % (label, p["status"], p["arenas"]))
+    print("%s: PYTHONMALLOC=malloc: pymalloc %s (allocator %r)"
+          % (label, p["status"], p["allocator"]), flush=True)
+
+
+TOP_SITES = 5
+
+
+def check_allocations(label, python, tool, tool_args, workdir):
+    case = os.path.join(workdir, "tracemalloc")
+    os.makedirs(case)
+    core = run_to_core([python, "-I", PROGRAM, case, "--trace", "1"], case,
+                       clean_env(), 120)
+    with open(os.path.join(case, "lineno.json")) as f:
+        truth = json.load(f)
+    d = run_tool(tool, ["-n", "100000"] + tool_args, core)
+    if d is None:
+        return
+    a = d["allocations"]
+    if EXPECT_MISSING:
+        check_missing(label, "allocations", a)
+        return
+    if not check(a["status"] == "ok", "%s: allocations status %r (%s)"
+                 % (label, a["status"], a["missing"])):
+        return
+    check(a["warnings"] == 0, "%s: %d warnings reading the traces (%s)"
+          % (label, a["warnings"], a["warning"]))
+    check(d["pymalloc"]["status"] == "ok" and d["pymalloc"]["traced"],
+          "%s: pymalloc under tracemalloc: status %r, traced %r"
+          % (label, d["pymalloc"]["status"], d["pymalloc"]["traced"]))
+    ours = {(s["file"], s["line"]): (s["size"], s["count"]) for s in a["by_line"]}
+    top = truth[:TOP_SITES]
+    for s in top:
+        key = (s["file"], s["line"])
+        check(ours.get(key) == (s["size"], s["count"]),
+              "%s: %s:%d: size, count %s; tracemalloc says %s"
+              % (label, key[0], key[1], ours.get(key), (s["size"], s["count"])))
+    ranked = [(s["file"], s["line"]) for s in a["by_line"][:TOP_SITES]]
+    check(ranked == [(s["file"], s["line"]) for s in top],
+          "%s: top sites %s; tracemalloc's %s" % (label, ranked, top))
+    print("%s: allocations: %d traces; top %d of %d tracemalloc sites compared"
+          % (label, a["traces"], len(top), len(truth)), flush=True)
+    with open(os.path.join(case, "probe.json")) as f:
+        probe = json.load(f)
+    out = subprocess.run([tool, "show", "--json", core, hex(probe["addr"])] + tool_args,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    if check(out.returncode == 0, "%s: show exited %d: %s" % (
+            label, out.returncode, out.stderr.decode(errors="replace").strip())):
+        alloc = json.loads(out.stdout)["allocated"]
+        first = alloc and alloc["frames"] and alloc["frames"][0]
+        check(first and (first["file"], first["line"]) == (probe["file"], probe["line"]),
+              "%s: show says the probe was allocated at %s, not %s:%d"
+              % (label, first, probe["file"], probe["line"]))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tool")
+    ap.add_argument("--label")
+    ap.add_argument("--list", action="store_true")
+    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--expect-missing", action="store_true")
+    argv = sys.argv[1:]
+    tool_args = []
+    if "--tool-args" in argv:
+        i = argv.index("--tool-args")
+        tool_args = argv[i + 1:]
+        argv = argv[:i]
+    args = ap.parse_args(argv)
+    global EXPECT_MISSING
+    EXPECT_MISSING = args.expect_missing
+    if args.list:
+        for label, _, _ in interpreters():
+            print(label_name(label))
+        return 0
+    found = [(lb, py, pat) for lb, py, pat in interpreters()
+             if label_name(lb) == args.label]
+    if not found:
+        print("skipped: %s: not among the test interpreters" % args.label)
+        return EXIT_SKIP
+    label, python, pattern = found[0]
+    if not python:
+        print("skipped: %s: not installed (no %s)" % (label, pattern))
+        return EXIT_SKIP
+    workdir = tempfile.mkdtemp(prefix="pyhs-memory-")
+    try:
+        try:
+            check_pymalloc(label, python, args.tool, tool_args, workdir)
+            check_allocations(label, python, args.tool, tool_args, workdir)
+            check_no_pymalloc(label, python, args.tool, tool_args, workdir)
+            check_oracle_regions(label, python, args.tool, tool_args, workdir)
+            check_live(label, python, args.tool, tool_args)
+        except NoCore as e:
+            print("skipped: %s: %s" % (label, e))
+            return EXIT_SKIP
+    finally:
+        if args.keep:
+            print("kept " + workdir)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    if failures:
+        print("%d failures" % len(failures))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
