@@ -10,14 +10,52 @@
 #include "heapmodel.h"
 
 #define PYHS_JSONL_FORMAT "pyheapsnap-jsonl"
-#define PYHS_JSONL_VERSION 1
+#define PYHS_JSONL_VERSION 2
 
-/* Writes the heap as JSON lines: a header object, then one object per line.
+/* Writes the heap as JSON lines: a header object, then one object per line,
+ * then one line per root ({"root": LABEL, "object": ADDR, "owned": BOOL}).
  * PYHS_ERROR_OS if writing fails. */
 struct pyhs_error *pyhs_export_jsonl(const struct pyhs_heap *h, FILE *out);
 /* The same, only objects of generation gen (enum pyhs_gen; -1 for all). */
 struct pyhs_error *pyhs_export_jsonl_gen(const struct pyhs_heap *h, int gen,
 					 FILE *out);
+
+/* An export file written atomically: a temporary file beside path,
+ * renamed over it by pyhs_output_commit, removed by pyhs_output_abort.
+ * what names the kind of file in errors ("cannot write WHAT 'PATH': ..."). */
+struct pyhs_output;
+struct pyhs_error *pyhs_output_create(const char *path, const char *what,
+				      struct pyhs_output **ret);
+FILE *pyhs_output_file(struct pyhs_output *o);
+/* Closes and renames; on failure (a write that failed before included)
+ * nothing is left at path's side. */
+struct pyhs_error *pyhs_output_commit(struct pyhs_output *o);
+void pyhs_output_abort(struct pyhs_output *o);
+
+/* The heap as three CSV tables (RFC 4180, a header row each) in directory
+ * dir, made if missing: objects.csv, edges.csv and roots.csv; the man page
+ * pyheapsnap-export(1) gives the columns. Each file is written atomically. */
+struct pyhs_error *pyhs_export_csv(const struct pyhs_heap *h, const char *dir);
+
+/* A V8 heap snapshot (.heapsnapshot) of the heap, for Chrome DevTools and
+ * memlab: a synthetic root whose edges lead to the dominator tree's roots
+ * of a, objects as nodes named by type (str objects by value), references
+ * as edges named by their labels, weak ones as weak edges. */
+struct pyhs_error *pyhs_export_heapsnapshot(const struct pyhs_heap *h,
+					    const struct pyhs_analysis *a,
+					    FILE *out);
+
+/* Retention flame graphs: one stack per dominator-tree path from the
+ * roots, frames named by pyhs_domtree_name (merged), each object's shallow
+ * size the weight of its own stack; objects no root reaches stand under an
+ * "unreachable" frame, so that the weights add up to every object's bytes.
+ * Folded: "frame;frame;frame WEIGHT" lines (flamegraph.pl, inferno).
+ * Speedscope: its JSON file format, one sampled profile in bytes. */
+struct pyhs_error *pyhs_export_folded(const struct pyhs_heap *h,
+				      const struct pyhs_domtree *t, FILE *out);
+struct pyhs_error *pyhs_export_speedscope(const struct pyhs_heap *h,
+					  const struct pyhs_domtree *t,
+					  FILE *out);
 
 /* Snapshot files: a whole heap in pyheapsnap's own compressed, columnar,
  * checksummed format (formats/FORMAT.md). */

@@ -230,6 +230,8 @@ uint64_t pyhs_analysis_unexplained(const struct pyhs_analysis *a, uint64_t i) { 
 bool pyhs_analysis_is_garbage(const struct pyhs_analysis *a, uint64_t i) { return a->garbage[i]; }
 uint64_t pyhs_analysis_ngarbage(const struct pyhs_analysis *a) { return a->ngarbage; }
 uint64_t pyhs_analysis_reachable_bytes(const struct pyhs_analysis *a) { return a->reachable_bytes; }
+uint64_t pyhs_analysis_nroots(const struct pyhs_analysis *a) { return a->nroots; }
+uint32_t pyhs_analysis_root(const struct pyhs_analysis *a, uint64_t k) { return a->roots[k]; }
 
 /* ---- paths ---- */
 
@@ -501,4 +503,9 @@ oom:
 	free(comp);
 	pyhs_cycles_free(c);
 	return &pyhs_enomem;
+}
+
+const struct pyhs_heap *pyhs_analysis_heap(const struct pyhs_analysis *a)
+{
+	return a->h;
 }

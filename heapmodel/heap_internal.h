@@ -177,6 +177,16 @@ const char *pyhs_heap_own(struct pyhs_heap *h, const char *s);
 struct pyhs_error *pyhs_values_build(struct pyhs_heap *h);
 struct pyhs_error *pyhs_types_register_objects(struct pyhs_heap *h);
 
+/* analysis.c: the heap an analysis is of. */
+const struct pyhs_heap *pyhs_analysis_heap(const struct pyhs_analysis *a);
+
+/* retention.c */
+/* A label with what varies from entry to entry masked: digits in dict keys
+ * collapse to one '*', indices become [*]. exact keeps dict keys whole
+ * (module names and globals). */
+void pyhs_normalized_label(const struct pyhs_heap *h, uint32_t label,
+			   bool exact, char *buf, size_t n);
+
 /* walk.c */
 struct pyhs_error *pyhs_walk(struct pyhs_heap *h);
 

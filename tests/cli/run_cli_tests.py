@@ -220,6 +220,8 @@ def check_export(out, run):
             raise CaseFailure("export line %d is not JSON (%s): %s" % (n, e, line[:300]))
         if not isinstance(obj, dict):
             raise CaseFailure("export line %d is not an object: %s" % (n, line[:300]))
+        if "root" in obj:
+            continue
         missing = [k for k in EXPORT_OBJECT_KEYS if k not in obj]
         if missing:
             raise CaseFailure("export line %d lacks %s: %s" % (n, missing, line[:300]))
@@ -228,9 +230,16 @@ def check_export(out, run):
                               % (n, len(obj["refs"]), len(obj["edges"])))
     if len(lines) < 2:
         raise CaseFailure("export has a header and no objects")
-    if header.get("objects") != len(lines) - 1:
-        raise CaseFailure("export header says %r objects, %d lines follow"
-                          % (header.get("objects"), len(lines) - 1))
+    roots = [json.loads(line) for line in lines[1:] if line.startswith('{"root"')]
+    if header.get("objects") != len(lines) - 1 - len(roots):
+        raise CaseFailure("export header says %r objects, %d object lines follow"
+                          % (header.get("objects"), len(lines) - 1 - len(roots)))
+    if header.get("roots") != len(roots) or not roots:
+        raise CaseFailure("export header says %r roots, %d root lines follow"
+                          % (header.get("roots"), len(roots)))
+    for r in roots:
+        if set(r) != {"root", "object", "owned"} or not isinstance(r["object"], int):
+            raise CaseFailure("export root line is not {root, object, owned}: %r" % (r,))
 
 
 def check_help(word):
@@ -318,7 +327,7 @@ CASES = [
          ["summary", "--max-core-size", "1TiB", "{core_zst}"], OK),
     Case("export -o into a missing directory",
          ["export", "-o", "{missing_dir}/out.jsonl", "{core}"], INPUT,
-         r"cannot create .*no-such-dir/out\.jsonl.*: no such file or directory$"),
+         r"cannot write export .*no-such-dir/out\.jsonl.*: no such file or directory$"),
     # Usage errors: exit 2, the message and a pointer to --help.
     Case("no verb", [], USAGE, r"no verb given"),
     Case("unknown verb", ["frobnicate"], USAGE, r"unknown verb 'frobnicate'"),
