@@ -62,13 +62,14 @@ static struct pyhs_error *flame_node(struct flame *f, uint32_t parent,
 	return NULL;
 }
 
-/* Frame names as folded stacks allow them: no ';' and no line breaks. */
+/* Frame names as folded stacks allow them: no ';' and no control
+ * characters (line breaks). */
 static void clean_name(char *s)
 {
 	for (; *s; s++)
 		if (*s == ';')
 			*s = ',';
-		else if (*s == '\n' || *s == '\r')
+		else if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			*s = ' ';
 }
 

@@ -1,0 +1,327 @@
+#!/usr/bin/env python3
+"""Tests of the ways to look at a heap: exports that other tools load (V8
+heap snapshots in memlab, CSV tables, JSON lines roots, speedscope and
+folded flame graphs), Graphviz output, the HTML report in headless
+Chromium and the terminal browser under tmux.
+
+    test_look.py --tool PATH/TO/pyheapsnap --python PYTHON [--label L]
+                 [--third-party] [--keep DIR]
+
+Runs tests/oracle/heap_program.py under PYTHON (with --third-party,
+third_party_program.py next to this file: flask, pydantic and sympy), lets
+it abort into a core, and checks each view of that core against what
+pyheapsnap's own verbs say (top, summary). The npm packages the checks use
+(@memlab/heap-analysis, speedscope, ajv) are installed with --ignore-scripts
+into $XDG_CACHE_HOME/pyheapsnap/npm (default ~/.cache), outside the
+repository, on first use.
+
+Prints "ok NAME", "FAIL NAME: why" or "skip NAME: why" per check, the times
+memlab and pyheapsnap take for the same graph, then "N passed, N failed,
+N skipped". Exit status: 0 if nothing failed, 1 if something did, 77 if the
+interpreter or its core cannot be had.
+"""
+
+import argparse
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from pyhs_test import clean_env, NoCore, run_to_core  # noqa: E402
+
+EXIT_SKIP = 77
+NPM_PACKAGES = ["@memlab/heap-analysis@2", "speedscope@1", "ajv@8"]
+
+
+class Failure(Exception):
+    pass
+
+
+class Skip(Exception):
+    pass
+
+
+class Look:
+    def __init__(self, tool, core, workdir):
+        self.tool = tool
+        self.core = core
+        self.workdir = workdir
+        self._summary = None
+
+    def run(self, *args, timeout=300, check=True):
+        t0 = time.monotonic()
+        p = subprocess.run([self.tool] + list(args), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+        self.last_seconds = time.monotonic() - t0
+        if check and p.returncode != 0:
+            raise Failure("pyheapsnap %s exited %d: %s" % (
+                " ".join(args), p.returncode, p.stderr.decode(errors="replace").strip()[:500]))
+        if check and p.stderr:
+            raise Failure("pyheapsnap %s wrote to stderr: %s" % (
+                " ".join(args), p.stderr.decode(errors="replace")[:500]))
+        return p
+
+    def path(self, name):
+        return os.path.join(self.workdir, name)
+
+    def summary(self):
+        if self._summary is None:
+            self._summary = json.loads(self.run("summary", "--json", self.core).stdout)
+        return self._summary
+
+    def addresses(self):
+        """Object addresses in object order (the order of every export)."""
+        out = self.run("export", "--format", "jsonl", self.core).stdout.decode()
+        return [json.loads(line)["addr"] for line in out.splitlines()[1:]
+                if line.startswith('{"addr"')]
+
+
+def npm_dir():
+    """node_modules with the npm packages the checks use, installed on
+    first use; Skip if node or npm is missing or the install fails."""
+    if not shutil.which("node") or not shutil.which("npm"):
+        raise Skip("node and npm are not installed")
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    prefix = os.path.join(cache, "pyheapsnap", "npm")
+    mods = os.path.join(prefix, "node_modules")
+    wanted = [os.path.join(mods, "@memlab", "heap-analysis"), os.path.join(mods, "speedscope"),
+              os.path.join(mods, "ajv")]
+    if all(os.path.isdir(w) for w in wanted):
+        return mods
+    os.makedirs(prefix, exist_ok=True)
+    p = subprocess.run(["npm", "install", "--prefix", prefix, "--ignore-scripts", "--no-audit",
+                        "--no-fund", "--loglevel=error"] + NPM_PACKAGES,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=600)
+    if p.returncode != 0 or not all(os.path.isdir(w) for w in wanted):
+        raise Skip("npm install %s failed: %s" % (" ".join(NPM_PACKAGES),
+                                                  p.stdout.decode(errors="replace")[-300:]))
+    return mods
+
+
+def node(script, *args, timeout=600):
+    env = dict(os.environ, NODE_PATH=npm_dir())
+    p = subprocess.run(["node", os.path.join(HERE, script)] + list(args), env=env,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=timeout)
+    if p.returncode != 0:
+        raise Failure("node %s: %s" % (script, p.stderr.decode(errors="replace")[-800:]))
+    return json.loads(p.stdout.decode().strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------------------
+# The checks
+# ---------------------------------------------------------------------------
+
+def check_heapsnapshot(look):
+    """memlab loads the .heapsnapshot, computes dominators and retained sizes
+    itself, and its ten largest are ours (top), object for object."""
+    out = look.path("heap.heapsnapshot")
+    look.run("export", "--format", "heapsnapshot", "-o", out, look.core)
+    export_s = look.last_seconds
+    ours = json.loads(look.run("top", "--json", "-n", "10", look.core).stdout)
+    top_s = look.last_seconds
+    theirs = node("memlab_retained.js", out, "10")
+    addrs = look.addresses()
+    if theirs["nodes"] != len(addrs) + 1:
+        raise Failure("memlab read %d nodes, the heap has %d objects (+1 root)"
+                      % (theirs["nodes"], len(addrs)))
+    got = [(t["retained"], addrs[(t["id"] - 3) // 2]) for t in theirs["top"]]
+    want = [(o["retained"], o["addr"]) for o in ours]
+    if got != want:
+        raise Failure("memlab's ten largest retained %s, ours %s" % (
+            [(r, hex(a)) for r, a in got], [(r, hex(a)) for r, a in want]))
+    print("  memlab: %.2f s to load %d nodes and compute retained sizes; pyheapsnap:"
+          " %.2f s to export, %.2f s for top" % (theirs["seconds"], theirs["nodes"],
+                                                 export_s, top_s))
+
+
+def check_jsonl_roots(look):
+    out = look.run("export", "--format", "jsonl", look.core).stdout.decode().splitlines()
+    header = json.loads(out[0])
+    objects = {}
+    roots = []
+    for line in out[1:]:
+        rec = json.loads(line)
+        if "root" in rec:
+            roots.append(rec)
+        else:
+            objects[rec["addr"]] = rec
+    if header.get("format_version") != 2:
+        raise Failure("format_version %r, not 2" % header.get("format_version"))
+    if header["roots"] != len(roots) or not roots:
+        raise Failure("header says %r roots, %d root lines" % (header["roots"], len(roots)))
+    missing = [r for r in roots if r["object"] not in objects]
+    if missing:
+        raise Failure("roots name objects not exported: %r" % missing[:3])
+    labels = {r["root"] for r in roots}
+    for want in ("sys.modules", "builtins"):
+        if not any(want in label for label in labels):
+            raise Failure("no root labelled %r among %r" % (want, sorted(labels)[:10]))
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def check_csv(look):
+    d = look.path("tables")
+    look.run("export", "--format", "csv", "-o", d, look.core)
+    objects = read_csv(os.path.join(d, "objects.csv"))
+    edges = read_csv(os.path.join(d, "edges.csv"))
+    roots = read_csv(os.path.join(d, "roots.csv"))
+    s = look.summary()
+    if len(objects) != s["objects"] or sum(int(o["size"]) for o in objects) != s["bytes"]:
+        raise Failure("objects.csv: %d objects, %d bytes; summary: %d, %d" % (
+            len(objects), sum(int(o["size"]) for o in objects), s["objects"], s["bytes"]))
+    if len(edges) != s["edges"]:
+        raise Failure("edges.csv: %d rows; summary: %d references" % (len(edges), s["edges"]))
+    addrs = {o["addr"] for o in objects}
+    bad = [e for e in edges if e["src"] not in addrs or e["dst"] not in addrs]
+    if bad:
+        raise Failure("edges name objects not in objects.csv: %r" % bad[:3])
+    if not roots or any(r["object"] not in addrs for r in roots):
+        raise Failure("roots.csv: %d roots, some not in objects.csv" % len(roots))
+    if not any(e["kind"] == "value" and e["label"].startswith("['") for e in edges):
+        raise Failure("edges.csv has no dict value labels")
+
+
+PANDAS_CHECK = r"""
+import sys
+import pandas as pd
+d = sys.argv[1]
+o = pd.read_csv(d + "/objects.csv")
+e = pd.read_csv(d + "/edges.csv", keep_default_na=False)
+r = pd.read_csv(d + "/roots.csv")
+assert str(o["addr"].dtype) == "int64" and str(o["size"].dtype) == "int64", o.dtypes
+assert str(e["src"].dtype) == "int64" and str(e["dst"].dtype) == "int64", e.dtypes
+assert str(r["object"].dtype) == "int64", r.dtypes
+print(len(o), int(o["size"].sum()), len(e), len(r))
+"""
+
+
+def check_csv_pandas(look):
+    py = "/usr/bin/python3.11"
+    if not os.access(py, os.X_OK) or subprocess.run(
+            [py, "-c", "import pandas"], stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL).returncode != 0:
+        raise Skip("no pandas for /usr/bin/python3.11 (Debian python3-pandas)")
+    d = look.path("tables")
+    if not os.path.isdir(d):
+        look.run("export", "--format", "csv", "-o", d, look.core)
+    p = subprocess.run([py, "-c", PANDAS_CHECK, d], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=300)
+    if p.returncode != 0:
+        raise Failure("pandas: %s" % p.stderr.decode(errors="replace")[-600:])
+    n, size, ne, nr = map(int, p.stdout.split())
+    s = look.summary()
+    if (n, size, ne) != (s["objects"], s["bytes"], s["edges"]):
+        raise Failure("pandas read %d objects, %d bytes, %d edges; summary says %d, %d, %d"
+                      % (n, size, ne, s["objects"], s["bytes"], s["edges"]))
+
+
+def check_speedscope(look):
+    out = look.path("heap.speedscope.json")
+    look.run("export", "--format", "speedscope", "-o", out, look.core)
+    got = node("speedscope_validate.js", out)
+    if got["weights"] != look.summary()["bytes"]:
+        raise Failure("speedscope weights add up to %d, summary says %d bytes"
+                      % (got["weights"], look.summary()["bytes"]))
+
+
+FOLDED_RE = re.compile(r"^[^;\n]+(;[^;\n]+)* (\d+)$")
+
+
+def check_folded(look):
+    out = look.run("export", "--format", "folded", look.core).stdout.decode()
+    total = 0
+    stacks = set()
+    for line in out.split("\n")[:-1]:
+        m = FOLDED_RE.match(line)
+        if not m:
+            raise Failure("not a folded stack line: %r" % line[:300])
+        stack = line[:line.rindex(" ")]
+        if stack in stacks:
+            raise Failure("stack written twice: %r" % stack[:300])
+        stacks.add(stack)
+        total += int(m.group(2))
+    if total != look.summary()["bytes"]:
+        raise Failure("folded weights add up to %d, summary says %d bytes"
+                      % (total, look.summary()["bytes"]))
+    # The largest holder of the heap is a frame of the graph.
+    top = json.loads(look.run("top", "--json", "-n", "1", look.core).stdout)[0]
+    if not any(top["type"] in s for s in stacks):
+        raise Failure("no stack names the type of the largest holder, %s" % top["type"])
+
+
+CHECKS = [
+    ("heapsnapshot in memlab", check_heapsnapshot),
+    ("jsonl roots", check_jsonl_roots),
+    ("csv tables", check_csv),
+    ("csv tables in pandas", check_csv_pandas),
+    ("speedscope schema", check_speedscope),
+    ("folded stacks", check_folded),
+]
+
+
+def main(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--tool", required=True)
+    p.add_argument("--python", required=True)
+    p.add_argument("--label")
+    p.add_argument("--third-party", action="store_true")
+    p.add_argument("--keep", metavar="DIR")
+    p.add_argument("--only", help="run the checks whose name has this text")
+    args = p.parse_args(argv)
+    label = args.label or os.path.basename(args.python)
+    if not os.access(args.python, os.X_OK):
+        print("skip %s: %s not installed" % (label, args.python))
+        return EXIT_SKIP
+    workdir = args.keep or tempfile.mkdtemp(prefix="pyhs-look-")
+    os.makedirs(workdir, exist_ok=True)
+    try:
+        if args.third_party:
+            argv_p = [args.python, "-I", os.path.join(HERE, "third_party_program.py")]
+        else:
+            argv_p = [args.python, "-I", os.path.join(os.path.dirname(HERE), "oracle",
+                                                       "heap_program.py"),
+                      os.path.join(workdir, "truth.jsonl")]
+        try:
+            core = run_to_core(argv_p, workdir, clean_env(), 120)
+        except NoCore as e:
+            print("skip %s: %s" % (label, e))
+            return EXIT_SKIP
+        look = Look(os.path.abspath(args.tool), core, workdir)
+        passed = failed = skipped = 0
+        for name, fn in CHECKS:
+            if args.only and args.only not in name:
+                continue
+            try:
+                fn(look)
+            except Skip as e:
+                print("skip %s: %s" % (name, e))
+                skipped += 1
+            except (Failure, subprocess.TimeoutExpired, ValueError, KeyError) as e:
+                print("FAIL %s: %s" % (name, e))
+                failed += 1
+            else:
+                print("ok %s" % name)
+                passed += 1
+            sys.stdout.flush()
+        print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
+        return 1 if failed else 0
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
