@@ -150,6 +150,29 @@ int input_option(struct input_options *o, int opt, const char *arg)
 	}
 }
 
+int parse_output_format(const char *verb, const char *arg, enum output_format *ret)
+{
+	static const char *const names[] = { "text", "json", "dot" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(arg, names[i])) {
+			*ret = (enum output_format)i;
+			return 0;
+		}
+	}
+	return usage_error(verb, "unknown format '%s' (known: text, json, dot)", arg);
+}
+
+int resolve_output_format(const char *verb, struct input_options *o,
+			  enum output_format *format)
+{
+	if (o->json && *format == FORMAT_DOT)
+		return usage_error(verb, "--json and --format dot do not go together");
+	if (o->json)
+		*format = FORMAT_JSON;
+	o->json = *format == FORMAT_JSON;
+	return 0;
+}
+
 const char PID_INPUT[] = "(the --pid process)";
 
 int output_option(const char *verb, const char *arg, const char **ret)

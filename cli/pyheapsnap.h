@@ -137,6 +137,15 @@ int input_open(const char *path, struct input_options *o,
 /* -o FILE of the verbs that write one: refuses an empty name. */
 int output_option(const char *verb, const char *arg, const char **ret);
 
+/* --format of the verbs that print text, JSON or a Graphviz graph. */
+enum output_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_DOT };
+/* Parses --format's argument: text, json or dot. */
+int parse_output_format(const char *verb, const char *arg, enum output_format *ret);
+/* Reconciles --json with --format (--json is --format json; --json with
+ * another format is a usage error) and sets o->json for json. */
+int resolve_output_format(const char *verb, struct input_options *o,
+			  enum output_format *format);
+
 /* Messages, git style: "pyheapsnap: <message>". */
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A usage error: the message, a pointer to --help, and EXIT_USAGE. */

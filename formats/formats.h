@@ -57,6 +57,21 @@ struct pyhs_error *pyhs_export_speedscope(const struct pyhs_heap *h,
 					  const struct pyhs_domtree *t,
 					  FILE *out);
 
+/* Subgraphs as Graphviz DOT, written piece by piece: begin, then objects
+ * (nodes "o<hex address>", labelled with type, address, size and preview;
+ * attrs, if not NULL, added to the node's attributes), edges (edge e from
+ * object src, labelled, dashed if weak), roots (a grey box with an edge to
+ * its object), notes, clusters, then end. */
+void pyhs_dot_begin(FILE *out, const char *name);
+void pyhs_dot_object(const struct pyhs_heap *h, FILE *out, uint64_t i, const char *attrs);
+void pyhs_dot_edge(const struct pyhs_heap *h, FILE *out, uint64_t src, uint64_t e);
+void pyhs_dot_root(const struct pyhs_heap *h, FILE *out, uint64_t id, const char *label,
+		   uint64_t obj);
+void pyhs_dot_note(FILE *out, uint64_t id, const char *text);
+void pyhs_dot_cluster(FILE *out, uint64_t id, const char *label);
+void pyhs_dot_cluster_end(FILE *out);
+void pyhs_dot_end(FILE *out);
+
 /* Snapshot files: a whole heap in pyheapsnap's own compressed, columnar,
  * checksummed format (formats/FORMAT.md). */
 #define PYHS_SNAPSHOT_VERSION 1

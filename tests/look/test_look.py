@@ -23,6 +23,7 @@ interpreter or its core cannot be had.
 
 import argparse
 import csv
+import html
 import json
 import os
 import re
@@ -262,6 +263,51 @@ def check_folded(look):
         raise Failure("no stack names the type of the largest holder, %s" % top["type"])
 
 
+def dot_render(look, dot_text, name):
+    if not shutil.which("dot"):
+        raise Skip("Graphviz's dot is not installed (Debian graphviz)")
+    src = look.path(name + ".dot")
+    with open(src, "wb") as f:
+        f.write(dot_text)
+    p = subprocess.run(["dot", "-Tsvg", src, "-o", look.path(name + ".svg")],
+                       stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
+    if p.returncode != 0 or p.stderr:
+        raise Failure("dot -Tsvg %s: exit %d: %s" % (name, p.returncode,
+                                                     p.stderr.decode(errors="replace")[:500]))
+    with open(look.path(name + ".svg"), encoding="utf-8") as f:
+        return html.unescape(f.read())
+
+
+def check_path_dot(look):
+    # An object some steps from a root: the 30th largest retainer.
+    target = json.loads(look.run("top", "--json", "-n", "30", look.core).stdout)[-1]
+    paths = json.loads(look.run("path", "--json", "--all", look.core, hex(target["addr"])).stdout)
+    svg = dot_render(look, look.run("path", "--format", "dot", "--all", look.core,
+                                    hex(target["addr"])).stdout, "path")
+    want = ["0x%x" % target["addr"]] + ["0x%x" % st["addr"] for p in paths["paths"]
+                                         for st in p["steps"]]
+    want += [p["root"] for p in paths["paths"]]
+    missing = [w for w in want if w not in svg]
+    if missing:
+        raise Failure("the rendered path lacks %r" % missing[:5])
+
+
+def check_cycles_dot(look):
+    cycles = json.loads(look.run("cycles", "--json", look.core).stdout)[:5]
+    if not cycles:
+        raise Failure("the heap has no cycles to draw")
+    svg = dot_render(look, look.run("cycles", "--format", "dot", "-n", "5", look.core).stdout,
+                     "cycles")
+    for c in cycles:
+        first = "0x%x" % sorted(c["objects"])[0] if len(c["objects"]) <= 200 else None
+        if first and first not in svg:
+            raise Failure("the rendered cycles lack object %s of a cycle of %d"
+                          % (first, len(c["objects"])))
+    if svg.count("<g id=\"clust") != len(cycles):
+        raise Failure("%d clusters drawn for %d cycles" % (svg.count("<g id=\"clust"),
+                                                           len(cycles)))
+
+
 CHECKS = [
     ("heapsnapshot in memlab", check_heapsnapshot),
     ("jsonl roots", check_jsonl_roots),
@@ -269,6 +315,8 @@ CHECKS = [
     ("csv tables in pandas", check_csv_pandas),
     ("speedscope schema", check_speedscope),
     ("folded stacks", check_folded),
+    ("path as dot", check_path_dot),
+    ("cycles as dot", check_cycles_dot),
 ]
 
 
