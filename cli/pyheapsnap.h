@@ -174,6 +174,16 @@ int verb_cycles(int argc, char **argv);
 int verb_show(int argc, char **argv);
 int verb_stacks(int argc, char **argv);
 int verb_diff(int argc, char **argv);
+int verb_report(int argc, char **argv);
+int verb_browse(int argc, char **argv);
+
+/* What grew from a to b by holder (diff --by path's rows), largest growth
+ * first, at most max rows; prints the error and returns its exit code on
+ * failure. */
+int growth_by_holder(const struct pyhs_heap *a, const struct pyhs_heap *b,
+		     const struct input_options *o, size_t max,
+		     struct pyhs_report_growth **ret, size_t *ret_n);
+void growth_free(struct pyhs_report_growth *g, size_t n);
 
 /* Shared by summary and demo. */
 int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out);

@@ -57,6 +57,32 @@ struct pyhs_error *pyhs_export_speedscope(const struct pyhs_heap *h,
 					  const struct pyhs_domtree *t,
 					  FILE *out);
 
+/* The HTML report of a heap: one self-contained file (no network, inline
+ * script and style) with the summary, the largest retainers and where they
+ * are held, the dominator tree as a zoomable icicle (small subtrees grouped
+ * by holder name), the largest types, and with growth rows (diff --by
+ * path's, largest first) what grew since before_input. */
+struct pyhs_report_growth {
+	const char *where;   /* "TYPE under HOLDER" */
+	int64_t count_delta;
+	int64_t bytes_delta;
+};
+struct pyhs_report {
+	const struct pyhs_heap *heap;
+	const struct pyhs_analysis *analysis;
+	const struct pyhs_domtree *tree;
+	const char *before_input;                 /* with growth */
+	const struct pyhs_report_growth *growth;  /* NULL: one input */
+	size_t ngrowth;
+};
+struct pyhs_report_stats {
+	uint64_t nodes;           /* in the icicle's data */
+	uint64_t grouped_objects; /* objects drawn in groups, not one by one */
+	uint64_t groups;
+};
+struct pyhs_error *pyhs_report_write(const struct pyhs_report *rep, FILE *out,
+				     struct pyhs_report_stats *ret_stats);
+
 /* Subgraphs as Graphviz DOT, written piece by piece: begin, then objects
  * (nodes "o<hex address>", labelled with type, address, size and preview;
  * attrs, if not NULL, added to the node's attributes), edges (edge e from

@@ -308,6 +308,165 @@ def check_cycles_dot(look):
                                                            len(cycles)))
 
 
+def chromium():
+    for name in ("chromium", "chromium-browser"):
+        if shutil.which(name):
+            return shutil.which(name)
+    raise Skip("Chromium is not installed (Debian chromium)")
+
+
+def run_chromium(look, url, *args):
+    """Headless Chromium on url with its network log; returns (stdout, the
+    requests the page made: URLs other than file: that Chromium did not
+    start itself). Every request goes to a dead proxy on the loopback
+    address and every host name fails to resolve, so nothing leaves the
+    machine whatever the page asks."""
+    profile = tempfile.mkdtemp(prefix="chromium-", dir=look.workdir)
+    netlog = os.path.join(profile, "net.json")
+    p = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu",
+                        "--no-first-run", "--disable-background-networking",
+                        "--disable-component-update", "--disable-sync",
+                        "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
+                        "--host-resolver-rules=MAP * ~NOTFOUND",
+                        "--user-data-dir=" + profile, "--log-net-log=" + netlog,
+                        "--virtual-time-budget=5000"] + list(args) + [url],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=120)
+    if p.returncode != 0:
+        raise Failure("chromium %s exited %d: %s" % (" ".join(args), p.returncode,
+                                                      p.stderr.decode(errors="replace")[-500:]))
+    with open(netlog) as f:
+        log = json.load(f)
+    names = {v: k for k, v in log["constants"]["logEventTypes"].items()}
+    requests = set()
+    for e in log["events"]:
+        params = e.get("params") or {}
+        if (names.get(e["type"]) == "URL_REQUEST_START_JOB" and "url" in params and
+                not params.get("url", "").startswith("file:") and
+                params.get("initiator") != "not an origin"):
+            requests.add(params.get("url", ""))
+    return p.stdout, sorted(requests)
+
+
+def png_pixels(path):
+    """(width, height, rows of RGB(A) bytes) of an 8-bit RGB or RGBA PNG."""
+    import struct
+    import zlib
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise Failure("%s is not a PNG" % path)
+    pos, idat, w = 8, b"", None
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            if depth != 8 or ctype not in (2, 6) or interlace:
+                raise Skip("PNG of depth %d, colour type %d: not decoded here" % (depth, ctype))
+            bpp = 3 if ctype == 2 else 4
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    raw = zlib.decompress(idat)
+    stride = w * bpp
+    rows, prev = [], bytearray(stride)
+    for y in range(h):
+        ft, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for x in range(stride):
+            a = line[x - bpp] if x >= bpp else 0
+            b = prev[x]
+            c = prev[x - bpp] if x >= bpp else 0
+            if ft == 1:
+                line[x] = (line[x] + a) & 255
+            elif ft == 2:
+                line[x] = (line[x] + b) & 255
+            elif ft == 3:
+                line[x] = (line[x] + (a + b) // 2) & 255
+            elif ft == 4:
+                pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
+                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append(bytes(line))
+        prev = line
+    return w, h, bpp, rows
+
+
+def check_report(look):
+    out = look.path("report.html")
+    stats = json.loads(look.run("report", "--json", "-o", out, look.core).stdout)
+    if stats["tree_nodes"] < 2:
+        raise Failure("the report's tree has %d nodes" % stats["tree_nodes"])
+    with open(out, encoding="utf-8") as f:
+        text = f.read()
+    if "Content-Security-Policy" not in text or "default-src 'none'" not in text:
+        raise Failure("the report does not forbid loads with a Content-Security-Policy")
+    # The network check can fail: a page that loads something is caught.
+    control = look.path("control.html")
+    with open(control, "w") as f:
+        f.write('<html><body><img src="http://127.0.0.1:9/x.png">control</body></html>')
+    _, requests = run_chromium(look, "file://" + control, "--dump-dom")
+    if not any("127.0.0.1:9/x.png" in r for r in requests):
+        raise Failure("the network log does not show the control page's request: %r" % requests)
+    dom, requests = run_chromium(look, "file://" + out, "--dump-dom")
+    if requests:
+        raise Failure("the report made network requests: %r" % requests[:5])
+    dom = dom.decode("utf-8", errors="replace")
+    top = json.loads(look.run("top", "--json", "-n", "1", look.core).stdout)[0]
+    if "0x%x" % top["addr"] not in dom:
+        raise Failure("the report does not name the top holder 0x%x" % top["addr"])
+    icicle = dom[dom.find('id="icicle"'):]
+    nodes = re.findall(r'<div class="node[^"]*"[^>]*>([^<]*)</div>', icicle)
+    if len(nodes) < 3:
+        raise Failure("the icicle drew %d nodes" % len(nodes))
+    if not any(top["type"] in n for n in nodes[:20]):
+        raise Failure("no node near the icicle's top names %s: %r" % (top["type"], nodes[:8]))
+
+
+def check_report_screenshot(look):
+    out = look.path("report.html")
+    if not os.path.exists(out):
+        look.run("report", "-o", out, look.core)
+    shot = look.path("report.png")
+    run_chromium(look, "file://" + out, "--window-size=1280,1600", "--screenshot=" + shot)
+    w, h, bpp, rows = png_pixels(shot)
+    colours, saturated = set(), 0
+    for y in range(0, h, 2):
+        row = rows[y]
+        for x in range(0, w * bpp, bpp * 2):
+            r, g, b = row[x], row[x + 1], row[x + 2]
+            colours.add((r, g, b))
+            saturated += max(r, g, b) - min(r, g, b) > 50
+    sampled = (h // 2) * (w // 2)
+    # A blank page has one colour; the icicle's bars are the page's only
+    # strongly coloured area.
+    if len(colours) < 16 or saturated < sampled // 500:
+        raise Failure("the screenshot looks blank: %d colours, %d of %d sampled pixels coloured"
+                      % (len(colours), saturated, sampled))
+
+
+def check_report_growth(look):
+    grow = os.path.join(os.path.dirname(HERE), "diff", "grow_program.py")
+    cores = []
+    for entries in ("100", "2100"):
+        d = look.path("grow-" + entries)
+        os.makedirs(d, exist_ok=True)
+        try:
+            cores.append(run_to_core([look.python, "-I", grow, entries], d, clean_env(), 120))
+        except NoCore as e:
+            raise Skip(str(e))
+    out = look.path("growth.html")
+    stats = json.loads(look.run("report", "--json", "-o", out, *cores).stdout)
+    if stats["growth_rows"] < 1:
+        raise Failure("no growth rows between the two heaps")
+    dom, requests = run_chromium(look, "file://" + out, "--dump-dom")
+    dom = html.unescape(dom.decode("utf-8", errors="replace"))
+    section = dom[dom.find('id="growth"'):dom.find('id="retainers"')]
+    m = re.search(r"\+2000</td><td[^>]*>__main__\.Leaky under module __main__ global CACHE", section)
+    if not m:
+        raise Failure("the growth section does not show +2000 __main__.Leaky under CACHE: %r"
+                      % section[:800])
+
+
 CHECKS = [
     ("heapsnapshot in memlab", check_heapsnapshot),
     ("jsonl roots", check_jsonl_roots),
@@ -317,6 +476,9 @@ CHECKS = [
     ("folded stacks", check_folded),
     ("path as dot", check_path_dot),
     ("cycles as dot", check_cycles_dot),
+    ("report in chromium", check_report),
+    ("report screenshot", check_report_screenshot),
+    ("report of two heaps", check_report_growth),
 ]
 
 
@@ -348,6 +510,7 @@ def main(argv):
             print("skip %s: %s" % (label, e))
             return EXIT_SKIP
         look = Look(os.path.abspath(args.tool), core, workdir)
+        look.python = args.python
         passed = failed = skipped = 0
         for name, fn in CHECKS:
             if args.only and args.only not in name:
