@@ -14,6 +14,7 @@ static const struct verb verbs[] = {
 	{ "show", verb_show, "one object: sizes, refcount, references both ways, dominator, path" },
 	{ "cycles", verb_cycles, "reference cycles, largest first, or the garbage ones" },
 	{ "diff", verb_diff, "what grew between two heaps, and who holds it; a gate for CI" },
+	{ "browse", verb_browse, "the dominator tree in the terminal, like ncdu: descend, sort, find, path" },
 	{ "report", verb_report, "one self-contained HTML page: summary, retainers, dominator tree, types" },
 	{ "stacks", verb_stacks, "the Python stack of every thread, with local variables" },
 	{ "demo", verb_demo, "run a bundled Python program, take a core of it and summarise it" },

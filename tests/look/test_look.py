@@ -467,6 +467,139 @@ def check_report_growth(look):
                       % section[:800])
 
 
+class Tmux:
+    """pyheapsnap browse in an 80x24 tmux window of a server of its own."""
+
+    def __init__(self, look, name):
+        if not shutil.which("tmux"):
+            raise Skip("tmux is not installed")
+        self.sock = "pyhs-look-%d-%s" % (os.getpid(), name)
+        self.rc = look.path("browse-%s.rc" % name)
+        cmd = "TERM=xterm-256color exec %s browse %s" % (look.tool, look.core)
+        self.tmux("new-session", "-d", "-s", "b", "-x", "80", "-y", "24",
+                  "sh -c 'trap \"\" INT; %s; echo $? > %s; sleep 30'"
+                  % (cmd.replace("exec ", ""), self.rc))
+
+    def tmux(self, *args):
+        p = subprocess.run(["tmux", "-L", self.sock, "-f", "/dev/null"] + list(args),
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=30)
+        if p.returncode != 0 and args[0] not in ("kill-server",):
+            raise Failure("tmux %s: %s" % (args[0], p.stderr.decode(errors="replace")))
+        return p.stdout.decode(errors="replace")
+
+    def screen(self):
+        return self.tmux("capture-pane", "-p", "-t", "b")
+
+    def wait_for(self, text, timeout=90):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            s = self.screen()
+            if text in s:
+                return s
+            time.sleep(0.3)
+        raise Failure("the browser never showed %r; the screen:\n%s" % (text, self.screen()))
+
+    def keys(self, *keys):
+        self.tmux("send-keys", "-t", "b", *keys)
+
+    def exit_status(self, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if os.path.exists(self.rc):
+                with open(self.rc) as f:
+                    text = f.read().strip()
+                if text:
+                    return int(text)
+            time.sleep(0.2)
+        raise Failure("the browser did not exit; the screen:\n%s" % self.screen())
+
+    def close(self):
+        self.tmux("kill-server")
+
+
+def screen_bytes(text):
+    """Bytes of a size as the browser shows it: "832 B", "1.6 KiB"."""
+    number, unit = text.split()
+    return float(number) * 1024 ** ["B", "KiB", "MiB", "GiB", "TiB"].index(unit)
+
+
+def check_browse(look):
+    first = json.loads(look.run("browse", "--json", look.core).stdout)["rows"]
+    top = json.loads(look.run("top", "--json", "-n", "1", look.core).stdout)[0]
+    if first[0]["addr"] != top["addr"]:
+        raise Failure("browse's first row is 0x%x, top's largest 0x%x" % (first[0]["addr"],
+                                                                         top["addr"]))
+    t = Tmux(look, "keys")
+    try:
+        screen = t.wait_for("sorted by retained")
+        lines = screen.split("\n")
+        if len(lines) < 24 or max(len(line) for line in lines) > 80:
+            raise Failure("the screen is not 80x24:\n%s" % screen)
+        name = first[0]["holder"][:40]
+        if name not in lines[2]:
+            raise Failure("the first row is not the largest holder %r:\n%s" % (name, screen))
+        t.keys("Enter")
+        screen = t.wait_for(" pyheapsnap browse  " + first[0]["holder"][:30])
+        t.keys("s")
+        t.wait_for("sorted by own size")
+        t.keys("BSpace")
+        screen = t.wait_for(" pyheapsnap browse  roots")
+        own = [screen_bytes(line[11:21]) for line in screen.split("\n")[2:23] if line.strip()]
+        if len(own) < 2 or own != sorted(own, reverse=True):
+            raise Failure("going up, the view is not in the new order (own size):\n%s" % screen)
+        t.keys("p")
+        t.wait_for("path from a root to 0x%x" % first[0]["addr"])
+        t.keys("x")
+        t.wait_for("Enter: in")
+        t.keys("/")
+        t.wait_for("find:")
+        t.keys(first[1]["holder"][:12], "Enter")
+        t.wait_for("found '%s'" % first[1]["holder"][:12])
+        t.tmux("resize-window", "-t", "b", "-x", "100", "-y", "30")
+        screen = t.wait_for("retained")
+        if len(screen.split("\n")) < 30:
+            raise Failure("the browser did not redraw at 100x30:\n%s" % screen)
+        t.keys("q")
+        status = t.exit_status()
+        if status != 0:
+            raise Failure("q exited %d" % status)
+    finally:
+        t.close()
+
+
+def check_browse_interrupt(look):
+    t = Tmux(look, "int")
+    try:
+        t.wait_for("sorted by retained")
+        t.keys("C-c")
+        status = t.exit_status()
+        if status != 130:
+            raise Failure("Ctrl-C exited %d, not 130" % status)
+    finally:
+        t.close()
+
+
+def check_browse_closed_tty(look):
+    t = Tmux(look, "hup")
+    try:
+        t.wait_for("sorted by retained")
+        pids = subprocess.run(["pgrep", "-f", "browse %s" % look.core], stdout=subprocess.PIPE,
+                              timeout=30).stdout.split()
+        if not pids:
+            raise Failure("cannot find the browser's process")
+        t.close()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and any(os.path.exists("/proc/%s" % p.decode())
+                                                  for p in pids):
+            time.sleep(0.2)
+        left = [p.decode() for p in pids if os.path.exists("/proc/%s" % p.decode())]
+        if left:
+            raise Failure("the browser is still running after its terminal closed: %s" % left)
+    finally:
+        t.close()
+
+
 CHECKS = [
     ("heapsnapshot in memlab", check_heapsnapshot),
     ("jsonl roots", check_jsonl_roots),
@@ -479,6 +612,9 @@ CHECKS = [
     ("report in chromium", check_report),
     ("report screenshot", check_report_screenshot),
     ("report of two heaps", check_report_growth),
+    ("browse under tmux", check_browse),
+    ("browse interrupted", check_browse_interrupt),
+    ("browse with its terminal closed", check_browse_closed_tty),
 ]
 
 
