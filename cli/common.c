@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "pyheapsnap.h"
 
@@ -183,10 +185,50 @@ int output_option(const char *verb, const char *arg, const char **ret)
 	return 0;
 }
 
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A pyhs_progress_fn: one line on stderr, rewritten in place, from the
+ * first second of a run on; erased when the run is done. */
+static void show_progress(void *ctx, const char *what, uint64_t done, uint64_t total)
+{
+	struct progress *p = ctx;
+	double t = now_seconds();
+	if (!what) {
+		if (p->shown)
+			fputs("\r\033[K", stderr);
+		p->shown = false;
+		p->what = NULL;
+		return;
+	}
+	if (!p->what)
+		p->began = t;
+	bool changed = what != p->what;
+	p->what = what;
+	if (t - p->began < 1.0 || (!changed && t - p->last < 0.1))
+		return;
+	p->last = t;
+	char count[32];
+	fmt_count(total ? total : done, count, sizeof(count));
+	fprintf(stderr, "\rpyheapsnap: %s%s%s%s, %.1f s\033[K", what, done || total ? ": " : "",
+		done || total ? count : "", done || total ? " objects" : "", t - p->began);
+	p->shown = true;
+}
+
 int input_open(const char *path, struct input_options *o,
 	       struct pyhs_heap **ret)
 {
 	o->snapshot = NULL;
+	/* Progress only for a person watching: a terminal, and no --json. */
+	o->progress.on = !o->json && isatty(STDERR_FILENO);
+	if (o->progress.on) {
+		o->heap.progress = show_progress;
+		o->heap.progress_ctx = &o->progress;
+	}
 	if (path == PID_INPUT) {
 		struct pyhs_target *t;
 		struct pyhs_error *err = pyhs_target_open_pid(o->pid, &o->open, &t);
@@ -209,6 +251,8 @@ int input_open(const char *path, struct input_options *o,
 		struct pyhs_heap *h;
 		if ((err = pyhs_snapshot_read(path, &h)))
 			return report_error(err);
+		if (o->progress.on)
+			pyhs_heap_set_progress(h, show_progress, &o->progress);
 		o->snapshot = path;
 		*ret = h;
 		return 0;

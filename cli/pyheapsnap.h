@@ -22,6 +22,15 @@ struct verb {
 	const char *help; /* one line */
 };
 
+/* Progress shown on a terminal's stderr while a heap is read and analysed,
+ * once that has taken a second (see progress_enable). */
+struct progress {
+	bool on;
+	bool shown;
+	const char *what;
+	double began, last;
+};
+
 /* Options every verb that reads an input takes. */
 struct input_options {
 	struct pyhs_open_options open;
@@ -33,6 +42,7 @@ struct input_options {
 	 * read a core or a process (a heap from a snapshot keeps the input
 	 * and source of what the snapshot was made from). */
 	const char *snapshot;
+	struct progress progress; /* set up by input_open */
 };
 
 /* The input a --pid stands for, among a verb's positional arguments. */

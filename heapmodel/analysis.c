@@ -184,16 +184,23 @@ struct pyhs_error *pyhs_analysis_create(const struct pyhs_heap *h,
 	a->g.start = h->edge_start.data;
 	a->g.dst = h->edge_dst.data;
 	a->g.label = h->edge_label.data;
+	uint64_t n = h->addr.size;
+	pyhs_heap_progress(h, "reconciling refcounts", 0, n);
 	struct pyhs_error *err = reconcile(a);
+	pyhs_heap_progress(h, "finding garbage", 0, n);
 	if (!err)
 		err = find_garbage(a);
+	pyhs_heap_progress(h, "finding roots", 0, n);
 	if (!err)
 		err = collect_roots(a);
+	pyhs_heap_progress(h, "dominator tree", 0, n);
 	if (!err)
 		err = pyhs_dominators(&a->g, a->roots, a->nroots, &a->idom);
+	pyhs_heap_progress(h, "retained sizes", 0, n);
 	if (!err)
 		err = pyhs_retained_sizes(&a->g, a->idom, h->size.data, &a->retained,
 					  &a->reachable_bytes);
+	pyhs_heap_progress(h, NULL, 0, 0);
 	if (err) {
 		pyhs_analysis_destroy(a);
 		return err;

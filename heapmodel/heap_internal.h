@@ -85,6 +85,8 @@ struct pyhs_heap {
 	unsigned minor; /* 3.minor */
 	uint64_t max_objects;
 	uint64_t max_edges;
+	pyhs_progress_fn *progress;
+	void *progress_ctx;
 
 	/* Objects, by number. */
 	struct pyhs_u64_vector addr;
@@ -141,6 +143,13 @@ struct pyhs_heap {
 };
 
 /* heap.c */
+/* Reports progress, if anyone listens. */
+static inline void pyhs_heap_progress(const struct pyhs_heap *h, const char *what,
+				      uint64_t done, uint64_t total)
+{
+	if (h->progress)
+		h->progress(h->progress_ctx, what, done, total);
+}
 struct pyhs_error *pyhs_heap_intern_string(struct pyhs_heap *h,
 					   const char *s, uint32_t *ret);
 void pyhs_heap_warn(struct pyhs_heap *h, enum pyhs_warning_kind kind,

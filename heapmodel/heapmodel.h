@@ -14,9 +14,18 @@
 
 struct pyhs_heap;
 
+/* Progress of a long computation, for whoever wants to show it: what is
+ * being done ("walking the heap", "dominator tree"), how far, out of how
+ * much (0 when not known yet). Called at the start of each step and now and
+ * then during it, with what NULL once all is done. */
+typedef void pyhs_progress_fn(void *ctx, const char *what, uint64_t done,
+			      uint64_t total);
+
 struct pyhs_heap_options {
 	uint64_t max_objects; /* 0: the default cap */
 	uint64_t max_edges;   /* 0: the default cap */
+	pyhs_progress_fn *progress; /* NULL: none */
+	void *progress_ctx;
 };
 
 #define PYHS_DEFAULT_MAX_OBJECTS (UINT64_C(200) * 1000 * 1000)
@@ -106,6 +115,9 @@ struct pyhs_error *pyhs_heap_build(const struct pyhs_target *t,
 				   const struct pyhs_heap_options *opts,
 				   struct pyhs_heap **ret);
 void pyhs_heap_destroy(struct pyhs_heap *h);
+/* Where the analyses of this heap report their progress (see
+ * pyhs_progress_fn); a built heap keeps its options' callback. */
+void pyhs_heap_set_progress(struct pyhs_heap *h, pyhs_progress_fn *fn, void *ctx);
 
 const struct pyhs_heap_meta *pyhs_heap_meta(const struct pyhs_heap *h);
 /* Bytes the heap's own arrays hold (not counting the input). */

@@ -600,6 +600,48 @@ def check_browse_closed_tty(look):
         t.close()
 
 
+def run_on_pty(look, *args):
+    """Runs pyheapsnap with stderr on a pseudo-terminal (stdout to a pipe);
+    returns (wall seconds, what stderr got, stdout)."""
+    import pty
+    master, slave = pty.openpty()
+    t0 = time.monotonic()
+    p = subprocess.Popen([look.tool] + list(args), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    got = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        got += chunk
+    out = p.stdout.read()
+    p.wait(timeout=300)
+    os.close(master)
+    return time.monotonic() - t0, got.decode(errors="replace"), out
+
+
+def check_progress(look):
+    seconds, err, _ = run_on_pty(look, "top", look.core)
+    shown = "pyheapsnap: " in err
+    if shown and not err.endswith("\r\x1b[K"):
+        raise Failure("the progress line is not erased at the end: %r" % err[-200:])
+    if seconds > 2.0 and not shown:
+        raise Failure("top took %.1f s with stderr on a terminal and showed no progress" % seconds)
+    if seconds < 0.9 and shown:
+        raise Failure("top took %.1f s and showed progress: %r" % (seconds, err[:200]))
+    if shown and not any(w in err for w in ("walking the heap", "dominator tree")):
+        raise Failure("the progress does not say what it is doing: %r" % err[:300])
+    seconds_json, err_json, _ = run_on_pty(look, "top", "--json", look.core)
+    if err_json:
+        raise Failure("top --json wrote to a terminal's stderr: %r" % err_json[:200])
+    print("  top: %.1f s, progress %s; with --json: %.1f s, none" % (
+        seconds, "shown" if shown else "not shown (under a second)", seconds_json))
+
+
 CHECKS = [
     ("heapsnapshot in memlab", check_heapsnapshot),
     ("jsonl roots", check_jsonl_roots),
@@ -615,6 +657,7 @@ CHECKS = [
     ("browse under tmux", check_browse),
     ("browse interrupted", check_browse_interrupt),
     ("browse with its terminal closed", check_browse_closed_tty),
+    ("progress on a terminal", check_progress),
 ]
 
 
