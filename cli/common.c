@@ -177,6 +177,22 @@ int resolve_output_format(const char *verb, struct input_options *o,
 
 const char PID_INPUT[] = "(the --pid process)";
 
+struct pyhs_error *write_output(const char *path, const char *what,
+				struct pyhs_error *(*write)(void *ctx, FILE *out), void *ctx)
+{
+	if (!path)
+		return write(ctx, stdout);
+	struct pyhs_output *out;
+	struct pyhs_error *err = pyhs_output_create(path, what, &out);
+	if (err)
+		return err;
+	if ((err = write(ctx, pyhs_output_file(out)))) {
+		pyhs_output_abort(out);
+		return err;
+	}
+	return pyhs_output_commit(out);
+}
+
 int output_option(const char *verb, const char *arg, const char **ret)
 {
 	if (!arg[0])
@@ -192,8 +208,8 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* A pyhs_progress_fn: one line on stderr, rewritten in place, from the
- * first second of a run on; erased when the run is done. */
+/* A pyhs_progress_fn: one line on stderr, rewritten in place, once the
+ * verb has been at it for a second; erased when a step is done. */
 static void show_progress(void *ctx, const char *what, uint64_t done, uint64_t total)
 {
 	struct progress *p = ctx;
@@ -205,8 +221,6 @@ static void show_progress(void *ctx, const char *what, uint64_t done, uint64_t t
 		p->what = NULL;
 		return;
 	}
-	if (!p->what)
-		p->began = t;
 	bool changed = what != p->what;
 	p->what = what;
 	if (t - p->began < 1.0 || (!changed && t - p->last < 0.1))
@@ -225,6 +239,8 @@ int input_open(const char *path, struct input_options *o,
 	o->snapshot = NULL;
 	/* Progress only for a person watching: a terminal, and no --json. */
 	o->progress.on = !o->json && isatty(STDERR_FILENO);
+	if (!o->progress.began)
+		o->progress.began = now_seconds();
 	if (o->progress.on) {
 		o->heap.progress = show_progress;
 		o->heap.progress_ctx = &o->progress;

@@ -41,6 +41,8 @@ static void help(void)
 struct export_options {
 	const char *output;
 	enum format format;
+	struct pyhs_heap *heap; /* for write_export */
+	int gen;
 };
 
 static int option(void *ctx, int opt, const char *arg)
@@ -63,9 +65,11 @@ static int option(void *ctx, int opt, const char *arg)
 	}
 }
 
-static struct pyhs_error *write_export(struct pyhs_heap *h, const struct export_options *e,
-				       int gen, FILE *out)
+static struct pyhs_error *write_export(void *ctx, FILE *out)
 {
+	const struct export_options *e = ctx;
+	struct pyhs_heap *h = e->heap;
+	int gen = e->gen;
 	if (e->format == JSONL)
 		return pyhs_export_jsonl_gen(h, gen, out);
 	struct pyhs_analysis *a;
@@ -110,21 +114,10 @@ int verb_export(int argc, char **argv)
 	struct pyhs_heap *h;
 	if ((r = input_open(args[0], &o, &h)))
 		return r;
-	struct pyhs_error *err;
-	if (e.format == CSV) {
-		err = pyhs_export_csv(h, e.output);
-	} else if (!e.output) {
-		err = write_export(h, &e, o.gen, stdout);
-	} else {
-		struct pyhs_output *out;
-		if (!(err = pyhs_output_create(e.output, "export", &out))) {
-			err = write_export(h, &e, o.gen, pyhs_output_file(out));
-			if (err)
-				pyhs_output_abort(out);
-			else
-				err = pyhs_output_commit(out);
-		}
-	}
+	e.heap = h;
+	e.gen = o.gen;
+	struct pyhs_error *err = e.format == CSV ? pyhs_export_csv(h, e.output) :
+				  write_output(e.output, "export", write_export, &e);
 	pyhs_heap_destroy(h);
 	return err ? report_error(err) : EXIT_OK;
 }

@@ -23,7 +23,7 @@ struct verb {
 };
 
 /* Progress shown on a terminal's stderr while a heap is read and analysed,
- * once that has taken a second (see progress_enable). */
+ * once the verb has taken a second (see input_open). */
 struct progress {
 	bool on;
 	bool shown;
@@ -144,6 +144,10 @@ int input_option(struct input_options *o, int opt, const char *arg);
  * on failure, 0 on success. */
 int input_open(const char *path, struct input_options *o,
 	       struct pyhs_heap **ret);
+/* Calls write(ctx, out) with out standard output (path NULL) or a file
+ * written atomically at path (what names it in errors). */
+struct pyhs_error *write_output(const char *path, const char *what,
+				struct pyhs_error *(*write)(void *ctx, FILE *out), void *ctx);
 /* -o FILE of the verbs that write one: refuses an empty name. */
 int output_option(const char *verb, const char *arg, const char **ret);
 

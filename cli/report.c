@@ -35,6 +35,17 @@ static int option(void *ctx, int opt, const char *arg)
 	return usage_error("report", "unknown option");
 }
 
+struct report_job {
+	const struct pyhs_report *rep;
+	struct pyhs_report_stats *stats;
+};
+
+static struct pyhs_error *write_report(void *ctx, FILE *out)
+{
+	struct report_job *job = ctx;
+	return pyhs_report_write(job->rep, out, job->stats);
+}
+
 int verb_report(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -78,20 +89,9 @@ int verb_report(int argc, char **argv)
 		rep.analysis = a;
 		rep.tree = t;
 	}
-	if (!r && !err) {
-		if (!output) {
-			err = pyhs_report_write(&rep, stdout, &stats);
-		} else {
-			struct pyhs_output *out;
-			if (!(err = pyhs_output_create(output, "report", &out))) {
-				err = pyhs_report_write(&rep, pyhs_output_file(out), &stats);
-				if (err)
-					pyhs_output_abort(out);
-				else
-					err = pyhs_output_commit(out);
-			}
-		}
-	}
+	struct report_job job = { &rep, &stats };
+	if (!r && !err)
+		err = write_output(output, "report", write_report, &job);
 	if (!r && err)
 		r = report_error(err);
 	if (!r && o.json) {

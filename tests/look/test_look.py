@@ -629,7 +629,9 @@ def check_progress(look):
     shown = "pyheapsnap: " in err
     if shown and not err.endswith("\r\x1b[K"):
         raise Failure("the progress line is not erased at the end: %r" % err[-200:])
-    if seconds > 2.0 and not shown:
+    # Between 0.9 and 3 s, either is right: the second counts from when
+    # the input is opened, not from when the process starts.
+    if seconds > 3.0 and not shown:
         raise Failure("top took %.1f s with stderr on a terminal and showed no progress" % seconds)
     if seconds < 0.9 and shown:
         raise Failure("top took %.1f s and showed progress: %r" % (seconds, err[:200]))
@@ -699,7 +701,7 @@ def main(argv):
             except Skip as e:
                 print("skip %s: %s" % (name, e))
                 skipped += 1
-            except (Failure, subprocess.TimeoutExpired, ValueError, KeyError) as e:
+            except (Failure, subprocess.TimeoutExpired, OSError, ValueError, KeyError) as e:
                 print("FAIL %s: %s" % (name, e))
                 failed += 1
             else:
