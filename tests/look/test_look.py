@@ -637,7 +637,10 @@ def check_progress(look):
         raise Failure("top took %.1f s with stderr on a terminal and showed no progress" % seconds)
     if seconds < 0.9 and shown:
         raise Failure("top took %.1f s and showed progress: %r" % (seconds, err[:200]))
-    if shown and not any(w in err for w in ("walking the heap", "dominator tree")):
+    steps = ("walking the heap", "reading values", "reconciling refcounts", "finding garbage",
+             "finding roots", "dominator tree", "retained sizes")
+    if shown and not re.match(r"^(\rpyheapsnap: (%s)(: [\d,]+ objects)?, \d+\.\d s\x1b\[K"
+                              r"(\r\x1b\[K)?)+$" % "|".join(steps), err):
         raise Failure("the progress does not say what it is doing: %r" % err[:300])
     seconds_json, err_json, _ = run_on_pty(look, "top", "--json", look.original_core)
     if err_json:
