@@ -242,6 +242,15 @@ def check_export(out, run):
             raise CaseFailure("export root line is not {root, object, owned}: %r" % (r,))
 
 
+def check_folded_file(out, path):
+    if out:
+        raise CaseFailure("export -o also wrote %d bytes to stdout" % len(out))
+    with open(path, "rb") as f:
+        lines = f.read().decode().split("\n")
+    if lines[-1] != "" or not all(re.match(r"^\S.* \d+$", line) for line in lines[:-1]):
+        raise CaseFailure("not folded stacks: %r" % lines[:3])
+
+
 def check_help(word):
     def check(out, run):
         text = out.decode()
@@ -359,6 +368,23 @@ CASES = [
          r"the output file name is empty"),
     Case("snapshot -o ''", ["snapshot", "-o", "", "{core}"], USAGE,
          r"the output file name is empty"),
+    Case("export --format csv without -o", ["export", "--format", "csv", "{core}"], USAGE,
+         r"--format csv writes three tables"),
+    Case("export --format heapsnapshot --gen 2",
+         ["export", "--format", "heapsnapshot", "--gen", "2", "{core}"], USAGE,
+         r"--gen applies to --format jsonl only"),
+    Case("path --json --format dot", ["path", "--json", "--format", "dot", "{core}", "0x1"],
+         USAGE, r"--json and --format dot do not go together"),
+    Case("cycles --format svg", ["cycles", "--format", "svg", "{core}"], USAGE,
+         r"unknown format 'svg'"),
+    Case("report --json without -o", ["report", "--json", "{core}"], USAGE,
+         r"--json prints what was written"),
+    Case("report three inputs", ["report", "{core}", "{core}", "{core}"], USAGE,
+         r"unexpected argument"),
+    Case("browse without a terminal", ["browse", "{core}"], USAGE, r"needs a terminal"),
+    Case("export -o FILE --format folded", ["export", "--format", "folded", "-o",
+                                            "{tmp}/heap.folded", "{core}"], OK,
+         stdout=lambda out, run: check_folded_file(out, run.expand("{tmp}/heap.folded"))),
     # Help and version.
     Case("--help", ["--help"], OK, stdout=check_help("summary")),
     Case("-h", ["-h"], OK, stdout=check_help("export")),
