@@ -18,6 +18,8 @@
  * 1/TREE_FRACTION of the reachable bytes. */
 #define TREE_NODES 4000
 #define TREE_FRACTION 2000
+/* Groups drawn under one parent; the rest are one group. */
+#define TREE_GROUPS 40
 #define NRETAINERS 20
 #define NTYPES 40
 
@@ -128,6 +130,56 @@ static void tree_node(FILE *out, const char *name, uint64_t retained, uint64_t s
 	++*nodes;
 }
 
+static const struct tree_out *group_sort;
+static int group_by_retained(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+	uint64_t ra = group_sort->g_retained[a], rb = group_sort->g_retained[b];
+	if (ra != rb)
+		return ra < rb ? 1 : -1;
+	return a < b ? -1 : a > b;
+}
+
+/* One parent's groups, the TREE_GROUPS largest by name and the rest as
+ * one "other" group. */
+static struct pyhs_error *write_groups(FILE *out, struct tree_out *s, int64_t parent)
+{
+	size_t ng = s->groups.strings.size;
+	uint32_t *order = malloc((ng ? ng : 1) * sizeof(*order));
+	if (!order)
+		return &pyhs_enomem;
+	for (size_t g = 0; g < ng; g++)
+		order[g] = (uint32_t)g;
+	group_sort = s;
+	qsort(order, ng, sizeof(*order), group_by_retained);
+	uint64_t other[3] = { 0 }, nother = 0;
+	for (size_t q = 0; q < ng; q++) {
+		uint32_t g = order[q];
+		if (q >= TREE_GROUPS) {
+			other[0] += s->g_retained[g];
+			other[1] += s->g_shallow[g];
+			other[2] += s->g_count[g];
+			nother++;
+			continue;
+		}
+		char label[600];
+		snprintf(label, sizeof(label), "%s (%" PRIu64 " objects)", s->groups.strings.data[g],
+			 s->g_count[g]);
+		tree_node(out, label, s->g_retained[g], s->g_shallow[g], s->g_count[g], parent,
+			  true, &s->nodes);
+		s->groups_written++;
+	}
+	if (nother) {
+		char label[160];
+		snprintf(label, sizeof(label), "(%" PRIu64 " objects under %" PRIu64
+			 " other holder names)", other[2], nother);
+		tree_node(out, label, other[0], other[1], other[2], parent, true, &s->nodes);
+		s->groups_written++;
+	}
+	free(order);
+	return NULL;
+}
+
 /* The tree's JSON: breadth-first from the top, big subtrees whole, the
  * small children of each kept node grouped by merged holder name. */
 static struct pyhs_error *write_tree(const struct pyhs_heap *h, const struct pyhs_domtree *t,
@@ -195,14 +247,8 @@ static struct pyhs_error *write_tree(const struct pyhs_heap *h, const struct pyh
 			s->g_count[g] += pyhs_domtree_count(t, c[k]);
 			s->grouped_objects += pyhs_domtree_count(t, c[k]);
 		}
-		for (size_t g = 0; g < s->groups.strings.size && !err; g++) {
-			char label[600];
-			snprintf(label, sizeof(label), "%s (%" PRIu64 " objects)", s->groups.strings.data[g],
-				 s->g_count[g]);
-			tree_node(out, label, s->g_retained[g], s->g_shallow[g], s->g_count[g],
-				  parent_node, true, &s->nodes);
-			s->groups_written++;
-		}
+		if (!err)
+			err = write_groups(out, s, parent_node);
 		if (err || head == tail)
 			break;
 		parent_node = (int64_t)index[head];
@@ -407,9 +453,11 @@ struct pyhs_error *pyhs_report_write(const struct pyhs_report *rep, FILE *out,
 		uint64_t threshold = total / TREE_FRACTION ? total / TREE_FRACTION : 1;
 		fprintf(out, " Subtrees under %s (1/%d of what the roots reach) are not drawn one by"
 			" one: %" PRIu64 " objects in them are shown as %" PRIu64 " striped groups,"
-			" one per holder name under each parent.</p>\n<div id=\"crumbs\"></div>\n"
+			" one per holder name under each parent (the %d largest names, then one"
+			" for the rest).</p>\n<div id=\"crumbs\"></div>\n"
 			"<div id=\"icicle\"><noscript>The tree needs JavaScript.</noscript></div>\n",
-			bytes(threshold, b1), TREE_FRACTION, s.grouped_objects, s.groups_written);
+			bytes(threshold, b1), TREE_FRACTION, s.grouped_objects, s.groups_written,
+			TREE_GROUPS);
 		err = section_types(h, out);
 	}
 	if (!err) {
