@@ -101,7 +101,7 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the cores")
     args = ap.parse_args()
     tool = os.path.abspath(args.tool)
-    print("%-10s %-20s %12s %9s %10s %9s %10s" %
+    print("%-10s %-24s %12s %9s %10s %9s %10s" %
           ("heap", "run", "objects", "wall s", "peak RSS", "B/object", "core"))
     for n in [int(s) for s in args.sizes.split(",")]:
         workdir = tempfile.mkdtemp(prefix="pyheapsnap-bench-")
@@ -126,11 +126,12 @@ def main():
                 if status != 0:
                     sys.exit("bench: %s exited with %d" % (verb, status))
                 what = verb + (" (snapshot)" if rest[0] == snap and verb != "diff" else "")
-                if "--format" in rest and verb == "export":
-                    what = rest[rest.index("--format") + 1] + " (snapshot)"
+                if "--format" in rest and rest[rest.index("--format") + 1] != "jsonl":
+                    what = rest[rest.index("--format") + 1] + (" (snapshot)" if rest[0] == snap
+                                                               else "")
                 if verb == "diff":
                     what = "diff --by " + (rest[-1] if "--by" in rest else "type")
-                print("%-10s %-20s %12d %9.2f %9.0fM %9.1f %9.0fM" %
+                print("%-10s %-24s %12d %9.2f %9.0fM %9.1f %9.0fM" %
                       (label, what, objects, wall, rss / 2**20, rss / max(objects, 1),
                        size / 2**20))
                 sys.stdout.flush()
