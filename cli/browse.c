@@ -301,8 +301,13 @@ static void find(struct browser *b, bool again)
 	if (!b->query[0])
 		return;
 	uint64_t n = pyhs_heap_nobjects(b->h), top = pyhs_domtree_top(b->t);
+	/* Names are made as the search goes: on a big heap it takes a while. */
+	attron(A_REVERSE);
+	mvhline(LINES - 1, 0, ' ', COLS);
+	mvprintw(LINES - 1, 0, " searching for '%s'...", b->query);
+	attroff(A_REVERSE);
+	refresh();
 	if (!b->bfs) {
-		snprintf(b->message, sizeof(b->message), "searching...");
 		if (!(b->bfs = malloc((n ? n : 1) * sizeof(*b->bfs)))) {
 			snprintf(b->message, sizeof(b->message), "out of memory");
 			return;
