@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "pyheapsnap.h"
 
@@ -162,7 +164,48 @@ int input_option(struct input_options *o, int opt, const char *arg)
 	}
 }
 
+int parse_output_format(const char *verb, const char *arg, enum output_format *ret)
+{
+	static const char *const names[] = { "text", "json", "dot" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(arg, names[i])) {
+			*ret = (enum output_format)i;
+			return 0;
+		}
+	}
+	return usage_error(verb, "unknown format '%s' (known: text, json, dot)", arg);
+}
+
+int resolve_output_format(const char *verb, struct input_options *o,
+			  enum output_format *format)
+{
+	if (o->json && *format == FORMAT_DOT)
+		return usage_error(verb, "--json and --format dot do not go together");
+	if (o->json)
+		*format = FORMAT_JSON;
+	o->json = *format == FORMAT_JSON;
+	return 0;
+}
+
 const char PID_INPUT[] = "(the --pid process)";
+
+struct pyhs_error *write_output(const char *path, enum pyhs_output_kind kind,
+				struct pyhs_error *(*write)(void *ctx, FILE *out), void *ctx)
+{
+	if (!path)
+		return write(ctx, stdout);
+	struct pyhs_output *out;
+	struct pyhs_error *err = pyhs_output_create(path, kind, NULL, &out);
+	if (err)
+		return err;
+	FILE *f = pyhs_output_stream(out);
+	if (!f)
+		err = pyhs_error_os(errno, "cannot write '%s'", path);
+	else if (!(err = write(ctx, f)))
+		err = pyhs_output_commit(out);
+	pyhs_output_destroy(out);
+	return err;
+}
 
 int output_option(const char *verb, const char *arg, const char **ret)
 {
@@ -170,6 +213,38 @@ int output_option(const char *verb, const char *arg, const char **ret)
 		return usage_error(verb, "the output file name is empty");
 	*ret = arg;
 	return 0;
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A pyhs_progress_fn: one line on stderr, rewritten in place, once the
+ * verb has been at it for a second; erased when a step is done. */
+static void show_progress(void *ctx, const char *what, uint64_t done, uint64_t total)
+{
+	struct progress *p = ctx;
+	double t = now_seconds();
+	if (!what) {
+		if (p->shown)
+			fputs("\r\033[K", stderr);
+		p->shown = false;
+		p->what = NULL;
+		return;
+	}
+	bool changed = what != p->what;
+	p->what = what;
+	if (t - p->began < 1.0 || (!changed && t - p->last < 0.1))
+		return;
+	p->last = t;
+	char count[32];
+	fmt_count(total ? total : done, count, sizeof(count));
+	fprintf(stderr, "\rpyheapsnap: %s%s%s%s, %.1f s\033[K", what, done || total ? ": " : "",
+		done || total ? count : "", done || total ? " objects" : "", t - p->began);
+	p->shown = true;
 }
 
 /* before_stop of a capture whose result goes to an output: room for it. */
@@ -279,6 +354,14 @@ int input_open(const char *path, struct input_options *o,
 {
 	o->snapshot = NULL;
 	o->allocations = NULL;
+	/* Progress only for a person watching: a terminal, and no --json. */
+	o->progress.on = !o->json && isatty(STDERR_FILENO);
+	if (!o->progress.began)
+		o->progress.began = now_seconds();
+	if (o->progress.on) {
+		o->heap.progress = show_progress;
+		o->heap.progress_ctx = &o->progress;
+	}
 	struct pyhs_error *err;
 	if (path != PID_INPUT && pyhs_snapshot_is(path)) {
 		/* Options about cores (--exe, --max-objects, ...) do not apply:
@@ -286,6 +369,8 @@ int input_open(const char *path, struct input_options *o,
 		struct pyhs_heap *h;
 		if ((err = pyhs_snapshot_read(path, &h)))
 			return report_error(err);
+		if (o->progress.on)
+			pyhs_heap_set_progress(h, show_progress, &o->progress);
 		o->snapshot = path;
 		*ret = h;
 		return 0;

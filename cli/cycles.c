@@ -12,7 +12,11 @@ struct cycles_options {
 	bool unreachable;
 	uint64_t min_size;
 	uint64_t n;
+	enum output_format format;
 };
+
+/* In DOT, the objects of one cycle drawn at most. */
+#define DOT_MAX_OBJECTS 200
 
 static void help(void)
 {
@@ -27,7 +31,11 @@ static void help(void)
 	       "                         free if it ran now (refcounts minus the references\n"
 	       "                         among tracked objects, as gc computes it)\n"
 	       "      --min-size N       only cycles of at least N bytes\n"
-	       "  -n N                   cycles to show in text (default 20; JSON lists all)\n"
+	       "  -n N                   cycles to show in text and dot (default 20; JSON\n"
+	       "                         lists all)\n"
+	       "      --format FORMAT    text (the default), json (as --json) or dot (each\n"
+	       "                         cycle a cluster of its objects and references, at\n"
+	       "                         most 200 objects each, for Graphviz: dot -Tsvg)\n"
 	       INPUT_OPTIONS_HELP
 	       "  -h, --help             show this help\n");
 }
@@ -45,6 +53,8 @@ static int option(void *ctx, int opt, const char *arg)
 		if (*end || arg[0] == '-')
 			return usage_error("cycles", "--min-size takes a number of bytes, not '%s'", arg);
 		return 0;
+	case OPT_FORMAT:
+		return parse_output_format("cycles", arg, &c->format);
 	case 'n':
 		if (!parse_count(arg, &c->n))
 			return usage_error("cycles", "-n takes a positive whole number, not '%s'", arg);
@@ -87,11 +97,45 @@ static size_t cycle_types(const struct pyhs_heap *h, const struct pyhs_cycles *c
 	return nt;
 }
 
+/* Cycle q, the id-th shown, as a cluster: its first DOT_MAX_OBJECTS
+ * objects and the references among them. */
+static void print_cycle_dot(const struct pyhs_heap *h, const struct pyhs_analysis *a,
+			    const struct pyhs_cycles *c, uint64_t q, uint64_t id,
+			    uint32_t *drawn, const struct type_count *tc, size_t nt)
+{
+	uint64_t count = c->start[q + 1] - c->start[q];
+	uint64_t end = count > DOT_MAX_OBJECTS ? c->start[q] + DOT_MAX_OBJECTS : c->start[q + 1];
+	char label[256], b1[32], b2[32];
+	snprintf(label, sizeof(label), "%s, %s objects%s: %s %" PRIu64 "%s",
+		 pyhs_format_bytes(c->bytes[q], b1, sizeof(b1)), fmt_count(count, b2, sizeof(b2)),
+		 pyhs_analysis_is_garbage(a, c->objects[c->start[q]]) ? " (garbage)" : "",
+		 pyhs_heap_type_name(h, tc[0].type), tc[0].count, nt > 1 ? ", ..." : "");
+	pyhs_dot_cluster(stdout, id, label);
+	for (uint64_t k = c->start[q]; k < end; k++) {
+		drawn[c->objects[k]] = (uint32_t)id;
+		pyhs_dot_object(h, stdout, c->objects[k], NULL);
+	}
+	if (end < c->start[q + 1]) {
+		snprintf(label, sizeof(label), "+%" PRIu64 " more objects not drawn",
+			 c->start[q + 1] - end);
+		pyhs_dot_note(stdout, id, label);
+	}
+	pyhs_dot_cluster_end(stdout);
+	for (uint64_t k = c->start[q]; k < end; k++) {
+		uint64_t b, e;
+		pyhs_heap_edges(h, c->objects[k], &b, &e);
+		for (uint64_t j = b; j < e; j++)
+			if (drawn[pyhs_heap_edge_dst(h, j)] == id)
+				pyhs_dot_edge(h, stdout, c->objects[k], j);
+	}
+}
+
 int verb_cycles(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "unreachable", no_argument, NULL, OPT_UNREACHABLE },
 		{ "min-size", required_argument, NULL, OPT_MIN_SIZE },
+		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ 0 },
 	};
 	struct cycles_options co = { .n = 20 };
@@ -101,6 +145,8 @@ int verb_cycles(int argc, char **argv)
 	int nargs;
 	int r = parse_verb_args(&spec, argc, argv, &o, &args, &nargs);
 	if (r >= 0)
+		return r;
+	if ((r = resolve_output_format("cycles", &o, &co.format)))
 		return r;
 	struct pyhs_heap *h;
 	if ((r = input_open(args[0], &o, &h)))
@@ -118,7 +164,11 @@ int verb_cycles(int argc, char **argv)
 	uint32_t ntypes = pyhs_heap_ntypes(h);
 	struct type_count *tc = malloc((ntypes + 1) * sizeof(*tc));
 	uint64_t *scratch = calloc(ntypes + 1, sizeof(*scratch));
-	if (!tc || !scratch) {
+	/* For dot: which shown cycle (+1) each object is drawn in. */
+	uint32_t *drawn = co.format == FORMAT_DOT ?
+				  calloc(pyhs_heap_nobjects(h) + 1, sizeof(*drawn)) : NULL;
+	if (!tc || !scratch || (co.format == FORMAT_DOT && !drawn)) {
+		free(drawn);
 		free(tc);
 		free(scratch);
 		pyhs_cycles_free(c);
@@ -130,6 +180,8 @@ int verb_cycles(int argc, char **argv)
 	char b1[32], b2[32];
 	if (o.json)
 		fputs("[", stdout);
+	else if (co.format == FORMAT_DOT)
+		pyhs_dot_begin(stdout, co.unreachable ? "garbage cycles" : "cycles");
 	for (uint64_t q = 0; q < c->n; q++) {
 		if (c->bytes[q] < co.min_size)
 			continue;
@@ -160,6 +212,10 @@ int verb_cycles(int argc, char **argv)
 		if (shown >= co.n)
 			continue;
 		shown++;
+		if (co.format == FORMAT_DOT) {
+			print_cycle_dot(h, a, c, q, shown, drawn, tc, nt);
+			continue;
+		}
 		printf("%s, %s object%s:", pyhs_format_bytes(c->bytes[q], b1, sizeof(b1)),
 		       fmt_count(count, b2, sizeof(b2)), count == 1 ? "" : "s");
 		for (size_t i = 0; i < nt && i < 6; i++)
@@ -172,12 +228,15 @@ int verb_cycles(int argc, char **argv)
 	}
 	if (o.json)
 		fputs("]\n", stdout);
+	else if (co.format == FORMAT_DOT)
+		pyhs_dot_end(stdout);
 	else
 		printf("%s%" PRIu64 " %scycle%s, %s\n", shown ? "\n" : "", total,
 		       co.unreachable ? "garbage " : "", total == 1 ? "" : "s",
 		       pyhs_format_bytes(total_bytes, b1, sizeof(b1)));
 	free(tc);
 	free(scratch);
+	free(drawn);
 	pyhs_cycles_free(c);
 	pyhs_analysis_destroy(a);
 	pyhs_heap_destroy(h);

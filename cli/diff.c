@@ -209,6 +209,53 @@ static void row_name(const struct row *r, const struct pyhs_heap *a,
 	snprintf(buf, n, "%s under %s", tn, where);
 }
 
+int growth_by_holder(const struct pyhs_heap *a, const struct pyhs_heap *b,
+		     const struct input_options *o, size_t max,
+		     struct pyhs_report_growth **ret, size_t *ret_n)
+{
+	struct pyhs_retention *ra = NULL, *rb = NULL;
+	struct pyhs_error *err = pyhs_retention_create(a, &ra);
+	if (!err)
+		err = pyhs_retention_create(b, &rb);
+	if (err) {
+		pyhs_retention_destroy(ra);
+		return report_error(err);
+	}
+	struct row_vector rows;
+	row_vector_init(&rows);
+	int r = diff_rows(a, b, o, true, ra, rb, &rows);
+	size_t n = rows.size < max ? rows.size : max;
+	struct pyhs_report_growth *g = r ? NULL : calloc(n ? n : 1, sizeof(*g));
+	if (!r && !g)
+		r = report_error(&pyhs_enomem);
+	for (size_t k = 0; !r && k < n; k++) {
+		char name[2200];
+		row_name(&rows.data[k], a, b, true, ra, rb, name, sizeof(name));
+		g[k].count_delta = rows.data[k].t.count_b - rows.data[k].t.count_a;
+		g[k].bytes_delta = rows.data[k].t.bytes_b - rows.data[k].t.bytes_a;
+		if (!(g[k].where = strdup(name))) {
+			growth_free(g, k);
+			g = NULL;
+			r = report_error(&pyhs_enomem);
+		}
+	}
+	row_vector_deinit(&rows);
+	pyhs_retention_destroy(ra);
+	pyhs_retention_destroy(rb);
+	if (!r) {
+		*ret = g;
+		*ret_n = n;
+	}
+	return r;
+}
+
+void growth_free(struct pyhs_report_growth *g, size_t n)
+{
+	for (size_t k = 0; g && k < n; k++)
+		free((char *)g[k].where);
+	free(g);
+}
+
 static int diff_by_object(const struct pyhs_heap *a, const struct pyhs_heap *b,
 			  const struct input_options *o, const struct diff_options *d)
 {

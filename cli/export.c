@@ -1,27 +1,48 @@
-/* pyheapsnap export: every object as JSON lines. */
+/* pyheapsnap export: the heap for other tools (JSON lines, CSV tables, V8
+ * heap snapshots, flame graphs). */
 #include <getopt.h>
 #include <errno.h>
 #include <string.h>
 
 #include "pyheapsnap.h"
 
+enum format { JSONL, CSV, HEAPSNAPSHOT, SPEEDSCOPE, FOLDED };
+static const char *const format_names[] = { "jsonl", "csv", "heapsnapshot", "speedscope", "folded" };
+
 static void help(void)
 {
-	printf("usage: pyheapsnap export [OPTIONS] INPUT --format jsonl\n"
+	printf("usage: pyheapsnap export [OPTIONS] INPUT [--format FORMAT] [-o FILE]\n"
 	       "\n"
-	       "Writes every object of the heap in INPUT (an ELF core file, plain or\n"
-	       "zstd-compressed): a header line, then one JSON object per line with\n"
-	       "addr, type, size, refcnt, immortal, gen, refs and edges.\n"
+	       "Writes the heap in INPUT (a core file, plain or zstd-compressed, or a\n"
+	       "snapshot) for other tools.\n"
+	       "\n"
+	       "Formats:\n"
+	       "  jsonl          a header line, one JSON object per object (addr, type,\n"
+	       "                 size, refcnt, immortal, gen, refs, edges), then one per\n"
+	       "                 root (root, object, owned); the default\n"
+	       "  csv            objects.csv, edges.csv and roots.csv in the directory\n"
+	       "                 -o names (made if missing), for DuckDB, pandas, ...\n"
+	       "  heapsnapshot   a V8 heap snapshot for Chrome DevTools' Memory panel\n"
+	       "                 and memlab (objects named by type, edges by label)\n"
+	       "  speedscope     a retention flame graph for speedscope: one stack per\n"
+	       "                 dominator-tree path from the roots, in shallow bytes\n"
+	       "  folded         the same as folded stacks for flamegraph.pl or inferno\n"
 	       "\n"
 	       "Options:\n"
-	       "      --format FORMAT    jsonl (the only format so far; the default)\n"
-	       "  -o, --output FILE      write to FILE instead of standard output\n"
+	       "      --format FORMAT    jsonl, csv, heapsnapshot, speedscope or folded\n"
+	       "  -o, --output FILE      write to FILE instead of standard output (for\n"
+	       "                         csv: the directory, required); written whole or\n"
+	       "                         not at all\n"
 	       INPUT_OPTIONS_HELP
+	       "                         (--gen applies to jsonl only)\n"
 	       "  -h, --help             show this help\n");
 }
 
 struct export_options {
 	const char *output;
+	enum format format;
+	struct pyhs_heap *heap; /* for write_export */
+	int gen;
 };
 
 static int option(void *ctx, int opt, const char *arg)
@@ -29,14 +50,44 @@ static int option(void *ctx, int opt, const char *arg)
 	struct export_options *e = ctx;
 	switch (opt) {
 	case OPT_FORMAT:
-		if (strcmp(arg, "jsonl") != 0)
-			return usage_error("export", "unknown format '%s' (known: jsonl)", arg);
-		return 0;
+		for (size_t i = 0; i < sizeof(format_names) / sizeof(format_names[0]); i++) {
+			if (!strcmp(arg, format_names[i])) {
+				e->format = (enum format)i;
+				return 0;
+			}
+		}
+		return usage_error("export", "unknown format '%s' (known: jsonl, csv, heapsnapshot,"
+				   " speedscope, folded)", arg);
 	case 'o':
 		return output_option("export", arg, &e->output);
 	default:
 		return usage_error("export", "unknown option");
 	}
+}
+
+static struct pyhs_error *write_export(void *ctx, FILE *out)
+{
+	const struct export_options *e = ctx;
+	struct pyhs_heap *h = e->heap;
+	int gen = e->gen;
+	if (e->format == JSONL)
+		return pyhs_export_jsonl_gen(h, gen, out);
+	struct pyhs_analysis *a;
+	struct pyhs_error *err = pyhs_analysis_create(h, &a);
+	if (err)
+		return err;
+	if (e->format == HEAPSNAPSHOT) {
+		err = pyhs_export_heapsnapshot(h, a, out);
+	} else {
+		struct pyhs_domtree *t;
+		if (!(err = pyhs_domtree_create(a, &t))) {
+			err = e->format == FOLDED ? pyhs_export_folded(h, t, out) :
+						    pyhs_export_speedscope(h, t, out);
+			pyhs_domtree_destroy(t);
+		}
+	}
+	pyhs_analysis_destroy(a);
+	return err;
 }
 
 int verb_export(int argc, char **argv)
@@ -54,19 +105,19 @@ int verb_export(int argc, char **argv)
 	int r = parse_verb_args(&spec, argc, argv, &o, &args, &nargs);
 	if (r >= 0)
 		return r;
-	const char *output = e.output;
+	if (o.gen >= 0 && e.format != JSONL)
+		return usage_error("export", "--gen applies to --format jsonl only (a graph"
+				   " needs every object)");
+	if (e.format == CSV && !e.output)
+		return usage_error("export", "--format csv writes three tables: name their"
+				   " directory with -o DIR");
 	struct pyhs_heap *h;
 	if ((r = input_open(args[0], &o, &h)))
 		return r;
-	FILE *out = stdout;
-	if (output && !(out = fopen(output, "w"))) {
-		struct pyhs_error *err = pyhs_error_os(errno, "cannot create '%s'", output);
-		pyhs_heap_destroy(h);
-		return report_error(err);
-	}
-	struct pyhs_error *err = pyhs_export_jsonl_gen(h, o.gen, out);
-	if (out != stdout && fclose(out) != 0 && !err)
-		err = pyhs_error_os(errno, "cannot write '%s'", output);
+	e.heap = h;
+	e.gen = o.gen;
+	struct pyhs_error *err = e.format == CSV ? pyhs_export_csv(h, e.output) :
+				  write_output(e.output, PYHS_OUTPUT_EXPORT, write_export, &e);
 	pyhs_heap_destroy(h);
 	return err ? report_error(err) : EXIT_OK;
 }

@@ -16,6 +16,8 @@ static const struct verb verbs[] = {
 	{ "cycles", verb_cycles, "reference cycles, largest first, or the garbage ones" },
 	{ "diff", verb_diff, "what grew between two heaps, and who holds it; a gate for CI" },
 	{ "memory", verb_memory, "where the memory goes: pymalloc, allocation sites, mapped regions" },
+	{ "browse", verb_browse, "the dominator tree in the terminal, like ncdu: descend, sort, find, path" },
+	{ "report", verb_report, "one self-contained HTML page: summary, retainers, dominator tree, types" },
 	{ "stacks", verb_stacks, "the Python stack of every thread, with local variables" },
 	{ "tasks", verb_tasks, "asyncio tasks: what each waits on, who awaits it, what it holds" },
 	{ "demo", verb_demo, "run a bundled Python program, take a core of it and summarise it" },

@@ -22,18 +22,65 @@ static void help(void)
 	       "Options:\n"
 	       "      --all              one shortest path from each root that reaches it\n"
 	       "                         (at most 20)\n"
+	       "      --format FORMAT    text (the default), json (as --json) or dot (the\n"
+	       "                         paths as a Graphviz graph: dot -Tsvg)\n"
 	       INPUT_OPTIONS_HELP
 	       "  -h, --help             show this help\n");
 }
 
+struct path_options {
+	bool all;
+	enum output_format format;
+};
+
 static int option(void *ctx, int opt, const char *arg)
 {
-	(void)arg;
+	struct path_options *po = ctx;
 	if (opt == OPT_ALL) {
-		*(bool *)ctx = true;
+		po->all = true;
 		return 0;
 	}
+	if (opt == OPT_FORMAT)
+		return parse_output_format("path", arg, &po->format);
 	return usage_error("path", "unknown option");
+}
+
+/* The paths as one graph: each object once, the roots as boxes. */
+static int print_paths_dot(const struct pyhs_heap *h, const struct pyhs_path *paths,
+			   size_t np, uint64_t target)
+{
+	uint8_t *seen = calloc(pyhs_heap_nobjects(h), 1);
+	if (!seen)
+		return report_error(&pyhs_enomem);
+	char name[64];
+	snprintf(name, sizeof(name), "path to 0x%" PRIx64, pyhs_heap_addr(h, target));
+	pyhs_dot_begin(stdout, name);
+	pyhs_dot_object(h, stdout, target, "penwidth=2, color=\"#c03030\"");
+	seen[target] = 1;
+	for (size_t i = 0; i < np; i++) {
+		const struct pyhs_path *p = &paths[i];
+		uint64_t cur = p->start;
+		for (uint64_t k = 0; k <= p->nedges; k++) {
+			if (!seen[cur]) {
+				seen[cur] = 1;
+				pyhs_dot_object(h, stdout, cur, NULL);
+			}
+			if (k < p->nedges)
+				cur = pyhs_heap_edge_dst(h, p->edges[k]);
+		}
+		pyhs_dot_root(h, stdout, i, p->c_held ? "held by C code" :
+				  pyhs_heap_root_label(h, p->root), p->start);
+		cur = p->start;
+		for (uint64_t k = 0; k < p->nedges; k++) {
+			pyhs_dot_edge(h, stdout, cur, p->edges[k]);
+			cur = pyhs_heap_edge_dst(h, p->edges[k]);
+		}
+	}
+	if (!np)
+		pyhs_dot_note(stdout, 0, "no root reaches it");
+	pyhs_dot_end(stdout);
+	free(seen);
+	return EXIT_OK;
 }
 
 void print_path_steps(const struct pyhs_heap *h, const struct pyhs_path *p,
@@ -86,15 +133,18 @@ int verb_path(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "all", no_argument, NULL, OPT_ALL },
+		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ 0 },
 	};
-	bool all = false;
-	struct verb_spec spec = { "path", "", longopts, help, option, &all, 2, 2 };
+	struct path_options po = { 0 };
+	struct verb_spec spec = { "path", "", longopts, help, option, &po, 2, 2 };
 	struct input_options o = { 0 };
 	char **args;
 	int nargs;
 	int r = parse_verb_args(&spec, argc, argv, &o, &args, &nargs);
 	if (r >= 0)
+		return r;
+	if ((r = resolve_output_format("path", &o, &po.format)))
 		return r;
 	struct pyhs_heap *h;
 	if ((r = input_open(args[0], &o, &h)))
@@ -109,7 +159,7 @@ int verb_path(int argc, char **argv)
 	struct pyhs_path *paths = NULL;
 	size_t np = 0;
 	if (!err)
-		err = pyhs_analysis_paths(a, (uint32_t)target, all ? MAX_PATHS : 1, &paths, &np);
+		err = pyhs_analysis_paths(a, (uint32_t)target, po.all ? MAX_PATHS : 1, &paths, &np);
 	if (err && err->code == PYHS_ERROR_NOT_FOUND) {
 		/* Unreachable: garbage, or held by nothing we can see. */
 		pyhs_error_destroy(err);
@@ -120,7 +170,9 @@ int verb_path(int argc, char **argv)
 		pyhs_heap_destroy(h);
 		return report_error(err);
 	}
-	if (o.json) {
+	if (po.format == FORMAT_DOT) {
+		r = print_paths_dot(h, paths, np, target);
+	} else if (o.json) {
 		printf("{\"object\": %" PRIu64 ", \"garbage\": %s, \"paths\": [",
 		       pyhs_heap_addr(h, target),
 		       pyhs_analysis_is_garbage(a, target) ? "true" : "false");
@@ -144,5 +196,5 @@ int verb_path(int argc, char **argv)
 	pyhs_paths_free(paths, np);
 	pyhs_analysis_destroy(a);
 	pyhs_heap_destroy(h);
-	return EXIT_OK;
+	return r;
 }

@@ -23,6 +23,15 @@ struct verb {
 	const char *help; /* one line */
 };
 
+/* Progress shown on a terminal's stderr while a heap is read and analysed,
+ * once the verb has taken a second (see input_open). */
+struct progress {
+	bool on;
+	bool shown;
+	const char *what;
+	double began, last;
+};
+
 /* Options every verb that reads an input takes. */
 struct input_options {
 	struct pyhs_open_options open;
@@ -44,6 +53,7 @@ struct input_options {
 	 * destroys them. */
 	bool want_allocations;
 	struct pyhs_allocations *allocations;
+	struct progress progress; /* set up by input_open */
 };
 
 /* The input a --pid stands for, among a verb's positional arguments. */
@@ -193,6 +203,19 @@ void signals_defer(bool on);
 /* 0 if no signal came; else prints the line (after removing the temporary
  * file) and returns 128 + the signal. */
 int signals_exit_status(void);
+/* Calls write(ctx, out) with out standard output (path NULL) or a file
+ * written atomically at path (what names it in errors). */
+struct pyhs_error *write_output(const char *path, enum pyhs_output_kind kind,
+				struct pyhs_error *(*write)(void *ctx, FILE *out), void *ctx);
+
+/* --format of the verbs that print text, JSON or a Graphviz graph. */
+enum output_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_DOT };
+/* Parses --format's argument: text, json or dot. */
+int parse_output_format(const char *verb, const char *arg, enum output_format *ret);
+/* Reconciles --json with --format (--json is --format json; --json with
+ * another format is a usage error) and sets o->json for json. */
+int resolve_output_format(const char *verb, struct input_options *o,
+			  enum output_format *format);
 
 /* Messages, git style: "pyheapsnap: <message>". */
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -224,6 +247,16 @@ int verb_stacks(int argc, char **argv);
 int verb_tasks(int argc, char **argv);
 int verb_diff(int argc, char **argv);
 int verb_memory(int argc, char **argv);
+int verb_report(int argc, char **argv);
+int verb_browse(int argc, char **argv);
+
+/* What grew from a to b by holder (diff --by path's rows), largest growth
+ * first, at most max rows; prints the error and returns its exit code on
+ * failure. */
+int growth_by_holder(const struct pyhs_heap *a, const struct pyhs_heap *b,
+		     const struct input_options *o, size_t max,
+		     struct pyhs_report_growth **ret, size_t *ret_n);
+void growth_free(struct pyhs_report_growth *g, size_t n);
 
 /* Shared by summary and demo. */
 int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out);

@@ -107,44 +107,21 @@ static int type_retained(const struct pyhs_heap *h, const struct pyhs_analysis *
 {
 	uint64_t n = pyhs_heap_nobjects(h);
 	uint32_t nt = pyhs_heap_ntypes(h);
-	uint64_t *start = calloc(n + 2, sizeof(*start));
-	uint32_t *child = malloc((n ? n : 1) * sizeof(*child));
+	struct pyhs_domtree *t;
+	struct pyhs_error *err = pyhs_domtree_create(a, &t);
+	if (err)
+		return report_error(err);
 	uint32_t *active = calloc(nt ? nt : 1, sizeof(*active));
 	uint64_t *stack = malloc((n + 1) * sizeof(*stack));
-	if (!start || !child || !active || !stack) {
-		free(start);
-		free(child);
+	if (!active || !stack) {
 		free(active);
 		free(stack);
+		pyhs_domtree_destroy(t);
 		return report_error(&pyhs_enomem);
 	}
-	/* Children lists of the dominator tree; node n is the roots. */
-	for (uint64_t i = 0; i < n; i++) {
-		uint32_t d = pyhs_analysis_idom(a, i);
-		if (d == PYHS_DOM_NONE)
-			continue;
-		start[(d == PYHS_DOM_ROOT ? n : d) + 1]++;
-	}
-	for (uint64_t i = 0; i <= n; i++)
-		start[i + 1] += start[i];
-	uint64_t *fill = malloc((n + 1) * sizeof(*fill));
-	if (!fill) {
-		free(start);
-		free(child);
-		free(active);
-		free(stack);
-		return report_error(&pyhs_enomem);
-	}
-	memcpy(fill, start, (n + 1) * sizeof(*fill));
-	for (uint64_t i = 0; i < n; i++) {
-		uint32_t d = pyhs_analysis_idom(a, i);
-		if (d != PYHS_DOM_NONE)
-			child[fill[d == PYHS_DOM_ROOT ? n : d]++] = (uint32_t)i;
-	}
-	free(fill);
 	/* Depth-first over the tree; a node's bit 63 marks its exit. */
 	uint64_t top = 0;
-	stack[top++] = n;
+	stack[top++] = pyhs_domtree_top(t);
 	while (top) {
 		uint64_t v = stack[--top];
 		if (v >> 63) {
@@ -152,22 +129,23 @@ static int type_retained(const struct pyhs_heap *h, const struct pyhs_analysis *
 			continue;
 		}
 		if (v < n) {
-			uint32_t t = pyhs_heap_type_of(h, v);
-			if (!active[t]++)
-				ret[t] += pyhs_analysis_retained(a, v);
+			uint32_t ty = pyhs_heap_type_of(h, v);
+			if (!active[ty]++)
+				ret[ty] += pyhs_analysis_retained(a, v);
 			stack[top++] = v | (UINT64_C(1) << 63);
 		}
-		for (uint64_t k = start[v]; k < start[v + 1]; k++)
-			stack[top++] = child[k];
+		const uint32_t *c;
+		uint64_t nc = pyhs_domtree_children(t, v, &c);
+		for (uint64_t k = 0; k < nc; k++)
+			stack[top++] = c[k];
 	}
 	/* Unreachable objects stand alone. */
 	for (uint64_t i = 0; i < n; i++)
 		if (pyhs_analysis_idom(a, i) == PYHS_DOM_NONE)
 			ret[pyhs_heap_type_of(h, i)] += pyhs_heap_size(h, i);
-	free(start);
-	free(child);
 	free(active);
 	free(stack);
+	pyhs_domtree_destroy(t);
 	return 0;
 }
 

@@ -203,6 +203,18 @@ void pyhs_atomic_deinit(struct pyhs_atomic_file *f)
 struct pyhs_output {
 	struct pyhs_atomic_file af;
 	enum pyhs_output_kind kind;
+	FILE *stream;
+};
+
+static const struct {
+	const char *what;
+	mode_t mode;
+} output_kinds[] = {
+	[PYHS_OUTPUT_SNAPSHOT] = { "snapshot", 0666 },
+	[PYHS_OUTPUT_CORE] = { "core", 0600 },
+	[PYHS_OUTPUT_EXPORT] = { "export", 0666 },
+	[PYHS_OUTPUT_REPORT] = { "report", 0666 },
+	[PYHS_OUTPUT_TABLE] = { "table", 0666 },
 };
 
 struct pyhs_error *pyhs_output_create(const char *path,
@@ -215,9 +227,9 @@ struct pyhs_error *pyhs_output_create(const char *path,
 		return &pyhs_enomem;
 	o->kind = kind;
 	o->af.cancel = cancel;
-	struct pyhs_error *err = kind == PYHS_OUTPUT_CORE ?
-		pyhs_atomic_create(&o->af, path, "core", 0600) :
-		pyhs_atomic_create(&o->af, path, "snapshot", 0666);
+	struct pyhs_error *err = pyhs_atomic_create(&o->af, path,
+						    output_kinds[kind].what,
+						    output_kinds[kind].mode);
 	if (err) {
 		pyhs_atomic_deinit(&o->af);
 		free(o);
@@ -262,10 +274,41 @@ struct pyhs_atomic_file *pyhs_output_file(struct pyhs_output *o,
 	return o && o->kind == kind ? &o->af : NULL;
 }
 
+FILE *pyhs_output_stream(struct pyhs_output *o)
+{
+	if (!o->stream && o->af.fd >= 0) {
+		int fd = dup(o->af.fd);
+		if (fd >= 0 && !(o->stream = fdopen(fd, "w"))) {
+			int e = errno;
+			close(fd);
+			errno = e;
+		}
+	}
+	return o->stream;
+}
+
+struct pyhs_error *pyhs_output_commit(struct pyhs_output *o)
+{
+	if (o->stream) {
+		bool bad = ferror(o->stream);
+		int e = errno;
+		bool closed = fclose(o->stream) == 0;
+		o->stream = NULL;
+		if (bad || !closed) {
+			struct pyhs_error *err = pyhs_atomic_fail(&o->af, bad ? (e ? e : EIO) : errno);
+			pyhs_atomic_abort(&o->af);
+			return err;
+		}
+	}
+	return pyhs_atomic_commit(&o->af);
+}
+
 void pyhs_output_destroy(struct pyhs_output *o)
 {
 	if (!o)
 		return;
+	if (o->stream)
+		fclose(o->stream);
 	pyhs_atomic_deinit(&o->af);
 	free(o);
 }

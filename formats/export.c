@@ -22,8 +22,12 @@ struct pyhs_error *pyhs_export_jsonl_gen(const struct pyhs_heap *h, int gen,
 	uint64_t n = pyhs_heap_nobjects(h), lines = 0;
 	for (uint64_t i = 0; i < n; i++)
 		lines += gen < 0 || (int)pyhs_heap_gen(h, i) == gen;
-	/* "objects": how many lines follow. */
-	fprintf(out, ", \"pid\": %d, \"objects\": %" PRIu64 "}\n", m->pid, lines);
+	uint64_t nroots = 0;
+	for (uint64_t r = 0; r < pyhs_heap_nroots(h); r++)
+		nroots += gen < 0 || (int)pyhs_heap_gen(h, pyhs_heap_root_object(h, r)) == gen;
+	/* "objects" lines follow, then "roots" lines. */
+	fprintf(out, ", \"pid\": %d, \"objects\": %" PRIu64 ", \"roots\": %" PRIu64 "}\n",
+		m->pid, lines, nroots);
 	char label[256];
 	for (uint64_t i = 0; i < n; i++) {
 		if (gen >= 0 && (int)pyhs_heap_gen(h, i) != gen)
@@ -58,6 +62,15 @@ struct pyhs_error *pyhs_export_jsonl_gen(const struct pyhs_heap *h, int gen,
 		fputs("]}\n", out);
 		if (ferror(out))
 			break;
+	}
+	for (uint64_t r = 0; r < pyhs_heap_nroots(h) && !ferror(out); r++) {
+		uint32_t o = pyhs_heap_root_object(h, r);
+		if (gen >= 0 && (int)pyhs_heap_gen(h, o) != gen)
+			continue;
+		fputs("{\"root\": ", out);
+		pyhs_json_string(out, pyhs_heap_root_label(h, r));
+		fprintf(out, ", \"object\": %" PRIu64 ", \"owned\": %s}\n", pyhs_heap_addr(h, o),
+			pyhs_heap_root_holds_ref(h, r) ? "true" : "false");
 	}
 	if (fflush(out) != 0 || ferror(out))
 		return pyhs_error_os(errno ? errno : EIO, "cannot write the export");

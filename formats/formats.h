@@ -11,14 +11,81 @@
 #include "heapmodel.h"
 
 #define PYHS_JSONL_FORMAT "pyheapsnap-jsonl"
-#define PYHS_JSONL_VERSION 1
+#define PYHS_JSONL_VERSION 2
 
-/* Writes the heap as JSON lines: a header object, then one object per line.
+/* Writes the heap as JSON lines: a header object, then one object per line,
+ * then one line per root ({"root": LABEL, "object": ADDR, "owned": BOOL}).
  * PYHS_ERROR_OS if writing fails. */
 struct pyhs_error *pyhs_export_jsonl(const struct pyhs_heap *h, FILE *out);
 /* The same, only objects of generation gen (enum pyhs_gen; -1 for all). */
 struct pyhs_error *pyhs_export_jsonl_gen(const struct pyhs_heap *h, int gen,
 					 FILE *out);
+
+/* The heap as three CSV tables (RFC 4180, a header row each) in directory
+ * dir, made if missing: objects.csv, edges.csv and roots.csv; the man page
+ * pyheapsnap-export(1) gives the columns. Each file is written atomically. */
+struct pyhs_error *pyhs_export_csv(const struct pyhs_heap *h, const char *dir);
+
+/* A V8 heap snapshot (.heapsnapshot) of the heap, for Chrome DevTools and
+ * memlab: a synthetic root whose edges lead to the dominator tree's roots
+ * of a, objects as nodes named by type (str objects by value), references
+ * as edges named by their labels, weak ones as weak edges. */
+struct pyhs_error *pyhs_export_heapsnapshot(const struct pyhs_heap *h,
+					    const struct pyhs_analysis *a,
+					    FILE *out);
+
+/* Retention flame graphs: one stack per dominator-tree path from the
+ * roots, frames named by pyhs_domtree_name (merged), each object's shallow
+ * size the weight of its own stack; objects no root reaches stand under an
+ * "unreachable" frame, so that the weights add up to every object's bytes.
+ * Folded: "frame;frame;frame WEIGHT" lines (flamegraph.pl, inferno).
+ * Speedscope: its JSON file format, one sampled profile in bytes. */
+struct pyhs_error *pyhs_export_folded(const struct pyhs_heap *h,
+				      const struct pyhs_domtree *t, FILE *out);
+struct pyhs_error *pyhs_export_speedscope(const struct pyhs_heap *h,
+					  const struct pyhs_domtree *t,
+					  FILE *out);
+
+/* The HTML report of a heap: one self-contained file (no network, inline
+ * script and style) with the summary, the largest retainers and where they
+ * are held, the dominator tree as a zoomable icicle (small subtrees grouped
+ * by holder name), the largest types, and with growth rows (diff --by
+ * path's, largest first) what grew since before_input. */
+struct pyhs_report_growth {
+	const char *where;   /* "TYPE under HOLDER" */
+	int64_t count_delta;
+	int64_t bytes_delta;
+};
+struct pyhs_report {
+	const struct pyhs_heap *heap;
+	const struct pyhs_analysis *analysis;
+	const struct pyhs_domtree *tree;
+	const char *before_input;                 /* with growth */
+	const struct pyhs_report_growth *growth;  /* NULL: one input */
+	size_t ngrowth;
+};
+struct pyhs_report_stats {
+	uint64_t nodes;           /* in the icicle's data */
+	uint64_t grouped_objects; /* objects drawn in groups, not one by one */
+	uint64_t groups;
+};
+struct pyhs_error *pyhs_report_write(const struct pyhs_report *rep, FILE *out,
+				     struct pyhs_report_stats *ret_stats);
+
+/* Subgraphs as Graphviz DOT, written piece by piece: begin, then objects
+ * (nodes "o<hex address>", labelled with type, address, size and preview;
+ * attrs, if not NULL, added to the node's attributes), edges (edge e from
+ * object src, labelled, dashed if weak), roots (a grey box with an edge to
+ * its object), notes, clusters, then end. */
+void pyhs_dot_begin(FILE *out, const char *name);
+void pyhs_dot_object(const struct pyhs_heap *h, FILE *out, uint64_t i, const char *attrs);
+void pyhs_dot_edge(const struct pyhs_heap *h, FILE *out, uint64_t src, uint64_t e);
+void pyhs_dot_root(const struct pyhs_heap *h, FILE *out, uint64_t id, const char *label,
+		   uint64_t obj);
+void pyhs_dot_note(FILE *out, uint64_t id, const char *text);
+void pyhs_dot_cluster(FILE *out, uint64_t id, const char *label);
+void pyhs_dot_cluster_end(FILE *out);
+void pyhs_dot_end(FILE *out);
 
 /* Snapshot files: a whole heap in pyheapsnap's own compressed, columnar,
  * checksummed format (formats/FORMAT.md). */
@@ -42,6 +109,9 @@ struct pyhs_output;
 enum pyhs_output_kind {
 	PYHS_OUTPUT_SNAPSHOT, /* mode 0666 less the umask */
 	PYHS_OUTPUT_CORE,     /* mode 0600 */
+	PYHS_OUTPUT_EXPORT,   /* written through pyhs_output_stream; 0666 */
+	PYHS_OUTPUT_REPORT,   /* likewise */
+	PYHS_OUTPUT_TABLE,    /* likewise */
 };
 struct pyhs_error *pyhs_output_create(const char *path,
 				      enum pyhs_output_kind kind,
@@ -54,6 +124,13 @@ size_t pyhs_output_stale(const struct pyhs_output *o, const char **example);
 /* PYHS_ERROR_OS if the output's file system has less than bytes free. */
 struct pyhs_error *pyhs_output_check_room(const struct pyhs_output *o,
 					  uint64_t bytes);
+/* A stdio stream on the temporary file (the kinds written as text), or
+ * NULL (errno set) if one cannot be had; pyhs_output_commit closes it. */
+FILE *pyhs_output_stream(struct pyhs_output *o);
+/* Closes the stream, syncs and renames the file over its path. On failure
+ * (a write through the stream that failed included) the temporary file is
+ * removed and path is untouched. */
+struct pyhs_error *pyhs_output_commit(struct pyhs_output *o);
 /* Removes the temporary file if it was not renamed, and frees o. */
 void pyhs_output_destroy(struct pyhs_output *o);
 

@@ -184,16 +184,23 @@ struct pyhs_error *pyhs_analysis_create(const struct pyhs_heap *h,
 	a->g.start = h->edge_start.data;
 	a->g.dst = h->edge_dst.data;
 	a->g.label = h->edge_label.data;
+	uint64_t n = h->addr.size;
+	pyhs_heap_progress(h, "reconciling refcounts", 0, n);
 	struct pyhs_error *err = reconcile(a);
+	pyhs_heap_progress(h, "finding garbage", 0, n);
 	if (!err)
 		err = find_garbage(a);
+	pyhs_heap_progress(h, "finding roots", 0, n);
 	if (!err)
 		err = collect_roots(a);
+	pyhs_heap_progress(h, "dominator tree", 0, n);
 	if (!err)
 		err = pyhs_dominators(&a->g, a->roots, a->nroots, &a->idom);
+	pyhs_heap_progress(h, "retained sizes", 0, n);
 	if (!err)
 		err = pyhs_retained_sizes(&a->g, a->idom, h->size.data, &a->retained,
 					  &a->reachable_bytes);
+	pyhs_heap_progress(h, NULL, 0, 0);
 	if (err) {
 		pyhs_analysis_destroy(a);
 		return err;
@@ -230,6 +237,8 @@ uint64_t pyhs_analysis_unexplained(const struct pyhs_analysis *a, uint64_t i) { 
 bool pyhs_analysis_is_garbage(const struct pyhs_analysis *a, uint64_t i) { return a->garbage[i]; }
 uint64_t pyhs_analysis_ngarbage(const struct pyhs_analysis *a) { return a->ngarbage; }
 uint64_t pyhs_analysis_reachable_bytes(const struct pyhs_analysis *a) { return a->reachable_bytes; }
+uint64_t pyhs_analysis_nroots(const struct pyhs_analysis *a) { return a->nroots; }
+uint32_t pyhs_analysis_root(const struct pyhs_analysis *a, uint64_t k) { return a->roots[k]; }
 
 /* ---- paths ---- */
 
@@ -501,4 +510,9 @@ oom:
 	free(comp);
 	pyhs_cycles_free(c);
 	return &pyhs_enomem;
+}
+
+const struct pyhs_heap *pyhs_analysis_heap(const struct pyhs_analysis *a)
+{
+	return a->h;
 }

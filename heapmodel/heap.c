@@ -253,6 +253,12 @@ static struct pyhs_error *fill_meta(struct pyhs_heap *h,
 	return NULL;
 }
 
+void pyhs_heap_set_progress(struct pyhs_heap *h, pyhs_progress_fn *fn, void *ctx)
+{
+	h->progress = fn;
+	h->progress_ctx = ctx;
+}
+
 struct pyhs_error *pyhs_heap_build(const struct pyhs_target *t,
 				   const char *input,
 				   const struct pyhs_heap_options *opts,
@@ -276,9 +282,13 @@ struct pyhs_error *pyhs_heap_build(const struct pyhs_target *t,
 	pyhs_addr_u32_map_init(&h->type_by_addr);
 	pyhs_addr_u32_map_init(&h->kind_by_addr);
 	pyhs_string_map_init(&h->string_ids);
+	if (opts)
+		pyhs_heap_set_progress(h, opts->progress, opts->progress_ctx);
+	pyhs_heap_progress(h, "walking the heap", 0, 0);
 	struct pyhs_error *err = pyhs_types_init(h);
 	if (!err)
 		err = pyhs_walk(h);
+	pyhs_heap_progress(h, "reading values", h->addr.size, h->addr.size);
 	if (!err)
 		err = pyhs_types_register_objects(h);
 	if (!err)
@@ -287,6 +297,7 @@ struct pyhs_error *pyhs_heap_build(const struct pyhs_target *t,
 		err = pyhs_values_build(h);
 	if (!err)
 		err = fill_meta(h, t, input);
+	pyhs_heap_progress(h, NULL, 0, 0);
 	h->t = NULL; /* nothing reads the target from here on */
 	if (err) {
 		pyhs_heap_destroy(h);

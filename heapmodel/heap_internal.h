@@ -89,6 +89,8 @@ struct pyhs_heap {
 	unsigned minor; /* 3.minor */
 	uint64_t max_objects;
 	uint64_t max_edges;
+	pyhs_progress_fn *progress;
+	void *progress_ctx;
 
 	/* Objects, by number. */
 	struct pyhs_u64_vector addr;
@@ -150,6 +152,13 @@ struct pyhs_heap {
 };
 
 /* heap.c */
+/* Reports progress, if anyone listens. */
+static inline void pyhs_heap_progress(const struct pyhs_heap *h, const char *what,
+				      uint64_t done, uint64_t total)
+{
+	if (h->progress)
+		h->progress(h->progress_ctx, what, done, total);
+}
 struct pyhs_error *pyhs_heap_intern_string(struct pyhs_heap *h,
 					   const char *s, uint32_t *ret);
 void pyhs_heap_warn(struct pyhs_heap *h, enum pyhs_warning_kind kind,
@@ -213,6 +222,16 @@ const char *pyhs_heap_own(struct pyhs_heap *h, const char *s);
 /* values.c: fills value_off/value_text for every object. */
 struct pyhs_error *pyhs_values_build(struct pyhs_heap *h);
 struct pyhs_error *pyhs_types_register_objects(struct pyhs_heap *h);
+
+/* analysis.c: the heap an analysis is of. */
+const struct pyhs_heap *pyhs_analysis_heap(const struct pyhs_analysis *a);
+
+/* retention.c */
+/* A label with what varies from entry to entry masked: digits in dict keys
+ * collapse to one '*', indices become [*]. exact keeps dict keys whole
+ * (module names and globals). */
+void pyhs_normalized_label(const struct pyhs_heap *h, uint32_t label,
+			   bool exact, char *buf, size_t n);
 
 /* walk.c */
 struct pyhs_error *pyhs_walk(struct pyhs_heap *h);

@@ -14,9 +14,18 @@
 
 struct pyhs_heap;
 
+/* Progress of a long computation, for whoever wants to show it: what is
+ * being done ("walking the heap", "dominator tree"), how far, out of how
+ * much (0 when not known yet). Called at the start of each step and now and
+ * then during it, with what NULL once all is done. */
+typedef void pyhs_progress_fn(void *ctx, const char *what, uint64_t done,
+			      uint64_t total);
+
 struct pyhs_heap_options {
 	uint64_t max_objects; /* 0: the default cap */
 	uint64_t max_edges;   /* 0: the default cap */
+	pyhs_progress_fn *progress; /* NULL: none */
+	void *progress_ctx;
 };
 
 #define PYHS_DEFAULT_MAX_OBJECTS (UINT64_C(200) * 1000 * 1000)
@@ -111,6 +120,9 @@ struct pyhs_error *pyhs_heap_build(const struct pyhs_target *t,
 				   const struct pyhs_heap_options *opts,
 				   struct pyhs_heap **ret);
 void pyhs_heap_destroy(struct pyhs_heap *h);
+/* Where the analyses of this heap report their progress (see
+ * pyhs_progress_fn); a built heap keeps its options' callback. */
+void pyhs_heap_set_progress(struct pyhs_heap *h, pyhs_progress_fn *fn, void *ctx);
 
 const struct pyhs_heap_meta *pyhs_heap_meta(const struct pyhs_heap *h);
 /* Bytes the heap's own arrays hold (not counting the input). */
@@ -216,6 +228,39 @@ bool pyhs_analysis_is_garbage(const struct pyhs_analysis *a, uint64_t i);
 uint64_t pyhs_analysis_ngarbage(const struct pyhs_analysis *a);
 /* Bytes reachable from the roots. */
 uint64_t pyhs_analysis_reachable_bytes(const struct pyhs_analysis *a);
+/* The dominator tree's roots, k in [0, nroots): first one per named root
+ * (k < pyhs_heap_nroots: named root k's object, repeats possible), then the
+ * objects held only by references no object explains (C code). */
+uint64_t pyhs_analysis_nroots(const struct pyhs_analysis *a);
+uint32_t pyhs_analysis_root(const struct pyhs_analysis *a, uint64_t k);
+
+/* The dominator tree as a tree to walk: each object's children (the
+ * objects it immediately dominates), largest retained size first, under a
+ * top node (number pyhs_domtree_top, the heap's object count) whose
+ * children are the objects the roots as a whole dominate. Objects no root
+ * reaches are not in it. */
+struct pyhs_domtree;
+struct pyhs_error *pyhs_domtree_create(const struct pyhs_analysis *a,
+				       struct pyhs_domtree **ret);
+void pyhs_domtree_destroy(struct pyhs_domtree *t);
+uint64_t pyhs_domtree_top(const struct pyhs_domtree *t);
+/* How many children v has; *ret gets them (valid while t lives). */
+uint64_t pyhs_domtree_children(const struct pyhs_domtree *t, uint64_t v,
+			       const uint32_t **ret);
+/* The node above v: the top node for the objects the roots dominate,
+ * UINT64_MAX for the top node and objects not in the tree. */
+uint64_t pyhs_domtree_parent(const struct pyhs_domtree *t, uint64_t v);
+/* Retained bytes and objects of v's subtree (v included); for the top
+ * node, everything the roots reach. */
+uint64_t pyhs_domtree_retained(const struct pyhs_domtree *t, uint64_t v);
+uint64_t pyhs_domtree_count(const struct pyhs_domtree *t, uint64_t v);
+/* A holder name for v as one step below its parent: how the parent holds
+ * it and its type, "['CACHE'] dict", "module json", "sys.modules dict",
+ * "held by C code list". With merge, labels that vary between siblings are
+ * masked as pyhs_retention_key does ("['k*'] __main__.Leaky", "[*] int"), so
+ * that siblings held alike get one name. */
+void pyhs_domtree_name(const struct pyhs_domtree *t, uint64_t v, bool merge,
+		       char *buf, size_t n);
 
 /* A path from a root to an object: the root (a named root, or the object
  * held by C code it starts at), then edges. */

@@ -30,11 +30,8 @@ static uint64_t hash_text(uint64_t h, const char *s)
 }
 
 
-/* A label with what varies from entry to entry masked: digits in dict keys
- * collapse to one '*', indices become [*]. exact keeps dict keys whole
- * (module names and globals). */
-static void normalized_label(const struct pyhs_heap *h, uint32_t label,
-			     bool exact, char *buf, size_t n)
+void pyhs_normalized_label(const struct pyhs_heap *h, uint32_t label,
+			   bool exact, char *buf, size_t n)
 {
 	enum pyhs_label_kind kind = PYHS_LABEL_KIND(label);
 	if (kind == PYHS_LABEL_INDEX) {
@@ -126,8 +123,8 @@ struct pyhs_error *pyhs_retention_create(const struct pyhs_heap *h,
 				r->parent_edge[d] = e;
 				if (mdepth[v] >= 0 && mdepth[v] < 3)
 					mdepth[d] = (int8_t)(mdepth[v] + 1);
-				normalized_label(h, lab, exact_step(mdepth[v]), label,
-						 sizeof(label));
+				pyhs_normalized_label(h, lab, exact_step(mdepth[v]), label,
+						      sizeof(label));
 				r->key[d] = hash_text(hash_text(r->key[v], label),
 						      h->types.data[h->type.data[d]].name);
 				queue[tail++] = d;
@@ -211,7 +208,7 @@ void pyhs_retention_describe(const struct pyhs_retention *r, uint64_t i,
 	}
 	while (k-- > 0) {
 		uint64_t e = steps[k];
-		normalized_label(h, h->edge_label.data[e], false, l, sizeof(l));
+		pyhs_normalized_label(h, h->edge_label.data[e], false, l, sizeof(l));
 		PUT(" %s", l);
 		/* Name the type where the label alone does not say it. */
 		if (k > 0 && l[0] != '[' && l[0] != '.')

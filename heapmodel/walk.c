@@ -2199,6 +2199,8 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 			task_lists = true;
 			walk_task_lists(&w);
 		}
+		if ((i & 0xffff) == 0xffff)
+			pyhs_heap_progress(h, "walking the heap", i + 1, 0);
 		/* Static types met as the type of an object are roots. */
 		while (types_rooted < h->types.size && !w.err) {
 			const struct pyhs_type_info *ti = &h->types.data[types_rooted++];

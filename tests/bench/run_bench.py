@@ -101,7 +101,7 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the cores")
     args = ap.parse_args()
     tool = os.path.abspath(args.tool)
-    print("%-10s %-20s %12s %9s %10s %9s %10s" %
+    print("%-10s %-24s %12s %9s %10s %9s %10s" %
           ("heap", "run", "objects", "wall s", "peak RSS", "B/object", "core"))
     for n in [int(s) for s in args.sizes.split(",")]:
         workdir = tempfile.mkdtemp(prefix="pyheapsnap-bench-")
@@ -113,24 +113,35 @@ def main():
                   ("", objects, edges, (model - 8 * edges) / max(objects, 1)))
             snap = os.path.join(workdir, "heap.phs")
             label = "%dM" % (n // 1000000) if n >= 1000000 else str(n)
+            views = {k: os.path.join(workdir, k) for k in ("heapsnapshot", "speedscope", "report")}
             runs = (("summary", [core]), ("export", [core, "--format", "jsonl"]),
                     ("top", [core, "-n", "10"]), ("snapshot", [core, "-o", snap]),
                     ("summary", [snap]), ("diff", [snap, snap]),
-                    ("diff", [snap, snap, "--by", "path"]))
+                    ("diff", [snap, snap, "--by", "path"]),
+                    ("export", [snap, "--format", "heapsnapshot", "-o", views["heapsnapshot"]]),
+                    ("export", [snap, "--format", "speedscope", "-o", views["speedscope"]]),
+                    ("report", [snap, "-o", views["report"]]))
             for verb, rest in runs:
                 status, wall, rss = measure([tool, verb] + rest)
                 if status != 0:
                     sys.exit("bench: %s exited with %d" % (verb, status))
                 what = verb + (" (snapshot)" if rest[0] == snap and verb != "diff" else "")
+                if "--format" in rest and rest[rest.index("--format") + 1] != "jsonl":
+                    what = rest[rest.index("--format") + 1] + (" (snapshot)" if rest[0] == snap
+                                                               else "")
                 if verb == "diff":
                     what = "diff --by " + (rest[-1] if "--by" in rest else "type")
-                print("%-10s %-20s %12d %9.2f %9.0fM %9.1f %9.0fM" %
+                print("%-10s %-24s %12d %9.2f %9.0fM %9.1f %9.0fM" %
                       (label, what, objects, wall, rss / 2**20, rss / max(objects, 1),
                        size / 2**20))
                 sys.stdout.flush()
             snap_size = os.path.getsize(snap)
             print("%-10s snapshot: %d bytes, %.2f bytes/object on disk" %
                   (label, snap_size, snap_size / max(objects, 1)))
+            print("%-10s heapsnapshot %.0fM, speedscope %.1fM, report %.1fM" %
+                  (label, os.path.getsize(views["heapsnapshot"]) / 2**20,
+                   os.path.getsize(views["speedscope"]) / 2**20,
+                   os.path.getsize(views["report"]) / 2**20))
         finally:
             if args.keep:
                 print("kept", workdir)

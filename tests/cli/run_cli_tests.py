@@ -226,6 +226,8 @@ def check_export(out, run):
             raise CaseFailure("export line %d is not JSON (%s): %s" % (n, e, line[:300]))
         if not isinstance(obj, dict):
             raise CaseFailure("export line %d is not an object: %s" % (n, line[:300]))
+        if "root" in obj:
+            continue
         missing = [k for k in EXPORT_OBJECT_KEYS if k not in obj]
         if missing:
             raise CaseFailure("export line %d lacks %s: %s" % (n, missing, line[:300]))
@@ -234,9 +236,25 @@ def check_export(out, run):
                               % (n, len(obj["refs"]), len(obj["edges"])))
     if len(lines) < 2:
         raise CaseFailure("export has a header and no objects")
-    if header.get("objects") != len(lines) - 1:
-        raise CaseFailure("export header says %r objects, %d lines follow"
-                          % (header.get("objects"), len(lines) - 1))
+    roots = [json.loads(line) for line in lines[1:] if line.startswith('{"root"')]
+    if header.get("objects") != len(lines) - 1 - len(roots):
+        raise CaseFailure("export header says %r objects, %d object lines follow"
+                          % (header.get("objects"), len(lines) - 1 - len(roots)))
+    if header.get("roots") != len(roots) or not roots:
+        raise CaseFailure("export header says %r roots, %d root lines follow"
+                          % (header.get("roots"), len(roots)))
+    for r in roots:
+        if set(r) != {"root", "object", "owned"} or not isinstance(r["object"], int):
+            raise CaseFailure("export root line is not {root, object, owned}: %r" % (r,))
+
+
+def check_folded_file(out, path):
+    if out:
+        raise CaseFailure("export -o also wrote %d bytes to stdout" % len(out))
+    with open(path, "rb") as f:
+        lines = f.read().decode().split("\n")
+    if lines[-1] != "" or not all(re.match(r"^\S.* \d+$", line) for line in lines[:-1]):
+        raise CaseFailure("not folded stacks: %r" % lines[:3])
 
 
 def check_help(word):
@@ -324,7 +342,7 @@ CASES = [
          ["summary", "--max-core-size", "1TiB", "{core_zst}"], OK),
     Case("export -o into a missing directory",
          ["export", "-o", "{missing_dir}/out.jsonl", "{core}"], INPUT,
-         r"cannot create .*no-such-dir/out\.jsonl.*: no such file or directory$"),
+         r"cannot write export .*no-such-dir/out\.jsonl.*: no such file or directory$"),
     Case("memory core", ["memory", "{core}"], OK, stdout=check_help("regions:")),
     Case("memory core of a non-Python process", ["memory", "{sleep_core}"], INPUT,
          r"no CPython runtime found"),
@@ -362,6 +380,23 @@ CASES = [
          r"the output file name is empty"),
     Case("snapshot -o ''", ["snapshot", "-o", "", "{core}"], USAGE,
          r"the output file name is empty"),
+    Case("export --format csv without -o", ["export", "--format", "csv", "{core}"], USAGE,
+         r"--format csv writes three tables"),
+    Case("export --format heapsnapshot --gen 2",
+         ["export", "--format", "heapsnapshot", "--gen", "2", "{core}"], USAGE,
+         r"--gen applies to --format jsonl only"),
+    Case("path --json --format dot", ["path", "--json", "--format", "dot", "{core}", "0x1"],
+         USAGE, r"--json and --format dot do not go together"),
+    Case("cycles --format svg", ["cycles", "--format", "svg", "{core}"], USAGE,
+         r"unknown format 'svg'"),
+    Case("report --json without -o", ["report", "--json", "{core}"], USAGE,
+         r"--json prints what was written"),
+    Case("report three inputs", ["report", "{core}", "{core}", "{core}"], USAGE,
+         r"unexpected argument"),
+    Case("browse without a terminal", ["browse", "{core}"], USAGE, r"needs a terminal"),
+    Case("export -o FILE --format folded", ["export", "--format", "folded", "-o",
+                                            "{tmp}/heap.folded", "{core}"], OK,
+         stdout=lambda out, run: check_folded_file(out, run.expand("{tmp}/heap.folded"))),
     # Help and version.
     Case("--help", ["--help"], OK, stdout=check_help("summary")),
     Case("-h", ["-h"], OK, stdout=check_help("export")),

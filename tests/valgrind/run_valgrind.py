@@ -68,6 +68,11 @@ def main():
             ["snapshot", core, "-o", os.path.join(work, "again.phs")],
             ["summary", snap], ["diff", core, snap, "--by", "path"],
             ["summary", "--no-dwarf", core],
+            ["export", snap, "--format", "heapsnapshot", "-o", os.path.join(work, "h.heapsnapshot")],
+            ["export", snap, "--format", "speedscope", "-o", os.path.join(work, "s.json")],
+            ["export", snap, "--format", "csv", "-o", os.path.join(work, "tables")],
+            ["report", snap, snap, "-o", os.path.join(work, "report.html")],
+            ["browse", "--json", snap], ["cycles", snap, "--format", "dot"],
         ]
         if args.reader_only:
             # The reader's paths for this interpreter (DWARF, built-in

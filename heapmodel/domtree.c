@@ -1,0 +1,235 @@
+/*
+ * The dominator tree as a tree to walk, for the views of a heap (flame
+ * graphs, the report, the terminal browser): children lists in one array,
+ * retained object counts, and a holder name for each node.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "heap_internal.h"
+
+#define NO_EDGE UINT64_MAX
+
+struct pyhs_domtree {
+	const struct pyhs_heap *h;
+	const struct pyhs_analysis *a;
+	uint64_t n;          /* objects; node n is the top */
+	uint64_t *start;     /* n + 2 offsets into child */
+	uint32_t *child;
+	uint64_t *count;     /* n + 1 retained object counts */
+	uint64_t *via;       /* the edge from the parent, or NO_EDGE */
+	uint32_t *named;     /* for named roots' objects: root number + 1 */
+	uint8_t *c_held;     /* roots held by C code */
+};
+
+static uint64_t parent_of(const struct pyhs_domtree *t, uint64_t v)
+{
+	uint32_t d = pyhs_analysis_idom(t->a, v);
+	if (d == PYHS_DOM_NONE)
+		return UINT64_MAX;
+	return d == PYHS_DOM_ROOT ? t->n : d;
+}
+
+static uint64_t retained_of(const struct pyhs_domtree *t, uint64_t v)
+{
+	return v == t->n ? pyhs_analysis_reachable_bytes(t->a) :
+			   pyhs_analysis_retained(t->a, v);
+}
+
+static int by_retained_desc(const void *x, const void *y, void *ctx)
+{
+	const struct pyhs_domtree *t = ctx;
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+	uint64_t ra = retained_of(t, a), rb = retained_of(t, b);
+	if (ra != rb)
+		return ra < rb ? 1 : -1;
+	return a < b ? -1 : a > b;
+}
+
+struct pyhs_error *pyhs_domtree_create(const struct pyhs_analysis *a,
+				       struct pyhs_domtree **ret)
+{
+	const struct pyhs_heap *h = pyhs_analysis_heap(a);
+	uint64_t n = h->addr.size;
+	struct pyhs_domtree *t = calloc(1, sizeof(*t));
+	if (!t)
+		return &pyhs_enomem;
+	t->h = h;
+	t->a = a;
+	t->n = n;
+	t->start = calloc(n + 2, sizeof(*t->start));
+	t->child = malloc((n ? n : 1) * sizeof(*t->child));
+	t->count = calloc(n + 1, sizeof(*t->count));
+	t->via = malloc((n ? n : 1) * sizeof(*t->via));
+	t->named = calloc(n ? n : 1, sizeof(*t->named));
+	t->c_held = calloc(n ? n : 1, 1);
+	uint64_t *fill = malloc((n + 1) * sizeof(*fill));
+	if (!t->start || !t->child || !t->count || !t->via || !t->named ||
+	    !t->c_held || !fill) {
+		free(fill);
+		pyhs_domtree_destroy(t);
+		return &pyhs_enomem;
+	}
+	for (uint64_t v = 0; v < n; v++) {
+		uint64_t p = parent_of(t, v);
+		if (p != UINT64_MAX)
+			t->start[p + 1]++;
+	}
+	for (uint64_t v = 0; v <= n; v++)
+		t->start[v + 1] += t->start[v];
+	memcpy(fill, t->start, (n + 1) * sizeof(*fill));
+	for (uint64_t v = 0; v < n; v++) {
+		uint64_t p = parent_of(t, v);
+		if (p != UINT64_MAX)
+			t->child[fill[p]++] = (uint32_t)v;
+	}
+	free(fill);
+	for (uint64_t v = 0; v <= n; v++)
+		if (t->start[v + 1] - t->start[v] > 1)
+			qsort_r(t->child + t->start[v], t->start[v + 1] - t->start[v],
+				sizeof(*t->child), by_retained_desc, t);
+	/* Counts: children come after their parent in a breadth-first order
+	 * from the top, so the order read backwards adds each node into its
+	 * parent after everything below it. */
+	uint32_t *order = malloc((n ? n : 1) * sizeof(*order));
+	if (!order) {
+		pyhs_domtree_destroy(t);
+		return &pyhs_enomem;
+	}
+	uint64_t head = 0, tail = 0;
+	for (uint64_t k = t->start[n]; k < t->start[n + 1]; k++)
+		order[tail++] = t->child[k];
+	while (head < tail) {
+		uint32_t v = order[head++];
+		for (uint64_t k = t->start[v]; k < t->start[v + 1]; k++)
+			order[tail++] = t->child[k];
+	}
+	for (uint64_t q = tail; q-- > 0;) {
+		uint32_t v = order[q];
+		t->count[v]++;
+		t->count[parent_of(t, v)] += t->count[v];
+	}
+	free(order);
+	/* The edge each object is held by from its parent, when there is a
+	 * direct one (the first strong one). */
+	memset(t->via, 0xff, n * sizeof(*t->via));
+	for (uint64_t v = 0; v < n; v++)
+		for (uint64_t e = h->edge_start.data[v]; e < h->edge_start.data[v + 1]; e++) {
+			uint32_t d = h->edge_dst.data[e];
+			if (t->via[d] == NO_EDGE && pyhs_analysis_idom(a, d) == v &&
+			    PYHS_LABEL_KIND(h->edge_label.data[e]) != PYHS_LABEL_WEAK)
+				t->via[d] = e;
+		}
+	uint64_t nnamed = h->roots.size;
+	for (uint64_t k = pyhs_analysis_nroots(a); k-- > 0;) {
+		uint32_t o = pyhs_analysis_root(a, k);
+		if (k < nnamed)
+			t->named[o] = (uint32_t)k + 1;
+		else
+			t->c_held[o] = 1;
+	}
+	*ret = t;
+	return NULL;
+}
+
+void pyhs_domtree_destroy(struct pyhs_domtree *t)
+{
+	if (!t)
+		return;
+	free(t->start);
+	free(t->child);
+	free(t->count);
+	free(t->via);
+	free(t->named);
+	free(t->c_held);
+	free(t);
+}
+
+uint64_t pyhs_domtree_top(const struct pyhs_domtree *t)
+{
+	return t->n;
+}
+
+uint64_t pyhs_domtree_children(const struct pyhs_domtree *t, uint64_t v,
+			       const uint32_t **ret)
+{
+	*ret = t->child + t->start[v];
+	return t->start[v + 1] - t->start[v];
+}
+
+uint64_t pyhs_domtree_parent(const struct pyhs_domtree *t, uint64_t v)
+{
+	return v >= t->n ? UINT64_MAX : parent_of(t, v);
+}
+
+uint64_t pyhs_domtree_retained(const struct pyhs_domtree *t, uint64_t v)
+{
+	return retained_of(t, v);
+}
+
+uint64_t pyhs_domtree_count(const struct pyhs_domtree *t, uint64_t v)
+{
+	return v < t->n && parent_of(t, v) == UINT64_MAX ? 1 : t->count[v];
+}
+
+/* Whether object p is a module's __dict__, held by the module above it. */
+static bool is_module_dict(const struct pyhs_domtree *t, uint64_t p)
+{
+	const struct pyhs_heap *h = t->h;
+	if (p >= t->n || t->via[p] == NO_EDGE)
+		return false;
+	uint32_t l = h->edge_label.data[t->via[p]];
+	return PYHS_LABEL_KIND(l) == PYHS_LABEL_FIELD &&
+	       !strcmp(pyhs_heap_string(h, PYHS_LABEL_PAYLOAD(l)), ".__dict__") &&
+	       pyhs_heap_is_module(h, pyhs_heap_edge_source(h, t->via[p]));
+}
+
+void pyhs_domtree_name(const struct pyhs_domtree *t, uint64_t v, bool merge,
+		       char *buf, size_t n)
+{
+	const struct pyhs_heap *h = t->h;
+	if (v >= t->n) {
+		snprintf(buf, n, "roots");
+		return;
+	}
+	const char *type = h->types.data[h->type.data[v]].name;
+	if (pyhs_heap_is_module(h, v) && pyhs_heap_value(h, v)) {
+		snprintf(buf, n, "module %s", pyhs_heap_value(h, v));
+		return;
+	}
+	/* Types, functions and code objects also say their own name. */
+	const char *own = pyhs_heap_is_type(h, v) || !strcmp(type, "function") ||
+				  !strcmp(type, "code") ? pyhs_heap_value(h, v) : NULL;
+	char held[256];
+	uint64_t p = parent_of(t, v);
+	if (t->named[v])
+		snprintf(held, sizeof(held), "%s", pyhs_heap_root_label(h, t->named[v] - 1));
+	else if (t->c_held[v])
+		snprintf(held, sizeof(held), "held by C code");
+	else if (p == UINT64_MAX)
+		snprintf(held, sizeof(held), "unreachable");
+	else if (p == t->n)
+		snprintf(held, sizeof(held), "(several roots)");
+	else if (t->via[v] == NO_EDGE)
+		snprintf(held, sizeof(held), "->");
+	else if (is_module_dict(t, p) &&
+		 PYHS_LABEL_KIND(h->edge_label.data[t->via[v]]) == PYHS_LABEL_DICT_VALUE) {
+		char key[240];
+		pyhs_heap_format_label(h, h->edge_label.data[t->via[v]], key, sizeof(key));
+		/* ['NAME'] -> global NAME */
+		size_t len = strlen(key);
+		if (len >= 4 && key[0] == '[' && key[1] == '\'' && key[len - 1] == ']')
+			snprintf(held, sizeof(held), "global %.*s", (int)(len - 4), key + 2);
+		else
+			snprintf(held, sizeof(held), "global %s", key);
+	} else if (merge)
+		pyhs_normalized_label(h, h->edge_label.data[t->via[v]], false, held,
+				      sizeof(held));
+	else if (!pyhs_heap_format_label(h, h->edge_label.data[t->via[v]], held,
+					 sizeof(held)))
+		snprintf(held, sizeof(held), "->");
+	if (own)
+		snprintf(buf, n, "%s %s %s", held, type, own);
+	else
+		snprintf(buf, n, "%s %s", held, type);
+}
