@@ -41,7 +41,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from pyhs_test import NoCore, clean_env, interpreters, run_to_core  # noqa: E402
+from pyhs_test import SPECS, NoCore, clean_env, interpreter, interpreters, run_to_core  # noqa: E402
 
 PROGRAM = os.path.join(HERE, "fragment_program.py")
 ORACLE_PROGRAM = os.path.join(os.path.dirname(HERE), "oracle", "heap_program.py")
@@ -152,11 +152,11 @@ def proc_kib(pid, key):
     return None
 
 
-def check_live(label, python, tool, tool_args):
+def check_live(label, interp, tool, tool_args):
     """memory --pid: the regions add up to the process's mappings, and
     their resident bytes to its Rss (smaps_rollup) within 1 %."""
-    proc = subprocess.Popen([python, "-I", "-c", LIVE_PROGRAM], stdout=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, env=clean_env())
+    proc = subprocess.Popen(interp.argv("-I", "-c", LIVE_PROGRAM), stdout=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, env=interp.environ())
     try:
         if not check(proc.stdout.readline().strip() == b"ready",
                      "%s: the live program did not start" % label):
@@ -196,11 +196,11 @@ def check_live(label, python, tool, tool_args):
           % (label, total, mapped, resident, rss), flush=True)
 
 
-def check_oracle_regions(label, python, tool, tool_args, workdir):
+def check_oracle_regions(label, interp, tool, tool_args, workdir):
     case = os.path.join(workdir, "oracle")
     os.makedirs(case)
-    core = run_to_core([python, "-I", ORACLE_PROGRAM, os.path.join(case, "truth.jsonl")],
-                       case, clean_env(), 120)
+    core = run_to_core(interp.argv("-I", ORACLE_PROGRAM, os.path.join(case, "truth.jsonl")),
+                       case, interp.environ(), 120)
     d = run_tool(tool, tool_args, core)
     if d is not None:
         check_regions(label, "oracle core", d, core)
@@ -216,10 +216,10 @@ def run_tool(tool, args, core):
     return json.loads(out.stdout)
 
 
-def check_pymalloc(label, python, tool, tool_args, workdir):
+def check_pymalloc(label, interp, tool, tool_args, workdir):
     case = os.path.join(workdir, "pymalloc")
     os.makedirs(case)
-    core = run_to_core([python, "-I", PROGRAM, case], case, clean_env(), 120)
+    core = run_to_core(interp.argv("-I", PROGRAM, case), case, interp.environ(), 120)
     with open(os.path.join(case, "mallocstats.txt")) as f:
         truth, arenas = parse_mallocstats(f.read())
     if not check(truth and arenas is not None,
@@ -314,13 +314,13 @@ def check_corrupt_pools(label, tool, tool_args, d, core, workdir):
     os.unlink(bad)
 
 
-def check_no_pymalloc(label, python, tool, tool_args, workdir):
+def check_no_pymalloc(label, interp, tool, tool_args, workdir):
     """PYTHONMALLOC=malloc: pymalloc holds no arenas, and says so."""
     case = os.path.join(workdir, "malloc")
     os.makedirs(case)
     env = clean_env()
     env["PYTHONMALLOC"] = "malloc"
-    core = run_to_core([python, "-s", "-S", PROGRAM, case], case, env, 120)
+    core = run_to_core(interp.argv("-s", "-S", PROGRAM, case), case, interp.environ(env), 120)
     d = run_tool(tool, tool_args, core)
     if d is None:
         return
@@ -337,11 +337,11 @@ def check_no_pymalloc(label, python, tool, tool_args, workdir):
 TOP_SITES = 5
 
 
-def check_allocations(label, python, tool, tool_args, workdir):
+def check_allocations(label, interp, tool, tool_args, workdir):
     case = os.path.join(workdir, "tracemalloc")
     os.makedirs(case)
-    core = run_to_core([python, "-I", PROGRAM, case, "--trace", "1"], case,
-                       clean_env(), 120)
+    core = run_to_core(interp.argv("-I", PROGRAM, case, "--trace", "1"), case,
+                       interp.environ(), 120)
     with open(os.path.join(case, "lineno.json")) as f:
         truth = json.load(f)
     d = run_tool(tool, ["-n", "100000"] + tool_args, core)
@@ -401,26 +401,27 @@ def main():
     global EXPECT_MISSING
     EXPECT_MISSING = args.expect_missing
     if args.list:
-        for label, _, _ in interpreters():
-            print(label_name(label))
+        for i in interpreters(fetch=False):
+            print(label_name(i.label))
         return 0
-    found = [(lb, py, pat) for lb, py, pat in interpreters()
-             if label_name(lb) == args.label]
-    if not found:
+    specs = {label_name(i.label): spec for spec, i in zip(SPECS, interpreters(fetch=False))}
+    if args.label not in specs:
         print("skipped: %s: not among the test interpreters" % args.label)
         return EXIT_SKIP
-    label, python, pattern = found[0]
-    if not python:
-        print("skipped: %s: not installed (no %s)" % (label, pattern))
+    interp = interpreter(specs[args.label])  # fetches one from Debian sid if need be
+    label = args.label
+    if not interp.path:
+        print("skipped: %s: %s" % (label, interp.missing))
         return EXIT_SKIP
+    tool_args = interp.tool_args + tool_args
     workdir = tempfile.mkdtemp(prefix="pyhs-memory-")
     try:
         try:
-            check_pymalloc(label, python, args.tool, tool_args, workdir)
-            check_allocations(label, python, args.tool, tool_args, workdir)
-            check_no_pymalloc(label, python, args.tool, tool_args, workdir)
-            check_oracle_regions(label, python, args.tool, tool_args, workdir)
-            check_live(label, python, args.tool, tool_args)
+            check_pymalloc(label, interp, args.tool, tool_args, workdir)
+            check_allocations(label, interp, args.tool, tool_args, workdir)
+            check_no_pymalloc(label, interp, args.tool, tool_args, workdir)
+            check_oracle_regions(label, interp, args.tool, tool_args, workdir)
+            check_live(label, interp, args.tool, tool_args)
         except NoCore as e:
             print("skipped: %s: %s" % (label, e))
             return EXIT_SKIP
