@@ -28,7 +28,7 @@ static int quiet_progress(debuginfod_client *c, long done, long total)
 }
 
 struct pyhs_error *pyhs_debuginfod_find(const uint8_t *build_id, size_t len,
-					int *ret_fd, char **ret_path)
+					char **ret_path)
 {
 	if (!pyhs_debuginfod_configured())
 		return pyhs_error_create(PYHS_ERROR_NOT_FOUND,
@@ -53,11 +53,9 @@ struct pyhs_error *pyhs_debuginfod_find(const uint8_t *build_id, size_t len,
 			return &pyhs_enomem;
 		return pyhs_error_os(-fd, "debuginfod");
 	}
-	if (!path) {
-		close(fd);
+	close(fd); /* the file is mapped by its path, as one on disk is */
+	if (!path)
 		return pyhs_error_create(PYHS_ERROR_OS, "debuginfod: no path for the file");
-	}
-	*ret_fd = fd;
 	*ret_path = path;
 	return NULL;
 }

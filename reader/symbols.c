@@ -264,10 +264,9 @@ struct pyhs_error *pyhs_module_fetch_debug(struct pyhs_target *t,
 	    t->opts.no_debuginfod || (debug_dir && !debug_dir[0]) ||
 	    !pyhs_debuginfod_configured())
 		return NULL;
-	int fd;
 	char *path;
 	struct pyhs_error *err = pyhs_debuginfod_find(m->build_id, m->build_id_len,
-						      &fd, &path);
+						      &path);
 	if (err) {
 		if (err == &pyhs_enomem)
 			return err;
@@ -279,7 +278,6 @@ struct pyhs_error *pyhs_module_fetch_debug(struct pyhs_target *t,
 		pyhs_error_destroy(err);
 		return NULL;
 	}
-	close(fd); /* mapped by its path, as one on disk is */
 	err = use_debug_file(t, m, path, " from debuginfod");
 	if (!err)
 		m->symbols_loaded = false; /* read again, with the debug file's */

@@ -202,11 +202,11 @@ size_t pyhs_elf_build_id(const uint8_t *data, size_t size, uint8_t *out,
 /* debuginfod.c */
 /* Whether $DEBUGINFOD_URLS names any server. */
 bool pyhs_debuginfod_configured(void);
-/* Asks the servers for the debug file of a build-id: a descriptor of the
- * file in libdebuginfod's cache and its path (malloc'd). NOT_FOUND when no
- * server is named or none has it; OS for the rest (timeouts, refusals). */
+/* Asks the servers for the debug file of a build-id: the path (malloc'd)
+ * of the file in libdebuginfod's cache. NOT_FOUND when no server is named
+ * or none has it; OS for the rest (timeouts, refusals). */
 struct pyhs_error *pyhs_debuginfod_find(const uint8_t *build_id, size_t len,
-					int *ret_fd, char **ret_path);
+					char **ret_path);
 
 /* python.c */
 struct pyhs_error *pyhs_python_find(struct pyhs_target *t);
