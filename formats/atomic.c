@@ -268,10 +268,30 @@ struct pyhs_error *pyhs_output_check_room(const struct pyhs_output *o,
 				 pyhs_format_bytes(avail, have, sizeof(have)));
 }
 
-struct pyhs_atomic_file *pyhs_output_file(struct pyhs_output *o,
-					  enum pyhs_output_kind kind)
+struct pyhs_error *pyhs_output_file(struct pyhs_output *o,
+				    enum pyhs_output_kind kind,
+				    struct pyhs_atomic_file **ret)
 {
-	return o && o->kind == kind ? &o->af : NULL;
+	if (!o || o->kind != kind)
+		return pyhs_error_create(PYHS_ERROR_INVALID,
+					 "a %s is written to an output made for one",
+					 kind == PYHS_OUTPUT_CORE ? "core" : "snapshot");
+	*ret = &o->af;
+	return NULL;
+}
+
+struct pyhs_error *pyhs_output_write_path(
+	const char *path, enum pyhs_output_kind kind,
+	struct pyhs_error *(*write)(const void *src, struct pyhs_output *out),
+	const void *src)
+{
+	struct pyhs_output *out;
+	struct pyhs_error *err = pyhs_output_create(path, kind, NULL, &out);
+	if (err)
+		return err;
+	err = write(src, out);
+	pyhs_output_destroy(out);
+	return err;
 }
 
 FILE *pyhs_output_stream(struct pyhs_output *o)

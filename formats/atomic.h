@@ -52,10 +52,18 @@ void pyhs_atomic_abort(struct pyhs_atomic_file *f);
 /* Aborts, and frees what create kept (the stale example). */
 void pyhs_atomic_deinit(struct pyhs_atomic_file *f);
 
-/* The file of an output (formats.h) made for kind, or NULL. */
+/* The file of an output (formats.h); PYHS_ERROR_INVALID if it was not
+ * made for kind. */
 struct pyhs_output;
 enum pyhs_output_kind;
-struct pyhs_atomic_file *pyhs_output_file(struct pyhs_output *o,
-					  enum pyhs_output_kind kind);
+struct pyhs_error *pyhs_output_file(struct pyhs_output *o,
+				    enum pyhs_output_kind kind,
+				    struct pyhs_atomic_file **ret);
+/* Creates an output of kind at path, has write fill and commit it, and
+ * frees it: what pyhs_snapshot_write and pyhs_gcore_write do. */
+struct pyhs_error *pyhs_output_write_path(
+	const char *path, enum pyhs_output_kind kind,
+	struct pyhs_error *(*write)(const void *src, struct pyhs_output *out),
+	const void *src);
 
 #endif

@@ -291,26 +291,24 @@ struct load {
 	uint64_t offset;
 };
 
+static struct pyhs_error *write_to(const void *t, struct pyhs_output *out)
+{
+	return pyhs_gcore_write_output(t, out);
+}
+
 struct pyhs_error *pyhs_gcore_write(const struct pyhs_target *t,
 				    const char *path)
 {
-	struct pyhs_output *out;
-	struct pyhs_error *err = pyhs_output_create(path, PYHS_OUTPUT_CORE,
-						    NULL, &out);
-	if (err)
-		return err;
-	err = pyhs_gcore_write_output(t, out);
-	pyhs_output_destroy(out);
-	return err;
+	return pyhs_output_write_path(path, PYHS_OUTPUT_CORE, write_to, t);
 }
 
 struct pyhs_error *pyhs_gcore_write_output(const struct pyhs_target *t,
 					   struct pyhs_output *output)
 {
-	struct pyhs_atomic_file *af = pyhs_output_file(output, PYHS_OUTPUT_CORE);
-	if (!af)
-		return pyhs_error_create(PYHS_ERROR_INVALID,
-					 "a core is written to a core output");
+	struct pyhs_atomic_file *af;
+	struct pyhs_error *err = pyhs_output_file(output, PYHS_OUTPUT_CORE, &af);
+	if (err)
+		return err;
 	const char *path = af->path;
 	struct out o = { .path = path, .fd = af->fd, .af = af };
 	size_t nmaps = pyhs_target_nmappings(t);
@@ -321,7 +319,6 @@ struct pyhs_error *pyhs_gcore_write_output(const struct pyhs_target *t,
 					 path);
 
 	struct notes n = { 0 };
-	struct pyhs_error *err = NULL;
 	struct load *loads = calloc(nmaps, sizeof(*loads));
 	if (!loads) {
 		err = &pyhs_enomem;

@@ -690,31 +690,28 @@ static struct pyhs_error *write_sections(struct writer *w,
 	return err;
 }
 
+static struct pyhs_error *write_to(const void *h, struct pyhs_output *out)
+{
+	return pyhs_snapshot_write_output(h, out);
+}
+
 struct pyhs_error *pyhs_snapshot_write(const struct pyhs_heap *h,
 				       const char *path)
 {
-	struct pyhs_output *out;
-	struct pyhs_error *err = pyhs_output_create(path, PYHS_OUTPUT_SNAPSHOT,
-						    NULL, &out);
-	if (err)
-		return err;
-	err = pyhs_snapshot_write_output(h, out);
-	pyhs_output_destroy(out);
-	return err;
+	return pyhs_output_write_path(path, PYHS_OUTPUT_SNAPSHOT, write_to, h);
 }
 
 struct pyhs_error *pyhs_snapshot_write_output(const struct pyhs_heap *h,
 					      struct pyhs_output *out)
 {
-	struct pyhs_atomic_file *af = pyhs_output_file(out, PYHS_OUTPUT_SNAPSHOT);
-	if (!af)
-		return pyhs_error_create(PYHS_ERROR_INVALID,
-					 "a snapshot is written to a snapshot output");
+	struct pyhs_atomic_file *af;
+	struct pyhs_error *err = pyhs_output_file(out, PYHS_OUTPUT_SNAPSHOT, &af);
+	if (err)
+		return err;
 	struct writer w = { .path = af->path, .fd = af->fd, .af = af };
 	struct pyhs_heap_columns c;
 	pyhs_heap_get_columns(h, &c);
 	struct buf b = { 0 };
-	struct pyhs_error *err = NULL;
 	if (!(w.cctx = ZSTD_createCCtx())) {
 		err = &pyhs_enomem;
 		goto out;
