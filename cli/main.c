@@ -7,7 +7,7 @@
 
 static const struct verb verbs[] = {
 	{ "summary", verb_summary, "what a heap holds: objects, sizes, generations, largest types" },
-	{ "export", verb_export, "every object with its type, size, refcount, generation and references" },
+	{ "export", verb_export, "the heap for other tools: JSON lines, CSV, V8 heap snapshot, flame graphs" },
 	{ "snapshot", verb_snapshot, "save a heap to a compact snapshot file that every verb reads" },
 	{ "gcore", verb_gcore, "write an ELF core of a live process, stopped only while it is copied" },
 	{ "top", verb_top, "objects or types ranked by retained or shallow size" },

@@ -475,7 +475,9 @@ class Tmux:
     def __init__(self, look, name):
         if not shutil.which("tmux"):
             raise Skip("tmux is not installed")
-        self.sock = "pyhs-look-%d-%s" % (os.getpid(), name)
+        # A server of its own, its socket in the work directory (removed
+        # with it).
+        self.sock = look.path("tmux-%s.sock" % name)
         self.rc = look.path("browse-%s.rc" % name)
         cmd = "TERM=xterm-256color exec %s browse %s" % (look.tool, look.core)
         self.tmux("new-session", "-d", "-s", "b", "-x", "80", "-y", "24",
@@ -483,7 +485,7 @@ class Tmux:
                   % (cmd.replace("exec ", ""), self.rc))
 
     def tmux(self, *args):
-        p = subprocess.run(["tmux", "-L", self.sock, "-f", "/dev/null"] + list(args),
+        p = subprocess.run(["tmux", "-S", self.sock, "-f", "/dev/null"] + list(args),
                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=30)
         if p.returncode != 0 and args[0] not in ("kill-server",):
