@@ -1277,7 +1277,7 @@ static bool scans_from_header(enum pyhs_kind kind)
 
 static void owned_ref(void *arg, uint64_t target, uint32_t label)
 {
-	maybe_edge(arg, target, label);
+	unsure_edge(arg, target, label);
 }
 
 static void decode(struct walker *w, uint32_t i)
