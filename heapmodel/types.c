@@ -77,14 +77,16 @@ struct pyhs_error *pyhs_types_init(struct pyhs_heap *h)
 	return NULL;
 }
 
-static bool read_cstr(const struct pyhs_heap *h, uint64_t addr, char *buf,
-		      size_t n)
+bool pyhs_read_cstr(const struct pyhs_heap *h, uint64_t addr, char *buf,
+		    size_t n)
 {
 	size_t i = 0;
 	while (i + 1 < n) {
 		char c;
-		if (!pyhs_target_read(h->t, addr + i, &c, 1))
+		if (!pyhs_target_read(h->t, addr + i, &c, 1)) {
+			buf[i] = '\0';
 			return false;
+		}
 		buf[i++] = c;
 		if (!c)
 			return true;
@@ -101,7 +103,7 @@ static bool never_readied(const struct pyhs_heap *h, uint64_t addr)
 	uint64_t np;
 	char name[32];
 	return h->minor <= 9 && hrd_off(h, addr, h->L->type_tp_name, &np) &&
-	       read_cstr(h, np, name, sizeof(name)) &&
+	       pyhs_read_cstr(h, np, name, sizeof(name)) &&
 	       !strcmp(name, "functools._lru_list_elem");
 }
 
@@ -181,7 +183,7 @@ uint32_t pyhs_type_get(struct pyhs_heap *h, uint64_t addr,
 		uint64_t np;
 		enum pyhs_kind named = K_OPAQUE;
 		if (hrd_off(h, cur, L->type_tp_name, &np) &&
-		    read_cstr(h, np, name, sizeof(name))) {
+		    pyhs_read_cstr(h, np, name, sizeof(name))) {
 			for (size_t i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
 				if (strcmp(name, kind_names[i].tp_name) == 0)
 					named = kind_names[i].kind;
@@ -238,7 +240,7 @@ static char *type_name(struct pyhs_heap *h, const struct pyhs_type_info *ti)
 		uint64_t np;
 		char full[512];
 		if (!hrd_off(h, ti->addr, L->type_tp_name, &np) ||
-		    !read_cstr(h, np, full, sizeof(full)))
+		    !pyhs_read_cstr(h, np, full, sizeof(full)))
 			snprintf(full, sizeof(full), "?");
 		char *dot = strrchr(full, '.');
 		if (dot) {
