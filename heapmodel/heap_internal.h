@@ -178,6 +178,10 @@ uint32_t pyhs_heap_edge_source(const struct pyhs_heap *h, uint64_t e);
 uint32_t pyhs_type_get(struct pyhs_heap *h, uint64_t addr,
 		       struct pyhs_error **err);
 struct pyhs_error *pyhs_types_init(struct pyhs_heap *h);
+/* Reads the C string at addr into buf (NUL-terminated, truncated to n-1
+ * bytes; n > 0); false if it is cut short by unreadable memory. */
+bool pyhs_read_cstr(const struct pyhs_heap *h, uint64_t addr, char *buf,
+		    size_t n);
 struct pyhs_error *pyhs_types_name_all(struct pyhs_heap *h);
 /* Reads a C string into buf (NUL-terminated, truncated to n-1 bytes);
  * false if unreadable. */

@@ -86,8 +86,10 @@ bool pyhs_read_cstr(const struct pyhs_heap *h, uint64_t addr, char *buf,
 	size_t i = 0;
 	while (i + 1 < n) {
 		char c;
-		if (!pyhs_target_read(h->t, addr + i, &c, 1))
+		if (!pyhs_target_read(h->t, addr + i, &c, 1)) {
+			buf[i] = '\0';
 			return false;
+		}
 		buf[i++] = c;
 		if (!c)
 			return true;

@@ -269,11 +269,7 @@ static bool member_names(struct walker *w, uint32_t *names, uint64_t words,
 		if ((type != T_OBJECT && type != T_OBJECT_EX) || off > INT32_MAX)
 			continue;
 		char name[128];
-		size_t i = 0;
-		while (i + 1 < sizeof(name) &&
-		       pyhs_target_read(h->t, np + i, &name[i], 1) && name[i])
-			i++;
-		name[i] = '\0';
+		pyhs_read_cstr(h, np, name, sizeof(name));
 		char label[130];
 		snprintf(label, sizeof(label), ".%s", name);
 		if (!name_word(w, names, words, (int64_t)off, label))
@@ -290,12 +286,9 @@ static bool known_names(struct walker *w, uint32_t *names, uint64_t words,
 	struct pyhs_heap *h = w->h;
 	uint64_t flags = 0, np;
 	char name[64];
-	size_t i = 0;
 	if (!hrd_off(h, t, h->L->type_tp_name, &np))
 		return true;
-	while (i + 1 < sizeof(name) && pyhs_target_read(h->t, np + i, &name[i], 1) && name[i])
-		i++;
-	name[i] = '\0';
+	pyhs_read_cstr(h, np, name, sizeof(name));
 	hrd_off(h, t, h->L->type_tp_flags, &flags);
 	if ((flags & TPFLAGS_HEAPTYPE) && !strchr(name, '.'))
 		return true;
@@ -1224,12 +1217,8 @@ static void decode_module(struct walker *w, uint64_t addr,
 	 * type; the other words are scanned. */
 	char def_name[64] = "";
 	uint64_t np;
-	size_t n = 0;
 	if (has_def && hrd(h, def + MODULEDEF_M_NAME, &np))
-		while (n + 1 < sizeof(def_name) &&
-		       pyhs_target_read(h->t, np + n, &def_name[n], 1) && def_name[n])
-			n++;
-	def_name[n] = '\0';
+		pyhs_read_cstr(h, np, def_name, sizeof(def_name));
 	uint64_t sa = w->cur_addr, se = w->cur_end;
 	w->cur_addr = state;
 	w->cur_end = state + msize;
@@ -2207,13 +2196,8 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 			if (!ti->heap) {
 				char label[300], name[256] = "?";
 				uint64_t np;
-				if (hrd_off(h, ti->addr, L->type_tp_name, &np)) {
-					size_t k = 0;
-					while (k + 1 < sizeof(name) &&
-					       pyhs_target_read(h->t, np + k, &name[k], 1) && name[k])
-						k++;
-					name[k] = '\0';
-				}
+				if (hrd_off(h, ti->addr, L->type_tp_name, &np))
+					pyhs_read_cstr(h, np, name, sizeof(name));
 				snprintf(label, sizeof(label), "type %s", name);
 				add_root(&w, ti->addr, label, false);
 			}
