@@ -202,7 +202,8 @@ def short(value, limit=400):
 
 # ---------------------------------------------------------------------------
 # The checks.  Each raises CheckFailure with expected and got, or returns a
-# note (or None) on success; raising Skip means the tool lacks the key.
+# note (or None) on success; raising Skip means the tool lacks the key, or the
+# interpreter the thing checked.
 # ---------------------------------------------------------------------------
 
 class Skip(Exception):
@@ -644,7 +645,7 @@ def run(args, workdir, pattern):
             passed += 1
             print("ok %s%s" % (name, ": " + note if note else ""))
         sys.stdout.flush()
-    print("%d runs of pyheapsnap, %.1f s; %d check%s skipped (key absent)"
+    print("%d runs of pyheapsnap, %.1f s; %d check%s skipped (key absent, or not in this version)"
           % (tool.n, time.time() - start, skipped, "" if skipped == 1 else "s"))
     if failed and not args.keep:
         print("(rerun with --keep DIR to keep the core, truth and outputs)")
