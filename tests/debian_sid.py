@@ -116,7 +116,10 @@ def apt_env(state):
                            ("Acquire::Languages", "none"),
                            # sid's Release is re-signed daily; a mirror
                            # snapshot may be older than its Valid-Until.
-                           ("Acquire::Check-Valid-Until", "false")):
+                           ("Acquire::Check-Valid-Until", "false"),
+                           # An unreachable mirror is a skip, soon.
+                           ("Acquire::http::Timeout", "30"),
+                           ("Acquire::Retries", "1")):
             f.write('%s "%s";\n' % (key, value))
         f.write('APT::Architectures { "amd64"; };\n')
     env = dict(os.environ, APT_CONFIG=conf, DEBIAN_FRONTEND="noninteractive")

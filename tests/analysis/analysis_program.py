@@ -121,6 +121,10 @@ class CycleNode(object):
 HOLDER = None
 CACHE = {}
 LIVE_CYCLE = None
+# 3.15+ (PEP 810): a lazy import leaves a lazy_import object in the module's
+# dict until the name is first used, which it never is here.
+if sys.version_info >= (3, 15):
+    exec("lazy import colorsys as LAZY_MODULE", globals())
 WORKER = None
 WORKER_READY = threading.Event()
 WORKER_RELEASE = threading.Event()  # never set
@@ -370,6 +374,17 @@ def write_truth(path, truth):
     os.close(fd)
 
 
+def lazy_import_truth():
+    """The lazy import in the globals, as the dict holds it (a subscript
+    does not reify it, a name lookup would), or None."""
+    d = globals()
+    if "LAZY_MODULE" not in d:
+        return None
+    lazy = d["LAZY_MODULE"]
+    return {"addr": id(lazy), "type": type(lazy).__name__, "size": sys.getsizeof(lazy),
+            "global": "LAZY_MODULE", "refs": len(gc.get_referents(lazy))}
+
+
 def main():
     holder = build_holder()
     garbage = make_garbage()
@@ -390,6 +405,7 @@ def main():
         "leaked": leaked,
         "cache": {"addr": cache_target, "global": "CACHE", "key": CACHE_TARGET,
                   "dict": id(CACHE)},
+        "lazy_import": lazy_import_truth(),
         "worker": {"function": blocked_worker.__code__.co_name,
                    "file": os.path.basename(blocked_worker.__code__.co_filename),
                    "local": "data", "addr": WORKER_DATA_ID[0],

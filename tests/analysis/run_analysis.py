@@ -202,7 +202,8 @@ def short(value, limit=400):
 
 # ---------------------------------------------------------------------------
 # The checks.  Each raises CheckFailure with expected and got, or returns a
-# note (or None) on success; raising Skip means the tool lacks the key.
+# note (or None) on success; raising Skip means the tool lacks the key, or the
+# interpreter the thing checked.
 # ---------------------------------------------------------------------------
 
 class Skip(Exception):
@@ -447,6 +448,27 @@ def check_path_global(tool, truth):
     return repr(desc)
 
 
+def check_lazy_import(tool, truth):
+    """3.15+: the lazy import object a module's dict holds (PEP 810)."""
+    z = truth.get("lazy_import")
+    if not z:
+        raise Skip("no lazy imports before 3.15")
+    out = tool.json("show", str(z["addr"]))
+    expect(out.get("type") == z["type"] and out.get("size") == z["size"],
+           "show %#x (lazy import LAZY_MODULE): type and size" % z["addr"],
+           "%s, %d bytes" % (z["type"], z["size"]),
+           "%s, %s bytes" % (short(out.get("type")), short(out.get("size"))))
+    refs = out.get("referents") or []
+    expect(len(refs) >= z["refs"], "show %#x (lazy import): referents" % z["addr"],
+           ">= %d (gc.get_referents)" % z["refs"], short(refs, 300))
+    path = tool.json("path", str(z["addr"]))
+    desc = ((path.get("paths") or [{}])[0]).get("description") or ""
+    expect(desc == "module __main__ global %s" % z["global"],
+           "path %#x (lazy import): description" % z["addr"],
+           "module __main__ global %s" % z["global"], repr(desc))
+    return "%s, %d bytes, %s" % (z["type"], z["size"], desc)
+
+
 def frame_re(function, filename):
     """A frame as the tool names it: "FUNCTION (FILE)" or "FUNCTION
     (FILE:LINE)"; group 1 is the line, if given."""
@@ -566,6 +588,7 @@ CHECKS = [
     ("5-stacks-local", check_stacks),
     ("6-top-group-type-count", check_top_group_type),
     ("6-top-group-type-retained", check_top_group_type_retained),
+    ("7-lazy-import-in-module-dict", check_lazy_import),
 ]
 
 
@@ -622,7 +645,7 @@ def run(args, workdir, pattern):
             passed += 1
             print("ok %s%s" % (name, ": " + note if note else ""))
         sys.stdout.flush()
-    print("%d runs of pyheapsnap, %.1f s; %d check%s skipped (key absent)"
+    print("%d runs of pyheapsnap, %.1f s; %d check%s skipped (key absent, or not in this version)"
           % (tool.n, time.time() - start, skipped, "" if skipped == 1 else "s"))
     if failed and not args.keep:
         print("(rerun with --keep DIR to keep the core, truth and outputs)")
