@@ -128,6 +128,16 @@ static bool refcnt_plausible(const struct pyhs_heap *h, uint64_t rc)
 	return rc < (UINT64_C(1) << 48);
 }
 
+/* For a word that might be a pointer: a count no object reaches (2^40
+ * references; 3.14's split count with an overflow word set) is a pointer
+ * or other data at the start of a C struct, not a refcount. */
+static bool refcnt_likely(const struct pyhs_heap *h, uint64_t rc)
+{
+	if (h->minor >= 14)
+		return ((rc >> 32) & 0xffff) == 0;
+	return rc < (UINT64_C(1) << 40);
+}
+
 uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 		       struct pyhs_error **err)
 {
@@ -140,7 +150,7 @@ uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 	uint64_t hdr[2];
 	if (!pyhs_target_read(h->t, addr, hdr, 16))
 		return PYHS_NO_OBJECT;
-	if (!refcnt_plausible(h, hdr[0]))
+	if (!refcnt_plausible(h, hdr[0]) || (strict && !refcnt_likely(h, hdr[0])))
 		return PYHS_NO_OBJECT;
 	uint32_t type = pyhs_type_get(h, hdr[1], err);
 	if (type == PYHS_NO_OBJECT)

@@ -170,6 +170,8 @@ static uint32_t field(struct walker *w, uint64_t addr, int32_t off,
 /* A field_names entry for a word that holds no reference (a borrowed
  * pointer, a C pointer, a number) and is not scanned. */
 #define FIELD_SKIP (UINT32_MAX - 1)
+/* A word of raw C data: a reference only if it is an object's address. */
+#define FIELD_CMEM (UINT32_MAX - 2)
 
 /* Fields of C types that no PyMemberDef names, by tp_name and version:
  * name NULL for a word that is not a reference. Offsets from the structs
@@ -302,6 +304,32 @@ static bool known_names(struct walker *w, uint32_t *names, uint64_t words,
 	return true;
 }
 
+/* CDataObject: b_ptr, b_needsfree, b_base, b_objects, b_value. */
+#define CDATA_B_PTR 16
+#define CDATA_B_NEEDSFREE 24
+#define CDATA_B_BASE 32
+#define CDATA_B_OBJECTS 64
+#define CDATA_B_VALUE 72
+
+/* Whether type's metatype is one of ctypes': its instances hold C data. */
+static bool is_ctypes_data(const struct pyhs_heap *h, uint64_t type)
+{
+	static const char *const metatypes[] = {
+		"_ctypes.PyCSimpleType", "_ctypes.PyCArrayType",
+		"_ctypes.PyCPointerType", "_ctypes.PyCStructType",
+		"_ctypes.UnionType", "_ctypes.PyCFuncPtrType",
+	};
+	uint64_t meta, np;
+	char name[32];
+	if (!hrd(h, type + 8, &meta) || !hrd_off(h, meta, h->L->type_tp_name, &np) ||
+	    !pyhs_read_cstr(h, np, name, sizeof(name)))
+		return false;
+	for (size_t i = 0; i < sizeof(metatypes) / sizeof(metatypes[0]); i++)
+		if (!strcmp(name, metatypes[i]))
+			return true;
+	return false;
+}
+
 static void type_fields(struct walker *w, struct pyhs_type_info *ti)
 {
 	struct pyhs_heap *h = w->h;
@@ -377,6 +405,31 @@ static void type_fields(struct walker *w, struct pyhs_type_info *ti)
 		if (ti->kind == extra[k].kind &&
 		    !name_word(w, names, words, extra[k].off, extra[k].name))
 			goto fail;
+	char tp_name[16];
+	uint64_t np;
+	if (!ti->heap && hrd_off(h, ti->addr, L->type_tp_name, &np) &&
+	    pyhs_read_cstr(h, np, tp_name, sizeof(tp_name)) && !strcmp(tp_name, "PyCapsule")) {
+		/* pointer, name, context, destructor: C pointers, no objects
+		 * (a capsule's pointer leads to a C struct, often a module's
+		 * C API table that begins like an object). */
+		for (uint64_t k = 2; k < words; k++)
+			names[k] = FIELD_SKIP;
+	}
+	if (is_ctypes_data(h, ti->addr)) {
+		/* A ctypes instance (CDataObject, the same in 3.8 to 3.15):
+		 * b_base and b_objects are references, b_ptr, b_needsfree,
+		 * b_size, b_length and b_index none; the inline b_value from
+		 * offset 72 on is C data, whose words are references only if
+		 * they are objects' addresses. */
+		if (!name_word(w, names, words, CDATA_B_BASE, "._b_base_") ||
+		    !name_word(w, names, words, CDATA_B_OBJECTS, "._objects"))
+			goto fail;
+		for (uint64_t k = CDATA_B_PTR / 8; k < words; k++)
+			if (k * 8 >= CDATA_B_VALUE)
+				names[k] = FIELD_CMEM;
+			else if (k * 8 != CDATA_B_BASE && k * 8 != CDATA_B_OBJECTS)
+				names[k] = FIELD_SKIP;
+	}
 	ti->field_names = names;
 	ti->nfield_words = (uint32_t)words;
 	return;
@@ -387,13 +440,16 @@ fail:
 static uint32_t field_label(const struct pyhs_type_info *ti, uint64_t off)
 {
 	if (ti->field_names && off / 8 < ti->nfield_words &&
-	    ti->field_names[off / 8] < FIELD_SKIP)
+	    ti->field_names[off / 8] < FIELD_CMEM)
 		return PYHS_LABEL(PYHS_LABEL_FIELD, ti->field_names[off / 8]);
 	return PYHS_LABEL(PYHS_LABEL_CONSERVATIVE, off);
 }
 
 /* The word at off of an object of type ti: a named field (a reference its
- * type declares), a word that holds none, or C memory to scan. */
+ * type declares), a word that holds none, or a word of its C struct no
+ * table describes, a reference only if the whole object it points to
+ * validates (raw C data that only looks like a pointer, as ctypes'
+ * buffers hold, is named FIELD_CMEM by type_fields). */
 static void scan_word(struct walker *w, const struct pyhs_type_info *ti,
 		      uint64_t off, uint64_t v)
 {
@@ -401,10 +457,12 @@ static void scan_word(struct walker *w, const struct pyhs_type_info *ti,
 			      ti->field_names[off / 8] : UINT32_MAX;
 	if (id == FIELD_SKIP || !v)
 		return;
-	if (id != UINT32_MAX)
+	if (id == FIELD_CMEM)
+		conservative_edge(w, v, PYHS_LABEL(PYHS_LABEL_CONSERVATIVE, off));
+	else if (id != UINT32_MAX)
 		edge(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, id));
 	else
-		conservative_edge(w, v, PYHS_LABEL(PYHS_LABEL_CONSERVATIVE, off));
+		unsure_edge(w, v, PYHS_LABEL(PYHS_LABEL_CONSERVATIVE, off));
 }
 
 #define MAX_SCANNED_BYTES 4096
