@@ -70,6 +70,7 @@ def main():
             ["stacks", core], ["snapshot", core, "-o", os.path.join(work, "again.phs")],
             ["summary", snap], ["diff", core, snap, "--by", "path"],
             ["summary", "--no-dwarf", core],
+            ["memory", core], ["memory", "--json", "--by", "traceback", core],
         ]
         for argv in runs:
             cmd = [valgrind, "-q", "--error-exitcode=99", "--leak-check=full",
