@@ -23,7 +23,8 @@ a line, spaces as dashes). For that interpreter:
   allocation sites: the same program under tracemalloc records
     tracemalloc.take_snapshot().statistics('lineno'); the top sites of
     `pyheapsnap memory --json --by line` must equal its top sites in file,
-    line, size and count, and `show` of an object must name its line.
+    line, size and count, those of `--by traceback` its statistics('traceback')
+    (5 frames traced), and `show` of an object must name its line.
 
 Exit status: 0 if everything agrees, 1 if not, 77 (skipped) if the
 interpreter is not installed or leaves no core.
@@ -340,7 +341,7 @@ TOP_SITES = 5
 def check_allocations(label, python, tool, tool_args, workdir):
     case = os.path.join(workdir, "tracemalloc")
     os.makedirs(case)
-    core = run_to_core([python, "-I", PROGRAM, case, "--trace", "1"], case,
+    core = run_to_core([python, "-I", PROGRAM, case, "--trace", "5"], case,
                        clean_env(), 120)
     with open(os.path.join(case, "lineno.json")) as f:
         truth = json.load(f)
@@ -371,6 +372,18 @@ def check_allocations(label, python, tool, tool_args, workdir):
           "%s: top sites %s; tracemalloc's %s" % (label, ranked, top))
     print("%s: allocations: %d traces; top %d of %d tracemalloc sites compared"
           % (label, a["traces"], len(top), len(truth)), flush=True)
+    # --by traceback: the same traces grouped by their whole traceback.
+    d = run_tool(tool, ["-n", "100000", "--by", "traceback"] + tool_args, core)
+    with open(os.path.join(case, "traceback.json")) as f:
+        tb_truth = json.load(f)
+    if d is not None:
+        ours_tb = {tuple(tuple((fr["file"], fr["line"])) for fr in s["frames"]):
+                   (s["size"], s["count"]) for s in d["allocations"]["by_traceback"]}
+        for s in tb_truth[:TOP_SITES]:
+            key = tuple(tuple(fr) for fr in s["frames"])
+            check(ours_tb.get(key) == (s["size"], s["count"]),
+                  "%s: traceback %s: size, count %s; tracemalloc says %s"
+                  % (label, key, ours_tb.get(key), (s["size"], s["count"])))
     with open(os.path.join(case, "probe.json")) as f:
         probe = json.load(f)
     out = subprocess.run([tool, "show", "--json", core, hex(probe["addr"])] + tool_args,
