@@ -409,6 +409,8 @@ def main():
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--expect-missing", action="store_true")
+    ap.add_argument("--python", help="an interpreter outside interpreters(), "
+                    "named by --label (skipped if it is not there)")
     argv = sys.argv[1:]
     tool_args = []
     if "--tool-args" in argv:
@@ -422,8 +424,12 @@ def main():
         for label, _, _ in interpreters():
             print(label_name(label))
         return 0
-    found = [(lb, py, pat) for lb, py, pat in interpreters()
-             if label_name(lb) == args.label]
+    if args.python:
+        found = [(args.label, args.python if os.access(args.python, os.X_OK) else None,
+                  args.python)]
+    else:
+        found = [(lb, py, pat) for lb, py, pat in interpreters()
+                 if label_name(lb) == args.label]
     if not found:
         print("skipped: %s: not among the test interpreters" % args.label)
         return EXIT_SKIP
