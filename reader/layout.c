@@ -1641,6 +1641,11 @@ static const struct layout_entry layout_3_14_5[] = {
 	L(odict_size, 112),
 	L(odict_fast_nodes_size, 72),
 	L(odict_inst_dict, 96),
+	/* pymalloc: _PyRuntime.allocators.standard.obj and interp->obmalloc
+	 * from the fact sheet's 3.14.10 column; struct _obmalloc_state, the
+	 * arena objects and pool headers as in 3.13 (unchanged in CPython's
+	 * 3.14 sources). Where _PyRuntime keeps tracemalloc's state is not
+	 * known without DWARF (-1); its tables are as in 3.13. */
 	L(rt_allocators_obj, 960),
 	L(interp_obmalloc, 10904),
 	L(obmalloc_arenas, 512),

@@ -9,7 +9,8 @@ OUT_DIR/mallocstats.txt and aborts, leaving a core.
 
 With --trace N, tracemalloc traces N frames from the start instead, and the
 program writes tracemalloc.take_snapshot().statistics('lineno') to
-OUT_DIR/lineno.json ({file, line, size, count} per line) before it aborts
+OUT_DIR/lineno.json ({file, line, size, count} per line) and
+statistics('traceback') to OUT_DIR/traceback.json before it aborts
 (pymalloc's statistics print nothing under tracemalloc), and the address of
 a bytes object with the line that made it to OUT_DIR/probe.json.
 """
@@ -66,10 +67,17 @@ if trace:
     stats = [{"file": s.traceback[0].filename, "line": s.traceback[0].lineno,
               "size": s.size, "count": s.count}
              for s in snap.statistics("lineno")]
+    # Frames most recent first, as the C tables keep them (a Traceback
+    # iterates from the oldest).
+    tb_stats = [{"size": s.size, "count": s.count,
+                 "frames": [[f.filename, f.lineno] for f in reversed(s.traceback)]}
+                for s in snap.statistics("traceback")]
     del snap
     with open(os.path.join(out_dir, "lineno.json"), "w") as f:
         json.dump(stats, f)
-    del f, stats
+    with open(os.path.join(out_dir, "traceback.json"), "w") as f:
+        json.dump(tb_stats, f)
+    del f, stats, tb_stats
     os.abort()
 
 fd = os.open(os.path.join(out_dir, "mallocstats.txt"),

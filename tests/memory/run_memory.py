@@ -19,11 +19,12 @@ a line, spaces as dashes). For that interpreter:
   live: `memory --pid` of a running program: the regions add up to its
     mappings, their resident bytes to its Rss within 1 %, its 20 MiB
     bytearray's buffer is among the malloc blocks objects own, and the 1000
-    small chunks it freed count as free in tcache and fastbins.
+    small chunks it freed count as free (7 of them in the tcache).
   allocation sites: the same program under tracemalloc records
     tracemalloc.take_snapshot().statistics('lineno'); the top sites of
     `pyheapsnap memory --json --by line` must equal its top sites in file,
-    line, size and count, and `show` of an object must name its line.
+    line, size and count, those of `--by traceback` its statistics('traceback')
+    (5 frames traced), and `show` of an object must name its line.
 
 Exit status: 0 if everything agrees, 1 if not, 77 (skipped) if the
 interpreter is not installed or leaves no core.
@@ -184,9 +185,14 @@ def check_live(label, interp, tool, tool_args):
     owned = sum(r["bytes"] for r in regions if r["kind"] == "malloc" and "objects" in r["name"])
     check(owned >= BIG, "%s: malloc blocks objects own: %d bytes, with a bytearray of %d"
           % (label, owned, BIG))
+    # The first 7 stay in the tcache; the rest sit in a fastbin unless a
+    # larger request consolidated them into free chunks (or the top).
     cached = sum(r["bytes"] for r in regions if r["name"] == "free (tcache and fastbins)")
-    check(cached >= NFREED * 112, "%s: %d bytes free in tcache and fastbins; %d chunks of "
-          "112 bytes were freed there" % (label, cached, NFREED))
+    free = sum(r["bytes"] for r in regions
+               if r["kind"] == "malloc" and r["name"].startswith(("free", "top")))
+    check(cached >= 7 * 112 and free >= NFREED * 112,
+          "%s: %d bytes free in tcache and fastbins, %d free in all; %d chunks of "
+          "112 bytes were freed" % (label, cached, free, NFREED))
     check(rss and abs(resident - rss) <= rss / 100,
           "%s: live regions resident %d bytes; smaps_rollup says %s" % (label, resident, rss))
     if not EXPECT_MISSING:
@@ -340,7 +346,7 @@ TOP_SITES = 5
 def check_allocations(label, interp, tool, tool_args, workdir):
     case = os.path.join(workdir, "tracemalloc")
     os.makedirs(case)
-    core = run_to_core(interp.argv("-I", PROGRAM, case, "--trace", "1"), case,
+    core = run_to_core(interp.argv("-I", PROGRAM, case, "--trace", "5"), case,
                        interp.environ(), 120)
     with open(os.path.join(case, "lineno.json")) as f:
         truth = json.load(f)
@@ -371,6 +377,18 @@ def check_allocations(label, interp, tool, tool_args, workdir):
           "%s: top sites %s; tracemalloc's %s" % (label, ranked, top))
     print("%s: allocations: %d traces; top %d of %d tracemalloc sites compared"
           % (label, a["traces"], len(top), len(truth)), flush=True)
+    # --by traceback: the same traces grouped by their whole traceback.
+    d = run_tool(tool, ["-n", "100000", "--by", "traceback"] + tool_args, core)
+    with open(os.path.join(case, "traceback.json")) as f:
+        tb_truth = json.load(f)
+    if d is not None:
+        ours_tb = {tuple(tuple((fr["file"], fr["line"])) for fr in s["frames"]):
+                   (s["size"], s["count"]) for s in d["allocations"]["by_traceback"]}
+        for s in tb_truth[:TOP_SITES]:
+            key = tuple(tuple(fr) for fr in s["frames"])
+            check(ours_tb.get(key) == (s["size"], s["count"]),
+                  "%s: traceback %s: size, count %s; tracemalloc says %s"
+                  % (label, key, ours_tb.get(key), (s["size"], s["count"])))
     with open(os.path.join(case, "probe.json")) as f:
         probe = json.load(f)
     out = subprocess.run([tool, "show", "--json", core, hex(probe["addr"])] + tool_args,
@@ -391,6 +409,8 @@ def main():
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--expect-missing", action="store_true")
+    ap.add_argument("--python", help="an interpreter outside interpreters(), "
+                    "named by --label (skipped if it is not there)")
     argv = sys.argv[1:]
     tool_args = []
     if "--tool-args" in argv:
@@ -404,7 +424,10 @@ def main():
         for i in interpreters(fetch=False):
             print(label_name(i.label))
         return 0
-    specs = {label_name(i.label): spec for spec, i in zip(SPECS, interpreters(fetch=False))}
+    if args.python:
+        specs = {args.label: args.python}
+    else:
+        specs = {label_name(i.label): spec for spec, i in zip(SPECS, interpreters(fetch=False))}
     if args.label not in specs:
         print("skipped: %s: not among the test interpreters" % args.label)
         return EXIT_SKIP

@@ -73,6 +73,7 @@ def main():
             ["export", snap, "--format", "csv", "-o", os.path.join(work, "tables")],
             ["report", snap, snap, "-o", os.path.join(work, "report.html")],
             ["browse", "--json", snap], ["cycles", snap, "--format", "dot"],
+            ["memory", core], ["memory", "--json", "--by", "traceback", core],
         ]
         if args.reader_only:
             # The reader's paths for this interpreter (DWARF, built-in
