@@ -1665,7 +1665,7 @@ static const struct layout_entry layout_3_14_5[] = {
 	L(pool_szidx, 36),
 	L(pool_nextoffset, 40),
 	L(pool_maxnextoffset, 44),
-	L(rt_tracemalloc, -1),
+	L(rt_tracemalloc, 10296),
 	L(tracemalloc_tracing, 4),
 	L(tracemalloc_traces, 184),
 	L(tracemalloc_domains, 192),
@@ -1732,6 +1732,9 @@ static const struct layout_entry layout_3_15_delta[] = {
 	L(module_md_name, 40),
 	L(module_md_state, 24),
 	L(module_md_state_size, 56),
+	L(rt_allocators_obj, 1088),
+	L(interp_obmalloc, 10880),
+	L(rt_tracemalloc, 10432),
 };
 
 /*
@@ -1773,6 +1776,8 @@ static const struct layout_entry layout_3_14_5_pydebug_delta[] = {
 	L(interp_size, 225880),
 	L(interp_interned, 224640),
 	L(interp_types_builtins, 180256),
+	L(interp_obmalloc, 10912),
+	L(rt_tracemalloc, 26288),
 };
 
 static const struct layout_entry layout_3_15_pydebug_delta[] = {
@@ -1781,6 +1786,8 @@ static const struct layout_entry layout_3_15_pydebug_delta[] = {
 	L(interp_size, 226256),
 	L(interp_interned, 224912),
 	L(interp_types_builtins, 180280),
+	L(interp_obmalloc, 10888),
+	L(rt_tracemalloc, 26432),
 };
 
 #define TABLE(t) (t), (sizeof(t) / sizeof((t)[0]))
