@@ -349,6 +349,11 @@ bool pyhs_gen_frame(const struct pyhs_heap *h, uint64_t gen,
 			if (pyhs_target_read(h->t, f + (uint64_t)L->iframe_stacktop, &st, 4) && st > 0)
 				top = base + 8 * (uint64_t)st;
 		}
+		/* 3.15 leaves a NULL stack reference (a tagged 0) above the
+		 * object it awaits. */
+		if (h->minor >= 15 && top > base + 8 && hrd(h, top - 8, &v) &&
+		    !(v & ~UINT64_C(3)))
+			top -= 8;
 		if (top > base && hrd(h, top - 8, &v) && (v & 3) != 3)
 			g.yf = v & ~UINT64_C(3);
 	}

@@ -825,7 +825,7 @@ static void decode_iframe(struct walker *w, uint64_t f, uint64_t yf,
 			continue;
 		if (i < nlocals)
 			edge(w, v, local_label(w, code, i));
-		else if (yf && v == yf && i + 1 == top)
+		else if (yf && v == yf && i + 2 >= top)
 			edge(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, yf_label));
 		else
 			conservative_edge(w, v, PYHS_LABEL(PYHS_LABEL_INDEX, i));
