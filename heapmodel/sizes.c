@@ -499,8 +499,8 @@ struct ref_rule {
 
 static const struct ref_rule ref_rules[] = {
 	{ "xml.etree.ElementTree.Element", 8, 14, 0, RR_ELEMENT, { 40, 0, 8, 24 } },
-	{ "_pickle.Pickler", 8, 14, 0, RR_MEMO_TABLE, { 16, 16, 24 } },
-	{ "_pickle.Unpickler", 8, 14, 0, RR_ARRAY, { 24, 32 } },
+	{ "_pickle.Pickler", 8, 15, 0, RR_MEMO_TABLE, { 16, 16, 24 } },
+	{ "_pickle.Unpickler", 8, 15, 0, RR_ARRAY, { 24, 32 } },
 	{ "_ctypes.PyCPointerType", 8, 12, 0, RR_STGDICT_PROTO, { 96 } },
 	{ "_ctypes.PyCArrayType", 8, 12, 0, RR_STGDICT_PROTO, { 96 } },
 	{ "_ctypes.PyCSimpleType", 8, 12, 0, RR_STGDICT_PROTO, { 96 } },

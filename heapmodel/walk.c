@@ -232,6 +232,25 @@ static const struct known_field known_state_fields[] = {
 #include "known_state_fields.h"
 };
 
+/* C arrays a state struct points to, whose entries hold references the
+ * module's m_traverse visits, by m_name and version: the pointer at off
+ * in the state, entries of entry_size bytes with a reference at ref, the
+ * last one's word at 0 NULL (decimal's signal and condition maps of
+ * DecCondMap: name, fqname, flag, ex). */
+struct state_array {
+	const char *m_name;
+	uint8_t min_minor, max_minor;
+	uint16_t off, entry_size, ref;
+	const char *name;
+};
+
+static const struct state_array state_arrays[] = {
+	{ "decimal", 13, 15, 176, 32, 24, "state.signal_map.ex" },
+	{ "decimal", 13, 15, 184, 32, 24, "state.cond_map.ex" },
+};
+
+#define MAX_STATE_ARRAY 256
+
 /* Names the word at off unless something nearer the type named it. */
 static bool name_word(struct walker *w, uint32_t *names, uint64_t words,
 		      int64_t off, const char *name)
@@ -1250,6 +1269,29 @@ static void decode_module(struct walker *w, uint64_t addr,
 		struct pending_ref r = { v, PYHS_NO_OBJECT, root_id | PYHS_ROOT_BORROWED };
 		if (!pending_ref_vector_append(&w->pending_roots, r))
 			walker_fail(w, &pyhs_enomem);
+	}
+	for (size_t k = 0; k < sizeof(state_arrays) / sizeof(state_arrays[0]) && !w->stop; k++) {
+		const struct state_array *a = &state_arrays[k];
+		uint64_t arr, first;
+		uint32_t id;
+		if (h->minor < a->min_minor || h->minor > a->max_minor ||
+		    strcmp(a->m_name, def_name) || a->off + 8u > msize ||
+		    !hrd(h, state + a->off, &arr) || !plausible_pointer(arr))
+			continue;
+		if ((err = pyhs_heap_intern_string(h, a->name, &id))) {
+			walker_fail(w, err);
+			break;
+		}
+		for (uint64_t e = 0; e < MAX_STATE_ARRAY && !w->stop; e++) {
+			uint64_t entry = arr + e * a->entry_size;
+			if (!hrd(h, entry, &first) || !first || !hrd(h, entry + a->ref, &v) ||
+			    !plausible_pointer(v))
+				break;
+			unsure_edge(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, id));
+			struct pending_ref r = { v, PYHS_NO_OBJECT, root_id | PYHS_ROOT_BORROWED };
+			if (!pending_ref_vector_append(&w->pending_roots, r))
+				walker_fail(w, &pyhs_enomem);
+		}
 	}
 	w->cur_addr = sa;
 	w->cur_end = se;

@@ -43,8 +43,8 @@ TYPES = [
     ("builtin_method", "PyCMethodObject", "lib"),
     ("itertools.count", "countobject", "lib"),
     ("_thread._localdummy", "localdummyobject", "lib"),
-    ("list_iterator", "listiterobject", "lib"),
-    ("tuple_iterator", "tupleiterobject", "lib"),
+    ("list_iterator", "listiterobject|_PyListIterObject", "lib"),
+    ("tuple_iterator", "tupleiterobject|_PyTupleIterObject", "lib"),
     ("iterator", "seqiterobject", "lib"),
     ("enumerate", "enumobject", "lib"),
     ("map", "mapobject", "lib"),
@@ -84,6 +84,8 @@ TYPES = [
     ("_asyncio.FutureIter", "futureiterobject", "_asyncio"),
     ("TaskStepMethWrapper", "TaskStepMethWrapper", "_asyncio"),
     ("_pickle.Unpickler", "UnpicklerObject", "_pickle"),
+    ("function", "PyFunctionObject", "lib"),
+    ("_contextvars.Context", "PyContext", "lib"),
 ]
 
 # (the module definition's m_name, state struct, where)
@@ -109,7 +111,7 @@ STATES = [
     ("_json", "_jsonmodulestate", "_json"),
     ("_pickle", "PickleState", "_pickle"),
     ("_datetime", "datetime_state", "_datetime"),
-    ("_decimal", "decimal_state", "_decimal"),
+    ("decimal", "decimal_state", "_decimal"),
     ("math", "math_module_state", "math"),
     ("_ssl", "_sslmodulestate", "_ssl"),
     ("_csv", "_csvstate", "_csv"),
@@ -125,17 +127,24 @@ RENAME = {
                  "prop_doc": "__doc__", "prop_name": "__name__"},
     "types.GenericAlias": {"origin": "__origin__", "args": "__args__",
                            "parameters": "__parameters__"},
+    "function": {"func_globals": "__globals__", "func_builtins": "__builtins__",
+                 "func_name": "__name__", "func_qualname": "__qualname__",
+                 "func_code": "__code__", "func_defaults": "__defaults__",
+                 "func_kwdefaults": "__kwdefaults__", "func_closure": "__closure__",
+                 "func_doc": "__doc__", "func_module": "__module__",
+                 "func_annotations": "__annotations__", "func_annotate": "__annotate__",
+                 "func_typeparams": "__type_params__"},
     "_asyncio.Future": {"source_tb": "_source_traceback", "cancel_msg": "_cancel_message"},
     "_asyncio.Task": {"source_tb": "_source_traceback", "cancel_msg": "_cancel_message"},
 }
 # Left out: the instance dict (tp_dictoffset names it). Weak reference
 # lists are written with no name: words that hold no reference.
-SKIP = {"dict", "ob_base"}
+SKIP = {"dict", "func_dict", "ob_base"}
 WEAKLISTS = {"weakreflist", "in_weakreflist", "fut_weakreflist", "task_weakreflist",
-             "func_weakreflist", "m_weakreflist"}
+             "func_weakreflist", "m_weakreflist", "ctx_weakreflist"}
 
 MEMBER = re.compile(r"^/\*\s+(\d+)\s+\|\s+8 \*/ {4}(?P<type>[A-Za-z_][\w ]*?) \*(?P<name>\w+);$")
-OBJECT_POINTER = re.compile(r"^(PyObject|PyTypeObject|struct _object|Py\w*Object|Pdata|_PyErr_StackItem)$")
+OBJECT_POINTER = re.compile(r"^(PyObject|PyTypeObject|struct _object|Py\w*Object|PyContext|Pdata|_PyErr_StackItem)$")
 
 
 def pyenv_root():
