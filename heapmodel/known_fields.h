@@ -259,3 +259,7 @@
 { "_contextvars.Context", 8, 15, 16, ".ctx_prev" },
 { "_contextvars.Context", 8, 15, 24, ".ctx_vars" },
 { "_contextvars.Context", 8, 15, 32, NULL },
+{ "lazy_import", 15, 15, 16, ".lz_builtins" },
+{ "lazy_import", 15, 15, 24, ".lz_from" },
+{ "lazy_import", 15, 15, 32, ".lz_attr" },
+{ "lazy_import", 15, 15, 40, ".lz_code" },

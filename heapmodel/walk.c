@@ -31,8 +31,11 @@
 
 /* PyModuleObject md_def and PyModuleDef m_name/m_size: the same in 3.8 to
  * 3.14 (PyModuleDef_Base is PyObject_HEAD + three pointers); 3.15 keeps the
- * state's size in the module (md_state_size) and no md_def. */
+ * state's size in the module (md_state_size) and no md_def, but md_token
+ * is the definition when md_token_is_def is set. */
 #define MODULE_MD_DEF 24
+#define MODULE_MD_TOKEN_IS_DEF_315 48
+#define MODULE_MD_TOKEN_315 88
 #define MODULEDEF_M_NAME 40
 #define MODULEDEF_M_SIZE 56
 
@@ -182,47 +185,47 @@ struct known_field {
 };
 
 static const struct known_field known_fields[] = {
-	{ "cell", 8, 14, 16, ".cell_contents" },
+	{ "cell", 8, 15, 16, ".cell_contents" },
 	/* lru_list_elem: prev (borrowed), next (the ring's reference to the
 	 * next element; the last one's, to the wrapper, is borrowed), hash,
 	 * key, result */
-	{ "functools._lru_list_elem", 8, 14, 16, NULL },
-	{ "functools._lru_list_elem", 8, 14, 24, ".next" },
-	{ "functools._lru_list_elem", 8, 14, 32, NULL },
-	{ "functools._lru_list_elem", 8, 14, 40, ".key" },
-	{ "functools._lru_list_elem", 8, 14, 48, ".result" },
+	{ "functools._lru_list_elem", 8, 15, 16, NULL },
+	{ "functools._lru_list_elem", 8, 15, 24, ".next" },
+	{ "functools._lru_list_elem", 8, 15, 32, NULL },
+	{ "functools._lru_list_elem", 8, 15, 40, ".key" },
+	{ "functools._lru_list_elem", 8, 15, 48, ".result" },
 	/* lru_cache_object: the ring's root element, wrapper, typed, cache,
 	 * hits, func, maxsize, misses, then kwd_mark and lru_list_elem_type
 	 * (3.10+) and cache_info_type. */
-	{ "functools._lru_cache_wrapper", 8, 14, 16, NULL },
-	{ "functools._lru_cache_wrapper", 8, 14, 24, ".next" },
-	{ "functools._lru_cache_wrapper", 8, 14, 32, NULL },
-	{ "functools._lru_cache_wrapper", 8, 14, 40, NULL },
-	{ "functools._lru_cache_wrapper", 8, 14, 48, NULL },
-	{ "functools._lru_cache_wrapper", 8, 14, 56, NULL },
-	{ "functools._lru_cache_wrapper", 8, 14, 64, NULL },
-	{ "functools._lru_cache_wrapper", 8, 14, 72, ".cache" },
-	{ "functools._lru_cache_wrapper", 8, 14, 80, NULL },
-	{ "functools._lru_cache_wrapper", 8, 14, 88, ".__wrapped__" },
-	{ "functools._lru_cache_wrapper", 8, 14, 96, NULL },
-	{ "functools._lru_cache_wrapper", 8, 14, 104, NULL },
+	{ "functools._lru_cache_wrapper", 8, 15, 16, NULL },
+	{ "functools._lru_cache_wrapper", 8, 15, 24, ".next" },
+	{ "functools._lru_cache_wrapper", 8, 15, 32, NULL },
+	{ "functools._lru_cache_wrapper", 8, 15, 40, NULL },
+	{ "functools._lru_cache_wrapper", 8, 15, 48, NULL },
+	{ "functools._lru_cache_wrapper", 8, 15, 56, NULL },
+	{ "functools._lru_cache_wrapper", 8, 15, 64, NULL },
+	{ "functools._lru_cache_wrapper", 8, 15, 72, ".cache" },
+	{ "functools._lru_cache_wrapper", 8, 15, 80, NULL },
+	{ "functools._lru_cache_wrapper", 8, 15, 88, ".__wrapped__" },
+	{ "functools._lru_cache_wrapper", 8, 15, 96, NULL },
+	{ "functools._lru_cache_wrapper", 8, 15, 104, NULL },
 	{ "functools._lru_cache_wrapper", 8, 9, 112, ".cache_info_type" },
-	{ "functools._lru_cache_wrapper", 10, 14, 112, ".kwd_mark" },
-	{ "functools._lru_cache_wrapper", 10, 14, 120, ".lru_list_elem_type" },
-	{ "functools._lru_cache_wrapper", 10, 14, 128, ".cache_info_type" },
+	{ "functools._lru_cache_wrapper", 10, 15, 112, ".kwd_mark" },
+	{ "functools._lru_cache_wrapper", 10, 15, 120, ".lru_list_elem_type" },
+	{ "functools._lru_cache_wrapper", 10, 15, 128, ".cache_info_type" },
 	/* PyModuleDef: m_base.m_init, m_index, m_copy (the dict a
 	 * single-phase module is copied from), then C data */
-	{ "moduledef", 8, 14, 16, NULL },
-	{ "moduledef", 8, 14, 24, NULL },
-	{ "moduledef", 8, 14, 32, ".m_copy" },
-	{ "moduledef", 8, 14, 40, NULL },
-	{ "moduledef", 8, 14, 48, NULL },
-	{ "moduledef", 8, 14, 56, NULL },
-	{ "moduledef", 8, 14, 64, NULL },
-	{ "moduledef", 8, 14, 72, NULL },
-	{ "moduledef", 8, 14, 80, NULL },
-	{ "moduledef", 8, 14, 88, NULL },
-	{ "moduledef", 8, 14, 96, NULL },
+	{ "moduledef", 8, 15, 16, NULL },
+	{ "moduledef", 8, 15, 24, NULL },
+	{ "moduledef", 8, 15, 32, ".m_copy" },
+	{ "moduledef", 8, 15, 40, NULL },
+	{ "moduledef", 8, 15, 48, NULL },
+	{ "moduledef", 8, 15, 56, NULL },
+	{ "moduledef", 8, 15, 64, NULL },
+	{ "moduledef", 8, 15, 72, NULL },
+	{ "moduledef", 8, 15, 80, NULL },
+	{ "moduledef", 8, 15, 88, NULL },
+	{ "moduledef", 8, 15, 96, NULL },
 #include "known_fields.h"
 };
 
@@ -1236,7 +1239,12 @@ static void decode_module(struct walker *w, uint64_t addr,
 	 * type; the other words are scanned. */
 	char def_name[64] = "";
 	uint64_t np;
-	if (has_def && hrd(h, def + MODULEDEF_M_NAME, &np))
+	uint8_t token_is_def = 0;
+	if (!has_def && h->minor == 15 &&
+	    pyhs_target_read(h->t, addr + MODULE_MD_TOKEN_IS_DEF_315, &token_is_def, 1) &&
+	    token_is_def && hrd(h, addr + MODULE_MD_TOKEN_315, &def) && !plausible_pointer(def))
+		def = 0;
+	if (def && hrd(h, def + MODULEDEF_M_NAME, &np))
 		pyhs_read_cstr(h, np, def_name, sizeof(def_name));
 	uint64_t sa = w->cur_addr, se = w->cur_end;
 	w->cur_addr = state;

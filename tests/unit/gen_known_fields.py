@@ -86,6 +86,7 @@ TYPES = [
     ("_pickle.Unpickler", "UnpicklerObject", "_pickle"),
     ("function", "PyFunctionObject", "lib"),
     ("_contextvars.Context", "PyContext", "lib"),
+    ("lazy_import", "PyLazyImportObject", "lib"),
 ]
 
 # (the module definition's m_name, state struct, where)
