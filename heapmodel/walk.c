@@ -1193,6 +1193,20 @@ static uint64_t gc_extra(struct walker *w, const struct pyhs_type_info *ti,
  * is scanned conservatively: its words that are objects' addresses are
  * the module's references (its m_traverse visits them) and roots named
  * "module NAME state". */
+/* A word of a module's state: an edge of the module (made an object when
+ * known says a table describes the word) and a borrowed root. */
+static void state_ref(struct walker *w, uint64_t v, uint32_t label,
+		      uint32_t root_id, bool known)
+{
+	if (known)
+		unsure_edge(w, v, label);
+	else
+		conservative_edge(w, v, label);
+	struct pending_ref r = { v, PYHS_NO_OBJECT, root_id | PYHS_ROOT_BORROWED };
+	if (!pending_ref_vector_append(&w->pending_roots, r))
+		walker_fail(w, &pyhs_enomem);
+}
+
 static void decode_module(struct walker *w, uint64_t addr,
 			  const struct pyhs_type_info *ti)
 {
@@ -1270,13 +1284,7 @@ static void decode_module(struct walker *w, uint64_t addr,
 			walker_fail(w, err);
 			break;
 		}
-		if (known)
-			unsure_edge(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, id));
-		else
-			conservative_edge(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, id));
-		struct pending_ref r = { v, PYHS_NO_OBJECT, root_id | PYHS_ROOT_BORROWED };
-		if (!pending_ref_vector_append(&w->pending_roots, r))
-			walker_fail(w, &pyhs_enomem);
+		state_ref(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, id), root_id, known != NULL);
 	}
 	for (size_t k = 0; k < sizeof(state_arrays) / sizeof(state_arrays[0]) && !w->stop; k++) {
 		const struct state_array *a = &state_arrays[k];
@@ -1295,10 +1303,7 @@ static void decode_module(struct walker *w, uint64_t addr,
 			if (!hrd(h, entry, &first) || !first || !hrd(h, entry + a->ref, &v) ||
 			    !plausible_pointer(v))
 				break;
-			unsure_edge(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, id));
-			struct pending_ref r = { v, PYHS_NO_OBJECT, root_id | PYHS_ROOT_BORROWED };
-			if (!pending_ref_vector_append(&w->pending_roots, r))
-				walker_fail(w, &pyhs_enomem);
+			state_ref(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, id), root_id, true);
 		}
 	}
 	w->cur_addr = sa;
