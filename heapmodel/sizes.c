@@ -77,38 +77,39 @@ struct size_rule {
 	int32_t f[NF];
 };
 
-#define ALL 8, 14
-/* Offsets from the DWARF of pyenv's 3.8-3.13 and Debian's 3.11 and 3.14
- * builds, each row checked against the oracle. */
+#define ALL 8, 15
+/* Offsets from the DWARF of pyenv's 3.8-3.13 and Debian's 3.11, 3.14 and
+ * 3.15 builds, each row checked against the oracle. */
 static const struct size_rule rules[] = {
-	{ "_io.BufferedReader", 8, 14, SR_BUFFER, { 56, 120 } },
-	{ "_io.BufferedWriter", 8, 14, SR_BUFFER, { 56, 120 } },
-	{ "_io.BufferedRandom", 8, 14, SR_BUFFER, { 56, 120 } },
-	{ "_io.BytesIO", 8, 14, SR_BYTESIO, { 16 } },
+	{ "_io.BufferedReader", 8, 15, SR_BUFFER, { 56, 120 } },
+	{ "_io.BufferedWriter", 8, 15, SR_BUFFER, { 56, 120 } },
+	{ "_io.BufferedRandom", 8, 15, SR_BUFFER, { 56, 120 } },
+	{ "_io.BytesIO", 8, 15, SR_BYTESIO, { 16 } },
 	{ "Struct", 8, 8, SR_STRUCT, { 32, 32 } },
-	{ "_struct.Struct", 9, 14, SR_STRUCT, { 32, 32 } },
+	{ "_struct.Struct", 9, 15, SR_STRUCT, { 32, 32 } },
 	{ "collections.deque", ALL, SR_NONE, { 0 } },
-	{ "itertools.combinations", 8, 14, SR_COUNT, { 40, 8, 0 } },
-	{ "itertools.combinations_with_replacement", 8, 14, SR_COUNT, { 40, 8, 0 } },
-	{ "itertools.permutations", 8, 14, SR_TUPLE_COUNT, { 16, 48 } },
-	{ "itertools.product", 8, 14, SR_TUPLE_COUNT, { 16, -1 } },
-	{ "array.array", 8, 14, SR_ARRAY, { 32, 40, 4 } },
+	{ "itertools.combinations", 8, 15, SR_COUNT, { 40, 8, 0 } },
+	{ "itertools.combinations_with_replacement", 8, 15, SR_COUNT, { 40, 8, 0 } },
+	{ "itertools.permutations", 8, 15, SR_TUPLE_COUNT, { 16, 48 } },
+	{ "itertools.product", 8, 15, SR_TUPLE_COUNT, { 16, -1 } },
+	{ "array.array", 8, 15, SR_ARRAY, { 32, 40, 4 } },
 	{ "_pickle.Pickler", 8, 12, SR_PICKLER, { 16, 16, 64 } },
 	{ "_pickle.Pickler", 13, 13, SR_PICKLER, { 16, 16, 56 } },
-	{ "_pickle.Pickler", 14, 14, SR_PICKLER, { 16, 16, 64 } },
+	{ "_pickle.Pickler", 14, 15, SR_PICKLER, { 16, 16, 64 } },
 	{ "_pickle.Unpickler", 8, 12, SR_UNPICKLER, { 24, 32, 240, 256, 152, 224, 232 } },
 	{ "_pickle.Unpickler", 13, 13, SR_UNPICKLER, { 24, 32, 232, 248, 144, 216, 224 } },
 	{ "_pickle.Unpickler", 14, 14, SR_UNPICKLER, { 24, 32, 256, 272, 152, 240, 248 } },
-	{ "xml.etree.ElementTree.Element", 8, 14, SR_ELEMENT, { 40, 64, 24, 32, 16 } },
+	{ "_pickle.Unpickler", 15, 15, SR_UNPICKLER, { 24, 32, 264, 280, 160, 248, 256 } },
+	{ "xml.etree.ElementTree.Element", 8, 15, SR_ELEMENT, { 40, 64, 24, 32, 16 } },
 	{ "StgDict", 8, 12, SR_STGDICT, { 192 - 48, 168, 176, 88, 64 } },
 	{ "_ctypes.CType_Type", 13, 13, SR_CTYPE_TYPE, { 0, 136, 144, 48, 24 } },
-	{ "_ctypes.CType_Type", 14, 14, SR_CTYPE_TYPE, { 0, 144, 152, 48, 24 } },
-	{ "decimal.Decimal", 8, 14, SR_DECIMAL, { 24, 32 } },
+	{ "_ctypes.CType_Type", 14, 15, SR_CTYPE_TYPE, { 0, 144, 152, 48, 24 } },
+	{ "decimal.Decimal", 8, 15, SR_DECIMAL, { 24, 32 } },
 	{ "code", 8, 10, SR_CODE_OLD, { 144, 96, 88, 160, 172, 48, 32 } },
 	{ "code", 11, 11, SR_CODE, { 176 } },
 	{ "code", 12, 12, SR_CODE, { 184 } },
 	{ "code", 13, 13, SR_CODE, { 192 } },
-	{ "code", 14, 14, SR_CODE, { 200 } },
+	{ "code", 14, 15, SR_CODE, { 200 } },
 	/* numpy 1.x (PyArrayObject_fields, PyArray_Descr of 96 bytes) */
 	{ "numpy.ndarray", ALL, SR_NDARRAY, { 24, 32, 56, 64, 32, 96 } },
 	{ "numpy.bool_", ALL, SR_NPY_SCALAR, { 1 } },
@@ -498,9 +499,9 @@ struct ref_rule {
 };
 
 static const struct ref_rule ref_rules[] = {
-	{ "xml.etree.ElementTree.Element", 8, 14, 0, RR_ELEMENT, { 40, 0, 8, 24 } },
-	{ "_pickle.Pickler", 8, 14, 0, RR_MEMO_TABLE, { 16, 16, 24 } },
-	{ "_pickle.Unpickler", 8, 14, 0, RR_ARRAY, { 24, 32 } },
+	{ "xml.etree.ElementTree.Element", 8, 15, 0, RR_ELEMENT, { 40, 0, 8, 24 } },
+	{ "_pickle.Pickler", 8, 15, 0, RR_MEMO_TABLE, { 16, 16, 24 } },
+	{ "_pickle.Unpickler", 8, 15, 0, RR_ARRAY, { 24, 32 } },
 	{ "_ctypes.PyCPointerType", 8, 12, 0, RR_STGDICT_PROTO, { 96 } },
 	{ "_ctypes.PyCArrayType", 8, 12, 0, RR_STGDICT_PROTO, { 96 } },
 	{ "_ctypes.PyCSimpleType", 8, 12, 0, RR_STGDICT_PROTO, { 96 } },
@@ -508,7 +509,7 @@ static const struct ref_rule ref_rules[] = {
 	{ "_ctypes.PyCStructType", 8, 12, 0, RR_STGDICT_PROTO, { 96 } },
 	{ "_ctypes.UnionType", 8, 12, 0, RR_STGDICT_PROTO, { 96 } },
 	/* Cython 0.29's functions (a 184-byte layout): their defaults */
-	{ "cython_function_or_method", 8, 14, 184, RR_ARRAY_INT, { 120, 128 } },
+	{ "cython_function_or_method", 8, 15, 184, RR_ARRAY_INT, { 120, 128 } },
 };
 
 #define MAX_OWNED_REFS (1u << 20)

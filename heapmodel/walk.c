@@ -31,8 +31,11 @@
 
 /* PyModuleObject md_def and PyModuleDef m_name/m_size: the same in 3.8 to
  * 3.14 (PyModuleDef_Base is PyObject_HEAD + three pointers); 3.15 keeps the
- * state's size in the module (md_state_size) and no md_def. */
+ * state's size in the module (md_state_size) and no md_def, but md_token
+ * is the definition when md_token_is_def is set. */
 #define MODULE_MD_DEF 24
+#define MODULE_MD_TOKEN_IS_DEF_315 48
+#define MODULE_MD_TOKEN_315 88
 #define MODULEDEF_M_NAME 40
 #define MODULEDEF_M_SIZE 56
 
@@ -184,47 +187,47 @@ struct known_field {
 };
 
 static const struct known_field known_fields[] = {
-	{ "cell", 8, 14, 16, ".cell_contents" },
+	{ "cell", 8, 15, 16, ".cell_contents" },
 	/* lru_list_elem: prev (borrowed), next (the ring's reference to the
 	 * next element; the last one's, to the wrapper, is borrowed), hash,
 	 * key, result */
-	{ "functools._lru_list_elem", 8, 14, 16, NULL },
-	{ "functools._lru_list_elem", 8, 14, 24, ".next" },
-	{ "functools._lru_list_elem", 8, 14, 32, NULL },
-	{ "functools._lru_list_elem", 8, 14, 40, ".key" },
-	{ "functools._lru_list_elem", 8, 14, 48, ".result" },
+	{ "functools._lru_list_elem", 8, 15, 16, NULL },
+	{ "functools._lru_list_elem", 8, 15, 24, ".next" },
+	{ "functools._lru_list_elem", 8, 15, 32, NULL },
+	{ "functools._lru_list_elem", 8, 15, 40, ".key" },
+	{ "functools._lru_list_elem", 8, 15, 48, ".result" },
 	/* lru_cache_object: the ring's root element, wrapper, typed, cache,
 	 * hits, func, maxsize, misses, then kwd_mark and lru_list_elem_type
 	 * (3.10+) and cache_info_type. */
-	{ "functools._lru_cache_wrapper", 8, 14, 16, NULL },
-	{ "functools._lru_cache_wrapper", 8, 14, 24, ".next" },
-	{ "functools._lru_cache_wrapper", 8, 14, 32, NULL },
-	{ "functools._lru_cache_wrapper", 8, 14, 40, NULL },
-	{ "functools._lru_cache_wrapper", 8, 14, 48, NULL },
-	{ "functools._lru_cache_wrapper", 8, 14, 56, NULL },
-	{ "functools._lru_cache_wrapper", 8, 14, 64, NULL },
-	{ "functools._lru_cache_wrapper", 8, 14, 72, ".cache" },
-	{ "functools._lru_cache_wrapper", 8, 14, 80, NULL },
-	{ "functools._lru_cache_wrapper", 8, 14, 88, ".__wrapped__" },
-	{ "functools._lru_cache_wrapper", 8, 14, 96, NULL },
-	{ "functools._lru_cache_wrapper", 8, 14, 104, NULL },
+	{ "functools._lru_cache_wrapper", 8, 15, 16, NULL },
+	{ "functools._lru_cache_wrapper", 8, 15, 24, ".next" },
+	{ "functools._lru_cache_wrapper", 8, 15, 32, NULL },
+	{ "functools._lru_cache_wrapper", 8, 15, 40, NULL },
+	{ "functools._lru_cache_wrapper", 8, 15, 48, NULL },
+	{ "functools._lru_cache_wrapper", 8, 15, 56, NULL },
+	{ "functools._lru_cache_wrapper", 8, 15, 64, NULL },
+	{ "functools._lru_cache_wrapper", 8, 15, 72, ".cache" },
+	{ "functools._lru_cache_wrapper", 8, 15, 80, NULL },
+	{ "functools._lru_cache_wrapper", 8, 15, 88, ".__wrapped__" },
+	{ "functools._lru_cache_wrapper", 8, 15, 96, NULL },
+	{ "functools._lru_cache_wrapper", 8, 15, 104, NULL },
 	{ "functools._lru_cache_wrapper", 8, 9, 112, ".cache_info_type" },
-	{ "functools._lru_cache_wrapper", 10, 14, 112, ".kwd_mark" },
-	{ "functools._lru_cache_wrapper", 10, 14, 120, ".lru_list_elem_type" },
-	{ "functools._lru_cache_wrapper", 10, 14, 128, ".cache_info_type" },
+	{ "functools._lru_cache_wrapper", 10, 15, 112, ".kwd_mark" },
+	{ "functools._lru_cache_wrapper", 10, 15, 120, ".lru_list_elem_type" },
+	{ "functools._lru_cache_wrapper", 10, 15, 128, ".cache_info_type" },
 	/* PyModuleDef: m_base.m_init, m_index, m_copy (the dict a
 	 * single-phase module is copied from), then C data */
-	{ "moduledef", 8, 14, 16, NULL },
-	{ "moduledef", 8, 14, 24, NULL },
-	{ "moduledef", 8, 14, 32, ".m_copy" },
-	{ "moduledef", 8, 14, 40, NULL },
-	{ "moduledef", 8, 14, 48, NULL },
-	{ "moduledef", 8, 14, 56, NULL },
-	{ "moduledef", 8, 14, 64, NULL },
-	{ "moduledef", 8, 14, 72, NULL },
-	{ "moduledef", 8, 14, 80, NULL },
-	{ "moduledef", 8, 14, 88, NULL },
-	{ "moduledef", 8, 14, 96, NULL },
+	{ "moduledef", 8, 15, 16, NULL },
+	{ "moduledef", 8, 15, 24, NULL },
+	{ "moduledef", 8, 15, 32, ".m_copy" },
+	{ "moduledef", 8, 15, 40, NULL },
+	{ "moduledef", 8, 15, 48, NULL },
+	{ "moduledef", 8, 15, 56, NULL },
+	{ "moduledef", 8, 15, 64, NULL },
+	{ "moduledef", 8, 15, 72, NULL },
+	{ "moduledef", 8, 15, 80, NULL },
+	{ "moduledef", 8, 15, 88, NULL },
+	{ "moduledef", 8, 15, 96, NULL },
 #include "known_fields.h"
 };
 
@@ -233,6 +236,25 @@ static const struct known_field known_fields[] = {
 static const struct known_field known_state_fields[] = {
 #include "known_state_fields.h"
 };
+
+/* C arrays a state struct points to, whose entries hold references the
+ * module's m_traverse visits, by m_name and version: the pointer at off
+ * in the state, entries of entry_size bytes with a reference at ref, the
+ * last one's word at 0 NULL (decimal's signal and condition maps of
+ * DecCondMap: name, fqname, flag, ex). */
+struct state_array {
+	const char *m_name;
+	uint8_t min_minor, max_minor;
+	uint16_t off, entry_size, ref;
+	const char *name;
+};
+
+static const struct state_array state_arrays[] = {
+	{ "decimal", 13, 15, 176, 32, 24, "state.signal_map.ex" },
+	{ "decimal", 13, 15, 184, 32, 24, "state.cond_map.ex" },
+};
+
+#define MAX_STATE_ARRAY 256
 
 /* Names the word at off unless something nearer the type named it. */
 static bool name_word(struct walker *w, uint32_t *names, uint64_t words,
@@ -1229,6 +1251,20 @@ static uint64_t gc_extra(struct walker *w, const struct pyhs_type_info *ti,
  * is scanned conservatively: its words that are objects' addresses are
  * the module's references (its m_traverse visits them) and roots named
  * "module NAME state". */
+/* A word of a module's state: an edge of the module (made an object when
+ * known says a table describes the word) and a borrowed root. */
+static void state_ref(struct walker *w, uint64_t v, uint32_t label,
+		      uint32_t root_id, bool known)
+{
+	if (known)
+		unsure_edge(w, v, label);
+	else
+		conservative_edge(w, v, label);
+	struct pending_ref r = { v, PYHS_NO_OBJECT, root_id | PYHS_ROOT_BORROWED };
+	if (!pending_ref_vector_append(&w->pending_roots, r))
+		walker_fail(w, &pyhs_enomem);
+}
+
 static void decode_module(struct walker *w, uint64_t addr,
 			  const struct pyhs_type_info *ti)
 {
@@ -1275,7 +1311,12 @@ static void decode_module(struct walker *w, uint64_t addr,
 	 * type; the other words are scanned. */
 	char def_name[64] = "";
 	uint64_t np;
-	if (has_def && hrd(h, def + MODULEDEF_M_NAME, &np))
+	uint8_t token_is_def = 0;
+	if (!has_def && h->minor == 15 &&
+	    pyhs_target_read(h->t, addr + MODULE_MD_TOKEN_IS_DEF_315, &token_is_def, 1) &&
+	    token_is_def && hrd(h, addr + MODULE_MD_TOKEN_315, &def) && !plausible_pointer(def))
+		def = 0;
+	if (def && hrd(h, def + MODULEDEF_M_NAME, &np))
 		pyhs_read_cstr(h, np, def_name, sizeof(def_name));
 	uint64_t sa = w->cur_addr, se = w->cur_end;
 	w->cur_addr = state;
@@ -1301,13 +1342,27 @@ static void decode_module(struct walker *w, uint64_t addr,
 			walker_fail(w, err);
 			break;
 		}
-		if (known)
-			unsure_edge(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, id));
-		else
-			conservative_edge(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, id));
-		struct pending_ref r = { v, PYHS_NO_OBJECT, root_id | PYHS_ROOT_BORROWED };
-		if (!pending_ref_vector_append(&w->pending_roots, r))
-			walker_fail(w, &pyhs_enomem);
+		state_ref(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, id), root_id, known != NULL);
+	}
+	for (size_t k = 0; k < sizeof(state_arrays) / sizeof(state_arrays[0]) && !w->stop; k++) {
+		const struct state_array *a = &state_arrays[k];
+		uint64_t arr, first;
+		uint32_t id;
+		if (h->minor < a->min_minor || h->minor > a->max_minor ||
+		    strcmp(a->m_name, def_name) || a->off + 8u > msize ||
+		    !hrd(h, state + a->off, &arr) || !plausible_pointer(arr))
+			continue;
+		if ((err = pyhs_heap_intern_string(h, a->name, &id))) {
+			walker_fail(w, err);
+			break;
+		}
+		for (uint64_t e = 0; e < MAX_STATE_ARRAY && !w->stop; e++) {
+			uint64_t entry = arr + e * a->entry_size;
+			if (!hrd(h, entry, &first) || !first || !hrd(h, entry + a->ref, &v) ||
+			    !plausible_pointer(v))
+				break;
+			state_ref(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, id), root_id, true);
+		}
 	}
 	w->cur_addr = sa;
 	w->cur_end = se;
