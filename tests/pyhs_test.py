@@ -333,8 +333,10 @@ def parse_runner_args(description, add_arguments=None):
         add_arguments(p)
     args = p.parse_args(argv)
     args.tool = os.path.abspath(args.tool)
-    args.tool_args = tool_args
-    args.label = args.label or os.path.basename(args.python)
+    spec = args.python
+    python_arg(args)
+    args.tool_args = args.interp.tool_args + tool_args
+    args.label = args.label or os.path.basename(spec)
     return args
 
 

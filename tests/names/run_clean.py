@@ -26,7 +26,7 @@ import tempfile
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, TESTS)
-from pyhs_test import NoCore, clean_env, parse_runner_args, run_to_core  # noqa: E402
+from pyhs_test import NoCore, parse_runner_args, run_to_core  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXIT_SKIP = 77
@@ -41,20 +41,20 @@ def parse_args():
 def programs(args, workdir):
     """(name, argv) of the programs to run."""
     if args.third_party:
-        return [("third-party", [args.python, "-I", os.path.join(HERE, "thirdparty_program.py")])]
+        return [("third-party", args.interp.argv("-I", os.path.join(HERE, "thirdparty_program.py")))]
     return [
-        ("bare interpreter", [args.python, "-I", "-c", "import os; os.abort()"]),
-        ("oracle heap", [args.python, "-I", os.path.join(TESTS, "oracle", "heap_program.py"),
-                         os.path.join(workdir, "oracle-truth.jsonl")]),
-        ("names heap", [args.python, "-I", os.path.join(HERE, "names_program.py"),
-                        os.path.join(workdir, "names-truth.json")]),
+        ("bare interpreter", args.interp.argv("-I", "-c", "import os; os.abort()")),
+        ("oracle heap", args.interp.argv("-I", os.path.join(TESTS, "oracle", "heap_program.py"),
+                         os.path.join(workdir, "oracle-truth.jsonl"))),
+        ("names heap", args.interp.argv("-I", os.path.join(HERE, "names_program.py"),
+                        os.path.join(workdir, "names-truth.json"))),
     ]
 
 
 def main():
     args = parse_args()
-    if not os.access(args.python, os.X_OK):
-        print("skipped: %s: %s is not installed" % (args.label, args.python))
+    if not args.interp.path:
+        print("skipped: %s: %s" % (args.label, args.interp.missing))
         return EXIT_SKIP
     passed = failed = 0
     for k in range(len(programs(args, ""))):
@@ -62,7 +62,7 @@ def main():
         try:
             name, argv = programs(args, workdir)[k]
             try:
-                core = run_to_core(argv, workdir, clean_env(), 180)
+                core = run_to_core(argv, workdir, args.interp.environ(), 180)
             except NoCore as e:
                 if "status 77" in str(e) or "wrote no core" in str(e):
                     print("skipped: %s: %s: %s" % (args.label, name, e))

@@ -29,7 +29,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import NoCore, clean_env, parse_runner_args, run_to_core  # noqa: E402
+from pyhs_test import NoCore, parse_runner_args, run_to_core  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAM = os.path.join(HERE, "names_program.py")
@@ -78,16 +78,16 @@ def export_edges(args, core, wanted):
 
 def main():
     args = parse_args()
-    if not os.access(args.python, os.X_OK):
-        print("skipped: %s: %s is not installed" % (args.label, args.python))
+    if not args.interp.path:
+        print("skipped: %s: %s" % (args.label, args.interp.missing))
         return 77
     workdir = args.keep or tempfile.mkdtemp(prefix="pyheapsnap-names-")
     os.makedirs(workdir, exist_ok=True)
     truth_path = os.path.join(workdir, "truth.json")
     try:
         try:
-            core = run_to_core([args.python, "-I", PROGRAM, truth_path], workdir,
-                               clean_env(), 120)
+            core = run_to_core(args.interp.argv("-I", PROGRAM, truth_path), workdir,
+                               args.interp.environ(), 120)
         except NoCore as e:
             print("skipped: %s: %s" % (args.label, e))
             return 77
