@@ -77,7 +77,9 @@ def type_counts(tool, core, args):
     out = run_tool(tool, ["export", "--format", "jsonl", core] + args)
     for n, line in enumerate(out.splitlines()):
         if n and line.strip():
-            counts[json.loads(line)["type"]] += 1
+            record = json.loads(line)
+            if "addr" in record:  # objects, not the root records after them
+                counts[record["type"]] += 1
     return counts
 
 
