@@ -240,6 +240,9 @@ def main():
     table = STATES if states else TYPES
     rows = {}
     for version in VERSIONS:
+        if not objfiles(version, "lib"):
+            # A table without a version's rows would drop them unnoticed.
+            sys.exit("gen_known_fields.py: no DWARF of CPython %s found" % version)
         minor = int(version.split(".")[1])
         for tp_name, struct, where in table:
             for off, name in members(objfiles(version, where), struct,
