@@ -194,16 +194,39 @@ struct pyhs_error *write_output(const char *path, enum pyhs_output_kind kind,
 {
 	if (!path)
 		return write(ctx, stdout);
+	/* A signal while the file is written removes the temporary file and
+	 * exits 128 + the signal (signals.c); during the create and the commit
+	 * it is held until they are done. */
 	struct pyhs_output *out;
-	struct pyhs_error *err = pyhs_output_create(path, kind, NULL, &out);
-	if (err)
+	signals_install(true);
+	signals_defer(true);
+	struct pyhs_error *err = pyhs_output_create(path, kind, &signals_cancel, &out);
+	if (!err)
+		signals_temporary(pyhs_output_temporary(out));
+	signals_defer(false);
+	int code = signals_exit_status();
+	if (err || code) {
+		if (!err)
+			pyhs_output_destroy(out);
+		if (code)
+			exit(code);
 		return err;
+	}
 	FILE *f = pyhs_output_stream(out);
 	if (!f)
 		err = pyhs_error_os(errno, "cannot write '%s'", path);
-	else if (!(err = write(ctx, f)))
-		err = pyhs_output_commit(out);
+	else
+		err = write(ctx, f);
+	signals_defer(true);
+	if (!err && !(err = pyhs_output_commit(out)))
+		signals_written();
+	signals_defer(false);
+	signals_temporary(NULL);
 	pyhs_output_destroy(out);
+	if ((code = signals_exit_status())) {
+		pyhs_error_destroy(err);
+		exit(code);
+	}
 	return err;
 }
 
