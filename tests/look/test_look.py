@@ -37,7 +37,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from pyhs_test import clean_env, NoCore, run_to_core  # noqa: E402
+from pyhs_test import NoCore, interpreter, run_to_core  # noqa: E402
 
 EXIT_SKIP = 77
 NPM_PACKAGES = ["@memlab/heap-analysis@2", "speedscope@1", "ajv@8"]
@@ -453,7 +453,8 @@ def check_report_growth(look):
         d = look.path("grow-" + entries)
         os.makedirs(d, exist_ok=True)
         try:
-            cores.append(run_to_core([look.python, "-I", grow, entries], d, clean_env(), 120))
+            cores.append(run_to_core(look.python.argv("-I", grow, entries), d,
+                                     look.python.environ(), 120))
         except NoCore as e:
             raise Skip(str(e))
     out = look.path("growth.html")
@@ -679,21 +680,22 @@ def main(argv):
     p.add_argument("--keep", metavar="DIR")
     p.add_argument("--only", help="run the checks whose name has this text")
     args = p.parse_args(argv)
-    label = args.label or os.path.basename(args.python)
-    if not os.access(args.python, os.X_OK):
-        print("skip %s: %s not installed" % (label, args.python))
+    interp = interpreter(args.python)
+    label = args.label or interp.label
+    if not interp.path:
+        print("skip %s: %s" % (label, interp.missing))
         return EXIT_SKIP
     workdir = args.keep or tempfile.mkdtemp(prefix="pyhs-look-")
     os.makedirs(workdir, exist_ok=True)
     try:
         if args.third_party:
-            argv_p = [args.python, "-I", os.path.join(HERE, "third_party_program.py")]
+            argv_p = interp.argv("-I", os.path.join(HERE, "third_party_program.py"))
         else:
-            argv_p = [args.python, "-I", os.path.join(os.path.dirname(HERE), "oracle",
-                                                       "heap_program.py"),
-                      os.path.join(workdir, "truth.jsonl")]
+            argv_p = interp.argv("-I", os.path.join(os.path.dirname(HERE), "oracle",
+                                                     "heap_program.py"),
+                                 os.path.join(workdir, "truth.jsonl"))
         try:
-            core = run_to_core(argv_p, workdir, clean_env(), 120)
+            core = run_to_core(argv_p, workdir, interp.environ(), 120)
         except NoCore as e:
             print("skip %s: %s" % (label, e))
             return EXIT_SKIP
@@ -703,7 +705,7 @@ def main(argv):
         look = Look(os.path.abspath(args.tool), core, workdir)
         look.run("snapshot", core, "-o", snap)
         look.original_core, look.core = core, snap
-        look.python = args.python
+        look.python = interp
         passed = failed = skipped = 0
         for name, fn in CHECKS:
             if args.only and args.only not in name:
