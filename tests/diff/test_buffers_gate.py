@@ -18,7 +18,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from pyhs_test import NoCore, clean_env, run_to_core  # noqa: E402
+from pyhs_test import NoCore, interpreter, run_to_core  # noqa: E402
 
 MIB = 1 << 20
 
@@ -29,8 +29,9 @@ def main():
     p.add_argument("--python", required=True)
     p.add_argument("--kind", choices=("array", "numpy"), required=True)
     args = p.parse_args()
-    if not os.path.exists(args.python):
-        print("skipped: %s not installed" % args.python)
+    interp = interpreter(args.python)
+    if not interp.path:
+        print("skipped: %s" % interp.missing)
         return 77
     tool = os.path.abspath(args.tool)
     work = tempfile.mkdtemp(prefix="pyheapsnap-buffers-")
@@ -39,16 +40,17 @@ def main():
         for n in (0, 20):
             d = os.path.join(work, str(n))
             os.makedirs(d)
-            argv = [args.python, "-I", os.path.join(HERE, "buffers_program.py"),
-                    args.kind, str(n)]
-            probe = subprocess.run(argv[:2] + ["-c", "import numpy"] if args.kind == "numpy"
-                                   else argv[:2] + ["-c", "pass"],
+            argv = interp.argv("-I", os.path.join(HERE, "buffers_program.py"),
+                               args.kind, str(n))
+            probe = subprocess.run(interp.argv("-I", "-c", "import numpy" if args.kind == "numpy"
+                                               else "pass"),
+                                   env=interp.environ(),
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             if probe.returncode != 0:
                 print("skipped: %s cannot import numpy" % args.python)
                 return 77
             try:
-                cores.append(run_to_core(argv, d, clean_env(), 120))
+                cores.append(run_to_core(argv, d, interp.environ(), 120))
             except NoCore as e:
                 print("FAIL: %s" % e)
                 return 1
