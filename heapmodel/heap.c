@@ -279,7 +279,11 @@ struct pyhs_error *pyhs_heap_build(const struct pyhs_target *t,
 		return &pyhs_enomem;
 	h->t = t;
 	h->L = pyhs_target_layout(t);
+	/* A version newer than this build knows is read over the newest
+	 * layout it knows, and so by that version's rules. */
 	h->minor = (pyhs_target_py_version(t) >> 16) & 0xff;
+	if (h->minor > PYHS_NEWEST_MINOR)
+		h->minor = PYHS_NEWEST_MINOR;
 	h->max_objects = opts && opts->max_objects ? opts->max_objects :
 						     PYHS_DEFAULT_MAX_OBJECTS;
 	if (h->max_objects > UINT32_MAX - 1)
@@ -708,6 +712,8 @@ struct pyhs_error *pyhs_heap_assemble(struct pyhs_heap_parts *p,
 	pyhs_addr_u32_map_init(&h->kind_by_addr);
 	pyhs_string_map_init(&h->string_ids);
 	h->minor = (p->meta.hexversion >> 16) & 0xff;
+	if (h->minor > PYHS_NEWEST_MINOR)
+		h->minor = PYHS_NEWEST_MINOR;
 	for (uint32_t t = 0; t < p->ntypes && !err; t++) {
 		struct pyhs_type_info ti = { .kind = (enum pyhs_kind)p->type_kinds[t] };
 		ti.name = strdup(p->type_names[t]);
