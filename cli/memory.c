@@ -276,8 +276,13 @@ static void print_regions(const struct pyhs_regions *r, const struct memory_opti
 				       g->resident, g->swapped);
 			printf(", \"ranges\": %" PRIu64 "}", g->pieces);
 		}
-		printf("], \"mapped_bytes\": %" PRIu64 ", \"region_warnings\": %" PRIu64
-		       ", \"region_warning\": ", r->mapped_bytes, r->nwarnings);
+		printf("], \"mapped_bytes\": %" PRIu64 ", \"glibc\": ", r->mapped_bytes);
+		if (r->glibc[0])
+			pyhs_json_string(stdout, r->glibc);
+		else
+			printf("null");
+		printf(", \"glibc_layout_known\": %s, \"region_warnings\": %" PRIu64
+		       ", \"region_warning\": ", r->glibc_known ? "true" : "false", r->nwarnings);
 		pyhs_json_string(stdout, r->warning);
 		return;
 	}
@@ -288,6 +293,10 @@ static void print_regions(const struct pyhs_regions *r, const struct memory_opti
 	       pyhs_format_bytes(r->mapped_bytes, b1, sizeof(b1)),
 	       pyhs_format_bytes(held, b2, sizeof(b2)),
 	       r->live ? "copied from the process" : "held in the core");
+	if (r->glibc[0] && !r->glibc_known)
+		printf("  glibc %s is newer than the malloc layouts known (up to 2.%u): chunks free in its\n"
+		       "  tcache and fastbins are not told apart from those in use (\"in use or cached\")\n",
+		       r->glibc, r->glibc_newest);
 	printf("  %-12s %10s %10s%s  %s\n", "kind", "bytes", r->live ? "resident" : "held",
 	       r->live ? "    swapped" : "", "what");
 	/* Every kind's regions, at most -n of each kind (the rest summed). */

@@ -329,6 +329,13 @@ struct pyhs_regions {
 	struct pyhs_region *regions; /* largest first */
 	uint64_t mapped_bytes;       /* every mapping's length, summed */
 	bool live;
+	/* libc's release ("2.43"; "" if no libc file gave one) and whether
+	 * its malloc layout is one built in; if not, chunks free in its
+	 * tcache and fastbins are not told apart from those in use (their
+	 * regions say "in use or cached"). */
+	char glibc[16];
+	bool glibc_known;
+	unsigned glibc_newest;       /* the newest minor release known (2.N) */
 	uint64_t nwarnings;
 	char warning[200];
 };

@@ -15,7 +15,11 @@
  *
  * A chunk is in use when the next chunk's PREV_INUSE bit says so, unless
  * it is on a tcache or fastbin list (glibc leaves those marked in use; see
- * below). The last chunk of a heap is its top chunk.
+ * below). The last chunk of a heap is its top chunk. Where those lists
+ * are, and how an mmapped chunk's header reads, depend on the glibc
+ * release: its version is read from the libc file once ("release version
+ * 2.NN"), and a release newer than the layouts below gets its cached
+ * chunks counted with those in use, under a name that says so.
  *
  * For a live process, resident and swapped bytes come from
  * /proc/PID/pagemap (bits 63 and 62 of each page's entry).
@@ -36,6 +40,36 @@
 #define ARENA_STATE_MAX 2400u
 #define RSP_OFFSET 152 /* in struct user_regs_struct */
 
+#define MAX_CHAIN 100000
+
+enum mmap_header {
+	MMAP_SIZE_WHOLE = 1, /* size is the mapping's length */
+	MMAP_SIZE_LESS_HEADER = 2, /* size is the mapping's length less 16 */
+};
+
+struct glibc_malloc_layout {
+	unsigned from_minor;     /* 2.N the layout holds from */
+	uint64_t tcache_chunk;   /* size of the tcache's chunk */
+	unsigned tcache_bins;
+	unsigned count_size;     /* bytes of each count (num_slots) */
+	bool counts_entries;     /* counts are the entries (a chain's bound) */
+	unsigned fastbins;       /* 0: none */
+	unsigned arena_fastbins; /* fastbinsY's offset in malloc_state */
+	unsigned arena_top;      /* top's offset in malloc_state */
+	unsigned mmap_headers;   /* enum mmap_header bits */
+};
+
+/* x86-64, oldest first; the last is the newest release known. */
+static const struct glibc_malloc_layout glibc_layouts[] = {
+	{ 0, 0, 0, 0, false, 10, 8, 88, MMAP_SIZE_WHOLE },      /* no tcache */
+	{ 26, 0x250, 64, 1, true, 10, 8, 88, MMAP_SIZE_WHOLE },
+	{ 27, 0x250, 64, 1, true, 10, 16, 96, MMAP_SIZE_WHOLE }, /* have_fastchunks */
+	{ 30, 0x290, 64, 2, true, 10, 16, 96, MMAP_SIZE_WHOLE },
+	{ 42, 0x300, 76, 2, false, 10, 16, 96, MMAP_SIZE_WHOLE | MMAP_SIZE_LESS_HEADER },
+	{ 43, 0x300, 76, 2, false, 0, 0, 8, MMAP_SIZE_LESS_HEADER },
+};
+#define NEWEST_GLIBC_MINOR 43
+
 struct rctx {
 	const struct pyhs_target *t;
 	const uint64_t *owned;
@@ -53,6 +87,9 @@ struct rctx {
 	uint64_t *stack_sp;
 	int *stack_tid;
 	size_t nstacks;
+	/* The target's glibc malloc layout; NULL if its release is newer
+	 * than those known or was not found. */
+	const struct glibc_malloc_layout *glibc;
 };
 
 /* Counts a warning of the result x, keeping the first's text. */
@@ -197,11 +234,14 @@ static bool walk_ok(const struct pyhs_target *t, uint64_t first, uint64_t end)
 	return c == end;
 }
 
-/* The name of an in-use block [start, end): whether an object owns it. */
-static const char *in_use(const struct rctx *c, uint64_t start, uint64_t end)
+/* The name of an in-use block [start, end): whether an object owns it.
+ * cached: it may instead be free in a tcache or fastbin not read (a glibc
+ * whose layout is unknown). */
+static const char *in_use(const struct rctx *c, uint64_t start, uint64_t end,
+			  bool cached)
 {
 	if (!c->owned)
-		return "in use";
+		return cached ? "in use or cached" : "in use";
 	size_t lo = 0, hi = c->nowned;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -210,8 +250,10 @@ static const char *in_use(const struct rctx *c, uint64_t start, uint64_t end)
 		else
 			hi = mid;
 	}
-	return lo < c->nowned && c->owned[lo] < end ? "in use (objects and their buffers)"
-						    : "in use (other)";
+	if (lo < c->nowned && c->owned[lo] < end)
+		return cached ? "in use or cached (objects and their buffers)"
+			      : "in use (objects and their buffers)";
+	return cached ? "in use or cached (other)" : "in use (other)";
 }
 
 /* ---- chunks free in tcache and fastbins --------------------------------
@@ -225,12 +267,18 @@ static const char *in_use(const struct rctx *c, uint64_t start, uint64_t end)
  * another arena's follows the heap_info of its first heap. From 2.32 the
  * chains are safe-linked: a next pointer at address pos is stored as
  * (pos >> 12) ^ next.
+ *
+ * 2.42 added 12 tcache bins for larger chunks (76 in all: uint16_t
+ * num_slots[76], entries[76], a 0x300-byte chunk; num_slots counts the
+ * room left, not the entries, so a chain is followed to its end). 2.43
+ * removed the fastbins (malloc_state: mutex, flags, top at +8, 2112 bytes)
+ * and writes an mmapped chunk's header as prev_size = its offset in the
+ * mapping (bit 0: huge pages) and size = the mapping less that offset and
+ * the 16-byte header; before, size was the whole mapping. The 2.43 facts
+ * are from its DWARF (Debian's libc6-dbg 2.43); those of 2.42 from its
+ * sources, with no 2.42 build at hand to check, so both mmapped headers
+ * are accepted there.
  */
-#define TCACHE_BINS 64
-#define FASTBINS 10
-#define ARENA_FASTBINS 16
-#define ARENA_TOP 96
-#define MAX_CHAIN 100000
 
 DEFINE_VECTOR(addr_vector, uint64_t)
 
@@ -274,23 +322,45 @@ static bool add_chain(const struct rctx *c, struct heap_walk *w, uint64_t p,
 	return true;
 }
 
+/* The tcache in a heap: the first of its first chunks of the tcache's size
+ * whose entries are all empty or in the heap (2.43 allocates two small
+ * chunks before it). Its address (the struct, past the header), or 0. */
+#define TCACHE_SEARCH 8
+static uint64_t find_tcache(const struct rctx *c, const struct heap_walk *w)
+{
+	const struct glibc_malloc_layout *g = c->glibc;
+	uint64_t ch = w->first, hdr;
+	for (unsigned k = 0; k < TCACHE_SEARCH && ch < w->end && rd64(c->t, ch + 8, &hdr);
+	     k++, ch += hdr & ~UINT64_C(7)) {
+		if ((hdr & ~UINT64_C(7)) != g->tcache_chunk)
+			continue;
+		uint64_t t = ch + 16, entries = t + g->tcache_bins * g->count_size;
+		unsigned i = 0;
+		for (; i < g->tcache_bins; i++) {
+			uint64_t e;
+			if (!rd64(c->t, entries + 8 * i, &e) || (e && !in_heap(w, e - 16)))
+				break;
+		}
+		if (i == g->tcache_bins)
+			return t;
+	}
+	return 0;
+}
+
 static bool add_tcache(const struct rctx *c, struct heap_walk *w)
 {
-	uint64_t hdr;
-	if (!rd64(c->t, w->first + 8, &hdr))
+	const struct glibc_malloc_layout *g = c->glibc;
+	uint64_t t = g && g->tcache_chunk ? find_tcache(c, w) : 0;
+	if (!t)
 		return true;
-	uint64_t size = hdr & ~UINT64_C(7), t = w->first + 16;
-	size_t count_size = size == 0x290 ? 2 : size == 0x250 ? 1 : 0;
-	if (!count_size)
-		return true;
-	uint64_t entries = t + TCACHE_BINS * count_size;
-	for (unsigned i = 0; i < TCACHE_BINS; i++) {
+	uint64_t entries = t + g->tcache_bins * g->count_size;
+	for (unsigned i = 0; i < g->tcache_bins; i++) {
 		uint16_t n = 0;
 		uint64_t e;
-		if (!pyhs_target_read(c->t, t + i * count_size, &n, count_size) ||
+		if (!pyhs_target_read(c->t, t + i * g->count_size, &n, g->count_size) ||
 		    !rd64(c->t, entries + 8 * i, &e))
 			continue;
-		if (e && !add_chain(c, w, e, 16, n))
+		if (e && !add_chain(c, w, e, 16, g->counts_entries ? n : MAX_CHAIN))
 			return false;
 	}
 	return true;
@@ -298,9 +368,9 @@ static bool add_tcache(const struct rctx *c, struct heap_walk *w)
 
 static bool add_fastbins(const struct rctx *c, struct heap_walk *w, uint64_t arena)
 {
-	for (unsigned i = 0; arena && i < FASTBINS; i++) {
+	for (unsigned i = 0; arena && c->glibc && i < c->glibc->fastbins; i++) {
 		uint64_t p;
-		if (rd64(c->t, arena + ARENA_FASTBINS + 8 * i, &p) && p &&
+		if (rd64(c->t, arena + c->glibc->arena_fastbins + 8 * i, &p) && p &&
 		    !add_chain(c, w, p, 0, MAX_CHAIN))
 			return false;
 	}
@@ -308,9 +378,12 @@ static bool add_fastbins(const struct rctx *c, struct heap_walk *w, uint64_t are
 }
 
 /* The main arena's malloc_state: the word in libc's writable memory that
- * points to the top chunk, less ARENA_TOP. */
+ * points to the top chunk, less top's offset. */
 static uint64_t main_arena(const struct rctx *c, uint64_t top)
 {
+	if (!c->glibc)
+		return 0;
+	uint64_t top_off = c->glibc->arena_top;
 	size_t n = pyhs_target_nmappings(c->t);
 	bool after_libc = false;
 	for (size_t i = 0; i < n; i++) {
@@ -325,8 +398,8 @@ static uint64_t main_arena(const struct rctx *c, uint64_t top)
 				if (!w)
 					continue;
 				memcpy(&v, w, 8); /* cores may hold it unaligned */
-				if (v == top && a >= m.start + ARENA_TOP)
-					return a - ARENA_TOP;
+				if (v == top && a >= m.start + top_off)
+					return a - top_off;
 			}
 		}
 		after_libc = libc;
@@ -385,7 +458,7 @@ static struct pyhs_error *add_chunks(struct rctx *c, uint64_t start, uint64_t fi
 			/* The chunk's bytes run on into the next one's
 			 * prev_size. */
 			name = cached_free(&w, ch) ? "free (tcache and fastbins)"
-						   : in_use(c, ch + 16, next + 8);
+						   : in_use(c, ch + 16, next + 8, !c->glibc);
 		err = add(c, "malloc", name, ch, next);
 		ch = next;
 	}
@@ -421,6 +494,29 @@ static bool try_heap(struct rctx *c, uint64_t start, uint64_t end,
 		}
 	}
 	return false;
+}
+
+/* The length of the mapping of an mmapped chunk at pos (a page), within
+ * limit; 0 if none is there. Its header says IS_MMAPPED, not
+ * NON_MAIN_ARENA, and an offset of 0 from the mapping's start (prev_size;
+ * bit 0 is 2.43's huge-page flag); its size is the mapping's length, or
+ * from 2.43 that less the header. A glibc whose layout is unknown gets
+ * either. */
+static uint64_t mmapped_chunk(const struct rctx *c, uint64_t pos, uint64_t limit)
+{
+	unsigned forms = c->glibc ? c->glibc->mmap_headers
+				  : MMAP_SIZE_WHOLE | MMAP_SIZE_LESS_HEADER;
+	uint64_t prev, hdr;
+	if ((pos & (PAGE - 1)) || !rd64(c->t, pos, &prev) || !rd64(c->t, pos + 8, &hdr) ||
+	    !(hdr & 2) || (hdr & 4))
+		return 0;
+	uint64_t size = hdr & ~UINT64_C(7);
+	if ((forms & MMAP_SIZE_LESS_HEADER) && prev <= 1 && size <= UINT64_MAX - 16 &&
+	    !((size + 16) & (PAGE - 1)))
+		size += 16;
+	else if (!(forms & MMAP_SIZE_WHOLE) || prev != 0 || (size & (PAGE - 1)))
+		return 0;
+	return size >= PAGE && size <= limit - pos ? size : 0;
 }
 
 /* The arena (index) holding addr, or the first after it. */
@@ -463,20 +559,16 @@ static struct pyhs_error *classify_anonymous(struct rctx *c, uint64_t start,
 		if (a < c->narenas && c->arenas[a].address < end)
 			limit = c->arenas[a].address;
 		/* Mmapped chunks, one after another. */
-		uint64_t prev, hdr;
-		if (!(pos & (PAGE - 1)) && rd64(c->t, pos, &prev) && rd64(c->t, pos + 8, &hdr) &&
-		    prev == 0 && (hdr & 2) && !(hdr & 4)) {
-			uint64_t size = hdr & ~UINT64_C(7);
-			if (size >= PAGE && !(size & (PAGE - 1)) && size <= limit - pos) {
-				err = add(c, "malloc",
-					  c->owned && !strcmp(in_use(c, pos + 16, pos + size), "in use (other)")
-						  ? "mmapped chunks (other)"
-						  : c->owned ? "mmapped chunks (objects and their buffers)"
-							     : "mmapped chunks",
-					  pos, pos + size);
-				pos += size;
-				continue;
-			}
+		uint64_t size = mmapped_chunk(c, pos, limit);
+		if (size) {
+			const char *name = "mmapped chunks";
+			if (c->owned)
+				name = strcmp(in_use(c, pos + 16, pos + size, false), "in use (other)")
+					       ? "mmapped chunks (objects and their buffers)"
+					       : "mmapped chunks (other)";
+			err = add(c, "malloc", name, pos, pos + size);
+			pos += size;
+			continue;
 		}
 		if (try_heap(c, pos, limit, &err)) {
 			pos = limit;
@@ -509,6 +601,41 @@ static const char *stack_of(const struct rctx *c, const struct pyhs_target_mappi
 	return NULL;
 }
 
+/* libc's release from its file ("... release version 2.43."), into
+ * r->glibc, and the layout for it, or NULL. */
+static const struct glibc_malloc_layout *glibc_layout(const struct pyhs_target *t,
+						      struct pyhs_regions *r)
+{
+	static const char key[] = "release version 2.";
+	r->glibc_newest = NEWEST_GLIBC_MINOR;
+	for (size_t i = 0; i < t->modules.size; i++) {
+		const struct pyhs_module *m = &t->modules.data[i];
+		const char *base = strrchr(m->path, '/');
+		base = base ? base + 1 : m->path;
+		if (!m->file || (strncmp(base, "libc.so", 7) && strncmp(base, "libc-2.", 7)))
+			continue;
+		const uint8_t *hit = memmem(m->file, m->file_size, key, sizeof(key) - 1);
+		if (!hit)
+			continue;
+		const uint8_t *d = hit + sizeof(key) - 1, *end = m->file + m->file_size;
+		unsigned minor = 0, digits = 0;
+		for (; d < end && *d >= '0' && *d <= '9' && digits < 4; d++, digits++)
+			minor = minor * 10 + (unsigned)(*d - '0');
+		if (!digits)
+			continue;
+		snprintf(r->glibc, sizeof(r->glibc), "2.%u", minor);
+		if (minor > NEWEST_GLIBC_MINOR)
+			return NULL;
+		const struct glibc_malloc_layout *g = &glibc_layouts[0];
+		for (size_t k = 0; k < sizeof(glibc_layouts) / sizeof(*glibc_layouts); k++)
+			if (glibc_layouts[k].from_minor <= minor)
+				g = &glibc_layouts[k];
+		r->glibc_known = true;
+		return g;
+	}
+	return NULL;
+}
+
 struct pyhs_error *pyhs_regions_read(const struct pyhs_target *t,
 				     const struct pyhs_pymalloc *pymalloc,
 				     const uint64_t *owned, size_t nowned,
@@ -530,6 +657,7 @@ struct pyhs_error *pyhs_regions_read(const struct pyhs_target *t,
 		c.narenas = pymalloc->narenas;
 		qsort(c.arenas, c.narenas, sizeof(*c.arenas), cmp_arena);
 	}
+	c.glibc = glibc_layout(t, r);
 	r->live = !strcmp(pyhs_target_source(t), "pid");
 	if (r->live) {
 		char path[64];

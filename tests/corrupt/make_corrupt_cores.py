@@ -143,6 +143,8 @@ def export_objects(tool, core):
     objs = []
     for line in r.stdout.decode("utf-8", errors="replace").splitlines()[1:]:
         o = json.loads(line)
+        if "root" in o:  # the root records follow the objects
+            continue
         objs.append((o["addr"], o["type"], o["size"], o["gen"]))
     return objs
 

@@ -139,10 +139,12 @@ def judge(verb, status, out, err, secs, timeout):
     try:
         head = json.loads(rows[0])
         n = head["objects"]
+        nroots = head["roots"]
     except (ValueError, KeyError, TypeError, IndexError) as e:
         return False, "export: exit 0 but its header does not parse: %s" % e
-    if len(rows) != n + 1:
-        return False, "export: exit 0 but %d object lines for %d objects" % (len(rows) - 1, n)
+    if len(rows) != n + nroots + 1:
+        return False, "export: exit 0 but %d lines for %d objects and %d roots" % (
+            len(rows) - 1, n, nroots)
     sample = set(range(1, min(len(rows), 60))) | set(range(max(1, len(rows) - 60), len(rows)))
     sample |= set(range(1, len(rows), 97))
     for i in sorted(sample):
