@@ -63,6 +63,21 @@ static bool rd(const struct pyhs_allocations *a, uint64_t addr, int32_t off,
 	return off >= 0 && pyhs_target_read(a->t, addr + (uint64_t)off, buf, len);
 }
 
+/* A frame's file name: a str object, or from 3.15 on a C string. */
+static bool read_file_name(const struct pyhs_allocations *a, uint64_t addr,
+			   char *buf, size_t n)
+{
+	if (((pyhs_target_py_version(a->t) >> 16) & 0xff) < 15)
+		return pyhs_read_str_at(a->t, a->L, addr, buf, n);
+	size_t i = 0;
+	while (i + 1 < n && pyhs_target_read(a->t, addr + i, &buf[i], 1) && buf[i])
+		i++;
+	if (i + 1 < n && buf[i])
+		return false; /* unreadable before its end */
+	buf[i] = '\0';
+	return addr != 0;
+}
+
 static struct pyhs_error *file_id(struct pyhs_allocations *a, uint64_t str,
 				  uint32_t *ret)
 {
@@ -72,7 +87,7 @@ static struct pyhs_error *file_id(struct pyhs_allocations *a, uint64_t str,
 		return &pyhs_enomem;
 	if (inserted) {
 		char buf[MAX_FILENAME];
-		if (!pyhs_read_str_at(a->t, a->L, str, buf, sizeof(buf))) {
+		if (!read_file_name(a, str, buf, sizeof(buf))) {
 			warn(a, "a traceback's file name at 0x%" PRIx64 " is not a readable str", str);
 			snprintf(buf, sizeof(buf), "<unreadable 0x%" PRIx64 ">", str);
 		}
