@@ -144,6 +144,7 @@ static const struct allocator_kind allocator_kinds[] = {
 	{ "_PyMem_DebugMalloc", "debug hooks", true, 8 },
 	/* tracemalloc's copy of the allocators it replaced. */
 	{ "tracemalloc_malloc_gil", "tracemalloc", true, 0 },
+	{ "tracemalloc_malloc", "tracemalloc", true, 0 }, /* 3.15 */
 };
 
 /* Names the object allocator by the function its malloc slot holds,
