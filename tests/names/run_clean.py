@@ -34,14 +34,23 @@ EXIT_SKIP = 77
 
 def parse_args():
     return parse_runner_args(__doc__.splitlines()[0],
-                             lambda p: p.add_argument("--third-party", action="store_true",
-                                                      help="the third-party heap instead"))
+                             add_arguments)
+
+
+def add_arguments(p):
+    p.add_argument("--third-party", action="store_true", help="the third-party heap instead")
+    p.add_argument("--numpy", action="store_true",
+                   help="the oracle's heap with numpy and pandas objects instead")
 
 
 def programs(args, workdir):
     """(name, argv) of the programs to run."""
     if args.third_party:
         return [("third-party", args.interp.argv("-I", os.path.join(HERE, "thirdparty_program.py")))]
+    if args.numpy:
+        return [("numpy heap", args.interp.argv("-I", os.path.join(TESTS, "oracle", "heap_program.py"),
+                                                os.path.join(workdir, "numpy-truth.jsonl"),
+                                                "--numpy"))]
     return [
         ("bare interpreter", args.interp.argv("-I", "-c", "import os; os.abort()")),
         ("oracle heap", args.interp.argv("-I", os.path.join(TESTS, "oracle", "heap_program.py"),
