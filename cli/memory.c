@@ -293,6 +293,12 @@ static void print_regions(const struct pyhs_regions *r, const struct memory_opti
 	       pyhs_format_bytes(r->mapped_bytes, b1, sizeof(b1)),
 	       pyhs_format_bytes(held, b2, sizeof(b2)),
 	       r->live ? "copied from the process" : "held in the core");
+	bool uncached = false; /* chunks named "in use or cached" */
+	for (size_t i = 0; i < r->n; i++)
+		uncached = uncached || !strncmp(r->regions[i].name, "in use or cached", 16);
+	if (!r->glibc[0] && uncached)
+		printf("  no libc file gave glibc's release: chunks free in its tcache and fastbins are\n"
+		       "  not told apart from those in use (\"in use or cached\")\n");
 	if (r->glibc[0] && !r->glibc_known)
 		printf("  glibc %s is newer than the malloc layouts known (up to 2.%u): chunks free in its\n"
 		       "  tcache and fastbins are not told apart from those in use (\"in use or cached\")\n",

@@ -19,7 +19,12 @@ a line, spaces as dashes). For that interpreter:
   live: `memory --pid` of a running program: the regions add up to its
     mappings, their resident bytes to its Rss within 1 %, its 20 MiB
     bytearray's buffer is among the malloc blocks objects own, and the 1000
-    small chunks it freed count as free (7 of them in the tcache).
+    small chunks it freed count as free (7 of them in the tcache), with
+    the glibc release its libc file gives and a layout known for it.
+  newer glibc (interpreters launched with sid's own ld.so): the same
+    program with a copy of that libc whose release string says 2.99: the
+    verb must name 2.99 as newer than its layouts, and count no chunk as
+    free in the tcache but its in-use ones as "in use or cached".
   allocation sites: the same program under tracemalloc records
     tracemalloc.take_snapshot().statistics('lineno'); the top sites of
     `pyheapsnap memory --json --by line` must equal its top sites in file,
@@ -153,6 +158,67 @@ def proc_kib(pid, key):
     return None
 
 
+def libc_release(path):
+    """The "2.NN" a libc file's release string gives, or None."""
+    with open(path, "rb") as f:
+        m = re.search(rb"release version (2\.[0-9]+)", f.read())
+    return m.group(1).decode() if m else None
+
+
+def check_newer_glibc(label, interp, tool, tool_args, workdir):
+    """A libc whose release is newer than the layouts known is said, and
+    its cached chunks are not claimed to be told apart."""
+    if "--library-path" not in interp.prefix:
+        return
+    at = interp.prefix.index("--library-path") + 1
+    libc = [os.path.join(d, "libc.so.6") for d in interp.prefix[at].split(":")
+            if os.path.exists(os.path.join(d, "libc.so.6"))]
+    if not check(libc, "%s: no libc.so.6 in %s" % (label, interp.prefix[at])):
+        return
+    with open(libc[0], "rb") as f:
+        data = f.read()
+    key = re.search(rb"release version 2\.[0-9]+", data)
+    newdir = os.path.join(workdir, "newer-libc")
+    os.makedirs(newdir)
+    with open(os.path.join(newdir, "libc.so.6"), "wb") as f:
+        f.write(data[:key.start()] + b"release version 2." + b"9" * (key.end() - key.start() - 18)
+                + data[key.end():])
+    newer = libc_release(os.path.join(newdir, "libc.so.6"))
+    prefix = list(interp.prefix)
+    prefix[at] = newdir + ":" + prefix[at]
+    proc = subprocess.Popen(prefix + ["-I", "-c", LIVE_PROGRAM], stdout=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, env=interp.environ())
+    try:
+        if not check(proc.stdout.readline().strip() == b"ready",
+                     "%s: the live program with glibc %s did not start" % (label, newer)):
+            return
+        argv = [tool, "memory", "--pid", str(proc.pid)] + tool_args
+        out = subprocess.run(argv[:2] + ["--json"] + argv[2:], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, timeout=300)
+        text = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    finally:
+        proc.kill()
+        proc.wait()
+    if not check(out.returncode == 0 and text.returncode == 0,
+                 "%s: memory --pid with glibc %s exited %d / %d" % (
+                     label, newer, out.returncode, text.returncode)):
+        return
+    d = json.loads(out.stdout)
+    names = [r["name"] for r in d["regions"] if r["kind"] == "malloc"]
+    check(d["glibc"] == newer and d["glibc_layout_known"] is False,
+          "%s: glibc %s: the verb says glibc %r, layout known %r"
+          % (label, newer, d["glibc"], d["glibc_layout_known"]))
+    check("free (tcache and fastbins)" not in names
+          and any(n.startswith("in use or cached") for n in names)
+          and not any(n.startswith("in use (") for n in names),
+          "%s: glibc %s: malloc regions %s" % (label, newer, names))
+    check(("glibc %s is newer than the malloc layouts known" % newer).encode() in text.stdout,
+          "%s: glibc %s: the text output does not say it is newer than the layouts known"
+          % (label, newer))
+    print("%s: glibc %s: said newer than the layouts known; malloc regions %s"
+          % (label, newer, ", ".join(sorted(set(names)))), flush=True)
+
+
 def check_live(label, interp, tool, tool_args):
     """memory --pid: the regions add up to the process's mappings, and
     their resident bytes to its Rss (smaps_rollup) within 1 %."""
@@ -164,6 +230,9 @@ def check_live(label, interp, tool, tool_args):
             return
         out = subprocess.run([tool, "memory", "--json", "--pid", str(proc.pid)] + tool_args,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+        with open("/proc/%d/maps" % proc.pid) as f:
+            libcs = sorted(set(line.split()[5] for line in f if len(line.split()) > 5
+                               and os.path.basename(line.split()[5]).startswith("libc.so")))
         rss = proc_kib(proc.pid, "Rss")
         mapped = 0
         with open("/proc/%d/maps" % proc.pid) as f:
@@ -177,6 +246,10 @@ def check_live(label, interp, tool, tool_args):
             label, out.returncode, out.stderr.decode(errors="replace").strip())):
         return
     d = json.loads(out.stdout)
+    release = libc_release(libcs[0]) if len(libcs) == 1 else None
+    check(release and d["glibc"] == release and d["glibc_layout_known"] is True,
+          "%s: libc %s says glibc %s; the verb says %r, layout known %r"
+          % (label, libcs, release, d["glibc"], d["glibc_layout_known"]))
     regions = d["regions"]
     total = sum(r["bytes"] for r in regions)
     resident = sum(r.get("resident", 0) for r in regions)
@@ -445,6 +518,7 @@ def main():
             check_no_pymalloc(label, interp, args.tool, tool_args, workdir)
             check_oracle_regions(label, interp, args.tool, tool_args, workdir)
             check_live(label, interp, args.tool, tool_args)
+            check_newer_glibc(label, interp, args.tool, tool_args, workdir)
         except NoCore as e:
             print("skipped: %s: %s" % (label, e))
             return EXIT_SKIP
