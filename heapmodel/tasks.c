@@ -427,8 +427,8 @@ static bool describe_awaits(struct builder *b, size_t ti, uint32_t bottom)
 	const struct pyhs_heap *h = b->h;
 	struct pyhs_task *t = &b->out->tasks[ti];
 	uint32_t fut = attr(h, t->obj, "_fut_waiter");
-	if (fut != NONE && kind_of(h, fut) != K_OBJECT && !is_future(h, fut))
-		fut = NONE; /* None */
+	if (fut != NONE && !is_future(h, fut))
+		fut = NONE; /* None: the pure-Python task's when it waits on nothing */
 	if (fut == NONE && bottom != NONE) {
 		fut = bottom;
 		/* A C future's iterator refers to its future. */
