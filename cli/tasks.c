@@ -128,6 +128,24 @@ static void print_text(const struct pyhs_heap *h, const struct pyhs_analysis *a,
 	}
 }
 
+/* A string, or null. */
+static void json_string_or_null(const char *s)
+{
+	if (s)
+		pyhs_json_string(stdout, s);
+	else
+		fputs("null", stdout);
+}
+
+/* An object's address, or null. */
+static void json_addr_or_null(const struct pyhs_heap *h, uint32_t obj)
+{
+	if (obj != UINT32_MAX)
+		printf("%" PRIu64, pyhs_heap_addr(h, obj));
+	else
+		fputs("null", stdout);
+}
+
 static void print_json(const struct pyhs_heap *h, const struct pyhs_analysis *a,
 		       const struct pyhs_tasks *ts)
 {
@@ -142,17 +160,11 @@ static void print_json(const struct pyhs_heap *h, const struct pyhs_analysis *a,
 	for (size_t i = 0; i < ts->n; i++) {
 		const struct pyhs_task *t = &ts->tasks[i];
 		printf("%s{\"addr\": %" PRIu64 ", \"name\": ", i ? ", " : "", pyhs_heap_addr(h, t->obj));
-		if (t->name)
-			pyhs_json_string(stdout, t->name);
-		else
-			fputs("null", stdout);
+		json_string_or_null(t->name);
 		printf(", \"type\": ");
 		pyhs_json_string(stdout, pyhs_heap_type_name(h, pyhs_heap_type_of(h, t->obj)));
 		printf(", \"state\": \"%s\", \"loop\": ", state_name(t->state));
-		if (t->loop != UINT32_MAX)
-			printf("%" PRIu64, pyhs_heap_addr(h, t->loop));
-		else
-			fputs("null", stdout);
+		json_addr_or_null(h, t->loop);
 		fputs(", \"coroutine_stack\": [", stdout);
 		for (size_t f = 0; f < t->nframes; f++) {
 			fputs(f ? ", {\"function\": " : "{\"function\": ", stdout);
@@ -165,24 +177,15 @@ static void print_json(const struct pyhs_heap *h, const struct pyhs_analysis *a,
 				fputs(", \"line\": null}", stdout);
 		}
 		fputs("], \"awaits\": ", stdout);
-		if (t->awaits)
-			pyhs_json_string(stdout, t->awaits);
-		else
-			fputs("null", stdout);
+		json_string_or_null(t->awaits);
 		fputs(", \"awaits_addr\": ", stdout);
-		if (t->awaits_obj != UINT32_MAX)
-			printf("%" PRIu64, pyhs_heap_addr(h, t->awaits_obj));
-		else
-			fputs("null", stdout);
+		json_addr_or_null(h, t->awaits_obj);
 		fputs(", \"awaited_by\": [", stdout);
 		for (size_t k = 0; k < t->nawaited_by; k++) {
 			const struct pyhs_task *p = &ts->tasks[t->awaited_by[k].task];
 			printf("%s{\"addr\": %" PRIu64 ", \"name\": ", k ? ", " : "",
 			       pyhs_heap_addr(h, p->obj));
-			if (p->name)
-				pyhs_json_string(stdout, p->name);
-			else
-				fputs("null", stdout);
+			json_string_or_null(p->name);
 			printf(", \"via\": \"%s\"}", t->awaited_by[k].via);
 		}
 		fputs("], \"found_in\": [", stdout);

@@ -354,6 +354,23 @@ static bool plain_holder(const struct pyhs_heap *h, uint32_t o)
 	       !strstr(tn, "cell") && !strstr(tn, "Handle") && !strstr(tn, "Context");
 }
 
+/* An instance that holds o as an attribute (in its __dict__ or not), into
+ * buf as holder_text says it. */
+static bool instance_holder(const struct builder *b, uint32_t o, char *buf, size_t n)
+{
+	const struct groups *r = &b->ref;
+	for (uint64_t k = r->start[o]; k < r->start[o + 1]; k++) {
+		uint32_t owner = r->a[k];
+		if (kind_of(b->h, owner) == K_DICT)
+			owner = dict_owner(b, owner);
+		if (owner != NONE && plain_holder(b->h, owner)) {
+			holder_text(b->h, owner, r->b[k], buf, n);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* What holds a future that a task waits on: a TimerHandle through its
  * _args (a sleep), an object (Event, Lock, Queue, TaskGroup, ...) through
  * an attribute or a container in one; writes it into buf. */
@@ -376,32 +393,15 @@ static bool describe_holder(struct builder *b, uint32_t fut, char *buf, size_t n
 			return true;
 		}
 	}
-	/* An attribute of an instance. */
-	for (uint64_t k = r->start[fut]; k < r->start[fut + 1]; k++) {
-		uint32_t c = r->a[k], owner = c;
-		if (kind_of(h, c) == K_DICT)
-			owner = dict_owner(b, c);
-		if (owner == NONE || !plain_holder(h, owner))
-			continue;
-		holder_text(h, owner, r->b[k], buf, n);
+	/* An attribute of an instance, or an item of a container that is. */
+	if (instance_holder(b, fut, buf, n))
 		return true;
-	}
-	/* An item of a container an instance holds. */
 	for (uint64_t k = r->start[fut]; k < r->start[fut + 1]; k++) {
 		uint32_t c = r->a[k];
 		enum pyhs_kind ck = kind_of(h, c);
-		if (ck != K_DEQUE && ck != K_LIST && ck != K_SET && ck != K_ODICT &&
-		    ck != K_DICT)
-			continue;
-		for (uint64_t k2 = r->start[c]; k2 < r->start[c + 1]; k2++) {
-			uint32_t holder = r->a[k2];
-			if (kind_of(h, holder) == K_DICT)
-				holder = dict_owner(b, holder);
-			if (holder == NONE || !plain_holder(h, holder))
-				continue;
-			holder_text(h, holder, r->b[k2], buf, n);
+		if ((ck == K_DEQUE || ck == K_LIST || ck == K_SET || ck == K_ODICT ||
+		     ck == K_DICT) && instance_holder(b, c, buf, n))
 			return true;
-		}
 	}
 	return false;
 }
@@ -427,8 +427,8 @@ static bool describe_awaits(struct builder *b, size_t ti, uint32_t bottom)
 	const struct pyhs_heap *h = b->h;
 	struct pyhs_task *t = &b->out->tasks[ti];
 	uint32_t fut = attr(h, t->obj, "_fut_waiter");
-	if (fut != NONE && kind_of(h, fut) != K_OBJECT && !is_future(h, fut))
-		fut = NONE; /* None */
+	if (fut != NONE && !is_future(h, fut))
+		fut = NONE; /* None: the pure-Python task's when it waits on nothing */
 	if (fut == NONE && bottom != NONE) {
 		fut = bottom;
 		/* A C future's iterator refers to its future. */

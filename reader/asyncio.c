@@ -99,11 +99,42 @@ static const char *module_dwarf(const struct pyhs_module *m)
 	return NULL;
 }
 
+struct pyhs_error *pyhs_asyncio_layout_builtin(uint32_t version_hex,
+					       struct pyhs_asyncio_layout *ret)
+{
+	const struct builtin *b = find_builtin(version_hex);
+	if (!b)
+		return pyhs_error_create(PYHS_ERROR_UNSUPPORTED,
+					 "no layout of _asyncio's Task for CPython 3.%u",
+					 (version_hex >> 16) & 0xff);
+	struct pyhs_asyncio_layout l = b->l;
+	snprintf(l.source, sizeof(l.source), "builtin");
+	*ret = l;
+	return NULL;
+}
+
+struct pyhs_error *pyhs_asyncio_layout_from_dwarf(const char *path,
+						  struct pyhs_asyncio_layout *ret)
+{
+	int32_t v[NFACTS];
+	struct pyhs_error *err = pyhs_dwarf_facts(path, asyncio_facts, NFACTS, v);
+	if (err)
+		return err;
+	struct pyhs_asyncio_layout l;
+	for (size_t i = 0; i < NFACTS; i++)
+		*(int32_t *)((char *)&l + fact_offsets[i]) = v[i];
+	if (l.task_coro < 0 || l.fut_state < 0)
+		return pyhs_error_create(PYHS_ERROR_NOT_FOUND,
+					 "%s: no TaskObj and FutureObj in the DWARF", path);
+	snprintf(l.source, sizeof(l.source), "dwarf");
+	*ret = l;
+	return NULL;
+}
+
 struct pyhs_error *pyhs_target_asyncio_layout(const struct pyhs_target *t,
 					      uint32_t hexversion,
 					      struct pyhs_asyncio_layout *ret)
 {
-	struct pyhs_asyncio_layout l;
 	uint32_t version = hexversion ? hexversion : t->py_version;
 	/* The extension module, else the binary that holds the runtime
 	 * (where _asyncio may be built in). */
@@ -115,13 +146,11 @@ struct pyhs_error *pyhs_target_asyncio_layout(const struct pyhs_target *t,
 		m = &t->modules.data[t->runtime_module];
 	const char *dwarf = m && !t->opts.no_dwarf ? module_dwarf(m) : NULL;
 	if (dwarf) {
-		int32_t v[NFACTS];
-		struct pyhs_error *err = pyhs_dwarf_facts(dwarf, asyncio_facts, NFACTS, v);
+		struct pyhs_asyncio_layout l;
+		struct pyhs_error *err = pyhs_asyncio_layout_from_dwarf(dwarf, &l);
 		if (err == &pyhs_enomem)
 			return err;
-		for (size_t i = 0; !err && i < NFACTS; i++)
-			*(int32_t *)((char *)&l + fact_offsets[i]) = v[i];
-		if (!err && l.task_coro >= 0 && l.fut_state >= 0) {
+		if (!err) {
 			/* The interpreter's structs may be only declared in
 			 * the module's units: the table has their fields. */
 			const struct builtin *b = find_builtin(version);
@@ -129,19 +158,10 @@ struct pyhs_error *pyhs_target_asyncio_layout(const struct pyhs_target *t,
 				l.tstate_tasks_head = b->l.tstate_tasks_head;
 			if (b && l.interp_tasks_head < 0 && l.task_node >= 0)
 				l.interp_tasks_head = b->l.interp_tasks_head;
-			snprintf(l.source, sizeof(l.source), "dwarf");
 			*ret = l;
 			return NULL;
 		}
 		pyhs_error_destroy(err);
 	}
-	const struct builtin *b = find_builtin(version);
-	if (!b)
-		return pyhs_error_create(PYHS_ERROR_UNSUPPORTED,
-					 "no layout of _asyncio's Task for CPython 3.%u",
-					 (version >> 16) & 0xff);
-	l = b->l;
-	snprintf(l.source, sizeof(l.source), "builtin");
-	*ret = l;
-	return NULL;
+	return pyhs_asyncio_layout_builtin(version, ret);
 }

@@ -199,6 +199,13 @@ struct pyhs_asyncio_layout {
 struct pyhs_error *pyhs_target_asyncio_layout(const struct pyhs_target *t,
 					      uint32_t hexversion,
 					      struct pyhs_asyncio_layout *ret);
+/* The two sources of it: the built-in table for a PY_VERSION_HEX
+ * (PYHS_ERROR_UNSUPPORTED if none), and the DWARF of an ELF file
+ * (PYHS_ERROR_NOT_FOUND if it has no TaskObj and FutureObj). */
+struct pyhs_error *pyhs_asyncio_layout_builtin(uint32_t version_hex,
+					       struct pyhs_asyncio_layout *ret);
+struct pyhs_error *pyhs_asyncio_layout_from_dwarf(const char *path,
+						  struct pyhs_asyncio_layout *ret);
 
 /* Process facts. */
 int pyhs_target_pid(const struct pyhs_target *t);

@@ -11,6 +11,7 @@
 #include <gelf.h>
 #include <inttypes.h>
 #include <libelf.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -382,6 +383,76 @@ PYENV_TEST(10)
 PYENV_TEST(11)
 PYENV_TEST(12)
 PYENV_TEST(13)
+
+/* ---- (b') _asyncio's Future and Task in pyenv's builds -------------------- */
+
+static const struct {
+	const char *name;
+	size_t off;
+} asyncio_fields[] = {
+#define F(f) { #f, offsetof(struct pyhs_asyncio_layout, f) }
+	F(fut_size), F(fut_loop), F(fut_callback0), F(fut_callbacks),
+	F(fut_exception), F(fut_result), F(fut_state), F(fut_awaited_by),
+	F(task_size), F(task_fut_waiter), F(task_coro), F(task_name),
+	F(task_context), F(task_node), F(tstate_tasks_head), F(interp_tasks_head),
+#undef F
+};
+
+static int32_t asyncio_get(const struct pyhs_asyncio_layout *l, size_t i)
+{
+	return *(const int32_t *)((const char *)l + asyncio_fields[i].off);
+}
+
+/* The DWARF of each pyenv 3.8-3.13 _asyncio module against the built-in
+ * table of its version: every fact the DWARF has. */
+static void test_asyncio_pyenv(void)
+{
+	size_t checked = 0;
+	for (unsigned minor = 8; minor <= 13; minor++) {
+		unsigned micro = 0;
+		char *lib = find_pyenv_libpython(minor, &micro), *so = NULL;
+		if (!lib)
+			continue;
+		char *slash = strrchr(lib, '/');
+		*slash = '\0';
+		if (asprintf(&so, "%s/python3.%u/lib-dynload/_asyncio.cpython-3%u-x86_64-linux-gnu.so",
+			     lib, minor, minor) < 0)
+			so = NULL;
+		free(lib);
+		if (!so || access(so, R_OK) != 0) {
+			free(so);
+			continue;
+		}
+		struct pyhs_asyncio_layout dwarf, builtin;
+		struct pyhs_error *err = pyhs_asyncio_layout_from_dwarf(so, &dwarf);
+		if (!err)
+			err = pyhs_asyncio_layout_builtin(hexversion(minor, micro), &builtin);
+		if (err) {
+			fprintf(stderr, "\n    %s: %s\n", so, err->message);
+			pyhs_error_destroy(err);
+			CU_FAIL("asyncio layout");
+			free(so);
+			continue;
+		}
+		size_t bad = 0;
+		for (size_t i = 0; i < sizeof(asyncio_fields) / sizeof(asyncio_fields[0]); i++) {
+			int32_t d = asyncio_get(&dwarf, i), b = asyncio_get(&builtin, i);
+			if (d != b) {
+				fprintf(stderr, "    3.%u.%u _asyncio: %s: DWARF %" PRId32
+					", built-in %" PRId32 "\n", minor, micro,
+					asyncio_fields[i].name, d, b);
+				bad++;
+			}
+		}
+		CU_ASSERT_EQUAL(bad, 0);
+		checked++;
+		free(so);
+	}
+	if (!checked)
+		skipped("no pyenv 3.8-3.13 with an _asyncio module");
+	else
+		fprintf(stderr, "\n    _asyncio of %zu pyenv builds = built-in tables\n", checked);
+}
 
 /* ---- (c) Debian's /usr/bin/python3.11 ----------------------------------- */
 
@@ -891,6 +962,8 @@ int main(void)
 	    !CU_add_test(suite, "DWARF = built-in = _Py_DebugOffsets, sid 3.14d", test_sid_3_14d) ||
 	    !CU_add_test(suite, "DWARF = built-in = _Py_DebugOffsets, sid 3.15", test_sid_3_15) ||
 	    !CU_add_test(suite, "DWARF = built-in = _Py_DebugOffsets, sid 3.15d", test_sid_3_15d) ||
+	    !CU_add_test(suite, "asyncio DWARF = built-in, pyenv",
+			 test_asyncio_pyenv) ||
 	    !CU_add_test(suite, "DWARF errors", test_dwarf_errors) ||
 	    !CU_add_test(suite, "damaged DWARF", test_dwarf_damaged)) {
 		CU_cleanup_registry();
