@@ -358,14 +358,13 @@ int input_open_target(const char *path, struct input_options *o,
 	err = pyhs_target_open_core(path, &o->open, ret);
 	if (err) {
 		/* Name the input in messages about the input itself. */
-		if (err->code == PYHS_ERROR_OS && strstr(err->message, path)) {
-			char *m = err->message;
-			if (strncmp(m, "cannot open '", 13) == 0) {
-				log_error("cannot open core '%s'%s", path,
-					  m + 13 + strlen(path) + 1);
-				pyhs_error_destroy(err);
-				return EXIT_INPUT;
-			}
+		if (err->code == PYHS_ERROR_OS && err->path && err->op &&
+		    strcmp(err->op, "open") == 0 && strcmp(err->path, path) == 0) {
+			char reason[128];
+			log_error("cannot open core '%s': %s", path,
+				  pyhs_strerror(err->errnum, reason, sizeof(reason)));
+			pyhs_error_destroy(err);
+			return EXIT_INPUT;
 		}
 		return report_error(err);
 	}

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "containers.h"
+#include "common/containers.h"
 #include "pyheapsnap.h"
 
 enum diff_by { BY_TYPE, BY_PATH, BY_OBJECT };

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "common/format.h"
 #include "formats.h"
 #include "heapmodel.h"
 #include "reader.h"
@@ -225,7 +226,7 @@ int usage_error(const char *verb, const char *fmt, ...)
 /* An error from a library: worded, and the exit code it deserves. */
 int report_error(struct pyhs_error *err);
 
-/* Byte counts: pyhs_format_bytes (reader/error.h). */
+/* Byte counts: pyhs_format_bytes (common/format.h). */
 /* Thousands separators: "1,234,567". */
 const char *fmt_count(unsigned long long n, char *buf, size_t size);
 

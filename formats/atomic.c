@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/format.h"
 #include "atomic.h"
 #include "formats.h"
 #include "reader.h"

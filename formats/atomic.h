@@ -5,7 +5,7 @@
 #include <signal.h>
 #include <sys/types.h>
 
-#include "error.h"
+#include "common/error.h"
 
 /*
  * A temporary file beside the destination, then fsync, rename over the

@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <time.h>
 
+#include "common/format.h"
 #include "formats.h"
 #include "strtab.h"
 

@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "containers.h"
-#include "error.h"
+#include "common/containers.h"
+#include "common/error.h"
 
 DEFINE_HASH_MAP(pyhs_strtab_map, const char *, uint32_t, pyhs_hash_str, PYHS_EQ_STR)
 DEFINE_VECTOR(pyhs_strtab_vector, char *)

@@ -18,6 +18,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "common/format.h"
 #include "heap_internal.h"
 
 #define MAX_BUCKETS (UINT64_C(1) << 28)

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
+#include "common/error.h"
 #include "heapmodel.h"
 
 _Static_assert(sizeof(size_t) >= sizeof(uint64_t),

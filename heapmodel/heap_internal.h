@@ -2,7 +2,7 @@
 #ifndef PYHS_HEAP_INTERNAL_H
 #define PYHS_HEAP_INTERNAL_H
 
-#include "containers.h"
+#include "common/containers.h"
 #include "heapmodel.h"
 
 DEFINE_VECTOR(pyhs_u64_vector, uint64_t)

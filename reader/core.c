@@ -34,12 +34,12 @@ struct pyhs_error *pyhs_map_file(struct pyhs_target *t, const char *path,
 	 * open; anything but a regular file is refused below anyway. */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
-		return pyhs_error_os(errno, "cannot open '%s'", path);
+		return pyhs_error_os_path(errno, "open", path);
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
 		int e = errno;
 		close(fd);
-		return pyhs_error_os(e, "cannot stat '%s'", path);
+		return pyhs_error_os_path(e, "stat", path);
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
@@ -64,7 +64,7 @@ struct pyhs_error *pyhs_map_fd(struct pyhs_target *t, int fd, size_t size,
 {
 	void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (p == MAP_FAILED)
-		return pyhs_error_os(errno, "cannot map '%s'", path);
+		return pyhs_error_os_path(errno, "map", path);
 	struct pyhs_mapped_file mf = { p, size };
 	if (!pyhs_mapped_file_vector_append(&t->maps, mf)) {
 		munmap(p, size);

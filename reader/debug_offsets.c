@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "error.h"
+#include "common/error.h"
 #include "reader.h"
 
 enum { BLOCK_LAYOUTS = 3 };

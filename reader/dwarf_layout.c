@@ -25,7 +25,7 @@
 #include <dwarf.h>
 #include <libdwarf.h>
 
-#include "containers.h"
+#include "common/containers.h"
 #include "reader.h"
 
 /* Bounds for untrusted input. */

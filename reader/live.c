@@ -650,7 +650,7 @@ static struct pyhs_error *stop_all(struct live *L)
 		if (!dir) {
 			if (errno == ENOENT || errno == ESRCH)
 				return exited_error(L->pid);
-			return pyhs_error_os(errno, "cannot list '%s'", path);
+			return pyhs_error_os_path(errno, "list", path);
 		}
 		size_t first_new = L->threads.size;
 		struct pyhs_error *err = NULL;

@@ -153,22 +153,22 @@ static struct pyhs_error *validate(struct pyhs_target *t)
 	version_text(t->py_version, v, sizeof(v));
 	if (!read_ptr(t, t->runtime, l->rt_interpreters_head, &interp) ||
 	    !interp)
-		return pyhs_error_create(PYHS_ERROR_UNSUPPORTED,
+		return pyhs_error_at(PYHS_ERROR_UNSUPPORTED, t->runtime,
 					 "CPython %s runtime at 0x%llx has no interpreter (not initialised, or memory missing from the core)",
 					 v, (unsigned long long)t->runtime);
 	if (!read_ptr(t, interp, l->interp_sysdict, &sysdict) || !sysdict ||
 	    !read_ptr(t, sysdict, 8, &type))
-		return pyhs_error_create(PYHS_ERROR_UNSUPPORTED,
+		return pyhs_error_at(PYHS_ERROR_UNSUPPORTED, interp,
 					 "CPython %s interpreter at 0x%llx is unreadable (wrong layout, or memory missing from the core)",
 					 v, (unsigned long long)interp);
 	uint64_t dict_type;
 	if (pyhs_target_symbol(t, "PyDict_Type", &dict_type) && type != dict_type)
-		return pyhs_error_create(PYHS_ERROR_UNSUPPORTED,
+		return pyhs_error_at(PYHS_ERROR_UNSUPPORTED, interp,
 					 "CPython %s interpreter at 0x%llx does not validate: sys.__dict__ is not a dict",
 					 v, (unsigned long long)interp);
 	if (read_ptr(t, interp, l->interp_tstate_head, &tstate) && tstate &&
 	    (!read_ptr(t, tstate, l->tstate_interp, &back) || back != interp))
-		return pyhs_error_create(PYHS_ERROR_UNSUPPORTED,
+		return pyhs_error_at(PYHS_ERROR_UNSUPPORTED, tstate,
 					 "CPython %s thread state at 0x%llx does not point back to its interpreter",
 					 v, (unsigned long long)tstate);
 	return NULL;

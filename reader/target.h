@@ -2,7 +2,7 @@
 #ifndef PYHS_TARGET_H
 #define PYHS_TARGET_H
 
-#include "containers.h"
+#include "common/containers.h"
 #include "reader.h"
 
 /* ---- memory.c: an address space made of segments ---- */

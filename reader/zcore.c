@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "common/format.h"
 #include "target.h"
 
 #define BLOCK 4096u

@@ -28,7 +28,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "error.h"
+#include "common/error.h"
 #include "graph.h"
 #include "heapmodel.h"
 

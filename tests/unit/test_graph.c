@@ -12,7 +12,7 @@
 
 #include <CUnit/Basic.h>
 
-#include "error.h"
+#include "common/error.h"
 #include "graph.h"
 #include "heapmodel.h"
 

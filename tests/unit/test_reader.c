@@ -1,7 +1,7 @@
 /*
  * Tests of the reader layer's building blocks: the segmented address space
  * (reader/memory.c), errors (reader/error.c), the containers every layer
- * uses (reader/containers.h), and how pyhs_target_open_core refuses inputs
+ * uses (common/containers.h), and how pyhs_target_open_core refuses inputs
  * that are not cores.
  */
 #include <ctype.h>
@@ -270,7 +270,30 @@ static void test_error_os(void)
 	char *reason = expected + strlen("cannot write: ");
 	*reason = (char)tolower((unsigned char)*reason); /* "Input/output error" */
 	CU_ASSERT_STRING_EQUAL(err->message, expected);
+	CU_ASSERT_PTR_NULL(err->path);
 	pyhs_error_destroy(err);
+
+	/* What callers act on is in fields, not to be read out of the text. */
+	err = pyhs_error_os_path(ENOENT, "open", "x.core");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+	CU_ASSERT_EQUAL(err->code, PYHS_ERROR_OS);
+	CU_ASSERT_EQUAL(err->errnum, ENOENT);
+	CU_ASSERT_STRING_EQUAL(err->path, "x.core");
+	CU_ASSERT_STRING_EQUAL(err->op, "open");
+	CU_ASSERT_STRING_EQUAL(err->message,
+			       "cannot open 'x.core': no such file or directory");
+	err = pyhs_error_wrap(err, "reading %s", "it");
+	CU_ASSERT_STRING_EQUAL(err->path, "x.core");
+	pyhs_error_destroy(err);
+	err = pyhs_error_at(PYHS_ERROR_FAULT, 0x7f0010, "cannot read 0x%x", 0x7f0010);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+	CU_ASSERT_EQUAL(err->address, 0x7f0010);
+	CU_ASSERT_EQUAL(err->errnum, 0);
+	CU_ASSERT_STRING_EQUAL(err->message, "cannot read 0x7f0010");
+	pyhs_error_destroy(err);
+	char buf[64];
+	CU_ASSERT_STRING_EQUAL(pyhs_strerror(ENOENT, buf, sizeof(buf)),
+			       "no such file or directory");
 }
 
 /* ---- containers.h ------------------------------------------------------- */
@@ -538,6 +561,8 @@ static void test_open_nonexistent(void)
 		snprintf(expected, sizeof(expected),
 			 "cannot open '%s': no such file or directory", path);
 		CU_ASSERT_STRING_EQUAL(err->message, expected);
+		CU_ASSERT_STRING_EQUAL(err->path ? err->path : "", path);
+		CU_ASSERT_STRING_EQUAL(err->op ? err->op : "", "open");
 		pyhs_error_destroy(err);
 	}
 	CU_ASSERT_PTR_NULL(t);

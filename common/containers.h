@@ -1,5 +1,5 @@
 /*
- * Typed generic containers shared by every layer.
+ * Typed generic containers for every layer.
  *
  * DEFINE_VECTOR(name, T) defines struct name with data/size/capacity and
  *   name_init, name_deinit, name_reserve, name_append (returns T* or NULL),

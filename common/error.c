@@ -1,4 +1,4 @@
-#include "error.h"
+#include "common/error.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,11 +23,7 @@ static struct pyhs_error *error_vcreate(enum pyhs_error_code code, int errnum,
 	if (errnum) {
 		char *full;
 		char reason[128];
-		snprintf(reason, sizeof(reason), "%s", strerror(errnum));
-		/* "no such file or directory", as git words it */
-		if (reason[0] >= 'A' && reason[0] <= 'Z' &&
-		    !(reason[1] >= 'A' && reason[1] <= 'Z'))
-			reason[0] = (char)(reason[0] - 'A' + 'a');
+		pyhs_strerror(errnum, reason, sizeof(reason));
 		if (asprintf(&full, "%s: %s", msg, reason) < 0) {
 			free(msg);
 			free(err);
@@ -38,8 +34,20 @@ static struct pyhs_error *error_vcreate(enum pyhs_error_code code, int errnum,
 	}
 	err->code = code;
 	err->errnum = errnum;
+	err->path = NULL;
+	err->op = NULL;
+	err->address = 0;
 	err->message = msg;
 	return err;
+}
+
+const char *pyhs_strerror(int errnum, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", strerror(errnum));
+	/* "no such file or directory", as git words it */
+	if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
+		buf[0] = (char)(buf[0] - 'A' + 'a');
+	return buf;
 }
 
 struct pyhs_error *pyhs_error_create(enum pyhs_error_code code,
@@ -58,6 +66,32 @@ struct pyhs_error *pyhs_error_os(int errnum, const char *fmt, ...)
 	va_start(ap, fmt);
 	struct pyhs_error *err = error_vcreate(PYHS_ERROR_OS, errnum, fmt, ap);
 	va_end(ap);
+	return err;
+}
+
+struct pyhs_error *pyhs_error_os_path(int errnum, const char *op,
+				      const char *path)
+{
+	struct pyhs_error *err = pyhs_error_os(errnum, "cannot %s '%s'", op, path);
+	if (err == &pyhs_enomem)
+		return err;
+	if (!(err->path = strdup(path))) {
+		pyhs_error_destroy(err);
+		return &pyhs_enomem;
+	}
+	err->op = op;
+	return err;
+}
+
+struct pyhs_error *pyhs_error_at(enum pyhs_error_code code, uint64_t address,
+				 const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	struct pyhs_error *err = error_vcreate(code, 0, fmt, ap);
+	va_end(ap);
+	if (err != &pyhs_enomem)
+		err->address = address;
 	return err;
 }
 
@@ -85,24 +119,9 @@ void pyhs_error_destroy(struct pyhs_error *err)
 {
 	if (!err || err == &pyhs_enomem)
 		return;
+	free(err->path);
 	free(err->message);
 	free(err);
-}
-
-const char *pyhs_format_bytes(uint64_t n, char *buf, size_t size)
-{
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)n;
-	int u = 0;
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, size, "%llu B", (unsigned long long)n);
-	else
-		snprintf(buf, size, "%.1f %s", v, units[u]);
-	return buf;
 }
 
 void pyhs_warning_count(uint64_t *count, char *first, size_t size,

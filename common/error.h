@@ -1,4 +1,9 @@
-/* Errors returned by every pyheapsnap library: NULL means success. */
+/*
+ * Errors returned by every pyheapsnap library: NULL means success. An error
+ * carries its message whole, as it is printed, and what a caller may act
+ * on as fields (the errno, the file, the address), so that no caller reads
+ * them back out of the message.
+ */
 #ifndef PYHS_ERROR_H
 #define PYHS_ERROR_H
 
@@ -21,7 +26,10 @@ enum pyhs_error_code {
 
 struct pyhs_error {
 	enum pyhs_error_code code;
-	int errnum;
+	int errnum;          /* PYHS_ERROR_OS: the errno, else 0 */
+	char *path;          /* the file that an operation on failed, or NULL */
+	const char *op;      /* with path: what failed ("open", "stat", ...) */
+	uint64_t address;    /* the address in the target it is about, or 0 */
 	char *message;
 };
 
@@ -34,6 +42,17 @@ struct pyhs_error *pyhs_error_create(enum pyhs_error_code code,
 /* Like pyhs_error_create, with ": <strerror(errnum)>" appended. */
 struct pyhs_error *pyhs_error_os(int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* PYHS_ERROR_OS for operation op (a static string such as "open") on
+ * path: "cannot OP 'PATH': <strerror(errnum)>", with path and op set. */
+struct pyhs_error *pyhs_error_os_path(int errnum, const char *op,
+				      const char *path);
+/* Like pyhs_error_create, about an address in the target (address set). */
+struct pyhs_error *pyhs_error_at(enum pyhs_error_code code, uint64_t address,
+				 const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* strerror(errnum) as messages word it ("no such file or directory", as
+ * git words it), into buf; returns buf. */
+const char *pyhs_strerror(int errnum, char *buf, size_t size);
 /* Prefixes an existing error's message with more context; consumes err. */
 struct pyhs_error *pyhs_error_wrap(struct pyhs_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -44,9 +63,5 @@ void pyhs_error_destroy(struct pyhs_error *err);
 void pyhs_warning_count(uint64_t *count, char *first, size_t size,
 			const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-
-/* n bytes as people read them, for messages and reports: "512 B",
- * "1.5 KiB", ..., "3.0 TiB". Writes buf; returns it. */
-const char *pyhs_format_bytes(uint64_t n, char *buf, size_t size);
 
 #endif
