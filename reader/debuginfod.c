@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "target.h"
+#include "debuginfod.h"
 
 bool pyhs_debuginfod_configured(void)
 {

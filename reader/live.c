@@ -78,6 +78,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "python.h"
+#include "symbols.h"
 #include "target.h"
 
 _Static_assert(sizeof(struct user_regs_struct) == PYHS_REGS_SIZE,

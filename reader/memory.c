@@ -1,5 +1,5 @@
 /* An address space made of segments backed by bytes we hold. */
-#include "target.h"
+#include "memory.h"
 
 void pyhs_memory_init(struct pyhs_memory *mem)
 {

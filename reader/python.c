@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "python.h"
+#include "symbols.h"
 #include "target.h"
 
 struct size_hint {

@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "debuginfod.h"
+#include "symbols.h"
 #include "target.h"
 
 #define MAX_NOTES_BYTES (1u << 20)
@@ -502,4 +504,94 @@ bool pyhs_target_py_data(const struct pyhs_target *t, size_t i,
 	}
 	elf_end(elf);
 	return found;
+}
+
+/* The NUL-terminated string at addr in the target, cut to size - 1. */
+static void read_cstring(struct pyhs_target *t, uint64_t addr, char *buf, size_t size)
+{
+	size_t n = 0;
+	while (n < size - 1 && pyhs_memory_read(&t->mem, addr + n, &buf[n], 1) && buf[n])
+		n++;
+	buf[n] = '\0';
+}
+
+/* The program a dynamic loader run as a command loaded (ld-linux-x86-64.so.2
+ * --library-path ... python3.15: the kernel's entry point is the loader's):
+ * the module holding the dynamic section of the first entry of the loader's
+ * link map, _r_debug.r_map (its l_name is "" either way). NULL if m is no
+ * such loader. */
+static const struct pyhs_module *loader_program(struct pyhs_target *t,
+						struct pyhs_module *m)
+{
+	const struct pyhs_symbol *rd = pyhs_module_symbol(t, m, "_r_debug");
+	uint64_t map = 0, ld = 0;
+	/* struct r_debug { int r_version; struct link_map *r_map; ... } and
+	 * struct link_map { l_addr; char *l_name; ElfW(Dyn) *l_ld; ... } */
+	if (!rd || !pyhs_memory_read(&t->mem, rd->value + m->bias + 8, &map, 8) || !map ||
+	    !pyhs_memory_read(&t->mem, map + 16, &ld, 8))
+		return NULL;
+	for (size_t i = 0; i < t->modules.size; i++) {
+		const struct pyhs_module *p = &t->modules.data[i];
+		if (p != m && ld >= p->start && ld < p->end)
+			return p;
+	}
+	return NULL;
+}
+
+struct pyhs_error *pyhs_target_find_executable(struct pyhs_target *t)
+{
+	/* The executable: the mapping holding the entry point, or the program
+	 * it loaded if that is the dynamic loader. */
+	char buf[4096];
+	for (size_t i = 0; i < t->modules.size && !t->executable; i++) {
+		struct pyhs_module *m = &t->modules.data[i];
+		if (t->entry >= m->start && t->entry < m->end) {
+			const struct pyhs_module *program = loader_program(t, m);
+			t->executable = strdup(program ? program->path : m->path);
+			if (!t->executable)
+				return &pyhs_enomem;
+		}
+	}
+	if (!t->executable && t->execfn) {
+		read_cstring(t, t->execfn, buf, sizeof(buf));
+		t->executable = strdup(buf);
+		if (!t->executable)
+			return &pyhs_enomem;
+	}
+	return NULL;
+}
+
+bool pyhs_target_symbol(const struct pyhs_target *tc, const char *name,
+			uint64_t *ret)
+{
+	struct pyhs_target *t = (struct pyhs_target *)tc; /* lazy symbol load */
+	/* CPython's symbols are in the module that holds _PyRuntime, once it
+	 * is known: a symbol missing there (a static one of a stripped
+	 * binary) is not worth loading every library's table for. */
+	size_t first = 0, end = t->modules.size;
+	if (t->runtime_module < end)
+		first = t->runtime_module, end = first + 1;
+	for (size_t i = first; i < end; i++) {
+		struct pyhs_module *m = &t->modules.data[i];
+		const struct pyhs_symbol *s = pyhs_module_symbol(t, m, name);
+		if (s) {
+			*ret = s->value + m->bias;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool pyhs_target_static_symbol(const struct pyhs_target *t, const char *name,
+			       uint64_t *ret)
+{
+	char buf[96];
+	if (pyhs_target_symbol(t, name, ret))
+		return true;
+	for (int i = 0; i < 2; i++) {
+		snprintf(buf, sizeof(buf), "%s.lto_priv.%d", name, i);
+		if (pyhs_target_symbol(t, buf, ret))
+			return true;
+	}
+	return false;
 }

@@ -1,39 +1,16 @@
-/* Internal: the parts of a target shared by the reader's .c files. */
+/*
+ * Internal: the target object (target.c), what every file of reader/ that
+ * reads bytes at addresses builds on. Above it: symbols.c (the ELF files),
+ * zcore.c, python.c, then core.c and live.c, which make targets.
+ */
 #ifndef PYHS_TARGET_H
 #define PYHS_TARGET_H
 
 #include "common/containers.h"
+#include "memory.h"
 #include "reader.h"
 
-/* ---- memory.c: an address space made of segments ---- */
-
-struct pyhs_segment {
-	uint64_t start;
-	uint64_t end;        /* exclusive */
-	const uint8_t *data; /* bytes for [start, end) */
-};
-DEFINE_VECTOR(pyhs_segment_vector, struct pyhs_segment)
-
-struct pyhs_memory {
-	struct pyhs_segment_vector segments; /* sorted, non-overlapping */
-	/* The segment the last lookup found: reads come in runs within one
-	 * segment (the heap's arenas), so it is tried first. A hint only,
-	 * updated by readers through const pointers. */
-	size_t hint;
-};
-
-void pyhs_memory_init(struct pyhs_memory *mem);
-void pyhs_memory_deinit(struct pyhs_memory *mem);
-/* Adds [start, start+len) backed by data, below any segment already added
- * (earlier additions win where they overlap). */
-struct pyhs_error *pyhs_memory_add(struct pyhs_memory *mem, uint64_t start,
-				   uint64_t len, const uint8_t *data);
-bool pyhs_memory_read(const struct pyhs_memory *mem, uint64_t addr, void *buf,
-		      size_t len);
-const void *pyhs_memory_ptr(const struct pyhs_memory *mem, uint64_t addr,
-			    size_t len);
-
-/* ---- symbols.c: ELF files mapped into the target ---- */
+/* ---- the files mapped into the target (symbols.c reads them) ---- */
 
 struct pyhs_symbol {
 	const char *name; /* points into the module's mapped string table */
@@ -143,7 +120,7 @@ struct pyhs_target {
 void pyhs_target_warn(struct pyhs_target *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* core.c, shared with live.c */
+/* target.c: making targets (core.c, live.c) */
 struct pyhs_error *pyhs_target_create(const struct pyhs_open_options *opts,
 				      struct pyhs_target **ret);
 /* Registers one file mapping [start, end) of name, as an NT_FILE entry
@@ -159,28 +136,6 @@ struct pyhs_error *pyhs_target_add_module_mapping(struct pyhs_target *t,
 struct pyhs_error *pyhs_target_add_file_bytes(struct pyhs_target *t,
 					      const char *name, uint64_t start,
 					      uint64_t end, uint64_t offset);
-/* Sets t->executable: the module holding AT_ENTRY, else AT_EXECFN's
- * string. */
-struct pyhs_error *pyhs_target_find_executable(struct pyhs_target *t);
-
-/* symbols.c */
-/* Opens, maps and checks the file behind a module, finds its debug file;
- * problems become warnings. Adds its file-backed bytes to memory for the
- * mapping ranges given. */
-struct pyhs_error *pyhs_module_load(struct pyhs_target *t,
-				    struct pyhs_module *m);
-/* The symbol name of m, unbiased, or NULL; t gives the options (NULL:
- * none). */
-const struct pyhs_symbol *pyhs_module_symbol(struct pyhs_target *t,
-					     struct pyhs_module *m,
-					     const char *name);
-/* The debug file of the module from debuginfod, where none is on disk,
- * the module has no DWARF of its own, debuginfod is not turned off and
- * $DEBUGINFOD_URLS names servers (else nothing is done: no client, no
- * request). Used only if its build-id matches; a failure other than the
- * servers not having it is a warning. Errors: out of memory only. */
-struct pyhs_error *pyhs_module_fetch_debug(struct pyhs_target *t,
-					   struct pyhs_module *m);
 /* Maps a regular file read-only; PYHS_ERROR_OS or _INPUT on failure. */
 struct pyhs_error *pyhs_map_file(struct pyhs_target *t, const char *path,
 				 const uint8_t **ret_data, size_t *ret_size);
@@ -188,27 +143,5 @@ struct pyhs_error *pyhs_map_file(struct pyhs_target *t, const char *path,
  * path names it in the error. */
 struct pyhs_error *pyhs_map_fd(struct pyhs_target *t, int fd, size_t size,
 			       const char *path, const uint8_t **ret);
-/* zcore.c: the zstd-compressed core at src, decompressed into a mapped,
- * unlinked temporary file that t unmaps at destroy. */
-struct pyhs_error *pyhs_decompress_core(struct pyhs_target *t, const char *path,
-					const uint8_t *src, size_t src_size,
-					const uint8_t **ret, size_t *ret_size);
-/* Whether an ELF image in a buffer has a section of that name with bytes. */
-bool pyhs_elf_has_section(const uint8_t *data, size_t size, const char *want);
-/* Build-id of an ELF image in a buffer; 0 if none. */
-size_t pyhs_elf_build_id(const uint8_t *data, size_t size, uint8_t *out,
-			 size_t out_size);
-
-/* debuginfod.c */
-/* Whether $DEBUGINFOD_URLS names any server. */
-bool pyhs_debuginfod_configured(void);
-/* Asks the servers for the debug file of a build-id: the path (malloc'd)
- * of the file in libdebuginfod's cache. NOT_FOUND when no server is named
- * or none has it; OS for the rest (timeouts, refusals). */
-struct pyhs_error *pyhs_debuginfod_find(const uint8_t *build_id, size_t len,
-					char **ret_path);
-
-/* python.c */
-struct pyhs_error *pyhs_python_find(struct pyhs_target *t);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "common/format.h"
 #include "target.h"
+#include "zcore.h"
 
 #define BLOCK 4096u
 

@@ -20,6 +20,7 @@
 
 #include <CUnit/Basic.h>
 
+#include "symbols.h"
 #include "target.h"
 
 /* ---- helpers ------------------------------------------------------------ */
