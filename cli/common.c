@@ -189,47 +189,6 @@ int resolve_output_format(const char *verb, struct input_options *o,
 
 const char PID_INPUT[] = "(the --pid process)";
 
-struct pyhs_error *write_output(const char *path, enum pyhs_output_kind kind,
-				struct pyhs_error *(*write)(void *ctx, FILE *out), void *ctx)
-{
-	if (!path)
-		return write(ctx, stdout);
-	/* A signal while the file is written removes the temporary file and
-	 * exits 128 + the signal (signals.c); during the create and the commit
-	 * it is held until they are done. */
-	struct pyhs_output *out;
-	signals_install(true);
-	signals_defer(true);
-	struct pyhs_error *err = pyhs_output_create(path, kind, &signals_cancel, &out);
-	if (!err)
-		signals_temporary(pyhs_output_temporary(out));
-	signals_defer(false);
-	int code = signals_exit_status();
-	if (err || code) {
-		if (!err)
-			pyhs_output_destroy(out);
-		if (code)
-			exit(code);
-		return err;
-	}
-	FILE *f = pyhs_output_stream(out);
-	if (!f)
-		err = pyhs_error_os(errno, "cannot write '%s'", path);
-	else
-		err = write(ctx, f);
-	signals_defer(true);
-	if (!err && !(err = pyhs_output_commit(out)))
-		signals_written();
-	signals_defer(false);
-	signals_temporary(NULL);
-	pyhs_output_destroy(out);
-	if ((code = signals_exit_status())) {
-		pyhs_error_destroy(err);
-		exit(code);
-	}
-	return err;
-}
-
 int output_option(const char *verb, const char *arg, const char **ret)
 {
 	if (!arg[0])
@@ -281,11 +240,9 @@ int capture_pid(struct input_options *o, struct pyhs_target **ret)
 {
 	signals_install(o->output != NULL);
 	o->open.cancel = &signals_cancel;
-	if (o->output) {
+	if (o->output && o->output_ratio) {
 		o->open.before_stop = output_room;
 		o->open.before_stop_ctx = o;
-		if (!o->output_ratio)
-			o->output_ratio = 1;
 	}
 	signals_defer(true);
 	struct pyhs_error *err = pyhs_target_open_pid(o->pid, &o->open, ret);
@@ -340,6 +297,25 @@ int output_finish(struct input_options *o, struct pyhs_error *err)
 	if (err)
 		return report_error(err);
 	return signals_exit_status();
+}
+
+int output_write(struct input_options *o, const char *path,
+		 struct pyhs_error *(*write)(void *ctx, FILE *out), void *ctx)
+{
+	struct pyhs_error *err;
+	if (!o->output) {
+		err = write(ctx, stdout);
+		return err ? report_error(err) : 0;
+	}
+	/* A signal during the write removes the temporary file and exits
+	 * 128 + the signal (signals.c); during the commit it is held until
+	 * the commit is done. */
+	FILE *f = pyhs_output_stream(o->output);
+	err = f ? write(ctx, f) : pyhs_error_os(errno, "cannot write '%s'", path);
+	signals_defer(true);
+	if (!err)
+		err = pyhs_output_commit(o->output);
+	return output_finish(o, err);
 }
 
 void output_close(struct input_options *o)

@@ -90,6 +90,19 @@ static struct pyhs_error *write_export(void *ctx, FILE *out)
 	return err;
 }
 
+/* The three tables, each written atomically; a signal stops the write
+ * between tables, and the one being written is removed. */
+static int export_csv(const struct pyhs_heap *h, const char *dir)
+{
+	signals_install(true);
+	signals_defer(true);
+	struct pyhs_error *err = pyhs_export_csv(h, dir, &signals_cancel);
+	if (!err)
+		signals_written();
+	signals_defer(false);
+	return err ? report_error(err) : signals_exit_status();
+}
+
 int verb_export(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -111,13 +124,22 @@ int verb_export(int argc, char **argv)
 	if (e.format == CSV && !e.output)
 		return usage_error("export", "--format csv writes three tables: name their"
 				   " directory with -o DIR");
-	struct pyhs_heap *h;
-	if ((r = input_open(args[0], &o, &h)))
+	/* The output first: a path that cannot be written stops the export
+	 * before the input is read. */
+	if (e.format != CSV && e.output &&
+	    (r = output_open(e.output, PYHS_OUTPUT_EXPORT, &o)))
 		return r;
+	struct pyhs_heap *h;
+	if ((r = input_open(args[0], &o, &h))) {
+		output_close(&o);
+		return r;
+	}
 	e.heap = h;
 	e.gen = o.gen;
-	struct pyhs_error *err = e.format == CSV ? pyhs_export_csv(h, e.output) :
-				  write_output(e.output, PYHS_OUTPUT_EXPORT, write_export, &e);
+	if (e.format == CSV)
+		r = export_csv(h, e.output);
+	else
+		r = output_write(&o, e.output, write_export, &e);
 	pyhs_heap_destroy(h);
-	return err ? report_error(err) : EXIT_OK;
+	return r;
 }

@@ -62,6 +62,7 @@ int verb_gcore(int argc, char **argv)
 		return usage_error("gcore", "--gen does not apply here: a core holds the whole process");
 	/* Any process will do: the core is of the process, not of its heap. */
 	o.open.no_python = true;
+	o.output_ratio = 1; /* the core holds every byte copied */
 	if ((r = output_open(output, PYHS_OUTPUT_CORE, &o)))
 		return r;
 	struct pyhs_target *t;

@@ -45,8 +45,9 @@ struct input_options {
 	 * and source of what the snapshot was made from). */
 	const char *snapshot;
 	/* The file a verb writes, made before the input is read
-	 * (output_open), or NULL; a --pid capture first checks that its file
-	 * system has room for the bytes copied / output_ratio. */
+	 * (output_open), or NULL; with an output_ratio, a --pid capture first
+	 * checks that its file system has room for the bytes copied /
+	 * output_ratio. */
 	struct pyhs_output *output;
 	unsigned output_ratio;
 	/* Set by the verb: input_open also reads tracemalloc's traces of a
@@ -177,6 +178,12 @@ int output_open(const char *path, enum pyhs_output_kind kind,
 /* After the write (called with signals_defer(true) and its error): frees
  * the output and returns the exit code, 0 if it was written. */
 int output_finish(struct input_options *o, struct pyhs_error *err);
+/* Calls write(ctx, out) with out the stream of o->output (made by
+ * output_open for path, which names it in errors), then commits and
+ * finishes it; with no o->output, out is standard output. Prints the error
+ * and returns the exit code, or 0. */
+int output_write(struct input_options *o, const char *path,
+		 struct pyhs_error *(*write)(void *ctx, FILE *out), void *ctx);
 /* Removes an output never written (an error before the write). */
 void output_close(struct input_options *o);
 /* Opens a core or the --pid process as a target, without building its
@@ -204,10 +211,6 @@ void signals_defer(bool on);
 /* 0 if no signal came; else prints the line (after removing the temporary
  * file) and returns 128 + the signal. */
 int signals_exit_status(void);
-/* Calls write(ctx, out) with out standard output (path NULL) or a file
- * written atomically at path (what names it in errors). */
-struct pyhs_error *write_output(const char *path, enum pyhs_output_kind kind,
-				struct pyhs_error *(*write)(void *ctx, FILE *out), void *ctx);
 
 /* --format of the verbs that print text, JSON or a Graphviz graph. */
 enum output_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_DOT };

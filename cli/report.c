@@ -64,10 +64,17 @@ int verb_report(int argc, char **argv)
 		return usage_error("report", "--gen does not apply: the report is of the whole heap");
 	if (o.json && !output)
 		return usage_error("report", "--json prints what was written: name the report with -o FILE");
-	struct pyhs_heap *before = NULL, *h;
-	if (nargs == 2 && (r = input_open(args[0], &o, &before)))
+	/* The output first: a path that cannot be written stops the report
+	 * before the inputs are read. */
+	if (output && (r = output_open(output, PYHS_OUTPUT_REPORT, &o)))
 		return r;
+	struct pyhs_heap *before = NULL, *h;
+	if (nargs == 2 && (r = input_open(args[0], &o, &before))) {
+		output_close(&o);
+		return r;
+	}
 	if ((r = input_open(args[nargs - 1], &o, &h))) {
+		output_close(&o);
 		pyhs_heap_destroy(before);
 		return r;
 	}
@@ -90,10 +97,12 @@ int verb_report(int argc, char **argv)
 		rep.tree = t;
 	}
 	struct report_job job = { &rep, &stats };
-	if (!r && !err)
-		err = write_output(output, PYHS_OUTPUT_REPORT, write_report, &job);
 	if (!r && err)
 		r = report_error(err);
+	if (r)
+		output_close(&o);
+	else
+		r = output_write(&o, output, write_report, &job);
 	if (!r && o.json) {
 		fputs("{\"output\": ", stdout);
 		pyhs_json_string(stdout, output);

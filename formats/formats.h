@@ -23,8 +23,11 @@ struct pyhs_error *pyhs_export_jsonl_gen(const struct pyhs_heap *h, int gen,
 
 /* The heap as three CSV tables (RFC 4180, a header row each) in directory
  * dir, made if missing: objects.csv, edges.csv and roots.csv; the man page
- * pyheapsnap-export(1) gives the columns. Each file is written atomically. */
-struct pyhs_error *pyhs_export_csv(const struct pyhs_heap *h, const char *dir);
+ * pyheapsnap-export(1) gives the columns. Each file is written atomically,
+ * as a pyhs_output given cancel: once it is raised, the table being written
+ * is removed and PYHS_ERROR_CANCELLED returned. */
+struct pyhs_error *pyhs_export_csv(const struct pyhs_heap *h, const char *dir,
+				   const volatile sig_atomic_t *cancel);
 
 /* A V8 heap snapshot (.heapsnapshot) of the heap, for Chrome DevTools and
  * memlab: a synthetic root whose edges lead to the dominator tree's roots

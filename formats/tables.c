@@ -87,7 +87,8 @@ static void write_roots(const struct pyhs_heap *h, FILE *out)
 	}
 }
 
-struct pyhs_error *pyhs_export_csv(const struct pyhs_heap *h, const char *dir)
+struct pyhs_error *pyhs_export_csv(const struct pyhs_heap *h, const char *dir,
+				   const volatile sig_atomic_t *cancel)
 {
 	static const struct {
 		const char *name;
@@ -104,7 +105,7 @@ struct pyhs_error *pyhs_export_csv(const struct pyhs_heap *h, const char *dir)
 		if (asprintf(&path, "%s/%s", dir, tables[t].name) < 0)
 			return &pyhs_enomem;
 		struct pyhs_output *o;
-		struct pyhs_error *err = pyhs_output_create(path, PYHS_OUTPUT_TABLE, NULL, &o);
+		struct pyhs_error *err = pyhs_output_create(path, PYHS_OUTPUT_TABLE, cancel, &o);
 		if (!err) {
 			FILE *f = pyhs_output_stream(o);
 			if (f) {
