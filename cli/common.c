@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -197,6 +198,48 @@ int output_option(const char *verb, const char *arg, const char **ret)
 	return 0;
 }
 
+struct output_verb_ctx {
+	const char *name;
+	const char **output;
+};
+
+static int output_verb_option(void *ctx, int opt, const char *arg)
+{
+	const struct output_verb_ctx *c = ctx;
+	if (opt != 'o')
+		return usage_error(c->name, "unknown option");
+	return output_option(c->name, arg, c->output);
+}
+
+int output_verb_start(const struct output_verb *v, int argc, char **argv,
+		      struct input_options *o, const char **ret_output,
+		      char ***ret_args, int *ret_nargs)
+{
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ 0 },
+	};
+	const char *output = NULL;
+	struct output_verb_ctx ctx = { v->name, &output };
+	struct verb_spec spec = { v->name, "o:", longopts, v->help, output_verb_option,
+				  &ctx, 1, v->max_args };
+	int r = parse_verb_args(&spec, argc, argv, o, ret_args, ret_nargs);
+	if (r >= 0)
+		return r;
+	if (v->required && !output)
+		return usage_error(v->name, "no output given (-o FILE)");
+	if (o->gen >= 0)
+		return usage_error(v->name, "%s", v->gen_refusal);
+	if (v->json_needs_output && o->json && !output)
+		return usage_error(v->name, "%s", v->json_needs_output);
+	/* The output first: a path that cannot be written stops the verb
+	 * before any input is read (or a process stopped). */
+	if (output && (r = output_open(output, v->kind, o)))
+		return r;
+	*ret_output = output;
+	return -1;
+}
+
 static double now_seconds(void)
 {
 	struct timespec ts;
@@ -316,6 +359,15 @@ int output_write(struct input_options *o, const char *path,
 	if (!err)
 		err = pyhs_output_commit(o->output);
 	return output_finish(o, err);
+}
+
+int output_size(const char *path, uint64_t *ret)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return report_error(pyhs_error_os(errno, "cannot read back '%s'", path));
+	*ret = (uint64_t)st.st_size;
+	return 0;
 }
 
 void output_close(struct input_options *o)

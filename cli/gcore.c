@@ -2,9 +2,7 @@
  * same short pause as every --pid capture, for gdb, pyheapsnap or someone
  * else to read later. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
-#include <sys/stat.h>
 
 #include "pyheapsnap.h"
 
@@ -35,36 +33,22 @@ static void help(void)
 	       "  -h, --help             show this help\n");
 }
 
-static int option(void *ctx, int opt, const char *arg)
-{
-	if (opt != 'o')
-		return usage_error("gcore", "unknown option");
-	return output_option("gcore", arg, ctx);
-}
-
 int verb_gcore(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ 0 },
+	static const struct output_verb verb = {
+		"gcore", help, PYHS_OUTPUT_CORE, 1, true,
+		"--gen does not apply here: a core holds the whole process", NULL,
 	};
-	const char *output = NULL;
-	struct verb_spec spec = { "gcore", "o:", longopts, help, option, &output, 1, 1 };
 	struct input_options o = { 0 };
+	const char *output;
 	char **args;
 	int nargs;
-	int r = parse_verb_args(&spec, argc, argv, &o, &args, &nargs);
+	int r = output_verb_start(&verb, argc, argv, &o, &output, &args, &nargs);
 	if (r >= 0)
 		return r;
-	if (!output)
-		return usage_error("gcore", "no output given (-o FILE)");
-	if (o.gen >= 0)
-		return usage_error("gcore", "--gen does not apply here: a core holds the whole process");
 	/* Any process will do: the core is of the process, not of its heap. */
 	o.open.no_python = true;
 	o.output_ratio = 1; /* the core holds every byte copied */
-	if ((r = output_open(output, PYHS_OUTPUT_CORE, &o)))
-		return r;
 	struct pyhs_target *t;
 	struct pyhs_error *err = NULL;
 	if (args[0] == PID_INPUT) {
@@ -88,10 +72,9 @@ int verb_gcore(int argc, char **argv)
 	pyhs_target_destroy(t);
 	if ((r = output_finish(&o, err)))
 		return r;
-	struct stat st;
-	if (stat(output, &st) != 0)
-		return report_error(pyhs_error_os(errno, "cannot read back '%s'", output));
-	uint64_t bytes = (uint64_t)st.st_size;
+	uint64_t bytes;
+	if ((r = output_size(output, &bytes)))
+		return r;
 	if (o.json) {
 		fputs("{\"output\": ", stdout);
 		pyhs_json_string(stdout, output);

@@ -184,6 +184,9 @@ int output_finish(struct input_options *o, struct pyhs_error *err);
  * and returns the exit code, or 0. */
 int output_write(struct input_options *o, const char *path,
 		 struct pyhs_error *(*write)(void *ctx, FILE *out), void *ctx);
+/* The size of the file written at path, read back; prints the error and
+ * returns the exit code, or 0. */
+int output_size(const char *path, uint64_t *ret);
 /* Removes an output never written (an error before the write). */
 void output_close(struct input_options *o);
 /* Opens a core or the --pid process as a target, without building its
@@ -192,6 +195,24 @@ int input_open_target(const char *path, struct input_options *o,
 		      struct pyhs_target **ret);
 /* -o FILE of the verbs that write one: refuses an empty name. */
 int output_option(const char *verb, const char *arg, const char **ret);
+/* A verb whose only option of its own is -o FILE (snapshot, gcore,
+ * report), its inputs the positional arguments. */
+struct output_verb {
+	const char *name;
+	void (*help)(void);
+	enum pyhs_output_kind kind;
+	int max_args;                  /* inputs: 1 up to this */
+	bool required;                 /* -o FILE must be given */
+	const char *gen_refusal;       /* the usage error --gen gets */
+	const char *json_needs_output; /* that of --json without -o, or NULL */
+};
+/* Parses its command line and creates o->output (when -o names one)
+ * before any input is read. Returns -1 when the verb should go on (the
+ * inputs in *ret_args and *ret_nargs, the output's path or NULL in
+ * *ret_output), else the exit code to return at once. */
+int output_verb_start(const struct output_verb *v, int argc, char **argv,
+		      struct input_options *o, const char **ret_output,
+		      char ***ret_args, int *ret_nargs);
 
 /* Signals (signals.c): SIGTERM, SIGINT, SIGHUP and SIGPIPE during a
  * capture or a write end it cleanly and exit 128 + the signal.

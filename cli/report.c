@@ -1,5 +1,4 @@
 /* pyheapsnap report: the heap as one self-contained HTML page. */
-#include <getopt.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -28,13 +27,6 @@ static void help(void)
 	       "  -h, --help             show this help\n");
 }
 
-static int option(void *ctx, int opt, const char *arg)
-{
-	if (opt == 'o')
-		return output_option("report", arg, (const char **)ctx);
-	return usage_error("report", "unknown option");
-}
-
 struct report_job {
 	const struct pyhs_report *rep;
 	struct pyhs_report_stats *stats;
@@ -48,25 +40,17 @@ static struct pyhs_error *write_report(void *ctx, FILE *out)
 
 int verb_report(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ 0 },
+	static const struct output_verb verb = {
+		"report", help, PYHS_OUTPUT_REPORT, 2, false,
+		"--gen does not apply: the report is of the whole heap",
+		"--json prints what was written: name the report with -o FILE",
 	};
-	const char *output = NULL;
-	struct verb_spec spec = { "report", "o:", longopts, help, option, &output, 1, 2 };
 	struct input_options o = { 0 };
+	const char *output;
 	char **args;
 	int nargs;
-	int r = parse_verb_args(&spec, argc, argv, &o, &args, &nargs);
+	int r = output_verb_start(&verb, argc, argv, &o, &output, &args, &nargs);
 	if (r >= 0)
-		return r;
-	if (o.gen >= 0)
-		return usage_error("report", "--gen does not apply: the report is of the whole heap");
-	if (o.json && !output)
-		return usage_error("report", "--json prints what was written: name the report with -o FILE");
-	/* The output first: a path that cannot be written stops the report
-	 * before the inputs are read. */
-	if (output && (r = output_open(output, PYHS_OUTPUT_REPORT, &o)))
 		return r;
 	struct pyhs_heap *before = NULL, *h;
 	if (nargs == 2 && (r = input_open(args[0], &o, &before))) {

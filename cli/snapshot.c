@@ -1,9 +1,7 @@
 /* pyheapsnap snapshot: save a heap to a snapshot file that every verb reads
  * as it reads the core. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
-#include <sys/stat.h>
 
 #include "pyheapsnap.h"
 
@@ -26,32 +24,18 @@ static void help(void)
 	       "  -h, --help             show this help\n");
 }
 
-static int option(void *ctx, int opt, const char *arg)
-{
-	if (opt != 'o')
-		return usage_error("snapshot", "unknown option");
-	return output_option("snapshot", arg, ctx);
-}
-
 int verb_snapshot(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ 0 },
+	static const struct output_verb verb = {
+		"snapshot", help, PYHS_OUTPUT_SNAPSHOT, 1, true,
+		"--gen does not apply here: a snapshot keeps every object", NULL,
 	};
-	const char *output = NULL;
-	struct verb_spec spec = { "snapshot", "o:", longopts, help, option, &output, 1, 1 };
 	struct input_options o = { 0 };
+	const char *output;
 	char **args;
 	int nargs;
-	int r = parse_verb_args(&spec, argc, argv, &o, &args, &nargs);
+	int r = output_verb_start(&verb, argc, argv, &o, &output, &args, &nargs);
 	if (r >= 0)
-		return r;
-	if (!output)
-		return usage_error("snapshot", "no output given (-o FILE)");
-	if (o.gen >= 0)
-		return usage_error("snapshot", "--gen does not apply here: a snapshot keeps every object");
-	if ((r = output_open(output, PYHS_OUTPUT_SNAPSHOT, &o)))
 		return r;
 	/* A snapshot takes a few bytes per object: far less than the memory
 	 * copied, which holds 16 bytes or more per object. */
@@ -67,10 +51,9 @@ int verb_snapshot(int argc, char **argv)
 	pyhs_heap_destroy(h);
 	if ((r = output_finish(&o, err)))
 		return r;
-	struct stat st;
-	if (stat(output, &st) != 0)
-		return report_error(pyhs_error_os(errno, "cannot read back '%s'", output));
-	uint64_t bytes = (uint64_t)st.st_size;
+	uint64_t bytes;
+	if ((r = output_size(output, &bytes)))
+		return r;
 	double per = n ? (double)bytes / (double)n : 0.0;
 	if (o.json) {
 		fputs("{\"output\": ", stdout);

@@ -92,27 +92,18 @@ struct meta_out {
 
 static void put_meta(struct meta_out *mo, const struct snapshot_meta_field *f)
 {
-	struct buf *b = &mo->b;
-	uint64_t u = 0;
+	uint8_t type = META_UINT;
+	const char *s = NULL;
+	uint64_t u = 0; /* the varint written, zigzagged for META_SINT */
 	switch (f->value) {
-	case META_VALUE_STR: {
-		const char *s = *(const char *const *)f->p;
-		mo->n++;
-		put_str(b, f->key);
-		put_u8(b, META_STRING);
-		put_str(b, s);
-		return;
-	}
-	case META_VALUE_INT: {
-		int v = *(const int *)f->p;
-		if (f->optional && !v)
-			return;
-		mo->n++;
-		put_str(b, f->key);
-		put_u8(b, META_SINT);
-		put_varint(b, zigzag((uint64_t)(int64_t)v));
-		return;
-	}
+	case META_VALUE_STR:
+		type = META_STRING;
+		s = *(const char *const *)f->p;
+		break;
+	case META_VALUE_INT:
+		type = META_SINT;
+		u = zigzag((uint64_t)(int64_t)*(const int *)f->p);
+		break;
 	case META_VALUE_U32:
 		u = *(const uint32_t *)f->p;
 		break;
@@ -123,12 +114,15 @@ static void put_meta(struct meta_out *mo, const struct snapshot_meta_field *f)
 		u = *(const bool *)f->p;
 		break;
 	}
-	if (f->optional && !u)
+	if (f->optional && !u && !(s && *s))
 		return;
 	mo->n++;
-	put_str(b, f->key);
-	put_u8(b, META_UINT);
-	put_varint(b, u);
+	put_str(&mo->b, f->key);
+	put_u8(&mo->b, type);
+	if (type == META_STRING)
+		put_str(&mo->b, s);
+	else
+		put_varint(&mo->b, u);
 }
 
 /* ---- writing: the file ---------------------------------------------------- */
