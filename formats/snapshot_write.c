@@ -1,0 +1,470 @@
+/*
+ * Snapshot files, writing (FORMAT.md describes them byte by byte): a fixed
+ * header, then one section per column (each a zstd frame with an XXH64
+ * checksum), then a table of the sections.
+ *
+ * Writing goes to a temporary file in the destination's directory, which is
+ * synced and renamed over the destination.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "atomic.h"
+#include "snapshot_format.h"
+
+/* ---- writing: a growing byte buffer -------------------------------------- */
+
+struct buf {
+	uint8_t *data;
+	size_t size;
+	size_t cap;
+	bool oom;
+};
+
+static bool buf_reserve(struct buf *b, size_t more)
+{
+	if (b->oom)
+		return false;
+	if (b->cap - b->size >= more)
+		return true;
+	size_t cap = b->cap ? b->cap : 4096;
+	while (cap - b->size < more) {
+		if (cap > SIZE_MAX / 2) {
+			b->oom = true;
+			return false;
+		}
+		cap *= 2;
+	}
+	uint8_t *d = realloc(b->data, cap);
+	if (!d) {
+		b->oom = true;
+		return false;
+	}
+	b->data = d;
+	b->cap = cap;
+	return true;
+}
+
+static inline void put_u8(struct buf *b, uint8_t v)
+{
+	if (b->size < b->cap || buf_reserve(b, 1))
+		b->data[b->size++] = v;
+}
+
+static inline void put_varint(struct buf *b, uint64_t v)
+{
+	if (b->cap - b->size < MAX_VARINT && !buf_reserve(b, MAX_VARINT))
+		return;
+	uint8_t *p = b->data + b->size;
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	b->size = (size_t)(p - b->data);
+}
+
+static void put_bytes(struct buf *b, const void *src, size_t n)
+{
+	if (n && buf_reserve(b, n)) {
+		memcpy(b->data + b->size, src, n);
+		b->size += n;
+	}
+}
+
+static void put_str(struct buf *b, const char *s)
+{
+	size_t n = strlen(s ? s : "");
+	put_varint(b, n);
+	put_bytes(b, s ? s : "", n);
+}
+
+/* Metadata records go to a buffer of their own and are counted, so the
+ * section can start with their number. */
+struct meta_out {
+	struct buf b;
+	uint64_t n;
+};
+
+static void put_meta(struct meta_out *mo, const struct snapshot_meta_field *f)
+{
+	struct buf *b = &mo->b;
+	uint64_t u = 0;
+	switch (f->value) {
+	case META_VALUE_STR: {
+		const char *s = *(const char *const *)f->p;
+		mo->n++;
+		put_str(b, f->key);
+		put_u8(b, META_STRING);
+		put_str(b, s);
+		return;
+	}
+	case META_VALUE_INT: {
+		int v = *(const int *)f->p;
+		if (f->optional && !v)
+			return;
+		mo->n++;
+		put_str(b, f->key);
+		put_u8(b, META_SINT);
+		put_varint(b, zigzag((uint64_t)(int64_t)v));
+		return;
+	}
+	case META_VALUE_U32:
+		u = *(const uint32_t *)f->p;
+		break;
+	case META_VALUE_U64:
+		u = *(const uint64_t *)f->p;
+		break;
+	case META_VALUE_BOOL:
+		u = *(const bool *)f->p;
+		break;
+	}
+	if (f->optional && !u)
+		return;
+	mo->n++;
+	put_str(b, f->key);
+	put_u8(b, META_UINT);
+	put_varint(b, u);
+}
+
+/* ---- writing: the file ---------------------------------------------------- */
+
+struct writer {
+	const char *path;
+	int fd;
+	const struct pyhs_atomic_file *af;
+	uint64_t off;
+	ZSTD_CCtx *cctx;
+	uint8_t *zbuf;
+	size_t zcap;
+	unsigned nsections;
+	uint8_t table[NSECTIONS * ENTRY_SIZE];
+};
+
+static struct pyhs_error *write_fail(const struct writer *w, int errnum)
+{
+	return pyhs_error_os(errnum ? errnum : EIO, "cannot write snapshot '%s'",
+			     w->path);
+}
+
+static struct pyhs_error *write_all(struct writer *w, const void *src, size_t n)
+{
+	const uint8_t *p = src;
+	struct pyhs_error *err = pyhs_atomic_check(w->af);
+	if (err)
+		return err;
+	while (n) {
+		ssize_t r = write(w->fd, p, n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return write_fail(w, errno);
+		}
+		p += r;
+		n -= (size_t)r;
+		w->off += (uint64_t)r;
+	}
+	return NULL;
+}
+
+/* Compresses b as section s, appends it to the file and to the table, and
+ * empties b for the next section. */
+static struct pyhs_error *emit(struct writer *w, enum section s, struct buf *b)
+{
+	if (b->oom)
+		return &pyhs_enomem;
+	size_t bound = ZSTD_compressBound(b->size);
+	if (bound > w->zcap) {
+		uint8_t *z = realloc(w->zbuf, bound);
+		if (!z)
+			return &pyhs_enomem;
+		w->zbuf = z;
+		w->zcap = bound;
+	}
+	size_t zsize = ZSTD_compress2(w->cctx, w->zbuf, w->zcap,
+				      b->data ? (const void *)b->data : "", b->size);
+	if (ZSTD_isError(zsize))
+		return pyhs_error_create(PYHS_ERROR_NOMEM,
+					 "cannot write snapshot '%s': cannot compress the %s: %s",
+					 w->path, pyhs_snapshot_sections[s].name,
+					 ZSTD_getErrorName(zsize));
+	uint8_t codec = CODEC_ZSTD;
+	const uint8_t *stored = w->zbuf;
+	size_t nstored = zsize;
+	if (zsize >= b->size) {
+		codec = CODEC_STORED;
+		stored = b->data;
+		nstored = b->size;
+	}
+	uint8_t *e = w->table + w->nsections++ * ENTRY_SIZE;
+	memset(e, 0, ENTRY_SIZE);
+	memcpy(e, pyhs_snapshot_sections[s].id, 4);
+	e[4] = SECTION_REQUIRED & 0xff;
+	e[5] = SECTION_REQUIRED >> 8;
+	e[6] = codec;
+	le64_put(e + 8, w->off);
+	le64_put(e + 16, nstored);
+	le64_put(e + 24, b->size);
+	le64_put(e + 32, pyhs_xxh64(stored, nstored));
+	struct pyhs_error *err = nstored ? write_all(w, stored, nstored) : NULL;
+	b->size = 0;
+	return err;
+}
+
+static struct pyhs_error *write_sections(struct writer *w,
+					 const struct pyhs_heap *h,
+					 struct buf *b)
+{
+	struct pyhs_error *err;
+	const struct pyhs_heap_meta *m = pyhs_heap_meta(h);
+	struct pyhs_heap_columns c;
+	pyhs_heap_get_columns(h, &c);
+	uint64_t n = c.nobjects;
+
+	/* META: the fields of the heap's parts, as the key table lists them */
+	struct pyhs_heap_parts parts;
+	memset(&parts, 0, sizeof(parts));
+	parts.meta = *m;
+	parts.gc_enabled = pyhs_heap_gc_enabled(h);
+	for (int g = 0; g < 4; g++)
+		pyhs_heap_gc_info(h, g, &parts.gc[g]);
+	for (int k = 0; k < PYHS_WARN_NKINDS; k++)
+		parts.warn_count[k] = pyhs_heap_warning_count(h, (enum pyhs_warning_kind)k);
+	struct snapshot_meta_field fields[SNAPSHOT_META_MAX_FIELDS];
+	size_t nfields = snapshot_meta_fields(&parts, fields);
+	struct meta_out mo = { { 0 }, 0 };
+	for (size_t i = 0; i < nfields; i++)
+		put_meta(&mo, &fields[i]);
+	put_varint(b, mo.n);
+	put_bytes(b, mo.b.data, mo.b.size);
+	if (mo.b.oom)
+		b->oom = true;
+	free(mo.b.data);
+	if ((err = emit(w, S_META, b)))
+		return err;
+
+	/* THRD */
+	put_varint(b, m->ntids);
+	for (size_t i = 0; i < m->ntids; i++)
+		put_varint(b, zigzag((uint64_t)(int64_t)m->tids[i]));
+	size_t nthreads = pyhs_heap_nthreads(h);
+	put_varint(b, nthreads);
+	for (size_t i = 0; i < nthreads; i++) {
+		put_varint(b, pyhs_heap_thread_ident(h, i));
+		put_varint(b, pyhs_heap_thread_native_id(h, i));
+	}
+	if ((err = emit(w, S_THRD, b)))
+		return err;
+
+	/* WARN */
+	put_varint(b, m->nwarnings);
+	for (size_t i = 0; i < m->nwarnings; i++)
+		put_str(b, m->warnings[i]);
+	size_t nex = pyhs_heap_nwarning_examples(h);
+	put_varint(b, nex);
+	for (size_t i = 0; i < nex; i++)
+		put_str(b, pyhs_heap_warning_example(h, i));
+	if ((err = emit(w, S_WARN, b)))
+		return err;
+
+	/* TYPE */
+	uint32_t ntypes = pyhs_heap_ntypes(h);
+	put_varint(b, ntypes);
+	for (uint32_t t = 0; t < ntypes; t++) {
+		put_u8(b, pyhs_heap_type_kind(h, t));
+		put_str(b, pyhs_heap_type_name(h, t));
+	}
+	if ((err = emit(w, S_TYPE, b)))
+		return err;
+
+	/* STRS */
+	uint32_t nstrings = pyhs_heap_nstrings(h);
+	put_varint(b, nstrings);
+	for (uint32_t i = 0; i < nstrings; i++)
+		put_str(b, pyhs_heap_string(h, i));
+	if ((err = emit(w, S_STRS, b)))
+		return err;
+
+	/* ROOT */
+	uint64_t nroots = pyhs_heap_nroots(h);
+	put_varint(b, nroots);
+	for (uint64_t r = 0; r < nroots; r++) {
+		put_varint(b, pyhs_heap_root_object(h, r));
+		put_varint(b, pyhs_heap_root_label_id(h, r));
+	}
+	if ((err = emit(w, S_ROOT, b)))
+		return err;
+
+	/* ADDR: the common alignment, then differences of aligned addresses */
+	uint64_t all = 0;
+	for (uint64_t i = 0; i < n; i++)
+		all |= c.addr[i];
+	unsigned shift = 0;
+	while (shift < 63 && all && !(all & (UINT64_C(1) << shift)))
+		shift++;
+	put_u8(b, (uint8_t)shift);
+	uint64_t prev = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t a = c.addr[i] >> shift;
+		put_varint(b, zigzag(a - prev));
+		prev = a;
+	}
+	if ((err = emit(w, S_ADDR, b)))
+		return err;
+
+	for (uint64_t i = 0; i < n; i++)
+		put_varint(b, c.type[i]);
+	if ((err = emit(w, S_OTYP, b)))
+		return err;
+	for (uint64_t i = 0; i < n; i++)
+		put_varint(b, c.size[i]);
+	if ((err = emit(w, S_SIZE, b)))
+		return err;
+	for (uint64_t i = 0; i < n; i++)
+		put_varint(b, c.refcnt[i]);
+	if ((err = emit(w, S_RCNT, b)))
+		return err;
+	put_bytes(b, c.gen, n);
+	if ((err = emit(w, S_GENS, b)))
+		return err;
+	put_bytes(b, c.flags, n);
+	if ((err = emit(w, S_FLAG, b)))
+		return err;
+
+	/* VOFF: 0 for none, else 1 + zigzag(offset - end of the last value) */
+	uint64_t next = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		uint32_t off = c.value_off[i];
+		if (off == UINT32_MAX || off >= c.value_text_size) {
+			put_varint(b, 0);
+			continue;
+		}
+		put_varint(b, 1 + zigzag((uint64_t)off - next));
+		next = off + strnlen(c.value_text + off, c.value_text_size - off) + 1;
+	}
+	if ((err = emit(w, S_VOFF, b)))
+		return err;
+	put_bytes(b, c.value_text, c.value_text_size);
+	if ((err = emit(w, S_VTXT, b)))
+		return err;
+
+	for (uint64_t i = 0; i < n; i++)
+		put_varint(b, c.edge_start[i + 1] - c.edge_start[i]);
+	if ((err = emit(w, S_ECNT, b)))
+		return err;
+
+	/* EDST: a symbol per edge; see edge_symbol. */
+	struct edge_model em;
+	if ((err = edge_model_init(&em, pyhs_heap_ntypes(h))))
+		return err;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t k0 = c.edge_start[i], k1 = c.edge_start[i + 1];
+		for (uint64_t k = k0; k < k1; k++)
+			put_varint(b, edge_symbol(&em, c.edge_dst, c.type[i], k - k0,
+						  c.edge_dst[k]));
+		edge_model_next(&em, c.type[i], k0, k1);
+	}
+	edge_model_deinit(&em);
+	if ((err = emit(w, S_EDST, b)))
+		return err;
+
+	/* ELKD and ELPL: the kind of each label, and payloads that differ from
+	 * the predicted one. */
+	struct buf pl = { 0 };
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t next_index = 0, prev_dst = 0;
+		for (uint64_t k = c.edge_start[i]; k < c.edge_start[i + 1]; k++) {
+			uint32_t l = c.edge_label[k];
+			unsigned kind = PYHS_LABEL_KIND(l);
+			uint64_t p = PYHS_LABEL_PAYLOAD(l), pred = 0;
+			if (kind == PYHS_LABEL_INDEX)
+				pred = next_index;
+			else if (kind == PYHS_LABEL_DICT_VALUE)
+				pred = prev_dst;
+			uint64_t d = zigzag(p - pred);
+			put_u8(b, (uint8_t)(kind | (d ? LABEL_HAS_PAYLOAD : 0)));
+			if (d)
+				put_varint(&pl, d);
+			if (kind == PYHS_LABEL_INDEX)
+				next_index = p + 1;
+			prev_dst = c.edge_dst[k];
+		}
+	}
+	err = emit(w, S_ELKD, b);
+	if (!err)
+		err = emit(w, S_ELPL, &pl);
+	free(pl.data);
+	return err;
+}
+
+static struct pyhs_error *write_to(const void *h, struct pyhs_output *out)
+{
+	return pyhs_snapshot_write_output(h, out);
+}
+
+struct pyhs_error *pyhs_snapshot_write(const struct pyhs_heap *h,
+				       const char *path)
+{
+	return pyhs_output_write_path(path, PYHS_OUTPUT_SNAPSHOT, write_to, h);
+}
+
+struct pyhs_error *pyhs_snapshot_write_output(const struct pyhs_heap *h,
+					      struct pyhs_output *out)
+{
+	struct pyhs_atomic_file *af;
+	struct pyhs_error *err = pyhs_output_file(out, PYHS_OUTPUT_SNAPSHOT, &af);
+	if (err)
+		return err;
+	struct writer w = { .path = af->path, .fd = af->fd, .af = af };
+	struct pyhs_heap_columns c;
+	pyhs_heap_get_columns(h, &c);
+	struct buf b = { 0 };
+	if (!(w.cctx = ZSTD_createCCtx())) {
+		err = &pyhs_enomem;
+		goto out;
+	}
+	ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL);
+	ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_checksumFlag, 0);
+	ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_contentSizeFlag, 1);
+	/* Multithreaded when libzstd was built so; the output is the same. */
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpu > 1)
+		ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_nbWorkers,
+				       (int)(ncpu < 8 ? ncpu : 8));
+	uint8_t header[HEADER_SIZE] = { 0 };
+	if ((err = write_all(&w, header, sizeof(header))) ||
+	    (err = write_sections(&w, h, &b)))
+		goto out;
+	uint64_t table_off = w.off;
+	size_t table_size = (size_t)w.nsections * ENTRY_SIZE;
+	if ((err = write_all(&w, w.table, table_size)))
+		goto out;
+	memcpy(header, pyhs_snapshot_magic, sizeof(pyhs_snapshot_magic));
+	le32_put(header + 8, PYHS_SNAPSHOT_VERSION);
+	le32_put(header + 12, w.nsections);
+	le64_put(header + 16, w.off);
+	le64_put(header + 24, table_off);
+	le64_put(header + 32, c.nobjects);
+	le64_put(header + 40, c.nedges);
+	le64_put(header + 48, pyhs_xxh64(w.table, table_size));
+	le64_put(header + 56, pyhs_xxh64(header, 56));
+	ssize_t r;
+	do
+		r = pwrite(w.fd, header, sizeof(header), 0);
+	while (r < 0 && errno == EINTR);
+	if (r != (ssize_t)sizeof(header)) {
+		err = write_fail(&w, r < 0 ? errno : EIO);
+		goto out;
+	}
+	err = pyhs_atomic_commit(af);
+out:
+	pyhs_atomic_abort(af); /* nothing left to do after a commit */
+	free(b.data);
+	free(w.zbuf);
+	ZSTD_freeCCtx(w.cctx);
+	return err;
+}
