@@ -92,7 +92,7 @@ void walk_conservative_edge(struct walker *w, uint64_t v, uint32_t label)
 }
 
 uint32_t walk_field(struct walker *w, uint64_t addr, int32_t off,
-		      uint32_t name_id)
+		    uint32_t name_id)
 {
 	uint64_t v;
 	if (!hrd_off(w->h, addr, off, &v) || !v)
@@ -334,9 +334,9 @@ static struct pyhs_error *resolve_pending(struct walker *w)
 {
 	struct pyhs_heap *h = w->h;
 	for (size_t k = 0; k < w->pending_roots.size; k++) {
-		const struct pending_ref *r = &w->pending_roots.data[k];
+		const struct pending_root *r = &w->pending_roots.data[k];
 		uint32_t j = pyhs_heap_lookup(h, r->addr);
-		struct pyhs_root root = { j, r->label };
+		struct pyhs_root root = { j, 0, r->info };
 		if (j != PYHS_NO_OBJECT && !pyhs_root_vector_append(&h->roots, root))
 			return &pyhs_enomem;
 	}
@@ -475,12 +475,12 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 		while (types_rooted < h->types.size && !w.err) {
 			const struct pyhs_type_info *ti = &h->types.data[types_rooted++];
 			if (!ti->heap) {
-				char label[300], name[256] = "?";
+				char name[256] = "?";
 				uint64_t np;
 				if (hrd_off(h, ti->addr, L->type_tp_name, &np))
 					pyhs_read_cstr(h, np, name, sizeof(name));
-				snprintf(label, sizeof(label), "type %s", name);
-				walk_add_root(&w, ti->addr, label, false);
+				walk_root(&w, ti->addr, PYHS_ROOT_STATIC_TYPE, PYHS_NO_THREAD,
+					  PYHS_NO_FRAME, name, false);
 			}
 		}
 	}
@@ -491,11 +491,10 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 	if (!w.err)
 		w.err = walk_name_cells(&w);
 	pending_ref_vector_deinit(&w.pending);
-	pending_ref_vector_deinit(&w.pending_roots);
+	pending_root_vector_deinit(&w.pending_roots);
 	if (w.err)
 		return w.err;
-	err = walk_name_threads(h);
-	if (err)
+	if ((err = walk_name_threads(h)) || (err = pyhs_render_roots(h)))
 		return err;
 	for (uint64_t i = 0; i < h->addr.size; i++) {
 		uint8_t g = h->gen.data[i];

@@ -59,16 +59,21 @@ bool pyhs_str_data(const struct pyhs_heap *h, uint64_t addr, uint64_t *data,
  * not cost time in proportion to the lie. */
 #define MAX_BAD_REFERENCES 256
 
-/* A word of C memory that may point to an object: an edge (src an object
- * number) or a root (src PYHS_NO_OBJECT, label a string id), made once the
- * walk is over if the word is then the address of an object found through
- * a verified type. A conservative scan never creates an object. */
+/* A word of C memory that may point to an object: an edge of object src,
+ * made once the walk is over if the word is then the address of an object
+ * found through a verified type (a pending_root likewise makes a root). A
+ * conservative scan never creates an object. */
 struct pending_ref {
 	uint64_t addr;
 	uint32_t src;
 	uint32_t label;
 };
 DEFINE_VECTOR(pending_ref_vector, struct pending_ref)
+struct pending_root {
+	uint64_t addr;
+	struct pyhs_root_info info;
+};
+DEFINE_VECTOR(pending_root_vector, struct pending_root)
 
 struct walker {
 	struct pyhs_heap *h;
@@ -78,7 +83,7 @@ struct walker {
 	uint32_t cur;
 	uint64_t cur_addr, cur_end; /* extent of the object being decoded */
 	struct pending_ref_vector pending;       /* edges, by source */
-	struct pending_ref_vector pending_roots;
+	struct pending_root_vector pending_roots;
 	uint32_t id_class, id_dict, id_mro, id_bases, id_base, id_name,
 		 id_qualname, id_slots, id_module, id_cache, id_subclasses,
 		 id_callback, id_code, id_func, id_globals, id_builtins,
@@ -117,7 +122,7 @@ void walk_unsure_edge(struct walker *w, uint64_t v, uint32_t label);
  * once the walk is over, it is the address of an object. */
 void walk_conservative_edge(struct walker *w, uint64_t v, uint32_t label);
 uint32_t walk_field(struct walker *w, uint64_t addr, int32_t off,
-		      uint32_t name_id);
+		    uint32_t name_id);
 
 /* walk_types.c */
 void walk_type_fields(struct walker *w, struct pyhs_type_info *ti);
@@ -128,45 +133,57 @@ uint32_t walk_field_label(const struct pyhs_type_info *ti, uint64_t off);
  * validates (raw C data that only looks like a pointer, as ctypes'
  * buffers hold, is named FIELD_CMEM by type_fields). */
 void walk_scan_word(struct walker *w, const struct pyhs_type_info *ti,
-		      uint64_t off, uint64_t v);
+		    uint64_t off, uint64_t v);
 /* Says once per type that instances of the current object's type were
  * scanned only in part. */
 void walk_scan_capped(struct walker *w);
 /* Scans the words [from, to) of the object for object pointers. */
 void walk_scan(struct walker *w, const struct pyhs_type_info *ti,
-		 uint64_t addr, uint64_t from, uint64_t to);
+	       uint64_t addr, uint64_t from, uint64_t to);
 uint64_t walk_decode_type(struct walker *w, uint64_t addr);
 
 /* walk_objects.c */
 uint64_t walk_decode_dict(struct walker *w, uint64_t addr);
 void walk_items(struct walker *w, uint64_t base, uint64_t n, bool stackref);
 uint64_t walk_decode_set(struct walker *w, uint64_t addr,
-			   const struct pyhs_type_info *ti);
+			 const struct pyhs_type_info *ti);
 uint64_t walk_decode_deque(struct walker *w, uint64_t addr,
-			     const struct pyhs_type_info *ti);
+			   const struct pyhs_type_info *ti);
 void walk_decode_instance(struct walker *w, uint64_t addr,
-			    const struct pyhs_type_info *ti, uint64_t obsize);
+			  const struct pyhs_type_info *ti, uint64_t obsize);
 uint64_t walk_str_size(struct walker *w, uint64_t addr);
 uint64_t walk_int_size(struct walker *w, uint64_t addr);
 uint64_t walk_gc_extra(struct walker *w, const struct pyhs_type_info *ti,
-			 uint64_t addr);
+		       uint64_t addr);
 void walk_decode_module(struct walker *w, uint64_t addr,
-			  const struct pyhs_type_info *ti);
+			const struct pyhs_type_info *ti);
 
 /* walk_frames.c */
 uint64_t walk_decode_frame(struct walker *w, uint64_t addr,
-			     const struct pyhs_type_info *ti);
-uint64_t walk_decode_gen(struct walker *w, uint64_t addr,
 			   const struct pyhs_type_info *ti);
+uint64_t walk_decode_gen(struct walker *w, uint64_t addr,
+			 const struct pyhs_type_info *ti);
 void walk_thread_frames(struct walker *w, uint64_t tstate, size_t k);
 /* Cells held by functions (free variables) and by frames (locals). */
 struct pyhs_error *walk_name_cells(struct walker *w);
 
 /* walk_roots.c */
-/* A named root. holds_ref: the place it names owns a reference to the
- * object (counted when reconciling refcounts); a borrowed one does not. */
+/* A root of the given kind: thread (an index, or PYHS_NO_THREAD), frame
+ * (a frame number, or PYHS_NO_FRAME) and name (text, or NULL) as that kind
+ * has them (see enum pyhs_root_kind). holds_ref: the place it names owns a
+ * reference to the object (counted when reconciling refcounts); a borrowed
+ * one does not. */
+void walk_root(struct walker *w, uint64_t addr, enum pyhs_root_kind kind,
+	       uint32_t thread, uint32_t frame, const char *name, bool holds_ref);
+/* The same for a word of C memory: a root once the walk is over if the
+ * word is then an object's address (a conservative scan never creates an
+ * object). */
+void walk_pending_root(struct walker *w, uint64_t addr, enum pyhs_root_kind kind,
+		       uint32_t thread, uint32_t frame, const char *name,
+		       bool holds_ref);
+/* A root named by its label alone (PYHS_ROOT_OTHER). */
 void walk_add_root(struct walker *w, uint64_t addr, const char *label,
-		     bool holds_ref);
+		   bool holds_ref);
 void walk_roots(struct walker *w);
 /* "thread 1 frame ..." becomes "thread 1 (worker-0) frame ...": the name of
  * the threading.Thread whose ident the thread state has, from

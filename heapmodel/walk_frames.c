@@ -195,7 +195,7 @@ static void decode_frame_old(struct walker *w, uint64_t addr,
 }
 
 uint64_t walk_decode_frame(struct walker *w, uint64_t addr,
-			     const struct pyhs_type_info *ti)
+			   const struct pyhs_type_info *ti)
 {
 	struct pyhs_heap *h = w->h;
 	const struct pyhs_layout *L = h->L;
@@ -237,7 +237,7 @@ uint64_t walk_decode_frame(struct walker *w, uint64_t addr,
 }
 
 uint64_t walk_decode_gen(struct walker *w, uint64_t addr,
-			   const struct pyhs_type_info *ti)
+			 const struct pyhs_type_info *ti)
 {
 	struct pyhs_heap *h = w->h;
 	const struct pyhs_layout *L = h->L;
@@ -276,28 +276,94 @@ uint64_t walk_decode_gen(struct walker *w, uint64_t addr,
 	return size;
 }
 
-/* "frame NAME (FILE:LINE)", or "frame NAME (FILE)" when the line is
- * unknown. instr: f_lasti (<=3.10, sign-extended) or the interpreter frame's
- * prev_instr/instr_ptr (3.11+, is_iframe); see pyhs_frame_line. */
-static void frame_description(struct walker *w, uint64_t code, uint64_t instr,
-			      bool is_iframe, char *buf, size_t n)
+/* Adds the next frame of thread k, whose code object (validated) is at
+ * code. instr: f_lasti (<=3.10, sign-extended) or the interpreter frame's
+ * prev_instr/instr_ptr (3.11+, is_iframe); see pyhs_frame_line. Returns
+ * its frame number, or PYHS_NO_FRAME if the walk failed. */
+static uint32_t add_frame(struct walker *w, size_t k, uint64_t code, uint64_t instr,
+			  bool is_iframe)
 {
+	struct pyhs_heap *h = w->h;
+	struct pyhs_thread_info *ti = &h->threads.data[k].info;
 	char name[128], file[256];
 	int line;
-	pyhs_code_location(w->h, code, instr, is_iframe, false, name, sizeof(name),
+	pyhs_code_location(h, code, instr, is_iframe, false, name, sizeof(name),
 			   file, sizeof(file), &line);
-	const char *base = strrchr(file, '/');
-	char at[16] = "";
-	if (line > 0)
-		snprintf(at, sizeof(at), ":%d", line);
-	snprintf(buf, n, "frame %s (%s%s)", name, base ? base + 1 : file, at);
+	struct pyhs_frame_info f = {
+		.thread = (uint32_t)k,
+		.depth = ti->nframes,
+		.line = line > 0 ? line : 0,
+		.code = pyhs_heap_add(h, code, false, &w->err),
+	};
+	struct pyhs_error *err;
+	if (w->err)
+		return PYHS_NO_FRAME;
+	if ((err = pyhs_heap_intern_string(h, name, &f.function)) ||
+	    (err = pyhs_heap_intern_string(h, file, &f.file))) {
+		walker_fail(w, err);
+		return PYHS_NO_FRAME;
+	}
+	if (!ti->nframes)
+		ti->first_frame = (uint32_t)h->frames.size;
+	if (!pyhs_frame_vector_append(&h->frames, f)) {
+		walker_fail(w, &pyhs_enomem);
+		return PYHS_NO_FRAME;
+	}
+	ti->nframes++;
+	return (uint32_t)(h->frames.size - 1);
+}
+
+/* A thread-owned interpreter frame (3.11+) at f, frame number fr of
+ * thread k: its references are roots of the frame. */
+static void thread_frame_refs(struct walker *w, uint64_t f, size_t k, uint32_t fr)
+{
+	struct pyhs_heap *h = w->h;
+	const struct pyhs_layout *L = h->L;
+	uint32_t before = (uint32_t)h->edge_dst.size;
+	size_t pbefore = w->pending.size;
+	uint32_t saved_cur = w->cur;
+	uint64_t sa = w->cur_addr, se = w->cur_end;
+	w->cur_addr = f;
+	w->cur_end = f + (uint64_t)L->iframe_localsplus;
+	decode_iframe(w, f, 0, 0);
+	for (uint64_t e = before; e < h->edge_dst.size && !w->err; e++) {
+		char l[128];
+		uint32_t lab = h->edge_label.data[e];
+		uint64_t dst = h->addr.data[h->edge_dst.data[e]];
+		/* Values are not read yet: name locals here. */
+		if (PYHS_LABEL_KIND(lab) == PYHS_LABEL_LOCAL) {
+			if (!pyhs_read_str(h, h->addr.data[PYHS_LABEL_PAYLOAD(lab)], l, sizeof(l)))
+				snprintf(l, sizeof(l), "?");
+			walk_root(w, dst, PYHS_ROOT_FRAME_LOCAL, (uint32_t)k, fr, l, true);
+			continue;
+		}
+		bool borrowed = lab == PYHS_LABEL(PYHS_LABEL_FIELD, w->id_globals) ||
+				lab == PYHS_LABEL(PYHS_LABEL_FIELD, w->id_builtins);
+		bool named = pyhs_heap_format_label(h, lab, l, sizeof(l));
+		walk_root(w, dst, PYHS_ROOT_FRAME_REF, (uint32_t)k, fr, named ? l : NULL,
+			  !borrowed);
+	}
+	h->edge_dst.size = before;
+	h->edge_label.size = before;
+	/* Words of its value stack: roots once resolved. */
+	for (size_t p = pbefore; p < w->pending.size && !w->err; p++) {
+		char l[128];
+		if (!pyhs_heap_format_label(h, w->pending.data[p].label, l, sizeof(l)))
+			l[0] = '\0';
+		walk_pending_root(w, w->pending.data[p].addr, PYHS_ROOT_FRAME_REF,
+				  (uint32_t)k, fr, l, false);
+	}
+	w->pending.size = pbefore;
+	w->cur = saved_cur;
+	w->cur_addr = sa;
+	w->cur_end = se;
 }
 
 void walk_thread_frames(struct walker *w, uint64_t tstate, size_t k)
 {
 	struct pyhs_heap *h = w->h;
 	const struct pyhs_layout *L = h->L;
-	char label[512], desc[400];
+	uint32_t th = (uint32_t)k;
 	uint64_t f = 0;
 	if (h->minor <= 10) {
 		hrd_off(h, tstate, L->tstate_frame, &f);
@@ -310,10 +376,8 @@ void walk_thread_frames(struct walker *w, uint64_t tstate, size_t k)
 			if (L->frame_f_lasti >= 0)
 				pyhs_target_read(h->t, f + (uint64_t)L->frame_f_lasti,
 						 &lasti, sizeof(lasti));
-			frame_description(w, code, (uint64_t)(int64_t)lasti, false,
-					  desc, sizeof(desc));
-			snprintf(label, sizeof(label), "thread %zu %s", k, desc);
-			walk_add_root(w, f, label, false);
+			uint32_t fr = add_frame(w, k, code, (uint64_t)(int64_t)lasti, false);
+			walk_root(w, f, PYHS_ROOT_FRAME, th, fr, NULL, false);
 			if (!hrd_off(h, f, L->frame_f_back, &f))
 				break;
 		}
@@ -336,65 +400,23 @@ void walk_thread_frames(struct walker *w, uint64_t tstate, size_t k)
 		hrd_off(h, f, L->iframe_code, &code);
 		code &= ~UINT64_C(3);
 		hrd_off(h, f, L->iframe_frame_obj, &fobj);
-		if (frame_code(w, code)) {
+		/* Frames a C stack owns (3.12+'s entry trampolines) hold
+		 * nothing and are not the program's. */
+		if ((owner == owner_thread || owner == owner_gen || owner == owner_frame_obj) &&
+		    frame_code(w, code)) {
 			uint64_t instr = 0;
 			hrd_off(h, f, L->iframe_instr, &instr);
-			frame_description(w, code, instr, true, desc, sizeof(desc));
-			snprintf(label, sizeof(label), "thread %zu %s", k, desc);
+			uint32_t fr = add_frame(w, k, code, instr, true);
+			if (fr == PYHS_NO_FRAME)
+				break;
 			if (owner == owner_gen) {
-				walk_add_root(w, f - gen_off, label, false);
+				walk_root(w, f - gen_off, PYHS_ROOT_FRAME, th, fr, NULL, false);
 			} else if (owner == owner_frame_obj) {
-				walk_add_root(w, fobj, label, false);
+				walk_root(w, fobj, PYHS_ROOT_FRAME, th, fr, NULL, false);
 			} else if (owner == owner_thread) {
-				/* Its references are roots, labelled by the frame. */
-				uint32_t before = (uint32_t)h->edge_dst.size;
-				size_t pbefore = w->pending.size;
-				uint32_t saved_cur = w->cur;
-				uint64_t sa = w->cur_addr, se = w->cur_end;
-				w->cur_addr = f;
-				w->cur_end = f + (uint64_t)L->iframe_localsplus;
-				decode_iframe(w, f, 0, 0);
-				for (uint64_t e = before; e < h->edge_dst.size && !w->err; e++) {
-					char l[128], full[700];
-					uint32_t lab0 = h->edge_label.data[e];
-					/* Values are not read yet: name locals here. */
-					if (PYHS_LABEL_KIND(lab0) == PYHS_LABEL_LOCAL) {
-						char nm[120];
-						if (!pyhs_read_str(h, h->addr.data[PYHS_LABEL_PAYLOAD(lab0)],
-								   nm, sizeof(nm)))
-							snprintf(nm, sizeof(nm), "?");
-						snprintf(full, sizeof(full), "%s local %s", label, nm);
-					} else if (pyhs_heap_format_label(h, lab0, l, sizeof(l)))
-						snprintf(full, sizeof(full), "%s %s", label, l);
-					else
-						snprintf(full, sizeof(full), "%s", label);
-					uint32_t lab = h->edge_label.data[e];
-					bool borrowed = lab == PYHS_LABEL(PYHS_LABEL_FIELD, w->id_globals) ||
-							lab == PYHS_LABEL(PYHS_LABEL_FIELD, w->id_builtins);
-					walk_add_root(w, h->addr.data[h->edge_dst.data[e]], full, !borrowed);
-				}
-				h->edge_dst.size = before;
-				h->edge_label.size = before;
-				/* Words of its value stack: roots once resolved. */
-				for (size_t p = pbefore; p < w->pending.size && !w->err; p++) {
-					char l[128], full[700];
-					uint32_t id;
-					if (!pyhs_heap_format_label(h, w->pending.data[p].label, l, sizeof(l)))
-						l[0] = '\0';
-					snprintf(full, sizeof(full), "%s %s", label, l);
-					struct pyhs_error *err = pyhs_heap_intern_string(h, full, &id);
-					struct pending_ref r = { w->pending.data[p].addr, PYHS_NO_OBJECT, id };
-					if (err)
-						walker_fail(w, err);
-					else if (!pending_ref_vector_append(&w->pending_roots, r))
-						walker_fail(w, &pyhs_enomem);
-				}
-				w->pending.size = pbefore;
-				w->cur = saved_cur;
-				w->cur_addr = sa;
-				w->cur_end = se;
+				thread_frame_refs(w, f, k, fr);
 				if (fobj)
-					walk_add_root(w, fobj, label, true);
+					walk_root(w, fobj, PYHS_ROOT_FRAME, th, fr, NULL, true);
 			}
 		}
 		if (!hrd_off(h, f, L->iframe_previous, &f))

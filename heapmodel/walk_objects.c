@@ -165,7 +165,7 @@ void walk_items(struct walker *w, uint64_t base, uint64_t n, bool stackref)
 }
 
 uint64_t walk_decode_set(struct walker *w, uint64_t addr,
-			   const struct pyhs_type_info *ti)
+			 const struct pyhs_type_info *ti)
 {
 	const struct pyhs_layout *L = w->h->L;
 	uint64_t mask, table;
@@ -191,7 +191,7 @@ uint64_t walk_decode_set(struct walker *w, uint64_t addr,
 }
 
 uint64_t walk_decode_deque(struct walker *w, uint64_t addr,
-			     const struct pyhs_type_info *ti)
+			   const struct pyhs_type_info *ti)
 {
 	const struct pyhs_layout *L = w->h->L;
 	uint64_t block, left, len;
@@ -271,7 +271,7 @@ static void decode_values(struct walker *w, const struct pyhs_type_info *ti,
 }
 
 void walk_decode_instance(struct walker *w, uint64_t addr,
-			    const struct pyhs_type_info *ti, uint64_t obsize)
+			  const struct pyhs_type_info *ti, uint64_t obsize)
 {
 	struct pyhs_heap *h = w->h;
 	walk_edge(w, ti->addr, PYHS_LABEL(PYHS_LABEL_FIELD, w->id_class));
@@ -403,7 +403,7 @@ uint64_t walk_int_size(struct walker *w, uint64_t addr)
 }
 
 uint64_t walk_gc_extra(struct walker *w, const struct pyhs_type_info *ti,
-			 uint64_t addr)
+		       uint64_t addr)
 {
 	unsigned minor = w->h->minor;
 	bool is_type_obj = ti->kind == K_TYPE;
@@ -463,19 +463,18 @@ static const struct state_array state_arrays[] = {
 /* A word of a module's state: an edge of the module (made an object when
  * known says a table describes the word) and a borrowed root. */
 static void state_ref(struct walker *w, uint64_t v, uint32_t label,
-		      uint32_t root_id, bool known)
+		      const char *module, bool known)
 {
 	if (known)
 		walk_unsure_edge(w, v, label);
 	else
 		walk_conservative_edge(w, v, label);
-	struct pending_ref r = { v, PYHS_NO_OBJECT, root_id | PYHS_ROOT_BORROWED };
-	if (!pending_ref_vector_append(&w->pending_roots, r))
-		walker_fail(w, &pyhs_enomem);
+	walk_pending_root(w, v, PYHS_ROOT_MODULE_STATE, PYHS_NO_THREAD, PYHS_NO_FRAME,
+			  module, false);
 }
 
 void walk_decode_module(struct walker *w, uint64_t addr,
-			  const struct pyhs_type_info *ti)
+			const struct pyhs_type_info *ti)
 {
 	struct pyhs_heap *h = w->h;
 	const struct pyhs_layout *L = h->L;
@@ -490,32 +489,22 @@ void walk_decode_module(struct walker *w, uint64_t addr,
 	if ((has_def && (!hrd(h, addr + MODULE_MD_DEF, &def) || !walk_plausible_pointer(def))) ||
 	    !hrd_off(h, addr, L->module_md_state, &state))
 		return;
-	char name[128] = "?", label[160];
+	char name[128] = "?";
 	if (!hrd_off(h, addr, L->module_md_name, &v) ||
 	    !pyhs_read_str(h, v, name, sizeof(name)))
 		snprintf(name, sizeof(name), "?");
-	uint32_t def_id, root_id;
 	struct pyhs_error *err;
-	if (has_def) {
-		/* A PyModuleDef made an object (multi-phase init) is a C static
-		 * whose initial reference is its own. */
-		snprintf(label, sizeof(label), "module %s definition", name);
-		err = pyhs_heap_intern_string(h, label, &def_id);
-		struct pending_ref d = { def, PYHS_NO_OBJECT, def_id };
-		if (err || !pending_ref_vector_append(&w->pending_roots, d)) {
-			walker_fail(w, err ? err : &pyhs_enomem);
-			return;
-		}
-	}
+	/* A PyModuleDef made an object (multi-phase init) is a C static
+	 * whose initial reference is its own. */
+	if (has_def)
+		walk_pending_root(w, def, PYHS_ROOT_MODULE_DEF, PYHS_NO_THREAD,
+				  PYHS_NO_FRAME, name, true);
+	if (w->err)
+		return;
 	bool sized = has_def ? hrd(h, def + MODULEDEF_M_SIZE, &msize)
 			     : hrd_off(h, addr, L->module_md_state_size, &msize);
 	if (!state || !sized || (int64_t)msize <= 0 || msize >= (1u << 16))
 		return;
-	snprintf(label, sizeof(label), "module %s state", name);
-	if ((err = pyhs_heap_intern_string(h, label, &root_id))) {
-		walker_fail(w, err);
-		return;
-	}
 	/* The fields of a state struct we know are references of a verified
 	 * type; the other words are scanned. */
 	char def_name[64] = "";
@@ -551,7 +540,7 @@ void walk_decode_module(struct walker *w, uint64_t addr,
 			walker_fail(w, err);
 			break;
 		}
-		state_ref(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, id), root_id, known != NULL);
+		state_ref(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, id), name, known != NULL);
 	}
 	for (size_t k = 0; k < sizeof(state_arrays) / sizeof(state_arrays[0]) && !w->stop; k++) {
 		const struct state_array *a = &state_arrays[k];
@@ -570,7 +559,7 @@ void walk_decode_module(struct walker *w, uint64_t addr,
 			if (!hrd(h, entry, &first) || !first || !hrd(h, entry + a->ref, &v) ||
 			    !walk_plausible_pointer(v))
 				break;
-			state_ref(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, id), root_id, true);
+			state_ref(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, id), name, true);
 		}
 	}
 	w->cur_addr = sa;

@@ -11,25 +11,51 @@
 
 /* ---- roots ---- */
 
-/* A named root. holds_ref: the place it names owns a reference to the
- * object (counted when reconciling refcounts); a borrowed one does not. */
-void walk_add_root(struct walker *w, uint64_t addr, const char *label,
-		     bool holds_ref)
+/* The fields of a root, its name interned; false if the walk failed. */
+static bool root_info(struct walker *w, enum pyhs_root_kind kind, uint32_t thread,
+		      uint32_t frame, const char *name, bool holds_ref,
+		      struct pyhs_root_info *ret)
+{
+	struct pyhs_root_info ri = { kind, thread, frame, PYHS_NO_STRING, holds_ref };
+	struct pyhs_error *err;
+	if (name && (err = pyhs_heap_intern_string(w->h, name, &ri.name))) {
+		walker_fail(w, err);
+		return false;
+	}
+	*ret = ri;
+	return true;
+}
+
+void walk_root(struct walker *w, uint64_t addr, enum pyhs_root_kind kind,
+	       uint32_t thread, uint32_t frame, const char *name, bool holds_ref)
 {
 	if (!addr || w->err)
 		return;
 	uint32_t j = pyhs_heap_add(w->h, addr, false, &w->err);
-	if (j == PYHS_NO_OBJECT)
+	struct pyhs_root r = { .obj = j };
+	if (j == PYHS_NO_OBJECT ||
+	    !root_info(w, kind, thread, frame, name, holds_ref, &r.info))
 		return;
-	uint32_t id;
-	struct pyhs_error *err = pyhs_heap_intern_string(w->h, label, &id);
-	if (err) {
-		walker_fail(w, err);
-		return;
-	}
-	struct pyhs_root r = { j, id | (holds_ref ? 0 : PYHS_ROOT_BORROWED) };
 	if (!pyhs_root_vector_append(&w->h->roots, r))
 		walker_fail(w, &pyhs_enomem);
+}
+
+void walk_pending_root(struct walker *w, uint64_t addr, enum pyhs_root_kind kind,
+		       uint32_t thread, uint32_t frame, const char *name,
+		       bool holds_ref)
+{
+	struct pending_root r = { .addr = addr };
+	if (w->err || !root_info(w, kind, thread, frame, name, holds_ref, &r.info))
+		return;
+	if (!pending_root_vector_append(&w->pending_roots, r))
+		walker_fail(w, &pyhs_enomem);
+}
+
+void walk_add_root(struct walker *w, uint64_t addr, const char *label,
+		   bool holds_ref)
+{
+	walk_root(w, addr, PYHS_ROOT_OTHER, PYHS_NO_THREAD, PYHS_NO_FRAME, label,
+		  holds_ref);
 }
 
 /* ---- the interned strings without a symbol ---- */
@@ -123,17 +149,17 @@ static void walk_interned(struct walker *w)
 	uint64_t v = 0;
 	if (L->interp_interned >= 0) {
 		if (hrd_off(h, h->interp, L->interp_interned, &v) && v) {
-			walk_add_root(w, v, "interned strings", true);
+			walk_root(w, v, PYHS_ROOT_INTERNED, PYHS_NO_THREAD, PYHS_NO_FRAME, NULL, true);
 			return;
 		}
 	} else if ((pyhs_target_symbol(h->t, "interned", &v) ||
 		    pyhs_target_symbol(h->t, "interned.lto_priv.0", &v)) &&
 		   hrd(h, v, &v) && v) {
-		walk_add_root(w, v, "interned strings", true);
+		walk_root(w, v, PYHS_ROOT_INTERNED, PYHS_NO_THREAD, PYHS_NO_FRAME, NULL, true);
 		return;
 	}
 	if ((v = find_interned_in_data(w))) {
-		walk_add_root(w, v, "interned strings", true);
+		walk_root(w, v, PYHS_ROOT_INTERNED, PYHS_NO_THREAD, PYHS_NO_FRAME, NULL, true);
 		return;
 	}
 	pyhs_heap_warn(h, PYHS_WARN_MISSING_ROOT,
@@ -147,11 +173,11 @@ void walk_roots(struct walker *w)
 	const struct pyhs_layout *L = h->L;
 	uint64_t v;
 	if (hrd_off(h, h->interp, L->interp_sysdict, &v))
-		walk_add_root(w, v, "sys", true);
+		walk_root(w, v, PYHS_ROOT_SYS, PYHS_NO_THREAD, PYHS_NO_FRAME, NULL, true);
 	if (hrd_off(h, h->interp, L->interp_modules, &v))
-		walk_add_root(w, v, "sys.modules", true);
+		walk_root(w, v, PYHS_ROOT_SYS_MODULES, PYHS_NO_THREAD, PYHS_NO_FRAME, NULL, true);
 	if (hrd_off(h, h->interp, L->interp_builtins, &v))
-		walk_add_root(w, v, "builtins", true);
+		walk_root(w, v, PYHS_ROOT_BUILTINS, PYHS_NO_THREAD, PYHS_NO_FRAME, NULL, true);
 	walk_interned(w);
 	/* Threads, newest first in the interpreter's list (a set of those
 	 * seen tells a list that loops). */
@@ -160,10 +186,10 @@ void walk_roots(struct walker *w)
 	struct pyhs_addr_u32_map seen;
 	pyhs_addr_u32_map_init(&seen);
 	for (size_t k = 0; ts && k < MAX_THREADS && !w->err; k++) {
-		struct pyhs_thread th = { .tstate = ts };
-		hrd_off(h, ts, L->tstate_thread_id, &th.ident);
+		struct pyhs_thread th = { .tstate = ts, .info.name = PYHS_NO_STRING };
+		hrd_off(h, ts, L->tstate_thread_id, &th.info.ident);
 		if (L->tstate_native_thread_id >= 0)
-			hrd_off(h, ts, L->tstate_native_thread_id, &th.native_id);
+			hrd_off(h, ts, L->tstate_native_thread_id, &th.info.native_id);
 		bool inserted;
 		if (!pyhs_addr_u32_map_insert(&seen, ts, &inserted)) {
 			walker_fail(w, &pyhs_enomem);
@@ -178,10 +204,8 @@ void walk_roots(struct walker *w)
 			walker_fail(w, &pyhs_enomem);
 			break;
 		}
-		char label[64];
-		snprintf(label, sizeof(label), "thread %zu dict", k);
 		if (hrd_off(h, ts, L->tstate_dict, &v))
-			walk_add_root(w, v, label, true);
+			walk_root(w, v, PYHS_ROOT_THREAD_DICT, (uint32_t)k, PYHS_NO_FRAME, NULL, true);
 		walk_thread_frames(w, ts, k);
 		if (!hrd_off(h, ts, L->tstate_next, &ts))
 			break;
@@ -256,9 +280,8 @@ static bool match_ident(void *arg, uint64_t key, uint64_t value, uint64_t i)
 	return true;
 }
 
-/* "thread 1 frame ..." becomes "thread 1 (worker-0) frame ...": the name of
- * the threading.Thread whose ident the thread state has, from
- * threading._active. */
+/* Each thread's name: that of the threading.Thread whose ident the thread
+ * state has, from threading._active. */
 struct pyhs_error *walk_name_threads(struct pyhs_heap *h)
 {
 	const struct pyhs_layout *L = h->L;
@@ -274,32 +297,17 @@ struct pyhs_error *walk_name_threads(struct pyhs_heap *h)
 	    !(active = pyhs_dict_get_str(h, mdict, "_active")))
 		return NULL;
 	for (size_t k = 0; k < h->threads.size; k++) {
-		struct thread_match m = { h, h->threads.data[k].ident, 0 };
+		struct thread_match m = { h, h->threads.data[k].info.ident, 0 };
 		pyhs_dict_foreach(h, active, match_ident, &m, NULL);
 		uint32_t obj = m.thread ? pyhs_heap_lookup(h, m.thread) : PYHS_NO_OBJECT;
 		if (obj == PYHS_NO_OBJECT)
 			continue;
 		uint64_t name_addr = instance_attr(h, obj, "_name", dict_id);
-		char name[96];
+		char name[256];
 		if (!name_addr || !pyhs_read_str(h, name_addr, name, sizeof(name)))
 			continue;
-		char prefix[32];
-		int plen = snprintf(prefix, sizeof(prefix), "thread %zu ", k);
-		for (uint64_t r = 0; r < h->roots.size; r++) {
-			uint32_t id = h->roots.data[r].label & ~PYHS_ROOT_BORROWED;
-			const char *old = h->strings.data[id];
-			if (strncmp(old, prefix, (size_t)plen) != 0)
-				continue;
-			char *label;
-			if (asprintf(&label, "thread %zu (%s) %s", k, name, old + plen) < 0)
-				return &pyhs_enomem;
-			uint32_t nid;
-			err = pyhs_heap_intern_string(h, label, &nid);
-			free(label);
-			if (err)
-				return err;
-			h->roots.data[r].label = nid | (h->roots.data[r].label & PYHS_ROOT_BORROWED);
-		}
+		if ((err = pyhs_heap_intern_string(h, name, &h->threads.data[k].info.name)))
+			return err;
 	}
 	return NULL;
 }
@@ -307,9 +315,10 @@ struct pyhs_error *walk_name_threads(struct pyhs_heap *h)
 #define MAX_LIST_TASKS (UINT64_C(1) << 24)
 
 /* One 3.14+ list of tasks (a circular llist through TaskObj.task_node) as
- * borrowed roots named label. */
+ * borrowed roots of thread k (PYHS_NO_THREAD: the interpreter's list);
+ * label names the list in warnings. */
 static void walk_task_list(struct walker *w, uint64_t head, int32_t node_off,
-			   const char *label)
+			   uint32_t k_thread, const char *label)
 {
 	struct pyhs_heap *h = w->h;
 	uint64_t node;
@@ -328,7 +337,9 @@ static void walk_task_list(struct walker *w, uint64_t head, int32_t node_off,
 					       label, task);
 			return;
 		}
-		walk_add_root(w, task, label, false);
+		walk_root(w, task,
+			  k_thread == PYHS_NO_THREAD ? PYHS_ROOT_INTERP_TASKS : PYHS_ROOT_THREAD_TASKS,
+			  k_thread, PYHS_NO_FRAME, NULL, false);
 		if (!hrd(h, node, &node))
 			return;
 	}
@@ -345,9 +356,9 @@ void walk_task_lists(struct walker *w)
 	for (size_t k = 0; k < h->threads.size && A->tstate_tasks_head >= 0; k++) {
 		snprintf(label, sizeof(label), "thread %zu asyncio task list", k);
 		walk_task_list(w, h->threads.data[k].tstate + (uint64_t)A->tstate_tasks_head,
-			       A->task_node, label);
+			       A->task_node, (uint32_t)k, label);
 	}
 	if (A->interp_tasks_head >= 0)
 		walk_task_list(w, h->interp + (uint64_t)A->interp_tasks_head, A->task_node,
-			       "interpreter asyncio task list");
+			       PYHS_NO_THREAD, "interpreter asyncio task list");
 }

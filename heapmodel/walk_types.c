@@ -279,7 +279,7 @@ uint32_t walk_field_label(const struct pyhs_type_info *ti, uint64_t off)
  * validates (raw C data that only looks like a pointer, as ctypes'
  * buffers hold, is named FIELD_CMEM by type_fields). */
 void walk_scan_word(struct walker *w, const struct pyhs_type_info *ti,
-		      uint64_t off, uint64_t v)
+		    uint64_t off, uint64_t v)
 {
 	uint32_t id = ti->field_names && off / 8 < ti->nfield_words ?
 			      ti->field_names[off / 8] : UINT32_MAX;
@@ -308,7 +308,7 @@ void walk_scan_capped(struct walker *w)
 
 /* Scans the words [from, to) of the object for object pointers. */
 void walk_scan(struct walker *w, const struct pyhs_type_info *ti,
-		 uint64_t addr, uint64_t from, uint64_t to)
+	       uint64_t addr, uint64_t from, uint64_t to)
 {
 	/* A size read from a corrupt type must not make every instance a
 	 * megabyte of words to check: real C structs are far smaller. */
