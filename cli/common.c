@@ -563,6 +563,49 @@ int parse_object(const struct pyhs_heap *h, const char *verb, const char *arg,
 	return 0;
 }
 
+static void json_string_or_null(FILE *out, const char *s)
+{
+	if (s)
+		pyhs_json_string(out, s);
+	else
+		fputs("null", out);
+}
+
+void print_root_json(const struct pyhs_heap *h, uint64_t r, FILE *out)
+{
+	if (r == UINT64_MAX) {
+		fputs("null", out);
+		return;
+	}
+	struct pyhs_root_info ri;
+	pyhs_heap_root(h, r, &ri);
+	const struct pyhs_frame_info *f =
+		ri.frame != PYHS_NO_FRAME ? pyhs_heap_frame(h, ri.frame) : NULL;
+	fputs("{\"kind\": ", out);
+	pyhs_json_string(out, pyhs_root_kind_name(ri.kind));
+	if (ri.thread != PYHS_NO_THREAD) {
+		fprintf(out, ", \"thread\": %" PRIu32 ", \"thread_name\": ", ri.thread);
+		json_string_or_null(out, pyhs_heap_string_or_null(h, pyhs_heap_thread(h, ri.thread)->name));
+	} else {
+		fputs(", \"thread\": null, \"thread_name\": null", out);
+	}
+	fputs(", \"function\": ", out);
+	json_string_or_null(out, f ? pyhs_heap_string_or_null(h, f->function) : NULL);
+	fputs(", \"file\": ", out);
+	json_string_or_null(out, f ? pyhs_heap_string_or_null(h, f->file) : NULL);
+	if (f && f->line > 0)
+		fprintf(out, ", \"line\": %" PRId32, f->line);
+	else
+		fputs(", \"line\": null", out);
+	if (f)
+		fprintf(out, ", \"depth\": %" PRIu32, f->depth);
+	else
+		fputs(", \"depth\": null", out);
+	fputs(", \"name\": ", out);
+	json_string_or_null(out, pyhs_heap_string_or_null(h, ri.name));
+	fputs("}", out);
+}
+
 void describe_path(const struct pyhs_heap *h, const struct pyhs_path *p,
 		   char *buf, size_t n)
 {
@@ -580,9 +623,14 @@ void describe_path(const struct pyhs_heap *h, const struct pyhs_path *p,
 	}
 	for (; k < p->nedges; k++) {
 		char l[128];
-		if (pyhs_heap_format_label(h, pyhs_heap_edge_label(h, p->edges[k]), l, sizeof(l)))
-			PUT(" %s%s", l[0] == '[' || l[0] == '.' || !strncmp(l, "local ", 6) ||
-					     !strcmp(l, "key") ? "" : "-> ", l);
+		uint32_t lab = pyhs_heap_edge_label(h, p->edges[k]);
+		enum pyhs_label_kind lk = PYHS_LABEL_KIND(lab);
+		/* Labels that read as a step by themselves: [k], .a, local x, key. */
+		bool step = lk == PYHS_LABEL_INDEX || lk == PYHS_LABEL_DICT_VALUE ||
+			    lk == PYHS_LABEL_ATTR || lk == PYHS_LABEL_LOCAL ||
+			    lk == PYHS_LABEL_DICT_KEY;
+		if (pyhs_heap_format_label(h, lab, l, sizeof(l)))
+			PUT(" %s%s", step || l[0] == '.' ? "" : "-> ", l);
 		else
 			PUT(" -> %s", pyhs_heap_type_name(h, pyhs_heap_type_of(h, pyhs_heap_edge_dst(h, p->edges[k]))));
 	}

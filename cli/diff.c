@@ -419,8 +419,11 @@ int verb_diff(int argc, char **argv)
 						pyhs_retention_describe(row->t.example_in_b ? rb : ra,
 									row->t.example, where, sizeof(where));
 						pyhs_json_string(stdout, where);
-						fputs(", \"type\": ", stdout);
+						fputs(", \"root_info\": ", stdout);
 						const struct pyhs_heap *h = row->t.example_in_b ? b : a;
+						print_root_json(h, pyhs_retention_root(row->t.example_in_b ? rb : ra,
+											 row->t.example), stdout);
+						fputs(", \"type\": ", stdout);
 						pyhs_json_string(stdout, pyhs_heap_type_name(h, pyhs_heap_type_of(h, row->t.example)));
 					} else {
 						pyhs_json_string(stdout, name);

@@ -111,6 +111,8 @@ void print_path_json(const struct pyhs_heap *h, const struct pyhs_path *p, FILE 
 	describe_path(h, p, desc, sizeof(desc));
 	fputs("{\"root\": ", out);
 	pyhs_json_string(out, p->c_held ? "held by C code" : pyhs_heap_root_label(h, p->root));
+	fputs(", \"root_info\": ", out);
+	print_root_json(h, p->c_held ? UINT64_MAX : p->root, out);
 	fprintf(out, ", \"c_held\": %s, \"description\": ", p->c_held ? "true" : "false");
 	pyhs_json_string(out, desc);
 	fprintf(out, ", \"start\": %" PRIu64 ", \"steps\": [", pyhs_heap_addr(h, p->start));

@@ -263,6 +263,10 @@ int verb_demo(int argc, char **argv);
 void print_path_steps(const struct pyhs_heap *h, const struct pyhs_path *p,
 		      FILE *out, const char *indent);
 void print_path_json(const struct pyhs_heap *h, const struct pyhs_path *p, FILE *out);
+/* Root r as a JSON object: {"kind", "thread", "thread_name", "function",
+ * "file", "line", "depth", "name"}, null where the root has none; null
+ * for r = UINT64_MAX (no root). */
+void print_root_json(const struct pyhs_heap *h, uint64_t r, FILE *out);
 
 int verb_top(int argc, char **argv);
 int verb_path(int argc, char **argv);

@@ -128,6 +128,19 @@ int verb_show(int argc, char **argv)
 					json_object_ref(h, (uint32_t)s, pyhs_heap_edge_label(h, k),
 							!nreferrers++);
 		}
+		/* The roots that are this object. */
+		fputs("], \"roots\": [", stdout);
+		bool first_root = true;
+		for (uint64_t r = 0; r < pyhs_heap_nroots(h); r++) {
+			if (pyhs_heap_root_object(h, r) != i)
+				continue;
+			fputs(first_root ? "{\"root\": " : ", {\"root\": ", stdout);
+			pyhs_json_string(stdout, pyhs_heap_root_label(h, r));
+			fputs(", \"root_info\": ", stdout);
+			print_root_json(h, r, stdout);
+			fputs("}", stdout);
+			first_root = false;
+		}
 		fputs("], \"path\": ", stdout);
 		if (np)
 			print_path_json(h, &paths[0], stdout);

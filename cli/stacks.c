@@ -18,18 +18,6 @@ static void help(void)
 	       "  -h, --help             show this help\n");
 }
 
-/* Roots are labelled "thread K (NAME) frame FUNC (FILE:LINE)[ local X|
- * .f_code ...]"; the thread's name is there when threading knows it.
- * Returns the length of the frame part, or 0 if the label is not a frame. */
-static size_t frame_prefix(const char *label)
-{
-	const char *frame = strstr(label, " frame ");
-	if (strncmp(label, "thread ", 7) != 0 || !frame)
-		return 0;
-	const char *close = strchr(frame, ')');
-	return close ? (size_t)(close - label + 1) : strlen(label);
-}
-
 static void print_local(const struct pyhs_heap *h, const char *name, uint32_t obj,
 			bool json, bool *first)
 {
@@ -62,89 +50,115 @@ int verb_stacks(int argc, char **argv)
 	struct pyhs_heap *h;
 	if ((r = input_open(args[0], &o, &h)))
 		return r;
+	/* Each frame's locals: the roots that are its local variables, and
+	 * the local references of the frame objects that are its roots, in
+	 * root order. */
 	uint64_t nroots = pyhs_heap_nroots(h);
-	const char *cur = NULL;
-	size_t cur_len = 0;
-	bool first_frame = true, first_local = true, first_thread = true;
-	char cur_thread[32] = "";
+	uint32_t nframes = pyhs_heap_nframes(h);
+	uint64_t *start = calloc((size_t)nframes + 1, sizeof(*start));
+	uint64_t *by_frame = malloc((nroots ? nroots : 1) * sizeof(*by_frame));
+	if (!start || !by_frame) {
+		free(start);
+		free(by_frame);
+		pyhs_heap_destroy(h);
+		log_error("out of memory");
+		return EXIT_INPUT;
+	}
+	struct pyhs_root_info ri;
+	for (uint64_t r2 = 0; r2 < nroots; r2++) {
+		pyhs_heap_root(h, r2, &ri);
+		if (ri.frame != PYHS_NO_FRAME)
+			start[ri.frame + 1]++;
+	}
+	for (uint32_t f = 0; f < nframes; f++)
+		start[f + 1] += start[f];
+	uint64_t *fill = calloc((size_t)nframes + 1, sizeof(*fill));
+	if (!fill) {
+		free(start);
+		free(by_frame);
+		pyhs_heap_destroy(h);
+		log_error("out of memory");
+		return EXIT_INPUT;
+	}
+	for (uint64_t r2 = 0; r2 < nroots; r2++) {
+		pyhs_heap_root(h, r2, &ri);
+		if (ri.frame != PYHS_NO_FRAME)
+			by_frame[start[ri.frame] + fill[ri.frame]++] = r2;
+	}
+	free(fill);
 	if (o.json)
 		fputs("{\"threads\": [", stdout);
-	for (uint64_t r2 = 0; r2 < nroots; r2++) {
-		const char *label = pyhs_heap_root_label(h, r2);
-		size_t len = frame_prefix(label);
-		if (!len)
+	size_t nthreads = pyhs_heap_nthreads(h);
+	bool first_thread = true;
+	for (size_t k = 0; k < nthreads; k++) {
+		const struct pyhs_thread_info *t = pyhs_heap_thread(h, k);
+		if (!t->nframes)
 			continue;
-		/* "thread K": what comes before " frame " (frame_prefix found it). */
-		char thread[32];
-		size_t tl = (size_t)(strstr(label, " frame ") - label);
-		size_t copy = tl < sizeof(thread) - 1 ? tl : sizeof(thread) - 1;
-		memcpy(thread, label, copy);
-		thread[copy] = '\0';
-		bool new_frame = !cur || len != cur_len || strncmp(label, cur, len) != 0;
-		if (new_frame) {
-			bool new_thread = strcmp(thread, cur_thread) != 0;
+		const char *tname = pyhs_heap_string_or_null(h, t->name);
+		char text[512];
+		if (o.json) {
+			printf("%s{\"thread\": %zu, \"name\": ", first_thread ? "" : ", ", k);
+			if (tname)
+				pyhs_json_string(stdout, tname);
+			else
+				fputs("null", stdout);
+			printf(", \"ident\": %" PRIu64 ", \"native_id\": %" PRIu64 ", \"frames\": [",
+			       t->ident, t->native_id);
+		} else {
+			pyhs_heap_describe_thread(h, k, text, sizeof(text));
+			printf("%s%s\n", first_thread ? "" : "\n", text);
+		}
+		first_thread = false;
+		for (uint32_t f = t->first_frame; f < t->first_frame + t->nframes; f++) {
+			const struct pyhs_frame_info *fi = pyhs_heap_frame(h, f);
+			pyhs_heap_describe_frame(h, f, text, sizeof(text));
 			if (o.json) {
-				if (cur)
-					fputs("]}", stdout);
-				if (new_thread) {
-					if (!first_thread)
-						fputs("]}", stdout);
-					/* "thread K (NAME)": the number, and the name if any. */
-					char *paren = strchr(thread, '(');
-					printf("%s{\"thread\": %lu, \"name\": ", first_thread ? "" : ", ",
-					       strtoul(thread + 7, NULL, 10));
-					if (paren) {
-						char tname[32];
-						snprintf(tname, sizeof(tname), "%s", paren + 1);
-						char *close = strrchr(tname, ')');
-						if (close)
-							*close = '\0';
-						pyhs_json_string(stdout, tname);
-					} else {
-						fputs("null", stdout);
-					}
-					fputs(", \"frames\": [", stdout);
-					first_thread = false;
-					first_frame = true;
-				}
-				fputs(first_frame ? "{\"frame\": " : ", {\"frame\": ", stdout);
-				char fr[512];
-				snprintf(fr, sizeof(fr), "%.*s", (int)(len - tl - 7), label + tl + 7);
-				pyhs_json_string(stdout, fr);
-				fputs(", \"locals\": [", stdout);
-				first_frame = false;
+				fputs(f == t->first_frame ? "{\"frame\": " : ", {\"frame\": ", stdout);
+				pyhs_json_string(stdout, text + strlen("frame "));
+				fputs(", \"function\": ", stdout);
+				pyhs_json_string(stdout, pyhs_heap_string(h, fi->function));
+				fputs(", \"file\": ", stdout);
+				pyhs_json_string(stdout, pyhs_heap_string(h, fi->file));
+				if (fi->line > 0)
+					printf(", \"line\": %" PRId32, fi->line);
+				else
+					fputs(", \"line\": null", stdout);
+				printf(", \"depth\": %" PRIu32 ", \"locals\": [", fi->depth);
 			} else {
-				if (new_thread)
-					printf("%s%s\n", first_thread ? "" : "\n", thread);
-				first_thread = false;
-				printf("  %.*s\n", (int)(len - tl - 7), label + tl + 7);
+				printf("  %s\n", text + strlen("frame "));
 			}
-			snprintf(cur_thread, sizeof(cur_thread), "%s", thread);
-			cur = label;
-			cur_len = len;
-			first_local = true;
-		}
-		uint32_t obj = pyhs_heap_root_object(h, r2);
-		const char *rest = label + len;
-		if (!strncmp(rest, " local ", 7)) {
-			print_local(h, rest + 7, obj, o.json, &first_local);
-		} else if (!*rest) {
-			/* A frame or generator object: its locals are its edges. */
-			uint64_t b, e;
-			char l[160];
-			pyhs_heap_edges(h, obj, &b, &e);
-			for (uint64_t k = b; k < e; k++)
-				if (pyhs_heap_format_label(h, pyhs_heap_edge_label(h, k), l, sizeof(l)) &&
-				    !strncmp(l, "local ", 6))
-					print_local(h, l + 6, pyhs_heap_edge_dst(h, k), o.json,
+			bool first_local = true;
+			for (uint64_t x = start[f]; x < start[f + 1]; x++) {
+				uint64_t r2 = by_frame[x];
+				uint32_t obj = pyhs_heap_root_object(h, r2);
+				pyhs_heap_root(h, r2, &ri);
+				if (ri.kind == PYHS_ROOT_FRAME_LOCAL) {
+					print_local(h, pyhs_heap_string(h, ri.name), obj, o.json,
 						    &first_local);
+				} else if (ri.kind == PYHS_ROOT_FRAME) {
+					/* A frame or generator object: its locals are its edges. */
+					uint64_t b, e;
+					pyhs_heap_edges(h, obj, &b, &e);
+					for (uint64_t j = b; j < e; j++) {
+						uint32_t lab = pyhs_heap_edge_label(h, j);
+						if (PYHS_LABEL_KIND(lab) != PYHS_LABEL_LOCAL)
+							continue;
+						const char *name = pyhs_heap_value(h, PYHS_LABEL_PAYLOAD(lab));
+						print_local(h, name ? name : "?", pyhs_heap_edge_dst(h, j),
+							    o.json, &first_local);
+					}
+				}
+			}
+			if (o.json)
+				fputs("]}", stdout);
 		}
+		if (o.json)
+			fputs("]}", stdout);
 	}
-	if (o.json) {
-		if (cur)
-			fputs("]}]}", stdout);
+	if (o.json)
 		fputs("]}\n", stdout);
-	}
+	free(start);
+	free(by_frame);
 	pyhs_heap_destroy(h);
 	return EXIT_OK;
 }

@@ -17,6 +17,7 @@
 #include <zstd.h>
 
 #include "snapshot_format.h"
+#include "snapshot_old.h"
 
 /* ---- reading: a cursor over a decompressed section ----------------------- */
 
@@ -361,6 +362,60 @@ static struct pyhs_error *read_meta(struct reader *r,
 	return section_done(r, &c);
 }
 
+static void *own_array_fn(void *ctx, size_t n, size_t size)
+{
+	return own_array(ctx, n, size);
+}
+
+/* A string id, object, thread or frame number stored + 1 (0: none). */
+static uint32_t get_id(struct cur *c)
+{
+	uint64_t v = get_varint(c);
+	if (v > UINT32_MAX)
+		c->bad = true;
+	return (uint32_t)(v - 1);
+}
+
+/* Format 3's threads and their frames (see FORMAT.md). */
+static struct pyhs_error *read_threads(struct reader *r, struct cur *c,
+				       struct pyhs_heap_parts *p, uint64_t nthreads)
+{
+	struct pyhs_thread_info *threads = own_array(r, nthreads, sizeof(*threads));
+	/* Frames take at least 4 bytes each. */
+	uint64_t cap = cur_left(c) / 4;
+	struct pyhs_frame_info *frames = own_array(r, cap, sizeof(*frames));
+	CHECK_OOM(!threads || !frames);
+	uint32_t nframes = 0;
+	for (uint64_t i = 0; i < nthreads && !c->bad; i++) {
+		struct pyhs_thread_info t = { .ident = get_varint(c) };
+		t.native_id = get_varint(c);
+		t.name = get_id(c);
+		uint64_t n = get_count(c, 4);
+		if (n > cap - nframes) {
+			c->bad = true;
+			break;
+		}
+		t.first_frame = nframes;
+		t.nframes = (uint32_t)n;
+		for (uint32_t d = 0; d < n && !c->bad; d++) {
+			struct pyhs_frame_info f = { .thread = (uint32_t)i, .depth = d };
+			f.function = get_id(c);
+			f.file = get_id(c);
+			uint64_t line = get_varint(c);
+			if (line > INT32_MAX)
+				c->bad = true;
+			f.line = (int32_t)line;
+			f.code = get_id(c);
+			frames[nframes++] = f;
+		}
+		threads[i] = t;
+	}
+	p->threads = threads;
+	p->frames = frames;
+	p->nframes = nframes;
+	return NULL;
+}
+
 static struct pyhs_error *read_small_sections(struct reader *r,
 					      struct pyhs_heap_parts *p)
 {
@@ -386,13 +441,13 @@ static struct pyhs_error *read_small_sections(struct reader *r,
 	uint64_t *ident = own_array(r, nthreads, sizeof(*ident));
 	uint64_t *native = own_array(r, nthreads, sizeof(*native));
 	CHECK_OOM(!ident || !native);
-	for (uint64_t i = 0; i < nthreads && !c.bad; i++) {
+	if (r->version >= 3 && (err = read_threads(r, &c, p, nthreads)))
+		return err;
+	for (uint64_t i = 0; i < nthreads && !c.bad && r->version < 3; i++) {
 		ident[i] = get_varint(&c);
 		native[i] = get_varint(&c);
 	}
 	p->nthreads = nthreads;
-	p->thread_ident = ident;
-	p->thread_native_id = native;
 	if ((err = section_done(r, &c)))
 		return err;
 
@@ -445,10 +500,35 @@ static struct pyhs_error *read_small_sections(struct reader *r,
 	/* ROOT */
 	if ((err = load_section(r, S_ROOT, &c)))
 		return err;
-	uint64_t nroots = get_count(&c, 2);
+	uint64_t nroots = get_count(&c, r->version >= 3 ? 5 : 2);
 	uint32_t *robj = own_array(r, nroots, sizeof(*robj));
+	CHECK_OOM(!robj);
+	if (r->version >= 3) {
+		struct pyhs_root_info *roots = own_array(r, nroots, sizeof(*roots));
+		CHECK_OOM(!roots);
+		for (uint64_t i = 0; i < nroots && !c.bad; i++) {
+			uint64_t o = get_varint(&c);
+			uint8_t kind = get_u8(&c);
+			struct pyhs_root_info ri = {
+				.kind = (enum pyhs_root_kind)(kind & 0x7f),
+				.holds_ref = kind & 0x80,
+				.thread = get_id(&c),
+				.frame = get_id(&c),
+				.name = get_id(&c),
+			};
+			if (o > UINT32_MAX)
+				c.bad = true;
+			robj[i] = (uint32_t)o;
+			roots[i] = ri;
+		}
+		p->roots = roots;
+		p->nroots = nroots;
+		p->root_obj = robj;
+		return section_done(r, &c);
+	}
+	/* Formats 1 and 2 keep roots as their labels. */
 	uint32_t *rlabel = own_array(r, nroots, sizeof(*rlabel));
-	CHECK_OOM(!robj || !rlabel);
+	CHECK_OOM(!rlabel);
 	for (uint64_t i = 0; i < nroots && !c.bad; i++) {
 		uint64_t o = get_varint(&c), l = get_varint(&c);
 		if (o > UINT32_MAX || l > UINT32_MAX)
@@ -458,8 +538,15 @@ static struct pyhs_error *read_small_sections(struct reader *r,
 	}
 	p->nroots = nroots;
 	p->root_obj = robj;
-	p->root_label = rlabel;
-	return section_done(r, &c);
+	if ((err = section_done(r, &c)))
+		return err;
+	err = pyhs_snapshot_old_roots(p, rlabel, ident, native, own_array_fn, r);
+	if (err && err != &pyhs_enomem) {
+		struct pyhs_error *e = bad(r, "%s", err->message);
+		pyhs_error_destroy(err);
+		err = e;
+	}
+	return err;
 }
 
 /* The big columns: into malloc'd arrays that become the heap's. */

@@ -68,6 +68,12 @@ static inline void put_varint(struct buf *b, uint64_t v)
 	b->size = (size_t)(p - b->data);
 }
 
+/* A string id, object, thread or frame number + 1, 0 for none (UINT32_MAX). */
+static void put_id(struct buf *b, uint32_t id)
+{
+	put_varint(b, (uint32_t)(id + 1));
+}
+
 static void put_bytes(struct buf *b, const void *src, size_t n)
 {
 	if (n && buf_reserve(b, n)) {
@@ -245,11 +251,23 @@ static struct pyhs_error *write_sections(struct writer *w,
 	put_varint(b, m->ntids);
 	for (size_t i = 0; i < m->ntids; i++)
 		put_varint(b, zigzag((uint64_t)(int64_t)m->tids[i]));
+	/* Threads, then their frames in thread order (format 3); string ids
+	 * and object numbers + 1, 0 for none. */
 	size_t nthreads = pyhs_heap_nthreads(h);
 	put_varint(b, nthreads);
 	for (size_t i = 0; i < nthreads; i++) {
-		put_varint(b, pyhs_heap_thread_ident(h, i));
-		put_varint(b, pyhs_heap_thread_native_id(h, i));
+		const struct pyhs_thread_info *t = pyhs_heap_thread(h, i);
+		put_varint(b, t->ident);
+		put_varint(b, t->native_id);
+		put_id(b, t->name);
+		put_varint(b, t->nframes);
+		for (uint32_t f = t->first_frame; f < t->first_frame + t->nframes; f++) {
+			const struct pyhs_frame_info *fi = pyhs_heap_frame(h, f);
+			put_id(b, fi->function);
+			put_id(b, fi->file);
+			put_varint(b, (uint64_t)fi->line);
+			put_id(b, fi->code);
+		}
 	}
 	if ((err = emit(w, S_THRD, b)))
 		return err;
@@ -287,8 +305,13 @@ static struct pyhs_error *write_sections(struct writer *w,
 	uint64_t nroots = pyhs_heap_nroots(h);
 	put_varint(b, nroots);
 	for (uint64_t r = 0; r < nroots; r++) {
+		struct pyhs_root_info ri;
+		pyhs_heap_root(h, r, &ri);
 		put_varint(b, pyhs_heap_root_object(h, r));
-		put_varint(b, pyhs_heap_root_label_id(h, r));
+		put_u8(b, (uint8_t)((unsigned)ri.kind | (ri.holds_ref ? 0x80u : 0)));
+		put_id(b, ri.thread);
+		put_id(b, ri.frame);
+		put_id(b, ri.name);
 	}
 	if ((err = emit(w, S_ROOT, b)))
 		return err;

@@ -45,7 +45,7 @@ static struct pyhs_error *reconcile(struct pyhs_analysis *a)
 		if (!is_weak(h, e))
 			found[h->edge_dst.data[e]]++;
 	for (uint64_t r = 0; r < h->roots.size; r++)
-		if (!(h->roots.data[r].label & PYHS_ROOT_BORROWED))
+		if (h->roots.data[r].info.holds_ref)
 			found[h->roots.data[r].obj]++;
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t rc = h->refcnt.data[i];
@@ -384,10 +384,9 @@ struct pyhs_error *pyhs_analysis_paths(const struct pyhs_analysis *ac,
 	for (int rank = 0; rank < 4; rank++) {
 		for (size_t i = 0; i < np; i++) {
 			const struct pyhs_path *p = &paths[i];
-			uint32_t label = p->c_held ? 0 : h->roots.data[p->root].label;
-			const char *text = h->strings.data[label & ~PYHS_ROOT_BORROWED];
-			int pr = p->c_held ? 2 : (label & PYHS_ROOT_BORROWED) ? 3 :
-				 strncmp(text, "thread ", 7) == 0 ? 1 : 0;
+			int pr = p->c_held ? 2 :
+				 !h->roots.data[p->root].info.holds_ref ? 3 :
+				 pyhs_root_of_thread(h, p->root) ? 1 : 0;
 			if (pr == rank)
 				sorted[k++] = *p;
 		}

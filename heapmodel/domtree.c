@@ -179,8 +179,7 @@ static bool is_module_dict(const struct pyhs_domtree *t, uint64_t p)
 	if (p >= t->n || t->via[p] == NO_EDGE)
 		return false;
 	uint32_t l = h->edge_label.data[t->via[p]];
-	return PYHS_LABEL_KIND(l) == PYHS_LABEL_FIELD &&
-	       !strcmp(pyhs_heap_string(h, PYHS_LABEL_PAYLOAD(l)), ".__dict__") &&
+	return pyhs_heap_label_is(h, l, PYHS_LABEL_FIELD, "__dict__") &&
 	       pyhs_heap_is_module(h, pyhs_heap_edge_source(h, t->via[p]));
 }
 

@@ -363,6 +363,7 @@ void pyhs_heap_destroy(struct pyhs_heap *h)
 	pyhs_string_map_deinit(&h->string_ids);
 	pyhs_root_vector_deinit(&h->roots);
 	pyhs_thread_vector_deinit(&h->threads);
+	pyhs_frame_vector_deinit(&h->frames);
 	for (size_t i = 0; i < h->warn_examples.size; i++)
 		free(h->warn_examples.data[i]);
 	pyhs_str_vector_deinit(&h->warn_examples);
@@ -456,13 +457,23 @@ const char *pyhs_heap_type_name(const struct pyhs_heap *h, uint32_t type)
 
 uint64_t pyhs_heap_nroots(const struct pyhs_heap *h) { return h->roots.size; }
 uint32_t pyhs_heap_root_object(const struct pyhs_heap *h, uint64_t r) { return h->roots.data[r].obj; }
-const char *pyhs_heap_root_label(const struct pyhs_heap *h, uint64_t r)
-{
-	return h->strings.data[h->roots.data[r].label & ~PYHS_ROOT_BORROWED];
-}
 bool pyhs_heap_root_holds_ref(const struct pyhs_heap *h, uint64_t r)
 {
-	return !(h->roots.data[r].label & PYHS_ROOT_BORROWED);
+	return h->roots.data[r].info.holds_ref;
+}
+void pyhs_heap_root(const struct pyhs_heap *h, uint64_t r,
+		    struct pyhs_root_info *ret)
+{
+	*ret = h->roots.data[r].info;
+}
+uint32_t pyhs_heap_nframes(const struct pyhs_heap *h) { return (uint32_t)h->frames.size; }
+const struct pyhs_frame_info *pyhs_heap_frame(const struct pyhs_heap *h, uint32_t f)
+{
+	return &h->frames.data[f];
+}
+const struct pyhs_thread_info *pyhs_heap_thread(const struct pyhs_heap *h, size_t i)
+{
+	return &h->threads.data[i].info;
 }
 
 void pyhs_heap_gc_info(const struct pyhs_heap *h, int gen,
@@ -473,8 +484,8 @@ void pyhs_heap_gc_info(const struct pyhs_heap *h, int gen,
 }
 bool pyhs_heap_gc_enabled(const struct pyhs_heap *h) { return h->gc_enabled; }
 size_t pyhs_heap_nthreads(const struct pyhs_heap *h) { return h->threads.size; }
-uint64_t pyhs_heap_thread_ident(const struct pyhs_heap *h, size_t i) { return h->threads.data[i].ident; }
-uint64_t pyhs_heap_thread_native_id(const struct pyhs_heap *h, size_t i) { return h->threads.data[i].native_id; }
+uint64_t pyhs_heap_thread_ident(const struct pyhs_heap *h, size_t i) { return h->threads.data[i].info.ident; }
+uint64_t pyhs_heap_thread_native_id(const struct pyhs_heap *h, size_t i) { return h->threads.data[i].info.native_id; }
 
 uint64_t pyhs_heap_warning_count(const struct pyhs_heap *h,
 				 enum pyhs_warning_kind kind)
@@ -485,108 +496,6 @@ size_t pyhs_heap_nwarning_examples(const struct pyhs_heap *h) { return h->warn_e
 const char *pyhs_heap_warning_example(const struct pyhs_heap *h, size_t i)
 {
 	return h->warn_examples.data[i];
-}
-
-/* ---- labels ---- */
-
-static bool is_str(const struct pyhs_heap *h, uint32_t i)
-{
-	return i < h->addr.size && h->types.data[h->type.data[i]].kind == K_STR &&
-	       pyhs_heap_value(h, i);
-}
-
-static void quote_key(const struct pyhs_heap *h, uint32_t key, char *buf,
-		      size_t n)
-{
-	if (is_str(h, key)) {
-		snprintf(buf, n, "['%.80s']", pyhs_heap_value(h, key));
-		return;
-	}
-	char p[96];
-	if (key < h->addr.size) {
-		pyhs_heap_preview(h, key, p, sizeof(p));
-		snprintf(buf, n, "[%s]", p);
-	} else {
-		snprintf(buf, n, "[?]");
-	}
-}
-
-/* The str key a DICT_VALUE label names, or NULL. */
-static const char *dict_key_str(const struct pyhs_heap *h, uint32_t label)
-{
-	if (PYHS_LABEL_KIND(label) != PYHS_LABEL_DICT_VALUE ||
-	    !is_str(h, PYHS_LABEL_PAYLOAD(label)))
-		return NULL;
-	return pyhs_heap_value(h, PYHS_LABEL_PAYLOAD(label));
-}
-
-uint64_t pyhs_heap_describe_root(const struct pyhs_heap *h, uint64_t r,
-				 const uint64_t *edges, uint64_t nedges,
-				 char *buf, size_t n)
-{
-	const char *root = pyhs_heap_root_label(h, r);
-	snprintf(buf, n, "%s", root);
-	if (strcmp(root, "sys.modules") != 0 || !nedges)
-		return 0;
-	const char *mod = dict_key_str(h, h->edge_label.data[edges[0]]);
-	if (!mod)
-		return 0;
-	if (nedges >= 3) {
-		uint32_t l1 = h->edge_label.data[edges[1]];
-		const char *global = dict_key_str(h, h->edge_label.data[edges[2]]);
-		if (PYHS_LABEL_KIND(l1) == PYHS_LABEL_FIELD &&
-		    !strcmp(pyhs_heap_string(h, PYHS_LABEL_PAYLOAD(l1)), ".__dict__") &&
-		    global) {
-			snprintf(buf, n, "module %s global %s", mod, global);
-			return 3;
-		}
-	}
-	snprintf(buf, n, "module %s", mod);
-	return 1;
-}
-
-bool pyhs_heap_format_label(const struct pyhs_heap *h, uint32_t label,
-			    char *buf, size_t n)
-{
-	uint32_t p = PYHS_LABEL_PAYLOAD(label);
-	switch (PYHS_LABEL_KIND(label)) {
-	case PYHS_LABEL_INDEX:
-		snprintf(buf, n, "[%u]", p);
-		return true;
-	case PYHS_LABEL_DICT_VALUE:
-		quote_key(h, p, buf, n);
-		return true;
-	case PYHS_LABEL_DICT_KEY:
-		snprintf(buf, n, "key");
-		return true;
-	case PYHS_LABEL_ATTR:
-		if (is_str(h, p))
-			snprintf(buf, n, ".%.80s", pyhs_heap_value(h, p));
-		else
-			snprintf(buf, n, ".?");
-		return true;
-	case PYHS_LABEL_FIELD:
-		snprintf(buf, n, "%s", p < h->strings.size ? h->strings.data[p] : "?");
-		return true;
-	case PYHS_LABEL_LOCAL:
-		if (is_str(h, p))
-			snprintf(buf, n, "local %.80s", pyhs_heap_value(h, p));
-		else
-			snprintf(buf, n, "local ?");
-		return true;
-	case PYHS_LABEL_CONSERVATIVE:
-		snprintf(buf, n, "+0x%x?", p);
-		return true;
-	case PYHS_LABEL_WEAK:
-		snprintf(buf, n, "weakref");
-		return true;
-	case PYHS_LABEL_ITEM:
-		snprintf(buf, n, "item");
-		return true;
-	case PYHS_LABEL_NONE:
-	default:
-		return false;
-	}
 }
 
 /* ---- columns and parts ---- */
@@ -622,10 +531,11 @@ const char *pyhs_heap_string(const struct pyhs_heap *h, uint32_t id)
 {
 	return id < h->strings.size ? h->strings.data[id] : "";
 }
-uint32_t pyhs_heap_root_label_id(const struct pyhs_heap *h, uint64_t r)
+const char *pyhs_heap_string_or_null(const struct pyhs_heap *h, uint32_t id)
 {
-	return h->roots.data[r].label;
+	return id < h->strings.size ? h->strings.data[id] : NULL;
 }
+
 
 /* Wraps a malloc'd array in a vector without copying. */
 #define ADOPT(vec, ptr, n) do { (vec).data = (ptr); (vec).size = (vec).capacity = (n); } while (0)
@@ -691,10 +601,33 @@ static struct pyhs_error *check_parts(const struct pyhs_heap_parts *p)
 	for (uint32_t i = 0; i < p->nstrings; i++)
 		if (!p->strings[i])
 			return BAD("string %" PRIu32 " is missing", i);
-	for (uint64_t r = 0; r < p->nroots; r++)
-		if (p->root_obj[r] >= n ||
-		    (p->root_label[r] & ~PYHS_ROOT_BORROWED) >= p->nstrings)
+#define STR_OK(id) ((id) == PYHS_NO_STRING || (id) < p->nstrings)
+	for (uint64_t r = 0; r < p->nroots; r++) {
+		const struct pyhs_root_info *ri = &p->roots[r];
+		if (p->root_obj[r] >= n || ri->kind >= PYHS_ROOT_NKINDS ||
+		    !STR_OK(ri->name) ||
+		    (ri->thread != PYHS_NO_THREAD && ri->thread >= p->nthreads) ||
+		    (ri->frame != PYHS_NO_FRAME &&
+		     (ri->frame >= p->nframes || p->frames[ri->frame].thread != ri->thread)))
 			return BAD("root %" PRIu64 " is malformed", r);
+	}
+	for (uint32_t f = 0; f < p->nframes; f++) {
+		const struct pyhs_frame_info *fi = &p->frames[f];
+		if (fi->thread >= p->nthreads || !STR_OK(fi->function) ||
+		    !STR_OK(fi->file) || (fi->code != UINT32_MAX && fi->code >= n))
+			return BAD("frame %" PRIu32 " is malformed", f);
+	}
+	for (size_t i = 0; i < p->nthreads; i++) {
+		const struct pyhs_thread_info *ti = &p->threads[i];
+		if (!STR_OK(ti->name) || ti->first_frame > p->nframes ||
+		    ti->nframes > p->nframes - ti->first_frame)
+			return BAD("thread %zu is malformed", i);
+		for (uint32_t f = ti->first_frame; f < ti->first_frame + ti->nframes; f++)
+			if (p->frames[f].thread != i ||
+			    p->frames[f].depth != f - ti->first_frame)
+				return BAD("thread %zu is malformed", i);
+	}
+#undef STR_OK
 #undef BAD
 	return NULL;
 }
@@ -727,18 +660,31 @@ struct pyhs_error *pyhs_heap_assemble(struct pyhs_heap_parts *p,
 		if (!copy || !pyhs_str_vector_append(&h->strings, copy)) {
 			free(copy);
 			err = &pyhs_enomem;
+			break;
 		}
+		/* Rendering interns its texts: the pool is searchable. */
+		bool inserted;
+		uint32_t *id = pyhs_string_map_insert(&h->string_ids, copy, &inserted);
+		if (!id)
+			err = &pyhs_enomem;
+		else if (inserted)
+			*id = i;
 	}
 	for (uint64_t r = 0; r < p->nroots && !err; r++) {
-		struct pyhs_root root = { p->root_obj[r], p->root_label[r] };
+		struct pyhs_root root = { p->root_obj[r], 0, p->roots[r] };
 		if (!pyhs_root_vector_append(&h->roots, root))
 			err = &pyhs_enomem;
 	}
 	for (size_t i = 0; i < p->nthreads && !err; i++) {
-		struct pyhs_thread th = { 0, p->thread_ident[i], p->thread_native_id[i] };
+		struct pyhs_thread th = { 0, p->threads[i] };
 		if (!pyhs_thread_vector_append(&h->threads, th))
 			err = &pyhs_enomem;
 	}
+	for (uint32_t f = 0; f < p->nframes && !err; f++)
+		if (!pyhs_frame_vector_append(&h->frames, p->frames[f]))
+			err = &pyhs_enomem;
+	if (!err)
+		err = pyhs_render_roots(h);
 	for (size_t i = 0; i < p->nwarn_examples && !err; i++) {
 		char *copy = strdup(p->warn_examples[i]);
 		if (!copy || !pyhs_str_vector_append(&h->warn_examples, copy)) {

@@ -70,16 +70,17 @@ DEFINE_HASH_MAP(pyhs_string_map, const char *, uint32_t, pyhs_hash_str,
 
 struct pyhs_root {
 	uint32_t obj;
-	uint32_t label; /* string id | PYHS_ROOT_BORROWED */
+	uint32_t label; /* the rendered text's string id (render.c) */
+	struct pyhs_root_info info;
 };
 DEFINE_VECTOR(pyhs_root_vector, struct pyhs_root)
 
 struct pyhs_thread {
 	uint64_t tstate;
-	uint64_t ident;
-	uint64_t native_id;
+	struct pyhs_thread_info info;
 };
 DEFINE_VECTOR(pyhs_thread_vector, struct pyhs_thread)
+DEFINE_VECTOR(pyhs_frame_vector, struct pyhs_frame_info)
 
 #define PYHS_HOT_ENTRIES 4096
 
@@ -122,6 +123,7 @@ struct pyhs_heap {
 
 	struct pyhs_root_vector roots;
 	struct pyhs_thread_vector threads;
+	struct pyhs_frame_vector frames; /* by thread, innermost first */
 
 	/* Well-known addresses. */
 	uint64_t type_type;
@@ -236,6 +238,22 @@ const struct pyhs_heap *pyhs_analysis_heap(const struct pyhs_analysis *a);
  * (module names and globals). */
 void pyhs_normalized_label(const struct pyhs_heap *h, uint32_t label,
 			   bool exact, char *buf, size_t n);
+
+/* render.c */
+/* Renders every root's label from its structure (after a walk, or when a
+ * heap is assembled). */
+struct pyhs_error *pyhs_render_roots(struct pyhs_heap *h);
+/* Whether a root is "sys.modules" (for paths through modules). */
+static inline bool pyhs_root_is_modules(const struct pyhs_heap *h, uint64_t r)
+{
+	return h->roots.data[r].info.kind == PYHS_ROOT_SYS_MODULES;
+}
+
+/* Whether a root is a thread's (its dict, frames, task list). */
+static inline bool pyhs_root_of_thread(const struct pyhs_heap *h, uint64_t r)
+{
+	return h->roots.data[r].info.thread != PYHS_NO_THREAD;
+}
 
 /* walk.c */
 struct pyhs_error *pyhs_walk(struct pyhs_heap *h);

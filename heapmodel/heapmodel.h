@@ -150,6 +150,15 @@ uint32_t pyhs_heap_edge_label(const struct pyhs_heap *h, uint64_t e);
 bool pyhs_heap_format_label(const struct pyhs_heap *h, uint32_t label,
 			    char *buf, size_t n);
 
+/* The name a label gives what it leads to, as data: an attribute's or a
+ * field's name without its dot (".__dict__" is "__dict__"), a str dict
+ * key, a local variable's name; NULL for other labels (indices, offsets,
+ * fields such as "state+0x8"). */
+const char *pyhs_heap_label_name(const struct pyhs_heap *h, uint32_t label);
+/* Whether label is of kind and gives the name name. */
+bool pyhs_heap_label_is(const struct pyhs_heap *h, uint32_t label,
+			enum pyhs_label_kind kind, const char *name);
+
 /* Whether object i is a type object, or a module object. */
 bool pyhs_heap_is_type(const struct pyhs_heap *h, uint64_t i);
 bool pyhs_heap_is_module(const struct pyhs_heap *h, uint64_t i);
@@ -158,16 +167,89 @@ bool pyhs_heap_is_module(const struct pyhs_heap *h, uint64_t i);
 uint32_t pyhs_heap_ntypes(const struct pyhs_heap *h);
 const char *pyhs_heap_type_name(const struct pyhs_heap *h, uint32_t type);
 
-/* Roots: named references from outside the object graph. */
+/* Roots: references from outside the object graph, as data. */
+/* Snapshots store these numbers (formats/FORMAT.md): never renumber. */
+enum pyhs_root_kind {
+	PYHS_ROOT_OTHER = 0,     /* a holder named by its name alone */
+	PYHS_ROOT_SYS = 1,           /* the sys module's dict */
+	PYHS_ROOT_SYS_MODULES = 2,   /* sys.modules */
+	PYHS_ROOT_BUILTINS = 3,      /* the builtins dict */
+	PYHS_ROOT_INTERNED = 4,      /* the interned strings */
+	PYHS_ROOT_THREAD_DICT = 5,   /* a thread state's dict */
+	PYHS_ROOT_FRAME = 6,         /* a frame (or its generator) on a thread's stack */
+	PYHS_ROOT_FRAME_LOCAL = 7,   /* a local variable of such a frame; name: its name */
+	PYHS_ROOT_FRAME_REF = 8,     /* another reference of such a frame (.f_globals,
+				  * a value stack word); name: the label */
+	PYHS_ROOT_THREAD_TASKS = 9,  /* a task on a thread's asyncio task list (3.14+) */
+	PYHS_ROOT_INTERP_TASKS = 10,  /* a task on the interpreter's list (3.14+) */
+	PYHS_ROOT_STATIC_TYPE = 11,   /* a static type; name: its tp_name */
+	PYHS_ROOT_MODULE_STATE = 12,  /* a word of a module's C state; name: the module */
+	PYHS_ROOT_MODULE_DEF = 13,    /* a module's PyModuleDef made an object; name: the module */
+	PYHS_ROOT_C_STACK = 14,       /* a word on a thread's C stack */
+	PYHS_ROOT_INTERP_HOLDER = 15, /* a C holder of the interpreter or runtime
+				       * (codec registry, atexit callbacks, ...);
+				       * name: what it is */
+	PYHS_ROOT_NKINDS,
+};
+/* "sys.modules", "frame_local", ...: the kind's name in JSON. */
+const char *pyhs_root_kind_name(enum pyhs_root_kind kind);
+
+#define PYHS_NO_STRING UINT32_MAX
+#define PYHS_NO_THREAD UINT32_MAX
+#define PYHS_NO_FRAME UINT32_MAX
+
+struct pyhs_root_info {
+	enum pyhs_root_kind kind;
+	uint32_t thread;  /* thread index, or PYHS_NO_THREAD */
+	uint32_t frame;   /* frame number (pyhs_heap_frame), or PYHS_NO_FRAME */
+	uint32_t name;    /* string id, or PYHS_NO_STRING */
+	bool holds_ref;   /* see pyhs_heap_root_holds_ref */
+};
+
+/* A frame of a thread's Python stack. */
+struct pyhs_frame_info {
+	uint32_t thread;    /* thread index */
+	uint32_t depth;     /* 0 for the innermost frame */
+	uint32_t function;  /* string id (co_name), or PYHS_NO_STRING */
+	uint32_t file;      /* string id (co_filename), or PYHS_NO_STRING */
+	int32_t line;       /* 0 when unknown */
+	uint32_t code;      /* object number of its code object, or UINT32_MAX */
+};
+
+/* A thread state of the interpreter: index i in [0, pyhs_heap_nthreads),
+ * newest first; its frames are frame numbers first_frame .. +nframes,
+ * innermost first. */
+struct pyhs_thread_info {
+	uint64_t ident;
+	uint64_t native_id;
+	uint32_t name;        /* threading's name: string id, or PYHS_NO_STRING */
+	uint32_t first_frame;
+	uint32_t nframes;
+};
+
 uint64_t pyhs_heap_nroots(const struct pyhs_heap *h);
 uint32_t pyhs_heap_root_object(const struct pyhs_heap *h, uint64_t r);
+void pyhs_heap_root(const struct pyhs_heap *h, uint64_t r,
+		    struct pyhs_root_info *ret);
+uint32_t pyhs_heap_nframes(const struct pyhs_heap *h);
+const struct pyhs_frame_info *pyhs_heap_frame(const struct pyhs_heap *h,
+					      uint32_t f);
+const struct pyhs_thread_info *pyhs_heap_thread(const struct pyhs_heap *h,
+						size_t i);
+/* A string id's text, or NULL for PYHS_NO_STRING. */
+const char *pyhs_heap_string_or_null(const struct pyhs_heap *h, uint32_t id);
+/* The root rendered as text (render.c): "sys.modules", "thread 0
+ * (MainThread) frame serve (app.py:62) local history", ... */
 const char *pyhs_heap_root_label(const struct pyhs_heap *h, uint64_t r);
+/* Thread i as text, "thread 0 (MainThread)", and frame f, "frame serve
+ * (app.py:62)", as root labels have them. */
+void pyhs_heap_describe_thread(const struct pyhs_heap *h, size_t i, char *buf,
+			       size_t n);
+void pyhs_heap_describe_frame(const struct pyhs_heap *h, uint32_t f, char *buf,
+			      size_t n);
 /* Whether the place a root names owns a reference to its object (sys.modules
  * does; a thread's current frame pointer or a static type does not). */
 bool pyhs_heap_root_holds_ref(const struct pyhs_heap *h, uint64_t r);
-/* In root label ids (pyhs_heap_root_label_id, pyhs_heap_parts.root_label):
- * the root does not own a reference. */
-#define PYHS_ROOT_BORROWED UINT32_C(0x80000000)
 
 /* Values. Writes a short, escaped, human-readable preview of the object
  * (str/bytes/int/float values, container lengths) into buf. */
@@ -304,6 +386,9 @@ struct pyhs_error *pyhs_retention_create(const struct pyhs_heap *h,
 					 struct pyhs_retention **ret);
 void pyhs_retention_destroy(struct pyhs_retention *r);
 uint64_t pyhs_retention_key(const struct pyhs_retention *r, uint64_t i);
+/* The root object i is held from (the first of the breadth-first tree),
+ * or UINT64_MAX if no root reaches it. */
+uint64_t pyhs_retention_root(const struct pyhs_retention *r, uint64_t i);
 /* "module __main__ global CACHE ['k*']": where object i is held (not
  * including i itself). */
 void pyhs_retention_describe(const struct pyhs_retention *r, uint64_t i,
@@ -486,10 +571,10 @@ void pyhs_heap_get_columns(const struct pyhs_heap *h,
  * with a snapshot so previews and labels come out the same. */
 #define PYHS_NKINDS 32
 uint8_t pyhs_heap_type_kind(const struct pyhs_heap *h, uint32_t type);
-/* The label string pool (PYHS_LABEL_FIELD payloads, root labels). */
+/* The label string pool (PYHS_LABEL_FIELD payloads, root and frame
+ * names). */
 uint32_t pyhs_heap_nstrings(const struct pyhs_heap *h);
 const char *pyhs_heap_string(const struct pyhs_heap *h, uint32_t id);
-uint32_t pyhs_heap_root_label_id(const struct pyhs_heap *h, uint64_t r);
 
 /* Everything needed to rebuild a heap. The arrays in columns are malloc'd
  * and owned by the heap once pyhs_heap_assemble succeeds (on failure they
@@ -504,10 +589,11 @@ struct pyhs_heap_parts {
 	const char *const *strings;
 	uint64_t nroots;
 	const uint32_t *root_obj;
-	const uint32_t *root_label;      /* string ids */
+	const struct pyhs_root_info *roots;
+	uint32_t nframes;
+	const struct pyhs_frame_info *frames;
 	size_t nthreads;
-	const uint64_t *thread_ident;
-	const uint64_t *thread_native_id;
+	const struct pyhs_thread_info *threads;
 	struct pyhs_gc_generation_info gc[4];
 	bool gc_enabled;
 	uint64_t warn_count[PYHS_WARN_NKINDS];

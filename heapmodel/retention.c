@@ -61,13 +61,42 @@ void pyhs_normalized_label(const struct pyhs_heap *h, uint32_t label,
 	buf[o] = '\0';
 }
 
+static uint64_t hash_string_id(uint64_t k, const struct pyhs_heap *h, uint32_t id)
+{
+	return id < h->strings.size ? hash_text(k, h->strings.data[id]) : mix(k, 1);
+}
+
+/* What a root is, the same in any heap of the program: its kind and name;
+ * its thread by threading's name (by index when it has none); its frame by
+ * function, file (without its directory: what snapshots before format 3
+ * kept) and height above the thread's outermost frame, never by its
+ * current line, so that a frame that moved on is still the same place. */
+static uint64_t root_key(const struct pyhs_heap *h, uint64_t r)
+{
+	const struct pyhs_root_info *ri = &h->roots.data[r].info;
+	uint64_t k = mix(1, (uint64_t)ri->kind + 1);
+	k = hash_string_id(k, h, ri->name);
+	if (ri->thread < h->threads.size) {
+		const struct pyhs_thread_info *t = &h->threads.data[ri->thread].info;
+		k = t->name != PYHS_NO_STRING ? hash_string_id(mix(k, 2), h, t->name)
+					      : mix(mix(k, 3), ri->thread);
+		if (ri->frame < h->frames.size) {
+			const struct pyhs_frame_info *f = &h->frames.data[ri->frame];
+			const char *file = pyhs_heap_string(h, f->file);
+			const char *base = strrchr(file, '/');
+			k = hash_string_id(mix(k, 4), h, f->function);
+			k = hash_text(k, base ? base + 1 : file);
+			k = mix(k, t->nframes - f->depth);
+		}
+	}
+	return k;
+}
+
 static int root_rank(const struct pyhs_heap *h, uint64_t r)
 {
-	uint32_t label = h->roots.data[r].label;
-	const char *text = h->strings.data[label & ~PYHS_ROOT_BORROWED];
-	if (label & PYHS_ROOT_BORROWED)
+	if (!h->roots.data[r].info.holds_ref)
 		return 2;
-	return strncmp(text, "thread ", 7) == 0 ? 1 : 0;
+	return pyhs_root_of_thread(h, r) ? 1 : 0;
 }
 
 /* Steps from sys.modules (depth 0: module names) and from a module's
@@ -105,10 +134,9 @@ struct pyhs_error *pyhs_retention_create(const struct pyhs_heap *h,
 				continue;
 			r->parent_edge[o] = ROOT_EDGE;
 			r->root_of[o] = (uint32_t)k;
-			const char *text = h->strings.data[h->roots.data[k].label & ~PYHS_ROOT_BORROWED];
-			r->key[o] = hash_text(hash_text(1, text),
+			r->key[o] = hash_text(root_key(h, k),
 					      h->types.data[h->type.data[o]].name);
-			if (!strcmp(text, "sys.modules"))
+			if (pyhs_root_is_modules(h, k))
 				mdepth[o] = 0;
 			queue[tail++] = o;
 		}
@@ -162,6 +190,16 @@ uint64_t pyhs_retention_key(const struct pyhs_retention *r, uint64_t i)
 	return r->key[i];
 }
 
+uint64_t pyhs_retention_root(const struct pyhs_retention *r, uint64_t i)
+{
+	uint32_t v = (uint32_t)i;
+	if (r->parent_edge[v] == NO_PARENT)
+		return UINT64_MAX;
+	while (r->parent_edge[v] != ROOT_EDGE)
+		v = pyhs_heap_edge_source(r->h, r->parent_edge[v]);
+	return r->root_of[v];
+}
+
 #define MAX_DESCRIBED_STEPS 64
 
 void pyhs_retention_describe(const struct pyhs_retention *r, uint64_t i,
@@ -176,7 +214,7 @@ void pyhs_retention_describe(const struct pyhs_retention *r, uint64_t i,
 		return;
 	}
 	if (r->parent_edge[i] == ROOT_EDGE) {
-		PUT("root %s", h->strings.data[h->roots.data[r->root_of[i]].label & ~PYHS_ROOT_BORROWED]);
+		PUT("root %s", pyhs_heap_root_label(h, r->root_of[i]));
 		return;
 	}
 	/* The chain of edges from the root down to i, collected upwards. */

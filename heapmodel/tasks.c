@@ -26,34 +26,30 @@
 
 /* ---- the graph: attributes and referrers ---- */
 
+/* A label naming an attribute or field name (".name"). */
+static bool is_attr(const struct pyhs_heap *h, uint32_t lab, const char *name)
+{
+	return pyhs_heap_label_is(h, lab, PYHS_LABEL_FIELD, name) ||
+	       pyhs_heap_label_is(h, lab, PYHS_LABEL_ATTR, name);
+}
+
 /* The object obj refers to as attribute name (".name", or "['name']" in its
  * __dict__), or NONE. */
 static uint32_t attr(const struct pyhs_heap *h, uint32_t obj, const char *name)
 {
-	char want[96], dwant[100], l[128];
-	snprintf(want, sizeof(want), ".%s", name);
-	snprintf(dwant, sizeof(dwant), "['%s']", name);
 	uint32_t dict = NONE;
 	for (uint64_t e = h->edge_start.data[obj]; e < h->edge_start.data[obj + 1]; e++) {
 		uint32_t lab = h->edge_label.data[e];
-		enum pyhs_label_kind k = PYHS_LABEL_KIND(lab);
-		if (k != PYHS_LABEL_FIELD && k != PYHS_LABEL_ATTR)
-			continue;
-		if (!pyhs_heap_format_label(h, lab, l, sizeof(l)))
-			continue;
-		if (!strcmp(l, want))
+		if (is_attr(h, lab, name))
 			return h->edge_dst.data[e];
-		if (!strcmp(l, ".__dict__"))
+		if (is_attr(h, lab, "__dict__"))
 			dict = h->edge_dst.data[e];
 	}
 	if (dict == NONE)
 		return NONE;
-	for (uint64_t e = h->edge_start.data[dict]; e < h->edge_start.data[dict + 1]; e++) {
-		uint32_t lab = h->edge_label.data[e];
-		if (PYHS_LABEL_KIND(lab) == PYHS_LABEL_DICT_VALUE &&
-		    pyhs_heap_format_label(h, lab, l, sizeof(l)) && !strcmp(l, dwant))
+	for (uint64_t e = h->edge_start.data[dict]; e < h->edge_start.data[dict + 1]; e++)
+		if (pyhs_heap_label_is(h, h->edge_label.data[e], PYHS_LABEL_DICT_VALUE, name))
 			return h->edge_dst.data[e];
-	}
 	return NONE;
 }
 
@@ -318,10 +314,8 @@ static uint32_t follow_chain(struct builder *b, struct pyhs_task *t, bool *ok)
 /* The owner of dict d when it is an instance's __dict__, else NONE. */
 static uint32_t dict_owner(const struct builder *b, uint32_t d)
 {
-	char l[32];
 	for (uint64_t k = b->ref.start[d]; k < b->ref.start[d + 1]; k++)
-		if (pyhs_heap_format_label(b->h, b->ref.b[k], l, sizeof(l)) &&
-		    !strcmp(l, ".__dict__"))
+		if (is_attr(b->h, b->ref.b[k], "__dict__"))
 			return b->ref.a[k];
 	return NONE;
 }
@@ -578,10 +572,10 @@ static void registries(struct builder *b)
 {
 	const struct pyhs_heap *h = b->h;
 	const struct groups *r = &b->ref;
-	char l[128];
 	for (uint64_t k = 0; k < h->roots.size; k++) {
 		uint32_t t = b->task_of[h->roots.data[k].obj];
-		if (t != NONE && name_ends(pyhs_heap_root_label(h, k), "asyncio task list"))
+		enum pyhs_root_kind rk = h->roots.data[k].info.kind;
+		if (t != NONE && (rk == PYHS_ROOT_THREAD_TASKS || rk == PYHS_ROOT_INTERP_TASKS))
 			b->out->tasks[t].found_in |= PYHS_TASK_IN_THREAD_LIST;
 	}
 	for (size_t ti = 0; ti < b->out->n; ti++) {
@@ -599,14 +593,13 @@ static void registries(struct builder *b)
 					continue;
 				uint32_t ws = NONE;
 				for (uint64_t k2 = r->start[set]; k2 < r->start[set + 1] && ws == NONE; k2++)
-					if (pyhs_heap_format_label(h, r->b[k2], l, sizeof(l)) &&
-					    (!strcmp(l, ".data") || !strcmp(l, "['data']")))
+					if (is_attr(h, r->b[k2], "data") ||
+					    pyhs_heap_label_is(h, r->b[k2], PYHS_LABEL_DICT_VALUE, "data"))
 						ws = r->a[k2];
 				/* data in the WeakSet's __dict__: the WeakSet */
 				for (uint64_t k2 = ws != NONE && kind_of(h, ws) == K_DICT ? r->start[ws] : 0;
 				     ws != NONE && kind_of(h, ws) == K_DICT && k2 < r->start[ws + 1]; k2++)
-					if (pyhs_heap_format_label(h, r->b[k2], l, sizeof(l)) &&
-					    !strcmp(l, ".__dict__")) {
+					if (is_attr(h, r->b[k2], "__dict__")) {
 						ws = r->a[k2];
 						break;
 					}
@@ -618,13 +611,12 @@ static void registries(struct builder *b)
 				continue;
 			/* The module global that names it. */
 			for (uint64_t k2 = r->start[set]; k2 < r->start[set + 1]; k2++) {
-				if (!pyhs_heap_format_label(h, r->b[k2], l, sizeof(l)))
-					continue;
-				if (!strcmp(l, "['_all_tasks']"))
+				uint32_t lab = r->b[k2];
+				if (pyhs_heap_label_is(h, lab, PYHS_LABEL_DICT_VALUE, "_all_tasks"))
 					t->found_in |= PYHS_TASK_IN_ALL_TASKS;
-				else if (!strcmp(l, "['_scheduled_tasks']"))
+				else if (pyhs_heap_label_is(h, lab, PYHS_LABEL_DICT_VALUE, "_scheduled_tasks"))
 					t->found_in |= PYHS_TASK_IN_SCHEDULED_TASKS;
-				else if (!strcmp(l, "['_eager_tasks']"))
+				else if (pyhs_heap_label_is(h, lab, PYHS_LABEL_DICT_VALUE, "_eager_tasks"))
 					t->found_in |= PYHS_TASK_IN_EAGER_TASKS;
 			}
 		}

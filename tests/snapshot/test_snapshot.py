@@ -563,10 +563,10 @@ def make_corpus(good):
     size = len(good)
     out.append(("empty file", b"", None, False))
     out.append(("wrong magic", b"\x89PYHSNAQ" + good[8:], r"not a pyheapsnap snapshot|not an ELF", False))
-    out.append(("version 3", snap.build(version=3),
-                r"newer pyheapsnap \(format 3; this one reads up to 2\)", False))
-    out.append(("version 3, old checksum", good[:8] + struct.pack("<I", 3) + good[12:],
-                r"newer pyheapsnap \(format 3; this one reads up to 2\)", False))
+    out.append(("version 4", snap.build(version=4),
+                r"newer pyheapsnap \(format 4; this one reads up to 3\)", False))
+    out.append(("version 4, old checksum", good[:8] + struct.pack("<I", 4) + good[12:],
+                r"newer pyheapsnap \(format 4; this one reads up to 3\)", False))
     out.append(("version 0", snap.build(version=0), r"version 0", False))
     # Truncations: every byte of the header, each section's edges, and more.
     cuts = set(range(1, HEADER_SIZE + 2))
@@ -675,10 +675,11 @@ def make_corpus(good):
 # message regex). Regenerated with --write-corpus.
 COMMITTED = [
     ("valid-tiny.phs", None, 0, None),
+    ("valid-tiny-v3.phs", None, 0, None),
     ("empty.phs", "empty file", 3, r"empty"),
     ("wrong-magic.phs", "wrong magic", 3, r"not a pyheapsnap snapshot \(wrong magic number\)"),
-    ("newer-version.phs", "version 3", 3,
-     r"newer pyheapsnap \(format 3; this one reads up to 2\)"),
+    ("newer-version.phs", "version 4", 3,
+     r"newer pyheapsnap \(format 4; this one reads up to 3\)"),
     ("truncated-header.phs", "truncated to 40", 3, r"truncated to 40 bytes, inside the header"),
     ("truncated-middle.phs", None, 3, r"truncated to \d+ of its \d+ bytes"),
     ("flipped-header.phs", "header byte 20 flipped", 3, r"checksum mismatch in the header"),
@@ -701,7 +702,7 @@ def write_corpus(tests, directory):
     os.makedirs(directory, exist_ok=True)
     index = []
     for name, variant, status, pattern in COMMITTED:
-        if name == "valid-tiny.phs":
+        if name in ("valid-tiny.phs", "valid-tiny-v3.phs"):
             data = tests.small
         elif name == "truncated-middle.phs":
             data = tests.small[:len(tests.small) // 2]
@@ -722,7 +723,9 @@ def write_corpus(tests, directory):
     with open(os.path.join(directory, "INDEX"), "w") as f:
         f.write("# file, the exit status pyheapsnap must give reading it, and a regular\n"
                 "# expression its one-line message must match. Made by\n"
-                "# tests/snapshot/test_snapshot.py --write-corpus corpora/snapshots\n")
+                "# tests/snapshot/test_snapshot.py --write-corpus corpora/snapshots\n"
+                "# (in the format it writes; valid-tiny.phs and the damaged files\n"
+                "# committed with it are of format 2, to keep reading old files)\n")
         f.write("\n".join(index) + "\n")
 
 

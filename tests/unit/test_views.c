@@ -48,8 +48,11 @@ static int setup(void)
 	};
 	static const char *const type_names[] = { "dict", "list", "str", "int", "tuple" };
 	static const uint8_t type_kinds[5];
-	static const char *const strings[] = { "sys.modules" };
-	static const uint32_t root_obj[] = { 0 }, root_label[] = { 0 };
+	static const char *const strings[] = { "" };
+	static const uint32_t root_obj[] = { 0 };
+	static const struct pyhs_root_info roots[] = {
+		{ PYHS_ROOT_SYS_MODULES, PYHS_NO_THREAD, PYHS_NO_FRAME, PYHS_NO_STRING, true },
+	};
 	struct pyhs_heap_parts p = {
 		.columns = {
 			.nobjects = 6, .nedges = 6, .value_text_size = 6,
@@ -58,7 +61,7 @@ static int setup(void)
 			  .version = "3.11", .library = "", .layout = "builtin", .debug_file = "" },
 		.ntypes = 5, .type_names = type_names, .type_kinds = type_kinds,
 		.nstrings = 1, .strings = strings,
-		.nroots = 1, .root_obj = root_obj, .root_label = root_label,
+		.nroots = 1, .root_obj = root_obj, .roots = roots,
 	};
 	/* The heap takes the columns over: give it copies. */
 	if (!(p.columns.addr = copy_of(addr, sizeof(addr))) ||
