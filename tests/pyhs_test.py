@@ -456,8 +456,9 @@ def parse_runner_args(description, add_arguments=None, need_python=True,
     test as skipped (exit 77, saying why).
 
     Sets args.interp (the Interpreter), args.python (its path, else the
-    spec), args.label, args.env (args.interp.environ()) and args.tool_args
-    (what the interpreter's cores need, then those given)."""
+    spec), args.label, args.env (args.interp.environ()), args.tool_args
+    (what the interpreter's cores need, then those given) and
+    args.given_tool_args (those given alone)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     tool_args, rest = [], []
     for i, a in enumerate(argv):
@@ -501,6 +502,7 @@ def parse_runner_args(description, add_arguments=None, need_python=True,
     if need_python and not args.interp.path:
         skip("%s: %s" % (args.label, args.interp.missing))
     args.env = args.interp.environ()
+    args.given_tool_args = tool_args
     args.tool_args = args.interp.tool_args + tool_args
     return args
 
