@@ -85,9 +85,23 @@ class Interpreter:
         """The command that runs this interpreter with args."""
         return self.prefix + list(args)
 
+    def need(self):
+        """self, or Skip saying why this interpreter cannot be had."""
+        if not self.path:
+            raise Skip("%s: %s" % (self.label, self.missing))
+        return self
+
     def environ(self, base=None):
         """base (default: clean_env()) with what this interpreter needs."""
         env = dict(clean_env() if base is None else base)
+        env.update(self.env)
+        return env
+
+    def bare_environ(self):
+        """A bare environment, for heaps that must hold nothing of the one
+        the test runs in (a committed snapshot): PATH, LANG and what this
+        interpreter needs."""
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
         env.update(self.env)
         return env
 
@@ -351,9 +365,9 @@ class NoCore(Skip):
     77 (what it needs is not there) or the kernel wrote none."""
 
 
-class ProgramFailed(NoCore):
+class ProgramFailed(Exception):
     """A program that was to abort hung or exited: a failure, not a skip
-    (run_main() exits 1); a NoCore for callers that catch those."""
+    (run_main() exits 1 saying so)."""
 
 
 def skip(why):
@@ -418,7 +432,9 @@ def tail(data, limit=1500):
 def core_of(interp, args, workdir, timeout=120, env=None, subdir=None):
     """The core of interp running `-I args` (a program that aborts) in
     workdir, or in its new subdirectory subdir; env defaults to
-    interp.environ(). Raises NoCore or ProgramFailed (see run_to_core)."""
+    interp.environ(). Raises NoCore or ProgramFailed (see run_to_core),
+    Skip when interp cannot be had."""
+    interp.need()
     if subdir:
         workdir = os.path.join(workdir, subdir)
     os.makedirs(workdir, exist_ok=True)
@@ -452,13 +468,14 @@ def parse_runner_args(description, add_arguments=None, need_python=True,
 
     --python may be left out when --label names one of interpreters() (its
     name or label, e.g. 3.11, pyenv-3.11) or default_python (an Interpreter)
-    is given. With need_python, an interpreter that cannot be had ends the
-    test as skipped (exit 77, saying why).
+    is given. With need_python, or --python given, an interpreter that cannot
+    be had ends the test as skipped (exit 77, saying why).
 
     Sets args.interp (the Interpreter), args.python (its path, else the
     spec), args.label, args.env (args.interp.environ()), args.tool_args
-    (what the interpreter's cores need, then those given) and
-    args.given_tool_args (those given alone)."""
+    (what the interpreter's cores need, then those given),
+    args.given_tool_args (those given alone) and args.python_given (whether
+    --python was)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     tool_args, rest = [], []
     for i, a in enumerate(argv):
@@ -485,7 +502,8 @@ def parse_runner_args(description, add_arguments=None, need_python=True,
     if not (os.path.isfile(args.tool) and os.access(args.tool, os.X_OK)):
         print("FAIL: %s: no such executable (--tool)" % args.tool, flush=True)
         sys.exit(1)
-    if args.python:
+    given = args.python_given = bool(args.python)
+    if given:
         spec = args.python
         args.interp = interpreter(spec)
     elif args.label and interpreter_named(args.label, fetch=False):
@@ -499,7 +517,7 @@ def parse_runner_args(description, add_arguments=None, need_python=True,
                 % ", ".join(i.name for i in interpreters(fetch=False)))
     args.python = args.interp.path or spec
     args.label = args.label or os.path.basename(spec)
-    if need_python and not args.interp.path:
+    if (need_python or given) and not args.interp.path:
         skip("%s: %s" % (args.label, args.interp.missing))
     args.env = args.interp.environ()
     args.given_tool_args = tool_args
