@@ -671,6 +671,14 @@ def verdict(ran):
     return 0
 
 
+def need_ptrace():
+    """Skip when this machine refuses ptrace outright (live processes
+    cannot be read here)."""
+    why = ptrace_refusal()
+    if why:
+        raise Skip("live processes cannot be read here: " + why)
+
+
 def ptrace_refusal():
     """Why this machine refuses ptrace outright, or None."""
     try:

@@ -43,7 +43,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from pyhs_test import (Skip, Tally, Target, chosen_interpreters, clean_env, proc_state,  # noqa: E402
                        run_main)
 
-EXIT_OK, EXIT_FAIL, EXIT_SKIP = 0, 1, 77
+EXIT_OK, EXIT_FAIL = 0, 1
 NTHREADS = 2
 
 PROGRAM = r'''

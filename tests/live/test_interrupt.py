@@ -43,10 +43,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import (chosen_interpreters, fail, ok, proc_state, ptrace_refusal,  # noqa: E402
+from pyhs_test import (chosen_interpreters, fail, ok, proc_state, need_ptrace,  # noqa: E402
                        run_main, verdict, wait_running)
 
-EXIT_SKIP = 77
 
 # A quiescent program: its heap, then it blocks reading stdin.
 BIG = r'''
@@ -364,10 +363,7 @@ def main():
                     help="Marker instances; with half as many strings and "
                          "the interpreter's own, about 1 M objects")
     args = ap.parse_args()
-    why = ptrace_refusal()
-    if why:
-        print("skip: live processes cannot be read here: " + why)
-        return EXIT_SKIP
+    need_ptrace()
     pythons = chosen_interpreters(args.python or [])
     kills = args.kills or max(4, -(-24 // len(pythons)))
     rng = random.Random(os.getpid())

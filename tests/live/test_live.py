@@ -49,10 +49,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from pyhs_test import (Target, chosen_interpreters, clean_env, fail, failures,  # noqa: E402
-                       find_core, ok, proc_state, ptrace_refusal, run_main, verdict,
+                       find_core, ok, proc_state, need_ptrace, run_main, verdict,
                        wait_running)
 
-EXIT_SKIP = 77
 
 # The target program: its heap, the truth about a few objects, then it
 # waits for a line on stdin, answers "done" and exits 0.
@@ -470,10 +469,7 @@ def main():
                     help="no core comparison, no robustness checks")
     args = ap.parse_args()
 
-    why = ptrace_refusal()
-    if why:
-        print("skip: live processes cannot be read here: " + why)
-        return EXIT_SKIP
+    need_ptrace()
 
     pythons = chosen_interpreters(args.python or [])
     workdir = tempfile.mkdtemp(prefix="pyhs-live-")

@@ -115,6 +115,16 @@ static char *pyenv_python(const char *minor)
 	return found;
 }
 
+/* check() of pyenv's 3.X (minor), its core in the directory what-3.X. */
+static void check_pyenv(const char *minor, const char *what, unsigned skip)
+{
+	char *py = pyenv_python(minor);
+	char name[32];
+	snprintf(name, sizeof(name), "%s-%s", what, minor);
+	check(py, name, skip);
+	free(py);
+}
+
 static void test_section_debian_311(void)
 {
 	check("/usr/bin/python3.11", "debian-3.11", PYHS_SKIP_RUNTIME_SYMBOL);
@@ -123,20 +133,13 @@ static void test_section_debian_311(void)
 static void test_section_pyenv(void)
 {
 	const char *minors[] = { "3.10", "3.11", "3.12", "3.13" };
-	for (size_t i = 0; i < 4; i++) {
-		char *py = pyenv_python(minors[i]);
-		char name[32];
-		snprintf(name, sizeof(name), "section-%s", minors[i]);
-		check(py, name, PYHS_SKIP_RUNTIME_SYMBOL);
-		free(py);
-	}
+	for (size_t i = 0; i < sizeof(minors) / sizeof(minors[0]); i++)
+		check_pyenv(minors[i], "section", PYHS_SKIP_RUNTIME_SYMBOL);
 }
 
 static void test_cookie_313(void)
 {
-	char *py = pyenv_python("3.13");
-	check(py, "cookie-3.13", PYHS_SKIP_RUNTIME_SYMBOL | PYHS_SKIP_RUNTIME_SECTION);
-	free(py);
+	check_pyenv("3.13", "cookie", PYHS_SKIP_RUNTIME_SYMBOL | PYHS_SKIP_RUNTIME_SECTION);
 }
 
 /* Only .dynsym's symbols: the interned strings' table, a static of
@@ -146,13 +149,8 @@ static void test_static_symbols(void)
 {
 	check("/usr/bin/python3.11", "static-debian-3.11", PYHS_SKIP_STATIC_SYMBOLS);
 	const char *minors[] = { "3.8", "3.9", "3.10", "3.11", "3.12", "3.13" };
-	for (size_t i = 0; i < sizeof(minors) / sizeof(minors[0]); i++) {
-		char *py = pyenv_python(minors[i]);
-		char name[32];
-		snprintf(name, sizeof(name), "static-%s", minors[i]);
-		check(py, name, PYHS_SKIP_STATIC_SYMBOLS);
-		free(py);
-	}
+	for (size_t i = 0; i < sizeof(minors) / sizeof(minors[0]); i++)
+		check_pyenv(minors[i], "static", PYHS_SKIP_STATIC_SYMBOLS);
 }
 
 /* 3.8 has neither: without its symbol there is nothing to find. */
