@@ -408,7 +408,7 @@ def run_to_core(argv, workdir, env, timeout):
         proc.kill()
         _, err = proc.communicate()
         raise ProgramFailed("%s did not abort within %d s: %s"
-                            % (" ".join(argv[-2:]), timeout, tail(err)))
+                            % (" ".join(argv), timeout, tail(err)))
     if proc.returncode == EXIT_SKIP:
         raise NoCore(tail(err) or "%s exited 77 (cannot run here)" % " ".join(argv))
     if proc.returncode != -signal.SIGABRT:
@@ -467,8 +467,8 @@ def parse_runner_args(description, add_arguments=None, need_python=True,
     (parser) adds the runner's own.
 
     --python may be left out when --label names one of interpreters() (its
-    name or label, e.g. 3.11, pyenv-3.11) or default_python (an Interpreter)
-    is given. With need_python, or --python given, an interpreter that cannot
+    name or label, e.g. 3.11, pyenv-3.11) or default_python (an Interpreter,
+    or a spec looked up only then) is given. With need_python, or --python given, an interpreter that cannot
     be had ends the test as skipped (exit 77, saying why).
 
     Sets args.interp (the Interpreter), args.python (its path, else the
@@ -486,8 +486,9 @@ def parse_runner_args(description, add_arguments=None, need_python=True,
             tool_args.extend(shlex.split(a[len("--tool-args="):]))
         else:
             rest.append(a)
+    # A runner's own option of the same name (--keep, say) wins.
     p = argparse.ArgumentParser(
-        description=description,
+        description=description, conflict_handler="resolve",
         epilog="--tool-args ARG ...: more arguments for pyheapsnap; it takes "
                "everything after it, so put it last.")
     p.add_argument("--tool", required=True, help="the pyheapsnap executable")
@@ -510,8 +511,9 @@ def parse_runner_args(description, add_arguments=None, need_python=True,
         args.interp = interpreter_named(args.label)
         spec = args.interp.name
     elif default_python is not None:
-        args.interp = default_python
-        spec = default_python.path or default_python.label
+        args.interp = interpreter(default_python) if isinstance(default_python, str) \
+            else default_python
+        spec = args.interp.path or args.interp.label
     else:
         p.error("--python is required (or --label naming one of: %s)"
                 % ", ".join(i.name for i in interpreters(fetch=False)))
@@ -528,9 +530,10 @@ def parse_runner_args(description, add_arguments=None, need_python=True,
 @contextlib.contextmanager
 def test_workdir(args, what):
     """A directory to work in: --keep DIR (made, stale cores removed, kept),
-    else a new temporary one removed afterwards."""
-    if getattr(args, "keep", None):
-        workdir = os.path.abspath(args.keep)
+    else a new temporary one, removed afterwards unless keep is true."""
+    keep = getattr(args, "keep", None)
+    if isinstance(keep, str):
+        workdir = os.path.abspath(keep)
         os.makedirs(workdir, exist_ok=True)
         for stale in glob.glob(os.path.join(workdir, "core*")):
             os.unlink(stale)
@@ -541,7 +544,10 @@ def test_workdir(args, what):
     try:
         yield workdir
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if keep:
+            print("kept " + workdir, flush=True)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def settle(pid, timeout=5.0):

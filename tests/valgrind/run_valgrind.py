@@ -16,8 +16,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from pyhs_test import (core_of, interpreter, parse_runner_args, run_main, skip,  # noqa: E402
-                       test_workdir)
+from pyhs_test import core_of, parse_runner_args, run_main, skip, test_workdir  # noqa: E402
 PROGRAM = os.path.join(HERE, "..", "oracle", "heap_program.py")
 
 
@@ -25,7 +24,7 @@ def main():
     args = parse_runner_args(__doc__.splitlines()[0], lambda p: p.add_argument(
         "--reader-only", action="store_true",
         help="only the runs that read the core in another way (summary, "
-             "stacks, summary --no-dwarf)"), default_python=interpreter("/usr/bin/python3.11"))
+             "stacks, summary --no-dwarf)"), default_python="/usr/bin/python3.11")
     valgrind = shutil.which("valgrind")
     if not valgrind:
         skip("valgrind is not installed")
