@@ -1,21 +1,41 @@
-"""Helpers the test scripts share: interpreters, environments and cores.
+"""The test harness every Python test uses: interpreters, environments,
+cores, live targets, command lines and skips.
 
 Scripts in tests/*/ import it with their parent directory on sys.path:
 
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from pyhs_test import clean_env, find_core, unlimited_core
+    from pyhs_test import parse_runner_args, core_of, run_main
+
+A runner's shape (see parse_runner_args, test_workdir, core_of, run_main):
+
+    def main():
+        args = parse_runner_args(__doc__.splitlines()[0])  # skips if --python is missing
+        with test_workdir(args, "name") as workdir:
+            core = core_of(args.interp, ["program.py", ...], workdir)
+            ...
+    run_main(main)          # Skip / NoCore: exit 77 with why; ProgramFailed: exit 1
+
+Run as a program, `pyhs_test.py --list` prints the interpreters every suite
+runs on, one "NAME LABEL SPEC" a line (tests/meson.build makes the tests
+from it): NAME as test names have it (3.8, debian-3.11, 3.14d), LABEL as
+the tasks and memory tests have it (pyenv-3.8, debian-3.11, sid-3.14d) and
+SPEC for --python (see interpreter()).
 """
 
 import argparse
+import contextlib
 import glob
+import json
 import os
-import sys
 import re
 import resource
+import shlex
 import shutil
 import signal
 import socket
 import subprocess
+import sys
+import tempfile
 import time
 
 
@@ -65,9 +85,23 @@ class Interpreter:
         """The command that runs this interpreter with args."""
         return self.prefix + list(args)
 
+    def need(self):
+        """self, or Skip saying why this interpreter cannot be had."""
+        if not self.path:
+            raise Skip("%s: %s" % (self.label, self.missing))
+        return self
+
     def environ(self, base=None):
         """base (default: clean_env()) with what this interpreter needs."""
         env = dict(clean_env() if base is None else base)
+        env.update(self.env)
+        return env
+
+    def bare_environ(self):
+        """A bare environment, for heaps that must hold nothing of the one
+        the test runs in (a committed snapshot): PATH, LANG and what this
+        interpreter needs."""
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
         env.update(self.env)
         return env
 
@@ -140,7 +174,9 @@ def python_arg(args):
     return args.interp
 
 
-# The --python specs every suite runs on (the meson test lists name the same).
+# The --python specs every suite runs on (tests/meson.build lists them with
+# `pyhs_test.py --list`).
+PREFERRED_PYTHON = "/usr/bin/python3.11"
 SPECS = ["pyenv:3.%d" % m for m in range(8, 14)] + ["/usr/bin/python3.11"] + \
     ["sid:%s%s" % (v, d) for v in ("3.14", "3.15") for d in ("", "d")]
 
@@ -148,12 +184,56 @@ SPECS = ["pyenv:3.%d" % m for m in range(8, 14)] + ["/usr/bin/python3.11"] + \
 def interpreters(fetch=True):
     """An Interpreter for each the tests want: the newest pyenv 3.8-3.13,
     Debian's python3.11, and sid's 3.14, 3.14d, 3.15 and 3.15d.  Those that
-    cannot be had have path None and say why in missing."""
+    cannot be had have path None and say why in missing.  Each also has
+    spec (its SPECS entry) and name (as test names have it: 3.8,
+    debian-3.11, 3.14d)."""
     found = [interpreter(spec, fetch=fetch) for spec in SPECS]
-    for i in found:
+    for spec, i in zip(SPECS, found):
         if i.label == "python3.11":
             i.label = "debian 3.11"
+        i.spec = spec
+        i.name = i.label.split(" ", 1)[1] if not i.label.startswith("debian ") \
+            else label_name(i.label)
     return found
+
+
+def label_name(label):
+    """A label as test names spell it: "pyenv 3.11" -> "pyenv-3.11"."""
+    return label.replace(" ", "-")
+
+
+def interpreter_named(name, fetch=True):
+    """The Interpreter of interpreters() whose name or label_name(label) is
+    name (3.11, pyenv-3.11, debian-3.11, 3.14d, sid-3.14d), or None."""
+    for spec, i in zip(SPECS, interpreters(fetch=False)):
+        if name in (i.name, label_name(i.label)):
+            if fetch and not i.path:
+                found = interpreter(spec, fetch=True)
+                found.label, found.spec, found.name = i.label, i.spec, i.name
+                return found
+            return i
+    return None
+
+
+def default_interpreter():
+    """The interpreter tests that need just one make their cores with:
+    Debian's python3.11 (its debug file is installed), else python3."""
+    return interpreter(PREFERRED_PYTHON if os.access(PREFERRED_PYTHON, os.X_OK)
+                       else (shutil.which("python3") or "python3"))
+
+
+def chosen_interpreters(specs):
+    """The installed interpreters of specs (--python SPEC ...), or of
+    interpreters() when specs is empty, saying "skip: ..." for each that
+    cannot be had; Skip if none can."""
+    found = [interpreter(s) for s in specs] if specs else interpreters()
+    for i in found:
+        if not i.path:
+            print("skip: %s: %s" % (i.label, i.missing), flush=True)
+    present = [i for i in found if i.path]
+    if not present:
+        raise Skip("no interpreter installed")
+    return present
 
 
 def build_id(path):
@@ -273,14 +353,52 @@ class Tally:
         return 1 if self.failures else 0
 
 
-class NoCore(Exception):
-    """Why a program left no core to test with (the test skips)."""
+EXIT_SKIP = 77  # meson's "skipped"
+
+
+class Skip(Exception):
+    """Why a test cannot run here: run_main() exits 77 saying so."""
+
+
+class NoCore(Skip):
+    """Why a program left no core to test with (the test skips): it exited
+    77 (what it needs is not there) or the kernel wrote none."""
+
+
+class ProgramFailed(Exception):
+    """A program that was to abort hung or exited: a failure, not a skip
+    (run_main() exits 1 saying so)."""
+
+
+def skip(why):
+    """Ends the test as skipped (exit 77), saying why."""
+    print("skipped: %s" % why, flush=True)
+    sys.exit(EXIT_SKIP)
+
+
+def run_main(main, *args):
+    """sys.exit(main(*args)): a Skip or NoCore that reaches here is exit 77
+    with its message, a ProgramFailed exit 1."""
+    try:
+        status = main(*args)
+    except ProgramFailed as e:
+        print("FAIL: %s" % e, flush=True)
+        status = 1
+    except Skip as e:
+        print("skipped: %s" % e, flush=True)
+        status = EXIT_SKIP
+    sys.exit(status)
 
 
 def run_to_core(argv, workdir, env, timeout):
     """Runs argv, a program that calls os.abort(), in workdir with env and
-    returns the path of the core the kernel wrote; raises NoCore saying why
-    there is none."""
+    returns the path of the core the kernel wrote. Raises NoCore when the
+    program exits 77 (what it needs is missing: its stderr says what) or no
+    core appears, ProgramFailed when it hangs or exits otherwise."""
+    pattern = read_proc("/proc/sys/kernel/core_pattern", "core")
+    if pattern.startswith("|"):
+        raise NoCore("core dumps are piped to a program (kernel.core_pattern is %r); "
+                     "set it to 'core' (sysctl -w kernel.core_pattern=core)" % pattern)
     proc = subprocess.Popen(argv, cwd=workdir, env=env, preexec_fn=unlimited_core,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
@@ -288,17 +406,40 @@ def run_to_core(argv, workdir, env, timeout):
         _, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
-        proc.communicate()
-        raise NoCore("%s did not abort within %d s" % (argv[0], timeout))
+        _, err = proc.communicate()
+        raise ProgramFailed("%s did not abort within %d s: %s"
+                            % (" ".join(argv), timeout, tail(err)))
+    if proc.returncode == EXIT_SKIP:
+        raise NoCore(tail(err) or "%s exited 77 (cannot run here)" % " ".join(argv))
     if proc.returncode != -signal.SIGABRT:
-        raise NoCore("%s exited with status %d instead of aborting: %s"
-                     % (argv[0], proc.returncode,
-                        err.decode(errors="replace").strip()[:300]))
-    core = find_core(workdir, proc.pid)
+        raise ProgramFailed("%s exited with status %d instead of aborting: %s"
+                            % (" ".join(argv), proc.returncode, tail(err)))
+    cores = core_candidates(pattern, workdir, proc.pid, argv[0])
+    core = cores[0] if cores else find_core(workdir, proc.pid)
     if not core:
-        raise NoCore("%s aborted but wrote no core in %s (kernel.core_pattern is %r)"
-                     % (argv[0], workdir, read_proc("/proc/sys/kernel/core_pattern", "?")))
+        raise NoCore("%s aborted but wrote no core in %s (kernel.core_pattern is %r; "
+                     "RLIMIT_CORE's hard limit?)" % (argv[0], workdir, pattern))
     return core
+
+
+def tail(data, limit=1500):
+    """The end of a program's output, decoded, for a message."""
+    text = data.decode(errors="replace") if isinstance(data, bytes) else data
+    text = text.strip()
+    return text if len(text) <= limit else "..." + text[-limit:]
+
+
+def core_of(interp, args, workdir, timeout=120, env=None, subdir=None):
+    """The core of interp running `-I args` (a program that aborts) in
+    workdir, or in its new subdirectory subdir; env defaults to
+    interp.environ(). Raises NoCore or ProgramFailed (see run_to_core),
+    Skip when interp cannot be had."""
+    interp.need()
+    if subdir:
+        workdir = os.path.join(workdir, subdir)
+    os.makedirs(workdir, exist_ok=True)
+    return run_to_core(interp.argv("-I", *args), workdir,
+                       interp.environ() if env is None else env, timeout)
 
 
 def core_with_debug_file(python, program, workdir, timeout=60):
@@ -315,29 +456,169 @@ def core_with_debug_file(python, program, workdir, timeout=60):
     return run_to_core([python, "-I", "-c", program], workdir, clean_env(), timeout), bid, dbg
 
 
-def parse_runner_args(description, add_arguments=None):
-    """The command line of a test runner: --tool, --python, --label and
-    --tool-args ARG ... (everything after it, for the tool); add_arguments
-    (parser) adds the runner's own. --tool is made absolute; --label
-    defaults to the interpreter's file name."""
-    argv = sys.argv[1:]
-    tool_args = []
-    if "--tool-args" in argv:
-        i = argv.index("--tool-args")
-        argv, tool_args = argv[:i], argv[i + 1:]
-    p = argparse.ArgumentParser(description=description)
+def parse_runner_args(description, add_arguments=None, need_python=True,
+                      default_python=None, argv=None):
+    """The command line of a test runner, the one opening they all share:
+    --tool (made absolute; not an executable is a failure, exit 1),
+    --python SPEC (see interpreter()), --label (default: the --python
+    argument's file name), --keep DIR (work there and keep it, see
+    test_workdir) and --tool-args ARG ... (everything after it, or
+    --tool-args="ARGS" split as a shell would, for the tool); add_arguments
+    (parser) adds the runner's own.
+
+    --python may be left out when --label names one of interpreters() (its
+    name or label, e.g. 3.11, pyenv-3.11) or default_python (an Interpreter,
+    or a spec looked up only then) is given. With need_python, or --python given, an interpreter that cannot
+    be had ends the test as skipped (exit 77, saying why).
+
+    Sets args.interp (the Interpreter), args.python (its path, else the
+    spec), args.label, args.env (args.interp.environ()), args.tool_args
+    (what the interpreter's cores need, then those given),
+    args.given_tool_args (those given alone) and args.python_given (whether
+    --python was)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    tool_args, rest = [], []
+    for i, a in enumerate(argv):
+        if a == "--tool-args":
+            tool_args.extend(argv[i + 1:])
+            break
+        if a.startswith("--tool-args="):
+            tool_args.extend(shlex.split(a[len("--tool-args="):]))
+        else:
+            rest.append(a)
+    # A runner's own option of the same name (--keep, say) wins.
+    p = argparse.ArgumentParser(
+        description=description, conflict_handler="resolve",
+        epilog="--tool-args ARG ...: more arguments for pyheapsnap; it takes "
+               "everything after it, so put it last.")
     p.add_argument("--tool", required=True, help="the pyheapsnap executable")
-    p.add_argument("--python", required=True, help="the interpreter to test")
-    p.add_argument("--label", help="name of this test")
+    p.add_argument("--python", metavar="SPEC",
+                   help="the interpreter to test: a path, pyenv:3.X or sid:3.X[d]")
+    p.add_argument("--label", help="name of this test (default: the interpreter's name)")
+    p.add_argument("--keep", metavar="DIR", help="work in DIR and keep what is made there")
     if add_arguments:
         add_arguments(p)
-    args = p.parse_args(argv)
+    args = p.parse_args(rest)
     args.tool = os.path.abspath(args.tool)
-    spec = args.python
-    python_arg(args)
-    args.tool_args = args.interp.tool_args + tool_args
+    if not (os.path.isfile(args.tool) and os.access(args.tool, os.X_OK)):
+        print("FAIL: %s: no such executable (--tool)" % args.tool, flush=True)
+        sys.exit(1)
+    given = args.python_given = bool(args.python)
+    if given:
+        spec = args.python
+        args.interp = interpreter(spec)
+    elif args.label and interpreter_named(args.label, fetch=False):
+        args.interp = interpreter_named(args.label)
+        spec = args.interp.name
+    elif default_python is not None:
+        args.interp = interpreter(default_python) if isinstance(default_python, str) \
+            else default_python
+        spec = args.interp.path or args.interp.label
+    else:
+        p.error("--python is required (or --label naming one of: %s)"
+                % ", ".join(i.name for i in interpreters(fetch=False)))
+    args.python = args.interp.path or spec
     args.label = args.label or os.path.basename(spec)
+    if (need_python or given) and not args.interp.path:
+        skip("%s: %s" % (args.label, args.interp.missing))
+    args.env = args.interp.environ()
+    args.given_tool_args = tool_args
+    args.tool_args = args.interp.tool_args + tool_args
     return args
+
+
+@contextlib.contextmanager
+def test_workdir(args, what):
+    """A directory to work in: --keep DIR (made, stale cores removed, kept),
+    else a new temporary one, removed afterwards unless keep is true."""
+    keep = getattr(args, "keep", None)
+    if isinstance(keep, str):
+        workdir = os.path.abspath(keep)
+        os.makedirs(workdir, exist_ok=True)
+        for stale in glob.glob(os.path.join(workdir, "core*")):
+            os.unlink(stale)
+        yield workdir
+        return
+    label = re.sub(r"[^A-Za-z0-9.-]+", "_", getattr(args, "label", None) or "")
+    workdir = tempfile.mkdtemp(prefix="pyheapsnap-%s-%s-" % (what, label))
+    try:
+        yield workdir
+    finally:
+        if keep:
+            print("kept " + workdir, flush=True)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def settle(pid, timeout=5.0):
+    """Waits until every thread of pid has been asleep for a while, so that
+    two captures in a row see the same heap."""
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while quiet < 3 and time.monotonic() < deadline:
+        states = []
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                    stat = f.read()
+                states.append(stat[stat.rindex(")") + 2])
+            except OSError:
+                pass
+        quiet = quiet + 1 if states and all(st == "S" for st in states) else 0
+        time.sleep(0.05)
+
+
+class Target:
+    """A live Python program to read: program (its source) is written to
+    workdir/name and run with args under interp. It must print one JSON
+    line with its "pid" once its heap is built (kept in info), then wait
+    for a line on stdin, answer "done" and exit 0. With core, it may dump
+    a core of any size."""
+
+    def __init__(self, interp, program, args, workdir, name="target_program.py",
+                 core=False):
+        self.workdir = workdir
+        prog = os.path.join(workdir, name)
+        with open(prog, "w") as f:
+            f.write(program)
+        self.p = subprocess.Popen(interp.argv("-I", prog, *[str(a) for a in args]),
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, cwd=workdir,
+                                  env=interp.environ(),
+                                  preexec_fn=unlimited_core if core else None)
+        first = self.p.stdout.readline()
+        if not first:
+            err = self.p.stderr.read().decode(errors="replace")
+            self.p.wait()
+            raise RuntimeError("the program did not start: " + err.strip()[-500:])
+        self.info = json.loads(first)
+        self.pid = self.info["pid"]
+        settle(self.pid)
+
+    def finish(self, label, ok, fail, after="the capture"):
+        """Lets the program go on; ok() if it says "done" and exits 0,
+        else fail()."""
+        try:
+            out, err = self.p.communicate(b"go\n", timeout=60)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            fail("%s: the program did not finish after %s" % (label, after))
+            return
+        if self.p.returncode != 0 or out.decode().strip() != "done":
+            fail("%s: the program went wrong after %s: status %s, "
+                 "stdout %r, stderr %r" % (label, after, self.p.returncode, out[-200:],
+                                           err[-500:]))
+        else:
+            ok("%s: the program ran on after %s and exited 0" % (label, after))
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+        try:
+            self.p.communicate(timeout=30)
+        except (subprocess.TimeoutExpired, ValueError, OSError):
+            pass
 
 
 def proc_state(pid):
@@ -396,6 +677,14 @@ def verdict(ran):
     return 0
 
 
+def need_ptrace():
+    """Skip when this machine refuses ptrace outright (live processes
+    cannot be read here)."""
+    why = ptrace_refusal()
+    if why:
+        raise Skip("live processes cannot be read here: " + why)
+
+
 def ptrace_refusal():
     """Why this machine refuses ptrace outright, or None."""
     try:
@@ -406,3 +695,17 @@ def ptrace_refusal():
     if scope == 3:
         return "kernel.yama.ptrace_scope is 3: ptrace is disabled"
     return None
+
+
+def main(argv):
+    """pyhs_test.py --list: the interpreters, one "NAME LABEL SPEC" a line."""
+    if argv != ["--list"]:
+        sys.stderr.write("usage: pyhs_test.py --list\n")
+        return 2
+    for i in interpreters(fetch=False):
+        print("%s %s %s" % (i.name, label_name(i.label), i.spec))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

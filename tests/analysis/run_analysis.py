@@ -34,101 +34,52 @@ failed, 77 (meson's "skipped") if the interpreter is not installed or cannot
 give a truth.
 """
 
-import argparse
-import glob
 import json
 import os
 import re
 import shlex
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import core_candidates, python_arg, read_proc, unlimited_core  # noqa: E402
+from pyhs_test import (ProgramFailed, core_of, parse_runner_args, run_main,  # noqa: E402
+                       test_workdir)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAM = os.path.join(HERE, "analysis_program.py")
 
 EXIT_OK = 0
 EXIT_FAIL = 1
-EXIT_SKIP = 77  # meson's skip code; analysis_program.py uses it too
 
 PROGRAM_TIMEOUT = 120
 
 
-def fatal(msg):
-    print("FAIL: " + msg)
-    sys.stdout.flush()
-    sys.exit(EXIT_FAIL)
-
-
-def skip(label, why):
-    print("skipped: %s: %s" % (label, why))
-    sys.stdout.flush()
-    sys.exit(EXIT_SKIP)
-
-
 def parse_args(argv):
-    p = argparse.ArgumentParser(
-        description="Check pyheapsnap's analysis verbs on a core whose answers "
-                    "are known by construction.")
-    p.add_argument("--tool", required=True, help="the pyheapsnap executable")
-    p.add_argument("--python", required=True, help="the interpreter to test: a path, pyenv:3.X or sid:3.X[d]")
-    p.add_argument("--label", help="name of this test (default: the interpreter's name)")
-    p.add_argument("--keep", metavar="DIR",
-                   help="work in DIR and keep the core, truth and outputs there")
-    p.add_argument("--timeout", type=float, default=120.0,
-                   help="seconds allowed for each run of pyheapsnap (default 120)")
-    args = p.parse_args(argv)
-    args.tool = os.path.abspath(args.tool)
-    python_arg(args)
-    return args
+    def add_arguments(p):
+        p.add_argument("--timeout", type=float, default=120.0,
+                       help="seconds allowed for each run of pyheapsnap (default 120)")
+    return parse_runner_args("Check pyheapsnap's analysis verbs on a core whose answers "
+                             "are known by construction.", add_arguments, argv=argv)
 
 
 # ---------------------------------------------------------------------------
 # Making the core
 # ---------------------------------------------------------------------------
 
-def make_core(args, workdir, pattern):
+def make_core(args, workdir):
     truth_path = os.path.join(workdir, "truth.json")
-    cmd = args.interp.argv("-I", PROGRAM, truth_path)
-    print("running: %s (in %s)" % (" ".join(cmd), workdir))
-    sys.stdout.flush()
     start = time.time()
-    proc = subprocess.Popen(cmd, cwd=workdir, env=args.interp.environ(),
-                            preexec_fn=unlimited_core,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        out, err = proc.communicate(timeout=PROGRAM_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        fatal("analysis_program.py did not finish in %d s\nstdout:\n%s\nstderr:\n%s"
-              % (PROGRAM_TIMEOUT, out.decode(errors="replace"),
-                 err.decode(errors="replace")))
-    if proc.returncode == EXIT_SKIP:
-        skip(args.label, err.decode(errors="replace").strip() or "unsupported interpreter")
-    if proc.returncode != -signal.SIGABRT:
-        fatal("analysis_program.py should die by SIGABRT, exit status %d\nstdout:\n%s\n"
-              "stderr:\n%s" % (proc.returncode, out.decode(errors="replace"),
-                               err.decode(errors="replace")))
+    core = core_of(args.interp, [PROGRAM, truth_path], workdir, timeout=PROGRAM_TIMEOUT)
     if not os.path.isfile(truth_path):
-        fatal("analysis_program.py wrote no truth file")
+        raise ProgramFailed("analysis_program.py wrote no truth file")
     with open(truth_path) as f:
         truth = json.load(f)
-    cores = core_candidates(pattern, workdir, truth["pid"], truth["executable"])
-    if not cores:
-        fatal("no core file found for pid %d (core_pattern %r, looked in %s); "
-              "is RLIMIT_CORE limited by the hard limit?" % (truth["pid"], pattern, workdir))
     print("python %s (hexversion %#x), pid %d, program %.2f s"
           % (truth["version"].split()[0], truth["hexversion"], truth["pid"],
              time.time() - start))
-    print("core: %s (%.1f MiB)" % (cores[0], os.path.getsize(cores[0]) / 1048576.0))
-    return truth, cores[0]
+    print("core: %s (%.1f MiB)" % (core, os.path.getsize(core) / 1048576.0))
+    return truth, core
 
 
 # ---------------------------------------------------------------------------
@@ -156,7 +107,7 @@ class Tool(object):
             if isinstance(result, CheckFailure):
                 raise result
             return result
-        cmd = [self.args.tool, verb, self.core] + self.args.interp.tool_args + \
+        cmd = [self.args.tool, verb, self.core] + self.args.tool_args + \
             list(extra) + ["--json"]
         shown = " ".join(shlex.quote(c) for c in cmd)
         self.n += 1
@@ -168,7 +119,7 @@ class Tool(object):
         except subprocess.TimeoutExpired:
             out, err, rc = b"", b"", None
         except OSError as e:
-            fatal("cannot run %s: %s" % (self.args.tool, e))
+            raise CheckFailure("cannot run %s: %s" % (self.args.tool, e))
         with open(base + ".json", "wb") as f:
             f.write(out)
         with open(base + ".stderr", "wb") as f:
@@ -598,33 +549,13 @@ CHECKS = [
 
 def main(argv):
     args = parse_args(argv)
-    if args.interp.path is None:
-        skip(args.label, args.interp.missing)
-    if not (os.path.isfile(args.tool) and os.access(args.tool, os.X_OK)):
-        fatal("%s: no such executable (--tool)" % args.tool)
-    pattern = read_proc("/proc/sys/kernel/core_pattern", "core")
-    if pattern.startswith("|"):
-        fatal("core dumps are piped away to a program (/proc/sys/kernel/core_pattern "
-              "is %r), so no core file appears; set it to 'core' "
-              "(sysctl -w kernel.core_pattern=core) to run this test" % pattern)
-    if args.keep:
-        workdir = os.path.abspath(args.keep)
-        if not os.path.isdir(workdir):
-            os.makedirs(workdir)
-        for stale in glob.glob(os.path.join(workdir, "core*")):
-            os.unlink(stale)
-    else:
-        workdir = tempfile.mkdtemp(prefix="pyheapsnap-analysis-%s-" % args.label)
-    try:
-        return run(args, workdir, pattern)
-    finally:
-        if not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+    with test_workdir(args, "analysis") as workdir:
+        return run(args, workdir)
 
 
-def run(args, workdir, pattern):
+def run(args, workdir):
     print("analysis %s: %s" % (args.label, args.python))
-    truth, core = make_core(args, workdir, pattern)
+    truth, core = make_core(args, workdir)
     tool = Tool(args, core, workdir)
     passed = failed = skipped = 0
     start = time.time()
@@ -654,4 +585,4 @@ def run(args, workdir, pattern):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    run_main(main, sys.argv[1:])

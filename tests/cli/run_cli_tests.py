@@ -28,7 +28,6 @@ Prints one line per case ("ok NAME", "FAIL NAME" with the reason,
 0 if nothing failed, 1 otherwise.
 """
 
-import argparse
 import json
 import os
 import re
@@ -36,16 +35,14 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import find_core, interpreter, NoCore, read_proc, run_to_core, unlimited_core  # noqa: E402
+from pyhs_test import (ProgramFailed, Skip, core_of, default_interpreter, find_core,  # noqa: E402
+                       parse_runner_args, read_proc, run_main, test_workdir, unlimited_core)
 
 TIMEOUT = 10.0  # seconds allowed for each run of the tool
 PROGRAM_TIMEOUT = 60.0  # seconds allowed for the Python program to abort
-
-PREFERRED_PYTHON = "/usr/bin/python3.11"
 
 # The program whose core the tests read: as small as a Python program gets.
 PROGRAM = """\
@@ -65,39 +62,22 @@ class CaseFailure(Exception):
     pass
 
 
-class Skip(Exception):
-    pass
-
-
 # ---------------------------------------------------------------------------
 # Making the inputs
 # ---------------------------------------------------------------------------
 
-# The interpreter the Python core is made with (--python), else the preferred one.
-PYTHON_SPEC = None
-
-
-def find_python():
-    if PYTHON_SPEC:
-        return interpreter(PYTHON_SPEC)
-    return interpreter(PREFERRED_PYTHON if os.access(PREFERRED_PYTHON, os.X_OK)
-                       else (shutil.which("python3") or "python3"))
+# The interpreter the Python core is made with (--python, else
+# pyhs_test.default_interpreter()); set by main().
+INTERP = None
 
 
 def make_python_core(workdir):
     """Runs PROGRAM in workdir until it aborts; returns the core's path, or
     raises Skip."""
-    interp = find_python()
-    if not interp.path:
-        raise Skip(interp.missing)
     script = os.path.join(workdir, "program.py")
     with open(script, "w") as f:
         f.write(PROGRAM)
-    try:
-        return run_to_core(interp.argv("-I", script), workdir, interp.environ(),
-                           PROGRAM_TIMEOUT)
-    except NoCore as e:
-        raise Skip(str(e))
+    return core_of(INTERP, [script], workdir, timeout=PROGRAM_TIMEOUT)
 
 
 def make_sleep_core(workdir):
@@ -111,7 +91,7 @@ def make_sleep_core(workdir):
     proc.send_signal(signal.SIGABRT)
     proc.wait(timeout=PROGRAM_TIMEOUT)
     if proc.returncode != -signal.SIGABRT:
-        raise Skip("/bin/sleep ended with status %d, not by SIGABRT" % proc.returncode)
+        raise ProgramFailed("/bin/sleep ended with status %d, not by SIGABRT" % proc.returncode)
     core = find_core(workdir, proc.pid)
     if not core:
         raise Skip("/bin/sleep aborted but wrote no core (kernel.core_pattern is %r)"
@@ -494,61 +474,44 @@ def compare_exports(runner):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--tool", required=True, help="the pyheapsnap executable")
-    p.add_argument("--keep", metavar="DIR", help="make the inputs in DIR and keep them")
-    p.add_argument("--verbose", action="store_true", help="show every run's stderr")
-    p.add_argument("--python", metavar="SPEC",
-                   help="make the Python core with this interpreter (a path, pyenv:3.X "
-                        "or sid:3.X[d]); skipped, exit 77, when it cannot be had")
-    args = p.parse_args()
-    global PYTHON_SPEC
-    PYTHON_SPEC = args.python
-    if args.python and not find_python().path:
-        print("skipped: %s" % find_python().missing)
-        return 77
-    tool = os.path.abspath(args.tool)
-    if not os.access(tool, os.X_OK):
-        print("FAIL: %s is not an executable" % tool)
-        return 1
+    args = parse_runner_args(__doc__.split("\n\n")[0], lambda p: p.add_argument(
+        "--verbose", action="store_true", help="show every run's stderr"),
+        need_python=False, default_python=default_interpreter())
+    global INTERP
+    INTERP = args.interp
+    with test_workdir(args, "cli") as tmp:
+        return run_checks(args, args.tool, tmp)
 
-    if args.keep:
-        os.makedirs(args.keep, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix="pyheapsnap-cli.", dir=args.keep)
-    else:
-        tmp = tempfile.mkdtemp(prefix="pyheapsnap-cli.")
+
+def run_checks(args, tool, tmp):
     passed = failed = skipped = 0
-    try:
-        inputs = make_inputs(tmp)
-        runner = Runner(tool, inputs, args.verbose)
-        checks = [(c.name, lambda c=c: runner.check(c)) for c in CASES]
-        checks.append(("export of zstd core equals export of plain core",
-                       lambda: compare_exports(runner)))
-        for name, check in checks:
-            try:
-                check()
-            except Skip as why:
-                print("skip %s: %s" % (name, why))
-                skipped += 1
-            except CaseFailure as why:
-                detail = str(why).rstrip().split("\n")
-                print("FAIL %s: %s" % (name, detail[0]))
-                for line in detail[1:]:
-                    print("    " + line)
-                failed += 1
-            else:
-                print("ok   %s" % name)
-                passed += 1
-            sys.stdout.flush()
-    finally:
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
+    inputs = make_inputs(tmp)
+    runner = Runner(tool, inputs, args.verbose)
+    checks = [(c.name, lambda c=c: runner.check(c)) for c in CASES]
+    checks.append(("export of zstd core equals export of plain core",
+                   lambda: compare_exports(runner)))
+    for name, check in checks:
+        try:
+            check()
+        except Skip as why:
+            print("skip %s: %s" % (name, why))
+            skipped += 1
+        except CaseFailure as why:
+            detail = str(why).rstrip().split("\n")
+            print("FAIL %s: %s" % (name, detail[0]))
+            for line in detail[1:]:
+                print("    " + line)
+            failed += 1
+        else:
+            print("ok   %s" % name)
+            passed += 1
+        sys.stdout.flush()
     summary = "%d passed, %d failed" % (passed, failed)
     if skipped:
         summary += ", %d skipped" % skipped
     print(summary)
-    return 1 if failed else 0
+    return 1 if failed else (0 if passed else 77)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -32,7 +32,6 @@ Every case is deterministic (seeded by its name).
 """
 
 import argparse
-import glob
 import json
 import os
 import random
@@ -44,7 +43,7 @@ import tempfile
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import NoCore, run_to_core  # noqa: E402
+from pyhs_test import Skip, core_of, interpreter, pyenv_interpreter  # noqa: E402
 
 
 # The heap the cores hold: a few of each container, instances with a
@@ -74,7 +73,6 @@ CYCLE.append(CYCLE)
 os.abort()
 """
 
-PREFERRED_PYTHON = "/usr/bin/python3.11"
 PROGRAM_TIMEOUT = 60.0
 
 PT_LOAD, PT_NOTE = 1, 4
@@ -88,49 +86,27 @@ KERNEL = 0xFFFF800000000000
 NONCANONICAL = 0x0000800000000000
 
 
-class Skip(Exception):
-    pass
-
-
 # ---------------------------------------------------------------------------
 # Interpreters and cores
 # ---------------------------------------------------------------------------
 
 def find_pythons():
-    """[(label, path)]: /usr/bin/python3.11 and one pyenv 3.12, if present."""
-    found = []
-    if os.access(PREFERRED_PYTHON, os.X_OK):
-        found.append(("python3.11", PREFERRED_PYTHON))
-    roots = []
-    if os.environ.get("PYENV_ROOT"):
-        roots.append(os.environ["PYENV_ROOT"])
-    pyenv = shutil.which("pyenv")
-    if pyenv:
-        try:
-            r = subprocess.run([pyenv, "root"], stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, timeout=20, check=True)
-            roots.append(r.stdout.decode().strip())
-        except (OSError, subprocess.SubprocessError):
-            pass
-    roots.append(os.path.expanduser("~/.pyenv"))
-    for root in roots:
-        cands = sorted(glob.glob(os.path.join(root, "versions", "3.12.*", "bin", "python3.12")))
-        cands = [c for c in cands if os.access(c, os.X_OK)]
-        if cands:
-            found.append(("pyenv-3.12", cands[-1]))
-            break
-    return found
+    """[(label, Interpreter)]: Debian's python3.11 and pyenv's 3.12, those
+    installed."""
+    found = [("python3.11", interpreter("/usr/bin/python3.11")),
+             ("pyenv-3.12", pyenv_interpreter("3.12"))]
+    return [(label, i) for label, i in found if i.path]
 
 
-def make_core(python, workdir):
-    """Runs PROGRAM with python in workdir until it aborts; the core's path."""
-    os.makedirs(workdir, exist_ok=True)
-    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
-    try:
-        return run_to_core([python, "-I", "-S", "-c", PROGRAM], workdir, env,
-                           PROGRAM_TIMEOUT)
-    except NoCore as e:
-        raise Skip(str(e))
+def named_pythons(paths):
+    """[(label, Interpreter)] for --python PATH ..."""
+    return [(os.path.basename(p), interpreter(p)) for p in paths]
+
+
+def make_core(interp, workdir):
+    """Runs PROGRAM with interp in workdir until it aborts; the core's path."""
+    return core_of(interp, ["-S", "-c", PROGRAM], workdir, timeout=PROGRAM_TIMEOUT,
+                   env=interp.bare_environ())
 
 
 def export_objects(tool, core):
@@ -707,7 +683,7 @@ def main():
     args = ap.parse_args()
     tool = os.path.abspath(args.tool)
     os.makedirs(args.out, exist_ok=True)
-    pythons = [(os.path.basename(p), p) for p in args.python] if args.python else find_pythons()
+    pythons = named_pythons(args.python) if args.python else find_pythons()
     if not pythons:
         print("no interpreter found", file=sys.stderr)
         return 1

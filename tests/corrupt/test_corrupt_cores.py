@@ -175,8 +175,7 @@ def main():
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     tool = os.path.abspath(args.tool)
-    pythons = ([(os.path.basename(p), p) for p in args.python] if args.python
-               else mcc.find_pythons())
+    pythons = mcc.named_pythons(args.python) if args.python else mcc.find_pythons()
     if not pythons:
         print("skip: no /usr/bin/python3.11 and no pyenv 3.12 here")
         return 77
@@ -209,7 +208,8 @@ def main():
             with open(core, "rb") as f:
                 data = f.read()
             os.unlink(core)
-            print("# %s: %s, core of %d bytes, %d objects" % (label, python, len(data), len(objects)),
+            print("# %s: %s, core of %d bytes, %d objects" % (label, python.path, len(data),
+                                                               len(objects)),
                   flush=True)
             cases = [("pristine", lambda data=data: data)]
             cases += mcc.corrupt_cases(data, objects, fifo_path=fifo, dir_path=short_dir)

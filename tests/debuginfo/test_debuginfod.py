@@ -41,7 +41,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from pyhs_test import NoCore, clean_env, core_with_debug_file  # noqa: E402
+from pyhs_test import clean_env, core_with_debug_file, run_main, skip  # noqa: E402
 
 PYTHON = "/usr/bin/python3.11"
 PROGRAM = "import json, re, os; data = {str(i): [i] for i in range(1000)}; os.abort()"
@@ -54,12 +54,6 @@ def fail(msg):
     print("FAIL: " + msg)
     sys.stdout.flush()
     sys.exit(1)
-
-
-def skip(msg):
-    print("skipped: " + msg)
-    sys.stdout.flush()
-    sys.exit(77)
 
 
 def die_with_parent():
@@ -225,10 +219,7 @@ def main():
     if not shutil.which("strace"):
         fail("strace is not installed (.ci/deps installs it)")
     with tempfile.TemporaryDirectory(prefix="pyheapsnap-debuginfod-") as tmp:
-        try:
-            core, bid, dbg = core_with_debug_file(PYTHON, PROGRAM, tmp)
-        except NoCore as e:
-            skip(str(e))
+        core, bid, dbg = core_with_debug_file(PYTHON, PROGRAM, tmp)  # no core: a skip
         empty = os.path.join(tmp, "empty")
         served = os.path.join(tmp, "served")
         cache = os.path.join(tmp, "cache")
@@ -309,4 +300,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

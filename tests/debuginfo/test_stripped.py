@@ -30,7 +30,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "corrupt"))
-from pyhs_test import NoCore, core_with_debug_file  # noqa: E402
+from pyhs_test import core_with_debug_file, run_main  # noqa: E402
 from make_corrupt_cores import NT_FILE, Core, Patch  # noqa: E402
 
 PYTHON = "/usr/bin/python3.11"
@@ -52,11 +52,6 @@ os.abort()
 def fail(msg):
     print("FAIL: " + msg)
     sys.exit(1)
-
-
-def skip(msg):
-    print("skipped: " + msg)
-    sys.exit(77)
 
 
 def run_tool(tool, args, timeout=120):
@@ -124,10 +119,7 @@ def main():
     args = p.parse_args()
     tool = os.path.abspath(args.tool)
     with tempfile.TemporaryDirectory(prefix="pyheapsnap-stripped-") as tmp:
-        try:
-            core_path, _, dbg = core_with_debug_file(PYTHON, PROGRAM, tmp)
-        except NoCore as e:
-            skip(str(e))
+        core_path, _, dbg = core_with_debug_file(PYTHON, PROGRAM, tmp)  # no core: a skip
         empty = os.path.join(tmp, "empty")
         os.mkdir(empty)
         with_dbg = ["--no-debuginfod"]
@@ -188,4 +180,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -8,52 +8,30 @@ arrays: `diff --fail-if-growth 10MiB` must exit 1 and `--fail-if-growth
 30MiB` exit 0, and the growth diff reports must be 20 MiB and a little.
 Exit 77 when the interpreter (or numpy, for --kind numpy) is missing.
 """
-import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from pyhs_test import NoCore, interpreter, run_to_core  # noqa: E402
+from pyhs_test import core_of, parse_runner_args, run_main, skip, test_workdir  # noqa: E402
 
 MIB = 1 << 20
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--tool", required=True)
-    p.add_argument("--python", required=True)
-    p.add_argument("--kind", choices=("array", "numpy"), required=True)
-    args = p.parse_args()
-    interp = interpreter(args.python)
-    if not interp.path:
-        print("skipped: %s" % interp.missing)
-        return 77
-    tool = os.path.abspath(args.tool)
-    work = tempfile.mkdtemp(prefix="pyheapsnap-buffers-")
-    try:
-        cores = []
-        for n in (0, 20):
-            d = os.path.join(work, str(n))
-            os.makedirs(d)
-            argv = interp.argv("-I", os.path.join(HERE, "buffers_program.py"),
-                               args.kind, str(n))
-            probe = subprocess.run(interp.argv("-I", "-c", "import numpy" if args.kind == "numpy"
-                                               else "pass"),
-                                   env=interp.environ(),
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            if probe.returncode != 0:
-                print("skipped: %s cannot import numpy" % args.python)
-                return 77
-            try:
-                cores.append(run_to_core(argv, d, interp.environ(), 120))
-            except NoCore as e:
-                print("FAIL: %s" % e)
-                return 1
+    args = parse_runner_args(__doc__.splitlines()[0], lambda p: p.add_argument(
+        "--kind", choices=("array", "numpy"), required=True))
+    tool, interp = args.tool, args.interp
+    if args.kind == "numpy":
+        probe = subprocess.run(interp.argv("-I", "-c", "import numpy"), env=args.env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if probe.returncode != 0:
+            skip("%s cannot import numpy" % args.python)
+    with test_workdir(args, "buffers") as work:
+        cores = [core_of(interp, [os.path.join(HERE, "buffers_program.py"), args.kind, str(n)],
+                         work, subdir=str(n)) for n in (0, 20)]
         out = subprocess.run([tool, "diff", cores[0], cores[1], "--json"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         if out.returncode != 0:
@@ -75,9 +53,7 @@ def main():
                 return 1
         print("PASS: %s arrays' buffers count in diff and its gate" % args.kind)
         return 0
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -8,26 +8,14 @@ appears; diff must report exactly those counts by type and by path, name
 the globals that hold them, and its gate must exit 1 above and 0 below
 the growth. Exit 77 when the interpreter is not installed.
 """
-import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from pyhs_test import NoCore, python_arg, run_to_core  # noqa: E402
-
-
-def make_core(interp, workdir, args):
-    os.makedirs(workdir)
-    try:
-        return run_to_core(interp.argv("-I", os.path.join(HERE, "grow_program.py"), *args),
-                           workdir, interp.environ(), 120)
-    except NoCore as e:
-        sys.exit("FAIL: %s" % e)
+from pyhs_test import core_of, parse_runner_args, run_main, test_workdir  # noqa: E402
 
 
 def run(tool, *args):
@@ -37,18 +25,13 @@ def run(tool, *args):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--tool", required=True)
-    ap.add_argument("--python", required=True)
-    ap.add_argument("--label", default="")
-    args = ap.parse_args()
-    interp = python_arg(args)
-    if interp.path is None:
-        print("skipped: %s: %s" % (args.label, interp.missing))
-        return 77
-    run.tool_args = interp.tool_args
-    args.tool = os.path.abspath(args.tool)
-    work = tempfile.mkdtemp(prefix="pyheapsnap-diff-")
+    args = parse_runner_args(__doc__.splitlines()[0])
+    run.tool_args = args.tool_args
+    with test_workdir(args, "diff") as work:
+        return run_checks(args, work)
+
+
+def run_checks(args, work):
     passed = failed = 0
 
     def check(name, ok, detail=""):
@@ -60,49 +43,47 @@ def main():
             failed += 1
             print("FAIL %s %s" % (name, detail))
 
-    try:
-        a = make_core(interp, os.path.join(work, "a"), ["1000"])
-        b = make_core(interp, os.path.join(work, "b"), ["6000", "300"])
-        rc, out, err = run(args.tool, "diff", a, b, "--json", "-n", "1000")
-        check("diff --by type exits 0", rc == 0, err)
-        types = {t["type"]: t for t in json.loads(out)["types"]} if rc == 0 else {}
-        leaky = types.get("__main__.Leaky", {})
-        check("5000 more __main__.Leaky", leaky.get("count_delta") == 5000, str(leaky))
-        total = json.loads(out)["total"] if rc == 0 else {}
-        growth = total.get("size_delta", 0)
-        check("total growth is positive", growth > 0, str(total))
+    program = os.path.join(HERE, "grow_program.py")
+    a = core_of(args.interp, [program, "1000"], work, subdir="a")
+    b = core_of(args.interp, [program, "6000", "300"], work, subdir="b")
+    rc, out, err = run(args.tool, "diff", a, b, "--json", "-n", "1000")
+    check("diff --by type exits 0", rc == 0, err)
+    types = {t["type"]: t for t in json.loads(out)["types"]} if rc == 0 else {}
+    leaky = types.get("__main__.Leaky", {})
+    check("5000 more __main__.Leaky", leaky.get("count_delta") == 5000, str(leaky))
+    total = json.loads(out)["total"] if rc == 0 else {}
+    growth = total.get("size_delta", 0)
+    check("total growth is positive", growth > 0, str(total))
 
-        rc, out, err = run(args.tool, "diff", a, b, "--by", "path", "--json", "-n", "1000")
-        check("diff --by path exits 0", rc == 0, err)
-        paths = json.loads(out)["paths"] if rc == 0 else []
-        cache = [p for p in paths if p["type"] == "__main__.Leaky"]
-        check("Leaky growth is held by module __main__ global CACHE ['k*']",
-              len(cache) == 1 and cache[0]["path"] == "module __main__ global CACHE ['k*']"
-              and cache[0]["count_delta"] == 5000, str(cache))
-        extra = [p for p in paths if p["type"] == "list" and
-                 p["path"] == "module __main__ global EXTRA [*]"]
-        check("300 new lists under module __main__ global EXTRA [*]",
-              len(extra) == 1 and extra[0]["count_delta"] == 300, str(extra))
+    rc, out, err = run(args.tool, "diff", a, b, "--by", "path", "--json", "-n", "1000")
+    check("diff --by path exits 0", rc == 0, err)
+    paths = json.loads(out)["paths"] if rc == 0 else []
+    cache = [p for p in paths if p["type"] == "__main__.Leaky"]
+    check("Leaky growth is held by module __main__ global CACHE ['k*']",
+          len(cache) == 1 and cache[0]["path"] == "module __main__ global CACHE ['k*']"
+          and cache[0]["count_delta"] == 5000, str(cache))
+    extra = [p for p in paths if p["type"] == "list" and
+             p["path"] == "module __main__ global EXTRA [*]"]
+    check("300 new lists under module __main__ global EXTRA [*]",
+          len(extra) == 1 and extra[0]["count_delta"] == 300, str(extra))
 
-        rc, out, err = run(args.tool, "diff", a, b, "--fail-if-growth", str(growth - 1))
-        check("gate below the growth exits 1", rc == 1, "rc=%d %s" % (rc, err))
-        check("the report is printed when the gate trips", "__main__.Leaky" in out)
-        rc, out, err = run(args.tool, "diff", a, b, "--fail-if-growth", str(growth))
-        check("gate at the growth exits 0", rc == 0, "rc=%d %s" % (rc, err))
-        rc, out, err = run(args.tool, "diff", a, b, "--fail-if-growth", "1000000%")
-        check("gate in percent above the growth exits 0", rc == 0, "rc=%d" % rc)
-        rc, out, err = run(args.tool, "diff", a, b, "--fail-if-growth", "lots")
-        check("a bad threshold is a usage error (exit 2)", rc == 2, "rc=%d %s" % (rc, err))
-        rc, out, err = run(args.tool, "diff", a, b, "--by", "object")
-        check("--by object refuses two processes (exit 2)", rc == 2, "rc=%d %s" % (rc, err))
-        rc, out, err = run(args.tool, "diff", a, a, "--by", "object", "--json")
-        ok = rc == 0 and json.loads(out)["objects"]["new_count"] == 0
-        check("a core diffed with itself has no new objects", ok, out[:300] + err)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    rc, out, err = run(args.tool, "diff", a, b, "--fail-if-growth", str(growth - 1))
+    check("gate below the growth exits 1", rc == 1, "rc=%d %s" % (rc, err))
+    check("the report is printed when the gate trips", "__main__.Leaky" in out)
+    rc, out, err = run(args.tool, "diff", a, b, "--fail-if-growth", str(growth))
+    check("gate at the growth exits 0", rc == 0, "rc=%d %s" % (rc, err))
+    rc, out, err = run(args.tool, "diff", a, b, "--fail-if-growth", "1000000%")
+    check("gate in percent above the growth exits 0", rc == 0, "rc=%d" % rc)
+    rc, out, err = run(args.tool, "diff", a, b, "--fail-if-growth", "lots")
+    check("a bad threshold is a usage error (exit 2)", rc == 2, "rc=%d %s" % (rc, err))
+    rc, out, err = run(args.tool, "diff", a, b, "--by", "object")
+    check("--by object refuses two processes (exit 2)", rc == 2, "rc=%d %s" % (rc, err))
+    rc, out, err = run(args.tool, "diff", a, a, "--by", "object", "--json")
+    ok = rc == 0 and json.loads(out)["objects"]["new_count"] == 0
+    check("a core diffed with itself has no new objects", ok, out[:300] + err)
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

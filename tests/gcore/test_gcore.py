@@ -38,12 +38,12 @@ import stat
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import clean_env, interpreter, interpreters, Tally  # noqa: E402
+from pyhs_test import (Skip, Tally, Target, chosen_interpreters, clean_env, proc_state,  # noqa: E402
+                       run_main)
 
-EXIT_OK, EXIT_FAIL, EXIT_SKIP = 0, 1, 77
+EXIT_OK, EXIT_FAIL = 0, 1
 NTHREADS = 2
 
 PROGRAM = r'''
@@ -93,79 +93,6 @@ sys.stdout.flush()
 
 tally = Tally()
 ok, fail = tally.ok, tally.fail
-
-
-class Skip(Exception):
-    pass
-
-
-def proc_state(pid):
-    """The state letter of pid, or None if it is gone."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            s = f.read()
-    except OSError:
-        return None
-    return s[s.rindex(")") + 2]
-
-
-def settle(pid, timeout=5.0):
-    """Waits until every thread of pid has been asleep for a while, so that
-    two captures in a row see the same heap."""
-    deadline = time.monotonic() + timeout
-    quiet = 0
-    while quiet < 3 and time.monotonic() < deadline:
-        states = []
-        for tid in os.listdir("/proc/%d/task" % pid):
-            try:
-                with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
-                    s = f.read()
-                states.append(s[s.rindex(")") + 2])
-            except OSError:
-                pass
-        quiet = quiet + 1 if states and all(st == "S" for st in states) else 0
-        time.sleep(0.05)
-
-
-class Target:
-    def __init__(self, interp, n, workdir):
-        prog = os.path.join(workdir, "gcore_program.py")
-        with open(prog, "w") as f:
-            f.write(PROGRAM)
-        self.python = interp.path
-        self.p = subprocess.Popen(interp.argv("-I", prog, str(n)),
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, cwd=workdir,
-                                  env=interp.environ())
-        first = self.p.stdout.readline()
-        if not first:
-            err = self.p.stderr.read().decode(errors="replace")
-            self.p.wait()
-            raise RuntimeError("the program did not start: " + err.strip()[-500:])
-        self.pid = json.loads(first)["pid"]
-        settle(self.pid)
-
-    def finish(self, label):
-        try:
-            out, err = self.p.communicate(b"go\n", timeout=60)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
-            fail("%s: the program did not finish after gcore" % label)
-            return
-        if self.p.returncode != 0 or out.decode().strip() != "done":
-            fail("%s: the program went wrong after gcore: status %s, "
-                 "stdout %r, stderr %r" % (label, self.p.returncode, out[-200:], err[-500:]))
-        else:
-            ok("%s: the program ran on after gcore and exited 0" % label)
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-        try:
-            self.p.communicate(timeout=30)
-        except (subprocess.TimeoutExpired, ValueError, OSError):
-            pass
 
 
 def run(args, timeout=300, **kw):
@@ -268,7 +195,7 @@ def check_gdb(label, gdb, exe, core, debug_dir=None):
 def check_interpreter(interp, tool, gdb, workdir, extra):
     label = interp.label
     targs = interp.tool_args
-    target = Target(interp, 20000, workdir)
+    target = Target(interp, PROGRAM, [20000], workdir, name="gcore_program.py")
     try:
         live_out = os.path.join(workdir, "live.jsonl")
         rc, _, err = run([tool, "export", "--pid", target.pid, "-o", live_out] + targs)
@@ -346,7 +273,7 @@ def check_interpreter(interp, tool, gdb, workdir, extra):
         if extra:
             check_errors(label, tool, target, workdir)
         os.unlink(core)
-        target.finish(label)
+        target.finish(label, ok, fail, after="gcore")
     finally:
         target.kill()
 
@@ -371,7 +298,7 @@ def check_errors(label, tool, target, workdir):
                    must_name=missing)
     if os.path.exists(os.path.dirname(missing)):
         fail("%s: gcore made the missing directory" % label)
-    state = proc_state(target.pid)
+    state, _ = proc_state(target.pid)
     if state is None or state in "tT":
         fail("%s: the program is %s after a failed gcore"
              % (label, "gone" if state is None else "stopped"))
@@ -387,14 +314,7 @@ def main():
     ap.add_argument("--gdb", default=shutil.which("gdb"))
     args = ap.parse_args()
 
-    found = [interpreter(p) for p in args.python] if args.python else interpreters()
-    present = [i for i in found if i.path]
-    for i in found:
-        if not i.path:
-            print("skip: %s: %s" % (i.label, i.missing), flush=True)
-    if not present:
-        print("skip: no interpreter installed")
-        return EXIT_SKIP
+    present = chosen_interpreters(args.python)
     if not args.gdb:
         print("skip: gdb is not installed (apt-get install gdb): its checks are "
               "left out", flush=True)
@@ -405,9 +325,6 @@ def main():
             try:
                 check_interpreter(interp, args.tool, args.gdb, workdir,
                                   extra=(i == 0))
-            except Skip as e:
-                print("skip: %s" % e)
-                return EXIT_SKIP
             except (RuntimeError, subprocess.TimeoutExpired, OSError) as e:
                 fail("%s: %s" % (label, e))
     finally:
@@ -416,4 +333,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

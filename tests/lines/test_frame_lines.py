@@ -24,20 +24,15 @@ a core.  The test then checks:
 Exit status 0 pass, 1 fail, 77 skipped (interpreter not installed).
 """
 
-import argparse
 import json
 import os
 import re
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import find_core, python_arg, unlimited_core  # noqa: E402
+from pyhs_test import core_of, parse_runner_args, run_main, test_workdir  # noqa: E402
 
-EXIT_SKIP = 77
 
 PROG = r'''
 import os
@@ -236,43 +231,10 @@ def check_marks(truth, marks, problems):
 
 
 def main(argv):
-    p = argparse.ArgumentParser()
-    p.add_argument("--tool", required=True)
-    p.add_argument("--python", required=True)
-    p.add_argument("--label")
-    p.add_argument("--keep", metavar="DIR")
-    p.add_argument("--tool-args", nargs=argparse.REMAINDER, default=[])
-    args = p.parse_args(argv)
-    python_arg(args)
-    label = args.label
-    if args.interp.path is None:
-        print("%s: %s: skipped" % (label, args.interp.missing))
-        return EXIT_SKIP
-    args.tool_args = args.interp.tool_args + args.tool_args
-    tool = os.path.abspath(args.tool)
-    try:
-        with open("/proc/sys/kernel/core_pattern") as f:
-            pattern = f.read().strip()
-    except OSError:
-        pattern = "core"
-    if pattern.startswith("|"):
-        print("FAIL: core dumps are piped to a program (core_pattern %r); "
-              "set kernel.core_pattern=core to run this test" % pattern)
-        return 1
-
-    if args.keep:
-        workdir = os.path.abspath(args.keep)
-        os.makedirs(workdir, exist_ok=True)
-        for name in os.listdir(workdir):
-            if name.startswith("core"):
-                os.unlink(os.path.join(workdir, name))
-    else:
-        workdir = tempfile.mkdtemp(prefix="pyheapsnap-lines-%s-" % label)
-    try:
-        return run(args, label, tool, workdir)
-    finally:
-        if not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+    args = parse_runner_args("Check the line of every frame `pyheapsnap stacks` gives.",
+                             argv=argv)
+    with test_workdir(args, "lines") as workdir:
+        return run(args, args.label, args.tool, workdir)
 
 
 def run(args, label, tool, workdir):
@@ -281,29 +243,12 @@ def run(args, label, tool, workdir):
     with open(prog, "w") as f:
         f.write(text)
     truth_path = os.path.join(workdir, "truth.json")
-    proc = subprocess.Popen(args.interp.argv("-I", prog, truth_path),
-                            cwd=workdir, env=args.interp.environ(), preexec_fn=unlimited_core,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        out, err = proc.communicate(timeout=120)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        print("FAIL: prog.py did not finish\n%s" % err.decode(errors="replace"))
-        return 1
-    if proc.returncode != -signal.SIGABRT:
-        print("FAIL: prog.py exited with %d, not SIGABRT\n%s"
-              % (proc.returncode, err.decode(errors="replace")))
-        return 1
+    core = core_of(args.interp, [prog, truth_path], workdir)
     if not os.path.isfile(truth_path):
         print("FAIL: prog.py wrote no truth")
         return 1
     with open(truth_path) as f:
         truth = json.load(f)
-    core = find_core(workdir, proc.pid)
-    if not core:
-        print("FAIL: no core in %s (core_pattern, RLIMIT_CORE?)" % workdir)
-        return 1
     print("%s: %s, core %s" % (label, truth["version"].split()[0], core))
 
     problems = []
@@ -355,4 +300,4 @@ def run(args, label, tool, workdir):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    run_main(main, sys.argv[1:])

@@ -43,10 +43,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import (fail, interpreter, interpreters, ok, proc_state,  # noqa: E402
-                       ptrace_refusal, verdict, wait_running)
+from pyhs_test import (chosen_interpreters, fail, ok, proc_state, need_ptrace,  # noqa: E402
+                       run_main, verdict, wait_running)
 
-EXIT_SKIP = 77
 
 # A quiescent program: its heap, then it blocks reading stdin.
 BIG = r'''
@@ -364,22 +363,15 @@ def main():
                     help="Marker instances; with half as many strings and "
                          "the interpreter's own, about 1 M objects")
     args = ap.parse_args()
-    why = ptrace_refusal()
-    if why:
-        print("skip: live processes cannot be read here: " + why)
-        return EXIT_SKIP
-    pythons = [interpreter(p) for p in args.python] if args.python else interpreters()
-    installed = sum(1 for i in pythons if i.path)
-    kills = args.kills or max(4, -(-24 // max(installed, 1)))
+    need_ptrace()
+    pythons = chosen_interpreters(args.python or [])
+    kills = args.kills or max(4, -(-24 // len(pythons)))
     rng = random.Random(os.getpid())
     workdir = tempfile.mkdtemp(prefix="pyhs-interrupt-")
     ran = 0
     try:
         for interp in pythons:
             label = interp.label
-            if not interp.path:
-                print("skip: %s: %s" % (label, interp.missing), flush=True)
-                continue
             try:
                 target = Program(interp, BIG, [args.objects], workdir)
             except RuntimeError as e:
@@ -406,4 +398,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -40,7 +40,6 @@ interpreter is installed or ptrace is not allowed here at all.
 import argparse
 import json
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -49,11 +48,10 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import (clean_env, fail, failures, find_core, interpreter,  # noqa: E402
-                       interpreters, ok, proc_state, ptrace_refusal, verdict,
+from pyhs_test import (Target, chosen_interpreters, clean_env, fail, failures,  # noqa: E402
+                       find_core, ok, proc_state, need_ptrace, run_main, verdict,
                        wait_running)
 
-EXIT_SKIP = 77
 
 # The target program: its heap, the truth about a few objects, then it
 # waits for a line on stdin, answers "done" and exits 0.
@@ -155,72 +153,9 @@ sys.stdout.flush()
 time.sleep(120)
 '''
 
-def settle(pid, timeout=5.0):
-    """Waits until every thread of pid has been asleep for a while, so that
-    two captures in a row see the same heap."""
-    deadline = time.monotonic() + timeout
-    quiet = 0
-    while quiet < 3 and time.monotonic() < deadline:
-        states = []
-        for tid in os.listdir("/proc/%d/task" % pid):
-            try:
-                with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
-                    stat = f.read()
-                states.append(stat[stat.rindex(")") + 2])
-            except OSError:
-                pass
-        quiet = quiet + 1 if states and all(st == "S" for st in states) else 0
-        time.sleep(0.05)
-
-
-class Target:
-    """The target program under one interpreter."""
-
-    def __init__(self, interp, n, nthreads, workdir, core=False):
-        self.workdir = workdir
-
-        def preexec():
-            if core:
-                resource.setrlimit(resource.RLIMIT_CORE,
-                                   (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-        prog = os.path.join(workdir, "live_program.py")
-        with open(prog, "w") as f:
-            f.write(PROGRAM)
-        self.p = subprocess.Popen(interp.argv("-I", prog, str(n), str(nthreads)),
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, cwd=workdir,
-                                  env=interp.environ(), preexec_fn=preexec)
-        first = self.p.stdout.readline()
-        if not first:
-            err = self.p.stderr.read().decode(errors="replace")
-            self.p.wait()
-            raise RuntimeError("the program did not start: " + err.strip()[-500:])
-        self.info = json.loads(first)
-        self.pid = self.info["pid"]
-        settle(self.pid)
-
-    def finish(self, label):
-        """Lets the program go on; checks it says "done" and exits 0."""
-        try:
-            out, err = self.p.communicate(b"go\n", timeout=60)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
-            fail("%s: the program did not finish after the capture" % label)
-            return
-        if self.p.returncode != 0 or out.decode().strip() != "done":
-            fail("%s: the program went wrong after the capture: status %s, "
-                 "stdout %r, stderr %r" % (label, self.p.returncode, out[-200:], err[-500:]))
-        else:
-            ok("%s: the program ran on after the capture and exited 0" % label)
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-        try:
-            self.p.communicate(timeout=30)
-        except (subprocess.TimeoutExpired, ValueError, OSError):
-            pass
+def start_target(interp, n, nthreads, workdir, core=False):
+    """The target program under interp with n objects and nthreads threads."""
+    return Target(interp, PROGRAM, [n, nthreads], workdir, name="live_program.py", core=core)
 
 
 def run_probe(probe, args, timeout=120, **kw):
@@ -287,7 +222,7 @@ def check_core_agrees(label, probe, interp, workdir):
               "into the working directory)" % (label, pattern), flush=True)
         return
     cdir = tempfile.mkdtemp(dir=workdir, prefix="core-")
-    target = Target(interp, 20000, 2, cdir, core=True)
+    target = start_target(interp, 20000, 2, cdir, core=True)
     try:
         rc, live, err = run_probe(probe, [target.pid])
         if rc != 0:
@@ -371,7 +306,7 @@ def check_robustness(probe, tool, interp, workdir):
         sleeper.wait()
 
     # A big heap, so that the capture takes a while.
-    target = Target(interp, 400000, 3, workdir)
+    target = start_target(interp, 400000, 3, workdir)
     try:
         rc, d, err = run_probe(probe, ["--no-heap", target.pid])
         if rc == 0:
@@ -466,12 +401,12 @@ def check_robustness(probe, tool, interp, workdir):
             if not wait_running(target.pid):
                 fail("pyheapsnap summary --pid left the target stopped")
 
-        target.finish(label + ", after all of the above")
+        target.finish(label + ", after all of the above", ok, fail)
     finally:
         target.kill()
 
     # The target exits during the capture.
-    target = Target(interp, 400000, 1, workdir)
+    target = start_target(interp, 400000, 1, workdir)
     try:
         p, stopped = start_probe_when_stopped(probe, target.pid)
         if stopped:
@@ -534,23 +469,17 @@ def main():
                     help="no core comparison, no robustness checks")
     args = ap.parse_args()
 
-    why = ptrace_refusal()
-    if why:
-        print("skip: live processes cannot be read here: " + why)
-        return EXIT_SKIP
+    need_ptrace()
 
-    pythons = [interpreter(p) for p in args.python] if args.python else interpreters()
+    pythons = chosen_interpreters(args.python or [])
     workdir = tempfile.mkdtemp(prefix="pyhs-live-")
     ran = 0
     try:
         first = None
         for interp in pythons:
             label = interp.label
-            if not interp.path:
-                print("skip: %s: %s" % (label, interp.missing), flush=True)
-                continue
             try:
-                target = Target(interp, 50000, 2, workdir)
+                target = start_target(interp, 50000, 2, workdir)
             except (RuntimeError, OSError, ValueError) as e:
                 fail("%s: %s" % (label, e))
                 continue
@@ -561,7 +490,7 @@ def main():
                 if d is not None:
                     ran += 1
                     first = first or interp
-                target.finish(label)
+                target.finish(label, ok, fail)
             finally:
                 target.kill()
             if not args.quick:
@@ -575,4 +504,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

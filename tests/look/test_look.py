@@ -23,7 +23,6 @@ N skipped". Exit status: 0 if nothing failed, 1 if something did, 77 if the
 interpreter or its core cannot be had.
 """
 
-import argparse
 import csv
 import html
 import json
@@ -37,9 +36,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from pyhs_test import NoCore, interpreter, run_to_core  # noqa: E402
+from pyhs_test import (NoCore, ProgramFailed, core_of, parse_runner_args, run_main,  # noqa: E402
+                       test_workdir)
 
-EXIT_SKIP = 77
 NPM_PACKAGES = ["@memlab/heap-analysis@2", "speedscope@1", "ajv@8"]
 
 
@@ -450,11 +449,11 @@ def check_report_growth(look):
     grow = os.path.join(os.path.dirname(HERE), "diff", "grow_program.py")
     cores = []
     for entries in ("100", "2100"):
-        d = look.path("grow-" + entries)
-        os.makedirs(d, exist_ok=True)
         try:
-            cores.append(run_to_core(look.python.argv("-I", grow, entries), d,
-                                     look.python.environ(), 120))
+            cores.append(core_of(look.python, [grow, entries], look.workdir,
+                                 subdir="grow-" + entries))
+        except ProgramFailed as e:
+            raise Failure(str(e))
         except NoCore as e:
             raise Skip(str(e))
     out = look.path("growth.html")
@@ -672,33 +671,18 @@ CHECKS = [
 
 
 def main(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--tool", required=True)
-    p.add_argument("--python", required=True)
-    p.add_argument("--label")
-    p.add_argument("--third-party", action="store_true")
-    p.add_argument("--keep", metavar="DIR")
-    p.add_argument("--only", help="run the checks whose name has this text")
-    args = p.parse_args(argv)
-    interp = interpreter(args.python)
-    label = args.label or interp.label
-    if not interp.path:
-        print("skip %s: %s" % (label, interp.missing))
-        return EXIT_SKIP
-    workdir = args.keep or tempfile.mkdtemp(prefix="pyhs-look-")
-    os.makedirs(workdir, exist_ok=True)
-    try:
+    def add_arguments(p):
+        p.add_argument("--third-party", action="store_true")
+        p.add_argument("--only", help="run the checks whose name has this text")
+    args = parse_runner_args(__doc__.split("\n\n")[0], add_arguments, argv=argv)
+    interp = args.interp
+    with test_workdir(args, "look") as workdir:
         if args.third_party:
-            argv_p = interp.argv("-I", os.path.join(HERE, "third_party_program.py"))
+            program = [os.path.join(HERE, "third_party_program.py")]
         else:
-            argv_p = interp.argv("-I", os.path.join(os.path.dirname(HERE), "oracle",
-                                                     "heap_program.py"),
-                                 os.path.join(workdir, "truth.jsonl"))
-        try:
-            core = run_to_core(argv_p, workdir, interp.environ(), 120)
-        except NoCore as e:
-            print("skip %s: %s" % (label, e))
-            return EXIT_SKIP
+            program = [os.path.join(os.path.dirname(HERE), "oracle", "heap_program.py"),
+                       os.path.join(workdir, "truth.jsonl")]
+        core = core_of(interp, program, workdir)
         # The checks read a snapshot of the core (the same heap, read
         # faster); the heap snapshot for memlab is exported from the core.
         snap = os.path.join(workdir, "heap.phs")
@@ -724,10 +708,7 @@ def main(argv):
             sys.stdout.flush()
         print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
         return 1 if failed else 0
-    finally:
-        if not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    run_main(main, sys.argv[1:])

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """The memory verb against CPython's own accounts of its memory.
 
-    run_memory.py --tool PATH/TO/pyheapsnap --label LABEL [--tool-args ARG ...]
-    run_memory.py --list
+    run_memory.py --tool PATH/TO/pyheapsnap --label LABEL [--python SPEC]
+                  [--keep DIR] [--tool-args ARG ...]
 
-LABEL is one of pyhs_test.interpreters()'s labels (--list prints them, one
-a line, spaces as dashes). For that interpreter:
+LABEL names one of the interpreters `tests/pyhs_test.py --list` prints
+(pyenv-3.11, sid-3.14d, ...), or names the test when --python gives the
+interpreter. For that interpreter:
 
   pymalloc: fragment_program.py fragments pymalloc, records
     sys._debugmallocstats() and aborts; `pyheapsnap memory --json CORE` must
@@ -35,23 +36,20 @@ Exit status: 0 if everything agrees, 1 if not, 77 (skipped) if the
 interpreter is not installed or leaves no core.
 """
 
-import argparse
 import json
 import os
 import re
-import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from pyhs_test import SPECS, NoCore, clean_env, interpreter, interpreters, run_to_core  # noqa: E402
+from pyhs_test import (clean_env, core_of, parse_runner_args, run_main, run_to_core,  # noqa: E402
+                       test_workdir)
 
 PROGRAM = os.path.join(HERE, "fragment_program.py")
 ORACLE_PROGRAM = os.path.join(os.path.dirname(HERE), "oracle", "heap_program.py")
-EXIT_SKIP = 77
 failures = []
 # --expect-missing: the interpreter is stripped and its debug file hidden;
 # pymalloc's and tracemalloc's statics have no symbols, and the verb must
@@ -65,10 +63,6 @@ def check_missing(label, what, part):
           "%s: %s without symbols: status %r, missing %r"
           % (label, what, part["status"], part["missing"]))
     print("%s: %s: %s" % (label, what, part["missing"]), flush=True)
-
-
-def label_name(label):
-    return label.replace(" ", "-")
 
 
 def check(cond, msg):
@@ -277,9 +271,7 @@ def check_live(label, interp, tool, tool_args):
 
 def check_oracle_regions(label, interp, tool, tool_args, workdir):
     case = os.path.join(workdir, "oracle")
-    os.makedirs(case)
-    core = run_to_core(interp.argv("-I", ORACLE_PROGRAM, os.path.join(case, "truth.jsonl")),
-                       case, interp.environ(), 120)
+    core = core_of(interp, [ORACLE_PROGRAM, os.path.join(case, "truth.jsonl")], case)
     d = run_tool(tool, tool_args, core)
     if d is not None:
         check_regions(label, "oracle core", d, core)
@@ -297,8 +289,7 @@ def run_tool(tool, args, core):
 
 def check_pymalloc(label, interp, tool, tool_args, workdir):
     case = os.path.join(workdir, "pymalloc")
-    os.makedirs(case)
-    core = run_to_core(interp.argv("-I", PROGRAM, case), case, interp.environ(), 120)
+    core = core_of(interp, [PROGRAM, case], case)
     with open(os.path.join(case, "mallocstats.txt")) as f:
         truth, arenas = parse_mallocstats(f.read())
     if not check(truth and arenas is not None,
@@ -418,9 +409,7 @@ TOP_SITES = 5
 
 def check_allocations(label, interp, tool, tool_args, workdir):
     case = os.path.join(workdir, "tracemalloc")
-    os.makedirs(case)
-    core = run_to_core(interp.argv("-I", PROGRAM, case, "--trace", "5"), case,
-                       interp.environ(), 120)
+    core = core_of(interp, [PROGRAM, case, "--trace", "5"], case)
     with open(os.path.join(case, "lineno.json")) as f:
         truth = json.load(f)
     d = run_tool(tool, ["-n", "100000"] + tool_args, core)
@@ -476,57 +465,19 @@ def check_allocations(label, interp, tool, tool_args, workdir):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--tool")
-    ap.add_argument("--label")
-    ap.add_argument("--list", action="store_true")
-    ap.add_argument("--keep", action="store_true")
-    ap.add_argument("--expect-missing", action="store_true")
-    ap.add_argument("--python", help="an interpreter outside interpreters(), "
-                    "named by --label (skipped if it is not there)")
-    argv = sys.argv[1:]
-    tool_args = []
-    if "--tool-args" in argv:
-        i = argv.index("--tool-args")
-        tool_args = argv[i + 1:]
-        argv = argv[:i]
-    args = ap.parse_args(argv)
+    def add_arguments(p):
+        p.add_argument("--expect-missing", action="store_true")
+    args = parse_runner_args(__doc__.splitlines()[0], add_arguments)
     global EXPECT_MISSING
     EXPECT_MISSING = args.expect_missing
-    if args.list:
-        for i in interpreters(fetch=False):
-            print(label_name(i.label))
-        return 0
-    if args.python:
-        specs = {args.label: args.python}
-    else:
-        specs = {label_name(i.label): spec for spec, i in zip(SPECS, interpreters(fetch=False))}
-    if args.label not in specs:
-        print("skipped: %s: not among the test interpreters" % args.label)
-        return EXIT_SKIP
-    interp = interpreter(specs[args.label])  # fetches one from Debian sid if need be
-    label = args.label
-    if not interp.path:
-        print("skipped: %s: %s" % (label, interp.missing))
-        return EXIT_SKIP
-    tool_args = interp.tool_args + tool_args
-    workdir = tempfile.mkdtemp(prefix="pyhs-memory-")
-    try:
-        try:
-            check_pymalloc(label, interp, args.tool, tool_args, workdir)
-            check_allocations(label, interp, args.tool, tool_args, workdir)
-            check_no_pymalloc(label, interp, args.tool, tool_args, workdir)
-            check_oracle_regions(label, interp, args.tool, tool_args, workdir)
-            check_live(label, interp, args.tool, tool_args)
-            check_newer_glibc(label, interp, args.tool, tool_args, workdir)
-        except NoCore as e:
-            print("skipped: %s: %s" % (label, e))
-            return EXIT_SKIP
-    finally:
-        if args.keep:
-            print("kept " + workdir)
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    label, interp, tool, tool_args = args.label, args.interp, args.tool, args.tool_args
+    with test_workdir(args, "memory") as workdir:
+        check_pymalloc(label, interp, tool, tool_args, workdir)
+        check_allocations(label, interp, tool, tool_args, workdir)
+        check_no_pymalloc(label, interp, tool, tool_args, workdir)
+        check_oracle_regions(label, interp, tool, tool_args, workdir)
+        check_live(label, interp, tool, tool_args)
+        check_newer_glibc(label, interp, tool, tool_args, workdir)
     if failures:
         print("%d failures" % len(failures))
         return 1
@@ -534,4 +485,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

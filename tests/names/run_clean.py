@@ -19,22 +19,15 @@ is left.
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, TESTS)
-from pyhs_test import NoCore, parse_runner_args, run_to_core  # noqa: E402
+from pyhs_test import (NoCore, ProgramFailed, core_of, parse_runner_args,  # noqa: E402
+                       run_main, test_workdir)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-EXIT_SKIP = 77
-
-
-def parse_args():
-    return parse_runner_args(__doc__.splitlines()[0],
-                             add_arguments)
 
 
 def add_arguments(p):
@@ -44,41 +37,35 @@ def add_arguments(p):
 
 
 def programs(args, workdir):
-    """(name, argv) of the programs to run."""
+    """(name, program arguments) of the programs to run."""
     if args.third_party:
-        return [("third-party", args.interp.argv("-I", os.path.join(HERE, "thirdparty_program.py")))]
+        return [("third-party", [os.path.join(HERE, "thirdparty_program.py")])]
     if args.numpy:
-        return [("numpy heap", args.interp.argv("-I", os.path.join(TESTS, "oracle", "heap_program.py"),
-                                                os.path.join(workdir, "numpy-truth.jsonl"),
-                                                "--numpy"))]
+        return [("numpy heap", [os.path.join(TESTS, "oracle", "heap_program.py"),
+                                os.path.join(workdir, "numpy-truth.jsonl"), "--numpy"])]
     return [
-        ("bare interpreter", args.interp.argv("-I", "-c", "import os; os.abort()")),
-        ("oracle heap", args.interp.argv("-I", os.path.join(TESTS, "oracle", "heap_program.py"),
-                         os.path.join(workdir, "oracle-truth.jsonl"))),
-        ("names heap", args.interp.argv("-I", os.path.join(HERE, "names_program.py"),
-                        os.path.join(workdir, "names-truth.json"))),
+        ("bare interpreter", ["-c", "import os; os.abort()"]),
+        ("oracle heap", [os.path.join(TESTS, "oracle", "heap_program.py"),
+                         os.path.join(workdir, "oracle-truth.jsonl")]),
+        ("names heap", [os.path.join(HERE, "names_program.py"),
+                        os.path.join(workdir, "names-truth.json")]),
     ]
 
 
 def main():
-    args = parse_args()
-    if not args.interp.path:
-        print("skipped: %s: %s" % (args.label, args.interp.missing))
-        return EXIT_SKIP
+    args = parse_runner_args(__doc__.splitlines()[0], add_arguments)
     passed = failed = 0
     for k in range(len(programs(args, ""))):
-        workdir = tempfile.mkdtemp(prefix="pyheapsnap-clean-")
-        try:
-            name, argv = programs(args, workdir)[k]
+        with test_workdir(args, "clean") as workdir:
+            name, program = programs(args, workdir)[k]
             try:
-                core = run_to_core(argv, workdir, args.interp.environ(), 180)
-            except NoCore as e:
-                if "status 77" in str(e) or "wrote no core" in str(e):
-                    print("skipped: %s: %s: %s" % (args.label, name, e))
-                    return EXIT_SKIP
+                core = core_of(args.interp, program, workdir, timeout=180)
+            except ProgramFailed as e:
                 print("FAIL %s: no core: %s" % (name, e))
                 failed += 1
                 continue
+            except NoCore as e:
+                raise NoCore("%s: %s: %s" % (args.label, name, e))
             out = subprocess.run([args.tool, "summary", "--json", core] + args.tool_args,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
             try:
@@ -96,12 +83,10 @@ def main():
                 print("FAIL %s: exit %d, warnings %s, e.g. %s" %
                       (name, out.returncode, kinds, warnings.get("examples", [])[:5]))
                 failed += 1
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
         sys.stdout.flush()
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

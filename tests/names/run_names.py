@@ -23,22 +23,14 @@ interpreter is not installed or leaves no core.
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import NoCore, parse_runner_args, run_to_core  # noqa: E402
+from pyhs_test import core_of, parse_runner_args, run_main, test_workdir  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAM = os.path.join(HERE, "names_program.py")
-
-
-def parse_args():
-    return parse_runner_args(__doc__.splitlines()[0],
-                             lambda p: p.add_argument("--keep", metavar="DIR",
-                                                      help="work in DIR and keep its files"))
 
 
 class Checks(object):
@@ -77,83 +69,74 @@ def export_edges(args, core, wanted):
 
 
 def main():
-    args = parse_args()
-    if not args.interp.path:
-        print("skipped: %s: %s" % (args.label, args.interp.missing))
-        return 77
-    workdir = args.keep or tempfile.mkdtemp(prefix="pyheapsnap-names-")
-    os.makedirs(workdir, exist_ok=True)
+    args = parse_runner_args(__doc__.splitlines()[0])
+    with test_workdir(args, "names") as workdir:
+        return run(args, workdir)
+
+
+def run(args, workdir):
     truth_path = os.path.join(workdir, "truth.json")
-    try:
+    core = core_of(args.interp, [PROGRAM, truth_path], workdir)
+    with open(truth_path) as f:
+        truth = json.load(f)
+    c = Checks()
+    c.check("lru_cache's cache found by gc.get_referents", truth["cache_found"],
+            "no dict holding the key among gc.get_referents(render)")
+    expected = truth["expected"]
+    scan = truth["scan"]
+    wanted = {e["src"] for e in expected}
+    if scan:
+        wanted |= {scan["holder"], scan["fake"]}
+    edges = export_edges(args, core, wanted)
+    if scan:
+        c.check("C memory: no object made of bytes that look like one",
+                scan["fake"] not in edges,
+                "the export has an object at 0x%x" % scan["fake"])
+        got = [label for dst, label in edges.get(scan["holder"], []) if dst == scan["known"]]
+        c.check("C memory: a word with an object's address is a reference", got,
+                "no edge from the %s to the object" % scan["holder_type"])
+    for e in expected:
+        c.check(e["what"] + ": CPython lists the referent", e["referent"],
+                "gc.get_referents(%s) lacks it" % e["src_type"])
+        got = [label for dst, label in edges.get(e["src"], []) if dst == e["dst"]]
+        named = [g for g in got if g == e["name"] or
+                 (e.get("prefix") and g and g.startswith(e["name"]))]
+        c.check("%s: export edge %s" % (e["what"], e["name"]), named,
+                "edges from the %s to it are labelled %r" % (e["src_type"], got))
+    # show and path read a snapshot of the core: the names must survive
+    # it, and it is quicker to read than the core.
+    snap = os.path.join(workdir, "heap.phs")
+    rc, out, err = tool(args, "snapshot", core, "-o", snap)
+    c.check("snapshot of the core", rc == 0, "exit %d: %s" % (rc, err))
+    if rc:
+        snap = core
+    states = [e for e in expected if e.get("root")]
+    c.check("modules with state are in the heap program", states or truth["version"] < [3, 10],
+            "no module's gc.get_referents() has more than its __dict__")
+    for e in [e for e in expected if not e.get("root")] + states[:1]:
+        rc, out, err = tool(args, "show", snap, hex(e["src"]))
+        line = [l for l in out.splitlines() if ("0x%x" % e["dst"]) in l and
+                l.strip().startswith(e["name"])]
+        c.check("%s: show lists %s" % (e["what"], e["name"]), rc == 0 and line,
+                "exit %d, no line '%s ... 0x%x' in:\n%s%s" % (rc, e["name"], e["dst"], out, err))
+    for e in states[:1]:
+        rc, out, err = tool(args, "show", snap, hex(e["dst"]))
+        c.check("%s: show of what it holds names the root" % e["what"],
+                rc == 0 and ("root: " + e["root"]) in out,
+                "exit %d, no 'root: %s' in:\n%s%s" % (rc, e["root"], out, err))
+    for what, addr, name in (("closure", truth["held"], ".cell_contents (held)"),
+                             ("slot", truth["slot_value"], ".second")):
+        rc, out, err = tool(args, "path", snap, hex(addr), "--json")
         try:
-            core = run_to_core(args.interp.argv("-I", PROGRAM, truth_path), workdir,
-                               args.interp.environ(), 120)
-        except NoCore as e:
-            print("skipped: %s: %s" % (args.label, e))
-            return 77
-        with open(truth_path) as f:
-            truth = json.load(f)
-        c = Checks()
-        c.check("lru_cache's cache found by gc.get_referents", truth["cache_found"],
-                "no dict holding the key among gc.get_referents(render)")
-        expected = truth["expected"]
-        scan = truth["scan"]
-        wanted = {e["src"] for e in expected}
-        if scan:
-            wanted |= {scan["holder"], scan["fake"]}
-        edges = export_edges(args, core, wanted)
-        if scan:
-            c.check("C memory: no object made of bytes that look like one",
-                    scan["fake"] not in edges,
-                    "the export has an object at 0x%x" % scan["fake"])
-            got = [label for dst, label in edges.get(scan["holder"], []) if dst == scan["known"]]
-            c.check("C memory: a word with an object's address is a reference", got,
-                    "no edge from the %s to the object" % scan["holder_type"])
-        for e in expected:
-            c.check(e["what"] + ": CPython lists the referent", e["referent"],
-                    "gc.get_referents(%s) lacks it" % e["src_type"])
-            got = [label for dst, label in edges.get(e["src"], []) if dst == e["dst"]]
-            named = [g for g in got if g == e["name"] or
-                     (e.get("prefix") and g and g.startswith(e["name"]))]
-            c.check("%s: export edge %s" % (e["what"], e["name"]), named,
-                    "edges from the %s to it are labelled %r" % (e["src_type"], got))
-        # show and path read a snapshot of the core: the names must survive
-        # it, and it is quicker to read than the core.
-        snap = os.path.join(workdir, "heap.phs")
-        rc, out, err = tool(args, "snapshot", core, "-o", snap)
-        c.check("snapshot of the core", rc == 0, "exit %d: %s" % (rc, err))
-        if rc:
-            snap = core
-        states = [e for e in expected if e.get("root")]
-        c.check("modules with state are in the heap program", states or truth["version"] < [3, 10],
-                "no module's gc.get_referents() has more than its __dict__")
-        for e in [e for e in expected if not e.get("root")] + states[:1]:
-            rc, out, err = tool(args, "show", snap, hex(e["src"]))
-            line = [l for l in out.splitlines() if ("0x%x" % e["dst"]) in l and
-                    l.strip().startswith(e["name"])]
-            c.check("%s: show lists %s" % (e["what"], e["name"]), rc == 0 and line,
-                    "exit %d, no line '%s ... 0x%x' in:\n%s%s" % (rc, e["name"], e["dst"], out, err))
-        for e in states[:1]:
-            rc, out, err = tool(args, "show", snap, hex(e["dst"]))
-            c.check("%s: show of what it holds names the root" % e["what"],
-                    rc == 0 and ("root: " + e["root"]) in out,
-                    "exit %d, no 'root: %s' in:\n%s%s" % (rc, e["root"], out, err))
-        for what, addr, name in (("closure", truth["held"], ".cell_contents (held)"),
-                                 ("slot", truth["slot_value"], ".second")):
-            rc, out, err = tool(args, "path", snap, hex(addr), "--json")
-            try:
-                steps = [s["edge"] for p in json.loads(out)["paths"] for s in p["steps"]]
-            except (ValueError, KeyError, TypeError):
-                steps = None
-            c.check("path to the %s's value goes through %s" % (what, name),
-                    rc == 0 and steps is not None and name in steps,
-                    "exit %d, steps %r\n%s" % (rc, steps, err))
-        print("%d passed, %d failed" % (c.passed, c.failed))
-        return 1 if c.failed else 0
-    finally:
-        if not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+            steps = [s["edge"] for p in json.loads(out)["paths"] for s in p["steps"]]
+        except (ValueError, KeyError, TypeError):
+            steps = None
+        c.check("path to the %s's value goes through %s" % (what, name),
+                rc == 0 and steps is not None and name in steps,
+                "exit %d, steps %r\n%s" % (rc, steps, err))
+    print("%d passed, %d failed" % (c.passed, c.failed))
+    return 1 if c.failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

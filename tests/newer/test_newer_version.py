@@ -22,19 +22,15 @@ The unpatched core itself reads with no warning.  Exit status 0 if all
 passed, 1 if any failed, 77 (skipped) if the interpreter cannot be had.
 """
 
-import argparse
 import json
 import os
-import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import NoCore, interpreter, run_to_core, Tally  # noqa: E402
+from pyhs_test import Tally, core_of, parse_runner_args, run_main, test_workdir  # noqa: E402
 
-EXIT_SKIP = 77
 PROGRAM = """\
 import os
 KEEP = [{"k%d" % i: [i, str(i)]} for i in range(500)]
@@ -101,25 +97,17 @@ def warnings_of(out):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--tool", required=True)
-    ap.add_argument("--python", default="sid:3.15")
-    args = ap.parse_args()
-    tool = os.path.abspath(args.tool)
-    interp = interpreter(args.python)
-    if not interp.path:
-        print("skipped: %s: %s" % (interp.label, interp.missing))
-        return EXIT_SKIP
-    work = tempfile.mkdtemp(prefix="pyhs-newer-")
+    args = parse_runner_args(__doc__.split("\n")[0], default_python="sid:3.15")
+    with test_workdir(args, "newer") as work:
+        return run(args.tool, args.interp, work)
+
+
+def run(tool, interp, work):
     try:
         prog = os.path.join(work, "prog.py")
         with open(prog, "w") as f:
             f.write(PROGRAM)
-        try:
-            core = run_to_core(interp.argv("-I", prog), work, interp.environ(), 120)
-        except NoCore as e:
-            print("skipped: %s" % e)
-            return EXIT_SKIP
+        core = core_of(interp, [prog], work)
         ta = interp.tool_args
         rc, out, err = summary(tool, core, ta)
         base, base_warnings = warnings_of(out)
@@ -195,10 +183,8 @@ def main():
                                              texts, err.strip()[:300]))
     except (RuntimeError, OSError, subprocess.SubprocessError) as e:
         fail(str(e))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return tally.close()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -26,27 +26,21 @@ and the export header matches the truth header, 1 otherwise, 77 (meson's
 "skipped") if the interpreter is not installed or cannot give a truth.
 """
 
-import argparse
-import glob
 import json
 import os
 import shlex
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import core_candidates, python_arg, read_proc, unlimited_core  # noqa: E402
+from pyhs_test import core_of, parse_runner_args, run_main, test_workdir  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HEAP_PROGRAM = os.path.join(HERE, "heap_program.py")
 
 EXIT_OK = 0
 EXIT_FAIL = 1
-EXIT_SKIP = 77  # meson's skip code; heap_program.py uses it too
 
 THRESHOLD = 99.9  # percent of the truth objects that must agree, per field
 PER_TYPE_MIN = 20  # types with at least this many objects are judged alone
@@ -62,81 +56,15 @@ def fail(msg):
     sys.exit(EXIT_FAIL)
 
 
-def skip(label, why):
-    print("skipped: %s: %s" % (label, why))
-    sys.stdout.flush()
-    sys.exit(EXIT_SKIP)
-
-
-# ---------------------------------------------------------------------------
-# Command line
-# ---------------------------------------------------------------------------
-
 def parse_args(argv):
-    tool_args = []
-    rest = []
-    i = 0
-    while i < len(argv):
-        a = argv[i]
-        if a == "--tool-args":
-            tool_args.extend(argv[i + 1:])
-            break
-        if a.startswith("--tool-args="):
-            tool_args.extend(shlex.split(a[len("--tool-args="):]))
-        else:
-            rest.append(a)
-        i += 1
-    p = argparse.ArgumentParser(
-        description="Compare pyheapsnap's export of a core with CPython's own "
-                    "account of its heap.",
-        epilog="--tool-args ARG ...: extra arguments for 'pyheapsnap export'; "
-               "takes everything after it, so put it last.")
-    p.add_argument("--tool", required=True, help="the pyheapsnap executable")
-    p.add_argument("--python", required=True, help="the interpreter to test: a path, pyenv:3.X or sid:3.X[d]")
-    p.add_argument("--label", help="name of this test (default: the interpreter's name)")
-    p.add_argument("--keep", metavar="DIR",
-                   help="work in DIR and keep the core, truth and export there")
-    p.add_argument("--numpy", action="store_true",
-                   help="numpy and pandas objects in the heap too, and a leaked list of "
-                        "arrays whose retained size is checked (skipped without them)")
-    p.add_argument("--timeout", type=float, default=240.0,
-                   help="seconds allowed for pyheapsnap (default 240)")
-    args = p.parse_args(rest)
-    args.tool_args = tool_args
-    # Both run from another directory (meson passes the tool relative to the
-    # build directory).
-    args.tool = os.path.abspath(args.tool)
-    python_arg(args)
-    args.tool_args = args.interp.tool_args + args.tool_args
-    return args
-
-
-# ---------------------------------------------------------------------------
-# Running the heap program and finding its core
-# ---------------------------------------------------------------------------
-
-def run_heap_program(args, workdir, truth_path):
-    cmd = args.interp.argv("-I", HEAP_PROGRAM, truth_path) + (["--numpy"] if args.numpy else [])
-    print("running: %s (in %s)" % (" ".join(cmd), workdir))
-    sys.stdout.flush()
-    start = time.time()
-    proc = subprocess.Popen(cmd, cwd=workdir, env=args.interp.environ(),
-                            preexec_fn=unlimited_core,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        out, err = proc.communicate(timeout=PROGRAM_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        fail("heap_program.py did not finish in %d s\nstdout:\n%s\nstderr:\n%s"
-             % (PROGRAM_TIMEOUT, out.decode(errors="replace"), err.decode(errors="replace")))
-    elapsed = time.time() - start
-    if proc.returncode == EXIT_SKIP:
-        skip(args.label, err.decode(errors="replace").strip() or "unsupported interpreter")
-    if proc.returncode != -signal.SIGABRT:
-        fail("heap_program.py should die by SIGABRT, exit status %d\nstdout:\n%s\nstderr:\n%s"
-             % (proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")))
-    return proc.pid, elapsed
+    def add_arguments(p):
+        p.add_argument("--numpy", action="store_true",
+                       help="numpy and pandas objects in the heap too, and a leaked list of "
+                            "arrays whose retained size is checked (skipped without them)")
+        p.add_argument("--timeout", type=float, default=240.0,
+                       help="seconds allowed for pyheapsnap (default 240)")
+    return parse_runner_args("Compare pyheapsnap's export of a core with CPython's own "
+                             "account of its heap.", add_arguments, argv=argv)
 
 
 # ---------------------------------------------------------------------------
@@ -474,50 +402,25 @@ def check_header(truth, export):
 
 def main(argv):
     args = parse_args(argv)
-    if args.interp.path is None:
-        skip(args.label, args.interp.missing)
-    if not (os.path.isfile(args.tool) and os.access(args.tool, os.X_OK)):
-        fail("%s: no such executable (--tool)" % args.tool)
-
-    pattern = read_proc("/proc/sys/kernel/core_pattern", "core")
-    if pattern.startswith("|"):
-        fail("core dumps are piped away to a program (/proc/sys/kernel/core_pattern "
-             "is %r), so no core file appears; set it to 'core' "
-             "(sysctl -w kernel.core_pattern=core) to run this test" % pattern)
-
-    if args.keep:
-        workdir = os.path.abspath(args.keep)
-        if not os.path.isdir(workdir):
-            os.makedirs(workdir)
-        for stale in glob.glob(os.path.join(workdir, "core*")):
-            os.unlink(stale)
-    else:
-        workdir = tempfile.mkdtemp(prefix="pyheapsnap-oracle-%s-" % args.label)
-    try:
-        return run(args, workdir, pattern)
-    finally:
-        if not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+    with test_workdir(args, "oracle") as workdir:
+        return run(args, workdir)
 
 
-def run(args, workdir, pattern):
+def run(args, workdir):
     truth_path = os.path.join(workdir, "truth.jsonl")
     export_path = os.path.join(workdir, "export.jsonl")
     print("oracle %s: %s" % (args.label, args.python))
 
-    pid, prog_time = run_heap_program(args, workdir, truth_path)
+    start = time.time()
+    core = core_of(args.interp, [HEAP_PROGRAM, truth_path] + (["--numpy"] if args.numpy else []),
+                   workdir, timeout=PROGRAM_TIMEOUT)
+    prog_time = time.time() - start
     if not os.path.isfile(truth_path):
         fail("heap_program.py wrote no truth file")
     truth = Truth(truth_path)
     th = truth.header
-    pid = th["pid"]  # the interpreter's own pid, in case of a wrapper
-    cores = core_candidates(pattern, workdir, pid, th["executable"])
-    if not cores:
-        fail("no core file found for pid %d (core_pattern %r, looked in %s); "
-             "is RLIMIT_CORE limited by the hard limit?" % (pid, pattern, workdir))
-    core = cores[0]
     print("python %s (hexversion %#x), pid %d"
-          % (th["version"].split()[0], th["hexversion"], pid))
+          % (th["version"].split()[0], th["hexversion"], th["pid"]))
     print("heap program: %.2f s, truth: %d tracked objects (%d untracked, informational), "
           "%d threads, main stack depth %d"
           % (prog_time, len(truth.objects), len(truth.untracked), len(truth.threads),
@@ -613,4 +516,4 @@ def run(args, workdir, pattern):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    run_main(main, sys.argv[1:])

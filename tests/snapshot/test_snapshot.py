@@ -32,7 +32,6 @@ and then "N passed, N failed[, N skipped]".  Exit status 0 if nothing
 failed.  --write-corpus regenerates the committed corpus into DIR.
 """
 
-import argparse
 import json
 import os
 import random
@@ -41,14 +40,13 @@ import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import NoCore, interpreter, run_to_core  # noqa: E402
+from pyhs_test import (ProgramFailed, Skip, core_of, default_interpreter,  # noqa: E402
+                       parse_runner_args, run_main, test_workdir)
 
 TIMEOUT = 10.0
 PROGRAM_TIMEOUT = 60.0
-PREFERRED_PYTHON = "/usr/bin/python3.11"
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CORPUS_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "corpora", "snapshots"))
@@ -86,10 +84,6 @@ HEADER_SIZE = 64
 ENTRY_SIZE = 40
 MAGIC = b"\x89PYHSNAP"
 VERSION = 1
-
-
-class Skip(Exception):
-    pass
 
 
 class Failure(Exception):
@@ -205,39 +199,15 @@ def zstd_decompress(data):
 # Making cores and running the tool
 # ---------------------------------------------------------------------------
 
-# The interpreter the cores are made with (--python), else the preferred one.
-PYTHON_SPEC = None
+# The interpreter the cores are made with (--python, else
+# pyhs_test.default_interpreter()); set by main().
+INTERP = None
 
 
-def find_python():
-    """The Interpreter to make cores with; Skip when it cannot be had."""
-    if PYTHON_SPEC:
-        interp = interpreter(PYTHON_SPEC)
-    else:
-        interp = interpreter(PREFERRED_PYTHON if os.access(PREFERRED_PYTHON, os.X_OK)
-                             else (shutil.which("python3") or "python3"))
-    if not interp.path:
-        raise Skip(interp.missing)
-    return interp
-
-
-def bare_env(interp):
-    """A bare environment: the heap (and so a committed snapshot) must hold
-    nothing of the environment this runs in; only what the interpreter
-    itself needs (sid's PYTHONHOME)."""
-    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
-    env.update(interp.env)
-    return env
-
-
-def make_core(workdir, argv_tail):
-    """Runs python with argv_tail in workdir until it aborts; the core."""
-    interp = find_python()
-    try:
-        return run_to_core(interp.argv(*argv_tail), workdir, bare_env(interp),
-                           PROGRAM_TIMEOUT)
-    except NoCore as e:
-        raise Skip(str(e))
+def make_core(workdir, program):
+    """Runs the interpreter with -I program in workdir until it aborts, in a
+    bare environment; the core (Skip when there is none)."""
+    return core_of(INTERP, program, workdir, timeout=PROGRAM_TIMEOUT, env=INTERP.bare_environ())
 
 
 def run(tool, argv, timeout=TIMEOUT):
@@ -292,7 +262,7 @@ class Tests:
         except Skip as why:
             self.skipped += 1
             print("skip %s: %s" % (name, why))
-        except Failure as why:
+        except (Failure, ProgramFailed) as why:
             self.failed += 1
             print("FAIL %s: %s" % (name, why))
         else:
@@ -307,7 +277,7 @@ class Tests:
         os.mkdir(d)
         with open(os.path.join(d, "program.py"), "w") as f:
             f.write(PROGRAM)
-        core = make_core(d, ["-I", "program.py"])
+        core = make_core(d, ["program.py"])
         snap = os.path.join(self.tmp, "program.phs")
         out = run_ok(self.tool, ["snapshot", "--json", core, "-o", snap])
         doc = json.loads(out)
@@ -454,14 +424,14 @@ class Tests:
 
     def live(self):
         """snapshot --pid of a sleeping process, read back."""
-        interp = find_python()
+        interp = INTERP.need()
         proc = subprocess.Popen(interp.argv("-I", "-c",
                                  "import sys, time\n"
                                  "x = ['live-%d' % i for i in range(500)]\n"
                                  "print('ready', flush=True)\n"
                                  "time.sleep(60)\n"),
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                env=bare_env(interp))
+                                env=interp.bare_environ())
         try:
             proc.stdout.readline()
             path = os.path.join(self.tmp, "live.phs")
@@ -515,7 +485,7 @@ class Tests:
         """A snapshot of a few hundred objects: quick to read many times."""
         d = os.path.join(self.tmp, "small")
         os.mkdir(d)
-        core = make_core(d, ["-I", "-S", "-c", "import os; os.abort()"])
+        core = make_core(d, ["-S", "-c", "import os; os.abort()"])
         path = os.path.join(d, "small.phs")
         run_ok(self.tool, ["snapshot", "--max-objects", "300", core, "-o", path])
         with open(path, "rb") as f:
@@ -745,73 +715,64 @@ def read_index():
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--tool", required=True)
-    ap.add_argument("--keep", metavar="DIR", help="work in DIR and keep it")
-    ap.add_argument("--verbose", action="store_true")
-    ap.add_argument("--write-corpus", metavar="DIR")
-    ap.add_argument("--python", metavar="SPEC",
-                    help="make the cores with this interpreter (a path, pyenv:3.X or "
-                         "sid:3.X[d]) and run only the checks that depend on it (1, 2)")
-    args = ap.parse_args()
-    global PYTHON_SPEC
-    PYTHON_SPEC = args.python
-    tool = os.path.abspath(args.tool)
-    if args.keep:
-        os.makedirs(args.keep, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix="snapshot-", dir=args.keep)
-    else:
-        tmp = tempfile.mkdtemp(prefix="pyheapsnap-snapshot-")
-    t = Tests(tool, tmp, args.verbose)
+    def add_arguments(ap):
+        ap.add_argument("--verbose", action="store_true")
+        ap.add_argument("--write-corpus", metavar="DIR")
+    # With --python: only the checks that depend on the interpreter (1, 2).
+    args = parse_runner_args(__doc__.splitlines()[0], add_arguments, need_python=False,
+                             default_python=default_interpreter())
+    global INTERP
+    INTERP = args.interp
+    with test_workdir(args, "snapshot") as tmp:
+        return run_checks(args, Tests(args.tool, tmp, args.verbose))
+
+
+def run_checks(args, t):
+    if args.write_corpus:
+        write_corpus(t, args.write_corpus)
+        return 0
+    t.check("snapshot of a core", t.roundtrip)
+    t.check("summary the same from core and snapshot", t.same_summary)
+    t.check("export the same from core and snapshot", t.same_export)
+    t.check("other verbs the same from core and snapshot", t.same_other_verbs)
+    t.check("show and path the same from core and snapshot", t.same_show_path)
+    t.check("diff the same with cores and snapshots", t.same_diff)
+    t.check("a snapshot of the snapshot is the same file", t.resnapshot)
+    t.check("write errors", t.write_errors)
+    t.check("a snapshot of a live process", t.live)
+    if args.python_given:
+        print("%d passed, %d failed%s" % (t.passed, t.failed,
+                                          ", %d skipped" % t.skipped if t.skipped else ""))
+        return 1 if t.failed else (77 if not t.passed else 0)
+    t.check("a small snapshot", t.small_snapshot)
     try:
-        if args.write_corpus:
-            write_corpus(t, args.write_corpus)
-            return 0
-        t.check("snapshot of a core", t.roundtrip)
-        t.check("summary the same from core and snapshot", t.same_summary)
-        t.check("export the same from core and snapshot", t.same_export)
-        t.check("other verbs the same from core and snapshot", t.same_other_verbs)
-        t.check("show and path the same from core and snapshot", t.same_show_path)
-        t.check("diff the same with cores and snapshots", t.same_diff)
-        t.check("a snapshot of the snapshot is the same file", t.resnapshot)
-        t.check("write errors", t.write_errors)
-        t.check("a snapshot of a live process", t.live)
-        if args.python:
-            print("%d passed, %d failed%s" % (t.passed, t.failed,
-                                              ", %d skipped" % t.skipped if t.skipped else ""))
-            return 1 if t.failed else (77 if not t.passed else 0)
-        t.check("a small snapshot", t.small_snapshot)
+        corpus = t.corpus()
+    except Skip as why:
+        corpus = []
+        t.check("corrupt snapshots", lambda: (_ for _ in ()).throw(why))
+    failures = []
+    for name, data, pattern, allow_ok in corpus:
         try:
-            corpus = t.corpus()
-        except Skip as why:
-            corpus = []
-            t.check("corrupt snapshots", lambda: (_ for _ in ()).throw(why))
-        failures = []
-        for name, data, pattern, allow_ok in corpus:
-            try:
-                t.corrupt(name, data, pattern, allow_ok)
-            except Failure as why:
-                failures.append("%s: %s" % (name, why))
-        if corpus:
-            def report():
-                if failures:
-                    raise Failure("%d of %d:\n  %s" % (len(failures), len(corpus),
-                                                        "\n  ".join(failures[:30])))
-                return "%d files" % len(corpus)
-            t.check("corrupt snapshots give exit 3 and one line", report)
-        entries = read_index()
-        if not entries:
-            t.check("committed corpus", lambda: (_ for _ in ()).throw(
-                Skip("no %s/INDEX" % CORPUS_DIR)))
-        for entry in entries:
-            t.check("committed corpus: %s" % entry[0], t.committed, entry)
-    finally:
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
+            t.corrupt(name, data, pattern, allow_ok)
+        except Failure as why:
+            failures.append("%s: %s" % (name, why))
+    if corpus:
+        def report():
+            if failures:
+                raise Failure("%d of %d:\n  %s" % (len(failures), len(corpus),
+                                                    "\n  ".join(failures[:30])))
+            return "%d files" % len(corpus)
+        t.check("corrupt snapshots give exit 3 and one line", report)
+    entries = read_index()
+    if not entries:
+        t.check("committed corpus", lambda: (_ for _ in ()).throw(
+            Skip("no %s/INDEX" % CORPUS_DIR)))
+    for entry in entries:
+        t.check("committed corpus: %s" % entry[0], t.committed, entry)
     print("%d passed, %d failed%s" % (t.passed, t.failed,
                                       ", %d skipped" % t.skipped if t.skipped else ""))
-    return 1 if t.failed else 0
+    return 1 if t.failed else (0 if t.passed else 77)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -2,10 +2,11 @@
 """asyncio tasks end to end: `pyheapsnap tasks` against what asyncio says.
 
     test_tasks.py --tool PYHEAPSNAP --interpreter LABEL [--keep DIR]
-    test_tasks.py --list
+                  [--tool-args ARG ...]
 
---list prints the labels of pyhs_test.interpreters(), one a line (meson
-makes one test of each).  For the interpreter LABEL, tasks_program.py runs
+LABEL names one of the interpreters `tests/pyhs_test.py --list` prints
+(pyenv-3.11, sid-3.14d, ...; meson makes one test of each), or the test
+when --python SPEC gives the interpreter.  For it, tasks_program.py runs
 with tasks in every kind of wait (a sleep three coroutines deep, an Event,
 a gather of two tasks, an await of another task, a TaskGroup where asyncio
 has one, a pure-Python Task, one not started yet) and finished and cancelled tasks kept in a
@@ -34,53 +35,18 @@ Exit status 0 pass, 1 fail, 77 skipped (interpreter not installed, or no
 core could be had).
 """
 
-import argparse
 import json
 import os
-import shutil
-import signal
 import struct
 import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import NoCore, clean_env, interpreters, run_to_core  # noqa: E402
+from pyhs_test import core_of, parse_runner_args, run_main, test_workdir  # noqa: E402
 
 
-EXIT_SKIP = 77
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAM = os.path.join(HERE, "tasks_program.py")
-
-
-def label_name(label):
-    return label.replace(" ", "-")
-
-
-class Tuple:
-    """An interpreter given as interpreters()' (label, path, pattern) tuple,
-    with the attributes its Interpreter objects have."""
-
-    def __init__(self, item):
-        self.label, self.path, pattern = item
-        self.missing = "%s not installed (looked for %s)" % (self.label, pattern)
-        self.tool_args = []
-
-    def argv(self, *args):
-        return [self.path] + list(args)
-
-    def environ(self):
-        return clean_env()
-
-
-def all_interpreters(fetch):
-    """interpreters() as objects; listing them fetches none."""
-    try:
-        found = interpreters(fetch=fetch)
-    except TypeError:
-        found = interpreters()
-    return [Tuple(i) if isinstance(i, tuple) else i for i in found]
 
 
 def run_tool(tool, args, timeout=120):
@@ -218,12 +184,6 @@ def test_loop(tool, tool_args, truth, core, workdir, problems):
                         % (stack, t[0]["corrupt"], got["warnings"]))
 
 
-def simple_core(py, code, workdir, name):
-    d = os.path.join(workdir, name)
-    os.mkdir(d)
-    return run_to_core(py.argv("-I", "-c", code), d, py.environ(), 60)
-
-
 # (name, program, verb, what its text output must say)
 MESSAGE_CASES = [
     ("no asyncio", "import os; os.abort()", "tasks", "no asyncio"),
@@ -248,7 +208,7 @@ MESSAGE_CASES = [
 
 def test_messages(tool, py, workdir, problems):
     for name, code, verb, says in MESSAGE_CASES:
-        core = simple_core(py, code, workdir, name.replace(" ", "-"))
+        core = core_of(py, ["-c", code], workdir, timeout=60, subdir=name.replace(" ", "-"))
         rc, out, err = run_tool(tool, [verb] + py.tool_args + [core])
         if rc != 0 or says not in out:
             problems.append("%s: %s exit %d, no %r in %r %r"
@@ -279,84 +239,54 @@ def test_pid(tool, py, workdir, problems):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--tool")
-    ap.add_argument("--interpreter")
-    ap.add_argument("--keep")
-    ap.add_argument("--list", action="store_true")
-    ap.add_argument("--tool-args", nargs=argparse.REMAINDER, default=[],
-                    help="more pyheapsnap arguments (--no-dwarf: the built-in "
-                         "layouts; then only the core is read)")
-    args = ap.parse_args()
-    if args.list:
-        for py in all_interpreters(fetch=False):
-            print(label_name(py.label))
-        return 0
-    found = [py for py in all_interpreters(fetch=True) if label_name(py.label) == args.interpreter]
-    if not found:
-        print("skipped: interpreters() has no %s any more" % args.interpreter)
-        return EXIT_SKIP
-    py = found[0]
-    label = py.label
-    if not py.path:
-        print("skipped: %s" % py.missing)
-        return EXIT_SKIP
-    tool_args = py.tool_args + args.tool_args
-    workdir = args.keep or tempfile.mkdtemp(prefix="pyhs-tasks-")
-    if args.keep:
-        os.makedirs(workdir, exist_ok=True)
+    args = parse_runner_args(__doc__.splitlines()[0], lambda p: p.add_argument(
+        "--interpreter", dest="label", help="the same as --label"))
+    with test_workdir(args, "tasks") as workdir:
+        return run(args, workdir)
+
+
+def run(args, workdir):
+    py, label, tool_args = args.interp, args.interp.label, args.tool_args
     problems = []
-    try:
-        truth_path = os.path.join(workdir, "truth.json")
-        try:
-            core = run_to_core(py.argv("-I", PROGRAM, truth_path, "core"), workdir,
-                               py.environ(), 120)
-        except NoCore as e:
-            print("skipped: %s" % e)
-            return EXIT_SKIP
-        with open(truth_path) as f:
-            truth = json.load(f)
-        got = tasks_json(args.tool, tool_args + [core], problems, "core")
-        if got:
-            check(truth, got, "core", problems)
-            snap = os.path.join(workdir, "tasks.phs")
-            rc, _, err = run_tool(args.tool, ["snapshot"] + tool_args + [core, "-o", snap])
-            if rc != 0:
-                problems.append("snapshot: exit %d: %s" % (rc, err.strip()))
-            else:
-                from_snap = tasks_json(args.tool, [snap], problems, "snapshot")
-                if from_snap is not None and from_snap != got:
-                    problems.append("snapshot: tasks differ from the core's")
-            rc, out, err = run_tool(args.tool, ["tasks"] + tool_args + [core])
-            if rc != 0 or "(T) sleep-deep" not in out:
-                problems.append("text: exit %d, no sleep-deep task in %r" % (rc, out[:300]))
-            test_loop(args.tool, tool_args, truth, core, workdir, problems)
-        n = len(truth["tasks"])
-        if args.tool_args:
-            if problems:
-                for p in problems:
-                    print("FAIL %s %s: %s" % (label, " ".join(args.tool_args), p))
-                return 1
-            print("ok %s %s: %d tasks from the core and a snapshot"
-                  % (label, " ".join(args.tool_args), n))
-            return 0
-        test_messages(args.tool, py, workdir, problems)
-        test_pid(args.tool, py, workdir, problems)
+    truth_path = os.path.join(workdir, "truth.json")
+    core = core_of(py, [PROGRAM, truth_path, "core"], workdir)
+    with open(truth_path) as f:
+        truth = json.load(f)
+    got = tasks_json(args.tool, tool_args + [core], problems, "core")
+    if got:
+        check(truth, got, "core", problems)
+        snap = os.path.join(workdir, "tasks.phs")
+        rc, _, err = run_tool(args.tool, ["snapshot"] + tool_args + [core, "-o", snap])
+        if rc != 0:
+            problems.append("snapshot: exit %d: %s" % (rc, err.strip()))
+        else:
+            from_snap = tasks_json(args.tool, [snap], problems, "snapshot")
+            if from_snap is not None and from_snap != got:
+                problems.append("snapshot: tasks differ from the core's")
+        rc, out, err = run_tool(args.tool, ["tasks"] + tool_args + [core])
+        if rc != 0 or "(T) sleep-deep" not in out:
+            problems.append("text: exit %d, no sleep-deep task in %r" % (rc, out[:300]))
+        test_loop(args.tool, tool_args, truth, core, workdir, problems)
+    n = len(truth["tasks"])
+    if args.given_tool_args:
         if problems:
             for p in problems:
-                print("FAIL %s: %s" % (label, p))
+                print("FAIL %s %s: %s" % (label, " ".join(args.given_tool_args), p))
             return 1
-        states = [t["state"] for t in truth["tasks"]]
-        print("ok %s: %d tasks (%s) from the core, a snapshot and --pid" % (
-            label, n, ", ".join("%d %s" % (states.count(s), s) for s in sorted(set(states)))))
+        print("ok %s %s: %d tasks from the core and a snapshot"
+              % (label, " ".join(args.given_tool_args), n))
         return 0
-    except NoCore as e:
-        print("skipped: %s" % e)
-        return EXIT_SKIP
-    finally:
-        if not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+    test_messages(args.tool, py, workdir, problems)
+    test_pid(args.tool, py, workdir, problems)
+    if problems:
+        for p in problems:
+            print("FAIL %s: %s" % (label, p))
+        return 1
+    states = [t["state"] for t in truth["tasks"]]
+    print("ok %s: %d tasks (%s) from the core, a snapshot and --pid" % (
+        label, n, ", ".join("%d %s" % (states.count(s), s) for s in sorted(set(states)))))
+    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -12,6 +12,8 @@
 
 #include <CUnit/Basic.h>
 
+#include "unit.h"
+
 #include "common/error.h"
 #include "graph.h"
 #include "heapmodel.h"
@@ -886,7 +888,7 @@ static void test_long_chain(void)
 	tg_free(&t);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
@@ -907,10 +909,5 @@ int main(void)
 		CU_cleanup_registry();
 		return 2;
 	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	unsigned failures = CU_get_number_of_failures() +
-			    CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
+	return unit_main(argc, argv);
 }

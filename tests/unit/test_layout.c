@@ -5,7 +5,6 @@
  * through its build-id debug file). Interpreters that are not installed are
  * reported as skipped.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -21,14 +20,15 @@
 
 #include <CUnit/Basic.h>
 
+#include "unit.h"
+
 #include "reader.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
 static void skipped(const char *what)
 {
-	fprintf(stderr, "\n    skipped: %s\n", what);
-	CU_PASS(what);
+	unit_skip("%s", what);
 }
 
 static double now(void)
@@ -290,70 +290,12 @@ static void test_metadata(void)
 
 /* ---- (b) pyenv's interpreters ------------------------------------------- */
 
-/* The pyenv root, or NULL. Caller frees. */
-static char *pyenv_root(void)
-{
-	const char *env = getenv("PYENV_ROOT");
-	if (env && *env)
-		return strdup(env);
-	FILE *p = popen("pyenv root 2>/dev/null", "r");
-	if (p) {
-		char buf[4096];
-		char *line = fgets(buf, sizeof(buf), p);
-		int status = pclose(p);
-		if (line && status == 0) {
-			buf[strcspn(buf, "\n")] = '\0';
-			if (buf[0])
-				return strdup(buf);
-		}
-	}
-	const char *home = getenv("HOME");
-	if (!home)
-		return NULL;
-	char *path;
-	if (asprintf(&path, "%s/.pyenv", home) < 0)
-		return NULL;
-	return path;
-}
-
-/* Finds versions/3.<minor>.<micro> (digits only: not 3.13.0t or -dev) with
- * its libpython. Returns the library path (caller frees) or NULL. */
+/* pyenv's libpython3.<minor> (caller frees), or NULL. */
 static char *find_pyenv_libpython(unsigned minor, unsigned *micro_ret)
 {
-	char *root = pyenv_root();
-	if (!root)
-		return NULL;
-	char *dirpath, *result = NULL;
-	if (asprintf(&dirpath, "%s/versions", root) < 0) {
-		free(root);
-		return NULL;
-	}
-	DIR *dir = opendir(dirpath);
-	if (dir) {
-		struct dirent *de;
-		while (!result && (de = readdir(dir))) {
-			unsigned maj, min, mic;
-			int len = 0;
-			if (sscanf(de->d_name, "%u.%u.%u%n", &maj, &min, &mic,
-				   &len) != 3 ||
-			    de->d_name[len] != '\0' || maj != 3 || min != minor)
-				continue;
-			char *lib;
-			if (asprintf(&lib, "%s/%s/lib/libpython3.%u.so.1.0",
-				     dirpath, de->d_name, minor) < 0)
-				break;
-			if (access(lib, R_OK) == 0) {
-				result = lib;
-				*micro_ret = mic;
-			} else {
-				free(lib);
-			}
-		}
-		closedir(dir);
-	}
-	free(dirpath);
-	free(root);
-	return result;
+	char rel[64];
+	snprintf(rel, sizeof(rel), "lib/libpython3.%u.so.1.0", minor);
+	return unit_pyenv_file(minor, rel, micro_ret);
 }
 
 static void check_pyenv(unsigned minor)
@@ -932,7 +874,7 @@ static void test_dwarf_damaged(void)
 
 /* ---- main --------------------------------------------------------------- */
 
-int main(void)
+int main(int argc, char **argv)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
@@ -969,10 +911,5 @@ int main(void)
 		CU_cleanup_registry();
 		return 2;
 	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	unsigned failures = CU_get_number_of_failures() +
-			    CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
+	return unit_main(argc, argv);
 }

@@ -12,6 +12,8 @@
 
 #include <CUnit/Basic.h>
 
+#include "unit.h"
+
 #include "lines.h"
 #include "lines_cases.h"
 
@@ -257,7 +259,7 @@ static void test_random(void)
 	CU_PASS("no crash on random tables");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
@@ -273,10 +275,5 @@ int main(void)
 		CU_cleanup_registry();
 		return 1;
 	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	unsigned failures = CU_get_number_of_failures() +
-			    CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
+	return unit_main(argc, argv);
 }

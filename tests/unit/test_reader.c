@@ -13,12 +13,13 @@
 
 #include <fcntl.h>
 #include <gelf.h>
-#include <glob.h>
 #include <libelf.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <CUnit/Basic.h>
+
+#include "unit.h"
 
 #include "symbols.h"
 #include "target.h"
@@ -541,8 +542,7 @@ static void test_open_not_elf(void)
 static void test_open_elf_executable(void)
 {
 	if (access("/bin/true", R_OK) != 0) {
-		fprintf(stderr, "\n    skipped: no /bin/true\n");
-		CU_PASS("skipped: no /bin/true");
+		unit_skip("no /bin/true");
 		return;
 	}
 	expect_open_error("/bin/true", PYHS_ERROR_INPUT, "not a core file");
@@ -643,7 +643,7 @@ static void check_symbols_of(const char *path)
 	int fd = open(path, O_RDONLY);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) != 0) {
-		fprintf(stderr, "\n    skipped: no %s\n", path);
+		unit_skip("no %s", path);
 		if (fd >= 0)
 			close(fd);
 		return;
@@ -697,22 +697,19 @@ static void test_symbols_by_hash(void)
 	 * .symtab whose static names need the whole tables. */
 	check_symbols_of("/usr/bin/python3.11");
 	check_symbols_of("/lib/x86_64-linux-gnu/libc.so.6");
-	glob_t g;
-	const char *home = getenv("PYENV_ROOT");
-	char pattern[512];
-	snprintf(pattern, sizeof(pattern), "%s/versions/3.1[23]*/lib/libpython3.1[23].so.1.0",
-		 home && home[0] ? home : "/root/.pyenv");
-	if (glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc) {
-		check_symbols_of(g.gl_pathv[0]);
-		globfree(&g);
-	} else {
-		fprintf(stderr, "\n    skipped: no pyenv libpython3.12 or 3.13\n");
-	}
+	char *lib = unit_pyenv_file(12, "lib/libpython3.12.so.1.0", NULL);
+	if (!lib)
+		lib = unit_pyenv_file(13, "lib/libpython3.13.so.1.0", NULL);
+	if (lib)
+		check_symbols_of(lib);
+	else
+		unit_skip("no pyenv libpython3.12 or 3.13");
+	free(lib);
 }
 
 /* ---- main --------------------------------------------------------------- */
 
-int main(void)
+int main(int argc, char **argv)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
@@ -746,10 +743,5 @@ int main(void)
 		CU_cleanup_registry();
 		return 2;
 	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	unsigned failed = CU_get_number_of_failures() +
-			  CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return unit_main(argc, argv);
 }

@@ -3,12 +3,11 @@
  * and the _Py_DebugOffsets cookie (3.13+) must lead to the same runtime,
  * and the same heap, as the symbol does; and the statics of a stripped
  * binary (the interned strings of 3.8-3.11) are found without theirs.
- * Cores are made at test time from each interpreter installed; a missing
- * one is reported as skipped.
+ * Cores are made at test time from each interpreter; a missing one, or a
+ * core the kernel does not write, is a skip (unit_skip).
  */
 #include <CUnit/Basic.h>
 #include <errno.h>
-#include <glob.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,16 +19,20 @@
 
 #include "heapmodel.h"
 #include "reader.h"
+#include "unit.h"
 
 static char workdir[] = "/tmp/pyheapsnap-runtime-XXXXXX";
 
 /* A core of `python -c 'import os; x = [1, 2]; os.abort()'` in a fresh
- * directory; NULL (and a message) if it cannot be made. */
+ * directory; NULL (and a skip, or a failure if python did not abort) if
+ * none can be made. */
 static char *make_core(const char *python, const char *name)
 {
 	char *dir;
-	if (asprintf(&dir, "%s/%s", workdir, name) < 0 || mkdir(dir, 0700) < 0)
+	if (asprintf(&dir, "%s/%s", workdir, name) < 0 || mkdir(dir, 0700) < 0) {
+		CU_FAIL("cannot make a directory for the core");
 		return NULL;
+	}
 	pid_t pid = fork();
 	if (pid == 0) {
 		struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
@@ -43,11 +46,22 @@ static char *make_core(const char *python, const char *name)
 	int status;
 	waitpid(pid, &status, 0);
 	char *core;
-	if (asprintf(&core, "%s/core", dir) < 0)
+	if (asprintf(&core, "%s/core.%d", dir, (int)pid) < 0)
 		core = NULL;
+	else if (access(core, R_OK) != 0) {
+		free(core);
+		if (asprintf(&core, "%s/core", dir) < 0)
+			core = NULL;
+	}
 	free(dir);
-	if (!WIFSIGNALED(status) || !core || access(core, R_OK) != 0) {
-		printf("\n  no core from %s (core_pattern?)\n", python);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT) {
+		fprintf(stderr, "\n    %s did not abort (wait status %d)\n", python, status);
+		CU_FAIL("the program did not abort");
+		free(core);
+		return NULL;
+	}
+	if (!core || access(core, R_OK) != 0) {
+		unit_skip("no core from %s in %s (kernel.core_pattern?)", python, workdir);
 		free(core);
 		return NULL;
 	}
@@ -57,11 +71,12 @@ static char *make_core(const char *python, const char *name)
 static void check(const char *python, const char *name, unsigned skip)
 {
 	if (access(python, X_OK) != 0) {
-		printf("\n  skipped: %s not installed\n", python);
+		unit_skip("%s not installed", python);
 		return;
 	}
 	char *core = make_core(python, name);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(core);
+	if (!core)
+		return;
 	struct pyhs_target *a, *b;
 	struct pyhs_open_options plain = { 0 }, probe = { .runtime_skip = skip };
 	CU_ASSERT_PTR_NULL_FATAL(pyhs_target_open_core(core, &plain, &a));
@@ -87,25 +102,27 @@ static void check(const char *python, const char *name, unsigned skip)
 	free(core);
 }
 
-/* The newest pyenv interpreter of a minor version, or a path that does not
- * exist (so the test says it is skipped). */
+/* The newest pyenv interpreter of a minor version (3.X), or a path that
+ * does not exist (so the case says what it skipped). */
 static char *pyenv_python(const char *minor)
 {
-	const char *root = getenv("PYENV_ROOT");
-	char *pattern;
-	if (asprintf(&pattern, "%s/versions/%s.*/bin/python%s",
-		     root ? root : "/root/.pyenv", minor, minor) < 0)
-		return NULL;
-	glob_t g;
-	char *found = NULL;
-	if (glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc)
-		found = strdup(g.gl_pathv[g.gl_pathc - 1]);
-	globfree(&g);
-	if (!found)
-		found = pattern;
-	else
-		free(pattern);
+	unsigned m = (unsigned)atoi(minor + 2);
+	char rel[32], *found;
+	snprintf(rel, sizeof(rel), "bin/python%s", minor);
+	found = unit_pyenv_file(m, rel, NULL);
+	if (!found && asprintf(&found, "pyenv's python%s", minor) < 0)
+		found = NULL;
 	return found;
+}
+
+/* check() of pyenv's 3.X (minor), its core in the directory what-3.X. */
+static void check_pyenv(const char *minor, const char *what, unsigned skip)
+{
+	char *py = pyenv_python(minor);
+	char name[32];
+	snprintf(name, sizeof(name), "%s-%s", what, minor);
+	check(py, name, skip);
+	free(py);
 }
 
 static void test_section_debian_311(void)
@@ -116,20 +133,13 @@ static void test_section_debian_311(void)
 static void test_section_pyenv(void)
 {
 	const char *minors[] = { "3.10", "3.11", "3.12", "3.13" };
-	for (size_t i = 0; i < 4; i++) {
-		char *py = pyenv_python(minors[i]);
-		char name[32];
-		snprintf(name, sizeof(name), "section-%s", minors[i]);
-		check(py, name, PYHS_SKIP_RUNTIME_SYMBOL);
-		free(py);
-	}
+	for (size_t i = 0; i < sizeof(minors) / sizeof(minors[0]); i++)
+		check_pyenv(minors[i], "section", PYHS_SKIP_RUNTIME_SYMBOL);
 }
 
 static void test_cookie_313(void)
 {
-	char *py = pyenv_python("3.13");
-	check(py, "cookie-3.13", PYHS_SKIP_RUNTIME_SYMBOL | PYHS_SKIP_RUNTIME_SECTION);
-	free(py);
+	check_pyenv("3.13", "cookie", PYHS_SKIP_RUNTIME_SYMBOL | PYHS_SKIP_RUNTIME_SECTION);
 }
 
 /* Only .dynsym's symbols: the interned strings' table, a static of
@@ -139,13 +149,8 @@ static void test_static_symbols(void)
 {
 	check("/usr/bin/python3.11", "static-debian-3.11", PYHS_SKIP_STATIC_SYMBOLS);
 	const char *minors[] = { "3.8", "3.9", "3.10", "3.11", "3.12", "3.13" };
-	for (size_t i = 0; i < sizeof(minors) / sizeof(minors[0]); i++) {
-		char *py = pyenv_python(minors[i]);
-		char name[32];
-		snprintf(name, sizeof(name), "static-%s", minors[i]);
-		check(py, name, PYHS_SKIP_STATIC_SYMBOLS);
-		free(py);
-	}
+	for (size_t i = 0; i < sizeof(minors) / sizeof(minors[0]); i++)
+		check_pyenv(minors[i], "static", PYHS_SKIP_STATIC_SYMBOLS);
 }
 
 /* 3.8 has neither: without its symbol there is nothing to find. */
@@ -153,12 +158,15 @@ static void test_nothing_38(void)
 {
 	char *py = pyenv_python("3.8");
 	if (access(py, X_OK) != 0) {
-		printf("\n  skipped: %s not installed\n", py);
+		unit_skip("%s not installed", py);
 		free(py);
 		return;
 	}
 	char *core = make_core(py, "nothing-3.8");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(core);
+	if (!core) {
+		free(py);
+		return;
+	}
 	struct pyhs_open_options probe = {
 		.runtime_skip = PYHS_SKIP_RUNTIME_SYMBOL | PYHS_SKIP_RUNTIME_SECTION,
 	};
@@ -173,7 +181,7 @@ static void test_nothing_38(void)
 	free(py);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	if (!mkdtemp(workdir)) {
 		perror("mkdtemp");
@@ -182,20 +190,21 @@ int main(void)
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
 	CU_pSuite s = CU_add_suite("runtime", NULL, NULL);
-	CU_add_test(s, "the .PyRuntime section of Debian's python3.11", test_section_debian_311);
-	CU_add_test(s, "the .PyRuntime section of pyenv 3.10-3.13", test_section_pyenv);
-	CU_add_test(s, "the _Py_DebugOffsets cookie of 3.13", test_cookie_313);
-	CU_add_test(s, "3.8 without its symbol is refused", test_nothing_38);
-	CU_add_test(s, "statics without .symtab or debug file, 3.8-3.13", test_static_symbols);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	unsigned failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	int status = 2;
+	if (s &&
+	    CU_add_test(s, "the .PyRuntime section of Debian's python3.11", test_section_debian_311) &&
+	    CU_add_test(s, "the .PyRuntime section of pyenv 3.10-3.13", test_section_pyenv) &&
+	    CU_add_test(s, "the _Py_DebugOffsets cookie of 3.13", test_cookie_313) &&
+	    CU_add_test(s, "3.8 without its symbol is refused", test_nothing_38) &&
+	    CU_add_test(s, "statics without .symtab or debug file, 3.8-3.13", test_static_symbols))
+		status = unit_main(argc, argv);
+	else
+		CU_cleanup_registry();
 	char *cmd;
 	if (asprintf(&cmd, "rm -rf '%s'", workdir) >= 0) {
 		if (system(cmd) != 0)
 			fprintf(stderr, "cannot remove %s\n", workdir);
 		free(cmd);
 	}
-	return failed ? 1 : 0;
+	return status;
 }

@@ -18,6 +18,8 @@
 
 #include <CUnit/Basic.h>
 
+#include "unit.h"
+
 #include "formats.h"
 
 static struct pyhs_heap *heap;
@@ -193,7 +195,7 @@ static void test_heapsnapshot(void)
 	free(out);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
@@ -206,9 +208,5 @@ int main(void)
 		CU_cleanup_registry();
 		return 2;
 	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	unsigned failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return unit_main(argc, argv);
 }
