@@ -506,6 +506,39 @@ def check_report(look):
         raise Failure("the icicle drew %d nodes" % len(nodes))
     if not any(top["type"] in n for n in nodes[:20]):
         raise Failure("no node near the icicle's top names %s: %r" % (top["type"], nodes[:8]))
+    check_report_groups(text)
+
+
+GROUP_RE = re.compile(r"^.* \u00d7(\d+) \((\d+) objects\)$")
+
+
+def check_report_groups(text):
+    """The groups of small subtrees in the report's tree say how many
+    subtrees they stand for; the groups inside a group hold, between them,
+    what its subtrees hold below their tops: objects and bytes."""
+    m = re.search(r'<script type="application/json" id="tree-data">(.*?)</script>', text, re.S)
+    nodes = json.loads(m.group(1))["nodes"]
+    kids = {}
+    for i, n in enumerate(nodes):
+        kids.setdefault(n[4], []).append(i)
+    inner = 0
+    for i, n in enumerate(nodes):
+        g = GROUP_RE.match(n[0]) if n[5] else None
+        if n[5] and not g and not n[0].endswith(" other holder names)"):
+            raise Failure("a group's label does not say what it groups: %r" % n[0])
+        if not g or i not in kids:
+            continue
+        inner += 1
+        subtrees, count = int(g.group(1)), int(g.group(2))
+        below = [nodes[k] for k in kids[i]]
+        if (count != n[3] or sum(b[3] for b in below) != count - subtrees
+                or sum(b[1] for b in below) != n[1] - n[2]):
+            raise Failure("the groups inside %r hold %d objects, %d bytes; it has %d below its"
+                          " %d tops, %d bytes" % (n[0], sum(b[3] for b in below),
+                                                  sum(b[1] for b in below), count - subtrees,
+                                                  subtrees, n[1] - n[2]))
+    if not inner:
+        raise Failure("no group of the report's tree shows what its subtrees hold")
 
 
 def check_report_screenshot(look):
