@@ -7,14 +7,15 @@ how headless Chromium copes with it.
 
 A Python program (pyenv 3.12 unless --python) builds a heap of about N
 objects (default 10,000,000): records as small dicts of an int and a str,
-instances with __slots__ holding a str and a float, kept in lists under a
+instances of a plain class holding a str and a float, kept in lists under a
 few module globals, so that the dominator tree has millions of small
 subtrees. It aborts into a core in DIR (default a new directory under
-/tmp, removed at the end unless --keep; an existing core there is reused).
+/tmp, removed at the end unless --keep; a core already in a --workdir is
+reused, and that directory is kept).
 Then `pyheapsnap report` is run on the core (wall time, user and system
 CPU, peak RSS), and the report is opened in headless Chromium with
---dump-dom and with --screenshot (wall time of each, less that of an empty
-page). Prints the numbers, the size of the report, the nodes of its tree
+--dump-dom and with --screenshot (wall time of each; that of an empty
+page beside it). Prints the numbers, the size of the report, the nodes of its tree
 and how much was grouped, and what the page says it grouped. Numbers, not
 assertions (beyond the runs succeeding and the page naming what it
 grouped): run it on a quiet machine.
@@ -38,17 +39,17 @@ PROGRAM = r'''
 import gc, os, sys
 gc.disable()
 n = int(sys.argv[1])
-class Item:
-    __slots__ = ("key", "value")
-    def __init__(self, key, value):
-        self.key = key
-        self.value = value
+class Point:
+    def __init__(self, label, x):
+        self.label = label
+        self.x = x
 # 3 objects a record: the dict, its str and its int (ints over 256)
 RECORDS = [{"id": i + 1000, "name": "r%d" % i} for i in range(n // 6)]
-# 3 objects an item: the instance, its str and its float
-ITEMS = [Item("k%d" % i, i * 0.5) for i in range(n // 6)]
+# 3 objects a point: the instance (its attributes inline, no dict object
+# from 3.11 on), its str and its float
+POINTS = [Point("p%d" % i, i * 0.5) for i in range(n // 6)]
 # a few mid-sized holders, so the tree has more than two big branches
-SHARDS = {"shard%d" % k: ITEMS[k::50] for k in range(8)}
+SHARDS = {"shard%d" % k: POINTS[k::50] for k in range(8)}
 os.abort()
 '''
 
@@ -154,13 +155,12 @@ def main():
         wall, _ = open_in_chromium(workdir, "file://" + out, "--window-size=1280,1600",
                                    "--screenshot=" + shot)
         print("chromium --screenshot: %.1f s, %d bytes of PNG (%s)" % (
-            wall, os.path.getsize(shot), shot if args.keep else "removed"))
+            wall, os.path.getsize(shot), shot if args.keep or args.workdir else "removed"))
         if not m or drawn < 3:
             sys.exit("bench: the page does not say what it grouped, or drew %d bars" % drawn)
     finally:
-        if args.keep:
-            print("kept", workdir)
-        else:
+        # A directory of one's own naming is left as it is.
+        if not args.keep and not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
