@@ -3,13 +3,14 @@
  * panel and memlab read: a JSON object whose "snapshot.meta" names the
  * fields of the flat "nodes" and "edges" arrays, and whose "strings" array,
  * last, holds every name. Node 0 is a synthetic root with an edge to each
- * root of our dominator tree, so that their dominators and retained sizes
- * are ours; objects are "object" nodes named by their type, str objects
+ * root of our dominator tree (one per object, however many roots hold it),
+ * so that their dominators and retained sizes are ours; objects are "object" nodes named by their type, str objects
  * "string" nodes named by their value; edges are named by our labels,
  * references that are not strong are "weak" edges.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 
 #include "formats.h"
 #include "strtab.h"
@@ -70,6 +71,20 @@ struct pyhs_error *pyhs_export_heapsnapshot(const struct pyhs_heap *h,
 	if (n + 1 > UINT32_MAX / NODE_FIELDS)
 		return pyhs_error_create(PYHS_ERROR_UNSUPPORTED,
 					 "%" PRIu64 " objects are more than a heap snapshot holds", n);
+	/* One edge from the synthetic root to each object a root holds, named
+	 * by its first root: DevTools' distance search takes the root's
+	 * children to be distinct. */
+	bool *held = calloc(n ? n : 1, sizeof(*held));
+	if (!held)
+		return &pyhs_enomem;
+	uint64_t nheld = 0;
+	for (uint64_t k = 0; k < nroots; k++) {
+		uint64_t o = pyhs_analysis_root(a, k);
+		if (!held[o]) {
+			held[o] = true;
+			nheld++;
+		}
+	}
 	struct pyhs_strtab s;
 	pyhs_strtab_init(&s);
 	struct pyhs_error *err = NULL;
@@ -78,8 +93,8 @@ struct pyhs_error *pyhs_export_heapsnapshot(const struct pyhs_heap *h,
 		goto out;
 	fprintf(out, "{\"snapshot\":{\"meta\":%s,\n\"node_count\":%" PRIu64
 		",\"edge_count\":%" PRIu64 ",\"trace_function_count\":0},\n\"nodes\":[",
-		META, n + 1, pyhs_heap_nedges(h) + nroots);
-	fprintf(out, "%d,%" PRIu32 ",1,0,%" PRIu64 ",0,0", NODE_SYNTHETIC, empty, nroots);
+		META, n + 1, pyhs_heap_nedges(h) + nheld);
+	fprintf(out, "%d,%" PRIu32 ",1,0,%" PRIu64 ",0,0", NODE_SYNTHETIC, empty, nheld);
 	for (uint64_t i = 0; i < n; i++) {
 		const char *type = pyhs_heap_type_name(h, pyhs_heap_type_of(h, i));
 		const char *value = strcmp(type, "str") == 0 ? pyhs_heap_value(h, i) : NULL;
@@ -95,10 +110,15 @@ struct pyhs_error *pyhs_export_heapsnapshot(const struct pyhs_heap *h,
 	}
 	fputs("],\n\"edges\":[", out);
 	bool first = true;
-	for (uint64_t k = 0; k < nroots && !err; k++)
+	for (uint64_t k = 0; k < nroots && !err; k++) {
+		uint64_t o = pyhs_analysis_root(a, k);
+		if (!held[o])
+			continue;
+		held[o] = false;
 		err = write_edge(out, &s, EDGE_PROPERTY,
 				 k < nnamed ? pyhs_heap_root_label(h, k) : "held by C code",
-				 0, pyhs_analysis_root(a, k) + 1, &first);
+				 0, o + 1, &first);
+	}
 	char label[256];
 	for (uint64_t i = 0; i < n && !err && !ferror(out); i++) {
 		uint64_t b, e;
@@ -127,5 +147,6 @@ struct pyhs_error *pyhs_export_heapsnapshot(const struct pyhs_heap *h,
 		err = pyhs_error_os(errno ? errno : EIO, "cannot write the export");
 out:
 	pyhs_strtab_deinit(&s);
+	free(held);
 	return err;
 }

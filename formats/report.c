@@ -21,6 +21,10 @@
 #define TREE_FRACTION 2000
 /* Groups drawn under one parent; the rest are one group. */
 #define TREE_GROUPS 40
+/* Levels of groups inside a group, and the tree size past which groups
+ * get no inner groups. */
+#define GROUP_DEPTH 3
+#define GROUP_NODES 20000
 #define NRETAINERS 20
 #define NTYPES 40
 
@@ -115,9 +119,7 @@ static const char SCRIPT[] =
 	"})();\n";
 
 struct tree_out {
-	struct pyhs_strtab groups; /* merged names of one parent's small children */
-	uint64_t *g_retained, *g_shallow, *g_count;
-	size_t g_cap;
+	uint64_t threshold; /* subtrees retaining less are grouped */
 	uint64_t nodes, grouped_objects, groups_written;
 };
 
@@ -131,54 +133,146 @@ static void tree_node(FILE *out, const char *name, uint64_t retained, uint64_t s
 	++*nodes;
 }
 
-static const struct tree_out *group_sort;
+/* Subtrees grouped under one holder name: how many, what they retain and
+ * own, how many objects they hold. */
+struct group {
+	uint64_t subtrees, retained, shallow, count;
+};
+
+static const struct group *group_sort;
 static int group_by_retained(const void *x, const void *y)
 {
 	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
-	uint64_t ra = group_sort->g_retained[a], rb = group_sort->g_retained[b];
+	uint64_t ra = group_sort[a].retained, rb = group_sort[b].retained;
 	if (ra != rb)
 		return ra < rb ? 1 : -1;
 	return a < b ? -1 : a > b;
 }
 
-/* One parent's groups, the TREE_GROUPS largest by name and the rest as
- * one "other" group. */
-static struct pyhs_error *write_groups(FILE *out, struct tree_out *s, int64_t parent)
+/*
+ * Small subtrees (members, the children of one node, or of the members of
+ * one group) as groups by merged holder name under parent: the TREE_GROUPS
+ * largest names, then one "other" group. Inside each named group that is
+ * not small itself, what its members dominate is grouped the same way,
+ * GROUP_DEPTH levels down, so a group of a million dicts shows the strs and
+ * ints they hold.
+ */
+static struct pyhs_error *write_groups(const struct pyhs_domtree *t, const struct pyhs_heap *h,
+				       FILE *out, struct tree_out *s, const uint32_t *members,
+				       uint64_t nm, int64_t parent, int depth)
 {
-	size_t ng = s->groups.strings.size;
-	uint32_t *order = malloc((ng ? ng : 1) * sizeof(*order));
-	if (!order)
-		return &pyhs_enomem;
-	for (size_t g = 0; g < ng; g++)
-		order[g] = (uint32_t)g;
-	group_sort = s;
-	qsort(order, ng, sizeof(*order), group_by_retained);
-	uint64_t other[3] = { 0 }, nother = 0;
-	for (size_t q = 0; q < ng; q++) {
-		uint32_t g = order[q];
+	if (!nm)
+		return NULL;
+	struct pyhs_strtab names;
+	pyhs_strtab_init(&names);
+	struct group *g = NULL;
+	size_t ng = 0, cap = 0;
+	uint32_t *gid = malloc(nm * sizeof(*gid)), *order = NULL, *sorted = NULL;
+	uint64_t *start = NULL;
+	struct pyhs_error *err = gid ? NULL : &pyhs_enomem;
+	char name[512];
+	for (uint64_t m = 0; m < nm && !err; m++) {
+		pyhs_domtree_name(t, members[m], true, name, sizeof(name));
+		if ((err = pyhs_strtab_add(&names, name, &gid[m])))
+			break;
+		if (gid[m] == ng) {
+			if (ng == cap) {
+				cap = cap ? cap * 2 : 64;
+				struct group *more = realloc(g, cap * sizeof(*g));
+				if (!more) {
+					err = &pyhs_enomem;
+					break;
+				}
+				g = more;
+			}
+			g[ng++] = (struct group){ 0 };
+		}
+		struct group *gr = &g[gid[m]];
+		gr->subtrees++;
+		gr->retained += pyhs_domtree_retained(t, members[m]);
+		gr->shallow += pyhs_heap_size(h, members[m]);
+		gr->count += pyhs_domtree_count(t, members[m]);
+		if (depth == 0)
+			s->grouped_objects += pyhs_domtree_count(t, members[m]);
+	}
+	/* The members of each group side by side: sorted[start[q]..start[q+1]). */
+	if (!err) {
+		order = malloc(ng * sizeof(*order));
+		start = calloc(ng + 1, sizeof(*start));
+		sorted = malloc(nm * sizeof(*sorted));
+		if (!order || !start || !sorted)
+			err = &pyhs_enomem;
+	}
+	if (!err) {
+		for (size_t q = 0; q < ng; q++) {
+			order[q] = (uint32_t)q;
+			start[q + 1] = start[q] + g[q].subtrees;
+		}
+		for (uint64_t m = 0; m < nm; m++)
+			sorted[start[gid[m]] + --g[gid[m]].subtrees] = members[m];
+		for (uint64_t m = 0; m < nm; m++)
+			g[gid[m]].subtrees++;
+		group_sort = g;
+		qsort(order, ng, sizeof(*order), group_by_retained);
+	}
+	struct group other = { 0 };
+	for (size_t q = 0; q < ng && !err; q++) {
+		struct group *gr = &g[order[q]];
 		if (q >= TREE_GROUPS) {
-			other[0] += s->g_retained[g];
-			other[1] += s->g_shallow[g];
-			other[2] += s->g_count[g];
-			nother++;
+			other.subtrees++;
+			other.retained += gr->retained;
+			other.shallow += gr->shallow;
+			other.count += gr->count;
 			continue;
 		}
-		char label[600];
-		snprintf(label, sizeof(label), "%s (%" PRIu64 " objects)", s->groups.strings.data[g],
-			 s->g_count[g]);
-		tree_node(out, label, s->g_retained[g], s->g_shallow[g], s->g_count[g], parent,
-			  true, &s->nodes);
+		char label[640];
+		snprintf(label, sizeof(label), "%s \u00d7%" PRIu64 " (%" PRIu64 " objects)",
+			 names.strings.data[order[q]], gr->subtrees, gr->count);
+		int64_t node = (int64_t)s->nodes;
+		tree_node(out, label, gr->retained, gr->shallow, gr->count, parent, true, &s->nodes);
 		s->groups_written++;
+		if (depth >= GROUP_DEPTH || s->nodes >= GROUP_NODES || gr->count == gr->subtrees ||
+		    gr->retained < s->threshold)
+			continue;
+		/* What the group's members dominate, grouped under it. */
+		const uint32_t *range = sorted + start[order[q]];
+		uint64_t nk = 0;
+		for (uint64_t m = 0; m < gr->subtrees; m++) {
+			const uint32_t *c;
+			nk += pyhs_domtree_children(t, range[m], &c);
+		}
+		if (!nk)
+			continue;
+		uint32_t *kids = malloc(nk * sizeof(*kids));
+		if (!kids) {
+			err = &pyhs_enomem;
+			break;
+		}
+		nk = 0;
+		for (uint64_t m = 0; m < gr->subtrees; m++) {
+			const uint32_t *c;
+			uint64_t n = pyhs_domtree_children(t, range[m], &c);
+			memcpy(kids + nk, c, n * sizeof(*c));
+			nk += n;
+		}
+		err = write_groups(t, h, out, s, kids, nk, node, depth + 1);
+		free(kids);
 	}
-	if (nother) {
+	if (!err && other.subtrees) {
 		char label[160];
 		snprintf(label, sizeof(label), "(%" PRIu64 " objects under %" PRIu64
-			 " other holder names)", other[2], nother);
-		tree_node(out, label, other[0], other[1], other[2], parent, true, &s->nodes);
+			 " other holder names)", other.count, other.subtrees);
+		tree_node(out, label, other.retained, other.shallow, other.count, parent, true,
+			  &s->nodes);
 		s->groups_written++;
 	}
+	free(gid);
 	free(order);
-	return NULL;
+	free(start);
+	free(sorted);
+	free(g);
+	pyhs_strtab_deinit(&names);
+	return err;
 }
 
 /* The tree's JSON: breadth-first from the top, big subtrees whole, the
@@ -188,6 +282,7 @@ static struct pyhs_error *write_tree(const struct pyhs_heap *h, const struct pyh
 {
 	uint64_t top = pyhs_domtree_top(t), total = pyhs_domtree_retained(t, top);
 	uint64_t threshold = total / TREE_FRACTION ? total / TREE_FRACTION : 1;
+	s->threshold = threshold;
 	uint32_t *queue = malloc(TREE_NODES * sizeof(*queue));
 	if (!queue)
 		return &pyhs_enomem;
@@ -208,8 +303,6 @@ static struct pyhs_error *write_tree(const struct pyhs_heap *h, const struct pyh
 	for (;;) {
 		const uint32_t *c;
 		uint64_t nc = pyhs_domtree_children(t, v, &c);
-		pyhs_strtab_deinit(&s->groups);
-		pyhs_strtab_init(&s->groups);
 		uint64_t k = 0;
 		for (; k < nc && pyhs_domtree_retained(t, c[k]) >= threshold && kept < TREE_NODES; k++) {
 			pyhs_domtree_name(t, c[k], false, name, sizeof(name));
@@ -219,37 +312,7 @@ static struct pyhs_error *write_tree(const struct pyhs_heap *h, const struct pyh
 			tree_node(out, name, pyhs_domtree_retained(t, c[k]), pyhs_heap_size(h, c[k]),
 				  pyhs_domtree_count(t, c[k]), parent_node, false, &s->nodes);
 		}
-		for (; k < nc && !err; k++) {
-			uint32_t g;
-			size_t before = s->groups.strings.size;
-			pyhs_domtree_name(t, c[k], true, name, sizeof(name));
-			if ((err = pyhs_strtab_add(&s->groups, name, &g)))
-				break;
-			if (g >= s->g_cap) {
-				size_t cap = s->g_cap ? s->g_cap * 2 : 64;
-				uint64_t *r = realloc(s->g_retained, cap * sizeof(*r));
-				if (r)
-					s->g_retained = r;
-				uint64_t *sh = r ? realloc(s->g_shallow, cap * sizeof(*sh)) : NULL;
-				if (sh)
-					s->g_shallow = sh;
-				uint64_t *cn = sh ? realloc(s->g_count, cap * sizeof(*cn)) : NULL;
-				if (!cn) {
-					err = &pyhs_enomem;
-					break;
-				}
-				s->g_count = cn;
-				s->g_cap = cap;
-			}
-			if (s->groups.strings.size > before)
-				s->g_retained[g] = s->g_shallow[g] = s->g_count[g] = 0;
-			s->g_retained[g] += pyhs_domtree_retained(t, c[k]);
-			s->g_shallow[g] += pyhs_heap_size(h, c[k]);
-			s->g_count[g] += pyhs_domtree_count(t, c[k]);
-			s->grouped_objects += pyhs_domtree_count(t, c[k]);
-		}
-		if (!err)
-			err = write_groups(out, s, parent_node);
+		err = write_groups(t, h, out, s, c + k, nc - k, parent_node, 0);
 		if (err || head == tail)
 			break;
 		parent_node = (int64_t)index[head];
@@ -439,7 +502,6 @@ struct pyhs_error *pyhs_report_write(const struct pyhs_report *rep, FILE *out,
 	size_t tree_len = 0;
 	FILE *tm = open_memstream(&tree, &tree_len);
 	struct tree_out s = { 0 };
-	pyhs_strtab_init(&s.groups);
 	if (!tm)
 		err = &pyhs_enomem;
 	else {
@@ -455,10 +517,13 @@ struct pyhs_error *pyhs_report_write(const struct pyhs_report *rep, FILE *out,
 		fprintf(out, " Subtrees under %s (1/%d of what the roots reach) are not drawn one by"
 			" one: %" PRIu64 " objects in them are shown as %" PRIu64 " striped groups,"
 			" one per holder name under each parent (the %d largest names, then one"
-			" for the rest).</p>\n<div id=\"crumbs\"></div>\n"
+			" for the rest), labelled with how many subtrees each stands for"
+			" (\u00d7N) and the objects they hold; inside a group, what its subtrees"
+			" hold is grouped the same way (for groups over that size), up to %d levels down.</p>\n"
+			"<div id=\"crumbs\"></div>\n"
 			"<div id=\"icicle\"><noscript>The tree needs JavaScript.</noscript></div>\n",
 			bytes(threshold, b1), TREE_FRACTION, s.grouped_objects, s.groups_written,
-			TREE_GROUPS);
+			TREE_GROUPS, GROUP_DEPTH);
 		err = section_types(h, out);
 	}
 	if (!err) {
@@ -473,10 +538,6 @@ struct pyhs_error *pyhs_report_write(const struct pyhs_report *rep, FILE *out,
 		}
 	}
 	free(tree);
-	pyhs_strtab_deinit(&s.groups);
-	free(s.g_retained);
-	free(s.g_shallow);
-	free(s.g_count);
 	pyhs_retention_destroy(r);
 	if (!err && (fflush(out) != 0 || ferror(out)))
 		err = pyhs_error_os(errno ? errno : EIO, "cannot write the report");

@@ -12,8 +12,10 @@ third_party_program.py next to this file: flask, pydantic and sympy), lets
 it abort into a core, saves a snapshot of it (read faster than the core,
 with the same answers), and checks each view of that heap against what
 pyheapsnap's own verbs say (top, summary); the heap snapshot memlab reads is
-exported from the core itself. The npm packages the checks use
-(@memlab/heap-analysis, speedscope, ajv) are installed with --ignore-scripts
+exported from the core itself, and also loaded into the Memory panel of
+Chrome DevTools (the front end Chromium bundles, driven headless by
+puppeteer-core: devtools_memory.js). The npm packages the checks use
+(@memlab/heap-analysis, speedscope, ajv, puppeteer-core) are installed with --ignore-scripts
 into $XDG_CACHE_HOME/pyheapsnap/npm (default ~/.cache), outside the
 repository, on first use.
 
@@ -39,7 +41,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 from pyhs_test import (NoCore, ProgramFailed, core_of, parse_runner_args, run_main,  # noqa: E402
                        test_workdir)
 
-NPM_PACKAGES = ["@memlab/heap-analysis@2", "speedscope@1", "ajv@8"]
+NPM_PACKAGES = ["@memlab/heap-analysis@2", "speedscope@1", "ajv@8", "puppeteer-core@24"]
 
 
 class Failure(Exception):
@@ -94,7 +96,7 @@ def npm_dir():
     prefix = os.path.join(cache, "pyheapsnap", "npm")
     mods = os.path.join(prefix, "node_modules")
     wanted = [os.path.join(mods, "@memlab", "heap-analysis"), os.path.join(mods, "speedscope"),
-              os.path.join(mods, "ajv")]
+              os.path.join(mods, "ajv"), os.path.join(mods, "puppeteer-core")]
     if all(os.path.isdir(w) for w in wanted):
         return mods
     os.makedirs(prefix, exist_ok=True)
@@ -143,6 +145,98 @@ def check_heapsnapshot(look):
     print("  memlab: %.2f s to load %d nodes and compute retained sizes; pyheapsnap:"
           " %.2f s to export, %.2f s for top" % (theirs["seconds"], theirs["nodes"],
                                                  export_s, top_s))
+
+
+def devtools_bytes(text):
+    """(low, high): the bytes a size as DevTools shows it ("3,717 kB",
+    "1.7 kB", "832 B") can stand for, rounded to its last digit."""
+    m = re.match(r"^([\d,]+)(?:\.(\d+))?\s*(B|kB|MB|GB)$", text.replace("\xa0", " "))
+    if not m:
+        raise Failure("DevTools shows a size %r this test does not read" % text)
+    scale = {"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9}[m.group(3)]
+    value = float(m.group(1).replace(",", "") + "." + (m.group(2) or "0"))
+    half = 0.5 * 10 ** -len(m.group(2) or "") * scale
+    return value * scale - half, value * scale + half
+
+
+def check_devtools(look):
+    """Chrome DevTools' own Memory panel (the front end bundled in Chromium,
+    driven by puppeteer-core) loads the .heapsnapshot without an error; its
+    Summary counts each class as we count the type, and the retained size it
+    shows for each object it lists under our ten largest objects' classes is
+    ours to its rounding, our ten largest among them. A truncated copy must
+    not load (the check can tell a failed load)."""
+    browser = chromium()
+    mods = npm_dir()
+    out = look.path("heap.heapsnapshot")
+    if not os.path.exists(out):
+        look.run("export", "--format", "heapsnapshot", "-o", out, look.original_core)
+    # DevTools' distance search counts the root's children as distinct
+    # nodes; a heap whose roots share objects and that has little garbage
+    # overflows it ("BFS failed") when they are not.
+    with open(out, encoding="utf-8") as f:
+        snap = json.load(f)
+    nroot = snap["nodes"][4]
+    targets = [snap["edges"][3 * k + 2] for k in range(nroot)]
+    if len(set(targets)) != nroot:
+        raise Failure("the synthetic root has %d edges to %d objects" % (nroot, len(set(targets))))
+    del snap
+    bad = look.path("truncated.heapsnapshot")
+    with open(out, "rb") as f, open(bad, "wb") as g:
+        g.write(f.read()[:os.path.getsize(out) // 2])
+    everything = json.loads(look.run("top", "--json", "-n", str(look.summary()["objects"]),
+                                     look.core).stdout)
+    top = everything[:10]
+    classes = []
+    for o in top:
+        if o["type"] not in classes:
+            classes.append(o["type"])
+    env = dict(os.environ, NODE_PATH=mods)
+    p = subprocess.run(["node", os.path.join(HERE, "devtools_memory.js"), browser,
+                        tempfile.mkdtemp(prefix="devtools-", dir=look.workdir), out,
+                        ",".join(classes), bad], env=env, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+    if p.returncode != 0:
+        raise Failure("driving DevTools failed: %s" % p.stderr.decode(errors="replace")[-800:])
+    got = json.loads(p.stdout.decode().strip().splitlines()[-1])
+    if not got["loaded"]:
+        raise Failure("DevTools did not load the file: %r, errors %r" % (got["status"],
+                                                                       got["errors"]))
+    if got["errors"]:
+        raise Failure("DevTools logged errors loading the file: %r" % got["errors"][:5])
+    if got.get("bad_status") is None:
+        raise Failure("DevTools seemed to load a truncated file: the check cannot tell a failure")
+    counts = {}
+    for o in everything:
+        counts[o["type"]] = counts.get(o["type"], 0) + 1
+    seen = 0
+    for c in got["classes"]:
+        if "\u00d7" not in c["name"]:
+            continue
+        name, count = c["name"].rsplit("\u00d7", 1)
+        ours = counts.get("str" if name == "(string)" else name)
+        if ours is not None:
+            seen += 1
+            if int(count.replace(",", "")) != ours:
+                raise Failure("DevTools counts %s %s, we count %d" % (count, name, ours))
+    if seen < 5:
+        raise Failure("DevTools' Summary shows %d of our types: %r" % (seen, got["classes"][:5]))
+    addrs = look.addresses()
+    retained = {o["addr"]: o["retained"] for o in everything}
+    shown = {}
+    for o in got["objects"]:
+        addr = addrs[(o["id"] - 3) // 2]
+        low, high = devtools_bytes(o["retained"])
+        if not low <= retained[addr] <= high:
+            raise Failure("DevTools shows %s retained by %s @%d (0x%x); ours is %d bytes" % (
+                o["retained"], o["name"], o["id"], addr, retained[addr]))
+        shown[addr] = o
+    missing = [hex(o["addr"]) for o in top if o["addr"] not in shown]
+    if missing:
+        raise Failure("DevTools does not list our largest objects %s under their classes"
+                      % missing)
+    print("  DevTools: %.2f s to load and show %d nodes; %d objects' retained sizes compared"
+          % (got["seconds"], len(addrs) + 1, len(shown)))
 
 
 def check_jsonl_roots(look):
@@ -421,6 +515,39 @@ def check_report(look):
         raise Failure("the icicle drew %d nodes" % len(nodes))
     if not any(top["type"] in n for n in nodes[:20]):
         raise Failure("no node near the icicle's top names %s: %r" % (top["type"], nodes[:8]))
+    check_report_groups(text)
+
+
+GROUP_RE = re.compile(r"^.* \u00d7(\d+) \((\d+) objects\)$")
+
+
+def check_report_groups(text):
+    """The groups of small subtrees in the report's tree say how many
+    subtrees they stand for; the groups inside a group hold, between them,
+    what its subtrees hold below their tops: objects and bytes."""
+    m = re.search(r'<script type="application/json" id="tree-data">(.*?)</script>', text, re.S)
+    nodes = json.loads(m.group(1))["nodes"]
+    kids = {}
+    for i, n in enumerate(nodes):
+        kids.setdefault(n[4], []).append(i)
+    inner = 0
+    for i, n in enumerate(nodes):
+        g = GROUP_RE.match(n[0]) if n[5] else None
+        if n[5] and not g and not n[0].endswith(" other holder names)"):
+            raise Failure("a group's label does not say what it groups: %r" % n[0])
+        if not g or i not in kids:
+            continue
+        inner += 1
+        subtrees, count = int(g.group(1)), int(g.group(2))
+        below = [nodes[k] for k in kids[i]]
+        if (count != n[3] or sum(b[3] for b in below) != count - subtrees
+                or sum(b[1] for b in below) != n[1] - n[2]):
+            raise Failure("the groups inside %r hold %d objects, %d bytes; it has %d below its"
+                          " %d tops, %d bytes" % (n[0], sum(b[3] for b in below),
+                                                  sum(b[1] for b in below), count - subtrees,
+                                                  subtrees, n[1] - n[2]))
+    if not inner:
+        raise Failure("no group of the report's tree shows what its subtrees hold")
 
 
 def check_report_screenshot(look):
@@ -653,6 +780,7 @@ def check_progress(look):
 
 CHECKS = [
     ("heapsnapshot in memlab", check_heapsnapshot),
+    ("heapsnapshot in DevTools", check_devtools),
     ("jsonl roots", check_jsonl_roots),
     ("csv tables", check_csv),
     ("csv tables in pandas", check_csv_pandas),
