@@ -274,9 +274,9 @@ struct pyhs_error *heap_view_create(const struct pyhs_heap *h, struct pyhs_analy
 				    struct heap_view *ret);
 void heap_view_destroy(struct heap_view *v);
 /* Suspects as text or as one JSON object; al: the allocation sites, or
- * NULL. */
+ * NULL; large_only: C-held objects only when they retain the threshold. */
 void print_suspects_text(const struct heap_view *v, const struct pyhs_suspects *s,
-			 const struct pyhs_allocations *al, FILE *out);
+			 const struct pyhs_allocations *al, bool large_only, FILE *out);
 void print_suspects_json(const struct heap_view *v, const struct pyhs_suspects *s,
 			 const struct pyhs_allocations *al, FILE *out);
 int verb_suspects(int argc, char **argv);

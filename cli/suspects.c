@@ -208,7 +208,7 @@ static void percent(char *buf, size_t n, uint64_t part, uint64_t whole)
 }
 
 void print_suspects_text(const struct heap_view *v, const struct pyhs_suspects *s,
-			 const struct pyhs_allocations *al, FILE *out)
+			 const struct pyhs_allocations *al, bool large_only, FILE *out)
 {
 	const struct pyhs_heap *h = v->heap;
 	char b1[32], b2[32], pc[32], name[512], pname[512], desc[1024];
@@ -216,6 +216,8 @@ void print_suspects_text(const struct heap_view *v, const struct pyhs_suspects *
 	size_t shown_c = 0;
 	for (size_t k = 0; k < s->n; k++) {
 		const struct pyhs_suspect *x = &s->s[k];
+		if (large_only && x->kind == PYHS_SUSPECT_C_HELD && x->retained < s->min)
+			continue;
 		if (x->kind != last) {
 			last = x->kind;
 			percent(pc, sizeof(pc), s->min, s->total);
@@ -294,7 +296,7 @@ void print_suspects_text(const struct heap_view *v, const struct pyhs_suspects *
 		    allocation_site(h, al, x->point, &file, &line))
 			fprintf(out, "      allocated at %s:%" PRIu32 "\n", file, line);
 	}
-	if (shown_c < s->nc_held && shown_c)
+	if (shown_c && shown_c < s->nc_held)
 		fprintf(out, "  ... and %zu more\n", s->nc_held - shown_c);
 	if (!s->n)
 		fprintf(out, "no suspects: nothing retains %s of %s\n",
@@ -351,10 +353,10 @@ int verb_suspects(int argc, char **argv)
 		fputs("}\n", stdout);
 	} else {
 		if (growth) {
-			print_suspects_text(&v[last], growth, al, stdout);
+			print_suspects_text(&v[last], growth, al, false, stdout);
 			fputc('\n', stdout);
 		}
-		print_suspects_text(&v[last], v[last].suspects, al, stdout);
+		print_suspects_text(&v[last], v[last].suspects, al, false, stdout);
 	}
 	r = EXIT_OK;
 out:

@@ -288,11 +288,20 @@ struct pyhs_cycles {
 	uint64_t *start;   /* n + 1 offsets into objects */
 	uint32_t *objects;
 	uint64_t *bytes;   /* per cycle */
+	/* pyhs_analysis_garbage: of each group's objects, how many (listed
+	 * first) make the cycle itself; NULL otherwise. */
+	uint64_t *ncycle;
 };
 struct pyhs_error *pyhs_analysis_cycles(const struct pyhs_analysis *a,
 					bool garbage_only,
 					struct pyhs_cycles **ret);
 void pyhs_cycles_free(struct pyhs_cycles *c);
+/* What the cyclic collector would free now (pyhs_analysis_is_garbage),
+ * every object of it once, in groups: each garbage cycle with the garbage
+ * only it keeps, largest first, then one group (ncycle 0) of garbage no
+ * cycle reaches, if any. */
+struct pyhs_error *pyhs_analysis_garbage(const struct pyhs_analysis *a,
+					 struct pyhs_cycles **ret);
 
 /* ---- retention paths, for diffs -------------------------------------- */
 

@@ -200,7 +200,7 @@ static int by_parent(const void *x, const void *y, void *ctx)
 }
 
 /* Types whose instances, the topmost of each dominator chain and each
- * below min, retain at least min together; placed where most of them
+ * below a tenth of min, retain at least min together; placed where most of them
  * accumulate (the parent holding most of their bytes). */
 static struct pyhs_error *type_suspects(struct ctx *c, struct pyhs_suspects *s,
 					uint64_t min, size_t max)
@@ -219,6 +219,9 @@ static struct pyhs_error *type_suspects(struct ctx *c, struct pyhs_suspects *s,
 		err = &pyhs_enomem;
 		goto out;
 	}
+	/* Many small instances make a type suspect; a large one is an object
+	 * suspect of its own. */
+	uint64_t small = min / 10 ? min / 10 : 1;
 	uint64_t sp = 0;
 	stack[sp++] = c->top;
 	stack[sp++] = 0;
@@ -232,7 +235,7 @@ static struct pyhs_error *type_suspects(struct ctx *c, struct pyhs_suspects *s,
 			uint32_t ty = pyhs_heap_type_of(h, u);
 			if (!active[ty]) {
 				topmost[u] = 1;
-				if (retained(c, u) < min) {
+				if (retained(c, u) < small) {
 					sum[ty] += retained(c, u);
 					cnt[ty]++;
 				}
@@ -273,7 +276,7 @@ static struct pyhs_error *type_suspects(struct ctx *c, struct pyhs_suspects *s,
 		uint64_t m = 0;
 		for (uint64_t i = 0; i < n; i++)
 			if (topmost[i] && pyhs_heap_type_of(h, i) == x->type &&
-			    retained(c, i) < min)
+			    retained(c, i) < small)
 				stack[m++] = i;
 		/* By parent; the largest instance first within one. */
 		qsort_r(stack, m, sizeof(*stack), by_parent, c);
