@@ -32,10 +32,11 @@ static void help(void)
 	       "      --by path          growth charged to where it is held: the root and\n"
 	       "                         the labels and types down to it, with addresses\n"
 	       "                         masked and indices collapsed\n"
-	       "      --by object        objects new in B, gone from A, and survivors,\n"
-	       "                         matched by address, type and value (both inputs\n"
-	       "                         must come from the same process)\n"
-	       "  -n N                   rows to show (default 20)\n"
+	       "      --by object        objects new in B by type (with the largest and\n"
+	       "                         its holder), gone from A, and survivors, matched\n"
+	       "                         by address, type and value (both inputs must come\n"
+	       "                         from the same process)\n"
+	       "  -n N                   rows to show in text (default 20; JSON has all)\n"
 	       "      --fail-if-growth T exit 1 when the total grows by more than T: a size\n"
 	       "                         (100KB, 2MiB, 1048576) or a percentage of A (5%%);\n"
 	       "                         the report is printed either way\n"
@@ -256,6 +257,76 @@ void growth_free(struct pyhs_report_growth *g, size_t n)
 	free(g);
 }
 
+struct new_type {
+	uint32_t type;
+	uint64_t count, bytes;
+	uint64_t example; /* the largest */
+};
+
+static int new_type_bytes_desc(const void *x, const void *y)
+{
+	const struct new_type *a = x, *b = y;
+	if (a->bytes != b->bytes)
+		return a->bytes < b->bytes ? 1 : -1;
+	return a->type < b->type ? -1 : a->type > b->type;
+}
+
+/* diff --by object's new objects, a row per type, largest first, each
+ * with its largest new object and that object's holder; -1 to go on. */
+static int print_new_types(const struct pyhs_heap *b, const struct input_options *o,
+			   const struct diff_options *d, struct new_type *bt, uint32_t nt)
+{
+	struct pyhs_analysis *an = NULL;
+	struct pyhs_holders *hs = NULL;
+	struct pyhs_error *err = pyhs_analysis_create(b, &an);
+	if (!err)
+		err = pyhs_holders_create(b, an, &hs);
+	if (err) {
+		pyhs_analysis_destroy(an);
+		return report_error(err);
+	}
+	uint32_t m = 0;
+	for (uint32_t k = 0; k < nt; k++) {
+		bt[k].type = k;
+		if (bt[k].count)
+			bt[m++] = bt[k];
+	}
+	qsort(bt, m, sizeof(*bt), new_type_bytes_desc);
+	if (o->json)
+		fputs("\"objects\": {\"new\": [", stdout);
+	else
+		printf("new in B, by type:\n%14s %14s  %-24s %s\n", "count", "size", "type",
+		       "largest, and its holder");
+	char preview[96], holder[512], b1[32], b2[32];
+	for (uint32_t q = 0; q < m && (o->json || q < d->n); q++) {
+		const struct new_type *t = &bt[q];
+		const char *tn = pyhs_heap_type_name(b, t->type);
+		pyhs_heap_preview(b, t->example, preview, sizeof(preview));
+		pyhs_holders_name(hs, t->example, holder, sizeof(holder));
+		if (o->json) {
+			fputs(q ? ", {\"type\": " : "{\"type\": ", stdout);
+			pyhs_json_string(stdout, tn);
+			printf(", \"count\": %" PRIu64 ", \"size\": %" PRIu64
+			       ", \"example\": {\"addr\": %" PRIu64 ", \"holder\": ",
+			       t->count, t->bytes, pyhs_heap_addr(b, t->example));
+			pyhs_json_string(stdout, holder);
+			printf(", \"size\": %" PRIu64 ", \"preview\": ", pyhs_heap_size(b, t->example));
+			pyhs_json_string(stdout, preview);
+			fputs("}}", stdout);
+		} else {
+			printf("%14s %14s  %-24s 0x%" PRIx64 " %s  %s\n",
+			       fmt_count(t->count, b1, sizeof(b1)),
+			       pyhs_format_bytes(t->bytes, b2, sizeof(b2)), tn,
+			       pyhs_heap_addr(b, t->example), preview, holder);
+		}
+	}
+	if (!o->json && m > d->n)
+		printf("  ... and %" PRIu64 " more types\n", (uint64_t)(m - d->n));
+	pyhs_holders_destroy(hs);
+	pyhs_analysis_destroy(an);
+	return -1;
+}
+
 static int diff_by_object(const struct pyhs_heap *a, const struct pyhs_heap *b,
 			  const struct input_options *o, const struct diff_options *d)
 {
@@ -271,11 +342,14 @@ static int diff_by_object(const struct pyhs_heap *a, const struct pyhs_heap *b,
 	if (!matched_a)
 		return report_error(&pyhs_enomem);
 	uint64_t new_count = 0, new_bytes = 0, surv = 0, surv_bytes = 0, aged = 0;
-	uint64_t gone = 0, gone_bytes = 0, shown = 0;
-	if (o->json)
-		fputs("\"objects\": {\"new\": [", stdout);
-	else
-		printf("new in B (the first %" PRIu64 ", in object order):\n", d->n);
+	uint64_t gone = 0, gone_bytes = 0;
+	/* New objects by type, each type with its largest new object. */
+	uint32_t nt = pyhs_heap_ntypes(b);
+	struct new_type *bt = calloc(nt ? nt : 1, sizeof(*bt));
+	if (!bt) {
+		free(matched_a);
+		return report_error(&pyhs_enomem);
+	}
 	for (uint64_t i = 0; i < nb; i++) {
 		if (!gen_matches(o, b, i))
 			continue;
@@ -298,21 +372,17 @@ static int diff_by_object(const struct pyhs_heap *a, const struct pyhs_heap *b,
 		}
 		new_count++;
 		new_bytes += pyhs_heap_size(b, i);
-		if (shown++ < d->n) {
-			char preview[96];
-			pyhs_heap_preview(b, i, preview, sizeof(preview));
-			if (o->json) {
-				printf("%s{\"addr\": %" PRIu64 ", \"type\": ", shown > 1 ? ", " : "",
-				       pyhs_heap_addr(b, i));
-				pyhs_json_string(stdout, tb);
-				printf(", \"size\": %" PRIu64 ", \"preview\": ", pyhs_heap_size(b, i));
-				pyhs_json_string(stdout, preview);
-				fputs("}", stdout);
-			} else {
-				printf("  0x%-14" PRIx64 " %-24s %8" PRIu64 " B  %s\n",
-				       pyhs_heap_addr(b, i), tb, pyhs_heap_size(b, i), preview);
-			}
-		}
+		struct new_type *t = &bt[pyhs_heap_type_of(b, i)];
+		if (!t->count || pyhs_heap_size(b, i) > pyhs_heap_size(b, t->example))
+			t->example = i;
+		t->count++;
+		t->bytes += pyhs_heap_size(b, i);
+	}
+	int r = print_new_types(b, o, d, bt, nt);
+	free(bt);
+	if (r >= 0) {
+		free(matched_a);
+		return r;
 	}
 	for (uint64_t j = 0; j < na; j++) {
 		if (matched_a[j] || !gen_matches(o, a, j))
@@ -329,8 +399,6 @@ static int diff_by_object(const struct pyhs_heap *a, const struct pyhs_heap *b,
 		       ", \"aged\": %" PRIu64 "}", new_count, new_bytes, gone, gone_bytes,
 		       surv, surv_bytes, aged);
 	} else {
-		if (new_count > d->n)
-			printf("  ... and %" PRIu64 " more\n", new_count - d->n);
 		printf("\nnew:       %s objects, %s\n", fmt_count(new_count, b1, sizeof(b1)),
 		       pyhs_format_bytes(new_bytes, b2, sizeof(b2)));
 		printf("gone:      %s objects, %s\n", fmt_count(gone, b1, sizeof(b1)),
@@ -407,7 +475,8 @@ int verb_diff(int argc, char **argv)
 				printf("{\"%s\": [", section);
 			else
 				printf("%14s %14s  %s\n", "count", "size", d.by == BY_PATH ? "held by" : "type");
-			for (size_t k = 0; k < rows.size && k < d.n; k++) {
+			/* -n limits the text; JSON has every row. */
+			for (size_t k = 0; k < rows.size && (o.json || k < d.n); k++) {
 				const struct row *row = &rows.data[k];
 				row_name(row, a, b, d.by == BY_PATH, ra, rb, name, sizeof(name));
 				int64_t dc = row->t.count_b - row->t.count_a;
