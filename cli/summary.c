@@ -495,8 +495,10 @@ static void help(void)
 	printf("usage: pyheapsnap summary [OPTIONS] INPUT\n"
 	       "\n"
 	       "Summarises the heap in INPUT (an ELF core file, plain or zstd-compressed):\n"
-	       "process and Python version, threads, object count and bytes, GC\n"
-	       "generations with thresholds and counts, the largest types, warnings.\n"
+	       "process and Python version, threads, object count and bytes, the leak\n"
+	       "suspects (see pyheapsnap suspects --help), GC generations with thresholds\n"
+	       "and counts, the largest types, the largest retainers and their holders,\n"
+	       "garbage, objects only C code holds, warnings.\n"
 	       "\n"
 	       "Options:\n"
 	       INPUT_OPTIONS_HELP
