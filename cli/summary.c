@@ -171,7 +171,7 @@ int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out)
 	struct pyhs_error *err = pyhs_analysis_create(h, &an);
 	if (!err && (err = analysis_facts(h, an, &af)))
 		pyhs_analysis_destroy(an);
-	if (!err && (err = heap_view_create(h, an, &(struct pyhs_suspect_options){ 0.10, 5 }, &hv))) {
+	if (!err && (err = heap_view_create(h, an, &(struct pyhs_suspect_options){ 0.10, 10 }, &hv))) {
 		pyhs_analysis_destroy(an);
 		analysis_facts_free(&af);
 	}

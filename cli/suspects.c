@@ -256,25 +256,30 @@ void print_suspects_text(const struct heap_view *v, const struct pyhs_suspects *
 					pyhs_format_bytes(x->acc_bytes, b2, sizeof(b2)));
 			}
 		} else {
-			pyhs_holders_name(v->holders, x->obj, name, sizeof(name));
+			/* Named by where the memory accumulates; the object
+			 * above it (MAT's suspect) said after. */
+			uint32_t at = x->point != UINT32_MAX ? x->point : x->obj;
+			uint64_t r = x->point != UINT32_MAX ? x->point_retained : x->retained;
+			pyhs_holders_name(v->holders, at, name, sizeof(name));
 			if (x->kind == PYHS_SUSPECT_GROWTH) {
 				char g[32];
 				pyhs_format_bytes((uint64_t)x->growth, g, sizeof(g));
 				fprintf(out, "  %10s  +%s  %s (%s 0x%" PRIx64 ")\n",
-					pyhs_format_bytes(x->retained, b1, sizeof(b1)), g, name,
-					pyhs_heap_type_name(h, x->type), pyhs_heap_addr(h, x->obj));
+					pyhs_format_bytes(r, b1, sizeof(b1)), g, name,
+					pyhs_heap_type_name(h, pyhs_heap_type_of(h, at)),
+					pyhs_heap_addr(h, at));
 			} else {
-				percent(pc, sizeof(pc), x->retained, s->total);
+				percent(pc, sizeof(pc), r, s->total);
 				fprintf(out, "  %10s (%s)  %s (%s 0x%" PRIx64 ")\n",
-					pyhs_format_bytes(x->retained, b1, sizeof(b1)), pc, name,
-					pyhs_heap_type_name(h, x->type), pyhs_heap_addr(h, x->obj));
+					pyhs_format_bytes(r, b1, sizeof(b1)), pc, name,
+					pyhs_heap_type_name(h, pyhs_heap_type_of(h, at)),
+					pyhs_heap_addr(h, at));
 			}
-			if (x->point != UINT32_MAX && x->point != x->obj) {
-				pyhs_holders_name(v->holders, x->point, pname, sizeof(pname));
-				fprintf(out, "      accumulation point: %s (%s 0x%" PRIx64 ", %s)\n", pname,
-					pyhs_heap_type_name(h, pyhs_heap_type_of(h, x->point)),
-					pyhs_heap_addr(h, x->point),
-					pyhs_format_bytes(x->point_retained, b1, sizeof(b1)));
+			if (at != x->obj) {
+				pyhs_holders_name(v->holders, x->obj, pname, sizeof(pname));
+				fprintf(out, "      within %s (%s 0x%" PRIx64 ", %s)\n", pname,
+					pyhs_heap_type_name(h, x->type), pyhs_heap_addr(h, x->obj),
+					pyhs_format_bytes(x->retained, b1, sizeof(b1)));
 			}
 			if (x->acc_type != UINT32_MAX && x->acc_count)
 				fprintf(out, "      accumulates %s %s, %s\n",
