@@ -12,7 +12,7 @@ holder keeps SCALE * N[holder] bytes objects of BLOB bytes:
     class attribute  Config._registry, a list
     thread-local     LOCAL.items, a list set by a worker thread
 
-A cycle of two Nodes holding a list of ten payloads is left as garbage
+A cycle of two Nodes holding a list of ten lists is left as garbage
 (the collector is off) for cycles --unreachable and summary to agree on.
 
 TRUTH.json gets, per holder, the bytes CPython says it keeps alive: the
@@ -68,8 +68,9 @@ def render(i):
     return blob("render", i)
 
 
+# Above every version's small ints (3.15 keeps up to 1024 immortal).
 for i in range(N["render"] * SCALE):
-    render(1000 + i)
+    render(100000 + i)
 # The cache dict itself: lru_cache's traverse visits it.
 cache = [r for r in gc.get_referents(render) if type(r) is dict and len(r) == N["render"] * SCALE]
 truth["render"] = dict_size(cache[0])
@@ -88,7 +89,7 @@ class Node:
 def plant_garbage():
     a, b = Node(), Node()
     a.other, b.other = b, a
-    a.payload = [b"garbage-%d" % i for i in range(10)]
+    a.payload = [[i] for i in range(10)]  # tracked, as the collector counts
 
 
 plant_garbage()

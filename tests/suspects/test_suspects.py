@@ -120,7 +120,7 @@ def check_garbage(args, t, core):
     groups = json.loads(out2)
     objects = sum(len(g["objects"]) for g in groups)
     size = sum(g["size"] for g in groups)
-    # Two Nodes, a list and ten payloads at least (and the Nodes' dicts
+    # Two Nodes, a list and ten lists at least (and the Nodes' dicts
     # before 3.11): more than the cycle itself.
     planted_ok = any(g["in_cycle"] < len(g["objects"]) and len(g["objects"]) >= 13
                      for g in groups)
