@@ -105,6 +105,20 @@ static bool allocation_site(const struct pyhs_heap *h, const struct pyhs_allocat
 	return true;
 }
 
+static void json_site(const struct pyhs_heap *h, const struct pyhs_allocations *al,
+		      uint32_t i, FILE *out)
+{
+	const char *file;
+	uint32_t line;
+	if (allocation_site(h, al, i, &file, &line)) {
+		fputs("{\"file\": ", out);
+		pyhs_json_string(out, file);
+		fprintf(out, ", \"line\": %" PRIu32 "}", line);
+	} else {
+		fputs("null", out);
+	}
+}
+
 static const char *kind_name(enum pyhs_suspect_kind k)
 {
 	switch (k) {
@@ -186,17 +200,10 @@ void print_suspects_json(const struct heap_view *v, const struct pyhs_suspects *
 		} else {
 			fputs("null", out);
 		}
-		const char *file;
-		uint32_t line;
 		fputs(", \"allocated\": ", out);
-		if (allocation_site(h, al, x->sample, &file, &line) ||
-		    allocation_site(h, al, x->point, &file, &line)) {
-			fputs("{\"file\": ", out);
-			pyhs_json_string(out, file);
-			fprintf(out, ", \"line\": %" PRIu32 "}", line);
-		} else {
-			fputs("null", out);
-		}
+		json_site(h, al, x->point, out);
+		fputs(", \"sample_allocated\": ", out);
+		json_site(h, al, x->sample, out);
 		fputs("}", out);
 	}
 	fputs("]}", out);
@@ -297,9 +304,12 @@ void print_suspects_text(const struct heap_view *v, const struct pyhs_suspects *
 		}
 		const char *file;
 		uint32_t line;
-		if (allocation_site(h, al, x->sample, &file, &line) ||
-		    allocation_site(h, al, x->point, &file, &line))
+		if (allocation_site(h, al, x->point, &file, &line))
 			fprintf(out, "      allocated at %s:%" PRIu32 "\n", file, line);
+		if (allocation_site(h, al, x->sample, &file, &line))
+			fprintf(out, "      %s allocated at %s:%" PRIu32 "\n",
+				x->kind == PYHS_SUSPECT_TYPE ? "the largest" : "what accumulates",
+				file, line);
 	}
 	if (shown_c && shown_c < s->nc_held)
 		fprintf(out, "  ... and %zu more\n", s->nc_held - shown_c);

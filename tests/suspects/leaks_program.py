@@ -15,8 +15,11 @@ holder keeps SCALE * N[holder] bytes objects of BLOB bytes:
 A cycle of two Nodes holding a list of ten lists is left as garbage
 (the collector is off) for cycles --unreachable and summary to agree on.
 
-TRUTH.json gets, per holder, the bytes CPython says it keeps alive: the
-container's sys.getsizeof() and that of everything only it holds.
+TRUTH.json gets, per holder, the bytes CPython says it keeps alive (the
+container's sys.getsizeof() and that of everything only it holds) under
+"sizes", and under "sites" where tracemalloc says the container was
+allocated (when tracing: file name and line of the most recent frame, or
+null: a list off a free list keeps the trace of its first use, or none).
 """
 import functools
 import gc
@@ -24,6 +27,7 @@ import json
 import os
 import sys
 import threading
+import tracemalloc
 
 gc.disable()
 SCALE = int(sys.argv[1])
@@ -31,6 +35,12 @@ BLOB = 2000
 N = {"CACHE": 3600, "history": 3400, "held": 3200, "render": 3000,
      "_registry": 2800, "tls": 2600}
 truth = {}
+sites = {}
+
+
+def site(key, obj):
+    tb = tracemalloc.get_object_traceback(obj) if tracemalloc.is_tracing() else None
+    sites[key] = tb and [os.path.basename(tb[0].filename), tb[0].lineno]
 
 
 def blob(tag, i):
@@ -49,11 +59,13 @@ CACHE = {}
 for i in range(N["CACHE"] * SCALE):
     CACHE["k%d" % i] = blob("cache", i)
 truth["CACHE"] = dict_size(CACHE)
+site("CACHE", CACHE)
 
 
 def make_handler():
     held = [blob("held", i) for i in range(N["held"] * SCALE)]
     truth["held"] = list_size(held)
+    site("held", held)
 
     def handler():
         return len(held)
@@ -74,6 +86,7 @@ for i in range(N["render"] * SCALE):
 # The cache dict itself: lru_cache's traverse visits it.
 cache = [r for r in gc.get_referents(render) if type(r) is dict and len(r) == N["render"] * SCALE]
 truth["render"] = dict_size(cache[0])
+site("render", cache[0])
 del cache
 
 
@@ -82,6 +95,7 @@ class Config:
 
 
 truth["_registry"] = list_size(Config._registry)
+site("_registry", Config._registry)
 class Node:
     pass
 
@@ -101,6 +115,7 @@ stop = threading.Event()
 def worker():
     LOCAL.items = [blob("tls", i) for i in range(N["tls"] * SCALE)]
     truth["tls"] = list_size(LOCAL.items)
+    site("tls", LOCAL.items)
     ready.set()
     stop.wait()
 
@@ -113,8 +128,9 @@ ready.wait()
 def serve():
     history = [blob("history", i) for i in range(N["history"] * SCALE)]
     truth["history"] = list_size(history)
+    site("history", history)
     with open(sys.argv[2], "w") as f:
-        json.dump(truth, f)
+        json.dump({"sizes": truth, "sites": sites}, f)
     sys.stdout.flush()
     os.abort()
     return history

@@ -11,7 +11,8 @@ planted holder before anything else; suspects --json ranks them by
 retained size with the right holder names and CPython's sizes; with both
 cores, the growth suspects are the planted holders, ranked by their
 growth, with CPython's growth; cycles --unreachable and summary's garbage
-count the same objects. Exit 77 when the interpreter cannot be had.
+count the same objects; run under tracemalloc, the suspects say where each
+accumulation point was allocated. Exit 77 when the interpreter cannot be had.
 """
 import json
 import os
@@ -58,7 +59,7 @@ def moment(args, work, scale):
                                         str(scale), truth),
                        d, args.interp.environ(), 120)
     with open(truth) as f:
-        return core, json.load(f)
+        return core, json.load(f)["sizes"]
 
 
 def check_summary(args, t, core):
@@ -109,6 +110,35 @@ def check_growth(args, t, a, b, truth_a, truth_b):
                % (got[:len(want)], want, [s["holder"] for s in growth]))
 
 
+def check_allocated(args, t, work):
+    d = os.path.join(work, "traced")
+    os.makedirs(d)
+    truth = os.path.join(d, "truth.json")
+    try:
+        core = run_to_core(args.interp.argv("-I", "-X", "tracemalloc=1",
+                                            os.path.join(HERE, "leaks_program.py"), "1", truth),
+                           d, args.interp.environ(), 120)
+    except NoCore as e:
+        t.fail("no core under tracemalloc (the untraced runs left one): %s" % e)
+        return
+    with open(truth) as f:
+        want = json.load(f)["sites"]
+    rc, out, err = run(args, "suspects", core, "--json")
+    if rc != 0:
+        t.fail("suspects --json of a traced core exits %d: %s" % (rc, err.strip()))
+        return
+    got = {}
+    for s in json.loads(out)["suspects"]["suspects"]:
+        key = s["kind"] == "object" and planted(s["point"]["holder"])
+        if key in want:
+            site = s["allocated"]
+            got[key] = site and [os.path.basename(site["file"]), site["line"]]
+    if got == want and any(want.values()):
+        t.ok("suspects says where each accumulation point was allocated, as tracemalloc does")
+    else:
+        t.fail("allocation sites %r, tracemalloc.get_object_traceback says %r" % (got, want))
+
+
 def check_garbage(args, t, core):
     rc1, out1, err1 = run(args, "summary", core, "--json")
     rc2, out2, err2 = run(args, "cycles", core, "--unreachable", "--json")
@@ -151,6 +181,7 @@ def main():
         check_suspects(args, t, b, truth_b)
         check_growth(args, t, a, b, truth_a, truth_b)
         check_garbage(args, t, a)
+        check_allocated(args, t, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return t.close()
