@@ -9,7 +9,7 @@
 #include "containers.h"
 #include "pyheapsnap.h"
 
-enum diff_by { BY_TYPE, BY_PATH, BY_OBJECT };
+enum diff_by { BY_TYPE, BY_PATH, BY_OBJECT, BY_SITE };
 enum { OPT_BY = OPT_VERB_FIRST, OPT_FAIL_IF_GROWTH };
 
 struct diff_options {
@@ -36,6 +36,9 @@ static void help(void)
 	       "                         its holder), gone from A, and survivors, matched\n"
 	       "                         by address, type and value (both inputs must come\n"
 	       "                         from the same process)\n"
+	       "      --by site          count and size deltas per allocation site (the\n"
+	       "                         line tracemalloc saw allocate the object; both\n"
+	       "                         inputs traced: cores or --pid, not snapshots)\n"
 	       "  -n N                   rows to show in text (default 20; JSON has all)\n"
 	       "      --fail-if-growth T exit 1 when the total grows by more than T: a size\n"
 	       "                         (100KB, 2MiB, 1048576) or a percentage of A (5%%);\n"
@@ -68,8 +71,10 @@ static int option(void *ctx, int opt, const char *arg)
 			d->by = BY_PATH;
 		else if (!strcmp(arg, "object"))
 			d->by = BY_OBJECT;
+		else if (!strcmp(arg, "site"))
+			d->by = BY_SITE;
 		else
-			return usage_error("diff", "--by takes type, path or object, not '%s'", arg);
+			return usage_error("diff", "--by takes type, path, object or site, not '%s'", arg);
 		return 0;
 	case OPT_FAIL_IF_GROWTH:
 		if (!parse_threshold(arg, d))
@@ -162,7 +167,7 @@ struct totals {
 static int diff_rows(const struct pyhs_heap *a, const struct pyhs_heap *b,
 		     const struct input_options *o, bool by_path,
 		     struct pyhs_retention *ra, struct pyhs_retention *rb,
-		     struct row_vector *rows)
+		     struct pyhs_allocations *const *sites, struct row_vector *rows)
 {
 	struct tally_map m;
 	tally_map_init(&m);
@@ -174,7 +179,8 @@ static int diff_rows(const struct pyhs_heap *a, const struct pyhs_heap *b,
 		for (uint64_t i = 0; i < n && !err; i++) {
 			if (!gen_matches(o, h, i))
 				continue;
-			uint64_t key = by_path ? pyhs_retention_key(r, i) : type_key(h, i);
+			uint64_t key = sites ? site_key(h, sites[side], i) :
+				       by_path ? pyhs_retention_key(r, i) : type_key(h, i);
 			err = tally_add(&m, key, side, pyhs_heap_size(h, i), i);
 		}
 	}
@@ -224,7 +230,7 @@ int growth_by_holder(const struct pyhs_heap *a, const struct pyhs_heap *b,
 	}
 	struct row_vector rows;
 	row_vector_init(&rows);
-	int r = diff_rows(a, b, o, true, ra, rb, &rows);
+	int r = diff_rows(a, b, o, true, ra, rb, NULL, &rows);
 	size_t n = rows.size < max ? rows.size : max;
 	struct pyhs_report_growth *g = r ? NULL : calloc(n ? n : 1, sizeof(*g));
 	if (!r && !g)
@@ -327,6 +333,23 @@ static int print_new_types(const struct pyhs_heap *b, const struct input_options
 	return -1;
 }
 
+/* diff --by site needs both inputs' traces: -1 to go on, else the exit
+ * code after saying which input has none. */
+static int check_traced(char **args, struct pyhs_allocations *const *al)
+{
+	for (int k = 0; k < 2; k++) {
+		if (al[k] && pyhs_allocations_status(al[k]) == PYHS_ALLOCATIONS_OK)
+			continue;
+		log_error("--by site needs tracemalloc's traces, and '%s' has none: %s", args[k],
+			  !al[k] ? "a snapshot keeps no traces" :
+			  pyhs_allocations_status(al[k]) == PYHS_ALLOCATIONS_OFF ?
+			  "tracemalloc was not tracing (run with -X tracemalloc or PYTHONTRACEMALLOC)" :
+			  pyhs_allocations_missing(al[k]));
+		return EXIT_INPUT;
+	}
+	return -1;
+}
+
 static int diff_by_object(const struct pyhs_heap *a, const struct pyhs_heap *b,
 			  const struct input_options *o, const struct diff_options *d)
 {
@@ -426,10 +449,23 @@ int verb_diff(int argc, char **argv)
 	if (r >= 0)
 		return r;
 	struct pyhs_heap *a, *b;
+	struct pyhs_allocations *al[2] = { NULL, NULL };
+	o.want_allocations = d.by == BY_SITE;
 	if ((r = input_open(args[0], &o, &a)))
 		return r;
+	al[0] = o.allocations;
+	o.allocations = NULL;
 	if ((r = input_open(args[1], &o, &b))) {
+		pyhs_allocations_destroy(al[0]);
 		pyhs_heap_destroy(a);
+		return r;
+	}
+	al[1] = o.allocations;
+	if (d.by == BY_SITE && (r = check_traced(args, al)) >= 0) {
+		pyhs_allocations_destroy(al[0]);
+		pyhs_allocations_destroy(al[1]);
+		pyhs_heap_destroy(a);
+		pyhs_heap_destroy(b);
 		return r;
 	}
 	struct totals tot = { 0 };
@@ -463,26 +499,31 @@ int verb_diff(int argc, char **argv)
 		if (r < 0 && o.json)
 			fputs(", ", stdout);
 	} else if (r < 0) {
-		r = diff_rows(a, b, &o, d.by == BY_PATH, ra, rb, &rows);
+		r = diff_rows(a, b, &o, d.by == BY_PATH, ra, rb, d.by == BY_SITE ? al : NULL, &rows);
 		if (!r)
 			r = -1;
 	}
 	if (r < 0) {
 		char name[2200], c1[40], c2[40];
-		const char *section = d.by == BY_PATH ? "paths" : "types";
+		const char *section = d.by == BY_PATH ? "paths" : d.by == BY_SITE ? "sites" : "types";
 		if (d.by != BY_OBJECT) {
 			if (o.json)
 				printf("{\"%s\": [", section);
 			else
-				printf("%14s %14s  %s\n", "count", "size", d.by == BY_PATH ? "held by" : "type");
+				printf("%14s %14s  %s\n", "count", "size", d.by == BY_PATH ? "held by" :
+				       d.by == BY_SITE ? "allocated at" : "type");
 			/* -n limits the text; JSON has every row. */
 			for (size_t k = 0; k < rows.size && (o.json || k < d.n); k++) {
 				const struct row *row = &rows.data[k];
 				row_name(row, a, b, d.by == BY_PATH, ra, rb, name, sizeof(name));
+				if (d.by == BY_SITE)
+					site_name(row->t.example_in_b ? b : a, al[row->t.example_in_b],
+						  row->t.example, name, sizeof(name));
 				int64_t dc = row->t.count_b - row->t.count_a;
 				int64_t db = row->t.bytes_b - row->t.bytes_a;
 				if (o.json) {
-					printf("%s{\"%s\": ", k ? ", " : "", d.by == BY_PATH ? "path" : "type");
+					printf("%s{\"%s\": ", k ? ", " : "", d.by == BY_PATH ? "path" :
+					       d.by == BY_SITE ? "site" : "type");
 					if (d.by == BY_PATH) {
 						char where[1024];
 						pyhs_retention_describe(row->t.example_in_b ? rb : ra,
@@ -539,6 +580,8 @@ int verb_diff(int argc, char **argv)
 	row_vector_deinit(&rows);
 	pyhs_retention_destroy(ra);
 	pyhs_retention_destroy(rb);
+	pyhs_allocations_destroy(al[0]);
+	pyhs_allocations_destroy(al[1]);
 	pyhs_heap_destroy(a);
 	pyhs_heap_destroy(b);
 	return r;

@@ -281,6 +281,15 @@ void print_suspects_json(const struct heap_view *v, const struct pyhs_suspects *
 			 const struct pyhs_allocations *al, FILE *out);
 int verb_suspects(int argc, char **argv);
 
+/* Where tracemalloc saw object i's block allocated: the most recent frame
+ * of its trace (sites.c); false when al is NULL or has no trace of it. */
+bool object_site(const struct pyhs_heap *h, const struct pyhs_allocations *al,
+		 uint64_t i, const char **file, uint32_t *line);
+/* A key over that site ("untraced" objects share one), and its words. */
+uint64_t site_key(const struct pyhs_heap *h, const struct pyhs_allocations *al, uint64_t i);
+void site_name(const struct pyhs_heap *h, const struct pyhs_allocations *al, uint64_t i,
+	       char *buf, size_t n);
+
 /* Shared by summary and demo. */
 int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out);
 

@@ -90,27 +90,12 @@ struct pyhs_error *heap_view_create(const struct pyhs_heap *h, struct pyhs_analy
 	return NULL;
 }
 
-/* The first frame of the traceback of the block holding object i. */
-static bool allocation_site(const struct pyhs_heap *h, const struct pyhs_allocations *al,
-			    uint32_t i, const char **file, uint32_t *line)
-{
-	uint64_t k;
-	if (!al || i == UINT32_MAX || !pyhs_allocations_find(al, pyhs_heap_addr(h, i), &k))
-		return false;
-	struct pyhs_trace tr;
-	pyhs_allocations_trace(al, k, &tr);
-	if (!pyhs_allocations_nframes(al, tr.traceback))
-		return false;
-	pyhs_allocations_frame(al, tr.traceback, 0, file, line);
-	return true;
-}
-
 static void json_site(const struct pyhs_heap *h, const struct pyhs_allocations *al,
 		      uint32_t i, FILE *out)
 {
 	const char *file;
 	uint32_t line;
-	if (allocation_site(h, al, i, &file, &line)) {
+	if (object_site(h, al, i, &file, &line)) {
 		fputs("{\"file\": ", out);
 		pyhs_json_string(out, file);
 		fprintf(out, ", \"line\": %" PRIu32 "}", line);
@@ -304,9 +289,9 @@ void print_suspects_text(const struct heap_view *v, const struct pyhs_suspects *
 		}
 		const char *file;
 		uint32_t line;
-		if (allocation_site(h, al, x->point, &file, &line))
+		if (object_site(h, al, x->point, &file, &line))
 			fprintf(out, "      allocated at %s:%" PRIu32 "\n", file, line);
-		if (allocation_site(h, al, x->sample, &file, &line))
+		if (object_site(h, al, x->sample, &file, &line))
 			fprintf(out, "      %s allocated at %s:%" PRIu32 "\n",
 				x->kind == PYHS_SUSPECT_TYPE ? "the largest" : "what accumulates",
 				file, line);

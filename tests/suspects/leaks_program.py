@@ -19,7 +19,8 @@ TRUTH.json gets, per holder, the bytes CPython says it keeps alive (the
 container's sys.getsizeof() and that of everything only it holds) under
 "sizes", and under "sites" where tracemalloc says the container was
 allocated (when tracing: file name and line of the most recent frame, or
-null: a list off a free list keeps the trace of its first use, or none).
+null: a list off a free list keeps the trace of its first use, or none);
+"blobs" counts the bytes objects blob() made.
 """
 import functools
 import gc
@@ -130,7 +131,7 @@ def serve():
     truth["history"] = list_size(history)
     site("history", history)
     with open(sys.argv[2], "w") as f:
-        json.dump({"sizes": truth, "sites": sites}, f)
+        json.dump({"sizes": truth, "sites": sites, "blobs": sum(N.values()) * SCALE}, f)
     sys.stdout.flush()
     os.abort()
     return history

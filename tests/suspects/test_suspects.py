@@ -12,7 +12,8 @@ retained size with the right holder names and CPython's sizes; with both
 cores, the growth suspects are the planted holders, ranked by their
 growth, with CPython's growth; cycles --unreachable and summary's garbage
 count the same objects; run under tracemalloc, the suspects say where each
-accumulation point was allocated. Exit 77 when the interpreter cannot be had.
+accumulation point was allocated, and diff --by site charges the growth
+to the line that made it. Exit 77 when the interpreter cannot be had.
 """
 import json
 import os
@@ -110,19 +111,25 @@ def check_growth(args, t, a, b, truth_a, truth_b):
                % (got[:len(want)], want, [s["holder"] for s in growth]))
 
 
-def check_allocated(args, t, work):
-    d = os.path.join(work, "traced")
+def traced(args, t, work, scale):
+    """A core of the program under tracemalloc, and what CPython said."""
+    d = os.path.join(work, "traced%d" % scale)
     os.makedirs(d)
     truth = os.path.join(d, "truth.json")
     try:
         core = run_to_core(args.interp.argv("-I", "-X", "tracemalloc=1",
-                                            os.path.join(HERE, "leaks_program.py"), "1", truth),
+                                            os.path.join(HERE, "leaks_program.py"),
+                                            str(scale), truth),
                            d, args.interp.environ(), 120)
     except NoCore as e:
         t.fail("no core under tracemalloc (the untraced runs left one): %s" % e)
-        return
+        return None, None
     with open(truth) as f:
-        want = json.load(f)["sites"]
+        return core, json.load(f)
+
+
+def check_allocated(args, t, core, truth):
+    want = truth["sites"]
     rc, out, err = run(args, "suspects", core, "--json")
     if rc != 0:
         t.fail("suspects --json of a traced core exits %d: %s" % (rc, err.strip()))
@@ -137,6 +144,24 @@ def check_allocated(args, t, work):
         t.ok("suspects says where each accumulation point was allocated, as tracemalloc does")
     else:
         t.fail("allocation sites %r, tracemalloc.get_object_traceback says %r" % (got, want))
+
+
+def check_by_site(args, t, a, b, truth_a, truth_b):
+    rc, out, err = run(args, "diff", a, b, "--by", "site", "--json", "-n", "1")
+    if rc != 0:
+        t.fail("diff --by site exits %d: %s" % (rc, err.strip()))
+        return
+    sites = json.loads(out)["sites"]
+    with open(os.path.join(HERE, "leaks_program.py")) as f:
+        line = next(n + 1 for n, text in enumerate(f) if text.startswith("def blob("))
+    # blob()'s one line makes every planted bytes object.
+    rows = [r for r in sites if r["site"].endswith("leaks_program.py:%d" % (line + 1))]
+    want = truth_b["blobs"] - truth_a["blobs"]
+    if len(sites) > 1 and len(rows) == 1 and rows[0]["count_delta"] == want:
+        t.ok("diff --by site: +%d objects allocated in blob(), all rows in JSON despite -n 1"
+             % want)
+    else:
+        t.fail("diff --by site: %r for blob() (want +%d), %d rows" % (rows, want, len(sites)))
 
 
 def check_garbage(args, t, core):
@@ -181,7 +206,11 @@ def main():
         check_suspects(args, t, b, truth_b)
         check_growth(args, t, a, b, truth_a, truth_b)
         check_garbage(args, t, a)
-        check_allocated(args, t, work)
+        ta, truth_ta = traced(args, t, work, 1)
+        tb, truth_tb = traced(args, t, work, 2)
+        if ta and tb:
+            check_allocated(args, t, ta, truth_ta)
+            check_by_site(args, t, ta, tb, truth_ta, truth_tb)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return t.close()
