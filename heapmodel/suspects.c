@@ -33,17 +33,22 @@ static uint64_t retained(const struct ctx *c, uint64_t v)
 	return pyhs_domtree_retained(c->t, v);
 }
 
-static struct pyhs_error *grow(struct pyhs_suspects *s)
+/* A new suspect of kind at the end of s, zeroed but for its kind; NULL
+ * when out of memory. */
+static struct pyhs_suspect *append(struct pyhs_suspects *s, enum pyhs_suspect_kind kind)
 {
-	if (s->n < s->capacity)
-		return NULL;
-	size_t cap = s->capacity ? s->capacity * 2 : 16;
-	struct pyhs_suspect *p = realloc(s->s, cap * sizeof(*p));
-	if (!p)
-		return &pyhs_enomem;
-	s->s = p;
-	s->capacity = cap;
-	return NULL;
+	if (s->n == s->capacity) {
+		size_t cap = s->capacity ? s->capacity * 2 : 16;
+		struct pyhs_suspect *p = realloc(s->s, cap * sizeof(*p));
+		if (!p)
+			return NULL;
+		s->s = p;
+		s->capacity = cap;
+	}
+	struct pyhs_suspect *x = &s->s[s->n++];
+	memset(x, 0, sizeof(*x));
+	x->kind = kind;
+	return x;
 }
 
 /* Follows v down while one child keeps most of what v retains. */
@@ -111,12 +116,9 @@ static uint64_t flow_top(const struct ctx *c, uint64_t v)
 static struct pyhs_error *add(struct ctx *c, struct pyhs_suspects *s,
 			      enum pyhs_suspect_kind kind, uint64_t v, uint64_t limit)
 {
-	struct pyhs_error *err = grow(s);
-	if (err)
-		return err;
-	struct pyhs_suspect *x = &s->s[s->n++];
-	memset(x, 0, sizeof(*x));
-	x->kind = kind;
+	struct pyhs_suspect *x = append(s, kind);
+	if (!x)
+		return &pyhs_enomem;
 	x->obj = (uint32_t)flow_top(c, v);
 	x->type = pyhs_heap_type_of(c->h, x->obj);
 	x->retained = retained(c, x->obj);
@@ -253,11 +255,11 @@ static struct pyhs_error *type_suspects(struct ctx *c, struct pyhs_suspects *s,
 	for (uint32_t ty = 0; ty < nt; ty++) {
 		if (sum[ty] < min || cnt[ty] < 2 || structural(pyhs_heap_type_name(h, ty)))
 			continue;
-		if ((err = grow(s)))
+		struct pyhs_suspect *x = append(s, PYHS_SUSPECT_TYPE);
+		if (!x) {
+			err = &pyhs_enomem;
 			goto out;
-		struct pyhs_suspect *x = &s->s[s->n++];
-		memset(x, 0, sizeof(*x));
-		x->kind = PYHS_SUSPECT_TYPE;
+		}
 		x->obj = UINT32_MAX;
 		x->type = ty;
 		x->retained = sum[ty];
@@ -561,11 +563,11 @@ struct pyhs_error *pyhs_suspects_growth(const struct pyhs_domtree *ta,
 			before = 0;
 		if (pb[j].own <= before)
 			continue;
-		if ((err = grow(s)))
+		struct pyhs_suspect *x = append(s, PYHS_SUSPECT_GROWTH);
+		if (!x) {
+			err = &pyhs_enomem;
 			goto out;
-		struct pyhs_suspect *x = &s->s[s->n++];
-		memset(x, 0, sizeof(*x));
-		x->kind = PYHS_SUSPECT_GROWTH;
+		}
 		x->obj = pb[j].obj;
 		x->type = pyhs_heap_type_of(c.h, x->obj);
 		x->retained = pyhs_domtree_retained(tb, x->obj);
