@@ -29,7 +29,9 @@ static void help(void)
 	       "Options:\n"
 	       "      --unreachable      only garbage: the cycles the cyclic collector would\n"
 	       "                         free if it ran now (refcounts minus the references\n"
-	       "                         among tracked objects, as gc computes it)\n"
+	       "                         among tracked objects, as gc computes it), each\n"
+	       "                         with what only it keeps: the objects summary counts\n"
+	       "                         as garbage\n"
 	       "      --min-size N       only cycles of at least N bytes\n"
 	       "  -n N                   cycles to show in text and dot (default 20; JSON\n"
 	       "                         lists all)\n"
@@ -155,7 +157,8 @@ int verb_cycles(int argc, char **argv)
 	struct pyhs_cycles *c = NULL;
 	struct pyhs_error *err = pyhs_analysis_create(h, &a);
 	if (!err)
-		err = pyhs_analysis_cycles(a, co.unreachable, &c);
+		err = co.unreachable ? pyhs_analysis_garbage(a, &c) :
+				       pyhs_analysis_cycles(a, false, &c);
 	if (err) {
 		pyhs_analysis_destroy(a);
 		pyhs_heap_destroy(h);
@@ -176,7 +179,7 @@ int verb_cycles(int argc, char **argv)
 		pyhs_heap_destroy(h);
 		return report_error(&pyhs_enomem);
 	}
-	uint64_t shown = 0, total = 0, total_bytes = 0;
+	uint64_t shown = 0, total = 0, total_bytes = 0, total_objects = 0;
 	char b1[32], b2[32];
 	if (o.json)
 		fputs("[", stdout);
@@ -193,6 +196,7 @@ int verb_cycles(int argc, char **argv)
 			continue;
 		total++;
 		total_bytes += c->bytes[q];
+		total_objects += c->start[q + 1] - c->start[q];
 		size_t nt = cycle_types(h, c, q, tc, scratch);
 		uint64_t count = c->start[q + 1] - c->start[q];
 		if (o.json) {
@@ -206,7 +210,10 @@ int verb_cycles(int argc, char **argv)
 				pyhs_json_string(stdout, pyhs_heap_type_name(h, tc[i].type));
 				printf(": %" PRIu64, tc[i].count);
 			}
-			printf("}, \"garbage\": %s}", pyhs_analysis_is_garbage(a, c->objects[c->start[q]]) ? "true" : "false");
+			printf("}, \"garbage\": %s", pyhs_analysis_is_garbage(a, c->objects[c->start[q]]) ? "true" : "false");
+			if (c->ncycle)
+				printf(", \"in_cycle\": %" PRIu64, c->ncycle[q]);
+			fputs("}", stdout);
 			continue;
 		}
 		if (shown >= co.n)
@@ -223,6 +230,10 @@ int verb_cycles(int argc, char **argv)
 			       i + 1 < nt && i < 5 ? "," : "");
 		if (nt > 6)
 			printf(" (+%zu more types)", nt - 6);
+		if (c->ncycle && !c->ncycle[q])
+			printf("\n  garbage no cycle reaches");
+		else if (c->ncycle && c->ncycle[q] != count)
+			printf("\n  %" PRIu64 " in the cycle, the rest kept only by it", c->ncycle[q]);
 		printf("\n  e.g. 0x%" PRIx64 "%s\n", pyhs_heap_addr(h, c->objects[c->start[q]]),
 		       pyhs_analysis_is_garbage(a, c->objects[c->start[q]]) ? " (garbage)" : "");
 	}
@@ -231,8 +242,9 @@ int verb_cycles(int argc, char **argv)
 	else if (co.format == FORMAT_DOT)
 		pyhs_dot_end(stdout);
 	else
-		printf("%s%" PRIu64 " %scycle%s, %s\n", shown ? "\n" : "", total,
+		printf("%s%" PRIu64 " %scycle%s, %s objects, %s\n", shown ? "\n" : "", total,
 		       co.unreachable ? "garbage " : "", total == 1 ? "" : "s",
+		       fmt_count(total_objects, b2, sizeof(b2)),
 		       pyhs_format_bytes(total_bytes, b1, sizeof(b1)));
 	free(tc);
 	free(scratch);

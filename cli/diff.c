@@ -9,7 +9,7 @@
 #include "common/containers.h"
 #include "pyheapsnap.h"
 
-enum diff_by { BY_TYPE, BY_PATH, BY_OBJECT };
+enum diff_by { BY_TYPE, BY_PATH, BY_OBJECT, BY_SITE };
 enum { OPT_BY = OPT_VERB_FIRST, OPT_FAIL_IF_GROWTH };
 
 struct diff_options {
@@ -32,10 +32,14 @@ static void help(void)
 	       "      --by path          growth charged to where it is held: the root and\n"
 	       "                         the labels and types down to it, with addresses\n"
 	       "                         masked and indices collapsed\n"
-	       "      --by object        objects new in B, gone from A, and survivors,\n"
-	       "                         matched by address, type and value (both inputs\n"
-	       "                         must come from the same process)\n"
-	       "  -n N                   rows to show (default 20)\n"
+	       "      --by object        objects new in B by type (with the largest and\n"
+	       "                         its holder), gone from A, and survivors, matched\n"
+	       "                         by address, type and value (both inputs must come\n"
+	       "                         from the same process)\n"
+	       "      --by site          count and size deltas per allocation site (the\n"
+	       "                         line tracemalloc saw allocate the object; both\n"
+	       "                         inputs traced: cores or --pid, not snapshots)\n"
+	       "  -n N                   rows to show in text (default 20; JSON has all)\n"
 	       "      --fail-if-growth T exit 1 when the total grows by more than T: a size\n"
 	       "                         (100KB, 2MiB, 1048576) or a percentage of A (5%%);\n"
 	       "                         the report is printed either way\n"
@@ -67,8 +71,10 @@ static int option(void *ctx, int opt, const char *arg)
 			d->by = BY_PATH;
 		else if (!strcmp(arg, "object"))
 			d->by = BY_OBJECT;
+		else if (!strcmp(arg, "site"))
+			d->by = BY_SITE;
 		else
-			return usage_error("diff", "--by takes type, path or object, not '%s'", arg);
+			return usage_error("diff", "--by takes type, path, object or site, not '%s'", arg);
 		return 0;
 	case OPT_FAIL_IF_GROWTH:
 		if (!parse_threshold(arg, d))
@@ -161,7 +167,7 @@ struct totals {
 static int diff_rows(const struct pyhs_heap *a, const struct pyhs_heap *b,
 		     const struct input_options *o, bool by_path,
 		     struct pyhs_retention *ra, struct pyhs_retention *rb,
-		     struct row_vector *rows)
+		     struct pyhs_allocations *const *sites, struct row_vector *rows)
 {
 	struct tally_map m;
 	tally_map_init(&m);
@@ -173,7 +179,8 @@ static int diff_rows(const struct pyhs_heap *a, const struct pyhs_heap *b,
 		for (uint64_t i = 0; i < n && !err; i++) {
 			if (!gen_matches(o, h, i))
 				continue;
-			uint64_t key = by_path ? pyhs_retention_key(r, i) : type_key(h, i);
+			uint64_t key = sites ? site_key(h, sites[side], i) :
+				       by_path ? pyhs_retention_key(r, i) : type_key(h, i);
 			err = tally_add(&m, key, side, pyhs_heap_size(h, i), i);
 		}
 	}
@@ -223,7 +230,7 @@ int growth_by_holder(const struct pyhs_heap *a, const struct pyhs_heap *b,
 	}
 	struct row_vector rows;
 	row_vector_init(&rows);
-	int r = diff_rows(a, b, o, true, ra, rb, &rows);
+	int r = diff_rows(a, b, o, true, ra, rb, NULL, &rows);
 	size_t n = rows.size < max ? rows.size : max;
 	struct pyhs_report_growth *g = r ? NULL : calloc(n ? n : 1, sizeof(*g));
 	if (!r && !g)
@@ -256,6 +263,93 @@ void growth_free(struct pyhs_report_growth *g, size_t n)
 	free(g);
 }
 
+struct new_type {
+	uint32_t type;
+	uint64_t count, bytes;
+	uint64_t example; /* the largest */
+};
+
+static int new_type_bytes_desc(const void *x, const void *y)
+{
+	const struct new_type *a = x, *b = y;
+	if (a->bytes != b->bytes)
+		return a->bytes < b->bytes ? 1 : -1;
+	return a->type < b->type ? -1 : a->type > b->type;
+}
+
+/* diff --by object's new objects, a row per type, largest first, each
+ * with its largest new object and that object's holder; -1 to go on. */
+static int print_new_types(const struct pyhs_heap *b, const struct input_options *o,
+			   const struct diff_options *d, struct new_type *bt, uint32_t nt)
+{
+	struct pyhs_analysis *an = NULL;
+	struct pyhs_holders *hs = NULL;
+	struct pyhs_error *err = pyhs_analysis_create(b, &an);
+	if (!err)
+		err = pyhs_holders_create(b, an, &hs);
+	if (err) {
+		pyhs_analysis_destroy(an);
+		return report_error(err);
+	}
+	uint32_t m = 0;
+	for (uint32_t k = 0; k < nt; k++) {
+		bt[k].type = k;
+		if (bt[k].count)
+			bt[m++] = bt[k];
+	}
+	qsort(bt, m, sizeof(*bt), new_type_bytes_desc);
+	if (o->json)
+		fputs("\"objects\": {\"new\": [", stdout);
+	else
+		printf("new in B, by type:\n%14s %14s  %-24s %s\n", "count", "size", "type",
+		       "largest, and its holder");
+	char preview[96], holder[512], b1[32], b2[32];
+	for (uint32_t q = 0; q < m && (o->json || q < d->n); q++) {
+		const struct new_type *t = &bt[q];
+		const char *tn = pyhs_heap_type_name(b, t->type);
+		pyhs_heap_preview(b, t->example, preview, sizeof(preview));
+		pyhs_holders_name(hs, t->example, holder, sizeof(holder));
+		if (o->json) {
+			fputs(q ? ", {\"type\": " : "{\"type\": ", stdout);
+			pyhs_json_string(stdout, tn);
+			printf(", \"count\": %" PRIu64 ", \"size\": %" PRIu64
+			       ", \"example\": {\"addr\": %" PRIu64 ", \"holder\": ",
+			       t->count, t->bytes, pyhs_heap_addr(b, t->example));
+			pyhs_json_string(stdout, holder);
+			printf(", \"size\": %" PRIu64 ", \"preview\": ", pyhs_heap_size(b, t->example));
+			pyhs_json_string(stdout, preview);
+			fputs("}}", stdout);
+		} else {
+			printf("%14s %14s  %-24s 0x%" PRIx64 " %s  %s\n",
+			       fmt_count(t->count, b1, sizeof(b1)),
+			       pyhs_format_bytes(t->bytes, b2, sizeof(b2)), tn,
+			       pyhs_heap_addr(b, t->example), preview, holder);
+		}
+	}
+	if (!o->json && m > d->n)
+		printf("  ... and %" PRIu64 " more types\n", (uint64_t)(m - d->n));
+	pyhs_holders_destroy(hs);
+	pyhs_analysis_destroy(an);
+	return -1;
+}
+
+/* diff --by site needs both inputs' traces: -1 to go on, else the exit
+ * code after saying which input has none. */
+static int check_traced(char **args, struct pyhs_allocations *const *al)
+{
+	for (int k = 0; k < 2; k++) {
+		if (al[k] && pyhs_allocations_status(al[k]) == PYHS_ALLOCATIONS_OK)
+			continue;
+		log_error("--by site needs tracemalloc's traces, and '%s' has none: %s", args[k],
+			  !al[k] ? "a snapshot keeps no traces" :
+			  pyhs_allocations_status(al[k]) == PYHS_ALLOCATIONS_OFF ?
+			  "tracemalloc was not tracing (run with -X tracemalloc or PYTHONTRACEMALLOC)" :
+			  pyhs_allocations_missing(al[k]));
+		return EXIT_INPUT;
+	}
+	return -1;
+}
+
 static int diff_by_object(const struct pyhs_heap *a, const struct pyhs_heap *b,
 			  const struct input_options *o, const struct diff_options *d)
 {
@@ -271,11 +365,14 @@ static int diff_by_object(const struct pyhs_heap *a, const struct pyhs_heap *b,
 	if (!matched_a)
 		return report_error(&pyhs_enomem);
 	uint64_t new_count = 0, new_bytes = 0, surv = 0, surv_bytes = 0, aged = 0;
-	uint64_t gone = 0, gone_bytes = 0, shown = 0;
-	if (o->json)
-		fputs("\"objects\": {\"new\": [", stdout);
-	else
-		printf("new in B (the first %" PRIu64 ", in object order):\n", d->n);
+	uint64_t gone = 0, gone_bytes = 0;
+	/* New objects by type, each type with its largest new object. */
+	uint32_t nt = pyhs_heap_ntypes(b);
+	struct new_type *bt = calloc(nt ? nt : 1, sizeof(*bt));
+	if (!bt) {
+		free(matched_a);
+		return report_error(&pyhs_enomem);
+	}
 	for (uint64_t i = 0; i < nb; i++) {
 		if (!gen_matches(o, b, i))
 			continue;
@@ -298,21 +395,17 @@ static int diff_by_object(const struct pyhs_heap *a, const struct pyhs_heap *b,
 		}
 		new_count++;
 		new_bytes += pyhs_heap_size(b, i);
-		if (shown++ < d->n) {
-			char preview[96];
-			pyhs_heap_preview(b, i, preview, sizeof(preview));
-			if (o->json) {
-				printf("%s{\"addr\": %" PRIu64 ", \"type\": ", shown > 1 ? ", " : "",
-				       pyhs_heap_addr(b, i));
-				pyhs_json_string(stdout, tb);
-				printf(", \"size\": %" PRIu64 ", \"preview\": ", pyhs_heap_size(b, i));
-				pyhs_json_string(stdout, preview);
-				fputs("}", stdout);
-			} else {
-				printf("  0x%-14" PRIx64 " %-24s %8" PRIu64 " B  %s\n",
-				       pyhs_heap_addr(b, i), tb, pyhs_heap_size(b, i), preview);
-			}
-		}
+		struct new_type *t = &bt[pyhs_heap_type_of(b, i)];
+		if (!t->count || pyhs_heap_size(b, i) > pyhs_heap_size(b, t->example))
+			t->example = i;
+		t->count++;
+		t->bytes += pyhs_heap_size(b, i);
+	}
+	int r = print_new_types(b, o, d, bt, nt);
+	free(bt);
+	if (r >= 0) {
+		free(matched_a);
+		return r;
 	}
 	for (uint64_t j = 0; j < na; j++) {
 		if (matched_a[j] || !gen_matches(o, a, j))
@@ -329,8 +422,6 @@ static int diff_by_object(const struct pyhs_heap *a, const struct pyhs_heap *b,
 		       ", \"aged\": %" PRIu64 "}", new_count, new_bytes, gone, gone_bytes,
 		       surv, surv_bytes, aged);
 	} else {
-		if (new_count > d->n)
-			printf("  ... and %" PRIu64 " more\n", new_count - d->n);
 		printf("\nnew:       %s objects, %s\n", fmt_count(new_count, b1, sizeof(b1)),
 		       pyhs_format_bytes(new_bytes, b2, sizeof(b2)));
 		printf("gone:      %s objects, %s\n", fmt_count(gone, b1, sizeof(b1)),
@@ -358,10 +449,23 @@ int verb_diff(int argc, char **argv)
 	if (r >= 0)
 		return r;
 	struct pyhs_heap *a, *b;
+	struct pyhs_allocations *al[2] = { NULL, NULL };
+	o.want_allocations = d.by == BY_SITE;
 	if ((r = input_open(args[0], &o, &a)))
 		return r;
+	al[0] = o.allocations;
+	o.allocations = NULL;
 	if ((r = input_open(args[1], &o, &b))) {
+		pyhs_allocations_destroy(al[0]);
 		pyhs_heap_destroy(a);
+		return r;
+	}
+	al[1] = o.allocations;
+	if (d.by == BY_SITE && (r = check_traced(args, al)) >= 0) {
+		pyhs_allocations_destroy(al[0]);
+		pyhs_allocations_destroy(al[1]);
+		pyhs_heap_destroy(a);
+		pyhs_heap_destroy(b);
 		return r;
 	}
 	struct totals tot = { 0 };
@@ -395,25 +499,31 @@ int verb_diff(int argc, char **argv)
 		if (r < 0 && o.json)
 			fputs(", ", stdout);
 	} else if (r < 0) {
-		r = diff_rows(a, b, &o, d.by == BY_PATH, ra, rb, &rows);
+		r = diff_rows(a, b, &o, d.by == BY_PATH, ra, rb, d.by == BY_SITE ? al : NULL, &rows);
 		if (!r)
 			r = -1;
 	}
 	if (r < 0) {
 		char name[2200], c1[40], c2[40];
-		const char *section = d.by == BY_PATH ? "paths" : "types";
+		const char *section = d.by == BY_PATH ? "paths" : d.by == BY_SITE ? "sites" : "types";
 		if (d.by != BY_OBJECT) {
 			if (o.json)
 				printf("{\"%s\": [", section);
 			else
-				printf("%14s %14s  %s\n", "count", "size", d.by == BY_PATH ? "held by" : "type");
-			for (size_t k = 0; k < rows.size && k < d.n; k++) {
+				printf("%14s %14s  %s\n", "count", "size", d.by == BY_PATH ? "held by" :
+				       d.by == BY_SITE ? "allocated at" : "type");
+			/* -n limits the text; JSON has every row. */
+			for (size_t k = 0; k < rows.size && (o.json || k < d.n); k++) {
 				const struct row *row = &rows.data[k];
 				row_name(row, a, b, d.by == BY_PATH, ra, rb, name, sizeof(name));
+				if (d.by == BY_SITE)
+					site_name(row->t.example_in_b ? b : a, al[row->t.example_in_b],
+						  row->t.example, name, sizeof(name));
 				int64_t dc = row->t.count_b - row->t.count_a;
 				int64_t db = row->t.bytes_b - row->t.bytes_a;
 				if (o.json) {
-					printf("%s{\"%s\": ", k ? ", " : "", d.by == BY_PATH ? "path" : "type");
+					printf("%s{\"%s\": ", k ? ", " : "", d.by == BY_PATH ? "path" :
+					       d.by == BY_SITE ? "site" : "type");
 					if (d.by == BY_PATH) {
 						char where[1024];
 						pyhs_retention_describe(row->t.example_in_b ? rb : ra,
@@ -473,6 +583,8 @@ int verb_diff(int argc, char **argv)
 	row_vector_deinit(&rows);
 	pyhs_retention_destroy(ra);
 	pyhs_retention_destroy(rb);
+	pyhs_allocations_destroy(al[0]);
+	pyhs_allocations_destroy(al[1]);
 	pyhs_heap_destroy(a);
 	pyhs_heap_destroy(b);
 	return r;

@@ -10,6 +10,7 @@ static const struct verb verbs[] = {
 	{ "export", verb_export, "the heap for other tools: JSON lines, CSV, V8 heap snapshot, flame graphs" },
 	{ "snapshot", verb_snapshot, "save a heap to a compact snapshot file that every verb reads" },
 	{ "gcore", verb_gcore, "write an ELF core of a live process, stopped only while it is copied" },
+	{ "suspects", verb_suspects, "leak suspects: what retains most, where it accumulates, what grew" },
 	{ "top", verb_top, "objects or types ranked by retained or shallow size" },
 	{ "path", verb_path, "how an object is kept alive: the path from a root to it" },
 	{ "show", verb_show, "one object: sizes, refcount, references both ways, dominator, path" },

@@ -287,6 +287,38 @@ int growth_by_holder(const struct pyhs_heap *a, const struct pyhs_heap *b,
 		     struct pyhs_report_growth **ret, size_t *ret_n);
 void growth_free(struct pyhs_report_growth *g, size_t n);
 
+/* An analysed heap as the verbs that name holders need it (suspects.c):
+ * the analysis (given, or made and owned), its dominator tree, holder
+ * names and, when asked for, its leak suspects. */
+struct heap_view {
+	const struct pyhs_heap *heap;
+	struct pyhs_analysis *analysis;
+	bool own_analysis;
+	struct pyhs_domtree *tree;
+	struct pyhs_holders *holders;
+	struct pyhs_suspects *suspects;
+};
+struct pyhs_error *heap_view_create(const struct pyhs_heap *h, struct pyhs_analysis *a,
+				    const struct pyhs_suspect_options *so,
+				    struct heap_view *ret);
+void heap_view_destroy(struct heap_view *v);
+/* Suspects as text or as one JSON object; al: the allocation sites, or
+ * NULL; large_only: C-held objects only when they retain the threshold. */
+void print_suspects_text(const struct heap_view *v, const struct pyhs_suspects *s,
+			 const struct pyhs_allocations *al, bool large_only, FILE *out);
+void print_suspects_json(const struct heap_view *v, const struct pyhs_suspects *s,
+			 const struct pyhs_allocations *al, FILE *out);
+int verb_suspects(int argc, char **argv);
+
+/* Where tracemalloc saw object i's block allocated: the most recent frame
+ * of its trace (sites.c); false when al is NULL or has no trace of it. */
+bool object_site(const struct pyhs_heap *h, const struct pyhs_allocations *al,
+		 uint64_t i, const char **file, uint32_t *line);
+/* A key over that site ("untraced" objects share one), and its words. */
+uint64_t site_key(const struct pyhs_heap *h, const struct pyhs_allocations *al, uint64_t i);
+void site_name(const struct pyhs_heap *h, const struct pyhs_allocations *al, uint64_t i,
+	       char *buf, size_t n);
+
 /* Shared by summary and demo. */
 int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out);
 

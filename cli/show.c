@@ -65,8 +65,13 @@ int verb_show(int argc, char **argv)
 	struct pyhs_analysis *a = NULL;
 	struct pyhs_path *paths = NULL;
 	size_t np = 0;
+	struct pyhs_holders *hs = NULL;
+	char holder[512];
 	struct pyhs_error *err = pyhs_analysis_create(h, &a);
+	if (!err)
+		err = pyhs_holders_create(h, a, &hs);
 	if (!err) {
+		pyhs_holders_name(hs, i, holder, sizeof(holder));
 		err = pyhs_analysis_paths(a, (uint32_t)i, 1, &paths, &np);
 		if (err && err->code == PYHS_ERROR_NOT_FOUND) {
 			pyhs_error_destroy(err);
@@ -74,6 +79,7 @@ int verb_show(int argc, char **argv)
 		}
 	}
 	if (err) {
+		pyhs_holders_destroy(hs);
 		pyhs_analysis_destroy(a);
 		pyhs_allocations_destroy(o.allocations);
 		pyhs_heap_destroy(h);
@@ -97,7 +103,9 @@ int verb_show(int argc, char **argv)
 	/* Referrers: every edge into the object. */
 	uint64_t m = pyhs_heap_nobjects(h), nreferrers = 0;
 	if (o.json) {
-		printf("{\"addr\": %" PRIu64 ", \"type\": ", addr);
+		printf("{\"addr\": %" PRIu64 ", \"holder\": ", addr);
+		pyhs_json_string(stdout, holder);
+		fputs(", \"type\": ", stdout);
 		pyhs_json_string(stdout, tn);
 		printf(", \"size\": %" PRIu64 ", \"size_exact\": %s, \"retained\": %" PRIu64
 		       ", \"refcnt\": %" PRIu64
@@ -165,6 +173,7 @@ int verb_show(int argc, char **argv)
 		fputs("}\n", stdout);
 	} else {
 		printf("0x%" PRIx64 "  %s  %s\n", addr, tn, preview);
+		printf("  held by %s\n", holder);
 		printf("  size %s%s, retained %s, refcount %" PRIu64 "%s, generation %s\n",
 		       pyhs_format_bytes(pyhs_heap_size(h, i), b1, sizeof(b1)),
 		       pyhs_heap_flags(h, i) & PYHS_OBJ_SIZE_INEXACT ?
@@ -233,6 +242,7 @@ int verb_show(int argc, char **argv)
 		}
 	}
 	pyhs_paths_free(paths, np);
+	pyhs_holders_destroy(hs);
 	pyhs_analysis_destroy(a);
 	pyhs_allocations_destroy(o.allocations);
 	pyhs_heap_destroy(h);

@@ -76,20 +76,17 @@ static void top_insert(struct analysis_facts *f, uint64_t i, uint64_t retained)
 }
 
 static struct pyhs_error *analysis_facts(const struct pyhs_heap *h,
+					 const struct pyhs_analysis *a,
 					 struct analysis_facts *ret)
 {
 	struct analysis_facts f = { 0 };
-	struct pyhs_analysis *a;
-	struct pyhs_error *err = pyhs_analysis_create(h, &a);
-	if (err)
-		return err;
+	struct pyhs_error *err;
 	uint64_t n = pyhs_heap_nobjects(h);
 	uint64_t *retained = malloc((n ? n : 1) * sizeof(*retained));
 	f.unexplained = malloc((n ? n : 1) * sizeof(*f.unexplained));
 	if (!retained || !f.unexplained) {
 		free(retained);
 		free(f.unexplained);
-		pyhs_analysis_destroy(a);
 		return &pyhs_enomem;
 	}
 	f.reachable_bytes = pyhs_analysis_reachable_bytes(a);
@@ -98,10 +95,6 @@ static struct pyhs_error *analysis_facts(const struct pyhs_heap *h,
 		/* Top-level retainers: dominated by nothing but the roots. */
 		if (pyhs_analysis_idom(a, i) == PYHS_DOM_ROOT)
 			top_insert(&f, i, retained[i]);
-		if (pyhs_analysis_is_garbage(a, i)) {
-			f.garbage_objects++;
-			f.garbage_bytes += pyhs_heap_size(h, i);
-		}
 		uint64_t u = pyhs_analysis_unexplained(a, i);
 		if (!u)
 			continue;
@@ -116,14 +109,18 @@ static struct pyhs_error *analysis_facts(const struct pyhs_heap *h,
 	}
 	retained_key = retained;
 	qsort(f.unexplained, f.nunexplained, sizeof(*f.unexplained), by_retained);
+	/* The groups cycles --unreachable lists. */
 	struct pyhs_cycles *c;
-	err = pyhs_analysis_cycles(a, true, &c);
+	err = pyhs_analysis_garbage(a, &c);
 	if (!err) {
-		f.garbage_cycles = c->n;
+		for (uint64_t q = 0; q < c->n; q++) {
+			f.garbage_cycles += c->ncycle[q] != 0;
+			f.garbage_bytes += c->bytes[q];
+		}
+		f.garbage_objects = c->start[c->n];
 		pyhs_cycles_free(c);
 	}
 	free(retained);
-	pyhs_analysis_destroy(a);
 	if (err) {
 		free(f.unexplained);
 		return err;
@@ -169,11 +166,20 @@ int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out)
 	}
 	qsort(tt, ntypes, sizeof(*tt), by_bytes);
 	struct analysis_facts af;
-	struct pyhs_error *err = analysis_facts(h, &af);
+	struct heap_view hv;
+	struct pyhs_analysis *an;
+	struct pyhs_error *err = pyhs_analysis_create(h, &an);
+	if (!err && (err = analysis_facts(h, an, &af)))
+		pyhs_analysis_destroy(an);
+	if (!err && (err = heap_view_create(h, an, &(struct pyhs_suspect_options){ 0.10, 10 }, &hv))) {
+		pyhs_analysis_destroy(an);
+		analysis_facts_free(&af);
+	}
 	if (err) {
 		free(tt);
 		return report_error(err);
 	}
+	hv.own_analysis = true;
 	/* asyncio tasks, and the places thousands of them are parked. */
 	struct pyhs_tasks *ts = NULL;
 	struct pyhs_task_group *tg = NULL;
@@ -185,6 +191,7 @@ int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out)
 		pyhs_tasks_destroy(ts);
 		free(tt);
 		analysis_facts_free(&af);
+		heap_view_destroy(&hv);
 		return report_error(err);
 	}
 	for (size_t k = 0; k < ts->n; k++)
@@ -196,6 +203,7 @@ int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out)
 		free(tg);
 		pyhs_tasks_destroy(ts);
 		analysis_facts_free(&af);
+		heap_view_destroy(&hv);
 		return report_error(&pyhs_enomem);
 	}
 	for (uint32_t k = 0; k < ntypes; k++)
@@ -218,6 +226,7 @@ int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out)
 	for (int k = 0; k < PYHS_WARN_NKINDS; k++)
 		nwarn += pyhs_heap_warning_count(h, (enum pyhs_warning_kind)k);
 	uint32_t v = m->hexversion;
+	char holder[512];
 	const char *dbg = m->debug_file[0] ? m->debug_file : NULL;
 
 	if (json) {
@@ -295,14 +304,19 @@ int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out)
 			fprintf(out, ", \"count\": %" PRIu64 ", \"bytes\": %" PRIu64 "}",
 				old[k].count, old[k].bytes);
 		}
-		fprintf(out, "], \"reachable_bytes\": %" PRIu64 ", \"dominators\": [",
+		fputs("], \"suspects\": ", out);
+		print_suspects_json(&hv, hv.suspects, o->allocations, out);
+		fprintf(out, ", \"reachable_bytes\": %" PRIu64 ", \"dominators\": [",
 			af.reachable_bytes);
 		for (size_t k = 0; k < af.ndom; k++) {
 			char preview[128];
 			uint64_t i = af.dom[k];
 			pyhs_heap_preview(h, i, preview, sizeof(preview));
-			fprintf(out, "%s{\"addr\": %" PRIu64 ", \"type\": ", k ? ", " : "",
+			fprintf(out, "%s{\"addr\": %" PRIu64 ", \"holder\": ", k ? ", " : "",
 				pyhs_heap_addr(h, i));
+			pyhs_holders_name(hv.holders, i, holder, sizeof(holder));
+			pyhs_json_string(out, holder);
+			fputs(", \"type\": ", out);
 			pyhs_json_string(out, pyhs_heap_type_name(h, pyhs_heap_type_of(h, i)));
 			fprintf(out, ", \"size\": %" PRIu64 ", \"retained\": %" PRIu64 ", \"preview\": ",
 				pyhs_heap_size(h, i), af.retained[k]);
@@ -355,6 +369,7 @@ int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out)
 		free(tg);
 		pyhs_tasks_destroy(ts);
 		analysis_facts_free(&af);
+		heap_view_destroy(&hv);
 		return EXIT_OK;
 	}
 
@@ -389,6 +404,8 @@ int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out)
 	fprintf(out, "objects:     %s, %s (%s references)\n", fmt_count(nshown, b1, sizeof(b1)),
 		pyhs_format_bytes(total, b2, sizeof(b2)),
 		fmt_count(pyhs_heap_nedges(h), (char[32]){ 0 }, 32));
+	fputc('\n', out);
+	print_suspects_text(&hv, hv.suspects, o->allocations, true, out);
 	fprintf(out, "\ngarbage collector: %s; thresholds %d/%d/%d; counts %d/%d/%d\n",
 		pyhs_heap_gc_enabled(h) ? "enabled" : "disabled",
 		gi[0].threshold, gi[1].threshold, gi[2].threshold,
@@ -416,9 +433,10 @@ int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out)
 		char preview[96];
 		uint64_t i = af.dom[k];
 		pyhs_heap_preview(h, i, preview, sizeof(preview));
-		fprintf(out, "  %14s  0x%-14" PRIx64 " %-24s %s\n",
+		pyhs_holders_name(hv.holders, i, holder, sizeof(holder));
+		fprintf(out, "  %14s  0x%-14" PRIx64 " %-24s %-20.20s %s\n",
 			pyhs_format_bytes(af.retained[k], b1, sizeof(b1)), pyhs_heap_addr(h, i),
-			pyhs_heap_type_name(h, pyhs_heap_type_of(h, i)), preview);
+			pyhs_heap_type_name(h, pyhs_heap_type_of(h, i)), preview, holder);
 	}
 	fprintf(out, "\ngarbage:     %s objects, %s in %s cycle%s the collector would free now\n",
 		fmt_count(af.garbage_objects, b1, sizeof(b1)),
@@ -468,6 +486,7 @@ int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out)
 	free(tg);
 	pyhs_tasks_destroy(ts);
 	analysis_facts_free(&af);
+	heap_view_destroy(&hv);
 	return EXIT_OK;
 }
 
@@ -476,8 +495,10 @@ static void help(void)
 	printf("usage: pyheapsnap summary [OPTIONS] INPUT\n"
 	       "\n"
 	       "Summarises the heap in INPUT (an ELF core file, plain or zstd-compressed):\n"
-	       "process and Python version, threads, object count and bytes, GC\n"
-	       "generations with thresholds and counts, the largest types, warnings.\n"
+	       "process and Python version, threads, object count and bytes, the leak\n"
+	       "suspects (see pyheapsnap suspects --help), GC generations with thresholds\n"
+	       "and counts, the largest types, the largest retainers and their holders,\n"
+	       "garbage, objects only C code holds, warnings.\n"
 	       "\n"
 	       "Options:\n"
 	       INPUT_OPTIONS_HELP
@@ -494,9 +515,11 @@ int verb_summary(int argc, char **argv)
 	if (r >= 0)
 		return r;
 	struct pyhs_heap *h;
+	o.want_allocations = true; /* where the suspects were allocated */
 	if ((r = input_open(args[0], &o, &h)))
 		return r;
 	r = print_summary(h, &o, stdout);
+	pyhs_allocations_destroy(o.allocations);
 	pyhs_heap_destroy(h);
 	return r;
 }

@@ -250,16 +250,30 @@ group_out:
 		}
 		sort_key = key;
 		m = select_top(order, m, t.n);
+		struct pyhs_holders *hs;
+		err = pyhs_holders_create(h, a, &hs);
+		if (err) {
+			free(order);
+			free(key);
+			pyhs_analysis_destroy(a);
+			pyhs_heap_destroy(h);
+			return report_error(err);
+		}
+		char holder[512];
 		if (o.json)
 			fputs("[", stdout);
 		else
-			printf("%-18s %12s %12s  %-24s %s\n", "address", "size", "retained", "type", "preview");
+			printf("%-18s %12s %12s  %-24s %-20s %s\n", "address", "size", "retained", "type",
+			       "preview", "holder");
 		for (uint64_t q = 0; q < m; q++) {
 			uint64_t i = order[q];
 			pyhs_heap_preview(h, i, preview, sizeof(preview));
 			const char *tn = pyhs_heap_type_name(h, pyhs_heap_type_of(h, i));
+			pyhs_holders_name(hs, i, holder, sizeof(holder));
 			if (o.json) {
-				printf("%s{\"addr\": %" PRIu64 ", \"type\": ", q ? ", " : "", pyhs_heap_addr(h, i));
+				printf("%s{\"addr\": %" PRIu64 ", \"holder\": ", q ? ", " : "", pyhs_heap_addr(h, i));
+				pyhs_json_string(stdout, holder);
+				fputs(", \"type\": ", stdout);
 				pyhs_json_string(stdout, tn);
 				printf(", \"size\": %" PRIu64 ", \"retained\": %" PRIu64 ", \"gen\": ",
 				       pyhs_heap_size(h, i), pyhs_analysis_retained(a, i));
@@ -268,14 +282,15 @@ group_out:
 				pyhs_json_string(stdout, preview);
 				fputs("}", stdout);
 			} else {
-				printf("0x%-16" PRIx64 " %12s %12s  %-24s %s\n", pyhs_heap_addr(h, i),
+				printf("0x%-16" PRIx64 " %12s %12s  %-24s %-20.20s %s\n", pyhs_heap_addr(h, i),
 				       pyhs_format_bytes(pyhs_heap_size(h, i), b1, sizeof(b1)),
 				       pyhs_format_bytes(pyhs_analysis_retained(a, i), b2, sizeof(b2)),
-				       tn, preview);
+				       tn, preview, holder);
 			}
 		}
 		if (o.json)
 			fputs("]\n", stdout);
+		pyhs_holders_destroy(hs);
 		free(order);
 		free(key);
 		r = EXIT_OK;

@@ -408,6 +408,7 @@ void pyhs_cycles_free(struct pyhs_cycles *c)
 	free(c->start);
 	free(c->objects);
 	free(c->bytes);
+	free(c->ncycle);
 	free(c);
 }
 

@@ -232,3 +232,8 @@ void pyhs_domtree_name(const struct pyhs_domtree *t, uint64_t v, bool merge,
 	else
 		snprintf(buf, n, "%s %s", held, type);
 }
+
+const struct pyhs_analysis *pyhs_domtree_analysis(const struct pyhs_domtree *t)
+{
+	return t->a;
+}

@@ -343,6 +343,8 @@ uint64_t pyhs_domtree_count(const struct pyhs_domtree *t, uint64_t v);
  * that siblings held alike get one name. */
 void pyhs_domtree_name(const struct pyhs_domtree *t, uint64_t v, bool merge,
 		       char *buf, size_t n);
+/* The analysis the tree was made from. */
+const struct pyhs_analysis *pyhs_domtree_analysis(const struct pyhs_domtree *t);
 
 /* A path from a root to an object: the root (a named root, or the object
  * held by C code it starts at), then edges. */
@@ -368,11 +370,20 @@ struct pyhs_cycles {
 	uint64_t *start;   /* n + 1 offsets into objects */
 	uint32_t *objects;
 	uint64_t *bytes;   /* per cycle */
+	/* pyhs_analysis_garbage: of each group's objects, how many (listed
+	 * first) make the cycle itself; NULL otherwise. */
+	uint64_t *ncycle;
 };
 struct pyhs_error *pyhs_analysis_cycles(const struct pyhs_analysis *a,
 					bool garbage_only,
 					struct pyhs_cycles **ret);
 void pyhs_cycles_free(struct pyhs_cycles *c);
+/* What the cyclic collector would free now (pyhs_analysis_is_garbage),
+ * every object of it once, in groups: each garbage cycle with the garbage
+ * only it keeps, largest first, then one group (ncycle 0) of garbage no
+ * cycle reaches, if any. */
+struct pyhs_error *pyhs_analysis_garbage(const struct pyhs_analysis *a,
+					 struct pyhs_cycles **ret);
 
 /* ---- retention paths, for diffs -------------------------------------- */
 
@@ -393,6 +404,93 @@ uint64_t pyhs_retention_root(const struct pyhs_retention *r, uint64_t i);
  * including i itself). */
 void pyhs_retention_describe(const struct pyhs_retention *r, uint64_t i,
 			     char *buf, size_t n);
+
+/* ---- holders: who keeps an object, in words ------------------------- */
+
+/* One breadth-first tree from the analysis's roots (the interpreter's own
+ * roots first, then what thread frames own, objects held by C code,
+ * borrowed roots): every object's shortest labelled path, read as a
+ * person names the place that keeps it. */
+struct pyhs_holders;
+struct pyhs_error *pyhs_holders_create(const struct pyhs_heap *h,
+				       const struct pyhs_analysis *a,
+				       struct pyhs_holders **ret);
+void pyhs_holders_destroy(struct pyhs_holders *hs);
+/* Whether a root reaches object i. */
+bool pyhs_holders_reached(const struct pyhs_holders *hs, uint64_t i);
+/* Object i's holder, shortened for display: "module __main__ global
+ * CACHE", "thread 0 (MainThread) frame serve local history", "lru_cache
+ * of __main__.render", "class Config attribute _registry", "closure of
+ * HANDLER: held", "thread-local __main__.LOCAL attribute items"; the
+ * steps of a long path past the last named place elided as "...". */
+void pyhs_holders_name(const struct pyhs_holders *hs, uint64_t i, char *buf,
+		       size_t n);
+/* The tree's path to object i (free ret->edges); PYHS_ERROR_NOT_FOUND if
+ * no root reaches it. */
+struct pyhs_error *pyhs_holders_path(const struct pyhs_holders *hs, uint64_t i,
+				     struct pyhs_path *ret);
+
+/* ---- leak suspects ---------------------------------------------------- */
+
+enum pyhs_suspect_kind {
+	PYHS_SUSPECT_OBJECT, /* one object retains a share of the heap */
+	PYHS_SUSPECT_TYPE,   /* a type's instances together do */
+	PYHS_SUSPECT_C_HELD, /* held only by references no object or root explains */
+	PYHS_SUSPECT_GROWTH, /* a holder whose retained size grew (two heaps) */
+};
+
+struct pyhs_suspect {
+	enum pyhs_suspect_kind kind;
+	/* OBJECT, C_HELD, GROWTH: the object (for OBJECT the highest whose
+	 * retained size flows down to the point); TYPE: UINT32_MAX. */
+	uint32_t obj;
+	uint32_t type;          /* obj's type; TYPE: the type */
+	uint64_t retained;      /* by obj; TYPE: by the instances together */
+	uint64_t count;         /* objects obj retains; TYPE: its instances */
+	/* The accumulation point: where the retained size stops flowing into
+	 * one child (TYPE: the object holding most of the instances), or
+	 * UINT32_MAX; and what accumulates there: acc_count of its children
+	 * of type acc_type, retaining acc_bytes; sample, the largest of them
+	 * (UINT32_MAX if none). */
+	uint32_t point;
+	uint64_t point_retained;
+	uint32_t acc_type;
+	uint64_t acc_count, acc_bytes;
+	uint32_t sample;
+	/* GROWTH: what the holder itself retained in the first heap (less
+	 * the large places below it), and how much more it does now. */
+	uint64_t before;
+	int64_t growth;
+};
+
+struct pyhs_suspects {
+	size_t n, capacity;
+	struct pyhs_suspect *s;  /* by kind, then largest first */
+	uint64_t total;          /* bytes the roots reach */
+	uint64_t total_before;   /* growth: in the first heap */
+	uint64_t min;            /* the threshold in bytes */
+	size_t nc_held;          /* C-held objects in all (only max listed) */
+};
+
+struct pyhs_suspect_options {
+	double threshold; /* share of the heap (0.10 when 0) */
+	size_t max;       /* of each kind (10 when 0) */
+};
+
+/* Objects and types retaining at least threshold of the heap, each with
+ * its accumulation point, and the objects held only by C code. */
+struct pyhs_error *pyhs_suspects_find(const struct pyhs_domtree *t,
+				      const struct pyhs_suspect_options *opts,
+				      struct pyhs_suspects **ret);
+/* The holders (named by hsa and hsb) whose own retained size grew most
+ * from heap a to heap b, largest growth first. */
+struct pyhs_error *pyhs_suspects_growth(const struct pyhs_domtree *ta,
+					const struct pyhs_holders *hsa,
+					const struct pyhs_domtree *tb,
+					const struct pyhs_holders *hsb,
+					const struct pyhs_suspect_options *opts,
+					struct pyhs_suspects **ret);
+void pyhs_suspects_destroy(struct pyhs_suspects *s);
 
 /* ---- asyncio tasks ---------------------------------------------------- */
 

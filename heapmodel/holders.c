@@ -1,0 +1,392 @@
+/*
+ * Holder names: who keeps an object alive, in words. One breadth-first
+ * tree from the roots (in the order pyhs_analysis_paths prefers them) gives
+ * every object its shortest labelled path; a name is that path read as a
+ * person would and shortened: "module __main__ global CACHE", "lru_cache
+ * of __main__.render", "class Config attribute _registry", "closure of
+ * HANDLER: held".
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "heap_internal.h"
+
+#define NO_PARENT UINT64_MAX
+#define ROOT_BIT (UINT64_C(1) << 63) /* parent[i] of a root: ROOT_BIT | k */
+/* Steps of a path kept when naming: deeper paths keep their root and
+ * their last steps. */
+#define MAX_STEPS 256
+/* Plain steps shown after the last named place before they are elided. */
+#define MAX_TAIL 3
+
+struct pyhs_holders {
+	const struct pyhs_heap *h;
+	const struct pyhs_analysis *a;
+	uint64_t *parent; /* edge into each object, ROOT_BIT | k, or NO_PARENT */
+};
+
+/* The order roots are tried in: the interpreter's own roots, what thread
+ * frames own, objects held by C code, borrowed roots. */
+static int root_rank(const struct pyhs_heap *h, uint64_t k)
+{
+	if (k >= pyhs_heap_nroots(h))
+		return 2;
+	if (!pyhs_heap_root_holds_ref(h, k))
+		return 3;
+	return strncmp(pyhs_heap_root_label(h, k), "thread ", 7) == 0 ? 1 : 0;
+}
+
+struct pyhs_error *pyhs_holders_create(const struct pyhs_heap *h,
+				       const struct pyhs_analysis *a,
+				       struct pyhs_holders **ret)
+{
+	uint64_t n = pyhs_heap_nobjects(h);
+	struct pyhs_holders *hs = calloc(1, sizeof(*hs));
+	uint32_t *queue = malloc((n ? n : 1) * sizeof(*queue));
+	if (!hs || !queue ||
+	    !(hs->parent = malloc((n ? n : 1) * sizeof(*hs->parent)))) {
+		free(queue);
+		pyhs_holders_destroy(hs);
+		return &pyhs_enomem;
+	}
+	hs->h = h;
+	hs->a = a;
+	for (uint64_t i = 0; i < n; i++)
+		hs->parent[i] = NO_PARENT;
+	uint64_t nr = pyhs_analysis_nroots(a);
+	for (int rank = 0; rank < 4; rank++) {
+		uint64_t head = 0, tail = 0;
+		for (uint64_t k = 0; k < nr; k++) {
+			uint32_t o = pyhs_analysis_root(a, k);
+			if (o >= n || hs->parent[o] != NO_PARENT || root_rank(h, k) != rank)
+				continue;
+			hs->parent[o] = ROOT_BIT | k;
+			queue[tail++] = o;
+		}
+		while (head < tail) {
+			uint32_t v = queue[head++];
+			for (uint64_t e = h->edge_start.data[v]; e < h->edge_start.data[v + 1]; e++) {
+				uint32_t d = h->edge_dst.data[e];
+				if (PYHS_LABEL_KIND(h->edge_label.data[e]) == PYHS_LABEL_WEAK ||
+				    hs->parent[d] != NO_PARENT)
+					continue;
+				hs->parent[d] = e;
+				queue[tail++] = d;
+			}
+		}
+	}
+	free(queue);
+	*ret = hs;
+	return NULL;
+}
+
+void pyhs_holders_destroy(struct pyhs_holders *hs)
+{
+	if (!hs)
+		return;
+	free(hs->parent);
+	free(hs);
+}
+
+bool pyhs_holders_reached(const struct pyhs_holders *hs, uint64_t i)
+{
+	return hs->parent[i] != NO_PARENT;
+}
+
+/* The edges from i's root down to i (at most max, the last ones when the
+ * path is longer: *ret_cut says so); returns how many, and the root's
+ * number in pyhs_analysis_root in *ret_root. */
+static uint64_t path_up(const struct pyhs_holders *hs, uint64_t i, uint64_t *edges,
+			uint64_t max, uint64_t *ret_root, bool *ret_cut)
+{
+	const struct pyhs_heap *h = hs->h;
+	uint64_t ns = 0;
+	bool cut = false;
+	uint64_t v = i;
+	while (!(hs->parent[v] & ROOT_BIT)) {
+		if (ns == max) {
+			cut = true;
+			memmove(edges, edges + 1, (ns - 1) * sizeof(*edges));
+			ns--;
+		}
+		edges[ns++] = hs->parent[v];
+		v = pyhs_heap_edge_source(h, hs->parent[v]);
+	}
+	/* Collected upwards; return them downwards. */
+	for (uint64_t j = 0; j < ns / 2; j++) {
+		uint64_t t = edges[j];
+		edges[j] = edges[ns - 1 - j];
+		edges[ns - 1 - j] = t;
+	}
+	*ret_root = hs->parent[v] & ~ROOT_BIT;
+	*ret_cut = cut;
+	return ns;
+}
+
+struct pyhs_error *pyhs_holders_path(const struct pyhs_holders *hs, uint64_t i,
+				     struct pyhs_path *ret)
+{
+	const struct pyhs_heap *h = hs->h;
+	if (i >= pyhs_heap_nobjects(h) || hs->parent[i] == NO_PARENT)
+		return pyhs_error_create(PYHS_ERROR_NOT_FOUND, "no root reaches object 0x%" PRIx64,
+					 i < pyhs_heap_nobjects(h) ? pyhs_heap_addr(h, i) : 0);
+	uint64_t len = 0;
+	uint64_t v = i;
+	while (!(hs->parent[v] & ROOT_BIT)) {
+		len++;
+		v = pyhs_heap_edge_source(h, hs->parent[v]);
+	}
+	uint64_t *edges = malloc((len ? len : 1) * sizeof(*edges));
+	if (!edges)
+		return &pyhs_enomem;
+	uint64_t k;
+	bool cut;
+	path_up(hs, i, edges, len ? len : 1, &k, &cut);
+	ret->c_held = k >= pyhs_heap_nroots(h);
+	ret->root = ret->c_held ? 0 : k;
+	ret->start = (uint32_t)v;
+	ret->nedges = len;
+	ret->edges = edges;
+	return NULL;
+}
+
+/* ---- naming ---- */
+
+struct namer {
+	char place[512];  /* the last named place, or the root */
+	size_t o;
+	char tail[MAX_TAIL][192]; /* the plain steps after it, a ring */
+	unsigned ntail;   /* plain steps after the place (more than kept: elided) */
+	char subject[128]; /* the last name met: a global, attribute, local */
+	char qual[192];    /* the same qualified: "__main__.render" */
+};
+
+static void put(struct namer *w, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void put(struct namer *w, const char *fmt, ...)
+{
+	size_t n = sizeof(w->place);
+	if (w->o >= n - 1)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int k = vsnprintf(w->place + w->o, n - w->o, fmt, ap);
+	va_end(ap);
+	if (k > 0)
+		w->o += (size_t)k < n - w->o ? (size_t)k : n - w->o - 1;
+}
+
+/* A named place starts the name afresh: what led to it is said by it. */
+static void restart(struct namer *w)
+{
+	w->o = 0;
+	w->place[0] = '\0';
+	w->ntail = 0;
+}
+
+/* Copies src into dst[n], cut short if need be. */
+static void copy(char *dst, size_t n, const char *src)
+{
+	size_t len = strnlen(src, n - 1);
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+static void set_subject(struct namer *w, const char *s, const char *qual)
+{
+	copy(w->subject, sizeof(w->subject), s);
+	copy(w->qual, sizeof(w->qual), qual ? qual : s);
+}
+
+/* A plain step: the last MAX_TAIL are kept, those before them elided. */
+static void plain_step(struct namer *w, const char *text)
+{
+	copy(w->tail[w->ntail % MAX_TAIL], sizeof(w->tail[0]), text);
+	w->ntail++;
+}
+
+static void finish(const struct namer *w, char *buf, size_t n)
+{
+	size_t o = (size_t)snprintf(buf, n, "%s", w->place);
+	if (w->ntail > MAX_TAIL && o < n)
+		o += (size_t)snprintf(buf + o, n - o, " ...");
+	unsigned first = w->ntail > MAX_TAIL ? w->ntail - MAX_TAIL : 0;
+	for (unsigned j = first; j < w->ntail && o < n; j++)
+		o += (size_t)snprintf(buf + o, n - o, " %s", w->tail[j % MAX_TAIL]);
+}
+
+static bool is_str_key(const struct pyhs_heap *h, uint32_t label, const char **ret)
+{
+	if (PYHS_LABEL_KIND(label) != PYHS_LABEL_DICT_VALUE)
+		return false;
+	uint32_t key = PYHS_LABEL_PAYLOAD(label);
+	if (key >= pyhs_heap_nobjects(h) || strcmp(pyhs_heap_type_name(h, pyhs_heap_type_of(h, key)), "str"))
+		return false;
+	const char *v = pyhs_heap_value(h, key);
+	if (!v)
+		return false;
+	*ret = v;
+	return true;
+}
+
+static bool label_is(const struct pyhs_heap *h, uint64_t e, const char *text)
+{
+	char l[160];
+	return pyhs_heap_format_label(h, h->edge_label.data[e], l, sizeof(l)) && !strcmp(l, text);
+}
+
+/* A type's own short name: "Config" for __main__.Config. */
+static const char *short_name(const char *qualified)
+{
+	const char *dot = strrchr(qualified, '.');
+	return dot ? dot + 1 : qualified;
+}
+
+/* The root's words, with a frame's current line left out (a holder is
+ * the same frame whatever line it has reached). */
+static void put_root(struct namer *w, const char *text)
+{
+	for (const char *c = text; *c; c++) {
+		if (*c == ' ' && c[1] == '(') {
+			const char *close = strchr(c, ')');
+			const char *colon = close ? memchr(c, ':', (size_t)(close - c)) : NULL;
+			if (colon && colon[1] >= '0' && colon[1] <= '9') {
+				c = close;
+				continue;
+			}
+		}
+		put(w, "%c", *c);
+	}
+}
+
+void pyhs_holders_name(const struct pyhs_holders *hs, uint64_t i, char *buf, size_t n)
+{
+	const struct pyhs_heap *h = hs->h;
+	if (!n)
+		return;
+	buf[0] = '\0';
+	if (i >= pyhs_heap_nobjects(h) || hs->parent[i] == NO_PARENT) {
+		snprintf(buf, n, "unreachable (garbage, or held by C code no root explains)");
+		return;
+	}
+	uint64_t edges[MAX_STEPS];
+	uint64_t root;
+	bool cut;
+	uint64_t ne = path_up(hs, i, edges, MAX_STEPS, &root, &cut);
+	struct namer w = { .o = 0 };
+	uint64_t k = 0;
+	uint32_t start = pyhs_analysis_root(hs->a, root);
+	if (root >= pyhs_heap_nroots(h)) {
+		put(&w, "held by C code: %s 0x%" PRIx64,
+		    pyhs_heap_type_name(h, pyhs_heap_type_of(h, start)), pyhs_heap_addr(h, start));
+	} else if (cut) {
+		put_root(&w, pyhs_heap_root_label(h, root));
+		put(&w, " ...");
+	} else {
+		char text[512];
+		k = pyhs_heap_describe_root(h, root, edges, ne, text, sizeof(text));
+		put_root(&w, text);
+		const char *g = strstr(text, " global ");
+		if (!strncmp(text, "module ", 7) && g) {
+			char q[192];
+			snprintf(q, sizeof(q), "%.*s.%s", (int)(g - text - 7), text + 7, g + 8);
+			set_subject(&w, g + 8, q);
+		} else if (!strncmp(text, "module ", 7)) {
+			set_subject(&w, text + 7, NULL);
+		}
+	}
+	char l[192];
+	while (k < ne) {
+		uint64_t e = edges[k];
+		uint32_t src = pyhs_heap_edge_source(h, e);
+		uint32_t lab = h->edge_label.data[e];
+		const char *key;
+		const char *src_type = pyhs_heap_type_name(h, pyhs_heap_type_of(h, src));
+		bool dict_step = label_is(h, e, ".__dict__");
+		/* A module's or class's namespace, and an instance's __dict__. */
+		if (dict_step && (pyhs_heap_is_module(h, src) || pyhs_heap_is_type(h, src))) {
+			const char *name = pyhs_heap_value(h, src);
+			bool module = pyhs_heap_is_module(h, src);
+			name = name ? name : "?";
+			restart(&w);
+			if (k + 1 < ne && is_str_key(h, h->edge_label.data[edges[k + 1]], &key)) {
+				char q[192];
+				snprintf(q, sizeof(q), "%s.%s", module ? name : short_name(name), key);
+				put(&w, "%s %s %s %s", module ? "module" : "class",
+				    module ? name : short_name(name), module ? "global" : "attribute", key);
+				set_subject(&w, key, q);
+				k += 2;
+			} else {
+				put(&w, "%s %s %s", module ? "module" : "class",
+				    module ? name : short_name(name), module ? "globals" : "__dict__");
+				k++;
+			}
+			continue;
+		}
+		if (dict_step && k + 1 < ne && is_str_key(h, h->edge_label.data[edges[k + 1]], &key)) {
+			snprintf(l, sizeof(l), ".%s", key);
+			plain_step(&w, l);
+			set_subject(&w, key, NULL);
+			k += 2;
+			continue;
+		}
+		/* A function's closure: .__closure__ [i] .cell_contents (name). */
+		if (label_is(h, e, ".__closure__") && k + 2 < ne &&
+		    pyhs_heap_format_label(h, h->edge_label.data[edges[k + 2]], l, sizeof(l)) &&
+		    !strncmp(l, ".cell_contents (", 16)) {
+			char var[128];
+			snprintf(var, sizeof(var), "%.*s", (int)strcspn(l + 16, ")"), l + 16);
+			char of[128];
+			const char *fn = pyhs_heap_value(h, src);
+			snprintf(of, sizeof(of), "%s", w.subject[0] ? w.subject : fn ? fn : "?");
+			restart(&w);
+			put(&w, "closure of %s: %s", of, var);
+			set_subject(&w, var, NULL);
+			k += 3;
+			continue;
+		}
+		/* functools.lru_cache's dict of results. */
+		if (strstr(src_type, "_lru_cache_wrapper") && label_is(h, e, ".cache")) {
+			char of[192];
+			snprintf(of, sizeof(of), "%s", w.qual[0] ? w.qual : "?");
+			restart(&w);
+			put(&w, "lru_cache of %s", of);
+			k++;
+			continue;
+		}
+		/* threading.local: its per-thread dicts, then the attribute. */
+		if (!strcmp(src_type, "_thread._local")) {
+			char of[192];
+			snprintf(of, sizeof(of), "%s", w.qual[0] ? w.qual : "?");
+			uint64_t j = k;
+			while (j < ne && !is_str_key(h, h->edge_label.data[edges[j]], &key))
+				j++;
+			restart(&w);
+			if (j < ne) {
+				put(&w, "thread-local %s attribute %s", of, key);
+				set_subject(&w, key, NULL);
+				k = j + 1;
+			} else {
+				put(&w, "thread-local %s", of);
+				k = ne;
+			}
+			continue;
+		}
+		if (pyhs_heap_format_label(h, lab, l, sizeof(l))) {
+			plain_step(&w, l);
+			if (is_str_key(h, lab, &key))
+				set_subject(&w, key, NULL);
+			else if (PYHS_LABEL_KIND(lab) == PYHS_LABEL_ATTR && l[0] == '.')
+				set_subject(&w, l + 1, NULL);
+			else if (PYHS_LABEL_KIND(lab) == PYHS_LABEL_LOCAL)
+				set_subject(&w, l + 6, NULL);
+		} else {
+			snprintf(l, sizeof(l), "-> %s",
+				 pyhs_heap_type_name(h, pyhs_heap_type_of(h, h->edge_dst.data[e])));
+			plain_step(&w, l);
+		}
+		k++;
+	}
+	finish(&w, buf, n);
+}
