@@ -53,8 +53,7 @@ bool cache_lookup(const char *path, struct input_options *o,
 	return false;
 }
 
-void cache_store(struct pyhs_cache *c, const struct input_options *o,
-		 const struct pyhs_heap *h, const struct pyhs_target *t)
+bool cache_traced(const struct input_options *o, const struct pyhs_target *t)
 {
 	struct pyhs_allocations *a = o->allocations;
 	struct pyhs_error *err;
@@ -67,7 +66,12 @@ void cache_store(struct pyhs_cache *c, const struct input_options *o,
 	bool traced = !a || pyhs_allocations_ntraces(a) > 0;
 	if (a != o->allocations)
 		pyhs_allocations_destroy(a);
-	err = pyhs_cache_put(c, h, traced, &signals_cancel);
+	return traced;
+}
+
+void cache_store(struct pyhs_cache *c, const struct pyhs_heap *h, bool traced)
+{
+	struct pyhs_error *err = pyhs_cache_put(c, h, traced, &signals_cancel);
 	if (err) {
 		static bool said;
 		if (!said && err->code != PYHS_ERROR_CANCELLED)

@@ -423,11 +423,13 @@ int input_open(const char *path, struct input_options *o,
 		if (err)
 			pyhs_heap_destroy(h);
 	}
+	/* The core is unmapped before the entry is written. */
+	bool traced = !err && cache && cache_traced(o, t);
+	pyhs_target_destroy(t);
 	if (!err && cache)
-		cache_store(cache, o, h, t);
+		cache_store(cache, h, traced);
 	else
 		pyhs_cache_destroy(cache);
-	pyhs_target_destroy(t);
 	if (err) {
 		if (path == PID_INPUT)
 			return report_error(pyhs_error_wrap(err, "cannot read the heap of pid %d", o->pid));

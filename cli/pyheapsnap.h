@@ -173,10 +173,11 @@ int input_open(const char *path, struct input_options *o,
  * *ret_cache the entry to fill (NULL: no cache for this input). */
 bool cache_lookup(const char *path, struct input_options *o,
 		  struct pyhs_cache **ret_cache, struct pyhs_heap **ret);
-/* Stores h, read from t, in the entry and frees it; a cache that cannot be
- * written gets one line on stderr (once) and the verb goes on. */
-void cache_store(struct pyhs_cache *c, const struct input_options *o,
-		 const struct pyhs_heap *h, const struct pyhs_target *t);
+/* Whether the core t held tracemalloc traces (which no entry keeps). */
+bool cache_traced(const struct input_options *o, const struct pyhs_target *t);
+/* Stores h in the entry and frees it; a cache that cannot be written gets
+ * one line on stderr (once) and the verb goes on. */
+void cache_store(struct pyhs_cache *c, const struct pyhs_heap *h, bool traced);
 /* Reads the --pid process: the cancel flag and the signal handlers set
  * up, the room for o->output checked before the stop. Prints the error
  * and returns the exit code, or 0. */

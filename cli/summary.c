@@ -83,6 +83,16 @@ static struct pyhs_error *analysis_facts(const struct pyhs_heap *h,
 	struct pyhs_error *err = pyhs_analysis_create(h, &a);
 	if (err)
 		return err;
+	/* The garbage cycles first: their search's arrays are freed before
+	 * the per-object arrays below are made (a lower peak). */
+	struct pyhs_cycles *c;
+	err = pyhs_analysis_cycles(a, true, &c);
+	if (err) {
+		pyhs_analysis_destroy(a);
+		return err;
+	}
+	f.garbage_cycles = c->n;
+	pyhs_cycles_free(c);
 	uint64_t n = pyhs_heap_nobjects(h);
 	uint64_t *retained = malloc((n ? n : 1) * sizeof(*retained));
 	f.unexplained = malloc((n ? n : 1) * sizeof(*f.unexplained));
@@ -116,18 +126,8 @@ static struct pyhs_error *analysis_facts(const struct pyhs_heap *h,
 	}
 	retained_key = retained;
 	qsort(f.unexplained, f.nunexplained, sizeof(*f.unexplained), by_retained);
-	struct pyhs_cycles *c;
-	err = pyhs_analysis_cycles(a, true, &c);
-	if (!err) {
-		f.garbage_cycles = c->n;
-		pyhs_cycles_free(c);
-	}
 	free(retained);
 	pyhs_analysis_destroy(a);
-	if (err) {
-		free(f.unexplained);
-		return err;
-	}
 	*ret = f;
 	return NULL;
 }
