@@ -410,8 +410,22 @@ enum pyhs_gen pyhs_heap_gen(const struct pyhs_heap *h, uint64_t i)
 }
 unsigned pyhs_heap_flags(const struct pyhs_heap *h, uint64_t i) { return h->flags.data[i]; }
 
-bool pyhs_heap_find(const struct pyhs_heap *h, uint64_t addr, uint64_t *ret)
+bool pyhs_heap_find(const struct pyhs_heap *hc, uint64_t addr, uint64_t *ret)
 {
+	/* One object named on the command line: a scan of the addresses
+	 * costs less than the index built for it; the second find builds
+	 * the index, for callers that look up many. */
+	struct pyhs_heap *h = (struct pyhs_heap *)hc; /* the index is a cache */
+	if (!h->index && !h->index_wanted) {
+		h->index_wanted = true;
+		for (uint64_t i = 0; i < h->addr.size; i++) {
+			if (h->addr.data[i] == addr) {
+				*ret = i;
+				return true;
+			}
+		}
+		return false;
+	}
 	uint32_t i = pyhs_heap_lookup(h, addr);
 	if (i == PYHS_NO_OBJECT)
 		return false;
