@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "containers.h"
 #include "formats.h"
 #include "reader.h"
 
@@ -33,30 +34,16 @@ struct pyhs_cache {
 };
 
 /* The bytes hashed into an entry's name, built up field by field. */
+DEFINE_VECTOR(key_bytes, uint8_t)
 struct key {
-	uint8_t *p;
-	size_t len, cap;
+	struct key_bytes b;
 	bool failed;
 };
 
 static void key_add(struct key *k, const void *src, size_t n)
 {
-	if (k->failed)
-		return;
-	if (k->len + n > k->cap) {
-		size_t cap = k->cap ? k->cap * 2 : 256;
-		while (cap < k->len + n)
-			cap *= 2;
-		uint8_t *p = realloc(k->p, cap);
-		if (!p) {
-			k->failed = true;
-			return;
-		}
-		k->p = p;
-		k->cap = cap;
-	}
-	memcpy(k->p + k->len, src, n);
-	k->len += n;
+	if (!k->failed && !key_bytes_append_n(&k->b, src, n))
+		k->failed = true;
 }
 
 static void key_u64(struct key *k, uint64_t v)
@@ -80,7 +67,7 @@ static void key_time(struct key *k, const struct timespec *ts)
 
 static void key_hex(const struct key *k, char out[HASH_HEX + 1])
 {
-	snprintf(out, HASH_HEX + 1, "%016" PRIx64, pyhs_xxh64(k->p, k->len));
+	snprintf(out, HASH_HEX + 1, "%016" PRIx64, pyhs_xxh64(k->b.data, k->b.size));
 }
 
 static char *default_dir(void)
@@ -145,7 +132,8 @@ struct pyhs_error *pyhs_cache_open(const char *dir, uint64_t max_bytes,
 	}
 	/* The slot: which core (by path as given, which the heap's metadata
 	 * names, and by file), read how, by which build of pyheapsnap. */
-	struct key k = { 0 };
+	struct key k = { .failed = false };
+	key_bytes_init(&k.b);
 	key_u64(&k, CACHE_KEY_VERSION);
 	key_str(&k, core);
 	key_u64(&k, (uint64_t)c->core_st.st_dev);
@@ -172,14 +160,14 @@ struct pyhs_error *pyhs_cache_open(const char *dir, uint64_t max_bytes,
 	key_hex(&k, c->slot);
 	/* The state: the core's contents, by size and times, and the
 	 * snapshot format the entry is written in. */
-	k.len = 0;
+	key_bytes_clear(&k.b);
 	key_u64(&k, PYHS_SNAPSHOT_VERSION);
 	key_u64(&k, (uint64_t)c->core_st.st_size);
 	key_time(&k, &c->core_st.st_mtim);
 	key_time(&k, &c->core_st.st_ctim);
 	key_hex(&k, c->state);
 	bool failed = k.failed;
-	free(k.p);
+	key_bytes_deinit(&k.b);
 	if (failed ||
 	    asprintf(&c->path, "%s/%s-%s" SUFFIX, c->dir, c->slot, c->state) < 0 ||
 	    asprintf(&c->traced_path, "%s/%s-%s" TRACED_SUFFIX, c->dir, c->slot,
@@ -293,6 +281,7 @@ struct entry {
 	uint64_t bytes;
 	struct timespec used;
 };
+DEFINE_VECTOR(entry_vector, struct entry)
 
 static int older_first(const void *a, const void *b)
 {
@@ -313,8 +302,8 @@ static void tidy(const struct pyhs_cache *c, const char *kept)
 	if (!d)
 		return;
 	int dfd = dirfd(d);
-	struct entry *v = NULL;
-	size_t n = 0, cap = 0;
+	struct entry_vector v;
+	entry_vector_init(&v);
 	uint64_t total = 0;
 	struct dirent *de;
 	const char *kept_base = strrchr(kept, '/') + 1;
@@ -328,32 +317,25 @@ static void tidy(const struct pyhs_cache *c, const char *kept)
 			unlinkat(dfd, de->d_name, 0);
 			continue;
 		}
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 64;
-			struct entry *nv = realloc(v, nc * sizeof(*v));
-			if (!nv)
-				break;
-			v = nv;
-			cap = nc;
-		}
-		if (!(v[n].name = strdup(de->d_name)))
+		struct entry e = { .name = strdup(de->d_name), .used = st.st_mtim };
+		e.bytes = (uint64_t)st.st_blocks * 512;
+		if ((uint64_t)st.st_size > e.bytes)
+			e.bytes = (uint64_t)st.st_size;
+		if (!e.name || !entry_vector_append(&v, e)) {
+			free(e.name);
 			break;
-		v[n].bytes = (uint64_t)st.st_blocks * 512;
-		if ((uint64_t)st.st_size > v[n].bytes)
-			v[n].bytes = (uint64_t)st.st_size;
-		v[n].used = st.st_mtim;
-		total += v[n].bytes;
-		n++;
+		}
+		total += e.bytes;
 	}
 	if (total > c->max_bytes) {
-		qsort(v, n, sizeof(*v), older_first);
-		for (size_t i = 0; i < n && total > c->max_bytes; i++)
-			if (unlinkat(dfd, v[i].name, 0) == 0 || errno == ENOENT)
-				total -= v[i].bytes;
+		qsort(v.data, v.size, sizeof(*v.data), older_first);
+		for (size_t i = 0; i < v.size && total > c->max_bytes; i++)
+			if (unlinkat(dfd, v.data[i].name, 0) == 0 || errno == ENOENT)
+				total -= v.data[i].bytes;
 	}
-	for (size_t i = 0; i < n; i++)
-		free(v[i].name);
-	free(v);
+	for (size_t i = 0; i < v.size; i++)
+		free(v.data[i].name);
+	entry_vector_deinit(&v);
 	closedir(d);
 }
 

@@ -38,24 +38,14 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from pyhs_test import clean_env, pyenv_interpreter, run_to_core  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_bench import PROGRAM as HEAP_PROGRAM  # noqa: E402
 
-PROGRAM = r'''
-import gc, os, sys
-gc.disable()
-n = int(sys.argv[1])
-class Item:
-    __slots__ = ("key", "value")
-    def __init__(self, key, value):
-        self.key = key
-        self.value = value
-# about 3 objects per row: tuple, str, int (ints < 257 are shared)
-rows = [(i + 1000, "row-%d" % i) for i in range(n // 4)]
-# about 3 objects per item: Item, str, float
-items = {i: Item("k%d" % i, i * 0.5) for i in range(n // 12)}
-with open("addr", "w") as f:
+# run_bench.py's heap, and the address of its list of rows for `show`.
+PROGRAM = HEAP_PROGRAM.replace("os.abort()", """with open("addr", "w") as f:
     f.write(hex(id(rows)))
-os.abort()
-'''
+os.abort()""")
+assert "addr" in PROGRAM
 
 # drgn's bare walk of the collector's lists: every generation's list (3.12:
 # interp->gc.generations[0..2] and permanent_generation), each object's
