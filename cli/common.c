@@ -114,6 +114,9 @@ int input_option(struct input_options *o, int opt, const char *arg)
 	case OPT_NO_STOP:
 		o->open.no_stop = true;
 		return 1;
+	case OPT_NO_CACHE:
+		o->no_cache = true;
+		return 1;
 	case OPT_JSON:
 		o->json = true;
 		return 1;
@@ -425,10 +428,18 @@ int input_open(const char *path, struct input_options *o,
 		*ret = h;
 		return 0;
 	}
+	struct pyhs_cache *cache;
+	if (cache_lookup(path, o, &cache, ret)) {
+		if (o->progress.on)
+			pyhs_heap_set_progress(*ret, show_progress, &o->progress);
+		return 0;
+	}
 	struct pyhs_target *t;
 	int r = input_open_target(path, o, &t);
-	if (r)
+	if (r) {
+		pyhs_cache_destroy(cache);
 		return r;
+	}
 	char name[32];
 	if (path == PID_INPUT)
 		snprintf(name, sizeof(name), "pid %d", o->pid);
@@ -439,7 +450,13 @@ int input_open(const char *path, struct input_options *o,
 		if (err)
 			pyhs_heap_destroy(h);
 	}
+	/* The core is unmapped before the entry is written. */
+	bool traced = !err && cache && cache_traced(o, t);
 	pyhs_target_destroy(t);
+	if (!err && cache)
+		cache_store(cache, h, traced);
+	else
+		pyhs_cache_destroy(cache);
 	if (err) {
 		if (path == PID_INPUT)
 			return report_error(pyhs_error_wrap(err, "cannot read the heap of pid %d", o->pid));

@@ -40,6 +40,7 @@ struct input_options {
 	bool json;
 	int gen; /* --gen: -1 for all, else enum pyhs_gen */
 	int pid; /* --pid: a live process as the last input, 0 for none */
+	bool no_cache; /* --no-cache: read cores, never the cache (cache.c) */
 	/* Set by input_open: the snapshot file it last read, or NULL if it
 	 * read a core or a process (a heap from a snapshot keeps the input
 	 * and source of what the snapshot was made from). */
@@ -115,7 +116,8 @@ void describe_path(const struct pyhs_heap *h, const struct pyhs_path *p,
 	{ "json", no_argument, NULL, OPT_JSON },                  \
 	{ "gen", required_argument, NULL, OPT_GEN },              \
 	{ "pid", required_argument, NULL, OPT_PID },              \
-	{ "no-stop", no_argument, NULL, OPT_NO_STOP }
+	{ "no-stop", no_argument, NULL, OPT_NO_STOP },            \
+	{ "no-cache", no_argument, NULL, OPT_NO_CACHE }
 
 enum {
 	OPT_SYSROOT = 0x100,
@@ -131,6 +133,7 @@ enum {
 	OPT_GEN,
 	OPT_PID,
 	OPT_NO_STOP,
+	OPT_NO_CACHE,
 	OPT_VERB_FIRST, /* verbs number their own options from here */
 };
 
@@ -154,7 +157,9 @@ enum {
 	"                         bytes of the process's memory, at most\n"  \
 	"                         2000000000)\n"                             \
 	"      --max-core-size SIZE  decompress a zstd core to at most SIZE\n" \
-	"                         (64GiB; 100MB, 2GiB, ...)\n"
+	"                         (64GiB; 100MB, 2GiB, ...)\n"                \
+	"      --no-cache         read the core itself, not the heap the last\n" \
+	"                         verb on it left in the cache, and leave none\n"
 
 /* Handles one shared option; returns 1 if it was one, 0 if not, -1 after
  * printing a usage error. */
@@ -165,6 +170,16 @@ int input_option(struct input_options *o, int opt, const char *arg);
  * on failure, 0 on success. */
 int input_open(const char *path, struct input_options *o,
 	       struct pyhs_heap **ret);
+/* The cache of heaps read from cores (cache.c). cache_lookup: true with
+ * *ret the heap the cache holds for the core at path; else false, with
+ * *ret_cache the entry to fill (NULL: no cache for this input). */
+bool cache_lookup(const char *path, struct input_options *o,
+		  struct pyhs_cache **ret_cache, struct pyhs_heap **ret);
+/* Whether the core t held tracemalloc traces (which no entry keeps). */
+bool cache_traced(const struct input_options *o, const struct pyhs_target *t);
+/* Stores h in the entry and frees it; a cache that cannot be written gets
+ * one line on stderr (once) and the verb goes on. */
+void cache_store(struct pyhs_cache *c, const struct pyhs_heap *h, bool traced);
 /* Reads the --pid process: the cancel flag and the signal handlers set
  * up, the room for o->output checked before the stop. Prints the error
  * and returns the exit code, or 0. */

@@ -81,6 +81,19 @@ static struct pyhs_error *analysis_facts(const struct pyhs_heap *h,
 {
 	struct analysis_facts f = { 0 };
 	struct pyhs_error *err;
+	/* The groups cycles --unreachable lists, first: their search's arrays
+	 * are freed before the per-object arrays below are made (a lower
+	 * peak). */
+	struct pyhs_cycles *c;
+	err = pyhs_analysis_garbage(a, &c);
+	if (err)
+		return err;
+	for (uint64_t q = 0; q < c->n; q++) {
+		f.garbage_cycles += c->ncycle[q] != 0;
+		f.garbage_bytes += c->bytes[q];
+	}
+	f.garbage_objects = c->start[c->n];
+	pyhs_cycles_free(c);
 	uint64_t n = pyhs_heap_nobjects(h);
 	uint64_t *retained = malloc((n ? n : 1) * sizeof(*retained));
 	f.unexplained = malloc((n ? n : 1) * sizeof(*f.unexplained));
@@ -109,22 +122,7 @@ static struct pyhs_error *analysis_facts(const struct pyhs_heap *h,
 	}
 	retained_key = retained;
 	qsort(f.unexplained, f.nunexplained, sizeof(*f.unexplained), by_retained);
-	/* The groups cycles --unreachable lists. */
-	struct pyhs_cycles *c;
-	err = pyhs_analysis_garbage(a, &c);
-	if (!err) {
-		for (uint64_t q = 0; q < c->n; q++) {
-			f.garbage_cycles += c->ncycle[q] != 0;
-			f.garbage_bytes += c->bytes[q];
-		}
-		f.garbage_objects = c->start[c->n];
-		pyhs_cycles_free(c);
-	}
 	free(retained);
-	if (err) {
-		free(f.unexplained);
-		return err;
-	}
 	*ret = f;
 	return NULL;
 }

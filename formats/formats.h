@@ -172,6 +172,44 @@ struct pyhs_error *pyhs_gcore_write(const struct pyhs_target *t,
 struct pyhs_error *pyhs_gcore_write_output(const struct pyhs_target *t,
 					   struct pyhs_output *out);
 
+/* A cache of heaps read from cores (formats/cache.c): the first verb on a
+ * core leaves its heap there as a snapshot, and the next verb on the same
+ * core reads that instead. An entry is named by two hashes: its slot (the
+ * core's path as given, its device and inode, the options that shape its
+ * heap, and this build of pyheapsnap, by its executable's identity) and its
+ * state (the core's size, modification and change times, and
+ * PYHS_SNAPSHOT_VERSION). An entry is trusted only if it reads as a whole
+ * valid snapshot of a core at the same path whose executable, library and
+ * debug file have not changed since it was written; any other is removed.
+ * Entries are written atomically (pyhs_output_create); storing one removes
+ * the other entries of its slot and then the least recently used entries
+ * while the directory holds more than its bound. */
+struct pyhs_cache;
+#define PYHS_CACHE_DEFAULT_MAX (UINT64_C(1) << 30)
+/* The entry of the core at path read with these options, in dir (NULL:
+ * $XDG_CACHE_HOME/pyheapsnap, else $HOME/.cache/pyheapsnap), of at most
+ * max_bytes (0: PYHS_CACHE_DEFAULT_MAX). PYHS_ERROR_OS if the core cannot
+ * be looked at; PYHS_ERROR_INVALID if it is not a regular file or no
+ * directory can be named. Nothing is read or made yet. */
+struct pyhs_error *pyhs_cache_open(const char *dir, uint64_t max_bytes,
+				   const char *core,
+				   const struct pyhs_open_options *open,
+				   const struct pyhs_heap_options *heap,
+				   struct pyhs_cache **ret);
+/* The entry's heap, if one is there to trust (true, *ret set).
+ * need_untraced: only an entry of a core that held no tracemalloc traces
+ * will do (a verb that reads the traces reads a traced core itself). */
+bool pyhs_cache_get(struct pyhs_cache *c, bool need_untraced,
+		    struct pyhs_heap **ret);
+/* Stores h, the heap just read from the core (traced: it held tracemalloc
+ * traces). PYHS_ERROR_OS naming the directory if it cannot be made or
+ * written (read-only, full); PYHS_ERROR_INPUT if the core changed while it
+ * was read (nothing stored); PYHS_ERROR_CANCELLED. */
+struct pyhs_error *pyhs_cache_put(struct pyhs_cache *c, const struct pyhs_heap *h,
+				  bool traced, const volatile sig_atomic_t *cancel);
+const char *pyhs_cache_dir(const struct pyhs_cache *c);
+void pyhs_cache_destroy(struct pyhs_cache *c);
+
 /* XXH64 with seed 0: the checksum snapshot files use. */
 uint64_t pyhs_xxh64(const void *data, size_t len);
 

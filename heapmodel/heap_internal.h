@@ -105,6 +105,7 @@ struct pyhs_heap {
 	/* Address -> object number: open addressing over object numbers. */
 	uint64_t *index;
 	uint64_t index_mask;
+	bool index_wanted; /* pyhs_heap_find was called once without it */
 	struct pyhs_hot_entry {
 		uint64_t addr;
 		uint32_t obj;

@@ -37,6 +37,19 @@ import subprocess
 import sys
 import tempfile
 import time
+import atexit
+
+
+def private_cache():
+    """Gives this test run a cache of heaps read from cores of its own
+    (pyheapsnap's $PYHEAPSNAP_CACHE_DIR), removed at exit: the verbs of one
+    test answer from the entries that test's runs left, never another's."""
+    d = tempfile.mkdtemp(prefix="pyheapsnap-cache-")
+    os.environ["PYHEAPSNAP_CACHE_DIR"] = d
+    atexit.register(shutil.rmtree, d, True)
+
+
+private_cache()
 
 
 def pyenv_root():
