@@ -3,7 +3,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "containers.h"
+#include "common/containers.h"
 #include "pyheapsnap.h"
 
 bool object_site(const struct pyhs_heap *h, const struct pyhs_allocations *al,

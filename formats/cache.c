@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "containers.h"
+#include "common/containers.h"
 #include "formats.h"
 #include "reader.h"
 
