@@ -334,24 +334,29 @@ def check_traced(args, tool, workdir):
     except NoCore as e:
         fail("%s: no core of the traced program: %s" % (name, e))
         return
+    # show and summary name allocation sites (summary's suspects'), so they
+    # read the traced core; top reads no traces and answers from the cache.
     want_show = tool.run("show", core, addr, "--no-cache")
     want_sum = tool.run("summary", core, "--no-cache")
-    tool.run("summary", core)
+    want_top = tool.run("top", core, "--no-cache")
+    tool.run("top", core)
     trace = os.path.join(workdir, "trace")
     got_show = tool.run("show", core, addr, strace=trace)
     show_opened = opened(trace, core)
     got_sum = tool.run("summary", core, strace=trace)
     sum_opened = opened(trace, core)
-    if got_show != want_show or got_sum != want_sum:
-        fail("%s: a traced core: show or summary differ with the cache" % name)
+    got_top = tool.run("top", core, strace=trace)
+    top_opened = opened(trace, core)
+    if got_show != want_show or got_sum != want_sum or got_top != want_top:
+        fail("%s: a traced core: show, summary or top differ with the cache" % name)
     elif b"traceback" not in want_show[1] and b"allocated" not in want_show[1]:
         fail("%s: show of a traced core names no allocation site: %r"
              % (name, want_show[1][-300:]))
-    elif not show_opened or sum_opened:
-        fail("%s: a traced core: show opened the core %s, summary %s (want yes, no)"
-             % (name, show_opened, sum_opened))
+    elif not show_opened or not sum_opened or top_opened:
+        fail("%s: a traced core: show opened the core %s, summary %s, top %s (want yes, yes, no)"
+             % (name, show_opened, sum_opened, top_opened))
     else:
-        ok("%s: show of a traced core reads the core, summary the cache" % name)
+        ok("%s: show and summary of a traced core read the core, top the cache" % name)
 
 
 def main():
