@@ -87,7 +87,7 @@ static void render_root(const struct pyhs_heap *h, const struct pyhs_root_info *
 			char *buf, size_t n)
 {
 	const char *name = str_or(h, ri->name, "?");
-	char th[160], fr[512];
+	char th[320], fr[512];
 	thread_text(h, ri->thread, th, sizeof(th));
 	frame_text(h, ri->frame, fr, sizeof(fr));
 	switch (ri->kind) {
