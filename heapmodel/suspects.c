@@ -51,6 +51,15 @@ static struct pyhs_suspect *append(struct pyhs_suspects *s, enum pyhs_suspect_ki
 	return x;
 }
 
+/* Sorts s's suspects from first on (qsort is not to be given an empty
+ * array's NULL). */
+static void sort_from(struct pyhs_suspects *s, size_t first,
+		      int (*cmp)(const void *, const void *))
+{
+	if (s->n - first > 1)
+		qsort(s->s + first, s->n - first, sizeof(*s->s), cmp);
+}
+
 /* Follows v down while one child keeps most of what v retains. */
 static uint64_t descend(const struct ctx *c, uint64_t v)
 {
@@ -171,14 +180,6 @@ static int by_retained_desc(const void *x, const void *y)
 	return a->obj < b->obj ? -1 : a->obj > b->obj;
 }
 
-/* Sorts the suspects added since first, the largest first (qsort is not
- * given the array of an empty list, which may be NULL). */
-static void sort_retained_from(struct pyhs_suspects *s, size_t first)
-{
-	if (s->n > first)
-		qsort(s->s + first, s->n - first, sizeof(*s->s), by_retained_desc);
-}
-
 /* Types whose instances are the program's structure (its modules',
  * classes' and functions' namespaces and code) rather than its data:
  * together they always retain much, and say nothing about a leak. */
@@ -276,7 +277,7 @@ static struct pyhs_error *type_suspects(struct ctx *c, struct pyhs_suspects *s,
 		x->sample = UINT32_MAX;
 		x->acc_type = ty;
 	}
-	sort_retained_from(s, first);
+	sort_from(s, first, by_retained_desc);
 	if (s->n - first > max)
 		s->n = first + max;
 	/* Where each suspect type's instances gather: the dominator parent
@@ -340,7 +341,7 @@ static struct pyhs_error *c_suspects(struct ctx *c, const struct pyhs_analysis *
 		x->retained = retained(c, o);
 		x->count = pyhs_domtree_count(c->t, o);
 	}
-	sort_retained_from(s, first);
+	sort_from(s, first, by_retained_desc);
 	s->nc_held = s->n - first;
 	if (s->n - first > max)
 		s->n = first + max;
@@ -399,7 +400,7 @@ struct pyhs_error *pyhs_suspects_find(const struct pyhs_domtree *t,
 	size_t first = s->n;
 	if ((err = object_suspects(&c, s, min)))
 		goto out;
-	sort_retained_from(s, first);
+	sort_from(s, first, by_retained_desc);
 	if (s->n - first > max)
 		s->n = first + max;
 	if ((err = type_suspects(&c, s, min, max)))
@@ -512,7 +513,7 @@ static struct pyhs_error *places(const struct pyhs_domtree *t,
 		np++;
 	}
 	free(stack);
-	if (np)
+	if (np > 1)
 		qsort(p, np, sizeof(*p), by_name);
 	*ret = p;
 	*ret_n = np;
@@ -587,8 +588,7 @@ struct pyhs_error *pyhs_suspects_growth(const struct pyhs_domtree *ta,
 		x->point_retained = x->retained;
 		accumulated(&c, x, x->obj, floor);
 	}
-	if (s->n)
-		qsort(s->s, s->n, sizeof(*s->s), by_growth_desc);
+	sort_from(s, 0, by_growth_desc);
 	size_t max = opts->max ? opts->max : 10;
 	if (s->n > max)
 		s->n = max;
