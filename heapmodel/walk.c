@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "croots.h"
 #include "lines.h"
 #include "walk.h"
 
@@ -2318,6 +2319,7 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 	}
 	if (!w.err && !pyhs_u64_vector_append(&h->edge_start, h->edge_dst.size))
 		w.err = &pyhs_enomem;
+	pyhs_croots(h, &w, add_root, &w.err);
 	if (!w.err)
 		w.err = resolve_pending(&w);
 	if (!w.err)

@@ -406,6 +406,20 @@ struct pyhs_thread_registers {
 bool pyhs_target_thread_registers(const struct pyhs_target *t, size_t i,
 				  struct pyhs_thread_registers *ret);
 
+/* The C stack of the i-th thread: its stack pointer, the end of the
+ * mapping that holds it (the stack is [sp, end)), its thread pointer
+ * (fs_base: pthread_self(), what a thread state's thread_id holds) and
+ * its general-purpose registers (r15 ... rdi). false if i is out of range
+ * or its registers or stack mapping are unknown. */
+#define PYHS_STACK_REGISTERS 15
+struct pyhs_thread_stack {
+	int tid;
+	uint64_t sp, end;
+	uint64_t fs_base;
+	uint64_t general[PYHS_STACK_REGISTERS];
+};
+bool pyhs_target_thread_stack(const struct pyhs_target *t, size_t i,
+			      struct pyhs_thread_stack *ret);
 /* The auxiliary vector (/proc/PID/auxv, NT_AUXV): *size bytes of
  * {key, value} pairs of 8 bytes each, or NULL with *size 0. */
 const void *pyhs_target_auxv(const struct pyhs_target *t, size_t *size);
