@@ -2279,6 +2279,7 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 					 "cannot read the interpreter state");
 	walk_gc_lists(&w);
 	walk_roots(&w);
+	pyhs_croots_statics(h, &w, add_root, &w.err);
 	uint64_t v;
 	if (!w.err && hrd_off(h, h->interp, L->interp_sysdict, &v) && v) {
 		uint64_t s = pyhs_dict_get_str(h, v, "version");
