@@ -1,23 +1,27 @@
 /*
  * Roots that C code holds: the references CPython keeps outside objects,
  * which would otherwise look like leaked ones. Each is found by scanning C
- * memory conservatively, once the walk has found every object (a word is a
- * reference only if it is the address of one):
+ * memory conservatively (a word is a reference only if it is the address of
+ * an object):
  *
  *   - the interpreter state and the runtime state (the codec registry, the
  *     atexit callbacks, the warnings filters, the import machinery, 3.12+'s
- *     static types' dicts and subclasses, the interpreter's caches);
+ *     static types' dicts and subclasses, the interpreter's caches), and
+ *     the malloc chunks their words start (3.10's identifiers, the atexit
+ *     callbacks' array);
  *   - each thread state;
  *   - the C statics of every mapped file (.data and .bss: static objects
- *     hold the reference they were made with, and their fields are their
- *     own references; identifiers, small-int and one-character caches, C
- *     modules' globals);
+ *     hold the reference they were made with; identifiers, small-int and
+ *     one-character caches, C modules' globals, a PyModuleDef's m_copy);
  *   - each thread's C stack, from its stack pointer to the end of its stack
  *     mapping, and its registers.
  *
- * Each word of C memory that is an object's address is a root owning one
- * reference, except for objects a root of the walker's names already (but
- * on a C stack).
+ * A word of C memory is a root, owning one reference, only while its object
+ * has references that no object and no other root explains: a C pointer to
+ * an object whose count is accounted for is borrowed or stale, and a root
+ * for it would only lengthen no path. A word in a free list's array (next
+ * to dead objects of its type) is none: the array keeps pointers to
+ * objects taken from it and reused.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -26,15 +30,14 @@
 #include "croots.h"
 
 #define TPFLAGS_HEAPTYPE (UINT64_C(1) << 9)
-/* An anonymous mapping after a file's writable one is its .bss only when
- * it is no larger than this. */
-#define MAX_BSS (UINT64_C(64) << 20)
 #define MAX_OBJECT_ITEMS (UINT64_C(1) << 32)
-#define STATICS_LABEL "C statics of "
 /* The largest malloc chunk a state's word is followed into. */
 #define MAX_CHUNK (UINT64_C(1) << 20)
 /* The first minor version whose free lists keep dead objects' counts. */
 #define FREELISTS_KEEP_COUNT 14
+/* How far back from a word a free list's dead entries are looked for (the
+ * longest free lists have 80 entries). */
+#define FREE_LIST_SLOTS 80
 
 struct range {
 	uint64_t start, end;
@@ -46,12 +49,12 @@ struct croots {
 	struct walker *w;
 	pyhs_add_root_fn *add_root;
 	struct pyhs_error **err;
-	struct pyhs_addr_u32_map rooted;  /* objects the walker's roots name */
 	struct range_vector scanned;      /* C memory scanned already */
-	bool create;                      /* words may make objects */
-	bool objects_only;                /* static objects, not words */
-	bool follow;                      /* into malloc chunks a word names */
 	struct range_vector statics;      /* files' writable data, with .bss */
+	struct pyhs_u64_vector files;     /* their paths (const char *) */
+	bool create;                      /* words make objects, not roots */
+	bool follow;                      /* into malloc chunks a word names */
+	uint64_t *need;                   /* references left unexplained */
 };
 
 static bool plausible_pointer(uint64_t v)
@@ -65,19 +68,6 @@ static void croots_fail(struct croots *c, struct pyhs_error *err)
 		*c->err = err;
 }
 
-/* Marks addr in map; false if it was already. */
-static bool mark(struct croots *c, struct pyhs_addr_u32_map *map, uint64_t addr)
-{
-	bool inserted;
-	uint32_t *slot = pyhs_addr_u32_map_insert(map, addr, &inserted);
-	if (!slot) {
-		croots_fail(c, &pyhs_enomem);
-		return false;
-	}
-	*slot = 0;
-	return inserted;
-}
-
 /* Whether addr is in a file's writable data: a static object there that
  * the walk did not find is none (a table of C pointers looks like one). */
 static bool in_statics(const struct croots *c, uint64_t addr)
@@ -88,34 +78,50 @@ static bool in_statics(const struct croots *c, uint64_t addr)
 	return false;
 }
 
-/* A word that may be a reference: a root named label if it is the address
- * of an object. With c->create (C statics, before the walk decodes
- * objects), one that validates whole is made an object; else only those
- * the walk found count (a stale word of a stack or of a free list may point
- * to a dead object's intact bytes). Each word of C memory owns a
- * reference, but for objects a root of the walker's names (a field of the
- * interpreter state it reads) outside a C stack (whose frames hold
- * references of their own to what Python frames hold). */
-static void root_word(struct croots *c, uint64_t v, const char *label, bool stack)
+/* Whether the word at addr, the address of an object of type type, is an
+ * entry of a free list's array: among the pointers before it, one to a
+ * dead object (a count of 0) of the same type. */
+static bool in_free_list(const struct croots *c, uint64_t addr, uint64_t type)
 {
-	if (!plausible_pointer(v) || *c->err ||
-	    (!stack && pyhs_addr_u32_map_search(&c->rooted, v)))
-		return;
-	if (pyhs_heap_lookup(c->h, v) == PYHS_NO_OBJECT) {
-		struct pyhs_error *err = NULL;
-		if (!c->create || in_statics(c, v) ||
-		    pyhs_heap_add(c->h, v, true, &err) == PYHS_NO_OBJECT) {
-			if (err)
-				croots_fail(c, err);
-			return;
-		}
+	for (uint64_t k = 1; k <= FREE_LIST_SLOTS; k++) {
+		uint64_t v, hdr[2];
+		if (!hrd(c->h, addr - 8 * k, &v) || !plausible_pointer(v))
+			return false;
+		if (pyhs_target_read(c->h->t, v, hdr, sizeof(hdr)) && hdr[0] == 0 &&
+		    hdr[1] == type)
+			return true;
 	}
+	return false;
+}
+
+/* A word at addr holding v, which may be a reference. Finding objects
+ * (c->create: C statics and, up to 3.13, the states, before the walk
+ * decodes objects), one that validates whole is made an object: only C
+ * memory holds it (a stale word of a stack, or of a 3.14+ free list, may
+ * point to a dead object's intact bytes, so those make none). Making roots,
+ * once the walk is over: a root named label if its object has references
+ * nothing explains. */
+static void root_word(struct croots *c, uint64_t addr, uint64_t v, const char *label)
+{
+	if (!plausible_pointer(v) || *c->err)
+		return;
+	struct pyhs_heap *h = c->h;
+	uint32_t j = pyhs_heap_lookup(h, v);
+	if (c->create) {
+		struct pyhs_error *err = NULL;
+		if (j == PYHS_NO_OBJECT && !in_statics(c, v))
+			pyhs_heap_add(h, v, true, &err);
+		if (err)
+			croots_fail(c, err);
+		return;
+	}
+	if (j == PYHS_NO_OBJECT || !c->need[j] ||
+	    (addr && in_free_list(c, addr, h->types.data[h->type.data[j]].addr)))
+		return;
+	c->need[j]--;
 	c->add_root(c->w, v, label, true);
 }
 
-/* The extent of a static object whose header is at addr (a static type, a
- * 3.12+ static str or int, a singleton), or 0 if none is there; *is_type
- * tells a type. */
 static uint64_t static_object_size(struct croots *c, uint64_t addr, bool *is_type)
 {
 	struct pyhs_heap *h = c->h;
@@ -181,8 +187,8 @@ static void scan_chunk(struct croots *c, uint64_t p, const char *label)
 }
 
 /* Scans [start, end) word by word for references, but for what was
- * scanned already; with objects, the static objects in it are stepped
- * over (what they refer to is theirs). */
+ * scanned already; with objects, C memory that may hold static objects
+ * (each holding the reference it was made with). */
 static void scan_range(struct croots *c, uint64_t start, uint64_t end,
 		       const char *label, bool objects)
 {
@@ -209,19 +215,15 @@ static void scan_range(struct croots *c, uint64_t start, uint64_t end,
 			}
 		if (skipped)
 			continue;
+		/* A static object holds the reference it was made with (types
+		 * are the walker's roots); its fields are scanned too: only
+		 * references nothing explains make roots. */
 		bool is_type = false;
-		uint64_t size = objects ? static_object_size(c, a, &is_type) : 0;
-		if (size) {
-			/* The static holds the reference it was made with
-			 * (types are the walker's roots). */
-			if (!is_type && !c->create)
-				root_word(c, a, label, false);
-			a += (size + 7) & ~UINT64_C(7);
-			continue;
-		}
+		if (objects && static_object_size(c, a, &is_type) && !is_type)
+			root_word(c, 0, a, label);
 		uint64_t v;
-		if (!c->objects_only && hrd(c->h, a, &v)) {
-			root_word(c, v, label, !objects);
+		if (hrd(c->h, a, &v)) {
+			root_word(c, a, v, label);
 			if (c->follow)
 				scan_chunk(c, v, label);
 		}
@@ -236,49 +238,30 @@ static const char *base_name(const char *path)
 	return s ? s + 1 : path;
 }
 
-/* Every file's writable mappings, and the anonymous one right after the
- * last of them (its .bss), into c->statics, labels[] their files. */
-static void find_statics(struct croots *c, struct pyhs_u64_vector *labels)
+/* Every mapped file's writable segments (.data and .bss, as its program
+ * headers say) into c->statics, c->files their paths. */
+static void find_statics(struct croots *c)
 {
 	const struct pyhs_target *t = c->h->t;
-	size_t n = pyhs_target_nmappings(t);
-	struct pyhs_target_mapping prev = { 0 };
-	bool prev_data = false;
-	for (size_t i = 0; i < n && !*c->err; i++) {
-		struct pyhs_target_mapping m;
-		if (!pyhs_target_mapping(t, i, &m) || m.end <= m.start)
-			continue;
-		bool writable = m.perms[0] == 'r' && m.perms[1] == 'w';
-		const char *file = NULL;
-		if (writable && m.path[0] == '/')
-			file = m.path;
-		else if (writable && prev_data && !m.path[0] && m.start == prev.end &&
-			 m.end - m.start <= MAX_BSS)
-			file = prev.path;
-		if (file) {
-			struct range r = { m.start, m.end };
+	size_t n = pyhs_target_nfiles(t);
+	for (size_t f = 0; f < n && !*c->err; f++) {
+		struct range r;
+		const char *path;
+		for (size_t i = 0; pyhs_target_file_data(t, f, i, &r.start, &r.end, &path); i++)
 			if (!range_vector_append(&c->statics, r) ||
-			    !pyhs_u64_vector_append(labels, (uint64_t)(uintptr_t)file))
+			    !pyhs_u64_vector_append(&c->files, (uint64_t)(uintptr_t)path))
 				croots_fail(c, &pyhs_enomem);
-		}
-		prev_data = file == m.path;
-		if (prev_data)
-			prev = m;
 	}
 }
 
 static void scan_statics(struct croots *c)
 {
-	struct pyhs_u64_vector files;
-	pyhs_u64_vector_init(&files);
-	find_statics(c, &files);
-	for (size_t k = 0; k < c->statics.size && k < files.size && !*c->err; k++) {
+	for (size_t k = 0; k < c->statics.size && k < c->files.size && !*c->err; k++) {
 		char label[300];
-		const char *file = (const char *)(uintptr_t)files.data[k];
-		snprintf(label, sizeof(label), STATICS_LABEL "%s", base_name(file));
+		const char *file = (const char *)(uintptr_t)c->files.data[k];
+		snprintf(label, sizeof(label), "C statics of %s", base_name(file));
 		scan_range(c, c->statics.data[k].start, c->statics.data[k].end, label, true);
 	}
-	pyhs_u64_vector_deinit(&files);
 }
 
 /* The Python thread whose thread state names the LWP with this thread
@@ -309,7 +292,7 @@ static void scan_stacks(struct croots *c)
 		else
 			snprintf(label, sizeof(label), "thread %zu C stack", k);
 		for (size_t r = 0; r < PYHS_STACK_REGISTERS; r++)
-			root_word(c, s.general[r], label, true);
+			root_word(c, 0, s.general[r], label);
 		scan_range(c, s.sp, s.end, label, false);
 	}
 }
@@ -319,21 +302,18 @@ static void croots_init(struct croots *c, struct pyhs_heap *h, struct walker *w,
 {
 	*c = (struct croots){ .h = h, .w = w, .add_root = add_root, .err = err,
 			      .create = create };
-	pyhs_addr_u32_map_init(&c->rooted);
 	range_vector_init(&c->scanned);
 	range_vector_init(&c->statics);
-	for (uint64_t r = 0; r < h->roots.size && !*err; r++) {
-		const char *label = pyhs_heap_root_label(h, r);
-		if (strncmp(label, STATICS_LABEL, strlen(STATICS_LABEL)) != 0)
-			mark(c, &c->rooted, h->addr.data[h->roots.data[r].obj]);
-	}
+	pyhs_u64_vector_init(&c->files);
+	find_statics(c);
 }
 
 static void croots_deinit(struct croots *c)
 {
-	pyhs_addr_u32_map_deinit(&c->rooted);
 	range_vector_deinit(&c->scanned);
 	range_vector_deinit(&c->statics);
+	pyhs_u64_vector_deinit(&c->files);
+	free(c->need);
 }
 
 /* The interpreter, runtime and thread states: [start, end) of the k-th,
@@ -363,30 +343,56 @@ static bool state_range(const struct pyhs_heap *h, size_t k, uint64_t *start,
 	return true;
 }
 
-void pyhs_croots_statics(struct pyhs_heap *h, struct walker *w, pyhs_add_root_fn *add_root,
-			 struct pyhs_error **err)
+/* The interpreter's, the runtime's and the threads' states. */
+static void scan_states(struct croots *c)
+{
+	uint64_t start, end;
+	char label[64];
+	for (size_t k = 0; state_range(c->h, k, &start, &end, label, sizeof(label)); k++) {
+		struct range r = { start, end };
+		if (c->create && c->h->minor >= FREELISTS_KEEP_COUNT) {
+			/* Scanned, for the statics, but making nothing. */
+			if (end > start && !range_vector_append(&c->scanned, r))
+				croots_fail(c, &pyhs_enomem);
+			continue;
+		}
+		c->follow = true;
+		scan_range(c, start, end, label, true);
+		c->follow = false;
+	}
+}
+
+void pyhs_croots_find(struct pyhs_heap *h, struct walker *w, struct pyhs_error **err)
 {
 	if (*err)
 		return;
 	struct croots c;
-	croots_init(&c, h, w, add_root, err, true);
-	/* 3.14+ keep free lists in the states, of dead objects with their
-	 * count intact: left to pyhs_croots, which makes no object. Before,
-	 * an object on a free list has a count of 0. */
-	uint64_t start, end;
-	char label[64];
-	for (size_t k = 0; state_range(h, k, &start, &end, label, sizeof(label)); k++) {
-		struct range r = { start, end };
-		if (h->minor < FREELISTS_KEEP_COUNT) {
-			c.follow = true;
-			scan_range(&c, start, end, label, true);
-			c.follow = false;
-		}
-		else if (end > start && !range_vector_append(&c.scanned, r))
-			croots_fail(&c, &pyhs_enomem);
-	}
+	croots_init(&c, h, w, NULL, err, true);
+	scan_states(&c);
 	scan_statics(&c);
 	croots_deinit(&c);
+}
+
+/* References to each object that no object and no owning root explain, as
+ * analysis.c reconciles them. */
+static uint64_t *unexplained(const struct pyhs_heap *h)
+{
+	uint64_t n = h->addr.size;
+	uint64_t *found = calloc(n ? n : 1, sizeof(*found));
+	if (!found)
+		return NULL;
+	for (uint64_t e = 0; e < h->edge_dst.size; e++)
+		if (PYHS_LABEL_KIND(h->edge_label.data[e]) != PYHS_LABEL_WEAK)
+			found[h->edge_dst.data[e]]++;
+	for (uint64_t r = 0; r < h->roots.size; r++)
+		if (!(h->roots.data[r].label & PYHS_ROOT_BORROWED))
+			found[h->roots.data[r].obj]++;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t rc = h->refcnt.data[i];
+		found[i] = (h->flags.data[i] & PYHS_OBJ_IMMORTAL) || rc <= found[i] ?
+				   0 : rc - found[i];
+	}
+	return found;
 }
 
 void pyhs_croots(struct pyhs_heap *h, struct walker *w, pyhs_add_root_fn *add_root,
@@ -396,19 +402,13 @@ void pyhs_croots(struct pyhs_heap *h, struct walker *w, pyhs_add_root_fn *add_ro
 		return;
 	struct croots c;
 	croots_init(&c, h, w, add_root, err, false);
-	uint64_t start, end;
-	char label[64];
-	for (size_t k = 0; h->minor >= FREELISTS_KEEP_COUNT &&
-			   state_range(h, k, &start, &end, label, sizeof(label)); k++) {
-		c.follow = true;
-		scan_range(&c, start, end, label, true);
-		c.follow = false;
+	if (!(c.need = unexplained(h))) {
+		croots_fail(&c, &pyhs_enomem);
+		croots_deinit(&c);
+		return;
 	}
-	/* The static objects (pyhs_croots_statics scanned their words) the
-	 * walk found now. */
-	c.objects_only = true;
+	scan_states(&c);
 	scan_statics(&c);
-	c.objects_only = false;
 	scan_stacks(&c);
 	croots_deinit(&c);
 }

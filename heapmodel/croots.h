@@ -11,20 +11,20 @@ struct walker;
 typedef void pyhs_add_root_fn(struct walker *w, uint64_t addr, const char *label,
 			      bool holds_ref);
 
-/* Adds as roots, through add_root, the objects C code holds, scanned
- * conservatively. Each does nothing if *err is set and sets it on failure.
+/* The roots C code holds, scanned for conservatively (see croots.c). Each
+ * does nothing if *err is set and sets it on failure.
  *
- * pyhs_croots_statics, in the root phase (before objects are decoded): the
- * C statics of every mapped file, where a word that is the address of an
- * object that validates whole makes it an object (an untracked dict only
- * a PyModuleDef's m_copy holds, say).
+ * pyhs_croots_find, in the root phase (before objects are decoded), makes
+ * objects of what only C memory holds: a word of the C statics of every
+ * mapped file (and, up to 3.13, of the interpreter's, the runtime's and the
+ * threads' states) that is the address of an object that validates whole
+ * (an untracked dict only a PyModuleDef's m_copy holds, say).
  *
- * pyhs_croots, once the walk has found every object: the interpreter's,
- * the runtime's and each thread's state and each thread's C stack and
- * registers, where only objects found count (stale words point to dead
- * objects there). */
-void pyhs_croots_statics(struct pyhs_heap *h, struct walker *w, pyhs_add_root_fn *add_root,
-			 struct pyhs_error **err);
+ * pyhs_croots, once the walk is over (every reference found), adds roots
+ * through add_root: the words of those states, of the C statics and of each
+ * thread's C stack and registers that are objects' addresses, each owning
+ * one reference, while their objects have references nothing explains. */
+void pyhs_croots_find(struct pyhs_heap *h, struct walker *w, struct pyhs_error **err);
 void pyhs_croots(struct pyhs_heap *h, struct walker *w, pyhs_add_root_fn *add_root,
 		 struct pyhs_error **err);
 

@@ -2279,7 +2279,7 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 					 "cannot read the interpreter state");
 	walk_gc_lists(&w);
 	walk_roots(&w);
-	pyhs_croots_statics(h, &w, add_root, &w.err);
+	pyhs_croots_find(h, &w, &w.err);
 	uint64_t v;
 	if (!w.err && hrd_off(h, h->interp, L->interp_sysdict, &v) && v) {
 		uint64_t s = pyhs_dict_get_str(h, v, "version");
@@ -2320,11 +2320,11 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 	}
 	if (!w.err && !pyhs_u64_vector_append(&h->edge_start, h->edge_dst.size))
 		w.err = &pyhs_enomem;
-	pyhs_croots(h, &w, add_root, &w.err);
 	if (!w.err)
 		w.err = resolve_pending(&w);
 	if (!w.err)
 		w.err = name_cells(&w);
+	pyhs_croots(h, &w, add_root, &w.err);
 	pending_ref_vector_deinit(&w.pending);
 	pending_ref_vector_deinit(&w.pending_roots);
 	if (w.err)

@@ -244,6 +244,13 @@ const char *pyhs_target_debug_file(const struct pyhs_target *t); /* or NULL */
 bool pyhs_target_py_data(const struct pyhs_target *t, size_t i,
 			 uint64_t *start, uint64_t *end);
 
+/* The same for every mapped ELF file: how many there are, and the i-th
+ * writable loadable segment of the file-th (with its path as the target
+ * names it); false when there is no such segment or the file or its load
+ * bias is unknown. */
+size_t pyhs_target_nfiles(const struct pyhs_target *t);
+bool pyhs_target_file_data(const struct pyhs_target *t, size_t file, size_t i,
+			   uint64_t *start, uint64_t *end, const char **path);
 /* ---- pymalloc: CPython's small-object allocator --------------------------
  *
  * Its arenas and pools counted as sys._debugmallocstats() counts them: every
