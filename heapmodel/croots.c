@@ -79,16 +79,16 @@ static bool in_statics(const struct croots *c, uint64_t addr)
 }
 
 /* Whether the word at addr, the address of an object of type type, is an
- * entry of a free list's array: among the pointers before it, one to a
- * dead object (a count of 0) of the same type. */
+ * entry of a free list's array: the pointers before it, to objects of the
+ * same type, reach one to a dead object (a count of 0). */
 static bool in_free_list(const struct croots *c, uint64_t addr, uint64_t type)
 {
 	for (uint64_t k = 1; k <= FREE_LIST_SLOTS; k++) {
 		uint64_t v, hdr[2];
-		if (!hrd(c->h, addr - 8 * k, &v) || !plausible_pointer(v))
+		if (!hrd(c->h, addr - 8 * k, &v) || !plausible_pointer(v) ||
+		    !pyhs_target_read(c->h->t, v, hdr, sizeof(hdr)) || hdr[1] != type)
 			return false;
-		if (pyhs_target_read(c->h->t, v, hdr, sizeof(hdr)) && hdr[0] == 0 &&
-		    hdr[1] == type)
+		if (hdr[0] == 0)
 			return true;
 	}
 	return false;
@@ -174,7 +174,8 @@ static void scan_range(struct croots *c, uint64_t start, uint64_t end,
 static void scan_chunk(struct croots *c, uint64_t p, const char *label)
 {
 	uint64_t size, next;
-	if (!plausible_pointer(p) || pyhs_heap_lookup(c->h, p) != PYHS_NO_OBJECT ||
+	if (!plausible_pointer(p) || in_statics(c, p) ||
+	    pyhs_heap_lookup(c->h, p) != PYHS_NO_OBJECT ||
 	    !hrd(c->h, p - 8, &size) || (size & 2))
 		return;
 	size &= ~UINT64_C(7);

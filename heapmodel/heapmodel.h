@@ -157,6 +157,14 @@ bool pyhs_heap_is_module(const struct pyhs_heap *h, uint64_t i);
 /* Types: type numbers index a table of distinct type objects. */
 uint32_t pyhs_heap_ntypes(const struct pyhs_heap *h);
 const char *pyhs_heap_type_name(const struct pyhs_heap *h, uint32_t type);
+/* The types a --type argument names: those whose qualified name is name,
+ * or if none is, those whose name ends in "." name (an unqualified class
+ * name, "UserCard" for "__main__.UserCard"). ret_match[pyhs_heap_ntypes(h)]
+ * receives 1 for each type of a name not matched before, 2 for the others
+ * (types may share a name), 0 for the rest; returns how many distinct
+ * names matched, the first (in type order) in *ret_first if not NULL. */
+uint64_t pyhs_heap_match_types(const struct pyhs_heap *h, const char *name,
+			       uint8_t *ret_match, const char **ret_first);
 
 /* Roots: named references from outside the object graph. */
 uint64_t pyhs_heap_nroots(const struct pyhs_heap *h);
