@@ -273,6 +273,141 @@ static bool future_value(struct pyhs_heap *h, uint64_t addr, char *buf, size_t n
 	return true;
 }
 
+/* How many str or int attributes an instance's preview shows. */
+#define PREVIEW_ATTRS 3
+/* PyMethodObject's im_func and im_self, the same in 3.8 to 3.15. */
+#define METHOD_IM_FUNC 16
+#define METHOD_IM_SELF 24
+/* numpy's PyArrayObject_fields (nd, dimensions, descr) and PyArray_Descr
+ * (typeobj), the same in numpy 1.x and 2.x. */
+#define NDARRAY_ND 24
+#define NDARRAY_DIMENSIONS 32
+#define NDARRAY_DESCR 56
+#define DESCR_TYPEOBJ 16
+#define NDARRAY_MAX_DIMS 64
+
+/* ", name=repr" for an attribute whose value is exactly a str or an int. */
+static void attr_text(struct pyhs_heap *h, const char *name, uint64_t value,
+		      char *buf, size_t n, unsigned *shown)
+{
+	uint32_t j = pyhs_heap_lookup(h, value);
+	if (*shown >= PREVIEW_ATTRS || j == PYHS_NO_OBJECT)
+		return;
+	const struct pyhs_type_info *vt = &h->types.data[h->type.data[j]];
+	char v[96], esc[100];
+	size_t o = strlen(buf);
+	if (vt->kind == K_STR && !strcmp(vt->name, "str") && pyhs_read_str(h, value, v, sizeof(v))) {
+		escape_into(v, esc, sizeof(esc));
+		snprintf(buf + o, n - o, "%s%s='%s'", *shown ? ", " : "", name, esc);
+	} else if (vt->kind == K_INT && !strcmp(vt->name, "int") && read_int(h, value, v, sizeof(v))) {
+		snprintf(buf + o, n - o, "%s%s=%s", *shown ? ", " : "", name, v);
+	} else {
+		return;
+	}
+	(*shown)++;
+}
+
+struct attrs_ctx {
+	struct pyhs_heap *h;
+	char *buf;
+	size_t n;
+	unsigned shown;
+};
+
+static bool attrs_cb(void *arg, uint64_t key, uint64_t value, uint64_t i)
+{
+	(void)i;
+	struct attrs_ctx *c = arg;
+	char name[64];
+	if (pyhs_read_str(c->h, key, name, sizeof(name)))
+		attr_text(c->h, name, value, c->buf, c->n, &c->shown);
+	return c->shown < PREVIEW_ATTRS;
+}
+
+/* An instance of a class defined in Python: "module.Class(a='x', b=2)",
+ * its first str and int attributes in their order (inline values, then
+ * its __dict__). */
+static bool instance_value(struct pyhs_heap *h, uint64_t i, const struct pyhs_type_info *ti,
+			   char *buf, size_t n)
+{
+	struct attrs_ctx c = { h, buf, n, 0 };
+	snprintf(buf, n, "%s(", ti->name);
+	char name[64];
+	for (uint64_t e = h->edge_start.data[i]; e < h->edge_start.data[i + 1] &&
+						 c.shown < PREVIEW_ATTRS; e++) {
+		uint32_t lab = h->edge_label.data[e];
+		uint64_t dst = h->addr.data[h->edge_dst.data[e]];
+		if (PYHS_LABEL_KIND(lab) == PYHS_LABEL_ATTR &&
+		    pyhs_read_str(h, h->addr.data[PYHS_LABEL_PAYLOAD(lab)], name, sizeof(name)))
+			attr_text(h, name, dst, buf, n, &c.shown);
+		else if (PYHS_LABEL_KIND(lab) == PYHS_LABEL_FIELD &&
+			 !strcmp(pyhs_heap_string(h, PYHS_LABEL_PAYLOAD(lab)), ".__dict__"))
+			pyhs_dict_foreach(h, dst, attrs_cb, &c, NULL);
+	}
+	size_t o = strlen(buf);
+	snprintf(buf + o, n - o, ")");
+	return true;
+}
+
+/* A bound method: "Class.method of module.Class" (its function's qualname,
+ * the type of what it is bound to). */
+static bool method_value(struct pyhs_heap *h, uint64_t addr, char *buf, size_t n)
+{
+	uint64_t func, self, q, tp;
+	char name[128];
+	if (!hrd(h, addr + METHOD_IM_FUNC, &func) || !hrd(h, addr + METHOD_IM_SELF, &self) ||
+	    !hrd_off(h, func, h->L->func_qualname, &q) || !pyhs_read_str(h, q, name, sizeof(name)) ||
+	    !hrd(h, self + 8, &tp))
+		return false;
+	uint32_t *t = pyhs_addr_u32_map_search(&h->type_by_addr, tp);
+	snprintf(buf, n, "%s of %s", name, t && h->types.data[*t].name ? h->types.data[*t].name : "?");
+	return true;
+}
+
+/* A numpy array: "shape=(3, 4) dtype=float64" (the dtype by its scalar
+ * type's name). */
+static bool ndarray_value(struct pyhs_heap *h, uint64_t addr, char *buf, size_t n)
+{
+	int32_t nd;
+	uint64_t dims, descr, typeobj, np;
+	char tname[96] = "?";
+	if (!pyhs_target_read(h->t, addr + NDARRAY_ND, &nd, 4) || nd < 0 ||
+	    nd > NDARRAY_MAX_DIMS || !hrd(h, addr + NDARRAY_DIMENSIONS, &dims) ||
+	    !hrd(h, addr + NDARRAY_DESCR, &descr))
+		return false;
+	if (hrd(h, descr + DESCR_TYPEOBJ, &typeobj) && hrd_off(h, typeobj, h->L->type_tp_name, &np))
+		pyhs_read_cstr(h, np, tname, sizeof(tname));
+	const char *dot = strrchr(tname, '.');
+	size_t o = (size_t)snprintf(buf, n, "shape=(");
+	for (int32_t d = 0; d < nd && o < n; d++) {
+		int64_t len;
+		if (!pyhs_target_read(h->t, dims + 8 * (uint64_t)d, &len, 8))
+			return false;
+		o += (size_t)snprintf(buf + o, n - o, "%s%" PRId64, d ? ", " : "", len);
+	}
+	if (o < n)
+		snprintf(buf + o, n - o, "%s) dtype=%s", nd == 1 ? "," : "", dot ? dot + 1 : tname);
+	return true;
+}
+
+/* A Task's "QUALNAME STATE" (its coroutine's qualname), a Future's
+ * state. */
+static bool task_value(struct pyhs_heap *h, uint64_t addr, bool task, char *buf, size_t n)
+{
+	char state[16], name[128];
+	if (!future_value(h, addr, state, sizeof(state)))
+		return false;
+	const struct pyhs_asyncio_layout *A = pyhs_heap_asyncio_layout(h);
+	uint64_t coro, q;
+	if (task && A && A->task_coro >= 0 && hrd(h, addr + (uint64_t)A->task_coro, &coro) &&
+	    coro && hrd_off(h, coro, h->L->gen_gi_qualname, &q) &&
+	    pyhs_read_str(h, q, name, sizeof(name)))
+		snprintf(buf, n, "%s %s", name, state);
+	else
+		snprintf(buf, n, "%s", state);
+	return true;
+}
+
 /* The value text of object i while the target is still there. */
 static bool object_value(struct pyhs_heap *h, uint64_t i, char *buf, size_t n)
 {
@@ -332,8 +467,16 @@ static bool object_value(struct pyhs_heap *h, uint64_t i, char *buf, size_t n)
 		return gen_value(h, addr, buf, n);
 	case K_FUTURE:
 	case K_TASK:
-		return future_value(h, addr, buf, n);
+		return task_value(h, addr, ti->kind == K_TASK, buf, n);
+	case K_OBJECT:
+		if (ti->heap)
+			return instance_value(h, i, ti, buf, n);
+		return false;
 	default:
+		if (!strcmp(ti->name, "method"))
+			return method_value(h, addr, buf, n);
+		if (!strcmp(ti->name, "numpy.ndarray"))
+			return ndarray_value(h, addr, buf, n);
 		return false;
 	}
 }
