@@ -273,6 +273,7 @@ static bool future_value(struct pyhs_heap *h, uint64_t addr, char *buf, size_t n
 	return true;
 }
 
+#define TPFLAGS_INLINE_VALUES (UINT64_C(1) << 2)
 /* How many str or int attributes an instance's preview shows. */
 #define PREVIEW_ATTRS 3
 /* PyMethodObject's im_func and im_self, the same in 3.8 to 3.15. */
@@ -324,25 +325,64 @@ static bool attrs_cb(void *arg, uint64_t key, uint64_t value, uint64_t i)
 	return c->shown < PREVIEW_ATTRS;
 }
 
+/* 3.13+ inline values (a _PyDictValues after the object's fixed part:
+ * capacity, size, embedded, valid, then the values, then the order they
+ * were set in, as indices into the class's shared keys), in that order;
+ * false if the object has none valid. */
+static bool inline_values(struct pyhs_heap *h, uint64_t i, const struct pyhs_type_info *ti,
+			  struct attrs_ctx *c)
+{
+	const struct pyhs_layout *L = h->L;
+	uint64_t values = h->addr.data[i] + (uint64_t)ti->basicsize, keys;
+	uint8_t head[4], log2_index;
+	if (h->minor < 13 || !(ti->flags & TPFLAGS_INLINE_VALUES) ||
+	    !pyhs_target_read(h->t, values, head, sizeof(head)) || !head[3] ||
+	    head[1] > head[0] || !hrd_off(h, ti->addr, L->heaptype_ht_cached_keys, &keys) ||
+	    !keys || !pyhs_target_read(h->t, keys + (uint64_t)L->dictkeys_dk_log2_index_bytes,
+				       &log2_index, 1) || log2_index > 43)
+		return false;
+	uint64_t entries = keys + (uint64_t)L->dictkeys_dk_indices + (UINT64_C(1) << log2_index);
+	for (uint8_t k = 0; k < head[1] && c->shown < PREVIEW_ATTRS; k++) {
+		uint8_t ix;
+		uint64_t key, value;
+		if (!pyhs_target_read(h->t, values + 8 + 8 * (uint64_t)head[0] + k, &ix, 1) ||
+		    ix >= head[0] || !hrd(h, entries + 16 * (uint64_t)ix, &key) ||
+		    !hrd(h, values + 8 + 8 * (uint64_t)ix, &value))
+			break;
+		if (key && value)
+			attrs_cb(c, key, value, k);
+	}
+	return true;
+}
+
 /* An instance of a class defined in Python: "module.Class(a='x', b=2)",
- * its first str and int attributes in their order (inline values, then
- * its __dict__). */
+ * its first str and int attributes (in its __dict__'s order, else in its
+ * inline values' order). */
 static bool instance_value(struct pyhs_heap *h, uint64_t i, const struct pyhs_type_info *ti,
 			   char *buf, size_t n)
 {
 	struct attrs_ctx c = { h, buf, n, 0 };
 	snprintf(buf, n, "%s(", ti->name);
 	char name[64];
-	for (uint64_t e = h->edge_start.data[i]; e < h->edge_start.data[i + 1] &&
-						 c.shown < PREVIEW_ATTRS; e++) {
+	uint64_t start = h->edge_start.data[i], end = h->edge_start.data[i + 1];
+	uint64_t dict = 0;
+	for (uint64_t e = start; e < end && !dict; e++) {
 		uint32_t lab = h->edge_label.data[e];
-		uint64_t dst = h->addr.data[h->edge_dst.data[e]];
+		if (PYHS_LABEL_KIND(lab) == PYHS_LABEL_FIELD &&
+		    !strcmp(pyhs_heap_string(h, PYHS_LABEL_PAYLOAD(lab)), ".__dict__"))
+			dict = h->addr.data[h->edge_dst.data[e]];
+	}
+	/* A __dict__ has the attributes in the order they were set; 3.13+
+	 * inline values keep that order in an array of their own. */
+	if (inline_values(h, i, ti, &c))
+		dict = 1;
+	else if (dict)
+		pyhs_dict_foreach(h, dict, attrs_cb, &c, NULL);
+	for (uint64_t e = start; e < end && !dict && c.shown < PREVIEW_ATTRS; e++) {
+		uint32_t lab = h->edge_label.data[e];
 		if (PYHS_LABEL_KIND(lab) == PYHS_LABEL_ATTR &&
 		    pyhs_read_str(h, h->addr.data[PYHS_LABEL_PAYLOAD(lab)], name, sizeof(name)))
-			attr_text(h, name, dst, buf, n, &c.shown);
-		else if (PYHS_LABEL_KIND(lab) == PYHS_LABEL_FIELD &&
-			 !strcmp(pyhs_heap_string(h, PYHS_LABEL_PAYLOAD(lab)), ".__dict__"))
-			pyhs_dict_foreach(h, dst, attrs_cb, &c, NULL);
+			attr_text(h, name, h->addr.data[h->edge_dst.data[e]], buf, n, &c.shown);
 	}
 	size_t o = strlen(buf);
 	snprintf(buf + o, n - o, ")");

@@ -14,7 +14,9 @@ Runs two programs under the interpreter, each aborting into a core:
      objects, with no more than MAX_UNEXPLAINED others; the list sorted()
      is sorting when the key function aborts, which only the C stack holds
      (and its bound sort method, which the C stack holds too), is held by a
-     root "thread 0 ... C stack" and is not unexplained.
+     root "thread 0 ... C stack" and is not unexplained; `top --type
+     Orphan` (an unqualified class name) lists the planted __main__.Orphan
+     and says that name matched.
 
 Prints "ok: ..." or "FAIL: ..." per check (with the counts), then a verdict.
 Exit status 0, 1 if a check failed, 77 if the interpreter cannot be had or
@@ -128,6 +130,29 @@ def check_program(args, core, truth):
              % (args.label, len(stack_held)))
 
 
+def check_type_match(args, core, truth):
+    """top --type Orphan (unqualified) finds the planted __main__.Orphan
+    and says which qualified name it matched."""
+    out = subprocess.run([args.tool, "top", "--json", "--type", "Orphan", core] + args.tool_args,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    try:
+        rows = json.loads(out.stdout.decode())
+    except ValueError:
+        fail("%s: top --type Orphan: exit %d: %s" % (args.label, out.returncode,
+                                                    out.stderr.decode(errors="replace").strip()))
+        return
+    addrs = [r["addr"] for r in rows]
+    names = {r["type"] for r in rows}
+    said = out.stderr.decode(errors="replace")
+    if truth["orphans"]["instance"] in addrs and names == {"__main__.Orphan"} and \
+            "matched __main__.Orphan" in said:
+        ok("%s: top --type Orphan finds __main__.Orphan (%s)" % (args.label, said.strip()))
+    else:
+        fail("%s: top --type Orphan: rows %s of types %s, stderr %r; expected %#x of "
+             "__main__.Orphan and 'matched __main__.Orphan'"
+             % (args.label, addrs, sorted(names), said, truth["orphans"]["instance"]))
+
+
 def main():
     args = parse_runner_args(__doc__.splitlines()[0])
     if not args.interp.path:
@@ -152,7 +177,9 @@ def main():
                     check_bare(args, core)
                 else:
                     with open(truth_path) as f:
-                        check_program(args, core, json.load(f))
+                        truth = json.load(f)
+                    check_program(args, core, truth)
+                    check_type_match(args, core, truth)
             except (RuntimeError, ValueError, KeyError, subprocess.TimeoutExpired) as e:
                 fail("%s %s: %s" % (args.label, name, e))
             os.unlink(core)
