@@ -374,28 +374,6 @@ void pyhs_croots_find(struct pyhs_heap *h, struct walker *w, struct pyhs_error *
 	croots_deinit(&c);
 }
 
-/* References to each object that no object and no owning root explain, as
- * analysis.c reconciles them. */
-static uint64_t *unexplained(const struct pyhs_heap *h)
-{
-	uint64_t n = h->addr.size;
-	uint64_t *found = calloc(n ? n : 1, sizeof(*found));
-	if (!found)
-		return NULL;
-	for (uint64_t e = 0; e < h->edge_dst.size; e++)
-		if (PYHS_LABEL_KIND(h->edge_label.data[e]) != PYHS_LABEL_WEAK)
-			found[h->edge_dst.data[e]]++;
-	for (uint64_t r = 0; r < h->roots.size; r++)
-		if (!(h->roots.data[r].label & PYHS_ROOT_BORROWED))
-			found[h->roots.data[r].obj]++;
-	for (uint64_t i = 0; i < n; i++) {
-		uint64_t rc = h->refcnt.data[i];
-		found[i] = (h->flags.data[i] & PYHS_OBJ_IMMORTAL) || rc <= found[i] ?
-				   0 : rc - found[i];
-	}
-	return found;
-}
-
 void pyhs_croots(struct pyhs_heap *h, struct walker *w, pyhs_add_root_fn *add_root,
 		 struct pyhs_error **err)
 {
@@ -403,7 +381,7 @@ void pyhs_croots(struct pyhs_heap *h, struct walker *w, pyhs_add_root_fn *add_ro
 		return;
 	struct croots c;
 	croots_init(&c, h, w, add_root, err, false);
-	if (!(c.need = unexplained(h))) {
+	if (!(c.need = pyhs_unexplained_refs(h))) {
 		croots_fail(&c, &pyhs_enomem);
 		croots_deinit(&c);
 		return;
