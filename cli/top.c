@@ -30,7 +30,9 @@ static void help(void)
 	       "                         --group type)\n"
 	       "      --group type       one row per type: count, size, retained size\n"
 	       "  -n N                   rows to show (default 20)\n"
-	       "      --type T           only objects of type T (e.g. dict, __main__.Leaky)\n"
+	       "      --type T           only objects of type T (e.g. dict, __main__.Leaky;\n"
+	       "                         an unqualified class name, Leaky, matches the\n"
+	       "                         qualified names that end in it, said on stderr)\n"
 	       INPUT_OPTIONS_HELP
 	       "  -h, --help             show this help\n");
 }
@@ -98,6 +100,31 @@ static uint64_t select_top(uint64_t *order, uint64_t m, uint64_t n)
 		order[pos] = v;
 	}
 	return k;
+}
+
+/* Which types --type T selects; says on stderr what an unqualified name
+ * matched ("UserCard" for "__main__.UserCard"), or that several or no
+ * names did. */
+static void note_type_match(const char *name, const struct pyhs_heap *h, uint8_t *wanted)
+{
+	const char *first;
+	uint64_t names = pyhs_heap_match_types(h, name, wanted, &first);
+	if (names == 0) {
+		fprintf(stderr, "top: no type is named '%s'\n", name);
+		return;
+	}
+	if (strcmp(first, name) == 0)
+		return;
+	if (names == 1) {
+		fprintf(stderr, "top: --type %s matched %s\n", name, first);
+		return;
+	}
+	fprintf(stderr, "top: --type %s matched %" PRIu64 " types:", name, names);
+	uint32_t nt = pyhs_heap_ntypes(h);
+	for (uint32_t k = 0; k < nt; k++)
+		if (wanted[k] == 1)
+			fprintf(stderr, " %s", pyhs_heap_type_name(h, k));
+	fputc('\n', stderr);
 }
 
 /* Retained size of each type's instances taken together: an instance
@@ -179,6 +206,14 @@ int verb_top(int argc, char **argv)
 	uint64_t n = pyhs_heap_nobjects(h);
 	uint32_t nt = pyhs_heap_ntypes(h);
 	char b1[32], b2[32], b3[32], preview[128];
+	uint8_t *wanted = t.type ? calloc(nt + 1, 1) : NULL;
+	if (t.type && !wanted) {
+		pyhs_analysis_destroy(a);
+		pyhs_heap_destroy(h);
+		return report_error(&pyhs_enomem);
+	}
+	if (t.type)
+		note_type_match(t.type, h, wanted);
 	if (t.group_type) {
 		uint64_t *count = calloc(nt + 1, sizeof(*count));
 		uint64_t *bytes = calloc(nt + 1, sizeof(*bytes));
@@ -198,7 +233,7 @@ int verb_top(int argc, char **argv)
 		}
 		uint64_t m = 0;
 		for (uint32_t k = 0; k < nt; k++)
-			if (count[k] && (!t.type || !strcmp(t.type, pyhs_heap_type_name(h, k))))
+			if (count[k] && (!wanted || wanted[k]))
 				order[m++] = k;
 		sort_key = t.by == BY_RETAINED ? retained : t.by == BY_SHALLOW ? bytes : count;
 		qsort(order, m, sizeof(*order), key_desc);
@@ -245,7 +280,7 @@ group_out:
 			key[i] = t.by == BY_RETAINED ? pyhs_analysis_retained(a, i) :
 						       pyhs_heap_size(h, i);
 			if (gen_matches(&o, h, i) &&
-			    (!t.type || !strcmp(t.type, pyhs_heap_type_name(h, pyhs_heap_type_of(h, i)))))
+			    (!wanted || wanted[pyhs_heap_type_of(h, i)]))
 				order[m++] = i;
 		}
 		sort_key = key;
@@ -295,6 +330,7 @@ group_out:
 		free(key);
 		r = EXIT_OK;
 	}
+	free(wanted);
 	pyhs_analysis_destroy(a);
 	pyhs_heap_destroy(h);
 	return r;

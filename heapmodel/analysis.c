@@ -33,14 +33,12 @@ static bool is_weak(const struct pyhs_heap *h, uint64_t e)
 	return PYHS_LABEL_KIND(h->edge_label.data[e]) == PYHS_LABEL_WEAK;
 }
 
-/* refcnt minus references found, for every object. */
-static struct pyhs_error *reconcile(struct pyhs_analysis *a)
+uint64_t *pyhs_unexplained_refs(const struct pyhs_heap *h)
 {
-	const struct pyhs_heap *h = a->h;
 	uint64_t n = h->addr.size;
 	uint64_t *found = calloc(n ? n : 1, sizeof(*found));
 	if (!found)
-		return &pyhs_enomem;
+		return NULL;
 	for (uint64_t e = 0; e < h->edge_dst.size; e++)
 		if (!is_weak(h, e))
 			found[h->edge_dst.data[e]]++;
@@ -52,8 +50,14 @@ static struct pyhs_error *reconcile(struct pyhs_analysis *a)
 		found[i] = (h->flags.data[i] & PYHS_OBJ_IMMORTAL) || rc <= found[i] ?
 				   0 : rc - found[i];
 	}
-	a->unexplained = found;
-	return NULL;
+	return found;
+}
+
+/* refcnt minus references found, for every object. */
+static struct pyhs_error *reconcile(struct pyhs_analysis *a)
+{
+	a->unexplained = pyhs_unexplained_refs(a->h);
+	return a->unexplained ? NULL : &pyhs_enomem;
 }
 
 /* Garbage as gc.collect() would find it: among tracked objects (not the

@@ -172,6 +172,10 @@ void pyhs_heap_warn(struct pyhs_heap *h, enum pyhs_warning_kind kind,
 uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 		       struct pyhs_error **err);
 uint32_t pyhs_heap_lookup(const struct pyhs_heap *h, uint64_t addr);
+/* For every object, its refcount minus the references found to it (edges
+ * but weak ones, roots that own theirs), 0 for immortal ones; a calloc'd
+ * array, NULL if out of memory (analysis.c). */
+uint64_t *pyhs_unexplained_refs(const struct pyhs_heap *h);
 /* The object edge e leaves from (a binary search over edge_start). */
 uint32_t pyhs_heap_edge_source(const struct pyhs_heap *h, uint64_t e);
 

@@ -166,6 +166,14 @@ bool pyhs_heap_is_module(const struct pyhs_heap *h, uint64_t i);
 /* Types: type numbers index a table of distinct type objects. */
 uint32_t pyhs_heap_ntypes(const struct pyhs_heap *h);
 const char *pyhs_heap_type_name(const struct pyhs_heap *h, uint32_t type);
+/* The types a --type argument names: those whose qualified name is name,
+ * or if none is, those whose name ends in "." name (an unqualified class
+ * name, "UserCard" for "__main__.UserCard"). ret_match[pyhs_heap_ntypes(h)]
+ * receives 1 for each type of a name not matched before, 2 for the others
+ * (types may share a name), 0 for the rest; returns how many distinct
+ * names matched, the first (in type order) in *ret_first if not NULL. */
+uint64_t pyhs_heap_match_types(const struct pyhs_heap *h, const char *name,
+			       uint8_t *ret_match, const char **ret_first);
 
 /* Roots: references from outside the object graph, as data. */
 /* Snapshots store these numbers (formats/FORMAT.md): never renumber. */
@@ -189,6 +197,10 @@ enum pyhs_root_kind {
 	PYHS_ROOT_INTERP_HOLDER = 15, /* a C holder of the interpreter or runtime
 				       * (codec registry, atexit callbacks, ...);
 				       * name: what it is */
+	PYHS_ROOT_THREAD_STATE = 16,  /* a word of a thread's state */
+	PYHS_ROOT_C_STATICS = 17,     /* a word of a file's C statics (.data,
+				       * .bss) or a static object in them;
+				       * name: the file */
 	PYHS_ROOT_NKINDS,
 };
 /* "sys.modules", "frame_local", ...: the kind's name in JSON. */

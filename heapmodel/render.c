@@ -27,6 +27,8 @@ static const char *const root_kind_names[PYHS_ROOT_NKINDS] = {
 	[PYHS_ROOT_MODULE_DEF] = "module_definition",
 	[PYHS_ROOT_C_STACK] = "c_stack",
 	[PYHS_ROOT_INTERP_HOLDER] = "interpreter_holder",
+	[PYHS_ROOT_THREAD_STATE] = "thread_state",
+	[PYHS_ROOT_C_STATICS] = "c_statics",
 };
 
 const char *pyhs_root_kind_name(enum pyhs_root_kind kind)
@@ -130,7 +132,14 @@ static void render_root(const struct pyhs_heap *h, const struct pyhs_root_info *
 		snprintf(buf, n, "module %s definition", name);
 		break;
 	case PYHS_ROOT_C_STACK:
-		snprintf(buf, n, "C stack of %s", th);
+		/* A thread with no Python thread state is named by its LWP. */
+		snprintf(buf, n, "C stack of %s", ri->thread == PYHS_NO_THREAD ? name : th);
+		break;
+	case PYHS_ROOT_THREAD_STATE:
+		snprintf(buf, n, "%s state", th);
+		break;
+	case PYHS_ROOT_C_STATICS:
+		snprintf(buf, n, "C statics of %s", name);
 		break;
 	case PYHS_ROOT_INTERP_HOLDER:
 	case PYHS_ROOT_OTHER:

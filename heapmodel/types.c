@@ -302,3 +302,38 @@ struct pyhs_error *pyhs_types_name_all(struct pyhs_heap *h)
 	}
 	return NULL;
 }
+
+/* Whether qualified type name full is name, or ends in "." name. */
+static bool name_matches(const char *full, const char *name, bool exact)
+{
+	if (exact)
+		return strcmp(full, name) == 0;
+	size_t lf = strlen(full), ln = strlen(name);
+	return lf > ln && full[lf - ln - 1] == '.' && strcmp(full + lf - ln, name) == 0;
+}
+
+uint64_t pyhs_heap_match_types(const struct pyhs_heap *h, const char *name,
+			       uint8_t *ret_match, const char **ret_first)
+{
+	uint32_t nt = pyhs_heap_ntypes(h);
+	bool exact = false;
+	for (uint32_t k = 0; k < nt && !exact; k++)
+		exact = strcmp(pyhs_heap_type_name(h, k), name) == 0;
+	/* Distinct names (several types may share one). */
+	uint64_t names = 0;
+	const char *first = NULL;
+	for (uint32_t k = 0; k < nt; k++) {
+		const char *full = pyhs_heap_type_name(h, k);
+		ret_match[k] = name_matches(full, name, exact);
+		if (!ret_match[k])
+			continue;
+		for (uint32_t j = 0; j < k && ret_match[k] == 1; j++)
+			if (ret_match[j] && strcmp(pyhs_heap_type_name(h, j), full) == 0)
+				ret_match[k] = 2;
+		if (ret_match[k] == 1 && !names++)
+			first = full;
+	}
+	if (ret_first)
+		*ret_first = first;
+	return names;
+}

@@ -273,6 +273,181 @@ static bool future_value(struct pyhs_heap *h, uint64_t addr, char *buf, size_t n
 	return true;
 }
 
+#define TPFLAGS_INLINE_VALUES (UINT64_C(1) << 2)
+/* How many str or int attributes an instance's preview shows. */
+#define PREVIEW_ATTRS 3
+/* PyMethodObject's im_func and im_self, the same in 3.8 to 3.15. */
+#define METHOD_IM_FUNC 16
+#define METHOD_IM_SELF 24
+/* numpy's PyArrayObject_fields (nd, dimensions, descr) and PyArray_Descr
+ * (typeobj), the same in numpy 1.x and 2.x. */
+#define NDARRAY_ND 24
+#define NDARRAY_DIMENSIONS 32
+#define NDARRAY_DESCR 56
+#define DESCR_TYPEOBJ 16
+#define NDARRAY_MAX_DIMS 64
+
+/* ", name=repr" for an attribute whose value is exactly a str or an int. */
+static void attr_text(struct pyhs_heap *h, const char *name, uint64_t value,
+		      char *buf, size_t n, unsigned *shown)
+{
+	uint32_t j = pyhs_heap_lookup(h, value);
+	if (*shown >= PREVIEW_ATTRS || j == PYHS_NO_OBJECT)
+		return;
+	const struct pyhs_type_info *vt = &h->types.data[h->type.data[j]];
+	char v[96], esc[100];
+	size_t o = strlen(buf);
+	if (vt->kind == K_STR && !strcmp(vt->name, "str") && pyhs_read_str(h, value, v, sizeof(v))) {
+		escape_into(v, esc, sizeof(esc));
+		snprintf(buf + o, n - o, "%s%s='%s'", *shown ? ", " : "", name, esc);
+	} else if (vt->kind == K_INT && !strcmp(vt->name, "int") && read_int(h, value, v, sizeof(v))) {
+		snprintf(buf + o, n - o, "%s%s=%s", *shown ? ", " : "", name, v);
+	} else {
+		return;
+	}
+	(*shown)++;
+}
+
+struct attrs_ctx {
+	struct pyhs_heap *h;
+	char *buf;
+	size_t n;
+	unsigned shown;
+};
+
+static bool attrs_cb(void *arg, uint64_t key, uint64_t value, uint64_t i)
+{
+	(void)i;
+	struct attrs_ctx *c = arg;
+	char name[64];
+	if (pyhs_read_str(c->h, key, name, sizeof(name)))
+		attr_text(c->h, name, value, c->buf, c->n, &c->shown);
+	return c->shown < PREVIEW_ATTRS;
+}
+
+/* 3.13+ inline values (a _PyDictValues after the object's fixed part:
+ * capacity, size, embedded, valid, then the values, then the order they
+ * were set in, as indices into the class's shared keys), in that order;
+ * false if the object has none valid. */
+static bool inline_values(struct pyhs_heap *h, uint64_t i, const struct pyhs_type_info *ti,
+			  struct attrs_ctx *c)
+{
+	const struct pyhs_layout *L = h->L;
+	uint64_t values = h->addr.data[i] + (uint64_t)ti->basicsize, keys;
+	uint8_t head[4], log2_index;
+	if (h->minor < 13 || !(ti->flags & TPFLAGS_INLINE_VALUES) ||
+	    !pyhs_target_read(h->t, values, head, sizeof(head)) || !head[3] ||
+	    head[1] > head[0] || !hrd_off(h, ti->addr, L->heaptype_ht_cached_keys, &keys) ||
+	    !keys || !pyhs_target_read(h->t, keys + (uint64_t)L->dictkeys_dk_log2_index_bytes,
+				       &log2_index, 1) || log2_index > 43)
+		return false;
+	uint64_t entries = keys + (uint64_t)L->dictkeys_dk_indices + (UINT64_C(1) << log2_index);
+	for (uint8_t k = 0; k < head[1] && c->shown < PREVIEW_ATTRS; k++) {
+		uint8_t ix;
+		uint64_t key, value;
+		if (!pyhs_target_read(h->t, values + 8 + 8 * (uint64_t)head[0] + k, &ix, 1) ||
+		    ix >= head[0] || !hrd(h, entries + 16 * (uint64_t)ix, &key) ||
+		    !hrd(h, values + 8 + 8 * (uint64_t)ix, &value))
+			break;
+		if (key && value)
+			attrs_cb(c, key, value, k);
+	}
+	return true;
+}
+
+/* An instance of a class defined in Python: "module.Class(a='x', b=2)",
+ * its first str and int attributes (in its __dict__'s order, else in its
+ * inline values' order). */
+static bool instance_value(struct pyhs_heap *h, uint64_t i, const struct pyhs_type_info *ti,
+			   char *buf, size_t n)
+{
+	struct attrs_ctx c = { h, buf, n, 0 };
+	snprintf(buf, n, "%s(", ti->name);
+	char name[64];
+	uint64_t start = h->edge_start.data[i], end = h->edge_start.data[i + 1];
+	uint64_t dict = 0;
+	for (uint64_t e = start; e < end && !dict; e++) {
+		uint32_t lab = h->edge_label.data[e];
+		if (PYHS_LABEL_KIND(lab) == PYHS_LABEL_FIELD &&
+		    !strcmp(pyhs_heap_string(h, PYHS_LABEL_PAYLOAD(lab)), ".__dict__"))
+			dict = h->addr.data[h->edge_dst.data[e]];
+	}
+	/* A __dict__ has the attributes in the order they were set; 3.13+
+	 * inline values keep that order in an array of their own. */
+	if (inline_values(h, i, ti, &c))
+		dict = 1;
+	else if (dict)
+		pyhs_dict_foreach(h, dict, attrs_cb, &c, NULL);
+	for (uint64_t e = start; e < end && !dict && c.shown < PREVIEW_ATTRS; e++) {
+		uint32_t lab = h->edge_label.data[e];
+		if (PYHS_LABEL_KIND(lab) == PYHS_LABEL_ATTR &&
+		    pyhs_read_str(h, h->addr.data[PYHS_LABEL_PAYLOAD(lab)], name, sizeof(name)))
+			attr_text(h, name, h->addr.data[h->edge_dst.data[e]], buf, n, &c.shown);
+	}
+	size_t o = strlen(buf);
+	snprintf(buf + o, n - o, ")");
+	return true;
+}
+
+/* A bound method: "Class.method of module.Class" (its function's qualname,
+ * the type of what it is bound to). */
+static bool method_value(struct pyhs_heap *h, uint64_t addr, char *buf, size_t n)
+{
+	uint64_t func, self, q, tp;
+	char name[128];
+	if (!hrd(h, addr + METHOD_IM_FUNC, &func) || !hrd(h, addr + METHOD_IM_SELF, &self) ||
+	    !hrd_off(h, func, h->L->func_qualname, &q) || !pyhs_read_str(h, q, name, sizeof(name)) ||
+	    !hrd(h, self + 8, &tp))
+		return false;
+	uint32_t *t = pyhs_addr_u32_map_search(&h->type_by_addr, tp);
+	snprintf(buf, n, "%s of %s", name, t && h->types.data[*t].name ? h->types.data[*t].name : "?");
+	return true;
+}
+
+/* A numpy array: "shape=(3, 4) dtype=float64" (the dtype by its scalar
+ * type's name). */
+static bool ndarray_value(struct pyhs_heap *h, uint64_t addr, char *buf, size_t n)
+{
+	int32_t nd;
+	uint64_t dims, descr, typeobj, np;
+	char tname[96] = "?";
+	if (!pyhs_target_read(h->t, addr + NDARRAY_ND, &nd, 4) || nd < 0 ||
+	    nd > NDARRAY_MAX_DIMS || !hrd(h, addr + NDARRAY_DIMENSIONS, &dims) ||
+	    !hrd(h, addr + NDARRAY_DESCR, &descr))
+		return false;
+	if (hrd(h, descr + DESCR_TYPEOBJ, &typeobj) && hrd_off(h, typeobj, h->L->type_tp_name, &np))
+		pyhs_read_cstr(h, np, tname, sizeof(tname));
+	const char *dot = strrchr(tname, '.');
+	size_t o = (size_t)snprintf(buf, n, "shape=(");
+	for (int32_t d = 0; d < nd && o < n; d++) {
+		int64_t len;
+		if (!pyhs_target_read(h->t, dims + 8 * (uint64_t)d, &len, 8))
+			return false;
+		o += (size_t)snprintf(buf + o, n - o, "%s%" PRId64, d ? ", " : "", len);
+	}
+	if (o < n)
+		snprintf(buf + o, n - o, "%s) dtype=%s", nd == 1 ? "," : "", dot ? dot + 1 : tname);
+	return true;
+}
+
+/* A Task's "QUALNAME STATE" (its coroutine's qualname), a Future's
+ * state. */
+static bool task_value(struct pyhs_heap *h, uint64_t addr, bool task, char *buf, size_t n)
+{
+	char state[16], name[128];
+	if (!future_value(h, addr, state, sizeof(state)))
+		return false;
+	const struct pyhs_asyncio_layout *A = pyhs_heap_asyncio_layout(h);
+	uint64_t coro, q;
+	if (task && A && A->task_coro >= 0 && hrd(h, addr + (uint64_t)A->task_coro, &coro) &&
+	    coro && hrd_off(h, coro, h->L->gen_gi_qualname, &q) &&
+	    pyhs_read_str(h, q, name, sizeof(name)))
+		snprintf(buf, n, "%s %s", name, state);
+	else
+		snprintf(buf, n, "%s", state);
+	return true;
+}
+
 /* The value text of object i while the target is still there. */
 static bool object_value(struct pyhs_heap *h, uint64_t i, char *buf, size_t n)
 {
@@ -332,8 +507,16 @@ static bool object_value(struct pyhs_heap *h, uint64_t i, char *buf, size_t n)
 		return gen_value(h, addr, buf, n);
 	case K_FUTURE:
 	case K_TASK:
-		return future_value(h, addr, buf, n);
+		return task_value(h, addr, ti->kind == K_TASK, buf, n);
+	case K_OBJECT:
+		if (ti->heap)
+			return instance_value(h, i, ti, buf, n);
+		return false;
 	default:
+		if (!strcmp(ti->name, "method"))
+			return method_value(h, addr, buf, n);
+		if (!strcmp(ti->name, "numpy.ndarray"))
+			return ndarray_value(h, addr, buf, n);
 		return false;
 	}
 }

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "croots.h"
 #include "lines.h"
 #include "walk.h"
 
@@ -446,6 +447,7 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 					 "cannot read the interpreter state");
 	walk_gc_lists(&w);
 	walk_roots(&w);
+	pyhs_croots_find(h, &w, &w.err);
 	uint64_t v;
 	if (!w.err && hrd_off(h, h->interp, L->interp_sysdict, &v) && v) {
 		uint64_t s = pyhs_dict_get_str(h, v, "version");
@@ -490,6 +492,7 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 		w.err = resolve_pending(&w);
 	if (!w.err)
 		w.err = walk_name_cells(&w);
+	pyhs_croots(h, &w, &w.err);
 	pending_ref_vector_deinit(&w.pending);
 	pending_root_vector_deinit(&w.pending_roots);
 	if (w.err)

@@ -244,6 +244,13 @@ const char *pyhs_target_debug_file(const struct pyhs_target *t); /* or NULL */
 bool pyhs_target_py_data(const struct pyhs_target *t, size_t i,
 			 uint64_t *start, uint64_t *end);
 
+/* The same for every mapped ELF file: how many there are, and the i-th
+ * writable loadable segment of the file-th (with its path as the target
+ * names it); false when there is no such segment or the file or its load
+ * bias is unknown. */
+size_t pyhs_target_nfiles(const struct pyhs_target *t);
+bool pyhs_target_file_data(const struct pyhs_target *t, size_t file, size_t i,
+			   uint64_t *start, uint64_t *end, const char **path);
 /* ---- pymalloc: CPython's small-object allocator --------------------------
  *
  * Its arenas and pools counted as sys._debugmallocstats() counts them: every
@@ -406,6 +413,20 @@ struct pyhs_thread_registers {
 bool pyhs_target_thread_registers(const struct pyhs_target *t, size_t i,
 				  struct pyhs_thread_registers *ret);
 
+/* The C stack of the i-th thread: its stack pointer, the end of the
+ * mapping that holds it (the stack is [sp, end)), its thread pointer
+ * (fs_base: pthread_self(), what a thread state's thread_id holds) and
+ * its general-purpose registers (r15 ... rdi). false if i is out of range
+ * or its registers or stack mapping are unknown. */
+#define PYHS_STACK_REGISTERS 15
+struct pyhs_thread_stack {
+	int tid;
+	uint64_t sp, end;
+	uint64_t fs_base;
+	uint64_t general[PYHS_STACK_REGISTERS];
+};
+bool pyhs_target_thread_stack(const struct pyhs_target *t, size_t i,
+			      struct pyhs_thread_stack *ret);
 /* The auxiliary vector (/proc/PID/auxv, NT_AUXV): *size bytes of
  * {key, value} pairs of 8 bytes each, or NULL with *size 0. */
 const void *pyhs_target_auxv(const struct pyhs_target *t, size_t *size);

@@ -477,12 +477,10 @@ const struct pyhs_symbol *pyhs_module_symbol(struct pyhs_target *t,
 	return pyhs_symbol_map_search(&m->symbols, name);
 }
 
-bool pyhs_target_py_data(const struct pyhs_target *t, size_t i,
-			 uint64_t *start, uint64_t *end)
+/* The i-th writable loadable segment of module m. */
+static bool module_data(const struct pyhs_module *m, size_t i, uint64_t *start,
+			uint64_t *end)
 {
-	if (t->runtime_module >= t->modules.size)
-		return false;
-	const struct pyhs_module *m = &t->modules.data[t->runtime_module];
 	if (!m->file || !m->bias_known)
 		return false;
 	Elf *elf = elf_memory((char *)m->file, m->file_size);
@@ -594,4 +592,26 @@ bool pyhs_target_static_symbol(const struct pyhs_target *t, const char *name,
 			return true;
 	}
 	return false;
+}
+
+bool pyhs_target_py_data(const struct pyhs_target *t, size_t i,
+			 uint64_t *start, uint64_t *end)
+{
+	return t->runtime_module < t->modules.size &&
+	       module_data(&t->modules.data[t->runtime_module], i, start, end);
+}
+
+size_t pyhs_target_nfiles(const struct pyhs_target *t)
+{
+	return t->modules.size;
+}
+
+bool pyhs_target_file_data(const struct pyhs_target *t, size_t file, size_t i,
+			   uint64_t *start, uint64_t *end, const char **path)
+{
+	if (file >= t->modules.size ||
+	    !module_data(&t->modules.data[file], i, start, end))
+		return false;
+	*path = t->modules.data[file].path;
+	return true;
 }

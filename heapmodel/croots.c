@@ -1,0 +1,397 @@
+/*
+ * Roots that C code holds: the references CPython keeps outside objects,
+ * which would otherwise look like leaked ones. Each is found by scanning C
+ * memory conservatively (a word is a reference only if it is the address of
+ * an object):
+ *
+ *   - the interpreter state and the runtime state (the codec registry, the
+ *     atexit callbacks, the warnings filters, the import machinery, 3.12+'s
+ *     static types' dicts and subclasses, the interpreter's caches), and
+ *     the malloc chunks their words start (3.10's identifiers, the atexit
+ *     callbacks' array);
+ *   - each thread state;
+ *   - the C statics of every mapped file (.data and .bss: static objects
+ *     hold the reference they were made with; identifiers, small-int and
+ *     one-character caches, C modules' globals, a PyModuleDef's m_copy);
+ *   - each thread's C stack, from its stack pointer to the end of its stack
+ *     mapping, and its registers.
+ *
+ * A word of C memory is a root, owning one reference, only while its object
+ * has references that no object and no other root explains: a C pointer to
+ * an object whose count is accounted for is borrowed or stale, and a root
+ * for it would only lengthen no path. A word in a free list's array (next
+ * to dead objects of its type) is none: the array keeps pointers to
+ * objects taken from it and reused.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "croots.h"
+#include "walk.h"
+
+#define TPFLAGS_HEAPTYPE (UINT64_C(1) << 9)
+#define MAX_OBJECT_ITEMS (UINT64_C(1) << 32)
+/* The largest malloc chunk a state's word is followed into. */
+#define MAX_CHUNK (UINT64_C(1) << 20)
+/* The first minor version whose free lists keep dead objects' counts. */
+#define FREELISTS_KEEP_COUNT 14
+/* How far back from a word a free list's dead entries are looked for (the
+ * longest free lists have 80 entries). */
+#define FREE_LIST_SLOTS 80
+
+struct range {
+	uint64_t start, end;
+};
+DEFINE_VECTOR(range_vector, struct range)
+
+/* The place a word is in: the root it makes (see enum pyhs_root_kind). */
+struct place {
+	enum pyhs_root_kind kind;
+	uint32_t thread; /* or PYHS_NO_THREAD */
+	const char *name; /* or NULL */
+};
+
+struct croots {
+	struct pyhs_heap *h;
+	struct walker *w;
+	struct pyhs_error **err;
+	struct range_vector scanned;      /* C memory scanned already */
+	struct range_vector statics;      /* files' writable data, with .bss */
+	struct pyhs_u64_vector files;     /* their paths (const char *) */
+	bool create;                      /* words make objects, not roots */
+	bool follow;                      /* into malloc chunks a word names */
+	uint64_t *need;                   /* references left unexplained */
+};
+
+static bool plausible_pointer(uint64_t v)
+{
+	return v >= 4096 && !(v & 7) && v <= UINT64_C(0x7fffffffffff);
+}
+
+static void croots_fail(struct croots *c, struct pyhs_error *err)
+{
+	if (!*c->err)
+		*c->err = err;
+}
+
+/* Whether addr is in a file's writable data: a static object there that
+ * the walk did not find is none (a table of C pointers looks like one). */
+static bool in_statics(const struct croots *c, uint64_t addr)
+{
+	for (size_t k = 0; k < c->statics.size; k++)
+		if (addr >= c->statics.data[k].start && addr < c->statics.data[k].end)
+			return true;
+	return false;
+}
+
+/* Whether the word at addr, the address of an object of type type, is an
+ * entry of a free list's array: the pointers before it, to objects of the
+ * same type, reach one to a dead object (a count of 0). */
+static bool in_free_list(const struct croots *c, uint64_t addr, uint64_t type)
+{
+	for (uint64_t k = 1; k <= FREE_LIST_SLOTS; k++) {
+		uint64_t v, hdr[2];
+		if (!hrd(c->h, addr - 8 * k, &v) || !plausible_pointer(v) ||
+		    !pyhs_target_read(c->h->t, v, hdr, sizeof(hdr)) || hdr[1] != type)
+			return false;
+		if (hdr[0] == 0)
+			return true;
+	}
+	return false;
+}
+
+/* A word at addr holding v, which may be a reference. Finding objects
+ * (c->create: C statics and, up to 3.13, the states, before the walk
+ * decodes objects), one that validates whole is made an object: only C
+ * memory holds it (a stale word of a stack, or of a 3.14+ free list, may
+ * point to a dead object's intact bytes, so those make none). Making roots,
+ * once the walk is over: a root of the kind its place says, if its object
+ * has references nothing explains. */
+static void root_word(struct croots *c, uint64_t addr, uint64_t v, const struct place *at)
+{
+	if (!plausible_pointer(v) || *c->err)
+		return;
+	struct pyhs_heap *h = c->h;
+	uint32_t j = pyhs_heap_lookup(h, v);
+	if (c->create) {
+		struct pyhs_error *err = NULL;
+		if (j == PYHS_NO_OBJECT && !in_statics(c, v))
+			pyhs_heap_add(h, v, true, &err);
+		if (err)
+			croots_fail(c, err);
+		return;
+	}
+	if (j == PYHS_NO_OBJECT || !c->need[j] ||
+	    (addr && in_free_list(c, addr, h->types.data[h->type.data[j]].addr)))
+		return;
+	c->need[j]--;
+	walk_root(c->w, v, at->kind, at->thread, PYHS_NO_FRAME, at->name, true);
+}
+
+static uint64_t static_object_size(struct croots *c, uint64_t addr, bool *is_type)
+{
+	struct pyhs_heap *h = c->h;
+	const struct pyhs_layout *L = h->L;
+	uint64_t hdr[2];
+	if (!pyhs_target_read(h->t, addr, hdr, sizeof(hdr)) || !hdr[0] ||
+	    !plausible_pointer(hdr[1]))
+		return 0;
+	/* A count no object reaches is a pointer (a struct of C pointers,
+	 * the second of them a type's, is no object). */
+	if (h->minor >= 14 ? (uint32_t)hdr[0] == 0 || ((hdr[0] >> 32) & 0xffff) != 0
+			   : hdr[0] >= (UINT64_C(1) << 40))
+		return 0;
+	uint32_t t;
+	const uint32_t *known = pyhs_addr_u32_map_search(&h->type_by_addr, hdr[1]);
+	if (known) {
+		t = *known;
+	} else {
+		struct pyhs_error *err = NULL;
+		if (!c->create || (t = pyhs_type_get(h, hdr[1], &err)) == PYHS_NO_OBJECT) {
+			if (err)
+				croots_fail(c, err);
+			return 0;
+		}
+	}
+	const struct pyhs_type_info *ti = &h->types.data[t];
+	*is_type = ti->kind == K_TYPE;
+	if (*is_type) {
+		uint64_t flags = 0;
+		hrd_off(h, addr, L->type_tp_flags, &flags);
+		int32_t size = (flags & TPFLAGS_HEAPTYPE) ? L->heaptype_size : L->type_size;
+		return size > 0 ? (uint64_t)size : (uint64_t)ti->basicsize;
+	}
+	uint64_t size = (uint64_t)ti->basicsize;
+	uint64_t n;
+	if (ti->itemsize && hrd(h, addr + 16, &n)) {
+		n = pyhs_uabs64((int64_t)n);
+		if (n < MAX_OBJECT_ITEMS)
+			size += n * (uint64_t)ti->itemsize;
+	}
+	return size;
+}
+
+static void scan_range(struct croots *c, uint64_t start, uint64_t end,
+		       const struct place *at, bool objects);
+
+/* A glibc malloc chunk in use that p is the start of (its size word before
+ * it, the next chunk's saying this one is in use): scanned like the state
+ * that points to it (3.10's identifiers, the atexit callbacks' array). */
+static void scan_chunk(struct croots *c, uint64_t p, const struct place *at)
+{
+	uint64_t size, next;
+	if (!plausible_pointer(p) || in_statics(c, p) ||
+	    pyhs_heap_lookup(c->h, p) != PYHS_NO_OBJECT ||
+	    !hrd(c->h, p - 8, &size) || (size & 2))
+		return;
+	size &= ~UINT64_C(7);
+	if (size < 32 || size > MAX_CHUNK || !hrd(c->h, p - 16 + size + 8, &next) ||
+	    !(next & 1))
+		return;
+	c->follow = false;
+	scan_range(c, p, p - 16 + size, at, false);
+	c->follow = true;
+}
+
+/* Scans [start, end) word by word for references, but for what was
+ * scanned already; with objects, C memory that may hold static objects
+ * (each holding the reference it was made with). */
+static void scan_range(struct croots *c, uint64_t start, uint64_t end,
+		       const struct place *at, bool objects)
+{
+	start = (start + 7) & ~UINT64_C(7);
+	if (end <= start)
+		return;
+	/* The ranges scanned already that overlap this one. */
+	struct range_vector skip;
+	range_vector_init(&skip);
+	for (size_t k = 0; k < c->scanned.size; k++) {
+		struct range r = c->scanned.data[k];
+		if (r.start < end && r.end > start && !range_vector_append(&skip, r))
+			croots_fail(c, &pyhs_enomem);
+	}
+	struct range self = { start, end };
+	if (!range_vector_append(&c->scanned, self))
+		croots_fail(c, &pyhs_enomem);
+	for (uint64_t a = start; a + 8 <= end && !*c->err;) {
+		bool skipped = false;
+		for (size_t k = 0; k < skip.size; k++)
+			if (a >= skip.data[k].start && a < skip.data[k].end) {
+				a = (skip.data[k].end + 7) & ~UINT64_C(7);
+				skipped = true;
+			}
+		if (skipped)
+			continue;
+		/* A static object holds the reference it was made with (types
+		 * are the walker's roots); its fields are scanned too: only
+		 * references nothing explains make roots. */
+		bool is_type = false;
+		if (objects && static_object_size(c, a, &is_type) && !is_type)
+			root_word(c, 0, a, at);
+		uint64_t v;
+		if (hrd(c->h, a, &v)) {
+			root_word(c, a, v, at);
+			if (c->follow)
+				scan_chunk(c, v, at);
+		}
+		a += 8;
+	}
+	range_vector_deinit(&skip);
+}
+
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s ? s + 1 : path;
+}
+
+/* Every mapped file's writable segments (.data and .bss, as its program
+ * headers say) into c->statics, c->files their paths. */
+static void find_statics(struct croots *c)
+{
+	const struct pyhs_target *t = c->h->t;
+	size_t n = pyhs_target_nfiles(t);
+	for (size_t f = 0; f < n && !*c->err; f++) {
+		struct range r;
+		const char *path;
+		for (size_t i = 0; pyhs_target_file_data(t, f, i, &r.start, &r.end, &path); i++)
+			if (!range_vector_append(&c->statics, r) ||
+			    !pyhs_u64_vector_append(&c->files, (uint64_t)(uintptr_t)path))
+				croots_fail(c, &pyhs_enomem);
+	}
+}
+
+static void scan_statics(struct croots *c)
+{
+	for (size_t k = 0; k < c->statics.size && k < c->files.size && !*c->err; k++) {
+		const char *file = (const char *)(uintptr_t)c->files.data[k];
+		struct place at = { PYHS_ROOT_C_STATICS, PYHS_NO_THREAD, base_name(file) };
+		scan_range(c, c->statics.data[k].start, c->statics.data[k].end, &at, true);
+	}
+}
+
+/* The Python thread whose thread state names the LWP with this thread
+ * pointer or thread id, or SIZE_MAX. */
+static size_t python_thread(const struct pyhs_heap *h, const struct pyhs_thread_stack *s)
+{
+	for (size_t k = 0; k < h->threads.size; k++) {
+		const struct pyhs_thread *th = &h->threads.data[k];
+		if ((th->info.ident && th->info.ident == s->fs_base) ||
+		    (th->info.native_id && th->info.native_id == (uint64_t)s->tid))
+			return k;
+	}
+	return SIZE_MAX;
+}
+
+static void scan_stacks(struct croots *c)
+{
+	const struct pyhs_target *t = c->h->t;
+	size_t n = pyhs_target_nthreads(t);
+	for (size_t i = 0; i < n && !*c->err; i++) {
+		struct pyhs_thread_stack s;
+		if (!pyhs_target_thread_stack(t, i, &s))
+			continue;
+		size_t k = python_thread(c->h, &s);
+		char lwp[32];
+		snprintf(lwp, sizeof(lwp), "LWP %d", s.tid);
+		struct place at = { PYHS_ROOT_C_STACK, PYHS_NO_THREAD, lwp };
+		if (k != SIZE_MAX)
+			at = (struct place){ PYHS_ROOT_C_STACK, (uint32_t)k, NULL };
+		for (size_t r = 0; r < PYHS_STACK_REGISTERS; r++)
+			root_word(c, 0, s.general[r], &at);
+		scan_range(c, s.sp, s.end, &at, false);
+	}
+}
+
+static void croots_init(struct croots *c, struct pyhs_heap *h, struct walker *w,
+			struct pyhs_error **err, bool create)
+{
+	*c = (struct croots){ .h = h, .w = w, .err = err, .create = create };
+	range_vector_init(&c->scanned);
+	range_vector_init(&c->statics);
+	pyhs_u64_vector_init(&c->files);
+	find_statics(c);
+}
+
+static void croots_deinit(struct croots *c)
+{
+	range_vector_deinit(&c->scanned);
+	range_vector_deinit(&c->statics);
+	pyhs_u64_vector_deinit(&c->files);
+	free(c->need);
+}
+
+/* The interpreter, runtime and thread states: [start, end) of the k-th,
+ * with the place it is; false past the last. */
+static bool state_range(const struct pyhs_heap *h, size_t k, uint64_t *start,
+			uint64_t *end, struct place *at)
+{
+	const struct pyhs_layout *L = h->L;
+	uint64_t rt = pyhs_target_runtime(h->t);
+	if (k == 0) {
+		*start = h->interp;
+		*end = L->interp_size > 0 ? h->interp + (uint64_t)L->interp_size : h->interp;
+		*at = (struct place){ PYHS_ROOT_INTERP_HOLDER, PYHS_NO_THREAD, "interpreter state" };
+		return true;
+	}
+	if (k == 1) {
+		*start = rt;
+		*end = rt && L->rt_size > 0 ? rt + (uint64_t)L->rt_size : rt;
+		*at = (struct place){ PYHS_ROOT_INTERP_HOLDER, PYHS_NO_THREAD, "runtime state" };
+		return true;
+	}
+	if (k - 2 >= h->threads.size)
+		return false;
+	*start = h->threads.data[k - 2].tstate;
+	*end = L->tstate_size > 0 ? *start + (uint64_t)L->tstate_size : *start;
+	*at = (struct place){ PYHS_ROOT_THREAD_STATE, (uint32_t)(k - 2), NULL };
+	return true;
+}
+
+/* The interpreter's, the runtime's and the threads' states. */
+static void scan_states(struct croots *c)
+{
+	uint64_t start, end;
+	struct place at;
+	for (size_t k = 0; state_range(c->h, k, &start, &end, &at); k++) {
+		struct range r = { start, end };
+		if (c->create && c->h->minor >= FREELISTS_KEEP_COUNT) {
+			/* Scanned, for the statics, but making nothing. */
+			if (end > start && !range_vector_append(&c->scanned, r))
+				croots_fail(c, &pyhs_enomem);
+			continue;
+		}
+		c->follow = true;
+		scan_range(c, start, end, &at, true);
+		c->follow = false;
+	}
+}
+
+void pyhs_croots_find(struct pyhs_heap *h, struct walker *w, struct pyhs_error **err)
+{
+	if (*err)
+		return;
+	struct croots c;
+	croots_init(&c, h, w, err, true);
+	scan_states(&c);
+	scan_statics(&c);
+	croots_deinit(&c);
+}
+
+void pyhs_croots(struct pyhs_heap *h, struct walker *w, struct pyhs_error **err)
+{
+	if (*err)
+		return;
+	struct croots c;
+	croots_init(&c, h, w, err, false);
+	if (!(c.need = pyhs_unexplained_refs(h))) {
+		croots_fail(&c, &pyhs_enomem);
+		croots_deinit(&c);
+		return;
+	}
+	scan_states(&c);
+	scan_statics(&c);
+	scan_stacks(&c);
+	croots_deinit(&c);
+}
