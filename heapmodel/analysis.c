@@ -376,21 +376,19 @@ struct pyhs_error *pyhs_analysis_paths(const struct pyhs_analysis *ac,
 					 "no root reaches object 0x%" PRIx64,
 					 h->addr.data[target]);
 	}
-	/* Stable order: the interpreter's own roots (sys.modules, sys,
-	 * builtins), then what thread frames own, then objects held by C
-	 * code, then borrowed roots. */
+	/* Stable order (pyhs_root_rank): the interpreter's own roots
+	 * (sys.modules, sys, builtins), then what thread frames own, then
+	 * borrowed roots, then what C code holds. */
 	struct pyhs_path *sorted = malloc(np * sizeof(*sorted));
 	if (!sorted) {
 		pyhs_paths_free(paths, np);
 		return &pyhs_enomem;
 	}
 	size_t k = 0;
-	for (int rank = 0; rank < 4; rank++) {
+	for (int rank = 0; rank < PYHS_ROOT_RANKS; rank++) {
 		for (size_t i = 0; i < np; i++) {
 			const struct pyhs_path *p = &paths[i];
-			int pr = p->c_held ? 2 :
-				 !h->roots.data[p->root].info.holds_ref ? 3 :
-				 pyhs_root_of_thread(h, p->root) ? 1 : 0;
+			int pr = p->c_held ? PYHS_ROOT_RANK_C : pyhs_root_rank(h, p->root);
 			if (pr == rank)
 				sorted[k++] = *p;
 		}

@@ -254,10 +254,29 @@ static inline bool pyhs_root_is_modules(const struct pyhs_heap *h, uint64_t r)
 	return h->roots.data[r].info.kind == PYHS_ROOT_SYS_MODULES;
 }
 
-/* Whether a root is a thread's (its dict, frames, task list). */
-static inline bool pyhs_root_of_thread(const struct pyhs_heap *h, uint64_t r)
+/* The order roots are tried in when a path or a holder is chosen: the
+ * interpreter's own roots (0), then what threads' frames, dicts and task
+ * lists hold (1), then places that name an object without owning a
+ * reference (2: a 3.8-3.10 thread's current frame, task lists), then what
+ * C code holds, found by scanning C memory (3: C stacks, thread,
+ * interpreter and runtime states, C statics; the objects held by C code no
+ * root names rank with them). */
+#define PYHS_ROOT_RANKS 4
+#define PYHS_ROOT_RANK_C 3
+static inline int pyhs_root_rank(const struct pyhs_heap *h, uint64_t r)
 {
-	return h->roots.data[r].info.thread != PYHS_NO_THREAD;
+	const struct pyhs_root_info *ri = &h->roots.data[r].info;
+	switch (ri->kind) {
+	case PYHS_ROOT_C_STACK:
+	case PYHS_ROOT_THREAD_STATE:
+	case PYHS_ROOT_C_STATICS:
+	case PYHS_ROOT_INTERP_HOLDER:
+		return PYHS_ROOT_RANK_C;
+	default:
+		if (!ri->holds_ref)
+			return 2;
+		return ri->thread != PYHS_NO_THREAD ? 1 : 0;
+	}
 }
 
 /* walk.c */

@@ -150,6 +150,11 @@ uint32_t pyhs_heap_edge_label(const struct pyhs_heap *h, uint64_t e);
 bool pyhs_heap_format_label(const struct pyhs_heap *h, uint32_t label,
 			    char *buf, size_t n);
 
+/* The variable a closure cell's contents label names (the label of a
+ * cell's reference once the cell is known to be a function's or a frame's
+ * free variable), cut to n - 1 bytes; false if the label is no such one. */
+bool pyhs_heap_label_cell_variable(const struct pyhs_heap *h, uint32_t label,
+				   char *buf, size_t n);
 /* The name a label gives what it leads to, as data: an attribute's or a
  * field's name without its dot (".__dict__" is "__dict__"), a str dict
  * key, a local variable's name; NULL for other labels (indices, offsets,

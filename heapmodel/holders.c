@@ -26,15 +26,11 @@ struct pyhs_holders {
 	uint64_t *parent; /* edge into each object, ROOT_BIT | k, or NO_PARENT */
 };
 
-/* The order roots are tried in: the interpreter's own roots, what thread
- * frames own, objects held by C code, borrowed roots. */
+/* The order roots are tried in, as paths try them (pyhs_root_rank); the
+ * objects held by C code no root names with the C roots. */
 static int root_rank(const struct pyhs_heap *h, uint64_t k)
 {
-	if (k >= pyhs_heap_nroots(h))
-		return 2;
-	if (!pyhs_heap_root_holds_ref(h, k))
-		return 3;
-	return strncmp(pyhs_heap_root_label(h, k), "thread ", 7) == 0 ? 1 : 0;
+	return k >= pyhs_heap_nroots(h) ? PYHS_ROOT_RANK_C : pyhs_root_rank(h, k);
 }
 
 struct pyhs_error *pyhs_holders_create(const struct pyhs_heap *h,
@@ -55,7 +51,7 @@ struct pyhs_error *pyhs_holders_create(const struct pyhs_heap *h,
 	for (uint64_t i = 0; i < n; i++)
 		hs->parent[i] = NO_PARENT;
 	uint64_t nr = pyhs_analysis_nroots(a);
-	for (int rank = 0; rank < 4; rank++) {
+	for (int rank = 0; rank < PYHS_ROOT_RANKS; rank++) {
 		uint64_t head = 0, tail = 0;
 		for (uint64_t k = 0; k < nr; k++) {
 			uint32_t o = pyhs_analysis_root(a, k);
@@ -230,10 +226,12 @@ static bool is_str_key(const struct pyhs_heap *h, uint32_t label, const char **r
 	return true;
 }
 
-static bool label_is(const struct pyhs_heap *h, uint64_t e, const char *text)
+/* Whether edge e is the attribute or member of this name (".name"). */
+static bool label_is(const struct pyhs_heap *h, uint64_t e, const char *name)
 {
-	char l[160];
-	return pyhs_heap_format_label(h, h->edge_label.data[e], l, sizeof(l)) && !strcmp(l, text);
+	uint32_t l = h->edge_label.data[e];
+	return pyhs_heap_label_is(h, l, PYHS_LABEL_FIELD, name) ||
+	       pyhs_heap_label_is(h, l, PYHS_LABEL_ATTR, name);
 }
 
 /* A type's own short name: "Config" for __main__.Config. */
@@ -287,13 +285,18 @@ void pyhs_holders_name(const struct pyhs_holders *hs, uint64_t i, char *buf, siz
 		char text[512];
 		k = pyhs_heap_describe_root(h, root, edges, ne, text, sizeof(text));
 		put_root(&w, text);
-		const char *g = strstr(text, " global ");
-		if (!strncmp(text, "module ", 7) && g) {
-			char q[192];
-			snprintf(q, sizeof(q), "%.*s.%s", (int)(g - text - 7), text + 7, g + 8);
-			set_subject(&w, g + 8, q);
-		} else if (!strncmp(text, "module ", 7)) {
-			set_subject(&w, text + 7, NULL);
+		/* From sys.modules, the module's name is the first step's key
+		 * and a global's the third's ("module m global g"). */
+		const char *mod, *global;
+		if (pyhs_root_is_modules(h, root) && k >= 1 &&
+		    is_str_key(h, h->edge_label.data[edges[0]], &mod)) {
+			if (k >= 3 && is_str_key(h, h->edge_label.data[edges[2]], &global)) {
+				char q[192];
+				snprintf(q, sizeof(q), "%s.%s", mod, global);
+				set_subject(&w, global, q);
+			} else {
+				set_subject(&w, mod, NULL);
+			}
 		}
 	}
 	char l[192];
@@ -303,7 +306,7 @@ void pyhs_holders_name(const struct pyhs_holders *hs, uint64_t i, char *buf, siz
 		uint32_t lab = h->edge_label.data[e];
 		const char *key;
 		const char *src_type = pyhs_heap_type_name(h, pyhs_heap_type_of(h, src));
-		bool dict_step = label_is(h, e, ".__dict__");
+		bool dict_step = label_is(h, e, "__dict__");
 		/* A module's or class's namespace, and an instance's __dict__. */
 		if (dict_step && (pyhs_heap_is_module(h, src) || pyhs_heap_is_type(h, src))) {
 			const char *name = pyhs_heap_value(h, src);
@@ -332,11 +335,10 @@ void pyhs_holders_name(const struct pyhs_holders *hs, uint64_t i, char *buf, siz
 			continue;
 		}
 		/* A function's closure: .__closure__ [i] .cell_contents (name). */
-		if (label_is(h, e, ".__closure__") && k + 2 < ne &&
-		    pyhs_heap_format_label(h, h->edge_label.data[edges[k + 2]], l, sizeof(l)) &&
-		    !strncmp(l, ".cell_contents (", 16)) {
-			char var[128];
-			snprintf(var, sizeof(var), "%.*s", (int)strcspn(l + 16, ")"), l + 16);
+		char var[128];
+		if (label_is(h, e, "__closure__") && k + 2 < ne &&
+		    pyhs_heap_label_cell_variable(h, h->edge_label.data[edges[k + 2]], var,
+						  sizeof(var))) {
 			char of[128];
 			const char *fn = pyhs_heap_value(h, src);
 			snprintf(of, sizeof(of), "%s", w.subject[0] ? w.subject : fn ? fn : "?");
@@ -347,7 +349,7 @@ void pyhs_holders_name(const struct pyhs_holders *hs, uint64_t i, char *buf, siz
 			continue;
 		}
 		/* functools.lru_cache's dict of results. */
-		if (strstr(src_type, "_lru_cache_wrapper") && label_is(h, e, ".cache")) {
+		if (strstr(src_type, "_lru_cache_wrapper") && label_is(h, e, "cache")) {
 			char of[192];
 			snprintf(of, sizeof(of), "%s", w.qual[0] ? w.qual : "?");
 			restart(&w);

@@ -241,6 +241,19 @@ bool pyhs_heap_label_is(const struct pyhs_heap *h, uint32_t label,
 	       !strcmp(s, name);
 }
 
+bool pyhs_heap_label_cell_variable(const struct pyhs_heap *h, uint32_t label,
+				   char *buf, size_t n)
+{
+	static const char prefix[] = ".cell_contents (";
+	uint32_t p = PYHS_LABEL_PAYLOAD(label);
+	if (PYHS_LABEL_KIND(label) != PYHS_LABEL_FIELD || p >= h->strings.size ||
+	    strncmp(h->strings.data[p], prefix, sizeof(prefix) - 1))
+		return false;
+	const char *v = h->strings.data[p] + sizeof(prefix) - 1;
+	snprintf(buf, n, "%.*s", (int)strcspn(v, ")"), v);
+	return true;
+}
+
 bool pyhs_heap_format_label(const struct pyhs_heap *h, uint32_t label,
 			    char *buf, size_t n)
 {

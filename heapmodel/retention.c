@@ -92,13 +92,6 @@ static uint64_t root_key(const struct pyhs_heap *h, uint64_t r)
 	return k;
 }
 
-static int root_rank(const struct pyhs_heap *h, uint64_t r)
-{
-	if (!h->roots.data[r].info.holds_ref)
-		return 2;
-	return pyhs_root_of_thread(h, r) ? 1 : 0;
-}
-
 /* Steps from sys.modules (depth 0: module names) and from a module's
  * __dict__ (depth 2: global names) keep their dict keys whole. */
 static bool exact_step(int depth_from_modules)
@@ -126,11 +119,11 @@ struct pyhs_error *pyhs_retention_create(const struct pyhs_heap *h,
 	memset(mdepth, -1, n ? n : 1);
 	char label[256];
 	/* Breadth-first, one rank of roots after another. */
-	for (int rank = 0; rank < 3; rank++) {
+	for (int rank = 0; rank < PYHS_ROOT_RANKS; rank++) {
 		uint64_t head = 0, tail = 0;
 		for (uint64_t k = 0; k < h->roots.size; k++) {
 			uint32_t o = h->roots.data[k].obj;
-			if (root_rank(h, k) != rank || r->parent_edge[o] != NO_PARENT)
+			if (pyhs_root_rank(h, k) != rank || r->parent_edge[o] != NO_PARENT)
 				continue;
 			r->parent_edge[o] = ROOT_EDGE;
 			r->root_of[o] = (uint32_t)k;

@@ -188,6 +188,10 @@ static enum pyhs_task_state future_state(const struct pyhs_heap *h, uint32_t obj
 	}
 	if (!v)
 		return PYHS_TASK_UNKNOWN;
+	/* A C Task's value is "QUALNAME STATE", a C Future's "STATE". */
+	const char *sp = strrchr(v, ' ');
+	if (sp)
+		v = sp + 1;
 	if (!strcmp(v, "PENDING"))
 		return PYHS_TASK_PENDING;
 	if (!strcmp(v, "CANCELLED"))
