@@ -32,6 +32,10 @@
 
 #define TPFLAGS_HEAPTYPE (UINT64_C(1) << 9)
 #define MAX_OBJECT_ITEMS (UINT64_C(1) << 32)
+/* The most of a thread's C stack scanned, from its stack pointer up: more
+ * than a default 8 MiB stack, and a bound when a corrupt core's mappings
+ * make a stack look huge. */
+#define MAX_STACK_SCAN (UINT64_C(64) << 20)
 /* The largest malloc chunk a state's word is followed into. */
 #define MAX_CHUNK (UINT64_C(1) << 20)
 /* The first minor version whose free lists keep dead objects' counts. */
@@ -300,7 +304,8 @@ static void scan_stacks(struct croots *c)
 			at = (struct place){ PYHS_ROOT_C_STACK, (uint32_t)k, NULL };
 		for (size_t r = 0; r < PYHS_STACK_REGISTERS; r++)
 			root_word(c, 0, s.general[r], &at);
-		scan_range(c, s.sp, s.end, &at, false);
+		uint64_t end = s.end > s.sp && s.end - s.sp > MAX_STACK_SCAN ? s.sp + MAX_STACK_SCAN : s.end;
+		scan_range(c, s.sp, end, &at, false);
 	}
 }
 
