@@ -214,12 +214,8 @@ static void finish(const struct namer *w, char *buf, size_t n)
 
 static bool is_str_key(const struct pyhs_heap *h, uint32_t label, const char **ret)
 {
-	if (PYHS_LABEL_KIND(label) != PYHS_LABEL_DICT_VALUE)
-		return false;
-	uint32_t key = PYHS_LABEL_PAYLOAD(label);
-	if (key >= pyhs_heap_nobjects(h) || strcmp(pyhs_heap_type_name(h, pyhs_heap_type_of(h, key)), "str"))
-		return false;
-	const char *v = pyhs_heap_value(h, key);
+	const char *v = PYHS_LABEL_KIND(label) == PYHS_LABEL_DICT_VALUE ?
+				pyhs_heap_label_name(h, label) : NULL;
 	if (!v)
 		return false;
 	*ret = v;

@@ -189,10 +189,8 @@ static void quote_key(const struct pyhs_heap *h, uint32_t key, char *buf,
 /* The str key a DICT_VALUE label names, or NULL. */
 static const char *dict_key_str(const struct pyhs_heap *h, uint32_t label)
 {
-	if (PYHS_LABEL_KIND(label) != PYHS_LABEL_DICT_VALUE ||
-	    !is_str(h, PYHS_LABEL_PAYLOAD(label)))
-		return NULL;
-	return pyhs_heap_value(h, PYHS_LABEL_PAYLOAD(label));
+	return PYHS_LABEL_KIND(label) == PYHS_LABEL_DICT_VALUE ?
+		       pyhs_heap_label_name(h, label) : NULL;
 }
 
 uint64_t pyhs_heap_describe_root(const struct pyhs_heap *h, uint64_t r,

@@ -181,9 +181,6 @@ void walk_root(struct walker *w, uint64_t addr, enum pyhs_root_kind kind,
 void walk_pending_root(struct walker *w, uint64_t addr, enum pyhs_root_kind kind,
 		       uint32_t thread, uint32_t frame, const char *name,
 		       bool holds_ref);
-/* A root named by its label alone (PYHS_ROOT_OTHER). */
-void walk_add_root(struct walker *w, uint64_t addr, const char *label,
-		   bool holds_ref);
 void walk_roots(struct walker *w);
 /* "thread 1 frame ..." becomes "thread 1 (worker-0) frame ...": the name of
  * the threading.Thread whose ident the thread state has, from

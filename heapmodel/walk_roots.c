@@ -51,13 +51,6 @@ void walk_pending_root(struct walker *w, uint64_t addr, enum pyhs_root_kind kind
 		walker_fail(w, &pyhs_enomem);
 }
 
-void walk_add_root(struct walker *w, uint64_t addr, const char *label,
-		   bool holds_ref)
-{
-	walk_root(w, addr, PYHS_ROOT_OTHER, PYHS_NO_THREAD, PYHS_NO_FRAME, label,
-		  holds_ref);
-}
-
 /* ---- the interned strings without a symbol ---- */
 
 /* The most entries a dict taken for the interned strings may have. */
