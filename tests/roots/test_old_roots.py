@@ -6,7 +6,7 @@
 The file is a snapshot, written in format 2 (roots as text), of a core of
 roots_program.py 300 early under CPython 3.12. Read now, its roots are
 structured: stacks name the worker thread whole and give its frames; a
-format 3 snapshot of it diffs against it with no row (the same keys); path
+format 4 snapshot of it diffs against it with no row (the same keys); path
 gives the thread's local as a frame_local root.
 """
 import argparse
@@ -66,12 +66,12 @@ def main():
                   any(i and i["kind"] == "frame_local" and i["name"] == "thread_payload" and
                       i["thread_name"] == LONG_NAME and i["function"] == "worker" and
                       i["depth"] == 2 for i in infos), repr(infos))
-        new = os.path.join(work, "v3.phs")
+        new = os.path.join(work, "v4.phs")
         tool("snapshot", old, "-o", new)
         with open(new, "rb") as f:
-            check("its snapshot is of format 3", f.read(12)[8:] == b"\x03\0\0\0")
+            check("its snapshot is of format 4", f.read(12)[8:] == b"\x04\0\0\0")
         d = json.loads(tool("diff", old, new, "--by", "path", "--json", "-n", "100000"))
-        check("diff --by path of the format 2 file and its format 3 snapshot: no row",
+        check("diff --by path of the format 2 file and its format 4 snapshot: no row",
               d["paths"] == [] and d["total"]["count_delta"] == 0,
               repr(d["paths"][:5]))
         check("stacks the same from both", tool("stacks", old) == tool("stacks", new))
