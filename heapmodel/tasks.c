@@ -315,20 +315,17 @@ static uint32_t dict_owner(const struct builder *b, uint32_t d)
 	return NONE;
 }
 
-/* "TYPE .attr": what holder is and the attribute label (".x", "['x']") it
- * holds something through. */
+/* "TYPE .attr": what holder is and the name of the attribute (or str key)
+ * it holds something through, as the label has it; a label that names
+ * none (an index, an offset) as it reads. */
 static void holder_text(const struct pyhs_heap *h, uint32_t holder, uint32_t label,
 			char *buf, size_t n)
 {
-	char l[128], a[128];
-	if (!pyhs_heap_format_label(h, label, l, sizeof(l)))
-		l[0] = '\0';
-	const char *s = l[0] == '[' && l[1] == '\'' ? l + 2 : l[0] == '.' ? l + 1 : l;
-	snprintf(a, sizeof(a), "%s", s);
-	char *q = strchr(a, '\'');
-	if (q)
-		*q = '\0';
-	snprintf(buf, n, "future of %s%s%s", type_name(h, holder), a[0] ? " ." : "", a);
+	char l[128];
+	const char *a = pyhs_heap_label_name(h, label);
+	if (!a)
+		a = pyhs_heap_format_label(h, label, l, sizeof(l)) ? l : "";
+	snprintf(buf, n, "future of %s%s%.100s", type_name(h, holder), a[0] ? " ." : "", a);
 }
 
 /* An object that can be said to hold a future: an instance, not the
