@@ -13,9 +13,11 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pyhs_test import tool_output  # noqa: E402
 
 LONG_NAME = "ThreadPoolExecutor-0_0-long-name-of-a-worker-thread"
 
@@ -31,12 +33,7 @@ def main():
     failures = []
 
     def tool(*argv):
-        p = subprocess.run([args.tool] + list(argv), stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, timeout=120)
-        if p.returncode != 0:
-            raise RuntimeError("%s exited %d: %s" % (" ".join(argv), p.returncode,
-                                                     p.stderr.decode(errors="replace")))
-        return p.stdout.decode()
+        return tool_output(args.tool, *argv)
 
     def check(what, good, detail=""):
         print("%s: %s%s" % ("ok" if good else "FAIL", what, "" if good else " " + detail))

@@ -21,9 +21,11 @@ Exit status 0 pass, 1 fail, 77 if the file is missing.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pyhs_test import tool_output  # noqa: E402
 
 
 def main():
@@ -38,12 +40,7 @@ def main():
     failures = []
 
     def tool(*argv):
-        p = subprocess.run([args.tool] + list(argv), stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, timeout=120)
-        if p.returncode != 0:
-            raise RuntimeError("%s exited %d: %s" % (" ".join(argv), p.returncode,
-                                                     p.stderr.decode(errors="replace")))
-        return p.stdout.decode()
+        return tool_output(args.tool, *argv)
 
     def same(what, got, want):
         if got != want:
