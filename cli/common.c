@@ -642,12 +642,14 @@ void describe_path(const struct pyhs_heap *h, const struct pyhs_path *p,
 		char l[128];
 		uint32_t lab = pyhs_heap_edge_label(h, p->edges[k]);
 		enum pyhs_label_kind lk = PYHS_LABEL_KIND(lab);
-		/* Labels that read as a step by themselves: [k], .a, local x, key. */
+		/* Labels that read as a step by themselves: [k], .a, local x, key,
+		 * a field named .a, a cell's .cell_contents (x). */
 		bool step = lk == PYHS_LABEL_INDEX || lk == PYHS_LABEL_DICT_VALUE ||
 			    lk == PYHS_LABEL_ATTR || lk == PYHS_LABEL_LOCAL ||
-			    lk == PYHS_LABEL_DICT_KEY;
+			    lk == PYHS_LABEL_DICT_KEY || lk == PYHS_LABEL_CELL ||
+			    (lk == PYHS_LABEL_FIELD && pyhs_heap_label_name(h, lab));
 		if (pyhs_heap_format_label(h, lab, l, sizeof(l)))
-			PUT(" %s%s", step || l[0] == '.' ? "" : "-> ", l);
+			PUT(" %s%s", step ? "" : "-> ", l);
 		else
 			PUT(" -> %s", pyhs_heap_type_name(h, pyhs_heap_type_of(h, pyhs_heap_edge_dst(h, p->edges[k]))));
 	}

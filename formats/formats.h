@@ -92,7 +92,7 @@ void pyhs_dot_end(FILE *out);
 
 /* Snapshot files: a whole heap in pyheapsnap's own compressed, columnar,
  * checksummed format (formats/FORMAT.md). */
-#define PYHS_SNAPSHOT_VERSION 3
+#define PYHS_SNAPSHOT_VERSION 4
 #define PYHS_SNAPSHOT_MAGIC_SIZE 8
 
 /* An output file, created before there is anything to write in it (so

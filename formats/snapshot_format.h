@@ -36,6 +36,10 @@ extern const uint8_t pyhs_snapshot_magic[PYHS_SNAPSHOT_MAGIC_SIZE];
 /* Label bytes: the kind in the low four bits, and this bit when a payload
  * (a difference from the predicted one) follows in the payload section. */
 #define LABEL_HAS_PAYLOAD 0x10
+/* Label kinds a file of each format version may name: format 4 added the
+ * closure cell's (10). */
+#define LABEL_KINDS_V1 10
+#define LABEL_KINDS_V4 11
 
 #define ZSTD_LEVEL 9
 
@@ -58,12 +62,14 @@ enum section {
 	S_EDST,
 	S_ELKD,
 	S_ELPL,
+	S_ASYN,
 	NSECTIONS,
 };
 
 extern const struct pyhs_snapshot_section {
 	char id[5];
 	const char *name; /* in messages */
+	bool optional;    /* not required: readers of older files do without */
 } pyhs_snapshot_sections[NSECTIONS];
 
 /* ---- little-endian integers, zigzag ------------------------------------- */

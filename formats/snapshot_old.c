@@ -1,11 +1,16 @@
 /*
- * Roots of snapshots of formats 1 and 2, which kept each root as the text
- * the walk rendered for it ("thread 0 (MainThread) frame serve (app.py:62)
- * local history"): read back into the structure once, here, and nowhere
- * else. Threads, their frames and the frames' depths come from the order
- * in which the walk added the roots: a thread's frames innermost first,
- * each frame's references before its frame object, the words of value
- * stacks last.
+ * What snapshots of formats 1 to 3 kept as text, read back into data once,
+ * here, and nowhere else.
+ *
+ * Roots (formats 1 and 2) were the text the walk rendered for each ("thread
+ * 0 (MainThread) frame serve (app.py:62) local history"). Threads, their
+ * frames and the frames' depths come from the order in which the walk
+ * added the roots: a thread's frames innermost first, each frame's
+ * references before its frame object, the words of value stacks last.
+ *
+ * A closure cell's contents (formats 1 to 3) were labelled by the field
+ * text ".cell_contents (NAME)"; where a generator is and a C future's state
+ * (formats 2 and 3) were only in their value texts.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -44,6 +49,22 @@ static bool add_string(struct parser *ps, const char *s, size_t n, uint32_t *ret
 	copy[n] = '\0';
 	ps->strings[ps->nstrings] = copy;
 	*ret = ps->nstrings++;
+	return true;
+}
+
+/* Starts ps's pool with p's strings. */
+static bool pool_begin(struct parser *ps, struct pyhs_heap_parts *p, pyhs_own_fn *own,
+		       void *ctx)
+{
+	ps->p = p;
+	ps->own = own;
+	ps->ctx = ctx;
+	ps->cap = p->nstrings;
+	ps->nstrings = p->nstrings;
+	ps->strings = own(ctx, ps->cap, sizeof(*ps->strings));
+	if (!ps->strings)
+		return false;
+	memcpy(ps->strings, p->strings, p->nstrings * sizeof(*ps->strings));
 	return true;
 }
 
@@ -127,18 +148,14 @@ struct pyhs_error *pyhs_snapshot_old_roots(struct pyhs_heap_parts *p,
 					   const uint64_t *native_id,
 					   pyhs_own_fn *own, void *ctx)
 {
-	struct parser ps = { .p = p, .own = own, .ctx = ctx };
+	struct parser ps = { 0 };
 	uint64_t n = p->nroots;
 	struct pyhs_root_info *roots = own(ctx, n, sizeof(*roots));
 	ps.threads = own(ctx, p->nthreads, sizeof(*ps.threads));
 	ps.frames = own(ctx, n, sizeof(*ps.frames));
 	ps.ended = own(ctx, n, sizeof(*ps.ended));
-	ps.cap = p->nstrings;
-	ps.nstrings = p->nstrings;
-	ps.strings = own(ctx, ps.cap, sizeof(*ps.strings));
-	if (!roots || !ps.threads || !ps.frames || !ps.ended || !ps.strings)
+	if (!roots || !ps.threads || !ps.frames || !ps.ended || !pool_begin(&ps, p, own, ctx))
 		return nomem();
-	memcpy(ps.strings, p->strings, p->nstrings * sizeof(*ps.strings));
 	memset(ps.ended, 0, n * sizeof(*ps.ended));
 	for (size_t k = 0; k < p->nthreads; k++) {
 		struct pyhs_thread_info t = { ident[k], native_id[k], PYHS_NO_STRING, 0, 0 };
@@ -236,6 +253,116 @@ struct pyhs_error *pyhs_snapshot_old_roots(struct pyhs_heap_parts *p,
 	p->nframes = ps.nframes;
 	p->frames = ps.frames;
 	p->threads = ps.threads;
+	p->strings = ps.strings;
+	p->nstrings = ps.nstrings;
+	return NULL;
+}
+
+/* ---- closure cells (formats 1 to 3) ---- */
+
+struct pyhs_error *pyhs_snapshot_old_cells(struct pyhs_heap_parts *p, pyhs_own_fn *own,
+					   void *ctx)
+{
+	static const char prefix[] = ".cell_contents (";
+	struct parser ps = { 0 };
+	uint32_t *cell = own(ctx, p->nstrings, sizeof(*cell));
+	if (!cell || !pool_begin(&ps, p, own, ctx))
+		return nomem();
+	/* Each string that is such a label: the string of its variable. */
+	uint32_t n = p->nstrings;
+	for (uint32_t i = 0; i < n; i++) {
+		const char *s = p->strings[i];
+		size_t len = strlen(s);
+		cell[i] = PYHS_NO_STRING;
+		if (starts(s, prefix) && ends(s, len, ")") && len > sizeof(prefix) &&
+		    !add_string(&ps, s + sizeof(prefix) - 1, len - sizeof(prefix), &cell[i]))
+			return nomem();
+	}
+	struct pyhs_heap_columns *c = &p->columns;
+	for (uint64_t e = 0; e < c->nedges; e++) {
+		uint32_t l = c->edge_label[e], pl = PYHS_LABEL_PAYLOAD(l);
+		if (PYHS_LABEL_KIND(l) == PYHS_LABEL_FIELD && pl < n && cell[pl] != PYHS_NO_STRING)
+			c->edge_label[e] = PYHS_LABEL(PYHS_LABEL_CELL, cell[pl]);
+	}
+	p->strings = ps.strings;
+	p->nstrings = ps.nstrings;
+	return NULL;
+}
+
+/* ---- generators and C futures (formats 2 and 3) ---- */
+
+/* Decoder kinds (FORMAT.md, TYPE). */
+#define KIND_GEN 15
+#define KIND_FUTURE 22
+#define KIND_TASK 23
+
+/* A generator's "QUALNAME (FILE:LINE)", or "QUALNAME (FILE)" once it has
+ * finished (or its line is unknown), into a: the last parenthesis is the
+ * place, for a qualname may hold one. */
+static bool old_gen_place(struct parser *ps, const char *v, struct pyhs_async_info *a)
+{
+	size_t len = strlen(v);
+	const char *open = NULL;
+	for (const char *q = strstr(v, " ("); q; q = strstr(q + 1, " ("))
+		open = q;
+	if (!open || len < 2 || v[len - 1] != ')')
+		return true;
+	const char *file = open + 2, *end = v + len - 1, *colon = end;
+	while (colon > file && colon[-1] >= '0' && colon[-1] <= '9')
+		colon--;
+	a->state = PYHS_TASK_UNKNOWN;
+	if (colon > file && colon < end && colon[-1] == ':') {
+		a->line = atoi(colon);
+		a->state = PYHS_TASK_PENDING;
+		end = colon - 1;
+	}
+	return add_string(ps, v, (size_t)(open - v), &a->function) &&
+	       add_string(ps, file, (size_t)(end - file), &a->file);
+}
+
+/* A C future's "STATE", a C task's "QUALNAME STATE". */
+static enum pyhs_task_state old_future_state(const char *v)
+{
+	const char *sp = strrchr(v, ' ');
+	return pyhs_task_state_named(sp ? sp + 1 : v);
+}
+
+struct pyhs_error *pyhs_snapshot_old_async(struct pyhs_heap_parts *p, pyhs_own_fn *own,
+					   void *ctx)
+{
+	const struct pyhs_heap_columns *c = &p->columns;
+	struct parser ps = { 0 };
+	uint64_t m = 0;
+	for (uint64_t i = 0; i < c->nobjects; i++) {
+		uint32_t t = c->type[i];
+		uint8_t k = t < p->ntypes ? p->type_kinds[t] : 0;
+		m += k == KIND_GEN || k == KIND_FUTURE || k == KIND_TASK;
+	}
+	struct pyhs_async_info *as = own(ctx, m, sizeof(*as));
+	if (!as || !pool_begin(&ps, p, own, ctx))
+		return nomem();
+	uint64_t na = 0;
+	for (uint64_t i = 0; i < c->nobjects; i++) {
+		uint32_t t = c->type[i];
+		uint8_t k = t < p->ntypes ? p->type_kinds[t] : 0;
+		if (k != KIND_GEN && k != KIND_FUTURE && k != KIND_TASK)
+			continue;
+		struct pyhs_async_info *a = &as[na++];
+		*a = (struct pyhs_async_info){
+			.obj = (uint32_t)i, .state = PYHS_TASK_UNKNOWN,
+			.function = PYHS_NO_STRING, .file = PYHS_NO_STRING, .line = -1,
+		};
+		uint32_t off = c->value_off[i];
+		if (off == UINT32_MAX || off >= c->value_text_size)
+			continue;
+		const char *v = c->value_text + off;
+		if (k != KIND_GEN)
+			a->state = (uint8_t)old_future_state(v);
+		else if (!old_gen_place(&ps, v, a))
+			return nomem();
+	}
+	p->nasync = na;
+	p->async = as;
 	p->strings = ps.strings;
 	p->nstrings = ps.nstrings;
 	return NULL;

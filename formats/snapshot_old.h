@@ -1,4 +1,5 @@
-/* Internal: the roots of snapshot formats 1 and 2, read back from text. */
+/* Internal: what snapshot formats 1 to 3 kept as text (roots, closure
+ * cells' labels, generators' places and futures' states), read back. */
 #ifndef PYHS_SNAPSHOT_OLD_H
 #define PYHS_SNAPSHOT_OLD_H
 
@@ -20,5 +21,17 @@ struct pyhs_error *pyhs_snapshot_old_roots(struct pyhs_heap_parts *p,
 					   const uint64_t *ident,
 					   const uint64_t *native_id,
 					   pyhs_own_fn *own, void *ctx);
+
+/* Formats 1 to 3 label a closure cell's contents with the field text
+ * ".cell_contents (NAME)": made PYHS_LABEL_CELL labels of NAME (added to
+ * p's strings). */
+struct pyhs_error *pyhs_snapshot_old_cells(struct pyhs_heap_parts *p, pyhs_own_fn *own,
+					   void *ctx);
+
+/* Formats 2 and 3 (and files without section ASYN) keep where generators
+ * are and the states of C futures and tasks only in their value texts:
+ * p->async read back from them (their names added to p's strings). */
+struct pyhs_error *pyhs_snapshot_old_async(struct pyhs_heap_parts *p, pyhs_own_fn *own,
+					   void *ctx);
 
 #endif

@@ -376,6 +376,17 @@ static uint32_t get_id(struct cur *c)
 	return (uint32_t)(v - 1);
 }
 
+/* An error of snapshot_old.c's, as the reader words its own. */
+static struct pyhs_error *reword_old(const struct reader *r, struct pyhs_error *err)
+{
+	if (err && err != &pyhs_enomem) {
+		struct pyhs_error *e = bad(r, "%s", err->message);
+		pyhs_error_destroy(err);
+		err = e;
+	}
+	return err;
+}
+
 /* Format 3's threads and their frames (see FORMAT.md). */
 static struct pyhs_error *read_threads(struct reader *r, struct cur *c,
 				       struct pyhs_heap_parts *p, uint64_t nthreads)
@@ -540,13 +551,7 @@ static struct pyhs_error *read_small_sections(struct reader *r,
 	p->root_obj = robj;
 	if ((err = section_done(r, &c)))
 		return err;
-	err = pyhs_snapshot_old_roots(p, rlabel, ident, native, own_array_fn, r);
-	if (err && err != &pyhs_enomem) {
-		struct pyhs_error *e = bad(r, "%s", err->message);
-		pyhs_error_destroy(err);
-		err = e;
-	}
-	return err;
+	return reword_old(r, pyhs_snapshot_old_roots(p, rlabel, ident, native, own_array_fn, r));
 }
 
 /* The big columns: into malloc'd arrays that become the heap's. */
@@ -708,7 +713,8 @@ static struct pyhs_error *read_columns(struct reader *r,
 		for (uint64_t k = col->edge_start[i]; k < col->edge_start[i + 1]; k++) {
 			uint8_t byte = c.p[k];
 			unsigned kind = byte & 0x0f;
-			if (byte & ~(0x0f | LABEL_HAS_PAYLOAD)) {
+			if ((byte & ~(0x0f | LABEL_HAS_PAYLOAD)) ||
+			    kind >= (r->version >= 4 ? LABEL_KINDS_V4 : LABEL_KINDS_V1)) {
 				c.bad = true;
 				break;
 			}
@@ -746,6 +752,41 @@ static struct pyhs_error *read_columns(struct reader *r,
 	return err;
 }
 
+/* ASYN (format 4 writers): generators' places and C futures' states.
+ * Files of earlier writers have their value texts instead, read back by
+ * snapshot_old.c; and their closure cells' labels are field texts. */
+static struct pyhs_error *read_async(struct reader *r, struct pyhs_heap_parts *p)
+{
+	struct pyhs_error *err;
+	if (r->version < 4 &&
+	    (err = reword_old(r, pyhs_snapshot_old_cells(p, own_array_fn, r))))
+		return err;
+	if (!r->sec[S_ASYN].present)
+		return reword_old(r, pyhs_snapshot_old_async(p, own_array_fn, r));
+	struct cur c;
+	if ((err = load_section(r, S_ASYN, &c)))
+		return err;
+	uint64_t n = get_count(&c, 5);
+	struct pyhs_async_info *as = own_array(r, n, sizeof(*as));
+	if (!as)
+		return &pyhs_enomem;
+	for (uint64_t k = 0, next = 0; k < n && !c.bad; k++) {
+		uint64_t d = get_varint(&c), obj = next + d;
+		as[k].state = get_u8(&c);
+		as[k].function = get_id(&c);
+		as[k].file = get_id(&c);
+		uint64_t line = get_varint(&c);
+		if (d >= r->nobjects - next || line > INT32_MAX)
+			c.bad = true;
+		as[k].obj = (uint32_t)obj;
+		as[k].line = (int32_t)line - 1;
+		next = obj + 1;
+	}
+	p->nasync = n;
+	p->async = as;
+	return section_done(r, &c);
+}
+
 /* Checks the sizes in the table against the header's counts, so that no
  * column is allocated larger than its section could justify. */
 static struct pyhs_error *check_sizes(struct reader *r)
@@ -767,6 +808,9 @@ static struct pyhs_error *check_sizes(struct reader *r)
 		{ S_EDST, m, m * MAX_VARINT },
 		{ S_ELKD, m, m },
 		{ S_ELPL, 0, m * MAX_VARINT },
+		/* a count, then per record 2 varints below 2^32, a byte and 2
+		 * more varints below 2^32 */
+		{ S_ASYN, 0, MAX_VARINT + n * 21 },
 	};
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
 		uint64_t raw = r->sec[rules[i].s].raw;
@@ -879,7 +923,7 @@ static struct pyhs_error *read_header(struct reader *r)
 	if (err)
 		return err;
 	for (int s = 0; s < NSECTIONS; s++)
-		if (!r->sec[s].present)
+		if (!r->sec[s].present && !pyhs_snapshot_sections[s].optional)
 			return bad(r, "section %s is missing", pyhs_snapshot_sections[s].name);
 	return check_sizes(r);
 }
@@ -914,7 +958,8 @@ struct pyhs_error *pyhs_snapshot_read(const char *path, struct pyhs_heap **ret)
 	}
 	if ((err = read_header(&r)) || (err = read_meta(&r, &parts)) ||
 	    (err = read_small_sections(&r, &parts)) ||
-	    (err = read_columns(&r, &parts.columns, parts.ntypes)))
+	    (err = read_columns(&r, &parts.columns, parts.ntypes)) ||
+	    (err = read_async(&r, &parts)))
 		goto out;
 	struct pyhs_heap *h;
 	err = pyhs_heap_assemble(&parts, &h);

@@ -203,8 +203,9 @@ static struct pyhs_error *emit(struct writer *w, enum section s, struct buf *b)
 	uint8_t *e = w->table + w->nsections++ * ENTRY_SIZE;
 	memset(e, 0, ENTRY_SIZE);
 	memcpy(e, pyhs_snapshot_sections[s].id, 4);
-	e[4] = SECTION_REQUIRED & 0xff;
-	e[5] = SECTION_REQUIRED >> 8;
+	uint16_t flags = pyhs_snapshot_sections[s].optional ? 0 : SECTION_REQUIRED;
+	e[4] = flags & 0xff;
+	e[5] = (uint8_t)(flags >> 8);
 	e[6] = codec;
 	le64_put(e + 8, w->off);
 	le64_put(e + 16, nstored);
@@ -415,7 +416,22 @@ static struct pyhs_error *write_sections(struct writer *w,
 	if (!err)
 		err = emit(w, S_ELPL, &pl);
 	free(pl.data);
-	return err;
+	if (err)
+		return err;
+
+	/* ASYN: generators' places and C futures' states, as data. */
+	uint64_t nasync = pyhs_heap_nasync(h);
+	const struct pyhs_async_info *as = pyhs_heap_async_records(h);
+	put_varint(b, nasync);
+	for (uint64_t k = 0, prev = 0; k < nasync; k++) {
+		put_varint(b, as[k].obj - prev);
+		prev = (uint64_t)as[k].obj + 1;
+		put_u8(b, as[k].state);
+		put_id(b, as[k].function);
+		put_id(b, as[k].file);
+		put_varint(b, (uint64_t)(as[k].line + 1));
+	}
+	return emit(w, S_ASYN, b);
 }
 
 static struct pyhs_error *write_to(const void *h, struct pyhs_output *out)

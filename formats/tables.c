@@ -40,6 +40,7 @@ static const char *label_kind_name(enum pyhs_label_kind k)
 		[PYHS_LABEL_ATTR] = "attr", [PYHS_LABEL_FIELD] = "field",
 		[PYHS_LABEL_LOCAL] = "local", [PYHS_LABEL_CONSERVATIVE] = "scanned",
 		[PYHS_LABEL_WEAK] = "weak", [PYHS_LABEL_ITEM] = "item",
+		[PYHS_LABEL_CELL] = "cell",
 	};
 	return (unsigned)k < sizeof(names) / sizeof(names[0]) && names[k] ? names[k] : "none";
 }

@@ -214,13 +214,12 @@ void pyhs_domtree_name(const struct pyhs_domtree *t, uint64_t v, bool merge,
 	else if (is_module_dict(t, p) &&
 		 PYHS_LABEL_KIND(h->edge_label.data[t->via[v]]) == PYHS_LABEL_DICT_VALUE) {
 		char key[240];
-		pyhs_heap_format_label(h, h->edge_label.data[t->via[v]], key, sizeof(key));
-		/* ['NAME'] -> global NAME */
-		size_t len = strlen(key);
-		if (len >= 4 && key[0] == '[' && key[1] == '\'' && key[len - 1] == ']')
-			snprintf(held, sizeof(held), "global %.*s", (int)(len - 4), key + 2);
-		else
-			snprintf(held, sizeof(held), "global %s", key);
+		uint32_t lab = h->edge_label.data[t->via[v]];
+		/* a str key NAME: global NAME */
+		const char *name = pyhs_heap_label_name(h, lab);
+		if (!name && pyhs_heap_format_label(h, lab, key, sizeof(key)))
+			name = key;
+		snprintf(held, sizeof(held), "global %.200s", name ? name : "?");
 	} else if (merge)
 		pyhs_normalized_label(h, h->edge_label.data[t->via[v]], false, held,
 				      sizeof(held));

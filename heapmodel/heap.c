@@ -315,6 +315,8 @@ struct pyhs_error *pyhs_heap_build(const struct pyhs_target *t,
 	if (!err)
 		err = pyhs_values_build(h);
 	if (!err)
+		err = pyhs_async_build(h);
+	if (!err)
 		err = fill_meta(h, t, input);
 	pyhs_heap_progress(h, NULL, 0, 0);
 	h->t = NULL; /* nothing reads the target from here on */
@@ -369,6 +371,7 @@ void pyhs_heap_destroy(struct pyhs_heap *h)
 	pyhs_root_vector_deinit(&h->roots);
 	pyhs_thread_vector_deinit(&h->threads);
 	pyhs_frame_vector_deinit(&h->frames);
+	pyhs_async_vector_deinit(&h->async);
 	for (size_t i = 0; i < h->warn_examples.size; i++)
 		free(h->warn_examples.data[i]);
 	pyhs_str_vector_deinit(&h->warn_examples);
@@ -600,6 +603,7 @@ static struct pyhs_error *check_parts(const struct pyhs_heap_parts *p)
 				return BAD("label of edge %" PRIu64 " names no object", e);
 			break;
 		case PYHS_LABEL_FIELD:
+		case PYHS_LABEL_CELL:
 			if (pl >= p->nstrings)
 				return BAD("label of edge %" PRIu64 " names no string", e);
 			break;
@@ -645,6 +649,13 @@ static struct pyhs_error *check_parts(const struct pyhs_heap_parts *p)
 			if (p->frames[f].thread != i ||
 			    p->frames[f].depth != f - ti->first_frame)
 				return BAD("thread %zu is malformed", i);
+	}
+	for (uint64_t k = 0; k < p->nasync; k++) {
+		const struct pyhs_async_info *a = &p->async[k];
+		if (a->obj >= n || (k && a->obj <= p->async[k - 1].obj) ||
+		    a->state > PYHS_TASK_CANCELLED || !STR_OK(a->function) || !STR_OK(a->file) ||
+		    a->line < -1)
+			return BAD("coroutine or future record %" PRIu64 " is malformed", k);
 	}
 #undef STR_OK
 #undef BAD
@@ -702,6 +713,12 @@ struct pyhs_error *pyhs_heap_assemble(struct pyhs_heap_parts *p,
 	for (uint32_t f = 0; f < p->nframes && !err; f++)
 		if (!pyhs_frame_vector_append(&h->frames, p->frames[f]))
 			err = &pyhs_enomem;
+	if (!err && p->nasync && !pyhs_async_vector_reserve(&h->async, p->nasync))
+		err = &pyhs_enomem;
+	if (!err && p->nasync) {
+		memcpy(h->async.data, p->async, p->nasync * sizeof(*p->async));
+		h->async.size = p->nasync;
+	}
 	if (!err)
 		err = pyhs_render_roots(h);
 	for (size_t i = 0; i < p->nwarn_examples && !err; i++) {

@@ -82,6 +82,8 @@ struct pyhs_thread {
 DEFINE_VECTOR(pyhs_thread_vector, struct pyhs_thread)
 DEFINE_VECTOR(pyhs_frame_vector, struct pyhs_frame_info)
 
+DEFINE_VECTOR(pyhs_async_vector, struct pyhs_async_info)
+
 #define PYHS_HOT_ENTRIES 4096
 
 struct pyhs_heap {
@@ -152,6 +154,8 @@ struct pyhs_heap {
 	 * yet, 1 read, -1 unavailable (warned). */
 	int asyncio_state;
 	struct pyhs_asyncio_layout asyncio;
+	/* Generators' places and C futures' states (async.c), by object. */
+	struct pyhs_async_vector async;
 };
 
 /* heap.c */
@@ -243,6 +247,9 @@ const struct pyhs_heap *pyhs_analysis_heap(const struct pyhs_analysis *a);
  * (module names and globals). */
 void pyhs_normalized_label(const struct pyhs_heap *h, uint32_t label,
 			   bool exact, char *buf, size_t n);
+
+/* async.c: reads h->async from the target (after the values). */
+struct pyhs_error *pyhs_async_build(struct pyhs_heap *h);
 
 /* render.c */
 /* Renders every root's label from its structure (after a walk, or when a

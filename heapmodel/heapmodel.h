@@ -65,6 +65,9 @@ enum pyhs_label_kind {
 	PYHS_LABEL_CONSERVATIVE,/* +0xNN ; payload: byte offset */
 	PYHS_LABEL_WEAK,        /* weakref target (not a strong reference) */
 	PYHS_LABEL_ITEM,        /* set item */
+	PYHS_LABEL_CELL,        /* .cell_contents (name), a closure cell's
+				 * contents ; payload: string id of the name
+				 * of the variable the cell is */
 };
 #define PYHS_LABEL(kind, payload) (((uint32_t)(kind) << 28) | ((uint32_t)(payload) & 0x0fffffffu))
 #define PYHS_LABEL_KIND(l) ((enum pyhs_label_kind)((l) >> 28))
@@ -511,12 +514,17 @@ void pyhs_suspects_destroy(struct pyhs_suspects *s);
 
 /* ---- asyncio tasks ---------------------------------------------------- */
 
+/* (The numbers are those of snapshots' ASYN states: formats/FORMAT.md.) */
 enum pyhs_task_state {
 	PYHS_TASK_UNKNOWN,
 	PYHS_TASK_PENDING,
 	PYHS_TASK_DONE,
 	PYHS_TASK_CANCELLED,
 };
+
+/* The state a pure-Python future's _state spells: "PENDING", "FINISHED",
+ * "CANCELLED"; UNKNOWN for anything else and NULL. */
+enum pyhs_task_state pyhs_task_state_named(const char *name);
 
 /* Where asyncio keeps a task (bits of pyhs_task.found_in). */
 #define PYHS_TASK_IN_ALL_TASKS       0x01 /* asyncio.tasks._all_tasks (<= 3.11) */
@@ -576,6 +584,27 @@ struct pyhs_tasks {
 	size_t nexamples;
 	char *examples[PYHS_TASKS_MAX_EXAMPLES];
 };
+
+/* What the walk read, from the objects' fields, of each generator,
+ * coroutine and async generator (where its frame is) and of each C
+ * _asyncio.Future and Task (its state): what the tasks analysis reads, as
+ * data; value texts only display it. Records are in object order. */
+struct pyhs_async_info {
+	uint32_t obj;
+	/* A future or task: PENDING, DONE or CANCELLED (UNKNOWN if its state
+	 * could not be read). A generator: PENDING while it can run on, DONE
+	 * once it has finished. */
+	uint8_t state; /* enum pyhs_task_state */
+	/* Generators: string ids of its __qualname__ and its code's
+	 * co_filename (PYHS_NO_STRING if unreadable, and for futures). */
+	uint32_t function;
+	uint32_t file;
+	int32_t line; /* the line it is suspended at; -1 unknown or finished */
+};
+uint64_t pyhs_heap_nasync(const struct pyhs_heap *h);
+const struct pyhs_async_info *pyhs_heap_async_records(const struct pyhs_heap *h);
+/* The record of object i, or NULL if it has none. */
+const struct pyhs_async_info *pyhs_heap_async(const struct pyhs_heap *h, uint64_t i);
 
 /* Every asyncio task in the heap (C _asyncio.Task and pure-Python Task
  * objects, wherever they are held), read from the object graph alone. */
@@ -714,6 +743,9 @@ struct pyhs_heap_parts {
 	uint64_t warn_count[PYHS_WARN_NKINDS];
 	size_t nwarn_examples;
 	const char *const *warn_examples;
+	/* Generators and C futures as data (copied), in object order. */
+	uint64_t nasync;
+	const struct pyhs_async_info *async;
 };
 
 /* Checks every cross-reference (edge targets, types, value offsets, label

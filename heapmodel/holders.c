@@ -373,12 +373,12 @@ void pyhs_holders_name(const struct pyhs_holders *hs, uint64_t i, char *buf, siz
 		}
 		if (pyhs_heap_format_label(h, lab, l, sizeof(l))) {
 			plain_step(&w, l);
+			const char *name = pyhs_heap_label_name(h, lab);
 			if (is_str_key(h, lab, &key))
 				set_subject(&w, key, NULL);
-			else if (PYHS_LABEL_KIND(lab) == PYHS_LABEL_ATTR && l[0] == '.')
-				set_subject(&w, l + 1, NULL);
-			else if (PYHS_LABEL_KIND(lab) == PYHS_LABEL_LOCAL)
-				set_subject(&w, l + 6, NULL);
+			else if ((PYHS_LABEL_KIND(lab) == PYHS_LABEL_ATTR ||
+				  PYHS_LABEL_KIND(lab) == PYHS_LABEL_LOCAL) && name)
+				set_subject(&w, name, NULL);
 		} else {
 			snprintf(l, sizeof(l), "-> %s",
 				 pyhs_heap_type_name(h, pyhs_heap_type_of(h, h->edge_dst.data[e])));

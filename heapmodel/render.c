@@ -242,13 +242,10 @@ bool pyhs_heap_label_is(const struct pyhs_heap *h, uint32_t label,
 bool pyhs_heap_label_cell_variable(const struct pyhs_heap *h, uint32_t label,
 				   char *buf, size_t n)
 {
-	static const char prefix[] = ".cell_contents (";
 	uint32_t p = PYHS_LABEL_PAYLOAD(label);
-	if (PYHS_LABEL_KIND(label) != PYHS_LABEL_FIELD || p >= h->strings.size ||
-	    strncmp(h->strings.data[p], prefix, sizeof(prefix) - 1))
+	if (PYHS_LABEL_KIND(label) != PYHS_LABEL_CELL || p >= h->strings.size)
 		return false;
-	const char *v = h->strings.data[p] + sizeof(prefix) - 1;
-	snprintf(buf, n, "%.*s", (int)strcspn(v, ")"), v);
+	snprintf(buf, n, "%s", h->strings.data[p]);
 	return true;
 }
 
@@ -289,6 +286,9 @@ bool pyhs_heap_format_label(const struct pyhs_heap *h, uint32_t label,
 		return true;
 	case PYHS_LABEL_ITEM:
 		snprintf(buf, n, "item");
+		return true;
+	case PYHS_LABEL_CELL:
+		snprintf(buf, n, ".cell_contents (%s)", p < h->strings.size ? h->strings.data[p] : "?");
 		return true;
 	case PYHS_LABEL_NONE:
 	default:

@@ -2,9 +2,11 @@
  * asyncio tasks, read from the object graph alone (so a snapshot answers as
  * the core did): every C _asyncio.Task and pure-Python asyncio Task, its
  * loop, name, state, the chain of coroutines it is suspended in (each
- * coroutine's cr_await / gi_yieldfrom, as the walk labels it, and where its
- * frame is, as the walk gives it in the coroutine's value), what it waits on
- * at the bottom, who awaits it, and where asyncio keeps it.
+ * coroutine's cr_await / gi_yieldfrom, as the walk labels it), where each
+ * coroutine is, what it waits on at the bottom, who awaits it, and where
+ * asyncio keeps it. A C task's state and a coroutine's place are what the
+ * walk read from their fields (pyhs_heap_async), never their value texts,
+ * which only display them.
  *
  * The walk names the fields of C futures and tasks as the pure-Python
  * classes name their attributes (_loop, _coro, _fut_waiter, _name, ...), so
@@ -174,31 +176,30 @@ static bool is_future(const struct pyhs_heap *h, uint32_t obj)
 	       attr(h, obj, "_callbacks") != NONE;
 }
 
-/* PENDING, CANCELLED, FINISHED: the value of a C future, the _state
- * attribute of a Python one. */
-static enum pyhs_task_state future_state(const struct pyhs_heap *h, uint32_t obj)
+enum pyhs_task_state pyhs_task_state_named(const char *name)
 {
-	const char *v = NULL;
-	if (kind_of(h, obj) == K_TASK || kind_of(h, obj) == K_FUTURE) {
-		v = pyhs_heap_value(h, obj);
-	} else {
-		uint32_t s = attr(h, obj, "_state");
-		/* the class's _state: pending */
-		v = s != NONE ? pyhs_heap_value(h, s) : "PENDING";
-	}
-	if (!v)
+	if (!name)
 		return PYHS_TASK_UNKNOWN;
-	/* A C Task's value is "QUALNAME STATE", a C Future's "STATE". */
-	const char *sp = strrchr(v, ' ');
-	if (sp)
-		v = sp + 1;
-	if (!strcmp(v, "PENDING"))
+	if (!strcmp(name, "PENDING"))
 		return PYHS_TASK_PENDING;
-	if (!strcmp(v, "CANCELLED"))
+	if (!strcmp(name, "CANCELLED"))
 		return PYHS_TASK_CANCELLED;
-	if (!strcmp(v, "FINISHED"))
+	if (!strcmp(name, "FINISHED"))
 		return PYHS_TASK_DONE;
 	return PYHS_TASK_UNKNOWN;
+}
+
+/* A C future's state as the walk read it from its fut_state field; a
+ * Python one's _state attribute (a str). */
+static enum pyhs_task_state future_state(const struct pyhs_heap *h, uint32_t obj)
+{
+	if (kind_of(h, obj) == K_TASK || kind_of(h, obj) == K_FUTURE) {
+		const struct pyhs_async_info *a = pyhs_heap_async(h, obj);
+		return a ? (enum pyhs_task_state)a->state : PYHS_TASK_UNKNOWN;
+	}
+	uint32_t s = attr(h, obj, "_state");
+	/* the class's _state: pending */
+	return pyhs_task_state_named(s != NONE ? pyhs_heap_value(h, s) : "PENDING");
 }
 
 static char *task_name(const struct pyhs_heap *h, uint32_t obj)
@@ -216,25 +217,15 @@ static char *task_name(const struct pyhs_heap *h, uint32_t obj)
 	return strdup(v);
 }
 
-/* "QUALNAME (FILE:LINE)" or "QUALNAME (FILE)", the value the walk gives a
- * coroutine, into a frame. */
-static bool parse_location(const char *v, struct pyhs_task_frame *f)
+/* Where the coroutine c is, as the walk read it from its frame, into f. */
+static bool coroutine_place(const struct pyhs_heap *h, uint32_t c, struct pyhs_task_frame *f)
 {
-	const char *open = v ? strstr(v, " (") : NULL;
-	size_t len = v ? strlen(v) : 0;
-	if (!open || len < 2 || v[len - 1] != ')')
+	const struct pyhs_async_info *a = pyhs_heap_async(h, c);
+	if (!a || a->function == PYHS_NO_STRING || a->file == PYHS_NO_STRING)
 		return false;
-	f->function = strndup(v, (size_t)(open - v));
-	const char *file = open + 2, *end = v + len - 1;
-	const char *colon = end;
-	while (colon > file && colon[-1] >= '0' && colon[-1] <= '9')
-		colon--;
-	f->line = -1;
-	if (colon > file && colon < end && colon[-1] == ':') {
-		f->line = atoi(colon);
-		end = colon - 1;
-	}
-	f->file = strndup(file, (size_t)(end - file));
+	f->function = strdup(pyhs_heap_string(h, a->function));
+	f->file = strdup(pyhs_heap_string(h, a->file));
+	f->line = a->line;
 	return f->function && f->file;
 }
 
@@ -294,7 +285,7 @@ static uint32_t follow_chain(struct builder *b, struct pyhs_task *t, bool *ok)
 		else
 			seen[depth % nseen] = c;
 		struct pyhs_task_frame f = { .obj = c, .line = -1 };
-		if (!parse_location(pyhs_heap_value(h, c), &f)) {
+		if (!coroutine_place(h, c, &f)) {
 			free(f.function);
 			free(f.file);
 			f.function = strdup("?");
@@ -324,20 +315,17 @@ static uint32_t dict_owner(const struct builder *b, uint32_t d)
 	return NONE;
 }
 
-/* "TYPE .attr": what holder is and the attribute label (".x", "['x']") it
- * holds something through. */
+/* "TYPE .attr": what holder is and the name of the attribute (or str key)
+ * it holds something through, as the label has it; a label that names
+ * none (an index, an offset) as it reads. */
 static void holder_text(const struct pyhs_heap *h, uint32_t holder, uint32_t label,
 			char *buf, size_t n)
 {
-	char l[128], a[128];
-	if (!pyhs_heap_format_label(h, label, l, sizeof(l)))
-		l[0] = '\0';
-	const char *s = l[0] == '[' && l[1] == '\'' ? l + 2 : l[0] == '.' ? l + 1 : l;
-	snprintf(a, sizeof(a), "%s", s);
-	char *q = strchr(a, '\'');
-	if (q)
-		*q = '\0';
-	snprintf(buf, n, "future of %s%s%s", type_name(h, holder), a[0] ? " ." : "", a);
+	char l[128];
+	const char *a = pyhs_heap_label_name(h, label);
+	if (!a)
+		a = pyhs_heap_format_label(h, label, l, sizeof(l)) ? l : "";
+	snprintf(buf, n, "future of %s%s%.100s", type_name(h, holder), a[0] ? " ." : "", a);
 }
 
 /* An object that can be said to hold a future: an instance, not the

@@ -432,7 +432,7 @@ static struct pyhs_error *name_cell(struct walker *w, uint64_t cell_type,
 				    uint32_t cell, uint64_t name)
 {
 	struct pyhs_heap *h = w->h;
-	char s[100], label[128];
+	char s[100];
 	if (cell == PYHS_NO_OBJECT || h->types.data[h->type.data[cell]].addr != cell_type)
 		return NULL;
 	uint32_t plain = PYHS_LABEL(PYHS_LABEL_FIELD, w->id_cell_contents);
@@ -441,12 +441,11 @@ static struct pyhs_error *name_cell(struct walker *w, uint64_t cell_type,
 			continue;
 		if (!pyhs_read_str(h, name, s, sizeof(s)))
 			return NULL;
-		snprintf(label, sizeof(label), ".cell_contents (%s)", s);
 		uint32_t id;
-		struct pyhs_error *err = pyhs_heap_intern_string(h, label, &id);
+		struct pyhs_error *err = pyhs_heap_intern_string(h, s, &id);
 		if (err)
 			return err;
-		h->edge_label.data[e] = PYHS_LABEL(PYHS_LABEL_FIELD, id);
+		h->edge_label.data[e] = PYHS_LABEL(PYHS_LABEL_CELL, id);
 		break;
 	}
 	return NULL;

@@ -435,6 +435,17 @@ def run_to_core(argv, workdir, env, timeout):
     return core
 
 
+def tool_output(tool, *argv, timeout=120):
+    """The standard output of `TOOL ARGV...` as text; RuntimeError naming
+    the command, its exit status and its stderr if it does not exit 0."""
+    p = subprocess.run([tool] + list(argv), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError("%s exited %d: %s" % (" ".join(argv), p.returncode,
+                                                 p.stderr.decode(errors="replace")))
+    return p.stdout.decode()
+
+
 def tail(data, limit=1500):
     """The end of a program's output, decoded, for a message."""
     text = data.decode(errors="replace") if isinstance(data, bytes) else data

@@ -6,16 +6,18 @@
 The file is a snapshot, written in format 2 (roots as text), of a core of
 roots_program.py 300 early under CPython 3.12. Read now, its roots are
 structured: stacks name the worker thread whole and give its frames; a
-format 3 snapshot of it diffs against it with no row (the same keys); path
+format 4 snapshot of it diffs against it with no row (the same keys); path
 gives the thread's local as a frame_local root.
 """
 import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pyhs_test import tool_output  # noqa: E402
 
 LONG_NAME = "ThreadPoolExecutor-0_0-long-name-of-a-worker-thread"
 
@@ -31,12 +33,7 @@ def main():
     failures = []
 
     def tool(*argv):
-        p = subprocess.run([args.tool] + list(argv), stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, timeout=120)
-        if p.returncode != 0:
-            raise RuntimeError("%s exited %d: %s" % (" ".join(argv), p.returncode,
-                                                     p.stderr.decode(errors="replace")))
-        return p.stdout.decode()
+        return tool_output(args.tool, *argv)
 
     def check(what, good, detail=""):
         print("%s: %s%s" % ("ok" if good else "FAIL", what, "" if good else " " + detail))
@@ -66,12 +63,12 @@ def main():
                   any(i and i["kind"] == "frame_local" and i["name"] == "thread_payload" and
                       i["thread_name"] == LONG_NAME and i["function"] == "worker" and
                       i["depth"] == 2 for i in infos), repr(infos))
-        new = os.path.join(work, "v3.phs")
+        new = os.path.join(work, "v4.phs")
         tool("snapshot", old, "-o", new)
         with open(new, "rb") as f:
-            check("its snapshot is of format 3", f.read(12)[8:] == b"\x03\0\0\0")
+            check("its snapshot is of format 4", f.read(12)[8:] == b"\x04\0\0\0")
         d = json.loads(tool("diff", old, new, "--by", "path", "--json", "-n", "100000"))
-        check("diff --by path of the format 2 file and its format 3 snapshot: no row",
+        check("diff --by path of the format 2 file and its format 4 snapshot: no row",
               d["paths"] == [] and d["total"]["count_delta"] == 0,
               repr(d["paths"][:5]))
         check("stacks the same from both", tool("stacks", old) == tool("stacks", new))

@@ -107,6 +107,11 @@ async def main():
     if hasattr(asyncio, "TaskGroup"):
         asyncio.create_task(tg_parent(), name="tg-parent")
     KEEP.append(asyncio.tasks._PyTask(sleeper(), name="py-task"))
+    # A coroutine whose __qualname__ reads like a place and a state: its
+    # preview misleads, what the walk reads from its fields does not.
+    odd = sleeper()
+    odd.__qualname__ = "sleeper (decoy.py:1) FINISHED"
+    asyncio.create_task(odd, name="odd-name")
     done = asyncio.create_task(quick(), name="done-0")
     cancelled = asyncio.create_task(sleeper(), name="cancelled-0")
     KEEP.extend([done, cancelled])

@@ -9,8 +9,10 @@ LABEL names one of the interpreters `tests/pyhs_test.py --list` prints
 when --python SPEC gives the interpreter.  For it, tasks_program.py runs
 with tasks in every kind of wait (a sleep three coroutines deep, an Event,
 a gather of two tasks, an await of another task, a TaskGroup where asyncio
-has one, a pure-Python Task, one not started yet) and finished and cancelled tasks kept in a
-list; it records asyncio's own view of each (id, name, state, the
+has one, a pure-Python Task, one not started yet, one whose coroutine's
+__qualname__ reads like a place and a state, "sleeper (decoy.py:1)
+FINISHED", so that its preview misleads) and finished and cancelled tasks
+kept in a list; it records asyncio's own view of each (id, name, state, the
 get_coro() chain through cr_await / gi_yieldfrom with function, file and
 line) and aborts inside the running loop.  Then, from the core, from a
 snapshot of it and from the live process (--pid):
