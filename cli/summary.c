@@ -166,7 +166,7 @@ int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out)
 	struct analysis_facts af;
 	struct heap_view hv;
 	struct pyhs_analysis *an;
-	struct pyhs_error *err = pyhs_analysis_create(h, &an);
+	struct pyhs_error *err = pyhs_analysis_create_with(h, PYHS_ANALYSIS_CYCLES, &an);
 	if (!err && (err = analysis_facts(h, an, &af)))
 		pyhs_analysis_destroy(an);
 	if (!err && (err = heap_view_create(h, an, &(struct pyhs_suspect_options){ 0.10, 10 }, &hv))) {
