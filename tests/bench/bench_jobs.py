@@ -3,14 +3,16 @@
 
     bench_jobs.py --tool build-rel/cli/pyheapsnap [--python PYTHON]
                   [--sizes 2000000] [--big] [--repeat 3] [--keep DIR]
+                  [--verbs summary,export,snapshot]
 
 For each size N (2 million objects, and 10 million with --big), the heap of
 bench_scale.py (CPython 3.12, pyenv's unless --python) aborts into a core;
 on it `summary --no-cache`, `export --no-cache --format jsonl` (to
 /dev/null) and `snapshot --no-cache` run with -j1 and with -j2, alternately,
---repeat times each. For each it prints the fastest wall time of the runs,
-and the CPU time (user + system), peak RSS less the core's size per
-object of that run, and the ratio -j1/-j2; beside them drgn's bare walk of
+--repeat times each (--verbs picks among them). For each it prints the
+fastest wall time of the runs, and the CPU time (user + system) and peak
+RSS less the core's size per object of that run, and the ratios -j1/-j2;
+beside them drgn's bare walk of
 the collector's lists (bench_scale.py's), when Debian's python3-drgn is
 installed. The load average before and after is printed too: on a shared
 machine the second core is often someone else's, and the figures say so.
@@ -41,6 +43,8 @@ def main():
     ap.add_argument("--sizes", default="2000000")
     ap.add_argument("--big", action="store_true", help="also the 10 million object heap")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--verbs", default="summary,export,snapshot",
+                    help="which of summary, export, snapshot to run")
     ap.add_argument("--keep", metavar="DIR", help="make the cores in DIR and keep them "
                     "(a core already there for a size is used again)")
     args = ap.parse_args()
@@ -64,7 +68,7 @@ def main():
         else:
             workdir = tempfile.mkdtemp(prefix="pyheapsnap-bench-jobs-")
         try:
-            bench_one(tool, python, n, workdir, args.repeat)
+            bench_one(tool, python, n, workdir, args.repeat, args.verbs.split(","))
         finally:
             if not args.keep:
                 shutil.rmtree(workdir, ignore_errors=True)
@@ -81,7 +85,7 @@ def make_core(python, n, workdir, env):
     return run_to_core([python, prog, str(n)], workdir, env, timeout=600)
 
 
-def bench_one(tool, python, n, workdir, repeat):
+def bench_one(tool, python, n, workdir, repeat, which):
     label = "%dM" % (n // 1000000) if n >= 1000000 else str(n)
     env = clean_env()
     core = make_core(python, n, workdir, env)
@@ -93,6 +97,7 @@ def bench_one(tool, python, n, workdir, repeat):
          os.devnull),
         ("snapshot", ["snapshot", "--no-cache", core, "-o", snap], None),
     ]
+    verbs = [v for v in verbs if v[0].split()[0] in which]
     print("\n%s heap: core %.0f MiB; load average before: %s" % (label, size / 2**20, loadavg()))
     print("  %-28s %8s %8s %9s %8s" % ("run (fastest of %d)" % repeat, "wall s", "CPU s",
                                        "peak RSS", "B/obj"))
