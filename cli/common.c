@@ -458,6 +458,8 @@ int input_open(const char *path, struct input_options *o,
 		snprintf(name, sizeof(name), "pid %d", o->pid);
 	struct pyhs_heap *h;
 	err = pyhs_heap_build(t, path == PID_INPUT ? name : path, &o->heap, &h);
+	if (!err)
+		pyhs_heap_set_jobs(h, jobs); /* the cache's snapshot is written on them too */
 	if (!err && o->want_allocations) {
 		err = pyhs_allocations_read(t, &o->allocations);
 		if (err)
@@ -475,7 +477,6 @@ int input_open(const char *path, struct input_options *o,
 			return report_error(pyhs_error_wrap(err, "cannot read the heap of pid %d", o->pid));
 		return report_error(pyhs_error_wrap(err, "cannot read the heap in '%s'", path));
 	}
-	pyhs_heap_set_jobs(h, jobs);
 	*ret = h;
 	return 0;
 }

@@ -18,7 +18,6 @@ installed. The load average before and after is printed too: on a shared
 machine the second core is often someone else's, and the figures say so.
 Numbers, not assertions.
 """
-import argparse
 import os
 import shutil
 import sys
@@ -26,9 +25,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyhs_test import clean_env, pyenv_interpreter, run_to_core  # noqa: E402
+from pyhs_test import clean_env, run_to_core  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_scale import PROGRAM, drgn_walk, run  # noqa: E402
+from bench_scale import PROGRAM, bench_arguments, bench_setup, drgn_walk, run  # noqa: E402
 
 
 def loadavg():
@@ -37,28 +36,14 @@ def loadavg():
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--tool", required=True, help="pyheapsnap (a release build)")
-    ap.add_argument("--python", help="the interpreter (default: pyenv's newest 3.12)")
-    ap.add_argument("--sizes", default="2000000")
-    ap.add_argument("--big", action="store_true", help="also the 10 million object heap")
+    ap = bench_arguments(__doc__, "2000000")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--verbs", default="summary,export,snapshot",
                     help="which of summary, export, snapshot to run")
     ap.add_argument("--keep", metavar="DIR", help="make the cores in DIR and keep them "
                     "(a core already there for a size is used again)")
     args = ap.parse_args()
-    tool = os.path.abspath(args.tool)
-    python = args.python
-    if not python:
-        interp = pyenv_interpreter("3.12")
-        if not interp.path:
-            print("bench: skipped: %s" % interp.missing)
-            sys.exit(77)
-        python = interp.path
-    sizes = [int(s) for s in args.sizes.split(",")]
-    if args.big and 10000000 not in sizes:
-        sizes.append(10000000)
+    tool, python, sizes = bench_setup(args)
     print("interpreter: %s; CPUs: %d available to this process"
           % (python, len(os.sched_getaffinity(0))))
     for n in sizes:
