@@ -32,6 +32,7 @@ struct pyhs_analysis {
 	uint32_t *comp;
 	uint32_t ncomp;
 	bool want_comp;
+	bool want_pred; /* PYHS_ANALYSIS_PATHS on more than one thread */
 };
 
 static bool is_weak(const struct pyhs_heap *h, uint64_t e)
@@ -214,13 +215,17 @@ static struct pyhs_error *retention_chain(struct pyhs_analysis *a, bool progress
 	return err;
 }
 
-/* What the collector would free, and the cycles: nothing above needs
- * them, nor they anything above. */
+static struct pyhs_error *build_predecessors(struct pyhs_analysis *ac);
+
+/* What the collector would free, the cycles and the references into each
+ * object: nothing above needs them, nor they anything above. */
 static struct pyhs_error *collector_chain(struct pyhs_analysis *a)
 {
 	struct pyhs_error *err = find_garbage(a);
 	if (!err && a->want_comp)
 		err = pyhs_scc(&a->g, &a->comp, &a->ncomp);
+	if (!err && a->want_pred)
+		err = build_predecessors(a);
 	return err;
 }
 
@@ -246,6 +251,7 @@ struct pyhs_error *pyhs_analysis_create_with(const struct pyhs_heap *h, unsigned
 		/* The two chains share nothing but the (read-only) graph; the
 		 * cycles come with the garbage, on the second thread. */
 		a->want_comp = flags & PYHS_ANALYSIS_CYCLES;
+		a->want_pred = flags & PYHS_ANALYSIS_PATHS;
 		pyhs_heap_progress(h, "dominator tree, garbage", 0, n);
 		err = pyhs_jobs_run(h->jobs, 2, analysis_job, a, NULL);
 	} else {

@@ -317,11 +317,14 @@ struct pyhs_analysis;
 struct pyhs_error *pyhs_analysis_create(const struct pyhs_heap *h,
 					struct pyhs_analysis **ret);
 /* The same, with flags: PYHS_ANALYSIS_CYCLES when pyhs_analysis_cycles or
- * pyhs_analysis_garbage will be asked, so that on a heap with jobs (see
- * pyhs_heap_set_jobs) the cycles are found beside the dominator tree. The
- * two independent chains (refcounts, roots, dominators, retained sizes;
- * garbage, cycles) run on two threads then. */
+ * pyhs_analysis_garbage will be asked, PYHS_ANALYSIS_PATHS when
+ * pyhs_analysis_paths will, so that on a heap with jobs (see
+ * pyhs_heap_set_jobs) the cycles and the references into each object are
+ * found beside the dominator tree. The two independent chains (refcounts,
+ * roots, dominators, retained sizes; garbage, cycles, predecessors) run on
+ * two threads then. */
 #define PYHS_ANALYSIS_CYCLES 1u
+#define PYHS_ANALYSIS_PATHS 2u
 struct pyhs_error *pyhs_analysis_create_with(const struct pyhs_heap *h, unsigned flags,
 					     struct pyhs_analysis **ret);
 void pyhs_analysis_destroy(struct pyhs_analysis *a);
