@@ -1,6 +1,7 @@
 /* JSON-lines export: one header line, then one line per object. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,6 +90,9 @@ static struct pyhs_error *format_chunk(void *ctx, size_t k)
 	FILE *f = fopencookie(ch, "w", (cookie_io_functions_t){ .write = chunk_write });
 	if (!f)
 		return &pyhs_enomem;
+	/* Only this thread writes it: no lock per character (stdio takes one
+	 * on every call once a process has threads). */
+	__fsetlocking(f, FSETLOCKING_BYCALLER);
 	uint64_t i0 = (c->first + k) * CHUNK_OBJECTS;
 	uint64_t i1 = i0 + CHUNK_OBJECTS < c->n ? i0 + CHUNK_OBJECTS : c->n;
 	for (uint64_t i = i0; i < i1; i++)
