@@ -40,8 +40,8 @@ static struct pyhs_error *count_piece(void *ctx, size_t k)
 	/* Long enough that the other threads take pieces too. */
 	volatile unsigned spin = 0;
 	for (unsigned i = 0; i < 20000; i++)
-		spin += i;
-	return NULL;
+		spin = spin + i;
+	return spin == 1 ? pyhs_error_create(PYHS_ERROR_INPUT, "never") : NULL;
 }
 
 static void run_counted(unsigned jobs)
