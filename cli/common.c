@@ -120,6 +120,16 @@ int input_option(struct input_options *o, int opt, const char *arg)
 	case OPT_JSON:
 		o->json = true;
 		return 1;
+	case 'j': {
+		uint64_t v;
+		if (!parse_count(arg, &v) || v > PYHS_JOBS_MAX) {
+			log_error("--jobs takes a whole number from 1 to %d, not '%s'",
+				  PYHS_JOBS_MAX, arg);
+			return -1;
+		}
+		o->jobs = (unsigned)v;
+		return 1;
+	}
 	case OPT_PID: {
 		char *end;
 		long v = strtol(arg, &end, 10);
@@ -416,6 +426,7 @@ int input_open(const char *path, struct input_options *o,
 		o->heap.progress_ctx = &o->progress;
 	}
 	struct pyhs_error *err;
+	unsigned jobs = o->jobs ? o->jobs : pyhs_jobs_available();
 	if (path != PID_INPUT && pyhs_snapshot_is(path)) {
 		/* Options about cores (--exe, --max-objects, ...) do not apply:
 		 * a snapshot holds a heap already built. */
@@ -425,6 +436,7 @@ int input_open(const char *path, struct input_options *o,
 		if (o->progress.on)
 			pyhs_heap_set_progress(h, show_progress, &o->progress);
 		o->snapshot = path;
+		pyhs_heap_set_jobs(h, jobs);
 		*ret = h;
 		return 0;
 	}
@@ -432,6 +444,7 @@ int input_open(const char *path, struct input_options *o,
 	if (cache_lookup(path, o, &cache, ret)) {
 		if (o->progress.on)
 			pyhs_heap_set_progress(*ret, show_progress, &o->progress);
+		pyhs_heap_set_jobs(*ret, jobs);
 		return 0;
 	}
 	struct pyhs_target *t;
@@ -445,6 +458,8 @@ int input_open(const char *path, struct input_options *o,
 		snprintf(name, sizeof(name), "pid %d", o->pid);
 	struct pyhs_heap *h;
 	err = pyhs_heap_build(t, path == PID_INPUT ? name : path, &o->heap, &h);
+	if (!err)
+		pyhs_heap_set_jobs(h, jobs); /* the cache's snapshot is written on them too */
 	if (!err && o->want_allocations) {
 		err = pyhs_allocations_read(t, &o->allocations);
 		if (err)
@@ -495,7 +510,7 @@ int parse_verb_args(const struct verb_spec *spec, int argc, char **argv,
 		longopts[n++] = *l;
 	memset(&longopts[n], 0, sizeof(longopts[n]));
 	char shortopts[64];
-	snprintf(shortopts, sizeof(shortopts), ":h%s", spec->shortopts ? spec->shortopts : "");
+	snprintf(shortopts, sizeof(shortopts), ":hj:%s", spec->shortopts ? spec->shortopts : "");
 	o->gen = -1;
 	optind = 1;
 	opterr = 0;

@@ -155,7 +155,7 @@ int verb_cycles(int argc, char **argv)
 		return r;
 	struct pyhs_analysis *a = NULL;
 	struct pyhs_cycles *c = NULL;
-	struct pyhs_error *err = pyhs_analysis_create(h, &a);
+	struct pyhs_error *err = pyhs_analysis_create_with(h, PYHS_ANALYSIS_CYCLES, &a);
 	if (!err)
 		err = co.unreachable ? pyhs_analysis_garbage(a, &c) :
 				       pyhs_analysis_cycles(a, false, &c);

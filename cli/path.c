@@ -157,7 +157,7 @@ int verb_path(int argc, char **argv)
 		return r;
 	}
 	struct pyhs_analysis *a;
-	struct pyhs_error *err = pyhs_analysis_create(h, &a);
+	struct pyhs_error *err = pyhs_analysis_create_with(h, PYHS_ANALYSIS_PATHS, &a);
 	struct pyhs_path *paths = NULL;
 	size_t np = 0;
 	if (!err)

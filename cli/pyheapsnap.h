@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "common/format.h"
+#include "common/jobs.h"
 #include "formats.h"
 #include "heapmodel.h"
 #include "reader.h"
@@ -41,6 +42,7 @@ struct input_options {
 	int gen; /* --gen: -1 for all, else enum pyhs_gen */
 	int pid; /* --pid: a live process as the last input, 0 for none */
 	bool no_cache; /* --no-cache: read cores, never the cache (cache.c) */
+	unsigned jobs; /* -j, --jobs: threads; 0 for the CPUs available */
 	/* Set by input_open: the snapshot file it last read, or NULL if it
 	 * read a core or a process (a heap from a snapshot keeps the input
 	 * and source of what the snapshot was made from). */
@@ -117,7 +119,8 @@ void describe_path(const struct pyhs_heap *h, const struct pyhs_path *p,
 	{ "gen", required_argument, NULL, OPT_GEN },              \
 	{ "pid", required_argument, NULL, OPT_PID },              \
 	{ "no-stop", no_argument, NULL, OPT_NO_STOP },            \
-	{ "no-cache", no_argument, NULL, OPT_NO_CACHE }
+	{ "no-cache", no_argument, NULL, OPT_NO_CACHE },          \
+	{ "jobs", required_argument, NULL, 'j' }
 
 enum {
 	OPT_SYSROOT = 0x100,
@@ -159,7 +162,9 @@ enum {
 	"      --max-core-size SIZE  decompress a zstd core to at most SIZE\n" \
 	"                         (64GiB; 100MB, 2GiB, ...)\n"                \
 	"      --no-cache         read the core itself, not the heap the last\n" \
-	"                         verb on it left in the cache, and leave none\n"
+	"                         verb on it left in the cache, and leave none\n" \
+	"  -j, --jobs N           analyse and write on N threads at most (default:\n" \
+	"                         the CPUs available); the output is the same\n"
 
 /* Handles one shared option; returns 1 if it was one, 0 if not, -1 after
  * printing a usage error. */

@@ -67,7 +67,7 @@ int verb_show(int argc, char **argv)
 	size_t np = 0;
 	struct pyhs_holders *hs = NULL;
 	char holder[512];
-	struct pyhs_error *err = pyhs_analysis_create(h, &a);
+	struct pyhs_error *err = pyhs_analysis_create_with(h, PYHS_ANALYSIS_PATHS, &a);
 	if (!err)
 		err = pyhs_holders_create(h, a, &hs);
 	if (!err) {

@@ -47,12 +47,13 @@ static void analysis_facts_free(struct analysis_facts *f)
 	free(f->unexplained);
 }
 
-static const uint64_t *retained_key;
-static int by_retained(const void *x, const void *y)
+static int by_retained(const void *x, const void *y, void *ctx)
 {
+	const struct pyhs_analysis *an = ctx;
 	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-	if (retained_key[a] != retained_key[b])
-		return retained_key[a] < retained_key[b] ? 1 : -1;
+	uint64_t ra = pyhs_analysis_retained(an, a), rb = pyhs_analysis_retained(an, b);
+	if (ra != rb)
+		return ra < rb ? 1 : -1;
 	return a < b ? -1 : a > b;
 }
 
@@ -95,19 +96,14 @@ static struct pyhs_error *analysis_facts(const struct pyhs_heap *h,
 	f.garbage_objects = c->start[c->n];
 	pyhs_cycles_free(c);
 	uint64_t n = pyhs_heap_nobjects(h);
-	uint64_t *retained = malloc((n ? n : 1) * sizeof(*retained));
 	f.unexplained = malloc((n ? n : 1) * sizeof(*f.unexplained));
-	if (!retained || !f.unexplained) {
-		free(retained);
-		free(f.unexplained);
+	if (!f.unexplained)
 		return &pyhs_enomem;
-	}
 	f.reachable_bytes = pyhs_analysis_reachable_bytes(a);
 	for (uint64_t i = 0; i < n; i++) {
-		retained[i] = pyhs_analysis_retained(a, i);
 		/* Top-level retainers: dominated by nothing but the roots. */
 		if (pyhs_analysis_idom(a, i) == PYHS_DOM_ROOT)
-			top_insert(&f, i, retained[i]);
+			top_insert(&f, i, pyhs_analysis_retained(a, i));
 		uint64_t u = pyhs_analysis_unexplained(a, i);
 		if (!u)
 			continue;
@@ -120,11 +116,45 @@ static struct pyhs_error *analysis_facts(const struct pyhs_heap *h,
 		f.unexplained[f.nunexplained++] = i;
 		f.unexplained_refs += u;
 	}
-	retained_key = retained;
-	qsort(f.unexplained, f.nunexplained, sizeof(*f.unexplained), by_retained);
-	free(retained);
+	qsort_r(f.unexplained, f.nunexplained, sizeof(*f.unexplained), by_retained,
+		(void *)a);
 	*ret = f;
 	return NULL;
+}
+
+/* What summary computes from the analysis, in two halves that share
+ * nothing (run at once on a heap with jobs): the dominator tree, holders
+ * and suspects; the facts and the asyncio tasks. */
+struct summary_parts {
+	const struct pyhs_heap *h;
+	struct pyhs_analysis *an;
+	struct heap_view hv;
+	bool have_hv;
+	struct analysis_facts af;
+	bool have_af;
+	struct pyhs_tasks *ts;
+	struct pyhs_task_group *tg;
+	size_t ntg;
+};
+
+static struct pyhs_error *summary_part(void *ctx, size_t k)
+{
+	struct summary_parts *p = ctx;
+	struct pyhs_error *err;
+	if (k == 0) {
+		err = heap_view_create(p->h, p->an,
+				       &(struct pyhs_suspect_options){ 0.10, 10 }, &p->hv);
+		p->have_hv = !err;
+		return err;
+	}
+	err = analysis_facts(p->h, p->an, &p->af);
+	p->have_af = !err;
+	/* asyncio tasks, and the places thousands of them are parked. */
+	if (!err)
+		err = pyhs_tasks_find(p->h, &p->ts);
+	if (!err)
+		err = pyhs_tasks_pending_groups(p->ts, TASK_SUSPECT_MIN, &p->tg, &p->ntg);
+	return err;
 }
 
 static const char *gen_name(int g)
@@ -163,35 +193,30 @@ int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out)
 		gen_bytes[g] += s;
 	}
 	qsort(tt, ntypes, sizeof(*tt), by_bytes);
-	struct analysis_facts af;
-	struct heap_view hv;
-	struct pyhs_analysis *an;
-	struct pyhs_error *err = pyhs_analysis_create(h, &an);
-	if (!err && (err = analysis_facts(h, an, &af)))
-		pyhs_analysis_destroy(an);
-	if (!err && (err = heap_view_create(h, an, &(struct pyhs_suspect_options){ 0.10, 10 }, &hv))) {
-		pyhs_analysis_destroy(an);
-		analysis_facts_free(&af);
+	struct summary_parts parts = { .h = h };
+	struct pyhs_error *err = pyhs_analysis_create_with(h, PYHS_ANALYSIS_CYCLES, &parts.an);
+	if (!err) {
+		err = pyhs_jobs_run(pyhs_heap_jobs(h), 2, summary_part, &parts, NULL);
+		if (parts.have_hv)
+			parts.hv.own_analysis = true;
+		else
+			pyhs_analysis_destroy(parts.an);
 	}
 	if (err) {
+		if (parts.have_hv)
+			heap_view_destroy(&parts.hv);
+		if (parts.have_af)
+			analysis_facts_free(&parts.af);
+		free(parts.tg);
+		pyhs_tasks_destroy(parts.ts);
 		free(tt);
 		return report_error(err);
 	}
-	hv.own_analysis = true;
-	/* asyncio tasks, and the places thousands of them are parked. */
-	struct pyhs_tasks *ts = NULL;
-	struct pyhs_task_group *tg = NULL;
-	size_t ntg = 0, npending = 0;
-	err = pyhs_tasks_find(h, &ts);
-	if (!err)
-		err = pyhs_tasks_pending_groups(ts, TASK_SUSPECT_MIN, &tg, &ntg);
-	if (err) {
-		pyhs_tasks_destroy(ts);
-		free(tt);
-		analysis_facts_free(&af);
-		heap_view_destroy(&hv);
-		return report_error(err);
-	}
+	struct analysis_facts af = parts.af;
+	struct heap_view hv = parts.hv;
+	struct pyhs_tasks *ts = parts.ts;
+	struct pyhs_task_group *tg = parts.tg;
+	size_t ntg = parts.ntg, npending = 0;
 	for (size_t k = 0; k < ts->n; k++)
 		npending += ts->tasks[k].state == PYHS_TASK_PENDING;
 	/* The types that dominate the old generation (long-lived growth). */

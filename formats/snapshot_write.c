@@ -463,11 +463,12 @@ struct pyhs_error *pyhs_snapshot_write_output(const struct pyhs_heap *h,
 	ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL);
 	ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_checksumFlag, 0);
 	ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_contentSizeFlag, 1);
-	/* Multithreaded when libzstd was built so; the output is the same. */
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	if (ncpu > 1)
+	/* On the heap's jobs, when libzstd was built multithreaded (its
+	 * output does not depend on how many workers it has). */
+	unsigned jobs = pyhs_heap_jobs(h);
+	if (jobs > 1)
 		ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_nbWorkers,
-				       (int)(ncpu < 8 ? ncpu : 8));
+				       (int)(jobs < 8 ? jobs : 8));
 	uint8_t header[HEADER_SIZE] = { 0 };
 	if ((err = write_all(&w, header, sizeof(header))) ||
 	    (err = write_sections(&w, h, &b)))

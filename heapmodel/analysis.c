@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "common/jobs.h"
 #include "graph.h"
 #include "heap_internal.h"
 
@@ -26,6 +27,12 @@ struct pyhs_analysis {
 	/* Predecessors, built for path queries. */
 	uint64_t *pred_start;
 	uint64_t *pred_edge;
+	/* Strongly connected components, when found with the rest
+	 * (PYHS_ANALYSIS_CYCLES on more than one thread). */
+	uint32_t *comp;
+	uint32_t ncomp;
+	bool want_comp;
+	bool want_pred; /* PYHS_ANALYSIS_PATHS on more than one thread */
 };
 
 static bool is_weak(const struct pyhs_heap *h, uint64_t e)
@@ -180,6 +187,56 @@ static struct pyhs_error *collect_roots(struct pyhs_analysis *a)
 struct pyhs_error *pyhs_analysis_create(const struct pyhs_heap *h,
 					struct pyhs_analysis **ret)
 {
+	return pyhs_analysis_create_with(h, 0, ret);
+}
+
+/* What keeps objects alive: refcounts against references, the roots, the
+ * dominator tree and retained sizes, one after the other. */
+static struct pyhs_error *retention_chain(struct pyhs_analysis *a, bool progress)
+{
+	const struct pyhs_heap *h = a->h;
+	uint64_t n = h->addr.size;
+	if (progress)
+		pyhs_heap_progress(h, "reconciling refcounts", 0, n);
+	struct pyhs_error *err = reconcile(a);
+	if (progress)
+		pyhs_heap_progress(h, "finding roots", 0, n);
+	if (!err)
+		err = collect_roots(a);
+	if (progress)
+		pyhs_heap_progress(h, "dominator tree", 0, n);
+	if (!err)
+		err = pyhs_dominators(&a->g, a->roots, a->nroots, &a->idom);
+	if (progress)
+		pyhs_heap_progress(h, "retained sizes", 0, n);
+	if (!err)
+		err = pyhs_retained_sizes(&a->g, a->idom, h->size.data, &a->retained,
+					  &a->reachable_bytes);
+	return err;
+}
+
+static struct pyhs_error *build_predecessors(struct pyhs_analysis *ac);
+
+/* What the collector would free, the cycles and the references into each
+ * object: nothing above needs them, nor they anything above. */
+static struct pyhs_error *collector_chain(struct pyhs_analysis *a)
+{
+	struct pyhs_error *err = find_garbage(a);
+	if (!err && a->want_comp)
+		err = pyhs_scc(&a->g, &a->comp, &a->ncomp);
+	if (!err && a->want_pred)
+		err = build_predecessors(a);
+	return err;
+}
+
+static struct pyhs_error *analysis_job(void *ctx, size_t k)
+{
+	return k == 0 ? retention_chain(ctx, false) : collector_chain(ctx);
+}
+
+struct pyhs_error *pyhs_analysis_create_with(const struct pyhs_heap *h, unsigned flags,
+					     struct pyhs_analysis **ret)
+{
 	struct pyhs_analysis *a = calloc(1, sizeof(*a));
 	if (!a)
 		return &pyhs_enomem;
@@ -189,21 +246,20 @@ struct pyhs_error *pyhs_analysis_create(const struct pyhs_heap *h,
 	a->g.dst = h->edge_dst.data;
 	a->g.label = h->edge_label.data;
 	uint64_t n = h->addr.size;
-	pyhs_heap_progress(h, "reconciling refcounts", 0, n);
-	struct pyhs_error *err = reconcile(a);
-	pyhs_heap_progress(h, "finding garbage", 0, n);
-	if (!err)
+	struct pyhs_error *err;
+	if (h->jobs > 1) {
+		/* The two chains share nothing but the (read-only) graph; the
+		 * cycles come with the garbage, on the second thread. */
+		a->want_comp = flags & PYHS_ANALYSIS_CYCLES;
+		a->want_pred = flags & PYHS_ANALYSIS_PATHS;
+		pyhs_heap_progress(h, "dominator tree, garbage", 0, n);
+		err = pyhs_jobs_run(h->jobs, 2, analysis_job, a, NULL);
+	} else {
+		pyhs_heap_progress(h, "finding garbage", 0, n);
 		err = find_garbage(a);
-	pyhs_heap_progress(h, "finding roots", 0, n);
-	if (!err)
-		err = collect_roots(a);
-	pyhs_heap_progress(h, "dominator tree", 0, n);
-	if (!err)
-		err = pyhs_dominators(&a->g, a->roots, a->nroots, &a->idom);
-	pyhs_heap_progress(h, "retained sizes", 0, n);
-	if (!err)
-		err = pyhs_retained_sizes(&a->g, a->idom, h->size.data, &a->retained,
-					  &a->reachable_bytes);
+		if (!err)
+			err = retention_chain(a, true);
+	}
 	pyhs_heap_progress(h, NULL, 0, 0);
 	if (err) {
 		pyhs_analysis_destroy(a);
@@ -224,6 +280,7 @@ void pyhs_analysis_destroy(struct pyhs_analysis *a)
 	free(a->roots);
 	free(a->pred_start);
 	free(a->pred_edge);
+	free(a->comp);
 	free(a);
 }
 
@@ -434,9 +491,14 @@ struct pyhs_error *pyhs_analysis_cycles(const struct pyhs_analysis *a,
 	const struct pyhs_heap *h = a->h;
 	uint64_t n = h->addr.size;
 	uint32_t *comp, ncomp;
-	struct pyhs_error *err = pyhs_scc(&a->g, &comp, &ncomp);
-	if (err)
-		return err;
+	if (a->comp) {
+		comp = a->comp;
+		ncomp = a->ncomp;
+	} else {
+		struct pyhs_error *err = pyhs_scc(&a->g, &comp, &ncomp);
+		if (err)
+			return err;
+	}
 	uint64_t *count = calloc((uint64_t)ncomp + 1, sizeof(*count));
 	uint64_t *bytes = calloc((uint64_t)ncomp + 1, sizeof(*bytes));
 	uint8_t *all_garbage = malloc((uint64_t)ncomp + 1);
@@ -501,7 +563,8 @@ struct pyhs_error *pyhs_analysis_cycles(const struct pyhs_analysis *a,
 	free(count);
 	free(bytes);
 	free(all_garbage);
-	free(comp);
+	if (comp != a->comp)
+		free(comp);
 	*ret = c;
 	return NULL;
 oom:
@@ -509,7 +572,8 @@ oom:
 	free(count);
 	free(bytes);
 	free(all_garbage);
-	free(comp);
+	if (comp != a->comp)
+		free(comp);
 	pyhs_cycles_free(c);
 	return &pyhs_enomem;
 }

@@ -274,6 +274,16 @@ void pyhs_heap_set_progress(struct pyhs_heap *h, pyhs_progress_fn *fn, void *ctx
 	h->progress_ctx = ctx;
 }
 
+void pyhs_heap_set_jobs(struct pyhs_heap *h, unsigned jobs)
+{
+	h->jobs = jobs;
+}
+
+unsigned pyhs_heap_jobs(const struct pyhs_heap *h)
+{
+	return h->jobs;
+}
+
 struct pyhs_error *pyhs_heap_build(const struct pyhs_target *t,
 				   const char *input,
 				   const struct pyhs_heap_options *opts,

@@ -94,6 +94,7 @@ struct pyhs_heap {
 	uint64_t max_edges;
 	pyhs_progress_fn *progress;
 	void *progress_ctx;
+	unsigned jobs; /* pyhs_heap_set_jobs */
 
 	/* Objects, by number. */
 	struct pyhs_u64_vector addr;

@@ -126,6 +126,11 @@ void pyhs_heap_destroy(struct pyhs_heap *h);
 /* Where the analyses of this heap report their progress (see
  * pyhs_progress_fn); a built heap keeps its options' callback. */
 void pyhs_heap_set_progress(struct pyhs_heap *h, pyhs_progress_fn *fn, void *ctx);
+/* How many threads the analyses and writers of this heap may run at once
+ * (0 or 1: the caller's alone, the default); their results are the same
+ * whatever the count. */
+void pyhs_heap_set_jobs(struct pyhs_heap *h, unsigned jobs);
+unsigned pyhs_heap_jobs(const struct pyhs_heap *h);
 
 const struct pyhs_heap_meta *pyhs_heap_meta(const struct pyhs_heap *h);
 /* Bytes the heap's own arrays hold (not counting the input). */
@@ -314,6 +319,17 @@ struct pyhs_analysis;
  * objects held only by references no object explains (C code). */
 struct pyhs_error *pyhs_analysis_create(const struct pyhs_heap *h,
 					struct pyhs_analysis **ret);
+/* The same, with flags: PYHS_ANALYSIS_CYCLES when pyhs_analysis_cycles or
+ * pyhs_analysis_garbage will be asked, PYHS_ANALYSIS_PATHS when
+ * pyhs_analysis_paths will, so that on a heap with jobs (see
+ * pyhs_heap_set_jobs) the cycles and the references into each object are
+ * found beside the dominator tree. The two independent chains (refcounts,
+ * roots, dominators, retained sizes; garbage, cycles, predecessors) run on
+ * two threads then. */
+#define PYHS_ANALYSIS_CYCLES 1u
+#define PYHS_ANALYSIS_PATHS 2u
+struct pyhs_error *pyhs_analysis_create_with(const struct pyhs_heap *h, unsigned flags,
+					     struct pyhs_analysis **ret);
 void pyhs_analysis_destroy(struct pyhs_analysis *a);
 
 #define PYHS_DOM_ROOT UINT32_C(0xfffffffe) /* dominated by the roots as a whole */

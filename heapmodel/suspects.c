@@ -197,19 +197,6 @@ static bool structural(const char *type)
 	return false;
 }
 
-static int by_parent(const void *x, const void *y, void *ctx)
-{
-	const struct ctx *pairs_ctx = ctx;
-	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-	uint64_t pa = pyhs_domtree_parent(pairs_ctx->t, a), pb = pyhs_domtree_parent(pairs_ctx->t, b);
-	if (pa != pb)
-		return pa < pb ? -1 : 1;
-	uint64_t ra = retained(pairs_ctx, a), rb = retained(pairs_ctx, b);
-	if (ra != rb)
-		return ra < rb ? 1 : -1;
-	return a < b ? -1 : a > b;
-}
-
 /* Types whose instances, the topmost of each dominator chain and each
  * below a tenth of min, retain at least min together; placed where most of them
  * accumulate (the parent holding most of their bytes). */
@@ -281,33 +268,38 @@ static struct pyhs_error *type_suspects(struct ctx *c, struct pyhs_suspects *s,
 	if (s->n - first > max)
 		s->n = first + max;
 	/* Where each suspect type's instances gather: the dominator parent
-	 * holding most of their retained size. */
+	 * holding most of their retained size, the first such in parent
+	 * order (the top node last), and its largest instance. Each parent's
+	 * children come largest retained first (then by number), so the
+	 * first instance met under a parent is its largest. */
 	for (size_t q = first; q < s->n; q++) {
 		struct pyhs_suspect *x = &s->s[q];
-		uint64_t m = 0;
-		for (uint64_t i = 0; i < n; i++)
-			if (topmost[i] && pyhs_heap_type_of(h, i) == x->type &&
-			    retained(c, i) < small)
-				stack[m++] = i;
-		/* By parent; the largest instance first within one. */
-		qsort_r(stack, m, sizeof(*stack), by_parent, c);
 		uint64_t best = 0;
-		for (uint64_t j = 0; j < m;) {
-			uint64_t p = pyhs_domtree_parent(c->t, stack[j]);
-			uint64_t bytes = 0, count = 0, k = j;
-			for (; k < m && pyhs_domtree_parent(c->t, stack[k]) == p; k++) {
-				bytes += retained(c, stack[k]);
+		for (uint64_t p = 0; p <= c->top; p++) {
+			const uint32_t *ch;
+			uint64_t nc = pyhs_domtree_children(c->t, p, &ch);
+			uint64_t bytes = 0, count = 0;
+			uint32_t sample = UINT32_MAX;
+			for (uint64_t k = 0; k < nc; k++) {
+				uint32_t u = ch[k];
+				if (!topmost[u] || pyhs_heap_type_of(h, u) != x->type)
+					continue;
+				uint64_t r = retained(c, u);
+				if (r >= small)
+					continue;
+				if (!count)
+					sample = u;
+				bytes += r;
 				count++;
 			}
-			if (bytes > best) {
+			if (count && bytes > best) {
 				best = bytes;
 				x->point = p == c->top ? UINT32_MAX : (uint32_t)p;
 				x->point_retained = p == c->top ? 0 : retained(c, p);
 				x->acc_count = count;
 				x->acc_bytes = bytes;
-				x->sample = (uint32_t)stack[j];
+				x->sample = sample;
 			}
-			j = k;
 		}
 	}
 out:

@@ -128,15 +128,20 @@ def drgn_walk(core, env):
     return int(n), float(cpu), float(wall)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def bench_arguments(doc, sizes):
+    """The options the benchmarks on these heaps share (--tool, --python,
+    --sizes, --big), with sizes the default list."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("--tool", required=True, help="pyheapsnap (a release build)")
     ap.add_argument("--python", help="the interpreter (default: pyenv's newest 3.12)")
-    ap.add_argument("--sizes", default="1000000,2000000")
+    ap.add_argument("--sizes", default=sizes)
     ap.add_argument("--big", action="store_true", help="also the 10 million object heap")
-    ap.add_argument("--keep", action="store_true", help="keep the cores")
-    args = ap.parse_args()
-    tool = os.path.abspath(args.tool)
+    return ap
+
+
+def bench_setup(args):
+    """(tool, python, sizes) from bench_arguments' options; exits 77 when
+    there is no interpreter."""
     python = args.python
     if not python:
         interp = pyenv_interpreter("3.12")
@@ -147,6 +152,13 @@ def main():
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.big and 10000000 not in sizes:
         sizes.append(10000000)
+    return os.path.abspath(args.tool), python, sizes
+
+
+def main():
+    ap = bench_arguments(__doc__, "1000000,2000000")
+    ap.add_argument("--keep", action="store_true", help="keep the cores")
+    tool, python, sizes = bench_setup(ap.parse_args())
     print("interpreter: %s" % python)
     print("ns/obj: CPU nanoseconds per object (user + system); B/obj: peak RSS less the "
           "core's size (runs that read the core) per object")
