@@ -103,7 +103,7 @@ struct pyhs_heap {
 	struct pyhs_u64_vector edge_start; /* nobjects + 1 when done */
 
 	/* Address -> object number: open addressing over object numbers. */
-	uint64_t *index;
+	uint32_t *index;
 	uint64_t index_mask;
 	bool index_wanted; /* pyhs_heap_find was called once without it */
 	struct pyhs_hot_entry {
