@@ -490,6 +490,11 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 		w.err = &pyhs_enomem;
 	if (!w.err)
 		w.err = resolve_pending(&w);
+	/* Every object is decoded: what is read from here on (cells, C
+	 * roots, names, value texts) is a small part of the core, faulted in
+	 * again as it is read, rather than all of it kept resident beside the
+	 * model's arrays. */
+	pyhs_target_release_pages(h->t);
 	if (!w.err)
 		w.err = walk_name_cells(&w);
 	pyhs_croots(h, &w, &w.err);

@@ -202,6 +202,14 @@ const void *pyhs_target_ptr(const struct pyhs_target *t, uint64_t addr,
 	return pyhs_memory_ptr(&t->mem, addr, len);
 }
 
+void pyhs_target_release_pages(const struct pyhs_target *t)
+{
+	/* The mappings are read-only and private, so never dirty: dropping
+	 * their pages loses nothing. A failure only keeps them resident. */
+	for (size_t i = 0; i < t->maps.size; i++)
+		(void)madvise(t->maps.data[i].addr, t->maps.data[i].size, MADV_DONTNEED);
+}
+
 uint64_t pyhs_target_memory_bytes(const struct pyhs_target *t)
 {
 	uint64_t n = 0;
