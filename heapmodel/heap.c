@@ -198,10 +198,22 @@ uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 		flags |= PYHS_OBJ_IMMORTAL;
 	/* 3.14 keeps flags above a 32-bit count (Py_REFCNT is the low half). */
 	uint64_t refcnt = h->minor >= 14 ? (uint32_t)hdr[0] : hdr[0];
-	if (!pyhs_u64_vector_append(&h->addr, addr) ||
+	bool ok;
+	if (h->narrow) {
+		uint32_t rc = refcnt < UINT32_MAX ? (uint32_t)refcnt : UINT32_MAX;
+		bool inserted;
+		uint64_t *wide;
+		ok = pyhs_u32_vector_append(&h->size32, 0) &&
+		     pyhs_u32_vector_append(&h->refcnt32, rc) &&
+		     (rc != UINT32_MAX ||
+		      ((wide = pyhs_u32_u64_map_insert(&h->wide_refcnt, n, &inserted)) &&
+		       (*wide = refcnt, true)));
+	} else {
+		ok = pyhs_u64_vector_append(&h->size, 0) &&
+		     pyhs_u64_vector_append(&h->refcnt, refcnt);
+	}
+	if (!ok || !pyhs_u64_vector_append(&h->addr, addr) ||
 	    !pyhs_u32_vector_append(&h->type, type) ||
-	    !pyhs_u64_vector_append(&h->size, 0) ||
-	    !pyhs_u64_vector_append(&h->refcnt, refcnt) ||
 	    !pyhs_u8_vector_append(&h->gen, PYHS_GEN_UNTRACKED) ||
 	    !pyhs_u8_vector_append(&h->flags, flags)) {
 		*err = &pyhs_enomem;
@@ -209,6 +221,69 @@ uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 	}
 	index_put(h->index, h->index_mask, pyhs_hash_u64(addr), n);
 	return n;
+}
+
+/* ---- the 4-byte columns of the walk ---- */
+
+void pyhs_heap_set_size(struct pyhs_heap *h, uint32_t i, uint64_t size,
+			struct pyhs_error **err)
+{
+	if (!h->narrow) {
+		h->size.data[i] = size;
+		return;
+	}
+	h->size32.data[i] = size < UINT32_MAX ? (uint32_t)size : UINT32_MAX;
+	if (size >= UINT32_MAX) {
+		bool inserted;
+		uint64_t *wide = pyhs_u32_u64_map_insert(&h->wide_size, i, &inserted);
+		if (!wide)
+			*err = &pyhs_enomem;
+		else
+			*wide = size;
+	}
+}
+
+bool pyhs_heap_append_edge_start(struct pyhs_heap *h)
+{
+	/* Below 2^32: pyhs_heap_build caps the edges there. */
+	uint32_t e = (uint32_t)h->edge_dst.size;
+	return h->narrow ? pyhs_u32_vector_append(&h->edge_start32, e) != NULL :
+			   pyhs_u64_vector_append(&h->edge_start, e) != NULL;
+}
+
+/* A 4-byte column to its 8-byte one: values of UINT32_MAX from wide. */
+static bool widen_column(struct pyhs_u32_vector *narrow, struct pyhs_u64_vector *to,
+			 const struct pyhs_u32_u64_map *wide)
+{
+	if (!pyhs_u64_vector_reserve(to, narrow->size))
+		return false;
+	for (size_t i = 0; i < narrow->size; i++) {
+		uint64_t v = narrow->data[i];
+		if (v == UINT32_MAX && wide) {
+			uint32_t key = (uint32_t)i;
+			const uint64_t *w = pyhs_u32_u64_map_search((struct pyhs_u32_u64_map *)wide, key);
+			if (w)
+				v = *w;
+		}
+		to->data[i] = v;
+	}
+	to->size = narrow->size;
+	pyhs_u32_vector_deinit(narrow);
+	return true;
+}
+
+struct pyhs_error *pyhs_heap_widen(struct pyhs_heap *h)
+{
+	if (!h->narrow)
+		return NULL;
+	if (!widen_column(&h->size32, &h->size, &h->wide_size) ||
+	    !widen_column(&h->refcnt32, &h->refcnt, &h->wide_refcnt) ||
+	    !widen_column(&h->edge_start32, &h->edge_start, NULL))
+		return &pyhs_enomem;
+	pyhs_u32_u64_map_deinit(&h->wide_size);
+	pyhs_u32_u64_map_deinit(&h->wide_refcnt);
+	h->narrow = false;
+	return NULL;
 }
 
 /* ---- building and destroying ---- */
@@ -293,6 +368,12 @@ struct pyhs_error *pyhs_heap_build(const struct pyhs_target *t,
 	 * containers that share or repeat their items from multiplying. */
 	h->max_edges = opts && opts->max_edges ? opts->max_edges :
 		       pyhs_default_max_edges(pyhs_target_memory_bytes(t));
+	/* Edge offsets are kept in 4 bytes while the objects are decoded. */
+	if (h->max_edges > UINT32_MAX - 1)
+		h->max_edges = UINT32_MAX - 1;
+	h->narrow = true;
+	pyhs_u32_u64_map_init(&h->wide_size);
+	pyhs_u32_u64_map_init(&h->wide_refcnt);
 	pyhs_addr_u32_map_init(&h->type_by_addr);
 	pyhs_addr_u32_map_init(&h->kind_by_addr);
 	pyhs_string_map_init(&h->string_ids);
@@ -347,6 +428,11 @@ void pyhs_heap_destroy(struct pyhs_heap *h)
 	pyhs_u8_vector_deinit(&h->gen);
 	pyhs_u8_vector_deinit(&h->flags);
 	pyhs_u64_vector_deinit(&h->edge_start);
+	pyhs_u32_vector_deinit(&h->size32);
+	pyhs_u32_vector_deinit(&h->refcnt32);
+	pyhs_u32_vector_deinit(&h->edge_start32);
+	pyhs_u32_u64_map_deinit(&h->wide_size);
+	pyhs_u32_u64_map_deinit(&h->wide_refcnt);
 	free(h->index);
 	pyhs_u32_vector_deinit(&h->edge_dst);
 	pyhs_u32_vector_deinit(&h->edge_label);

@@ -67,6 +67,8 @@ DEFINE_HASH_MAP(pyhs_addr_u32_map, uint64_t, uint32_t, pyhs_hash_u64,
 		PYHS_EQ_SCALAR)
 DEFINE_HASH_MAP(pyhs_string_map, const char *, uint32_t, pyhs_hash_str,
 		PYHS_EQ_STR)
+DEFINE_HASH_MAP(pyhs_u32_u64_map, uint32_t, uint64_t, pyhs_hash_u64,
+		PYHS_EQ_SCALAR)
 
 struct pyhs_root {
 	uint32_t obj;
@@ -101,6 +103,14 @@ struct pyhs_heap {
 	struct pyhs_u8_vector gen;
 	struct pyhs_u8_vector flags;
 	struct pyhs_u64_vector edge_start; /* nobjects + 1 when done */
+	/* While the objects are decoded (and the core resident), sizes,
+	 * refcounts and edge offsets are kept in 4 bytes: a size or refcount
+	 * of UINT32_MAX or more is UINT32_MAX there and its value in wide_*
+	 * (edges are capped below 2^32). pyhs_heap_widen puts them in the
+	 * columns above once every object is decoded. */
+	bool narrow;
+	struct pyhs_u32_vector size32, refcnt32, edge_start32;
+	struct pyhs_u32_u64_map wide_size, wide_refcnt;
 
 	/* Address -> object number: open addressing over object numbers. */
 	uint32_t *index;
@@ -172,6 +182,15 @@ void pyhs_heap_warn(struct pyhs_heap *h, enum pyhs_warning_kind kind,
 uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 		       struct pyhs_error **err);
 uint32_t pyhs_heap_lookup(const struct pyhs_heap *h, uint64_t addr);
+/* Object i's size while the objects are decoded (pyhs_heap_widen not yet
+ * called), and setting it; the offset of the first edge of the object
+ * being decoded next, appended. */
+void pyhs_heap_set_size(struct pyhs_heap *h, uint32_t i, uint64_t size,
+			struct pyhs_error **err);
+bool pyhs_heap_append_edge_start(struct pyhs_heap *h);
+/* Every object decoded: sizes, refcounts and edge offsets to their 8-byte
+ * columns, the 4-byte ones freed. */
+struct pyhs_error *pyhs_heap_widen(struct pyhs_heap *h);
 /* For every object, its refcount minus the references found to it (edges
  * but weak ones, roots that own theirs), 0 for immortal ones; a calloc'd
  * array, NULL if out of memory (analysis.c). */
