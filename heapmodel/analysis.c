@@ -12,7 +12,10 @@
 struct pyhs_analysis {
 	const struct pyhs_heap *h;
 	struct pyhs_graph g;
-	uint64_t *unexplained;
+	/* refcnt minus references found, in 4 bytes: UINT32_MAX stands for a
+	 * count of that or more, whose value is in unexplained_wide. */
+	uint32_t *unexplained;
+	struct pyhs_u32_u64_map unexplained_wide;
 	uint8_t *garbage;
 	uint64_t ngarbage;
 	uint32_t *idom;
@@ -56,8 +59,24 @@ uint64_t *pyhs_unexplained_refs(const struct pyhs_heap *h)
 /* refcnt minus references found, for every object. */
 static struct pyhs_error *reconcile(struct pyhs_analysis *a)
 {
-	a->unexplained = pyhs_unexplained_refs(a->h);
-	return a->unexplained ? NULL : &pyhs_enomem;
+	uint64_t n = a->h->addr.size;
+	uint64_t *u = pyhs_unexplained_refs(a->h);
+	a->unexplained = malloc((n ? n : 1) * sizeof(*a->unexplained));
+	struct pyhs_error *err = u && a->unexplained ? NULL : &pyhs_enomem;
+	for (uint64_t i = 0; i < n && !err; i++) {
+		a->unexplained[i] = u[i] < UINT32_MAX ? (uint32_t)u[i] : UINT32_MAX;
+		if (u[i] >= UINT32_MAX) {
+			bool inserted;
+			uint64_t *w = pyhs_u32_u64_map_insert(&a->unexplained_wide,
+							      (uint32_t)i, &inserted);
+			if (w)
+				*w = u[i];
+			else
+				err = &pyhs_enomem;
+		}
+	}
+	free(u);
+	return err;
 }
 
 /* Garbage as gc.collect() would find it: among tracked objects (not the
@@ -184,6 +203,7 @@ struct pyhs_error *pyhs_analysis_create(const struct pyhs_heap *h,
 	if (!a)
 		return &pyhs_enomem;
 	a->h = h;
+	pyhs_u32_u64_map_init(&a->unexplained_wide);
 	a->g.n = h->addr.size;
 	a->g.start = h->edge_start.data;
 	a->g.dst = h->edge_dst.data;
@@ -218,6 +238,7 @@ void pyhs_analysis_destroy(struct pyhs_analysis *a)
 	if (!a)
 		return;
 	free(a->unexplained);
+	pyhs_u32_u64_map_deinit(&a->unexplained_wide);
 	free(a->garbage);
 	free(a->idom);
 	free(a->retained);
@@ -237,7 +258,15 @@ uint32_t pyhs_analysis_idom(const struct pyhs_analysis *a, uint64_t i)
 	return d;
 }
 uint64_t pyhs_analysis_retained(const struct pyhs_analysis *a, uint64_t i) { return a->retained[i]; }
-uint64_t pyhs_analysis_unexplained(const struct pyhs_analysis *a, uint64_t i) { return a->unexplained[i]; }
+uint64_t pyhs_analysis_unexplained(const struct pyhs_analysis *a, uint64_t i)
+{
+	uint32_t u = a->unexplained[i];
+	if (u != UINT32_MAX)
+		return u;
+	const uint64_t *w = pyhs_u32_u64_map_search(
+		&((struct pyhs_analysis *)a)->unexplained_wide, (uint32_t)i);
+	return w ? *w : u;
+}
 bool pyhs_analysis_is_garbage(const struct pyhs_analysis *a, uint64_t i) { return a->garbage[i]; }
 uint64_t pyhs_analysis_ngarbage(const struct pyhs_analysis *a) { return a->ngarbage; }
 uint64_t pyhs_analysis_reachable_bytes(const struct pyhs_analysis *a) { return a->reachable_bytes; }
