@@ -12,14 +12,12 @@
 struct pyhs_analysis {
 	const struct pyhs_heap *h;
 	struct pyhs_graph g;
-	/* refcnt minus references found, in 4 bytes: UINT32_MAX stands for a
-	 * count of that or more, whose value is in unexplained_wide. */
-	uint32_t *unexplained;
-	struct pyhs_u32_u64_map unexplained_wide;
+	/* refcnt minus references found, and retained bytes, in 4 bytes */
+	struct pyhs_u32_column unexplained;
 	uint8_t *garbage;
 	uint64_t ngarbage;
 	uint32_t *idom;
-	uint64_t *retained;
+	struct pyhs_u32_column retained;
 	uint64_t reachable_bytes;
 	/* The dominator tree's roots: named roots' objects, then objects held
 	 * by C code that no named root reaches. */
@@ -59,24 +57,10 @@ uint64_t *pyhs_unexplained_refs(const struct pyhs_heap *h)
 /* refcnt minus references found, for every object. */
 static struct pyhs_error *reconcile(struct pyhs_analysis *a)
 {
-	uint64_t n = a->h->addr.size;
 	uint64_t *u = pyhs_unexplained_refs(a->h);
-	a->unexplained = malloc((n ? n : 1) * sizeof(*a->unexplained));
-	struct pyhs_error *err = u && a->unexplained ? NULL : &pyhs_enomem;
-	for (uint64_t i = 0; i < n && !err; i++) {
-		a->unexplained[i] = u[i] < UINT32_MAX ? (uint32_t)u[i] : UINT32_MAX;
-		if (u[i] >= UINT32_MAX) {
-			bool inserted;
-			uint64_t *w = pyhs_u32_u64_map_insert(&a->unexplained_wide,
-							      (uint32_t)i, &inserted);
-			if (w)
-				*w = u[i];
-			else
-				err = &pyhs_enomem;
-		}
-	}
+	bool ok = u && pyhs_u32_column_from(&a->unexplained, u, a->h->addr.size);
 	free(u);
-	return err;
+	return ok ? NULL : &pyhs_enomem;
 }
 
 /* Garbage as gc.collect() would find it: among tracked objects (not the
@@ -144,6 +128,19 @@ static struct pyhs_error *find_garbage(struct pyhs_analysis *a)
 	return NULL;
 }
 
+/* Retained bytes from the dominator tree, kept in 4 bytes. */
+static struct pyhs_error *retained_sizes(struct pyhs_analysis *a)
+{
+	uint64_t *r;
+	struct pyhs_error *err = pyhs_retained_sizes(&a->g, a->idom, a->h->size.data, &r,
+						     &a->reachable_bytes);
+	if (err)
+		return err;
+	bool ok = pyhs_u32_column_from(&a->retained, r, a->h->addr.size);
+	free(r);
+	return ok ? NULL : &pyhs_enomem;
+}
+
 /* Named roots, then objects held only by unexplained references. */
 static struct pyhs_error *collect_roots(struct pyhs_analysis *a)
 {
@@ -181,7 +178,7 @@ static struct pyhs_error *collect_roots(struct pyhs_analysis *a)
 				}
 			}
 		}
-		for (; i < n && (seen[i] || !a->unexplained[i]); i++)
+		for (; i < n && (seen[i] || !a->unexplained.v.data[i]); i++)
 			;
 		if (i >= n)
 			break;
@@ -203,7 +200,8 @@ struct pyhs_error *pyhs_analysis_create(const struct pyhs_heap *h,
 	if (!a)
 		return &pyhs_enomem;
 	a->h = h;
-	pyhs_u32_u64_map_init(&a->unexplained_wide);
+	pyhs_u32_column_init(&a->unexplained);
+	pyhs_u32_column_init(&a->retained);
 	a->g.n = h->addr.size;
 	a->g.start = h->edge_start.data;
 	a->g.dst = h->edge_dst.data;
@@ -222,8 +220,7 @@ struct pyhs_error *pyhs_analysis_create(const struct pyhs_heap *h,
 		err = pyhs_dominators(&a->g, a->roots, a->nroots, &a->idom);
 	pyhs_heap_progress(h, "retained sizes", 0, n);
 	if (!err)
-		err = pyhs_retained_sizes(&a->g, a->idom, h->size.data, &a->retained,
-					  &a->reachable_bytes);
+		err = retained_sizes(a);
 	pyhs_heap_progress(h, NULL, 0, 0);
 	if (err) {
 		pyhs_analysis_destroy(a);
@@ -237,11 +234,10 @@ void pyhs_analysis_destroy(struct pyhs_analysis *a)
 {
 	if (!a)
 		return;
-	free(a->unexplained);
-	pyhs_u32_u64_map_deinit(&a->unexplained_wide);
+	pyhs_u32_column_deinit(&a->unexplained);
 	free(a->garbage);
 	free(a->idom);
-	free(a->retained);
+	pyhs_u32_column_deinit(&a->retained);
 	free(a->roots);
 	free(a->pred_start);
 	free(a->pred_edge);
@@ -257,15 +253,13 @@ uint32_t pyhs_analysis_idom(const struct pyhs_analysis *a, uint64_t i)
 		return PYHS_DOM_NONE;
 	return d;
 }
-uint64_t pyhs_analysis_retained(const struct pyhs_analysis *a, uint64_t i) { return a->retained[i]; }
+uint64_t pyhs_analysis_retained(const struct pyhs_analysis *a, uint64_t i)
+{
+	return pyhs_u32_column_get(&a->retained, i);
+}
 uint64_t pyhs_analysis_unexplained(const struct pyhs_analysis *a, uint64_t i)
 {
-	uint32_t u = a->unexplained[i];
-	if (u != UINT32_MAX)
-		return u;
-	const uint64_t *w = pyhs_u32_u64_map_search(
-		&((struct pyhs_analysis *)a)->unexplained_wide, (uint32_t)i);
-	return w ? *w : u;
+	return pyhs_u32_column_get(&a->unexplained, i);
 }
 bool pyhs_analysis_is_garbage(const struct pyhs_analysis *a, uint64_t i) { return a->garbage[i]; }
 uint64_t pyhs_analysis_ngarbage(const struct pyhs_analysis *a) { return a->ngarbage; }

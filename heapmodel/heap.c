@@ -138,6 +138,12 @@ static bool refcnt_likely(const struct pyhs_heap *h, uint64_t rc)
 	return rc < (UINT64_C(1) << 40);
 }
 
+/* 3.14 keeps flags above a 32-bit count (Py_REFCNT is the low half). */
+static uint64_t refcnt_of(const struct pyhs_heap *h, uint64_t word)
+{
+	return h->minor >= 14 ? (uint32_t)word : word;
+}
+
 uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 		       struct pyhs_error **err)
 {
@@ -196,22 +202,9 @@ uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 	 * binary with a refcount of 999999999 that nothing ever drops. */
 	if (h->minor == 11 && hdr[0] >= 999999999)
 		flags |= PYHS_OBJ_IMMORTAL;
-	/* 3.14 keeps flags above a 32-bit count (Py_REFCNT is the low half). */
-	uint64_t refcnt = h->minor >= 14 ? (uint32_t)hdr[0] : hdr[0];
-	bool ok;
-	if (h->narrow) {
-		uint32_t rc = refcnt < UINT32_MAX ? (uint32_t)refcnt : UINT32_MAX;
-		bool inserted;
-		uint64_t *wide;
-		ok = pyhs_u32_vector_append(&h->size32, 0) &&
-		     pyhs_u32_vector_append(&h->refcnt32, rc) &&
-		     (rc != UINT32_MAX ||
-		      ((wide = pyhs_u32_u64_map_insert(&h->wide_refcnt, n, &inserted)) &&
-		       (*wide = refcnt, true)));
-	} else {
-		ok = pyhs_u64_vector_append(&h->size, 0) &&
-		     pyhs_u64_vector_append(&h->refcnt, refcnt);
-	}
+	bool ok = h->narrow ? pyhs_u32_vector_append(&h->size32.v, 0) != NULL :
+			      pyhs_u64_vector_append(&h->size, 0) &&
+			      pyhs_u64_vector_append(&h->refcnt, refcnt_of(h, hdr[0]));
 	if (!ok || !pyhs_u64_vector_append(&h->addr, addr) ||
 	    !pyhs_u32_vector_append(&h->type, type) ||
 	    !pyhs_u8_vector_append(&h->gen, PYHS_GEN_UNTRACKED) ||
@@ -223,6 +216,58 @@ uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 	return n;
 }
 
+/* ---- 4-byte columns ---- */
+
+void pyhs_u32_column_init(struct pyhs_u32_column *c)
+{
+	pyhs_u32_vector_init(&c->v);
+	pyhs_u32_u64_map_init(&c->wide);
+}
+
+void pyhs_u32_column_deinit(struct pyhs_u32_column *c)
+{
+	pyhs_u32_vector_deinit(&c->v);
+	pyhs_u32_u64_map_deinit(&c->wide);
+}
+
+bool pyhs_u32_column_set(struct pyhs_u32_column *c, uint64_t i, uint64_t value)
+{
+	if (value < UINT32_MAX) {
+		c->v.data[i] = (uint32_t)value;
+		return true;
+	}
+	c->v.data[i] = UINT32_MAX;
+	bool inserted;
+	uint64_t *w = pyhs_u32_u64_map_insert(&c->wide, (uint32_t)i, &inserted);
+	if (!w)
+		return false;
+	*w = value;
+	return true;
+}
+
+uint64_t pyhs_u32_column_get(const struct pyhs_u32_column *c, uint64_t i)
+{
+	uint32_t v = c->v.data[i];
+	if (v != UINT32_MAX)
+		return v;
+	/* search does not change the map */
+	const uint64_t *w = pyhs_u32_u64_map_search((struct pyhs_u32_u64_map *)&c->wide,
+						    (uint32_t)i);
+	return w ? *w : v;
+}
+
+bool pyhs_u32_column_from(struct pyhs_u32_column *c, const uint64_t *values,
+			  uint64_t n)
+{
+	if (!pyhs_u32_vector_reserve(&c->v, n ? n : 1))
+		return false;
+	c->v.size = n;
+	for (uint64_t i = 0; i < n; i++)
+		if (!pyhs_u32_column_set(c, i, values ? values[i] : 0))
+			return false;
+	return true;
+}
+
 /* ---- the 4-byte columns of the walk ---- */
 
 void pyhs_heap_set_size(struct pyhs_heap *h, uint32_t i, uint64_t size,
@@ -232,15 +277,8 @@ void pyhs_heap_set_size(struct pyhs_heap *h, uint32_t i, uint64_t size,
 		h->size.data[i] = size;
 		return;
 	}
-	h->size32.data[i] = size < UINT32_MAX ? (uint32_t)size : UINT32_MAX;
-	if (size >= UINT32_MAX) {
-		bool inserted;
-		uint64_t *wide = pyhs_u32_u64_map_insert(&h->wide_size, i, &inserted);
-		if (!wide)
-			*err = &pyhs_enomem;
-		else
-			*wide = size;
-	}
+	if (!pyhs_u32_column_set(&h->size32, i, size))
+		*err = &pyhs_enomem;
 }
 
 bool pyhs_heap_append_edge_start(struct pyhs_heap *h)
@@ -251,37 +289,34 @@ bool pyhs_heap_append_edge_start(struct pyhs_heap *h)
 			   pyhs_u64_vector_append(&h->edge_start, e) != NULL;
 }
 
-/* A 4-byte column to its 8-byte one: values of UINT32_MAX from wide. */
-static bool widen_column(struct pyhs_u32_vector *narrow, struct pyhs_u64_vector *to,
-			 const struct pyhs_u32_u64_map *wide)
-{
-	if (!pyhs_u64_vector_reserve(to, narrow->size))
-		return false;
-	for (size_t i = 0; i < narrow->size; i++) {
-		uint64_t v = narrow->data[i];
-		if (v == UINT32_MAX && wide) {
-			uint32_t key = (uint32_t)i;
-			const uint64_t *w = pyhs_u32_u64_map_search((struct pyhs_u32_u64_map *)wide, key);
-			if (w)
-				v = *w;
-		}
-		to->data[i] = v;
-	}
-	to->size = narrow->size;
-	pyhs_u32_vector_deinit(narrow);
-	return true;
-}
-
 struct pyhs_error *pyhs_heap_widen(struct pyhs_heap *h)
 {
 	if (!h->narrow)
 		return NULL;
-	if (!widen_column(&h->size32, &h->size, &h->wide_size) ||
-	    !widen_column(&h->refcnt32, &h->refcnt, &h->wide_refcnt) ||
-	    !widen_column(&h->edge_start32, &h->edge_start, NULL))
+	uint64_t n = h->addr.size;
+	if (!pyhs_u64_vector_reserve(&h->size, n) ||
+	    !pyhs_u64_vector_reserve(&h->edge_start, h->edge_start32.size) ||
+	    !pyhs_u64_vector_reserve(&h->refcnt, n))
 		return &pyhs_enomem;
-	pyhs_u32_u64_map_deinit(&h->wide_size);
-	pyhs_u32_u64_map_deinit(&h->wide_refcnt);
+	for (uint64_t i = 0; i < n; i++)
+		h->size.data[i] = pyhs_u32_column_get(&h->size32, i);
+	h->size.size = n;
+	pyhs_u32_column_deinit(&h->size32);
+	for (uint64_t i = 0; i < h->edge_start32.size; i++)
+		h->edge_start.data[i] = h->edge_start32.data[i];
+	h->edge_start.size = h->edge_start32.size;
+	pyhs_u32_vector_deinit(&h->edge_start32);
+	/* Each object's first word, read when it was added: read again,
+	 * the core's pages given back as the reads go. */
+	for (uint64_t i = 0; i < h->addr.size; i++) {
+		uint64_t word = 0;
+		pyhs_target_read(h->t, h->addr.data[i], &word, 8);
+		h->refcnt.data[i] = refcnt_of(h, word);
+		if ((i & 0xffff) == 0xffff)
+			pyhs_target_release_pages(h->t);
+	}
+	h->refcnt.size = h->addr.size;
+	pyhs_target_release_pages(h->t);
 	h->narrow = false;
 	return NULL;
 }
@@ -372,8 +407,7 @@ struct pyhs_error *pyhs_heap_build(const struct pyhs_target *t,
 	if (h->max_edges > UINT32_MAX - 1)
 		h->max_edges = UINT32_MAX - 1;
 	h->narrow = true;
-	pyhs_u32_u64_map_init(&h->wide_size);
-	pyhs_u32_u64_map_init(&h->wide_refcnt);
+	pyhs_u32_column_init(&h->size32);
 	pyhs_addr_u32_map_init(&h->type_by_addr);
 	pyhs_addr_u32_map_init(&h->kind_by_addr);
 	pyhs_string_map_init(&h->string_ids);
@@ -428,11 +462,8 @@ void pyhs_heap_destroy(struct pyhs_heap *h)
 	pyhs_u8_vector_deinit(&h->gen);
 	pyhs_u8_vector_deinit(&h->flags);
 	pyhs_u64_vector_deinit(&h->edge_start);
-	pyhs_u32_vector_deinit(&h->size32);
-	pyhs_u32_vector_deinit(&h->refcnt32);
+	pyhs_u32_column_deinit(&h->size32);
 	pyhs_u32_vector_deinit(&h->edge_start32);
-	pyhs_u32_u64_map_deinit(&h->wide_size);
-	pyhs_u32_u64_map_deinit(&h->wide_refcnt);
 	free(h->index);
 	pyhs_u32_vector_deinit(&h->edge_dst);
 	pyhs_u32_vector_deinit(&h->edge_label);

@@ -70,6 +70,21 @@ DEFINE_HASH_MAP(pyhs_string_map, const char *, uint32_t, pyhs_hash_str,
 DEFINE_HASH_MAP(pyhs_u32_u64_map, uint32_t, uint64_t, pyhs_hash_u64,
 		PYHS_EQ_SCALAR)
 
+/* A column of 64-bit values by object number, in 4 bytes each: a value of
+ * UINT32_MAX or more is UINT32_MAX in v and kept whole in wide (heap.c). */
+struct pyhs_u32_column {
+	struct pyhs_u32_vector v;
+	struct pyhs_u32_u64_map wide;
+};
+void pyhs_u32_column_init(struct pyhs_u32_column *c);
+void pyhs_u32_column_deinit(struct pyhs_u32_column *c);
+/* Sets entry i (below c->v.size); false if out of memory. */
+bool pyhs_u32_column_set(struct pyhs_u32_column *c, uint64_t i, uint64_t value);
+uint64_t pyhs_u32_column_get(const struct pyhs_u32_column *c, uint64_t i);
+/* A column of n entries from values, or NULL's zeros. */
+bool pyhs_u32_column_from(struct pyhs_u32_column *c, const uint64_t *values,
+			  uint64_t n);
+
 struct pyhs_root {
 	uint32_t obj;
 	uint32_t label; /* the rendered text's string id (render.c) */
@@ -103,14 +118,13 @@ struct pyhs_heap {
 	struct pyhs_u8_vector gen;
 	struct pyhs_u8_vector flags;
 	struct pyhs_u64_vector edge_start; /* nobjects + 1 when done */
-	/* While the objects are decoded (and the core resident), sizes,
-	 * refcounts and edge offsets are kept in 4 bytes: a size or refcount
-	 * of UINT32_MAX or more is UINT32_MAX there and its value in wide_*
-	 * (edges are capped below 2^32). pyhs_heap_widen puts them in the
-	 * columns above once every object is decoded. */
+	/* While the objects are decoded (and the core resident), sizes and
+	 * edge offsets are kept in 4 bytes (edges are capped below 2^32), and
+	 * refcounts not at all: pyhs_heap_widen fills the columns
+	 * above once every object is decoded, reading refcounts again. */
 	bool narrow;
-	struct pyhs_u32_vector size32, refcnt32, edge_start32;
-	struct pyhs_u32_u64_map wide_size, wide_refcnt;
+	struct pyhs_u32_column size32;
+	struct pyhs_u32_vector edge_start32;
 
 	/* Address -> object number: open addressing over object numbers. */
 	uint32_t *index;
@@ -188,8 +202,8 @@ uint32_t pyhs_heap_lookup(const struct pyhs_heap *h, uint64_t addr);
 void pyhs_heap_set_size(struct pyhs_heap *h, uint32_t i, uint64_t size,
 			struct pyhs_error **err);
 bool pyhs_heap_append_edge_start(struct pyhs_heap *h);
-/* Every object decoded: sizes, refcounts and edge offsets to their 8-byte
- * columns, the 4-byte ones freed. */
+/* Every object decoded: sizes and edge offsets to their 8-byte columns,
+ * the 4-byte ones freed, and refcounts read. */
 struct pyhs_error *pyhs_heap_widen(struct pyhs_heap *h);
 /* For every object, its refcount minus the references found to it (edges
  * but weak ones, roots that own theirs), 0 for immortal ones; a calloc'd

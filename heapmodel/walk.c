@@ -448,6 +448,8 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 		     &h->interp) || !h->interp)
 		return pyhs_error_create(PYHS_ERROR_INPUT,
 					 "cannot read the interpreter state");
+	/* The pages read for symbols and layouts are not needed again. */
+	pyhs_target_release_pages(h->t);
 	walk_gc_lists(&w);
 	walk_roots(&w);
 	pyhs_croots_find(h, &w, &w.err);
