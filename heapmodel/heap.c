@@ -60,38 +60,51 @@ struct pyhs_error *pyhs_heap_intern_string(struct pyhs_heap *h, const char *s,
 
 /* ---- the address index ---- */
 
-/* Slots hold object numbers (4 bytes: object numbers are below
- * PYHS_NO_OBJECT, which marks an empty slot); a probe compares the address
- * of the object in the slot. The table is kept at most three quarters full
- * (INDEX_ROOM): probes stay in consecutive slots, and the index, the
- * largest array while the heap is walked after the addresses, takes 5.3 to
- * 10.7 bytes per object. */
-#define SLOT_EMPTY PYHS_NO_OBJECT
+/* Slots are 4 bytes: the object number in the low bits, as many as the
+ * table has slots (object numbers stay below three quarters of that), and
+ * in the bits above it the top bits of the address's hash, so that most
+ * probes settle without reading the address column. All ones marks an
+ * empty slot (no object number is all ones in its bits). The table is kept
+ * at most three quarters full (INDEX_ROOM): probes stay in consecutive
+ * slots, and the index, the largest array while the heap is walked after
+ * the addresses, takes 5.3 to 10.7 bytes per object. */
+#define SLOT_EMPTY UINT32_MAX
 /* How many objects a table of cap slots takes. */
 #define INDEX_ROOM(cap) ((cap) / 4 * 3)
 
-static void index_put(uint32_t *idx, uint64_t mask, uint64_t hash, uint32_t i)
+static inline uint32_t slot_tag(uint64_t hash, uint32_t tag_mask)
+{
+	return (uint32_t)(hash >> 32) & tag_mask;
+}
+
+static void index_put(uint32_t *idx, uint64_t mask, uint32_t tag_mask,
+		      uint64_t hash, uint32_t i)
 {
 	uint64_t s = hash & mask;
 	while (idx[s] != SLOT_EMPTY)
 		s = (s + 1) & mask;
-	idx[s] = i;
+	idx[s] = slot_tag(hash, tag_mask) | i;
 }
 
 static bool index_grow_to(struct pyhs_heap *h, uint64_t want)
 {
 	uint64_t cap = 1024;
-	while (cap < want)
+	unsigned bits = 10;
+	while (cap < want) {
 		cap *= 2;
+		bits++;
+	}
+	uint32_t tag_mask = bits >= 32 ? 0 : ~((UINT32_C(1) << bits) - 1);
 	uint32_t *idx = malloc(cap * sizeof(*idx));
 	if (!idx)
 		return false;
 	memset(idx, 0xff, cap * sizeof(*idx));
 	for (uint64_t i = 0; i < h->addr.size; i++)
-		index_put(idx, cap - 1, pyhs_hash_u64(h->addr.data[i]), (uint32_t)i);
+		index_put(idx, cap - 1, tag_mask, pyhs_hash_u64(h->addr.data[i]), (uint32_t)i);
 	free(h->index);
 	h->index = idx;
 	h->index_mask = cap - 1;
+	h->index_tag_mask = tag_mask;
 	memset(h->hot, 0, sizeof(h->hot));
 	return true;
 }
@@ -105,15 +118,20 @@ uint32_t pyhs_heap_lookup(const struct pyhs_heap *hc, uint64_t addr)
 	struct pyhs_hot_entry *hot = &h->hot[(addr >> 4) & (PYHS_HOT_ENTRIES - 1)];
 	if (hot->addr == addr && addr)
 		return hot->obj;
-	uint64_t s = pyhs_hash_u64(addr) & h->index_mask;
+	uint64_t hash = pyhs_hash_u64(addr);
+	uint32_t tag_mask = h->index_tag_mask, tag = slot_tag(hash, tag_mask);
+	uint64_t s = hash & h->index_mask;
 	for (;;) {
-		uint32_t i = h->index[s];
-		if (i == SLOT_EMPTY)
+		uint32_t slot = h->index[s];
+		if (slot == SLOT_EMPTY)
 			return PYHS_NO_OBJECT;
-		if (h->addr.data[i] == addr) {
-			hot->addr = addr;
-			hot->obj = i;
-			return i;
+		if ((slot & tag_mask) == tag) {
+			uint32_t i = slot & ~tag_mask;
+			if (h->addr.data[i] == addr) {
+				hot->addr = addr;
+				hot->obj = i;
+				return i;
+			}
 		}
 		s = (s + 1) & h->index_mask;
 	}
@@ -212,7 +230,7 @@ uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 		*err = &pyhs_enomem;
 		return PYHS_NO_OBJECT;
 	}
-	index_put(h->index, h->index_mask, pyhs_hash_u64(addr), n);
+	index_put(h->index, h->index_mask, h->index_tag_mask, pyhs_hash_u64(addr), n);
 	return n;
 }
 

@@ -129,6 +129,7 @@ struct pyhs_heap {
 	/* Address -> object number: open addressing over object numbers. */
 	uint32_t *index;
 	uint64_t index_mask;
+	uint32_t index_tag_mask; /* the slot bits above the object number */
 	bool index_wanted; /* pyhs_heap_find was called once without it */
 	struct pyhs_hot_entry {
 		uint64_t addr;
