@@ -24,9 +24,10 @@ struct pyhs_analysis {
 	uint32_t *roots;
 	uint64_t nroots;
 	uint64_t nnamed;
-	/* Predecessors, built for path queries. */
-	uint64_t *pred_start;
-	uint64_t *pred_edge;
+	/* Predecessors, built for path queries: 4-byte edge numbers
+	 * (pyhs_analysis_paths refuses heaps of 2^32-1 edges or more). */
+	uint32_t *pred_start;
+	uint32_t *pred_edge;
 };
 
 static bool is_weak(const struct pyhs_heap *h, uint64_t e)
@@ -274,8 +275,8 @@ static struct pyhs_error *build_predecessors(struct pyhs_analysis *ac)
 	struct pyhs_analysis *a = ac;
 	const struct pyhs_heap *h = a->h;
 	uint64_t n = h->addr.size, m = h->edge_dst.size;
-	uint64_t *start = calloc(n + 1, sizeof(*start));
-	uint64_t *pe = malloc((m ? m : 1) * sizeof(*pe));
+	uint32_t *start = calloc(n + 1, sizeof(*start));
+	uint32_t *pe = malloc((m ? m : 1) * sizeof(*pe));
 	if (!start || !pe) {
 		free(start);
 		free(pe);
@@ -285,7 +286,7 @@ static struct pyhs_error *build_predecessors(struct pyhs_analysis *ac)
 		start[h->edge_dst.data[e] + 1]++;
 	for (uint64_t i = 0; i < n; i++)
 		start[i + 1] += start[i];
-	uint64_t *fill = malloc((n ? n : 1) * sizeof(*fill));
+	uint32_t *fill = malloc((n ? n : 1) * sizeof(*fill));
 	if (!fill) {
 		free(start);
 		free(pe);
@@ -294,7 +295,7 @@ static struct pyhs_error *build_predecessors(struct pyhs_analysis *ac)
 	memcpy(fill, start, n * sizeof(*fill));
 	for (uint64_t v = 0; v < n; v++)
 		for (uint64_t e = h->edge_start.data[v]; e < h->edge_start.data[v + 1]; e++)
-			pe[fill[h->edge_dst.data[e]]++] = e;
+			pe[fill[h->edge_dst.data[e]]++] = (uint32_t)e;
 	free(fill);
 	a->pred_start = start;
 	a->pred_edge = pe;
@@ -326,8 +327,15 @@ struct pyhs_error *pyhs_analysis_paths(const struct pyhs_analysis *ac,
 			return err;
 	}
 	/* Which objects are roots, and the first root number of each. */
-	uint64_t *root_of = malloc((n ? n : 1) * sizeof(*root_of));
-	uint64_t *via = malloc((n ? n : 1) * sizeof(*via)); /* edge toward target */
+	/* 4-byte root and edge numbers: UINT32_MAX for none, and in via
+	 * UINT32_MAX - 1 for the target. */
+	if (h->edge_dst.size > UINT32_MAX - 1 || a->nroots >= UINT32_MAX)
+		return pyhs_error_create(PYHS_ERROR_UNSUPPORTED,
+					 "%zu references and %" PRIu64 " roots: paths "
+					 "take at most 2^32-2 of each", h->edge_dst.size,
+					 a->nroots);
+	uint32_t *root_of = malloc((n ? n : 1) * sizeof(*root_of));
+	uint32_t *via = malloc((n ? n : 1) * sizeof(*via)); /* edge toward target */
 	uint32_t *queue = malloc((n ? n : 1) * sizeof(*queue));
 	/* Gather more candidates than asked for, then prefer roots that own
 	 * their reference (a module global over a frame's borrowed globals). */
@@ -343,18 +351,18 @@ struct pyhs_error *pyhs_analysis_paths(const struct pyhs_analysis *ac,
 	}
 	memset(root_of, 0xff, n * sizeof(*root_of));
 	for (uint64_t r = a->nroots; r-- > 0;)
-		root_of[a->roots[r]] = r;
+		root_of[a->roots[r]] = (uint32_t)r;
 	memset(via, 0xff, n * sizeof(*via));
 	/* Breadth-first from the target over predecessors: each root met is
 	 * at its shortest distance; follow `via` back down to the target. */
 	uint64_t head = 0, tail = 0;
 	queue[tail++] = target;
-	via[target] = UINT64_MAX - 1;
+	via[target] = UINT32_MAX - 1;
 	size_t np = 0;
 	struct pyhs_error *err = NULL;
 	while (head < tail && np < max) {
 		uint32_t v = queue[head++];
-		if (root_of[v] != UINT64_MAX) {
+		if (root_of[v] != UINT32_MAX) {
 			struct pyhs_path *p = &paths[np];
 			uint64_t r = root_of[v];
 			p->c_held = r >= a->nnamed;
@@ -376,11 +384,11 @@ struct pyhs_error *pyhs_analysis_paths(const struct pyhs_analysis *ac,
 			np++;
 		}
 		for (uint64_t k = a->pred_start[v]; k < a->pred_start[v + 1]; k++) {
-			uint64_t e = a->pred_edge[k];
+			uint32_t e = a->pred_edge[k];
 			if (is_weak(h, e))
 				continue;
 			uint32_t u = pyhs_heap_edge_source(h, e);
-			if (via[u] == UINT64_MAX) {
+			if (via[u] == UINT32_MAX) {
 				via[u] = e;
 				queue[tail++] = u;
 			}
