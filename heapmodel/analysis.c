@@ -13,20 +13,22 @@
 struct pyhs_analysis {
 	const struct pyhs_heap *h;
 	struct pyhs_graph g;
-	uint64_t *unexplained;
+	/* refcnt minus references found, and retained bytes, in 4 bytes */
+	struct pyhs_u32_column unexplained;
 	uint8_t *garbage;
 	uint64_t ngarbage;
 	uint32_t *idom;
-	uint64_t *retained;
+	struct pyhs_u32_column retained;
 	uint64_t reachable_bytes;
 	/* The dominator tree's roots: named roots' objects, then objects held
 	 * by C code that no named root reaches. */
 	uint32_t *roots;
 	uint64_t nroots;
 	uint64_t nnamed;
-	/* Predecessors, built for path queries. */
-	uint64_t *pred_start;
-	uint64_t *pred_edge;
+	/* Predecessors, built for path queries: 4-byte edge numbers
+	 * (pyhs_analysis_paths refuses heaps of 2^32-1 edges or more). */
+	uint32_t *pred_start;
+	uint32_t *pred_edge;
 	/* Strongly connected components, when found with the rest
 	 * (PYHS_ANALYSIS_CYCLES on more than one thread). */
 	uint32_t *comp;
@@ -63,8 +65,10 @@ uint64_t *pyhs_unexplained_refs(const struct pyhs_heap *h)
 /* refcnt minus references found, for every object. */
 static struct pyhs_error *reconcile(struct pyhs_analysis *a)
 {
-	a->unexplained = pyhs_unexplained_refs(a->h);
-	return a->unexplained ? NULL : &pyhs_enomem;
+	uint64_t *u = pyhs_unexplained_refs(a->h);
+	bool ok = u && pyhs_u32_column_from(&a->unexplained, u, a->h->addr.size);
+	free(u);
+	return ok ? NULL : &pyhs_enomem;
 }
 
 /* Garbage as gc.collect() would find it: among tracked objects (not the
@@ -132,6 +136,19 @@ static struct pyhs_error *find_garbage(struct pyhs_analysis *a)
 	return NULL;
 }
 
+/* Retained bytes from the dominator tree, kept in 4 bytes. */
+static struct pyhs_error *retained_sizes(struct pyhs_analysis *a)
+{
+	uint64_t *r;
+	struct pyhs_error *err = pyhs_retained_sizes(&a->g, a->idom, a->h->size.data, &r,
+						     &a->reachable_bytes);
+	if (err)
+		return err;
+	bool ok = pyhs_u32_column_from(&a->retained, r, a->h->addr.size);
+	free(r);
+	return ok ? NULL : &pyhs_enomem;
+}
+
 /* Named roots, then objects held only by unexplained references. */
 static struct pyhs_error *collect_roots(struct pyhs_analysis *a)
 {
@@ -169,7 +186,7 @@ static struct pyhs_error *collect_roots(struct pyhs_analysis *a)
 				}
 			}
 		}
-		for (; i < n && (seen[i] || !a->unexplained[i]); i++)
+		for (; i < n && (seen[i] || !a->unexplained.v.data[i]); i++)
 			;
 		if (i >= n)
 			break;
@@ -210,8 +227,7 @@ static struct pyhs_error *retention_chain(struct pyhs_analysis *a, bool progress
 	if (progress)
 		pyhs_heap_progress(h, "retained sizes", 0, n);
 	if (!err)
-		err = pyhs_retained_sizes(&a->g, a->idom, h->size.data, &a->retained,
-					  &a->reachable_bytes);
+		err = retained_sizes(a);
 	return err;
 }
 
@@ -241,6 +257,8 @@ struct pyhs_error *pyhs_analysis_create_with(const struct pyhs_heap *h, unsigned
 	if (!a)
 		return &pyhs_enomem;
 	a->h = h;
+	pyhs_u32_column_init(&a->unexplained);
+	pyhs_u32_column_init(&a->retained);
 	a->g.n = h->addr.size;
 	a->g.start = h->edge_start.data;
 	a->g.dst = h->edge_dst.data;
@@ -273,10 +291,10 @@ void pyhs_analysis_destroy(struct pyhs_analysis *a)
 {
 	if (!a)
 		return;
-	free(a->unexplained);
+	pyhs_u32_column_deinit(&a->unexplained);
 	free(a->garbage);
 	free(a->idom);
-	free(a->retained);
+	pyhs_u32_column_deinit(&a->retained);
 	free(a->roots);
 	free(a->pred_start);
 	free(a->pred_edge);
@@ -293,8 +311,14 @@ uint32_t pyhs_analysis_idom(const struct pyhs_analysis *a, uint64_t i)
 		return PYHS_DOM_NONE;
 	return d;
 }
-uint64_t pyhs_analysis_retained(const struct pyhs_analysis *a, uint64_t i) { return a->retained[i]; }
-uint64_t pyhs_analysis_unexplained(const struct pyhs_analysis *a, uint64_t i) { return a->unexplained[i]; }
+uint64_t pyhs_analysis_retained(const struct pyhs_analysis *a, uint64_t i)
+{
+	return pyhs_u32_column_get(&a->retained, i);
+}
+uint64_t pyhs_analysis_unexplained(const struct pyhs_analysis *a, uint64_t i)
+{
+	return pyhs_u32_column_get(&a->unexplained, i);
+}
 bool pyhs_analysis_is_garbage(const struct pyhs_analysis *a, uint64_t i) { return a->garbage[i]; }
 uint64_t pyhs_analysis_ngarbage(const struct pyhs_analysis *a) { return a->ngarbage; }
 uint64_t pyhs_analysis_reachable_bytes(const struct pyhs_analysis *a) { return a->reachable_bytes; }
@@ -308,8 +332,8 @@ static struct pyhs_error *build_predecessors(struct pyhs_analysis *ac)
 	struct pyhs_analysis *a = ac;
 	const struct pyhs_heap *h = a->h;
 	uint64_t n = h->addr.size, m = h->edge_dst.size;
-	uint64_t *start = calloc(n + 1, sizeof(*start));
-	uint64_t *pe = malloc((m ? m : 1) * sizeof(*pe));
+	uint32_t *start = calloc(n + 1, sizeof(*start));
+	uint32_t *pe = malloc((m ? m : 1) * sizeof(*pe));
 	if (!start || !pe) {
 		free(start);
 		free(pe);
@@ -319,7 +343,7 @@ static struct pyhs_error *build_predecessors(struct pyhs_analysis *ac)
 		start[h->edge_dst.data[e] + 1]++;
 	for (uint64_t i = 0; i < n; i++)
 		start[i + 1] += start[i];
-	uint64_t *fill = malloc((n ? n : 1) * sizeof(*fill));
+	uint32_t *fill = malloc((n ? n : 1) * sizeof(*fill));
 	if (!fill) {
 		free(start);
 		free(pe);
@@ -328,7 +352,7 @@ static struct pyhs_error *build_predecessors(struct pyhs_analysis *ac)
 	memcpy(fill, start, n * sizeof(*fill));
 	for (uint64_t v = 0; v < n; v++)
 		for (uint64_t e = h->edge_start.data[v]; e < h->edge_start.data[v + 1]; e++)
-			pe[fill[h->edge_dst.data[e]]++] = e;
+			pe[fill[h->edge_dst.data[e]]++] = (uint32_t)e;
 	free(fill);
 	a->pred_start = start;
 	a->pred_edge = pe;
@@ -360,8 +384,15 @@ struct pyhs_error *pyhs_analysis_paths(const struct pyhs_analysis *ac,
 			return err;
 	}
 	/* Which objects are roots, and the first root number of each. */
-	uint64_t *root_of = malloc((n ? n : 1) * sizeof(*root_of));
-	uint64_t *via = malloc((n ? n : 1) * sizeof(*via)); /* edge toward target */
+	/* 4-byte root and edge numbers: UINT32_MAX for none, and in via
+	 * UINT32_MAX - 1 for the target. */
+	if (h->edge_dst.size > UINT32_MAX - 1 || a->nroots >= UINT32_MAX)
+		return pyhs_error_create(PYHS_ERROR_UNSUPPORTED,
+					 "%zu references and %" PRIu64 " roots: paths "
+					 "take at most 2^32-2 of each", h->edge_dst.size,
+					 a->nroots);
+	uint32_t *root_of = malloc((n ? n : 1) * sizeof(*root_of));
+	uint32_t *via = malloc((n ? n : 1) * sizeof(*via)); /* edge toward target */
 	uint32_t *queue = malloc((n ? n : 1) * sizeof(*queue));
 	/* Gather more candidates than asked for, then prefer roots that own
 	 * their reference (a module global over a frame's borrowed globals). */
@@ -377,18 +408,18 @@ struct pyhs_error *pyhs_analysis_paths(const struct pyhs_analysis *ac,
 	}
 	memset(root_of, 0xff, n * sizeof(*root_of));
 	for (uint64_t r = a->nroots; r-- > 0;)
-		root_of[a->roots[r]] = r;
+		root_of[a->roots[r]] = (uint32_t)r;
 	memset(via, 0xff, n * sizeof(*via));
 	/* Breadth-first from the target over predecessors: each root met is
 	 * at its shortest distance; follow `via` back down to the target. */
 	uint64_t head = 0, tail = 0;
 	queue[tail++] = target;
-	via[target] = UINT64_MAX - 1;
+	via[target] = UINT32_MAX - 1;
 	size_t np = 0;
 	struct pyhs_error *err = NULL;
 	while (head < tail && np < max) {
 		uint32_t v = queue[head++];
-		if (root_of[v] != UINT64_MAX) {
+		if (root_of[v] != UINT32_MAX) {
 			struct pyhs_path *p = &paths[np];
 			uint64_t r = root_of[v];
 			p->c_held = r >= a->nnamed;
@@ -410,11 +441,11 @@ struct pyhs_error *pyhs_analysis_paths(const struct pyhs_analysis *ac,
 			np++;
 		}
 		for (uint64_t k = a->pred_start[v]; k < a->pred_start[v + 1]; k++) {
-			uint64_t e = a->pred_edge[k];
+			uint32_t e = a->pred_edge[k];
 			if (is_weak(h, e))
 				continue;
 			uint32_t u = pyhs_heap_edge_source(h, e);
-			if (via[u] == UINT64_MAX) {
+			if (via[u] == UINT32_MAX) {
 				via[u] = e;
 				queue[tail++] = u;
 			}

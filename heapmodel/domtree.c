@@ -8,18 +8,22 @@
 
 #include "heap_internal.h"
 
-#define NO_EDGE UINT64_MAX
+/* Every array is of 4-byte entries (20 bytes per object): object numbers
+ * are below 2^32 - 1, a node has one parent so child offsets and retained
+ * counts are at most n, and heaps of 2^32 - 1 edges or more are refused. */
+#define NO_EDGE UINT32_MAX
+#define C_HELD UINT32_MAX
 
 struct pyhs_domtree {
 	const struct pyhs_heap *h;
 	const struct pyhs_analysis *a;
 	uint64_t n;          /* objects; node n is the top */
-	uint64_t *start;     /* n + 2 offsets into child */
+	uint32_t *start;     /* n + 2 offsets into child */
 	uint32_t *child;
-	uint64_t *count;     /* n + 1 retained object counts */
-	uint64_t *via;       /* the edge from the parent, or NO_EDGE */
-	uint32_t *named;     /* for named roots' objects: root number + 1 */
-	uint8_t *c_held;     /* roots held by C code */
+	uint32_t *count;     /* n + 1 retained object counts */
+	uint32_t *via;       /* the edge from the parent, or NO_EDGE */
+	uint32_t *root;      /* root number + 1 of named roots' objects,
+			      * C_HELD for roots held by C code, else 0 */
 };
 
 static uint64_t parent_of(const struct pyhs_domtree *t, uint64_t v)
@@ -51,6 +55,10 @@ struct pyhs_error *pyhs_domtree_create(const struct pyhs_analysis *a,
 {
 	const struct pyhs_heap *h = pyhs_analysis_heap(a);
 	uint64_t n = h->addr.size;
+	if (h->edge_dst.size >= NO_EDGE)
+		return pyhs_error_create(PYHS_ERROR_UNSUPPORTED,
+					 "%zu references: the dominator tree "
+					 "takes at most 2^32-2", h->edge_dst.size);
 	struct pyhs_domtree *t = calloc(1, sizeof(*t));
 	if (!t)
 		return &pyhs_enomem;
@@ -61,11 +69,9 @@ struct pyhs_error *pyhs_domtree_create(const struct pyhs_analysis *a,
 	t->child = malloc((n ? n : 1) * sizeof(*t->child));
 	t->count = calloc(n + 1, sizeof(*t->count));
 	t->via = malloc((n ? n : 1) * sizeof(*t->via));
-	t->named = calloc(n ? n : 1, sizeof(*t->named));
-	t->c_held = calloc(n ? n : 1, 1);
-	uint64_t *fill = malloc((n + 1) * sizeof(*fill));
-	if (!t->start || !t->child || !t->count || !t->via || !t->named ||
-	    !t->c_held || !fill) {
+	t->root = calloc(n ? n : 1, sizeof(*t->root));
+	uint32_t *fill = malloc((n + 1) * sizeof(*fill));
+	if (!t->start || !t->child || !t->count || !t->via || !t->root || !fill) {
 		free(fill);
 		pyhs_domtree_destroy(t);
 		return &pyhs_enomem;
@@ -118,15 +124,12 @@ struct pyhs_error *pyhs_domtree_create(const struct pyhs_analysis *a,
 			uint32_t d = h->edge_dst.data[e];
 			if (t->via[d] == NO_EDGE && pyhs_analysis_idom(a, d) == v &&
 			    PYHS_LABEL_KIND(h->edge_label.data[e]) != PYHS_LABEL_WEAK)
-				t->via[d] = e;
+				t->via[d] = (uint32_t)e;
 		}
 	uint64_t nnamed = h->roots.size;
 	for (uint64_t k = pyhs_analysis_nroots(a); k-- > 0;) {
 		uint32_t o = pyhs_analysis_root(a, k);
-		if (k < nnamed)
-			t->named[o] = (uint32_t)k + 1;
-		else
-			t->c_held[o] = 1;
+		t->root[o] = k < nnamed ? (uint32_t)k + 1 : C_HELD;
 	}
 	*ret = t;
 	return NULL;
@@ -140,8 +143,7 @@ void pyhs_domtree_destroy(struct pyhs_domtree *t)
 	free(t->child);
 	free(t->count);
 	free(t->via);
-	free(t->named);
-	free(t->c_held);
+	free(t->root);
 	free(t);
 }
 
@@ -201,9 +203,9 @@ void pyhs_domtree_name(const struct pyhs_domtree *t, uint64_t v, bool merge,
 				  !strcmp(type, "code") ? pyhs_heap_value(h, v) : NULL;
 	char held[256];
 	uint64_t p = parent_of(t, v);
-	if (t->named[v])
-		snprintf(held, sizeof(held), "%s", pyhs_heap_root_label(h, t->named[v] - 1));
-	else if (t->c_held[v])
+	if (t->root[v] && t->root[v] != C_HELD)
+		snprintf(held, sizeof(held), "%s", pyhs_heap_root_label(h, t->root[v] - 1));
+	else if (t->root[v] == C_HELD)
 		snprintf(held, sizeof(held), "held by C code");
 	else if (p == UINT64_MAX)
 		snprintf(held, sizeof(held), "unreachable");

@@ -60,39 +60,51 @@ struct pyhs_error *pyhs_heap_intern_string(struct pyhs_heap *h, const char *s,
 
 /* ---- the address index ---- */
 
-/* Slots hold the object number in the low half and 32 bits of the
- * address's hash in the high half, so most probes settle without touching
- * the address array; empty slots are all ones. The table is kept at most
- * three quarters full (INDEX_ROOM): probes stay in consecutive slots, and
- * the index, the largest array while the heap is walked, takes 11 to 21
- * bytes per object rather than 16 to 32 at half full. */
-#define SLOT_EMPTY UINT64_MAX
-#define SLOT(hash, i) (((hash) & UINT64_C(0xffffffff00000000)) | (uint64_t)(i))
+/* Slots are 4 bytes: the object number in the low bits, as many as the
+ * table has slots (object numbers stay below three quarters of that), and
+ * in the bits above it the top bits of the address's hash, so that most
+ * probes settle without reading the address column. All ones marks an
+ * empty slot (no object number is all ones in its bits). The table is kept
+ * at most three quarters full (INDEX_ROOM): probes stay in consecutive
+ * slots, and the index, the largest array while the heap is walked after
+ * the addresses, takes 5.3 to 10.7 bytes per object. */
+#define SLOT_EMPTY UINT32_MAX
 /* How many objects a table of cap slots takes. */
 #define INDEX_ROOM(cap) ((cap) / 4 * 3)
 
-static void index_put(uint64_t *idx, uint64_t mask, uint64_t hash, uint32_t i)
+static inline uint32_t slot_tag(uint64_t hash, uint32_t tag_mask)
+{
+	return (uint32_t)(hash >> 32) & tag_mask;
+}
+
+static void index_put(uint32_t *idx, uint64_t mask, uint32_t tag_mask,
+		      uint64_t hash, uint32_t i)
 {
 	uint64_t s = hash & mask;
 	while (idx[s] != SLOT_EMPTY)
 		s = (s + 1) & mask;
-	idx[s] = SLOT(hash, i);
+	idx[s] = slot_tag(hash, tag_mask) | i;
 }
 
 static bool index_grow_to(struct pyhs_heap *h, uint64_t want)
 {
 	uint64_t cap = 1024;
-	while (cap < want)
+	unsigned bits = 10;
+	while (cap < want) {
 		cap *= 2;
-	uint64_t *idx = malloc(cap * sizeof(*idx));
+		bits++;
+	}
+	uint32_t tag_mask = bits >= 32 ? 0 : ~((UINT32_C(1) << bits) - 1);
+	uint32_t *idx = malloc(cap * sizeof(*idx));
 	if (!idx)
 		return false;
 	memset(idx, 0xff, cap * sizeof(*idx));
 	for (uint64_t i = 0; i < h->addr.size; i++)
-		index_put(idx, cap - 1, pyhs_hash_u64(h->addr.data[i]), (uint32_t)i);
+		index_put(idx, cap - 1, tag_mask, pyhs_hash_u64(h->addr.data[i]), (uint32_t)i);
 	free(h->index);
 	h->index = idx;
 	h->index_mask = cap - 1;
+	h->index_tag_mask = tag_mask;
 	memset(h->hot, 0, sizeof(h->hot));
 	return true;
 }
@@ -107,13 +119,14 @@ uint32_t pyhs_heap_lookup(const struct pyhs_heap *hc, uint64_t addr)
 	if (hot->addr == addr && addr)
 		return hot->obj;
 	uint64_t hash = pyhs_hash_u64(addr);
+	uint32_t tag_mask = h->index_tag_mask, tag = slot_tag(hash, tag_mask);
 	uint64_t s = hash & h->index_mask;
 	for (;;) {
-		uint64_t slot = h->index[s];
+		uint32_t slot = h->index[s];
 		if (slot == SLOT_EMPTY)
 			return PYHS_NO_OBJECT;
-		if ((slot >> 32) == (hash >> 32)) {
-			uint32_t i = (uint32_t)slot;
+		if ((slot & tag_mask) == tag) {
+			uint32_t i = slot & ~tag_mask;
 			if (h->addr.data[i] == addr) {
 				hot->addr = addr;
 				hot->obj = i;
@@ -141,6 +154,12 @@ static bool refcnt_likely(const struct pyhs_heap *h, uint64_t rc)
 	if (h->minor >= 14)
 		return ((rc >> 32) & 0xffff) == 0;
 	return rc < (UINT64_C(1) << 40);
+}
+
+/* 3.14 keeps flags above a 32-bit count (Py_REFCNT is the low half). */
+static uint64_t refcnt_of(const struct pyhs_heap *h, uint64_t word)
+{
+	return h->minor >= 14 ? (uint32_t)word : word;
 }
 
 uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
@@ -201,19 +220,123 @@ uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 	 * binary with a refcount of 999999999 that nothing ever drops. */
 	if (h->minor == 11 && hdr[0] >= 999999999)
 		flags |= PYHS_OBJ_IMMORTAL;
-	/* 3.14 keeps flags above a 32-bit count (Py_REFCNT is the low half). */
-	uint64_t refcnt = h->minor >= 14 ? (uint32_t)hdr[0] : hdr[0];
-	if (!pyhs_u64_vector_append(&h->addr, addr) ||
+	bool ok = h->narrow ? pyhs_u32_vector_append(&h->size32.v, 0) != NULL :
+			      pyhs_u64_vector_append(&h->size, 0) &&
+			      pyhs_u64_vector_append(&h->refcnt, refcnt_of(h, hdr[0]));
+	if (!ok || !pyhs_u64_vector_append(&h->addr, addr) ||
 	    !pyhs_u32_vector_append(&h->type, type) ||
-	    !pyhs_u64_vector_append(&h->size, 0) ||
-	    !pyhs_u64_vector_append(&h->refcnt, refcnt) ||
 	    !pyhs_u8_vector_append(&h->gen, PYHS_GEN_UNTRACKED) ||
 	    !pyhs_u8_vector_append(&h->flags, flags)) {
 		*err = &pyhs_enomem;
 		return PYHS_NO_OBJECT;
 	}
-	index_put(h->index, h->index_mask, pyhs_hash_u64(addr), n);
+	index_put(h->index, h->index_mask, h->index_tag_mask, pyhs_hash_u64(addr), n);
 	return n;
+}
+
+/* ---- 4-byte columns ---- */
+
+void pyhs_u32_column_init(struct pyhs_u32_column *c)
+{
+	pyhs_u32_vector_init(&c->v);
+	pyhs_u32_u64_map_init(&c->wide);
+}
+
+void pyhs_u32_column_deinit(struct pyhs_u32_column *c)
+{
+	pyhs_u32_vector_deinit(&c->v);
+	pyhs_u32_u64_map_deinit(&c->wide);
+}
+
+bool pyhs_u32_column_set(struct pyhs_u32_column *c, uint64_t i, uint64_t value)
+{
+	if (value < UINT32_MAX) {
+		c->v.data[i] = (uint32_t)value;
+		return true;
+	}
+	c->v.data[i] = UINT32_MAX;
+	bool inserted;
+	uint64_t *w = pyhs_u32_u64_map_insert(&c->wide, (uint32_t)i, &inserted);
+	if (!w)
+		return false;
+	*w = value;
+	return true;
+}
+
+uint64_t pyhs_u32_column_get(const struct pyhs_u32_column *c, uint64_t i)
+{
+	uint32_t v = c->v.data[i];
+	if (v != UINT32_MAX)
+		return v;
+	/* search does not change the map */
+	const uint64_t *w = pyhs_u32_u64_map_search((struct pyhs_u32_u64_map *)&c->wide,
+						    (uint32_t)i);
+	return w ? *w : v;
+}
+
+bool pyhs_u32_column_from(struct pyhs_u32_column *c, const uint64_t *values,
+			  uint64_t n)
+{
+	if (!pyhs_u32_vector_reserve(&c->v, n ? n : 1))
+		return false;
+	c->v.size = n;
+	for (uint64_t i = 0; i < n; i++)
+		if (!pyhs_u32_column_set(c, i, values ? values[i] : 0))
+			return false;
+	return true;
+}
+
+/* ---- the 4-byte columns of the walk ---- */
+
+void pyhs_heap_set_size(struct pyhs_heap *h, uint32_t i, uint64_t size,
+			struct pyhs_error **err)
+{
+	if (!h->narrow) {
+		h->size.data[i] = size;
+		return;
+	}
+	if (!pyhs_u32_column_set(&h->size32, i, size))
+		*err = &pyhs_enomem;
+}
+
+bool pyhs_heap_append_edge_start(struct pyhs_heap *h)
+{
+	/* Below 2^32: pyhs_heap_build caps the edges there. */
+	uint32_t e = (uint32_t)h->edge_dst.size;
+	return h->narrow ? pyhs_u32_vector_append(&h->edge_start32, e) != NULL :
+			   pyhs_u64_vector_append(&h->edge_start, e) != NULL;
+}
+
+struct pyhs_error *pyhs_heap_widen(struct pyhs_heap *h)
+{
+	if (!h->narrow)
+		return NULL;
+	uint64_t n = h->addr.size;
+	if (!pyhs_u64_vector_reserve(&h->size, n) ||
+	    !pyhs_u64_vector_reserve(&h->edge_start, h->edge_start32.size) ||
+	    !pyhs_u64_vector_reserve(&h->refcnt, n))
+		return &pyhs_enomem;
+	for (uint64_t i = 0; i < n; i++)
+		h->size.data[i] = pyhs_u32_column_get(&h->size32, i);
+	h->size.size = n;
+	pyhs_u32_column_deinit(&h->size32);
+	for (uint64_t i = 0; i < h->edge_start32.size; i++)
+		h->edge_start.data[i] = h->edge_start32.data[i];
+	h->edge_start.size = h->edge_start32.size;
+	pyhs_u32_vector_deinit(&h->edge_start32);
+	/* Each object's first word, read when it was added: read again,
+	 * the core's pages given back as the reads go. */
+	for (uint64_t i = 0; i < h->addr.size; i++) {
+		uint64_t word = 0;
+		pyhs_target_read(h->t, h->addr.data[i], &word, 8);
+		h->refcnt.data[i] = refcnt_of(h, word);
+		if ((i & 0xffff) == 0xffff)
+			pyhs_target_release_pages(h->t);
+	}
+	h->refcnt.size = h->addr.size;
+	pyhs_target_release_pages(h->t);
+	h->narrow = false;
+	return NULL;
 }
 
 /* ---- building and destroying ---- */
@@ -308,6 +431,11 @@ struct pyhs_error *pyhs_heap_build(const struct pyhs_target *t,
 	 * containers that share or repeat their items from multiplying. */
 	h->max_edges = opts && opts->max_edges ? opts->max_edges :
 		       pyhs_default_max_edges(pyhs_target_memory_bytes(t));
+	/* Edge offsets are kept in 4 bytes while the objects are decoded. */
+	if (h->max_edges > UINT32_MAX - 1)
+		h->max_edges = UINT32_MAX - 1;
+	h->narrow = true;
+	pyhs_u32_column_init(&h->size32);
 	pyhs_addr_u32_map_init(&h->type_by_addr);
 	pyhs_addr_u32_map_init(&h->kind_by_addr);
 	pyhs_string_map_init(&h->string_ids);
@@ -364,6 +492,8 @@ void pyhs_heap_destroy(struct pyhs_heap *h)
 	pyhs_u8_vector_deinit(&h->gen);
 	pyhs_u8_vector_deinit(&h->flags);
 	pyhs_u64_vector_deinit(&h->edge_start);
+	pyhs_u32_column_deinit(&h->size32);
+	pyhs_u32_vector_deinit(&h->edge_start32);
 	free(h->index);
 	pyhs_u32_vector_deinit(&h->edge_dst);
 	pyhs_u32_vector_deinit(&h->edge_label);
@@ -402,7 +532,7 @@ uint64_t pyhs_heap_memory_bytes(const struct pyhs_heap *h)
 {
 	return h->addr.capacity * 8 + h->type.capacity * 4 + h->size.capacity * 8 +
 	       h->refcnt.capacity * 8 + h->gen.capacity + h->flags.capacity +
-	       h->edge_start.capacity * 8 + (h->index ? (h->index_mask + 1) * 8 : 0) +
+	       h->edge_start.capacity * 8 + (h->index ? (h->index_mask + 1) * 4 : 0) +
 	       h->edge_dst.capacity * 4 + h->edge_label.capacity * 4 +
 	       h->value_off.capacity * 4 + h->value_text.capacity;
 }

@@ -67,6 +67,23 @@ DEFINE_HASH_MAP(pyhs_addr_u32_map, uint64_t, uint32_t, pyhs_hash_u64,
 		PYHS_EQ_SCALAR)
 DEFINE_HASH_MAP(pyhs_string_map, const char *, uint32_t, pyhs_hash_str,
 		PYHS_EQ_STR)
+DEFINE_HASH_MAP(pyhs_u32_u64_map, uint32_t, uint64_t, pyhs_hash_u64,
+		PYHS_EQ_SCALAR)
+
+/* A column of 64-bit values by object number, in 4 bytes each: a value of
+ * UINT32_MAX or more is UINT32_MAX in v and kept whole in wide (heap.c). */
+struct pyhs_u32_column {
+	struct pyhs_u32_vector v;
+	struct pyhs_u32_u64_map wide;
+};
+void pyhs_u32_column_init(struct pyhs_u32_column *c);
+void pyhs_u32_column_deinit(struct pyhs_u32_column *c);
+/* Sets entry i (below c->v.size); false if out of memory. */
+bool pyhs_u32_column_set(struct pyhs_u32_column *c, uint64_t i, uint64_t value);
+uint64_t pyhs_u32_column_get(const struct pyhs_u32_column *c, uint64_t i);
+/* A column of n entries from values, or NULL's zeros. */
+bool pyhs_u32_column_from(struct pyhs_u32_column *c, const uint64_t *values,
+			  uint64_t n);
 
 struct pyhs_root {
 	uint32_t obj;
@@ -104,10 +121,18 @@ struct pyhs_heap {
 	struct pyhs_u8_vector gen;
 	struct pyhs_u8_vector flags;
 	struct pyhs_u64_vector edge_start; /* nobjects + 1 when done */
+	/* While the objects are decoded (and the core resident), sizes and
+	 * edge offsets are kept in 4 bytes (edges are capped below 2^32), and
+	 * refcounts not at all: pyhs_heap_widen fills the columns
+	 * above once every object is decoded, reading refcounts again. */
+	bool narrow;
+	struct pyhs_u32_column size32;
+	struct pyhs_u32_vector edge_start32;
 
 	/* Address -> object number: open addressing over object numbers. */
-	uint64_t *index;
+	uint32_t *index;
 	uint64_t index_mask;
+	uint32_t index_tag_mask; /* the slot bits above the object number */
 	bool index_wanted; /* pyhs_heap_find was called once without it */
 	struct pyhs_hot_entry {
 		uint64_t addr;
@@ -177,6 +202,15 @@ void pyhs_heap_warn(struct pyhs_heap *h, enum pyhs_warning_kind kind,
 uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 		       struct pyhs_error **err);
 uint32_t pyhs_heap_lookup(const struct pyhs_heap *h, uint64_t addr);
+/* Object i's size while the objects are decoded (pyhs_heap_widen not yet
+ * called), and setting it; the offset of the first edge of the object
+ * being decoded next, appended. */
+void pyhs_heap_set_size(struct pyhs_heap *h, uint32_t i, uint64_t size,
+			struct pyhs_error **err);
+bool pyhs_heap_append_edge_start(struct pyhs_heap *h);
+/* Every object decoded: sizes and edge offsets to their 8-byte columns,
+ * the 4-byte ones freed, and refcounts read. */
+struct pyhs_error *pyhs_heap_widen(struct pyhs_heap *h);
 /* For every object, its refcount minus the references found to it (edges
  * but weak ones, roots that own theirs), 0 for immortal ones; a calloc'd
  * array, NULL if out of memory (analysis.c). */

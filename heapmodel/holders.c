@@ -12,8 +12,10 @@
 
 #include "heap_internal.h"
 
-#define NO_PARENT UINT64_MAX
-#define ROOT_BIT (UINT64_C(1) << 63) /* parent[i] of a root: ROOT_BIT | k */
+/* parent[i]: the edge into object i, nedges + k for the objects of roots
+ * (k the root number), NO_PARENT for the rest; 4 bytes each, so the edges
+ * and roots together must stay below NO_PARENT. */
+#define NO_PARENT UINT32_MAX
 /* Steps of a path kept when naming: deeper paths keep their root and
  * their last steps. */
 #define MAX_STEPS 256
@@ -23,8 +25,14 @@
 struct pyhs_holders {
 	const struct pyhs_heap *h;
 	const struct pyhs_analysis *a;
-	uint64_t *parent; /* edge into each object, ROOT_BIT | k, or NO_PARENT */
+	uint64_t nedges;
+	uint32_t *parent; /* edge into each object, nedges + k, or NO_PARENT */
 };
+
+static bool is_root(const struct pyhs_holders *hs, uint32_t p)
+{
+	return p >= hs->nedges;
+}
 
 /* The order roots are tried in, as paths try them (pyhs_root_rank); the
  * objects held by C code no root names with the C roots. */
@@ -38,6 +46,11 @@ struct pyhs_error *pyhs_holders_create(const struct pyhs_heap *h,
 				       struct pyhs_holders **ret)
 {
 	uint64_t n = pyhs_heap_nobjects(h);
+	uint64_t nedges = pyhs_heap_nedges(h), nr = pyhs_analysis_nroots(a);
+	if (nedges + nr >= NO_PARENT)
+		return pyhs_error_create(PYHS_ERROR_UNSUPPORTED,
+					 "%" PRIu64 " references and %" PRIu64 " roots: "
+					 "holders take at most 2^32-2 together", nedges, nr);
 	struct pyhs_holders *hs = calloc(1, sizeof(*hs));
 	uint32_t *queue = malloc((n ? n : 1) * sizeof(*queue));
 	if (!hs || !queue ||
@@ -48,16 +61,16 @@ struct pyhs_error *pyhs_holders_create(const struct pyhs_heap *h,
 	}
 	hs->h = h;
 	hs->a = a;
+	hs->nedges = nedges;
 	for (uint64_t i = 0; i < n; i++)
 		hs->parent[i] = NO_PARENT;
-	uint64_t nr = pyhs_analysis_nroots(a);
 	for (int rank = 0; rank < PYHS_ROOT_RANKS; rank++) {
 		uint64_t head = 0, tail = 0;
 		for (uint64_t k = 0; k < nr; k++) {
 			uint32_t o = pyhs_analysis_root(a, k);
 			if (o >= n || hs->parent[o] != NO_PARENT || root_rank(h, k) != rank)
 				continue;
-			hs->parent[o] = ROOT_BIT | k;
+			hs->parent[o] = (uint32_t)(nedges + k);
 			queue[tail++] = o;
 		}
 		while (head < tail) {
@@ -67,7 +80,7 @@ struct pyhs_error *pyhs_holders_create(const struct pyhs_heap *h,
 				if (PYHS_LABEL_KIND(h->edge_label.data[e]) == PYHS_LABEL_WEAK ||
 				    hs->parent[d] != NO_PARENT)
 					continue;
-				hs->parent[d] = e;
+				hs->parent[d] = (uint32_t)e;
 				queue[tail++] = d;
 			}
 		}
@@ -100,7 +113,7 @@ static uint64_t path_up(const struct pyhs_holders *hs, uint64_t i, uint64_t *edg
 	uint64_t ns = 0;
 	bool cut = false;
 	uint64_t v = i;
-	while (!(hs->parent[v] & ROOT_BIT)) {
+	while (!is_root(hs, hs->parent[v])) {
 		if (ns == max) {
 			cut = true;
 			memmove(edges, edges + 1, (ns - 1) * sizeof(*edges));
@@ -115,7 +128,7 @@ static uint64_t path_up(const struct pyhs_holders *hs, uint64_t i, uint64_t *edg
 		edges[j] = edges[ns - 1 - j];
 		edges[ns - 1 - j] = t;
 	}
-	*ret_root = hs->parent[v] & ~ROOT_BIT;
+	*ret_root = hs->parent[v] - hs->nedges;
 	*ret_cut = cut;
 	return ns;
 }
@@ -129,7 +142,7 @@ struct pyhs_error *pyhs_holders_path(const struct pyhs_holders *hs, uint64_t i,
 					 i < pyhs_heap_nobjects(h) ? pyhs_heap_addr(h, i) : 0);
 	uint64_t len = 0;
 	uint64_t v = i;
-	while (!(hs->parent[v] & ROOT_BIT)) {
+	while (!is_root(hs, hs->parent[v])) {
 		len++;
 		v = pyhs_heap_edge_source(h, hs->parent[v]);
 	}

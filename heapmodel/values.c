@@ -537,6 +537,10 @@ struct pyhs_error *pyhs_values_build(struct pyhs_heap *h)
 			}
 		}
 		h->value_off.data[h->value_off.size++] = off;
+		/* Each value reads a few bytes of the core, and together they
+		 * touch most of its pages: give them back as it goes. */
+		if ((i & 0xffff) == 0xffff)
+			pyhs_target_release_pages(h->t);
 	}
 	return NULL;
 }

@@ -262,7 +262,10 @@ static void decode(struct walker *w, uint32_t i)
 	size = pyhs_size_adjust(h, h->type.data[i], addr, size, &inexact);
 	if (inexact)
 		h->flags.data[i] |= PYHS_OBJ_SIZE_INEXACT;
-	h->size.data[i] = size + walk_gc_extra(w, ti, addr);
+	struct pyhs_error *serr = NULL;
+	pyhs_heap_set_size(h, i, size + walk_gc_extra(w, ti, addr), &serr);
+	if (serr)
+		walker_fail(w, serr);
 }
 
 static void walk_gc_lists(struct walker *w)
@@ -445,6 +448,8 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 		     &h->interp) || !h->interp)
 		return pyhs_error_create(PYHS_ERROR_INPUT,
 					 "cannot read the interpreter state");
+	/* The pages read for symbols and layouts are not needed again. */
+	pyhs_target_release_pages(h->t);
 	walk_gc_lists(&w);
 	walk_roots(&w);
 	pyhs_croots_find(h, &w, &w.err);
@@ -460,7 +465,7 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 	size_t types_rooted = 0;
 	bool task_lists = false;
 	for (uint64_t i = 0; i < h->addr.size && !w.err; i++) {
-		if (!pyhs_u64_vector_append(&h->edge_start, h->edge_dst.size)) {
+		if (!pyhs_heap_append_edge_start(h)) {
 			w.err = &pyhs_enomem;
 			break;
 		}
@@ -486,8 +491,15 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 			}
 		}
 	}
-	if (!w.err && !pyhs_u64_vector_append(&h->edge_start, h->edge_dst.size))
+	if (!w.err && !pyhs_heap_append_edge_start(h))
 		w.err = &pyhs_enomem;
+	/* Every object is decoded: what is read from here on (cells, C
+	 * roots, names, value texts) is a small part of the core, faulted in
+	 * again as it is read, rather than all of it kept resident beside the
+	 * model's arrays, which can now take their full width. */
+	pyhs_target_release_pages(h->t);
+	if (!w.err)
+		w.err = pyhs_heap_widen(h);
 	if (!w.err)
 		w.err = resolve_pending(&w);
 	if (!w.err)

@@ -1400,7 +1400,7 @@ static struct pyhs_error *capture(struct live *L,
 	}
 	if (constant.size) {
 		uint8_t *buf = map_anonymous(constant_size);
-		struct pyhs_mapped_file mf = { buf, constant_size };
+		struct pyhs_mapped_file mf = { buf, constant_size, false };
 		if (!buf || !pyhs_mapped_file_vector_append(&t->maps, mf)) {
 			if (buf)
 				munmap(buf, constant_size);
@@ -1597,7 +1597,7 @@ out:
 		struct live_dest_vector *v = pass ? &new_dests : &dests;
 		for (size_t i = 0; i < v->size; i++) {
 			struct live_dest *d = &v->data[i];
-			struct pyhs_mapped_file mf = { d->addr, d->size };
+			struct pyhs_mapped_file mf = { d->addr, d->size, false };
 			if (d->used && !err &&
 			    pyhs_mapped_file_vector_append(&t->maps, mf))
 				continue;

@@ -155,6 +155,11 @@ struct pyhs_error *pyhs_target_open_pid(int pid,
 					const struct pyhs_open_options *opts,
 					struct pyhs_target **ret);
 void pyhs_target_destroy(struct pyhs_target *t);
+/* Gives back the resident pages of the files t maps (the core, the ELF and
+ * debug files): they stay mapped, and a later read faults what it touches
+ * in again from the page cache. For a caller that has read most of the
+ * target and will read little more of it (a heap once walked). */
+void pyhs_target_release_pages(const struct pyhs_target *t);
 /* When process pid started (/proc/PID/stat: clock ticks since boot), to
  * tell it from a later process given the same pid; false if there is no
  * such process. */

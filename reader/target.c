@@ -66,7 +66,7 @@ struct pyhs_error *pyhs_map_fd(struct pyhs_target *t, int fd, size_t size,
 	void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (p == MAP_FAILED)
 		return pyhs_error_os_path(errno, "map", path);
-	struct pyhs_mapped_file mf = { p, size };
+	struct pyhs_mapped_file mf = { p, size, true };
 	if (!pyhs_mapped_file_vector_append(&t->maps, mf)) {
 		munmap(p, size);
 		return &pyhs_enomem;
@@ -200,6 +200,17 @@ const void *pyhs_target_ptr(const struct pyhs_target *t, uint64_t addr,
 			    size_t len)
 {
 	return pyhs_memory_ptr(&t->mem, addr, len);
+}
+
+void pyhs_target_release_pages(const struct pyhs_target *t)
+{
+	/* Only the read-only, private mappings of files, never dirty, so
+	 * dropping their pages loses nothing (anonymous copies would be lost).
+	 * A failure only keeps them resident. */
+	for (size_t i = 0; i < t->maps.size; i++)
+		if (t->maps.data[i].file)
+			(void)madvise(t->maps.data[i].addr, t->maps.data[i].size,
+				      MADV_DONTNEED);
 }
 
 uint64_t pyhs_target_memory_bytes(const struct pyhs_target *t)

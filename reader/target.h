@@ -24,6 +24,10 @@ DEFINE_HASH_MAP(pyhs_symbol_map, const char *, struct pyhs_symbol,
 struct pyhs_mapped_file {
 	void *addr;
 	size_t size;
+	/* A read-only mapping of a file (pyhs_map_fd), whose pages can be
+	 * dropped and read again; false for anonymous memory holding copies
+	 * (a live capture). */
+	bool file;
 };
 DEFINE_VECTOR(pyhs_mapped_file_vector, struct pyhs_mapped_file)
 

@@ -21,6 +21,8 @@ into a core. On that core it prints, in one run:
     list;
   - peak RSS of each run (getrusage of the child) less the core's size,
     in bytes per object, beside the model's own bytes (summary --json);
+    and at the end, per heap, that figure for the runs that read the core
+    beside the target of 48 bytes per object;
   - `export --format jsonl` to /dev/null beside `summary`.
 
 Numbers, not assertions: the machine is shared and noisy, so read ratios
@@ -162,16 +164,27 @@ def main():
     print("interpreter: %s" % python)
     print("ns/obj: CPU nanoseconds per object (user + system); B/obj: peak RSS less the "
           "core's size (runs that read the core) per object")
+    memory = []
     for n in sizes:
         workdir = tempfile.mkdtemp(prefix="pyheapsnap-bench-")
         try:
-            bench_one(tool, python, n, workdir)
+            memory.append(bench_one(tool, python, n, workdir))
         finally:
             if args.keep:
                 print("kept", workdir)
             else:
                 shutil.rmtree(workdir, ignore_errors=True)
         sys.stdout.flush()
+    print("\npeak RSS beyond the core, bytes per object (target: at most %d)" % MEMORY_TARGET)
+    print("  %-6s %10s %10s %10s %10s" % ("heap", "objects", "summary", "export", "1st question"))
+    for label, objects, figures in memory:
+        print("  %-6s %10d %10.1f %10.1f %10.1f%s" %
+              ((label, objects) + tuple(figures) +
+               ("" if max(figures) <= MEMORY_TARGET else "  (above the target)",)))
+
+
+# Peak RSS beyond the mapped core, bytes per object (issue 15).
+MEMORY_TARGET = 48
 
 
 def bench_one(tool, python, n, workdir):
@@ -207,8 +220,10 @@ def bench_one(tool, python, n, workdir):
               (what, wall, cpu, cpu * 1e9 / objects, rss / 2**20, (rss - mapped) / objects))
         sys.stdout.flush()
 
+    beyond = []  # B/obj of the runs that read the core
     wall, cpu, rss, _ = run([tool, "summary"] + nc + [core], env)
     row("summary --no-cache", wall, cpu, rss)
+    beyond.append((rss - size) / objects)
     summary_cpu = cpu
     d = drgn_walk(core, env)
     if isinstance(d, str):
@@ -222,9 +237,11 @@ def bench_one(tool, python, n, workdir):
     wall, cpu, rss, _ = run([tool, "export"] + nc + [core, "--format", "jsonl"], env,
                             stdout=os.devnull)
     row("export --format jsonl --no-cache", wall, cpu, rss)
+    beyond.append((rss - size) / objects)
     print("  %-34s %.2fx CPU of summary" % ("export vs summary", cpu / summary_cpu))
     wall, cpu, rss, _ = run([tool, "summary", core], env)
     row("1st question: summary (cache on)", wall, cpu, rss)
+    beyond.append((rss - size) / objects)
     wall2, cpu2, rss2, _ = run([tool, "show", core, addr], env)
     row("2nd question: show %s" % addr, wall2, cpu2, rss2, mapped=0)
     print("  %-34s %.1fx faster (wall), %.1fx less CPU" %
@@ -234,6 +251,7 @@ def bench_one(tool, python, n, workdir):
     entries = glob.glob(os.path.join(cache, "*.phs"))
     print("  cache: %d entries, %.1f MiB" %
           (len(entries), sum(os.path.getsize(e) for e in entries) / 2**20))
+    return label, objects, beyond
 
 
 if __name__ == "__main__":
