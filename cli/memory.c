@@ -281,6 +281,10 @@ static void print_regions(const struct pyhs_regions *r, const struct memory_opti
 			pyhs_json_string(stdout, r->glibc);
 		else
 			printf("null");
+		printf(", \"malloc_in_use\": {\"bytes\": %" PRIu64 ", \"objects\": %" PRIu64
+		       ", \"buffers\": %" PRIu64 ", \"other\": %" PRIu64 "}",
+		       r->malloc_in_use, r->malloc_objects, r->malloc_buffers,
+		       r->malloc_in_use - r->malloc_objects - r->malloc_buffers);
 		printf(", \"glibc_layout_known\": %s, \"region_warnings\": %" PRIu64
 		       ", \"region_warning\": ", r->glibc_known ? "true" : "false", r->nwarnings);
 		pyhs_json_string(stdout, r->warning);
@@ -303,11 +307,22 @@ static void print_regions(const struct pyhs_regions *r, const struct memory_opti
 		printf("  glibc %s is newer than the malloc layouts known (up to 2.%u): chunks free in its\n"
 		       "  tcache and fastbins are not told apart from those in use (\"in use or cached\")\n",
 		       r->glibc, r->glibc_newest);
+	if (r->malloc_in_use) {
+		uint64_t explained = r->malloc_objects + r->malloc_buffers;
+		char b4[32];
+		printf("  glibc malloc: %s in use, %s of it (%.1f %%) objects (%s) and blocks they own (%s)\n",
+		       pyhs_format_bytes(r->malloc_in_use, b1, sizeof(b1)),
+		       pyhs_format_bytes(explained, b2, sizeof(b2)),
+		       100.0 * (double)explained / (double)r->malloc_in_use,
+		       pyhs_format_bytes(r->malloc_objects, b3, sizeof(b3)),
+		       pyhs_format_bytes(r->malloc_buffers, b4, sizeof(b4)));
+	}
 	printf("  %-12s %10s %10s%s  %s\n", "kind", "bytes", r->live ? "resident" : "held",
 	       r->live ? "    swapped" : "", "what");
 	/* Every kind's regions, at most -n of each kind (the rest summed). */
-	static const char *const kinds[] = { "pymalloc", "malloc", "stack", "file", "kernel",
-					     "no access", "unexplained" };
+	static const char *const kinds[] = { "pymalloc", "malloc", "objects", "buffers",
+					     "stack", "file", "kernel", "no access",
+					     "unexplained" };
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		uint64_t shown = 0, rest = 0, rest_bytes = 0;
 		for (size_t i = 0; i < r->n; i++) {
@@ -368,8 +383,8 @@ int verb_memory(int argc, char **argv)
 		err = pyhs_allocations_group(a, m.by_traceback, &stats, &nstats);
 	/* The objects, to tell the malloc'd blocks they own from the rest. */
 	struct pyhs_heap *h = NULL;
-	uint64_t *owned = NULL;
-	size_t nowned = 0;
+	struct pyhs_region_owner *owners = NULL;
+	size_t nowners = 0;
 	char heap_problem[256] = "";
 	if (!err) {
 		struct pyhs_error *herr = pyhs_heap_build(t, args[0] == PID_INPUT ? "pid" : args[0],
@@ -380,12 +395,12 @@ int verb_memory(int argc, char **argv)
 			snprintf(heap_problem, sizeof(heap_problem), "%s", herr->message);
 			pyhs_error_destroy(herr);
 		} else {
-			err = pyhs_heap_owned_addresses(h, t, &owned, &nowned);
+			err = pyhs_heap_region_owners(h, t, &owners, &nowners);
 		}
 	}
 	if (!err)
-		err = pyhs_regions_read(t, p, h ? owned : NULL, nowned, &regions);
-	free(owned);
+		err = pyhs_regions_read(t, p, h ? owners : NULL, nowners, &regions);
+	free(owners);
 	pyhs_heap_destroy(h);
 	if (err) {
 		free(stats);

@@ -21,6 +21,7 @@
 #include "common/format.h"
 #include "heap_internal.h"
 
+
 #define MAX_BUCKETS (UINT64_C(1) << 28)
 #define MAX_FRAMES 65535
 #define MAX_FILENAME 4096
@@ -539,57 +540,93 @@ nomem:
 	return &pyhs_enomem;
 }
 
-/* ---- blocks objects own ---------------------------------------------- */
+/* ---- memory objects own ---------------------------------------------- */
 
-static int cmp_u64(const void *x, const void *y)
+DEFINE_VECTOR(owner_vector, struct pyhs_region_owner)
+
+struct owners {
+	struct owner_vector v;
+	const char *type;
+	bool nomem;
+};
+
+static void add_owner(void *arg, uint64_t addr, const char *part)
 {
-	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-	return a < b ? -1 : a > b;
+	struct owners *o = arg;
+	struct pyhs_region_owner e = { addr, o->type, part };
+	if (addr && !owner_vector_append(&o->v, e))
+		o->nomem = true;
 }
 
-struct pyhs_error *pyhs_heap_owned_addresses(const struct pyhs_heap *h,
-					     const struct pyhs_target *t,
-					     uint64_t **ret, size_t *ret_n)
+/* A deque's blocks, as many as its getsizeof() counts, left to right. */
+#define DEQUE_BLOCKS_MAX (UINT64_C(1) << 24)
+static void deque_blocks(const struct pyhs_heap *h, uint64_t addr, struct owners *o)
 {
-	const struct pyhs_layout *L = pyhs_target_layout(t);
-	struct pyhs_u64_vector v;
-	pyhs_u64_vector_init(&v);
-	for (size_t i = 0; i < h->addr.size; i++) {
-		uint64_t addr = h->addr.data[i], p = 0;
-		if (!pyhs_u64_vector_append(&v, addr))
-			goto nomem;
-		int32_t off = -1;
-		switch (h->types.data[h->type.data[i]].kind) {
+	const struct pyhs_layout *L = h->L;
+	uint64_t block, left, len;
+	if (!hrd_off(h, addr, L->deque_leftblock, &block) ||
+	    !hrd_off(h, addr, L->deque_leftindex, &left) || !hrd(h, addr + 16, &len) ||
+	    left >= DEQUE_BLOCKLEN || len > DEQUE_BLOCKS_MAX * DEQUE_BLOCKLEN)
+		return;
+	uint64_t n = (left + len + DEQUE_BLOCKLEN) / DEQUE_BLOCKLEN;
+	for (uint64_t k = 0; k < n && block; k++) {
+		add_owner(o, block, "blocks");
+		if (!hrd_off(h, block, L->deque_block_rightlink, &block))
+			break;
+	}
+}
+
+struct pyhs_error *pyhs_heap_region_owners(struct pyhs_heap *h,
+					   const struct pyhs_target *t,
+					   struct pyhs_region_owner **ret,
+					   size_t *ret_n)
+{
+	const struct pyhs_layout *L = h->L;
+	struct owners o = { { 0 }, NULL, false };
+	h->t = t;
+	for (size_t i = 0; i < h->addr.size && !o.nomem; i++) {
+		uint64_t addr = h->addr.data[i];
+		uint32_t type = h->type.data[i];
+		const struct pyhs_type_info *ti = &h->types.data[type];
+		o.type = ti->name ? ti->name : "?";
+		add_owner(&o, addr, NULL);
+		uint64_t p;
+		switch (ti->kind) {
 		case K_LIST:
-			off = L->list_ob_item;
+			if (hrd_off(h, addr, L->list_ob_item, &p))
+				add_owner(&o, p, "items");
 			break;
 		case K_BYTEARRAY:
-			off = L->bytearray_ob_bytes;
+			if (hrd_off(h, addr, L->bytearray_ob_bytes, &p))
+				add_owner(&o, p, "bytes");
 			break;
 		case K_SET:
-			off = L->set_table;
+			if (hrd_off(h, addr, L->set_table, &p))
+				add_owner(&o, p, "table");
 			break;
 		case K_DICT:
 		case K_ODICT:
-			off = L->dict_ma_keys;
-			if (L->dict_ma_values >= 0 &&
-			    pyhs_target_read_u64(t, addr + (uint64_t)L->dict_ma_values, &p) &&
-			    p && !pyhs_u64_vector_append(&v, p))
-				goto nomem;
+			if (hrd_off(h, addr, L->dict_ma_keys, &p))
+				add_owner(&o, p, "keys");
+			if (L->dict_ma_values >= 0 && hrd_off(h, addr, L->dict_ma_values, &p))
+				add_owner(&o, p, "values");
+			break;
+		case K_DEQUE:
+			deque_blocks(h, addr, &o);
 			break;
 		default:
+			pyhs_owned_blocks(h, type, addr, add_owner, &o);
 			break;
 		}
-		if (off >= 0 && pyhs_target_read_u64(t, addr + (uint64_t)off, &p) && p &&
-		    !pyhs_u64_vector_append(&v, p))
-			goto nomem;
 	}
-	if (v.size)
-		qsort(v.data, v.size, sizeof(*v.data), cmp_u64);
-	*ret = v.data;
-	*ret_n = v.size;
+	h->t = NULL;
+	if (o.nomem) {
+		owner_vector_deinit(&o.v);
+		return &pyhs_enomem;
+	}
+	if (o.v.size)
+		qsort(o.v.data, o.v.size, sizeof(*o.v.data), pyhs_region_owner_cmp);
+	*ret = o.v.data;
+	*ret_n = o.v.size;
 	return NULL;
-nomem:
-	pyhs_u64_vector_deinit(&v);
-	return &pyhs_enomem;
 }

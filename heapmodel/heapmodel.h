@@ -649,14 +649,16 @@ struct pyhs_error *pyhs_allocations_group(const struct pyhs_allocations *a,
 					  struct pyhs_allocation_stat **ret,
 					  size_t *ret_n);
 
-/* The addresses of the memory objects own, for telling which malloc'd
- * blocks hold objects: every object's own address and its buffers' (list
- * items, bytearray bytes, set tables, dict keys and values), read from t,
- * the target the heap was built from. Sorted ascending, duplicates kept;
- * free() the array. */
-struct pyhs_error *pyhs_heap_owned_addresses(const struct pyhs_heap *h,
-					     const struct pyhs_target *t,
-					     uint64_t **ret, size_t *ret_n);
+/* The memory objects own, for telling malloc's chunks apart (see
+ * pyhs_regions_read): every object, and the blocks it owns outside its
+ * layout (list items, bytearray bytes, set tables, dict keys and values,
+ * deque blocks, numpy data, io buffers, array items), read from t, the
+ * target the heap was built from. Sorted as pyhs_regions_read wants; the
+ * strings live as long as the heap; free() the array. */
+struct pyhs_error *pyhs_heap_region_owners(struct pyhs_heap *h,
+					   const struct pyhs_target *t,
+					   struct pyhs_region_owner **ret,
+					   size_t *ret_n);
 
 /* ---- columns and parts: how the snapshot format saves and loads a heap */
 

@@ -19,7 +19,7 @@ interpreter. For that interpreter:
     among them.
   live: `memory --pid` of a running program: the regions add up to its
     mappings, their resident bytes to its Rss within 1 %, its 20 MiB
-    bytearray's buffer is among the malloc blocks objects own, and the 1000
+    bytearray's bytes are among the blocks objects own ("bytearray bytes"), and the 1000
     small chunks it freed count as free (7 of them in the tcache), with
     the glibc release its libc file gives and a layout known for it.
   newer glibc (interpreters launched with sid's own ld.so): the same
@@ -249,9 +249,10 @@ def check_live(label, interp, tool, tool_args):
     resident = sum(r.get("resident", 0) for r in regions)
     check(total == mapped, "%s: live regions add up to %d bytes; /proc maps %d"
           % (label, total, mapped))
-    owned = sum(r["bytes"] for r in regions if r["kind"] == "malloc" and "objects" in r["name"])
-    check(owned >= BIG, "%s: malloc blocks objects own: %d bytes, with a bytearray of %d"
-          % (label, owned, BIG))
+    owned = sum(r["bytes"] for r in regions
+                if r["kind"] == "buffers" and r["name"] == "bytearray bytes")
+    check(owned >= BIG, "%s: bytearrays' bytes among malloc's chunks: %d bytes, with a "
+          "bytearray of %d" % (label, owned, BIG))
     # The first 7 stay in the tcache; the rest sit in a fastbin unless a
     # larger request consolidated them into free chunks (or the top).
     cached = sum(r["bytes"] for r in regions if r["name"] == "free (tcache and fastbins)")
