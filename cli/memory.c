@@ -19,7 +19,8 @@ static void help(void)
 {
 	printf("usage: pyheapsnap memory [OPTIONS] INPUT\n"
 	       "\n"
-	       "Says where the memory of the process in INPUT (a core, or --pid) goes:\n"
+	       "Says where the memory of the process in INPUT (a core, --pid, or a snapshot\n"
+	       "written from one) goes:\n"
 	       "pymalloc's arenas, pools and free blocks per size class, as\n"
 	       "sys._debugmallocstats() counts them; when tracemalloc was tracing, the\n"
 	       "lines (or tracebacks) that allocated what is still allocated, as\n"
@@ -174,23 +175,13 @@ static void print_frames_json(const struct pyhs_allocations *a, uint32_t tb,
 	}
 }
 
-static uint64_t traced_bytes(const struct pyhs_allocations *a)
-{
-	uint64_t total = 0;
-	for (uint64_t i = 0; i < pyhs_allocations_ntraces(a); i++) {
-		struct pyhs_trace tr;
-		pyhs_allocations_trace(a, i, &tr);
-		total += tr.size;
-	}
-	return total;
-}
-
 static void print_allocations(const struct pyhs_allocations *a,
 			      const struct pyhs_allocation_stat *stats, size_t n,
 			      const struct memory_options *m, bool json)
 {
 	enum pyhs_allocations_status st = pyhs_allocations_status(a);
-	uint64_t ntraces = pyhs_allocations_ntraces(a), bytes = traced_bytes(a);
+	uint64_t ntraces, bytes;
+	pyhs_allocations_totals(a, &ntraces, &bytes);
 	size_t shown = n < m->top ? n : (size_t)m->top;
 	char b1[32], b2[32];
 	if (json) {
@@ -363,50 +354,52 @@ int verb_memory(int argc, char **argv)
 	int r = parse_verb_args(&spec, argc, argv, &o, &args, &nargs);
 	if (r >= 0)
 		return r;
-	if (args[0] != PID_INPUT && pyhs_snapshot_is(args[0])) {
-		log_error("memory needs a core or --pid: snapshot '%s' keeps objects, not the allocators' state",
-			  args[0]);
-		return EXIT_INPUT;
-	}
-	struct pyhs_target *t;
-	if ((r = input_open_target(args[0], &o, &t)))
-		return r;
-	struct pyhs_pymalloc *p = NULL;
-	struct pyhs_allocations *a = NULL;
-	struct pyhs_allocation_stat *stats = NULL;
-	struct pyhs_regions *regions = NULL;
-	size_t nstats = 0;
-	struct pyhs_error *err = pyhs_pymalloc_read(t, &p);
-	if (!err)
-		err = pyhs_allocations_read(t, &a);
-	if (!err)
-		err = pyhs_allocations_group(a, m.by_traceback, &stats, &nstats);
-	/* The objects, to tell the malloc'd blocks they own from the rest. */
 	struct pyhs_heap *h = NULL;
-	struct pyhs_region_owner *owners = NULL;
-	size_t nowners = 0;
-	char heap_problem[256] = "";
-	if (!err) {
-		struct pyhs_error *herr = pyhs_heap_build(t, args[0] == PID_INPUT ? "pid" : args[0],
-							  &o.heap, &h);
-		if (herr == &pyhs_enomem) {
-			err = herr;
-		} else if (herr) {
-			snprintf(heap_problem, sizeof(heap_problem), "%s", herr->message);
-			pyhs_error_destroy(herr);
-		} else {
-			err = pyhs_heap_region_owners(h, t, &owners, &nowners);
+	struct pyhs_memory_state *own = NULL;
+	const struct pyhs_memory_state *ms;
+	struct pyhs_error *err;
+	if (args[0] != PID_INPUT && pyhs_snapshot_is(args[0])) {
+		/* A snapshot keeps the state read from its core, if it was. */
+		if ((err = pyhs_snapshot_read(args[0], &h)))
+			return report_error(err);
+		if (!(ms = pyhs_heap_memory(h))) {
+			log_error("snapshot '%s' keeps no allocator state (an older pyheapsnap wrote it, or wrote the one it was made from): memory needs its core",
+				  args[0]);
+			pyhs_heap_destroy(h);
+			return EXIT_INPUT;
 		}
-	}
-	if (!err)
-		err = pyhs_regions_read(t, p, h ? owners : NULL, nowners, &regions);
-	free(owners);
-	pyhs_heap_destroy(h);
-	if (err) {
-		free(stats);
-		pyhs_pymalloc_destroy(p);
-		pyhs_allocations_destroy(a);
+	} else {
+		struct pyhs_target *t;
+		if ((r = input_open_target(args[0], &o, &t)))
+			return r;
+		/* The objects, to tell the malloc'd blocks they own from the
+		 * rest. */
+		char heap_problem[256] = "";
+		err = pyhs_heap_build(t, args[0] == PID_INPUT ? "pid" : args[0], &o.heap, &h);
+		if (err && err != &pyhs_enomem) {
+			snprintf(heap_problem, sizeof(heap_problem), "%s", err->message);
+			pyhs_error_destroy(err);
+			err = NULL;
+			h = NULL;
+		}
+		if (!err)
+			err = pyhs_memory_state_read(t, h, heap_problem, &own);
+		pyhs_heap_destroy(h);
+		h = NULL;
 		pyhs_target_destroy(t);
+		if (err)
+			return report_error(err);
+		ms = own;
+	}
+	const struct pyhs_pymalloc *p = ms->pymalloc;
+	const struct pyhs_allocations *a = ms->allocations;
+	const struct pyhs_regions *regions = ms->regions;
+	const char *heap_problem = ms->objects_not_read;
+	struct pyhs_allocation_stat *stats = NULL;
+	size_t nstats = 0;
+	if ((err = pyhs_allocations_group(a, m.by_traceback, &stats, &nstats))) {
+		pyhs_memory_state_destroy(own);
+		pyhs_heap_destroy(h);
 		return report_error(err);
 	}
 	if (o.json) {
@@ -427,10 +420,8 @@ int verb_memory(int argc, char **argv)
 			printf("  (the objects could not be read, so malloc's blocks are not told apart: %s)\n",
 			       heap_problem);
 	}
-	pyhs_regions_destroy(regions);
 	free(stats);
-	pyhs_allocations_destroy(a);
-	pyhs_pymalloc_destroy(p);
-	pyhs_target_destroy(t);
+	pyhs_memory_state_destroy(own);
+	pyhs_heap_destroy(h);
 	return EXIT_OK;
 }

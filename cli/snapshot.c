@@ -40,6 +40,8 @@ int verb_snapshot(int argc, char **argv)
 	/* A snapshot takes a few bytes per object: far less than the memory
 	 * copied, which holds 16 bytes or more per object. */
 	o.output_ratio = SNAPSHOT_ROOM_RATIO;
+	/* What `memory` says of the core goes with it (a section of its own). */
+	o.want_memory = true;
 	struct pyhs_heap *h;
 	if ((r = input_open(args[0], &o, &h))) {
 		output_close(&o);

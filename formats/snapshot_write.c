@@ -203,8 +203,9 @@ static struct pyhs_error *emit(struct writer *w, enum section s, struct buf *b)
 	uint8_t *e = w->table + w->nsections++ * ENTRY_SIZE;
 	memset(e, 0, ENTRY_SIZE);
 	memcpy(e, pyhs_snapshot_sections[s].id, 4);
-	e[4] = SECTION_REQUIRED & 0xff;
-	e[5] = SECTION_REQUIRED >> 8;
+	uint16_t flags = pyhs_snapshot_sections[s].optional ? 0 : SECTION_REQUIRED;
+	e[4] = flags & 0xff;
+	e[5] = flags >> 8;
 	e[6] = codec;
 	le64_put(e + 8, w->off);
 	le64_put(e + 16, nstored);
@@ -415,6 +416,14 @@ static struct pyhs_error *write_sections(struct writer *w,
 	if (!err)
 		err = emit(w, S_ELPL, &pl);
 	free(pl.data);
+	const struct pyhs_memory_state *ms = pyhs_heap_memory(h);
+	uint8_t *mdata;
+	size_t mn;
+	if (!err && ms && !(err = snapshot_memory_encode(ms, &mdata, &mn))) {
+		put_bytes(b, mdata, mn);
+		free(mdata);
+		err = emit(w, S_MEMS, b);
+	}
 	return err;
 }
 

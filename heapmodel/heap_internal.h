@@ -92,6 +92,7 @@ struct pyhs_heap {
 	uint64_t max_edges;
 	pyhs_progress_fn *progress;
 	void *progress_ctx;
+	struct pyhs_memory_state *memory; /* allocations.c: or NULL */
 
 	/* Objects, by number. */
 	struct pyhs_u64_vector addr;
