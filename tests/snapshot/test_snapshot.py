@@ -181,7 +181,7 @@ class Snapshot:
             body += stored
             off += len(stored)
         size = off + len(table)
-        head = struct.pack("<8sIIQQQQQ", MAGIC, self.version if version is None else version,
+        head = struct.pack("<8sIIQQQQQ", MAGIC, VERSION if version is None else version,
                            len(self.sections), size, off,
                            self.nobjects if nobjects is None else nobjects,
                            self.nedges if nedges is None else nedges, xxh64(table))
@@ -644,8 +644,13 @@ def make_corpus(good):
             for what, new in variants:
                 s = Snapshot(good)
                 s.sections[i] = [sid, flags, 0, new, len(new)]
-                # A raw copy of good data must read exactly as before.
-                out.append(("section %s %s" % (sid, what), s.build(), None, True))
+                # A raw copy of good data must read exactly as before. The
+                # allocator state's in the file's own version, so that its
+                # decoder meets them (build() writes version 1, whose
+                # threads section the others fail on first).
+                version = snap.version if sid == "MEMS" else None
+                out.append(("section %s %s" % (sid, what), s.build(version=version),
+                            None, True))
     return out
 
 
