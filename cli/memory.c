@@ -311,10 +311,8 @@ static void print_regions(const struct pyhs_regions *r, const struct memory_opti
 	printf("  %-12s %10s %10s%s  %s\n", "kind", "bytes", r->live ? "resident" : "held",
 	       r->live ? "    swapped" : "", "what");
 	/* Every kind's regions, at most -n of each kind (the rest summed). */
-	static const char *const kinds[] = { "pymalloc", "malloc", "objects", "buffers",
-					     "stack", "file", "kernel", "no access",
-					     "unexplained" };
-	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+	const char *const *kinds = pyhs_region_kinds;
+	for (size_t k = 0; k < PYHS_REGION_NKINDS; k++) {
 		uint64_t shown = 0, rest = 0, rest_bytes = 0;
 		for (size_t i = 0; i < r->n; i++) {
 			const struct pyhs_region *g = &r->regions[i];

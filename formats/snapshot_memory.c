@@ -327,11 +327,6 @@ static struct pyhs_error *decode_allocations(struct mcur *c, struct pyhs_allocat
 	return NULL;
 }
 
-/* The static kind strings regions are named by. */
-static const char *const region_kinds[] = { "pymalloc", "malloc", "objects", "buffers",
-					    "stack", "file", "kernel", "no access",
-					    "unexplained" };
-
 static struct pyhs_error *decode_regions(struct mcur *c, struct pyhs_regions **ret)
 {
 	struct pyhs_regions *r = calloc(1, sizeof(*r));
@@ -346,9 +341,9 @@ static struct pyhs_error *decode_regions(struct mcur *c, struct pyhs_regions **r
 		struct pyhs_region *g = &r->regions[i];
 		char kind[32];
 		mget_str(c, kind, sizeof(kind));
-		for (size_t k = 0; k < sizeof(region_kinds) / sizeof(*region_kinds); k++)
-			if (!strcmp(kind, region_kinds[k]))
-				g->kind = region_kinds[k];
+		for (size_t k = 0; k < PYHS_REGION_NKINDS; k++)
+			if (!strcmp(kind, pyhs_region_kinds[k]))
+				g->kind = pyhs_region_kinds[k];
 		if (!g->kind && !c->bad)
 			c->bad = "a region of an unknown kind";
 		mget_str(c, g->name, sizeof(g->name));

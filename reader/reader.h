@@ -376,6 +376,10 @@ struct pyhs_region_owner {
  * "buffers" (named "TYPE PART") or "objects" (named TYPE); the others as
  * "in use (other)". Only PYHS_ERROR_NOMEM. */
 int pyhs_region_owner_cmp(const void *x, const void *y);
+/* The kinds of regions (the strings their kind points to), in the order
+ * they are best shown in. */
+#define PYHS_REGION_NKINDS 9
+extern const char *const pyhs_region_kinds[PYHS_REGION_NKINDS];
 struct pyhs_error *pyhs_regions_read(const struct pyhs_target *t,
 				     const struct pyhs_pymalloc *pymalloc,
 				     const struct pyhs_region_owner *owners,

@@ -239,6 +239,11 @@ static bool walk_ok(const struct pyhs_target *t, uint64_t first, uint64_t end)
 	return c == end;
 }
 
+const char *const pyhs_region_kinds[PYHS_REGION_NKINDS] = {
+	"pymalloc", "malloc", "objects", "buffers", "stack", "file", "kernel",
+	"no access", "unexplained",
+};
+
 int pyhs_region_owner_cmp(const void *x, const void *y)
 {
 	const struct pyhs_region_owner *a = x, *b = y;
