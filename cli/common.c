@@ -440,8 +440,8 @@ int input_open(const char *path, struct input_options *o,
 		*ret = h;
 		return 0;
 	}
-	struct pyhs_cache *cache;
-	if (cache_lookup(path, o, &cache, ret)) {
+	struct pyhs_cache *cache = NULL;
+	if (!o->want_memory && cache_lookup(path, o, &cache, ret)) {
 		if (o->progress.on)
 			pyhs_heap_set_progress(*ret, show_progress, &o->progress);
 		pyhs_heap_set_jobs(*ret, jobs);
@@ -464,6 +464,13 @@ int input_open(const char *path, struct input_options *o,
 		err = pyhs_allocations_read(t, &o->allocations);
 		if (err)
 			pyhs_heap_destroy(h);
+	}
+	struct pyhs_memory_state *ms;
+	if (!err && o->want_memory) {
+		if ((err = pyhs_memory_state_read(t, h, NULL, &ms)))
+			pyhs_heap_destroy(h);
+		else
+			pyhs_heap_set_memory(h, ms);
 	}
 	/* The core is unmapped before the entry is written. */
 	bool traced = !err && cache && cache_traced(o, t);

@@ -19,7 +19,8 @@ static void help(void)
 {
 	printf("usage: pyheapsnap memory [OPTIONS] INPUT\n"
 	       "\n"
-	       "Says where the memory of the process in INPUT (a core, or --pid) goes:\n"
+	       "Says where the memory of the process in INPUT (a core, --pid, or a snapshot\n"
+	       "written from one) goes:\n"
 	       "pymalloc's arenas, pools and free blocks per size class, as\n"
 	       "sys._debugmallocstats() counts them; when tracemalloc was tracing, the\n"
 	       "lines (or tracebacks) that allocated what is still allocated, as\n"
@@ -174,23 +175,13 @@ static void print_frames_json(const struct pyhs_allocations *a, uint32_t tb,
 	}
 }
 
-static uint64_t traced_bytes(const struct pyhs_allocations *a)
-{
-	uint64_t total = 0;
-	for (uint64_t i = 0; i < pyhs_allocations_ntraces(a); i++) {
-		struct pyhs_trace tr;
-		pyhs_allocations_trace(a, i, &tr);
-		total += tr.size;
-	}
-	return total;
-}
-
 static void print_allocations(const struct pyhs_allocations *a,
 			      const struct pyhs_allocation_stat *stats, size_t n,
 			      const struct memory_options *m, bool json)
 {
 	enum pyhs_allocations_status st = pyhs_allocations_status(a);
-	uint64_t ntraces = pyhs_allocations_ntraces(a), bytes = traced_bytes(a);
+	uint64_t ntraces, bytes;
+	pyhs_allocations_totals(a, &ntraces, &bytes);
 	size_t shown = n < m->top ? n : (size_t)m->top;
 	char b1[32], b2[32];
 	if (json) {
@@ -281,6 +272,10 @@ static void print_regions(const struct pyhs_regions *r, const struct memory_opti
 			pyhs_json_string(stdout, r->glibc);
 		else
 			printf("null");
+		printf(", \"malloc_in_use\": {\"bytes\": %" PRIu64 ", \"objects\": %" PRIu64
+		       ", \"buffers\": %" PRIu64 ", \"other\": %" PRIu64 "}",
+		       r->malloc_in_use, r->malloc_objects, r->malloc_buffers,
+		       r->malloc_in_use - r->malloc_objects - r->malloc_buffers);
 		printf(", \"glibc_layout_known\": %s, \"region_warnings\": %" PRIu64
 		       ", \"region_warning\": ", r->glibc_known ? "true" : "false", r->nwarnings);
 		pyhs_json_string(stdout, r->warning);
@@ -303,12 +298,21 @@ static void print_regions(const struct pyhs_regions *r, const struct memory_opti
 		printf("  glibc %s is newer than the malloc layouts known (up to 2.%u): chunks free in its\n"
 		       "  tcache and fastbins are not told apart from those in use (\"in use or cached\")\n",
 		       r->glibc, r->glibc_newest);
+	if (r->malloc_in_use) {
+		uint64_t explained = r->malloc_objects + r->malloc_buffers;
+		char b4[32];
+		printf("  glibc malloc: %s in use, %s of it (%.1f %%) objects (%s) and blocks they own (%s)\n",
+		       pyhs_format_bytes(r->malloc_in_use, b1, sizeof(b1)),
+		       pyhs_format_bytes(explained, b2, sizeof(b2)),
+		       100.0 * (double)explained / (double)r->malloc_in_use,
+		       pyhs_format_bytes(r->malloc_objects, b3, sizeof(b3)),
+		       pyhs_format_bytes(r->malloc_buffers, b4, sizeof(b4)));
+	}
 	printf("  %-12s %10s %10s%s  %s\n", "kind", "bytes", r->live ? "resident" : "held",
 	       r->live ? "    swapped" : "", "what");
 	/* Every kind's regions, at most -n of each kind (the rest summed). */
-	static const char *const kinds[] = { "pymalloc", "malloc", "stack", "file", "kernel",
-					     "no access", "unexplained" };
-	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+	const char *const *kinds = pyhs_region_kinds;
+	for (size_t k = 0; k < PYHS_REGION_NKINDS; k++) {
 		uint64_t shown = 0, rest = 0, rest_bytes = 0;
 		for (size_t i = 0; i < r->n; i++) {
 			const struct pyhs_region *g = &r->regions[i];
@@ -348,50 +352,52 @@ int verb_memory(int argc, char **argv)
 	int r = parse_verb_args(&spec, argc, argv, &o, &args, &nargs);
 	if (r >= 0)
 		return r;
-	if (args[0] != PID_INPUT && pyhs_snapshot_is(args[0])) {
-		log_error("memory needs a core or --pid: snapshot '%s' keeps objects, not the allocators' state",
-			  args[0]);
-		return EXIT_INPUT;
-	}
-	struct pyhs_target *t;
-	if ((r = input_open_target(args[0], &o, &t)))
-		return r;
-	struct pyhs_pymalloc *p = NULL;
-	struct pyhs_allocations *a = NULL;
-	struct pyhs_allocation_stat *stats = NULL;
-	struct pyhs_regions *regions = NULL;
-	size_t nstats = 0;
-	struct pyhs_error *err = pyhs_pymalloc_read(t, &p);
-	if (!err)
-		err = pyhs_allocations_read(t, &a);
-	if (!err)
-		err = pyhs_allocations_group(a, m.by_traceback, &stats, &nstats);
-	/* The objects, to tell the malloc'd blocks they own from the rest. */
 	struct pyhs_heap *h = NULL;
-	uint64_t *owned = NULL;
-	size_t nowned = 0;
-	char heap_problem[256] = "";
-	if (!err) {
-		struct pyhs_error *herr = pyhs_heap_build(t, args[0] == PID_INPUT ? "pid" : args[0],
-							  &o.heap, &h);
-		if (herr == &pyhs_enomem) {
-			err = herr;
-		} else if (herr) {
-			snprintf(heap_problem, sizeof(heap_problem), "%s", herr->message);
-			pyhs_error_destroy(herr);
-		} else {
-			err = pyhs_heap_owned_addresses(h, t, &owned, &nowned);
+	struct pyhs_memory_state *own = NULL;
+	const struct pyhs_memory_state *ms;
+	struct pyhs_error *err;
+	if (args[0] != PID_INPUT && pyhs_snapshot_is(args[0])) {
+		/* A snapshot keeps the state read from its core, if it was. */
+		if ((err = pyhs_snapshot_read(args[0], &h)))
+			return report_error(err);
+		if (!(ms = pyhs_heap_memory(h))) {
+			log_error("snapshot '%s' keeps no allocator state (an older pyheapsnap wrote it, or wrote the one it was made from): memory needs its core",
+				  args[0]);
+			pyhs_heap_destroy(h);
+			return EXIT_INPUT;
 		}
-	}
-	if (!err)
-		err = pyhs_regions_read(t, p, h ? owned : NULL, nowned, &regions);
-	free(owned);
-	pyhs_heap_destroy(h);
-	if (err) {
-		free(stats);
-		pyhs_pymalloc_destroy(p);
-		pyhs_allocations_destroy(a);
+	} else {
+		struct pyhs_target *t;
+		if ((r = input_open_target(args[0], &o, &t)))
+			return r;
+		/* The objects, to tell the malloc'd blocks they own from the
+		 * rest. */
+		char heap_problem[256] = "";
+		err = pyhs_heap_build(t, args[0] == PID_INPUT ? "pid" : args[0], &o.heap, &h);
+		if (err && err != &pyhs_enomem) {
+			snprintf(heap_problem, sizeof(heap_problem), "%s", err->message);
+			pyhs_error_destroy(err);
+			err = NULL;
+			h = NULL;
+		}
+		if (!err)
+			err = pyhs_memory_state_read(t, h, heap_problem, &own);
+		pyhs_heap_destroy(h);
+		h = NULL;
 		pyhs_target_destroy(t);
+		if (err)
+			return report_error(err);
+		ms = own;
+	}
+	const struct pyhs_pymalloc *p = ms->pymalloc;
+	const struct pyhs_allocations *a = ms->allocations;
+	const struct pyhs_regions *regions = ms->regions;
+	const char *heap_problem = ms->objects_not_read;
+	struct pyhs_allocation_stat *stats = NULL;
+	size_t nstats = 0;
+	if ((err = pyhs_allocations_group(a, m.by_traceback, &stats, &nstats))) {
+		pyhs_memory_state_destroy(own);
+		pyhs_heap_destroy(h);
 		return report_error(err);
 	}
 	if (o.json) {
@@ -412,10 +418,8 @@ int verb_memory(int argc, char **argv)
 			printf("  (the objects could not be read, so malloc's blocks are not told apart: %s)\n",
 			       heap_problem);
 	}
-	pyhs_regions_destroy(regions);
 	free(stats);
-	pyhs_allocations_destroy(a);
-	pyhs_pymalloc_destroy(p);
-	pyhs_target_destroy(t);
+	pyhs_memory_state_destroy(own);
+	pyhs_heap_destroy(h);
 	return EXIT_OK;
 }

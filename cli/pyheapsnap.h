@@ -58,6 +58,10 @@ struct input_options {
 	 * destroys them. */
 	bool want_allocations;
 	struct pyhs_allocations *allocations;
+	/* Set by the verb: input_open also reads the allocators' state of a
+	 * core or process (what `memory` says) and keeps it with the heap
+	 * (pyhs_heap_memory), reading the core rather than the cache. */
+	bool want_memory;
 	struct progress progress; /* set up by input_open */
 };
 

@@ -15,8 +15,9 @@ static void help(void)
 	       "another snapshot, or with --pid a live process) to FILE in pyheapsnap's\n"
 	       "own compact format: every object, type, size, refcount, generation,\n"
 	       "labelled reference, root, value preview, thread and warning, and the\n"
-	       "process's metadata. Every verb reads FILE in place of the core and\n"
-	       "gives the same answers. FILE is replaced atomically.\n"
+	       "process's metadata, and what memory says of the allocators. Every verb\n"
+	       "reads FILE in place of the core and gives the same answers. FILE is\n"
+	       "replaced atomically.\n"
 	       "\n"
 	       "Options:\n"
 	       "  -o, --output FILE      the snapshot to write (required)\n"
@@ -40,6 +41,8 @@ int verb_snapshot(int argc, char **argv)
 	/* A snapshot takes a few bytes per object: far less than the memory
 	 * copied, which holds 16 bytes or more per object. */
 	o.output_ratio = SNAPSHOT_ROOM_RATIO;
+	/* What `memory` says of the core goes with it (a section of its own). */
+	o.want_memory = true;
 	struct pyhs_heap *h;
 	if ((r = input_open(args[0], &o, &h))) {
 		output_close(&o);

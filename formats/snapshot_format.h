@@ -63,6 +63,7 @@ enum section {
 	S_ELKD,
 	S_ELPL,
 	S_ASYN,
+	S_MEMS, /* optional: snapshot_memory.c */
 	NSECTIONS,
 };
 
@@ -71,6 +72,16 @@ extern const struct pyhs_snapshot_section {
 	const char *name; /* in messages */
 	bool optional;    /* not required: readers of older files do without */
 } pyhs_snapshot_sections[NSECTIONS];
+
+/* ---- the allocator state section (snapshot_memory.c) -------------------- */
+
+struct pyhs_error *snapshot_memory_encode(const struct pyhs_memory_state *m,
+					  uint8_t **ret, size_t *ret_n);
+/* PYHS_ERROR_NOMEM only; a corrupt section returns NULL with *ret_bad
+ * saying what is wrong (and *ret unset). */
+struct pyhs_error *snapshot_memory_decode(const uint8_t *data, size_t n,
+					  struct pyhs_memory_state **ret,
+					  const char **ret_bad);
 
 /* ---- little-endian integers, zigzag ------------------------------------- */
 

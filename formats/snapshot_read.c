@@ -943,6 +943,20 @@ static void free_columns(struct pyhs_heap_columns *c)
 	free(c->value_text);
 }
 
+/* The allocator state (snapshot_memory.c), kept with the heap. */
+static struct pyhs_error *read_memory(struct reader *r, struct pyhs_heap *h)
+{
+	struct cur c;
+	struct pyhs_memory_state *m;
+	const char *why = NULL;
+	struct pyhs_error *err = load_section(r, S_MEMS, &c);
+	if (!err && !(err = snapshot_memory_decode(c.p, cur_left(&c), &m, &why)) && why)
+		err = bad_section(r, why);
+	if (!err)
+		pyhs_heap_set_memory(h, m);
+	return err;
+}
+
 struct pyhs_error *pyhs_snapshot_read(const char *path, struct pyhs_heap **ret)
 {
 	struct reader r = { .path = path, .fd = -1 };
@@ -968,6 +982,10 @@ struct pyhs_error *pyhs_snapshot_read(const char *path, struct pyhs_heap **ret)
 		goto out;
 	}
 	memset(&parts.columns, 0, sizeof(parts.columns)); /* the heap's now */
+	if (r.sec[S_MEMS].present && (err = read_memory(&r, h))) {
+		pyhs_heap_destroy(h);
+		goto out;
+	}
 	*ret = h;
 out:
 	free_columns(&parts.columns);

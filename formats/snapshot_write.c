@@ -431,7 +431,16 @@ static struct pyhs_error *write_sections(struct writer *w,
 		put_id(b, as[k].file);
 		put_varint(b, (uint64_t)(as[k].line + 1));
 	}
-	return emit(w, S_ASYN, b);
+	err = emit(w, S_ASYN, b);
+	const struct pyhs_memory_state *ms = pyhs_heap_memory(h);
+	uint8_t *mdata;
+	size_t mn;
+	if (!err && ms && !(err = snapshot_memory_encode(ms, &mdata, &mn))) {
+		put_bytes(b, mdata, mn);
+		free(mdata);
+		err = emit(w, S_MEMS, b);
+	}
+	return err;
 }
 
 static struct pyhs_error *write_to(const void *h, struct pyhs_output *out)

@@ -21,6 +21,7 @@
 #include "common/format.h"
 #include "heap_internal.h"
 
+
 #define MAX_BUCKETS (UINT64_C(1) << 28)
 #define MAX_FRAMES 65535
 #define MAX_FILENAME 4096
@@ -36,6 +37,7 @@ struct frame {
 };
 DEFINE_VECTOR(frame_vector, struct frame)
 DEFINE_VECTOR(trace_vector, struct pyhs_trace)
+DEFINE_VECTOR(stat_vector, struct pyhs_allocation_stat)
 
 struct pyhs_allocations {
 	enum pyhs_allocations_status status;
@@ -49,6 +51,12 @@ struct pyhs_allocations {
 	struct pyhs_str_vector files;
 	struct pyhs_addr_u32_map tb_by_addr;
 	struct pyhs_addr_u32_map file_by_addr;
+	/* Restored from a snapshot: no traces, their totals and each
+	 * traceback's (tbs[i]) bytes and count instead. */
+	bool summary;
+	uint64_t summary_traces, summary_bytes;
+	struct stat_vector tb_stats;
+	struct pyhs_string_map file_by_name;
 	/* while reading */
 	const struct pyhs_target *t;
 	const struct pyhs_layout *L;
@@ -381,6 +389,8 @@ void pyhs_allocations_destroy(struct pyhs_allocations *a)
 		free(a->files.data[i]);
 	pyhs_str_vector_deinit(&a->files);
 	trace_vector_deinit(&a->traces);
+	stat_vector_deinit(&a->tb_stats);
+	pyhs_string_map_deinit(&a->file_by_name);
 	tb_vector_deinit(&a->tbs);
 	frame_vector_deinit(&a->frames);
 	pyhs_addr_u32_map_deinit(&a->file_by_addr);
@@ -416,6 +426,76 @@ int pyhs_allocations_max_frames(const struct pyhs_allocations *a)
 uint64_t pyhs_allocations_ntraces(const struct pyhs_allocations *a)
 {
 	return a->traces.size;
+}
+
+void pyhs_allocations_totals(const struct pyhs_allocations *a, uint64_t *ret_traces,
+			     uint64_t *ret_bytes)
+{
+	if (a->summary) {
+		*ret_traces = a->summary_traces;
+		*ret_bytes = a->summary_bytes;
+		return;
+	}
+	uint64_t bytes = 0;
+	for (size_t i = 0; i < a->traces.size; i++)
+		bytes += a->traces.data[i].size;
+	*ret_traces = a->traces.size;
+	*ret_bytes = bytes;
+}
+
+struct pyhs_error *pyhs_allocations_restore(const struct pyhs_allocations_header *hd,
+					    struct pyhs_allocations **ret)
+{
+	if (hd->status > PYHS_ALLOCATIONS_MISSING)
+		return pyhs_error_create(PYHS_ERROR_INPUT, "unknown tracemalloc status %u",
+					 (unsigned)hd->status);
+	struct pyhs_allocations *a = calloc(1, sizeof(*a));
+	if (!a)
+		return &pyhs_enomem;
+	a->status = hd->status;
+	snprintf(a->missing, sizeof(a->missing), "%s", hd->missing);
+	a->nwarnings = hd->nwarnings;
+	snprintf(a->warning, sizeof(a->warning), "%s", hd->warning);
+	a->max_frames = hd->max_frames;
+	a->summary = true;
+	pyhs_string_map_init(&a->file_by_name);
+	a->summary_traces = hd->traces;
+	a->summary_bytes = hd->bytes;
+	*ret = a;
+	return NULL;
+}
+
+struct pyhs_error *pyhs_allocations_restore_traceback(struct pyhs_allocations *a,
+						      uint64_t size, uint64_t count,
+						      uint32_t nframes,
+						      const char *const *files,
+						      const uint32_t *lines)
+{
+	if (!a->summary || a->tbs.size >= UINT32_MAX - 1 || nframes > MAX_FRAMES)
+		return pyhs_error_create(PYHS_ERROR_INPUT, "a traceback out of bounds");
+	struct tb tb = { (uint32_t)a->frames.size, nframes };
+	for (uint32_t k = 0; k < nframes; k++) {
+		/* One id a file, as when read: lines group by it. */
+		uint32_t *id = pyhs_string_map_search(&a->file_by_name, files[k]);
+		if (!id) {
+			char *copy = strdup(files[k]);
+			bool inserted;
+			if (!copy || !pyhs_str_vector_append(&a->files, copy)) {
+				free(copy);
+				return &pyhs_enomem;
+			}
+			if (!(id = pyhs_string_map_insert(&a->file_by_name, copy, &inserted)))
+				return &pyhs_enomem;
+			*id = (uint32_t)(a->files.size - 1);
+		}
+		struct frame fr = { *id, lines[k] };
+		if (!frame_vector_append(&a->frames, fr))
+			return &pyhs_enomem;
+	}
+	struct pyhs_allocation_stat st = { (uint32_t)a->tbs.size, size, count };
+	if (!tb_vector_append(&a->tbs, tb) || !stat_vector_append(&a->tb_stats, st))
+		return &pyhs_enomem;
+	return NULL;
 }
 
 void pyhs_allocations_trace(const struct pyhs_allocations *a, uint64_t i,
@@ -505,11 +585,18 @@ struct pyhs_error *pyhs_allocations_group(const struct pyhs_allocations *a,
 	pyhs_addr_u32_map_init(&groups);
 	struct pyhs_allocation_stat *stats = NULL;
 	size_t n = 0, cap = 0;
-	for (size_t i = 0; i < a->traces.size; i++) {
-		const struct pyhs_trace *tr = &a->traces.data[i];
+	size_t units = a->summary ? a->tb_stats.size : a->traces.size;
+	for (size_t i = 0; i < units; i++) {
+		/* A trace, or a restored traceback's totals. */
+		struct pyhs_allocation_stat u;
+		if (a->summary)
+			u = a->tb_stats.data[i];
+		else
+			u = (struct pyhs_allocation_stat){ a->traces.data[i].traceback,
+							  a->traces.data[i].size, 1 };
 		bool inserted;
 		uint32_t *g = pyhs_addr_u32_map_insert(
-			&groups, group_key(a, tr->traceback, by_traceback), &inserted);
+			&groups, group_key(a, u.traceback, by_traceback), &inserted);
 		if (!g)
 			goto nomem;
 		if (inserted) {
@@ -521,11 +608,11 @@ struct pyhs_error *pyhs_allocations_group(const struct pyhs_allocations *a,
 				stats = s;
 				cap = ncap;
 			}
-			stats[n] = (struct pyhs_allocation_stat){ tr->traceback, 0, 0 };
+			stats[n] = (struct pyhs_allocation_stat){ u.traceback, 0, 0 };
 			*g = (uint32_t)n++;
 		}
-		stats[*g].size += tr->size;
-		stats[*g].count++;
+		stats[*g].size += u.size;
+		stats[*g].count += u.count;
 	}
 	pyhs_addr_u32_map_deinit(&groups);
 	if (n)
@@ -539,57 +626,145 @@ nomem:
 	return &pyhs_enomem;
 }
 
-/* ---- blocks objects own ---------------------------------------------- */
+/* ---- memory objects own ---------------------------------------------- */
 
-static int cmp_u64(const void *x, const void *y)
+DEFINE_VECTOR(owner_vector, struct pyhs_region_owner)
+
+struct owners {
+	struct owner_vector v;
+	const char *type;
+	bool nomem;
+};
+
+static void add_owner(void *arg, uint64_t addr, const char *part)
 {
-	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-	return a < b ? -1 : a > b;
+	struct owners *o = arg;
+	struct pyhs_region_owner e = { addr, o->type, part };
+	if (addr && !owner_vector_append(&o->v, e))
+		o->nomem = true;
 }
 
-struct pyhs_error *pyhs_heap_owned_addresses(const struct pyhs_heap *h,
-					     const struct pyhs_target *t,
-					     uint64_t **ret, size_t *ret_n)
+/* A deque's blocks, as many as its getsizeof() counts, left to right. */
+#define DEQUE_BLOCKS_MAX (UINT64_C(1) << 24)
+static void deque_blocks(const struct pyhs_heap *h, uint64_t addr, struct owners *o)
 {
-	const struct pyhs_layout *L = pyhs_target_layout(t);
-	struct pyhs_u64_vector v;
-	pyhs_u64_vector_init(&v);
-	for (size_t i = 0; i < h->addr.size; i++) {
-		uint64_t addr = h->addr.data[i], p = 0;
-		if (!pyhs_u64_vector_append(&v, addr))
-			goto nomem;
-		int32_t off = -1;
-		switch (h->types.data[h->type.data[i]].kind) {
+	const struct pyhs_layout *L = h->L;
+	uint64_t block, left, len;
+	if (!hrd_off(h, addr, L->deque_leftblock, &block) ||
+	    !hrd_off(h, addr, L->deque_leftindex, &left) || !hrd(h, addr + 16, &len) ||
+	    left >= DEQUE_BLOCKLEN || len > DEQUE_BLOCKS_MAX * DEQUE_BLOCKLEN)
+		return;
+	uint64_t n = (left + len + DEQUE_BLOCKLEN) / DEQUE_BLOCKLEN;
+	for (uint64_t k = 0; k < n && block; k++) {
+		add_owner(o, block, "blocks");
+		if (!hrd_off(h, block, L->deque_block_rightlink, &block))
+			break;
+	}
+}
+
+struct pyhs_error *pyhs_heap_region_owners(struct pyhs_heap *h,
+					   const struct pyhs_target *t,
+					   struct pyhs_region_owner **ret,
+					   size_t *ret_n)
+{
+	const struct pyhs_layout *L = h->L;
+	struct owners o = { { 0 }, NULL, false };
+	h->t = t;
+	for (size_t i = 0; i < h->addr.size && !o.nomem; i++) {
+		uint64_t addr = h->addr.data[i];
+		uint32_t type = h->type.data[i];
+		const struct pyhs_type_info *ti = &h->types.data[type];
+		o.type = ti->name ? ti->name : "?";
+		add_owner(&o, addr, NULL);
+		uint64_t p;
+		switch (ti->kind) {
 		case K_LIST:
-			off = L->list_ob_item;
+			if (hrd_off(h, addr, L->list_ob_item, &p))
+				add_owner(&o, p, "items");
 			break;
 		case K_BYTEARRAY:
-			off = L->bytearray_ob_bytes;
+			if (hrd_off(h, addr, L->bytearray_ob_bytes, &p))
+				add_owner(&o, p, "bytes");
 			break;
 		case K_SET:
-			off = L->set_table;
+			if (hrd_off(h, addr, L->set_table, &p))
+				add_owner(&o, p, "table");
 			break;
 		case K_DICT:
 		case K_ODICT:
-			off = L->dict_ma_keys;
-			if (L->dict_ma_values >= 0 &&
-			    pyhs_target_read_u64(t, addr + (uint64_t)L->dict_ma_values, &p) &&
-			    p && !pyhs_u64_vector_append(&v, p))
-				goto nomem;
+			if (hrd_off(h, addr, L->dict_ma_keys, &p))
+				add_owner(&o, p, "keys");
+			if (L->dict_ma_values >= 0 && hrd_off(h, addr, L->dict_ma_values, &p))
+				add_owner(&o, p, "values");
+			break;
+		case K_DEQUE:
+			deque_blocks(h, addr, &o);
 			break;
 		default:
+			pyhs_owned_blocks(h, type, addr, add_owner, &o);
 			break;
 		}
-		if (off >= 0 && pyhs_target_read_u64(t, addr + (uint64_t)off, &p) && p &&
-		    !pyhs_u64_vector_append(&v, p))
-			goto nomem;
 	}
-	if (v.size)
-		qsort(v.data, v.size, sizeof(*v.data), cmp_u64);
-	*ret = v.data;
-	*ret_n = v.size;
+	h->t = NULL;
+	if (o.nomem) {
+		owner_vector_deinit(&o.v);
+		return &pyhs_enomem;
+	}
+	if (o.v.size)
+		qsort(o.v.data, o.v.size, sizeof(*o.v.data), pyhs_region_owner_cmp);
+	*ret = o.v.data;
+	*ret_n = o.v.size;
 	return NULL;
-nomem:
-	pyhs_u64_vector_deinit(&v);
-	return &pyhs_enomem;
+}
+
+/* ---- the allocators' state ------------------------------------------- */
+
+struct pyhs_error *pyhs_memory_state_read(const struct pyhs_target *t,
+					  struct pyhs_heap *h,
+					  const char *heap_problem,
+					  struct pyhs_memory_state **ret)
+{
+	struct pyhs_memory_state *m = calloc(1, sizeof(*m));
+	if (!m)
+		return &pyhs_enomem;
+	snprintf(m->objects_not_read, sizeof(m->objects_not_read), "%s",
+		 heap_problem ? heap_problem : "");
+	struct pyhs_region_owner *owners = NULL;
+	size_t nowners = 0;
+	struct pyhs_error *err = pyhs_pymalloc_read(t, &m->pymalloc);
+	if (!err)
+		err = pyhs_allocations_read(t, &m->allocations);
+	if (!err && h)
+		err = pyhs_heap_region_owners(h, t, &owners, &nowners);
+	if (!err)
+		err = pyhs_regions_read(t, m->pymalloc, h ? owners : NULL, nowners,
+					&m->regions);
+	free(owners);
+	if (err) {
+		pyhs_memory_state_destroy(m);
+		return err;
+	}
+	*ret = m;
+	return NULL;
+}
+
+void pyhs_memory_state_destroy(struct pyhs_memory_state *m)
+{
+	if (!m)
+		return;
+	pyhs_pymalloc_destroy(m->pymalloc);
+	pyhs_allocations_destroy(m->allocations);
+	pyhs_regions_destroy(m->regions);
+	free(m);
+}
+
+const struct pyhs_memory_state *pyhs_heap_memory(const struct pyhs_heap *h)
+{
+	return h->memory;
+}
+
+void pyhs_heap_set_memory(struct pyhs_heap *h, struct pyhs_memory_state *m)
+{
+	pyhs_memory_state_destroy(h->memory);
+	h->memory = m;
 }

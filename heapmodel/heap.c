@@ -485,6 +485,7 @@ void pyhs_heap_destroy(struct pyhs_heap *h)
 {
 	if (!h)
 		return;
+	pyhs_memory_state_destroy(h->memory);
 	pyhs_u64_vector_deinit(&h->addr);
 	pyhs_u32_vector_deinit(&h->type);
 	pyhs_u64_vector_deinit(&h->size);

@@ -112,6 +112,7 @@ struct pyhs_heap {
 	pyhs_progress_fn *progress;
 	void *progress_ctx;
 	unsigned jobs; /* pyhs_heap_set_jobs */
+	struct pyhs_memory_state *memory; /* allocations.c: or NULL */
 
 	/* Objects, by number. */
 	struct pyhs_u64_vector addr;
@@ -237,6 +238,9 @@ bool pyhs_read_cstr(const struct pyhs_heap *h, uint64_t addr, char *buf,
  * none can be read. */
 uint64_t pyhs_type_dict(const struct pyhs_heap *h, uint64_t type);
 
+/* The items in each block of a collections.deque. */
+#define DEQUE_BLOCKLEN 64
+
 /* sizes.c */
 /* sys.getsizeof() of the object at addr of type number type, without the
  * GC pre-header, given the size its layout gives; *ret_inexact is set when
@@ -249,6 +253,13 @@ typedef void pyhs_owned_ref_fn(void *arg, uint64_t target, uint32_t label);
 struct pyhs_error *pyhs_owned_refs(struct pyhs_heap *h, uint32_t type,
 				   uint64_t addr, pyhs_owned_ref_fn *fn,
 				   void *arg);
+
+/* Calls fn for each block of memory the object owns outside its layout
+ * that its __sizeof__ counts by the rules above (numpy data, io buffers,
+ * array items): the block's address, and what it holds ("data"). */
+typedef void pyhs_owned_block_fn(void *arg, uint64_t block, const char *part);
+void pyhs_owned_blocks(struct pyhs_heap *h, uint32_t type, uint64_t addr,
+		       pyhs_owned_block_fn *fn, void *arg);
 
 /* values.c */
 /* The same for any target and layout, without a heap (and without

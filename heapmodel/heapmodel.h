@@ -694,14 +694,61 @@ struct pyhs_error *pyhs_allocations_group(const struct pyhs_allocations *a,
 					  struct pyhs_allocation_stat **ret,
 					  size_t *ret_n);
 
-/* The addresses of the memory objects own, for telling which malloc'd
- * blocks hold objects: every object's own address and its buffers' (list
- * items, bytearray bytes, set tables, dict keys and values), read from t,
- * the target the heap was built from. Sorted ascending, duplicates kept;
- * free() the array. */
-struct pyhs_error *pyhs_heap_owned_addresses(const struct pyhs_heap *h,
-					     const struct pyhs_target *t,
-					     uint64_t **ret, size_t *ret_n);
+/* The traces' count and bytes (also of a restored summary, which has no
+ * traces of its own: pyhs_allocations_ntraces is 0 there). */
+void pyhs_allocations_totals(const struct pyhs_allocations *a, uint64_t *ret_traces,
+			     uint64_t *ret_bytes);
+
+/* A summary of the traces, restored from a snapshot: what it says of
+ * itself, then each traceback with its traces' bytes and count (frames
+ * most recent first). pyhs_allocations_group gives what the traces it was
+ * made from gave. */
+struct pyhs_allocations_header {
+	enum pyhs_allocations_status status;
+	const char *missing, *warning;
+	uint64_t nwarnings;
+	int max_frames;
+	uint64_t traces, bytes;
+};
+struct pyhs_error *pyhs_allocations_restore(const struct pyhs_allocations_header *hd,
+					    struct pyhs_allocations **ret);
+struct pyhs_error *pyhs_allocations_restore_traceback(struct pyhs_allocations *a,
+						      uint64_t size, uint64_t count,
+						      uint32_t nframes,
+						      const char *const *files,
+						      const uint32_t *lines);
+
+/* The allocators' state, what `memory` says: pymalloc's, tracemalloc's
+ * traces, the regions (malloc's chunks told apart by the heap's objects
+ * where a heap was read; objects_not_read says why not, or ""). */
+struct pyhs_memory_state {
+	struct pyhs_pymalloc *pymalloc;
+	struct pyhs_allocations *allocations;
+	struct pyhs_regions *regions;
+	char objects_not_read[256];
+};
+/* Reads it from t; h (built from t) may be NULL, heap_problem then says
+ * why. PYHS_ERROR_NOMEM only. */
+struct pyhs_error *pyhs_memory_state_read(const struct pyhs_target *t,
+					  struct pyhs_heap *h,
+					  const char *heap_problem,
+					  struct pyhs_memory_state **ret);
+void pyhs_memory_state_destroy(struct pyhs_memory_state *m);
+/* The state kept with a heap (a snapshot's, or one read to write one), or
+ * NULL; set hands m to the heap, which destroys it with itself. */
+const struct pyhs_memory_state *pyhs_heap_memory(const struct pyhs_heap *h);
+void pyhs_heap_set_memory(struct pyhs_heap *h, struct pyhs_memory_state *m);
+
+/* The memory objects own, for telling malloc's chunks apart (see
+ * pyhs_regions_read): every object, and the blocks it owns outside its
+ * layout (list items, bytearray bytes, set tables, dict keys and values,
+ * deque blocks, numpy data, io buffers, array items), read from t, the
+ * target the heap was built from. Sorted as pyhs_regions_read wants; the
+ * strings live as long as the heap; free() the array. */
+struct pyhs_error *pyhs_heap_region_owners(struct pyhs_heap *h,
+					   const struct pyhs_target *t,
+					   struct pyhs_region_owner **ret,
+					   size_t *ret_n);
 
 /* ---- columns and parts: how the snapshot format saves and loads a heap */
 

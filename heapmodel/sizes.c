@@ -28,7 +28,8 @@ enum size_rule_kind {
 	/* + 8 * (len(tuple at f[0]) + word at f[1]) (permutations; f[1] < 0:
 	 * product) */
 	SR_TUPLE_COUNT,
-	/* + allocated (f[0]) * descr (f[1]) -> int itemsize (f[2]) */
+	/* + allocated (f[0]) * descr (f[1]) -> int itemsize (f[2]); the
+	 * items at f[3] */
 	SR_ARRAY,
 	/* + getsizeof(bytes at f[0]) unless shared (refcount above 1) */
 	SR_BYTESIO,
@@ -53,7 +54,7 @@ enum size_rule_kind {
 	 * f[3] of opcache_size (byte) f[4] entries of f[6] bytes, co_code f[5] */
 	SR_CODE_OLD,
 	/* numpy 1.x: nd f[0], dims f[1], descr f[2], flags f[3]; descr's
-	 * elsize f[4]; descr type basicsize f[5] */
+	 * elsize f[4]; descr type basicsize f[5]; data f[6] */
 	SR_NDARRAY,
 	/* numpy scalar of a fixed item size f[0] */
 	SR_NPY_SCALAR,
@@ -92,7 +93,7 @@ static const struct size_rule rules[] = {
 	{ "itertools.combinations_with_replacement", 8, 15, SR_COUNT, { 40, 8, 0 } },
 	{ "itertools.permutations", 8, 15, SR_TUPLE_COUNT, { 16, 48 } },
 	{ "itertools.product", 8, 15, SR_TUPLE_COUNT, { 16, -1 } },
-	{ "array.array", 8, 15, SR_ARRAY, { 32, 40, 4 } },
+	{ "array.array", 8, 15, SR_ARRAY, { 32, 40, 4, 24 } },
 	{ "_pickle.Pickler", 8, 12, SR_PICKLER, { 16, 16, 64 } },
 	{ "_pickle.Pickler", 13, 13, SR_PICKLER, { 16, 16, 56 } },
 	{ "_pickle.Pickler", 14, 15, SR_PICKLER, { 16, 16, 64 } },
@@ -111,7 +112,7 @@ static const struct size_rule rules[] = {
 	{ "code", 13, 13, SR_CODE, { 192 } },
 	{ "code", 14, 15, SR_CODE, { 200 } },
 	/* numpy 1.x (PyArrayObject_fields, PyArray_Descr of 96 bytes) */
-	{ "numpy.ndarray", ALL, SR_NDARRAY, { 24, 32, 56, 64, 32, 96 } },
+	{ "numpy.ndarray", ALL, SR_NDARRAY, { 24, 32, 56, 64, 32, 96, 16 } },
 	{ "numpy.bool_", ALL, SR_NPY_SCALAR, { 1 } },
 	{ "numpy.int8", ALL, SR_NPY_SCALAR, { 1 } },
 	{ "numpy.uint8", ALL, SR_NPY_SCALAR, { 1 } },
@@ -608,6 +609,47 @@ struct pyhs_error *pyhs_owned_refs(struct pyhs_heap *h, uint32_t type,
 		break;
 	}
 	return NULL;
+}
+
+/* ---- memory the object owns, by block ---- */
+
+void pyhs_owned_blocks(struct pyhs_heap *h, uint32_t type, uint64_t addr,
+		       pyhs_owned_block_fn *fn, void *arg)
+{
+	struct pyhs_type_info *ti = &h->types.data[type];
+	if (ti->sizing == SIZING_UNKNOWN)
+		ti->sizing = resolve(h, ti);
+	if (ti->sizing < SIZING_RULE)
+		return;
+	const struct size_rule *r = &rules[ti->sizing - SIZING_RULE];
+	const int32_t *f = r->f;
+	uint64_t a = 0, b = 0;
+	int32_t flags;
+	switch (r->kind) {
+	case SR_BUFFER: /* the buffer, of buffer_size bytes */
+		if (hrd(h, addr + f[0], &a) && a)
+			fn(arg, a, "buffer");
+		break;
+	case SR_BYTESIO: /* its bytes object, unless shared */
+		if (hrd(h, addr + f[0], &a) && a && hrd(h, a, &b) &&
+		    (h->minor >= 12 ? b & UINT32_MAX : b) == 1)
+			fn(arg, a, "buffer");
+		break;
+	case SR_ARRAY:
+		if (hrd(h, addr + f[3], &a) && a)
+			fn(arg, a, "items");
+		break;
+	case SR_NDARRAY:
+		/* The data if the array owns it; shape and strides, one block. */
+		if (rd32(h, addr + f[3], &flags) && (flags & 0x4) &&
+		    hrd(h, addr + f[6], &a) && a)
+			fn(arg, a, "data");
+		if (hrd(h, addr + f[1], &b) && b)
+			fn(arg, b, "shape and strides");
+		break;
+	default:
+		break;
+	}
 }
 
 uint64_t pyhs_size_adjust(struct pyhs_heap *h, uint32_t type, uint64_t addr,

@@ -29,7 +29,6 @@ bool pyhs_str_data(const struct pyhs_heap *h, uint64_t addr, uint64_t *data,
 #define T_OBJECT 6
 #define T_OBJECT_EX 16
 
-#define DEQUE_BLOCKLEN 64
 #define ODICT_NODE_SIZE 32
 /* functools._lru_cache_wrapper starts with an embedded lru_list_elem root:
  * {PyObject_HEAD; prev; next; hash; key; result}. */

@@ -333,8 +333,8 @@ void pyhs_pymalloc_destroy(struct pyhs_pymalloc *p);
  * what is left unexplained. The pieces add up to the mappings exactly.
  */
 struct pyhs_region {
-	const char *kind;  /* "pymalloc", "malloc", "stack", "file",
-			    * "no access", "unexplained" */
+	const char *kind;  /* "pymalloc", "malloc", "objects", "buffers",
+			    * "stack", "file", "no access", "unexplained" */
 	char name[256];    /* what in that kind: a file, "in use", "thread TID" */
 	uint64_t bytes;    /* mapped */
 	uint64_t held;     /* of which a core holds (a live process: copied) */
@@ -355,17 +355,40 @@ struct pyhs_regions {
 	char glibc[16];
 	bool glibc_known;
 	unsigned glibc_newest;       /* the newest minor release known (2.N) */
+	/* glibc malloc's chunks in use (mmapped ones too, and with an
+	 * unknown layout those cached), and of them the bytes of chunks that
+	 * hold objects and blocks objects own. */
+	uint64_t malloc_in_use, malloc_objects, malloc_buffers;
 	uint64_t nwarnings;
 	char warning[200];
 };
 
-/* pymalloc may be NULL (its arenas are then not told apart). owned, if
- * not NULL, are addresses objects own (sorted ascending): a malloc chunk
- * with one of them in its bytes counts as "in use (objects and their
- * buffers)", the others as "in use (other)". Only PYHS_ERROR_NOMEM. */
+/* Memory an object owns, for telling malloc's chunks apart: an object
+ * itself (part NULL; addr is the object's address, which may lie past a
+ * pre-header in its chunk), or a block it owns (part names what the block
+ * holds, "items", "data"; addr is the block's start, malloc's pointer).
+ * type is the owner's type name. The strings must outlive the call. */
+struct pyhs_region_owner {
+	uint64_t addr;
+	const char *type;
+	const char *part;
+};
+
+/* pymalloc may be NULL (its arenas are then not told apart). owners, if
+ * not NULL, are sorted by address, a block before an object at the same
+ * address (pyhs_region_owner_cmp): an in-use malloc chunk (or mmapped
+ * chunk) with one of them in its bytes counts as the first's, under kind
+ * "buffers" (named "TYPE PART") or "objects" (named TYPE); the others as
+ * "in use (other)". Only PYHS_ERROR_NOMEM. */
+int pyhs_region_owner_cmp(const void *x, const void *y);
+/* The kinds of regions (the strings their kind points to), in the order
+ * they are best shown in. */
+#define PYHS_REGION_NKINDS 9
+extern const char *const pyhs_region_kinds[PYHS_REGION_NKINDS];
 struct pyhs_error *pyhs_regions_read(const struct pyhs_target *t,
 				     const struct pyhs_pymalloc *pymalloc,
-				     const uint64_t *owned, size_t nowned,
+				     const struct pyhs_region_owner *owners,
+				     size_t nowners,
 				     struct pyhs_regions **ret);
 void pyhs_regions_destroy(struct pyhs_regions *r);
 

@@ -13,6 +13,11 @@
  * releases and is found by the walk), mmapped chunks (a chunk header with
  * IS_MMAPPED at a page), and what is left is unexplained.
  *
+ * A malloc chunk in use (or an mmapped one) that holds an object, or a
+ * block an object owns (list items, numpy data, an io buffer: the
+ * caller's owners), counts for that object's type under "objects" or
+ * "buffers"; the others stay "in use".
+ *
  * A chunk is in use when the next chunk's PREV_INUSE bit says so, unless
  * it is on a tcache or fastbin list (glibc leaves those marked in use; see
  * below). The last chunk of a heap is its top chunk. Where those lists
@@ -72,8 +77,8 @@ static const struct glibc_malloc_layout glibc_layouts[] = {
 
 struct rctx {
 	const struct pyhs_target *t;
-	const uint64_t *owned;
-	size_t nowned;
+	const struct pyhs_region_owner *owners;
+	size_t nowners;
 	const struct pyhs_pymalloc *p;
 	struct pyhs_pymalloc_arena *arenas; /* p's, by address */
 	size_t narenas;
@@ -234,26 +239,63 @@ static bool walk_ok(const struct pyhs_target *t, uint64_t first, uint64_t end)
 	return c == end;
 }
 
-/* The name of an in-use block [start, end): whether an object owns it.
- * cached: it may instead be free in a tcache or fastbin not read (a glibc
- * whose layout is unknown). */
-static const char *in_use(const struct rctx *c, uint64_t start, uint64_t end,
-			  bool cached)
+const char *const pyhs_region_kinds[PYHS_REGION_NKINDS] = {
+	"pymalloc", "malloc", "objects", "buffers", "stack", "file", "kernel",
+	"no access", "unexplained",
+};
+
+int pyhs_region_owner_cmp(const void *x, const void *y)
 {
-	if (!c->owned)
-		return cached ? "in use or cached" : "in use";
-	size_t lo = 0, hi = c->nowned;
+	const struct pyhs_region_owner *a = x, *b = y;
+	if (a->addr != b->addr)
+		return a->addr < b->addr ? -1 : 1;
+	return (b->part != NULL) - (a->part != NULL);
+}
+
+/* The first owner in [start, end), or NULL. */
+static const struct pyhs_region_owner *owner_of(const struct rctx *c, uint64_t start,
+						uint64_t end)
+{
+	size_t lo = 0, hi = c->nowners;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (c->owned[mid] < start)
+		if (c->owners[mid].addr < start)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (lo < c->nowned && c->owned[lo] < end)
-		return cached ? "in use or cached (objects and their buffers)"
-			      : "in use (objects and their buffers)";
-	return cached ? "in use or cached (other)" : "in use (other)";
+	return lo < c->nowners && c->owners[lo].addr < end ? &c->owners[lo] : NULL;
+}
+
+/* Adds an in-use chunk [chunk, next) whose bytes are [start, end): to the
+ * object or owner of a block in it, or as "in use". cached: it may
+ * instead be free in a tcache or fastbin not read (a glibc whose layout
+ * is unknown); mmapped: a chunk of its own mapping. */
+static struct pyhs_error *add_in_use(struct rctx *c, uint64_t chunk, uint64_t next,
+				     uint64_t start, uint64_t end, bool cached,
+				     bool mmapped)
+{
+	struct pyhs_regions *r = c->r;
+	r->malloc_in_use += next - chunk;
+	const struct pyhs_region_owner *o = c->owners ? owner_of(c, start, end) : NULL;
+	if (o && o->part) {
+		char name[sizeof(r->regions->name)];
+		snprintf(name, sizeof(name), "%s %s", o->type, o->part);
+		r->malloc_buffers += next - chunk;
+		return add(c, "buffers", name, chunk, next);
+	}
+	if (o) {
+		r->malloc_objects += next - chunk;
+		return add(c, "objects", o->type, chunk, next);
+	}
+	const char *name;
+	if (mmapped)
+		name = c->owners ? "mmapped chunks (other)" : "mmapped chunks";
+	else if (cached)
+		name = c->owners ? "in use or cached (other)" : "in use or cached";
+	else
+		name = c->owners ? "in use (other)" : "in use";
+	return add(c, "malloc", name, chunk, next);
 }
 
 /* ---- chunks free in tcache and fastbins --------------------------------
@@ -453,13 +495,14 @@ static struct pyhs_error *add_chunks(struct rctx *c, uint64_t start, uint64_t fi
 			break;
 		}
 		rd64(c->t, next + 8, &next_hdr);
-		const char *name = "free";
-		if (next_hdr & 1)
+		if (!(next_hdr & 1))
+			err = add(c, "malloc", "free", ch, next);
+		else if (cached_free(&w, ch))
+			err = add(c, "malloc", "free (tcache and fastbins)", ch, next);
+		else
 			/* The chunk's bytes run on into the next one's
 			 * prev_size. */
-			name = cached_free(&w, ch) ? "free (tcache and fastbins)"
-						   : in_use(c, ch + 16, next + 8, !c->glibc);
-		err = add(c, "malloc", name, ch, next);
+			err = add_in_use(c, ch, next, ch + 16, next + 8, !c->glibc, false);
 		ch = next;
 	}
 	addr_vector_deinit(&w.cached);
@@ -561,12 +604,7 @@ static struct pyhs_error *classify_anonymous(struct rctx *c, uint64_t start,
 		/* Mmapped chunks, one after another. */
 		uint64_t size = mmapped_chunk(c, pos, limit);
 		if (size) {
-			const char *name = "mmapped chunks";
-			if (c->owned)
-				name = strcmp(in_use(c, pos + 16, pos + size, false), "in use (other)")
-					       ? "mmapped chunks (objects and their buffers)"
-					       : "mmapped chunks (other)";
-			err = add(c, "malloc", name, pos, pos + size);
+			err = add_in_use(c, pos, pos + size, pos + 16, pos + size, false, true);
 			pos += size;
 			continue;
 		}
@@ -638,13 +676,14 @@ static const struct glibc_malloc_layout *glibc_layout(const struct pyhs_target *
 
 struct pyhs_error *pyhs_regions_read(const struct pyhs_target *t,
 				     const struct pyhs_pymalloc *pymalloc,
-				     const uint64_t *owned, size_t nowned,
+				     const struct pyhs_region_owner *owners,
+				     size_t nowners,
 				     struct pyhs_regions **ret)
 {
 	struct pyhs_regions *r = calloc(1, sizeof(*r));
 	if (!r)
 		return &pyhs_enomem;
-	struct rctx c = { .t = t, .owned = owned, .nowned = nowned, .r = r, .pagemap = -1 };
+	struct rctx c = { .t = t, .owners = owners, .nowners = nowners, .r = r, .pagemap = -1 };
 	if (pymalloc && pymalloc->status == PYHS_PYMALLOC_OK && pymalloc->narenas) {
 		c.p = pymalloc;
 		c.arena_size = pymalloc->arena_size;

@@ -11,7 +11,8 @@ interpreter. For that interpreter:
   pymalloc: fragment_program.py fragments pymalloc, records
     sys._debugmallocstats() and aborts; `pyheapsnap memory --json CORE` must
     give every size class the pools, blocks in use and free blocks CPython
-    printed, and the same number of arenas.
+    printed, and the same number of arenas; `memory` of a snapshot of that
+    core says what it says of the core.
   no pymalloc: under PYTHONMALLOC=malloc the verb must say pymalloc held no
     arenas, not give zeros as if counted.
   regions: the regions of that core, and of the oracle tests' heap program's
@@ -19,7 +20,7 @@ interpreter. For that interpreter:
     among them.
   live: `memory --pid` of a running program: the regions add up to its
     mappings, their resident bytes to its Rss within 1 %, its 20 MiB
-    bytearray's buffer is among the malloc blocks objects own, and the 1000
+    bytearray's bytes are among the blocks objects own ("bytearray bytes"), and the 1000
     small chunks it freed count as free (7 of them in the tcache), with
     the glibc release its libc file gives and a layout known for it.
   newer glibc (interpreters launched with sid's own ld.so): the same
@@ -30,7 +31,8 @@ interpreter. For that interpreter:
     tracemalloc.take_snapshot().statistics('lineno'); the top sites of
     `pyheapsnap memory --json --by line` must equal its top sites in file,
     line, size and count, those of `--by traceback` its statistics('traceback')
-    (5 frames traced), and `show` of an object must name its line.
+    (5 frames traced), the same from a snapshot of the core, and `show` of
+    an object must name its line.
 
 Exit status: 0 if everything agrees, 1 if not, 77 (skipped) if the
 interpreter is not installed or leaves no core.
@@ -249,9 +251,10 @@ def check_live(label, interp, tool, tool_args):
     resident = sum(r.get("resident", 0) for r in regions)
     check(total == mapped, "%s: live regions add up to %d bytes; /proc maps %d"
           % (label, total, mapped))
-    owned = sum(r["bytes"] for r in regions if r["kind"] == "malloc" and "objects" in r["name"])
-    check(owned >= BIG, "%s: malloc blocks objects own: %d bytes, with a bytearray of %d"
-          % (label, owned, BIG))
+    owned = sum(r["bytes"] for r in regions
+                if r["kind"] == "buffers" and r["name"] == "bytearray bytes")
+    check(owned >= BIG, "%s: bytearrays' bytes among malloc's chunks: %d bytes, with a "
+          "bytearray of %d" % (label, owned, BIG))
     # The first 7 stay in the tcache; the rest sit in a fastbin unless a
     # larger request consolidated them into free chunks (or the top).
     cached = sum(r["bytes"] for r in regions if r["name"] == "free (tcache and fastbins)")
@@ -322,19 +325,39 @@ def check_pymalloc(label, interp, tool, tool_args, workdir):
                   % (label, size, o, t))
     check_regions(label, "fragmented core", d, core)
     check_corrupt_pools(label, tool, tool_args, d, core, case)
-    snap = os.path.join(case, "heap.phs")
-    made = subprocess.run([tool, "snapshot", "-o", snap, core] + tool_args,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
-    if check(made.returncode == 0, "%s: snapshot exited %d" % (label, made.returncode)):
-        out = subprocess.run([tool, "memory", snap], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, timeout=300)
-        check(out.returncode == 3 and b"needs a core or --pid" in out.stderr,
-              "%s: memory of a snapshot exited %d: %r" % (label, out.returncode, out.stderr))
+    check_snapshot(label, tool, tool_args, core, case, [])
     check(d["allocations"]["status"] == "off",
           "%s: allocations status %r without tracemalloc" % (label, d["allocations"]["status"]))
     blocks = sum(t[1] for t in truth.values())
     print("%s: pymalloc: %d arenas, %d size classes, %d blocks in use; %d classes differ"
           % (label, arenas, len(truth), blocks, wrong), flush=True)
+
+
+def check_snapshot(label, tool, tool_args, core, workdir, variants):
+    """A snapshot of the core keeps the allocators' state: memory --json
+    (and its text) from the snapshot is what it is from the core, with
+    each of variants' arguments too."""
+    snap = os.path.join(workdir, "memory.phs")
+    made = subprocess.run([tool, "snapshot", "-o", snap, core] + tool_args,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    if not check(made.returncode == 0, "%s: snapshot exited %d: %s" % (
+            label, made.returncode, made.stderr.decode(errors="replace").strip())):
+        return
+    before = len(failures)
+    for extra in [["--json"], []] + [["--json"] + v for v in variants]:
+        outs = [subprocess.run([tool, "memory"] + extra + [path] + tool_args,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+                for path in (core, snap)]
+        check(outs[0].returncode == 0 and outs[1].returncode == 0
+              and outs[0].stdout == outs[1].stdout,
+              "%s: memory %s of the snapshot (exit %d) differs from the core's (exit %d): %s"
+              % (label, " ".join(extra), outs[1].returncode, outs[0].returncode,
+                 outs[1].stderr.decode(errors="replace").strip()))
+    if len(failures) == before:
+        print("%s: memory from a snapshot of the core: the same (text, %s)"
+              % (label, ", ".join(" ".join(["--json"] + v) for v in [[]] + variants)),
+              flush=True)
+    os.unlink(snap)
 
 
 def patch_core(core, out, patches):
@@ -451,6 +474,8 @@ def check_allocations(label, interp, tool, tool_args, workdir):
             check(ours_tb.get(key) == (s["size"], s["count"]),
                   "%s: traceback %s: size, count %s; tracemalloc says %s"
                   % (label, key, ours_tb.get(key), (s["size"], s["count"])))
+    check_snapshot(label, tool, tool_args, core, case,
+                   [["--by", "traceback"], ["-n", "3"], ["-n", "100000", "--by", "traceback"]])
     with open(os.path.join(case, "probe.json")) as f:
         probe = json.load(f)
     out = subprocess.run([tool, "show", "--json", core, hex(probe["addr"])] + tool_args,
