@@ -107,9 +107,11 @@ static bool in_free_list(const struct croots *c, uint64_t addr, uint64_t type)
 
 /* A word at addr holding v, which may be a reference. Finding objects
  * (c->create: C statics and, up to 3.13, the states, before the walk
- * decodes objects), one that validates whole is made an object: only C
- * memory holds it (a stale word of a stack, or of a 3.14+ free list, may
- * point to a dead object's intact bytes, so those make none). Making roots,
+ * decodes objects), its address is a candidate of the walker's: made an
+ * object only if no real reference reaches it and it validates whole,
+ * every reference it holds included (a word may point to a freed or half
+ * built object whose header still looks right; a stale word of a stack,
+ * or of a 3.14+ free list, makes none at all). Making roots,
  * once the walk is over: a root of the kind its place says, if its object
  * has references nothing explains. */
 static void root_word(struct croots *c, uint64_t addr, uint64_t v, const struct place *at)
@@ -119,11 +121,9 @@ static void root_word(struct croots *c, uint64_t addr, uint64_t v, const struct 
 	struct pyhs_heap *h = c->h;
 	uint32_t j = pyhs_heap_lookup(h, v);
 	if (c->create) {
-		struct pyhs_error *err = NULL;
-		if (j == PYHS_NO_OBJECT && !in_statics(c, v))
-			pyhs_heap_add(h, v, true, &err);
-		if (err)
-			croots_fail(c, err);
+		if (j == PYHS_NO_OBJECT && !in_statics(c, v) &&
+		    !pyhs_u64_vector_append(&c->w->candidates, v))
+			croots_fail(c, &pyhs_enomem);
 		return;
 	}
 	if (j == PYHS_NO_OBJECT || !c->need[j] ||

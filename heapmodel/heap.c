@@ -216,6 +216,18 @@ uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 	return n;
 }
 
+/* Takes back the objects from number n on (a conservative candidate that
+ * failed to validate, and what its decoding added). */
+bool pyhs_heap_truncate(struct pyhs_heap *h, uint32_t n)
+{
+	if (n >= h->addr.size)
+		return true;
+	h->addr.size = h->type.size = h->size.size = h->refcnt.size = n;
+	h->gen.size = h->flags.size = n;
+	memset(h->hot, 0, sizeof(h->hot));
+	return !h->index || index_grow_to(h, h->index_mask + 1);
+}
+
 /* ---- building and destroying ---- */
 
 const char *pyhs_heap_own(struct pyhs_heap *h, const char *s)
@@ -512,6 +524,7 @@ uint64_t pyhs_heap_warning_count(const struct pyhs_heap *h,
 	return kind < PYHS_WARN_NKINDS ? h->warn_count[kind] : 0;
 }
 size_t pyhs_heap_nwarning_examples(const struct pyhs_heap *h) { return h->warn_examples.size; }
+uint64_t pyhs_heap_dropped_candidates(const struct pyhs_heap *h) { return h->candidates_dropped; }
 const char *pyhs_heap_warning_example(const struct pyhs_heap *h, size_t i)
 {
 	return h->warn_examples.data[i];

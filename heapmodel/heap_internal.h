@@ -147,6 +147,9 @@ struct pyhs_heap {
 
 	uint64_t warn_count[PYHS_WARN_NKINDS];
 	struct pyhs_str_vector warn_examples;
+	/* Words only conservative scanning found whose objects did not
+	 * validate whole: dropped, with no warning. */
+	uint64_t candidates_dropped;
 
 	/* _asyncio's Future and Task layout, read when first needed: 0 not
 	 * yet, 1 read, -1 unavailable (warned). */
@@ -172,6 +175,8 @@ void pyhs_heap_warn(struct pyhs_heap *h, enum pyhs_warning_kind kind,
 uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 		       struct pyhs_error **err);
 uint32_t pyhs_heap_lookup(const struct pyhs_heap *h, uint64_t addr);
+/* Takes back the objects numbered n and up; false if out of memory. */
+bool pyhs_heap_truncate(struct pyhs_heap *h, uint32_t n);
 /* For every object, its refcount minus the references found to it (edges
  * but weak ones, roots that own theirs), 0 for immortal ones; a calloc'd
  * array, NULL if out of memory (analysis.c). */
