@@ -253,6 +253,10 @@ void pyhs_normalized_label(const struct pyhs_heap *h, uint32_t label,
 /* Renders every root's label from its structure (after a walk, or when a
  * heap is assembled). */
 struct pyhs_error *pyhs_render_roots(struct pyhs_heap *h);
+/* "interpreter state: codec registry (codecs.search_path)": the text of a
+ * root of a member of the interpreter's (or, runtime, the runtime's) state
+ * whose path is field (croots.c). */
+void pyhs_state_field_text(bool runtime, const char *field, char *buf, size_t n);
 /* Whether a root is "sys.modules" (for paths through modules). */
 static inline bool pyhs_root_is_modules(const struct pyhs_heap *h, uint64_t r)
 {
@@ -276,6 +280,8 @@ static inline int pyhs_root_rank(const struct pyhs_heap *h, uint64_t r)
 	case PYHS_ROOT_THREAD_STATE:
 	case PYHS_ROOT_C_STATICS:
 	case PYHS_ROOT_INTERP_HOLDER:
+	case PYHS_ROOT_INTERP_FIELD:
+	case PYHS_ROOT_RUNTIME_FIELD:
 		return PYHS_ROOT_RANK_C;
 	default:
 		if (!ri->holds_ref)

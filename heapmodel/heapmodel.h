@@ -206,6 +206,10 @@ enum pyhs_root_kind {
 	PYHS_ROOT_C_STATICS = 17,     /* a word of a file's C statics (.data,
 				       * .bss) or a static object in them;
 				       * name: the file */
+	PYHS_ROOT_INTERP_FIELD = 18,  /* a word of a member of the interpreter
+				       * state; name: the member's path
+				       * ("codecs.search_path") */
+	PYHS_ROOT_RUNTIME_FIELD = 19, /* the same of the runtime state */
 	PYHS_ROOT_NKINDS,
 };
 /* "sys.modules", "frame_local", ...: the kind's name in JSON. */
