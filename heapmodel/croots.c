@@ -387,7 +387,13 @@ static void scan_stacks(struct croots *c)
 		for (size_t r = 0; r < PYHS_STACK_REGISTERS; r++)
 			root_word(c, 0, s.general[r], &at);
 		uint64_t end = s.end > s.sp && s.end - s.sp > MAX_STACK_SCAN ? s.sp + MAX_STACK_SCAN : s.end;
+		/* And the malloc blocks its words start, one deep (a parser's
+		 * arena, which holds the list of the objects it made). */
+		c->follow = true;
+		c->depth = MAX_CHUNK_DEPTH - 1;
 		scan_range(c, s.sp, end, &at, false);
+		c->follow = false;
+		c->depth = 0;
 	}
 }
 
