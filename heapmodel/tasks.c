@@ -216,16 +216,17 @@ static char *task_name(const struct pyhs_heap *h, uint32_t obj)
 	return strdup(v);
 }
 
-/* "QUALNAME (FILE:LINE)" or "QUALNAME (FILE)", the value the walk gives a
+/* "QUALNAME (FILE:LINE) STATE" or "QUALNAME (FILE) STATE" (STATE, as
+ * values.c gives it, may be missing), the value the walk gives a
  * coroutine, into a frame. */
 static bool parse_location(const char *v, struct pyhs_task_frame *f)
 {
 	const char *open = v ? strstr(v, " (") : NULL;
-	size_t len = v ? strlen(v) : 0;
-	if (!open || len < 2 || v[len - 1] != ')')
+	const char *close = v ? strrchr(v, ')') : NULL;
+	if (!open || !close || close < open || (close[1] && (close[1] != ' ' || strchr(close + 2, ' '))))
 		return false;
 	f->function = strndup(v, (size_t)(open - v));
-	const char *file = open + 2, *end = v + len - 1;
+	const char *file = open + 2, *end = close;
 	const char *colon = end;
 	while (colon > file && colon[-1] >= '0' && colon[-1] <= '9')
 		colon--;
