@@ -370,6 +370,7 @@ int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out)
 				fputs(", \"line\": null}", out);
 		}
 		fputs("]}", out);
+		fprintf(out, ", \"dropped_candidates\": %" PRIu64, pyhs_heap_dropped_candidates(h));
 		fprintf(out, ", \"warnings\": {\"count\": %" PRIu64 ", \"kinds\": {", nwarn);
 		fprintf(out, "\"reader\": %zu", m->nwarnings);
 		for (int k = 0; k < PYHS_WARN_NKINDS; k++)

@@ -38,6 +38,9 @@
 #define MAX_STACK_SCAN (UINT64_C(64) << 20)
 /* The largest malloc chunk a state's word is followed into. */
 #define MAX_CHUNK (UINT64_C(1) << 20)
+/* How deep chunks are followed from a state's word (3.10 to 3.12's atexit
+ * callbacks: an array of pointers to structs that hold the callables). */
+#define MAX_CHUNK_DEPTH 2
 /* The first minor version whose free lists keep dead objects' counts. */
 #define FREELISTS_KEEP_COUNT 14
 /* How far back from a word a free list's dead entries are looked for (the
@@ -54,6 +57,11 @@ struct place {
 	enum pyhs_root_kind kind;
 	uint32_t thread; /* or PYHS_NO_THREAD */
 	const char *name; /* or NULL */
+	/* In the interpreter's or the runtime's state: which, and where it
+	 * starts and how long it is (words are named by their member). */
+	bool state;
+	enum pyhs_state which;
+	uint64_t base, size;
 };
 
 struct croots {
@@ -65,6 +73,8 @@ struct croots {
 	struct pyhs_u64_vector files;     /* their paths (const char *) */
 	bool create;                      /* words make objects, not roots */
 	bool follow;                      /* into malloc chunks a word names */
+	unsigned depth;                   /* of the chunk being scanned */
+	struct pyhs_pymalloc *pymalloc;   /* its arenas, or NULL */
 	uint64_t *need;                   /* references left unexplained */
 };
 
@@ -105,11 +115,21 @@ static bool in_free_list(const struct croots *c, uint64_t addr, uint64_t type)
 	return false;
 }
 
+/* Whether at is a member of a state that borrows its pointers (3.13+'s
+ * cache of functions by version: a function clears its entry as it dies). */
+static bool borrowed_member(const struct place *at)
+{
+	return at->kind == PYHS_ROOT_INTERP_FIELD && at->name &&
+	       strstr(at->name, "func_version_cache");
+}
+
 /* A word at addr holding v, which may be a reference. Finding objects
  * (c->create: C statics and, up to 3.13, the states, before the walk
- * decodes objects), one that validates whole is made an object: only C
- * memory holds it (a stale word of a stack, or of a 3.14+ free list, may
- * point to a dead object's intact bytes, so those make none). Making roots,
+ * decodes objects), its address is a candidate of the walker's: made an
+ * object only if no real reference reaches it and it validates whole,
+ * every reference it holds included (a word may point to a freed or half
+ * built object whose header still looks right; a stale word of a stack,
+ * or of a 3.14+ free list, makes none at all). Making roots,
  * once the walk is over: a root of the kind its place says, if its object
  * has references nothing explains. */
 static void root_word(struct croots *c, uint64_t addr, uint64_t v, const struct place *at)
@@ -119,14 +139,12 @@ static void root_word(struct croots *c, uint64_t addr, uint64_t v, const struct 
 	struct pyhs_heap *h = c->h;
 	uint32_t j = pyhs_heap_lookup(h, v);
 	if (c->create) {
-		struct pyhs_error *err = NULL;
-		if (j == PYHS_NO_OBJECT && !in_statics(c, v))
-			pyhs_heap_add(h, v, true, &err);
-		if (err)
-			croots_fail(c, err);
+		if (j == PYHS_NO_OBJECT && !in_statics(c, v) &&
+		    !pyhs_u64_vector_append(&c->w->candidates, v))
+			croots_fail(c, &pyhs_enomem);
 		return;
 	}
-	if (j == PYHS_NO_OBJECT || !c->need[j] ||
+	if (j == PYHS_NO_OBJECT || !c->need[j] || borrowed_member(at) ||
 	    (addr && in_free_list(c, addr, h->types.data[h->type.data[j]].addr)))
 		return;
 	c->need[j]--;
@@ -179,23 +197,84 @@ static uint64_t static_object_size(struct croots *c, uint64_t addr, bool *is_typ
 static void scan_range(struct croots *c, uint64_t start, uint64_t end,
 		       const struct place *at, bool objects);
 
+/* In struct pool_header (48 bytes): the count of blocks in use, the size
+ * class index (blocks are (szidx + 1) * 16 bytes), the arena's index and
+ * the offsets of the next block never used and of the last. */
+#define POOL_COUNT 0
+#define POOL_ARENAINDEX 32
+#define POOL_HEADER 48
+
+/* The size of the pymalloc block in use that p is the start of, or 0: in
+ * one of its arenas (or, when its arenas cannot be found, a stripped
+ * binary's, in what has the header of a pool), in a pool with blocks in
+ * use, at a block boundary. */
+static uint64_t pymalloc_block(const struct croots *c, uint64_t p)
+{
+	const struct pyhs_pymalloc *pm = c->pymalloc;
+	if (!pm || pm->status == PYHS_PYMALLOC_UNUSED || !pm->pool_size ||
+	    (pm->pool_size & (pm->pool_size - 1)))
+		return 0;
+	bool known = pm->status == PYHS_PYMALLOC_OK;
+	size_t k = 0;
+	while (known && k < pm->narenas && !(p >= pm->arena_list[k].address &&
+					      p < pm->arena_list[k].address + pm->arena_size))
+		k++;
+	uint64_t pool = p & ~(pm->pool_size - 1);
+	uint64_t overhead = known ? pm->pool_overhead : POOL_HEADER;
+	uint32_t hdr[4]; /* arenaindex, szidx, nextoffset, maxnextoffset */
+	uint32_t count;
+	if ((known && k == pm->narenas) || p < pool + overhead ||
+	    !pyhs_target_read(c->h->t, pool + POOL_ARENAINDEX, hdr, sizeof(hdr)) ||
+	    !pyhs_target_read(c->h->t, pool + POOL_COUNT, &count, 4) || !count ||
+	    hdr[1] >= pm->nclasses)
+		return 0;
+	uint64_t size = ((uint64_t)hdr[1] + 1) * 16;
+	if (!known && ((uint64_t)count * size > pm->pool_size || hdr[0] >= (1u << 20) ||
+		       hdr[2] > pm->pool_size || hdr[3] > pm->pool_size || hdr[2] < overhead))
+		return 0;
+	return (p - pool - overhead) % size ? 0 : size;
+}
+
 /* A glibc malloc chunk in use that p is the start of (its size word before
- * it, the next chunk's saying this one is in use): scanned like the state
- * that points to it (3.10's identifiers, the atexit callbacks' array). */
+ * it, the next chunk's saying this one is in use), or a pymalloc block in
+ * use (PyMem_Malloc's): scanned like the state that points to it (3.10's
+ * identifiers, the atexit callbacks' array and each callback). */
 static void scan_chunk(struct croots *c, uint64_t p, const struct place *at)
 {
-	uint64_t size, next;
+	uint64_t size, next, end;
 	if (!plausible_pointer(p) || in_statics(c, p) ||
-	    pyhs_heap_lookup(c->h, p) != PYHS_NO_OBJECT ||
-	    !hrd(c->h, p - 8, &size) || (size & 2))
+	    pyhs_heap_lookup(c->h, p) != PYHS_NO_OBJECT)
 		return;
-	size &= ~UINT64_C(7);
-	if (size < 32 || size > MAX_CHUNK || !hrd(c->h, p - 16 + size + 8, &next) ||
-	    !(next & 1))
-		return;
-	c->follow = false;
-	scan_range(c, p, p - 16 + size, at, false);
-	c->follow = true;
+	if ((size = pymalloc_block(c, p))) {
+		end = p + size;
+	} else {
+		if (!hrd(c->h, p - 8, &size) || (size & 2))
+			return;
+		size &= ~UINT64_C(7);
+		if (size < 32 || size > MAX_CHUNK || !hrd(c->h, p - 16 + size + 8, &next) ||
+		    !(next & 1))
+			return;
+		end = p - 16 + size;
+	}
+	c->follow = ++c->depth < MAX_CHUNK_DEPTH;
+	scan_range(c, p, end, at, false);
+	c->follow = --c->depth < MAX_CHUNK_DEPTH;
+}
+
+/* The place of the word at addr in at: in a state, the member it is in
+ * (a chunk it points to is scanned as that member's). */
+static const struct place *word_place(const struct place *at, uint64_t addr,
+				      unsigned minor, struct place *ret)
+{
+	if (!at->state || addr < at->base)
+		return at;
+	const char *field = pyhs_state_field(at->which, minor, at->size, addr - at->base);
+	if (!field)
+		return at;
+	*ret = (struct place){ .kind = at->which == PYHS_STATE_RUNTIME ? PYHS_ROOT_RUNTIME_FIELD
+								       : PYHS_ROOT_INTERP_FIELD,
+			       .thread = PYHS_NO_THREAD, .name = field };
+	return ret;
 }
 
 /* Scans [start, end) word by word for references, but for what was
@@ -231,13 +310,15 @@ static void scan_range(struct croots *c, uint64_t start, uint64_t end,
 		 * are the walker's roots); its fields are scanned too: only
 		 * references nothing explains make roots. */
 		bool is_type = false;
+		struct place field;
+		const struct place *wat = word_place(at, a, c->h->minor, &field);
 		if (objects && static_object_size(c, a, &is_type) && !is_type)
-			root_word(c, 0, a, at);
+			root_word(c, 0, a, wat);
 		uint64_t v;
 		if (hrd(c->h, a, &v)) {
-			root_word(c, a, v, at);
+			root_word(c, a, v, wat);
 			if (c->follow)
-				scan_chunk(c, v, at);
+				scan_chunk(c, v, wat);
 		}
 		a += 8;
 	}
@@ -270,7 +351,8 @@ static void scan_statics(struct croots *c)
 {
 	for (size_t k = 0; k < c->statics.size && k < c->files.size && !*c->err; k++) {
 		const char *file = (const char *)(uintptr_t)c->files.data[k];
-		struct place at = { PYHS_ROOT_C_STATICS, PYHS_NO_THREAD, base_name(file) };
+		struct place at = { .kind = PYHS_ROOT_C_STATICS, .thread = PYHS_NO_THREAD,
+				    .name = base_name(file) };
 		scan_range(c, c->statics.data[k].start, c->statics.data[k].end, &at, true);
 	}
 }
@@ -299,13 +381,19 @@ static void scan_stacks(struct croots *c)
 		size_t k = python_thread(c->h, &s);
 		char lwp[32];
 		snprintf(lwp, sizeof(lwp), "LWP %d", s.tid);
-		struct place at = { PYHS_ROOT_C_STACK, PYHS_NO_THREAD, lwp };
+		struct place at = { .kind = PYHS_ROOT_C_STACK, .thread = PYHS_NO_THREAD, .name = lwp };
 		if (k != SIZE_MAX)
-			at = (struct place){ PYHS_ROOT_C_STACK, (uint32_t)k, NULL };
+			at = (struct place){ .kind = PYHS_ROOT_C_STACK, .thread = (uint32_t)k };
 		for (size_t r = 0; r < PYHS_STACK_REGISTERS; r++)
 			root_word(c, 0, s.general[r], &at);
 		uint64_t end = s.end > s.sp && s.end - s.sp > MAX_STACK_SCAN ? s.sp + MAX_STACK_SCAN : s.end;
+		/* And the malloc blocks its words start, one deep (a parser's
+		 * arena, which holds the list of the objects it made). */
+		c->follow = true;
+		c->depth = MAX_CHUNK_DEPTH - 1;
 		scan_range(c, s.sp, end, &at, false);
+		c->follow = false;
+		c->depth = 0;
 	}
 }
 
@@ -317,6 +405,9 @@ static void croots_init(struct croots *c, struct pyhs_heap *h, struct walker *w,
 	range_vector_init(&c->statics);
 	pyhs_u64_vector_init(&c->files);
 	find_statics(c);
+	struct pyhs_error *e = pyhs_pymalloc_read(h->t, &c->pymalloc);
+	if (e)
+		croots_fail(c, e);
 }
 
 static void croots_deinit(struct croots *c)
@@ -324,6 +415,7 @@ static void croots_deinit(struct croots *c)
 	range_vector_deinit(&c->scanned);
 	range_vector_deinit(&c->statics);
 	pyhs_u64_vector_deinit(&c->files);
+	pyhs_pymalloc_destroy(c->pymalloc);
 	free(c->need);
 }
 
@@ -337,20 +429,22 @@ static bool state_range(const struct pyhs_heap *h, size_t k, uint64_t *start,
 	if (k == 0) {
 		*start = h->interp;
 		*end = L->interp_size > 0 ? h->interp + (uint64_t)L->interp_size : h->interp;
-		*at = (struct place){ PYHS_ROOT_INTERP_HOLDER, PYHS_NO_THREAD, "interpreter state" };
+		*at = (struct place){ PYHS_ROOT_INTERP_HOLDER, PYHS_NO_THREAD, "interpreter state",
+				      true, PYHS_STATE_INTERP, *start, *end - *start };
 		return true;
 	}
 	if (k == 1) {
 		*start = rt;
 		*end = rt && L->rt_size > 0 ? rt + (uint64_t)L->rt_size : rt;
-		*at = (struct place){ PYHS_ROOT_INTERP_HOLDER, PYHS_NO_THREAD, "runtime state" };
+		*at = (struct place){ PYHS_ROOT_INTERP_HOLDER, PYHS_NO_THREAD, "runtime state",
+				      true, PYHS_STATE_RUNTIME, *start, *end - *start };
 		return true;
 	}
 	if (k - 2 >= h->threads.size)
 		return false;
 	*start = h->threads.data[k - 2].tstate;
 	*end = L->tstate_size > 0 ? *start + (uint64_t)L->tstate_size : *start;
-	*at = (struct place){ PYHS_ROOT_THREAD_STATE, (uint32_t)(k - 2), NULL };
+	*at = (struct place){ .kind = PYHS_ROOT_THREAD_STATE, .thread = (uint32_t)(k - 2) };
 	return true;
 }
 
@@ -368,6 +462,7 @@ static void scan_states(struct croots *c)
 			continue;
 		}
 		c->follow = true;
+		c->depth = 0;
 		scan_range(c, start, end, &at, true);
 		c->follow = false;
 	}
@@ -399,4 +494,69 @@ void pyhs_croots(struct pyhs_heap *h, struct walker *w, struct pyhs_error **err)
 	scan_statics(&c);
 	scan_stacks(&c);
 	croots_deinit(&c);
+}
+
+/* What members of the states are for, by the start of their paths (the
+ * first that matches names a member). */
+static const struct {
+	const char *prefix, *words;
+} state_purposes[] = {
+	{ "codec_", "codec registry" },
+	{ "codecs.", "codec registry" },
+	{ "atexit", "atexit callbacks" },
+	{ "warnings.", "warnings filters" },
+	{ "importlib", "import machinery" },
+	{ "import_func", "import machinery" },
+	{ "modules_by_index", "import machinery" },
+	{ "imports.", "import machinery" },
+	{ "override_frozen_modules", "import machinery" },
+	{ "audit_hooks", "audit hooks" },
+	{ "before_forkers", "fork callbacks" },
+	{ "after_forkers", "fork callbacks" },
+	{ "dict_state.watchers", "dict watchers" },
+	{ "dict_watchers", "dict watchers" },
+	{ "func_watchers", "function watchers" },
+	{ "func_state.watchers", "function watchers" },
+	{ "type_watchers", "type watchers" },
+	{ "code_watchers", "code watchers" },
+	{ "context_watchers", "context watchers" },
+	{ "gc.", "garbage collector" },
+	{ "types.", "static types" },
+	{ "cached_objects.", "cached objects" },
+	{ "static_objects.", "static objects" },
+	{ "global_objects.", "static objects" },
+	{ "callable_cache", "caches" },
+	{ "type_cache", "caches" },
+	{ "slice_cache", "caches" },
+	{ "unicode.", "str state" },
+	{ "exc_state.", "exceptions" },
+	{ "ast.", "ast state" },
+	{ "monitoring", "tracing and profiling" },
+	{ "sys_profile", "tracing and profiling" },
+	{ "sys_trac", "tracing and profiling" },
+	{ "threads.", "threads" },
+	{ "_initial_thread", "initial thread state" },
+};
+
+/* The free lists' and caches' members are named by what they hold. */
+static const char *state_purpose(const char *field)
+{
+	for (size_t k = 0; k < sizeof(state_purposes) / sizeof(state_purposes[0]); k++)
+		if (!strncmp(field, state_purposes[k].prefix, strlen(state_purposes[k].prefix)))
+			return state_purposes[k].words;
+	if (strstr(field, "free_list") || strstr(field, "freelist"))
+		return "free lists";
+	if (strstr(field, "cache"))
+		return "caches";
+	return NULL;
+}
+
+void pyhs_state_field_text(bool runtime, const char *field, char *buf, size_t n)
+{
+	const char *state = runtime ? "runtime state" : "interpreter state";
+	const char *words = state_purpose(field);
+	if (words)
+		snprintf(buf, n, "%s: %s (%s)", state, words, field);
+	else
+		snprintf(buf, n, "%s: %s", state, field);
 }

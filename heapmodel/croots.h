@@ -11,11 +11,12 @@ struct walker;
 /* The roots C code holds, scanned for conservatively (see croots.c). Each
  * does nothing if *err is set and sets it on failure.
  *
- * pyhs_croots_find, in the root phase (before objects are decoded), makes
- * objects of what only C memory holds: a word of the C statics of every
- * mapped file (and, up to 3.13, of the interpreter's, the runtime's and the
- * threads' states) that is the address of an object that validates whole
- * (an untracked dict only a PyModuleDef's m_copy holds, say).
+ * pyhs_croots_find, in the root phase (before objects are decoded), finds
+ * what only C memory may hold: a word of the C statics of every mapped
+ * file (and, up to 3.13, of the interpreter's, the runtime's and the
+ * threads' states) that is not the address of an object yet is a
+ * candidate of the walker's (an untracked dict only a PyModuleDef's m_copy
+ * holds, say), made an object only if it validates whole (see walk.c).
  *
  * pyhs_croots, once the walk is over (every reference found), adds roots
  * through add_root: the words of those states, of the C statics and of each

@@ -339,6 +339,27 @@ struct pyhs_error *pyhs_heap_widen(struct pyhs_heap *h)
 	return NULL;
 }
 
+/* Takes back the objects from number n on (a conservative candidate that
+ * failed to validate, and what its decoding added). */
+bool pyhs_heap_truncate(struct pyhs_heap *h, uint32_t n)
+{
+	if (n >= h->addr.size)
+		return true;
+	h->addr.size = h->type.size = n;
+	h->gen.size = h->flags.size = n;
+	if (h->narrow) {
+		/* A size of 2^32 or more a taken-back object left in the side
+		 * map is never read: the next object numbered so sets its own. */
+		h->size32.v.size = n;
+		h->edge_start32.size = n;
+	} else {
+		h->size.size = h->refcnt.size = n;
+		h->edge_start.size = n;
+	}
+	memset(h->hot, 0, sizeof(h->hot));
+	return !h->index || index_grow_to(h, h->index_mask + 1);
+}
+
 /* ---- building and destroying ---- */
 
 const char *pyhs_heap_own(struct pyhs_heap *h, const char *s)
@@ -656,6 +677,7 @@ uint64_t pyhs_heap_warning_count(const struct pyhs_heap *h,
 	return kind < PYHS_WARN_NKINDS ? h->warn_count[kind] : 0;
 }
 size_t pyhs_heap_nwarning_examples(const struct pyhs_heap *h) { return h->warn_examples.size; }
+uint64_t pyhs_heap_dropped_candidates(const struct pyhs_heap *h) { return h->candidates_dropped; }
 const char *pyhs_heap_warning_example(const struct pyhs_heap *h, size_t i)
 {
 	return h->warn_examples.data[i];

@@ -176,6 +176,9 @@ struct pyhs_heap {
 
 	uint64_t warn_count[PYHS_WARN_NKINDS];
 	struct pyhs_str_vector warn_examples;
+	/* Words only conservative scanning found whose objects did not
+	 * validate whole: dropped, with no warning. */
+	uint64_t candidates_dropped;
 
 	/* _asyncio's Future and Task layout, read when first needed: 0 not
 	 * yet, 1 read, -1 unavailable (warned). */
@@ -212,6 +215,8 @@ bool pyhs_heap_append_edge_start(struct pyhs_heap *h);
 /* Every object decoded: sizes and edge offsets to their 8-byte columns,
  * the 4-byte ones freed, and refcounts read. */
 struct pyhs_error *pyhs_heap_widen(struct pyhs_heap *h);
+/* Takes back the objects numbered n and up (their edge offsets too); false if out of memory. */
+bool pyhs_heap_truncate(struct pyhs_heap *h, uint32_t n);
 /* For every object, its refcount minus the references found to it (edges
  * but weak ones, roots that own theirs), 0 for immortal ones; a calloc'd
  * array, NULL if out of memory (analysis.c). */
@@ -301,6 +306,10 @@ struct pyhs_error *pyhs_async_build(struct pyhs_heap *h);
 /* Renders every root's label from its structure (after a walk, or when a
  * heap is assembled). */
 struct pyhs_error *pyhs_render_roots(struct pyhs_heap *h);
+/* "interpreter state: codec registry (codecs.search_path)": the text of a
+ * root of a member of the interpreter's (or, runtime, the runtime's) state
+ * whose path is field (croots.c). */
+void pyhs_state_field_text(bool runtime, const char *field, char *buf, size_t n);
 /* Whether a root is "sys.modules" (for paths through modules). */
 static inline bool pyhs_root_is_modules(const struct pyhs_heap *h, uint64_t r)
 {
@@ -324,6 +333,8 @@ static inline int pyhs_root_rank(const struct pyhs_heap *h, uint64_t r)
 	case PYHS_ROOT_THREAD_STATE:
 	case PYHS_ROOT_C_STATICS:
 	case PYHS_ROOT_INTERP_HOLDER:
+	case PYHS_ROOT_INTERP_FIELD:
+	case PYHS_ROOT_RUNTIME_FIELD:
 		return PYHS_ROOT_RANK_C;
 	default:
 		if (!ri->holds_ref)

@@ -214,6 +214,10 @@ enum pyhs_root_kind {
 	PYHS_ROOT_C_STATICS = 17,     /* a word of a file's C statics (.data,
 				       * .bss) or a static object in them;
 				       * name: the file */
+	PYHS_ROOT_INTERP_FIELD = 18,  /* a word of a member of the interpreter
+				       * state; name: the member's path
+				       * ("codecs.search_path") */
+	PYHS_ROOT_RUNTIME_FIELD = 19, /* the same of the runtime state */
 	PYHS_ROOT_NKINDS,
 };
 /* "sys.modules", "frame_local", ...: the kind's name in JSON. */
@@ -300,6 +304,10 @@ uint64_t pyhs_heap_warning_count(const struct pyhs_heap *h,
 const char *pyhs_heap_warning_kind_name(enum pyhs_warning_kind kind);
 size_t pyhs_heap_nwarning_examples(const struct pyhs_heap *h);
 const char *pyhs_heap_warning_example(const struct pyhs_heap *h, size_t i);
+/* Words of C memory only conservative scanning found that were addresses
+ * of what looked like an object's header but did not validate whole (a
+ * freed or half-built object): dropped, not warned of. */
+uint64_t pyhs_heap_dropped_candidates(const struct pyhs_heap *h);
 
 /* The start of a path from root r along edges[0..nedges) as a person reads
  * it: the root's label, or "module m" / "module m global g" when the path

@@ -29,6 +29,8 @@ static const char *const root_kind_names[PYHS_ROOT_NKINDS] = {
 	[PYHS_ROOT_INTERP_HOLDER] = "interpreter_holder",
 	[PYHS_ROOT_THREAD_STATE] = "thread_state",
 	[PYHS_ROOT_C_STATICS] = "c_statics",
+	[PYHS_ROOT_INTERP_FIELD] = "interpreter_field",
+	[PYHS_ROOT_RUNTIME_FIELD] = "runtime_field",
 };
 
 const char *pyhs_root_kind_name(enum pyhs_root_kind kind)
@@ -140,6 +142,10 @@ static void render_root(const struct pyhs_heap *h, const struct pyhs_root_info *
 		break;
 	case PYHS_ROOT_C_STATICS:
 		snprintf(buf, n, "C statics of %s", name);
+		break;
+	case PYHS_ROOT_INTERP_FIELD:
+	case PYHS_ROOT_RUNTIME_FIELD:
+		pyhs_state_field_text(ri->kind == PYHS_ROOT_RUNTIME_FIELD, name, buf, n);
 		break;
 	case PYHS_ROOT_INTERP_HOLDER:
 	case PYHS_ROOT_OTHER:

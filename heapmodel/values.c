@@ -234,8 +234,45 @@ static void bytes_value(const struct pyhs_heap *h, uint64_t addr, char *buf,
 	snprintf(buf + o, n - o, "'%s", len > take ? "..." : "");
 }
 
-/* A generator's or coroutine's "QUALNAME (FILE:LINE)", where its frame is
- * suspended ("QUALNAME (FILE)" once it has finished). */
+/* Where 3.8 and 3.9 keep gi_running, 3.10 a frame's f_state. */
+#define GEN_GI_RUNNING_39 24
+#define FRAME_F_STATE_310 108
+
+/* A generator's, coroutine's or async generator's state as
+ * inspect.getgeneratorstate and getcoroutinestate say it (created,
+ * running, suspended, closed), or NULL: up to 3.10 from its frame (none
+ * once closed; f_lasti -1 before it ran) and gi_running or the frame's
+ * f_state, from 3.11 from gi_frame_state. */
+static const char *gen_state(const struct pyhs_heap *h, uint64_t addr)
+{
+	const struct pyhs_layout *L = h->L;
+	int8_t s;
+	if (h->minor <= 10) {
+		uint64_t f;
+		int32_t lasti;
+		if (!hrd_off(h, addr, L->gen_gi_frame, &f))
+			return NULL;
+		if (!f)
+			return "closed";
+		if (!pyhs_target_read(h->t, f + (uint64_t)L->frame_f_lasti, &lasti, 4) ||
+		    !pyhs_target_read(h->t, h->minor == 10 ? f + FRAME_F_STATE_310
+							   : addr + GEN_GI_RUNNING_39, &s, 1))
+			return NULL;
+		if (h->minor == 10)
+			return s == -2 ? "created" : s == -1 ? "suspended" : s == 0 ? "running"
+									: "closed";
+		return s ? "running" : lasti == -1 ? "created" : "suspended";
+	}
+	if (!pyhs_target_read(h->t, addr + (uint64_t)L->gen_gi_frame_state, &s, 1))
+		return NULL;
+	if (h->minor >= 15) /* created 0, suspended 1 to 3, running 4 */
+		return s == 0 ? "created" : s <= 3 ? "suspended" : s == 4 ? "running" : "closed";
+	int8_t created = h->minor >= 13 ? -3 : -2;
+	return s == created ? "created" : s < 0 ? "suspended" : s == 0 ? "running" : "closed";
+}
+
+/* A generator's or coroutine's "QUALNAME (FILE:LINE) STATE", where its
+ * frame is suspended ("QUALNAME (FILE) closed" once it has finished). */
 static bool gen_value(const struct pyhs_heap *h, uint64_t addr, char *buf, size_t n)
 {
 	struct pyhs_gen_frame g;
@@ -251,7 +288,9 @@ static bool gen_value(const struct pyhs_heap *h, uint64_t addr, char *buf, size_
 	char at[16] = "";
 	if (line > 0 && !g.finished)
 		snprintf(at, sizeof(at), ":%d", line);
-	return snprintf(buf, n, "%s (%s%s)", name, file, at) > 0;
+	const char *state = gen_state(h, addr);
+	return snprintf(buf, n, "%s (%s%s)%s%s", name, file, at, state ? " " : "",
+			state ? state : "") > 0;
 }
 
 /* A C Future's or Task's state, as the pure-Python classes spell _state. */

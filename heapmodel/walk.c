@@ -6,6 +6,8 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "croots.h"
 #include "lines.h"
@@ -391,6 +393,77 @@ static struct pyhs_error *resolve_pending(struct walker *w)
 	return NULL;
 }
 
+/* ---- objects only conservative scanning found ---- */
+
+/* What decoding one object may add, to take back. */
+struct walk_mark {
+	size_t objects, edges, roots, frames, pending, pending_roots, examples;
+	uint64_t warn_count[PYHS_WARN_NKINDS];
+};
+
+static void walk_mark(const struct walker *w, struct walk_mark *m)
+{
+	const struct pyhs_heap *h = w->h;
+	*m = (struct walk_mark){ .objects = h->addr.size, .edges = h->edge_dst.size,
+				 .roots = h->roots.size, .frames = h->frames.size,
+				 .pending = w->pending.size,
+				 .pending_roots = w->pending_roots.size,
+				 .examples = h->warn_examples.size };
+	memcpy(m->warn_count, h->warn_count, sizeof(m->warn_count));
+}
+
+static bool walk_warned_since(const struct walker *w, const struct walk_mark *m)
+{
+	return memcmp(m->warn_count, w->h->warn_count, sizeof(m->warn_count)) != 0;
+}
+
+static void walk_take_back(struct walker *w, const struct walk_mark *m)
+{
+	struct pyhs_heap *h = w->h;
+	if (!pyhs_heap_truncate(h, (uint32_t)m->objects))
+		walker_fail(w, &pyhs_enomem);
+	h->edge_dst.size = h->edge_label.size = m->edges;
+	h->roots.size = m->roots;
+	h->frames.size = m->frames;
+	w->pending.size = m->pending;
+	w->pending_roots.size = m->pending_roots;
+	while (h->warn_examples.size > m->examples)
+		free(h->warn_examples.data[--h->warn_examples.size]);
+	memcpy(h->warn_count, m->warn_count, sizeof(h->warn_count));
+}
+
+/* Once every object a real reference reaches is decoded, the next
+ * candidate no such reference made an object: made the next object and
+ * decoded, if its header, type and size validate and its decoding warns
+ * of nothing (every reference it holds is an object's); else taken back,
+ * with all its decoding added, and counted, never warned of. False when
+ * no candidate is left. */
+static bool walk_candidate(struct walker *w)
+{
+	struct pyhs_heap *h = w->h;
+	while (w->next_candidate < w->candidates.size && !w->err) {
+		uint64_t v = w->candidates.data[w->next_candidate++];
+		if (pyhs_heap_lookup(h, v) != PYHS_NO_OBJECT)
+			continue;
+		struct walk_mark m;
+		walk_mark(w, &m);
+		uint32_t j = pyhs_heap_add(h, v, true, &w->err);
+		if (j == PYHS_NO_OBJECT)
+			continue; /* no object's header: most words are none */
+		/* j is i: objects are numbered as they are made. */
+		if (!pyhs_heap_append_edge_start(h)) {
+			walker_fail(w, &pyhs_enomem);
+			return false;
+		}
+		decode(w, j);
+		if (w->err || !walk_warned_since(w, &m))
+			return !w->err;
+		walk_take_back(w, &m);
+		h->candidates_dropped++;
+	}
+	return false;
+}
+
 static struct pyhs_error *intern_ids(struct walker *w)
 {
 	struct { uint32_t *id; const char *s; } names[] = {
@@ -464,12 +537,16 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 	read_hexversion(h);
 	size_t types_rooted = 0;
 	bool task_lists = false;
-	for (uint64_t i = 0; i < h->addr.size && !w.err; i++) {
-		if (!pyhs_heap_append_edge_start(h)) {
+	for (uint64_t i = 0; !w.err; i++) {
+		if (i == h->addr.size) {
+			if (!walk_candidate(&w))
+				break;
+		} else if (!pyhs_heap_append_edge_start(h)) {
 			w.err = &pyhs_enomem;
 			break;
+		} else {
+			decode(&w, (uint32_t)i);
 		}
-		decode(&w, (uint32_t)i);
 		/* Once a task has been met (and with it the layout of
 		 * _asyncio), the lists 3.14+ keep tasks on. */
 		if (!task_lists && h->asyncio_state == 1) {
@@ -507,6 +584,7 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 	pyhs_croots(h, &w, &w.err);
 	pending_ref_vector_deinit(&w.pending);
 	pending_root_vector_deinit(&w.pending_roots);
+	pyhs_u64_vector_deinit(&w.candidates);
 	if (w.err)
 		return w.err;
 	if ((err = walk_name_threads(h)) || (err = pyhs_render_roots(h)))

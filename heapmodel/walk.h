@@ -83,6 +83,11 @@ struct walker {
 	uint64_t cur_addr, cur_end; /* extent of the object being decoded */
 	struct pending_ref_vector pending;       /* edges, by source */
 	struct pending_root_vector pending_roots;
+	/* Addresses only conservative scanning found (pyhs_croots_find): each
+	 * made an object once the walk has run out of others, if nothing
+	 * else made it one, and kept only if it decodes with no warning. */
+	struct pyhs_u64_vector candidates;
+	size_t next_candidate;
 	uint32_t id_class, id_dict, id_mro, id_bases, id_base, id_name,
 		 id_qualname, id_slots, id_module, id_cache, id_subclasses,
 		 id_callback, id_code, id_func, id_globals, id_builtins,

@@ -440,17 +440,21 @@ static const struct known_field known_state_fields[] = {
  * module's m_traverse visits, by m_name and version: the pointer at off
  * in the state, entries of entry_size bytes with a reference at ref, the
  * last one's word at 0 NULL (decimal's signal and condition maps of
- * DecCondMap: name, fqname, flag, ex). */
+ * DecCondMap: name, fqname, flag, ex); indirect, entries are pointers to
+ * structs with the reference at ref (3.8 and 3.9's atexit callbacks, each
+ * an atexit_callback of func, args, kwargs). */
 struct state_array {
 	const char *m_name;
 	uint8_t min_minor, max_minor;
 	uint16_t off, entry_size, ref;
 	const char *name;
+	bool indirect;
 };
 
 static const struct state_array state_arrays[] = {
-	{ "decimal", 13, 15, 176, 32, 24, "state.signal_map.ex" },
-	{ "decimal", 13, 15, 184, 32, 24, "state.cond_map.ex" },
+	{ "decimal", 13, 15, 176, 32, 24, "state.signal_map.ex", false },
+	{ "decimal", 13, 15, 184, 32, 24, "state.cond_map.ex", false },
+	{ "atexit", 8, 9, 0, 8, 0, "state.atexit_callbacks", true },
 };
 
 #define MAX_STATE_ARRAY 256
@@ -556,8 +560,10 @@ void walk_decode_module(struct walker *w, uint64_t addr,
 		}
 		for (uint64_t e = 0; e < MAX_STATE_ARRAY && !w->stop; e++) {
 			uint64_t entry = arr + e * a->entry_size;
-			if (!hrd(h, entry, &first) || !first || !hrd(h, entry + a->ref, &v) ||
-			    !walk_plausible_pointer(v))
+			if (!hrd(h, entry, &first) || !first ||
+			    (a->indirect && (!walk_plausible_pointer(first) ||
+					     !hrd(h, (entry = first), &first))) ||
+			    !hrd(h, entry + a->ref, &v) || !walk_plausible_pointer(v))
 				break;
 			state_ref(w, v, PYHS_LABEL(PYHS_LABEL_FIELD, id), name, true);
 		}

@@ -455,6 +455,15 @@ struct pyhs_thread_stack {
 };
 bool pyhs_target_thread_stack(const struct pyhs_target *t, size_t i,
 			      struct pyhs_thread_stack *ret);
+
+/* The member of the interpreter's or the runtime's state (of CPython
+ * 3.minor, whose struct is size bytes) that the byte at offset off is in,
+ * as a path of members ("codec_search_path", "codecs.search_path",
+ * "atexit.callbacks"), or NULL if the state's layout is not one of the
+ * built-in tables' or no member holds that byte (state_fields.c). */
+enum pyhs_state { PYHS_STATE_INTERP, PYHS_STATE_RUNTIME };
+const char *pyhs_state_field(enum pyhs_state which, unsigned minor, uint64_t size,
+			     uint64_t off);
 /* The auxiliary vector (/proc/PID/auxv, NT_AUXV): *size bytes of
  * {key, value} pairs of 8 bytes each, or NULL with *size 0. */
 const void *pyhs_target_auxv(const struct pyhs_target *t, size_t *size);

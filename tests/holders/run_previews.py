@@ -56,7 +56,12 @@ def main():
                 fail("%s %s: show exit %d: %s" % (args.label, t["what"], out.returncode,
                                                  out.stderr.decode(errors="replace").strip()))
                 continue
-            if got == t["preview"]:
+            if "state" in t and (got or "").endswith(" " + t["state"]):
+                ok("%s %s: %s" % (args.label, t["what"], got))
+            elif "state" in t:
+                fail("%s %s %#x: preview %r does not end with the state %r"
+                     % (args.label, t["what"], t["addr"], got, t["state"]))
+            elif got == t["preview"]:
                 ok("%s %s: %s" % (args.label, t["what"], got))
             else:
                 fail("%s %s %#x: preview %r, expected %r" % (args.label, t["what"], t["addr"],
