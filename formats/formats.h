@@ -145,12 +145,25 @@ struct pyhs_error *pyhs_snapshot_write_output(const struct pyhs_heap *h,
 /* The same, creating the output at path. */
 struct pyhs_error *pyhs_snapshot_write(const struct pyhs_heap *h,
 				       const char *path);
+/* The same with the heap's analysis (a, or one made for the purpose when
+ * a is NULL) in the file's index, which pyhs_snapshot_read_analysed reads
+ * back in place of analysing the heap again; pyhs_snapshot_write_output
+ * is this with a NULL. */
+struct pyhs_error *pyhs_snapshot_write_analysed(const struct pyhs_heap *h,
+						const struct pyhs_analysis *a,
+						struct pyhs_output *out);
 
 /* Reads a snapshot. The heap's metadata (source, input, ...) is that of
  * what the snapshot was made from. PYHS_ERROR_INPUT, with a message naming
  * the file and what is wrong, if it is truncated, corrupt or of a newer
  * format; PYHS_ERROR_OS if it cannot be opened or read. */
 struct pyhs_error *pyhs_snapshot_read(const char *path, struct pyhs_heap **ret);
+/* The same, and *ret_analysis the analysis the file's index holds (NULL
+ * when it has none: a file of an older writer). A damaged index is an
+ * error as a damaged section of the heap is (pyhs_snapshot_read checks its
+ * checksum too, without decoding it). */
+struct pyhs_error *pyhs_snapshot_read_analysed(const char *path, struct pyhs_heap **ret,
+					       struct pyhs_analysis **ret_analysis);
 
 /* Whether the file at path is a regular file that starts like a snapshot
  * (the first four bytes of the magic number): the test by which inputs are
@@ -207,6 +220,14 @@ bool pyhs_cache_get(struct pyhs_cache *c, bool need_untraced,
  * was read (nothing stored); PYHS_ERROR_CANCELLED. */
 struct pyhs_error *pyhs_cache_put(struct pyhs_cache *c, const struct pyhs_heap *h,
 				  bool traced, const volatile sig_atomic_t *cancel);
+/* The same with the analysis the entry's index holds (*ret_a NULL for an
+ * entry without one), and a given to write in the new entry's index (NULL:
+ * one is made for it). */
+bool pyhs_cache_get_analysed(struct pyhs_cache *c, bool need_untraced,
+			     struct pyhs_heap **ret, struct pyhs_analysis **ret_a);
+struct pyhs_error *pyhs_cache_put_analysed(struct pyhs_cache *c, const struct pyhs_heap *h,
+					   const struct pyhs_analysis *a, bool traced,
+					   const volatile sig_atomic_t *cancel);
 const char *pyhs_cache_dir(const struct pyhs_cache *c);
 void pyhs_cache_destroy(struct pyhs_cache *c);
 

@@ -31,6 +31,7 @@ const struct pyhs_snapshot_section pyhs_snapshot_sections[NSECTIONS] = {
 	[S_EDST] = { "EDST", "edges" },
 	[S_ELKD] = { "ELKD", "edge labels" },
 	[S_ELPL] = { "ELPL", "edge label payloads" },
+	[S_INDX] = { "INDX", "index" },
 };
 
 /* The metadata keys, in the order they are written. A run of PER_GEN keys

@@ -58,13 +58,41 @@ enum section {
 	S_EDST,
 	S_ELKD,
 	S_ELPL,
+	/* Optional sections, from here: readers skip those they do not know. */
+	S_INDX,
 	NSECTIONS,
 };
+#define NREQUIRED S_INDX
 
 extern const struct pyhs_snapshot_section {
 	char id[5];
 	const char *name; /* in messages */
 } pyhs_snapshot_sections[NSECTIONS];
+
+/* ---- varints (FORMAT.md, Conventions) ----------------------------------- */
+
+/* The varint at *p (advanced past it), or 0 with *bad set if it runs past
+ * end, is longer than 10 bytes or overflows. */
+static inline uint64_t snapshot_get_varint(const uint8_t **p, const uint8_t *end, bool *bad)
+{
+	uint64_t v = 0;
+	for (unsigned shift = 0; shift < 70; shift += 7) {
+		if (*p >= end) {
+			*bad = true;
+			return 0;
+		}
+		uint8_t byte = *(*p)++;
+		if (shift == 63 && byte > 1) {
+			*bad = true;
+			return 0;
+		}
+		v |= (uint64_t)(byte & 0x7f) << shift;
+		if (!(byte & 0x80))
+			return v;
+	}
+	*bad = true;
+	return 0;
+}
 
 /* ---- little-endian integers, zigzag ------------------------------------- */
 

@@ -17,6 +17,7 @@
 #include <zstd.h>
 
 #include "snapshot_format.h"
+#include "snapshot_index.h"
 #include "snapshot_old.h"
 
 /* ---- reading: a cursor over a decompressed section ----------------------- */
@@ -29,23 +30,7 @@ struct cur {
 
 static inline uint64_t get_varint(struct cur *c)
 {
-	uint64_t v = 0;
-	for (unsigned shift = 0; shift < 70; shift += 7) {
-		if (c->p >= c->end) {
-			c->bad = true;
-			return 0;
-		}
-		uint8_t byte = *c->p++;
-		if (shift == 63 && byte > 1) {
-			c->bad = true;
-			return 0;
-		}
-		v |= (uint64_t)(byte & 0x7f) << shift;
-		if (!(byte & 0x80))
-			return v;
-	}
-	c->bad = true;
-	return 0;
+	return snapshot_get_varint(&c->p, c->end, &c->bad);
 }
 
 static inline uint8_t get_u8(struct cur *c)
@@ -767,10 +752,11 @@ static struct pyhs_error *check_sizes(struct reader *r)
 		{ S_EDST, m, m * MAX_VARINT },
 		{ S_ELKD, m, m },
 		{ S_ELPL, 0, m * MAX_VARINT },
+		{ S_INDX, 0, pyhs_snapshot_index_max_size(n) },
 	};
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
 		uint64_t raw = r->sec[rules[i].s].raw;
-		if (raw < rules[i].min || raw > rules[i].max)
+		if (r->sec[rules[i].s].present && (raw < rules[i].min || raw > rules[i].max))
 			return bad(r, "section %s has %" PRIu64 " bytes, which does not fit %" PRIu64
 				   " objects and %" PRIu64 " edges",
 				   pyhs_snapshot_sections[rules[i].s].name, raw, n, m);
@@ -878,7 +864,7 @@ static struct pyhs_error *read_header(struct reader *r)
 	free(table);
 	if (err)
 		return err;
-	for (int s = 0; s < NSECTIONS; s++)
+	for (int s = 0; s < NREQUIRED; s++)
 		if (!r->sec[s].present)
 			return bad(r, "section %s is missing", pyhs_snapshot_sections[s].name);
 	return check_sizes(r);
@@ -899,7 +885,32 @@ static void free_columns(struct pyhs_heap_columns *c)
 	free(c->value_text);
 }
 
+/* The index section, if there is one: checked (checksum, frame) always,
+ * and with ret its analysis decoded (else *ret NULL). */
+static struct pyhs_error *read_index(struct reader *r, const struct pyhs_heap *h,
+				     struct pyhs_analysis **ret)
+{
+	if (ret)
+		*ret = NULL;
+	if (!r->sec[S_INDX].present)
+		return NULL;
+	struct cur c;
+	struct pyhs_error *err = load_section(r, S_INDX, &c);
+	if (err || !ret)
+		return err;
+	err = pyhs_snapshot_index_decode(h, c.p, cur_left(&c), ret);
+	if (err && err->code == PYHS_ERROR_INPUT)
+		err = pyhs_error_wrap(err, "cannot read snapshot '%s': in section index", r->path);
+	return err;
+}
+
 struct pyhs_error *pyhs_snapshot_read(const char *path, struct pyhs_heap **ret)
+{
+	return pyhs_snapshot_read_analysed(path, ret, NULL);
+}
+
+struct pyhs_error *pyhs_snapshot_read_analysed(const char *path, struct pyhs_heap **ret,
+					       struct pyhs_analysis **ret_analysis)
 {
 	struct reader r = { .path = path, .fd = -1 };
 	struct pyhs_heap_parts parts;
@@ -923,6 +934,10 @@ struct pyhs_error *pyhs_snapshot_read(const char *path, struct pyhs_heap **ret)
 		goto out;
 	}
 	memset(&parts.columns, 0, sizeof(parts.columns)); /* the heap's now */
+	if ((err = read_index(&r, h, ret_analysis))) {
+		pyhs_heap_destroy(h);
+		goto out;
+	}
 	*ret = h;
 out:
 	free_columns(&parts.columns);

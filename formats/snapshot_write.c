@@ -15,6 +15,7 @@
 
 #include "atomic.h"
 #include "snapshot_format.h"
+#include "snapshot_index.h"
 
 /* ---- writing: a growing byte buffer -------------------------------------- */
 
@@ -203,8 +204,9 @@ static struct pyhs_error *emit(struct writer *w, enum section s, struct buf *b)
 	uint8_t *e = w->table + w->nsections++ * ENTRY_SIZE;
 	memset(e, 0, ENTRY_SIZE);
 	memcpy(e, pyhs_snapshot_sections[s].id, 4);
-	e[4] = SECTION_REQUIRED & 0xff;
-	e[5] = SECTION_REQUIRED >> 8;
+	uint16_t flags = s < NREQUIRED ? SECTION_REQUIRED : 0;
+	e[4] = flags & 0xff;
+	e[5] = (uint8_t)(flags >> 8);
 	e[6] = codec;
 	le64_put(e + 8, w->off);
 	le64_put(e + 16, nstored);
@@ -215,8 +217,14 @@ static struct pyhs_error *emit(struct writer *w, enum section s, struct buf *b)
 	return err;
 }
 
+static void buf_varint(void *b, uint64_t v)
+{
+	put_varint(b, v);
+}
+
 static struct pyhs_error *write_sections(struct writer *w,
 					 const struct pyhs_heap *h,
+					 const struct pyhs_analysis *a,
 					 struct buf *b)
 {
 	struct pyhs_error *err;
@@ -415,6 +423,11 @@ static struct pyhs_error *write_sections(struct writer *w,
 	if (!err)
 		err = emit(w, S_ELPL, &pl);
 	free(pl.data);
+	/* INDX: the analysis, so that readers need not run it again. */
+	if (!err) {
+		pyhs_snapshot_index_encode(h, a, buf_varint, b);
+		err = emit(w, S_INDX, b);
+	}
 	return err;
 }
 
@@ -432,10 +445,22 @@ struct pyhs_error *pyhs_snapshot_write(const struct pyhs_heap *h,
 struct pyhs_error *pyhs_snapshot_write_output(const struct pyhs_heap *h,
 					      struct pyhs_output *out)
 {
-	struct pyhs_atomic_file *af;
-	struct pyhs_error *err = pyhs_output_file(out, PYHS_OUTPUT_SNAPSHOT, &af);
+	return pyhs_snapshot_write_analysed(h, NULL, out);
+}
+
+struct pyhs_error *pyhs_snapshot_write_analysed(const struct pyhs_heap *h,
+						const struct pyhs_analysis *given,
+						struct pyhs_output *out)
+{
+	struct pyhs_analysis *own = NULL;
+	struct pyhs_error *err = given ? NULL : pyhs_analysis_create(h, &own);
 	if (err)
 		return err;
+	struct pyhs_atomic_file *af;
+	if ((err = pyhs_output_file(out, PYHS_OUTPUT_SNAPSHOT, &af))) {
+		pyhs_analysis_destroy(own);
+		return err;
+	}
 	struct writer w = { .path = af->path, .fd = af->fd, .af = af };
 	struct pyhs_heap_columns c;
 	pyhs_heap_get_columns(h, &c);
@@ -454,7 +479,7 @@ struct pyhs_error *pyhs_snapshot_write_output(const struct pyhs_heap *h,
 				       (int)(ncpu < 8 ? ncpu : 8));
 	uint8_t header[HEADER_SIZE] = { 0 };
 	if ((err = write_all(&w, header, sizeof(header))) ||
-	    (err = write_sections(&w, h, &b)))
+	    (err = write_sections(&w, h, given ? given : own, &b)))
 		goto out;
 	uint64_t table_off = w.off;
 	size_t table_size = (size_t)w.nsections * ENTRY_SIZE;
@@ -483,5 +508,6 @@ out:
 	free(b.data);
 	free(w.zbuf);
 	ZSTD_freeCCtx(w.cctx);
+	pyhs_analysis_destroy(own);
 	return err;
 }

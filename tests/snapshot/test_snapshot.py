@@ -572,7 +572,7 @@ def make_corpus(good):
     out.append(("edges + 1", snap.build(nedges=snap.nedges + 1), None, False))
     out.append(("edges 2^60", snap.build(nedges=1 << 60), None, False))
     missing = Snapshot(good)
-    missing.sections = missing.sections[:-1]
+    missing.sections = [s for s in missing.sections if s[0] != "ELPL"]
     out.append(("a section missing", missing.build(), r"is missing", False))
     unknown = Snapshot(good)
     unknown.sections.append(["ZZZZ", 1, 0, b"future", 6])
