@@ -28,7 +28,8 @@ static bool cache_bound(uint64_t *ret)
 }
 
 bool cache_lookup(const char *path, struct input_options *o,
-		  struct pyhs_cache **ret_cache, struct pyhs_heap **ret)
+		  struct pyhs_cache **ret_cache, struct pyhs_heap **ret,
+		  struct pyhs_analysis **ret_a)
 {
 	*ret_cache = NULL;
 	uint64_t max;
@@ -45,7 +46,7 @@ bool cache_lookup(const char *path, struct input_options *o,
 	}
 	/* A verb that reads tracemalloc's traces needs a core that had
 	 * none, or the core itself. */
-	if (pyhs_cache_get(c, o->want_allocations, ret)) {
+	if (pyhs_cache_get_analysed(c, o->want_allocations, ret, ret_a)) {
 		pyhs_cache_destroy(c);
 		return true;
 	}
@@ -69,9 +70,10 @@ bool cache_traced(const struct input_options *o, const struct pyhs_target *t)
 	return traced;
 }
 
-void cache_store(struct pyhs_cache *c, const struct pyhs_heap *h, bool traced)
+void cache_store(struct pyhs_cache *c, const struct pyhs_heap *h,
+		 const struct pyhs_analysis *a, bool traced)
 {
-	struct pyhs_error *err = pyhs_cache_put(c, h, traced, &signals_cancel);
+	struct pyhs_error *err = pyhs_cache_put_analysed(c, h, a, traced, &signals_cancel);
 	if (err) {
 		static bool said;
 		if (!said && err->code != PYHS_ERROR_CANCELLED)

@@ -195,21 +195,16 @@ int verb_top(int argc, char **argv)
 	if (t.by == BY_COUNT && !t.group_type)
 		return usage_error("top", "--by count ranks types: add --group type");
 	struct pyhs_heap *h;
-	if ((r = input_open(args[0], &o, &h)))
-		return r;
 	struct pyhs_analysis *a;
-	struct pyhs_error *err = pyhs_analysis_create(h, &a);
-	if (err) {
-		pyhs_heap_destroy(h);
-		return report_error(err);
-	}
+	if ((r = input_open_analysed(args[0], &o, &h, &a)))
+		return r;
+	struct pyhs_error *err;
 	uint64_t n = pyhs_heap_nobjects(h);
 	uint32_t nt = pyhs_heap_ntypes(h);
 	char b1[32], b2[32], b3[32], preview[128];
 	uint8_t *wanted = t.type ? calloc(nt + 1, 1) : NULL;
 	if (t.type && !wanted) {
-		pyhs_analysis_destroy(a);
-		pyhs_heap_destroy(h);
+		input_close(&o, h, a);
 		return report_error(&pyhs_enomem);
 	}
 	if (t.type)
@@ -271,8 +266,7 @@ group_out:
 		if (!order || !key) {
 			free(order);
 			free(key);
-			pyhs_analysis_destroy(a);
-			pyhs_heap_destroy(h);
+			input_close(&o, h, a);
 			return report_error(&pyhs_enomem);
 		}
 		uint64_t m = 0;
@@ -290,8 +284,7 @@ group_out:
 		if (err) {
 			free(order);
 			free(key);
-			pyhs_analysis_destroy(a);
-			pyhs_heap_destroy(h);
+			input_close(&o, h, a);
 			return report_error(err);
 		}
 		char holder[512];
@@ -331,7 +324,6 @@ group_out:
 		r = EXIT_OK;
 	}
 	free(wanted);
-	pyhs_analysis_destroy(a);
-	pyhs_heap_destroy(h);
+	input_close(&o, h, a);
 	return r;
 }
