@@ -27,14 +27,12 @@ static bool cache_bound(uint64_t *ret)
 	return *ret != 0;
 }
 
-bool cache_lookup(const char *path, struct input_options *o,
-		  struct pyhs_cache **ret_cache, struct pyhs_heap **ret,
-		  struct pyhs_analysis **ret_a)
+/* The entry of the core at path, or NULL (no cache for this input). */
+static struct pyhs_cache *cache_entry(const char *path, struct input_options *o)
 {
-	*ret_cache = NULL;
 	uint64_t max;
 	if (o->no_cache || path == PID_INPUT || !cache_bound(&max))
-		return false;
+		return NULL;
 	struct pyhs_cache *c;
 	const char *dir = getenv("PYHEAPSNAP_CACHE_DIR");
 	struct pyhs_error *err = pyhs_cache_open(dir && dir[0] ? dir : NULL, max, path,
@@ -42,8 +40,35 @@ bool cache_lookup(const char *path, struct input_options *o,
 	if (err) {
 		/* The core's own open says what is wrong with it. */
 		pyhs_error_destroy(err);
-		return false;
+		return NULL;
 	}
+	return c;
+}
+
+bool input_top_rows(const char *path, struct input_options *o, struct pyhs_snapshot_top **ret)
+{
+	if (path != PID_INPUT && pyhs_snapshot_is(path)) {
+		struct pyhs_error *err = pyhs_snapshot_read_top(path, ret);
+		if (err) {
+			pyhs_error_destroy(err);
+			return false;
+		}
+		return *ret != NULL;
+	}
+	struct pyhs_cache *c = cache_entry(path, o);
+	bool got = c && pyhs_cache_get_top(c, ret);
+	pyhs_cache_destroy(c);
+	return got;
+}
+
+bool cache_lookup(const char *path, struct input_options *o,
+		  struct pyhs_cache **ret_cache, struct pyhs_heap **ret,
+		  struct pyhs_analysis **ret_a)
+{
+	*ret_cache = NULL;
+	struct pyhs_cache *c = cache_entry(path, o);
+	if (!c)
+		return false;
 	/* A verb that reads tracemalloc's traces needs a core that had
 	 * none, or the core itself. */
 	if (pyhs_cache_get_analysed(c, o->want_allocations, ret, ret_a)) {

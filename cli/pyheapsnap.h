@@ -175,6 +175,11 @@ int input_open(const char *path, struct input_options *o,
  * entry the core leaves). */
 int input_open_analysed(const char *path, struct input_options *o,
 			struct pyhs_heap **ret, struct pyhs_analysis **ret_a);
+/* The rows of the largest retainers (pyhs_snapshot_read_top) of the
+ * snapshot at path, or of the cache entry of the core at path: true with
+ * *ret set if they are there; false if not, or if reading them failed
+ * (the full read then says what is wrong). */
+bool input_top_rows(const char *path, struct input_options *o, struct pyhs_snapshot_top **ret);
 /* Frees what input_open_analysed made: a, o's allocations, then h. */
 void input_close(struct input_options *o, struct pyhs_heap *h, struct pyhs_analysis *a);
 /* The cache of heaps read from cores (cache.c). cache_lookup: true with

@@ -195,6 +195,46 @@ static bool unchanged_since(const char *file, const struct timespec *written)
 		st.st_ctim.tv_nsec <= written->tv_nsec);
 }
 
+/* Whether an entry written at st's time, of a heap with metadata m, is
+ * of this core and of files unchanged since. */
+static bool trusted(const struct pyhs_cache *c, const struct pyhs_heap_meta *m,
+		    const struct stat *st)
+{
+	return m->source && strcmp(m->source, "core") == 0 && m->input &&
+	       strcmp(m->input, c->core) == 0 &&
+	       unchanged_since(m->executable, &st->st_mtim) &&
+	       unchanged_since(m->library, &st->st_mtim) &&
+	       unchanged_since(m->debug_file, &st->st_mtim);
+}
+
+/* The largest retainers the entry at path keeps, if it is one to trust
+ * and has them; an entry that is not to trust is removed. */
+static bool read_entry_top(const struct pyhs_cache *c, const char *path,
+			   struct pyhs_snapshot_top **ret)
+{
+	struct stat st;
+	struct pyhs_snapshot_top *t;
+	if (stat(path, &st) != 0)
+		return false;
+	struct pyhs_error *err = pyhs_snapshot_read_top(path, &t);
+	if (err || (t && !trusted(c, &t->meta, &st))) {
+		pyhs_error_destroy(err);
+		pyhs_snapshot_top_destroy(err ? NULL : t);
+		unlink(path);
+		return false;
+	}
+	if (!t)
+		return false;
+	utimensat(AT_FDCWD, path, NULL, 0);
+	*ret = t;
+	return true;
+}
+
+bool pyhs_cache_get_top(struct pyhs_cache *c, struct pyhs_snapshot_top **ret)
+{
+	return read_entry_top(c, c->path, ret) || read_entry_top(c, c->traced_path, ret);
+}
+
 /* The heap in the entry at path, if it is one to trust; an entry that is
  * not is removed. */
 static bool read_entry(const struct pyhs_cache *c, const char *path,
@@ -213,12 +253,7 @@ static bool read_entry(const struct pyhs_cache *c, const char *path,
 		unlink(path);
 		return false;
 	}
-	const struct pyhs_heap_meta *m = pyhs_heap_meta(h);
-	if (!m->source || strcmp(m->source, "core") != 0 || !m->input ||
-	    strcmp(m->input, c->core) != 0 ||
-	    !unchanged_since(m->executable, &st.st_mtim) ||
-	    !unchanged_since(m->library, &st.st_mtim) ||
-	    !unchanged_since(m->debug_file, &st.st_mtim)) {
+	if (!trusted(c, pyhs_heap_meta(h), &st)) {
 		pyhs_analysis_destroy(a);
 		pyhs_heap_destroy(h);
 		unlink(path);

@@ -165,6 +165,37 @@ struct pyhs_error *pyhs_snapshot_read(const char *path, struct pyhs_heap **ret);
 struct pyhs_error *pyhs_snapshot_read_analysed(const char *path, struct pyhs_heap **ret,
 					       struct pyhs_analysis **ret_analysis);
 
+/* The largest retainers of a heap as `top` prints them, which snapshots
+ * keep for the first PYHS_TOP_ROWS objects by retained size (FORMAT.md,
+ * TOPR): so that `top -n N` of the whole heap is answered without reading
+ * the rest. Previews and holder names are as pyhs_heap_preview and
+ * pyhs_holders_name write them into buffers of PYHS_TOP_PREVIEW and
+ * PYHS_TOP_HOLDER bytes. */
+#define PYHS_TOP_ROWS 200
+#define PYHS_TOP_PREVIEW 128
+#define PYHS_TOP_HOLDER 512
+struct pyhs_top_row {
+	uint64_t addr, size, retained;
+	enum pyhs_gen gen;
+	const char *type, *preview, *holder;
+};
+struct pyhs_snapshot_top {
+	uint64_t nobjects;          /* in the heap */
+	uint64_t nrows;             /* the largest, largest first */
+	struct pyhs_top_row *rows;
+	/* Of the heap's metadata, what the cache checks: source, input,
+	 * executable, library and debug_file ("" when unknown). */
+	struct pyhs_heap_meta meta;
+	char *strings;              /* what the rows point into */
+	char *meta_strings;         /* what meta points into */
+};
+/* The rows of the snapshot at path, reading only its header, its table,
+ * its metadata and that section, after checking the checksum of every
+ * section; *ret NULL if it has no such section. Errors as
+ * pyhs_snapshot_read's. */
+struct pyhs_error *pyhs_snapshot_read_top(const char *path, struct pyhs_snapshot_top **ret);
+void pyhs_snapshot_top_destroy(struct pyhs_snapshot_top *t);
+
 /* Whether the file at path is a regular file that starts like a snapshot
  * (the first four bytes of the magic number): the test by which inputs are
  * told apart. */
@@ -228,6 +259,9 @@ bool pyhs_cache_get_analysed(struct pyhs_cache *c, bool need_untraced,
 struct pyhs_error *pyhs_cache_put_analysed(struct pyhs_cache *c, const struct pyhs_heap *h,
 					   const struct pyhs_analysis *a, bool traced,
 					   const volatile sig_atomic_t *cancel);
+/* The rows of the largest retainers the entry keeps (pyhs_snapshot_read_top),
+ * if there is an entry to trust that has them (true, *ret set). */
+bool pyhs_cache_get_top(struct pyhs_cache *c, struct pyhs_snapshot_top **ret);
 const char *pyhs_cache_dir(const struct pyhs_cache *c);
 void pyhs_cache_destroy(struct pyhs_cache *c);
 

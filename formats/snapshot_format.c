@@ -32,6 +32,7 @@ const struct pyhs_snapshot_section pyhs_snapshot_sections[NSECTIONS] = {
 	[S_ELKD] = { "ELKD", "edge labels" },
 	[S_ELPL] = { "ELPL", "edge label payloads" },
 	[S_INDX] = { "INDX", "index" },
+	[S_TOPR] = { "TOPR", "largest retainers" },
 };
 
 /* The metadata keys, in the order they are written. A run of PER_GEN keys

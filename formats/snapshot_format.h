@@ -60,6 +60,7 @@ enum section {
 	S_ELPL,
 	/* Optional sections, from here: readers skip those they do not know. */
 	S_INDX,
+	S_TOPR,
 	NSECTIONS,
 };
 #define NREQUIRED S_INDX

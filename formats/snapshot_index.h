@@ -12,9 +12,23 @@
 
 #include "heapmodel.h"
 
-/* Writes the section's raw bytes as varints through put(ctx, v). */
+/* Where the encoders write: varints and bytes. */
+struct index_sink {
+	void (*varint)(void *ctx, uint64_t v);
+	void (*bytes)(void *ctx, const void *src, size_t n);
+	void *ctx;
+};
+/* Writes the section's raw bytes. */
 void pyhs_snapshot_index_encode(const struct pyhs_heap *h, const struct pyhs_analysis *a,
-				void (*put)(void *ctx, uint64_t v), void *ctx);
+				const struct index_sink *out);
+/* The TOPR section's raw bytes (formats.h, PYHS_TOP_ROWS). */
+struct pyhs_error *pyhs_snapshot_top_encode(const struct pyhs_heap *h,
+					    const struct pyhs_analysis *a,
+					    const struct index_sink *out);
+/* The rows in a TOPR section's raw bytes; PYHS_ERROR_INPUT, saying what is
+ * wrong, if they are malformed. */
+struct pyhs_error *pyhs_snapshot_top_decode(const uint8_t *raw, size_t n,
+					    struct pyhs_snapshot_top **ret);
 /* The largest raw size a heap of n objects gives the section. */
 uint64_t pyhs_snapshot_index_max_size(uint64_t n);
 /* The analysis of h the raw bytes hold. PYHS_ERROR_INPUT, saying what is

@@ -753,6 +753,7 @@ static struct pyhs_error *check_sizes(struct reader *r)
 		{ S_ELKD, m, m },
 		{ S_ELPL, 0, m * MAX_VARINT },
 		{ S_INDX, 0, pyhs_snapshot_index_max_size(n) },
+		{ S_TOPR, 0, 20 + PYHS_TOP_ROWS * (UINT64_C(1) << 20) },
 	};
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
 		uint64_t raw = r->sec[rules[i].s].raw;
@@ -885,17 +886,20 @@ static void free_columns(struct pyhs_heap_columns *c)
 	free(c->value_text);
 }
 
-/* The index section, if there is one: checked (checksum, frame) always,
- * and with ret its analysis decoded (else *ret NULL). */
+/* The index sections, those there are: checked (checksum, frame) always,
+ * and with ret the analysis decoded (else *ret NULL). */
 static struct pyhs_error *read_index(struct reader *r, const struct pyhs_heap *h,
 				     struct pyhs_analysis **ret)
 {
 	if (ret)
 		*ret = NULL;
+	struct cur c;
+	struct pyhs_error *err = NULL;
+	if (r->sec[S_TOPR].present && (err = load_section(r, S_TOPR, &c)))
+		return err;
 	if (!r->sec[S_INDX].present)
 		return NULL;
-	struct cur c;
-	struct pyhs_error *err = load_section(r, S_INDX, &c);
+	err = load_section(r, S_INDX, &c);
 	if (err || !ret)
 		return err;
 	err = pyhs_snapshot_index_decode(h, c.p, cur_left(&c), ret);
@@ -941,6 +945,99 @@ struct pyhs_error *pyhs_snapshot_read_analysed(const char *path, struct pyhs_hea
 	*ret = h;
 out:
 	free_columns(&parts.columns);
+	free(r.raw);
+	for (size_t i = 0; i < r.nowned; i++)
+		free(r.owned[i]);
+	free(r.owned);
+	ZSTD_freeDCtx(r.dctx);
+	close(r.fd);
+	return err;
+}
+
+/* The stored bytes of every section against their checksums. */
+static struct pyhs_error *check_all(struct reader *r)
+{
+	for (int s = 0; s < NSECTIONS; s++) {
+		const struct entry *e = &r->sec[s];
+		if (!e->present)
+			continue;
+		uint8_t *stored = malloc(e->stored ? e->stored : 1);
+		if (!stored)
+			return &pyhs_enomem;
+		struct pyhs_error *err = read_at(r, stored, e->stored, e->off);
+		bool same = !err && pyhs_xxh64(stored, e->stored) == e->hash;
+		free(stored);
+		if (err)
+			return err;
+		if (!same) {
+			r->cur_sec = (enum section)s;
+			return bad_section(r, "checksum mismatch");
+		}
+	}
+	return NULL;
+}
+
+static char *copy_meta(char *at, const char **field)
+{
+	size_t n = strlen(*field ? *field : "");
+	memcpy(at, *field ? *field : "", n + 1);
+	*field = at;
+	return at + n + 1;
+}
+
+struct pyhs_error *pyhs_snapshot_read_top(const char *path, struct pyhs_snapshot_top **ret)
+{
+	struct reader r = { .path = path, .fd = -1 };
+	struct pyhs_heap_parts parts;
+	memset(&parts, 0, sizeof(parts));
+	struct pyhs_snapshot_top *t = NULL;
+	struct pyhs_error *err = NULL;
+	*ret = NULL;
+	r.fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (r.fd < 0)
+		return pyhs_error_os(errno, "cannot open snapshot '%s'", path);
+	if (!(r.dctx = ZSTD_createDCtx())) {
+		err = &pyhs_enomem;
+		goto out;
+	}
+	struct cur c;
+	if ((err = read_header(&r)) || (err = check_all(&r)) || (err = read_meta(&r, &parts)) ||
+	    !r.sec[S_TOPR].present || (err = load_section(&r, S_TOPR, &c)))
+		goto out;
+	if ((err = pyhs_snapshot_top_decode(c.p, cur_left(&c), &t))) {
+		if (err->code == PYHS_ERROR_INPUT)
+			err = pyhs_error_wrap(err, "cannot read snapshot '%s': in section %s", path,
+					      pyhs_snapshot_sections[S_TOPR].name);
+		goto out;
+	}
+	if (t->nobjects != r.nobjects) {
+		pyhs_snapshot_top_destroy(t);
+		err = bad(&r, "section %s does not fit %" PRIu64 " objects",
+			  pyhs_snapshot_sections[S_TOPR].name, r.nobjects);
+		goto out;
+	}
+	struct pyhs_heap_meta *m = &parts.meta;
+	const char **fields[] = { &m->source, &m->input, &m->executable, &m->library,
+				  &m->debug_file };
+	size_t need = 0;
+	for (size_t k = 0; k < sizeof(fields) / sizeof(fields[0]); k++)
+		need += strlen(*fields[k] ? *fields[k] : "") + 1;
+	char *strings = malloc(need), *at = strings;
+	if (!strings) {
+		pyhs_snapshot_top_destroy(t);
+		err = &pyhs_enomem;
+		goto out;
+	}
+	for (size_t k = 0; k < sizeof(fields) / sizeof(fields[0]); k++)
+		at = copy_meta(at, fields[k]);
+	t->meta.source = m->source;
+	t->meta.input = m->input;
+	t->meta.executable = m->executable;
+	t->meta.library = m->library;
+	t->meta.debug_file = m->debug_file;
+	t->meta_strings = strings;
+	*ret = t;
+out:
 	free(r.raw);
 	for (size_t i = 0; i < r.nowned; i++)
 		free(r.owned[i]);

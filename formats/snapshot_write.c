@@ -222,6 +222,11 @@ static void buf_varint(void *b, uint64_t v)
 	put_varint(b, v);
 }
 
+static void buf_bytes(void *b, const void *src, size_t n)
+{
+	put_bytes(b, src, n);
+}
+
 static struct pyhs_error *write_sections(struct writer *w,
 					 const struct pyhs_heap *h,
 					 const struct pyhs_analysis *a,
@@ -423,11 +428,15 @@ static struct pyhs_error *write_sections(struct writer *w,
 	if (!err)
 		err = emit(w, S_ELPL, &pl);
 	free(pl.data);
-	/* INDX: the analysis, so that readers need not run it again. */
+	/* INDX: the analysis, so that readers need not run it again; TOPR:
+	 * the largest retainers, as top prints them. */
+	struct index_sink sink = { buf_varint, buf_bytes, b };
 	if (!err) {
-		pyhs_snapshot_index_encode(h, a, buf_varint, b);
+		pyhs_snapshot_index_encode(h, a, &sink);
 		err = emit(w, S_INDX, b);
 	}
+	if (!err && !(err = pyhs_snapshot_top_encode(h, a, &sink)))
+		err = emit(w, S_TOPR, b);
 	return err;
 }
 

@@ -13,14 +13,20 @@ and the cache entry the first verb on the core leaves. `show`, `path`,
 `path --all` and `top` (--json and text, ranked each way, by type) must
 print the same bytes from all four.
 
-Then the index damaged: a flipped byte must be refused by every verb,
-index reader or not, with one line naming the index's checksum (exit 3);
-its decoded bytes cut short, lengthened or garbled with every checksum
-right must be refused by the verbs that read it (exit 3, one line) or, for
-random garbling that still decodes, read; a cache entry with a damaged
-index must be replaced by a read of the core, with the right answers.
-The committed corpus (corpora/snapshots/index-*.phs, INDEX-index) is
-checked as its index says. Skipped (exit 77) when the interpreter cannot
+`top -n N` reads only the largest retainers (TOPR); the others read the
+index (INDX): a forged index (checksums right, every object dominated by
+the roots) must change `top --type`'s answer, showing that it is read.
+
+Then the index and the largest retainers damaged: a flipped byte must be
+refused by every verb, reader of the section or not, with one line naming
+the section's checksum (exit 3); the index's decoded bytes cut short,
+lengthened or garbled with every checksum right must be refused by the
+verbs that read it (exit 3, one line), the largest retainers' make `top`
+read the whole heap (the core's answer); random garbling that still
+decodes may be read. A cache entry with a damaged index must be replaced
+by a read of the core, with the right answers. The committed corpus
+(corpora/snapshots/index-*.phs and topr-*.phs, INDEX-index) is checked as
+its index says. Skipped (exit 77) when the interpreter cannot
 be had.
 """
 
@@ -80,7 +86,8 @@ def questions(addrs):
     out += [("show", item), ("path", shared), ("path", garbage),
             ("top", "-n", "20", "--json"), ("top", "--by", "shallow", "-n", "10", "--json"),
             ("top", "--group", "type", "--json"), ("top", "-n", "15"),
-            ("top", "--type", "Leaf", "-n", "5", "--json")]
+            ("top", "--type", "Leaf", "-n", "5", "--json"), ("top", "-n", "5", "--json"),
+            ("path", shared, "--json")]
     return out
 
 
@@ -135,36 +142,42 @@ def zstd_raw(stored, codec):
     return r.stdout
 
 
-def with_index_raw(good, raw):
-    """good with its index replaced by raw, stored, every checksum right."""
+def with_index_raw(good, raw, sid="INDX"):
+    """good with its section sid replaced by raw, stored, every checksum
+    right."""
     s = Snapshot(good)
-    x = section(s, "INDX")
+    x = section(s, sid)
     x[2], x[3], x[4] = 0, raw, len(raw)
     return s.build(version=s.version)
 
 
 def damaged_indexes(good):
-    """[(name, data, what must happen)]: 'checksum' (every verb refuses it
-    naming the index's checksum), 'refused' (the verbs that read the index
-    refuse it), 'refused or read'."""
+    """[(name, section, data, what must happen)]: 'checksum' (every verb
+    refuses it naming the section's checksum), 'refused' (the verbs that
+    read the section refuse it), 'read whole' (the verbs that would read
+    the section read the whole heap instead: the answers are the core's),
+    'refused or read'."""
     snap = Snapshot(good)
-    x = section(snap, "INDX")
     offs = dict((sid, (off, n)) for sid, off, n in snap.offsets())
-    off, n = offs["INDX"]
-    raw = zstd_raw(x[3], x[2])
-    out = [("index byte %d flipped" % k, flip(good, off + k, k % 8), "checksum")
-           for k in sorted({0, n // 2, n - 1})]
-    out.append(("index cut short", with_index_raw(good, raw[:-1]), "refused"))
-    out.append(("index cut to a third", with_index_raw(good, raw[:len(raw) // 3]), "refused"))
-    out.append(("index one byte more", with_index_raw(good, raw + b"\x00"), "refused"))
-    out.append(("index all 0xff", with_index_raw(good, b"\xff" * len(raw)), "refused"))
-    out.append(("index empty", with_index_raw(good, b""), "refused"))
-    rng = random.Random(15)
-    for k in range(8):
-        b = bytearray(raw)
-        for _ in range(1 + k):
-            b[rng.randrange(len(b))] = rng.choice((0, 1, 2, 3, 0x7f, 0x80, 0xff))
-        out.append(("index garbled %d" % k, with_index_raw(good, bytes(b)), "refused or read"))
+    out = []
+    for sid in ("INDX", "TOPR"):
+        x = section(snap, sid)
+        off, n = offs[sid]
+        raw = zstd_raw(x[3], x[2])
+        out += [("%s byte %d flipped" % (sid, k), sid, flip(good, off + k, k % 8), "checksum")
+                for k in sorted({0, n // 2, n - 1})]
+        for what, new in (("cut short", raw[:-1]), ("cut to a third", raw[:len(raw) // 3]),
+                          ("one byte more", raw + b"\x00"), ("all 0xff", b"\xff" * len(raw)),
+                          ("empty", b"")):
+            out.append(("%s %s" % (sid, what), sid, with_index_raw(good, new, sid),
+                        "refused" if sid == "INDX" else "read whole"))
+        rng = random.Random(15)
+        for k in range(8):
+            b = bytearray(raw)
+            for _ in range(1 + k):
+                b[rng.randrange(len(b))] = rng.choice((0, 1, 2, 3, 0x7f, 0x80, 0xff))
+            out.append(("%s garbled %d" % (sid, k), sid, with_index_raw(good, bytes(b), sid),
+                        "refused or read"))
     return out
 
 
@@ -227,7 +240,7 @@ def check(args, tally, workdir):
     # Not a check of speed: that the index is what answered, shown by an
     # index whose checksums are right and whose dominators are all "the
     # roots" giving other retained sizes than the heap's own analysis.
-    probe = ("top", "-n", "3", "--json")
+    probe = ("top", "--type", "Leaf", "-n", "3", "--json")
     forged = os.path.join(workdir, "forged.phs")
     with open(forged, "wb") as f:
         f.write(with_index_raw(good, forged_index(Snapshot(good).nobjects)))
@@ -241,16 +254,23 @@ def check(args, tally, workdir):
     # Damaged indexes.
     damaged = os.path.join(workdir, "damaged.phs")
     bad = []
-    for what, data, rule in damaged_indexes(good):
+    for what, sid, data, rule in damaged_indexes(good):
         with open(damaged, "wb") as f:
             f.write(data)
-        for q in (("top", "-n", "5", "--json"), ("show", addrs[1], "--json"),
-                  ("path", addrs[2], "--json"), ("summary", "--json")):
+        name_re = {"INDX": "index", "TOPR": "largest retainers"}[sid]
+        for q in (("top", "-n", "5", "--json"), ("top", "--type", "Leaf", "-n", "5", "--json"),
+                  ("show", addrs[1], "--json"), ("path", addrs[2], "--json"),
+                  ("summary", "--json")):
             got = tool.run(q, damaged)
+            # top -n alone reads the largest retainers, not the index; the
+            # others the index, not the largest retainers; summary neither.
+            reads = "TOPR" if q[:2] == ("top", "-n") else None if q[0] == "summary" else "INDX"
             if rule == "checksum":
-                why = one_line_error(got, r"checksum mismatch in section index")
-            elif rule == "refused" and q[0] != "summary":
-                why = one_line_error(got, r"in section index")
+                why = one_line_error(got, r"checksum mismatch in section " + name_re)
+            elif rule == "refused" and reads == sid:
+                why = one_line_error(got, r"in section " + name_re)
+            elif rule == "read whole" and q in base:
+                why = None if got == base[q] else "exit %d, not the core's answer" % got[0]
             else:
                 # summary does not decode the index; a garbled index that
                 # still decodes, with its checksums forged, may be read.
@@ -319,7 +339,8 @@ def check_corpus(args, tally):
                 continue
             fname, verb, status, pattern = (line.split(" ", 3) + [""])[:4]
             path = os.path.join(CORPUS_DIR, fname)
-            q = ("top", "-n", "3", "--json") if verb == "top" else ("summary", "--json")
+            q = {"top": ("top", "-n", "3", "--json"), "cycles": ("cycles", "--json"),
+                 "summary": ("summary", "--json")}[verb]
             got = tool.run(q, path)
             if int(status) == 0:
                 why = None if got[0] == 0 else "exit %d: %r" % (got[0], got[2][-300:])
@@ -345,16 +366,25 @@ def write_corpus(args, directory):
         snap = Snapshot(good)
         off, n = dict((sid, (o, k)) for sid, o, k in snap.offsets())["INDX"]
         raw = zstd_raw(section(snap, "INDX")[3], section(snap, "INDX")[2])
+        toff, tn = dict((sid, (o, k)) for sid, o, k in snap.offsets())["TOPR"]
+        traw = zstd_raw(section(snap, "TOPR")[3], section(snap, "TOPR")[2])
         files = [
-            ("index-valid.phs", good, [("top", 0, ""), ("summary", 0, "")]),
+            ("index-valid.phs", good, [("cycles", 0, ""), ("top", 0, ""), ("summary", 0, "")]),
             ("index-flipped.phs", flip(good, off + n // 2, 2),
-             [("top", 3, r"checksum mismatch in section index"),
+             [("cycles", 3, r"checksum mismatch in section index"),
+              ("top", 3, r"checksum mismatch in section index"),
               ("summary", 3, r"checksum mismatch in section index")]),
             ("index-cut.phs", with_index_raw(good, raw[:len(raw) // 2]),
-             [("top", 3, r"in section index"), ("summary", 0, "")]),
+             [("cycles", 3, r"in section index"), ("top", 0, ""), ("summary", 0, "")]),
             ("index-trailing.phs", with_index_raw(good, raw + b"\x00"),
-             [("top", 3, r"in section index: 1 bytes left over"), ("summary", 0, "")]),
-            ("index-bomb.phs", None, [("top", 3, r"does not fit"), ("summary", 3, r"does not fit")]),
+             [("cycles", 3, r"in section index: 1 bytes left over"), ("summary", 0, "")]),
+            ("index-bomb.phs", None, [("cycles", 3, r"does not fit"), ("top", 3, r"does not fit"),
+                                      ("summary", 3, r"does not fit")]),
+            ("topr-flipped.phs", flip(good, toff + tn // 2, 4),
+             [("top", 3, r"checksum mismatch in section largest retainers"),
+              ("cycles", 3, r"checksum mismatch in section largest retainers")]),
+            ("topr-cut.phs", with_index_raw(good, traw[:len(traw) // 2], "TOPR"),
+             [("top", 0, ""), ("cycles", 0, "")]),
         ]
         bomb = Snapshot(good)
         section(bomb, "INDX")[4] = (4 * bomb.nobjects + 2) * 10 + 1
@@ -368,7 +398,8 @@ def write_corpus(args, directory):
                 lines.append("%s %s %d %s" % (fname, verb, status, pattern))
             print("wrote %s (%d bytes)" % (fname, len(data)))
         with open(os.path.join(directory, "INDEX-index"), "w") as f:
-            f.write("# file, verb (top reads the index, summary does not), the exit status\n"
+            f.write("# file, verb (cycles reads the index, top -n 3 the largest retainers,\n"
+                    "# summary neither but checks their checksums), the exit status\n"
                     "# pyheapsnap must give and a regular expression its one-line message\n"
                     "# must match. Made by tests/snapshot/test_index.py --write-corpus\n"
                     "# corpora/snapshots --python /usr/bin/python3.11\n")
