@@ -886,6 +886,30 @@ static void free_columns(struct pyhs_heap_columns *c)
 	free(c->value_text);
 }
 
+static struct pyhs_error *reader_open(struct reader *r, const char *path)
+{
+	memset(r, 0, sizeof(*r));
+	r->path = path;
+	r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (r->fd < 0)
+		return pyhs_error_os(errno, "cannot open snapshot '%s'", path);
+	if (!(r->dctx = ZSTD_createDCtx())) {
+		close(r->fd);
+		return &pyhs_enomem;
+	}
+	return NULL;
+}
+
+static void reader_close(struct reader *r)
+{
+	free(r->raw);
+	for (size_t i = 0; i < r->nowned; i++)
+		free(r->owned[i]);
+	free(r->owned);
+	ZSTD_freeDCtx(r->dctx);
+	close(r->fd);
+}
+
 /* The index sections, those there are: checked (checksum, frame) always,
  * and with ret the analysis decoded (else *ret NULL). */
 static struct pyhs_error *read_index(struct reader *r, const struct pyhs_heap *h,
@@ -916,17 +940,12 @@ struct pyhs_error *pyhs_snapshot_read(const char *path, struct pyhs_heap **ret)
 struct pyhs_error *pyhs_snapshot_read_analysed(const char *path, struct pyhs_heap **ret,
 					       struct pyhs_analysis **ret_analysis)
 {
-	struct reader r = { .path = path, .fd = -1 };
+	struct reader r;
 	struct pyhs_heap_parts parts;
 	memset(&parts, 0, sizeof(parts));
-	struct pyhs_error *err = NULL;
-	r.fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (r.fd < 0)
-		return pyhs_error_os(errno, "cannot open snapshot '%s'", path);
-	if (!(r.dctx = ZSTD_createDCtx())) {
-		err = &pyhs_enomem;
-		goto out;
-	}
+	struct pyhs_error *err = reader_open(&r, path);
+	if (err)
+		return err;
 	if ((err = read_header(&r)) || (err = read_meta(&r, &parts)) ||
 	    (err = read_small_sections(&r, &parts)) ||
 	    (err = read_columns(&r, &parts.columns, parts.ntypes)))
@@ -945,12 +964,7 @@ struct pyhs_error *pyhs_snapshot_read_analysed(const char *path, struct pyhs_hea
 	*ret = h;
 out:
 	free_columns(&parts.columns);
-	free(r.raw);
-	for (size_t i = 0; i < r.nowned; i++)
-		free(r.owned[i]);
-	free(r.owned);
-	ZSTD_freeDCtx(r.dctx);
-	close(r.fd);
+	reader_close(&r);
 	return err;
 }
 
@@ -987,19 +1001,14 @@ static char *copy_meta(char *at, const char **field)
 
 struct pyhs_error *pyhs_snapshot_read_top(const char *path, struct pyhs_snapshot_top **ret)
 {
-	struct reader r = { .path = path, .fd = -1 };
+	struct reader r;
 	struct pyhs_heap_parts parts;
 	memset(&parts, 0, sizeof(parts));
 	struct pyhs_snapshot_top *t = NULL;
-	struct pyhs_error *err = NULL;
 	*ret = NULL;
-	r.fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (r.fd < 0)
-		return pyhs_error_os(errno, "cannot open snapshot '%s'", path);
-	if (!(r.dctx = ZSTD_createDCtx())) {
-		err = &pyhs_enomem;
-		goto out;
-	}
+	struct pyhs_error *err = reader_open(&r, path);
+	if (err)
+		return err;
 	struct cur c;
 	if ((err = read_header(&r)) || (err = check_all(&r)) || (err = read_meta(&r, &parts)) ||
 	    !r.sec[S_TOPR].present || (err = load_section(&r, S_TOPR, &c)))
@@ -1038,12 +1047,7 @@ struct pyhs_error *pyhs_snapshot_read_top(const char *path, struct pyhs_snapshot
 	t->meta_strings = strings;
 	*ret = t;
 out:
-	free(r.raw);
-	for (size_t i = 0; i < r.nowned; i++)
-		free(r.owned[i]);
-	free(r.owned);
-	ZSTD_freeDCtx(r.dctx);
-	close(r.fd);
+	reader_close(&r);
 	return err;
 }
 

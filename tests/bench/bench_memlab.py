@@ -32,8 +32,8 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "look"))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "snapshot"))
-from pyhs_test import clean_env, pyenv_interpreter, run_to_core  # noqa: E402
-from run_bench import PROGRAM  # noqa: E402
+from pyhs_test import pyenv_interpreter  # noqa: E402
+from run_bench import make_core  # noqa: E402
 import test_look  # noqa: E402
 from test_snapshot import Snapshot  # noqa: E402
 
@@ -70,10 +70,7 @@ def main():
         python = interp.path
     workdir = tempfile.mkdtemp(prefix="pyheapsnap-memlab-")
     try:
-        prog = os.path.join(workdir, "bench_heap.py")
-        with open(prog, "w") as f:
-            f.write(PROGRAM)
-        core = run_to_core([python, prog, str(args.objects)], workdir, clean_env(), 600)
+        core, _ = make_core(python, args.objects, workdir)
         print("interpreter: %s; heap of about %d objects, core %.0f MiB"
               % (python, args.objects, os.path.getsize(core) / 2**20))
         hs = os.path.join(workdir, "heap.heapsnapshot")
