@@ -12,8 +12,10 @@ and computes dominators and retained sizes itself (tests/look/
 memlab_retained.js), and its ten largest retained sizes are compared with
 pyheapsnap's `top -n 10`. Printed, in one run: memlab's seconds (loading
 the file and computing), pyheapsnap's `top -n 10` from the core
-(--no-cache: the walk and the analysis), from a snapshot with its index
-and from the same snapshot without it (the heap analysed on reading), and
+(--no-cache: the walk and the analysis), from a snapshot (which answers
+from its largest retainers, TOPR), with --gen 2 from the snapshot (the
+whole heap read, the analysis from its index, INDX), and from the same
+snapshot without INDX and TOPR (the heap analysed on reading), and
 whether the ten agree. Skipped (exit 77) with a message when node or
 memlab cannot be had. Numbers, not assertions: the machine is shared.
 """
@@ -81,13 +83,15 @@ def main():
         timed([tool, "snapshot", "--no-cache", core, "-o", indexed])
         plain = os.path.join(workdir, "plain.phs")
         snap = Snapshot(open(indexed, "rb").read())
-        snap.sections = [s for s in snap.sections if s[0] != "INDX"]
+        snap.sections = [s for s in snap.sections if s[0] not in ("INDX", "TOPR")]
         with open(plain, "wb") as f:
             f.write(snap.build(version=snap.version))
         top, walls = {}, {}
         for what, path, extra in (("from the core (--no-cache)", core, ["--no-cache"]),
-                                  ("from a snapshot with its index", indexed, []),
-                                  ("from the snapshot without its index", plain, [])):
+                                  ("from a snapshot (its largest retainers)", indexed, []),
+                                  ("--gen 2, from it (its index, the whole heap)", indexed,
+                                   ["--gen", "2"]),
+                                  ("from it without its index (analysed)", plain, [])):
             best = None
             for _ in range(3):
                 wall, out = timed([tool, "top", "--json", "-n", "10", path] + extra)
