@@ -542,11 +542,9 @@ int verb_browse(int argc, char **argv)
 	if (!o.json && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)))
 		return usage_error("browse", "needs a terminal (or --json for the first screen's rows)");
 	struct browser b = { .sort = SORT_RETAINED };
-	if ((r = input_open(args[0], &o, &b.h)))
+	if ((r = input_open_analysed(args[0], &o, &b.h, &b.a)))
 		return r;
-	struct pyhs_error *err = pyhs_analysis_create(b.h, &b.a);
-	if (!err)
-		err = pyhs_domtree_create(b.a, &b.t);
+	struct pyhs_error *err = pyhs_domtree_create(b.a, &b.t);
 	if (!err && push_view(&b, pyhs_domtree_top(b.t)))
 		err = &pyhs_enomem;
 	if (err)
@@ -560,7 +558,6 @@ int verb_browse(int argc, char **argv)
 	free(b.stack);
 	free(b.bfs);
 	pyhs_domtree_destroy(b.t);
-	pyhs_analysis_destroy(b.a);
-	pyhs_heap_destroy(b.h);
+	input_close(&o, b.h, b.a);
 	return r;
 }

@@ -27,13 +27,12 @@ static bool cache_bound(uint64_t *ret)
 	return *ret != 0;
 }
 
-bool cache_lookup(const char *path, struct input_options *o,
-		  struct pyhs_cache **ret_cache, struct pyhs_heap **ret)
+/* The entry of the core at path, or NULL (no cache for this input). */
+static struct pyhs_cache *cache_entry(const char *path, struct input_options *o)
 {
-	*ret_cache = NULL;
 	uint64_t max;
 	if (o->no_cache || path == PID_INPUT || !cache_bound(&max))
-		return false;
+		return NULL;
 	struct pyhs_cache *c;
 	const char *dir = getenv("PYHEAPSNAP_CACHE_DIR");
 	struct pyhs_error *err = pyhs_cache_open(dir && dir[0] ? dir : NULL, max, path,
@@ -41,11 +40,38 @@ bool cache_lookup(const char *path, struct input_options *o,
 	if (err) {
 		/* The core's own open says what is wrong with it. */
 		pyhs_error_destroy(err);
-		return false;
+		return NULL;
 	}
+	return c;
+}
+
+bool input_top_rows(const char *path, struct input_options *o, struct pyhs_snapshot_top **ret)
+{
+	if (path != PID_INPUT && pyhs_snapshot_is(path)) {
+		struct pyhs_error *err = pyhs_snapshot_read_top(path, ret);
+		if (err) {
+			pyhs_error_destroy(err);
+			return false;
+		}
+		return *ret != NULL;
+	}
+	struct pyhs_cache *c = cache_entry(path, o);
+	bool got = c && pyhs_cache_get_top(c, ret);
+	pyhs_cache_destroy(c);
+	return got;
+}
+
+bool cache_lookup(const char *path, struct input_options *o,
+		  struct pyhs_cache **ret_cache, struct pyhs_heap **ret,
+		  struct pyhs_analysis **ret_a)
+{
+	*ret_cache = NULL;
+	struct pyhs_cache *c = cache_entry(path, o);
+	if (!c)
+		return false;
 	/* A verb that reads tracemalloc's traces needs a core that had
 	 * none, or the core itself. */
-	if (pyhs_cache_get(c, o->want_allocations, ret)) {
+	if (pyhs_cache_get_analysed(c, o->want_allocations, ret, ret_a)) {
 		pyhs_cache_destroy(c);
 		return true;
 	}
@@ -69,9 +95,10 @@ bool cache_traced(const struct input_options *o, const struct pyhs_target *t)
 	return traced;
 }
 
-void cache_store(struct pyhs_cache *c, const struct pyhs_heap *h, bool traced)
+void cache_store(struct pyhs_cache *c, const struct pyhs_heap *h,
+		 const struct pyhs_analysis *a, bool traced)
 {
-	struct pyhs_error *err = pyhs_cache_put(c, h, traced, &signals_cancel);
+	struct pyhs_error *err = pyhs_cache_put_analysed(c, h, a, traced, &signals_cancel);
 	if (err) {
 		static bool said;
 		if (!said && err->code != PYHS_ERROR_CANCELLED)

@@ -412,8 +412,30 @@ int input_open_target(const char *path, struct input_options *o,
 	return 0;
 }
 
-int input_open(const char *path, struct input_options *o,
-	       struct pyhs_heap **ret)
+/* The end of open_input: h in *ret and, when asked for, its analysis in
+ * *ret_a: a (from an index), else made now. */
+static int analyse(const struct input_options *o, struct pyhs_heap *h,
+		   struct pyhs_analysis *a, struct pyhs_heap **ret,
+		   struct pyhs_analysis **ret_a)
+{
+	if (ret_a && !a) {
+		struct pyhs_error *err = pyhs_analysis_create_with(h, o->analysis_flags, &a);
+		if (err) {
+			pyhs_heap_destroy(h);
+			return report_error(err);
+		}
+	}
+	*ret = h;
+	if (ret_a)
+		*ret_a = a;
+	return 0;
+}
+
+/* Opens the input and builds its heap and, with ret_a, its analysis: the
+ * one a snapshot's or cache entry's index holds, else made now (before a
+ * cache entry is written, so that the entry holds it). */
+static int open_input(const char *path, struct input_options *o,
+		      struct pyhs_heap **ret, struct pyhs_analysis **ret_a)
 {
 	o->snapshot = NULL;
 	o->allocations = NULL;
@@ -427,25 +449,25 @@ int input_open(const char *path, struct input_options *o,
 	}
 	struct pyhs_error *err;
 	unsigned jobs = o->jobs ? o->jobs : pyhs_jobs_available();
+	struct pyhs_heap *h;
+	struct pyhs_analysis *a = NULL;
 	if (path != PID_INPUT && pyhs_snapshot_is(path)) {
 		/* Options about cores (--exe, --max-objects, ...) do not apply:
 		 * a snapshot holds a heap already built. */
-		struct pyhs_heap *h;
-		if ((err = pyhs_snapshot_read(path, &h)))
+		if ((err = pyhs_snapshot_read_analysed(path, &h, ret_a ? &a : NULL)))
 			return report_error(err);
 		if (o->progress.on)
 			pyhs_heap_set_progress(h, show_progress, &o->progress);
 		o->snapshot = path;
 		pyhs_heap_set_jobs(h, jobs);
-		*ret = h;
-		return 0;
+		return analyse(o, h, a, ret, ret_a);
 	}
 	struct pyhs_cache *cache = NULL;
-	if (!o->want_memory && cache_lookup(path, o, &cache, ret)) {
+	if (!o->want_memory && cache_lookup(path, o, &cache, &h, ret_a ? &a : NULL)) {
 		if (o->progress.on)
-			pyhs_heap_set_progress(*ret, show_progress, &o->progress);
-		pyhs_heap_set_jobs(*ret, jobs);
-		return 0;
+			pyhs_heap_set_progress(h, show_progress, &o->progress);
+		pyhs_heap_set_jobs(h, jobs);
+		return analyse(o, h, a, ret, ret_a);
 	}
 	struct pyhs_target *t;
 	int r = input_open_target(path, o, &t);
@@ -456,7 +478,6 @@ int input_open(const char *path, struct input_options *o,
 	char name[32];
 	if (path == PID_INPUT)
 		snprintf(name, sizeof(name), "pid %d", o->pid);
-	struct pyhs_heap *h;
 	err = pyhs_heap_build(t, path == PID_INPUT ? name : path, &o->heap, &h);
 	if (!err)
 		pyhs_heap_set_jobs(h, jobs); /* the cache's snapshot is written on them too */
@@ -475,17 +496,42 @@ int input_open(const char *path, struct input_options *o,
 	/* The core is unmapped before the entry is written. */
 	bool traced = !err && cache && cache_traced(o, t);
 	pyhs_target_destroy(t);
-	if (!err && cache)
-		cache_store(cache, h, traced);
-	else
-		pyhs_cache_destroy(cache);
 	if (err) {
+		pyhs_cache_destroy(cache);
 		if (path == PID_INPUT)
 			return report_error(pyhs_error_wrap(err, "cannot read the heap of pid %d", o->pid));
 		return report_error(pyhs_error_wrap(err, "cannot read the heap in '%s'", path));
 	}
-	*ret = h;
-	return 0;
+	if (ret_a && (err = pyhs_analysis_create_with(h, o->analysis_flags, &a))) {
+		pyhs_cache_destroy(cache);
+		pyhs_allocations_destroy(o->allocations);
+		o->allocations = NULL;
+		pyhs_heap_destroy(h);
+		return report_error(err);
+	}
+	if (cache)
+		cache_store(cache, h, a, traced);
+	return analyse(o, h, a, ret, ret_a);
+}
+
+int input_open(const char *path, struct input_options *o,
+	       struct pyhs_heap **ret)
+{
+	return open_input(path, o, ret, NULL);
+}
+
+int input_open_analysed(const char *path, struct input_options *o,
+			struct pyhs_heap **ret, struct pyhs_analysis **ret_a)
+{
+	return open_input(path, o, ret, ret_a);
+}
+
+void input_close(struct input_options *o, struct pyhs_heap *h, struct pyhs_analysis *a)
+{
+	pyhs_analysis_destroy(a);
+	pyhs_allocations_destroy(o->allocations);
+	o->allocations = NULL;
+	pyhs_heap_destroy(h);
 }
 
 const char *fmt_count(unsigned long long n, char *buf, size_t size)

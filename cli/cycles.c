@@ -151,17 +151,15 @@ int verb_cycles(int argc, char **argv)
 	if ((r = resolve_output_format("cycles", &o, &co.format)))
 		return r;
 	struct pyhs_heap *h;
-	if ((r = input_open(args[0], &o, &h)))
+	struct pyhs_analysis *a;
+	o.analysis_flags = PYHS_ANALYSIS_CYCLES;
+	if ((r = input_open_analysed(args[0], &o, &h, &a)))
 		return r;
-	struct pyhs_analysis *a = NULL;
 	struct pyhs_cycles *c = NULL;
-	struct pyhs_error *err = pyhs_analysis_create_with(h, PYHS_ANALYSIS_CYCLES, &a);
-	if (!err)
-		err = co.unreachable ? pyhs_analysis_garbage(a, &c) :
-				       pyhs_analysis_cycles(a, false, &c);
+	struct pyhs_error *err = co.unreachable ? pyhs_analysis_garbage(a, &c) :
+						  pyhs_analysis_cycles(a, false, &c);
 	if (err) {
-		pyhs_analysis_destroy(a);
-		pyhs_heap_destroy(h);
+		input_close(&o, h, a);
 		return report_error(err);
 	}
 	uint32_t ntypes = pyhs_heap_ntypes(h);
@@ -175,8 +173,7 @@ int verb_cycles(int argc, char **argv)
 		free(tc);
 		free(scratch);
 		pyhs_cycles_free(c);
-		pyhs_analysis_destroy(a);
-		pyhs_heap_destroy(h);
+		input_close(&o, h, a);
 		return report_error(&pyhs_enomem);
 	}
 	uint64_t shown = 0, total = 0, total_bytes = 0, total_objects = 0;
@@ -250,7 +247,6 @@ int verb_cycles(int argc, char **argv)
 	free(scratch);
 	free(drawn);
 	pyhs_cycles_free(c);
-	pyhs_analysis_destroy(a);
-	pyhs_heap_destroy(h);
+	input_close(&o, h, a);
 	return EXIT_OK;
 }

@@ -149,27 +149,26 @@ int verb_path(int argc, char **argv)
 	if ((r = resolve_output_format("path", &o, &po.format)))
 		return r;
 	struct pyhs_heap *h;
-	if ((r = input_open(args[0], &o, &h)))
+	struct pyhs_analysis *a;
+	o.analysis_flags = PYHS_ANALYSIS_PATHS;
+	if ((r = input_open_analysed(args[0], &o, &h, &a)))
 		return r;
 	uint64_t target;
 	if ((r = parse_object(h, "path", args[1], &target))) {
-		pyhs_heap_destroy(h);
+		input_close(&o, h, a);
 		return r;
 	}
-	struct pyhs_analysis *a;
-	struct pyhs_error *err = pyhs_analysis_create_with(h, PYHS_ANALYSIS_PATHS, &a);
 	struct pyhs_path *paths = NULL;
 	size_t np = 0;
-	if (!err)
-		err = pyhs_analysis_paths(a, (uint32_t)target, po.all ? MAX_PATHS : 1, &paths, &np);
+	struct pyhs_error *err =
+		pyhs_analysis_paths(a, (uint32_t)target, po.all ? MAX_PATHS : 1, &paths, &np);
 	if (err && err->code == PYHS_ERROR_NOT_FOUND) {
 		/* Unreachable: garbage, or held by nothing we can see. */
 		pyhs_error_destroy(err);
 		err = NULL;
 	}
 	if (err) {
-		pyhs_analysis_destroy(a);
-		pyhs_heap_destroy(h);
+		input_close(&o, h, a);
 		return report_error(err);
 	}
 	if (po.format == FORMAT_DOT) {
@@ -196,7 +195,6 @@ int verb_path(int argc, char **argv)
 		}
 	}
 	pyhs_paths_free(paths, np);
-	pyhs_analysis_destroy(a);
-	pyhs_heap_destroy(h);
+	input_close(&o, h, a);
 	return r;
 }

@@ -62,6 +62,8 @@ struct input_options {
 	 * core or process (what `memory` says) and keeps it with the heap
 	 * (pyhs_heap_memory), reading the core rather than the cache. */
 	bool want_memory;
+	/* PYHS_ANALYSIS_* for the analysis input_open_analysed makes. */
+	unsigned analysis_flags;
 	struct progress progress; /* set up by input_open */
 };
 
@@ -179,16 +181,30 @@ int input_option(struct input_options *o, int opt, const char *arg);
  * on failure, 0 on success. */
 int input_open(const char *path, struct input_options *o,
 	       struct pyhs_heap **ret);
+/* The same, and the heap's analysis in *ret_a: the one the snapshot's or
+ * the cache entry's index holds, else made now (and written in the cache
+ * entry the core leaves). */
+int input_open_analysed(const char *path, struct input_options *o,
+			struct pyhs_heap **ret, struct pyhs_analysis **ret_a);
+/* The rows of the largest retainers (pyhs_snapshot_read_top) of the
+ * snapshot at path, or of the cache entry of the core at path: true with
+ * *ret set if they are there; false if not, or if reading them failed
+ * (the full read then says what is wrong). */
+bool input_top_rows(const char *path, struct input_options *o, struct pyhs_snapshot_top **ret);
+/* Frees what input_open_analysed made: a, o's allocations, then h. */
+void input_close(struct input_options *o, struct pyhs_heap *h, struct pyhs_analysis *a);
 /* The cache of heaps read from cores (cache.c). cache_lookup: true with
  * *ret the heap the cache holds for the core at path; else false, with
  * *ret_cache the entry to fill (NULL: no cache for this input). */
 bool cache_lookup(const char *path, struct input_options *o,
-		  struct pyhs_cache **ret_cache, struct pyhs_heap **ret);
+		  struct pyhs_cache **ret_cache, struct pyhs_heap **ret,
+		  struct pyhs_analysis **ret_a);
 /* Whether the core t held tracemalloc traces (which no entry keeps). */
 bool cache_traced(const struct input_options *o, const struct pyhs_target *t);
-/* Stores h in the entry and frees it; a cache that cannot be written gets
+/* Stores h (with a in its index; NULL: one is made) in the entry and frees it; a cache that cannot be written gets
  * one line on stderr (once) and the verb goes on. */
-void cache_store(struct pyhs_cache *c, const struct pyhs_heap *h, bool traced);
+void cache_store(struct pyhs_cache *c, const struct pyhs_heap *h,
+		 const struct pyhs_analysis *a, bool traced);
 /* Reads the --pid process: the cancel flag and the signal handlers set
  * up, the room for o->output checked before the stop. Prints the error
  * and returns the exit code, or 0. */

@@ -53,23 +53,21 @@ int verb_show(int argc, char **argv)
 	if (r >= 0)
 		return r;
 	struct pyhs_heap *h;
+	struct pyhs_analysis *a;
 	o.want_allocations = true;
-	if ((r = input_open(args[0], &o, &h)))
+	o.analysis_flags = PYHS_ANALYSIS_PATHS;
+	if ((r = input_open_analysed(args[0], &o, &h, &a)))
 		return r;
 	uint64_t i;
 	if ((r = parse_object(h, "show", args[1], &i))) {
-		pyhs_allocations_destroy(o.allocations);
-		pyhs_heap_destroy(h);
+		input_close(&o, h, a);
 		return r;
 	}
-	struct pyhs_analysis *a = NULL;
 	struct pyhs_path *paths = NULL;
 	size_t np = 0;
 	struct pyhs_holders *hs = NULL;
 	char holder[512];
-	struct pyhs_error *err = pyhs_analysis_create_with(h, PYHS_ANALYSIS_PATHS, &a);
-	if (!err)
-		err = pyhs_holders_create(h, a, &hs);
+	struct pyhs_error *err = pyhs_holders_create(h, a, &hs);
 	if (!err) {
 		pyhs_holders_name(hs, i, holder, sizeof(holder));
 		err = pyhs_analysis_paths(a, (uint32_t)i, 1, &paths, &np);
@@ -80,9 +78,7 @@ int verb_show(int argc, char **argv)
 	}
 	if (err) {
 		pyhs_holders_destroy(hs);
-		pyhs_analysis_destroy(a);
-		pyhs_allocations_destroy(o.allocations);
-		pyhs_heap_destroy(h);
+		input_close(&o, h, a);
 		return report_error(err);
 	}
 	/* The trace of the block holding the object (GC objects start after
@@ -243,8 +239,6 @@ int verb_show(int argc, char **argv)
 	}
 	pyhs_paths_free(paths, np);
 	pyhs_holders_destroy(hs);
-	pyhs_analysis_destroy(a);
-	pyhs_allocations_destroy(o.allocations);
-	pyhs_heap_destroy(h);
+	input_close(&o, h, a);
 	return EXIT_OK;
 }

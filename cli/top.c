@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/rank.h"
 #include "pyheapsnap.h"
 
 enum rank { BY_RETAINED, BY_SHALLOW, BY_COUNT };
@@ -75,31 +76,6 @@ static int key_desc(const void *x, const void *y)
 	if (sort_key[a] != sort_key[b])
 		return sort_key[a] < sort_key[b] ? 1 : -1;
 	return a < b ? -1 : a > b;
-}
-
-/* Puts the n largest of order[0..m) by sort_key first, in order; returns
- * how many that is. A full sort only when n is large. */
-static uint64_t select_top(uint64_t *order, uint64_t m, uint64_t n)
-{
-	if (n >= m || n > 4096) {
-		qsort(order, m, sizeof(*order), key_desc);
-		return m < n ? m : n;
-	}
-	/* order[0..k) stays sorted; each candidate is tried against the
-	 * smallest kept. */
-	uint64_t k = 0;
-	for (uint64_t q = 0; q < m; q++) {
-		uint64_t v = order[q];
-		if (k == n && key_desc(&v, &order[k - 1]) >= 0)
-			continue;
-		uint64_t pos = k < n ? k++ : n - 1;
-		while (pos > 0 && key_desc(&v, &order[pos - 1]) < 0) {
-			order[pos] = order[pos - 1];
-			pos--;
-		}
-		order[pos] = v;
-	}
-	return k;
 }
 
 /* Which types --type T selects; says on stderr what an unqualified name
@@ -176,6 +152,60 @@ static int type_retained(const struct pyhs_heap *h, const struct pyhs_analysis *
 	return 0;
 }
 
+static void print_rows_start(bool json)
+{
+	if (json)
+		fputs("[", stdout);
+	else
+		printf("%-18s %12s %12s  %-24s %-20s %s\n", "address", "size", "retained", "type",
+		       "preview", "holder");
+}
+
+/* Row q of the objects ranked. */
+static void print_row(const struct pyhs_top_row *row, uint64_t q, bool json)
+{
+	char b1[32], b2[32];
+	if (json) {
+		printf("%s{\"addr\": %" PRIu64 ", \"holder\": ", q ? ", " : "", row->addr);
+		pyhs_json_string(stdout, row->holder);
+		fputs(", \"type\": ", stdout);
+		pyhs_json_string(stdout, row->type);
+		printf(", \"size\": %" PRIu64 ", \"retained\": %" PRIu64 ", \"gen\": ",
+		       row->size, row->retained);
+		pyhs_json_gen(stdout, row->gen);
+		fputs(", \"preview\": ", stdout);
+		pyhs_json_string(stdout, row->preview);
+		fputs("}", stdout);
+	} else {
+		printf("0x%-16" PRIx64 " %12s %12s  %-24s %-20.20s %s\n", row->addr,
+		       pyhs_format_bytes(row->size, b1, sizeof(b1)),
+		       pyhs_format_bytes(row->retained, b2, sizeof(b2)),
+		       row->type, row->preview, row->holder);
+	}
+}
+
+/* top -n N of the whole heap by retained size from the rows a snapshot or
+ * a cache entry keeps (pyhs_snapshot_read_top), without reading the heap:
+ * true if they were there to print. */
+static bool top_from_rows(const char *path, struct input_options *o, uint64_t n)
+{
+	struct pyhs_snapshot_top *t;
+	if (!input_top_rows(path, o, &t))
+		return false;
+	uint64_t m = n < t->nobjects ? n : t->nobjects;
+	if (m > t->nrows) {
+		pyhs_snapshot_top_destroy(t);
+		return false;
+	}
+	print_rows_start(o->json);
+	for (uint64_t q = 0; q < m; q++)
+		print_row(&t->rows[q], q, o->json);
+	if (o->json)
+		fputs("]\n", stdout);
+	pyhs_snapshot_top_destroy(t);
+	return true;
+}
+
 int verb_top(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -194,22 +224,20 @@ int verb_top(int argc, char **argv)
 		return r;
 	if (t.by == BY_COUNT && !t.group_type)
 		return usage_error("top", "--by count ranks types: add --group type");
+	if (t.by == BY_RETAINED && !t.group_type && !t.type && o.gen < 0 &&
+	    top_from_rows(args[0], &o, t.n))
+		return EXIT_OK;
 	struct pyhs_heap *h;
-	if ((r = input_open(args[0], &o, &h)))
-		return r;
 	struct pyhs_analysis *a;
-	struct pyhs_error *err = pyhs_analysis_create(h, &a);
-	if (err) {
-		pyhs_heap_destroy(h);
-		return report_error(err);
-	}
+	if ((r = input_open_analysed(args[0], &o, &h, &a)))
+		return r;
+	struct pyhs_error *err;
 	uint64_t n = pyhs_heap_nobjects(h);
 	uint32_t nt = pyhs_heap_ntypes(h);
-	char b1[32], b2[32], b3[32], preview[128];
+	char b1[32], b2[32], b3[32], preview[PYHS_TOP_PREVIEW];
 	uint8_t *wanted = t.type ? calloc(nt + 1, 1) : NULL;
 	if (t.type && !wanted) {
-		pyhs_analysis_destroy(a);
-		pyhs_heap_destroy(h);
+		input_close(&o, h, a);
 		return report_error(&pyhs_enomem);
 	}
 	if (t.type)
@@ -271,8 +299,7 @@ group_out:
 		if (!order || !key) {
 			free(order);
 			free(key);
-			pyhs_analysis_destroy(a);
-			pyhs_heap_destroy(h);
+			input_close(&o, h, a);
 			return report_error(&pyhs_enomem);
 		}
 		uint64_t m = 0;
@@ -283,45 +310,27 @@ group_out:
 			    (!wanted || wanted[pyhs_heap_type_of(h, i)]))
 				order[m++] = i;
 		}
-		sort_key = key;
-		m = select_top(order, m, t.n);
+		m = pyhs_rank_top(key, order, m, t.n);
 		struct pyhs_holders *hs;
 		err = pyhs_holders_create(h, a, &hs);
 		if (err) {
 			free(order);
 			free(key);
-			pyhs_analysis_destroy(a);
-			pyhs_heap_destroy(h);
+			input_close(&o, h, a);
 			return report_error(err);
 		}
-		char holder[512];
-		if (o.json)
-			fputs("[", stdout);
-		else
-			printf("%-18s %12s %12s  %-24s %-20s %s\n", "address", "size", "retained", "type",
-			       "preview", "holder");
+		char holder[PYHS_TOP_HOLDER];
+		print_rows_start(o.json);
 		for (uint64_t q = 0; q < m; q++) {
 			uint64_t i = order[q];
 			pyhs_heap_preview(h, i, preview, sizeof(preview));
-			const char *tn = pyhs_heap_type_name(h, pyhs_heap_type_of(h, i));
 			pyhs_holders_name(hs, i, holder, sizeof(holder));
-			if (o.json) {
-				printf("%s{\"addr\": %" PRIu64 ", \"holder\": ", q ? ", " : "", pyhs_heap_addr(h, i));
-				pyhs_json_string(stdout, holder);
-				fputs(", \"type\": ", stdout);
-				pyhs_json_string(stdout, tn);
-				printf(", \"size\": %" PRIu64 ", \"retained\": %" PRIu64 ", \"gen\": ",
-				       pyhs_heap_size(h, i), pyhs_analysis_retained(a, i));
-				pyhs_json_gen(stdout, pyhs_heap_gen(h, i));
-				fputs(", \"preview\": ", stdout);
-				pyhs_json_string(stdout, preview);
-				fputs("}", stdout);
-			} else {
-				printf("0x%-16" PRIx64 " %12s %12s  %-24s %-20.20s %s\n", pyhs_heap_addr(h, i),
-				       pyhs_format_bytes(pyhs_heap_size(h, i), b1, sizeof(b1)),
-				       pyhs_format_bytes(pyhs_analysis_retained(a, i), b2, sizeof(b2)),
-				       tn, preview, holder);
-			}
+			struct pyhs_top_row row = {
+				pyhs_heap_addr(h, i), pyhs_heap_size(h, i),
+				pyhs_analysis_retained(a, i), pyhs_heap_gen(h, i),
+				pyhs_heap_type_name(h, pyhs_heap_type_of(h, i)), preview, holder,
+			};
+			print_row(&row, q, o.json);
 		}
 		if (o.json)
 			fputs("]\n", stdout);
@@ -331,7 +340,6 @@ group_out:
 		r = EXIT_OK;
 	}
 	free(wanted);
-	pyhs_analysis_destroy(a);
-	pyhs_heap_destroy(h);
+	input_close(&o, h, a);
 	return r;
 }

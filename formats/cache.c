@@ -195,16 +195,57 @@ static bool unchanged_since(const char *file, const struct timespec *written)
 		st.st_ctim.tv_nsec <= written->tv_nsec);
 }
 
+/* Whether an entry written at st's time, of a heap with metadata m, is
+ * of this core and of files unchanged since. */
+static bool trusted(const struct pyhs_cache *c, const struct pyhs_heap_meta *m,
+		    const struct stat *st)
+{
+	return m->source && strcmp(m->source, "core") == 0 && m->input &&
+	       strcmp(m->input, c->core) == 0 &&
+	       unchanged_since(m->executable, &st->st_mtim) &&
+	       unchanged_since(m->library, &st->st_mtim) &&
+	       unchanged_since(m->debug_file, &st->st_mtim);
+}
+
+/* The largest retainers the entry at path keeps, if it is one to trust
+ * and has them; an entry that is not to trust is removed. */
+static bool read_entry_top(const struct pyhs_cache *c, const char *path,
+			   struct pyhs_snapshot_top **ret)
+{
+	struct stat st;
+	struct pyhs_snapshot_top *t;
+	if (stat(path, &st) != 0)
+		return false;
+	struct pyhs_error *err = pyhs_snapshot_read_top(path, &t);
+	if (err || (t && !trusted(c, &t->meta, &st))) {
+		pyhs_error_destroy(err);
+		pyhs_snapshot_top_destroy(err ? NULL : t);
+		unlink(path);
+		return false;
+	}
+	if (!t)
+		return false;
+	utimensat(AT_FDCWD, path, NULL, 0);
+	*ret = t;
+	return true;
+}
+
+bool pyhs_cache_get_top(struct pyhs_cache *c, struct pyhs_snapshot_top **ret)
+{
+	return read_entry_top(c, c->path, ret) || read_entry_top(c, c->traced_path, ret);
+}
+
 /* The heap in the entry at path, if it is one to trust; an entry that is
  * not is removed. */
 static bool read_entry(const struct pyhs_cache *c, const char *path,
-		       struct pyhs_heap **ret)
+		       struct pyhs_heap **ret, struct pyhs_analysis **ret_a)
 {
 	struct stat st;
 	if (stat(path, &st) != 0)
 		return false;
 	struct pyhs_heap *h;
-	struct pyhs_error *err = pyhs_snapshot_read(path, &h);
+	struct pyhs_analysis *a = NULL;
+	struct pyhs_error *err = pyhs_snapshot_read_analysed(path, &h, ret_a ? &a : NULL);
 	if (err) {
 		/* Truncated, corrupt, of another format version, or gone
 		 * (evicted by another run) since the stat. */
@@ -212,12 +253,8 @@ static bool read_entry(const struct pyhs_cache *c, const char *path,
 		unlink(path);
 		return false;
 	}
-	const struct pyhs_heap_meta *m = pyhs_heap_meta(h);
-	if (!m->source || strcmp(m->source, "core") != 0 || !m->input ||
-	    strcmp(m->input, c->core) != 0 ||
-	    !unchanged_since(m->executable, &st.st_mtim) ||
-	    !unchanged_since(m->library, &st.st_mtim) ||
-	    !unchanged_since(m->debug_file, &st.st_mtim)) {
+	if (!trusted(c, pyhs_heap_meta(h), &st)) {
+		pyhs_analysis_destroy(a);
 		pyhs_heap_destroy(h);
 		unlink(path);
 		return false;
@@ -225,15 +262,23 @@ static bool read_entry(const struct pyhs_cache *c, const char *path,
 	/* Used now: the last to go when the directory is over its bound. */
 	utimensat(AT_FDCWD, path, NULL, 0);
 	*ret = h;
+	if (ret_a)
+		*ret_a = a;
 	return true;
 }
 
 bool pyhs_cache_get(struct pyhs_cache *c, bool need_untraced,
 		    struct pyhs_heap **ret)
 {
-	if (read_entry(c, c->path, ret))
+	return pyhs_cache_get_analysed(c, need_untraced, ret, NULL);
+}
+
+bool pyhs_cache_get_analysed(struct pyhs_cache *c, bool need_untraced,
+			     struct pyhs_heap **ret, struct pyhs_analysis **ret_a)
+{
+	if (read_entry(c, c->path, ret, ret_a))
 		return true;
-	return !need_untraced && read_entry(c, c->traced_path, ret);
+	return !need_untraced && read_entry(c, c->traced_path, ret, ret_a);
 }
 
 /* mkdir -p, mode 0700 for what it makes. */
@@ -342,6 +387,13 @@ static void tidy(const struct pyhs_cache *c, const char *kept)
 struct pyhs_error *pyhs_cache_put(struct pyhs_cache *c, const struct pyhs_heap *h,
 				  bool traced, const volatile sig_atomic_t *cancel)
 {
+	return pyhs_cache_put_analysed(c, h, NULL, traced, cancel);
+}
+
+struct pyhs_error *pyhs_cache_put_analysed(struct pyhs_cache *c, const struct pyhs_heap *h,
+					   const struct pyhs_analysis *a, bool traced,
+					   const volatile sig_atomic_t *cancel)
+{
 	int e = make_dirs(c->dir);
 	if (e)
 		return pyhs_error_os(e, "cannot make cache directory '%s'", c->dir);
@@ -359,7 +411,7 @@ struct pyhs_error *pyhs_cache_put(struct pyhs_cache *c, const struct pyhs_heap *
 	struct pyhs_output *out;
 	struct pyhs_error *err = pyhs_output_create(path, PYHS_OUTPUT_SNAPSHOT, cancel, &out);
 	if (!err) {
-		err = pyhs_snapshot_write_output(h, out);
+		err = pyhs_snapshot_write_analysed(h, a, out);
 		pyhs_output_destroy(out);
 	}
 	if (err)

@@ -145,12 +145,56 @@ struct pyhs_error *pyhs_snapshot_write_output(const struct pyhs_heap *h,
 /* The same, creating the output at path. */
 struct pyhs_error *pyhs_snapshot_write(const struct pyhs_heap *h,
 				       const char *path);
+/* The same with the heap's analysis (a, or one made for the purpose when
+ * a is NULL) in the file's index, which pyhs_snapshot_read_analysed reads
+ * back in place of analysing the heap again; pyhs_snapshot_write_output
+ * is this with a NULL. */
+struct pyhs_error *pyhs_snapshot_write_analysed(const struct pyhs_heap *h,
+						const struct pyhs_analysis *a,
+						struct pyhs_output *out);
 
 /* Reads a snapshot. The heap's metadata (source, input, ...) is that of
  * what the snapshot was made from. PYHS_ERROR_INPUT, with a message naming
  * the file and what is wrong, if it is truncated, corrupt or of a newer
  * format; PYHS_ERROR_OS if it cannot be opened or read. */
 struct pyhs_error *pyhs_snapshot_read(const char *path, struct pyhs_heap **ret);
+/* The same, and *ret_analysis the analysis the file's index holds (NULL
+ * when it has none: a file of an older writer). A damaged index is an
+ * error as a damaged section of the heap is (pyhs_snapshot_read checks its
+ * checksum too, without decoding it). */
+struct pyhs_error *pyhs_snapshot_read_analysed(const char *path, struct pyhs_heap **ret,
+					       struct pyhs_analysis **ret_analysis);
+
+/* The largest retainers of a heap as `top` prints them, which snapshots
+ * keep for the first PYHS_TOP_ROWS objects by retained size (FORMAT.md,
+ * TOPR): so that `top -n N` of the whole heap is answered without reading
+ * the rest. Previews and holder names are as pyhs_heap_preview and
+ * pyhs_holders_name write them into buffers of PYHS_TOP_PREVIEW and
+ * PYHS_TOP_HOLDER bytes. */
+#define PYHS_TOP_ROWS 200
+#define PYHS_TOP_PREVIEW 128
+#define PYHS_TOP_HOLDER 512
+struct pyhs_top_row {
+	uint64_t addr, size, retained;
+	enum pyhs_gen gen;
+	const char *type, *preview, *holder;
+};
+struct pyhs_snapshot_top {
+	uint64_t nobjects;          /* in the heap */
+	uint64_t nrows;             /* the largest, largest first */
+	struct pyhs_top_row *rows;
+	/* Of the heap's metadata, what the cache checks: source, input,
+	 * executable, library and debug_file ("" when unknown). */
+	struct pyhs_heap_meta meta;
+	char *strings;              /* what the rows point into */
+	char *meta_strings;         /* what meta points into */
+};
+/* The rows of the snapshot at path, reading only its header, its table,
+ * its metadata and that section, after checking the checksum of every
+ * section; *ret NULL if it has no such section. Errors as
+ * pyhs_snapshot_read's. */
+struct pyhs_error *pyhs_snapshot_read_top(const char *path, struct pyhs_snapshot_top **ret);
+void pyhs_snapshot_top_destroy(struct pyhs_snapshot_top *t);
 
 /* Whether the file at path is a regular file that starts like a snapshot
  * (the first four bytes of the magic number): the test by which inputs are
@@ -207,6 +251,17 @@ bool pyhs_cache_get(struct pyhs_cache *c, bool need_untraced,
  * was read (nothing stored); PYHS_ERROR_CANCELLED. */
 struct pyhs_error *pyhs_cache_put(struct pyhs_cache *c, const struct pyhs_heap *h,
 				  bool traced, const volatile sig_atomic_t *cancel);
+/* The same with the analysis the entry's index holds (*ret_a NULL for an
+ * entry without one), and a given to write in the new entry's index (NULL:
+ * one is made for it). */
+bool pyhs_cache_get_analysed(struct pyhs_cache *c, bool need_untraced,
+			     struct pyhs_heap **ret, struct pyhs_analysis **ret_a);
+struct pyhs_error *pyhs_cache_put_analysed(struct pyhs_cache *c, const struct pyhs_heap *h,
+					   const struct pyhs_analysis *a, bool traced,
+					   const volatile sig_atomic_t *cancel);
+/* The rows of the largest retainers the entry keeps (pyhs_snapshot_read_top),
+ * if there is an entry to trust that has them (true, *ret set). */
+bool pyhs_cache_get_top(struct pyhs_cache *c, struct pyhs_snapshot_top **ret);
 const char *pyhs_cache_dir(const struct pyhs_cache *c);
 void pyhs_cache_destroy(struct pyhs_cache *c);
 

@@ -33,6 +33,8 @@ const struct pyhs_snapshot_section pyhs_snapshot_sections[NSECTIONS] = {
 	[S_ELPL] = { "ELPL", "edge label payloads" },
 	[S_ASYN] = { "ASYN", "coroutines and futures", true },
 	[S_MEMS] = { "MEMS", "allocator state", true },
+	[S_INDX] = { "INDX", "index", true },
+	[S_TOPR] = { "TOPR", "largest retainers", true },
 };
 
 /* The metadata keys, in the order they are written. A run of PER_GEN keys

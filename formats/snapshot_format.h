@@ -64,6 +64,8 @@ enum section {
 	S_ELPL,
 	S_ASYN,
 	S_MEMS, /* optional: snapshot_memory.c */
+	S_INDX, /* optional: snapshot_index.c */
+	S_TOPR, /* optional: snapshot_index.c */
 	NSECTIONS,
 };
 
@@ -82,6 +84,31 @@ struct pyhs_error *snapshot_memory_encode(const struct pyhs_memory_state *m,
 struct pyhs_error *snapshot_memory_decode(const uint8_t *data, size_t n,
 					  struct pyhs_memory_state **ret,
 					  const char **ret_bad);
+
+/* ---- varints (FORMAT.md, Conventions) ----------------------------------- */
+
+/* The varint at *p (advanced past it), or 0 with *bad set if it runs past
+ * end, is longer than 10 bytes or overflows. */
+static inline uint64_t snapshot_get_varint(const uint8_t **p, const uint8_t *end, bool *bad)
+{
+	uint64_t v = 0;
+	for (unsigned shift = 0; shift < 70; shift += 7) {
+		if (*p >= end) {
+			*bad = true;
+			return 0;
+		}
+		uint8_t byte = *(*p)++;
+		if (shift == 63 && byte > 1) {
+			*bad = true;
+			return 0;
+		}
+		v |= (uint64_t)(byte & 0x7f) << shift;
+		if (!(byte & 0x80))
+			return v;
+	}
+	*bad = true;
+	return 0;
+}
 
 /* ---- little-endian integers, zigzag ------------------------------------- */
 

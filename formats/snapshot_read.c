@@ -17,6 +17,7 @@
 #include <zstd.h>
 
 #include "snapshot_format.h"
+#include "snapshot_index.h"
 #include "snapshot_old.h"
 
 /* ---- reading: a cursor over a decompressed section ----------------------- */
@@ -29,23 +30,7 @@ struct cur {
 
 static inline uint64_t get_varint(struct cur *c)
 {
-	uint64_t v = 0;
-	for (unsigned shift = 0; shift < 70; shift += 7) {
-		if (c->p >= c->end) {
-			c->bad = true;
-			return 0;
-		}
-		uint8_t byte = *c->p++;
-		if (shift == 63 && byte > 1) {
-			c->bad = true;
-			return 0;
-		}
-		v |= (uint64_t)(byte & 0x7f) << shift;
-		if (!(byte & 0x80))
-			return v;
-	}
-	c->bad = true;
-	return 0;
+	return snapshot_get_varint(&c->p, c->end, &c->bad);
 }
 
 static inline uint8_t get_u8(struct cur *c)
@@ -811,10 +796,12 @@ static struct pyhs_error *check_sizes(struct reader *r)
 		/* a count, then per record 2 varints below 2^32, a byte and 2
 		 * more varints below 2^32 */
 		{ S_ASYN, 0, MAX_VARINT + n * 21 },
+		{ S_INDX, 0, pyhs_snapshot_index_max_size(n) },
+		{ S_TOPR, 0, 20 + PYHS_TOP_ROWS * (UINT64_C(1) << 20) },
 	};
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
 		uint64_t raw = r->sec[rules[i].s].raw;
-		if (raw < rules[i].min || raw > rules[i].max)
+		if (r->sec[rules[i].s].present && (raw < rules[i].min || raw > rules[i].max))
 			return bad(r, "section %s has %" PRIu64 " bytes, which does not fit %" PRIu64
 				   " objects and %" PRIu64 " edges",
 				   pyhs_snapshot_sections[rules[i].s].name, raw, n, m);
@@ -957,19 +944,66 @@ static struct pyhs_error *read_memory(struct reader *r, struct pyhs_heap *h)
 	return err;
 }
 
+static struct pyhs_error *reader_open(struct reader *r, const char *path)
+{
+	memset(r, 0, sizeof(*r));
+	r->path = path;
+	r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (r->fd < 0)
+		return pyhs_error_os(errno, "cannot open snapshot '%s'", path);
+	if (!(r->dctx = ZSTD_createDCtx())) {
+		close(r->fd);
+		return &pyhs_enomem;
+	}
+	return NULL;
+}
+
+static void reader_close(struct reader *r)
+{
+	free(r->raw);
+	for (size_t i = 0; i < r->nowned; i++)
+		free(r->owned[i]);
+	free(r->owned);
+	ZSTD_freeDCtx(r->dctx);
+	close(r->fd);
+}
+
+/* The index sections, those there are: checked (checksum, frame) always,
+ * and with ret the analysis decoded (else *ret NULL). */
+static struct pyhs_error *read_index(struct reader *r, const struct pyhs_heap *h,
+				     struct pyhs_analysis **ret)
+{
+	if (ret)
+		*ret = NULL;
+	struct cur c;
+	struct pyhs_error *err = NULL;
+	if (r->sec[S_TOPR].present && (err = load_section(r, S_TOPR, &c)))
+		return err;
+	if (!r->sec[S_INDX].present)
+		return NULL;
+	err = load_section(r, S_INDX, &c);
+	if (err || !ret)
+		return err;
+	err = pyhs_snapshot_index_decode(h, c.p, cur_left(&c), ret);
+	if (err && err->code == PYHS_ERROR_INPUT)
+		err = pyhs_error_wrap(err, "cannot read snapshot '%s': in section index", r->path);
+	return err;
+}
+
 struct pyhs_error *pyhs_snapshot_read(const char *path, struct pyhs_heap **ret)
 {
-	struct reader r = { .path = path, .fd = -1 };
+	return pyhs_snapshot_read_analysed(path, ret, NULL);
+}
+
+struct pyhs_error *pyhs_snapshot_read_analysed(const char *path, struct pyhs_heap **ret,
+					       struct pyhs_analysis **ret_analysis)
+{
+	struct reader r;
 	struct pyhs_heap_parts parts;
 	memset(&parts, 0, sizeof(parts));
-	struct pyhs_error *err = NULL;
-	r.fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (r.fd < 0)
-		return pyhs_error_os(errno, "cannot open snapshot '%s'", path);
-	if (!(r.dctx = ZSTD_createDCtx())) {
-		err = &pyhs_enomem;
-		goto out;
-	}
+	struct pyhs_error *err = reader_open(&r, path);
+	if (err)
+		return err;
 	if ((err = read_header(&r)) || (err = read_meta(&r, &parts)) ||
 	    (err = read_small_sections(&r, &parts)) ||
 	    (err = read_columns(&r, &parts.columns, parts.ntypes)) ||
@@ -982,19 +1016,98 @@ struct pyhs_error *pyhs_snapshot_read(const char *path, struct pyhs_heap **ret)
 		goto out;
 	}
 	memset(&parts.columns, 0, sizeof(parts.columns)); /* the heap's now */
-	if (r.sec[S_MEMS].present && (err = read_memory(&r, h))) {
+	if ((r.sec[S_MEMS].present && (err = read_memory(&r, h))) ||
+	    (err = read_index(&r, h, ret_analysis))) {
 		pyhs_heap_destroy(h);
 		goto out;
 	}
 	*ret = h;
 out:
 	free_columns(&parts.columns);
-	free(r.raw);
-	for (size_t i = 0; i < r.nowned; i++)
-		free(r.owned[i]);
-	free(r.owned);
-	ZSTD_freeDCtx(r.dctx);
-	close(r.fd);
+	reader_close(&r);
+	return err;
+}
+
+/* The stored bytes of every section against their checksums. */
+static struct pyhs_error *check_all(struct reader *r)
+{
+	for (int s = 0; s < NSECTIONS; s++) {
+		const struct entry *e = &r->sec[s];
+		if (!e->present)
+			continue;
+		uint8_t *stored = malloc(e->stored ? e->stored : 1);
+		if (!stored)
+			return &pyhs_enomem;
+		struct pyhs_error *err = read_at(r, stored, e->stored, e->off);
+		bool same = !err && pyhs_xxh64(stored, e->stored) == e->hash;
+		free(stored);
+		if (err)
+			return err;
+		if (!same) {
+			r->cur_sec = (enum section)s;
+			return bad_section(r, "checksum mismatch");
+		}
+	}
+	return NULL;
+}
+
+static char *copy_meta(char *at, const char **field)
+{
+	size_t n = strlen(*field ? *field : "");
+	memcpy(at, *field ? *field : "", n + 1);
+	*field = at;
+	return at + n + 1;
+}
+
+struct pyhs_error *pyhs_snapshot_read_top(const char *path, struct pyhs_snapshot_top **ret)
+{
+	struct reader r;
+	struct pyhs_heap_parts parts;
+	memset(&parts, 0, sizeof(parts));
+	struct pyhs_snapshot_top *t = NULL;
+	*ret = NULL;
+	struct pyhs_error *err = reader_open(&r, path);
+	if (err)
+		return err;
+	struct cur c;
+	if ((err = read_header(&r)) || (err = check_all(&r)) || (err = read_meta(&r, &parts)) ||
+	    !r.sec[S_TOPR].present || (err = load_section(&r, S_TOPR, &c)))
+		goto out;
+	if ((err = pyhs_snapshot_top_decode(c.p, cur_left(&c), &t))) {
+		if (err->code == PYHS_ERROR_INPUT)
+			err = pyhs_error_wrap(err, "cannot read snapshot '%s': in section %s", path,
+					      pyhs_snapshot_sections[S_TOPR].name);
+		goto out;
+	}
+	if (t->nobjects != r.nobjects) {
+		pyhs_snapshot_top_destroy(t);
+		err = bad(&r, "section %s does not fit %" PRIu64 " objects",
+			  pyhs_snapshot_sections[S_TOPR].name, r.nobjects);
+		goto out;
+	}
+	struct pyhs_heap_meta *m = &parts.meta;
+	const char **fields[] = { &m->source, &m->input, &m->executable, &m->library,
+				  &m->debug_file };
+	size_t need = 0;
+	for (size_t k = 0; k < sizeof(fields) / sizeof(fields[0]); k++)
+		need += strlen(*fields[k] ? *fields[k] : "") + 1;
+	char *strings = malloc(need), *at = strings;
+	if (!strings) {
+		pyhs_snapshot_top_destroy(t);
+		err = &pyhs_enomem;
+		goto out;
+	}
+	for (size_t k = 0; k < sizeof(fields) / sizeof(fields[0]); k++)
+		at = copy_meta(at, fields[k]);
+	t->meta.source = m->source;
+	t->meta.input = m->input;
+	t->meta.executable = m->executable;
+	t->meta.library = m->library;
+	t->meta.debug_file = m->debug_file;
+	t->meta_strings = strings;
+	*ret = t;
+out:
+	reader_close(&r);
 	return err;
 }
 

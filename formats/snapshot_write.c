@@ -15,6 +15,7 @@
 
 #include "atomic.h"
 #include "snapshot_format.h"
+#include "snapshot_index.h"
 
 /* ---- writing: a growing byte buffer -------------------------------------- */
 
@@ -216,8 +217,19 @@ static struct pyhs_error *emit(struct writer *w, enum section s, struct buf *b)
 	return err;
 }
 
+static void buf_varint(void *b, uint64_t v)
+{
+	put_varint(b, v);
+}
+
+static void buf_bytes(void *b, const void *src, size_t n)
+{
+	put_bytes(b, src, n);
+}
+
 static struct pyhs_error *write_sections(struct writer *w,
 					 const struct pyhs_heap *h,
+					 const struct pyhs_analysis *a,
 					 struct buf *b)
 {
 	struct pyhs_error *err;
@@ -440,6 +452,15 @@ static struct pyhs_error *write_sections(struct writer *w,
 		free(mdata);
 		err = emit(w, S_MEMS, b);
 	}
+	/* INDX: the analysis, so that readers need not run it again; TOPR:
+	 * the largest retainers, as top prints them. */
+	struct index_sink sink = { buf_varint, buf_bytes, b };
+	if (!err) {
+		pyhs_snapshot_index_encode(h, a, &sink);
+		err = emit(w, S_INDX, b);
+	}
+	if (!err && !(err = pyhs_snapshot_top_encode(h, a, &sink)))
+		err = emit(w, S_TOPR, b);
 	return err;
 }
 
@@ -457,10 +478,22 @@ struct pyhs_error *pyhs_snapshot_write(const struct pyhs_heap *h,
 struct pyhs_error *pyhs_snapshot_write_output(const struct pyhs_heap *h,
 					      struct pyhs_output *out)
 {
-	struct pyhs_atomic_file *af;
-	struct pyhs_error *err = pyhs_output_file(out, PYHS_OUTPUT_SNAPSHOT, &af);
+	return pyhs_snapshot_write_analysed(h, NULL, out);
+}
+
+struct pyhs_error *pyhs_snapshot_write_analysed(const struct pyhs_heap *h,
+						const struct pyhs_analysis *given,
+						struct pyhs_output *out)
+{
+	struct pyhs_analysis *own = NULL;
+	struct pyhs_error *err = given ? NULL : pyhs_analysis_create(h, &own);
 	if (err)
 		return err;
+	struct pyhs_atomic_file *af;
+	if ((err = pyhs_output_file(out, PYHS_OUTPUT_SNAPSHOT, &af))) {
+		pyhs_analysis_destroy(own);
+		return err;
+	}
 	struct writer w = { .path = af->path, .fd = af->fd, .af = af };
 	struct pyhs_heap_columns c;
 	pyhs_heap_get_columns(h, &c);
@@ -480,7 +513,7 @@ struct pyhs_error *pyhs_snapshot_write_output(const struct pyhs_heap *h,
 				       (int)(jobs < 8 ? jobs : 8));
 	uint8_t header[HEADER_SIZE] = { 0 };
 	if ((err = write_all(&w, header, sizeof(header))) ||
-	    (err = write_sections(&w, h, &b)))
+	    (err = write_sections(&w, h, given ? given : own, &b)))
 		goto out;
 	uint64_t table_off = w.off;
 	size_t table_size = (size_t)w.nsections * ENTRY_SIZE;
@@ -509,5 +542,6 @@ out:
 	free(b.data);
 	free(w.zbuf);
 	ZSTD_freeCCtx(w.cctx);
+	pyhs_analysis_destroy(own);
 	return err;
 }

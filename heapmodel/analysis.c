@@ -325,6 +325,74 @@ uint64_t pyhs_analysis_reachable_bytes(const struct pyhs_analysis *a) { return a
 uint64_t pyhs_analysis_nroots(const struct pyhs_analysis *a) { return a->nroots; }
 uint32_t pyhs_analysis_root(const struct pyhs_analysis *a, uint64_t k) { return a->roots[k]; }
 
+struct pyhs_error *pyhs_analysis_restore(const struct pyhs_heap *h,
+					 struct pyhs_analysis_parts *parts,
+					 struct pyhs_analysis **ret)
+{
+	uint64_t n = h->addr.size, nnamed = h->roots.size;
+	for (uint64_t k = 0; k < parts->nc_roots; k++)
+		if (parts->c_roots[k] >= n || (k && parts->c_roots[k] <= parts->c_roots[k - 1]))
+			return pyhs_error_create(PYHS_ERROR_INPUT, "root %" PRIu64
+						 " of the analysis is out of order", k);
+	uint64_t ng = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		uint32_t d = parts->idom[i];
+		if (d != PYHS_DOM_ROOT && d != PYHS_DOM_NONE && (d >= n || d == i))
+			return pyhs_error_create(PYHS_ERROR_INPUT, "object %" PRIu64
+						 " has dominator %" PRIu32 ", not an object", i, d);
+		if (parts->garbage[i] > 1)
+			return pyhs_error_create(PYHS_ERROR_INPUT, "object %" PRIu64
+						 " is marked garbage with %u", i, parts->garbage[i]);
+		ng += parts->garbage[i];
+	}
+	struct pyhs_analysis *a = calloc(1, sizeof(*a));
+	uint32_t *roots = malloc((nnamed + parts->nc_roots + 1) * sizeof(*roots));
+	if (!a || !roots) {
+		free(a);
+		free(roots);
+		return &pyhs_enomem;
+	}
+	a->h = h;
+	a->g.n = n;
+	a->g.start = h->edge_start.data;
+	a->g.dst = h->edge_dst.data;
+	a->g.label = h->edge_label.data;
+	for (uint64_t r = 0; r < nnamed; r++)
+		roots[r] = h->roots.data[r].obj;
+	memcpy(roots + nnamed, parts->c_roots, parts->nc_roots * sizeof(*roots));
+	/* The public values are the graph's (pyhs_analysis_idom). */
+	_Static_assert(PYHS_DOM_ROOT == PYHS_GRAPH_ROOT &&
+		       PYHS_DOM_NONE == PYHS_GRAPH_UNREACHABLE, "dominator values");
+	pyhs_u32_column_init(&a->unexplained);
+	pyhs_u32_column_init(&a->retained);
+	a->idom = parts->idom;
+	struct pyhs_error *err =
+		pyhs_u32_column_from(&a->unexplained, parts->unexplained, n) ? NULL : &pyhs_enomem;
+	if (!err)
+		err = retained_sizes(a);
+	if (err) {
+		pyhs_u32_column_deinit(&a->unexplained);
+		pyhs_u32_column_deinit(&a->retained);
+		free(a);
+		free(roots);
+		if (err->code != PYHS_ERROR_INVALID)
+			return err;
+		pyhs_error_destroy(err);
+		return pyhs_error_create(PYHS_ERROR_INPUT,
+					 "the analysis's dominators are not a tree");
+	}
+	a->roots = roots;
+	a->nroots = nnamed + parts->nc_roots;
+	a->nnamed = nnamed;
+	free(parts->unexplained);
+	a->garbage = parts->garbage;
+	a->ngarbage = ng;
+	free(parts->c_roots);
+	memset(parts, 0, sizeof(*parts));
+	*ret = a;
+	return NULL;
+}
+
 /* ---- paths ---- */
 
 static struct pyhs_error *build_predecessors(struct pyhs_analysis *ac)

@@ -360,6 +360,27 @@ uint64_t pyhs_analysis_reachable_bytes(const struct pyhs_analysis *a);
 uint64_t pyhs_analysis_nroots(const struct pyhs_analysis *a);
 uint32_t pyhs_analysis_root(const struct pyhs_analysis *a, uint64_t k);
 
+/* An analysis rebuilt from what an earlier one of the same heap found
+ * (a snapshot's index), without running it again: the objects taken as
+ * roots for being held by C code (increasing object numbers, none of them
+ * reached from the named roots), each object's immediate dominator
+ * (pyhs_analysis_idom's values), its unexplained references and whether it
+ * is garbage (0 or 1). The arrays are malloc'd (n elements each, nc_roots
+ * for c_roots) and owned by the analysis once this succeeds; on failure
+ * they stay the caller's. Retained sizes are summed again from the
+ * dominators. PYHS_ERROR_INPUT if the parts do not fit the heap (a number
+ * out of range, dominators that are not a tree). */
+struct pyhs_analysis_parts {
+	uint32_t *c_roots;
+	uint64_t nc_roots;
+	uint32_t *idom;
+	uint64_t *unexplained;
+	uint8_t *garbage;
+};
+struct pyhs_error *pyhs_analysis_restore(const struct pyhs_heap *h,
+					 struct pyhs_analysis_parts *parts,
+					 struct pyhs_analysis **ret);
+
 /* The dominator tree as a tree to walk: each object's children (the
  * objects it immediately dominates), largest retained size first, under a
  * top node (number pyhs_domtree_top, the heap's object count) whose

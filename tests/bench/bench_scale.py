@@ -17,8 +17,8 @@ into a core. On that core it prints, in one run:
     /usr/bin/python3), per object walked; that column is skipped with a
     message when drgn cannot be imported;
   - the first and the second question on the same core with the cache on
-    (in a cache directory of the run's own): `summary`, then `show` of the
-    list;
+    (in a cache directory of the run's own): `summary`, then `show` and
+    `path` of the list and `top -n 20`;
   - peak RSS of each run (getrusage of the child) less the core's size,
     in bytes per object, beside the model's own bytes (summary --json);
     and at the end, per heap, that figure for the runs that read the core
@@ -246,6 +246,9 @@ def bench_one(tool, python, n, workdir):
     row("2nd question: show %s" % addr, wall2, cpu2, rss2, mapped=0)
     print("  %-34s %.1fx faster (wall), %.1fx less CPU" %
           ("2nd vs 1st question", wall / max(wall2, 1e-9), cpu / max(cpu2, 1e-9)))
+    for q in (["path", core, addr], ["top", "-n", "20", core]):
+        w, c, m, _ = run([tool] + q, env)
+        row("2nd question: %s" % " ".join(x for x in q if x != core), w, c, m, mapped=0)
     wall, cpu, rss, _ = run([tool, "export", core, "--format", "jsonl"], env, stdout=os.devnull)
     row("export --format jsonl (cache hit)", wall, cpu, rss, mapped=0)
     entries = glob.glob(os.path.join(cache, "*.phs"))

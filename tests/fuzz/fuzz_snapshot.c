@@ -1,7 +1,9 @@
 /*
  * Fuzz target: snapshot files (formats/FORMAT.md) read by
- * pyhs_snapshot_read; when one reads, every analysis and the export run
- * over the heap it gives.
+ * pyhs_snapshot_read_top (the largest retainers alone) and
+ * pyhs_snapshot_read_analysed; when one reads, the analysis its index
+ * gives is used as the verbs use it, and every analysis and the export run
+ * over the heap.
  *
  * Two kinds of input:
  *
@@ -156,8 +158,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The test by which the command line tells snapshots from cores. */
 	(void)pyhs_snapshot_is(path);
 	(void)pyhs_snapshot_magic_is(data, size);
+	/* The largest retainers alone, as top -n reads them. */
+	struct pyhs_snapshot_top *t;
+	struct pyhs_error *err = pyhs_snapshot_read_top(path, &t);
+	if (err) {
+		fuzz_error(err);
+	} else if (t) {
+		for (uint64_t q = 0; q < t->nrows; q++)
+			(void)(strlen(t->rows[q].type) + strlen(t->rows[q].preview) +
+			       strlen(t->rows[q].holder));
+		(void)strlen(t->meta.input);
+		pyhs_snapshot_top_destroy(t);
+	}
 	struct pyhs_heap *h;
-	struct pyhs_error *err = pyhs_snapshot_read(path, &h);
+	struct pyhs_analysis *a;
+	err = pyhs_snapshot_read_analysed(path, &h, &a);
 	if (err) {
 		fuzz_error(err);
 		return 0;
@@ -165,6 +180,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct pyhs_heap_meta *m = pyhs_heap_meta(h);
 	for (size_t i = 0; i < m->nwarnings; i++)
 		(void)strlen(m->warnings[i]);
+	if (a) {
+		/* The analysis the index gave, as the verbs use it. */
+		uint64_t n = pyhs_heap_nobjects(h);
+		struct pyhs_domtree *dt = NULL;
+		struct pyhs_holders *hs = NULL;
+		char buf[512];
+		if ((err = pyhs_domtree_create(a, &dt)))
+			fuzz_error(err);
+		if ((err = pyhs_holders_create(h, a, &hs)))
+			fuzz_error(err);
+		for (uint64_t i = 0; i < n && hs; i += 1 + n / 8)
+			pyhs_holders_name(hs, i, buf, sizeof(buf));
+		struct pyhs_path *paths;
+		size_t np;
+		if (n && !(err = pyhs_analysis_paths(a, (uint32_t)(n - 1), 3, &paths, &np)))
+			pyhs_paths_free(paths, np);
+		else if (n)
+			fuzz_error(err);
+		pyhs_holders_destroy(hs);
+		pyhs_domtree_destroy(dt);
+		pyhs_analysis_destroy(a);
+	}
 	fuzz_exercise_heap(h);
 	pyhs_heap_destroy(h);
 	return 0;
