@@ -12,14 +12,19 @@
 #include "heap_internal.h"
 #include "lines.h"
 
+bool pyhs_future_state_read(struct pyhs_heap *h, uint64_t addr, int32_t *ret)
+{
+	const struct pyhs_asyncio_layout *A = pyhs_heap_asyncio_layout(h);
+	return A && A->fut_state >= 0 &&
+	       pyhs_target_read(h->t, addr + (uint64_t)A->fut_state, ret, 4);
+}
+
 /* A C Future's fut_state: PENDING, CANCELLED, FINISHED as _asyncio
  * numbers them. */
 static enum pyhs_task_state future_state(struct pyhs_heap *h, uint64_t addr)
 {
-	const struct pyhs_asyncio_layout *A = pyhs_heap_asyncio_layout(h);
 	int32_t state;
-	if (!A || A->fut_state < 0 ||
-	    !pyhs_target_read(h->t, addr + (uint64_t)A->fut_state, &state, 4))
+	if (!pyhs_future_state_read(h, addr, &state))
 		return PYHS_TASK_UNKNOWN;
 	switch (state) {
 	case 0: return PYHS_TASK_PENDING;
@@ -39,25 +44,36 @@ static struct pyhs_error *intern_or_none(struct pyhs_heap *h, bool known, const 
 	return pyhs_heap_intern_string(h, s, ret);
 }
 
-/* Where the generator at addr is: its __qualname__ (gi_qualname, which a
- * program may set), its code's co_filename and the line it is at. */
+bool pyhs_gen_place(const struct pyhs_heap *h, uint64_t addr, char *name, size_t nname,
+		    char *file, size_t nfile, int *ret_line, bool *ret_finished)
+{
+	struct pyhs_gen_frame g;
+	if (!pyhs_gen_frame(h, addr, &g))
+		return false;
+	int line;
+	pyhs_code_location(h, g.code, g.instr, g.is_iframe, true, name, nname, file, nfile,
+			   &line);
+	uint64_t q;
+	if (hrd_off(h, addr, h->L->gen_gi_qualname, &q))
+		pyhs_read_str(h, q, name, nname);
+	*ret_line = line > 0 && !g.finished ? line : -1;
+	*ret_finished = g.finished;
+	return true;
+}
+
+/* Where the generator at addr is, as strings of the heap. */
 static struct pyhs_error *gen_place(struct pyhs_heap *h, uint64_t addr,
 				    struct pyhs_async_info *a)
 {
-	struct pyhs_gen_frame g;
 	a->function = a->file = PYHS_NO_STRING;
 	a->line = -1;
-	if (!pyhs_gen_frame(h, addr, &g))
-		return NULL;
 	char name[256], file[1024];
 	int line;
-	pyhs_code_location(h, g.code, g.instr, g.is_iframe, true, name, sizeof(name), file,
-			   sizeof(file), &line);
-	uint64_t q;
-	if (hrd_off(h, addr, h->L->gen_gi_qualname, &q))
-		pyhs_read_str(h, q, name, sizeof(name));
-	a->state = g.finished ? PYHS_TASK_DONE : PYHS_TASK_PENDING;
-	a->line = line > 0 && !g.finished ? line : -1;
+	bool finished;
+	if (!pyhs_gen_place(h, addr, name, sizeof(name), file, sizeof(file), &line, &finished))
+		return NULL;
+	a->state = finished ? PYHS_TASK_DONE : PYHS_TASK_PENDING;
+	a->line = line;
 	struct pyhs_error *err = intern_or_none(h, strcmp(name, "?") != 0, name, &a->function);
 	if (!err)
 		err = intern_or_none(h, strcmp(file, "?") != 0, file, &a->file);

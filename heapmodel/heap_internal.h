@@ -301,6 +301,14 @@ void pyhs_normalized_label(const struct pyhs_heap *h, uint32_t label,
 
 /* async.c: reads h->async from the target (after the values). */
 struct pyhs_error *pyhs_async_build(struct pyhs_heap *h);
+/* Where the generator, coroutine or async generator at addr is: its
+ * __qualname__ (gi_qualname, which a program may set), its code's
+ * co_filename, the line it is suspended at (-1 if none or finished) and
+ * whether it has finished; false if its frame cannot be read. */
+bool pyhs_gen_place(const struct pyhs_heap *h, uint64_t addr, char *name, size_t nname,
+		    char *file, size_t nfile, int *ret_line, bool *ret_finished);
+/* A C asyncio future's or task's fut_state as stored; false if unreadable. */
+bool pyhs_future_state_read(struct pyhs_heap *h, uint64_t addr, int32_t *ret);
 
 /* render.c */
 /* Renders every root's label from its structure (after a walk, or when a

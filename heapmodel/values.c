@@ -275,18 +275,13 @@ static const char *gen_state(const struct pyhs_heap *h, uint64_t addr)
  * frame is suspended ("QUALNAME (FILE) closed" once it has finished). */
 static bool gen_value(const struct pyhs_heap *h, uint64_t addr, char *buf, size_t n)
 {
-	struct pyhs_gen_frame g;
-	if (!pyhs_gen_frame(h, addr, &g))
-		return false;
 	char name[128], file[200];
 	int line;
-	pyhs_code_location(h, g.code, g.instr, g.is_iframe, true, name,
-			   sizeof(name), file, sizeof(file), &line);
-	uint64_t q;
-	if (hrd_off(h, addr, h->L->gen_gi_qualname, &q))
-		pyhs_read_str(h, q, name, sizeof(name));
+	bool finished;
+	if (!pyhs_gen_place(h, addr, name, sizeof(name), file, sizeof(file), &line, &finished))
+		return false;
 	char at[16] = "";
-	if (line > 0 && !g.finished)
+	if (line > 0)
 		snprintf(at, sizeof(at), ":%d", line);
 	const char *state = gen_state(h, addr);
 	return snprintf(buf, n, "%s (%s%s)%s%s", name, file, at, state ? " " : "",
@@ -297,10 +292,8 @@ static bool gen_value(const struct pyhs_heap *h, uint64_t addr, char *buf, size_
 static bool future_value(struct pyhs_heap *h, uint64_t addr, char *buf, size_t n)
 {
 	static const char *const states[] = { "PENDING", "CANCELLED", "FINISHED" };
-	const struct pyhs_asyncio_layout *A = pyhs_heap_asyncio_layout(h);
 	int32_t state;
-	if (!A || A->fut_state < 0 ||
-	    !pyhs_target_read(h->t, addr + (uint64_t)A->fut_state, &state, 4))
+	if (!pyhs_future_state_read(h, addr, &state))
 		return false;
 	if (state < 0 || state > 2) {
 		pyhs_heap_warn(h, PYHS_WARN_CORRUPT,

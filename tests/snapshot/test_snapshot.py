@@ -446,6 +446,10 @@ class Tests:
             if doc.get("source") != "pid" or doc.get("pid") != proc.pid:
                 raise Failure("from the snapshot of pid %d: source %r, pid %r"
                               % (proc.pid, doc.get("source"), doc.get("pid")))
+            # The 500 strings the process made, and the list holding them.
+            if doc["objects"] < 501:
+                raise Failure("from the snapshot of pid %d: %d objects, fewer than the "
+                              "501 the process made" % (proc.pid, doc["objects"]))
             return "%d objects" % doc["objects"]
         finally:
             proc.kill()
