@@ -168,16 +168,11 @@ struct mcur {
 
 static uint64_t mget_varint(struct mcur *c)
 {
-	uint64_t v = 0;
-	for (unsigned shift = 0; shift < 64 && c->p < c->end; shift += 7) {
-		uint8_t byte = *c->p++;
-		v |= (uint64_t)(byte & 0x7f) << shift;
-		if (!(byte & 0x80))
-			return v;
-	}
-	if (!c->bad)
+	bool bad = false;
+	uint64_t v = snapshot_get_varint(&c->p, c->end, &bad);
+	if (bad && !c->bad)
 		c->bad = "truncated or malformed data";
-	return 0;
+	return v;
 }
 
 /* A value at most max; above it the section is corrupt (what says what). */
