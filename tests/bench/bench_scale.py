@@ -160,7 +160,8 @@ def bench_setup(args):
 def main():
     ap = bench_arguments(__doc__, "1000000,2000000")
     ap.add_argument("--keep", action="store_true", help="keep the cores")
-    tool, python, sizes = bench_setup(ap.parse_args())
+    args = ap.parse_args()
+    tool, python, sizes = bench_setup(args)
     print("interpreter: %s" % python)
     print("ns/obj: CPU nanoseconds per object (user + system); B/obj: peak RSS less the "
           "core's size (runs that read the core) per object")
