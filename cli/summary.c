@@ -194,7 +194,7 @@ int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out)
 	}
 	qsort(tt, ntypes, sizeof(*tt), by_bytes);
 	struct summary_parts parts = { .h = h };
-	struct pyhs_error *err = pyhs_analysis_create_with(h, PYHS_ANALYSIS_CYCLES, &parts.an);
+	struct pyhs_error *err = pyhs_analysis_create_with(h, 0, &parts.an);
 	if (!err) {
 		err = pyhs_jobs_run(pyhs_heap_jobs(h), 2, summary_part, &parts, NULL);
 		if (parts.have_hv)

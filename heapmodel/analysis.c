@@ -583,6 +583,24 @@ static int by_bytes_desc(const void *x, const void *y)
 	return a->comp < b->comp ? -1 : a->comp > b->comp;
 }
 
+/* Whether a strong reference leads from an object that is not garbage to
+ * one that is (never, when refcounts are true: the collector's search
+ * spreads life along every reference). */
+static bool reaches_garbage(const struct pyhs_analysis *a)
+{
+	const struct pyhs_heap *h = a->h;
+	if (!a->ngarbage)
+		return false;
+	for (uint64_t i = 0; i < h->addr.size; i++) {
+		if (a->garbage[i])
+			continue;
+		for (uint64_t e = h->edge_start.data[i]; e < h->edge_start.data[i + 1]; e++)
+			if (a->garbage[h->edge_dst.data[e]] && !is_weak(h, e))
+				return true;
+	}
+	return false;
+}
+
 struct pyhs_error *pyhs_analysis_cycles(const struct pyhs_analysis *a,
 					bool garbage_only,
 					struct pyhs_cycles **ret)
@@ -594,7 +612,13 @@ struct pyhs_error *pyhs_analysis_cycles(const struct pyhs_analysis *a,
 		comp = a->comp;
 		ncomp = a->ncomp;
 	} else {
-		struct pyhs_error *err = pyhs_scc(&a->g, &comp, &ncomp);
+		/* The garbage's own components, found among the garbage alone,
+		 * are those of the whole graph when nothing else reaches into
+		 * it (in the order they are completed, too: what a search from
+		 * the garbage meets outside it leads back to none of it). */
+		bool among = garbage_only && !reaches_garbage(a);
+		struct pyhs_error *err = among ? pyhs_scc_among(&a->g, a->garbage, &comp, &ncomp) :
+						 pyhs_scc(&a->g, &comp, &ncomp);
 		if (err)
 			return err;
 	}
@@ -606,7 +630,10 @@ struct pyhs_error *pyhs_analysis_cycles(const struct pyhs_analysis *a,
 	if (!count || !bytes || !all_garbage || !c)
 		goto oom;
 	memset(all_garbage, 1, (uint64_t)ncomp + 1);
+	/* (UINT32_MAX: outside the components searched) */
 	for (uint64_t i = 0; i < n; i++) {
+		if (comp[i] == UINT32_MAX)
+			continue;
 		count[comp[i]]++;
 		bytes[comp[i]] += h->size.data[i];
 		if (!a->garbage[i])
@@ -614,7 +641,8 @@ struct pyhs_error *pyhs_analysis_cycles(const struct pyhs_analysis *a,
 	}
 	/* A one-object component is a cycle only with a self-loop. */
 	for (uint64_t i = 0; i < n; i++)
-		if (count[comp[i]] == 1 && !pyhs_graph_has_self_loop(&a->g, (uint32_t)i))
+		if (comp[i] != UINT32_MAX && count[comp[i]] == 1 &&
+		    !pyhs_graph_has_self_loop(&a->g, (uint32_t)i))
 			count[comp[i]] = 0;
 	uint64_t ncycles = 0, nobjects = 0;
 	for (uint32_t k = 0; k < ncomp; k++) {
@@ -653,7 +681,7 @@ struct pyhs_error *pyhs_analysis_cycles(const struct pyhs_analysis *a,
 	c->start[ncycles] = pos;
 	for (uint64_t i = 0; i < n; i++) {
 		uint32_t k = comp[i];
-		if (next[k])
+		if (k != UINT32_MAX && next[k])
 			c->objects[next[k]++ - 1] = (uint32_t)i;
 	}
 	free(next);

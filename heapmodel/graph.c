@@ -437,6 +437,12 @@ out:
 struct pyhs_error *pyhs_scc(const struct pyhs_graph *g, uint32_t **ret_comp,
 			    uint32_t *ret_ncomp)
 {
+	return pyhs_scc_among(g, NULL, ret_comp, ret_ncomp);
+}
+
+struct pyhs_error *pyhs_scc_among(const struct pyhs_graph *g, const uint8_t *among,
+				  uint32_t **ret_comp, uint32_t *ret_ncomp)
+{
 	struct pyhs_error *err = check_nodes(g);
 	if (err)
 		return err;
@@ -453,7 +459,7 @@ struct pyhs_error *pyhs_scc(const struct pyhs_graph *g, uint32_t **ret_comp,
 	uint64_t vtop = n;  /* DFS stack: stack[vtop..n) */
 	uint64_t stop = 0;  /* finished, unassigned: stack[0..stop) */
 	for (uint64_t s = 0; s < n; s++) {
-		if (rindex[s])
+		if (rindex[s] || (among && !among[s]))
 			continue;
 		rindex[s] = index++;
 		isroot[s / 64] |= UINT64_C(1) << (s % 64);
@@ -481,6 +487,8 @@ struct pyhs_error *pyhs_scc(const struct pyhs_graph *g, uint32_t **ret_comp,
 					err = bad_edge(g, e);
 					goto out;
 				}
+				if (among && !among[t])
+					continue;
 				uint32_t rt = rindex[t];
 				if (rt == 0) {
 					w = t;
@@ -518,7 +526,7 @@ struct pyhs_error *pyhs_scc(const struct pyhs_graph *g, uint32_t **ret_comp,
 		}
 	}
 	for (uint64_t v = 0; v < n; v++)
-		rindex[v] = (uint32_t)(n - 1) - rindex[v];
+		rindex[v] = among && !among[v] ? NONE : (uint32_t)(n - 1) - rindex[v];
 	*ret_comp = rindex;
 	rindex = NULL;
 	*ret_ncomp = ncomp;

@@ -73,6 +73,14 @@ struct pyhs_error *pyhs_retained_sizes(const struct pyhs_graph *g,
 struct pyhs_error *pyhs_scc(const struct pyhs_graph *g, uint32_t **ret_comp,
 			    uint32_t *ret_ncomp);
 
+/*
+ * The same among the nodes v with among[v] set, as if the others and their
+ * edges were not there: they get component UINT32_MAX. The components
+ * found are numbered in the order they are completed, 0 up.
+ */
+struct pyhs_error *pyhs_scc_among(const struct pyhs_graph *g, const uint8_t *among,
+				  uint32_t **ret_comp, uint32_t *ret_ncomp);
+
 /* Whether v has a strong (not weak) edge to itself. */
 bool pyhs_graph_has_self_loop(const struct pyhs_graph *g, uint32_t v);
 
