@@ -607,6 +607,21 @@ struct pyhs_error *pyhs_analysis_cycles(const struct pyhs_analysis *a,
 {
 	const struct pyhs_heap *h = a->h;
 	uint64_t n = h->addr.size;
+	if (garbage_only && !a->ngarbage) {
+		/* No garbage, no cycles of it: the empty list. */
+		struct pyhs_cycles *c = calloc(1, sizeof(*c));
+		if (c) {
+			c->start = calloc(1, sizeof(*c->start));
+			c->objects = malloc(sizeof(*c->objects));
+			c->bytes = malloc(sizeof(*c->bytes));
+		}
+		if (!c || !c->start || !c->objects || !c->bytes) {
+			pyhs_cycles_free(c);
+			return &pyhs_enomem;
+		}
+		*ret = c;
+		return NULL;
+	}
 	uint32_t *comp, ncomp;
 	if (a->comp) {
 		comp = a->comp;
@@ -708,4 +723,16 @@ oom:
 const struct pyhs_heap *pyhs_analysis_heap(const struct pyhs_analysis *a)
 {
 	return a->h;
+}
+
+const uint32_t *pyhs_analysis_idoms(const struct pyhs_analysis *a)
+{
+	_Static_assert(PYHS_DOM_ROOT == PYHS_GRAPH_ROOT &&
+		       PYHS_DOM_NONE == PYHS_GRAPH_UNREACHABLE, "dominator values");
+	return a->idom;
+}
+
+const struct pyhs_u32_column *pyhs_analysis_retained_column(const struct pyhs_analysis *a)
+{
+	return &a->retained;
 }

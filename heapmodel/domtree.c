@@ -17,6 +17,8 @@
 struct pyhs_domtree {
 	const struct pyhs_heap *h;
 	const struct pyhs_analysis *a;
+	const uint32_t *idom;            /* the analysis's */
+	const struct pyhs_u32_column *retained; /* the analysis's */
 	uint64_t n;          /* objects; node n is the top */
 	uint32_t *start;     /* n + 2 offsets into child */
 	uint32_t *child;
@@ -26,28 +28,75 @@ struct pyhs_domtree {
 			      * C_HELD for roots held by C code, else 0 */
 };
 
-static uint64_t parent_of(const struct pyhs_domtree *t, uint64_t v)
+static inline uint64_t parent_of(const struct pyhs_domtree *t, uint64_t v)
 {
-	uint32_t d = pyhs_analysis_idom(t->a, v);
+	uint32_t d = t->idom[v];
 	if (d == PYHS_DOM_NONE)
 		return UINT64_MAX;
 	return d == PYHS_DOM_ROOT ? t->n : d;
 }
 
-static uint64_t retained_of(const struct pyhs_domtree *t, uint64_t v)
+static inline uint64_t retained_of(const struct pyhs_domtree *t, uint64_t v)
 {
 	return v == t->n ? pyhs_analysis_reachable_bytes(t->a) :
-			   pyhs_analysis_retained(t->a, v);
+			   pyhs_u32_column_at(t->retained, v);
 }
 
-static int by_retained_desc(const void *x, const void *y, void *ctx)
+/* Lists this short are sorted by insertion. */
+#define SHORT_LIST 32
+
+/*
+ * Sorts a list of objects in increasing number by retained size, largest
+ * first, keeping number order among equals: by insertion when short, else
+ * a byte at a time from the lowest (a stable counting sort each, skipped
+ * when every key has the same byte there) through tmp, of as many entries.
+ */
+static void sort_children(const struct pyhs_domtree *t, uint32_t *list, uint64_t len,
+			  uint32_t *tmp)
 {
-	const struct pyhs_domtree *t = ctx;
-	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
-	uint64_t ra = retained_of(t, a), rb = retained_of(t, b);
-	if (ra != rb)
-		return ra < rb ? 1 : -1;
-	return a < b ? -1 : a > b;
+	if (len <= SHORT_LIST) {
+		uint64_t key[SHORT_LIST];
+		for (uint64_t k = 0; k < len; k++) {
+			uint32_t v = list[k];
+			uint64_t r = retained_of(t, v), j = k;
+			for (; j > 0 && key[j - 1] < r; j--) {
+				key[j] = key[j - 1];
+				list[j] = list[j - 1];
+			}
+			key[j] = r;
+			list[j] = v;
+		}
+		return;
+	}
+	uint64_t any = 0, all = UINT64_MAX;
+	for (uint64_t k = 0; k < len; k++) {
+		uint64_t r = retained_of(t, list[k]);
+		any |= r;
+		all &= r;
+	}
+	uint32_t *src = list, *dst = tmp;
+	for (unsigned shift = 0; shift < 64 && (any >> shift); shift += 8) {
+		if (((any ^ all) >> shift & 0xff) == 0)
+			continue; /* the same byte in every key */
+		uint64_t pos[256] = { 0 };
+		for (uint64_t k = 0; k < len; k++)
+			pos[255 - (retained_of(t, src[k]) >> shift & 0xff)]++;
+		uint64_t sum = 0;
+		for (unsigned b = 0; b < 256; b++) {
+			uint64_t c = pos[b];
+			pos[b] = sum;
+			sum += c;
+		}
+		for (uint64_t k = 0; k < len; k++) {
+			uint32_t v = src[k];
+			dst[pos[255 - (retained_of(t, v) >> shift & 0xff)]++] = v;
+		}
+		uint32_t *x = src;
+		src = dst;
+		dst = x;
+	}
+	if (src != list)
+		memcpy(list, src, len * sizeof(*list));
 }
 
 struct pyhs_error *pyhs_domtree_create(const struct pyhs_analysis *a,
@@ -64,6 +113,8 @@ struct pyhs_error *pyhs_domtree_create(const struct pyhs_analysis *a,
 		return &pyhs_enomem;
 	t->h = h;
 	t->a = a;
+	t->idom = pyhs_analysis_idoms(a);
+	t->retained = pyhs_analysis_retained_column(a);
 	t->n = n;
 	t->start = calloc(n + 2, sizeof(*t->start));
 	t->child = malloc((n ? n : 1) * sizeof(*t->child));
@@ -89,11 +140,13 @@ struct pyhs_error *pyhs_domtree_create(const struct pyhs_analysis *a,
 		if (p != UINT64_MAX)
 			t->child[fill[p]++] = (uint32_t)v;
 	}
-	free(fill);
+	/* Each list is in number order: sorted by retained size, with fill
+	 * for room. */
 	for (uint64_t v = 0; v <= n; v++)
 		if (t->start[v + 1] - t->start[v] > 1)
-			qsort_r(t->child + t->start[v], t->start[v + 1] - t->start[v],
-				sizeof(*t->child), by_retained_desc, t);
+			sort_children(t, t->child + t->start[v], t->start[v + 1] - t->start[v],
+				      fill);
+	free(fill);
 	/* Counts: children come after their parent in a breadth-first order
 	 * from the top, so the order read backwards adds each node into its
 	 * parent after everything below it. */
@@ -122,7 +175,7 @@ struct pyhs_error *pyhs_domtree_create(const struct pyhs_analysis *a,
 	for (uint64_t v = 0; v < n; v++)
 		for (uint64_t e = h->edge_start.data[v]; e < h->edge_start.data[v + 1]; e++) {
 			uint32_t d = h->edge_dst.data[e];
-			if (t->via[d] == NO_EDGE && pyhs_analysis_idom(a, d) == v &&
+			if (t->via[d] == NO_EDGE && t->idom[d] == v &&
 			    PYHS_LABEL_KIND(h->edge_label.data[e]) != PYHS_LABEL_WEAK)
 				t->via[d] = (uint32_t)e;
 		}

@@ -81,6 +81,12 @@ void pyhs_u32_column_deinit(struct pyhs_u32_column *c);
 /* Sets entry i (below c->v.size); false if out of memory. */
 bool pyhs_u32_column_set(struct pyhs_u32_column *c, uint64_t i, uint64_t value);
 uint64_t pyhs_u32_column_get(const struct pyhs_u32_column *c, uint64_t i);
+/* Entry i, the 4 bytes read in place when they hold it whole. */
+static inline uint64_t pyhs_u32_column_at(const struct pyhs_u32_column *c, uint64_t i)
+{
+	uint32_t v = c->v.data[i];
+	return v != UINT32_MAX ? v : pyhs_u32_column_get(c, i);
+}
 /* A column of n entries from values, or NULL's zeros. */
 bool pyhs_u32_column_from(struct pyhs_u32_column *c, const uint64_t *values,
 			  uint64_t n);
@@ -291,6 +297,10 @@ struct pyhs_error *pyhs_types_register_objects(struct pyhs_heap *h);
 
 /* analysis.c: the heap an analysis is of. */
 const struct pyhs_heap *pyhs_analysis_heap(const struct pyhs_analysis *a);
+/* The analysis's own arrays, for what is built on it: every object's
+ * dominator as pyhs_analysis_idom gives it, and the retained sizes. */
+const uint32_t *pyhs_analysis_idoms(const struct pyhs_analysis *a);
+const struct pyhs_u32_column *pyhs_analysis_retained_column(const struct pyhs_analysis *a);
 
 /* retention.c */
 /* A label with what varies from entry to entry masked: digits in dict keys

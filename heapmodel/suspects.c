@@ -212,6 +212,8 @@ static struct pyhs_error *type_suspects(struct ctx *c, struct pyhs_suspects *s,
 	uint8_t *topmost = calloc(n + 1, 1);
 	/* Depth-first: (node, next child) pairs. */
 	uint64_t *stack = malloc((n + 1) * 2 * sizeof(*stack));
+	uint64_t *best = NULL, *pbytes = NULL, *pcount = NULL;
+	uint32_t *psample = NULL, *ptouched = NULL;
 	struct pyhs_error *err = NULL;
 	if (!active || !sum || !cnt || !topmost || !stack) {
 		err = &pyhs_enomem;
@@ -230,7 +232,7 @@ static struct pyhs_error *type_suspects(struct ctx *c, struct pyhs_suspects *s,
 		if (k < nc) {
 			stack[sp - 1]++;
 			uint32_t u = ch[k];
-			uint32_t ty = pyhs_heap_type_of(h, u);
+			uint32_t ty = h->type.data[u];
 			if (!active[ty]) {
 				topmost[u] = 1;
 				if (retained(c, u) < small) {
@@ -245,7 +247,7 @@ static struct pyhs_error *type_suspects(struct ctx *c, struct pyhs_suspects *s,
 		}
 		sp -= 2;
 		if (v != c->top)
-			active[pyhs_heap_type_of(h, v)]--;
+			active[h->type.data[v]]--;
 	}
 	size_t first = s->n;
 	for (uint32_t ty = 0; ty < nt; ty++) {
@@ -271,38 +273,62 @@ static struct pyhs_error *type_suspects(struct ctx *c, struct pyhs_suspects *s,
 	 * holding most of their retained size, the first such in parent
 	 * order (the top node last), and its largest instance. Each parent's
 	 * children come largest retained first (then by number), so the
-	 * first instance met under a parent is its largest. */
-	for (size_t q = first; q < s->n; q++) {
-		struct pyhs_suspect *x = &s->s[q];
-		uint64_t best = 0;
-		for (uint64_t p = 0; p <= c->top; p++) {
-			const uint32_t *ch;
-			uint64_t nc = pyhs_domtree_children(c->t, p, &ch);
-			uint64_t bytes = 0, count = 0;
-			uint32_t sample = UINT32_MAX;
-			for (uint64_t k = 0; k < nc; k++) {
-				uint32_t u = ch[k];
-				if (!topmost[u] || pyhs_heap_type_of(h, u) != x->type)
-					continue;
-				uint64_t r = retained(c, u);
-				if (r >= small)
-					continue;
-				if (!count)
-					sample = u;
-				bytes += r;
-				count++;
+	 * first instance met under a parent is its largest. One pass for all
+	 * the suspect types: slot[ty] is 1 + the suspect of type ty (active
+	 * is all zeros again). */
+	size_t ns = s->n - first;
+	uint32_t *slot = active;
+	best = calloc(ns + 1, sizeof(*best));
+	pbytes = calloc(ns + 1, sizeof(*pbytes));
+	pcount = calloc(ns + 1, sizeof(*pcount));
+	psample = calloc(ns + 1, sizeof(*psample));
+	ptouched = calloc(ns + 1, sizeof(*ptouched));
+	if (!best || !pbytes || !pcount || !psample || !ptouched) {
+		err = &pyhs_enomem;
+		goto out;
+	}
+	for (size_t q = 0; q < ns; q++)
+		slot[s->s[first + q].type] = (uint32_t)q + 1;
+	const uint32_t *type = h->type.data;
+	for (uint64_t p = 0; p <= c->top && ns; p++) {
+		const uint32_t *ch;
+		uint64_t nc = pyhs_domtree_children(c->t, p, &ch);
+		size_t ntouched = 0;
+		for (uint64_t k = 0; k < nc; k++) {
+			uint32_t u = ch[k];
+			if (!topmost[u] || !slot[type[u]])
+				continue;
+			uint32_t q = slot[type[u]] - 1;
+			uint64_t r = retained(c, u);
+			if (r >= small)
+				continue;
+			if (!pcount[q]) {
+				psample[q] = u;
+				ptouched[ntouched++] = q;
 			}
-			if (count && bytes > best) {
-				best = bytes;
+			pbytes[q] += r;
+			pcount[q]++;
+		}
+		for (size_t j = 0; j < ntouched; j++) {
+			uint32_t q = ptouched[j];
+			struct pyhs_suspect *x = &s->s[first + q];
+			if (pbytes[q] > best[q]) {
+				best[q] = pbytes[q];
 				x->point = p == c->top ? UINT32_MAX : (uint32_t)p;
 				x->point_retained = p == c->top ? 0 : retained(c, p);
-				x->acc_count = count;
-				x->acc_bytes = bytes;
-				x->sample = sample;
+				x->acc_count = pcount[q];
+				x->acc_bytes = pbytes[q];
+				x->sample = psample[q];
 			}
+			pbytes[q] = pcount[q] = 0;
 		}
 	}
 out:
+	free(best);
+	free(pbytes);
+	free(pcount);
+	free(psample);
+	free(ptouched);
 	free(active);
 	free(sum);
 	free(cnt);
