@@ -637,12 +637,15 @@ struct pyhs_error *pyhs_analysis_cycles(const struct pyhs_analysis *a,
 		if (err)
 			return err;
 	}
-	uint64_t *count = calloc((uint64_t)ncomp + 1, sizeof(*count));
-	uint64_t *bytes = calloc((uint64_t)ncomp + 1, sizeof(*bytes));
+	/* Per component 5 bytes (its object count, then 1 + its cycle's
+	 * number or 0; whether all of it is garbage), per cycle the rest:
+	 * most components are one object, nearly as many as the objects. */
+	uint32_t *count = calloc((uint64_t)ncomp + 1, sizeof(*count));
 	uint8_t *all_garbage = malloc((uint64_t)ncomp + 1);
 	struct pyhs_cycles *c = calloc(1, sizeof(*c));
 	struct cycle_sort *order = NULL;
-	if (!count || !bytes || !all_garbage || !c)
+	uint64_t *next = NULL;
+	if (!count || !all_garbage || !c)
 		goto oom;
 	memset(all_garbage, 1, (uint64_t)ncomp + 1);
 	/* (UINT32_MAX: outside the components searched) */
@@ -650,7 +653,6 @@ struct pyhs_error *pyhs_analysis_cycles(const struct pyhs_analysis *a,
 		if (comp[i] == UINT32_MAX)
 			continue;
 		count[comp[i]]++;
-		bytes[comp[i]] += h->size.data[i];
 		if (!a->garbage[i])
 			all_garbage[comp[i]] = 0;
 	}
@@ -667,52 +669,63 @@ struct pyhs_error *pyhs_analysis_cycles(const struct pyhs_analysis *a,
 		nobjects += count[k];
 	}
 	order = malloc((ncycles ? ncycles : 1) * sizeof(*order));
+	next = malloc((ncycles ? ncycles : 1) * sizeof(*next));
 	c->start = calloc(ncycles + 1, sizeof(*c->start));
 	c->objects = malloc((nobjects ? nobjects : 1) * sizeof(*c->objects));
 	c->bytes = malloc((ncycles ? ncycles : 1) * sizeof(*c->bytes));
-	if (!order || !c->start || !c->objects || !c->bytes)
+	if (!order || !next || !c->start || !c->objects || !c->bytes)
 		goto oom;
+	/* Cycles numbered in component order, each one's object count in
+	 * next[] for now. */
 	uint64_t j = 0;
 	for (uint32_t k = 0; k < ncomp; k++) {
-		if (!count[k] || (garbage_only && !all_garbage[k]))
+		uint32_t m = count[k];
+		count[k] = 0;
+		if (!m || (garbage_only && !all_garbage[k]))
 			continue;
-		order[j].comp = k;
-		order[j].bytes = bytes[k];
-		j++;
+		order[j].comp = (uint32_t)j;
+		order[j].bytes = 0;
+		next[j] = m;
+		count[k] = (uint32_t)++j;
 	}
+	free(all_garbage);
+	all_garbage = NULL;
+	for (uint64_t i = 0; i < n; i++) {
+		uint32_t q = comp[i] == UINT32_MAX ? 0 : count[comp[i]];
+		if (q)
+			order[q - 1].bytes += h->size.data[i];
+	}
+	/* Cycle numbers follow component numbers: the order is that of
+	 * components too. */
 	qsort(order, ncycles, sizeof(*order), by_bytes_desc);
-	/* kept[k] - 1 is where component k's next object goes. */
-	uint64_t *next = calloc((uint64_t)ncomp + 1, sizeof(*next));
-	if (!next)
-		goto oom;
+	/* next[q] - 1 becomes where cycle q's next object goes. */
 	uint64_t pos = 0;
 	for (uint64_t q = 0; q < ncycles; q++) {
 		uint32_t k = order[q].comp;
 		c->start[q] = pos;
 		c->bytes[q] = order[q].bytes;
+		uint64_t m = next[k];
 		next[k] = pos + 1;
-		pos += count[k];
+		pos += m;
 	}
 	c->start[ncycles] = pos;
 	for (uint64_t i = 0; i < n; i++) {
-		uint32_t k = comp[i];
-		if (k != UINT32_MAX && next[k])
-			c->objects[next[k]++ - 1] = (uint32_t)i;
+		uint32_t q = comp[i] == UINT32_MAX ? 0 : count[comp[i]];
+		if (q)
+			c->objects[next[q - 1]++ - 1] = (uint32_t)i;
 	}
 	free(next);
 	c->n = ncycles;
 	free(order);
 	free(count);
-	free(bytes);
-	free(all_garbage);
 	if (comp != a->comp)
 		free(comp);
 	*ret = c;
 	return NULL;
 oom:
 	free(order);
+	free(next);
 	free(count);
-	free(bytes);
 	free(all_garbage);
 	if (comp != a->comp)
 		free(comp);

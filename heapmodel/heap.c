@@ -324,15 +324,17 @@ struct pyhs_error *pyhs_heap_widen(struct pyhs_heap *h)
 		h->edge_start.data[i] = h->edge_start32.data[i];
 	h->edge_start.size = h->edge_start32.size;
 	pyhs_u32_vector_deinit(&h->edge_start32);
-	/* Each object's first word, read when it was added: read again,
-	 * the core's pages given back as the reads go. */
-	for (uint64_t i = 0; i < h->addr.size; i++) {
-		uint64_t word = 0;
+	/* Each object's first word, read when it was added: read again in
+	 * address order, the core's pages given back as the reads go. */
+	uint32_t *order = pyhs_heap_address_order(h);
+	uint64_t stretch = 0;
+	for (uint64_t k = 0; k < h->addr.size; k++) {
+		uint64_t i = order ? order[k] : k, word = 0;
 		pyhs_target_read(h->t, h->addr.data[i], &word, 8);
 		h->refcnt.data[i] = refcnt_of(h, word);
-		if ((i & 0xffff) == 0xffff)
-			pyhs_target_release_pages(h->t);
+		pyhs_heap_address_step(h, order ? h->addr.data[i] : k << 12, &stretch);
 	}
+	free(order);
 	h->refcnt.size = h->addr.size;
 	pyhs_target_release_pages(h->t);
 	h->narrow = false;

@@ -553,27 +553,72 @@ static bool object_value(struct pyhs_heap *h, uint64_t i, char *buf, size_t n)
 	}
 }
 
+/* Object i's value text appended to text (offset in *ret, or UINT32_MAX
+ * when it has none or the texts are full). */
+static bool value_append(struct pyhs_heap *h, uint64_t i, struct pyhs_char_vector *text,
+			 uint32_t *ret)
+{
+	char buf[256];
+	uint32_t off = UINT32_MAX;
+	if (object_value(h, i, buf, sizeof(buf))) {
+		size_t len = strlen(buf) + 1;
+		if (text->size + len < UINT32_MAX) {
+			off = (uint32_t)text->size;
+			if (!pyhs_char_vector_append_n(text, buf, len))
+				return false;
+		}
+	}
+	*ret = off;
+	return true;
+}
+
 struct pyhs_error *pyhs_values_build(struct pyhs_heap *h)
 {
-	if (!pyhs_u32_vector_reserve(&h->value_off, h->addr.size))
+	uint64_t n = h->addr.size;
+	if (!pyhs_u32_vector_reserve(&h->value_off, n))
 		return &pyhs_enomem;
-	char buf[256];
-	for (uint64_t i = 0; i < h->addr.size; i++) {
-		uint32_t off = UINT32_MAX;
-		if (object_value(h, i, buf, sizeof(buf))) {
-			size_t len = strlen(buf) + 1;
-			if (h->value_text.size + len < UINT32_MAX) {
-				off = (uint32_t)h->value_text.size;
-				if (!pyhs_char_vector_append_n(&h->value_text, buf, len))
-					return &pyhs_enomem;
-			}
-		}
-		h->value_off.data[h->value_off.size++] = off;
-		/* Each value reads a few bytes of the core, and together they
-		 * touch most of its pages: give them back as it goes. */
-		if ((i & 0xffff) == 0xffff)
-			pyhs_target_release_pages(h->t);
+	h->value_off.size = n;
+	/* Each value reads a few bytes of the core, and together they touch
+	 * most of its pages: read in address order, into texts of their own
+	 * (their offsets in value_off), the pages given back as it goes;
+	 * then the texts laid out in object order. */
+	uint32_t *order = pyhs_heap_address_order(h);
+	if (!order) {
+		for (uint64_t i = 0; i < n; i++)
+			if (!value_append(h, i, &h->value_text, &h->value_off.data[i]))
+				return &pyhs_enomem;
+		return NULL;
 	}
+	struct pyhs_char_vector text;
+	pyhs_char_vector_init(&text);
+	uint64_t stretch = 0;
+	for (uint64_t k = 0; k < n; k++) {
+		uint32_t i = order[k];
+		pyhs_heap_address_step(h, h->addr.data[i], &stretch);
+		if (!value_append(h, i, &text, &h->value_off.data[i])) {
+			free(order);
+			pyhs_char_vector_deinit(&text);
+			return &pyhs_enomem;
+		}
+	}
+	free(order);
+	pyhs_target_release_pages(h->t);
+	if (!pyhs_char_vector_reserve(&h->value_text, h->value_text.size + text.size)) {
+		pyhs_char_vector_deinit(&text);
+		return &pyhs_enomem;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		uint32_t off = h->value_off.data[i];
+		if (off == UINT32_MAX)
+			continue;
+		size_t len = strlen(text.data + off) + 1;
+		h->value_off.data[i] = UINT32_MAX;
+		if (h->value_text.size + len < UINT32_MAX) {
+			h->value_off.data[i] = (uint32_t)h->value_text.size;
+			pyhs_char_vector_append_n(&h->value_text, text.data + off, len);
+		}
+	}
+	pyhs_char_vector_deinit(&text);
 	return NULL;
 }
 
