@@ -172,6 +172,8 @@ static bool refcnt_likely(const struct pyhs_heap *h, uint64_t rc)
 	return rc < (UINT64_C(1) << 40);
 }
 
+#define REFCNT8_MAX UINT8_MAX
+
 /* 3.14 keeps flags above a 32-bit count (Py_REFCNT is the low half). */
 static uint64_t refcnt_of(const struct pyhs_heap *h, uint64_t word)
 {
@@ -236,9 +238,12 @@ uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 	 * binary with a refcount of 999999999 that nothing ever drops. */
 	if (h->minor == 11 && hdr[0] >= 999999999)
 		flags |= PYHS_OBJ_IMMORTAL;
-	bool ok = h->narrow ? pyhs_u32_vector_append(&h->size32.v, 0) != NULL :
+	uint64_t rc = refcnt_of(h, hdr[0]);
+	bool ok = h->narrow ? pyhs_u32_vector_append(&h->size32.v, 0) &&
+			      pyhs_u8_vector_append(&h->refcnt8, rc < REFCNT8_MAX ?
+								 (uint8_t)rc : REFCNT8_MAX) :
 			      pyhs_u64_vector_append(&h->size, 0) &&
-			      pyhs_u64_vector_append(&h->refcnt, refcnt_of(h, hdr[0]));
+			      pyhs_u64_vector_append(&h->refcnt, rc);
 	if (!ok || !pyhs_u64_vector_append(&h->addr, addr) ||
 	    !pyhs_u32_vector_append(&h->type, type) ||
 	    !pyhs_u8_vector_append(&h->gen, PYHS_GEN_UNTRACKED) ||
@@ -323,33 +328,61 @@ bool pyhs_heap_append_edge_start(struct pyhs_heap *h)
 			   pyhs_u64_vector_append(&h->edge_start, e) != NULL;
 }
 
+/* Widens the n entries of a vector of narrower ones in place (the array
+ * grown, then filled from the last entry down, so that no entry is
+ * overwritten before it is read): one array at a time, not two. */
+#define WIDEN_IN_PLACE(narrow_vec, wide_vec, n, ok) do {			\
+	size_t n_ = (n);							\
+	void *d_ = realloc((narrow_vec)->data, (n_ ? n_ : 1) *		\
+					   sizeof(*(wide_vec)->data));	\
+	if (!d_) {								\
+		(ok) = false;							\
+		break;								\
+	}									\
+	(narrow_vec)->data = NULL;						\
+	(narrow_vec)->size = (narrow_vec)->capacity = 0;			\
+	__typeof__((narrow_vec)->data) from_ = d_;				\
+	__typeof__((wide_vec)->data) to_ = d_;					\
+	for (size_t k_ = n_; k_-- > 0;)					\
+		to_[k_] = from_[k_];						\
+	free((wide_vec)->data);							\
+	(wide_vec)->data = to_;							\
+	(wide_vec)->size = (wide_vec)->capacity = n_;			\
+	(ok) = true;								\
+} while (0)
+
 struct pyhs_error *pyhs_heap_widen(struct pyhs_heap *h)
 {
 	if (!h->narrow)
 		return NULL;
 	uint64_t n = h->addr.size;
-	if (!pyhs_u64_vector_reserve(&h->size, n) ||
-	    !pyhs_u64_vector_reserve(&h->edge_start, h->edge_start32.size) ||
-	    !pyhs_u64_vector_reserve(&h->refcnt, n))
+	bool ok;
+	WIDEN_IN_PLACE(&h->size32.v, &h->size, n, ok);
+	if (!ok)
 		return &pyhs_enomem;
-	for (uint64_t i = 0; i < n; i++)
-		h->size.data[i] = pyhs_u32_column_get(&h->size32, i);
-	h->size.size = n;
+	/* Sizes of 2^32 or more, from the side map: an entry whose object
+	 * was taken back and numbered again with a smaller size is not. */
+	const struct pyhs_u32_u64_map *wide = &h->size32.wide;
+	for (size_t k = pyhs_u32_u64_map_first(wide); k != SIZE_MAX;
+	     k = pyhs_u32_u64_map_next(wide, k))
+		if (wide->slots[k].key < n && h->size.data[wide->slots[k].key] == UINT32_MAX)
+			h->size.data[wide->slots[k].key] = wide->slots[k].value;
 	pyhs_u32_column_deinit(&h->size32);
-	for (uint64_t i = 0; i < h->edge_start32.size; i++)
-		h->edge_start.data[i] = h->edge_start32.data[i];
-	h->edge_start.size = h->edge_start32.size;
-	pyhs_u32_vector_deinit(&h->edge_start32);
-	/* Each object's first word, read when it was added: read again,
-	 * the core's pages given back as the reads go. */
-	for (uint64_t i = 0; i < h->addr.size; i++) {
+	WIDEN_IN_PLACE(&h->edge_start32, &h->edge_start, h->edge_start32.size, ok);
+	if (!ok)
+		return &pyhs_enomem;
+	WIDEN_IN_PLACE(&h->refcnt8, &h->refcnt, n, ok);
+	if (!ok)
+		return &pyhs_enomem;
+	/* Each object's first word, read when it was added: read again
+	 * where its count did not fit. */
+	for (uint64_t i = 0; i < n; i++) {
+		if (h->refcnt.data[i] < REFCNT8_MAX)
+			continue;
 		uint64_t word = 0;
 		pyhs_target_read(h->t, h->addr.data[i], &word, 8);
 		h->refcnt.data[i] = refcnt_of(h, word);
-		if ((i & 0xffff) == 0xffff)
-			pyhs_target_release_pages(h->t);
 	}
-	h->refcnt.size = h->addr.size;
 	pyhs_target_release_pages(h->t);
 	h->narrow = false;
 	return NULL;
@@ -368,6 +401,7 @@ bool pyhs_heap_truncate(struct pyhs_heap *h, uint32_t n)
 		 * map is never read: the next object numbered so sets its own. */
 		h->size32.v.size = n;
 		h->edge_start32.size = n;
+		h->refcnt8.size = n;
 	} else {
 		h->size.size = h->refcnt.size = n;
 		h->edge_start.size = n;
@@ -532,6 +566,7 @@ void pyhs_heap_destroy(struct pyhs_heap *h)
 	pyhs_u64_vector_deinit(&h->edge_start);
 	pyhs_u32_column_deinit(&h->size32);
 	pyhs_u32_vector_deinit(&h->edge_start32);
+	pyhs_u8_vector_deinit(&h->refcnt8);
 	free(h->index);
 	pyhs_u32_vector_deinit(&h->edge_dst);
 	pyhs_u32_vector_deinit(&h->edge_label);
