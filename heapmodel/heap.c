@@ -67,23 +67,39 @@ struct pyhs_error *pyhs_heap_intern_string(struct pyhs_heap *h, const char *s,
  * empty slot (no object number is all ones in its bits). The table is kept
  * at most three quarters full (INDEX_ROOM): probes stay in consecutive
  * slots, and the index, the largest array while the heap is walked after
- * the addresses, takes 5.3 to 10.7 bytes per object. */
+ * the addresses, takes 5.3 to 10.7 bytes per object.
+ *
+ * Where a probe starts keeps what is near in memory near in the table:
+ * each block of 256 bytes of addresses has one line of 16 slots (64 bytes,
+ * one per 16 bytes of address, the allocator's alignment), at a place the
+ * block's hash gives. The walk meets objects mostly in the order they were
+ * allocated (a list's items, then what each item holds), so one cache
+ * miss on the table serves several lookups instead of one each. */
 #define SLOT_EMPTY UINT32_MAX
 /* How many objects a table of cap slots takes. */
 #define INDEX_ROOM(cap) ((cap) / 4 * 3)
+#define INDEX_LINE_BITS 4 /* 16 slots: 64 bytes */
+#define INDEX_LINE_BYTES ((size_t)4 << INDEX_LINE_BITS)
 
-static inline uint32_t slot_tag(uint64_t hash, uint32_t tag_mask)
+static inline uint64_t index_home(uint64_t addr, uint64_t mask)
 {
-	return (uint32_t)(hash >> 32) & tag_mask;
+	uint64_t line = pyhs_hash_u64(addr >> (4 + INDEX_LINE_BITS));
+	return ((line << INDEX_LINE_BITS) |
+		((addr >> 4) & ((UINT64_C(1) << INDEX_LINE_BITS) - 1))) & mask;
+}
+
+static inline uint32_t index_tag(uint64_t addr, uint32_t tag_mask)
+{
+	return (uint32_t)(pyhs_hash_u64(addr) >> 32) & tag_mask;
 }
 
 static void index_put(uint32_t *idx, uint64_t mask, uint32_t tag_mask,
-		      uint64_t hash, uint32_t i)
+		      uint64_t addr, uint32_t i)
 {
-	uint64_t s = hash & mask;
+	uint64_t s = index_home(addr, mask);
 	while (idx[s] != SLOT_EMPTY)
 		s = (s + 1) & mask;
-	idx[s] = slot_tag(hash, tag_mask) | i;
+	idx[s] = index_tag(addr, tag_mask) | i;
 }
 
 static bool index_grow_to(struct pyhs_heap *h, uint64_t want)
@@ -95,12 +111,13 @@ static bool index_grow_to(struct pyhs_heap *h, uint64_t want)
 		bits++;
 	}
 	uint32_t tag_mask = bits >= 32 ? 0 : ~((UINT32_C(1) << bits) - 1);
-	uint32_t *idx = malloc(cap * sizeof(*idx));
+	/* Lines of the table are cache lines. */
+	uint32_t *idx = aligned_alloc(INDEX_LINE_BYTES, cap * sizeof(*idx));
 	if (!idx)
 		return false;
 	memset(idx, 0xff, cap * sizeof(*idx));
 	for (uint64_t i = 0; i < h->addr.size; i++)
-		index_put(idx, cap - 1, tag_mask, pyhs_hash_u64(h->addr.data[i]), (uint32_t)i);
+		index_put(idx, cap - 1, tag_mask, h->addr.data[i], (uint32_t)i);
 	free(h->index);
 	h->index = idx;
 	h->index_mask = cap - 1;
@@ -118,9 +135,8 @@ uint32_t pyhs_heap_lookup(const struct pyhs_heap *hc, uint64_t addr)
 	struct pyhs_hot_entry *hot = &h->hot[(addr >> 4) & (PYHS_HOT_ENTRIES - 1)];
 	if (hot->addr == addr && addr)
 		return hot->obj;
-	uint64_t hash = pyhs_hash_u64(addr);
-	uint32_t tag_mask = h->index_tag_mask, tag = slot_tag(hash, tag_mask);
-	uint64_t s = hash & h->index_mask;
+	uint32_t tag_mask = h->index_tag_mask, tag = index_tag(addr, tag_mask);
+	uint64_t s = index_home(addr, h->index_mask);
 	for (;;) {
 		uint32_t slot = h->index[s];
 		if (slot == SLOT_EMPTY)
@@ -155,6 +171,8 @@ static bool refcnt_likely(const struct pyhs_heap *h, uint64_t rc)
 		return ((rc >> 32) & 0xffff) == 0;
 	return rc < (UINT64_C(1) << 40);
 }
+
+#define REFCNT8_MAX UINT8_MAX
 
 /* 3.14 keeps flags above a 32-bit count (Py_REFCNT is the low half). */
 static uint64_t refcnt_of(const struct pyhs_heap *h, uint64_t word)
@@ -220,9 +238,12 @@ uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 	 * binary with a refcount of 999999999 that nothing ever drops. */
 	if (h->minor == 11 && hdr[0] >= 999999999)
 		flags |= PYHS_OBJ_IMMORTAL;
-	bool ok = h->narrow ? pyhs_u32_vector_append(&h->size32.v, 0) != NULL :
+	uint64_t rc = refcnt_of(h, hdr[0]);
+	bool ok = h->narrow ? pyhs_u32_vector_append(&h->size32.v, 0) &&
+			      pyhs_u8_vector_append(&h->refcnt8, rc < REFCNT8_MAX ?
+								 (uint8_t)rc : REFCNT8_MAX) :
 			      pyhs_u64_vector_append(&h->size, 0) &&
-			      pyhs_u64_vector_append(&h->refcnt, refcnt_of(h, hdr[0]));
+			      pyhs_u64_vector_append(&h->refcnt, rc);
 	if (!ok || !pyhs_u64_vector_append(&h->addr, addr) ||
 	    !pyhs_u32_vector_append(&h->type, type) ||
 	    !pyhs_u8_vector_append(&h->gen, PYHS_GEN_UNTRACKED) ||
@@ -230,7 +251,7 @@ uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 		*err = &pyhs_enomem;
 		return PYHS_NO_OBJECT;
 	}
-	index_put(h->index, h->index_mask, h->index_tag_mask, pyhs_hash_u64(addr), n);
+	index_put(h->index, h->index_mask, h->index_tag_mask, addr, n);
 	return n;
 }
 
@@ -307,35 +328,61 @@ bool pyhs_heap_append_edge_start(struct pyhs_heap *h)
 			   pyhs_u64_vector_append(&h->edge_start, e) != NULL;
 }
 
+/* Widens the n entries of a vector of narrower ones in place (the array
+ * grown, then filled from the last entry down, so that no entry is
+ * overwritten before it is read): one array at a time, not two. */
+#define WIDEN_IN_PLACE(narrow_vec, wide_vec, n, ok) do {			\
+	size_t n_ = (n);							\
+	void *d_ = realloc((narrow_vec)->data, (n_ ? n_ : 1) *		\
+					   sizeof(*(wide_vec)->data));	\
+	if (!d_) {								\
+		(ok) = false;							\
+		break;								\
+	}									\
+	(narrow_vec)->data = NULL;						\
+	(narrow_vec)->size = (narrow_vec)->capacity = 0;			\
+	__typeof__((narrow_vec)->data) from_ = d_;				\
+	__typeof__((wide_vec)->data) to_ = d_;					\
+	for (size_t k_ = n_; k_-- > 0;)					\
+		to_[k_] = from_[k_];						\
+	free((wide_vec)->data);							\
+	(wide_vec)->data = to_;							\
+	(wide_vec)->size = (wide_vec)->capacity = n_;			\
+	(ok) = true;								\
+} while (0)
+
 struct pyhs_error *pyhs_heap_widen(struct pyhs_heap *h)
 {
 	if (!h->narrow)
 		return NULL;
 	uint64_t n = h->addr.size;
-	if (!pyhs_u64_vector_reserve(&h->size, n) ||
-	    !pyhs_u64_vector_reserve(&h->edge_start, h->edge_start32.size) ||
-	    !pyhs_u64_vector_reserve(&h->refcnt, n))
+	bool ok;
+	WIDEN_IN_PLACE(&h->size32.v, &h->size, n, ok);
+	if (!ok)
 		return &pyhs_enomem;
-	for (uint64_t i = 0; i < n; i++)
-		h->size.data[i] = pyhs_u32_column_get(&h->size32, i);
-	h->size.size = n;
+	/* Sizes of 2^32 or more, from the side map: an entry whose object
+	 * was taken back and numbered again with a smaller size is not. */
+	const struct pyhs_u32_u64_map *wide = &h->size32.wide;
+	for (size_t k = pyhs_u32_u64_map_first(wide); k != SIZE_MAX;
+	     k = pyhs_u32_u64_map_next(wide, k))
+		if (wide->slots[k].key < n && h->size.data[wide->slots[k].key] == UINT32_MAX)
+			h->size.data[wide->slots[k].key] = wide->slots[k].value;
 	pyhs_u32_column_deinit(&h->size32);
-	for (uint64_t i = 0; i < h->edge_start32.size; i++)
-		h->edge_start.data[i] = h->edge_start32.data[i];
-	h->edge_start.size = h->edge_start32.size;
-	pyhs_u32_vector_deinit(&h->edge_start32);
-	/* Each object's first word, read when it was added: read again in
-	 * address order, the core's pages given back as the reads go. */
-	uint32_t *order = pyhs_heap_address_order(h);
-	uint64_t stretch = 0;
-	for (uint64_t k = 0; k < h->addr.size; k++) {
-		uint64_t i = order ? order[k] : k, word = 0;
+	WIDEN_IN_PLACE(&h->edge_start32, &h->edge_start, h->edge_start32.size, ok);
+	if (!ok)
+		return &pyhs_enomem;
+	WIDEN_IN_PLACE(&h->refcnt8, &h->refcnt, n, ok);
+	if (!ok)
+		return &pyhs_enomem;
+	/* Each object's first word, read when it was added: read again
+	 * where its count did not fit. */
+	for (uint64_t i = 0; i < n; i++) {
+		if (h->refcnt.data[i] < REFCNT8_MAX)
+			continue;
+		uint64_t word = 0;
 		pyhs_target_read(h->t, h->addr.data[i], &word, 8);
 		h->refcnt.data[i] = refcnt_of(h, word);
-		pyhs_heap_address_step(h, order ? h->addr.data[i] : k << 12, &stretch);
 	}
-	free(order);
-	h->refcnt.size = h->addr.size;
 	pyhs_target_release_pages(h->t);
 	h->narrow = false;
 	return NULL;
@@ -354,6 +401,7 @@ bool pyhs_heap_truncate(struct pyhs_heap *h, uint32_t n)
 		 * map is never read: the next object numbered so sets its own. */
 		h->size32.v.size = n;
 		h->edge_start32.size = n;
+		h->refcnt8.size = n;
 	} else {
 		h->size.size = h->refcnt.size = n;
 		h->edge_start.size = n;
@@ -518,6 +566,7 @@ void pyhs_heap_destroy(struct pyhs_heap *h)
 	pyhs_u64_vector_deinit(&h->edge_start);
 	pyhs_u32_column_deinit(&h->size32);
 	pyhs_u32_vector_deinit(&h->edge_start32);
+	pyhs_u8_vector_deinit(&h->refcnt8);
 	free(h->index);
 	pyhs_u32_vector_deinit(&h->edge_dst);
 	pyhs_u32_vector_deinit(&h->edge_label);

@@ -130,11 +130,15 @@ struct pyhs_heap {
 	struct pyhs_u64_vector edge_start; /* nobjects + 1 when done */
 	/* While the objects are decoded (and the core resident), sizes and
 	 * edge offsets are kept in 4 bytes (edges are capped below 2^32), and
-	 * refcounts not at all: pyhs_heap_widen fills the columns
-	 * above once every object is decoded, reading refcounts again. */
+	 * refcounts in 1: pyhs_heap_widen fills the columns above once every
+	 * object is decoded, reading again only the refcounts that did not
+	 * fit. */
 	bool narrow;
 	struct pyhs_u32_column size32;
 	struct pyhs_u32_vector edge_start32;
+	/* Refcounts while narrow: the count up to REFCNT8_MAX, which means
+	 * "as much or more": only those are read again. */
+	struct pyhs_u8_vector refcnt8;
 
 	/* Address -> object number: open addressing over object numbers. */
 	uint32_t *index;
