@@ -1,7 +1,7 @@
 /*
  * Object numbers in the order of their addresses, by stretches: what reads
- * a few bytes of every object again once the walk is done (refcounts,
- * value texts) touches the core's pages one stretch after another, and can
+ * a few bytes of every object again once the walk is done (value texts)
+ * touches the core's pages one stretch after another, and can
  * give them back behind it, instead of faulting in the whole core at
  * once (objects are numbered in the order the walk met them, which has
  * little to do with where they are).

@@ -65,7 +65,9 @@ struct pyhs_error *pyhs_analysis_garbage(const struct pyhs_analysis *a,
 		}
 	}
 	uint64_t total = 0;
-	for (uint64_t i = 0; i < n && pyhs_analysis_ngarbage(a); i++) {
+	/* With no garbage, nothing is read per object. */
+	uint64_t ngarbage = pyhs_analysis_ngarbage(a);
+	for (uint64_t i = 0; ngarbage && i < n; i++) {
 		if (!pyhs_analysis_is_garbage(a, i))
 			continue;
 		if (!group[i])
@@ -107,8 +109,8 @@ struct pyhs_error *pyhs_analysis_garbage(const struct pyhs_analysis *a,
 		pos += count[g];
 	}
 	c->start[m] = pos;
-	for (uint64_t i = 0; i < n && total; i++) {
-		if (!pyhs_analysis_is_garbage(a, i) || (group[i] & MEMBER))
+	for (uint64_t i = 0; total && i < n; i++) {
+		if (!group[i] || (group[i] & MEMBER))
 			continue;
 		c->objects[next[group[i] - 1]++] = (uint32_t)i;
 	}
