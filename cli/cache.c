@@ -95,16 +95,130 @@ bool cache_traced(const struct input_options *o, const struct pyhs_target *t)
 	return traced;
 }
 
-void cache_store(struct pyhs_cache *c, const struct pyhs_heap *h,
-		 const struct pyhs_analysis *a, bool traced)
+/* One line on stderr, once, for an entry that could not be written. */
+static void cache_failed(struct pyhs_error *err)
 {
-	struct pyhs_error *err = pyhs_cache_put_analysed(c, h, a, traced, &signals_cancel);
-	if (err) {
-		static bool said;
-		if (!said && err->code != PYHS_ERROR_CANCELLED)
-			log_error("%s (answering without the cache)", err->message);
-		said = true;
-		pyhs_error_destroy(err);
+	static bool said;
+	if (!err)
+		return;
+	if (!said && err->code != PYHS_ERROR_CANCELLED)
+		log_error("%s (answering without the cache)", err->message);
+	said = true;
+	pyhs_error_destroy(err);
+}
+
+/* An entry written beside the verb (cache_store_beside). */
+struct cache_write {
+	struct pyhs_cache *c;
+	const struct pyhs_heap *h;
+	const struct pyhs_analysis *a;
+	struct pyhs_analysis *own; /* a, when made for the entry */
+	bool traced;
+	struct pyhs_output *out;
+	char *tmp;                 /* out's temporary file, for the handler */
+	struct pyhs_job *job;
+};
+
+static struct pyhs_error *write_entry(void *ctx, size_t k)
+{
+	(void)k;
+	struct cache_write *w = ctx;
+	struct pyhs_output *out = w->out;
+	w->out = NULL;
+	return pyhs_cache_put_end(w->c, w->h, w->a, w->traced, out);
+}
+
+static void cache_write_destroy(struct cache_write *w)
+{
+	signals_cache_temporary(NULL);
+	free(w->tmp);
+	pyhs_output_destroy(w->out);
+	pyhs_analysis_destroy(w->own);
+	pyhs_cache_destroy(w->c);
+	free(w);
+}
+
+/* Creates w's file, its temporary name known to the handler before a
+ * signal may remove it; 0, or the exit code of a signal that came. */
+static int begin_entry(struct cache_write *w)
+{
+	signals_install(false);
+	signals_defer(true);
+	struct pyhs_error *err = pyhs_cache_put_begin(w->c, w->traced, &signals_cancel, &w->out);
+	if (!err && !(w->tmp = strdup(pyhs_output_temporary(w->out))))
+		err = &pyhs_enomem;
+	if (!err)
+		signals_cache_temporary(w->tmp);
+	signals_defer(false);
+	int code = signals_exit_status();
+	if (err || code) {
+		pyhs_output_destroy(w->out);
+		w->out = NULL;
+		cache_failed(err);
 	}
+	return code;
+}
+
+int cache_store(struct pyhs_cache *c, const struct pyhs_heap *h,
+		const struct pyhs_analysis *a, bool traced)
+{
+	struct cache_write w = { .c = c, .h = h, .a = a, .traced = traced };
+	int code = begin_entry(&w);
+	if (!code && w.out)
+		cache_failed(write_entry(&w, 0));
+	signals_cache_temporary(NULL);
+	free(w.tmp);
 	pyhs_cache_destroy(c);
+	return code;
+}
+
+int cache_store_beside(struct input_options *o, struct pyhs_cache *c,
+		       const struct pyhs_heap *h, const struct pyhs_analysis *a,
+		       bool traced)
+{
+	struct cache_write *w = calloc(1, sizeof(*w));
+	if (!w)
+		return cache_store(c, h, a, traced);
+	*w = (struct cache_write){ .c = c, .h = h, .a = a, .traced = traced };
+	struct pyhs_error *err = NULL;
+	/* The analysis the index holds is made here, in the verb's thread,
+	 * which alone reports progress. */
+	if (!a && !(err = pyhs_analysis_create(h, &w->own)))
+		w->a = w->own;
+	if (err || pyhs_heap_jobs(h) <= 1) {
+		/* One job: the answer first, then the entry. */
+		cache_failed(err);
+		o->cache_write = w;
+		return 0;
+	}
+	int code = begin_entry(w);
+	if (code || !w->out) {
+		cache_write_destroy(w);
+		return code;
+	}
+	/* The handler, if a signal comes while the thread writes, removes
+	 * the temporary file (unless the thread renamed it already) and
+	 * exits. */
+	if (!(w->job = pyhs_job_start(write_entry, w))) {
+		cache_failed(write_entry(w, 0));
+		cache_write_destroy(w);
+		return 0;
+	}
+	o->cache_write = w;
+	return 0;
+}
+
+int cache_finish(struct input_options *o)
+{
+	struct cache_write *w = o->cache_write;
+	if (!w)
+		return 0;
+	o->cache_write = NULL;
+	int code = 0;
+	if (w->job)
+		cache_failed(pyhs_job_finish(w->job));
+	else if (w->a && !(code = begin_entry(w)) && w->out)
+		cache_failed(write_entry(w, 0));
+	cache_write_destroy(w);
+	return code;
 }

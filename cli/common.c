@@ -509,8 +509,17 @@ static int open_input(const char *path, struct input_options *o,
 		pyhs_heap_destroy(h);
 		return report_error(err);
 	}
-	if (cache)
-		cache_store(cache, h, a, traced);
+	if (cache) {
+		int code = o->cache_beside ? cache_store_beside(o, cache, h, a, traced) :
+					     cache_store(cache, h, a, traced);
+		if (code) {
+			pyhs_analysis_destroy(a);
+			pyhs_allocations_destroy(o->allocations);
+			o->allocations = NULL;
+			pyhs_heap_destroy(h);
+			return code;
+		}
+	}
 	return analyse(o, h, a, ret, ret_a);
 }
 
@@ -528,10 +537,13 @@ int input_open_analysed(const char *path, struct input_options *o,
 
 void input_close(struct input_options *o, struct pyhs_heap *h, struct pyhs_analysis *a)
 {
+	int code = cache_finish(o);
 	pyhs_analysis_destroy(a);
 	pyhs_allocations_destroy(o->allocations);
 	o->allocations = NULL;
 	pyhs_heap_destroy(h);
+	if (code)
+		exit(code);
 }
 
 const char *fmt_count(unsigned long long n, char *buf, size_t size)

@@ -64,6 +64,11 @@ struct input_options {
 	bool want_memory;
 	/* PYHS_ANALYSIS_* for the analysis input_open_analysed makes. */
 	unsigned analysis_flags;
+	/* Set by the verb: it calls input_close (or cache_finish) before it
+	 * frees the heap, so the cache entry of a core read now is written
+	 * beside its work (on a thread, with jobs) or after it, not before. */
+	bool cache_beside;
+	struct cache_write *cache_write; /* that entry, until cache_finish */
 	struct progress progress; /* set up by input_open */
 };
 
@@ -191,7 +196,9 @@ int input_open_analysed(const char *path, struct input_options *o,
  * *ret set if they are there; false if not, or if reading them failed
  * (the full read then says what is wrong). */
 bool input_top_rows(const char *path, struct input_options *o, struct pyhs_snapshot_top **ret);
-/* Frees what input_open_analysed made: a, o's allocations, then h. */
+/* Frees what input_open_analysed made: a, o's allocations, then h, once
+ * the cache entry (o->cache_beside) is written; exits 128 + a signal
+ * that came as it was begun. */
 void input_close(struct input_options *o, struct pyhs_heap *h, struct pyhs_analysis *a);
 /* The cache of heaps read from cores (cache.c). cache_lookup: true with
  * *ret the heap the cache holds for the core at path; else false, with
@@ -202,9 +209,23 @@ bool cache_lookup(const char *path, struct input_options *o,
 /* Whether the core t held tracemalloc traces (which no entry keeps). */
 bool cache_traced(const struct input_options *o, const struct pyhs_target *t);
 /* Stores h (with a in its index; NULL: one is made) in the entry and frees it; a cache that cannot be written gets
- * one line on stderr (once) and the verb goes on. */
-void cache_store(struct pyhs_cache *c, const struct pyhs_heap *h,
-		 const struct pyhs_analysis *a, bool traced);
+ * one line on stderr (once) and the verb goes on. Returns 0, or the exit
+ * code of a signal that came as the entry's file was made. */
+int cache_store(struct pyhs_cache *c, const struct pyhs_heap *h,
+		const struct pyhs_analysis *a, bool traced);
+/* The same for a verb with o->cache_beside: with more than one job, the
+ * entry's file is created now and written on a thread while the verb
+ * goes on; with one, it is written by cache_finish. h and a must not be
+ * changed or freed before cache_finish (a NULL: one is made now, freed
+ * then). Returns 0, or the exit code of a signal that came meanwhile. */
+int cache_store_beside(struct input_options *o, struct pyhs_cache *c,
+		       const struct pyhs_heap *h, const struct pyhs_analysis *a,
+		       bool traced);
+/* Ends what cache_store_beside began (nothing if it began nothing): waits
+ * for the entry's thread, or writes the entry now; a cache that cannot be
+ * written gets its one line. Returns 0, or the exit code of a signal that
+ * came as the entry's file was made (after its line). */
+int cache_finish(struct input_options *o);
 /* Reads the --pid process: the cancel flag and the signal handlers set
  * up, the room for o->output checked before the stop. Prints the error
  * and returns the exit code, or 0. */
@@ -265,6 +286,9 @@ void signals_install(bool writes_file);
 /* The temporary file to remove if a signal comes outside a deferred call
  * (NULL once there is none). */
 void signals_temporary(const char *path);
+/* The same for the cache entry being written (cache.c), beside the
+ * output's: a copy of its name that stays valid until set to NULL. */
+void signals_cache_temporary(const char *path);
 /* The file is written: an interruption from now on says only that. */
 void signals_written(void);
 /* Around a library call given signals_cancel: a signal only raises it. */

@@ -27,6 +27,7 @@ volatile sig_atomic_t signals_cancel;      /* the signal that came, or 0 */
 static volatile sig_atomic_t deferred;
 static volatile sig_atomic_t writes;       /* the verb writes a file */
 static const char *volatile temporary;     /* the output's temporary file */
+static const char *volatile cache_temporary; /* the cache entry's */
 static bool installed;
 static sigset_t old_mask;
 
@@ -51,6 +52,8 @@ static void on_signal(int sig)
 	int saved = errno;
 	const char *tmp = temporary;
 	if (tmp)
+		unlink(tmp);
+	if ((tmp = cache_temporary))
 		unlink(tmp);
 	say(line());
 	errno = saved;
@@ -80,6 +83,11 @@ void signals_install(bool writes_file)
 			continue;
 		sigaction(handled[i], &sa, NULL);
 	}
+}
+
+void signals_cache_temporary(const char *path)
+{
+	cache_temporary = path;
 }
 
 void signals_written(void)
@@ -115,6 +123,8 @@ int signals_exit_status(void)
 		return 0;
 	const char *tmp = temporary;
 	if (tmp)
+		unlink(tmp);
+	if ((tmp = cache_temporary))
 		unlink(tmp);
 	say(line());
 	return 128 + sig;

@@ -23,6 +23,9 @@ static int by_bytes(const void *a, const void *b)
 }
 
 #define OLD_TYPES 5
+/* The analysis summary needs: no cycles asked for (those of the garbage
+ * are found among it), no paths. The cache entry's index holds the same. */
+#define SUMMARY_ANALYSIS 0u
 /* Pending tasks parked at one place that make a suspect. */
 #define TASK_SUSPECT_MIN 1000
 #define TASK_SUSPECTS 5
@@ -163,7 +166,18 @@ static const char *gen_name(int g)
 	return names[g];
 }
 
+/* print_summary with the heap's analysis, when there is one (NULL: one is
+ * made, with summary's flags). */
+static int print_summary_with(struct pyhs_heap *h, const struct pyhs_analysis *given,
+			      const struct input_options *o, FILE *out);
+
 int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out)
+{
+	return print_summary_with(h, NULL, o, out);
+}
+
+static int print_summary_with(struct pyhs_heap *h, const struct pyhs_analysis *given,
+			      const struct input_options *o, FILE *out)
 {
 	bool json = o->json;
 	const struct pyhs_heap_meta *m = pyhs_heap_meta(h);
@@ -193,13 +207,16 @@ int print_summary(struct pyhs_heap *h, const struct input_options *o, FILE *out)
 		gen_bytes[g] += s;
 	}
 	qsort(tt, ntypes, sizeof(*tt), by_bytes);
-	struct summary_parts parts = { .h = h };
-	struct pyhs_error *err = pyhs_analysis_create_with(h, 0, &parts.an);
+	/* The analysis is only read from here on (the cache entry may be
+	 * written from it on another thread meanwhile). */
+	struct summary_parts parts = { .h = h, .an = (struct pyhs_analysis *)given };
+	struct pyhs_error *err = given ? NULL : pyhs_analysis_create_with(h, SUMMARY_ANALYSIS,
+									  &parts.an);
 	if (!err) {
 		err = pyhs_jobs_run(pyhs_heap_jobs(h), 2, summary_part, &parts, NULL);
 		if (parts.have_hv)
-			parts.hv.own_analysis = true;
-		else
+			parts.hv.own_analysis = !given;
+		else if (!given)
 			pyhs_analysis_destroy(parts.an);
 	}
 	if (err) {
@@ -539,11 +556,17 @@ int verb_summary(int argc, char **argv)
 	if (r >= 0)
 		return r;
 	struct pyhs_heap *h;
+	struct pyhs_analysis *a;
 	o.want_allocations = true; /* where the suspects were allocated */
-	if ((r = input_open(args[0], &o, &h)))
+	/* One analysis for the answer and the cache entry of a core read
+	 * now, the entry written beside the answer. */
+	o.analysis_flags = SUMMARY_ANALYSIS;
+	o.cache_beside = true;
+	if ((r = input_open_analysed(args[0], &o, &h, &a)))
 		return r;
-	r = print_summary(h, &o, stdout);
-	pyhs_allocations_destroy(o.allocations);
-	pyhs_heap_destroy(h);
+	r = print_summary_with(h, a, &o, stdout);
+	/* The answer out before the entry is waited for. */
+	fflush(stdout);
+	input_close(&o, h, a);
 	return r;
 }

@@ -52,10 +52,10 @@ static void work(struct run *r)
 	}
 }
 
-static void *thread_main(void *arg)
+/* Signals stay the caller's thread's business: blocked in a thread
+ * started here, in it alone (those a fault raises in it excepted). */
+static void block_signals(void)
 {
-	/* Signals stay the caller's thread's business: blocked here, in
-	 * this thread alone (those a fault raises in it excepted). */
 	sigset_t all;
 	sigfillset(&all);
 	sigdelset(&all, SIGSEGV);
@@ -63,6 +63,11 @@ static void *thread_main(void *arg)
 	sigdelset(&all, SIGFPE);
 	sigdelset(&all, SIGILL);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+}
+
+static void *thread_main(void *arg)
+{
+	block_signals();
 	work(arg);
 	return NULL;
 }
@@ -103,6 +108,46 @@ struct pyhs_error *pyhs_jobs_run(unsigned jobs, size_t n, pyhs_job_fn *fn, void 
 	if (atomic_load(&r.next) < n)
 		return pyhs_error_create(PYHS_ERROR_CANCELLED, "cancelled");
 	return NULL;
+}
+
+/* ---- one job beside the caller ---- */
+
+struct pyhs_job {
+	pyhs_job_fn *fn;
+	void *ctx;
+	struct pyhs_error *err;
+	pthread_t thread;
+	bool started;
+};
+
+static void *job_main(void *arg)
+{
+	struct pyhs_job *j = arg;
+	block_signals();
+	j->err = j->fn(j->ctx, 0);
+	return NULL;
+}
+
+struct pyhs_job *pyhs_job_start(pyhs_job_fn *fn, void *ctx)
+{
+	struct pyhs_job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return NULL;
+	j->fn = fn;
+	j->ctx = ctx;
+	j->started = pthread_create(&j->thread, NULL, job_main, j) == 0;
+	if (!j->started)
+		j->err = fn(ctx, 0);
+	return j;
+}
+
+struct pyhs_error *pyhs_job_finish(struct pyhs_job *j)
+{
+	if (j->started)
+		pthread_join(j->thread, NULL);
+	struct pyhs_error *err = j->err;
+	free(j);
+	return err;
 }
 
 /* ---- how many ---- */

@@ -28,6 +28,16 @@ typedef struct pyhs_error *pyhs_job_fn(void *ctx, size_t k);
 struct pyhs_error *pyhs_jobs_run(unsigned jobs, size_t n, pyhs_job_fn *fn, void *ctx,
 				 const volatile sig_atomic_t *cancel);
 
+/* One piece of work on a thread of its own, beside the caller's: started
+ * by pyhs_job_start, which runs fn(ctx, 0) on a new thread (signals
+ * blocked in it, as above) and returns at once; pyhs_job_finish waits for
+ * it, returns its error and frees the job. A thread that cannot be
+ * started runs the piece in the caller's thread, before start returns.
+ * Start returns NULL (nothing run) only if it is out of memory. */
+struct pyhs_job;
+struct pyhs_job *pyhs_job_start(pyhs_job_fn *fn, void *ctx);
+struct pyhs_error *pyhs_job_finish(struct pyhs_job *job);
+
 /* The threads worth running: the CPUs this process may run on
  * (sched_getaffinity), bounded by its cgroup's CPU quota (cpu.max of
  * cgroup v2, cpu.cfs_quota_us of v1) rounded up; at least 1. */

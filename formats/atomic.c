@@ -205,6 +205,7 @@ struct pyhs_output {
 	struct pyhs_atomic_file af;
 	enum pyhs_output_kind kind;
 	FILE *stream;
+	int level;
 };
 
 static const struct {
@@ -322,6 +323,16 @@ struct pyhs_error *pyhs_output_commit(struct pyhs_output *o)
 		}
 	}
 	return pyhs_atomic_commit(&o->af);
+}
+
+void pyhs_output_set_level(struct pyhs_output *o, int level)
+{
+	o->level = level;
+}
+
+int pyhs_output_level(const struct pyhs_output *o)
+{
+	return o->level;
 }
 
 void pyhs_output_destroy(struct pyhs_output *o)

@@ -390,9 +390,14 @@ struct pyhs_error *pyhs_cache_put(struct pyhs_cache *c, const struct pyhs_heap *
 	return pyhs_cache_put_analysed(c, h, NULL, traced, cancel);
 }
 
-struct pyhs_error *pyhs_cache_put_analysed(struct pyhs_cache *c, const struct pyhs_heap *h,
-					   const struct pyhs_analysis *a, bool traced,
-					   const volatile sig_atomic_t *cancel)
+/* The zstd level of entries: read often, written once, and written while
+ * the verb that read the core waits or works beside; the snapshot
+ * format's own level is for files kept. */
+#define ENTRY_LEVEL 3
+
+struct pyhs_error *pyhs_cache_put_begin(struct pyhs_cache *c, bool traced,
+					const volatile sig_atomic_t *cancel,
+					struct pyhs_output **ret)
 {
 	int e = make_dirs(c->dir);
 	if (e)
@@ -410,12 +415,30 @@ struct pyhs_error *pyhs_cache_put_analysed(struct pyhs_cache *c, const struct py
 	const char *path = traced ? c->traced_path : c->path;
 	struct pyhs_output *out;
 	struct pyhs_error *err = pyhs_output_create(path, PYHS_OUTPUT_SNAPSHOT, cancel, &out);
-	if (!err) {
-		err = pyhs_snapshot_write_analysed(h, a, out);
-		pyhs_output_destroy(out);
-	}
 	if (err)
 		return pyhs_error_wrap(err, "cannot write to cache directory '%s'", c->dir);
-	tidy(c, path);
+	pyhs_output_set_level(out, ENTRY_LEVEL);
+	*ret = out;
 	return NULL;
+}
+
+struct pyhs_error *pyhs_cache_put_end(struct pyhs_cache *c, const struct pyhs_heap *h,
+				      const struct pyhs_analysis *a, bool traced,
+				      struct pyhs_output *out)
+{
+	struct pyhs_error *err = pyhs_snapshot_write_analysed(h, a, out);
+	pyhs_output_destroy(out);
+	if (err)
+		return pyhs_error_wrap(err, "cannot write to cache directory '%s'", c->dir);
+	tidy(c, traced ? c->traced_path : c->path);
+	return NULL;
+}
+
+struct pyhs_error *pyhs_cache_put_analysed(struct pyhs_cache *c, const struct pyhs_heap *h,
+					   const struct pyhs_analysis *a, bool traced,
+					   const volatile sig_atomic_t *cancel)
+{
+	struct pyhs_output *out;
+	struct pyhs_error *err = pyhs_cache_put_begin(c, traced, cancel, &out);
+	return err ? err : pyhs_cache_put_end(c, h, a, traced, out);
 }

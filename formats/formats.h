@@ -136,6 +136,10 @@ FILE *pyhs_output_stream(struct pyhs_output *o);
 struct pyhs_error *pyhs_output_commit(struct pyhs_output *o);
 /* Removes the temporary file if it was not renamed, and frees o. */
 void pyhs_output_destroy(struct pyhs_output *o);
+/* The zstd level a snapshot output is compressed at: 0 (the default, the
+ * snapshot format's own level) or 1 to 19 (a cache entry's lower one). */
+void pyhs_output_set_level(struct pyhs_output *o, int level);
+int pyhs_output_level(const struct pyhs_output *o);
 
 /* Writes the heap to a snapshot output (PYHS_OUTPUT_SNAPSHOT) and renames
  * it over its path. PYHS_ERROR_OS if writing fails (path is then
@@ -259,6 +263,19 @@ bool pyhs_cache_get_analysed(struct pyhs_cache *c, bool need_untraced,
 struct pyhs_error *pyhs_cache_put_analysed(struct pyhs_cache *c, const struct pyhs_heap *h,
 					   const struct pyhs_analysis *a, bool traced,
 					   const volatile sig_atomic_t *cancel);
+/* pyhs_cache_put_analysed in two steps, for a caller that writes the entry
+ * on another thread: begin makes the directory, checks that the core did
+ * not change while it was read and creates the entry's output (its
+ * temporary file; pyhs_output_temporary), in the caller's thread; end
+ * writes h and a (NULL: one is made) in it, renames it over the entry,
+ * tidies the directory and destroys out, and may run on another thread
+ * while h and a are read (not changed) elsewhere. Errors as for put. */
+struct pyhs_error *pyhs_cache_put_begin(struct pyhs_cache *c, bool traced,
+					const volatile sig_atomic_t *cancel,
+					struct pyhs_output **ret);
+struct pyhs_error *pyhs_cache_put_end(struct pyhs_cache *c, const struct pyhs_heap *h,
+				      const struct pyhs_analysis *a, bool traced,
+				      struct pyhs_output *out);
 /* The rows of the largest retainers the entry keeps (pyhs_snapshot_read_top),
  * if there is an entry to trust that has them (true, *ret set). */
 bool pyhs_cache_get_top(struct pyhs_cache *c, struct pyhs_snapshot_top **ret);

@@ -502,7 +502,8 @@ struct pyhs_error *pyhs_snapshot_write_analysed(const struct pyhs_heap *h,
 		err = &pyhs_enomem;
 		goto out;
 	}
-	ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL);
+	int level = pyhs_output_level(out);
+	ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_compressionLevel, level ? level : ZSTD_LEVEL);
 	ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_checksumFlag, 0);
 	ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_contentSizeFlag, 1);
 	/* On the heap's jobs, when libzstd was built multithreaded (its
