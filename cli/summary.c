@@ -559,10 +559,17 @@ int verb_summary(int argc, char **argv)
 	struct pyhs_analysis *a;
 	o.want_allocations = true; /* where the suspects were allocated */
 	/* One analysis for the answer and the cache entry of a core read
-	 * now, the entry written beside the answer. */
+	 * now, the entry written beside the answer. A snapshot's own index
+	 * is not read: summary analyses its heap again, and answers with the
+	 * index damaged. */
 	o.analysis_flags = SUMMARY_ANALYSIS;
 	o.cache_beside = true;
-	if ((r = input_open_analysed(args[0], &o, &h, &a)))
+	a = NULL;
+	if (args[0] != PID_INPUT && pyhs_snapshot_is(args[0]))
+		r = input_open(args[0], &o, &h);
+	else
+		r = input_open_analysed(args[0], &o, &h, &a);
+	if (r)
 		return r;
 	r = print_summary_with(h, a, &o, stdout);
 	/* The answer out before the entry is waited for. */
