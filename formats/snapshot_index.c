@@ -174,25 +174,23 @@ static void put_string(const struct index_sink *out, const char *s)
 	out->bytes(out->ctx, s, n);
 }
 
+static uint64_t retained_key(void *a, uint64_t i)
+{
+	return pyhs_analysis_retained(a, i);
+}
+
 struct pyhs_error *pyhs_snapshot_top_encode(const struct pyhs_heap *h,
 					    const struct pyhs_analysis *a,
 					    const struct index_sink *out)
 {
 	uint64_t n = pyhs_heap_nobjects(h);
-	uint64_t *key = malloc((n ? n : 1) * sizeof(*key));
-	uint64_t *order = malloc((n ? n : 1) * sizeof(*order));
+	/* Only the rows kept are ranked: nothing per object. */
+	uint64_t order[PYHS_TOP_ROWS], key[PYHS_TOP_ROWS];
+	uint64_t m = pyhs_rank_top_items(n, PYHS_TOP_ROWS, retained_key, (void *)a, order, key);
 	struct pyhs_holders *hs = NULL;
-	struct pyhs_error *err = !key || !order ? &pyhs_enomem : pyhs_holders_create(h, a, &hs);
-	if (err) {
-		free(key);
-		free(order);
+	struct pyhs_error *err = pyhs_holders_create(h, a, &hs);
+	if (err)
 		return err;
-	}
-	for (uint64_t i = 0; i < n; i++) {
-		key[i] = pyhs_analysis_retained(a, i);
-		order[i] = i;
-	}
-	uint64_t m = pyhs_rank_top(key, order, n, PYHS_TOP_ROWS);
 	out->varint(out->ctx, n);
 	out->varint(out->ctx, m);
 	char preview[PYHS_TOP_PREVIEW], holder[PYHS_TOP_HOLDER];
@@ -202,15 +200,13 @@ struct pyhs_error *pyhs_snapshot_top_encode(const struct pyhs_heap *h,
 		pyhs_holders_name(hs, i, holder, sizeof(holder));
 		out->varint(out->ctx, pyhs_heap_addr(h, i));
 		out->varint(out->ctx, pyhs_heap_size(h, i));
-		out->varint(out->ctx, key[i]);
+		out->varint(out->ctx, key[q]);
 		out->varint(out->ctx, pyhs_heap_gen(h, i));
 		put_string(out, pyhs_heap_type_name(h, pyhs_heap_type_of(h, i)));
 		put_string(out, preview);
 		put_string(out, holder);
 	}
 	pyhs_holders_destroy(hs);
-	free(key);
-	free(order);
 	return NULL;
 }
 

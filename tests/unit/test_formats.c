@@ -12,6 +12,7 @@
 #include "unit.h"
 
 #include "formats.h"
+#include "common/rank.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -175,6 +176,41 @@ static void test_generations(void)
 	}
 }
 
+/* ---- ranking (common/rank.c) -------------------------------------------- */
+
+static uint64_t key_of(void *ctx, uint64_t item)
+{
+	return ((const uint64_t *)ctx)[item];
+}
+
+/* The top items without an array per item are those of a full sort, ties
+ * in item order, for any count asked. */
+static void test_rank_top_items(void)
+{
+	enum { M = 1000 };
+	static uint64_t key[M], order[M], items[M + 1], keys[M + 1];
+	uint64_t x = 88172645463325252u;
+	for (uint64_t i = 0; i < M; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		key[i] = x % 37; /* many ties */
+		order[i] = i;
+	}
+	pyhs_rank_top(key, order, M, M);
+	static const uint64_t counts[] = { 0, 1, 2, 3, 7, 200, 999, 1000, 1001 };
+	for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
+		uint64_t n = counts[c];
+		uint64_t k = pyhs_rank_top_items(M, n, key_of, key, items, keys);
+		CU_ASSERT_EQUAL(k, n < M ? n : M);
+		for (uint64_t q = 0; q < k; q++) {
+			CU_ASSERT_EQUAL(items[q], order[q]);
+			CU_ASSERT_EQUAL(keys[q], key[order[q]]);
+		}
+	}
+	CU_ASSERT_EQUAL(pyhs_rank_top_items(0, 5, key_of, key, items, keys), 0);
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 int main(int argc, char **argv)
@@ -183,7 +219,8 @@ int main(int argc, char **argv)
 		return 2;
 	CU_pSuite strings = CU_add_suite("json string", NULL, NULL);
 	CU_pSuite gens = CU_add_suite("json generation", NULL, NULL);
-	if (!strings || !gens ||
+	CU_pSuite rank = CU_add_suite("rank", NULL, NULL);
+	if (!strings || !gens || !rank ||
 	    !CU_add_test(strings, "plain ASCII", test_plain) ||
 	    !CU_add_test(strings, "quotes and backslashes", test_quotes_and_backslashes) ||
 	    !CU_add_test(strings, "control characters", test_control_characters) ||
@@ -192,7 +229,8 @@ int main(int argc, char **argv)
 	    !CU_add_test(strings, "overlong encodings rejected", test_overlong_encodings) ||
 	    !CU_add_test(strings, "surrogates and > U+10FFFF rejected",
 			 test_surrogates_and_beyond) ||
-	    !CU_add_test(gens, "each generation", test_generations)) {
+	    !CU_add_test(gens, "each generation", test_generations) ||
+	    !CU_add_test(rank, "top items as a full sort ranks them", test_rank_top_items)) {
 		CU_cleanup_registry();
 		return 2;
 	}
