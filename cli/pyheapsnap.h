@@ -191,6 +191,10 @@ int input_open_analysed(const char *path, struct input_options *o,
  * *ret set if they are there; false if not, or if reading them failed
  * (the full read then says what is wrong). */
 bool input_top_rows(const char *path, struct input_options *o, struct pyhs_snapshot_top **ret);
+/* The object records (pyhs_snapshot_view_open) of the snapshot at path, or
+ * of the cache entry of the core at path (one of a core without traces
+ * when o->want_allocations), as input_top_rows reads rows. */
+bool input_view(const char *path, struct input_options *o, struct pyhs_snapshot_view **ret);
 /* Frees what input_open_analysed made: a, o's allocations, then h. */
 void input_close(struct input_options *o, struct pyhs_heap *h, struct pyhs_analysis *a);
 /* The cache of heaps read from cores (cache.c). cache_lookup: true with
