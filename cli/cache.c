@@ -61,6 +61,22 @@ bool input_top_rows(const char *path, struct input_options *o, struct pyhs_snaps
 	return got;
 }
 
+bool input_view(const char *path, struct input_options *o, struct pyhs_snapshot_view **ret)
+{
+	if (path != PID_INPUT && pyhs_snapshot_is(path)) {
+		struct pyhs_error *err = pyhs_snapshot_view_open(path, ret);
+		if (err) {
+			pyhs_error_destroy(err);
+			return false;
+		}
+		return *ret != NULL;
+	}
+	struct pyhs_cache *c = cache_entry(path, o);
+	bool got = c && pyhs_cache_get_view(c, o->want_allocations, ret);
+	pyhs_cache_destroy(c);
+	return got;
+}
+
 bool cache_lookup(const char *path, struct input_options *o,
 		  struct pyhs_cache **ret_cache, struct pyhs_heap **ret,
 		  struct pyhs_analysis **ret_a)

@@ -1,4 +1,5 @@
 /* pyheapsnap path: how an object is kept alive, from a root to it. */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -131,6 +132,62 @@ void print_path_json(const struct pyhs_heap *h, const struct pyhs_path *p, FILE 
 	fputs("]}", out);
 }
 
+/* Prints the paths to target as the format asks. */
+static int print_paths(const struct pyhs_heap *h, uint64_t target, bool garbage,
+		       const struct pyhs_path *paths, size_t np, const struct path_options *po,
+		       bool json)
+{
+	int r = EXIT_OK;
+	if (po->format == FORMAT_DOT) {
+		r = print_paths_dot(h, paths, np, target);
+	} else if (json) {
+		printf("{\"object\": %" PRIu64 ", \"garbage\": %s, \"paths\": [",
+		       pyhs_heap_addr(h, target), garbage ? "true" : "false");
+		for (size_t i = 0; i < np; i++) {
+			fputs(i ? ", " : "", stdout);
+			print_path_json(h, &paths[i], stdout);
+		}
+		fputs("]}\n", stdout);
+	} else if (!np) {
+		printf("no root reaches 0x%" PRIx64 "%s\n", pyhs_heap_addr(h, target),
+		       garbage ? ": it is garbage the cyclic collector would free" : "");
+	} else {
+		char desc[1024];
+		for (size_t i = 0; i < np; i++) {
+			describe_path(h, &paths[i], desc, sizeof(desc));
+			printf("%s%s\n", i ? "\n" : "", desc);
+			print_path_steps(h, &paths[i], stdout, "  ");
+		}
+	}
+	return r;
+}
+
+/* path from a snapshot's or cache entry's object records, as show's
+ * show_from_view: true if it answered (*ret its exit code). */
+static bool path_from_view(const char *path, struct input_options *o, const char *arg,
+			   const struct path_options *po, int *ret)
+{
+	char *end;
+	errno = 0;
+	unsigned long long addr = strtoull(arg, &end, 0);
+	if (errno || end == arg || *end)
+		return false;
+	struct pyhs_snapshot_view *v;
+	if (!input_view(path, o, &v))
+		return false;
+	struct pyhs_object_view *ov;
+	struct pyhs_error *err = pyhs_snapshot_view_object(v, addr, 0, po->all ? MAX_PATHS : 1,
+							   &ov);
+	pyhs_snapshot_view_destroy(v);
+	if (err) {
+		pyhs_error_destroy(err);
+		return false;
+	}
+	*ret = print_paths(ov->heap, ov->obj, ov->garbage, ov->paths, ov->npaths, po, o->json);
+	pyhs_object_view_destroy(ov);
+	return true;
+}
+
 int verb_path(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -151,6 +208,8 @@ int verb_path(int argc, char **argv)
 	struct pyhs_heap *h;
 	struct pyhs_analysis *a;
 	o.analysis_flags = PYHS_ANALYSIS_PATHS;
+	if (path_from_view(args[0], &o, args[1], &po, &r))
+		return r;
 	if ((r = input_open_analysed(args[0], &o, &h, &a)))
 		return r;
 	uint64_t target;
@@ -171,29 +230,7 @@ int verb_path(int argc, char **argv)
 		input_close(&o, h, a);
 		return report_error(err);
 	}
-	if (po.format == FORMAT_DOT) {
-		r = print_paths_dot(h, paths, np, target);
-	} else if (o.json) {
-		printf("{\"object\": %" PRIu64 ", \"garbage\": %s, \"paths\": [",
-		       pyhs_heap_addr(h, target),
-		       pyhs_analysis_is_garbage(a, target) ? "true" : "false");
-		for (size_t i = 0; i < np; i++) {
-			fputs(i ? ", " : "", stdout);
-			print_path_json(h, &paths[i], stdout);
-		}
-		fputs("]}\n", stdout);
-	} else if (!np) {
-		printf("no root reaches 0x%" PRIx64 "%s\n", pyhs_heap_addr(h, target),
-		       pyhs_analysis_is_garbage(a, target) ?
-			       ": it is garbage the cyclic collector would free" : "");
-	} else {
-		char desc[1024];
-		for (size_t i = 0; i < np; i++) {
-			describe_path(h, &paths[i], desc, sizeof(desc));
-			printf("%s%s\n", i ? "\n" : "", desc);
-			print_path_steps(h, &paths[i], stdout, "  ");
-		}
-	}
+	r = print_paths(h, target, pyhs_analysis_is_garbage(a, target), paths, np, &po, o.json);
 	pyhs_paths_free(paths, np);
 	input_close(&o, h, a);
 	return r;

@@ -196,6 +196,10 @@ int input_open_analysed(const char *path, struct input_options *o,
  * *ret set if they are there; false if not, or if reading them failed
  * (the full read then says what is wrong). */
 bool input_top_rows(const char *path, struct input_options *o, struct pyhs_snapshot_top **ret);
+/* The object records (pyhs_snapshot_view_open) of the snapshot at path, or
+ * of the cache entry of the core at path (one of a core without traces
+ * when o->want_allocations), as input_top_rows reads rows. */
+bool input_view(const char *path, struct input_options *o, struct pyhs_snapshot_view **ret);
 /* Frees what input_open_analysed made: a, o's allocations, then h, once
  * the cache entry (o->cache_beside) is written; exits 128 + a signal
  * that came as it was begun. */

@@ -1,4 +1,5 @@
 /* pyheapsnap show: one object, its references both ways, what keeps it. */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -43,6 +44,48 @@ static void json_object_ref(const struct pyhs_heap *h, uint32_t i, uint32_t labe
 	fputs("}", stdout);
 }
 
+/* What show prints of object i beyond the heap's own columns: what the
+ * analysis says of it (from the analysis or from a snapshot's records). */
+struct show_facts {
+	const char *holder;
+	uint64_t retained, unexplained;
+	bool garbage;
+	uint32_t dom;
+	const struct pyhs_path *paths;
+	size_t np;
+};
+
+static void print_show(const struct pyhs_heap *h, uint64_t i, const struct show_facts *f,
+		       const struct input_options *io);
+
+/* show from a snapshot's or cache entry's object records: true if it
+ * could answer (anything wrong with them: false, and the whole heap is
+ * read, which says what is wrong). */
+static bool show_from_view(const char *path, struct input_options *o, const char *arg)
+{
+	char *end;
+	errno = 0;
+	unsigned long long addr = strtoull(arg, &end, 0);
+	if (errno || end == arg || *end)
+		return false;
+	struct pyhs_snapshot_view *v;
+	if (!input_view(path, o, &v))
+		return false;
+	struct pyhs_object_view *ov;
+	struct pyhs_error *err = pyhs_snapshot_view_object(v, addr, PYHS_VIEW_SHOW, 1, &ov);
+	pyhs_snapshot_view_destroy(v);
+	if (err) {
+		pyhs_error_destroy(err);
+		return false;
+	}
+	struct show_facts f = { ov->holder, ov->retained, ov->unexplained, ov->garbage,
+				ov->dom, ov->paths, ov->npaths };
+	struct input_options none = { .json = o->json };
+	print_show(ov->heap, ov->obj, &f, &none);
+	pyhs_object_view_destroy(ov);
+	return true;
+}
+
 int verb_show(int argc, char **argv)
 {
 	struct verb_spec spec = { "show", "", NULL, help, NULL, NULL, 2, 2 };
@@ -56,6 +99,8 @@ int verb_show(int argc, char **argv)
 	struct pyhs_analysis *a;
 	o.want_allocations = true;
 	o.analysis_flags = PYHS_ANALYSIS_PATHS;
+	if (show_from_view(args[0], &o, args[1]))
+		return EXIT_OK;
 	if ((r = input_open_analysed(args[0], &o, &h, &a)))
 		return r;
 	uint64_t i;
@@ -81,6 +126,23 @@ int verb_show(int argc, char **argv)
 		input_close(&o, h, a);
 		return report_error(err);
 	}
+	struct show_facts f = { holder, pyhs_analysis_retained(a, i),
+				pyhs_analysis_unexplained(a, i), pyhs_analysis_is_garbage(a, i),
+				pyhs_analysis_idom(a, i), paths, np };
+	print_show(h, i, &f, &o);
+	pyhs_paths_free(paths, np);
+	pyhs_holders_destroy(hs);
+	input_close(&o, h, a);
+	return EXIT_OK;
+}
+
+static void print_show(const struct pyhs_heap *h, uint64_t i, const struct show_facts *f,
+		       const struct input_options *io)
+{
+	const struct input_options o = *io;
+	const char *holder = f->holder;
+	const struct pyhs_path *paths = f->paths;
+	size_t np = f->np;
 	/* The trace of the block holding the object (GC objects start after
 	 * their header, inside the block). */
 	uint64_t trace = 0;
@@ -93,7 +155,7 @@ int verb_show(int argc, char **argv)
 	pyhs_heap_preview(h, i, preview, sizeof(preview));
 	uint64_t addr = pyhs_heap_addr(h, i);
 	const char *tn = pyhs_heap_type_name(h, pyhs_heap_type_of(h, i));
-	uint32_t dom = pyhs_analysis_idom(a, i);
+	uint32_t dom = f->dom;
 	uint64_t b, e, nrefs = 0;
 	pyhs_heap_edges(h, i, &b, &e);
 	/* Referrers: every edge into the object. */
@@ -108,14 +170,14 @@ int verb_show(int argc, char **argv)
 		       ", \"unexplained_refs\": %" PRIu64 ", \"immortal\": %s, \"gen\": ",
 		       pyhs_heap_size(h, i),
 		       pyhs_heap_flags(h, i) & PYHS_OBJ_SIZE_INEXACT ? "false" : "true",
-		       pyhs_analysis_retained(a, i), pyhs_heap_refcnt(h, i),
-		       pyhs_analysis_unexplained(a, i),
+		       f->retained, pyhs_heap_refcnt(h, i),
+		       f->unexplained,
 		       pyhs_heap_flags(h, i) & PYHS_OBJ_IMMORTAL ? "true" : "false");
 		pyhs_json_gen(stdout, pyhs_heap_gen(h, i));
 		fputs(", \"preview\": ", stdout);
 		pyhs_json_string(stdout, preview);
 		fprintf(stdout, ", \"garbage\": %s, \"dominator\": ",
-			pyhs_analysis_is_garbage(a, i) ? "true" : "false");
+			f->garbage ? "true" : "false");
 		if (dom == PYHS_DOM_ROOT || dom == PYHS_DOM_NONE)
 			fputs(dom == PYHS_DOM_ROOT ? "\"root\"" : "null", stdout);
 		else
@@ -174,15 +236,15 @@ int verb_show(int argc, char **argv)
 		       pyhs_format_bytes(pyhs_heap_size(h, i), b1, sizeof(b1)),
 		       pyhs_heap_flags(h, i) & PYHS_OBJ_SIZE_INEXACT ?
 			       " (its layout's: __sizeof__ not followed)" : "",
-		       pyhs_format_bytes(pyhs_analysis_retained(a, i), b2, sizeof(b2)),
+		       pyhs_format_bytes(f->retained, b2, sizeof(b2)),
 		       pyhs_heap_refcnt(h, i),
 		       pyhs_heap_flags(h, i) & PYHS_OBJ_IMMORTAL ? " (immortal)" : "",
 		       gen_text(pyhs_heap_gen(h, i)));
-		if (pyhs_analysis_unexplained(a, i))
+		if (f->unexplained)
 			printf("  %" PRIu64 " reference%s no object explains (held by C code?)\n",
-			       pyhs_analysis_unexplained(a, i),
-			       pyhs_analysis_unexplained(a, i) == 1 ? "" : "s");
-		if (pyhs_analysis_is_garbage(a, i))
+			       f->unexplained,
+			       f->unexplained == 1 ? "" : "s");
+		if (f->garbage)
 			printf("  garbage: the cyclic collector would free it\n");
 		for (uint32_t k = 0; traced && k < pyhs_allocations_nframes(o.allocations, tr.traceback); k++) {
 			const char *file;
@@ -237,8 +299,4 @@ int verb_show(int argc, char **argv)
 			printf("\npath: no root reaches it\n");
 		}
 	}
-	pyhs_paths_free(paths, np);
-	pyhs_holders_destroy(hs);
-	input_close(&o, h, a);
-	return EXIT_OK;
 }

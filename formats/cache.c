@@ -235,6 +235,36 @@ bool pyhs_cache_get_top(struct pyhs_cache *c, struct pyhs_snapshot_top **ret)
 	return read_entry_top(c, c->path, ret) || read_entry_top(c, c->traced_path, ret);
 }
 
+/* The object records the entry at path keeps (pyhs_snapshot_view_open),
+ * as read_entry_top reads its rows. */
+static bool read_entry_view(const struct pyhs_cache *c, const char *path,
+			    struct pyhs_snapshot_view **ret)
+{
+	struct stat st;
+	struct pyhs_snapshot_view *v;
+	if (stat(path, &st) != 0)
+		return false;
+	struct pyhs_error *err = pyhs_snapshot_view_open(path, &v);
+	if (err || (v && !trusted(c, pyhs_snapshot_view_meta(v), &st))) {
+		pyhs_error_destroy(err);
+		pyhs_snapshot_view_destroy(err ? NULL : v);
+		unlink(path);
+		return false;
+	}
+	if (!v)
+		return false;
+	utimensat(AT_FDCWD, path, NULL, 0);
+	*ret = v;
+	return true;
+}
+
+bool pyhs_cache_get_view(struct pyhs_cache *c, bool need_untraced,
+			 struct pyhs_snapshot_view **ret)
+{
+	return read_entry_view(c, c->path, ret) ||
+	       (!need_untraced && read_entry_view(c, c->traced_path, ret));
+}
+
 /* The heap in the entry at path, if it is one to trust; an entry that is
  * not is removed. */
 static bool read_entry(const struct pyhs_cache *c, const char *path,

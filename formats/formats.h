@@ -200,6 +200,42 @@ struct pyhs_snapshot_top {
 struct pyhs_error *pyhs_snapshot_read_top(const char *path, struct pyhs_snapshot_top **ret);
 void pyhs_snapshot_top_destroy(struct pyhs_snapshot_top *t);
 
+/* Answers about one object of a snapshot from its object records (FORMAT.md,
+ * RAND), reading only the blocks that hold the objects they name: for
+ * show and path, which print the same from them as from the whole heap. */
+struct pyhs_snapshot_view;
+/* The records of the snapshot at path, after checking every section's
+ * checksum: *ret NULL if it has none. Errors as pyhs_snapshot_read's. */
+struct pyhs_error *pyhs_snapshot_view_open(const char *path, struct pyhs_snapshot_view **ret);
+/* The snapshot's metadata (what the cache checks). */
+const struct pyhs_heap_meta *pyhs_snapshot_view_meta(const struct pyhs_snapshot_view *v);
+void pyhs_snapshot_view_destroy(struct pyhs_snapshot_view *v);
+/* With PYHS_VIEW_SHOW: the object's references both ways, its dominator
+ * and its holder name too. */
+#define PYHS_VIEW_SHOW 1u
+struct pyhs_object_view {
+	/* The objects the answer names (the object, the paths' objects; with
+	 * PYHS_VIEW_SHOW its referents, referrers and dominator), with every
+	 * reference they have (those to objects not in it lead to one more
+	 * object, never named), the keys and names their labels name, and
+	 * the named roots among them; numbered in the snapshot's order. */
+	struct pyhs_heap *heap;
+	uint64_t obj;                    /* the object, in heap */
+	uint64_t retained, unexplained;  /* as pyhs_analysis_* says */
+	bool garbage;
+	uint32_t dom;                    /* in heap, or PYHS_DOM_ROOT, PYHS_DOM_NONE */
+	char holder[PYHS_TOP_HOLDER];    /* pyhs_holders_name's */
+	struct pyhs_path *paths;         /* pyhs_analysis_paths's, in heap */
+	size_t npaths;
+};
+/* The object at addr: PYHS_ERROR_NOT_FOUND if none is; PYHS_ERROR_INPUT
+ * if the records are damaged or do not fit the rest of the file (a
+ * caller then reads the whole snapshot); max_paths at most 64. */
+struct pyhs_error *pyhs_snapshot_view_object(struct pyhs_snapshot_view *v, uint64_t addr,
+					     unsigned flags, size_t max_paths,
+					     struct pyhs_object_view **ret);
+void pyhs_object_view_destroy(struct pyhs_object_view *ov);
+
 /* Whether the file at path is a regular file that starts like a snapshot
  * (the first four bytes of the magic number): the test by which inputs are
  * told apart. */
@@ -279,6 +315,11 @@ struct pyhs_error *pyhs_cache_put_end(struct pyhs_cache *c, const struct pyhs_he
 /* The rows of the largest retainers the entry keeps (pyhs_snapshot_read_top),
  * if there is an entry to trust that has them (true, *ret set). */
 bool pyhs_cache_get_top(struct pyhs_cache *c, struct pyhs_snapshot_top **ret);
+/* The object records the entry keeps (pyhs_snapshot_view_open), if there is
+ * an entry to trust that has them (true, *ret set); need_untraced as
+ * pyhs_cache_get's. */
+bool pyhs_cache_get_view(struct pyhs_cache *c, bool need_untraced,
+			 struct pyhs_snapshot_view **ret);
 const char *pyhs_cache_dir(const struct pyhs_cache *c);
 void pyhs_cache_destroy(struct pyhs_cache *c);
 

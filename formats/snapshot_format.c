@@ -35,6 +35,7 @@ const struct pyhs_snapshot_section pyhs_snapshot_sections[NSECTIONS] = {
 	[S_MEMS] = { "MEMS", "allocator state", true },
 	[S_INDX] = { "INDX", "index", true },
 	[S_TOPR] = { "TOPR", "largest retainers", true },
+	[S_RAND] = { "RAND", "object records", true },
 };
 
 /* The metadata keys, in the order they are written. A run of PER_GEN keys

@@ -43,6 +43,18 @@ extern const uint8_t pyhs_snapshot_magic[PYHS_SNAPSHOT_MAGIC_SIZE];
 
 #define ZSTD_LEVEL 9
 
+/* RAND (FORMAT.md): per-object records in blocks of RAND_BLOCK objects,
+ * each block its own zstd frame (compressed at RAND_ZSTD_LEVEL). */
+#define RAND_BLOCK 4096
+#define RAND_GRAPH_RECORD 9
+#define RAND_RECORD 56
+#define RAND_HEAD 24
+#define RAND_DIR_ENTRY 48
+#define RAND_ZSTD_LEVEL 3
+#define RAND_NONE UINT32_MAX
+#define RAND_WEAK 0x80000000u
+
+
 enum section {
 	S_META,
 	S_THRD,
@@ -66,8 +78,16 @@ enum section {
 	S_MEMS, /* optional: snapshot_memory.c */
 	S_INDX, /* optional: snapshot_index.c */
 	S_TOPR, /* optional: snapshot_index.c */
+	S_RAND, /* optional: snapshot_write.c, snapshot_read.c */
 	NSECTIONS,
 };
+
+/* The sections RAND's records stand for, whose checksums it keeps
+ * (FORMAT.md): the heap's (the required ones, S_META to S_ELPL) and INDX. */
+static inline bool rand_binds(enum section s)
+{
+	return s <= S_ELPL || s == S_INDX;
+}
 
 extern const struct pyhs_snapshot_section {
 	char id[5];

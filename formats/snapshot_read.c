@@ -968,8 +968,11 @@ static void reader_close(struct reader *r)
 	close(r->fd);
 }
 
+static struct pyhs_error *check_one(struct reader *r, enum section s);
+
 /* The index sections, those there are: checked (checksum, frame) always,
- * and with ret the analysis decoded (else *ret NULL). */
+ * and with ret the analysis decoded (else *ret NULL); the object records'
+ * checksum (pyhs_snapshot_view_open decodes them). */
 static struct pyhs_error *read_index(struct reader *r, const struct pyhs_heap *h,
 				     struct pyhs_analysis **ret)
 {
@@ -978,6 +981,8 @@ static struct pyhs_error *read_index(struct reader *r, const struct pyhs_heap *h
 	struct cur c;
 	struct pyhs_error *err = NULL;
 	if (r->sec[S_TOPR].present && (err = load_section(r, S_TOPR, &c)))
+		return err;
+	if (r->sec[S_RAND].present && (err = check_one(r, S_RAND)))
 		return err;
 	if (!r->sec[S_INDX].present)
 		return NULL;
@@ -1028,25 +1033,32 @@ out:
 	return err;
 }
 
+/* The stored bytes of section s against its checksum. */
+static struct pyhs_error *check_one(struct reader *r, enum section s)
+{
+	const struct entry *e = &r->sec[s];
+	uint8_t *stored = malloc(e->stored ? e->stored : 1);
+	if (!stored)
+		return &pyhs_enomem;
+	struct pyhs_error *err = read_at(r, stored, e->stored, e->off);
+	bool same = !err && pyhs_xxh64(stored, e->stored) == e->hash;
+	free(stored);
+	if (err)
+		return err;
+	if (!same) {
+		r->cur_sec = s;
+		return bad_section(r, "checksum mismatch");
+	}
+	return NULL;
+}
+
 /* The stored bytes of every section against their checksums. */
 static struct pyhs_error *check_all(struct reader *r)
 {
 	for (int s = 0; s < NSECTIONS; s++) {
-		const struct entry *e = &r->sec[s];
-		if (!e->present)
-			continue;
-		uint8_t *stored = malloc(e->stored ? e->stored : 1);
-		if (!stored)
-			return &pyhs_enomem;
-		struct pyhs_error *err = read_at(r, stored, e->stored, e->off);
-		bool same = !err && pyhs_xxh64(stored, e->stored) == e->hash;
-		free(stored);
+		struct pyhs_error *err = r->sec[s].present ? check_one(r, (enum section)s) : NULL;
 		if (err)
 			return err;
-		if (!same) {
-			r->cur_sec = (enum section)s;
-			return bad_section(r, "checksum mismatch");
-		}
 	}
 	return NULL;
 }
@@ -1133,4 +1145,1079 @@ bool pyhs_snapshot_magic_is(const void *head, size_t n)
 	 * then goes wrong (truncated, damaged) is best reported as a damaged
 	 * snapshot, not as something that is not a core. */
 	return n >= 4 && memcmp(head, pyhs_snapshot_magic, 4) == 0;
+}
+
+/* ---- RAND: answers about a few objects without the whole heap ------------ */
+
+/* A block's two frames, decoded (FORMAT.md, RAND): the references into
+ * its objects (what paths search), and their records, references out and
+ * texts. */
+struct rand_graph {
+	uint64_t cnt;
+	uint32_t *root, *npreds;
+	uint8_t *rank;
+	uint64_t *pred_off;            /* cnt + 1 */
+	uint32_t *psrc, *pedge;
+	uint64_t npred;
+	uint64_t used;
+};
+
+struct rand_block {
+	uint64_t cnt;
+	uint8_t *recs;                 /* cnt records of RAND_RECORD bytes */
+	uint64_t *edge_off;            /* cnt + 1 */
+	uint32_t *edst, *elab;
+	uint64_t nedges;
+	char *text;
+	uint32_t *text_off;            /* cnt; RAND_NONE: none */
+	uint32_t *text_len;
+	uint64_t used;
+};
+
+/* Frames kept decoded at once: the least recently used beyond go. */
+#define VIEW_GRAPHS 512
+#define VIEW_BLOCKS 32
+
+struct pyhs_snapshot_view {
+	struct reader r;
+	struct pyhs_heap_parts parts; /* the small sections; no columns */
+	uint64_t n;
+	uint8_t *addr_raw;            /* the ADDR section, decompressed */
+	uint64_t addr_size;
+	uint8_t *sec;                 /* RAND's bytes */
+	uint64_t sec_size;
+	uint64_t block_objects, nblocks;
+	struct rand_graph **graphs;
+	struct rand_block **blocks;
+	uint64_t ngraphs, nloaded, clock;
+};
+
+/* One object's record. */
+struct rand_rec {
+	uint64_t id;
+	uint64_t size, refcnt, retained, unexplained;
+	uint32_t hsrc, hj, type, idom, root, nedges, npreds;
+	uint8_t gen, flags, garbage, rank;
+};
+
+static void planes_to_words(uint32_t *dst, const uint8_t *planes, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++)
+		dst[i] = (uint32_t)planes[i] | (uint32_t)planes[n + i] << 8 |
+			 (uint32_t)planes[2 * n + i] << 16 | (uint32_t)planes[3 * n + i] << 24;
+}
+
+static struct pyhs_error *view_bad(const struct pyhs_snapshot_view *v, const char *what)
+{
+	return bad(&v->r, "%s in section %s", what, pyhs_snapshot_sections[S_RAND].name);
+}
+
+static void rand_graph_free(struct rand_graph *g)
+{
+	if (!g)
+		return;
+	free(g->root);
+	free(g->npreds);
+	free(g->rank);
+	free(g->pred_off);
+	free(g->psrc);
+	free(g->pedge);
+	free(g);
+}
+
+static void rand_block_free(struct rand_block *b)
+{
+	if (!b)
+		return;
+	free(b->recs);
+	free(b->edst);
+	free(b->elab);
+	free(b->edge_off);
+	free(b->text);
+	free(b->text_off);
+	free(b->text_len);
+	free(b);
+}
+
+/* Frame f (0: references in, 1: records) of block k, decompressed and
+ * checked: *ret malloc'd, *ret_raw bytes; *ret_cnt objects. */
+static struct pyhs_error *frame_load(struct pyhs_snapshot_view *v, uint64_t k, int f,
+				     uint8_t **ret, uint64_t *ret_raw, uint64_t *ret_cnt)
+{
+	const uint8_t *d = v->sec + RAND_HEAD + k * RAND_DIR_ENTRY + 24 * f;
+	uint64_t off = le64_get(d), stored = le64_get(d + 8), raw = le64_get(d + 16);
+	uint64_t first = k * v->block_objects;
+	uint64_t cnt = v->n - first < v->block_objects ? v->n - first : v->block_objects;
+	uint64_t base = RAND_HEAD + v->nblocks * RAND_DIR_ENTRY;
+	uint64_t min = cnt * (f ? RAND_RECORD + 4 : RAND_GRAPH_RECORD);
+	uint64_t max = min + 8 * v->r.nedges + (f ? v->r.sec[S_VTXT].raw : 0);
+	if (off < base || off > v->sec_size || stored > v->sec_size - off || !stored ||
+	    raw / MAX_EXPANSION > stored || raw < min || raw > max)
+		return view_bad(v, "a block out of place");
+	const uint8_t *z = v->sec + off;
+	unsigned long long fcs = ZSTD_getFrameContentSize(z, stored);
+	size_t fsize = ZSTD_findFrameCompressedSize(z, stored);
+	if (ZSTD_isError(fsize) || fsize != stored || fcs != raw)
+		return view_bad(v, "a malformed block");
+	uint8_t *p = malloc(raw);
+	if (!p)
+		return &pyhs_enomem;
+	size_t got = ZSTD_decompressDCtx(v->r.dctx, p, raw, z, stored);
+	if (ZSTD_isError(got) || got != raw) {
+		free(p);
+		return view_bad(v, "a corrupt block");
+	}
+	*ret = p;
+	*ret_raw = raw;
+	*ret_cnt = cnt;
+	return NULL;
+}
+
+static struct pyhs_error *graph_decode(struct pyhs_snapshot_view *v, uint64_t k,
+				       struct rand_graph *g)
+{
+	uint8_t *p;
+	uint64_t raw, cnt;
+	struct pyhs_error *err = frame_load(v, k, 0, &p, &raw, &cnt);
+	if (err)
+		return err;
+	g->cnt = cnt;
+	if (!(g->root = malloc(cnt * 4)) || !(g->npreds = malloc(cnt * 4)) ||
+	    !(g->rank = malloc(cnt)) || !(g->pred_off = malloc((cnt + 1) * 8))) {
+		free(p);
+		return &pyhs_enomem;
+	}
+	planes_to_words(g->root, p, cnt);
+	planes_to_words(g->npreds, p + 4 * cnt, cnt);
+	memcpy(g->rank, p + 8 * cnt, cnt);
+	g->pred_off[0] = 0;
+	for (uint64_t q = 0; q < cnt; q++)
+		g->pred_off[q + 1] = g->pred_off[q] + g->npreds[q];
+	g->npred = g->pred_off[cnt];
+	uint64_t at = cnt * RAND_GRAPH_RECORD;
+	if (g->npred > (raw - at) / 8 || raw - at != 8 * g->npred) {
+		free(p);
+		return view_bad(v, "a block shorter than its records");
+	}
+	if (!(g->psrc = malloc(g->npred * 4 + 1)) || !(g->pedge = malloc(g->npred * 4 + 1))) {
+		free(p);
+		return &pyhs_enomem;
+	}
+	planes_to_words(g->psrc, p + at, g->npred);
+	planes_to_words(g->pedge, p + at + 4 * g->npred, g->npred);
+	free(p);
+	return NULL;
+}
+
+static struct pyhs_error *block_decode(struct pyhs_snapshot_view *v, uint64_t k,
+				       struct rand_block *b)
+{
+	uint8_t *p;
+	uint64_t raw, cnt;
+	struct pyhs_error *err = frame_load(v, k, 1, &p, &raw, &cnt);
+	if (err)
+		return err;
+	b->cnt = cnt;
+	if (!(b->recs = malloc(cnt * RAND_RECORD)) ||
+	    !(b->edge_off = malloc((cnt + 1) * sizeof(uint64_t))) ||
+	    !(b->text_off = malloc(cnt * sizeof(uint32_t))) ||
+	    !(b->text_len = malloc(cnt * sizeof(uint32_t)))) {
+		free(p);
+		return &pyhs_enomem;
+	}
+	for (uint64_t q = 0; q < cnt; q++)
+		for (size_t f = 0; f < RAND_RECORD; f++)
+			b->recs[q * RAND_RECORD + f] = p[f * cnt + q];
+	b->edge_off[0] = 0;
+	for (uint64_t q = 0; q < cnt; q++)
+		b->edge_off[q + 1] = b->edge_off[q] + le32_get(b->recs + q * RAND_RECORD + 48);
+	b->nedges = b->edge_off[cnt];
+	uint64_t at = cnt * RAND_RECORD;
+	if (b->nedges > (raw - at) / 8) {
+		free(p);
+		return view_bad(v, "a block shorter than its records");
+	}
+	if (!(b->edst = malloc(b->nedges * 4 + 1)) || !(b->elab = malloc(b->nedges * 4 + 1))) {
+		free(p);
+		return &pyhs_enomem;
+	}
+	planes_to_words(b->edst, p + at, b->nedges);
+	at += 4 * b->nedges;
+	planes_to_words(b->elab, p + at, b->nedges);
+	at += 4 * b->nedges;
+	uint64_t t0 = at;
+	for (uint64_t q = 0; q < cnt; q++) {
+		if (raw - at < 4)
+			goto malformed;
+		uint32_t len = le32_get(p + at);
+		at += 4;
+		b->text_off[q] = RAND_NONE;
+		b->text_len[q] = 0;
+		if (len == RAND_NONE)
+			continue;
+		if (len > raw - at || memchr(p + at, '\0', len))
+			goto malformed;
+		b->text_off[q] = (uint32_t)(at - t0);
+		b->text_len[q] = len;
+		at += len;
+	}
+	if (at != raw)
+		goto malformed;
+	if (!(b->text = malloc(raw - t0 + 1))) {
+		free(p);
+		return &pyhs_enomem;
+	}
+	if (raw > t0)
+		memcpy(b->text, p + t0, raw - t0);
+	free(p);
+	return NULL;
+malformed:
+	free(p);
+	return view_bad(v, "a malformed block");
+}
+
+/* Block k's references in, decoded the first time they are asked for
+ * (again if they went). */
+static struct pyhs_error *view_graph(struct pyhs_snapshot_view *v, uint64_t k,
+				     const struct rand_graph **ret)
+{
+	struct rand_graph *g = v->graphs[k];
+	if (g) {
+		g->used = ++v->clock;
+		*ret = g;
+		return NULL;
+	}
+	if (v->ngraphs >= VIEW_GRAPHS) {
+		uint64_t old = UINT64_MAX, oldest = 0;
+		for (uint64_t q = 0; q < v->nblocks; q++)
+			if (v->graphs[q] && v->graphs[q]->used < old) {
+				old = v->graphs[q]->used;
+				oldest = q;
+			}
+		rand_graph_free(v->graphs[oldest]);
+		v->graphs[oldest] = NULL;
+		v->ngraphs--;
+	}
+	if (!(g = calloc(1, sizeof(*g))))
+		return &pyhs_enomem;
+	struct pyhs_error *err = graph_decode(v, k, g);
+	if (err) {
+		rand_graph_free(g);
+		return err;
+	}
+	g->used = ++v->clock;
+	v->graphs[k] = g;
+	v->ngraphs++;
+	*ret = g;
+	return NULL;
+}
+
+/* Block k's records, likewise. */
+static struct pyhs_error *view_block(struct pyhs_snapshot_view *v, uint64_t k,
+				     const struct rand_block **ret)
+{
+	struct rand_block *b = v->blocks[k];
+	if (b) {
+		b->used = ++v->clock;
+		*ret = b;
+		return NULL;
+	}
+	if (v->nloaded >= VIEW_BLOCKS) {
+		uint64_t old = UINT64_MAX, oldest = 0;
+		for (uint64_t q = 0; q < v->nblocks; q++)
+			if (v->blocks[q] && v->blocks[q]->used < old) {
+				old = v->blocks[q]->used;
+				oldest = q;
+			}
+		rand_block_free(v->blocks[oldest]);
+		v->blocks[oldest] = NULL;
+		v->nloaded--;
+	}
+	if (!(b = calloc(1, sizeof(*b))))
+		return &pyhs_enomem;
+	struct pyhs_error *err = block_decode(v, k, b);
+	if (err) {
+		rand_block_free(b);
+		return err;
+	}
+	b->used = ++v->clock;
+	v->blocks[k] = b;
+	v->nloaded++;
+	*ret = b;
+	return NULL;
+}
+
+/* What paths need of object i: its first root (RAND_NONE: none), that
+ * root's rank, its count of references in. */
+static struct pyhs_error *view_node(struct pyhs_snapshot_view *v, uint64_t i,
+				    uint32_t *ret_root, uint8_t *ret_rank, uint32_t *ret_npreds)
+{
+	if (i >= v->n)
+		return view_bad(v, "an object out of range");
+	const struct rand_graph *g = NULL;
+	struct pyhs_error *err = view_graph(v, i / v->block_objects, &g);
+	if (err)
+		return err;
+	uint64_t q = i % v->block_objects;
+	uint32_t root = g->root[q];
+	const struct pyhs_heap_parts *hp = &v->parts;
+	if (g->rank[q] > 3 ||
+	    (root != RAND_NONE && (root >= hp->nroots + v->n ||
+				   (root < hp->nroots && hp->root_obj[root] != i))))
+		return view_bad(v, "an object record out of range");
+	*ret_root = root;
+	*ret_rank = g->rank[q];
+	*ret_npreds = g->npreds[q];
+	return NULL;
+}
+
+/* Object i's record, checked against what the small sections say. */
+static struct pyhs_error *view_rec(struct pyhs_snapshot_view *v, uint64_t i,
+				   struct rand_rec *ret)
+{
+	struct rand_rec r = { .id = i };
+	struct pyhs_error *err = view_node(v, i, &r.root, &r.rank, &r.npreds);
+	if (err)
+		return err;
+	const struct rand_block *b = NULL;
+	if ((err = view_block(v, i / v->block_objects, &b)))
+		return err;
+	const uint8_t *p = b->recs + (i % v->block_objects) * RAND_RECORD;
+	r.size = le64_get(p);
+	r.refcnt = le64_get(p + 8);
+	r.retained = le64_get(p + 16);
+	r.unexplained = le64_get(p + 24);
+	r.hsrc = le32_get(p + 32);
+	r.hj = le32_get(p + 36);
+	r.type = le32_get(p + 40);
+	r.idom = le32_get(p + 44);
+	r.nedges = le32_get(p + 48);
+	r.gen = p[52];
+	r.flags = p[53];
+	r.garbage = p[54];
+	const struct pyhs_heap_parts *hp = &v->parts;
+	bool ok = r.type < hp->ntypes && r.gen <= PYHS_GEN_UNTRACKED && r.garbage <= 1 &&
+		  p[55] == 0 &&
+		  (r.idom == PYHS_DOM_ROOT || r.idom == PYHS_DOM_NONE ||
+		   (r.idom < v->n && r.idom != i)) &&
+		  (r.hsrc == RAND_NONE ? r.hj == RAND_NONE || r.hj < hp->nroots + v->n :
+		   r.hsrc < v->n);
+	if (!ok)
+		return view_bad(v, "an object record out of range");
+	*ret = r;
+	return NULL;
+}
+
+/* Object r's value text (*ret NULL: none). */
+static struct pyhs_error *view_text(struct pyhs_snapshot_view *v, const struct rand_rec *r,
+				    const char **ret, uint32_t *ret_len)
+{
+	const struct rand_block *b = NULL;
+	struct pyhs_error *err = view_block(v, r->id / v->block_objects, &b);
+	if (err)
+		return err;
+	uint64_t q = r->id % v->block_objects;
+	*ret = b->text_off[q] == RAND_NONE ? NULL : b->text + b->text_off[q];
+	*ret_len = b->text_len[q];
+	return NULL;
+}
+
+/* Edge k of r: its target and label. */
+static struct pyhs_error *view_edge(struct pyhs_snapshot_view *v,
+				    const struct rand_rec *r, uint64_t k,
+				    uint32_t *ret_dst, uint32_t *ret_label)
+{
+	const struct rand_block *b = NULL;
+	struct pyhs_error *err = view_block(v, r->id / v->block_objects, &b);
+	if (err)
+		return err;
+	uint64_t e = b->edge_off[r->id % v->block_objects] + k;
+	uint64_t dst = k < r->nedges ? r->id + unzigzag(b->edst[e]) : UINT64_MAX;
+	if (dst >= v->n)
+		return view_bad(v, "a reference out of range");
+	*ret_dst = (uint32_t)dst;
+	*ret_label = b->elab[e];
+	return NULL;
+}
+
+/* Reference k into object i (of npreds): its source and its number among
+ * the source's references. */
+static struct pyhs_error *view_pred(struct pyhs_snapshot_view *v, uint64_t i, uint32_t npreds,
+				    uint64_t k, uint32_t *ret_src, uint32_t *ret_j)
+{
+	const struct rand_graph *g = NULL;
+	struct pyhs_error *err = view_graph(v, i / v->block_objects, &g);
+	if (err)
+		return err;
+	uint64_t e = g->pred_off[i % v->block_objects] + k;
+	uint64_t src = k < npreds ? i + unzigzag(g->psrc[e]) : UINT64_MAX;
+	if (src >= v->n)
+		return view_bad(v, "a reference out of range");
+	*ret_src = (uint32_t)src;
+	*ret_j = g->pedge[e];
+	return NULL;
+}
+
+/* That reference j of src leads to dst (a section that lies about one is
+ * refused). */
+static struct pyhs_error *view_check_ref(struct pyhs_snapshot_view *v, uint32_t src,
+					 uint32_t j, uint32_t dst, bool *ret_weak)
+{
+	struct rand_rec s;
+	uint32_t d = 0, l = 0;
+	struct pyhs_error *err = view_rec(v, src, &s);
+	if (!err && (j & ~RAND_WEAK) >= s.nedges)
+		err = view_bad(v, "a reference out of range");
+	if (!err)
+		err = view_edge(v, &s, j & ~RAND_WEAK, &d, &l);
+	if (!err && (d != dst || (PYHS_LABEL_KIND(l) == PYHS_LABEL_WEAK) != !!(j & RAND_WEAK)))
+		err = view_bad(v, "references that do not match");
+	if (!err && ret_weak)
+		*ret_weak = j & RAND_WEAK;
+	return err;
+}
+
+void pyhs_snapshot_view_destroy(struct pyhs_snapshot_view *v)
+{
+	if (!v)
+		return;
+	for (uint64_t k = 0; v->blocks && k < v->nblocks; k++)
+		rand_block_free(v->blocks[k]);
+	for (uint64_t k = 0; v->graphs && k < v->nblocks; k++)
+		rand_graph_free(v->graphs[k]);
+	free(v->blocks);
+	free(v->graphs);
+	free(v->addr_raw);
+	free(v->sec);
+	reader_close(&v->r);
+	free(v);
+}
+
+const struct pyhs_heap_meta *pyhs_snapshot_view_meta(const struct pyhs_snapshot_view *v)
+{
+	return &v->parts.meta;
+}
+
+struct pyhs_error *pyhs_snapshot_view_open(const char *path, struct pyhs_snapshot_view **ret)
+{
+	*ret = NULL;
+	struct pyhs_snapshot_view *v = calloc(1, sizeof(*v));
+	if (!v)
+		return &pyhs_enomem;
+	struct pyhs_error *err = reader_open(&v->r, path);
+	if (err) {
+		free(v);
+		return err;
+	}
+	struct reader *r = &v->r;
+	struct cur c;
+	if ((err = read_header(r)) || (err = check_all(r)))
+		goto fail;
+	if (!r->sec[S_RAND].present || !r->sec[S_INDX].present ||
+	    r->version != PYHS_SNAPSHOT_VERSION)
+		goto fail; /* no records: NULL */
+	if ((err = read_meta(r, &v->parts)) || (err = read_small_sections(r, &v->parts)))
+		goto fail;
+	v->n = r->nobjects;
+	if ((err = load_section(r, S_ADDR, &c)))
+		goto fail;
+	v->addr_raw = r->raw;
+	v->addr_size = r->sec[S_ADDR].raw;
+	r->raw = NULL;
+	if ((err = load_section(r, S_RAND, &c)))
+		goto fail;
+	v->sec = r->raw;
+	v->sec_size = r->sec[S_RAND].raw;
+	r->raw = NULL;
+	if (v->sec_size < RAND_HEAD) {
+		err = view_bad(v, "a truncated head");
+		goto fail;
+	}
+	/* Records of these very sections: else the whole heap is read. */
+	uint8_t sums[NSECTIONS * 8];
+	size_t nsums = 0;
+	for (int sec = 0; sec < NSECTIONS; sec++)
+		if (rand_binds((enum section)sec) && r->sec[sec].present)
+			le64_put(sums + 8 * nsums++, r->sec[sec].hash);
+	if (le64_get(v->sec + 16) != pyhs_xxh64(sums, 8 * nsums)) {
+		err = view_bad(v, "records of other sections");
+		goto fail;
+	}
+	v->block_objects = le32_get(v->sec);
+	v->nblocks = le32_get(v->sec + 4);
+	if (!v->block_objects || v->block_objects > (UINT64_C(1) << 20) ||
+	    le64_get(v->sec + 8) != v->n || !v->n ||
+	    v->nblocks != (v->n + v->block_objects - 1) / v->block_objects ||
+	    v->nblocks > (v->sec_size - RAND_HEAD) / RAND_DIR_ENTRY) {
+		err = view_bad(v, "a head that does not fit the file");
+		goto fail;
+	}
+	if (!(v->blocks = calloc(v->nblocks, sizeof(*v->blocks))) ||
+	    !(v->graphs = calloc(v->nblocks, sizeof(*v->graphs)))) {
+		err = &pyhs_enomem;
+		goto fail;
+	}
+	*ret = v;
+	return NULL;
+fail:
+	pyhs_snapshot_view_destroy(v);
+	return err;
+}
+
+/* ---- the objects an answer needs, as a heap of their own ---- */
+
+/* Object numbers (below n) to u64 values: arrays over every number,
+ * made on first use, whose pages only the numbers used touch. */
+struct idmap {
+	uint64_t n;
+	uint64_t *val;
+	uint8_t *has;
+	uint64_t size;
+};
+
+/* The slot of k, NULL if absent. */
+static uint64_t *idmap_get(const struct idmap *m, uint32_t k)
+{
+	return m->has && k < m->n && m->has[k] ? &m->val[k] : NULL;
+}
+
+/* Adds k with val if absent; *ret_new says whether it was. NULL: no
+ * memory, or k not below n. */
+static uint64_t *idmap_put(struct idmap *m, uint32_t k, uint64_t val, bool *ret_new)
+{
+	if (k >= m->n)
+		return NULL;
+	if (!m->has) {
+		m->val = calloc(m->n, sizeof(*m->val));
+		m->has = calloc(m->n, 1);
+		if (!m->val || !m->has) {
+			free(m->val);
+			free(m->has);
+			m->val = NULL;
+			m->has = NULL;
+			return NULL;
+		}
+	}
+	bool fresh = !m->has[k];
+	if (fresh) {
+		m->has[k] = 1;
+		m->val[k] = val;
+		m->size++;
+	}
+	if (ret_new)
+		*ret_new = fresh;
+	return &m->val[k];
+}
+
+static void idmap_deinit(struct idmap *m)
+{
+	free(m->val);
+	free(m->has);
+}
+
+static bool u32_push(uint32_t **a, uint64_t *n, uint64_t *cap, uint32_t v)
+{
+	if (*n == *cap) {
+		uint64_t c = *cap ? *cap * 2 : 256;
+		uint32_t *p = realloc(*a, c * sizeof(*p));
+		if (!p)
+			return false;
+		*a = p;
+		*cap = c;
+	}
+	(*a)[(*n)++] = v;
+	return true;
+}
+
+static int cmp_u32(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+static bool label_names_object(uint32_t label)
+{
+	enum pyhs_label_kind k = PYHS_LABEL_KIND(label);
+	return k == PYHS_LABEL_DICT_VALUE || k == PYHS_LABEL_ATTR || k == PYHS_LABEL_LOCAL;
+}
+
+/* What goes into a part of the heap: objects with all their references
+ * (a reference to an object outside leads to one placeholder object), or
+ * (chain) each object with only the one reference given for it, and the
+ * keys with references that all lead to the placeholder. The members map
+ * to how: 0 all references, j + 1 only reference j, PART_NO_EDGES none;
+ * once made a heap, how << 32 | the new number. */
+#define PART_NO_EDGES (UINT64_C(1) << 31)
+struct part {
+	struct idmap members;   /* object -> chain reference j + 1, or 0: all */
+	uint32_t *list;
+	uint64_t nlist, cap;
+	bool chain;
+};
+
+static struct pyhs_error *part_add(struct part *p, uint32_t id, uint64_t how)
+{
+	bool fresh;
+	uint64_t *s = idmap_put(&p->members, id, how, &fresh);
+	if (!s)
+		return &pyhs_enomem;
+	if (fresh && !u32_push(&p->list, &p->nlist, &p->cap, id))
+		return &pyhs_enomem;
+	return NULL;
+}
+
+static void part_deinit(struct part *p)
+{
+	idmap_deinit(&p->members);
+	free(p->list);
+}
+
+/* Adds the objects the labels of the members' references name (dict keys,
+ * attribute and variable names: labels read them), and theirs, with all
+ * their references. */
+static struct pyhs_error *part_close(struct pyhs_snapshot_view *v, struct part *p)
+{
+	struct pyhs_error *err = NULL;
+	if (p->nlist)
+		qsort(p->list, p->nlist, sizeof(*p->list), cmp_u32);
+	for (uint64_t k = 0; k < p->nlist && !err; k++) {
+		struct rand_rec r;
+		uint32_t id = p->list[k];
+		uint64_t how = *idmap_get(&p->members, id);
+		if ((err = view_rec(v, id, &r)))
+			break;
+		for (uint64_t e = 0; e < r.nedges && !err; e++) {
+			uint32_t d = 0, l = 0;
+			if (how && e != how - 1)
+				continue;
+			if (!(err = view_edge(v, &r, e, &d, &l)) && label_names_object(l)) {
+				uint32_t key = PYHS_LABEL_PAYLOAD(l);
+				uint64_t *s = idmap_get(&p->members, key);
+				if (p->chain && s && *s)
+					/* a key that is a step of the chain: its
+					 * other references are not in the part */
+					err = pyhs_error_create(PYHS_ERROR_UNSUPPORTED,
+								"a chain through its own keys");
+				else if (key >= v->n)
+					err = view_bad(v, "a label out of range");
+				else
+					err = part_add(p, key, 0);
+			}
+		}
+	}
+	return err;
+}
+
+/* The part's objects as a heap, in object order, with a placeholder
+ * last; roots: the named roots among them (with all_roots), or only
+ * root (RAND_NONE: none). ret_new: each old object number's new. */
+static struct pyhs_error *part_heap(struct pyhs_snapshot_view *v, struct part *p,
+				    bool all_roots, uint32_t root, struct pyhs_heap **ret)
+{
+	struct pyhs_error *err = NULL;
+	if (p->nlist)
+		qsort(p->list, p->nlist, sizeof(*p->list), cmp_u32);
+	uint64_t ns = p->nlist, n1 = ns + 1;
+	for (uint64_t k = 0; k < ns; k++)
+		*idmap_get(&p->members, p->list[k]) = (*idmap_get(&p->members, p->list[k]) << 32) | k;
+	struct pyhs_heap_parts parts = v->parts;
+	struct pyhs_heap_columns *c = &parts.columns;
+	memset(c, 0, sizeof(*c));
+	c->nobjects = n1;
+	uint64_t nedges = 0, ntext = 0;
+	struct rand_rec r;
+	for (uint64_t k = 0; k < ns && !err; k++) {
+		uint64_t how = *idmap_get(&p->members, p->list[k]) >> 32;
+		const char *text;
+		uint32_t len;
+		if (!(err = view_rec(v, p->list[k], &r)) && !(err = view_text(v, &r, &text, &len))) {
+			nedges += how == PART_NO_EDGES ? 0 : how ? 1 : r.nedges;
+			ntext += text ? len + 1 : 0;
+		}
+	}
+	if (err)
+		return err;
+	if (ntext >= UINT32_MAX)
+		return pyhs_error_create(PYHS_ERROR_UNSUPPORTED, "too much text");
+	uint32_t *robj = NULL;
+	struct pyhs_root_info *rinfo = NULL;
+	struct pyhs_frame_info *frames = NULL;
+	c->addr = calloc(n1, sizeof(*c->addr));
+	c->type = calloc(n1, sizeof(*c->type));
+	c->size = calloc(n1, sizeof(*c->size));
+	c->refcnt = calloc(n1, sizeof(*c->refcnt));
+	c->gen = calloc(n1, 1);
+	c->flags = calloc(n1, 1);
+	c->value_off = malloc(n1 * sizeof(*c->value_off));
+	c->edge_start = malloc((n1 + 1) * sizeof(*c->edge_start));
+	c->edge_dst = malloc((nedges + 1) * sizeof(*c->edge_dst));
+	c->edge_label = malloc((nedges + 1) * sizeof(*c->edge_label));
+	c->value_text = malloc(ntext + 1);
+	robj = malloc((v->parts.nroots + 1) * sizeof(*robj));
+	rinfo = malloc((v->parts.nroots + 1) * sizeof(*rinfo));
+	frames = malloc((v->parts.nframes + 1) * sizeof(*frames));
+	if (!c->addr || !c->type || !c->size || !c->refcnt || !c->gen || !c->flags ||
+	    !c->value_off || !c->edge_start || !c->edge_dst || !c->edge_label ||
+	    !c->value_text || !robj || !rinfo || !frames) {
+		err = &pyhs_enomem;
+		goto out;
+	}
+	c->value_off[ns] = UINT32_MAX;
+	c->gen[ns] = PYHS_GEN_UNTRACKED;
+	/* Addresses: one pass over ADDR, the members being in order. */
+	{
+		struct cur a = { v->addr_raw, v->addr_raw + v->addr_size, false };
+		unsigned shift = get_u8(&a);
+		uint64_t prev = 0, k = 0;
+		if (shift > 63)
+			a.bad = true;
+		for (uint64_t i = 0; i < v->n && k < ns && !a.bad; i++) {
+			prev += unzigzag(get_varint(&a));
+			if (i == p->list[k])
+				c->addr[k++] = prev << shift;
+		}
+		if (a.bad || k < ns) {
+			err = bad(&v->r, "truncated or malformed data in section %s",
+				  pyhs_snapshot_sections[S_ADDR].name);
+			goto out;
+		}
+	}
+	uint64_t e = 0, t = 0;
+	for (uint64_t k = 0; k < ns && !err; k++) {
+		uint64_t how = *idmap_get(&p->members, p->list[k]) >> 32;
+		const char *text;
+		uint32_t len;
+		if ((err = view_rec(v, p->list[k], &r)) || (err = view_text(v, &r, &text, &len)))
+			break;
+		c->type[k] = r.type;
+		c->size[k] = r.size;
+		c->refcnt[k] = r.refcnt;
+		c->gen[k] = r.gen;
+		c->flags[k] = r.flags;
+		c->value_off[k] = UINT32_MAX;
+		if (text) {
+			c->value_off[k] = (uint32_t)t;
+			memcpy(c->value_text + t, text, len);
+			t += len;
+			c->value_text[t++] = '\0';
+		}
+		c->edge_start[k] = e;
+		for (uint64_t j = 0; j < r.nedges && !err; j++) {
+			uint32_t d = 0, l = 0;
+			if (how && j != how - 1)
+				continue;
+			if ((err = view_edge(v, &r, j, &d, &l)))
+				break;
+			/* A key's references in a chain lead out of it. */
+			uint64_t *s = p->chain && !how ? NULL : idmap_get(&p->members, d);
+			c->edge_dst[e] = s ? (uint32_t)*s : (uint32_t)ns;
+			if (label_names_object(l)) {
+				uint64_t *ks = idmap_get(&p->members, PYHS_LABEL_PAYLOAD(l));
+				if (!ks) {
+					err = view_bad(v, "a label out of range");
+					break;
+				}
+				l = PYHS_LABEL(PYHS_LABEL_KIND(l), (uint32_t)*ks);
+			}
+			c->edge_label[e++] = l;
+		}
+	}
+	if (err)
+		goto out;
+	c->edge_start[ns] = c->edge_start[n1] = e;
+	c->nedges = e;
+	c->value_text_size = t;
+	uint64_t nr = 0;
+	for (uint64_t k = 0; k < v->parts.nroots; k++) {
+		uint64_t *s = idmap_get(&p->members, v->parts.root_obj[k]);
+		if (!s || (!all_roots && k != root))
+			continue;
+		robj[nr] = (uint32_t)*s;
+		rinfo[nr++] = v->parts.roots[k];
+	}
+	for (uint32_t f = 0; f < v->parts.nframes; f++) {
+		frames[f] = v->parts.frames[f];
+		uint64_t *s = frames[f].code != UINT32_MAX ?
+				      idmap_get(&p->members, frames[f].code) : NULL;
+		frames[f].code = s ? (uint32_t)*s : UINT32_MAX;
+	}
+	parts.nroots = nr;
+	parts.root_obj = robj;
+	parts.roots = rinfo;
+	parts.frames = frames;
+	parts.nasync = 0;
+	parts.async = NULL;
+	if ((err = pyhs_heap_assemble(&parts, ret)))
+		err = pyhs_error_wrap(err, "cannot read snapshot '%s': in section %s", v->r.path,
+				      pyhs_snapshot_sections[S_RAND].name);
+	else
+		memset(c, 0, sizeof(*c));
+out:
+	free_columns(c);
+	free(robj);
+	free(rinfo);
+	free(frames);
+	return err;
+}
+
+/* The new number of old object i in a part made a heap. */
+static uint32_t part_id(const struct part *p, uint32_t i)
+{
+	return (uint32_t)(*idmap_get(&p->members, i) & UINT32_MAX);
+}
+
+/* The holder name of object i (pyhs_holders_name over the whole heap),
+ * from its chain of holders alone: a heap of the chain's objects, each
+ * with only its reference to the next, and the keys their labels name,
+ * whose one root or object held by C code is the chain's top. */
+static struct pyhs_error *view_holder(struct pyhs_snapshot_view *v, uint32_t i,
+				      char *buf, size_t n)
+{
+	struct part p = { .members.n = v->n, .chain = true };
+	struct pyhs_error *err = part_add(&p, i, PART_NO_EDGES);
+	uint32_t cur = i, top_root = RAND_NONE;
+	struct rand_rec r;
+	while (!err && !(err = view_rec(v, cur, &r))) {
+		if (r.hsrc == RAND_NONE) {
+			top_root = r.hj;
+			break;
+		}
+		if (r.hj & RAND_WEAK) {
+			err = view_bad(v, "a holder by a weak reference");
+			break;
+		}
+		if ((err = view_check_ref(v, r.hsrc, r.hj, cur, NULL)))
+			break;
+		bool fresh;
+		uint64_t *s = idmap_put(&p.members, r.hsrc, (uint64_t)r.hj + 1, &fresh);
+		if (!s) {
+			err = &pyhs_enomem;
+			break;
+		}
+		if (!fresh) {
+			err = view_bad(v, "holders that loop");
+			break;
+		}
+		if (!u32_push(&p.list, &p.nlist, &p.cap, r.hsrc)) {
+			err = &pyhs_enomem;
+			break;
+		}
+		cur = r.hsrc;
+	}
+	bool c_held = top_root != RAND_NONE && top_root >= v->parts.nroots;
+	if (!err && top_root != RAND_NONE && !c_held && v->parts.root_obj[top_root] != cur)
+		err = view_bad(v, "a holder root that is not its object's");
+	if (!err)
+		err = part_close(v, &p);
+	struct pyhs_heap *h = NULL;
+	struct pyhs_analysis *a = NULL;
+	struct pyhs_holders *hs = NULL;
+	if (!err)
+		err = part_heap(v, &p, false, c_held ? RAND_NONE : top_root, &h);
+	if (!err) {
+		uint64_t hn = pyhs_heap_nobjects(h);
+		struct pyhs_analysis_parts ap = {
+			.c_roots = malloc(sizeof(uint32_t)),
+			.nc_roots = c_held ? 1 : 0,
+			.idom = malloc(hn * sizeof(uint32_t)),
+			.unexplained = calloc(hn, sizeof(uint64_t)),
+			.garbage = calloc(hn, 1),
+		};
+		if (!ap.c_roots || !ap.idom || !ap.unexplained || !ap.garbage) {
+			err = &pyhs_enomem;
+		} else {
+			for (uint64_t k = 0; k < hn; k++)
+				ap.idom[k] = PYHS_DOM_NONE;
+			ap.c_roots[0] = part_id(&p, cur);
+			err = pyhs_analysis_restore(h, &ap, &a);
+		}
+		if (err) {
+			free(ap.c_roots);
+			free(ap.idom);
+			free(ap.unexplained);
+			free(ap.garbage);
+		}
+	}
+	if (!err)
+		err = pyhs_holders_create(h, a, &hs);
+	if (!err)
+		pyhs_holders_name(hs, part_id(&p, i), buf, n);
+	pyhs_holders_destroy(hs);
+	pyhs_analysis_destroy(a);
+	pyhs_heap_destroy(h);
+	part_deinit(&p);
+	return err;
+}
+
+/* A path the breadth-first search found: its root, and the objects from
+ * its start to the target. */
+struct view_path {
+	uint32_t root;  /* the analysis's root number */
+	uint8_t rank;
+	uint32_t start;
+};
+
+void pyhs_object_view_destroy(struct pyhs_object_view *ov)
+{
+	if (!ov)
+		return;
+	pyhs_paths_free(ov->paths, ov->npaths);
+	pyhs_heap_destroy(ov->heap);
+	free(ov);
+}
+
+/* The object at addr: one pass over ADDR. */
+static bool view_find(const struct pyhs_snapshot_view *v, uint64_t addr, uint32_t *ret)
+{
+	struct cur a = { v->addr_raw, v->addr_raw + v->addr_size, false };
+	unsigned shift = get_u8(&a);
+	uint64_t prev = 0;
+	if (shift > 63)
+		return false;
+	for (uint64_t i = 0; i < v->n && !a.bad; i++) {
+		prev += unzigzag(get_varint(&a));
+		if (prev << shift == addr && (prev << shift) >> shift == prev) {
+			*ret = (uint32_t)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+struct pyhs_error *pyhs_snapshot_view_object(struct pyhs_snapshot_view *v, uint64_t addr,
+					     unsigned flags, size_t max_paths,
+					     struct pyhs_object_view **ret)
+{
+	uint32_t t;
+	if (!view_find(v, addr, &t))
+		return pyhs_error_create(PYHS_ERROR_NOT_FOUND, "no object at 0x%" PRIx64, addr);
+	struct pyhs_object_view *ov = calloc(1, sizeof(*ov));
+	if (!ov)
+		return &pyhs_enomem;
+	struct part p = { .members.n = v->n };
+	struct idmap via = { .n = v->n }; /* object -> (next object << 32 | reference) */
+	uint32_t *queue = NULL;
+	uint64_t head = 0, tail = 0, qcap = 0;
+	struct view_path found[64];
+	size_t nfound = 0, want = max_paths, gather = max_paths < 64 ? 64 : max_paths;
+	if (gather > 64)
+		gather = want = 64;
+	struct rand_rec rt;
+	struct pyhs_error *err = view_rec(v, t, &rt);
+	/* Breadth-first from the target over the references into each
+	 * object, strong ones only, as pyhs_analysis_paths searches. */
+	if (!err && (!idmap_put(&via, t, UINT64_MAX, NULL) || !u32_push(&queue, &tail, &qcap, t)))
+		err = &pyhs_enomem;
+	while (!err && head < tail && nfound < gather) {
+		uint32_t x = queue[head++], root, npreds;
+		uint8_t rank;
+		if ((err = view_node(v, x, &root, &rank, &npreds)))
+			break;
+		if (root != RAND_NONE)
+			found[nfound++] = (struct view_path){ root, rank, x };
+		for (uint64_t k = 0; k < npreds && !err; k++) {
+			uint32_t u = 0, j = 0;
+			bool fresh;
+			if ((err = view_pred(v, x, npreds, k, &u, &j)) || (j & RAND_WEAK))
+				continue;
+			uint64_t *s = idmap_put(&via, u, (uint64_t)x << 32 | j, &fresh);
+			if (!s)
+				err = &pyhs_enomem;
+			else if (fresh && !u32_push(&queue, &tail, &qcap, u))
+				err = &pyhs_enomem;
+		}
+	}
+	/* In the order of their roots' ranks, the first want of them. */
+	struct view_path kept[64];
+	size_t nkept = 0;
+	for (uint8_t rank = 0; rank < 4 && !err; rank++)
+		for (size_t k = 0; k < nfound && nkept < want; k++)
+			if (found[k].rank == rank)
+				kept[nkept++] = found[k];
+	/* The objects the answer shows, with all their references. */
+	if (!err)
+		err = part_add(&p, t, 0);
+	for (size_t k = 0; k < nkept && !err; k++) {
+		for (uint32_t x = kept[k].start; x != t && !err;) {
+			uint64_t s = *idmap_get(&via, x);
+			if ((err = view_check_ref(v, x, (uint32_t)s, (uint32_t)(s >> 32), NULL)) ||
+			    (err = part_add(&p, x, 0)))
+				break;
+			x = (uint32_t)(s >> 32);
+		}
+		if (!err && kept[k].root < v->parts.nroots &&
+		    v->parts.root_obj[kept[k].root] != kept[k].start)
+			err = view_bad(v, "a root that is not its object's");
+	}
+	if (!err && (flags & PYHS_VIEW_SHOW)) {
+		for (uint64_t k = 0; k < rt.nedges && !err; k++) {
+			uint32_t d = 0, l = 0;
+			if (!(err = view_edge(v, &rt, k, &d, &l)))
+				err = part_add(&p, d, 0);
+		}
+		for (uint64_t k = 0; k < rt.npreds && !err; k++) {
+			uint32_t u = 0, j = 0;
+			if (!(err = view_pred(v, t, rt.npreds, k, &u, &j)) &&
+			    !(err = view_check_ref(v, u, j, t, NULL)))
+				err = part_add(&p, u, 0);
+		}
+		if (!err && rt.idom < v->n)
+			err = part_add(&p, rt.idom, 0);
+	}
+	if (!err)
+		err = part_close(v, &p);
+	if (!err)
+		err = part_heap(v, &p, true, RAND_NONE, &ov->heap);
+	if (!err && (flags & PYHS_VIEW_SHOW))
+		err = view_holder(v, t, ov->holder, sizeof(ov->holder));
+	if (!err && nkept && !(ov->paths = calloc(nkept, sizeof(*ov->paths))))
+		err = &pyhs_enomem;
+	/* The paths in the part's numbers. */
+	for (size_t k = 0; k < nkept && !err; k++) {
+		struct pyhs_path *pp = &ov->paths[k];
+		uint64_t len = 0;
+		for (uint32_t x = kept[k].start; x != t; x = (uint32_t)(*idmap_get(&via, x) >> 32))
+			len++;
+		if (!(pp->edges = malloc((len ? len : 1) * sizeof(*pp->edges)))) {
+			err = &pyhs_enomem;
+			break;
+		}
+		ov->npaths++;
+		pp->c_held = kept[k].root >= v->parts.nroots;
+		pp->root = 0;
+		if (!pp->c_held) {
+			/* The root's number among the part's roots. */
+			for (uint64_t q = 0; q < kept[k].root; q++)
+				if (idmap_get(&p.members, v->parts.root_obj[q]))
+					pp->root++;
+		}
+		pp->start = part_id(&p, kept[k].start);
+		pp->nedges = len;
+		len = 0;
+		for (uint32_t x = kept[k].start; x != t;) {
+			uint64_t s = *idmap_get(&via, x);
+			uint64_t b, e;
+			pyhs_heap_edges(ov->heap, part_id(&p, x), &b, &e);
+			pp->edges[len++] = b + (uint32_t)s;
+			x = (uint32_t)(s >> 32);
+		}
+	}
+	if (!err) {
+		ov->obj = part_id(&p, t);
+		ov->retained = rt.retained;
+		ov->unexplained = rt.unexplained;
+		ov->garbage = rt.garbage;
+		ov->dom = rt.idom;
+		if (rt.idom < v->n)
+			ov->dom = flags & PYHS_VIEW_SHOW ? part_id(&p, rt.idom) : PYHS_DOM_NONE;
+	}
+	part_deinit(&p);
+	idmap_deinit(&via);
+	free(queue);
+	if (err) {
+		pyhs_object_view_destroy(ov);
+		return err;
+	}
+	*ret = ov;
+	return NULL;
 }

@@ -174,11 +174,15 @@ static struct pyhs_error *write_all(struct writer *w, const void *src, size_t n)
 
 /* Compresses b as section s, appends it to the file and to the table, and
  * empties b for the next section. */
-static struct pyhs_error *emit(struct writer *w, enum section s, struct buf *b)
+static struct pyhs_error *emit_as(struct writer *w, enum section s, struct buf *b,
+				  bool compress)
 {
 	if (b->oom)
 		return &pyhs_enomem;
-	size_t bound = ZSTD_compressBound(b->size);
+	uint8_t codec = CODEC_STORED;
+	const uint8_t *stored = b->data;
+	size_t nstored = b->size;
+	size_t bound = compress ? ZSTD_compressBound(b->size) : 0;
 	if (bound > w->zcap) {
 		uint8_t *z = realloc(w->zbuf, bound);
 		if (!z)
@@ -186,20 +190,19 @@ static struct pyhs_error *emit(struct writer *w, enum section s, struct buf *b)
 		w->zbuf = z;
 		w->zcap = bound;
 	}
-	size_t zsize = ZSTD_compress2(w->cctx, w->zbuf, w->zcap,
-				      b->data ? (const void *)b->data : "", b->size);
-	if (ZSTD_isError(zsize))
-		return pyhs_error_create(PYHS_ERROR_NOMEM,
-					 "cannot write snapshot '%s': cannot compress the %s: %s",
-					 w->path, pyhs_snapshot_sections[s].name,
-					 ZSTD_getErrorName(zsize));
-	uint8_t codec = CODEC_ZSTD;
-	const uint8_t *stored = w->zbuf;
-	size_t nstored = zsize;
-	if (zsize >= b->size) {
-		codec = CODEC_STORED;
-		stored = b->data;
-		nstored = b->size;
+	if (compress) {
+		size_t zsize = ZSTD_compress2(w->cctx, w->zbuf, w->zcap,
+					      b->data ? (const void *)b->data : "", b->size);
+		if (ZSTD_isError(zsize))
+			return pyhs_error_create(PYHS_ERROR_NOMEM,
+						 "cannot write snapshot '%s': cannot compress the %s: %s",
+						 w->path, pyhs_snapshot_sections[s].name,
+						 ZSTD_getErrorName(zsize));
+		if (zsize < b->size) {
+			codec = CODEC_ZSTD;
+			stored = w->zbuf;
+			nstored = zsize;
+		}
 	}
 	uint8_t *e = w->table + w->nsections++ * ENTRY_SIZE;
 	memset(e, 0, ENTRY_SIZE);
@@ -217,6 +220,17 @@ static struct pyhs_error *emit(struct writer *w, enum section s, struct buf *b)
 	return err;
 }
 
+static struct pyhs_error *emit(struct writer *w, enum section s, struct buf *b)
+{
+	return emit_as(w, s, b, true);
+}
+
+/* The same, stored as it is (RAND, whose blocks are compressed already). */
+static struct pyhs_error *emit_stored(struct writer *w, enum section s, struct buf *b)
+{
+	return emit_as(w, s, b, false);
+}
+
 static void buf_varint(void *b, uint64_t v)
 {
 	put_varint(b, v);
@@ -225,6 +239,298 @@ static void buf_varint(void *b, uint64_t v)
 static void buf_bytes(void *b, const void *src, size_t n)
 {
 	put_bytes(b, src, n);
+}
+
+/* ---- RAND: per-object records in independently compressed blocks ------- */
+
+/* The order pyhs_analysis_paths tries roots in (heap_internal.h's
+ * pyhs_root_rank): the interpreter's own, what thread frames own,
+ * borrowed roots, then what C code holds (3). */
+static uint8_t root_rank(const struct pyhs_heap *h, uint64_t k)
+{
+	if (k >= pyhs_heap_nroots(h))
+		return 3;
+	struct pyhs_root_info ri;
+	pyhs_heap_root(h, k, &ri);
+	switch (ri.kind) {
+	case PYHS_ROOT_C_STACK:
+	case PYHS_ROOT_THREAD_STATE:
+	case PYHS_ROOT_C_STATICS:
+	case PYHS_ROOT_INTERP_HOLDER:
+	case PYHS_ROOT_INTERP_FIELD:
+	case PYHS_ROOT_RUNTIME_FIELD:
+		return 3;
+	default:
+		if (!ri.holds_ref)
+			return 2;
+		return ri.thread != PYHS_NO_THREAD ? 1 : 0;
+	}
+}
+
+static void put_le32(struct buf *b, uint32_t v)
+{
+	uint8_t x[4];
+	le32_put(x, v);
+	put_bytes(b, x, 4);
+}
+
+static void put_text32(struct buf *b, const char *s)
+{
+	if (!s) {
+		put_le32(b, RAND_NONE);
+		return;
+	}
+	size_t n = strlen(s);
+	put_le32(b, (uint32_t)n);
+	put_bytes(b, s, n);
+}
+
+/* n 4-byte words as 4 byte planes (the lowest bytes of all, then the
+ * next ...), which compress better than the words. */
+static void put_planes32(struct buf *b, const uint32_t *v, size_t n)
+{
+	if (!n || !buf_reserve(b, 4 * n))
+		return;
+	uint8_t *p = b->data + b->size;
+	for (size_t k = 0; k < 4; k++)
+		for (size_t i = 0; i < n; i++)
+			p[k * n + i] = (uint8_t)(v[i] >> (8 * k));
+	b->size += 4 * n;
+}
+
+/* cnt records of size bytes each as size byte planes. */
+static void put_record_planes(struct buf *b, const uint8_t *recs, uint64_t cnt, size_t size)
+{
+	if (!buf_reserve(b, cnt * size))
+		return;
+	uint8_t *p = b->data + b->size;
+	for (size_t k = 0; k < size; k++)
+		for (uint64_t q = 0; q < cnt; q++)
+			p[k * cnt + q] = recs[q * size + k];
+	b->size += cnt * size;
+}
+
+/* Compresses raw as one frame at the end of out; its place (offset in
+ * out, stored size, raw size) into d. */
+static struct pyhs_error *rand_frame(struct writer *w, const struct buf *raw, struct buf *out,
+				     uint8_t *d)
+{
+	if (raw->oom)
+		return &pyhs_enomem;
+	size_t bound = ZSTD_compressBound(raw->size);
+	size_t at = out->size;
+	if (!buf_reserve(out, bound))
+		return &pyhs_enomem;
+	size_t z = ZSTD_compress2(w->cctx, out->data + at, bound,
+				  raw->data ? (const void *)raw->data : "", raw->size);
+	if (ZSTD_isError(z))
+		return pyhs_error_create(PYHS_ERROR_NOMEM, "cannot write snapshot '%s': "
+					 "cannot compress the %s: %s", w->path,
+					 pyhs_snapshot_sections[S_RAND].name, ZSTD_getErrorName(z));
+	out->size = at + z;
+	le64_put(d, at);
+	le64_put(d + 8, z);
+	le64_put(d + 16, raw->size);
+	return NULL;
+}
+
+/* The tree holder names are read from (holders.c): each object's parent,
+ * breadth-first from the analysis's roots, rank by rank, strong
+ * references only; *src RAND_NONE with *j the root's number for the
+ * objects of roots, both RAND_NONE for objects no root reaches. */
+static struct pyhs_error *holder_parents(const struct pyhs_heap *h,
+					 const struct pyhs_heap_columns *c,
+					 const struct pyhs_analysis *a,
+					 uint32_t *src, uint32_t *j)
+{
+	uint64_t n = c->nobjects, nr = pyhs_analysis_nroots(a);
+	uint32_t *queue = malloc((n ? n : 1) * sizeof(*queue));
+	uint8_t *rank = malloc(nr ? nr : 1);
+	if (!queue || !rank) {
+		free(queue);
+		free(rank);
+		return &pyhs_enomem;
+	}
+	for (uint64_t k = 0; k < nr; k++)
+		rank[k] = root_rank(h, k);
+	for (uint64_t i = 0; i < n; i++)
+		src[i] = j[i] = RAND_NONE;
+	for (uint8_t r = 0; r < 4; r++) {
+		uint64_t head = 0, tail = 0;
+		for (uint64_t k = 0; k < nr; k++) {
+			uint32_t o = pyhs_analysis_root(a, k);
+			if (o >= n || j[o] != RAND_NONE || rank[k] != r)
+				continue;
+			j[o] = (uint32_t)k;
+			queue[tail++] = o;
+		}
+		while (head < tail) {
+			uint32_t v = queue[head++];
+			for (uint64_t e = c->edge_start[v]; e < c->edge_start[v + 1]; e++) {
+				uint32_t d = c->edge_dst[e];
+				if (PYHS_LABEL_KIND(c->edge_label[e]) == PYHS_LABEL_WEAK ||
+				    j[d] != RAND_NONE)
+					continue;
+				src[d] = v;
+				j[d] = (uint32_t)(e - c->edge_start[v]);
+				queue[tail++] = d;
+			}
+		}
+	}
+	free(queue);
+	free(rank);
+	return NULL;
+}
+
+/* The raw bytes of RAND into b (FORMAT.md); nothing for a heap whose
+ * references do not fit its 31-bit numbers. */
+static struct pyhs_error *rand_encode(struct writer *w, const struct pyhs_heap *h,
+				      const struct pyhs_analysis *a, struct buf *b)
+{
+	struct pyhs_heap_columns c;
+	pyhs_heap_get_columns(h, &c);
+	uint64_t n = c.nobjects, m = c.nedges;
+	if (m >= RAND_WEAK || n >= RAND_WEAK || !n)
+		return NULL;
+	uint64_t nblocks = (n + RAND_BLOCK - 1) / RAND_BLOCK;
+	uint32_t *pstart = calloc(n + 1, sizeof(*pstart));
+	uint32_t *pedge = malloc(m * sizeof(*pedge) + 1);
+	uint32_t *psrc = malloc(m * sizeof(*psrc) + 1);
+	uint32_t *root_of = malloc(n * sizeof(*root_of));
+	uint32_t *hsrc = malloc(n * sizeof(*hsrc));
+	uint32_t *hj = malloc(n * sizeof(*hj));
+	uint32_t *words = malloc(2 * (m + RAND_BLOCK) * sizeof(*words));
+	uint8_t *dir = calloc(nblocks, RAND_DIR_ENTRY);
+	uint8_t *recs = malloc(RAND_BLOCK * RAND_RECORD);
+	struct buf raw = { 0 }, out = { 0 };
+	struct pyhs_error *err = NULL;
+	if (!pstart || !pedge || !psrc || !root_of || !hsrc || !hj || !words || !dir ||
+	    !recs) {
+		err = &pyhs_enomem;
+		goto out;
+	}
+	if ((err = holder_parents(h, &c, a, hsrc, hj)))
+		goto out;
+	/* The references into each object, in edge order. */
+	for (uint64_t e = 0; e < m; e++)
+		pstart[c.edge_dst[e] + 1]++;
+	for (uint64_t i = 0; i < n; i++)
+		pstart[i + 1] += pstart[i];
+	memcpy(root_of, pstart, n * sizeof(*root_of));
+	for (uint64_t v = 0; v < n; v++)
+		for (uint64_t e = c.edge_start[v]; e < c.edge_start[v + 1]; e++) {
+			uint32_t k = root_of[c.edge_dst[e]]++;
+			bool weak = PYHS_LABEL_KIND(c.edge_label[e]) == PYHS_LABEL_WEAK;
+			pedge[k] = (uint32_t)(e - c.edge_start[v]) | (weak ? RAND_WEAK : 0);
+			psrc[k] = (uint32_t)v;
+		}
+	/* The first root of the analysis at each object. */
+	for (uint64_t i = 0; i < n; i++)
+		root_of[i] = RAND_NONE;
+	for (uint64_t k = pyhs_analysis_nroots(a); k-- > 0;) {
+		uint32_t o = pyhs_analysis_root(a, k);
+		if (o < n)
+			root_of[o] = (uint32_t)k;
+	}
+	ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, RAND_ZSTD_LEVEL);
+	for (uint64_t blk = 0; blk < nblocks && !err; blk++) {
+		uint64_t first = blk * RAND_BLOCK, last = first + RAND_BLOCK;
+		if (last > n)
+			last = n;
+		uint64_t cnt = last - first;
+		/* The references in: each object's first root, its rank and its
+		 * count of them, as byte planes; then the sources (differences
+		 * from the object's number) and edge numbers, as byte planes. */
+		raw.size = 0;
+		for (uint64_t i = first; i < last; i++) {
+			uint8_t *r = recs + (i - first) * RAND_GRAPH_RECORD;
+			le32_put(r, root_of[i]);
+			le32_put(r + 4, pstart[i + 1] - pstart[i]);
+			r[8] = root_of[i] == RAND_NONE ? 0 : root_rank(h, root_of[i]);
+		}
+		put_record_planes(&raw, recs, cnt, RAND_GRAPH_RECORD);
+		uint64_t p0 = pstart[first], p1 = pstart[last];
+		for (uint64_t i = first; i < last; i++)
+			for (uint64_t k = pstart[i]; k < pstart[i + 1]; k++)
+				words[k - p0] = (uint32_t)zigzag(psrc[k] - i);
+		put_planes32(&raw, words, p1 - p0);
+		put_planes32(&raw, pedge + p0, p1 - p0);
+		err = rand_frame(w, &raw, &out, dir + blk * RAND_DIR_ENTRY);
+		if (err)
+			break;
+		/* The records, as byte planes; the references out (targets as
+		 * differences from the object's number, then labels), as byte
+		 * planes; the value texts. */
+		raw.size = 0;
+		for (uint64_t i = first; i < last; i++) {
+			uint8_t *r = recs + (i - first) * RAND_RECORD;
+			le64_put(r + 0, c.size[i]);
+			le64_put(r + 8, c.refcnt[i]);
+			le64_put(r + 16, pyhs_analysis_retained(a, i));
+			le64_put(r + 24, pyhs_analysis_unexplained(a, i));
+			le32_put(r + 32, hsrc[i]);
+			le32_put(r + 36, hj[i]);
+			le32_put(r + 40, c.type[i]);
+			le32_put(r + 44, pyhs_analysis_idom(a, i));
+			le32_put(r + 48, (uint32_t)(c.edge_start[i + 1] - c.edge_start[i]));
+			r[52] = c.gen[i];
+			r[53] = c.flags[i];
+			r[54] = pyhs_analysis_is_garbage(a, i);
+			r[55] = 0;
+		}
+		put_record_planes(&raw, recs, cnt, RAND_RECORD);
+		uint64_t e0 = c.edge_start[first], e1 = c.edge_start[last];
+		for (uint64_t i = first; i < last; i++)
+			for (uint64_t e = c.edge_start[i]; e < c.edge_start[i + 1]; e++)
+				words[e - e0] = (uint32_t)zigzag(c.edge_dst[e] - i);
+		put_planes32(&raw, words, e1 - e0);
+		put_planes32(&raw, c.edge_label + e0, e1 - e0);
+		for (uint64_t i = first; i < last; i++)
+			put_text32(&raw, c.value_off[i] == UINT32_MAX ? NULL :
+					 c.value_text + c.value_off[i]);
+		err = rand_frame(w, &raw, &out, dir + blk * RAND_DIR_ENTRY + 24);
+	}
+	ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL);
+	if (err)
+		goto out;
+	/* The head, the directory (offsets from the section's start), the
+	 * blocks. */
+	uint64_t base = RAND_HEAD + nblocks * RAND_DIR_ENTRY;
+	for (uint64_t k = 0; k < 2 * nblocks; k++)
+		le64_put(dir + k * 24, le64_get(dir + k * 24) + base);
+	/* The checksums of the sections the records stand for, in section
+	 * order, as one. */
+	uint8_t sums[NSECTIONS * 8];
+	size_t nsums = 0;
+	for (int sec = 0; sec < NSECTIONS; sec++)
+		for (unsigned k = 0; k < w->nsections && rand_binds((enum section)sec); k++)
+			if (!memcmp(w->table + k * ENTRY_SIZE, pyhs_snapshot_sections[sec].id, 4)) {
+				memcpy(sums + 8 * nsums++, w->table + k * ENTRY_SIZE + 32, 8);
+				break;
+			}
+	uint8_t head[RAND_HEAD];
+	le32_put(head, RAND_BLOCK);
+	le32_put(head + 4, (uint32_t)nblocks);
+	le64_put(head + 8, n);
+	le64_put(head + 16, pyhs_xxh64(sums, 8 * nsums));
+	put_bytes(b, head, sizeof(head));
+	put_bytes(b, dir, nblocks * RAND_DIR_ENTRY);
+	put_bytes(b, out.data, out.size);
+	if (b->oom)
+		err = &pyhs_enomem;
+out:
+	free(pstart);
+	free(pedge);
+	free(psrc);
+	free(root_of);
+	free(hsrc);
+	free(hj);
+	free(words);
+	free(dir);
+	free(recs);
+	free(raw.data);
+	free(out.data);
+	return err;
 }
 
 static struct pyhs_error *write_sections(struct writer *w,
@@ -461,6 +767,10 @@ static struct pyhs_error *write_sections(struct writer *w,
 	}
 	if (!err && !(err = pyhs_snapshot_top_encode(h, a, &sink)))
 		err = emit(w, S_TOPR, b);
+	/* RAND: the same objects again, record by record, for readers that
+	 * answer about a few objects (show, path) without the whole heap. */
+	if (!err && !(err = rand_encode(w, h, a, b)) && b->size)
+		err = emit_stored(w, S_RAND, b);
 	return err;
 }
 

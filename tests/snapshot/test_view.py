@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""The object records of snapshots (formats/FORMAT.md, RAND): `show` and
+`path` answered from them print the same bytes as from the whole heap,
+and records that are damaged or do not fit are never trusted.
+
+    test_view.py --tool PATH/TO/pyheapsnap --python SPEC [--keep DIR]
+
+A core of a program with a leak, shared objects, dict keys of several
+kinds, weak references, closures, garbage cycles and a frame's locals is
+written as a snapshot (with its records) and as the same snapshot without
+them (read whole). For many objects (every object of a sample spread over
+the heap, and the program's own), `show` (text and --json) and `path`
+(text, --json, --all, --format dot) must print the same bytes, and exit
+the same way, from both; so must the cache entry the first verb on the
+core leaves, and an address no object has.
+
+Then the records damaged with every checksum right (cut short, lengthened,
+emptied, garbled, all 0xff, of another file): the answers must still be
+the whole heap's; a flipped byte (its checksum wrong) must be refused by
+every verb, with one line naming the section (exit 3). Skipped (exit 77)
+when the interpreter cannot be had.
+"""
+
+import json
+import os
+import random
+import re
+import struct
+import subprocess
+import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+from pyhs_test import Tally, core_of, parse_runner_args, run_main, test_workdir  # noqa: E402
+from test_snapshot import Snapshot, flip  # noqa: E402
+from test_index import Tool, one_line_error, section, with_index_raw  # noqa: E402
+
+TIMEOUT = 60
+SAMPLE = 120
+
+PROGRAM = r'''
+import gc, os, weakref
+gc.disable()
+class Leaf:
+    def __init__(self, i):
+        self.i = i
+        self.tag = "leaf-%d" % i
+LEAK = [{"k%d" % i: [i, str(i) * 3, Leaf(i)]} for i in range(300)]
+KEYS = {(1, "a"): ["tuple key"], 7: ["int key"], 2.5: ["float key"], None: ["none"],
+        frozenset({1, 2}): ["frozenset key"], b"raw": ["bytes key"]}
+SHARED = ["shared"]
+HOLDERS = [[SHARED, (SHARED,)], {"s": SHARED}]
+REFS = [weakref.ref(x[2]) for x in LEAK[0].values()]
+def outer():
+    captured = ["captured"]
+    def inner():
+        return captured
+    return inner
+CLOSURE = outer()
+for i in range(40):
+    a = [i]
+    b = {"other": a}
+    a.append(b)
+garbage = id(a)
+del a, b
+def work(depth):
+    local_list = ["local", depth]
+    if depth:
+        return work(depth - 1)
+    with open("addrs", "w") as f:
+        f.write(" ".join(hex(x) for x in (id(LEAK), id(LEAK[7]), id(SHARED), id(KEYS),
+                                         id(local_list), id(CLOSURE), garbage)))
+    os.abort()
+work(2)
+'''
+
+
+def strip(good, sid):
+    s = Snapshot(good)
+    s.sections = [x for x in s.sections if x[0] != sid]
+    return s.build(version=s.version)
+
+
+def questions(addr):
+    return [("show", addr), ("show", addr, "--json"), ("path", addr),
+            ("path", addr, "--json"), ("path", addr, "--all"),
+            ("path", addr, "--all", "--json"), ("path", addr, "--format", "dot")]
+
+
+def sample_addrs(tool, path, extra):
+    """Addresses of a sample of the heap's objects, spread over it."""
+    status, out, err = tool.run(("export", "--format", "jsonl"), path)
+    if status != 0:
+        raise RuntimeError("export: exit %d: %s" % (status, err.decode(errors="replace")))
+    addrs = []
+    for line in out.decode().splitlines():
+        rec = json.loads(line)
+        if "addr" in rec and "root" not in rec:
+            addrs.append(hex(rec["addr"]))
+    rng = random.Random(7)
+    picked = sorted(set(rng.sample(addrs, min(SAMPLE, len(addrs)))) | set(extra))
+    return picked
+
+
+def compare(tool, qs, path, full, what):
+    """The questions whose answers from path differ from full's."""
+    bad = []
+    for q in qs:
+        want = tool.run(q, full)
+        got = tool.run(q, path)
+        if got != want:
+            bad.append("%s from the %s: exit %d, not %d; stderr %r"
+                       % (" ".join(q), what, got[0], want[0], got[2][-200:]))
+    return bad
+
+
+def write_program(workdir):
+    path = os.path.join(workdir, "program.py")
+    with open(path, "w") as f:
+        f.write(PROGRAM)
+    return path
+
+
+def check(args, tally, workdir):
+    name = args.label
+    core = core_of(args.interp, [write_program(workdir)], workdir, timeout=TIMEOUT)
+    with open(os.path.join(workdir, "addrs")) as f:
+        mine = f.read().split()
+    tool = Tool(args, os.path.join(workdir, "cache"))
+    snap = os.path.join(workdir, "records.phs")
+    status, _, err = tool.run(("snapshot",), core, ["--no-cache", "-o", snap])
+    if status != 0:
+        tally.fail("%s: snapshot: exit %d: %s" % (name, status, err.decode(errors="replace")))
+        return
+    with open(snap, "rb") as f:
+        good = f.read()
+    x = section(Snapshot(good), "RAND")
+    if not x or x[1] & 1:
+        tally.fail("%s: the snapshot has no optional RAND section" % name)
+        return
+    tally.ok("%s: the snapshot has an optional RAND section (%d bytes)" % (name, len(x[3])))
+    full = os.path.join(workdir, "whole.phs")
+    with open(full, "wb") as f:
+        f.write(strip(good, "RAND"))
+
+    addrs = sample_addrs(tool, snap, mine)
+    qs = [q for a in addrs for q in questions(a)] + [("show", "0x10"), ("path", "0x10")]
+    bad = compare(tool, qs, snap, full, "records")
+    if bad:
+        tally.fail("%s: %d of %d answers differ:\n  %s"
+                   % (name, len(bad), len(qs), "\n  ".join(bad[:10])))
+    else:
+        tally.ok("%s: %d answers about %d objects the same from the records and the whole heap"
+                 % (name, len(qs), len(addrs)))
+
+    # The cache entry (written by the first verb on the core).
+    tool.run(("summary",), core)
+    entries = tool.entries()
+    if len(entries) != 1 or not section(Snapshot(open(entries[0], "rb").read()), "RAND"):
+        tally.fail("%s: the first verb did not leave one entry with records: %s"
+                   % (name, entries))
+    cqs = [q for a in mine for q in questions(a)]
+    bad = []
+    for q in cqs:
+        want = tool.run(q, core, ["--no-cache"])
+        got = tool.run(q, core)
+        if got != want:
+            bad.append("%s from the cache: exit %d, not %d" % (" ".join(q), got[0], want[0]))
+    if bad:
+        tally.fail("%s: %d differences:\n  %s" % (name, len(bad), "\n  ".join(bad[:10])))
+    else:
+        tally.ok("%s: %d answers the same from the cache entry and the core" % (name, len(cqs)))
+
+    # Damaged records, every checksum right: the whole heap answers.
+    s = Snapshot(good)
+    raw = x[3]
+    rng = random.Random(11)
+    damaged = [("cut short", raw[:-1]), ("cut to a third", raw[:len(raw) // 3]),
+               ("one byte more", raw + b"\x00"), ("all 0xff", b"\xff" * len(raw)),
+               ("empty", b""), ("head only", raw[:24]),
+               ("other binding", raw[:16] + struct.pack("<Q", 12345) + raw[24:])]
+    for k in range(10):
+        b = bytearray(raw)
+        for _ in range(1 + k):
+            b[rng.randrange(24, len(b))] = rng.choice((0, 1, 2, 0x7f, 0x80, 0xff))
+        damaged.append(("garbled %d" % k, bytes(b)))
+    # A directory entry pointing elsewhere, with the binding kept.
+    b = bytearray(raw)
+    struct.pack_into("<Q", b, 24 + 8, 1 << 40)
+    damaged.append(("a block of 2^40 bytes", bytes(b)))
+    dqs = [q for a in mine[:4] for q in questions(a)[:4]]
+    bad = []
+    for what, new in damaged:
+        path = os.path.join(workdir, "damaged.phs")
+        with open(path, "wb") as f:
+            f.write(with_index_raw(good, new, "RAND"))
+        for q in dqs:
+            want = tool.run(q, full)
+            got = tool.run(q, path)
+            if got != want:
+                bad.append("records %s, %s: exit %d, not %d; stderr %r"
+                           % (what, " ".join(q), got[0], want[0], got[2][-200:]))
+    if bad:
+        tally.fail("%s: damaged records:\n  %s" % (name, "\n  ".join(bad[:10])))
+    else:
+        tally.ok("%s: %d kinds of damaged records, every answer the whole heap's"
+                 % (name, len(damaged)))
+
+    # A flipped byte: refused by every verb, naming the section.
+    offs = dict((sid, (off, n)) for sid, off, n in s.offsets())
+    off, n = offs["RAND"]
+    bad = []
+    for k in sorted({0, n // 2, n - 1}):
+        path = os.path.join(workdir, "flipped.phs")
+        with open(path, "wb") as f:
+            f.write(flip(good, off + k, k % 8))
+        for q in (("show", mine[0]), ("path", mine[1]), ("summary",), ("top", "-n", "3")):
+            why = one_line_error(tool.run(q, path), r"checksum mismatch in section object records")
+            if why:
+                bad.append("byte %d flipped, %s: %s" % (k, " ".join(q), why))
+    if bad:
+        tally.fail("%s: flipped records:\n  %s" % (name, "\n  ".join(bad[:10])))
+    else:
+        tally.ok("%s: flipped records refused by every verb" % name)
+
+
+def main():
+    args = parse_runner_args(__doc__.splitlines()[0])
+    tally = Tally()
+    with test_workdir(args, "view") as workdir:
+        check(args, tally, workdir)
+    return tally.close()
+
+
+if __name__ == "__main__":
+    run_main(main)
