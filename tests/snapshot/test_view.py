@@ -116,6 +116,37 @@ def compare(tool, qs, path, full, what):
     return bad
 
 
+def zstd(data, decompress):
+    how = ["-d"] if decompress else ["-3", "--stream-size=%d" % len(data)]
+    r = subprocess.run(["zstd"] + how + ["-q", "-c"], input=data,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError("zstd failed: %s" % r.stderr.decode(errors="replace"))
+    return r.stdout
+
+
+def forged_records(raw):
+    """The RAND raw bytes with every object's retained size made 1 (its
+    binding and every check still right)."""
+    block, nblocks, n, binding = struct.unpack_from("<IIQQ", raw)
+    base = 24 + 48 * nblocks
+    frames = []
+    for k in range(nblocks):
+        ents = struct.unpack_from("<6Q", raw, 24 + 48 * k)
+        cnt = min(block, n - k * block)
+        g = raw[ents[0]:ents[0] + ents[1]]
+        r = bytearray(zstd(raw[ents[3]:ents[3] + ents[4]], True))
+        r[16 * cnt:24 * cnt] = b"\x01" * cnt + b"\x00" * (7 * cnt)
+        frames.append((g, ents[2], zstd(bytes(r), False), len(r)))
+    head = struct.pack("<IIQQ", block, nblocks, n, binding)
+    body, dirs, off = b"", b"", base
+    for g, graw, r, rraw in frames:
+        dirs += struct.pack("<6Q", off, len(g), graw, off + len(g), len(r), rraw)
+        body += g + r
+        off += len(g) + len(r)
+    return head + dirs + body
+
+
 def write_program(workdir):
     path = os.path.join(workdir, "program.py")
     with open(path, "w") as f:
@@ -154,6 +185,19 @@ def check(args, tally, workdir):
     else:
         tally.ok("%s: %d answers about %d objects the same from the records and the whole heap"
                  % (name, len(qs), len(addrs)))
+
+    # Not a check of speed: that the records are what answered, shown by
+    # records whose retained sizes were all made 1 changing show's.
+    probe = ("show", mine[0], "--json")
+    forged = os.path.join(workdir, "forged.phs")
+    with open(forged, "wb") as f:
+        f.write(with_index_raw(good, forged_records(x[3]), "RAND"))
+    got = tool.run(probe, forged)
+    if got[0] == 0 and b'"retained": 1,' in got[1] and got[1] != tool.run(probe, full)[1]:
+        tally.ok("%s: show answers from the records (forged ones change it)" % name)
+    else:
+        tally.fail("%s: forged records did not change show: exit %d, %r"
+                   % (name, got[0], got[1][:200]))
 
     # The cache entry (written by the first verb on the core).
     tool.run(("summary",), core)
