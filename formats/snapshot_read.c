@@ -1336,11 +1336,17 @@ static struct pyhs_error *block_decode(struct pyhs_snapshot_view *v, uint64_t k,
 		free(p);
 		return &pyhs_enomem;
 	}
-	/* Plane by plane: reading across the planes at once would meet the
-	 * same cache sets (planes 4096 bytes apart). */
-	for (size_t f = 0; f < RAND_RECORD; f++)
-		for (uint64_t q = 0; q < cnt; q++)
-			b->recs[q * RAND_RECORD + f] = p[f * cnt + q];
+	/* 64 records at a time, plane by plane: what is written stays in
+	 * the cache until it is whole. */
+	uint8_t *recs = b->recs;
+	for (uint64_t q0 = 0; q0 < cnt; q0 += 64) {
+		uint64_t q1 = q0 + 64 < cnt ? q0 + 64 : cnt;
+		for (size_t f = 0; f < RAND_RECORD; f++) {
+			const uint8_t *plane = p + f * cnt;
+			for (uint64_t q = q0; q < q1; q++)
+				recs[q * RAND_RECORD + f] = plane[q];
+		}
+	}
 	b->edge_off[0] = 0;
 	for (uint64_t q = 0; q < cnt; q++)
 		b->edge_off[q + 1] = b->edge_off[q] + le32_get(b->recs + q * RAND_RECORD + 48);
