@@ -1,5 +1,4 @@
 /* pyheapsnap path: how an object is kept alive, from a root to it. */
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -167,22 +166,9 @@ static int print_paths(const struct pyhs_heap *h, uint64_t target, bool garbage,
 static bool path_from_view(const char *path, struct input_options *o, const char *arg,
 			   const struct path_options *po, int *ret)
 {
-	char *end;
-	errno = 0;
-	unsigned long long addr = strtoull(arg, &end, 0);
-	if (errno || end == arg || *end)
-		return false;
-	struct pyhs_snapshot_view *v;
-	if (!input_view(path, o, &v))
-		return false;
 	struct pyhs_object_view *ov;
-	struct pyhs_error *err = pyhs_snapshot_view_object(v, addr, 0, po->all ? MAX_PATHS : 1,
-							   &ov);
-	pyhs_snapshot_view_destroy(v);
-	if (err) {
-		pyhs_error_destroy(err);
+	if (!input_object_view(path, o, arg, 0, po->all ? MAX_PATHS : 1, &ov))
 		return false;
-	}
 	*ret = print_paths(ov->heap, ov->obj, ov->garbage, ov->paths, ov->npaths, po, o->json);
 	pyhs_object_view_destroy(ov);
 	return true;

@@ -200,6 +200,11 @@ bool input_top_rows(const char *path, struct input_options *o, struct pyhs_snaps
  * of the cache entry of the core at path (one of a core without traces
  * when o->want_allocations), as input_top_rows reads rows. */
 bool input_view(const char *path, struct input_options *o, struct pyhs_snapshot_view **ret);
+/* The answer about the object at address arg (pyhs_snapshot_view_object)
+ * from those records: false if there are none or they cannot answer (the
+ * whole heap is then read, which says what is wrong). show.c. */
+bool input_object_view(const char *path, struct input_options *o, const char *arg,
+		       unsigned flags, size_t max_paths, struct pyhs_object_view **ret);
 /* Frees what input_open_analysed made: a, o's allocations, then h, once
  * the cache entry (o->cache_beside) is written; exits 128 + a signal
  * that came as it was begun. */

@@ -58,10 +58,8 @@ struct show_facts {
 static void print_show(const struct pyhs_heap *h, uint64_t i, const struct show_facts *f,
 		       const struct input_options *io);
 
-/* show from a snapshot's or cache entry's object records: true if it
- * could answer (anything wrong with them: false, and the whole heap is
- * read, which says what is wrong). */
-static bool show_from_view(const char *path, struct input_options *o, const char *arg)
+bool input_object_view(const char *path, struct input_options *o, const char *arg,
+		       unsigned flags, size_t max_paths, struct pyhs_object_view **ret)
 {
 	char *end;
 	errno = 0;
@@ -71,13 +69,22 @@ static bool show_from_view(const char *path, struct input_options *o, const char
 	struct pyhs_snapshot_view *v;
 	if (!input_view(path, o, &v))
 		return false;
-	struct pyhs_object_view *ov;
-	struct pyhs_error *err = pyhs_snapshot_view_object(v, addr, PYHS_VIEW_SHOW, 1, &ov);
+	struct pyhs_error *err = pyhs_snapshot_view_object(v, addr, flags, max_paths, ret);
 	pyhs_snapshot_view_destroy(v);
 	if (err) {
 		pyhs_error_destroy(err);
 		return false;
 	}
+	return true;
+}
+
+/* show from a snapshot's or cache entry's object records: true if it
+ * could answer. */
+static bool show_from_view(const char *path, struct input_options *o, const char *arg)
+{
+	struct pyhs_object_view *ov;
+	if (!input_object_view(path, o, arg, PYHS_VIEW_SHOW, 1, &ov))
+		return false;
 	struct show_facts f = { ov->holder, ov->retained, ov->unexplained, ov->garbage,
 				ov->dom, ov->paths, ov->npaths };
 	struct input_options none = { .json = o->json };

@@ -1159,7 +1159,6 @@ struct rand_graph {
 	uint64_t *pred_off;            /* cnt + 1 */
 	uint32_t *psrc, *pedge;
 	uint64_t npred;
-	uint64_t used;
 };
 
 struct rand_block {
@@ -1171,12 +1170,11 @@ struct rand_block {
 	char *text;
 	uint32_t *text_off;            /* cnt; RAND_NONE: none */
 	uint32_t *text_len;
-	uint64_t used;
 };
 
 /* Frames kept decoded at once: the least recently used beyond go. */
 #define VIEW_GRAPHS 512
-#define VIEW_BLOCKS 32
+#define VIEW_BLOCKS 64
 
 struct pyhs_snapshot_view {
 	struct reader r;
@@ -1189,8 +1187,21 @@ struct pyhs_snapshot_view {
 	uint64_t block_objects, nblocks;
 	struct rand_graph **graphs;
 	struct rand_block **blocks;
+	uint64_t *graph_used, *block_used; /* when last asked for; 0: not held */
 	uint64_t ngraphs, nloaded, clock;
 };
+
+/* The held frame asked for least recently. */
+static uint64_t oldest(const uint64_t *used, uint64_t n)
+{
+	uint64_t best = UINT64_MAX, at = 0;
+	for (uint64_t q = 0; q < n; q++)
+		if (used[q] && used[q] < best) {
+			best = used[q];
+			at = q;
+		}
+	return at;
+}
 
 /* One object's record. */
 struct rand_rec {
@@ -1325,9 +1336,17 @@ static struct pyhs_error *block_decode(struct pyhs_snapshot_view *v, uint64_t k,
 		free(p);
 		return &pyhs_enomem;
 	}
-	for (uint64_t q = 0; q < cnt; q++)
-		for (size_t f = 0; f < RAND_RECORD; f++)
-			b->recs[q * RAND_RECORD + f] = p[f * cnt + q];
+	/* 64 records at a time, plane by plane: what is written stays in
+	 * the cache until it is whole. */
+	uint8_t *recs = b->recs;
+	for (uint64_t q0 = 0; q0 < cnt; q0 += 64) {
+		uint64_t q1 = q0 + 64 < cnt ? q0 + 64 : cnt;
+		for (size_t f = 0; f < RAND_RECORD; f++) {
+			const uint8_t *plane = p + f * cnt;
+			for (uint64_t q = q0; q < q1; q++)
+				recs[q * RAND_RECORD + f] = plane[q];
+		}
+	}
 	b->edge_off[0] = 0;
 	for (uint64_t q = 0; q < cnt; q++)
 		b->edge_off[q + 1] = b->edge_off[q] + le32_get(b->recs + q * RAND_RECORD + 48);
@@ -1383,19 +1402,15 @@ static struct pyhs_error *view_graph(struct pyhs_snapshot_view *v, uint64_t k,
 {
 	struct rand_graph *g = v->graphs[k];
 	if (g) {
-		g->used = ++v->clock;
+		v->graph_used[k] = ++v->clock;
 		*ret = g;
 		return NULL;
 	}
 	if (v->ngraphs >= VIEW_GRAPHS) {
-		uint64_t old = UINT64_MAX, oldest = 0;
-		for (uint64_t q = 0; q < v->nblocks; q++)
-			if (v->graphs[q] && v->graphs[q]->used < old) {
-				old = v->graphs[q]->used;
-				oldest = q;
-			}
-		rand_graph_free(v->graphs[oldest]);
-		v->graphs[oldest] = NULL;
+		uint64_t q = oldest(v->graph_used, v->nblocks);
+		rand_graph_free(v->graphs[q]);
+		v->graphs[q] = NULL;
+		v->graph_used[q] = 0;
 		v->ngraphs--;
 	}
 	if (!(g = calloc(1, sizeof(*g))))
@@ -1405,7 +1420,7 @@ static struct pyhs_error *view_graph(struct pyhs_snapshot_view *v, uint64_t k,
 		rand_graph_free(g);
 		return err;
 	}
-	g->used = ++v->clock;
+	v->graph_used[k] = ++v->clock;
 	v->graphs[k] = g;
 	v->ngraphs++;
 	*ret = g;
@@ -1418,19 +1433,15 @@ static struct pyhs_error *view_block(struct pyhs_snapshot_view *v, uint64_t k,
 {
 	struct rand_block *b = v->blocks[k];
 	if (b) {
-		b->used = ++v->clock;
+		v->block_used[k] = ++v->clock;
 		*ret = b;
 		return NULL;
 	}
 	if (v->nloaded >= VIEW_BLOCKS) {
-		uint64_t old = UINT64_MAX, oldest = 0;
-		for (uint64_t q = 0; q < v->nblocks; q++)
-			if (v->blocks[q] && v->blocks[q]->used < old) {
-				old = v->blocks[q]->used;
-				oldest = q;
-			}
-		rand_block_free(v->blocks[oldest]);
-		v->blocks[oldest] = NULL;
+		uint64_t q = oldest(v->block_used, v->nblocks);
+		rand_block_free(v->blocks[q]);
+		v->blocks[q] = NULL;
+		v->block_used[q] = 0;
 		v->nloaded--;
 	}
 	if (!(b = calloc(1, sizeof(*b))))
@@ -1440,7 +1451,7 @@ static struct pyhs_error *view_block(struct pyhs_snapshot_view *v, uint64_t k,
 		rand_block_free(b);
 		return err;
 	}
-	b->used = ++v->clock;
+	v->block_used[k] = ++v->clock;
 	v->blocks[k] = b;
 	v->nloaded++;
 	*ret = b;
@@ -1587,6 +1598,8 @@ void pyhs_snapshot_view_destroy(struct pyhs_snapshot_view *v)
 		rand_graph_free(v->graphs[k]);
 	free(v->blocks);
 	free(v->graphs);
+	free(v->block_used);
+	free(v->graph_used);
 	free(v->addr_raw);
 	free(v->sec);
 	reader_close(&v->r);
@@ -1653,7 +1666,9 @@ struct pyhs_error *pyhs_snapshot_view_open(const char *path, struct pyhs_snapsho
 		goto fail;
 	}
 	if (!(v->blocks = calloc(v->nblocks, sizeof(*v->blocks))) ||
-	    !(v->graphs = calloc(v->nblocks, sizeof(*v->graphs)))) {
+	    !(v->graphs = calloc(v->nblocks, sizeof(*v->graphs))) ||
+	    !(v->block_used = calloc(v->nblocks, sizeof(*v->block_used))) ||
+	    !(v->graph_used = calloc(v->nblocks, sizeof(*v->graph_used)))) {
 		err = &pyhs_enomem;
 		goto fail;
 	}
@@ -1753,6 +1768,7 @@ struct part {
 	uint32_t *list;
 	uint64_t nlist, cap;
 	bool chain;
+	uint64_t nedges, ntext; /* what the members need, once closed */
 };
 
 static struct pyhs_error *part_add(struct part *p, uint32_t id, uint64_t how)
@@ -1784,8 +1800,12 @@ static struct pyhs_error *part_close(struct pyhs_snapshot_view *v, struct part *
 		struct rand_rec r;
 		uint32_t id = p->list[k];
 		uint64_t how = *idmap_get(&p->members, id);
-		if ((err = view_rec(v, id, &r)))
+		const char *text;
+		uint32_t len;
+		if ((err = view_rec(v, id, &r)) || (err = view_text(v, &r, &text, &len)))
 			break;
+		p->nedges += how == PART_NO_EDGES ? 0 : how ? 1 : r.nedges;
+		p->ntext += text ? len + 1 : 0;
 		for (uint64_t e = 0; e < r.nedges && !err; e++) {
 			uint32_t d = 0, l = 0;
 			if (how && e != how - 1)
@@ -1824,19 +1844,8 @@ static struct pyhs_error *part_heap(struct pyhs_snapshot_view *v, struct part *p
 	struct pyhs_heap_columns *c = &parts.columns;
 	memset(c, 0, sizeof(*c));
 	c->nobjects = n1;
-	uint64_t nedges = 0, ntext = 0;
+	uint64_t nedges = p->nedges, ntext = p->ntext;
 	struct rand_rec r;
-	for (uint64_t k = 0; k < ns && !err; k++) {
-		uint64_t how = *idmap_get(&p->members, p->list[k]) >> 32;
-		const char *text;
-		uint32_t len;
-		if (!(err = view_rec(v, p->list[k], &r)) && !(err = view_text(v, &r, &text, &len))) {
-			nedges += how == PART_NO_EDGES ? 0 : how ? 1 : r.nedges;
-			ntext += text ? len + 1 : 0;
-		}
-	}
-	if (err)
-		return err;
 	if (ntext >= UINT32_MAX)
 		return pyhs_error_create(PYHS_ERROR_UNSUPPORTED, "too much text");
 	uint32_t *robj = NULL;
@@ -1895,6 +1904,10 @@ static struct pyhs_error *part_heap(struct pyhs_snapshot_view *v, struct part *p
 		c->gen[k] = r.gen;
 		c->flags[k] = r.flags;
 		c->value_off[k] = UINT32_MAX;
+		if (text && len >= ntext - t) {
+			err = view_bad(v, "records that change");
+			break;
+		}
 		if (text) {
 			c->value_off[k] = (uint32_t)t;
 			memcpy(c->value_text + t, text, len);
@@ -1906,6 +1919,10 @@ static struct pyhs_error *part_heap(struct pyhs_snapshot_view *v, struct part *p
 			uint32_t d = 0, l = 0;
 			if (how && j != how - 1)
 				continue;
+			if (e == nedges) {
+				err = view_bad(v, "records that change");
+				break;
+			}
 			if ((err = view_edge(v, &r, j, &d, &l)))
 				break;
 			/* A key's references in a chain lead out of it. */

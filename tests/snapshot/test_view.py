@@ -38,7 +38,10 @@ from test_snapshot import Snapshot, flip  # noqa: E402
 from test_index import Tool, one_line_error, section, with_index_raw  # noqa: E402
 
 TIMEOUT = 60
-SAMPLE = 120
+SAMPLE = 40
+CORPUS_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "corpora", "snapshots"))
+CORPUS_INDEX = os.path.join(CORPUS_DIR, "INDEX-rand")
+CORPUS_OBJECTS = 12
 
 PROGRAM = r'''
 import gc, os, weakref
@@ -116,6 +119,37 @@ def compare(tool, qs, path, full, what):
     return bad
 
 
+def zstd(data, decompress):
+    how = ["-d"] if decompress else ["-3", "--stream-size=%d" % len(data)]
+    r = subprocess.run(["zstd"] + how + ["-q", "-c"], input=data,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError("zstd failed: %s" % r.stderr.decode(errors="replace"))
+    return r.stdout
+
+
+def forged_records(raw):
+    """The RAND raw bytes with every object's retained size made 1 (its
+    binding and every check still right)."""
+    block, nblocks, n, binding = struct.unpack_from("<IIQQ", raw)
+    base = 24 + 48 * nblocks
+    frames = []
+    for k in range(nblocks):
+        ents = struct.unpack_from("<6Q", raw, 24 + 48 * k)
+        cnt = min(block, n - k * block)
+        g = raw[ents[0]:ents[0] + ents[1]]
+        r = bytearray(zstd(raw[ents[3]:ents[3] + ents[4]], True))
+        r[16 * cnt:24 * cnt] = b"\x01" * cnt + b"\x00" * (7 * cnt)
+        frames.append((g, ents[2], zstd(bytes(r), False), len(r)))
+    head = struct.pack("<IIQQ", block, nblocks, n, binding)
+    body, dirs, off = b"", b"", base
+    for g, graw, r, rraw in frames:
+        dirs += struct.pack("<6Q", off, len(g), graw, off + len(g), len(r), rraw)
+        body += g + r
+        off += len(g) + len(r)
+    return head + dirs + body
+
+
 def write_program(workdir):
     path = os.path.join(workdir, "program.py")
     with open(path, "w") as f:
@@ -155,6 +189,19 @@ def check(args, tally, workdir):
         tally.ok("%s: %d answers about %d objects the same from the records and the whole heap"
                  % (name, len(qs), len(addrs)))
 
+    # Not a check of speed: that the records are what answered, shown by
+    # records whose retained sizes were all made 1 changing show's.
+    probe = ("show", mine[0], "--json")
+    forged = os.path.join(workdir, "forged.phs")
+    with open(forged, "wb") as f:
+        f.write(with_index_raw(good, forged_records(x[3]), "RAND"))
+    got = tool.run(probe, forged)
+    if got[0] == 0 and b'"retained": 1,' in got[1] and got[1] != tool.run(probe, full)[1]:
+        tally.ok("%s: show answers from the records (forged ones change it)" % name)
+    else:
+        tally.fail("%s: forged records did not change show: exit %d, %r"
+                   % (name, got[0], got[1][:200]))
+
     # The cache entry (written by the first verb on the core).
     tool.run(("summary",), core)
     entries = tool.entries()
@@ -190,7 +237,7 @@ def check(args, tally, workdir):
     b = bytearray(raw)
     struct.pack_into("<Q", b, 24 + 8, 1 << 40)
     damaged.append(("a block of 2^40 bytes", bytes(b)))
-    dqs = [q for a in mine[:4] for q in questions(a)[:4]]
+    dqs = [q for a in mine[:2] for q in questions(a)[:4]]
     bad = []
     for what, new in damaged:
         path = os.path.join(workdir, "damaged.phs")
@@ -226,11 +273,103 @@ def check(args, tally, workdir):
         tally.ok("%s: flipped records refused by every verb" % name)
 
 
+def check_corpus(args, tally, workdir):
+    """The committed files (INDEX-rand): 'same', show and path of their
+    first objects the same as from the file without its records; else the
+    exit status and message every verb must give."""
+    if not os.path.exists(CORPUS_INDEX):
+        tally.fail("no %s" % CORPUS_INDEX)
+        return
+    tool = Tool(args, os.path.join("/nonexistent", "cache"))
+    with open(CORPUS_INDEX) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line or line.startswith("#"):
+                continue
+            fname, rule = line.split(" ", 1)
+            path = os.path.join(CORPUS_DIR, fname)
+            with open(path, "rb") as g:
+                data = g.read()
+            if rule == "same":
+                full = os.path.join(workdir, "corpus-whole.phs")
+                with open(full, "wb") as g:
+                    g.write(strip(data, "RAND"))
+                addrs = sample_addrs(tool, full, [])[:CORPUS_OBJECTS]
+                qs = [q for a in addrs for q in (("show", a, "--json"), ("path", a, "--all"))]
+                bad = compare(tool, qs, path, full, fname)
+                why = "; ".join(bad[:3]) if bad else None
+            elif rule == "forged":
+                full = os.path.join(workdir, "corpus-whole.phs")
+                with open(full, "wb") as g:
+                    g.write(strip(data, "RAND"))
+                a = sample_addrs(tool, full, [])[0]
+                got = tool.run(("show", a, "--json"), path)
+                why = None if got[0] == 0 and b'"retained": 1,' in got[1] else \
+                    "show %s --json: exit %d, %r" % (a, got[0], got[1][:200])
+            else:
+                status, pattern = rule.split(" ", 1)
+                why = None
+                for q in (("show", "0x10"), ("summary",)):
+                    why = why or one_line_error(tool.run(q, path), pattern)
+            if why:
+                tally.fail("corpus %s: %s" % (fname, why))
+            else:
+                tally.ok("corpus %s: %s" % (fname, rule))
+
+
+def write_corpus(args, directory):
+    """The committed corpus, from a small snapshot (300 objects) of this
+    interpreter."""
+    with test_workdir(args, "view-corpus") as tmp:
+        core = core_of(args.interp, [write_program(tmp)], tmp, timeout=TIMEOUT)
+        path = os.path.join(tmp, "small.phs")
+        subprocess.run([args.tool, "snapshot", "--no-cache", "--max-objects", "300", core, "-o",
+                        path] + args.tool_args, check=True, stdout=subprocess.DEVNULL)
+        with open(path, "rb") as f:
+            good = f.read()
+        raw = section(Snapshot(good), "RAND")[3]
+        off, n = dict((sid, (o, k)) for sid, o, k in Snapshot(good).offsets())["RAND"]
+        b = bytearray(raw)
+        struct.pack_into("<Q", b, 24 + 8, 1 << 40)
+        files = [
+            ("rand-valid.phs", good, "same"),
+            ("rand-flipped.phs", flip(good, off + n // 2, 5),
+             "3 checksum mismatch in section object records"),
+            ("rand-cut.phs", with_index_raw(good, raw[:len(raw) // 2], "RAND"), "same"),
+            ("rand-other.phs", with_index_raw(good, raw[:16] + struct.pack("<Q", 1) + raw[24:],
+                                              "RAND"), "same"),
+            ("rand-block-out.phs", with_index_raw(good, bytes(b), "RAND"), "same"),
+            ("rand-forged.phs", with_index_raw(good, forged_records(raw), "RAND"), "forged"),
+        ]
+        os.makedirs(directory, exist_ok=True)
+        lines = []
+        for fname, data, rule in files:
+            with open(os.path.join(directory, fname), "wb") as f:
+                f.write(data)
+            lines.append("%s %s" % (fname, rule))
+            print("wrote %s (%d bytes)" % (fname, len(data)))
+        with open(CORPUS_INDEX if directory == CORPUS_DIR else
+                  os.path.join(directory, "INDEX-rand"), "w") as f:
+            f.write("# file, then 'same' (show and path of its first objects print the same\n"
+                    "# as from the file without its object records), 'forged' (records whose\n"
+                    "# retained sizes are all 1, every check right: show --json says 1), or\n"
+                    "# the exit status and a regular expression the one-line message of every\n"
+                    "# verb must match. Made by tests/snapshot/test_view.py\n"
+                    "# --write-corpus corpora/snapshots --python /usr/bin/python3.11\n")
+            f.write("\n".join(lines) + "\n")
+
+
 def main():
-    args = parse_runner_args(__doc__.splitlines()[0])
+    def add_arguments(ap):
+        ap.add_argument("--write-corpus", metavar="DIR")
+    args = parse_runner_args(__doc__.splitlines()[0], add_arguments)
+    if args.write_corpus:
+        write_corpus(args, os.path.abspath(args.write_corpus))
+        return 0
     tally = Tally()
     with test_workdir(args, "view") as workdir:
         check(args, tally, workdir)
+        check_corpus(args, tally, workdir)
     return tally.close()
 
 
