@@ -63,8 +63,15 @@ uint32_t *pyhs_heap_address_order(const struct pyhs_heap *h)
 	uint64_t *keys = NULL;
 	if (!order || !stretch_grow(&t))
 		goto oom;
+	/* Objects met one after another are mostly in one stretch: the last
+	 * one's slot is tried first (a slot stays put until the table grows). */
+	uint64_t last_key = 0, last_slot = 0;
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t key = (h->addr.data[i] >> STRETCH_SHIFT) + 1;
+		if (key == last_key) {
+			t.count[last_slot]++;
+			continue;
+		}
 		uint64_t *k = stretch_find(&t, key);
 		if (!*k) {
 			if ((t.used + 1) * 2 > t.mask + 1) {
@@ -75,7 +82,9 @@ uint32_t *pyhs_heap_address_order(const struct pyhs_heap *h)
 			*k = key;
 			t.used++;
 		}
-		t.count[k - t.key]++;
+		last_key = key;
+		last_slot = (uint64_t)(k - t.key);
+		t.count[last_slot]++;
 	}
 	/* The stretches in address order, and where each one's objects go. */
 	keys = malloc((t.used ? t.used : 1) * sizeof(*keys));
@@ -93,9 +102,14 @@ uint32_t *pyhs_heap_address_order(const struct pyhs_heap *h)
 		*c = pos;
 		pos += here;
 	}
+	last_key = 0;
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t key = (h->addr.data[i] >> STRETCH_SHIFT) + 1;
-		order[t.count[stretch_find(&t, key) - t.key]++] = (uint32_t)i;
+		if (key != last_key) {
+			last_key = key;
+			last_slot = (uint64_t)(stretch_find(&t, key) - t.key);
+		}
+		order[t.count[last_slot]++] = (uint32_t)i;
 	}
 	free(keys);
 	free(t.key);

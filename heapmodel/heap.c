@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/mman.h>
 
 #include "heap_internal.h"
 
@@ -78,15 +79,11 @@ struct pyhs_error *pyhs_heap_intern_string(struct pyhs_heap *h, const char *s,
 #define SLOT_EMPTY UINT32_MAX
 /* How many objects a table of cap slots takes. */
 #define INDEX_ROOM(cap) ((cap) / 4 * 3)
-#define INDEX_LINE_BITS 4 /* 16 slots: 64 bytes */
-#define INDEX_LINE_BYTES ((size_t)4 << INDEX_LINE_BITS)
-
-static inline uint64_t index_home(uint64_t addr, uint64_t mask)
-{
-	uint64_t line = pyhs_hash_u64(addr >> (4 + INDEX_LINE_BITS));
-	return ((line << INDEX_LINE_BITS) |
-		((addr >> 4) & ((UINT64_C(1) << INDEX_LINE_BITS) - 1))) & mask;
-}
+#define INDEX_LINE_BYTES ((size_t)4 << PYHS_INDEX_LINE_BITS)
+#define INDEX_HUGE_PAGE ((size_t)2 << 20)
+#define index_home pyhs_heap_index_home
+/* How far ahead of its insertion an address's slots are fetched. */
+#define INDEX_PREFETCH 16
 
 static inline uint32_t index_tag(uint64_t addr, uint32_t tag_mask)
 {
@@ -111,13 +108,25 @@ static bool index_grow_to(struct pyhs_heap *h, uint64_t want)
 		bits++;
 	}
 	uint32_t tag_mask = bits >= 32 ? 0 : ~((UINT32_C(1) << bits) - 1);
-	/* Lines of the table are cache lines. */
-	uint32_t *idx = aligned_alloc(INDEX_LINE_BYTES, cap * sizeof(*idx));
+	/* Lines of the table are cache lines. Lookups land anywhere in it:
+	 * a table of 2 MiB or more is in huge pages where the system gives
+	 * them on request, so that they seldom miss the TLB (its size is a
+	 * power of two: no more memory). */
+	size_t bytes = cap * sizeof(uint32_t);
+	bool huge = bytes >= INDEX_HUGE_PAGE;
+	uint32_t *idx = aligned_alloc(huge ? INDEX_HUGE_PAGE : INDEX_LINE_BYTES, bytes);
 	if (!idx)
 		return false;
+	if (huge)
+		(void)madvise(idx, bytes, MADV_HUGEPAGE); /* a hint: may fail */
 	memset(idx, 0xff, cap * sizeof(*idx));
-	for (uint64_t i = 0; i < h->addr.size; i++)
-		index_put(idx, cap - 1, tag_mask, h->addr.data[i], (uint32_t)i);
+	const uint64_t *addr = h->addr.data;
+	uint64_t n = h->addr.size;
+	for (uint64_t i = 0; i < n; i++) {
+		if (i + INDEX_PREFETCH < n)
+			__builtin_prefetch(&idx[index_home(addr[i + INDEX_PREFETCH], cap - 1)], 1);
+		index_put(idx, cap - 1, tag_mask, addr[i], (uint32_t)i);
+	}
 	free(h->index);
 	h->index = idx;
 	h->index_mask = cap - 1;

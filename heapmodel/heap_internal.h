@@ -199,6 +199,20 @@ struct pyhs_heap {
 };
 
 /* heap.c */
+/* The address index's first slot for addr (heap.c says how slots are
+ * laid out), and a hint to bring it into the cache ahead of a lookup. */
+#define PYHS_INDEX_LINE_BITS 4 /* 16 slots: 64 bytes */
+static inline uint64_t pyhs_heap_index_home(uint64_t addr, uint64_t mask)
+{
+	uint64_t line = pyhs_hash_u64(addr >> (4 + PYHS_INDEX_LINE_BITS));
+	return ((line << PYHS_INDEX_LINE_BITS) |
+		((addr >> 4) & ((UINT64_C(1) << PYHS_INDEX_LINE_BITS) - 1))) & mask;
+}
+static inline void pyhs_heap_prefetch(const struct pyhs_heap *h, uint64_t addr)
+{
+	if (h->index)
+		__builtin_prefetch(&h->index[pyhs_heap_index_home(addr, h->index_mask)]);
+}
 /* Reports progress, if anyone listens. */
 static inline void pyhs_heap_progress(const struct pyhs_heap *h, const char *what,
 				      uint64_t done, uint64_t total)

@@ -1,6 +1,7 @@
 /* Reading values out of objects: str, int, float, bytes; dict look-ups;
  * previews. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 
 #include "heap_internal.h"
@@ -73,6 +74,25 @@ bool pyhs_read_str_at(const struct pyhs_target *t, const struct pyhs_layout *L,
 	/* At most n code points can fit in n bytes of UTF-8. */
 	uint64_t take = len < n ? len : n;
 	const uint8_t *p = pyhs_target_ptr(t, data, (size_t)(take * kind));
+	if (p && kind == 1) {
+		/* One byte a code point (most strings): each as it is, or
+		 * in two bytes from 0x80. */
+		for (uint64_t i = 0; i < take; i++) {
+			uint8_t c = p[i];
+			if (c < 0x80) {
+				if (o + 2 > n)
+					break;
+				buf[o++] = (char)c;
+			} else {
+				if (o + 3 > n)
+					break;
+				buf[o++] = (char)(0xc0 | (c >> 6));
+				buf[o++] = (char)(0x80 | (c & 0x3f));
+			}
+		}
+		buf[o] = '\0';
+		return true;
+	}
 	for (uint64_t i = 0; i < take; i++) {
 		uint32_t c = 0;
 		if (p)
@@ -191,13 +211,54 @@ static bool read_int(const struct pyhs_heap *h, uint64_t addr, char *buf,
 			return false;
 		v = (v << 30) | d;
 	}
-	snprintf(buf, n, "%s%" PRIu64, neg && v ? "-" : "", v);
+	/* As "%s%" PRIu64 prints it, truncated to n - 1 bytes. */
+	char text[24];
+	size_t len = 0, o = 0;
+	do {
+		text[sizeof(text) - 1 - len++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (neg && (len > 1 || text[sizeof(text) - 1] != '0'))
+		text[sizeof(text) - 1 - len++] = '-';
+	for (size_t k = sizeof(text) - len; k < sizeof(text) && o + 1 < n; k++)
+		buf[o++] = text[k];
+	buf[o] = '\0';
 	return true;
 }
 
 /* The shortest %g form that reads back as the same double, as repr does. */
 static void format_float(double d, char *buf, size_t n)
 {
+	/* A multiple of 1/16 below 10^10 has at most 14 significant digits,
+	 * printed exactly by %.15g, in fixed notation (its fraction, if any,
+	 * is 0.0625 or more): written here the same without printf. */
+	double m = d * 16;
+	if (n >= 32 && d > -1e10 && d < 1e10 && m == (double)(int64_t)m) {
+		int64_t q = (int64_t)m;
+		uint64_t u = q < 0 ? (uint64_t)-q : (uint64_t)q;
+		uint64_t whole = u >> 4, frac = (u & 15) * 625; /* ten-thousandths */
+		char text[32];
+		size_t o = 0, len = 0;
+		if (signbit(d))
+			buf[o++] = '-';
+		do {
+			text[len++] = (char)('0' + whole % 10);
+			whole /= 10;
+		} while (whole);
+		while (len)
+			buf[o++] = text[--len];
+		buf[o++] = '.';
+		if (!frac) {
+			buf[o++] = '0';
+		} else {
+			for (uint64_t div = 1000; frac; div /= 10) {
+				buf[o++] = (char)('0' + frac / div);
+				frac %= div;
+			}
+		}
+		buf[o] = '\0';
+		return;
+	}
 	/* 15 significant digits always round-trip to the shortest form when
 	 * any form that short exists; a few doubles need 16 or 17. */
 	for (int prec = 15; prec <= 17; prec++) {
@@ -319,6 +380,16 @@ static bool future_value(struct pyhs_heap *h, uint64_t addr, char *buf, size_t n
 #define DESCR_TYPEOBJ 16
 #define NDARRAY_MAX_DIMS 64
 
+/* s appended at o (below n) to what buf holds, as snprintf(buf + o,
+ * n - o, "%s", s) would; where the text ends. */
+static size_t text_append(char *buf, size_t n, size_t o, const char *s)
+{
+	while (*s && o + 1 < n)
+		buf[o++] = *s++;
+	buf[o] = '\0';
+	return o;
+}
+
 /* ", name=repr" for an attribute whose value is exactly a str or an int. */
 static void attr_text(struct pyhs_heap *h, const char *name, uint64_t value,
 		      char *buf, size_t n, unsigned *shown)
@@ -394,7 +465,7 @@ static bool instance_value(struct pyhs_heap *h, uint64_t i, const struct pyhs_ty
 			   char *buf, size_t n)
 {
 	struct attrs_ctx c = { h, buf, n, 0 };
-	snprintf(buf, n, "%s(", ti->name);
+	text_append(buf, n, text_append(buf, n, 0, ti->name), "(");
 	char name[64];
 	uint64_t start = h->edge_start.data[i], end = h->edge_start.data[i + 1];
 	uint64_t dict = 0;
@@ -416,8 +487,7 @@ static bool instance_value(struct pyhs_heap *h, uint64_t i, const struct pyhs_ty
 		    pyhs_read_str(h, h->addr.data[PYHS_LABEL_PAYLOAD(lab)], name, sizeof(name)))
 			attr_text(h, name, h->addr.data[h->edge_dst.data[e]], buf, n, &c.shown);
 	}
-	size_t o = strlen(buf);
-	snprintf(buf + o, n - o, ")");
+	text_append(buf, n, strlen(buf), ")");
 	return true;
 }
 

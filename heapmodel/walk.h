@@ -74,6 +74,7 @@ struct pending_root {
 };
 DEFINE_VECTOR(pending_root_vector, struct pending_root)
 
+#define WALK_AHEAD 32
 struct walker {
 	struct pyhs_heap *h;
 	struct pyhs_error *err;
@@ -95,6 +96,11 @@ struct walker {
 		 id_cell_contents, id_cr_await, id_ag_await, id_gi_yieldfrom,
 		 id_f_yieldfrom;
 	uint64_t coro_type, asyncgen_type;
+	/* walk.c: objects about to be decoded, their bytes in the core. */
+	struct walk_ahead {
+		uint64_t addr;
+		const uint8_t *p;
+	} ahead[WALK_AHEAD];
 };
 
 /* Fields of C types that no PyMemberDef names, by tp_name and version:
@@ -106,6 +112,10 @@ struct known_field {
 	uint16_t off;
 	const char *name;
 };
+
+/* How many references ahead of the one being made a container's items
+ * have their index slots fetched. */
+#define WALK_PREFETCH 6
 
 /* Object structs scanned for pointers are scanned up to this size. */
 #define MAX_SCANNED_BYTES 4096

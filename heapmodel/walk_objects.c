@@ -103,6 +103,12 @@ bool pyhs_dict_foreach(const struct pyhs_heap *h, uint64_t dict,
 	const uint8_t *ents = pyhs_target_ptr(h->t, entries, nentries * esize);
 	for (uint64_t i = 0; i < nentries; i++) {
 		uint64_t key, value;
+		if (ents && !values && i + WALK_PREFETCH < nentries) {
+			memcpy(&key, ents + (i + WALK_PREFETCH) * esize + key_off, 8);
+			memcpy(&value, ents + (i + WALK_PREFETCH) * esize + value_off, 8);
+			pyhs_heap_prefetch(h, key);
+			pyhs_heap_prefetch(h, value);
+		}
 		if (ents) {
 			memcpy(&key, ents + i * esize + key_off, 8);
 			memcpy(&value, ents + i * esize + value_off, 8);
@@ -150,6 +156,10 @@ void walk_items(struct walker *w, uint64_t base, uint64_t n, bool stackref)
 	const uint8_t *p = pyhs_target_ptr(w->h->t, base, n * 8);
 	for (uint64_t i = 0; i < n && !w->stop; i++) {
 		uint64_t v;
+		if (p && i + WALK_PREFETCH < n) {
+			memcpy(&v, p + 8 * (i + WALK_PREFETCH), 8);
+			pyhs_heap_prefetch(w->h, stackref ? v & ~UINT64_C(3) : v);
+		}
 		if (p)
 			memcpy(&v, p + 8 * i, 8); /* the bytes need not be aligned */
 		else if (!hrd(w->h, base + 8 * i, &v))

@@ -4,7 +4,6 @@
 void pyhs_memory_init(struct pyhs_memory *mem)
 {
 	pyhs_segment_vector_init(&mem->segments);
-	mem->hint = 0;
 }
 
 void pyhs_memory_deinit(struct pyhs_memory *mem)
@@ -12,10 +11,14 @@ void pyhs_memory_deinit(struct pyhs_memory *mem)
 	pyhs_segment_vector_deinit(&mem->segments);
 }
 
+/* This thread's last segment found, in whichever memory: an index only,
+ * checked against the memory read before it is used. */
+static _Thread_local size_t segment_hint __attribute__((tls_model("initial-exec")));
+
 /* Index of the first segment whose end is > addr. */
 static size_t segment_lower_bound(const struct pyhs_memory *mem, uint64_t addr)
 {
-	size_t h = mem->hint;
+	size_t h = segment_hint;
 	if (h < mem->segments.size && mem->segments.data[h].start <= addr &&
 	    mem->segments.data[h].end > addr)
 		return h;
@@ -27,7 +30,7 @@ static size_t segment_lower_bound(const struct pyhs_memory *mem, uint64_t addr)
 		else
 			hi = mid;
 	}
-	((struct pyhs_memory *)mem)->hint = lo;
+	segment_hint = lo;
 	return lo;
 }
 
@@ -96,6 +99,21 @@ bool pyhs_memory_read(const struct pyhs_memory *mem, uint64_t addr, void *buf,
 {
 	uint8_t *out = buf;
 	size_t i = segment_lower_bound(mem, addr);
+	/* Most reads are a word or two within one segment: copied without a
+	 * call. */
+	if (i < mem->segments.size) {
+		const struct pyhs_segment *s = &mem->segments.data[i];
+		if (s->start <= addr && s->end - addr >= len) {
+			const uint8_t *p = s->data + (addr - s->start);
+			switch (len) {
+			case 8: memcpy(out, p, 8); return true;
+			case 16: memcpy(out, p, 16); return true;
+			case 4: memcpy(out, p, 4); return true;
+			case 1: *out = *p; return true;
+			default: memcpy(out, p, len); return true;
+			}
+		}
+	}
 	while (len) {
 		if (i >= mem->segments.size)
 			return false;

@@ -16,12 +16,12 @@ struct pyhs_segment {
 };
 DEFINE_VECTOR(pyhs_segment_vector, struct pyhs_segment)
 
+/* Reads take no lock and write nothing to the memory: any number of
+ * threads may read one memory (and one thread several memories) at once.
+ * Each thread remembers the segment its last lookup found (reads come in
+ * runs within one segment, the heap's arenas), checked before it is used. */
 struct pyhs_memory {
 	struct pyhs_segment_vector segments; /* sorted, non-overlapping */
-	/* The segment the last lookup found: reads come in runs within one
-	 * segment (the heap's arenas), so it is tried first. A hint only,
-	 * updated by readers through const pointers. */
-	size_t hint;
 };
 
 void pyhs_memory_init(struct pyhs_memory *mem);
