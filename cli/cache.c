@@ -6,29 +6,44 @@
 
 #include "pyheapsnap.h"
 
-/* $PYHEAPSNAP_CACHE_SIZE, else the default bound; 0 turns the cache off. */
-static bool cache_bound(uint64_t *ret)
+/* $PYHEAPSNAP_CACHE_SIZE, read once (cache_prepare). */
+static struct {
+	bool read;
+	bool on;
+	uint64_t max;
+} bound;
+
+void cache_prepare(void)
 {
+	if (bound.read)
+		return;
+	bound.read = true;
 	const char *s = getenv("PYHEAPSNAP_CACHE_SIZE");
 	double v;
 	if (!s || !s[0]) {
-		*ret = PYHS_CACHE_DEFAULT_MAX;
-		return true;
+		bound.max = PYHS_CACHE_DEFAULT_MAX;
+		bound.on = true;
+		return;
 	}
 	if (!parse_size(s, &v) || v >= 18446744073709551615.0) {
-		static bool said;
-		if (!said)
-			log_error("PYHEAPSNAP_CACHE_SIZE takes a size (500MB, 2GiB), not '%s': "
-				  "reading cores without the cache", s);
-		said = true;
-		return false;
+		log_error("PYHEAPSNAP_CACHE_SIZE takes a size (500MB, 2GiB), not '%s': "
+			  "reading cores without the cache", s);
+		return;
 	}
-	*ret = (uint64_t)v;
-	return *ret != 0;
+	bound.max = (uint64_t)v;
+	bound.on = bound.max != 0;
+}
+
+/* $PYHEAPSNAP_CACHE_SIZE, else the default bound; 0 turns the cache off. */
+static bool cache_bound(uint64_t *ret)
+{
+	cache_prepare();
+	*ret = bound.max;
+	return bound.on;
 }
 
 /* The entry of the core at path, or NULL (no cache for this input). */
-static struct pyhs_cache *cache_entry(const char *path, struct input_options *o)
+static struct pyhs_cache *cache_entry(const char *path, const struct input_options *o)
 {
 	uint64_t max;
 	if (o->no_cache || path == PID_INPUT || !cache_bound(&max))
@@ -77,7 +92,7 @@ bool input_view(const char *path, struct input_options *o, struct pyhs_snapshot_
 	return got;
 }
 
-bool cache_lookup(const char *path, struct input_options *o,
+bool cache_lookup(const char *path, const struct input_options *o,
 		  struct pyhs_cache **ret_cache, struct pyhs_heap **ret,
 		  struct pyhs_analysis **ret_a)
 {
@@ -95,19 +110,20 @@ bool cache_lookup(const char *path, struct input_options *o,
 	return false;
 }
 
-bool cache_traced(const struct input_options *o, const struct pyhs_target *t)
+bool cache_traced(const struct pyhs_allocations *al, const struct pyhs_target *t)
 {
-	struct pyhs_allocations *a = o->allocations;
+	struct pyhs_allocations *own = NULL;
 	struct pyhs_error *err;
-	if (!a && (err = pyhs_allocations_read(t, &a))) {
+	if (!al && (err = pyhs_allocations_read(t, &own))) {
 		pyhs_error_destroy(err);
-		a = NULL;
+		own = NULL;
 	}
+	if (!al)
+		al = own;
 	/* Unknown (out of memory) counts as traced: such an entry serves
 	 * only the verbs that do not read traces. */
-	bool traced = !a || pyhs_allocations_ntraces(a) > 0;
-	if (a != o->allocations)
-		pyhs_allocations_destroy(a);
+	bool traced = !al || pyhs_allocations_ntraces(al) > 0;
+	pyhs_allocations_destroy(own);
 	return traced;
 }
 
@@ -189,13 +205,18 @@ int cache_store(struct pyhs_cache *c, const struct pyhs_heap *h,
 }
 
 int cache_store_beside(struct input_options *o, struct pyhs_cache *c,
-		       const struct pyhs_heap *h, const struct pyhs_analysis *a,
+		       const struct pyhs_heap *h, struct pyhs_analysis *a, bool give_a,
 		       bool traced)
 {
 	struct cache_write *w = calloc(1, sizeof(*w));
-	if (!w)
-		return cache_store(c, h, a, traced);
-	*w = (struct cache_write){ .c = c, .h = h, .a = a, .traced = traced };
+	if (!w) {
+		int code = cache_store(c, h, a, traced);
+		if (give_a)
+			pyhs_analysis_destroy(a);
+		return code;
+	}
+	*w = (struct cache_write){ .c = c, .h = h, .a = a, .own = give_a ? a : NULL,
+				   .traced = traced };
 	struct pyhs_error *err = NULL;
 	/* The analysis the index holds is made here, in the verb's thread,
 	 * which alone reports progress. */

@@ -390,44 +390,167 @@ void output_close(struct input_options *o)
 	o->output = NULL;
 }
 
+/* Opens the core at path; the error, if any, named as open_input says it. */
+static struct pyhs_error *open_core(const char *path, const struct input_options *o,
+				    struct pyhs_target **ret)
+{
+	struct pyhs_error *err = pyhs_target_open_core(path, &o->open, ret);
+	/* Name the input in messages about the input itself. */
+	if (err && err->code == PYHS_ERROR_OS && err->path && err->op &&
+	    strcmp(err->op, "open") == 0 && strcmp(err->path, path) == 0) {
+		char reason[128];
+		struct pyhs_error *named = pyhs_error_create(
+			PYHS_ERROR_INPUT, "cannot open core '%s': %s", path,
+			pyhs_strerror(err->errnum, reason, sizeof(reason)));
+		pyhs_error_destroy(err);
+		err = named;
+	}
+	return err;
+}
+
 int input_open_target(const char *path, struct input_options *o,
 		      struct pyhs_target **ret)
 {
-	struct pyhs_error *err;
 	if (path == PID_INPUT)
 		return capture_pid(o, ret);
-	err = pyhs_target_open_core(path, &o->open, ret);
-	if (err) {
-		/* Name the input in messages about the input itself. */
-		if (err->code == PYHS_ERROR_OS && err->path && err->op &&
-		    strcmp(err->op, "open") == 0 && strcmp(err->path, path) == 0) {
-			char reason[128];
-			log_error("cannot open core '%s': %s", path,
-				  pyhs_strerror(err->errnum, reason, sizeof(reason)));
-			pyhs_error_destroy(err);
-			return EXIT_INPUT;
-		}
-		return report_error(err);
-	}
-	return 0;
+	struct pyhs_error *err = open_core(path, o, ret);
+	return err ? report_error(err) : 0;
 }
 
-/* The end of open_input: h in *ret and, when asked for, its analysis in
- * *ret_a: a (from an index), else made now. */
-static int analyse(const struct input_options *o, struct pyhs_heap *h,
-		   struct pyhs_analysis *a, struct pyhs_heap **ret,
-		   struct pyhs_analysis **ret_a)
+/* What reading an input left (load_input): its heap, the analysis asked
+ * for or the cache entry needs, the cache entry to fill, or the error to
+ * report. */
+struct loaded {
+	const char *path;
+	bool want_analysis;
+	struct pyhs_heap *h;
+	struct pyhs_analysis *a;
+	struct pyhs_cache *cache;
+	bool traced;
+	const char *snapshot;
+	struct pyhs_allocations *allocations;
+	struct pyhs_error *err;
+};
+
+/* Frees what l holds but its error. */
+static void loaded_free(struct loaded *l)
 {
-	if (ret_a && !a) {
-		struct pyhs_error *err = pyhs_analysis_create_with(h, o->analysis_flags, &a);
-		if (err) {
-			pyhs_heap_destroy(h);
-			return report_error(err);
+	pyhs_analysis_destroy(l->a);
+	pyhs_allocations_destroy(l->allocations);
+	pyhs_heap_destroy(l->h);
+	pyhs_cache_destroy(l->cache);
+	l->a = NULL;
+	l->allocations = NULL;
+	l->h = NULL;
+	l->cache = NULL;
+}
+
+/* The heap of the target t (named name in the heap) in l, or l->err. */
+static void load_target(const struct input_options *o, struct pyhs_target *t,
+			const char *name, struct loaded *l)
+{
+	unsigned jobs = o->jobs ? o->jobs : pyhs_jobs_available();
+	struct pyhs_error *err = pyhs_heap_build(t, name, &o->heap, &l->h);
+	if (!err)
+		pyhs_heap_set_jobs(l->h, jobs); /* the cache's snapshot is written on them too */
+	if (!err && o->want_allocations)
+		err = pyhs_allocations_read(t, &l->allocations);
+	struct pyhs_memory_state *ms;
+	if (!err && o->want_memory && !(err = pyhs_memory_state_read(t, l->h, NULL, &ms)))
+		pyhs_heap_set_memory(l->h, ms);
+	/* The core is unmapped before the entry is written. */
+	l->traced = !err && l->cache && cache_traced(l->allocations, t);
+	pyhs_target_destroy(t);
+	if (err) {
+		loaded_free(l);
+		if (l->path == PID_INPUT)
+			l->err = pyhs_error_wrap(err, "cannot read the heap of pid %d", o->pid);
+		else
+			l->err = pyhs_error_wrap(err, "cannot read the heap in '%s'", l->path);
+	}
+}
+
+/* The work of open_input that prints nothing, for any thread: the heap
+ * of the snapshot, cache entry or core at l->path (not the --pid process)
+ * in l, with the analysis asked for or the cache entry needs, or l->err.
+ * Progress only through o->heap's. */
+static void load_input(const struct input_options *o, struct loaded *l)
+{
+	const char *path = l->path;
+	unsigned jobs = o->jobs ? o->jobs : pyhs_jobs_available();
+	bool read = false;
+	if (pyhs_snapshot_is(path)) {
+		/* Options about cores (--exe, --max-objects, ...) do not apply:
+		 * a snapshot holds a heap already built. */
+		bool index = l->want_analysis && !o->snapshot_unindexed;
+		if ((l->err = pyhs_snapshot_read_analysed(path, &l->h, index ? &l->a : NULL)))
+			return;
+		l->snapshot = path;
+		read = true;
+	} else if (!o->want_memory &&
+		   cache_lookup(path, o, &l->cache, &l->h, l->want_analysis ? &l->a : NULL)) {
+		read = true;
+	}
+	if (read) {
+		if (o->heap.progress)
+			pyhs_heap_set_progress(l->h, o->heap.progress, o->heap.progress_ctx);
+		pyhs_heap_set_jobs(l->h, jobs);
+	} else {
+		struct pyhs_target *t;
+		if ((l->err = open_core(path, o, &t))) {
+			loaded_free(l);
+			return;
+		}
+		load_target(o, t, path, l);
+		if (l->err)
+			return;
+	}
+	/* The analysis asked for (when no index held it), or the one the
+	 * cache entry's index holds, made before the entry is written. */
+	if (!l->a && (l->want_analysis || l->cache) &&
+	    (l->err = pyhs_analysis_create_with(l->h, o->analysis_flags, &l->a)))
+		loaded_free(l);
+}
+
+/* The end of open_input, in the verb's thread: the error reported, or the
+ * cache entry written (or begun) and the heap in *ret, its analysis in
+ * *ret_a when asked for. */
+static int finish_input(struct input_options *o, struct loaded *l,
+			struct pyhs_heap **ret, struct pyhs_analysis **ret_a)
+{
+	o->snapshot = l->snapshot;
+	if (l->err) {
+		struct pyhs_error *err = l->err;
+		l->err = NULL;
+		loaded_free(l);
+		return report_error(err);
+	}
+	/* An analysis made for the entry alone goes with it. */
+	bool entry_owns = !ret_a && l->a;
+	if (l->cache) {
+		struct pyhs_cache *c = l->cache;
+		l->cache = NULL;
+		int code;
+		if (o->cache_beside) {
+			code = cache_store_beside(o, c, l->h, l->a, entry_owns, l->traced);
+			if (entry_owns)
+				l->a = NULL;
+		} else {
+			code = cache_store(c, l->h, l->a, l->traced);
+		}
+		if (code) {
+			loaded_free(l);
+			return code;
 		}
 	}
-	*ret = h;
+	if (entry_owns) {
+		pyhs_analysis_destroy(l->a);
+		l->a = NULL;
+	}
+	o->allocations = l->allocations;
+	*ret = l->h;
 	if (ret_a)
-		*ret_a = a;
+		*ret_a = l->a;
 	return 0;
 }
 
@@ -447,80 +570,22 @@ static int open_input(const char *path, struct input_options *o,
 		o->heap.progress = show_progress;
 		o->heap.progress_ctx = &o->progress;
 	}
-	struct pyhs_error *err;
-	unsigned jobs = o->jobs ? o->jobs : pyhs_jobs_available();
-	struct pyhs_heap *h;
-	struct pyhs_analysis *a = NULL;
-	if (path != PID_INPUT && pyhs_snapshot_is(path)) {
-		/* Options about cores (--exe, --max-objects, ...) do not apply:
-		 * a snapshot holds a heap already built. */
-		if ((err = pyhs_snapshot_read_analysed(path, &h, ret_a ? &a : NULL)))
-			return report_error(err);
-		if (o->progress.on)
-			pyhs_heap_set_progress(h, show_progress, &o->progress);
-		o->snapshot = path;
-		pyhs_heap_set_jobs(h, jobs);
-		return analyse(o, h, a, ret, ret_a);
-	}
-	struct pyhs_cache *cache = NULL;
-	if (!o->want_memory && cache_lookup(path, o, &cache, &h, ret_a ? &a : NULL)) {
-		if (o->progress.on)
-			pyhs_heap_set_progress(h, show_progress, &o->progress);
-		pyhs_heap_set_jobs(h, jobs);
-		return analyse(o, h, a, ret, ret_a);
-	}
-	struct pyhs_target *t;
-	int r = input_open_target(path, o, &t);
-	if (r) {
-		pyhs_cache_destroy(cache);
-		return r;
-	}
-	char name[32];
-	if (path == PID_INPUT)
+	struct loaded l = { .path = path, .want_analysis = ret_a != NULL };
+	if (path == PID_INPUT) {
+		struct pyhs_target *t;
+		int r = capture_pid(o, &t);
+		if (r)
+			return r;
+		char name[32];
 		snprintf(name, sizeof(name), "pid %d", o->pid);
-	err = pyhs_heap_build(t, path == PID_INPUT ? name : path, &o->heap, &h);
-	if (!err)
-		pyhs_heap_set_jobs(h, jobs); /* the cache's snapshot is written on them too */
-	if (!err && o->want_allocations) {
-		err = pyhs_allocations_read(t, &o->allocations);
-		if (err)
-			pyhs_heap_destroy(h);
+		load_target(o, t, name, &l);
+		if (!l.err && ret_a &&
+		    (l.err = pyhs_analysis_create_with(l.h, o->analysis_flags, &l.a)))
+			loaded_free(&l);
+	} else {
+		load_input(o, &l);
 	}
-	struct pyhs_memory_state *ms;
-	if (!err && o->want_memory) {
-		if ((err = pyhs_memory_state_read(t, h, NULL, &ms)))
-			pyhs_heap_destroy(h);
-		else
-			pyhs_heap_set_memory(h, ms);
-	}
-	/* The core is unmapped before the entry is written. */
-	bool traced = !err && cache && cache_traced(o, t);
-	pyhs_target_destroy(t);
-	if (err) {
-		pyhs_cache_destroy(cache);
-		if (path == PID_INPUT)
-			return report_error(pyhs_error_wrap(err, "cannot read the heap of pid %d", o->pid));
-		return report_error(pyhs_error_wrap(err, "cannot read the heap in '%s'", path));
-	}
-	if (ret_a && (err = pyhs_analysis_create_with(h, o->analysis_flags, &a))) {
-		pyhs_cache_destroy(cache);
-		pyhs_allocations_destroy(o->allocations);
-		o->allocations = NULL;
-		pyhs_heap_destroy(h);
-		return report_error(err);
-	}
-	if (cache) {
-		int code = o->cache_beside ? cache_store_beside(o, cache, h, a, traced) :
-					     cache_store(cache, h, a, traced);
-		if (code) {
-			pyhs_analysis_destroy(a);
-			pyhs_allocations_destroy(o->allocations);
-			o->allocations = NULL;
-			pyhs_heap_destroy(h);
-			return code;
-		}
-	}
-	return analyse(o, h, a, ret, ret_a);
+	return finish_input(o, &l, ret, ret_a);
 }
 
 int input_open(const char *path, struct input_options *o,
@@ -533,6 +598,68 @@ int input_open_analysed(const char *path, struct input_options *o,
 			struct pyhs_heap **ret, struct pyhs_analysis **ret_a)
 {
 	return open_input(path, o, ret, ret_a);
+}
+
+/* The second input of input_open_two, read on a thread. */
+struct second_input {
+	struct input_options o; /* a copy: no progress, nothing printed */
+	struct loaded l;
+};
+
+static struct pyhs_error *load_second(void *ctx, size_t k)
+{
+	(void)k;
+	struct second_input *s = ctx;
+	load_input(&s->o, &s->l);
+	return NULL;
+}
+
+int input_open_two(const char *paths[2], struct input_options *o,
+		   struct pyhs_heap *ret[2], struct pyhs_allocations *ret_al[2])
+{
+	unsigned jobs = o->jobs ? o->jobs : pyhs_jobs_available();
+	struct pyhs_job *job = NULL;
+	struct second_input *s = NULL;
+	cache_prepare(); /* its one message, if any, from this thread */
+	if (jobs > 1 && paths[0] != PID_INPUT && paths[1] != PID_INPUT &&
+	    (s = calloc(1, sizeof(*s)))) {
+		s->o = *o;
+		s->o.heap.progress = NULL;
+		s->o.heap.progress_ctx = NULL;
+		s->l.path = paths[1];
+		if (!(job = pyhs_job_start(load_second, s))) {
+			free(s);
+			s = NULL;
+		}
+	}
+	int r = input_open(paths[0], o, &ret[0]);
+	ret_al[0] = r ? NULL : o->allocations;
+	o->allocations = NULL;
+	if (job)
+		pyhs_error_destroy(pyhs_job_finish(job)); /* load_second's is NULL */
+	if (r) {
+		/* As with one job: the second input is not heard of. */
+		if (s) {
+			pyhs_error_destroy(s->l.err);
+			loaded_free(&s->l);
+			free(s);
+		}
+		return r;
+	}
+	if (s) {
+		r = finish_input(o, &s->l, &ret[1], NULL);
+		free(s);
+	} else {
+		r = input_open(paths[1], o, &ret[1]);
+	}
+	if (r) {
+		pyhs_allocations_destroy(ret_al[0]);
+		pyhs_heap_destroy(ret[0]);
+		return r;
+	}
+	ret_al[1] = o->allocations;
+	o->allocations = NULL;
+	return 0;
 }
 
 void input_close(struct input_options *o, struct pyhs_heap *h, struct pyhs_analysis *a)

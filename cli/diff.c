@@ -451,16 +451,12 @@ int verb_diff(int argc, char **argv)
 	struct pyhs_heap *a, *b;
 	struct pyhs_allocations *al[2] = { NULL, NULL };
 	o.want_allocations = d.by == BY_SITE;
-	if ((r = input_open(args[0], &o, &a)))
+	/* The two read at once with jobs. */
+	struct pyhs_heap *hs[2];
+	if ((r = input_open_two((const char *[2]){ args[0], args[1] }, &o, hs, al)))
 		return r;
-	al[0] = o.allocations;
-	o.allocations = NULL;
-	if ((r = input_open(args[1], &o, &b))) {
-		pyhs_allocations_destroy(al[0]);
-		pyhs_heap_destroy(a);
-		return r;
-	}
-	al[1] = o.allocations;
+	a = hs[0];
+	b = hs[1];
 	if (d.by == BY_SITE && (r = check_traced(args, al)) >= 0) {
 		pyhs_allocations_destroy(al[0]);
 		pyhs_allocations_destroy(al[1]);

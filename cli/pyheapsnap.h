@@ -64,6 +64,10 @@ struct input_options {
 	bool want_memory;
 	/* PYHS_ANALYSIS_* for the analysis input_open_analysed makes. */
 	unsigned analysis_flags;
+	/* Set by the verb: input_open_analysed analyses a snapshot file's
+	 * heap again, leaving its index unread (summary answers with the
+	 * index damaged); a cache entry's index is read. */
+	bool snapshot_unindexed;
 	/* Set by the verb: it calls input_close (or cache_finish) before it
 	 * frees the heap, so the cache entry of a core read now is written
 	 * beside its work (on a thread, with jobs) or after it, not before. */
@@ -205,6 +209,13 @@ bool input_view(const char *path, struct input_options *o, struct pyhs_snapshot_
  * whole heap is then read, which says what is wrong). show.c. */
 bool input_object_view(const char *path, struct input_options *o, const char *arg,
 		       unsigned flags, size_t max_paths, struct pyhs_object_view **ret);
+/* Two inputs' heaps, and their tracemalloc traces with
+ * o->want_allocations (NULL for none), as two input_open would give them,
+ * the same messages in the same order; with more than one job and no
+ * --pid, the second is read on a thread while the first is. Prints the
+ * error and returns the exit code, or 0. */
+int input_open_two(const char *paths[2], struct input_options *o,
+		   struct pyhs_heap *ret[2], struct pyhs_allocations *ret_al[2]);
 /* Frees what input_open_analysed made: a, o's allocations, then h, once
  * the cache entry (o->cache_beside) is written; exits 128 + a signal
  * that came as it was begun. */
@@ -212,11 +223,15 @@ void input_close(struct input_options *o, struct pyhs_heap *h, struct pyhs_analy
 /* The cache of heaps read from cores (cache.c). cache_lookup: true with
  * *ret the heap the cache holds for the core at path; else false, with
  * *ret_cache the entry to fill (NULL: no cache for this input). */
-bool cache_lookup(const char *path, struct input_options *o,
+bool cache_lookup(const char *path, const struct input_options *o,
 		  struct pyhs_cache **ret_cache, struct pyhs_heap **ret,
 		  struct pyhs_analysis **ret_a);
-/* Whether the core t held tracemalloc traces (which no entry keeps). */
-bool cache_traced(const struct input_options *o, const struct pyhs_target *t);
+/* Whether the core t held tracemalloc traces (which no entry keeps): al,
+ * its traces when read already, else read now. */
+bool cache_traced(const struct pyhs_allocations *al, const struct pyhs_target *t);
+/* Reads $PYHEAPSNAP_CACHE_SIZE (saying once if it is no size): called
+ * before the cache is looked in from more than one thread. */
+void cache_prepare(void);
 /* Stores h (with a in its index; NULL: one is made) in the entry and frees it; a cache that cannot be written gets
  * one line on stderr (once) and the verb goes on. Returns 0, or the exit
  * code of a signal that came as the entry's file was made. */
@@ -226,9 +241,10 @@ int cache_store(struct pyhs_cache *c, const struct pyhs_heap *h,
  * entry's file is created now and written on a thread while the verb
  * goes on; with one, it is written by cache_finish. h and a must not be
  * changed or freed before cache_finish (a NULL: one is made now, freed
- * then). Returns 0, or the exit code of a signal that came meanwhile. */
+ * then; give_a: a is the entry's, freed then too). Returns 0, or the exit
+ * code of a signal that came meanwhile. */
 int cache_store_beside(struct input_options *o, struct pyhs_cache *c,
-		       const struct pyhs_heap *h, const struct pyhs_analysis *a,
+		       const struct pyhs_heap *h, struct pyhs_analysis *a, bool give_a,
 		       bool traced);
 /* Ends what cache_store_beside began (nothing if it began nothing): waits
  * for the entry's thread, or writes the entry now; a cache that cannot be

@@ -563,13 +563,9 @@ int verb_summary(int argc, char **argv)
 	 * is not read: summary analyses its heap again, and answers with the
 	 * index damaged. */
 	o.analysis_flags = SUMMARY_ANALYSIS;
+	o.snapshot_unindexed = true;
 	o.cache_beside = true;
-	a = NULL;
-	if (args[0] != PID_INPUT && pyhs_snapshot_is(args[0]))
-		r = input_open(args[0], &o, &h);
-	else
-		r = input_open_analysed(args[0], &o, &h, &a);
-	if (r)
+	if ((r = input_open_analysed(args[0], &o, &h, &a)))
 		return r;
 	r = print_summary_with(h, a, &o, stdout);
 	/* The answer out before the entry is waited for. */

@@ -10,18 +10,17 @@ static inline bool before(const uint64_t *key, uint64_t a, uint64_t b)
 	return key[a] != key[b] ? key[a] > key[b] : a < b;
 }
 
-static const uint64_t *sort_key;
-static int key_desc(const void *x, const void *y)
+/* The key is qsort_r's argument: no state shared between threads. */
+static int key_desc(const void *x, const void *y, void *key)
 {
 	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-	return a == b ? 0 : before(sort_key, a, b) ? -1 : 1;
+	return a == b ? 0 : before(key, a, b) ? -1 : 1;
 }
 
 uint64_t pyhs_rank_top(const uint64_t *key, uint64_t *order, uint64_t m, uint64_t n)
 {
 	if (n >= m || n > 4096) {
-		sort_key = key;
-		qsort(order, m, sizeof(*order), key_desc);
+		qsort_r(order, m, sizeof(*order), key_desc, (void *)key);
 		return m < n ? m : n;
 	}
 	/* order[0..k) stays sorted; each candidate is tried against the

@@ -267,7 +267,10 @@ struct pyhs_error *pyhs_gcore_write_output(const struct pyhs_target *t,
  * debug file have not changed since it was written; any other is removed.
  * Entries are written atomically (pyhs_output_create); storing one removes
  * the other entries of its slot and then the least recently used entries
- * while the directory holds more than its bound. */
+ * while the directory holds more than its bound. An entry is a snapshot
+ * without the allocator state (MEMS; the verbs that read it, memory and
+ * snapshot, read the core and leave no entry), compressed at a lower zstd
+ * level than a snapshot file. */
 struct pyhs_cache;
 #define PYHS_CACHE_DEFAULT_MAX (UINT64_C(1) << 30)
 /* The entry of the core at path read with these options, in dir (NULL:

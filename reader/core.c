@@ -288,7 +288,7 @@ struct pyhs_error *pyhs_target_open_core(const char *path,
 					 const struct pyhs_open_options *opts,
 					 struct pyhs_target **ret)
 {
-	if (elf_version(EV_CURRENT) == EV_NONE)
+	if (!pyhs_libelf_ready())
 		return pyhs_error_create(PYHS_ERROR_OS, "libelf is unusable");
 	struct pyhs_target *t;
 	struct pyhs_error *err = pyhs_target_create(opts, &t);

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -949,9 +950,9 @@ static struct pyhs_error *fill(struct dwl *c, int32_t *values, size_t *nfound)
 
 /* ---- entry point -------------------------------------------------------- */
 
-struct pyhs_error *pyhs_dwarf_facts(const char *path,
-				    const struct pyhs_dwarf_fact *facts,
-				    size_t nfacts, int32_t *ret)
+static struct pyhs_error *dwarf_facts(const char *path,
+				      const struct pyhs_dwarf_fact *facts,
+				      size_t nfacts, int32_t *ret)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -1028,6 +1029,20 @@ struct pyhs_error *pyhs_dwarf_facts(const char *path,
 		dwarf_dealloc_error(NULL, derr);
 out_fd:
 	close(fd);
+	return err;
+}
+
+/* libdwarf promises nothing of threads: one file read at a time in the
+ * process (two inputs may be opened at once, on two threads). */
+static pthread_mutex_t dwarf_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct pyhs_error *pyhs_dwarf_facts(const char *path,
+				    const struct pyhs_dwarf_fact *facts,
+				    size_t nfacts, int32_t *ret)
+{
+	pthread_mutex_lock(&dwarf_lock);
+	struct pyhs_error *err = dwarf_facts(path, facts, nfacts, ret);
+	pthread_mutex_unlock(&dwarf_lock);
 	return err;
 }
 

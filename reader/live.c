@@ -1709,7 +1709,7 @@ struct pyhs_error *pyhs_target_open_pid(int pid,
 		return pyhs_error_create(PYHS_ERROR_INVALID,
 					 "pid %d is this process itself: it cannot stop itself to be read",
 					 pid);
-	if (elf_version(EV_CURRENT) == EV_NONE)
+	if (!pyhs_libelf_ready())
 		return pyhs_error_create(PYHS_ERROR_OS, "libelf is unusable");
 
 	char path[64];

@@ -7,6 +7,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libelf.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -73,6 +75,20 @@ struct pyhs_error *pyhs_map_fd(struct pyhs_target *t, int fd, size_t size,
 	}
 	*ret = p;
 	return NULL;
+}
+
+static pthread_once_t libelf_once = PTHREAD_ONCE_INIT;
+static bool libelf_ok;
+
+static void libelf_init(void)
+{
+	libelf_ok = elf_version(EV_CURRENT) != EV_NONE;
+}
+
+bool pyhs_libelf_ready(void)
+{
+	pthread_once(&libelf_once, libelf_init);
+	return libelf_ok;
 }
 
 struct pyhs_error *pyhs_target_create(const struct pyhs_open_options *opts,

@@ -124,6 +124,10 @@ struct pyhs_target {
 void pyhs_target_warn(struct pyhs_target *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Whether libelf is usable: elf_version(EV_CURRENT) called once for the
+ * process, whichever thread asks first (target.c). */
+bool pyhs_libelf_ready(void);
+
 /* target.c: making targets (core.c, live.c) */
 struct pyhs_error *pyhs_target_create(const struct pyhs_open_options *opts,
 				      struct pyhs_target **ret);

@@ -20,7 +20,8 @@
    bounds the directory, the least recently used entry going first; `show`
    on a core with tracemalloc traces reads the core (the traces are in no
    entry) while `summary` answers from the cache; a core that cannot be
-   read leaves no entry.
+   read leaves no entry; SIGTERM as the entry is written (with one thread
+   and with two) leaves no temporary file.
 
 Each check prints "ok: NAME" or "FAIL: NAME: why"; exit status 0, 1 if one
 failed, 77 if the interpreter cannot be had.
@@ -32,6 +33,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from pyhs_test import NoCore, fail, ok, parse_runner_args, run_to_core, verdict  # noqa: E402
@@ -301,6 +303,31 @@ def check_unwritable(args, tool, core, workdir):
             ok("%s: a cache directory %s costs one line: %s" % (name, how, extra[0]))
 
 
+def check_killed(args, tool, core):
+    """SIGTERM once the entry's temporary file is there: none left after."""
+    name = args.label
+    for j in ("1", "2"):
+        bad = []
+        for delay in (0, 0.002, 0.01):
+            shutil.rmtree(tool.cache, ignore_errors=True)
+            os.makedirs(tool.cache)
+            argv = [args.tool, "summary", core, "-j", j] + args.tool_args
+            p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                 env=tool.env())
+            while p.poll() is None and not tool.leftovers():
+                time.sleep(0.0005)
+            time.sleep(delay)
+            p.send_signal(signal.SIGTERM)
+            _, err = p.communicate(timeout=TIMEOUT)
+            if p.returncode not in (0, 128 + signal.SIGTERM) or tool.leftovers():
+                bad.append("after %g s: exit %d, left %s, stderr %r"
+                           % (delay, p.returncode, tool.leftovers(), err[-200:]))
+        if bad:
+            fail("%s: SIGTERM as the entry is written (-j%s): %s" % (name, j, "; ".join(bad)))
+        else:
+            ok("%s: SIGTERM as the entry is written (-j%s) leaves no temporary file" % (name, j))
+
+
 def check_bound(args, tool, core, workdir):
     name = args.label
     shutil.rmtree(tool.cache, ignore_errors=True)
@@ -381,6 +408,7 @@ def main():
             check_core_changed(args, tool, core, workdir)
             check_concurrent(args, tool, core)
             check_unwritable(args, tool, core, workdir)
+            check_killed(args, tool, core)
             check_bound(args, tool, core, workdir)
             if shutil.which("strace"):
                 check_traced(args, tool, workdir)

@@ -6,7 +6,11 @@
 The program's cache gains 5,000 entries and a new list of 300 lists
 appears; diff must report exactly those counts by type and by path, name
 the globals that hold them, and its gate must exit 1 above and 0 below
-the growth. Exit 77 when the interpreter is not installed.
+the growth. With one thread and with two (the two cores read at once),
+diff must print the same bytes on both streams and exit the same, by type
+and by path, as text and JSON, reading the cores, filling the cache and
+answering from it, and when one input cannot be read. Exit 77 when the
+interpreter is not installed.
 """
 import json
 import os
@@ -22,6 +26,40 @@ def run(tool, *args):
     p = subprocess.run([tool] + list(args) + run.tool_args, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=120)
     return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def run_bytes(tool, args, env=None):
+    p = subprocess.run([tool] + list(args) + run.tool_args, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, env=env, timeout=120)
+    return p.returncode, p.stdout, p.stderr
+
+
+def check_jobs(check, tool, a, b, work):
+    """-j1 and -j2 (the second input read on its own thread): the same."""
+    nocache = ["--no-cache"]
+    for extra in ([], ["--json"], ["--by", "path"], ["--by", "path", "--json"]):
+        runs = [run_bytes(tool, ["diff", a, b, "-j", j] + extra + nocache) for j in ("1", "2")]
+        check("diff %s the same with -j1 and -j2" % " ".join(extra or ["--by type"]),
+              runs[0] == runs[1] and runs[0][0] == 0,
+              "exit %d/%d, stderr %r / %r" % (runs[0][0], runs[1][0], runs[0][2][-200:],
+                                               runs[1][2][-200:]))
+    missing = os.path.join(work, "no-such.core")
+    for what, pair in (("the first input", (missing, b)), ("the second input", (a, missing)),
+                       ("both inputs", (missing, missing + "2"))):
+        runs = [run_bytes(tool, ["diff", pair[0], pair[1], "-j", j] + nocache) for j in ("1", "2")]
+        check("%s not to be read: the same with -j1 and -j2" % what,
+              runs[0] == runs[1] and runs[0][0] == 3 and runs[0][2].count(b"\n") == 1,
+              "%r / %r" % (runs[0], runs[1]))
+    want = run_bytes(tool, ["diff", a, b, "-j", "1"] + nocache)
+    for j in ("1", "2"):
+        env = dict(os.environ, PYHEAPSNAP_CACHE_DIR=os.path.join(work, "cache-j" + j))
+        first = run_bytes(tool, ["diff", a, b, "-j", j], env)
+        second = run_bytes(tool, ["diff", a, b, "-j", j], env)
+        entries = sorted(f for f in os.listdir(env["PYHEAPSNAP_CACHE_DIR"]))
+        check("diff -j%s filling the cache and answering from it as without" % j,
+              first == want and second == want and len(entries) == 2
+              and all(f.endswith(".phs") for f in entries),
+              "exit %d/%d, entries %s" % (first[0], second[0], entries))
 
 
 def main():
@@ -81,6 +119,7 @@ def run_checks(args, work):
     rc, out, err = run(args.tool, "diff", a, a, "--by", "object", "--json")
     ok = rc == 0 and json.loads(out)["objects"]["new_count"] == 0
     check("a core diffed with itself has no new objects", ok, out[:300] + err)
+    check_jobs(check, args.tool, a, b, work)
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 
