@@ -126,8 +126,9 @@ static struct pyhs_error *analysis_facts(const struct pyhs_heap *h,
 }
 
 /* What summary computes from the analysis, in two halves that share
- * nothing (run at once on a heap with jobs): the dominator tree, holders
- * and suspects; the facts and the asyncio tasks. */
+ * nothing (run at once on a heap with jobs): the facts and the asyncio
+ * tasks; the dominator tree, holders and suspects. On one thread in that
+ * order: the garbage search's arrays are gone before the tree's are made. */
 struct summary_parts {
 	const struct pyhs_heap *h;
 	struct pyhs_analysis *an;
@@ -144,7 +145,7 @@ static struct pyhs_error *summary_part(void *ctx, size_t k)
 {
 	struct summary_parts *p = ctx;
 	struct pyhs_error *err;
-	if (k == 0) {
+	if (k == 1) {
 		err = heap_view_create(p->h, p->an,
 				       &(struct pyhs_suspect_options){ 0.10, 10 }, &p->hv);
 		p->have_hv = !err;

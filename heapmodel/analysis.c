@@ -71,6 +71,12 @@ static struct pyhs_error *reconcile(struct pyhs_analysis *a)
 	return ok ? NULL : &pyhs_enomem;
 }
 
+/* gc_refs (4 bytes) of an object that is not a candidate, and of one
+ * whose count of 2^32 - 2 or more only every edge of a heap (there are at
+ * most that many: max_edges) could bring to 0: it stays, as outside. */
+#define GC_REFS_NONE UINT32_MAX
+#define GC_REFS_MANY (UINT32_MAX - 1)
+
 /* Garbage as gc.collect() would find it: among tracked objects (not the
  * permanent generation), subtract references between them from refcounts;
  * what is left referenced from outside, and everything it reaches, lives. */
@@ -78,7 +84,7 @@ static struct pyhs_error *find_garbage(struct pyhs_analysis *a)
 {
 	const struct pyhs_heap *h = a->h;
 	uint64_t n = h->addr.size;
-	int64_t *gc_refs = malloc((n ? n : 1) * sizeof(*gc_refs));
+	uint32_t *gc_refs = malloc((n ? n : 1) * sizeof(*gc_refs));
 	uint8_t *garbage = calloc(n ? n : 1, 1);
 	uint32_t *stack = malloc((n ? n : 1) * sizeof(*stack));
 	if (!gc_refs || !garbage || !stack) {
@@ -90,22 +96,24 @@ static struct pyhs_error *find_garbage(struct pyhs_analysis *a)
 	for (uint64_t i = 0; i < n; i++) {
 		bool tracked = h->gen.data[i] <= PYHS_GEN_2;
 		bool immortal = h->flags.data[i] & PYHS_OBJ_IMMORTAL;
-		gc_refs[i] = tracked && !immortal ? (int64_t)(h->refcnt.data[i] & INT64_MAX) : -1;
+		uint64_t rc = h->refcnt.data[i] & INT64_MAX;
+		gc_refs[i] = !tracked || immortal ? GC_REFS_NONE :
+			     rc < GC_REFS_MANY ? (uint32_t)rc : GC_REFS_MANY;
 	}
 	for (uint64_t i = 0; i < n; i++) {
-		if (gc_refs[i] < 0)
+		if (gc_refs[i] == GC_REFS_NONE)
 			continue;
 		for (uint64_t e = h->edge_start.data[i]; e < h->edge_start.data[i + 1]; e++) {
 			uint32_t d = h->edge_dst.data[e];
-			if (!is_weak(h, e) && gc_refs[d] > 0)
-				gc_refs[d]--;
+			if (!is_weak(h, e) && gc_refs[d] - 1 < GC_REFS_MANY - 1)
+				gc_refs[d]--; /* neither 0, many nor none */
 		}
 	}
 	/* Candidates are tracked objects; the referenced-from-outside ones
 	 * and untracked objects seed the live set. */
 	uint64_t top = 0;
 	for (uint64_t i = 0; i < n; i++) {
-		if (gc_refs[i] < 0)
+		if (gc_refs[i] == GC_REFS_NONE)
 			continue;
 		garbage[i] = 1;
 		if (gc_refs[i] > 0) {

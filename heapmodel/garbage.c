@@ -9,8 +9,6 @@
 
 #include "heap_internal.h"
 
-#define MEMBER (UINT64_C(1) << 63)
-
 struct group_sort {
 	uint64_t group, bytes;
 };
@@ -32,20 +30,26 @@ struct pyhs_error *pyhs_analysis_garbage(const struct pyhs_analysis *a,
 	struct pyhs_error *err = pyhs_analysis_cycles(a, true, &cyc);
 	if (err)
 		return err;
-	/* group[i]: 1 + the garbage cycle object i goes with, 0 for none;
-	 * MEMBER when it is in the cycle itself. */
-	uint64_t *group = calloc(n ? n : 1, sizeof(*group));
+	/* group[i]: 1 + the garbage cycle object i goes with, 0 for none
+	 * (4 bytes: each cycle has objects of its own, and there are fewer
+	 * than 2^32 - 1 objects); member: a bit per object, set for those in
+	 * the cycle itself. */
+	uint32_t *group = calloc(n ? n : 1, sizeof(*group));
+	uint64_t *member = calloc(n / 64 + 1, sizeof(*member));
 	uint32_t *queue = malloc((n ? n : 1) * sizeof(*queue));
 	uint64_t ng = cyc->n + 1; /* the last: garbage no cycle reaches */
 	uint64_t *count = calloc(ng, sizeof(*count));
 	struct group_sort *order = calloc(ng, sizeof(*order));
 	struct pyhs_cycles *c = calloc(1, sizeof(*c));
-	if (!group || !queue || !count || !order || !c)
+	if (!group || !member || !queue || !count || !order || !c)
 		goto oom;
 	/* Largest cycle first: what two cycles keep goes with the larger. */
 	for (uint64_t q = 0; q < cyc->n; q++)
-		for (uint64_t k = cyc->start[q]; k < cyc->start[q + 1]; k++)
-			group[cyc->objects[k]] = (q + 1) | MEMBER;
+		for (uint64_t k = cyc->start[q]; k < cyc->start[q + 1]; k++) {
+			uint32_t v = cyc->objects[k];
+			group[v] = (uint32_t)(q + 1);
+			member[v / 64] |= UINT64_C(1) << (v % 64);
+		}
 	for (uint64_t q = 0; q < cyc->n; q++) {
 		uint64_t head = 0, tail = 0;
 		for (uint64_t k = cyc->start[q]; k < cyc->start[q + 1]; k++)
@@ -59,7 +63,7 @@ struct pyhs_error *pyhs_analysis_garbage(const struct pyhs_analysis *a,
 				if (PYHS_LABEL_KIND(pyhs_heap_edge_label(h, j)) == PYHS_LABEL_WEAK ||
 				    group[d] || !pyhs_analysis_is_garbage(a, d))
 					continue;
-				group[d] = q + 1;
+				group[d] = (uint32_t)(q + 1);
 				queue[tail++] = d;
 			}
 		}
@@ -71,8 +75,8 @@ struct pyhs_error *pyhs_analysis_garbage(const struct pyhs_analysis *a,
 		if (!pyhs_analysis_is_garbage(a, i))
 			continue;
 		if (!group[i])
-			group[i] = ng; /* the last group */
-		uint64_t g = (group[i] & ~MEMBER) - 1;
+			group[i] = (uint32_t)ng; /* the last group */
+		uint64_t g = group[i] - 1;
 		count[g]++;
 		order[g].bytes += pyhs_heap_size(h, i);
 		total++;
@@ -110,13 +114,14 @@ struct pyhs_error *pyhs_analysis_garbage(const struct pyhs_analysis *a,
 	}
 	c->start[m] = pos;
 	for (uint64_t i = 0; total && i < n; i++) {
-		if (!group[i] || (group[i] & MEMBER))
+		if (!group[i] || (member[i / 64] >> (i % 64) & 1))
 			continue;
 		c->objects[next[group[i] - 1]++] = (uint32_t)i;
 	}
 	free(next);
 	c->n = m;
 	free(group);
+	free(member);
 	free(queue);
 	free(count);
 	free(order);
@@ -125,6 +130,7 @@ struct pyhs_error *pyhs_analysis_garbage(const struct pyhs_analysis *a,
 	return NULL;
 oom:
 	free(group);
+	free(member);
 	free(queue);
 	free(count);
 	free(order);
