@@ -1261,6 +1261,7 @@ static struct pyhs_error *frame_load(struct pyhs_snapshot_view *v, uint64_t k, i
 	uint64_t cnt = v->n - first < v->block_objects ? v->n - first : v->block_objects;
 	uint64_t base = RAND_HEAD + v->nblocks * RAND_DIR_ENTRY;
 	uint64_t min = cnt * (f ? RAND_RECORD + 4 : RAND_GRAPH_RECORD);
+	/* n and m below 2^31 (the head is checked), VTXT below 2^32. */
 	uint64_t max = min + 8 * v->r.nedges + (f ? v->r.sec[S_VTXT].raw : 0);
 	if (off < base || off > v->sec_size || stored > v->sec_size - off || !stored ||
 	    raw / MAX_EXPANSION > stored || raw < min || raw > max)
@@ -1659,7 +1660,8 @@ struct pyhs_error *pyhs_snapshot_view_open(const char *path, struct pyhs_snapsho
 	v->block_objects = le32_get(v->sec);
 	v->nblocks = le32_get(v->sec + 4);
 	if (!v->block_objects || v->block_objects > (UINT64_C(1) << 20) ||
-	    le64_get(v->sec + 8) != v->n || !v->n ||
+	    le64_get(v->sec + 8) != v->n || !v->n || v->n >= RAND_WEAK ||
+	    r->nedges >= RAND_WEAK ||
 	    v->nblocks != (v->n + v->block_objects - 1) / v->block_objects ||
 	    v->nblocks > (v->sec_size - RAND_HEAD) / RAND_DIR_ENTRY) {
 		err = view_bad(v, "a head that does not fit the file");
