@@ -37,10 +37,13 @@ static void say(const char *s)
 	(void)r;
 }
 
-static const char *line(void)
+/* What is said of signal sig: nothing of a broken pipe (the reader of
+ * the answer went away, as in `| head`) unless a file was being written. */
+static const char *line(int sig)
 {
-	return writes ? "pyheapsnap: interrupted: nothing written\n" :
-			"pyheapsnap: interrupted\n";
+	if (writes)
+		return "pyheapsnap: interrupted: nothing written\n";
+	return sig == SIGPIPE ? "" : "pyheapsnap: interrupted\n";
 }
 
 static void on_signal(int sig)
@@ -55,7 +58,7 @@ static void on_signal(int sig)
 		unlink(tmp);
 	if ((tmp = cache_temporary))
 		unlink(tmp);
-	say(line());
+	say(line(sig));
 	errno = saved;
 	_exit(128 + sig);
 }
@@ -126,6 +129,6 @@ int signals_exit_status(void)
 		unlink(tmp);
 	if ((tmp = cache_temporary))
 		unlink(tmp);
-	say(line());
+	say(line(sig));
 	return 128 + sig;
 }

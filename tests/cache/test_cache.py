@@ -328,6 +328,28 @@ def check_killed(args, tool, core):
             ok("%s: SIGTERM as the entry is written (-j%s) leaves no temporary file" % (name, j))
 
 
+def check_broken_pipe(args, tool, core):
+    """A reader that stops reading (`| head`) ends the run as the default
+    action of SIGPIPE does, without a word, whether the verb fills the
+    cache or answers from it."""
+    name = args.label
+    shutil.rmtree(tool.cache, ignore_errors=True)
+    for when in ("filling the cache", "from the cache"):
+        argv = [args.tool, "export", core, "--format", "jsonl"] + args.tool_args
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=tool.env(), preexec_fn=lambda: signal.signal(
+                                 signal.SIGPIPE, signal.SIG_DFL))
+        p.stdout.readline()
+        p.stdout.close()
+        err = p.stderr.read()
+        p.wait(timeout=TIMEOUT)
+        if p.returncode not in (-signal.SIGPIPE, 128 + signal.SIGPIPE) or err:
+            fail("%s: export | head, %s: exit %d, stderr %r"
+                 % (name, when, p.returncode, err[-200:]))
+        else:
+            ok("%s: export | head, %s: ends at the broken pipe, without a word" % (name, when))
+
+
 def check_bound(args, tool, core, workdir):
     name = args.label
     shutil.rmtree(tool.cache, ignore_errors=True)
@@ -409,6 +431,7 @@ def main():
             check_concurrent(args, tool, core)
             check_unwritable(args, tool, core, workdir)
             check_killed(args, tool, core)
+            check_broken_pipe(args, tool, core)
             check_bound(args, tool, core, workdir)
             if shutil.which("strace"):
                 check_traced(args, tool, workdir)
