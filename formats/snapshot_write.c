@@ -143,6 +143,7 @@ struct writer {
 	uint8_t *zbuf;
 	size_t zcap;
 	unsigned nsections;
+	int workers; /* zstd's, for the sections that take more than one job */
 	uint8_t table[NSECTIONS * ENTRY_SIZE];
 };
 
@@ -172,6 +173,12 @@ static struct pyhs_error *write_all(struct writer *w, const void *src, size_t n)
 	return NULL;
 }
 
+/* The size of a job of zstd's workers at ZSTD_LEVEL (window log 22). */
+#define ZSTD_JOB_BYTES ((size_t)1 << 24)
+
+/* Room a section's buffers keep for the next. */
+#define BUF_KEEP (1u << 20)
+
 /* Compresses b as section s, appends it to the file and to the table, and
  * empties b for the next section. */
 static struct pyhs_error *emit_as(struct writer *w, enum section s, struct buf *b,
@@ -191,6 +198,12 @@ static struct pyhs_error *emit_as(struct writer *w, enum section s, struct buf *
 		w->zcap = bound;
 	}
 	if (compress) {
+		/* zstd cuts a frame into jobs of 4 windows (16 MiB at this
+		 * level) for its workers: for a section of one job a worker
+		 * saves no time, and its buffers are memory held for nothing. */
+		if (w->workers)
+			ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_nbWorkers,
+					       b->size > ZSTD_JOB_BYTES ? w->workers : 0);
 		size_t zsize = ZSTD_compress2(w->cctx, w->zbuf, w->zcap,
 					      b->data ? (const void *)b->data : "", b->size);
 		if (ZSTD_isError(zsize))
@@ -217,6 +230,18 @@ static struct pyhs_error *emit_as(struct writer *w, enum section s, struct buf *
 	le64_put(e + 32, pyhs_xxh64(stored, nstored));
 	struct pyhs_error *err = nstored ? write_all(w, stored, nstored) : NULL;
 	b->size = 0;
+	/* A large section's room is given back: the value texts need many
+	 * times what any section after them does. */
+	if (b->cap > BUF_KEEP) {
+		free(b->data);
+		b->data = NULL;
+		b->cap = 0;
+	}
+	if (w->zcap > BUF_KEEP) {
+		free(w->zbuf);
+		w->zbuf = NULL;
+		w->zcap = 0;
+	}
 	return err;
 }
 
@@ -816,12 +841,11 @@ struct pyhs_error *pyhs_snapshot_write_analysed(const struct pyhs_heap *h,
 	ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_compressionLevel, level ? level : ZSTD_LEVEL);
 	ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_checksumFlag, 0);
 	ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_contentSizeFlag, 1);
-	/* On the heap's jobs, when libzstd was built multithreaded (its
-	 * output does not depend on how many workers it has). */
+	/* On the heap's jobs for the large sections (emit), when libzstd was
+	 * built multithreaded (its output does not depend on how many
+	 * workers it has). */
 	unsigned jobs = pyhs_heap_jobs(h);
-	if (jobs > 1)
-		ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_nbWorkers,
-				       (int)(jobs < 8 ? jobs : 8));
+	w.workers = jobs > 1 ? (int)(jobs < 8 ? jobs : 8) : 0;
 	uint8_t header[HEADER_SIZE] = { 0 };
 	if ((err = write_all(&w, header, sizeof(header))) ||
 	    (err = write_sections(&w, h, given ? given : own, &b)))
