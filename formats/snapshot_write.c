@@ -144,6 +144,7 @@ struct writer {
 	size_t zcap;
 	unsigned nsections;
 	int workers; /* zstd's, for the sections that take more than one job */
+	int level;   /* zstd's, for the sections but RAND */
 	uint8_t table[NSECTIONS * ENTRY_SIZE];
 };
 
@@ -515,7 +516,7 @@ static struct pyhs_error *rand_encode(struct writer *w, const struct pyhs_heap *
 					 c.value_text + c.value_off[i]);
 		err = rand_frame(w, &raw, &out, dir + blk * RAND_DIR_ENTRY + 24);
 	}
-	ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL);
+	ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, w->level);
 	if (err)
 		goto out;
 	/* The head, the directory (offsets from the section's start), the
@@ -838,7 +839,8 @@ struct pyhs_error *pyhs_snapshot_write_analysed(const struct pyhs_heap *h,
 		goto out;
 	}
 	int level = pyhs_output_level(out);
-	ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_compressionLevel, level ? level : ZSTD_LEVEL);
+	w.level = level ? level : ZSTD_LEVEL;
+	ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_compressionLevel, w.level);
 	ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_checksumFlag, 0);
 	ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_contentSizeFlag, 1);
 	/* On the heap's jobs for the large sections (emit), when libzstd was
