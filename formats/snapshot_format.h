@@ -53,6 +53,8 @@ extern const uint8_t pyhs_snapshot_magic[PYHS_SNAPSHOT_MAGIC_SIZE];
 #define RAND_ZSTD_LEVEL 3
 #define RAND_NONE UINT32_MAX
 #define RAND_WEAK 0x80000000u
+/* The most bytes of references (out or in) one block's frame holds. */
+#define RAND_MAX_FRAME (UINT64_C(16) << 20)
 
 
 enum section {

@@ -1262,7 +1262,7 @@ static struct pyhs_error *frame_load(struct pyhs_snapshot_view *v, uint64_t k, i
 	uint64_t base = RAND_HEAD + v->nblocks * RAND_DIR_ENTRY;
 	uint64_t min = cnt * (f ? RAND_RECORD + 4 : RAND_GRAPH_RECORD);
 	/* n and m below 2^31 (the head is checked), VTXT below 2^32. */
-	uint64_t max = min + 8 * v->r.nedges + (f ? v->r.sec[S_VTXT].raw : 0);
+	uint64_t max = min + RAND_MAX_FRAME + (f ? v->r.sec[S_VTXT].raw : 0);
 	if (off < base || off > v->sec_size || stored > v->sec_size - off || !stored ||
 	    raw / MAX_EXPANSION > stored || raw < min || raw > max)
 		return view_bad(v, "a block out of place");

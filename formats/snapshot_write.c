@@ -409,7 +409,8 @@ static struct pyhs_error *holder_parents(const struct pyhs_heap *h,
 }
 
 /* The raw bytes of RAND into b (FORMAT.md); nothing for a heap whose
- * references do not fit its 31-bit numbers. */
+ * references do not fit its 31-bit numbers, or whose blocks would not be
+ * small (more than RAND_MAX_FRAME bytes of references in one). */
 static struct pyhs_error *rand_encode(struct writer *w, const struct pyhs_heap *h,
 				      const struct pyhs_analysis *a, struct buf *b)
 {
@@ -420,12 +421,30 @@ static struct pyhs_error *rand_encode(struct writer *w, const struct pyhs_heap *
 		return NULL;
 	uint64_t nblocks = (n + RAND_BLOCK - 1) / RAND_BLOCK;
 	uint32_t *pstart = calloc(n + 1, sizeof(*pstart));
+	if (!pstart)
+		return &pyhs_enomem;
+	for (uint64_t e = 0; e < m; e++)
+		pstart[c.edge_dst[e] + 1]++;
+	for (uint64_t i = 0; i < n; i++)
+		pstart[i + 1] += pstart[i];
+	uint64_t most = 0; /* references out or in of one block */
+	for (uint64_t blk = 0; blk < nblocks; blk++) {
+		uint64_t first = blk * RAND_BLOCK, last = first + RAND_BLOCK < n ? first + RAND_BLOCK : n;
+		uint64_t eo = c.edge_start[last] - c.edge_start[first];
+		uint64_t ei = pstart[last] - pstart[first];
+		most = eo > most ? eo : most;
+		most = ei > most ? ei : most;
+	}
+	if (8 * most > RAND_MAX_FRAME) {
+		free(pstart);
+		return NULL;
+	}
 	uint32_t *pedge = malloc(m * sizeof(*pedge) + 1);
 	uint32_t *psrc = malloc(m * sizeof(*psrc) + 1);
 	uint32_t *root_of = malloc(n * sizeof(*root_of));
 	uint32_t *hsrc = malloc(n * sizeof(*hsrc));
 	uint32_t *hj = malloc(n * sizeof(*hj));
-	uint32_t *words = malloc(2 * (m + RAND_BLOCK) * sizeof(*words));
+	uint32_t *words = malloc((most + 1) * sizeof(*words));
 	uint8_t *dir = calloc(nblocks, RAND_DIR_ENTRY);
 	uint8_t *recs = malloc(RAND_BLOCK * RAND_RECORD);
 	struct buf raw = { 0 }, out = { 0 };
@@ -438,10 +457,6 @@ static struct pyhs_error *rand_encode(struct writer *w, const struct pyhs_heap *
 	if ((err = holder_parents(h, &c, a, hsrc, hj)))
 		goto out;
 	/* The references into each object, in edge order. */
-	for (uint64_t e = 0; e < m; e++)
-		pstart[c.edge_dst[e] + 1]++;
-	for (uint64_t i = 0; i < n; i++)
-		pstart[i + 1] += pstart[i];
 	memcpy(root_of, pstart, n * sizeof(*root_of));
 	for (uint64_t v = 0; v < n; v++)
 		for (uint64_t e = c.edge_start[v]; e < c.edge_start[v + 1]; e++) {
