@@ -269,30 +269,6 @@ static void buf_bytes(void *b, const void *src, size_t n)
 
 /* ---- RAND: per-object records in independently compressed blocks ------- */
 
-/* The order pyhs_analysis_paths tries roots in (heap_internal.h's
- * pyhs_root_rank): the interpreter's own, what thread frames own,
- * borrowed roots, then what C code holds (3). */
-static uint8_t root_rank(const struct pyhs_heap *h, uint64_t k)
-{
-	if (k >= pyhs_heap_nroots(h))
-		return 3;
-	struct pyhs_root_info ri;
-	pyhs_heap_root(h, k, &ri);
-	switch (ri.kind) {
-	case PYHS_ROOT_C_STACK:
-	case PYHS_ROOT_THREAD_STATE:
-	case PYHS_ROOT_C_STATICS:
-	case PYHS_ROOT_INTERP_HOLDER:
-	case PYHS_ROOT_INTERP_FIELD:
-	case PYHS_ROOT_RUNTIME_FIELD:
-		return 3;
-	default:
-		if (!ri.holds_ref)
-			return 2;
-		return ri.thread != PYHS_NO_THREAD ? 1 : 0;
-	}
-}
-
 static void put_le32(struct buf *b, uint32_t v)
 {
 	uint8_t x[4];
@@ -378,7 +354,7 @@ static struct pyhs_error *holder_parents(const struct pyhs_heap *h,
 		return &pyhs_enomem;
 	}
 	for (uint64_t k = 0; k < nr; k++)
-		rank[k] = root_rank(h, k);
+		rank[k] = (uint8_t)pyhs_heap_root_rank(h, k);
 	for (uint64_t i = 0; i < n; i++)
 		src[i] = j[i] = RAND_NONE;
 	for (uint8_t r = 0; r < 4; r++) {
@@ -487,7 +463,7 @@ static struct pyhs_error *rand_encode(struct writer *w, const struct pyhs_heap *
 			uint8_t *r = recs + (i - first) * RAND_GRAPH_RECORD;
 			le32_put(r, root_of[i]);
 			le32_put(r + 4, pstart[i + 1] - pstart[i]);
-			r[8] = root_of[i] == RAND_NONE ? 0 : root_rank(h, root_of[i]);
+			r[8] = root_of[i] == RAND_NONE ? 0 : (uint8_t)pyhs_heap_root_rank(h, root_of[i]);
 		}
 		put_record_planes(&raw, recs, cnt, RAND_GRAPH_RECORD);
 		uint64_t p0 = pstart[first], p1 = pstart[last];

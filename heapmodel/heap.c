@@ -710,6 +710,10 @@ void pyhs_heap_root(const struct pyhs_heap *h, uint64_t r,
 {
 	*ret = h->roots.data[r].info;
 }
+int pyhs_heap_root_rank(const struct pyhs_heap *h, uint64_t r)
+{
+	return r >= h->roots.size ? PYHS_ROOT_RANK_C : pyhs_root_rank(h, r);
+}
 uint32_t pyhs_heap_nframes(const struct pyhs_heap *h) { return (uint32_t)h->frames.size; }
 const struct pyhs_frame_info *pyhs_heap_frame(const struct pyhs_heap *h, uint32_t f)
 {

@@ -260,6 +260,11 @@ uint64_t pyhs_heap_nroots(const struct pyhs_heap *h);
 uint32_t pyhs_heap_root_object(const struct pyhs_heap *h, uint64_t r);
 void pyhs_heap_root(const struct pyhs_heap *h, uint64_t r,
 		    struct pyhs_root_info *ret);
+/* The order paths try roots in, 0 first: the interpreter's own roots, what
+ * thread frames own, places that name an object without owning it, then
+ * what C code holds (3; also for r >= pyhs_heap_nroots, the objects held
+ * by C code no root names). */
+int pyhs_heap_root_rank(const struct pyhs_heap *h, uint64_t r);
 uint32_t pyhs_heap_nframes(const struct pyhs_heap *h);
 const struct pyhs_frame_info *pyhs_heap_frame(const struct pyhs_heap *h,
 					      uint32_t f);

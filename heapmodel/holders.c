@@ -34,13 +34,6 @@ static bool is_root(const struct pyhs_holders *hs, uint32_t p)
 	return p >= hs->nedges;
 }
 
-/* The order roots are tried in, as paths try them (pyhs_root_rank); the
- * objects held by C code no root names with the C roots. */
-static int root_rank(const struct pyhs_heap *h, uint64_t k)
-{
-	return k >= pyhs_heap_nroots(h) ? PYHS_ROOT_RANK_C : pyhs_root_rank(h, k);
-}
-
 struct pyhs_error *pyhs_holders_create(const struct pyhs_heap *h,
 				       const struct pyhs_analysis *a,
 				       struct pyhs_holders **ret)
@@ -68,7 +61,8 @@ struct pyhs_error *pyhs_holders_create(const struct pyhs_heap *h,
 		uint64_t head = 0, tail = 0;
 		for (uint64_t k = 0; k < nr; k++) {
 			uint32_t o = pyhs_analysis_root(a, k);
-			if (o >= n || hs->parent[o] != NO_PARENT || root_rank(h, k) != rank)
+			if (o >= n || hs->parent[o] != NO_PARENT ||
+			    pyhs_heap_root_rank(h, k) != rank)
 				continue;
 			hs->parent[o] = (uint32_t)(nedges + k);
 			queue[tail++] = o;
