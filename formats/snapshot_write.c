@@ -269,6 +269,10 @@ static void buf_bytes(void *b, const void *src, size_t n)
 
 /* ---- RAND: per-object records in independently compressed blocks ------- */
 
+/* How many groups of blocks the references in are gathered in, one pass
+ * over all references each (rand_encode). */
+#define RAND_GROUPS 8
+
 static void put_le32(struct buf *b, uint32_t v)
 {
 	uint8_t x[4];
@@ -415,8 +419,15 @@ static struct pyhs_error *rand_encode(struct writer *w, const struct pyhs_heap *
 		free(pstart);
 		return NULL;
 	}
-	uint32_t *pedge = malloc(m * sizeof(*pedge) + 1);
-	uint32_t *psrc = malloc(m * sizeof(*psrc) + 1);
+	/* The references in are gathered for a group of blocks at a time
+	 * (an eighth of them, or one block's): a pass over all references
+	 * per group, instead of 8 bytes per reference at once. */
+	uint64_t gedges = m / RAND_GROUPS + 1, gobjects = n / RAND_GROUPS + RAND_BLOCK;
+	if (gedges < most)
+		gedges = most;
+	uint32_t *pedge = malloc(gedges * sizeof(*pedge));
+	uint32_t *psrc = malloc(gedges * sizeof(*psrc));
+	uint32_t *cursor = malloc(gobjects * sizeof(*cursor));
 	uint32_t *root_of = malloc(n * sizeof(*root_of));
 	uint32_t *hsrc = malloc(n * sizeof(*hsrc));
 	uint32_t *hj = malloc(n * sizeof(*hj));
@@ -425,22 +436,13 @@ static struct pyhs_error *rand_encode(struct writer *w, const struct pyhs_heap *
 	uint8_t *recs = malloc(RAND_BLOCK * RAND_RECORD);
 	struct buf raw = { 0 }, out = { 0 };
 	struct pyhs_error *err = NULL;
-	if (!pstart || !pedge || !psrc || !root_of || !hsrc || !hj || !words || !dir ||
-	    !recs) {
+	if (!pstart || !pedge || !psrc || !cursor || !root_of || !hsrc || !hj || !words ||
+	    !dir || !recs) {
 		err = &pyhs_enomem;
 		goto out;
 	}
 	if ((err = holder_parents(h, &c, a, hsrc, hj)))
 		goto out;
-	/* The references into each object, in edge order. */
-	memcpy(root_of, pstart, n * sizeof(*root_of));
-	for (uint64_t v = 0; v < n; v++)
-		for (uint64_t e = c.edge_start[v]; e < c.edge_start[v + 1]; e++) {
-			uint32_t k = root_of[c.edge_dst[e]]++;
-			bool weak = PYHS_LABEL_KIND(c.edge_label[e]) == PYHS_LABEL_WEAK;
-			pedge[k] = (uint32_t)(e - c.edge_start[v]) | (weak ? RAND_WEAK : 0);
-			psrc[k] = (uint32_t)v;
-		}
 	/* The first root of the analysis at each object. */
 	for (uint64_t i = 0; i < n; i++)
 		root_of[i] = RAND_NONE;
@@ -450,11 +452,38 @@ static struct pyhs_error *rand_encode(struct writer *w, const struct pyhs_heap *
 			root_of[o] = (uint32_t)k;
 	}
 	ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, RAND_ZSTD_LEVEL);
+	uint64_t gfirst = 0, glast = 0; /* the objects of the group gathered */
 	for (uint64_t blk = 0; blk < nblocks && !err; blk++) {
 		uint64_t first = blk * RAND_BLOCK, last = first + RAND_BLOCK;
 		if (last > n)
 			last = n;
 		uint64_t cnt = last - first;
+		if (first >= glast) {
+			/* The next group: whole blocks while they fit. */
+			gfirst = first;
+			glast = last;
+			while (glast < n) {
+				uint64_t next = glast + RAND_BLOCK < n ? glast + RAND_BLOCK : n;
+				if (pstart[next] - pstart[gfirst] > gedges || next - gfirst > gobjects)
+					break;
+				glast = next;
+			}
+			/* The references into each of its objects, in edge order. */
+			for (uint64_t i = gfirst; i < glast; i++)
+				cursor[i - gfirst] = pstart[i] - pstart[gfirst];
+			for (uint64_t v = 0; v < n; v++)
+				for (uint64_t e = c.edge_start[v]; e < c.edge_start[v + 1]; e++) {
+					uint32_t d = c.edge_dst[e];
+					if (d < gfirst || d >= glast)
+						continue;
+					uint32_t k = cursor[d - gfirst]++;
+					bool weak = PYHS_LABEL_KIND(c.edge_label[e]) == PYHS_LABEL_WEAK;
+					pedge[k] = (uint32_t)(e - c.edge_start[v]) |
+						   (weak ? RAND_WEAK : 0);
+					psrc[k] = (uint32_t)v;
+				}
+		}
+		uint64_t g0 = pstart[gfirst];
 		/* The references in: each object's first root, its rank and its
 		 * count of them, as byte planes; then the sources (differences
 		 * from the object's number) and edge numbers, as byte planes. */
@@ -469,9 +498,9 @@ static struct pyhs_error *rand_encode(struct writer *w, const struct pyhs_heap *
 		uint64_t p0 = pstart[first], p1 = pstart[last];
 		for (uint64_t i = first; i < last; i++)
 			for (uint64_t k = pstart[i]; k < pstart[i + 1]; k++)
-				words[k - p0] = (uint32_t)zigzag(psrc[k] - i);
+				words[k - p0] = (uint32_t)zigzag(psrc[k - g0] - i);
 		put_planes32(&raw, words, p1 - p0);
-		put_planes32(&raw, pedge + p0, p1 - p0);
+		put_planes32(&raw, pedge + (p0 - g0), p1 - p0);
 		err = rand_frame(w, &raw, &out, dir + blk * RAND_DIR_ENTRY);
 		if (err)
 			break;
@@ -539,6 +568,7 @@ out:
 	free(pstart);
 	free(pedge);
 	free(psrc);
+	free(cursor);
 	free(root_of);
 	free(hsrc);
 	free(hj);
