@@ -245,6 +245,11 @@ int cache_store_beside(struct input_options *o, struct pyhs_cache *c,
 	return 0;
 }
 
+bool cache_writing(const struct input_options *o)
+{
+	return o->cache_write && o->cache_write->job;
+}
+
 int cache_finish(struct input_options *o)
 {
 	struct cache_write *w = o->cache_write;

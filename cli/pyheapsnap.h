@@ -251,6 +251,9 @@ int cache_store_beside(struct input_options *o, struct pyhs_cache *c,
  * written gets its one line. Returns 0, or the exit code of a signal that
  * came as the entry's file was made (after its line). */
 int cache_finish(struct input_options *o);
+/* Whether the cache entry is being written on a thread beside the verb
+ * (cache_store_beside), which then has one core less for itself. */
+bool cache_writing(const struct input_options *o);
 /* Reads the --pid process: the cancel flag and the signal handlers set
  * up, the room for o->output checked before the stop. Prints the error
  * and returns the exit code, or 0. */

@@ -214,7 +214,12 @@ static int print_summary_with(struct pyhs_heap *h, const struct pyhs_analysis *g
 	struct pyhs_error *err = given ? NULL : pyhs_analysis_create_with(h, SUMMARY_ANALYSIS,
 									  &parts.an);
 	if (!err) {
-		err = pyhs_jobs_run(pyhs_heap_jobs(h), 2, summary_part, &parts, NULL);
+		/* With the cache entry written on a thread meanwhile, the two
+		 * halves take turns on this one: three at once would hold the
+		 * writer's arrays beside both halves' for no time gained on
+		 * two cores. */
+		err = pyhs_jobs_run(cache_writing(o) ? 1 : pyhs_heap_jobs(h), 2, summary_part,
+				    &parts, NULL);
 		if (parts.have_hv)
 			parts.hv.own_analysis = !given;
 		else if (!given)
