@@ -256,6 +256,8 @@ int cache_finish(struct input_options *o)
 	if (!w)
 		return 0;
 	o->cache_write = NULL;
+	/* The answer out before the entry is waited for or written. */
+	fflush(stdout);
 	int code = 0;
 	if (w->job)
 		cache_failed(pyhs_job_finish(w->job));

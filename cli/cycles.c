@@ -153,6 +153,7 @@ int verb_cycles(int argc, char **argv)
 	struct pyhs_heap *h;
 	struct pyhs_analysis *a;
 	o.analysis_flags = PYHS_ANALYSIS_CYCLES;
+	o.cache_beside = true;
 	if ((r = input_open_analysed(args[0], &o, &h, &a)))
 		return r;
 	struct pyhs_cycles *c = NULL;

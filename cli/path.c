@@ -194,6 +194,7 @@ int verb_path(int argc, char **argv)
 	struct pyhs_heap *h;
 	struct pyhs_analysis *a;
 	o.analysis_flags = PYHS_ANALYSIS_PATHS;
+	o.cache_beside = true;
 	if (path_from_view(args[0], &o, args[1], &po, &r))
 		return r;
 	if ((r = input_open_analysed(args[0], &o, &h, &a)))

@@ -106,6 +106,7 @@ int verb_show(int argc, char **argv)
 	struct pyhs_analysis *a;
 	o.want_allocations = true;
 	o.analysis_flags = PYHS_ANALYSIS_PATHS;
+	o.cache_beside = true;
 	if (show_from_view(args[0], &o, args[1]))
 		return EXIT_OK;
 	if ((r = input_open_analysed(args[0], &o, &h, &a)))

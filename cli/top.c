@@ -229,6 +229,7 @@ int verb_top(int argc, char **argv)
 		return EXIT_OK;
 	struct pyhs_heap *h;
 	struct pyhs_analysis *a;
+	o.cache_beside = true;
 	if ((r = input_open_analysed(args[0], &o, &h, &a)))
 		return r;
 	struct pyhs_error *err;
