@@ -135,11 +135,11 @@ static bool index_grow_to(struct pyhs_heap *h, uint64_t want)
 	return true;
 }
 
-uint32_t pyhs_heap_lookup(const struct pyhs_heap *hc, uint64_t addr)
+/* The object at addr, or PYHS_NO_OBJECT and in *ret_empty the empty slot
+ * its probe ended at, where addr goes if it is added before the index
+ * changes. */
+static inline uint32_t index_find(struct pyhs_heap *h, uint64_t addr, uint64_t *ret_empty)
 {
-	struct pyhs_heap *h = (struct pyhs_heap *)hc; /* the index is a cache */
-	if (!h->index && (!h->addr.size || !index_grow_to(h, h->addr.size / 3 * 4 + 4)))
-		return PYHS_NO_OBJECT;
 	/* Types, None, common strings: a few objects take most references. */
 	struct pyhs_hot_entry *hot = &h->hot[(addr >> 4) & (PYHS_HOT_ENTRIES - 1)];
 	if (hot->addr == addr && addr)
@@ -148,8 +148,10 @@ uint32_t pyhs_heap_lookup(const struct pyhs_heap *hc, uint64_t addr)
 	uint64_t s = index_home(addr, h->index_mask);
 	for (;;) {
 		uint32_t slot = h->index[s];
-		if (slot == SLOT_EMPTY)
+		if (slot == SLOT_EMPTY) {
+			*ret_empty = s;
 			return PYHS_NO_OBJECT;
+		}
 		if ((slot & tag_mask) == tag) {
 			uint32_t i = slot & ~tag_mask;
 			if (h->addr.data[i] == addr) {
@@ -160,6 +162,22 @@ uint32_t pyhs_heap_lookup(const struct pyhs_heap *hc, uint64_t addr)
 		}
 		s = (s + 1) & h->index_mask;
 	}
+}
+
+/* pyhs_heap_lookup, and the empty slot as index_find gives it (only if
+ * there is an index). */
+static uint32_t lookup_slot(struct pyhs_heap *h, uint64_t addr, uint64_t *ret_empty)
+{
+	if (!h->index && (!h->addr.size || !index_grow_to(h, h->addr.size / 3 * 4 + 4)))
+		return PYHS_NO_OBJECT;
+	return index_find(h, addr, ret_empty);
+}
+
+uint32_t pyhs_heap_lookup(const struct pyhs_heap *hc, uint64_t addr)
+{
+	struct pyhs_heap *h = (struct pyhs_heap *)hc; /* the index is a cache */
+	uint64_t empty;
+	return lookup_slot(h, addr, &empty);
 }
 
 static bool refcnt_plausible(const struct pyhs_heap *h, uint64_t rc)
@@ -194,7 +212,10 @@ uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 {
 	if (!addr || (addr & 7) || addr > UINT64_C(0x7fffffffffff))
 		return PYHS_NO_OBJECT;
-	uint32_t found = pyhs_heap_lookup(h, addr);
+	/* The slot a new object takes, found by the probe that did not
+	 * find it (no object is added to the index until it is). */
+	uint64_t empty = 0;
+	uint32_t found = lookup_slot(h, addr, &empty);
 	if (found != PYHS_NO_OBJECT)
 		return found;
 	/* Copied out: a core's segments need not be 8-aligned in the file. */
@@ -234,10 +255,13 @@ uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 			h->warn_count[PYHS_WARN_CAP]++;
 		return PYHS_NO_OBJECT;
 	}
-	if (h->addr.size + 1 > (h->index ? INDEX_ROOM(h->index_mask + 1) : 0) &&
-	    !index_grow_to(h, h->index ? (h->index_mask + 1) * 2 : 1024)) {
-		*err = &pyhs_enomem;
-		return PYHS_NO_OBJECT;
+	bool regrown = !h->index;
+	if (h->addr.size + 1 > (h->index ? INDEX_ROOM(h->index_mask + 1) : 0)) {
+		if (!index_grow_to(h, h->index ? (h->index_mask + 1) * 2 : 1024)) {
+			*err = &pyhs_enomem;
+			return PYHS_NO_OBJECT;
+		}
+		regrown = true;
 	}
 	uint32_t n = (uint32_t)h->addr.size;
 	uint8_t flags = 0;
@@ -260,7 +284,10 @@ uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 		*err = &pyhs_enomem;
 		return PYHS_NO_OBJECT;
 	}
-	index_put(h->index, h->index_mask, h->index_tag_mask, addr, n);
+	if (regrown || h->index[empty] != SLOT_EMPTY)
+		index_put(h->index, h->index_mask, h->index_tag_mask, addr, n);
+	else
+		h->index[empty] = index_tag(addr, h->index_tag_mask) | n;
 	return n;
 }
 

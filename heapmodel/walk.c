@@ -359,6 +359,17 @@ static void walk_gc_lists(struct walker *w)
 					       "GC generation %d list is too long", g);
 				break;
 			}
+			/* The next node read first: its index slots and
+			 * bytes are fetched while this one is added. */
+			uint64_t next = 0;
+			bool have_next = hrd(h, p, &next);
+			if (have_next) {
+				uint64_t q = (next & ~UINT64_C(3)) + 16;
+				pyhs_heap_prefetch(h, q);
+				const uint8_t *b = pyhs_target_ptr(h->t, q - 16, 32);
+				if (b)
+					__builtin_prefetch(b);
+			}
 			uint32_t j = pyhs_heap_add(h, p + 16, false, &w->err);
 			if (j == PYHS_NO_OBJECT) {
 				if (!w->err)
@@ -375,12 +386,12 @@ static void walk_gc_lists(struct walker *w)
 			}
 			h->gen.data[j] = (uint8_t)g;
 			h->gc[g].objects++;
-			if (!hrd(h, p, &p)) {
+			if (!have_next) {
 				pyhs_heap_warn(h, PYHS_WARN_GC_LIST,
 					       "GC generation %d list is cut at 0x%" PRIx64, g, p);
 				break;
 			}
-			p &= ~UINT64_C(3);
+			p = next & ~UINT64_C(3);
 		}
 	}
 }

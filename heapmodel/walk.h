@@ -115,7 +115,7 @@ struct known_field {
 
 /* How many references ahead of the one being made a container's items
  * have their index slots fetched. */
-#define WALK_PREFETCH 6
+#define WALK_PREFETCH 16
 
 /* Object structs scanned for pointers are scanned up to this size. */
 #define MAX_SCANNED_BYTES 4096
