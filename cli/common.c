@@ -450,7 +450,9 @@ static void load_target(const struct input_options *o, struct pyhs_target *t,
 			const char *name, struct loaded *l)
 {
 	unsigned jobs = o->jobs ? o->jobs : pyhs_jobs_available();
-	struct pyhs_error *err = pyhs_heap_build(t, name, &o->heap, &l->h);
+	struct pyhs_heap_options heap = o->heap;
+	heap.jobs = jobs; /* the value texts are read on them */
+	struct pyhs_error *err = pyhs_heap_build(t, name, &heap, &l->h);
 	if (!err)
 		pyhs_heap_set_jobs(l->h, jobs); /* the cache's snapshot is written on them too */
 	if (!err && o->want_allocations)

@@ -180,6 +180,20 @@ uint32_t pyhs_heap_lookup(const struct pyhs_heap *hc, uint64_t addr)
 	return lookup_slot(h, addr, &empty);
 }
 
+uint32_t pyhs_heap_lookup_shared(const struct pyhs_heap *h, uint64_t addr)
+{
+	if (!h->index)
+		return PYHS_NO_OBJECT;
+	uint32_t tag_mask = h->index_tag_mask, tag = index_tag(addr, tag_mask);
+	for (uint64_t s = index_home(addr, h->index_mask);; s = (s + 1) & h->index_mask) {
+		uint32_t slot = h->index[s];
+		if (slot == SLOT_EMPTY)
+			return PYHS_NO_OBJECT;
+		if ((slot & tag_mask) == tag && h->addr.data[slot & ~tag_mask] == addr)
+			return slot & ~tag_mask;
+	}
+}
+
 static bool refcnt_plausible(const struct pyhs_heap *h, uint64_t rc)
 {
 	if (rc == 0)
@@ -546,8 +560,10 @@ struct pyhs_error *pyhs_heap_build(const struct pyhs_target *t,
 	pyhs_addr_u32_map_init(&h->type_by_addr);
 	pyhs_addr_u32_map_init(&h->kind_by_addr);
 	pyhs_string_map_init(&h->string_ids);
-	if (opts)
+	if (opts) {
 		pyhs_heap_set_progress(h, opts->progress, opts->progress_ctx);
+		pyhs_heap_set_jobs(h, opts->jobs);
+	}
 	pyhs_heap_progress(h, "walking the heap", 0, 0);
 	struct pyhs_error *err = pyhs_types_init(h);
 	if (!err)

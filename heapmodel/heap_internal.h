@@ -230,6 +230,9 @@ void pyhs_heap_warn(struct pyhs_heap *h, enum pyhs_warning_kind kind,
 uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 		       struct pyhs_error **err);
 uint32_t pyhs_heap_lookup(const struct pyhs_heap *h, uint64_t addr);
+/* The same for threads that look up at once: the index as it is (NULL
+ * gives PYHS_NO_OBJECT), nothing written, the hot entries not used. */
+uint32_t pyhs_heap_lookup_shared(const struct pyhs_heap *h, uint64_t addr);
 /* Object i's size while the objects are decoded (pyhs_heap_widen not yet
  * called), and setting it; the offset of the first edge of the object
  * being decoded next, appended. */

@@ -26,6 +26,7 @@ struct pyhs_heap_options {
 	uint64_t max_edges;   /* 0: the default cap */
 	pyhs_progress_fn *progress; /* NULL: none */
 	void *progress_ctx;
+	unsigned jobs; /* threads the build may use (pyhs_heap_set_jobs); 0: 1 */
 };
 
 #define PYHS_DEFAULT_MAX_OBJECTS (UINT64_C(200) * 1000 * 1000)

@@ -2,8 +2,12 @@
  * previews. */
 #include <inttypes.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 
+#include "common/error.h"
+#include "common/jobs.h"
 #include "heap_internal.h"
 #include "lines.h"
 #include "walk.h"
@@ -117,8 +121,10 @@ bool pyhs_read_str(const struct pyhs_heap *h, uint64_t addr, char *buf,
 	if (!n || !hrd(h, addr + 8, &type))
 		return false;
 	if (type != h->str_type) {
-		/* str subclasses are fine too */
-		uint32_t ti = pyhs_heap_lookup(h, addr);
+		/* str subclasses are fine too (looked up without writing to
+		 * the heap once it has its index: value texts are read on
+		 * several threads) */
+		uint32_t ti = h->index ? pyhs_heap_lookup_shared(h, addr) : pyhs_heap_lookup(h, addr);
 		if (ti == PYHS_NO_OBJECT ||
 		    h->types.data[h->type.data[ti]].kind != K_STR)
 			return false;
@@ -349,17 +355,33 @@ static bool gen_value(const struct pyhs_heap *h, uint64_t addr, char *buf, size_
 			state ? state : "") > 0;
 }
 
+/* A range of the objects in address order whose value texts are read on
+ * a thread: the texts one after another, and the warnings met (given to
+ * the heap afterwards in the order of the ranges). */
+struct values_part {
+	struct pyhs_char_vector text;
+	/* PYHS_WARN_CORRUPT messages; NULL for one that could not be made */
+	struct pyhs_str_vector warns;
+	bool oom;
+};
+
 /* A C Future's or Task's state, as the pure-Python classes spell _state. */
-static bool future_value(struct pyhs_heap *h, uint64_t addr, char *buf, size_t n)
+static bool future_value(struct pyhs_heap *h, uint64_t addr, char *buf, size_t n,
+			 struct values_part *part)
 {
 	static const char *const states[] = { "PENDING", "CANCELLED", "FINISHED" };
 	int32_t state;
 	if (!pyhs_future_state_read(h, addr, &state))
 		return false;
 	if (state < 0 || state > 2) {
-		pyhs_heap_warn(h, PYHS_WARN_CORRUPT,
-			       "asyncio future at 0x%" PRIx64 " has state %" PRId32 ", not pending, cancelled or finished",
-			       addr, state);
+		char *msg;
+		if (asprintf(&msg, "asyncio future at 0x%" PRIx64 " has state %" PRId32 ", not pending, cancelled or finished",
+			     addr, state) < 0)
+			msg = NULL;
+		if (!pyhs_str_vector_append(&part->warns, msg)) {
+			free(msg);
+			part->oom = true;
+		}
 		return false;
 	}
 	snprintf(buf, n, "%s", states[state]);
@@ -394,7 +416,7 @@ static size_t text_append(char *buf, size_t n, size_t o, const char *s)
 static void attr_text(struct pyhs_heap *h, const char *name, uint64_t value,
 		      char *buf, size_t n, unsigned *shown)
 {
-	uint32_t j = pyhs_heap_lookup(h, value);
+	uint32_t j = pyhs_heap_lookup_shared(h, value);
 	if (*shown >= PREVIEW_ATTRS || j == PYHS_NO_OBJECT)
 		return;
 	const struct pyhs_type_info *vt = &h->types.data[h->type.data[j]];
@@ -534,10 +556,11 @@ static bool ndarray_value(struct pyhs_heap *h, uint64_t addr, char *buf, size_t 
 
 /* A Task's "QUALNAME STATE" (its coroutine's qualname), a Future's
  * state. */
-static bool task_value(struct pyhs_heap *h, uint64_t addr, bool task, char *buf, size_t n)
+static bool task_value(struct pyhs_heap *h, uint64_t addr, bool task, char *buf, size_t n,
+		       struct values_part *part)
 {
 	char state[16], name[128];
-	if (!future_value(h, addr, state, sizeof(state)))
+	if (!future_value(h, addr, state, sizeof(state), part))
 		return false;
 	const struct pyhs_asyncio_layout *A = pyhs_heap_asyncio_layout(h);
 	uint64_t coro, q;
@@ -550,29 +573,80 @@ static bool task_value(struct pyhs_heap *h, uint64_t addr, bool task, char *buf,
 	return true;
 }
 
-/* The value text of object i while the target is still there. */
-static bool object_value(struct pyhs_heap *h, uint64_t i, char *buf, size_t n)
+/* How an object's value text is read, by its type (chosen once a type,
+ * not once an object). */
+enum value_rule {
+	VALUE_NONE,    /* no text */
+	VALUE_KIND,    /* by the type's kind */
+	VALUE_NONETYPE,
+	VALUE_BOOL,
+	VALUE_METHOD,
+	VALUE_NDARRAY,
+};
+
+static uint8_t value_rule(const struct pyhs_type_info *ti)
+{
+	if (strcmp(ti->name, "NoneType") == 0)
+		return VALUE_NONETYPE;
+	switch (ti->kind) {
+	case K_INT:
+		return strcmp(ti->name, "bool") == 0 ? VALUE_BOOL : VALUE_KIND;
+	case K_STR:
+	case K_FLOAT:
+	case K_BYTES:
+	case K_TYPE:
+	case K_MODULE:
+	case K_FUNCTION:
+	case K_CODE:
+	case K_GEN:
+	case K_FUTURE:
+	case K_TASK:
+		return VALUE_KIND;
+	case K_OBJECT:
+		return ti->heap ? VALUE_KIND : VALUE_NONE;
+	default:
+		if (!strcmp(ti->name, "method"))
+			return VALUE_METHOD;
+		if (!strcmp(ti->name, "numpy.ndarray"))
+			return VALUE_NDARRAY;
+		return VALUE_NONE;
+	}
+}
+
+/* The value text of object i while the target is still there, by its
+ * type's rule. */
+static bool object_value(struct pyhs_heap *h, uint64_t i, uint8_t rule, char *buf, size_t n,
+			 struct values_part *part)
 {
 	const struct pyhs_layout *L = h->L;
 	uint64_t addr = h->addr.data[i];
 	const struct pyhs_type_info *ti = &h->types.data[h->type.data[i]];
 	uint64_t v;
 	buf[0] = '\0';
-	if (strcmp(ti->name, "NoneType") == 0) {
+	switch (rule) {
+	case VALUE_NONE:
+		return false;
+	case VALUE_NONETYPE:
 		snprintf(buf, n, "None");
 		return true;
+	case VALUE_BOOL: {
+		if (!hrd(h, addr + 16, &v))
+			return false;
+		uint64_t nd = L->long_lv_tag >= 0 ? v >> 3 : v;
+		snprintf(buf, n, nd ? "True" : "False");
+		return true;
+	}
+	case VALUE_METHOD:
+		return method_value(h, addr, buf, n);
+	case VALUE_NDARRAY:
+		return ndarray_value(h, addr, buf, n);
+	default:
+		break;
 	}
 	switch (ti->kind) {
 	case K_STR:
 		return pyhs_read_str(h, addr, buf, n);
 	case K_INT:
-		if (strcmp(ti->name, "bool") == 0) {
-			if (!hrd(h, addr + 16, &v))
-				return false;
-			uint64_t nd = L->long_lv_tag >= 0 ? v >> 3 : v;
-			snprintf(buf, n, nd ? "True" : "False");
-			return true;
-		}
 		return read_int(h, addr, buf, n);
 	case K_FLOAT: {
 		double d;
@@ -609,28 +683,110 @@ static bool object_value(struct pyhs_heap *h, uint64_t i, char *buf, size_t n)
 		return gen_value(h, addr, buf, n);
 	case K_FUTURE:
 	case K_TASK:
-		return task_value(h, addr, ti->kind == K_TASK, buf, n);
+		return task_value(h, addr, ti->kind == K_TASK, buf, n, part);
 	case K_OBJECT:
-		if (ti->heap)
-			return instance_value(h, i, ti, buf, n);
-		return false;
+		return instance_value(h, i, ti, buf, n);
 	default:
-		if (!strcmp(ti->name, "method"))
-			return method_value(h, addr, buf, n);
-		if (!strcmp(ti->name, "numpy.ndarray"))
-			return ndarray_value(h, addr, buf, n);
 		return false;
 	}
 }
 
+/* How many objects (consecutive in address order) a part reads. */
+#define PART_OBJECTS 32768
+
+struct values_ctx {
+	struct pyhs_heap *h;
+	const uint32_t *order;
+	const uint8_t *rules; /* by type */
+	struct values_part *parts;
+	/* The 16 MiB stretch of addresses (plus one) the core's pages were
+	 * last given back at: they are given back once as the reads enter
+	 * each one, whichever thread enters it first. */
+	_Atomic uint64_t released;
+};
+
+/* Where part k's objects end in the address order (*ret_begin: start). */
+static uint64_t part_range(const struct values_ctx *c, size_t k, uint64_t *ret_begin)
+{
+	uint64_t n = c->h->addr.size, begin = (uint64_t)k * PART_OBJECTS;
+	*ret_begin = begin;
+	return n - begin > PART_OBJECTS ? begin + PART_OBJECTS : n;
+}
+
+/* Frees what a part holds. */
+static void values_part_deinit(struct values_part *part)
+{
+	pyhs_char_vector_deinit(&part->text);
+	for (size_t w = 0; w < part->warns.size; w++)
+		free(part->warns.data[w]);
+	pyhs_str_vector_deinit(&part->warns);
+}
+
+/* Part k's texts read, in address order: each object's text appended to
+ * the part's, and its length plus one in value_off (UINT32_MAX for none:
+ * the offsets are laid out once every part is read). */
+static struct pyhs_error *values_part_read(void *arg, size_t k)
+{
+	struct values_ctx *c = arg;
+	struct pyhs_heap *h = c->h;
+	struct values_part *part = &c->parts[k];
+	uint64_t begin, end = part_range(c, k, &begin);
+	uint64_t stretch = 0;
+	uint32_t *value_off = h->value_off.data;
+	for (uint64_t j = begin; j < end; j++) {
+		uint32_t i = c->order[j];
+		uint64_t s = (h->addr.data[i] >> 24) + 1;
+		if (s != stretch) {
+			stretch = s;
+			uint64_t old = atomic_load(&c->released);
+			while (old < s && !atomic_compare_exchange_weak(&c->released, &old, s))
+				;
+			if (old < s)
+				pyhs_target_release_pages(h->t);
+		}
+		char buf[256];
+		value_off[i] = UINT32_MAX;
+		if (!object_value(h, i, c->rules[h->type.data[i]], buf, sizeof(buf), part))
+			continue;
+		size_t len = strlen(buf) + 1;
+		if (!pyhs_char_vector_append_n(&part->text, buf, len)) {
+			part->oom = true;
+			break;
+		}
+		value_off[i] = (uint32_t)len;
+	}
+	return part->oom ? &pyhs_enomem : NULL;
+}
+
+/* Part k's texts copied to where value_off (laid out) says, in the order
+ * they were read. */
+static struct pyhs_error *values_part_place(void *arg, size_t k)
+{
+	struct values_ctx *c = arg;
+	struct pyhs_heap *h = c->h;
+	struct values_part *part = &c->parts[k];
+	uint64_t begin, end = part_range(c, k, &begin);
+	const char *src = part->text.data;
+	char *text = h->value_text.data;
+	for (uint64_t j = begin; j < end; j++) {
+		uint32_t off = h->value_off.data[c->order[j]];
+		if (off == UINT32_MAX)
+			continue;
+		char *e = stpcpy(text + off, src);
+		src += e - (text + off) + 1;
+	}
+	pyhs_char_vector_deinit(&part->text);
+	return NULL;
+}
+
 /* Object i's value text appended to text (offset in *ret, or UINT32_MAX
  * when it has none or the texts are full). */
-static bool value_append(struct pyhs_heap *h, uint64_t i, struct pyhs_char_vector *text,
-			 uint32_t *ret)
+static bool value_append(struct pyhs_heap *h, uint64_t i, const uint8_t *rules,
+			 struct values_part *part, struct pyhs_char_vector *text, uint32_t *ret)
 {
 	char buf[256];
 	uint32_t off = UINT32_MAX;
-	if (object_value(h, i, buf, sizeof(buf))) {
+	if (object_value(h, i, rules[h->type.data[i]], buf, sizeof(buf), part)) {
 		size_t len = strlen(buf) + 1;
 		if (text->size + len < UINT32_MAX) {
 			off = (uint32_t)text->size;
@@ -642,42 +798,52 @@ static bool value_append(struct pyhs_heap *h, uint64_t i, struct pyhs_char_vecto
 	return true;
 }
 
-struct pyhs_error *pyhs_values_build(struct pyhs_heap *h)
+/* The warnings a part met, given to the heap as they were met. */
+static void values_part_warn(struct pyhs_heap *h, struct values_part *part)
+{
+	for (size_t w = 0; w < part->warns.size; w++) {
+		if (part->warns.data[w])
+			pyhs_heap_warn(h, PYHS_WARN_CORRUPT, "%s", part->warns.data[w]);
+		else
+			h->warn_count[PYHS_WARN_CORRUPT]++;
+		free(part->warns.data[w]);
+	}
+	part->warns.size = 0;
+}
+
+/* Every value text on one thread, for texts of 4 GiB and more (or when
+ * the address order cannot be had): those that do not fit left out as
+ * they come, in address order and again in object order. */
+static struct pyhs_error *values_build_serial(struct pyhs_heap *h, const uint8_t *rules,
+					      uint32_t *order)
 {
 	uint64_t n = h->addr.size;
-	if (!pyhs_u32_vector_reserve(&h->value_off, n))
-		return &pyhs_enomem;
-	h->value_off.size = n;
-	/* Each value reads a few bytes of the core, and together they touch
-	 * most of its pages: read in address order, into texts of their own
-	 * (their offsets in value_off), the pages given back as it goes;
-	 * then the texts laid out in object order. */
-	uint32_t *order = pyhs_heap_address_order(h);
+	struct values_part part = { 0 };
+	struct pyhs_error *err = NULL;
 	if (!order) {
-		for (uint64_t i = 0; i < n; i++)
-			if (!value_append(h, i, &h->value_text, &h->value_off.data[i]))
-				return &pyhs_enomem;
-		return NULL;
+		for (uint64_t i = 0; i < n && !err; i++)
+			if (!value_append(h, i, rules, &part, &h->value_text, &h->value_off.data[i]) ||
+			    part.oom)
+				err = &pyhs_enomem;
+		values_part_warn(h, &part);
+		pyhs_str_vector_deinit(&part.warns);
+		return err;
 	}
 	struct pyhs_char_vector text;
 	pyhs_char_vector_init(&text);
 	uint64_t stretch = 0;
-	for (uint64_t k = 0; k < n; k++) {
+	for (uint64_t k = 0; k < n && !err; k++) {
 		uint32_t i = order[k];
 		pyhs_heap_address_step(h, h->addr.data[i], &stretch);
-		if (!value_append(h, i, &text, &h->value_off.data[i])) {
-			free(order);
-			pyhs_char_vector_deinit(&text);
-			return &pyhs_enomem;
-		}
+		if (!value_append(h, i, rules, &part, &text, &h->value_off.data[i]) || part.oom)
+			err = &pyhs_enomem;
 	}
-	free(order);
+	values_part_warn(h, &part);
+	pyhs_str_vector_deinit(&part.warns);
 	pyhs_target_release_pages(h->t);
-	if (!pyhs_char_vector_reserve(&h->value_text, h->value_text.size + text.size)) {
-		pyhs_char_vector_deinit(&text);
-		return &pyhs_enomem;
-	}
-	for (uint64_t i = 0; i < n; i++) {
+	if (!err && !pyhs_char_vector_reserve(&h->value_text, h->value_text.size + text.size))
+		err = &pyhs_enomem;
+	for (uint64_t i = 0; i < n && !err; i++) {
 		uint32_t off = h->value_off.data[i];
 		if (off == UINT32_MAX)
 			continue;
@@ -689,7 +855,88 @@ struct pyhs_error *pyhs_values_build(struct pyhs_heap *h)
 		}
 	}
 	pyhs_char_vector_deinit(&text);
-	return NULL;
+	return err;
+}
+
+struct pyhs_error *pyhs_values_build(struct pyhs_heap *h)
+{
+	uint64_t n = h->addr.size;
+	if (!pyhs_u32_vector_reserve(&h->value_off, n))
+		return &pyhs_enomem;
+	h->value_off.size = n;
+	uint8_t *rules = malloc(h->types.size ? h->types.size : 1);
+	if (!rules)
+		return &pyhs_enomem;
+	bool asyncio_unread = false;
+	for (size_t t = 0; t < h->types.size; t++) {
+		rules[t] = value_rule(&h->types.data[t]);
+		asyncio_unread |= (h->types.data[t].kind == K_FUTURE ||
+				   h->types.data[t].kind == K_TASK) && h->asyncio_state == 0;
+	}
+	/* Each value reads a few bytes of the core, and together they touch
+	 * most of its pages: read in address order, in parts (on the heap's
+	 * jobs), each into texts of its own, the pages given back as the reads
+	 * move on; then the texts laid out in object order, each part's copied
+	 * to their places. Whatever the threads, the texts, their offsets and
+	 * the warnings are the same as on one. The reads write nothing to the
+	 * heap: the address index is there before they start (they look up
+	 * without its hot entries), and _asyncio's layout was read with the
+	 * types of its futures (else they are read on one thread, which
+	 * reads it). */
+	uint32_t *order = pyhs_heap_address_order(h);
+	if (n)
+		pyhs_heap_lookup(h, h->addr.data[0]); /* the index, built */
+	struct pyhs_error *err = NULL;
+	if (!order || !h->index || asyncio_unread) {
+		err = values_build_serial(h, rules, order);
+		free(order);
+		free(rules);
+		return err;
+	}
+	size_t nparts = (size_t)((n + PART_OBJECTS - 1) / PART_OBJECTS);
+	struct values_ctx c = { .h = h, .order = order, .rules = rules };
+	atomic_init(&c.released, 0);
+	c.parts = calloc(nparts ? nparts : 1, sizeof(*c.parts));
+	if (!c.parts)
+		err = &pyhs_enomem;
+	if (!err)
+		err = pyhs_jobs_run(h->jobs, nparts, values_part_read, &c, NULL);
+	pyhs_target_release_pages(h->t);
+	uint64_t total = h->value_text.size;
+	for (size_t k = 0; k < nparts && !err; k++)
+		total += c.parts[k].text.size;
+	if (!err && total >= UINT32_MAX) {
+		/* Some texts do not fit: left out as one thread would. */
+		for (size_t k = 0; k < nparts; k++)
+			values_part_deinit(&c.parts[k]);
+		err = values_build_serial(h, rules, order);
+	} else if (!err) {
+		for (size_t k = 0; k < nparts; k++)
+			values_part_warn(h, &c.parts[k]);
+		if (!pyhs_char_vector_reserve(&h->value_text, total)) {
+			err = &pyhs_enomem;
+		} else {
+			/* Offsets in object order, then each part's texts to
+			 * theirs. */
+			uint64_t pos = h->value_text.size;
+			uint32_t *value_off = h->value_off.data;
+			for (uint64_t i = 0; i < n; i++) {
+				uint32_t len = value_off[i];
+				if (len == UINT32_MAX)
+					continue;
+				value_off[i] = (uint32_t)pos;
+				pos += len;
+			}
+			err = pyhs_jobs_run(h->jobs, nparts, values_part_place, &c, NULL);
+			h->value_text.size = total;
+		}
+	}
+	for (size_t k = 0; c.parts && k < nparts; k++)
+		values_part_deinit(&c.parts[k]);
+	free(c.parts);
+	free(order);
+	free(rules);
+	return err;
 }
 
 /* Registers every type object met as an object, so each gets a name. */
