@@ -230,6 +230,9 @@ void pyhs_heap_warn(struct pyhs_heap *h, enum pyhs_warning_kind kind,
 uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 		       struct pyhs_error **err);
 uint32_t pyhs_heap_lookup(const struct pyhs_heap *h, uint64_t addr);
+/* Grows the address index, once, to take n objects (a hint: false if out
+ * of memory). */
+bool pyhs_heap_index_reserve(struct pyhs_heap *h, uint64_t n);
 /* Object i's size while the objects are decoded (pyhs_heap_widen not yet
  * called), and setting it; the offset of the first edge of the object
  * being decoded next, appended. */
