@@ -194,6 +194,18 @@ uint32_t pyhs_heap_lookup_shared(const struct pyhs_heap *h, uint64_t addr)
 	}
 }
 
+bool pyhs_heap_index_reserve(struct pyhs_heap *h, uint64_t n)
+{
+	uint64_t cap = h->index ? h->index_mask + 1 : 0;
+	if (n > h->max_objects)
+		n = h->max_objects;
+	if (n <= INDEX_ROOM(cap))
+		return true;
+	while (n > INDEX_ROOM(cap))
+		cap = cap ? cap * 2 : 1024;
+	return index_grow_to(h, cap);
+}
+
 static bool refcnt_plausible(const struct pyhs_heap *h, uint64_t rc)
 {
 	if (rc == 0)

@@ -233,6 +233,9 @@ uint32_t pyhs_heap_lookup(const struct pyhs_heap *h, uint64_t addr);
 /* The same for threads that look up at once: the index as it is (NULL
  * gives PYHS_NO_OBJECT), nothing written, the hot entries not used. */
 uint32_t pyhs_heap_lookup_shared(const struct pyhs_heap *h, uint64_t addr);
+/* Grows the address index, once, to take n objects (a hint: false if out
+ * of memory). */
+bool pyhs_heap_index_reserve(struct pyhs_heap *h, uint64_t n);
 /* Object i's size while the objects are decoded (pyhs_heap_widen not yet
  * called), and setting it; the offset of the first edge of the object
  * being decoded next, appended. */

@@ -589,6 +589,11 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 	/* The pages read for symbols and layouts are not needed again. */
 	pyhs_target_release_pages(h->t);
 	walk_gc_lists(&w);
+	/* Most objects a program holds are not on the GC lists (strs, ints,
+	 * floats, bytes): the index grows at once to take twice what they
+	 * hold, rather than being rebuilt at each doubling on the way. A
+	 * hint: growing fails later if it must. */
+	(void)pyhs_heap_index_reserve(h, 2 * h->addr.size);
 	walk_roots(&w);
 	pyhs_croots_find(h, &w, &w.err);
 	uint64_t v;
