@@ -25,7 +25,7 @@ static int by_bytes(const void *a, const void *b)
 #define OLD_TYPES 5
 /* The analysis summary needs: no cycles asked for (those of the garbage
  * are found among it), no paths. The cache entry's index holds the same. */
-#define SUMMARY_ANALYSIS 0u
+#define SUMMARY_ANALYSIS PYHS_ANALYSIS_TREE
 /* Pending tasks parked at one place that make a suspect. */
 #define TASK_SUSPECT_MIN 1000
 #define TASK_SUSPECTS 5

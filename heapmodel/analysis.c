@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "common/jobs.h"
+#include "common/scratch.h"
 #include "graph.h"
 #include "heap_internal.h"
 
@@ -35,12 +36,57 @@ struct pyhs_analysis {
 	uint32_t ncomp;
 	bool want_comp;
 	bool want_pred; /* PYHS_ANALYSIS_PATHS on more than one thread */
+	bool keep_scratch; /* PYHS_ANALYSIS_TREE */
+	/* Arrays of n entries one pass frees and the next takes, here and in
+	 * what is built on the analysis (the dominator tree, holders, ...). */
+	struct pyhs_scratch scratch;
 };
+
+struct pyhs_scratch *pyhs_analysis_scratch(const struct pyhs_analysis *a)
+{
+	return (struct pyhs_scratch *)&a->scratch; /* thread-safe */
+}
+
+static void *take_n(struct pyhs_analysis *a, size_t size)
+{
+	uint64_t n = a->h->addr.size;
+	return pyhs_scratch_alloc(&a->scratch, (n ? n : 1) * size);
+}
+
+static void give_n(struct pyhs_analysis *a, void *p, size_t size)
+{
+	uint64_t n = a->h->addr.size;
+	pyhs_scratch_free(&a->scratch, p, (n ? n : 1) * size);
+}
+
+/* A column of n entries, its 4 bytes from the pool, to be set. */
+static bool column_take(struct pyhs_analysis *a, struct pyhs_u32_column *c)
+{
+	uint64_t n = a->h->addr.size;
+	pyhs_u32_column_init(c);
+	c->v.data = take_n(a, sizeof(*c->v.data));
+	if (!c->v.data)
+		return false;
+	c->v.size = n;
+	c->v.capacity = n ? n : 1;
+	return true;
+}
 
 static bool is_weak(const struct pyhs_heap *h, uint64_t e)
 {
 	return PYHS_LABEL_KIND(h->edge_label.data[e]) == PYHS_LABEL_WEAK;
 }
+
+/* The strong references into each object, and the roots that own theirs,
+ * added into found[] (of 4 or 8 bytes an entry). */
+#define COUNT_REFERENCES(h, found) do {						\
+	for (uint64_t e_ = 0; e_ < (h)->edge_dst.size; e_++)			\
+		if (!is_weak((h), e_))						\
+			(found)[(h)->edge_dst.data[e_]]++;			\
+	for (uint64_t r_ = 0; r_ < (h)->roots.size; r_++)			\
+		if ((h)->roots.data[r_].info.holds_ref)				\
+			(found)[(h)->roots.data[r_].obj]++;			\
+} while (0)
 
 uint64_t *pyhs_unexplained_refs(const struct pyhs_heap *h)
 {
@@ -48,12 +94,7 @@ uint64_t *pyhs_unexplained_refs(const struct pyhs_heap *h)
 	uint64_t *found = calloc(n ? n : 1, sizeof(*found));
 	if (!found)
 		return NULL;
-	for (uint64_t e = 0; e < h->edge_dst.size; e++)
-		if (!is_weak(h, e))
-			found[h->edge_dst.data[e]]++;
-	for (uint64_t r = 0; r < h->roots.size; r++)
-		if (h->roots.data[r].info.holds_ref)
-			found[h->roots.data[r].obj]++;
+	COUNT_REFERENCES(h, found);
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t rc = h->refcnt.data[i];
 		found[i] = (h->flags.data[i] & PYHS_OBJ_IMMORTAL) || rc <= found[i] ?
@@ -62,13 +103,32 @@ uint64_t *pyhs_unexplained_refs(const struct pyhs_heap *h)
 	return found;
 }
 
-/* refcnt minus references found, for every object. */
+/* refcnt minus references found, for every object: the references
+ * counted in the column's 4 bytes, when every edge and root together stay
+ * below 2^32 - 1, then replaced by what they leave unexplained. */
 static struct pyhs_error *reconcile(struct pyhs_analysis *a)
 {
-	uint64_t *u = pyhs_unexplained_refs(a->h);
-	bool ok = u && pyhs_u32_column_from(&a->unexplained, u, a->h->addr.size);
-	free(u);
-	return ok ? NULL : &pyhs_enomem;
+	const struct pyhs_heap *h = a->h;
+	uint64_t n = h->addr.size;
+	if (h->edge_dst.size + h->roots.size >= UINT32_MAX) {
+		uint64_t *u = pyhs_unexplained_refs(h);
+		bool ok = u && pyhs_u32_column_from(&a->unexplained, u, n);
+		free(u);
+		return ok ? NULL : &pyhs_enomem;
+	}
+	if (!column_take(a, &a->unexplained))
+		return &pyhs_enomem;
+	uint32_t *found = a->unexplained.v.data;
+	memset(found, 0, n * sizeof(*found));
+	COUNT_REFERENCES(h, found);
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t rc = h->refcnt.data[i], f = found[i];
+		if (!pyhs_u32_column_set(&a->unexplained, i,
+					 (h->flags.data[i] & PYHS_OBJ_IMMORTAL) || rc <= f ?
+						 0 : rc - f))
+			return &pyhs_enomem;
+	}
+	return NULL;
 }
 
 /* gc_refs (4 bytes) of an object that is not a candidate, and of one
@@ -84,13 +144,13 @@ static struct pyhs_error *find_garbage(struct pyhs_analysis *a)
 {
 	const struct pyhs_heap *h = a->h;
 	uint64_t n = h->addr.size;
-	uint32_t *gc_refs = malloc((n ? n : 1) * sizeof(*gc_refs));
-	uint8_t *garbage = calloc(n ? n : 1, 1);
-	uint32_t *stack = malloc((n ? n : 1) * sizeof(*stack));
+	uint32_t *gc_refs = take_n(a, sizeof(*gc_refs));
+	uint8_t *garbage = pyhs_scratch_zalloc(&a->scratch, n ? n : 1);
+	uint32_t *stack = take_n(a, sizeof(*stack));
 	if (!gc_refs || !garbage || !stack) {
-		free(gc_refs);
+		give_n(a, gc_refs, sizeof(*gc_refs));
 		free(garbage);
-		free(stack);
+		give_n(a, stack, sizeof(*stack));
 		return &pyhs_enomem;
 	}
 	for (uint64_t i = 0; i < n; i++) {
@@ -137,8 +197,8 @@ static struct pyhs_error *find_garbage(struct pyhs_analysis *a)
 	uint64_t ng = 0;
 	for (uint64_t i = 0; i < n; i++)
 		ng += garbage[i];
-	free(gc_refs);
-	free(stack);
+	give_n(a, gc_refs, sizeof(*gc_refs));
+	give_n(a, stack, sizeof(*stack));
 	a->garbage = garbage;
 	a->ngarbage = ng;
 	return NULL;
@@ -148,11 +208,16 @@ static struct pyhs_error *find_garbage(struct pyhs_analysis *a)
 static struct pyhs_error *retained_sizes(struct pyhs_analysis *a)
 {
 	uint64_t *r;
-	struct pyhs_error *err = pyhs_retained_sizes(&a->g, a->idom, a->h->size.data, &r,
-						     &a->reachable_bytes);
+	struct pyhs_error *err = pyhs_retained_sizes_in(&a->g, &a->scratch, a->idom,
+							a->h->size.data, &r,
+							&a->reachable_bytes);
 	if (err)
 		return err;
-	bool ok = pyhs_u32_column_from(&a->retained, r, a->h->addr.size);
+	bool ok = column_take(a, &a->retained);
+	for (uint64_t i = 0; ok && i < a->h->addr.size; i++)
+		ok = pyhs_u32_column_set(&a->retained, i, r[i]);
+	/* Freed, not kept: twice the size of what the passes built on the
+	 * analysis ask for, it would add to their peak. */
 	free(r);
 	return ok ? NULL : &pyhs_enomem;
 }
@@ -162,12 +227,12 @@ static struct pyhs_error *collect_roots(struct pyhs_analysis *a)
 {
 	const struct pyhs_heap *h = a->h;
 	uint64_t n = h->addr.size;
-	uint8_t *seen = calloc(n ? n : 1, 1);
-	uint32_t *stack = malloc((n ? n : 1) * sizeof(*stack));
+	uint8_t *seen = pyhs_scratch_zalloc(&a->scratch, n ? n : 1);
+	uint32_t *stack = take_n(a, sizeof(*stack));
 	uint32_t *roots = malloc((h->roots.size + n + 1) * sizeof(*roots));
 	if (!seen || !stack || !roots) {
-		free(seen);
-		free(stack);
+		give_n(a, seen, 1);
+		give_n(a, stack, sizeof(*stack));
 		free(roots);
 		return &pyhs_enomem;
 	}
@@ -202,8 +267,8 @@ static struct pyhs_error *collect_roots(struct pyhs_analysis *a)
 		seen[i] = 1;
 		stack[top++] = (uint32_t)i;
 	}
-	free(seen);
-	free(stack);
+	give_n(a, seen, 1);
+	give_n(a, stack, sizeof(*stack));
 	a->roots = roots;
 	a->nroots = nroots;
 	return NULL;
@@ -231,9 +296,14 @@ static struct pyhs_error *retention_chain(struct pyhs_analysis *a, bool progress
 	if (progress)
 		pyhs_heap_progress(h, "dominator tree", 0, n);
 	if (!err)
-		err = pyhs_dominators(&a->g, a->roots, a->nroots, &a->idom);
+		err = pyhs_dominators_in(&a->g, &a->scratch, a->roots, a->nroots, &a->idom);
 	if (progress)
 		pyhs_heap_progress(h, "retained sizes", 0, n);
+	/* The dominators' arrays, kept beside what the retained sizes
+	 * take (16 bytes an object), would add to the peak: only as much
+	 * stays as they take, unless the dominator tree comes next. */
+	if (!a->keep_scratch)
+		pyhs_scratch_trim_to(&a->scratch, (n ? n : 1) * 16);
 	if (!err)
 		err = retained_sizes(a);
 	return err;
@@ -247,7 +317,7 @@ static struct pyhs_error *collector_chain(struct pyhs_analysis *a)
 {
 	struct pyhs_error *err = find_garbage(a);
 	if (!err && a->want_comp)
-		err = pyhs_scc(&a->g, &a->comp, &a->ncomp);
+		err = pyhs_scc_in(&a->g, &a->scratch, &a->comp, &a->ncomp);
 	if (!err && a->want_pred)
 		err = build_predecessors(a);
 	return err;
@@ -265,6 +335,8 @@ struct pyhs_error *pyhs_analysis_create_with(const struct pyhs_heap *h, unsigned
 	if (!a)
 		return &pyhs_enomem;
 	a->h = h;
+	pyhs_scratch_init(&a->scratch);
+	a->keep_scratch = flags & PYHS_ANALYSIS_TREE;
 	pyhs_u32_column_init(&a->unexplained);
 	pyhs_u32_column_init(&a->retained);
 	a->g.n = h->addr.size;
@@ -287,6 +359,10 @@ struct pyhs_error *pyhs_analysis_create_with(const struct pyhs_heap *h, unsigned
 			err = retention_chain(a, true);
 	}
 	pyhs_heap_progress(h, NULL, 0, 0);
+	/* What the passes left is given back, unless the dominator tree is
+	 * to take it: kept, it would add to the peak of what comes next. */
+	if (!(flags & PYHS_ANALYSIS_TREE))
+		pyhs_scratch_trim(&a->scratch);
 	if (err) {
 		pyhs_analysis_destroy(a);
 		return err;
@@ -307,6 +383,7 @@ void pyhs_analysis_destroy(struct pyhs_analysis *a)
 	free(a->pred_start);
 	free(a->pred_edge);
 	free(a->comp);
+	pyhs_scratch_deinit(&a->scratch);
 	free(a);
 }
 
@@ -361,6 +438,7 @@ struct pyhs_error *pyhs_analysis_restore(const struct pyhs_heap *h,
 		return &pyhs_enomem;
 	}
 	a->h = h;
+	pyhs_scratch_init(&a->scratch);
 	a->g.n = n;
 	a->g.start = h->edge_start.data;
 	a->g.dst = h->edge_dst.data;
@@ -381,6 +459,7 @@ struct pyhs_error *pyhs_analysis_restore(const struct pyhs_heap *h,
 	if (err) {
 		pyhs_u32_column_deinit(&a->unexplained);
 		pyhs_u32_column_deinit(&a->retained);
+		pyhs_scratch_deinit(&a->scratch);
 		free(a);
 		free(roots);
 		if (err->code != PYHS_ERROR_INVALID)
@@ -395,6 +474,7 @@ struct pyhs_error *pyhs_analysis_restore(const struct pyhs_heap *h,
 	free(parts->unexplained);
 	a->garbage = parts->garbage;
 	a->ngarbage = ng;
+	pyhs_scratch_trim(&a->scratch);
 	free(parts->c_roots);
 	memset(parts, 0, sizeof(*parts));
 	*ret = a;
@@ -419,7 +499,7 @@ static struct pyhs_error *build_predecessors(struct pyhs_analysis *ac)
 		start[h->edge_dst.data[e] + 1]++;
 	for (uint64_t i = 0; i < n; i++)
 		start[i + 1] += start[i];
-	uint32_t *fill = malloc((n ? n : 1) * sizeof(*fill));
+	uint32_t *fill = take_n(a, sizeof(*fill));
 	if (!fill) {
 		free(start);
 		free(pe);
@@ -429,7 +509,7 @@ static struct pyhs_error *build_predecessors(struct pyhs_analysis *ac)
 	for (uint64_t v = 0; v < n; v++)
 		for (uint64_t e = h->edge_start.data[v]; e < h->edge_start.data[v + 1]; e++)
 			pe[fill[h->edge_dst.data[e]]++] = (uint32_t)e;
-	free(fill);
+	give_n(a, fill, sizeof(*fill));
 	a->pred_start = start;
 	a->pred_edge = pe;
 	return NULL;
@@ -467,18 +547,18 @@ struct pyhs_error *pyhs_analysis_paths(const struct pyhs_analysis *ac,
 					 "%zu references and %" PRIu64 " roots: paths "
 					 "take at most 2^32-2 of each", h->edge_dst.size,
 					 a->nroots);
-	uint32_t *root_of = malloc((n ? n : 1) * sizeof(*root_of));
-	uint32_t *via = malloc((n ? n : 1) * sizeof(*via)); /* edge toward target */
-	uint32_t *queue = malloc((n ? n : 1) * sizeof(*queue));
+	uint32_t *root_of = take_n(a, sizeof(*root_of));
+	uint32_t *via = take_n(a, sizeof(*via)); /* edge toward target */
+	uint32_t *queue = take_n(a, sizeof(*queue));
 	/* Gather more candidates than asked for, then prefer roots that own
 	 * their reference (a module global over a frame's borrowed globals). */
 	size_t want = max;
 	max = max < 64 ? 64 : max;
 	struct pyhs_path *paths = calloc(max, sizeof(*paths));
 	if (!root_of || !via || !queue || !paths) {
-		free(root_of);
-		free(via);
-		free(queue);
+		give_n(a, root_of, sizeof(*root_of));
+		give_n(a, via, sizeof(*via));
+		give_n(a, queue, sizeof(*queue));
 		free(paths);
 		return &pyhs_enomem;
 	}
@@ -527,9 +607,10 @@ struct pyhs_error *pyhs_analysis_paths(const struct pyhs_analysis *ac,
 			}
 		}
 	}
-	free(root_of);
-	free(via);
-	free(queue);
+	give_n(a, root_of, sizeof(*root_of));
+	give_n(a, via, sizeof(*via));
+	give_n(a, queue, sizeof(*queue));
+	pyhs_scratch_trim(&a->scratch);
 	if (err) {
 		pyhs_paths_free(paths, np);
 		return err;
@@ -630,6 +711,7 @@ struct pyhs_error *pyhs_analysis_cycles(const struct pyhs_analysis *a,
 		*ret = c;
 		return NULL;
 	}
+	struct pyhs_scratch *s = pyhs_analysis_scratch(a);
 	uint32_t *comp, ncomp;
 	if (a->comp) {
 		comp = a->comp;
@@ -640,16 +722,19 @@ struct pyhs_error *pyhs_analysis_cycles(const struct pyhs_analysis *a,
 		 * it (in the order they are completed, too: what a search from
 		 * the garbage meets outside it leads back to none of it). */
 		bool among = garbage_only && !reaches_garbage(a);
-		struct pyhs_error *err = among ? pyhs_scc_among(&a->g, a->garbage, &comp, &ncomp) :
-						 pyhs_scc(&a->g, &comp, &ncomp);
+		struct pyhs_error *err = among ? pyhs_scc_among_in(&a->g, s, a->garbage, &comp,
+								   &ncomp) :
+						 pyhs_scc_in(&a->g, s, &comp, &ncomp);
 		if (err)
 			return err;
 	}
 	/* Per component 5 bytes (its object count, then 1 + its cycle's
 	 * number or 0; whether all of it is garbage), per cycle the rest:
 	 * most components are one object, nearly as many as the objects. */
-	uint32_t *count = calloc((uint64_t)ncomp + 1, sizeof(*count));
-	uint8_t *all_garbage = malloc((uint64_t)ncomp + 1);
+	size_t comp_size = (n ? n : 1) * sizeof(*comp);
+	size_t count_size = ((uint64_t)ncomp + 1) * sizeof(uint32_t);
+	uint32_t *count = pyhs_scratch_zalloc(s, count_size);
+	uint8_t *all_garbage = pyhs_scratch_alloc(s, (uint64_t)ncomp + 1);
 	struct pyhs_cycles *c = calloc(1, sizeof(*c));
 	struct cycle_sort *order = NULL;
 	uint64_t *next = NULL;
@@ -696,7 +781,7 @@ struct pyhs_error *pyhs_analysis_cycles(const struct pyhs_analysis *a,
 		next[j] = m;
 		count[k] = (uint32_t)++j;
 	}
-	free(all_garbage);
+	pyhs_scratch_free(s, all_garbage, (uint64_t)ncomp + 1);
 	all_garbage = NULL;
 	for (uint64_t i = 0; i < n; i++) {
 		uint32_t q = comp[i] == UINT32_MAX ? 0 : count[comp[i]];
@@ -725,18 +810,20 @@ struct pyhs_error *pyhs_analysis_cycles(const struct pyhs_analysis *a,
 	free(next);
 	c->n = ncycles;
 	free(order);
-	free(count);
+	pyhs_scratch_free(s, count, count_size);
 	if (comp != a->comp)
-		free(comp);
+		pyhs_scratch_free(s, comp, comp_size);
+	pyhs_scratch_trim(s);
 	*ret = c;
 	return NULL;
 oom:
 	free(order);
 	free(next);
-	free(count);
-	free(all_garbage);
+	pyhs_scratch_free(s, count, count_size);
+	pyhs_scratch_free(s, all_garbage, (uint64_t)ncomp + 1);
 	if (comp != a->comp)
-		free(comp);
+		pyhs_scratch_free(s, comp, comp_size);
+	pyhs_scratch_trim(s);
 	pyhs_cycles_free(c);
 	return &pyhs_enomem;
 }

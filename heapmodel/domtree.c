@@ -6,6 +6,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "common/scratch.h"
+#include "graph.h"
 #include "heap_internal.h"
 
 /* Every array is of 4-byte entries (20 bytes per object): object numbers
@@ -116,14 +118,17 @@ struct pyhs_error *pyhs_domtree_create(const struct pyhs_analysis *a,
 	t->idom = pyhs_analysis_idoms(a);
 	t->retained = pyhs_analysis_retained_column(a);
 	t->n = n;
-	t->start = calloc(n + 2, sizeof(*t->start));
-	t->child = malloc((n ? n : 1) * sizeof(*t->child));
-	t->count = calloc(n + 1, sizeof(*t->count));
-	t->via = malloc((n ? n : 1) * sizeof(*t->via));
-	t->root = calloc(n ? n : 1, sizeof(*t->root));
-	uint32_t *fill = malloc((n + 1) * sizeof(*fill));
+	/* From the analysis's pool, where its passes left their arrays. */
+	struct pyhs_scratch *s = pyhs_analysis_scratch(a);
+	size_t n4 = (n ? n : 1) * sizeof(uint32_t);
+	t->start = pyhs_scratch_zalloc(s, (n + 2) * sizeof(*t->start));
+	t->child = pyhs_scratch_alloc(s, n4);
+	t->count = pyhs_scratch_zalloc(s, (n + 1) * sizeof(*t->count));
+	t->via = pyhs_scratch_alloc(s, n4);
+	t->root = pyhs_scratch_zalloc(s, n4);
+	uint32_t *fill = pyhs_scratch_alloc(s, (n + 1) * sizeof(*fill));
 	if (!t->start || !t->child || !t->count || !t->via || !t->root || !fill) {
-		free(fill);
+		pyhs_scratch_free(s, fill, (n + 1) * sizeof(*fill));
 		pyhs_domtree_destroy(t);
 		return &pyhs_enomem;
 	}
@@ -146,11 +151,11 @@ struct pyhs_error *pyhs_domtree_create(const struct pyhs_analysis *a,
 		if (t->start[v + 1] - t->start[v] > 1)
 			sort_children(t, t->child + t->start[v], t->start[v + 1] - t->start[v],
 				      fill);
-	free(fill);
+	pyhs_scratch_free(s, fill, (n + 1) * sizeof(*fill));
 	/* Counts: children come after their parent in a breadth-first order
 	 * from the top, so the order read backwards adds each node into its
 	 * parent after everything below it. */
-	uint32_t *order = malloc((n ? n : 1) * sizeof(*order));
+	uint32_t *order = pyhs_scratch_alloc(s, n4);
 	if (!order) {
 		pyhs_domtree_destroy(t);
 		return &pyhs_enomem;
@@ -168,7 +173,9 @@ struct pyhs_error *pyhs_domtree_create(const struct pyhs_analysis *a,
 		t->count[v]++;
 		t->count[parent_of(t, v)] += t->count[v];
 	}
-	free(order);
+	pyhs_scratch_free(s, order, n4);
+	/* Nothing after the tree takes what is left. */
+	pyhs_scratch_trim(s);
 	/* The edge each object is held by from its parent, when there is a
 	 * direct one (the first strong one). */
 	memset(t->via, 0xff, n * sizeof(*t->via));

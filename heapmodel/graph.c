@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/scratch.h"
 #include "heapmodel.h"
 
 _Static_assert(sizeof(size_t) >= sizeof(uint64_t),
@@ -28,6 +29,17 @@ static inline bool strong_edge(const struct pyhs_graph *g, uint64_t e)
 static void *alloc_u32(uint64_t count)
 {
 	return malloc((size_t)(count ? count : 1) * sizeof(uint32_t));
+}
+
+/* count 4-byte entries from the pool, and back to it. */
+static void *take_u32(struct pyhs_scratch *s, uint64_t count)
+{
+	return pyhs_scratch_alloc(s, (size_t)(count ? count : 1) * sizeof(uint32_t));
+}
+
+static void give_u32(struct pyhs_scratch *s, void *p, uint64_t count)
+{
+	pyhs_scratch_free(s, p, (size_t)(count ? count : 1) * sizeof(uint32_t));
 }
 
 static struct pyhs_error *check_nodes(const struct pyhs_graph *g)
@@ -154,6 +166,13 @@ struct pyhs_error *pyhs_dominators(const struct pyhs_graph *g,
 				   const uint32_t *roots, uint64_t nroots,
 				   uint32_t **ret_idom)
 {
+	return pyhs_dominators_in(g, NULL, roots, nroots, ret_idom);
+}
+
+struct pyhs_error *pyhs_dominators_in(const struct pyhs_graph *g, struct pyhs_scratch *s,
+				      const uint32_t *roots, uint64_t nroots,
+				      uint32_t **ret_idom)
+{
 	struct pyhs_error *err = check_nodes(g);
 	if (!err)
 		err = check_roots(g, roots, nroots);
@@ -161,11 +180,13 @@ struct pyhs_error *pyhs_dominators(const struct pyhs_graph *g,
 		return err;
 
 	const uint64_t n = g->n;
-	uint32_t *node2pre = alloc_u32(n);   /* becomes the result */
-	uint32_t *pre2node = alloc_u32(n + 1);
-	uint32_t *parent = alloc_u32(n + 1); /* becomes idom, by number */
-	uint32_t *aux = alloc_u32(n + 1);    /* DFS cursor, then label */
+	uint32_t *node2pre = take_u32(s, n);   /* becomes the result */
+	uint32_t *pre2node = take_u32(s, n + 1);
+	uint32_t *parent = take_u32(s, n + 1); /* becomes idom, by number */
+	uint32_t *aux = take_u32(s, n + 1);    /* DFS cursor, then label */
 	uint32_t *rstart = NULL, *preds = NULL, *semi = NULL, *anc = NULL;
+	uint32_t count = 1;
+	uint64_t npreds = nroots;
 	if (!node2pre || !pre2node || !parent || !aux) {
 		err = &pyhs_enomem;
 		goto out;
@@ -174,7 +195,6 @@ struct pyhs_error *pyhs_dominators(const struct pyhs_graph *g,
 
 	/* 1. Depth-first search from the synthetic root, number 0. */
 	uint32_t *cursor = aux;
-	uint32_t count = 1;
 	pre2node[0] = NONE;
 	parent[0] = 0;
 	for (uint64_t i = 0; i < nroots; i++) {
@@ -226,7 +246,6 @@ struct pyhs_error *pyhs_dominators(const struct pyhs_graph *g,
 	 * predecessors, then keep where its list is being filled). */
 	uint32_t *npred = aux;
 	memset(npred, 0, (size_t)n * sizeof(uint32_t));
-	uint64_t npreds = nroots;
 	for (uint64_t i = 0; i < nroots; i++)
 		npred[roots[i]]++;
 	const uint64_t m = g->start[n];
@@ -248,8 +267,8 @@ struct pyhs_error *pyhs_dominators(const struct pyhs_graph *g,
 					"2^32-1 are supported", npreds);
 		goto out;
 	}
-	rstart = alloc_u32((uint64_t)count + 1);
-	preds = alloc_u32(npreds);
+	rstart = take_u32(s, (uint64_t)count + 1);
+	preds = take_u32(s, npreds);
 	if (!rstart || !preds) {
 		err = &pyhs_enomem;
 		goto out;
@@ -280,12 +299,12 @@ struct pyhs_error *pyhs_dominators(const struct pyhs_graph *g,
 				preds[fill[g->dst[e]]++] = p;
 		}
 	}
-	free(pre2node);
+	give_u32(s, pre2node, n + 1);
 	pre2node = NULL;
 
 	/* 3. Semidominators. */
-	semi = alloc_u32(count);
-	anc = alloc_u32(count);
+	semi = take_u32(s, count);
+	anc = take_u32(s, count);
 	if (!semi || !anc) {
 		err = &pyhs_enomem;
 		goto out;
@@ -306,11 +325,11 @@ struct pyhs_error *pyhs_dominators(const struct pyhs_graph *g,
 		semi[w] = s;
 		label[w] = w;
 	}
-	free(anc);
+	give_u32(s, anc, count);
 	anc = NULL;
-	free(preds);
+	give_u32(s, preds, npreds);
 	preds = NULL;
-	free(rstart);
+	give_u32(s, rstart, (uint64_t)count + 1);
 	rstart = NULL;
 
 	/* 4. Immediate dominators, in preorder. */
@@ -321,7 +340,7 @@ struct pyhs_error *pyhs_dominators(const struct pyhs_graph *g,
 			d = idom[d];
 		idom[w] = d;
 	}
-	free(semi);
+	give_u32(s, semi, count);
 	semi = NULL;
 
 	/* Back to node numbers, in place in node2pre. */
@@ -342,14 +361,14 @@ struct pyhs_error *pyhs_dominators(const struct pyhs_graph *g,
 	node2pre = NULL;
 
 out:
-	free(node2pre);
-	free(pre2node);
-	free(parent);
-	free(aux);
-	free(rstart);
-	free(preds);
-	free(semi);
-	free(anc);
+	give_u32(s, node2pre, n);
+	give_u32(s, pre2node, n + 1);
+	give_u32(s, parent, n + 1);
+	give_u32(s, aux, n + 1);
+	give_u32(s, rstart, (uint64_t)count + 1);
+	give_u32(s, preds, npreds);
+	give_u32(s, semi, count);
+	give_u32(s, anc, count);
 	return err;
 }
 
@@ -361,14 +380,24 @@ struct pyhs_error *pyhs_retained_sizes(const struct pyhs_graph *g,
 				       uint64_t **ret_retained,
 				       uint64_t *ret_total)
 {
+	return pyhs_retained_sizes_in(g, NULL, idom, size, ret_retained, ret_total);
+}
+
+struct pyhs_error *pyhs_retained_sizes_in(const struct pyhs_graph *g,
+					  struct pyhs_scratch *s,
+					  const uint32_t *idom,
+					  const uint64_t *size,
+					  uint64_t **ret_retained,
+					  uint64_t *ret_total)
+{
 	struct pyhs_error *err = check_nodes(g);
 	if (err)
 		return err;
 	const uint64_t n = g->n;
-	uint64_t *retained = malloc((size_t)(n ? n : 1) * sizeof(uint64_t));
+	uint64_t *retained = pyhs_scratch_alloc(s, (size_t)(n ? n : 1) * sizeof(uint64_t));
 	/* Children in the dominator tree not yet added in; DONE once the node
 	 * has been added to its own dominator. */
-	uint32_t *pending = calloc((size_t)(n ? n : 1), sizeof(uint32_t));
+	uint32_t *pending = pyhs_scratch_zalloc(s, (size_t)(n ? n : 1) * sizeof(uint32_t));
 	const uint32_t DONE = UINT32_MAX;
 	if (!retained || !pending) {
 		err = &pyhs_enomem;
@@ -418,8 +447,8 @@ struct pyhs_error *pyhs_retained_sizes(const struct pyhs_graph *g,
 	if (ret_total)
 		*ret_total = total;
 out:
-	free(retained);
-	free(pending);
+	pyhs_scratch_free(s, retained, (size_t)(n ? n : 1) * sizeof(uint64_t));
+	give_u32(s, pending, n);
 	return err;
 }
 
@@ -437,19 +466,32 @@ out:
 struct pyhs_error *pyhs_scc(const struct pyhs_graph *g, uint32_t **ret_comp,
 			    uint32_t *ret_ncomp)
 {
-	return pyhs_scc_among(g, NULL, ret_comp, ret_ncomp);
+	return pyhs_scc_among_in(g, NULL, NULL, ret_comp, ret_ncomp);
+}
+
+struct pyhs_error *pyhs_scc_in(const struct pyhs_graph *g, struct pyhs_scratch *s,
+			       uint32_t **ret_comp, uint32_t *ret_ncomp)
+{
+	return pyhs_scc_among_in(g, s, NULL, ret_comp, ret_ncomp);
 }
 
 struct pyhs_error *pyhs_scc_among(const struct pyhs_graph *g, const uint8_t *among,
 				  uint32_t **ret_comp, uint32_t *ret_ncomp)
 {
+	return pyhs_scc_among_in(g, NULL, among, ret_comp, ret_ncomp);
+}
+
+struct pyhs_error *pyhs_scc_among_in(const struct pyhs_graph *g, struct pyhs_scratch *sp,
+				     const uint8_t *among, uint32_t **ret_comp,
+				     uint32_t *ret_ncomp)
+{
 	struct pyhs_error *err = check_nodes(g);
 	if (err)
 		return err;
 	const uint64_t n = g->n;
-	uint32_t *rindex = calloc((size_t)(n ? n : 1), sizeof(uint32_t));
-	uint32_t *stack = alloc_u32(n);
-	uint32_t *cursor = alloc_u32(n);
+	uint32_t *rindex = pyhs_scratch_zalloc(sp, (size_t)(n ? n : 1) * sizeof(uint32_t));
+	uint32_t *stack = take_u32(sp, n);
+	uint32_t *cursor = take_u32(sp, n);
 	uint64_t *isroot = calloc((size_t)(n / 64 + 1), sizeof(uint64_t));
 	if (!rindex || !stack || !cursor || !isroot) {
 		err = &pyhs_enomem;
@@ -531,9 +573,9 @@ struct pyhs_error *pyhs_scc_among(const struct pyhs_graph *g, const uint8_t *amo
 	rindex = NULL;
 	*ret_ncomp = ncomp;
 out:
-	free(rindex);
-	free(stack);
-	free(cursor);
+	give_u32(sp, rindex, n);
+	give_u32(sp, stack, n);
+	give_u32(sp, cursor, n);
 	free(isroot);
 	return err;
 }

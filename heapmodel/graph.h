@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 struct pyhs_error;
+struct pyhs_scratch;
 
 /* A read-only view of a graph in CSR form; the arrays are not owned. */
 struct pyhs_graph {
@@ -80,6 +81,29 @@ struct pyhs_error *pyhs_scc(const struct pyhs_graph *g, uint32_t **ret_comp,
  */
 struct pyhs_error *pyhs_scc_among(const struct pyhs_graph *g, const uint8_t *among,
 				  uint32_t **ret_comp, uint32_t *ret_ncomp);
+
+/*
+ * The same four with their arrays from a pool (common/scratch.h; NULL:
+ * malloc): the transient ones go back to it, the results are from it.
+ */
+struct pyhs_error *pyhs_dominators_in(const struct pyhs_graph *g, struct pyhs_scratch *s,
+				      const uint32_t *roots, uint64_t nroots,
+				      uint32_t **ret_idom);
+struct pyhs_error *pyhs_retained_sizes_in(const struct pyhs_graph *g,
+					  struct pyhs_scratch *s,
+					  const uint32_t *idom,
+					  const uint64_t *size,
+					  uint64_t **ret_retained,
+					  uint64_t *ret_total);
+struct pyhs_error *pyhs_scc_in(const struct pyhs_graph *g, struct pyhs_scratch *s,
+			       uint32_t **ret_comp, uint32_t *ret_ncomp);
+struct pyhs_error *pyhs_scc_among_in(const struct pyhs_graph *g, struct pyhs_scratch *s,
+				     const uint8_t *among, uint32_t **ret_comp,
+				     uint32_t *ret_ncomp);
+
+/* The pool of an analysis (analysis.c), for what is built on it. */
+struct pyhs_analysis;
+struct pyhs_scratch *pyhs_analysis_scratch(const struct pyhs_analysis *a);
 
 /* Whether v has a strong (not weak) edge to itself. */
 bool pyhs_graph_has_self_loop(const struct pyhs_graph *g, uint32_t v);

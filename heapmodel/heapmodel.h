@@ -342,6 +342,10 @@ struct pyhs_error *pyhs_analysis_create(const struct pyhs_heap *h,
  * two threads then. */
 #define PYHS_ANALYSIS_CYCLES 1u
 #define PYHS_ANALYSIS_PATHS 2u
+/* PYHS_ANALYSIS_TREE when the dominator tree (pyhs_domtree_create) comes
+ * next: the arrays the analysis freed are kept for it to take, not given
+ * back to the system and mapped again. */
+#define PYHS_ANALYSIS_TREE 4u
 struct pyhs_error *pyhs_analysis_create_with(const struct pyhs_heap *h, unsigned flags,
 					     struct pyhs_analysis **ret);
 void pyhs_analysis_destroy(struct pyhs_analysis *a);

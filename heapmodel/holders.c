@@ -10,6 +10,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "common/scratch.h"
+#include "graph.h"
 #include "heap_internal.h"
 
 /* parent[i]: the edge into object i, nedges + k for the objects of roots
@@ -44,11 +46,12 @@ struct pyhs_error *pyhs_holders_create(const struct pyhs_heap *h,
 		return pyhs_error_create(PYHS_ERROR_UNSUPPORTED,
 					 "%" PRIu64 " references and %" PRIu64 " roots: "
 					 "holders take at most 2^32-2 together", nedges, nr);
+	struct pyhs_scratch *s = pyhs_analysis_scratch(a);
+	size_t n4 = (n ? n : 1) * sizeof(uint32_t);
 	struct pyhs_holders *hs = calloc(1, sizeof(*hs));
-	uint32_t *queue = malloc((n ? n : 1) * sizeof(*queue));
-	if (!hs || !queue ||
-	    !(hs->parent = malloc((n ? n : 1) * sizeof(*hs->parent)))) {
-		free(queue);
+	uint32_t *queue = pyhs_scratch_alloc(s, n4);
+	if (!hs || !queue || !(hs->parent = pyhs_scratch_alloc(s, n4))) {
+		pyhs_scratch_free(s, queue, n4);
 		pyhs_holders_destroy(hs);
 		return &pyhs_enomem;
 	}
