@@ -55,6 +55,16 @@ extern const uint8_t pyhs_snapshot_magic[PYHS_SNAPSHOT_MAGIC_SIZE];
 #define RAND_WEAK 0x80000000u
 /* The most bytes of references (out or in) one block's frame holds. */
 #define RAND_MAX_FRAME (UINT64_C(16) << 20)
+/* Long lists (FORMAT.md, RAND): bit 31 of the head's first word says the
+ * section has them, after a head of RAND_LONG_HEAD bytes; each list's
+ * entry is RAND_LONG_ENTRY bytes, its chunks' RAND_CHUNK_ENTRY; chunks of
+ * RAND_CHUNK references (writers), at most RAND_MAX_CHUNK (readers). */
+#define RAND_LONG 0x80000000u
+#define RAND_LONG_HEAD 32
+#define RAND_LONG_ENTRY 12
+#define RAND_CHUNK_ENTRY 24
+#define RAND_CHUNK 65536
+#define RAND_MAX_CHUNK (UINT32_C(1) << 20)
 
 
 enum section {

@@ -1159,6 +1159,7 @@ struct rand_graph {
 	uint64_t *pred_off;            /* cnt + 1 */
 	uint32_t *psrc, *pedge;
 	uint64_t npred;
+	uint32_t *lst;                 /* cnt: each one's long list, or RAND_NONE; NULL: none */
 };
 
 struct rand_block {
@@ -1170,11 +1171,20 @@ struct rand_block {
 	char *text;
 	uint32_t *text_off;            /* cnt; RAND_NONE: none */
 	uint32_t *text_len;
+	uint32_t *lst;                 /* as rand_graph's, for the references out */
+};
+
+/* A chunk of a long list, decoded: its references' two numbers. */
+struct rand_chunk {
+	uint64_t id;                   /* its number among the chunks; UINT64_MAX: none */
+	uint64_t used;
+	uint32_t *a, *b;
 };
 
 /* Frames kept decoded at once: the least recently used beyond go. */
 #define VIEW_GRAPHS 512
 #define VIEW_BLOCKS 64
+#define VIEW_CHUNKS 16
 
 struct pyhs_snapshot_view {
 	struct reader r;
@@ -1189,6 +1199,14 @@ struct pyhs_snapshot_view {
 	struct rand_block **blocks;
 	uint64_t *graph_used, *block_used; /* when last asked for; 0: not held */
 	uint64_t ngraphs, nloaded, clock;
+	uint64_t base;                /* where the frames may start */
+	/* Long lists: nlong entries at longs (in sec), sorted by direction
+	 * and object; list k's chunks from long_chunk[k] on, in chunk_dir. */
+	uint64_t chunk_refs, nlong, nchunks;
+	const uint8_t *longs, *chunk_dir;
+	uint64_t *long_chunk;
+	struct rand_chunk chunks[VIEW_CHUNKS];
+	char *path;                   /* the reader's, for its messages */
 };
 
 /* The held frame asked for least recently. */
@@ -1233,6 +1251,7 @@ static void rand_graph_free(struct rand_graph *g)
 	free(g->pred_off);
 	free(g->psrc);
 	free(g->pedge);
+	free(g->lst);
 	free(g);
 }
 
@@ -1247,23 +1266,18 @@ static void rand_block_free(struct rand_block *b)
 	free(b->text);
 	free(b->text_off);
 	free(b->text_len);
+	free(b->lst);
 	free(b);
 }
 
-/* Frame f (0: references in, 1: records) of block k, decompressed and
- * checked: *ret malloc'd, *ret_raw bytes; *ret_cnt objects. */
-static struct pyhs_error *frame_load(struct pyhs_snapshot_view *v, uint64_t k, int f,
-				     uint8_t **ret, uint64_t *ret_raw, uint64_t *ret_cnt)
+/* The frame whose place (offset, stored size, raw size) d gives, of min
+ * to max raw bytes, decompressed and checked: *ret malloc'd, *ret_raw
+ * bytes. */
+static struct pyhs_error *frame_get(struct pyhs_snapshot_view *v, const uint8_t *d,
+				    uint64_t min, uint64_t max, uint8_t **ret, uint64_t *ret_raw)
 {
-	const uint8_t *d = v->sec + RAND_HEAD + k * RAND_DIR_ENTRY + 24 * f;
 	uint64_t off = le64_get(d), stored = le64_get(d + 8), raw = le64_get(d + 16);
-	uint64_t first = k * v->block_objects;
-	uint64_t cnt = v->n - first < v->block_objects ? v->n - first : v->block_objects;
-	uint64_t base = RAND_HEAD + v->nblocks * RAND_DIR_ENTRY;
-	uint64_t min = cnt * (f ? RAND_RECORD + 4 : RAND_GRAPH_RECORD);
-	/* n and m below 2^31 (the head is checked), VTXT below 2^32. */
-	uint64_t max = min + RAND_MAX_FRAME + (f ? v->r.sec[S_VTXT].raw : 0);
-	if (off < base || off > v->sec_size || stored > v->sec_size - off || !stored ||
+	if (off < v->base || off > v->sec_size || stored > v->sec_size - off || !stored ||
 	    raw / MAX_EXPANSION > stored || raw < min || raw > max)
 		return view_bad(v, "a block out of place");
 	const uint8_t *z = v->sec + off;
@@ -1281,7 +1295,126 @@ static struct pyhs_error *frame_load(struct pyhs_snapshot_view *v, uint64_t k, i
 	}
 	*ret = p;
 	*ret_raw = raw;
+	return NULL;
+}
+
+/* Frame f (0: references in, 1: records) of block k, decompressed and
+ * checked: *ret malloc'd, *ret_raw bytes; *ret_cnt objects. */
+static struct pyhs_error *frame_load(struct pyhs_snapshot_view *v, uint64_t k, int f,
+				     uint8_t **ret, uint64_t *ret_raw, uint64_t *ret_cnt)
+{
+	const uint8_t *d = v->sec + (v->nlong ? RAND_LONG_HEAD : RAND_HEAD) +
+			   k * RAND_DIR_ENTRY + 24 * f;
+	uint64_t first = k * v->block_objects;
+	uint64_t cnt = v->n - first < v->block_objects ? v->n - first : v->block_objects;
+	uint64_t min = cnt * (f ? RAND_RECORD + 4 : RAND_GRAPH_RECORD);
+	/* n and m below 2^31 (the head is checked), VTXT below 2^32. */
+	uint64_t max = min + RAND_MAX_FRAME + (f ? v->r.sec[S_VTXT].raw : 0);
 	*ret_cnt = cnt;
+	return frame_get(v, d, min, max, ret, ret_raw);
+}
+
+/* The long lists of direction dir (0 out, 1 in) of objects first to
+ * last - 1: entries *ret_lo to *ret_hi - 1. */
+static void long_range(const struct pyhs_snapshot_view *v, uint32_t dir, uint64_t first,
+		       uint64_t last, uint64_t *ret_lo, uint64_t *ret_hi)
+{
+	uint64_t key[2] = { first, last }, at[2];
+	for (int s = 0; s < 2; s++) {
+		uint64_t lo = 0, hi = v->nlong;
+		while (lo < hi) {
+			uint64_t mid = lo + (hi - lo) / 2;
+			const uint8_t *e = v->longs + mid * RAND_LONG_ENTRY;
+			uint32_t d = le32_get(e + 4);
+			if (d < dir || (d == dir && le32_get(e) < key[s]))
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		at[s] = lo;
+	}
+	*ret_lo = at[0];
+	*ret_hi = at[1];
+}
+
+/* The long lists of a block's cnt objects from first on, in direction
+ * dir, whose counts count gives (or, without it, the records recs): *ret
+ * (cnt, RAND_NONE for the others) or NULL when it has none. Each list's
+ * count must be its object's. */
+static struct pyhs_error *block_longs(struct pyhs_snapshot_view *v, uint32_t dir,
+				      uint64_t first, uint64_t cnt, const uint32_t *count,
+				      const uint8_t *recs, uint32_t **ret)
+{
+	*ret = NULL;
+	uint64_t lo, hi;
+	long_range(v, dir, first, first + cnt, &lo, &hi);
+	if (lo == hi)
+		return NULL;
+	uint32_t *lst = malloc(cnt * sizeof(*lst));
+	if (!lst)
+		return &pyhs_enomem;
+	for (uint64_t q = 0; q < cnt; q++)
+		lst[q] = RAND_NONE;
+	for (uint64_t k = lo; k < hi; k++) {
+		const uint8_t *e = v->longs + k * RAND_LONG_ENTRY;
+		uint64_t q = le32_get(e) - first;
+		uint32_t c = count ? count[q] : le32_get(recs + q * RAND_RECORD + 48);
+		if (c != le32_get(e + 8)) {
+			free(lst);
+			return view_bad(v, "a long list that does not fit its object");
+		}
+		lst[q] = (uint32_t)k;
+	}
+	*ret = lst;
+	return NULL;
+}
+
+/* Reference k of long list l: its two numbers (the other object's
+ * difference, the label or reference number), from its chunk. */
+static struct pyhs_error *view_long(struct pyhs_snapshot_view *v, uint64_t l, uint64_t k,
+				    uint32_t *ret_a, uint32_t *ret_b)
+{
+	uint64_t count = le32_get(v->longs + l * RAND_LONG_ENTRY + 8);
+	if (k >= count)
+		return view_bad(v, "a reference out of range");
+	uint64_t c = k / v->chunk_refs, id = v->long_chunk[l] + c;
+	struct rand_chunk *s = NULL;
+	for (size_t q = 0; q < VIEW_CHUNKS && !s; q++)
+		if (v->chunks[q].id == id)
+			s = &v->chunks[q];
+	if (!s) {
+		s = &v->chunks[0];
+		for (size_t q = 1; q < VIEW_CHUNKS; q++)
+			if (v->chunks[q].used < s->used)
+				s = &v->chunks[q];
+		free(s->a);
+		free(s->b);
+		s->a = s->b = NULL;
+		s->id = UINT64_MAX;
+		s->used = 0;
+		uint64_t cnt = count - c * v->chunk_refs;
+		if (cnt > v->chunk_refs)
+			cnt = v->chunk_refs;
+		uint8_t *p;
+		uint64_t raw;
+		struct pyhs_error *err = frame_get(v, v->chunk_dir + id * RAND_CHUNK_ENTRY,
+						   8 * cnt, 8 * cnt, &p, &raw);
+		if (err)
+			return err;
+		if (!(s->a = malloc(cnt * 4)) || !(s->b = malloc(cnt * 4))) {
+			free(p);
+			free(s->a);
+			s->a = NULL;
+			return &pyhs_enomem;
+		}
+		planes_to_words(s->a, p, cnt);
+		planes_to_words(s->b, p + 4 * cnt, cnt);
+		free(p);
+		s->id = id;
+	}
+	s->used = ++v->clock;
+	*ret_a = s->a[k % v->chunk_refs];
+	*ret_b = s->b[k % v->chunk_refs];
 	return NULL;
 }
 
@@ -1302,9 +1435,14 @@ static struct pyhs_error *graph_decode(struct pyhs_snapshot_view *v, uint64_t k,
 	planes_to_words(g->root, p, cnt);
 	planes_to_words(g->npreds, p + 4 * cnt, cnt);
 	memcpy(g->rank, p + 8 * cnt, cnt);
+	if (v->nlong && (err = block_longs(v, 1, k * v->block_objects, cnt, g->npreds, NULL, &g->lst))) {
+		free(p);
+		return err;
+	}
 	g->pred_off[0] = 0;
 	for (uint64_t q = 0; q < cnt; q++)
-		g->pred_off[q + 1] = g->pred_off[q] + g->npreds[q];
+		g->pred_off[q + 1] = g->pred_off[q] +
+				     (g->lst && g->lst[q] != RAND_NONE ? 0 : g->npreds[q]);
 	g->npred = g->pred_off[cnt];
 	uint64_t at = cnt * RAND_GRAPH_RECORD;
 	if (g->npred > (raw - at) / 8 || raw - at != 8 * g->npred) {
@@ -1348,9 +1486,16 @@ static struct pyhs_error *block_decode(struct pyhs_snapshot_view *v, uint64_t k,
 				recs[q * RAND_RECORD + f] = plane[q];
 		}
 	}
+	if (v->nlong &&
+	    (err = block_longs(v, 0, k * v->block_objects, cnt, NULL, b->recs, &b->lst))) {
+		free(p);
+		return err;
+	}
 	b->edge_off[0] = 0;
 	for (uint64_t q = 0; q < cnt; q++)
-		b->edge_off[q + 1] = b->edge_off[q] + le32_get(b->recs + q * RAND_RECORD + 48);
+		b->edge_off[q + 1] = b->edge_off[q] +
+				     (b->lst && b->lst[q] != RAND_NONE ? 0 :
+				      le32_get(b->recs + q * RAND_RECORD + 48));
 	b->nedges = b->edge_off[cnt];
 	uint64_t at = cnt * RAND_RECORD;
 	if (b->nedges > (raw - at) / 8) {
@@ -1543,12 +1688,22 @@ static struct pyhs_error *view_edge(struct pyhs_snapshot_view *v,
 	struct pyhs_error *err = view_block(v, r->id / v->block_objects, &b);
 	if (err)
 		return err;
-	uint64_t e = b->edge_off[r->id % v->block_objects] + k;
-	uint64_t dst = k < r->nedges ? r->id + unzigzag(b->edst[e]) : UINT64_MAX;
+	uint64_t q = r->id % v->block_objects;
+	uint32_t z, label;
+	if (k >= r->nedges)
+		return view_bad(v, "a reference out of range");
+	if (b->lst && b->lst[q] != RAND_NONE) {
+		if ((err = view_long(v, b->lst[q], k, &z, &label)))
+			return err;
+	} else {
+		z = b->edst[b->edge_off[q] + k];
+		label = b->elab[b->edge_off[q] + k];
+	}
+	uint64_t dst = r->id + unzigzag(z);
 	if (dst >= v->n)
 		return view_bad(v, "a reference out of range");
 	*ret_dst = (uint32_t)dst;
-	*ret_label = b->elab[e];
+	*ret_label = label;
 	return NULL;
 }
 
@@ -1561,12 +1716,22 @@ static struct pyhs_error *view_pred(struct pyhs_snapshot_view *v, uint64_t i, ui
 	struct pyhs_error *err = view_graph(v, i / v->block_objects, &g);
 	if (err)
 		return err;
-	uint64_t e = g->pred_off[i % v->block_objects] + k;
-	uint64_t src = k < npreds ? i + unzigzag(g->psrc[e]) : UINT64_MAX;
+	uint64_t q = i % v->block_objects;
+	uint32_t z, j;
+	if (k >= npreds || npreds != g->npreds[q])
+		return view_bad(v, "a reference out of range");
+	if (g->lst && g->lst[q] != RAND_NONE) {
+		if ((err = view_long(v, g->lst[q], k, &z, &j)))
+			return err;
+	} else {
+		z = g->psrc[g->pred_off[q] + k];
+		j = g->pedge[g->pred_off[q] + k];
+	}
+	uint64_t src = i + unzigzag(z);
 	if (src >= v->n)
 		return view_bad(v, "a reference out of range");
 	*ret_src = (uint32_t)src;
-	*ret_j = g->pedge[e];
+	*ret_j = j;
 	return NULL;
 }
 
@@ -1601,10 +1766,53 @@ void pyhs_snapshot_view_destroy(struct pyhs_snapshot_view *v)
 	free(v->graphs);
 	free(v->block_used);
 	free(v->graph_used);
+	for (size_t q = 0; q < VIEW_CHUNKS; q++) {
+		free(v->chunks[q].a);
+		free(v->chunks[q].b);
+	}
+	free(v->long_chunk);
+	free(v->path);
 	free(v->addr_raw);
 	free(v->sec);
 	reader_close(&v->r);
 	free(v);
+}
+
+/* The long lists' entries and their chunks' places, checked: each
+ * list's object in range, in order of direction and object, no more
+ * references in a direction than the file has, every place inside the
+ * section (the chunks themselves are checked as they are read). */
+static struct pyhs_error *view_open_longs(struct pyhs_snapshot_view *v)
+{
+	v->chunk_refs = le32_get(v->sec + 24);
+	v->nlong = le32_get(v->sec + 28);
+	uint64_t left = v->sec_size - v->base;
+	if (!v->chunk_refs || v->chunk_refs > RAND_MAX_CHUNK || !v->nlong ||
+	    v->nlong > left / RAND_LONG_ENTRY)
+		return view_bad(v, "a head that does not fit the file");
+	v->longs = v->sec + v->base;
+	left -= v->nlong * RAND_LONG_ENTRY;
+	if (!(v->long_chunk = malloc((v->nlong + 1) * sizeof(*v->long_chunk))))
+		return &pyhs_enomem;
+	uint64_t total = 0, refs[2] = { 0, 0 }, prev = 0;
+	for (uint64_t k = 0; k < v->nlong; k++) {
+		const uint8_t *e = v->longs + k * RAND_LONG_ENTRY;
+		uint64_t obj = le32_get(e), dir = le32_get(e + 4), count = le32_get(e + 8);
+		uint64_t key = dir << 32 | obj;
+		if (obj >= v->n || dir > 1 || !count || (k && key <= prev) ||
+		    (refs[dir] += count) > v->r.nedges)
+			return view_bad(v, "long lists that do not fit the file");
+		prev = key;
+		v->long_chunk[k] = total;
+		total += (count + v->chunk_refs - 1) / v->chunk_refs;
+	}
+	v->long_chunk[v->nlong] = total;
+	if (total > left / RAND_CHUNK_ENTRY)
+		return view_bad(v, "long lists that do not fit the file");
+	v->nchunks = total;
+	v->chunk_dir = v->longs + v->nlong * RAND_LONG_ENTRY;
+	v->base += v->nlong * RAND_LONG_ENTRY + total * RAND_CHUNK_ENTRY;
+	return NULL;
 }
 
 const struct pyhs_heap_meta *pyhs_snapshot_view_meta(const struct pyhs_snapshot_view *v)
@@ -1616,13 +1824,20 @@ struct pyhs_error *pyhs_snapshot_view_open(const char *path, struct pyhs_snapsho
 {
 	*ret = NULL;
 	struct pyhs_snapshot_view *v = calloc(1, sizeof(*v));
-	if (!v)
+	/* A view outlives its caller's path (the cache's entries). */
+	char *copy = strdup(path);
+	if (!v || !copy) {
+		free(v);
+		free(copy);
 		return &pyhs_enomem;
-	struct pyhs_error *err = reader_open(&v->r, path);
+	}
+	struct pyhs_error *err = reader_open(&v->r, copy);
 	if (err) {
 		free(v);
+		free(copy);
 		return err;
 	}
+	v->path = copy;
 	struct reader *r = &v->r;
 	struct cur c;
 	if ((err = read_header(r)) || (err = check_all(r)))
@@ -1657,16 +1872,23 @@ struct pyhs_error *pyhs_snapshot_view_open(const char *path, struct pyhs_snapsho
 		err = view_bad(v, "records of other sections");
 		goto fail;
 	}
-	v->block_objects = le32_get(v->sec);
+	v->block_objects = le32_get(v->sec) & ~RAND_LONG;
 	v->nblocks = le32_get(v->sec + 4);
+	bool longs = le32_get(v->sec) & RAND_LONG;
+	uint64_t head = longs ? RAND_LONG_HEAD : RAND_HEAD;
 	if (!v->block_objects || v->block_objects > (UINT64_C(1) << 20) ||
 	    le64_get(v->sec + 8) != v->n || !v->n || v->n >= RAND_WEAK ||
-	    r->nedges >= RAND_WEAK ||
+	    r->nedges >= RAND_WEAK || v->sec_size < head ||
 	    v->nblocks != (v->n + v->block_objects - 1) / v->block_objects ||
-	    v->nblocks > (v->sec_size - RAND_HEAD) / RAND_DIR_ENTRY) {
+	    v->nblocks > (v->sec_size - head) / RAND_DIR_ENTRY) {
 		err = view_bad(v, "a head that does not fit the file");
 		goto fail;
 	}
+	v->base = head + v->nblocks * RAND_DIR_ENTRY;
+	for (size_t q = 0; q < VIEW_CHUNKS; q++)
+		v->chunks[q].id = UINT64_MAX;
+	if (longs && (err = view_open_longs(v)))
+		goto fail;
 	if (!(v->blocks = calloc(v->nblocks, sizeof(*v->blocks))) ||
 	    !(v->graphs = calloc(v->nblocks, sizeof(*v->graphs))) ||
 	    !(v->block_used = calloc(v->nblocks, sizeof(*v->block_used))) ||

@@ -388,9 +388,77 @@ static struct pyhs_error *holder_parents(const struct pyhs_heap *h,
 	return NULL;
 }
 
+/* A list of references kept out of its block's frame (FORMAT.md, RAND,
+ * long lists): object obj's references out (dir 0) or in (1), in chunks
+ * from chunk on. */
+struct rand_long {
+	uint32_t obj, dir, count;
+	uint64_t chunk;
+};
+
+struct rand_pick {
+	uint32_t count, obj;
+};
+
+static int pick_cmp(const void *x, const void *y)
+{
+	const struct rand_pick *p = x, *q = y;
+	if (p->count != q->count)
+		return p->count < q->count ? 1 : -1;
+	return p->obj < q->obj ? -1 : p->obj > q->obj;
+}
+
+static int long_cmp(const void *x, const void *y)
+{
+	const struct rand_long *p = x, *q = y;
+	if (p->dir != q->dir)
+		return p->dir < q->dir ? -1 : 1;
+	return p->obj < q->obj ? -1 : p->obj > q->obj;
+}
+
+/* The lists of a block's objects (pick, cnt of them, total references)
+ * that go long, the longest first, until the rest fit a frame; appended
+ * to *lists. *ret_rest: the references left in the frame. */
+static bool pick_long(struct rand_pick *pick, uint64_t cnt, uint64_t total, uint32_t dir,
+		      struct rand_long **lists, uint64_t *nlists, uint64_t *cap,
+		      uint64_t *ret_rest)
+{
+	if (8 * total > RAND_MAX_FRAME)
+		qsort(pick, cnt, sizeof(*pick), pick_cmp);
+	for (uint64_t q = 0; q < cnt && 8 * total > RAND_MAX_FRAME; q++) {
+		if (*nlists == *cap) {
+			uint64_t c = *cap ? 2 * *cap : 16;
+			struct rand_long *l = realloc(*lists, c * sizeof(*l));
+			if (!l)
+				return false;
+			*lists = l;
+			*cap = c;
+		}
+		(*lists)[(*nlists)++] = (struct rand_long){ pick[q].obj, dir, pick[q].count, 0 };
+		total -= pick[q].count;
+	}
+	*ret_rest = total;
+	return true;
+}
+
+/* Chunk k of long list l: the k-th RAND_CHUNK of the list's references,
+ * its objects' differences from l's object in words (cnt of them), its
+ * labels or reference numbers in b2; its place in cdir. */
+static struct pyhs_error *rand_chunk(struct writer *w, const struct rand_long *l, uint64_t k,
+				     const uint32_t *words, const uint32_t *b2, uint64_t cnt,
+				     struct buf *raw, struct buf *out, uint8_t *cdir)
+{
+	raw->size = 0;
+	put_planes32(raw, words, cnt);
+	put_planes32(raw, b2, cnt);
+	return rand_frame(w, raw, out, cdir + (l->chunk + k) * RAND_CHUNK_ENTRY);
+}
+
 /* The raw bytes of RAND into b (FORMAT.md); nothing for a heap whose
- * references do not fit its 31-bit numbers, or whose blocks would not be
- * small (more than RAND_MAX_FRAME bytes of references in one). */
+ * references do not fit its 31-bit numbers. A block whose references
+ * (out or in) would be more than RAND_MAX_FRAME bytes keeps its longest
+ * lists of them in chunks of their own; nothing either when those lists
+ * would hold more than half the references. */
 static struct pyhs_error *rand_encode(struct writer *w, const struct pyhs_heap *h,
 				      const struct pyhs_analysis *a, struct buf *b)
 {
@@ -401,30 +469,63 @@ static struct pyhs_error *rand_encode(struct writer *w, const struct pyhs_heap *
 		return NULL;
 	uint64_t nblocks = (n + RAND_BLOCK - 1) / RAND_BLOCK;
 	uint32_t *pstart = calloc(n + 1, sizeof(*pstart));
-	if (!pstart)
+	struct rand_pick *pick = malloc(RAND_BLOCK * sizeof(*pick));
+	struct rand_long *lists = NULL;
+	uint64_t nlists = 0, lcap = 0, nchunks = 0;
+	if (!pstart || !pick) {
+		free(pstart);
+		free(pick);
 		return &pyhs_enomem;
+	}
 	for (uint64_t e = 0; e < m; e++)
 		pstart[c.edge_dst[e] + 1]++;
 	for (uint64_t i = 0; i < n; i++)
 		pstart[i + 1] += pstart[i];
-	uint64_t most = 0; /* references out or in of one block */
-	for (uint64_t blk = 0; blk < nblocks; blk++) {
+	uint64_t most = 0;    /* references out or in of one block's frame */
+	uint64_t most_in = 0; /* references into one block's objects */
+	bool ok = true;
+	for (uint64_t blk = 0; blk < nblocks && ok; blk++) {
 		uint64_t first = blk * RAND_BLOCK, last = first + RAND_BLOCK < n ? first + RAND_BLOCK : n;
 		uint64_t eo = c.edge_start[last] - c.edge_start[first];
 		uint64_t ei = pstart[last] - pstart[first];
+		most_in = ei > most_in ? ei : most_in;
+		for (uint64_t i = first; i < last; i++)
+			pick[i - first] = (struct rand_pick){
+				(uint32_t)(c.edge_start[i + 1] - c.edge_start[i]), (uint32_t)i };
+		ok = pick_long(pick, last - first, eo, 0, &lists, &nlists, &lcap, &eo);
+		for (uint64_t i = first; i < last; i++)
+			pick[i - first] = (struct rand_pick){ pstart[i + 1] - pstart[i], (uint32_t)i };
+		ok = ok && pick_long(pick, last - first, ei, 1, &lists, &nlists, &lcap, &ei);
 		most = eo > most ? eo : most;
 		most = ei > most ? ei : most;
 	}
-	if (8 * most > RAND_MAX_FRAME) {
+	free(pick);
+	/* Most references in long lists, out and in together: the heap of a
+	 * damaged core whose objects claim millions of items, whose records
+	 * would be many times the rest of the file; none. */
+	uint64_t in_long = 0;
+	for (uint64_t k = 0; k < nlists; k++)
+		in_long += lists[k].count;
+	if (!ok || 2 * in_long > m) {
 		free(pstart);
-		return NULL;
+		free(lists);
+		return ok ? NULL : &pyhs_enomem;
+	}
+	if (nlists) {
+		qsort(lists, nlists, sizeof(*lists), long_cmp);
+		for (uint64_t k = 0; k < nlists; k++) {
+			lists[k].chunk = nchunks;
+			nchunks += (lists[k].count + RAND_CHUNK - 1) / RAND_CHUNK;
+		}
+		if (most < RAND_CHUNK)
+			most = RAND_CHUNK;
 	}
 	/* The references in are gathered for a group of blocks at a time
 	 * (an eighth of them, or one block's): a pass over all references
 	 * per group, instead of 8 bytes per reference at once. */
 	uint64_t gedges = m / RAND_GROUPS + 1, gobjects = n / RAND_GROUPS + RAND_BLOCK;
-	if (gedges < most)
-		gedges = most;
+	if (gedges < most_in)
+		gedges = most_in;
 	uint32_t *pedge = malloc(gedges * sizeof(*pedge));
 	uint32_t *psrc = malloc(gedges * sizeof(*psrc));
 	uint32_t *cursor = malloc(gobjects * sizeof(*cursor));
@@ -432,12 +533,17 @@ static struct pyhs_error *rand_encode(struct writer *w, const struct pyhs_heap *
 	uint32_t *hsrc = malloc(n * sizeof(*hsrc));
 	uint32_t *hj = malloc(n * sizeof(*hj));
 	uint32_t *words = malloc((most + 1) * sizeof(*words));
+	uint32_t *words2 = nlists ? malloc((most + 1) * sizeof(*words2)) : NULL;
 	uint8_t *dir = calloc(nblocks, RAND_DIR_ENTRY);
+	uint8_t *cdir = calloc(nchunks + 1, RAND_CHUNK_ENTRY);
 	uint8_t *recs = malloc(RAND_BLOCK * RAND_RECORD);
 	struct buf raw = { 0 }, out = { 0 };
 	struct pyhs_error *err = NULL;
-	if (!pstart || !pedge || !psrc || !cursor || !root_of || !hsrc || !hj || !words ||
-	    !dir || !recs) {
+	uint64_t lout = 0, lin = 0; /* the next long lists out and in */
+	while (lin < nlists && lists[lin].dir == 0)
+		lin++;
+	if (!pedge || !psrc || !cursor || !root_of || !hsrc || !hj || !words ||
+	    (nlists && !words2) || !dir || !cdir || !recs) {
 		err = &pyhs_enomem;
 		goto out;
 	}
@@ -496,12 +602,40 @@ static struct pyhs_error *rand_encode(struct writer *w, const struct pyhs_heap *
 		}
 		put_record_planes(&raw, recs, cnt, RAND_GRAPH_RECORD);
 		uint64_t p0 = pstart[first], p1 = pstart[last];
-		for (uint64_t i = first; i < last; i++)
-			for (uint64_t k = pstart[i]; k < pstart[i + 1]; k++)
-				words[k - p0] = (uint32_t)zigzag(psrc[k - g0] - i);
-		put_planes32(&raw, words, p1 - p0);
-		put_planes32(&raw, pedge + (p0 - g0), p1 - p0);
+		if (!nlists) {
+			for (uint64_t i = first; i < last; i++)
+				for (uint64_t k = pstart[i]; k < pstart[i + 1]; k++)
+					words[k - p0] = (uint32_t)zigzag(psrc[k - g0] - i);
+			put_planes32(&raw, words, p1 - p0);
+			put_planes32(&raw, pedge + (p0 - g0), p1 - p0);
+		} else {
+			/* Without the long lists' references. */
+			uint64_t np = 0, l = lin;
+			for (uint64_t i = first; i < last; i++) {
+				if (l < nlists && lists[l].obj == i) {
+					l++;
+					continue;
+				}
+				for (uint64_t k = pstart[i]; k < pstart[i + 1]; k++, np++) {
+					words[np] = (uint32_t)zigzag(psrc[k - g0] - i);
+					words2[np] = pedge[k - g0];
+				}
+			}
+			put_planes32(&raw, words, np);
+			put_planes32(&raw, words2, np);
+		}
 		err = rand_frame(w, &raw, &out, dir + blk * RAND_DIR_ENTRY);
+		for (; !err && lin < nlists && lists[lin].obj < last; lin++) {
+			const struct rand_long *l = &lists[lin];
+			uint64_t pb = pstart[l->obj] - g0;
+			for (uint64_t k0 = 0; k0 < l->count && !err; k0 += RAND_CHUNK) {
+				uint64_t cn = l->count - k0 < RAND_CHUNK ? l->count - k0 : RAND_CHUNK;
+				for (uint64_t k = 0; k < cn; k++)
+					words[k] = (uint32_t)zigzag((uint64_t)psrc[pb + k0 + k] - l->obj);
+				err = rand_chunk(w, l, k0 / RAND_CHUNK, words, pedge + pb + k0, cn,
+						 &raw, &out, cdir);
+			}
+		}
 		if (err)
 			break;
 		/* The records, as byte planes; the references out (targets as
@@ -526,24 +660,55 @@ static struct pyhs_error *rand_encode(struct writer *w, const struct pyhs_heap *
 		}
 		put_record_planes(&raw, recs, cnt, RAND_RECORD);
 		uint64_t e0 = c.edge_start[first], e1 = c.edge_start[last];
-		for (uint64_t i = first; i < last; i++)
-			for (uint64_t e = c.edge_start[i]; e < c.edge_start[i + 1]; e++)
-				words[e - e0] = (uint32_t)zigzag(c.edge_dst[e] - i);
-		put_planes32(&raw, words, e1 - e0);
-		put_planes32(&raw, c.edge_label + e0, e1 - e0);
+		if (!nlists) {
+			for (uint64_t i = first; i < last; i++)
+				for (uint64_t e = c.edge_start[i]; e < c.edge_start[i + 1]; e++)
+					words[e - e0] = (uint32_t)zigzag(c.edge_dst[e] - i);
+			put_planes32(&raw, words, e1 - e0);
+			put_planes32(&raw, c.edge_label + e0, e1 - e0);
+		} else {
+			uint64_t ne = 0, l = lout;
+			for (uint64_t i = first; i < last; i++) {
+				if (l < nlists && lists[l].dir == 0 && lists[l].obj == i) {
+					l++;
+					continue;
+				}
+				for (uint64_t e = c.edge_start[i]; e < c.edge_start[i + 1]; e++, ne++) {
+					words[ne] = (uint32_t)zigzag(c.edge_dst[e] - i);
+					words2[ne] = c.edge_label[e];
+				}
+			}
+			put_planes32(&raw, words, ne);
+			put_planes32(&raw, words2, ne);
+		}
 		for (uint64_t i = first; i < last; i++)
 			put_text32(&raw, c.value_off[i] == UINT32_MAX ? NULL :
 					 c.value_text + c.value_off[i]);
 		err = rand_frame(w, &raw, &out, dir + blk * RAND_DIR_ENTRY + 24);
+		for (; !err && lout < nlists && lists[lout].dir == 0 && lists[lout].obj < last;
+		     lout++) {
+			const struct rand_long *l = &lists[lout];
+			uint64_t eb = c.edge_start[l->obj];
+			for (uint64_t k0 = 0; k0 < l->count && !err; k0 += RAND_CHUNK) {
+				uint64_t cn = l->count - k0 < RAND_CHUNK ? l->count - k0 : RAND_CHUNK;
+				for (uint64_t k = 0; k < cn; k++)
+					words[k] = (uint32_t)zigzag((uint64_t)c.edge_dst[eb + k0 + k] - l->obj);
+				err = rand_chunk(w, l, k0 / RAND_CHUNK, words,
+						 c.edge_label + eb + k0, cn, &raw, &out, cdir);
+			}
+		}
 	}
 	ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, w->level);
 	if (err)
 		goto out;
 	/* The head, the directory (offsets from the section's start), the
 	 * blocks. */
-	uint64_t base = RAND_HEAD + nblocks * RAND_DIR_ENTRY;
+	uint64_t base = (nlists ? RAND_LONG_HEAD : RAND_HEAD) + nblocks * RAND_DIR_ENTRY +
+			nlists * RAND_LONG_ENTRY + nchunks * RAND_CHUNK_ENTRY;
 	for (uint64_t k = 0; k < 2 * nblocks; k++)
 		le64_put(dir + k * 24, le64_get(dir + k * 24) + base);
+	for (uint64_t k = 0; k < nchunks; k++)
+		le64_put(cdir + k * 24, le64_get(cdir + k * 24) + base);
 	/* The checksums of the sections the records stand for, in section
 	 * order, as one. */
 	uint8_t sums[NSECTIONS * 8];
@@ -554,13 +719,23 @@ static struct pyhs_error *rand_encode(struct writer *w, const struct pyhs_heap *
 				memcpy(sums + 8 * nsums++, w->table + k * ENTRY_SIZE + 32, 8);
 				break;
 			}
-	uint8_t head[RAND_HEAD];
-	le32_put(head, RAND_BLOCK);
+	uint8_t head[RAND_LONG_HEAD];
+	le32_put(head, RAND_BLOCK | (nlists ? RAND_LONG : 0));
 	le32_put(head + 4, (uint32_t)nblocks);
 	le64_put(head + 8, n);
 	le64_put(head + 16, pyhs_xxh64(sums, 8 * nsums));
-	put_bytes(b, head, sizeof(head));
+	le32_put(head + 24, RAND_CHUNK);
+	le32_put(head + 28, (uint32_t)nlists);
+	put_bytes(b, head, nlists ? RAND_LONG_HEAD : RAND_HEAD);
 	put_bytes(b, dir, nblocks * RAND_DIR_ENTRY);
+	for (uint64_t k = 0; k < nlists; k++) {
+		uint8_t e[RAND_LONG_ENTRY];
+		le32_put(e, lists[k].obj);
+		le32_put(e + 4, lists[k].dir);
+		le32_put(e + 8, lists[k].count);
+		put_bytes(b, e, sizeof(e));
+	}
+	put_bytes(b, cdir, nchunks * RAND_CHUNK_ENTRY);
 	put_bytes(b, out.data, out.size);
 	if (b->oom)
 		err = &pyhs_enomem;
@@ -573,7 +748,10 @@ out:
 	free(hsrc);
 	free(hj);
 	free(words);
+	free(words2);
 	free(dir);
+	free(cdir);
+	free(lists);
 	free(recs);
 	free(raw.data);
 	free(out.data);
