@@ -135,33 +135,37 @@ static bool index_grow_to(struct pyhs_heap *h, uint64_t want)
 	return true;
 }
 
-/* The object at addr, or PYHS_NO_OBJECT and in *ret_empty the empty slot
- * its probe ended at, where addr goes if it is added before the index
- * changes. */
+/* The object at addr by the index alone, or PYHS_NO_OBJECT and in
+ * *ret_empty the empty slot its probe ended at, where addr goes if it is
+ * added before the index changes. Writes nothing. */
+static inline uint32_t index_probe(const struct pyhs_heap *h, uint64_t addr,
+				   uint64_t *ret_empty)
+{
+	uint32_t tag_mask = h->index_tag_mask, tag = index_tag(addr, tag_mask);
+	for (uint64_t s = index_home(addr, h->index_mask);; s = (s + 1) & h->index_mask) {
+		uint32_t slot = h->index[s];
+		if (slot == SLOT_EMPTY) {
+			*ret_empty = s;
+			return PYHS_NO_OBJECT;
+		}
+		if ((slot & tag_mask) == tag && h->addr.data[slot & ~tag_mask] == addr)
+			return slot & ~tag_mask;
+	}
+}
+
+/* index_probe through the hot entries, which it keeps. */
 static inline uint32_t index_find(struct pyhs_heap *h, uint64_t addr, uint64_t *ret_empty)
 {
 	/* Types, None, common strings: a few objects take most references. */
 	struct pyhs_hot_entry *hot = &h->hot[(addr >> 4) & (PYHS_HOT_ENTRIES - 1)];
 	if (hot->addr == addr && addr)
 		return hot->obj;
-	uint32_t tag_mask = h->index_tag_mask, tag = index_tag(addr, tag_mask);
-	uint64_t s = index_home(addr, h->index_mask);
-	for (;;) {
-		uint32_t slot = h->index[s];
-		if (slot == SLOT_EMPTY) {
-			*ret_empty = s;
-			return PYHS_NO_OBJECT;
-		}
-		if ((slot & tag_mask) == tag) {
-			uint32_t i = slot & ~tag_mask;
-			if (h->addr.data[i] == addr) {
-				hot->addr = addr;
-				hot->obj = i;
-				return i;
-			}
-		}
-		s = (s + 1) & h->index_mask;
+	uint32_t i = index_probe(h, addr, ret_empty);
+	if (i != PYHS_NO_OBJECT) {
+		hot->addr = addr;
+		hot->obj = i;
 	}
+	return i;
 }
 
 /* pyhs_heap_lookup, and the empty slot as index_find gives it (only if
@@ -182,16 +186,8 @@ uint32_t pyhs_heap_lookup(const struct pyhs_heap *hc, uint64_t addr)
 
 uint32_t pyhs_heap_lookup_shared(const struct pyhs_heap *h, uint64_t addr)
 {
-	if (!h->index)
-		return PYHS_NO_OBJECT;
-	uint32_t tag_mask = h->index_tag_mask, tag = index_tag(addr, tag_mask);
-	for (uint64_t s = index_home(addr, h->index_mask);; s = (s + 1) & h->index_mask) {
-		uint32_t slot = h->index[s];
-		if (slot == SLOT_EMPTY)
-			return PYHS_NO_OBJECT;
-		if ((slot & tag_mask) == tag && h->addr.data[slot & ~tag_mask] == addr)
-			return slot & ~tag_mask;
-	}
+	uint64_t empty;
+	return h->index ? index_probe(h, addr, &empty) : PYHS_NO_OBJECT;
 }
 
 bool pyhs_heap_index_reserve(struct pyhs_heap *h, uint64_t n)
