@@ -21,6 +21,16 @@ void pyhs_scratch_trim(struct pyhs_scratch *s)
 	pyhs_scratch_trim_to(s, 0);
 }
 
+/* The kept array with the fewest bytes (s->nkept > 0, lock held). */
+static size_t smallest(const struct pyhs_scratch *s)
+{
+	size_t small = 0;
+	for (size_t k = 1; k < s->nkept; k++)
+		if (s->kept[k].size < s->kept[small].size)
+			small = k;
+	return small;
+}
+
 void pyhs_scratch_trim_to(struct pyhs_scratch *s, size_t bytes)
 {
 	if (!s)
@@ -30,10 +40,7 @@ void pyhs_scratch_trim_to(struct pyhs_scratch *s, size_t bytes)
 	for (size_t k = 0; k < s->nkept; k++)
 		total += s->kept[k].size;
 	while (total > bytes) {
-		size_t small = 0;
-		for (size_t k = 1; k < s->nkept; k++)
-			if (s->kept[k].size < s->kept[small].size)
-				small = k;
+		size_t small = smallest(s);
 		total -= s->kept[small].size;
 		free(s->kept[small].p);
 		s->kept[small] = s->kept[--s->nkept];
@@ -107,10 +114,7 @@ void pyhs_scratch_free(struct pyhs_scratch *s, void *p, size_t size)
 	pthread_mutex_lock(&s->lock);
 	if (s->nkept == PYHS_SCRATCH_KEPT) {
 		/* Full: the smallest goes (this one, if it is). */
-		size_t small = 0;
-		for (size_t k = 1; k < s->nkept; k++)
-			if (s->kept[k].size < s->kept[small].size)
-				small = k;
+		size_t small = smallest(s);
 		if (s->kept[small].size < size) {
 			void *old = s->kept[small].p;
 			s->kept[small].p = p;
