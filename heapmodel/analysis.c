@@ -88,46 +88,45 @@ static bool is_weak(const struct pyhs_heap *h, uint64_t e)
 			(found)[(h)->roots.data[r_].obj]++;			\
 } while (0)
 
-uint64_t *pyhs_unexplained_refs(const struct pyhs_heap *h)
+bool pyhs_unexplained_refs(const struct pyhs_heap *h, struct pyhs_u32_column *c)
 {
 	uint64_t n = h->addr.size;
-	uint64_t *found = calloc(n ? n : 1, sizeof(*found));
-	if (!found)
-		return NULL;
-	COUNT_REFERENCES(h, found);
-	for (uint64_t i = 0; i < n; i++) {
-		uint64_t rc = h->refcnt.data[i];
-		found[i] = (h->flags.data[i] & PYHS_OBJ_IMMORTAL) || rc <= found[i] ?
-				   0 : rc - found[i];
-	}
-	return found;
-}
-
-/* refcnt minus references found, for every object: the references
- * counted in the column's 4 bytes, when every edge and root together stay
- * below 2^32 - 1, then replaced by what they leave unexplained. */
-static struct pyhs_error *reconcile(struct pyhs_analysis *a)
-{
-	const struct pyhs_heap *h = a->h;
-	uint64_t n = h->addr.size;
+	uint32_t *found = c->v.data;
 	if (h->edge_dst.size + h->roots.size >= UINT32_MAX) {
-		uint64_t *u = pyhs_unexplained_refs(h);
-		bool ok = u && pyhs_u32_column_from(&a->unexplained, u, n);
-		free(u);
-		return ok ? NULL : &pyhs_enomem;
+		/* Counts that may not fit in 4 bytes: counted in 8. */
+		uint64_t *wide = calloc(n ? n : 1, sizeof(*wide));
+		if (!wide)
+			return false;
+		COUNT_REFERENCES(h, wide);
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t rc = h->refcnt.data[i];
+			if (!pyhs_u32_column_set(c, i, (h->flags.data[i] & PYHS_OBJ_IMMORTAL) ||
+							       rc <= wide[i] ?
+							       0 : rc - wide[i])) {
+				free(wide);
+				return false;
+			}
+		}
+		free(wide);
+		return true;
 	}
-	if (!column_take(a, &a->unexplained))
-		return &pyhs_enomem;
-	uint32_t *found = a->unexplained.v.data;
 	memset(found, 0, n * sizeof(*found));
 	COUNT_REFERENCES(h, found);
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t rc = h->refcnt.data[i], f = found[i];
-		if (!pyhs_u32_column_set(&a->unexplained, i,
-					 (h->flags.data[i] & PYHS_OBJ_IMMORTAL) || rc <= f ?
-						 0 : rc - f))
-			return &pyhs_enomem;
+		if (!pyhs_u32_column_set(c, i, (h->flags.data[i] & PYHS_OBJ_IMMORTAL) || rc <= f ?
+						       0 : rc - f))
+			return false;
 	}
+	return true;
+}
+
+/* refcnt minus references found, for every object, in a column of the
+ * pool. */
+static struct pyhs_error *reconcile(struct pyhs_analysis *a)
+{
+	if (!column_take(a, &a->unexplained) || !pyhs_unexplained_refs(a->h, &a->unexplained))
+		return &pyhs_enomem;
 	return NULL;
 }
 

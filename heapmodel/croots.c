@@ -75,7 +75,7 @@ struct croots {
 	bool follow;                      /* into malloc chunks a word names */
 	unsigned depth;                   /* of the chunk being scanned */
 	struct pyhs_pymalloc *pymalloc;   /* its arenas, or NULL */
-	uint64_t *need;                   /* references left unexplained */
+	struct pyhs_u32_column need;      /* references left unexplained */
 };
 
 static bool plausible_pointer(uint64_t v)
@@ -144,10 +144,13 @@ static void root_word(struct croots *c, uint64_t addr, uint64_t v, const struct 
 			croots_fail(c, &pyhs_enomem);
 		return;
 	}
-	if (j == PYHS_NO_OBJECT || !c->need[j] || borrowed_member(at) ||
+	if (j == PYHS_NO_OBJECT || !c->need.v.data[j] || borrowed_member(at) ||
 	    (addr && in_free_list(c, addr, h->types.data[h->type.data[j]].addr)))
 		return;
-	c->need[j]--;
+	if (!pyhs_u32_column_set(&c->need, j, pyhs_u32_column_at(&c->need, j) - 1)) {
+		croots_fail(c, &pyhs_enomem);
+		return;
+	}
 	walk_root(c->w, v, at->kind, at->thread, PYHS_NO_FRAME, at->name, true);
 }
 
@@ -404,6 +407,7 @@ static void croots_init(struct croots *c, struct pyhs_heap *h, struct walker *w,
 	range_vector_init(&c->scanned);
 	range_vector_init(&c->statics);
 	pyhs_u64_vector_init(&c->files);
+	pyhs_u32_column_init(&c->need);
 	find_statics(c);
 	struct pyhs_error *e = pyhs_pymalloc_read(h->t, &c->pymalloc);
 	if (e)
@@ -416,7 +420,7 @@ static void croots_deinit(struct croots *c)
 	range_vector_deinit(&c->statics);
 	pyhs_u64_vector_deinit(&c->files);
 	pyhs_pymalloc_destroy(c->pymalloc);
-	free(c->need);
+	pyhs_u32_column_deinit(&c->need);
 }
 
 /* The interpreter, runtime and thread states: [start, end) of the k-th,
@@ -485,7 +489,13 @@ void pyhs_croots(struct pyhs_heap *h, struct walker *w, struct pyhs_error **err)
 		return;
 	struct croots c;
 	croots_init(&c, h, w, err, false);
-	if (!(c.need = pyhs_unexplained_refs(h))) {
+	uint64_t n = h->addr.size;
+	bool ok = pyhs_u32_vector_reserve(&c.need.v, n ? n : 1);
+	if (ok) {
+		c.need.v.size = n;
+		ok = pyhs_unexplained_refs(h, &c.need);
+	}
+	if (!ok) {
 		croots_fail(&c, &pyhs_enomem);
 		croots_deinit(&c);
 		return;

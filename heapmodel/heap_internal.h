@@ -248,9 +248,10 @@ struct pyhs_error *pyhs_heap_widen(struct pyhs_heap *h);
 /* Takes back the objects numbered n and up (their edge offsets too); false if out of memory. */
 bool pyhs_heap_truncate(struct pyhs_heap *h, uint32_t n);
 /* For every object, its refcount minus the references found to it (edges
- * but weak ones, roots that own theirs), 0 for immortal ones; a calloc'd
- * array, NULL if out of memory (analysis.c). */
-uint64_t *pyhs_unexplained_refs(const struct pyhs_heap *h);
+ * but weak ones, roots that own theirs), 0 for immortal ones, into c, whose
+ * vector holds one entry per object already; false if out of memory
+ * (analysis.c). */
+bool pyhs_unexplained_refs(const struct pyhs_heap *h, struct pyhs_u32_column *c);
 /* The object edge e leaves from (a binary search over edge_start). */
 uint32_t pyhs_heap_edge_source(const struct pyhs_heap *h, uint64_t e);
 
