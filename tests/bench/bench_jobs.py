@@ -10,8 +10,9 @@ bench_scale.py (CPython 3.12, pyenv's unless --python) aborts into a core;
 on it `summary --no-cache`, `export --no-cache --format jsonl` (to
 /dev/null) and `snapshot --no-cache` run with -j1 and with -j2, alternately,
 --repeat times each (--verbs picks among them). For each it prints the
-fastest wall time of the runs, and the CPU time (user + system) and peak
-RSS less the core's size per object of that run, and the ratios -j1/-j2;
+fastest wall time of the runs, and the CPU time (user + system), peak RSS
+and peak anonymous RSS (bench_scale.py's: memory no file backs, so not the
+core) of that run, the latter per object, and the ratios -j1/-j2;
 beside them drgn's bare walk of
 the collector's lists (bench_scale.py's), when Debian's python3-drgn is
 installed. The load average before and after is printed too: on a shared
@@ -84,26 +85,27 @@ def bench_one(tool, python, n, workdir, repeat, which):
     ]
     verbs = [v for v in verbs if v[0].split()[0] in which]
     print("\n%s heap: core %.0f MiB; load average before: %s" % (label, size / 2**20, loadavg()))
-    print("  %-28s %8s %8s %9s %8s" % ("run (fastest of %d)" % repeat, "wall s", "CPU s",
-                                       "peak RSS", "B/obj"))
+    print("  %-28s %8s %8s %9s %9s %8s" % ("run (fastest of %d)" % repeat, "wall s", "CPU s",
+                                            "peak RSS", "anon", "B/obj"))
     objects = None
     for name, argv, out in verbs:
         best = {}
         for _ in range(repeat):
             for j in ("1", "2"):
-                wall, cpu, rss, stdout = run([tool, argv[0], "-j", j] + argv[1:], env,
-                                             stdout=out)
+                wall, cpu, rss, anon, stdout = run([tool, argv[0], "-j", j] + argv[1:], env,
+                                                   stdout=out)
                 if j not in best or wall < best[j][0]:
-                    best[j] = (wall, cpu, rss)
+                    best[j] = (wall, cpu, rss, anon)
                 if objects is None and name == "summary":
                     for line in stdout.decode(errors="replace").splitlines():
                         if line.startswith("objects:"):
                             objects = int(line.split()[1].replace(",", ""))
         per = objects or n
         for j in ("1", "2"):
-            wall, cpu, rss = best[j]
-            print("  %-28s %8.2f %8.2f %8.0fM %8.1f" % ("%s -j%s" % (name, j), wall, cpu,
-                                                      rss / 2**20, (rss - size) / per))
+            wall, cpu, rss, anon = best[j]
+            print("  %-28s %8.2f %8.2f %8.0fM %8.0fM %8.1f" % ("%s -j%s" % (name, j), wall, cpu,
+                                                             rss / 2**20, anon / 2**20,
+                                                             anon / per))
         print("  %-28s %.2fx wall, %.2fx CPU (-j1 / -j2)"
               % (name + " speed-up", best["1"][0] / best["2"][0], best["1"][1] / best["2"][1]))
         sys.stdout.flush()

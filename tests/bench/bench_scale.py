@@ -19,10 +19,12 @@ into a core. On that core it prints, in one run:
   - the first and the second question on the same core with the cache on
     (in a cache directory of the run's own): `summary`, then `show` and
     `path` of the list and `top -n 20`;
-  - peak RSS of each run (getrusage of the child) less the core's size,
-    in bytes per object, beside the model's own bytes (summary --json);
-    and at the end, per heap, that figure for the runs that read the core
-    beside the target of 48 bytes per object;
+  - peak RSS of each run (getrusage of the child), and the peak of its
+    anonymous RSS (/proc/PID/status sampled every millisecond: memory no
+    file backs, so neither the core nor a cached snapshot, whether their
+    pages are resident or not) in bytes per object, beside the model's own
+    bytes (summary --json); and at the end, per heap, that figure for the
+    runs that read the core beside the target of 48 bytes per object;
   - `export --format jsonl` to /dev/null beside `summary`.
 
 Numbers, not assertions: the machine is shared and noisy, so read ratios
@@ -36,6 +38,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -80,9 +83,48 @@ print(n, time.process_time() - c0, time.monotonic() - w0)
 DRGN_PYTHON = "/usr/bin/python3"
 
 
+def anon_rss(pid):
+    """The child's resident memory not backed by a file (RssAnon plus
+    RssShmem, bytes), or None once it has exited."""
+    try:
+        with open("/proc/%d/status" % pid, "rb") as f:
+            text = f.read()
+    except OSError:
+        return None
+    total, seen = 0, False
+    for line in text.splitlines():
+        if line.startswith((b"RssAnon:", b"RssShmem:")):
+            total += int(line.split()[1]) * 1024
+            seen = True
+    return total if seen else None
+
+
+class AnonPeak(threading.Thread):
+    """Samples a child's anon_rss every millisecond until it exits (not
+    reaped yet, it has none): the
+    peak of the memory it holds beyond the files it maps (the core among
+    them, resident or not). A sampled peak: a spike shorter than the
+    interval can be missed, but an array of a million entries takes longer
+    than that to fill."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.peak = pid, 0
+        self.start()
+
+    def run(self):
+        while True:
+            v = anon_rss(self.pid)
+            if v is None:
+                break
+            self.peak = max(self.peak, v)
+            time.sleep(0.001)
+
+
 def run(argv, env, stdout=None):
-    """Runs argv in a child; returns (wall s, cpu s, peak RSS bytes, stdout
-    bytes); exits the benchmark if it fails."""
+    """Runs argv in a child; returns (wall s, cpu s, peak RSS bytes, peak
+    anonymous RSS bytes (AnonPeak), stdout bytes); exits the benchmark if
+    it fails."""
     r, w = os.pipe()
     t0 = time.monotonic()
     pid = os.fork()
@@ -98,6 +140,7 @@ def run(argv, env, stdout=None):
         finally:
             os._exit(127)
     os.close(w)
+    sampler = AnonPeak(pid)
     chunks = []
     while True:
         b = os.read(r, 1 << 20)
@@ -105,12 +148,14 @@ def run(argv, env, stdout=None):
             break
         chunks.append(b)
     os.close(r)
+    sampler.join()
     _, status, usage = os.wait4(pid, 0)
     wall = time.monotonic() - t0
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         sys.exit("bench: %s exited with %d" % (" ".join(argv[:3]), code))
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, b"".join(chunks)
+    return (wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, sampler.peak,
+            b"".join(chunks))
 
 
 def drgn_walk(core, env):
@@ -163,8 +208,8 @@ def main():
     args = ap.parse_args()
     tool, python, sizes = bench_setup(args)
     print("interpreter: %s" % python)
-    print("ns/obj: CPU nanoseconds per object (user + system); B/obj: peak RSS less the "
-          "core's size (runs that read the core) per object")
+    print("ns/obj: CPU nanoseconds per object (user + system); anon: peak anonymous RSS "
+          "(memory no file backs, the core's pages never in it); B/obj: anon per object")
     memory = []
     for n in sizes:
         workdir = tempfile.mkdtemp(prefix="pyheapsnap-bench-")
@@ -176,7 +221,8 @@ def main():
             else:
                 shutil.rmtree(workdir, ignore_errors=True)
         sys.stdout.flush()
-    print("\npeak RSS beyond the core, bytes per object (target: at most %d)" % MEMORY_TARGET)
+    print("\npeak anonymous RSS (beyond the core and every other file mapped), bytes per "
+          "object (target: at most %d)" % MEMORY_TARGET)
     print("  %-6s %10s %10s %10s %10s" % ("heap", "objects", "summary", "export", "1st question"))
     for label, objects, figures in memory:
         print("  %-6s %10d %10.1f %10.1f %10.1f%s" %
@@ -184,7 +230,7 @@ def main():
                ("" if max(figures) <= MEMORY_TARGET else "  (above the target)",)))
 
 
-# Peak RSS beyond the mapped core, bytes per object (issue 15).
+# Peak memory beyond the mapped core, bytes per object (issue 15).
 MEMORY_TARGET = 48
 
 
@@ -208,24 +254,27 @@ def bench_one(tool, python, n, workdir):
     nc = ["--no-cache"] if b"--no-cache" in help_text else []
     if not nc:
         print("(this build has no cache: every run reads the core)")
-    _, _, _, out = run([tool, "summary", "--json"] + nc + [core], env)
+    _, _, _, _, out = run([tool, "summary", "--json"] + nc + [core], env)
     facts = json.loads(out)
     objects, edges = facts["objects"], facts["edges"]
     print("\n%s heap: %d objects, %d references, core %.0f MiB, made in %.1f s; model %.1f B/obj"
           % (label, objects, edges, size / 2**20, made, facts["model_bytes"] / objects))
-    print("  %-34s %8s %8s %8s %9s %8s" % ("run", "wall s", "CPU s", "ns/obj", "peak RSS", "B/obj"))
+    print("  %-34s %8s %8s %8s %9s %9s %8s" % ("run", "wall s", "CPU s", "ns/obj", "peak RSS",
+                                              "anon", "B/obj"))
 
-    def row(what, wall, cpu, rss, mapped=size):
-        """mapped: the bytes of the core the run maps (none from the cache)."""
-        print("  %-34s %8.2f %8.2f %8.0f %8.0fM %8.1f" %
-              (what, wall, cpu, cpu * 1e9 / objects, rss / 2**20, (rss - mapped) / objects))
+    def row(what, r):
+        """One run's figures; returns its anonymous bytes per object."""
+        wall, cpu, rss, anon, _ = r
+        print("  %-34s %8.2f %8.2f %8.0f %8.0fM %8.0fM %8.1f" %
+              (what, wall, cpu, cpu * 1e9 / objects, rss / 2**20, anon / 2**20,
+               anon / objects))
         sys.stdout.flush()
+        return anon / objects
 
     beyond = []  # B/obj of the runs that read the core
-    wall, cpu, rss, _ = run([tool, "summary"] + nc + [core], env)
-    row("summary --no-cache", wall, cpu, rss)
-    beyond.append((rss - size) / objects)
-    summary_cpu = cpu
+    r = run([tool, "summary"] + nc + [core], env)
+    beyond.append(row("summary --no-cache", r))
+    summary_cpu = r[1]
     d = drgn_walk(core, env)
     if isinstance(d, str):
         print("  %-34s skipped: %s" % ("drgn walk of the GC lists", d))
@@ -235,23 +284,20 @@ def bench_one(tool, python, n, workdir):
               % ("drgn walk of the GC lists", dwall, dcpu, dcpu * 1e9 / max(walked, 1), walked))
         print("  %-34s %.1fx (drgn's CPU ns per walked object / ours per object)" %
               ("summary vs drgn, per object", (dcpu / max(walked, 1)) / (summary_cpu / objects)))
-    wall, cpu, rss, _ = run([tool, "export"] + nc + [core, "--format", "jsonl"], env,
-                            stdout=os.devnull)
-    row("export --format jsonl --no-cache", wall, cpu, rss)
-    beyond.append((rss - size) / objects)
-    print("  %-34s %.2fx CPU of summary" % ("export vs summary", cpu / summary_cpu))
-    wall, cpu, rss, _ = run([tool, "summary", core], env)
-    row("1st question: summary (cache on)", wall, cpu, rss)
-    beyond.append((rss - size) / objects)
-    wall2, cpu2, rss2, _ = run([tool, "show", core, addr], env)
-    row("2nd question: show %s" % addr, wall2, cpu2, rss2, mapped=0)
+    r = run([tool, "export"] + nc + [core, "--format", "jsonl"], env, stdout=os.devnull)
+    beyond.append(row("export --format jsonl --no-cache", r))
+    print("  %-34s %.2fx CPU of summary" % ("export vs summary", r[1] / summary_cpu))
+    first = run([tool, "summary", core], env)
+    beyond.append(row("1st question: summary (cache on)", first))
+    second = run([tool, "show", core, addr], env)
+    row("2nd question: show %s" % addr, second)
     print("  %-34s %.1fx faster (wall), %.1fx less CPU" %
-          ("2nd vs 1st question", wall / max(wall2, 1e-9), cpu / max(cpu2, 1e-9)))
+          ("2nd vs 1st question", first[0] / max(second[0], 1e-9),
+           first[1] / max(second[1], 1e-9)))
     for q in (["path", core, addr], ["top", "-n", "20", core]):
-        w, c, m, _ = run([tool] + q, env)
-        row("2nd question: %s" % " ".join(x for x in q if x != core), w, c, m, mapped=0)
-    wall, cpu, rss, _ = run([tool, "export", core, "--format", "jsonl"], env, stdout=os.devnull)
-    row("export --format jsonl (cache hit)", wall, cpu, rss, mapped=0)
+        row("2nd question: %s" % " ".join(x for x in q if x != core), run([tool] + q, env))
+    row("export --format jsonl (cache hit)",
+        run([tool, "export", core, "--format", "jsonl"], env, stdout=os.devnull))
     entries = glob.glob(os.path.join(cache, "*.phs"))
     print("  cache: %d entries, %.1f MiB" %
           (len(entries), sum(os.path.getsize(e) for e in entries) / 2**20))
