@@ -644,8 +644,8 @@ static struct pyhs_error *rand_encode(struct writer *w, const struct pyhs_heap *
 		raw.size = 0;
 		for (uint64_t i = first; i < last; i++) {
 			uint8_t *r = recs + (i - first) * RAND_RECORD;
-			le64_put(r + 0, c.size[i]);
-			le64_put(r + 8, c.refcnt[i]);
+			le64_put(r + 0, pyhs_heap_size(h, i));
+			le64_put(r + 8, pyhs_heap_refcnt(h, i));
 			le64_put(r + 16, pyhs_analysis_retained(a, i));
 			le64_put(r + 24, pyhs_analysis_unexplained(a, i));
 			le32_put(r + 32, hsrc[i]);
@@ -882,11 +882,11 @@ static struct pyhs_error *write_sections(struct writer *w,
 	if ((err = emit(w, S_OTYP, b)))
 		return err;
 	for (uint64_t i = 0; i < n; i++)
-		put_varint(b, c.size[i]);
+		put_varint(b, pyhs_heap_size(h, i));
 	if ((err = emit(w, S_SIZE, b)))
 		return err;
 	for (uint64_t i = 0; i < n; i++)
-		put_varint(b, c.refcnt[i]);
+		put_varint(b, pyhs_heap_refcnt(h, i));
 	if ((err = emit(w, S_RCNT, b)))
 		return err;
 	put_bytes(b, c.gen, n);

@@ -99,7 +99,7 @@ bool pyhs_unexplained_refs(const struct pyhs_heap *h, struct pyhs_u32_column *c)
 			return false;
 		COUNT_REFERENCES(h, wide);
 		for (uint64_t i = 0; i < n; i++) {
-			uint64_t rc = h->refcnt.data[i];
+			uint64_t rc = pyhs_u32_column_at(&h->refcnt32, i);
 			if (!pyhs_u32_column_set(c, i, (h->flags.data[i] & PYHS_OBJ_IMMORTAL) ||
 							       rc <= wide[i] ?
 							       0 : rc - wide[i])) {
@@ -113,7 +113,7 @@ bool pyhs_unexplained_refs(const struct pyhs_heap *h, struct pyhs_u32_column *c)
 	memset(found, 0, n * sizeof(*found));
 	COUNT_REFERENCES(h, found);
 	for (uint64_t i = 0; i < n; i++) {
-		uint64_t rc = h->refcnt.data[i], f = found[i];
+		uint64_t rc = pyhs_u32_column_at(&h->refcnt32, i), f = found[i];
 		if (!pyhs_u32_column_set(c, i, (h->flags.data[i] & PYHS_OBJ_IMMORTAL) || rc <= f ?
 						       0 : rc - f))
 			return false;
@@ -155,7 +155,7 @@ static struct pyhs_error *find_garbage(struct pyhs_analysis *a)
 	for (uint64_t i = 0; i < n; i++) {
 		bool tracked = h->gen.data[i] <= PYHS_GEN_2;
 		bool immortal = h->flags.data[i] & PYHS_OBJ_IMMORTAL;
-		uint64_t rc = h->refcnt.data[i] & INT64_MAX;
+		uint64_t rc = pyhs_u32_column_at(&h->refcnt32, i) & INT64_MAX;
 		gc_refs[i] = !tracked || immortal ? GC_REFS_NONE :
 			     rc < GC_REFS_MANY ? (uint32_t)rc : GC_REFS_MANY;
 	}
@@ -206,12 +206,19 @@ static struct pyhs_error *find_garbage(struct pyhs_analysis *a)
 /* Retained bytes from the dominator tree, kept in 4 bytes. */
 static struct pyhs_error *retained_sizes(struct pyhs_analysis *a)
 {
-	uint64_t *r;
-	struct pyhs_error *err = pyhs_retained_sizes_in(&a->g, &a->scratch, a->idom,
-							a->h->size.data, &r,
-							&a->reachable_bytes);
-	if (err)
+	const struct pyhs_heap *h = a->h;
+	uint64_t n = h->addr.size;
+	uint64_t *r = pyhs_scratch_alloc(&a->scratch, (n ? n : 1) * sizeof(*r));
+	if (!r)
+		return &pyhs_enomem;
+	for (uint64_t i = 0; i < n; i++)
+		r[i] = pyhs_u32_column_at(&h->size32, i);
+	struct pyhs_error *err = pyhs_retained_sizes_in_place(&a->g, &a->scratch, a->idom, r,
+							      &a->reachable_bytes);
+	if (err) {
+		free(r);
 		return err;
+	}
 	bool ok = column_take(a, &a->retained);
 	for (uint64_t i = 0; ok && i < a->h->addr.size; i++)
 		ok = pyhs_u32_column_set(&a->retained, i, r[i]);
@@ -785,7 +792,7 @@ struct pyhs_error *pyhs_analysis_cycles(const struct pyhs_analysis *a,
 	for (uint64_t i = 0; i < n; i++) {
 		uint32_t q = comp[i] == UINT32_MAX ? 0 : count[comp[i]];
 		if (q)
-			order[q - 1].bytes += h->size.data[i];
+			order[q - 1].bytes += pyhs_u32_column_at(&h->size32, i);
 	}
 	/* Cycle numbers follow component numbers: the order is that of
 	 * components too. */

@@ -395,16 +395,36 @@ struct pyhs_error *pyhs_retained_sizes_in(const struct pyhs_graph *g,
 		return err;
 	const uint64_t n = g->n;
 	uint64_t *retained = pyhs_scratch_alloc(s, (size_t)(n ? n : 1) * sizeof(uint64_t));
+	if (!retained)
+		return &pyhs_enomem;
+	for (uint64_t v = 0; v < n; v++)
+		retained[v] = size ? size[v] : 1;
+	err = pyhs_retained_sizes_in_place(g, s, idom, retained, ret_total);
+	if (err) {
+		pyhs_scratch_free(s, retained, (size_t)(n ? n : 1) * sizeof(uint64_t));
+		return err;
+	}
+	*ret_retained = retained;
+	return NULL;
+}
+
+struct pyhs_error *pyhs_retained_sizes_in_place(const struct pyhs_graph *g,
+						struct pyhs_scratch *s,
+						const uint32_t *idom,
+						uint64_t *retained,
+						uint64_t *ret_total)
+{
+	struct pyhs_error *err = check_nodes(g);
+	if (err)
+		return err;
+	const uint64_t n = g->n;
 	/* Children in the dominator tree not yet added in; DONE once the node
 	 * has been added to its own dominator. */
 	uint32_t *pending = pyhs_scratch_zalloc(s, (size_t)(n ? n : 1) * sizeof(uint32_t));
 	const uint32_t DONE = UINT32_MAX;
-	if (!retained || !pending) {
-		err = &pyhs_enomem;
-		goto out;
-	}
+	if (!pending)
+		return &pyhs_enomem;
 	for (uint64_t v = 0; v < n; v++) {
-		retained[v] = size ? size[v] : 1;
 		uint32_t d = idom[v];
 		if (d < n)
 			pending[d]++;
@@ -442,12 +462,9 @@ struct pyhs_error *pyhs_retained_sizes_in(const struct pyhs_graph *g,
 					" nodes form a cycle", n - finished);
 		goto out;
 	}
-	*ret_retained = retained;
-	retained = NULL;
 	if (ret_total)
 		*ret_total = total;
 out:
-	pyhs_scratch_free(s, retained, (size_t)(n ? n : 1) * sizeof(uint64_t));
 	give_u32(s, pending, n);
 	return err;
 }

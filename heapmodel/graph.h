@@ -95,6 +95,13 @@ struct pyhs_error *pyhs_retained_sizes_in(const struct pyhs_graph *g,
 					  const uint64_t *size,
 					  uint64_t **ret_retained,
 					  uint64_t *ret_total);
+/* pyhs_retained_sizes_in in the caller's array of n entries: each node's
+ * size on entry, its retained size on return (also on error, in part). */
+struct pyhs_error *pyhs_retained_sizes_in_place(const struct pyhs_graph *g,
+						struct pyhs_scratch *s,
+						const uint32_t *idom,
+						uint64_t *retained,
+						uint64_t *ret_total);
 struct pyhs_error *pyhs_scc_in(const struct pyhs_graph *g, struct pyhs_scratch *s,
 			       uint32_t **ret_comp, uint32_t *ret_ncomp);
 struct pyhs_error *pyhs_scc_among_in(const struct pyhs_graph *g, struct pyhs_scratch *s,

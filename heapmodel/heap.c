@@ -294,11 +294,11 @@ uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 	if (h->minor == 11 && hdr[0] >= 999999999)
 		flags |= PYHS_OBJ_IMMORTAL;
 	uint64_t rc = refcnt_of(h, hdr[0]);
-	bool ok = h->narrow ? pyhs_u32_vector_append(&h->size32.v, 0) &&
-			      pyhs_u8_vector_append(&h->refcnt8, rc < REFCNT8_MAX ?
-								 (uint8_t)rc : REFCNT8_MAX) :
-			      pyhs_u64_vector_append(&h->size, 0) &&
-			      pyhs_u64_vector_append(&h->refcnt, rc);
+	bool ok = pyhs_u32_vector_append(&h->size32.v, 0) &&
+		  (h->narrow ? pyhs_u8_vector_append(&h->refcnt8, rc < REFCNT8_MAX ?
+								  (uint8_t)rc : REFCNT8_MAX) != NULL :
+			       pyhs_u32_vector_append(&h->refcnt32.v, 0) &&
+				       pyhs_u32_column_set(&h->refcnt32, n, rc));
 	if (!ok || !pyhs_u64_vector_append(&h->addr, addr) ||
 	    !pyhs_u32_vector_append(&h->type, type) ||
 	    !pyhs_u8_vector_append(&h->gen, PYHS_GEN_UNTRACKED) ||
@@ -365,15 +365,44 @@ bool pyhs_u32_column_from(struct pyhs_u32_column *c, const uint64_t *values,
 	return true;
 }
 
+/* The first half of making a column of n 8-byte values: those that do
+ * not fit in 4 bytes, into c's side map; false if out of memory. */
+static bool column_wide_from(struct pyhs_u32_column *c, const uint64_t *values, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		if (values[i] < UINT32_MAX)
+			continue;
+		bool inserted;
+		uint64_t *w = pyhs_u32_u64_map_insert(&c->wide, (uint32_t)i, &inserted);
+		if (!w)
+			return false;
+		*w = values[i];
+	}
+	return true;
+}
+
+/* The second, which cannot fail: the malloc'd array of the n values
+ * becomes c's 4-byte entries, narrowed in place (each entry's 8 bytes are
+ * read before the 4 it becomes are written). */
+static void column_adopt_narrowed(struct pyhs_u32_column *c, uint64_t *values, uint64_t n)
+{
+	unsigned char *b = (unsigned char *)values;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t v;
+		memcpy(&v, b + 8 * i, 8);
+		uint32_t v32 = v < UINT32_MAX ? (uint32_t)v : UINT32_MAX;
+		memcpy(b + 4 * i, &v32, 4);
+	}
+	void *d = realloc(values, (n ? n : 1) * sizeof(uint32_t)); /* smaller */
+	c->v.data = d ? d : (void *)values;
+	c->v.size = c->v.capacity = n;
+}
+
 /* ---- the 4-byte columns of the walk ---- */
 
 void pyhs_heap_set_size(struct pyhs_heap *h, uint32_t i, uint64_t size,
 			struct pyhs_error **err)
 {
-	if (!h->narrow) {
-		h->size.data[i] = size;
-		return;
-	}
 	if (!pyhs_u32_column_set(&h->size32, i, size))
 		*err = &pyhs_enomem;
 }
@@ -415,31 +444,21 @@ struct pyhs_error *pyhs_heap_widen(struct pyhs_heap *h)
 		return NULL;
 	uint64_t n = h->addr.size;
 	bool ok;
-	WIDEN_IN_PLACE(&h->size32.v, &h->size, n, ok);
-	if (!ok)
-		return &pyhs_enomem;
-	/* Sizes of 2^32 or more, from the side map: an entry whose object
-	 * was taken back and numbered again with a smaller size is not. */
-	const struct pyhs_u32_u64_map *wide = &h->size32.wide;
-	for (size_t k = pyhs_u32_u64_map_first(wide); k != SIZE_MAX;
-	     k = pyhs_u32_u64_map_next(wide, k))
-		if (wide->slots[k].key < n && h->size.data[wide->slots[k].key] == UINT32_MAX)
-			h->size.data[wide->slots[k].key] = wide->slots[k].value;
-	pyhs_u32_column_deinit(&h->size32);
 	WIDEN_IN_PLACE(&h->edge_start32, &h->edge_start, h->edge_start32.size, ok);
 	if (!ok)
 		return &pyhs_enomem;
-	WIDEN_IN_PLACE(&h->refcnt8, &h->refcnt, n, ok);
+	WIDEN_IN_PLACE(&h->refcnt8, &h->refcnt32.v, n, ok);
 	if (!ok)
 		return &pyhs_enomem;
 	/* Each object's first word, read when it was added: read again
 	 * where its count did not fit. */
 	for (uint64_t i = 0; i < n; i++) {
-		if (h->refcnt.data[i] < REFCNT8_MAX)
+		if (h->refcnt32.v.data[i] < REFCNT8_MAX)
 			continue;
 		uint64_t word = 0;
 		pyhs_target_read(h->t, h->addr.data[i], &word, 8);
-		h->refcnt.data[i] = refcnt_of(h, word);
+		if (!pyhs_u32_column_set(&h->refcnt32, i, refcnt_of(h, word)))
+			return &pyhs_enomem;
 	}
 	pyhs_target_release_pages(h->t);
 	h->narrow = false;
@@ -454,14 +473,14 @@ bool pyhs_heap_truncate(struct pyhs_heap *h, uint32_t n)
 		return true;
 	h->addr.size = h->type.size = n;
 	h->gen.size = h->flags.size = n;
+	/* A value of 2^32 or more a taken-back object left in a side map is
+	 * never read: the next object numbered so sets its own. */
+	h->size32.v.size = n;
 	if (h->narrow) {
-		/* A size of 2^32 or more a taken-back object left in the side
-		 * map is never read: the next object numbered so sets its own. */
-		h->size32.v.size = n;
 		h->edge_start32.size = n;
 		h->refcnt8.size = n;
 	} else {
-		h->size.size = h->refcnt.size = n;
+		h->refcnt32.v.size = n;
 		h->edge_start.size = n;
 	}
 	memset(h->hot, 0, sizeof(h->hot));
@@ -565,6 +584,7 @@ struct pyhs_error *pyhs_heap_build(const struct pyhs_target *t,
 		h->max_edges = UINT32_MAX - 1;
 	h->narrow = true;
 	pyhs_u32_column_init(&h->size32);
+	pyhs_u32_column_init(&h->refcnt32);
 	pyhs_addr_u32_map_init(&h->type_by_addr);
 	pyhs_addr_u32_map_init(&h->kind_by_addr);
 	pyhs_string_map_init(&h->string_ids);
@@ -597,8 +617,8 @@ struct pyhs_error *pyhs_heap_build(const struct pyhs_target *t,
 	 * objects and edges and nothing more. */
 	pyhs_u64_vector_shrink(&h->addr);
 	pyhs_u32_vector_shrink(&h->type);
-	pyhs_u64_vector_shrink(&h->size);
-	pyhs_u64_vector_shrink(&h->refcnt);
+	pyhs_u32_vector_shrink(&h->size32.v);
+	pyhs_u32_vector_shrink(&h->refcnt32.v);
 	pyhs_u8_vector_shrink(&h->gen);
 	pyhs_u8_vector_shrink(&h->flags);
 	pyhs_u64_vector_shrink(&h->edge_start);
@@ -619,12 +639,11 @@ void pyhs_heap_destroy(struct pyhs_heap *h)
 	pyhs_memory_state_destroy(h->memory);
 	pyhs_u64_vector_deinit(&h->addr);
 	pyhs_u32_vector_deinit(&h->type);
-	pyhs_u64_vector_deinit(&h->size);
-	pyhs_u64_vector_deinit(&h->refcnt);
 	pyhs_u8_vector_deinit(&h->gen);
 	pyhs_u8_vector_deinit(&h->flags);
 	pyhs_u64_vector_deinit(&h->edge_start);
 	pyhs_u32_column_deinit(&h->size32);
+	pyhs_u32_column_deinit(&h->refcnt32);
 	pyhs_u32_vector_deinit(&h->edge_start32);
 	pyhs_u8_vector_deinit(&h->refcnt8);
 	free(h->index);
@@ -663,8 +682,8 @@ const struct pyhs_heap_meta *pyhs_heap_meta(const struct pyhs_heap *h) { return 
 
 uint64_t pyhs_heap_memory_bytes(const struct pyhs_heap *h)
 {
-	return h->addr.capacity * 8 + h->type.capacity * 4 + h->size.capacity * 8 +
-	       h->refcnt.capacity * 8 + h->gen.capacity + h->flags.capacity +
+	return h->addr.capacity * 8 + h->type.capacity * 4 + h->size32.v.capacity * 4 +
+	       h->refcnt32.v.capacity * 4 + h->gen.capacity + h->flags.capacity +
 	       h->edge_start.capacity * 8 + (h->index ? (h->index_mask + 1) * 4 : 0) +
 	       h->edge_dst.capacity * 4 + h->edge_label.capacity * 4 +
 	       h->value_off.capacity * 4 + h->value_text.capacity;
@@ -679,8 +698,14 @@ const char *pyhs_heap_value(const struct pyhs_heap *h, uint64_t i)
 uint64_t pyhs_heap_nobjects(const struct pyhs_heap *h) { return h->addr.size; }
 uint64_t pyhs_heap_addr(const struct pyhs_heap *h, uint64_t i) { return h->addr.data[i]; }
 uint32_t pyhs_heap_type_of(const struct pyhs_heap *h, uint64_t i) { return h->type.data[i]; }
-uint64_t pyhs_heap_size(const struct pyhs_heap *h, uint64_t i) { return h->size.data[i]; }
-uint64_t pyhs_heap_refcnt(const struct pyhs_heap *h, uint64_t i) { return h->refcnt.data[i]; }
+uint64_t pyhs_heap_size(const struct pyhs_heap *h, uint64_t i)
+{
+	return pyhs_u32_column_at(&h->size32, i);
+}
+uint64_t pyhs_heap_refcnt(const struct pyhs_heap *h, uint64_t i)
+{
+	return pyhs_u32_column_at(&h->refcnt32, i);
+}
 enum pyhs_gen pyhs_heap_gen(const struct pyhs_heap *h, uint64_t i)
 {
 	return (enum pyhs_gen)h->gen.data[i];
@@ -807,8 +832,6 @@ void pyhs_heap_get_columns(const struct pyhs_heap *h,
 		.nobjects = h->addr.size,
 		.addr = h->addr.data,
 		.type = h->type.data,
-		.size = h->size.data,
-		.refcnt = h->refcnt.data,
 		.gen = h->gen.data,
 		.flags = h->flags.data,
 		.value_off = h->value_off.data,
@@ -952,6 +975,12 @@ struct pyhs_error *pyhs_heap_assemble(struct pyhs_heap_parts *p,
 	pyhs_addr_u32_map_init(&h->type_by_addr);
 	pyhs_addr_u32_map_init(&h->kind_by_addr);
 	pyhs_string_map_init(&h->string_ids);
+	pyhs_u32_column_init(&h->size32);
+	pyhs_u32_column_init(&h->refcnt32);
+	const struct pyhs_heap_columns *pc = &p->columns;
+	if (!column_wide_from(&h->size32, pc->size, pc->nobjects) ||
+	    !column_wide_from(&h->refcnt32, pc->refcnt, pc->nobjects))
+		err = &pyhs_enomem;
 	h->minor = (p->meta.hexversion >> 16) & 0xff;
 	if (h->minor > PYHS_NEWEST_MINOR)
 		h->minor = PYHS_NEWEST_MINOR;
@@ -1049,8 +1078,8 @@ struct pyhs_error *pyhs_heap_assemble(struct pyhs_heap_parts *p,
 	uint64_t n = c->nobjects;
 	ADOPT(h->addr, c->addr, n);
 	ADOPT(h->type, c->type, n);
-	ADOPT(h->size, c->size, n);
-	ADOPT(h->refcnt, c->refcnt, n);
+	column_adopt_narrowed(&h->size32, c->size, n);
+	column_adopt_narrowed(&h->refcnt32, c->refcnt, n);
 	ADOPT(h->gen, c->gen, n);
 	ADOPT(h->flags, c->flags, n);
 	ADOPT(h->value_off, c->value_off, n);

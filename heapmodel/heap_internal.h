@@ -123,18 +123,19 @@ struct pyhs_heap {
 	/* Objects, by number. */
 	struct pyhs_u64_vector addr;
 	struct pyhs_u32_vector type;
-	struct pyhs_u64_vector size;
-	struct pyhs_u64_vector refcnt;
+	/* Sizes and refcounts in 4 bytes (a value that does not fit kept
+	 * whole beside them): pyhs_heap_size and pyhs_heap_refcnt. */
+	struct pyhs_u32_column size32;
+	struct pyhs_u32_column refcnt32;
 	struct pyhs_u8_vector gen;
 	struct pyhs_u8_vector flags;
 	struct pyhs_u64_vector edge_start; /* nobjects + 1 when done */
-	/* While the objects are decoded (and the core resident), sizes and
-	 * edge offsets are kept in 4 bytes (edges are capped below 2^32), and
-	 * refcounts in 1: pyhs_heap_widen fills the columns above once every
-	 * object is decoded, reading again only the refcounts that did not
-	 * fit. */
+	/* While the objects are decoded (and the core resident), edge
+	 * offsets are kept in 4 bytes (edges are capped below 2^32), and
+	 * refcounts in 1: pyhs_heap_widen fills edge_start and refcnt32 once
+	 * every object is decoded, reading again only the refcounts that did
+	 * not fit. */
 	bool narrow;
-	struct pyhs_u32_column size32;
 	struct pyhs_u32_vector edge_start32;
 	/* Refcounts while narrow: the count up to REFCNT8_MAX, which means
 	 * "as much or more": only those are read again. */

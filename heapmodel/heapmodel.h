@@ -796,8 +796,8 @@ struct pyhs_heap_columns {
 	uint64_t nobjects;
 	uint64_t *addr;
 	uint32_t *type;
-	uint64_t *size;
-	uint64_t *refcnt;
+	uint64_t *size;        /* NULL in a view: pyhs_heap_size */
+	uint64_t *refcnt;      /* NULL in a view: pyhs_heap_refcnt */
 	uint8_t *gen;          /* enum pyhs_gen */
 	uint8_t *flags;        /* PYHS_OBJ_* */
 	uint32_t *value_off;   /* offset into value_text, or UINT32_MAX */

@@ -668,7 +668,7 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 	for (uint64_t i = 0; i < h->addr.size; i++) {
 		uint8_t g = h->gen.data[i];
 		if (g < 4)
-			h->gc[g].bytes += h->size.data[i];
+			h->gc[g].bytes += pyhs_u32_column_at(&h->size32, i);
 	}
 	return NULL;
 }
