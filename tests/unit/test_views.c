@@ -3,7 +3,7 @@
  * pyhs_heap_assemble): the dominator tree to walk (children largest first,
  * retained counts, holder names, merged names), the folded flame graph (its
  * stacks and weights, to the byte), the V8 heap snapshot's counts and the
- * CSV tables' rows.
+ * CSV tables' rows; and, on a heap of its own, values too wide for 4 bytes.
  *
  *   0 dict   100 B  the root "sys.modules"
  *   1 list    50 B  0[0] -> 1
@@ -195,6 +195,68 @@ static void test_heapsnapshot(void)
 	free(out);
 }
 
+/* Sizes and refcounts of 2^32 or more, kept whole in the heap's 4-byte
+ * columns through assembly and the analysis: a dict root holding a 5 GiB
+ * bytes object (refcount 2^40 + 3, one reference found), which holds an
+ * int. */
+static void test_wide_values(void)
+{
+	static const uint64_t addr[] = { 0x1000, 0x2000, 0x3000 };
+	static const uint32_t type[] = { 0, 1, 2 };
+	const uint64_t big = UINT64_C(5) << 30, rc = (UINT64_C(1) << 40) + 3;
+	const uint64_t size[] = { 100, big, 20 };
+	const uint64_t refcnt[] = { 1, rc, 1 };
+	static const uint8_t gen[] = { 2, PYHS_GEN_UNTRACKED, PYHS_GEN_UNTRACKED };
+	static const uint8_t flags[3];
+	static const uint32_t value_off[] = { UINT32_MAX, UINT32_MAX, UINT32_MAX };
+	static const uint64_t edge_start[] = { 0, 1, 2, 2 };
+	static const uint32_t edge_dst[] = { 1, 2 };
+	static const uint32_t edge_label[] = { PYHS_LABEL(PYHS_LABEL_INDEX, 0),
+					       PYHS_LABEL(PYHS_LABEL_INDEX, 0) };
+	static const char *const type_names[] = { "dict", "bytes", "int" };
+	static const uint8_t type_kinds[3];
+	static const char *const strings[] = { "" };
+	static const uint32_t root_obj[] = { 0 };
+	static const struct pyhs_root_info roots[] = {
+		{ PYHS_ROOT_SYS_MODULES, PYHS_NO_THREAD, PYHS_NO_FRAME, PYHS_NO_STRING, true },
+	};
+	struct pyhs_heap_parts p = {
+		.columns = { .nobjects = 3, .nedges = 2, .value_text_size = 1 },
+		.meta = { .source = "core", .input = "test", .executable = "", .cmdline = "",
+			  .version = "3.11", .library = "", .layout = "builtin", .debug_file = "" },
+		.ntypes = 3, .type_names = type_names, .type_kinds = type_kinds,
+		.nstrings = 1, .strings = strings,
+		.nroots = 1, .root_obj = root_obj, .roots = roots,
+	};
+	CU_ASSERT_FATAL((p.columns.addr = copy_of(addr, sizeof(addr))) &&
+			(p.columns.type = copy_of(type, sizeof(type))) &&
+			(p.columns.size = copy_of(size, sizeof(size))) &&
+			(p.columns.refcnt = copy_of(refcnt, sizeof(refcnt))) &&
+			(p.columns.gen = copy_of(gen, sizeof(gen))) &&
+			(p.columns.flags = copy_of(flags, sizeof(flags))) &&
+			(p.columns.value_off = copy_of(value_off, sizeof(value_off))) &&
+			(p.columns.edge_start = copy_of(edge_start, sizeof(edge_start))) &&
+			(p.columns.edge_dst = copy_of(edge_dst, sizeof(edge_dst))) &&
+			(p.columns.edge_label = copy_of(edge_label, sizeof(edge_label))) &&
+			(p.columns.value_text = copy_of("", 1)));
+	struct pyhs_heap *h;
+	struct pyhs_analysis *a;
+	CU_ASSERT_PTR_NULL_FATAL(pyhs_heap_assemble(&p, &h));
+	CU_ASSERT_EQUAL(pyhs_heap_size(h, 0), 100);
+	CU_ASSERT_EQUAL(pyhs_heap_size(h, 1), big);
+	CU_ASSERT_EQUAL(pyhs_heap_size(h, 2), 20);
+	CU_ASSERT_EQUAL(pyhs_heap_refcnt(h, 1), rc);
+	CU_ASSERT_EQUAL(pyhs_heap_refcnt(h, 2), 1);
+	CU_ASSERT_PTR_NULL_FATAL(pyhs_analysis_create(h, &a));
+	CU_ASSERT_EQUAL(pyhs_analysis_retained(a, 0), 100 + big + 20);
+	CU_ASSERT_EQUAL(pyhs_analysis_retained(a, 1), big + 20);
+	CU_ASSERT_EQUAL(pyhs_analysis_unexplained(a, 1), rc - 1);
+	CU_ASSERT_EQUAL(pyhs_analysis_unexplained(a, 2), 0);
+	CU_ASSERT_EQUAL(pyhs_analysis_reachable_bytes(a), 100 + big + 20);
+	pyhs_analysis_destroy(a);
+	pyhs_heap_destroy(h);
+}
+
 int main(int argc, char **argv)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -204,7 +266,8 @@ int main(int argc, char **argv)
 	    !CU_add_test(s, "holder names", test_names) ||
 	    !CU_add_test(s, "folded stacks", test_folded) ||
 	    !CU_add_test(s, "speedscope", test_speedscope) ||
-	    !CU_add_test(s, "heap snapshot", test_heapsnapshot)) {
+	    !CU_add_test(s, "heap snapshot", test_heapsnapshot) ||
+	    !CU_add_test(s, "sizes and refcounts of 2^32 or more", test_wide_values)) {
 		CU_cleanup_registry();
 		return 2;
 	}
