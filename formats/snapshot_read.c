@@ -641,7 +641,7 @@ static struct pyhs_error *read_columns(struct reader *r,
 
 	if ((err = load_section(r, S_ECNT, &c)))
 		return err;
-	if (!(col->edge_start = malloc((n + 1) * sizeof(uint64_t))))
+	if (!(col->edge_start = malloc((n + 1) * sizeof(*col->edge_start))))
 		return &pyhs_enomem;
 	col->edge_start[0] = 0;
 	for (uint64_t i = 0; i < n && !c.bad; i++) {
@@ -650,13 +650,13 @@ static struct pyhs_error *read_columns(struct reader *r,
 			c.bad = true;
 			break;
 		}
-		col->edge_start[i + 1] = col->edge_start[i] + k;
+		col->edge_start[i + 1] = col->edge_start[i] + (uint32_t)k; /* at most m */
 	}
 	if ((err = section_done(r, &c)))
 		return err;
 	if (col->edge_start[n] != m)
 		return bad(r, "the edge counts add up to %" PRIu64 ", not %" PRIu64,
-			   col->edge_start[n], m);
+			   (uint64_t)col->edge_start[n], m);
 
 	if ((err = load_section(r, S_EDST, &c)))
 		return err;
@@ -853,7 +853,7 @@ static struct pyhs_error *read_header(struct reader *r)
 	if (nsections > MAX_SECTIONS || table_off < HEADER_SIZE ||
 	    table_off > size || size - table_off != (uint64_t)nsections * ENTRY_SIZE)
 		return bad(r, "the header's section table is out of place");
-	if (r->nobjects >= UINT32_MAX || r->nedges >= UINT64_MAX / MAX_VARINT)
+	if (r->nobjects >= UINT32_MAX || r->nedges >= UINT32_MAX)
 		return bad(r, "the header's counts are out of range");
 	size_t table_size = (size_t)nsections * ENTRY_SIZE;
 	uint8_t *table = malloc(table_size + 1);
@@ -2072,6 +2072,8 @@ static struct pyhs_error *part_heap(struct pyhs_snapshot_view *v, struct part *p
 	struct rand_rec r;
 	if (ntext >= UINT32_MAX)
 		return pyhs_error_create(PYHS_ERROR_UNSUPPORTED, "too much text");
+	if (nedges >= UINT32_MAX)
+		return pyhs_error_create(PYHS_ERROR_UNSUPPORTED, "too many references");
 	uint32_t *robj = NULL;
 	struct pyhs_root_info *rinfo = NULL;
 	struct pyhs_frame_info *frames = NULL;
@@ -2138,7 +2140,7 @@ static struct pyhs_error *part_heap(struct pyhs_snapshot_view *v, struct part *p
 			t += len;
 			c->value_text[t++] = '\0';
 		}
-		c->edge_start[k] = e;
+		c->edge_start[k] = (uint32_t)e; /* below nedges */
 		for (uint64_t j = 0; j < r.nedges && !err; j++) {
 			uint32_t d = 0, l = 0;
 			if (how && j != how - 1)
@@ -2165,7 +2167,7 @@ static struct pyhs_error *part_heap(struct pyhs_snapshot_view *v, struct part *p
 	}
 	if (err)
 		goto out;
-	c->edge_start[ns] = c->edge_start[n1] = e;
+	c->edge_start[ns] = c->edge_start[n1] = (uint32_t)e;
 	c->nedges = e;
 	c->value_text_size = t;
 	uint64_t nr = 0;

@@ -22,7 +22,7 @@ struct pyhs_scratch;
 /* A read-only view of a graph in CSR form; the arrays are not owned. */
 struct pyhs_graph {
 	uint64_t n;                /* nodes 0..n-1; at most PYHS_GRAPH_MAX_NODES */
-	const uint64_t *start;     /* n+1 offsets into dst (and label) */
+	const uint32_t *start;     /* n+1 offsets into dst (and label) */
 	const uint32_t *dst;
 	const uint32_t *label;     /* may be NULL; weak edges are skipped */
 };

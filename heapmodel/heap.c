@@ -411,8 +411,7 @@ bool pyhs_heap_append_edge_start(struct pyhs_heap *h)
 {
 	/* Below 2^32: pyhs_heap_build caps the edges there. */
 	uint32_t e = (uint32_t)h->edge_dst.size;
-	return h->narrow ? pyhs_u32_vector_append(&h->edge_start32, e) != NULL :
-			   pyhs_u64_vector_append(&h->edge_start, e) != NULL;
+	return pyhs_u32_vector_append(&h->edge_start, e) != NULL;
 }
 
 /* Widens the n entries of a vector of narrower ones in place (the array
@@ -444,9 +443,6 @@ struct pyhs_error *pyhs_heap_widen(struct pyhs_heap *h)
 		return NULL;
 	uint64_t n = h->addr.size;
 	bool ok;
-	WIDEN_IN_PLACE(&h->edge_start32, &h->edge_start, h->edge_start32.size, ok);
-	if (!ok)
-		return &pyhs_enomem;
 	WIDEN_IN_PLACE(&h->refcnt8, &h->refcnt32.v, n, ok);
 	if (!ok)
 		return &pyhs_enomem;
@@ -475,14 +471,11 @@ bool pyhs_heap_truncate(struct pyhs_heap *h, uint32_t n)
 	h->gen.size = h->flags.size = n;
 	/* A value of 2^32 or more a taken-back object left in a side map is
 	 * never read: the next object numbered so sets its own. */
-	h->size32.v.size = n;
-	if (h->narrow) {
-		h->edge_start32.size = n;
+	h->size32.v.size = h->edge_start.size = n;
+	if (h->narrow)
 		h->refcnt8.size = n;
-	} else {
+	else
 		h->refcnt32.v.size = n;
-		h->edge_start.size = n;
-	}
 	memset(h->hot, 0, sizeof(h->hot));
 	return !h->index || index_grow_to(h, h->index_mask + 1);
 }
@@ -621,7 +614,7 @@ struct pyhs_error *pyhs_heap_build(const struct pyhs_target *t,
 	pyhs_u32_vector_shrink(&h->refcnt32.v);
 	pyhs_u8_vector_shrink(&h->gen);
 	pyhs_u8_vector_shrink(&h->flags);
-	pyhs_u64_vector_shrink(&h->edge_start);
+	pyhs_u32_vector_shrink(&h->edge_start);
 	pyhs_u32_vector_shrink(&h->value_off);
 	pyhs_u32_vector_shrink(&h->edge_dst);
 	pyhs_u32_vector_shrink(&h->edge_label);
@@ -641,10 +634,9 @@ void pyhs_heap_destroy(struct pyhs_heap *h)
 	pyhs_u32_vector_deinit(&h->type);
 	pyhs_u8_vector_deinit(&h->gen);
 	pyhs_u8_vector_deinit(&h->flags);
-	pyhs_u64_vector_deinit(&h->edge_start);
+	pyhs_u32_vector_deinit(&h->edge_start);
 	pyhs_u32_column_deinit(&h->size32);
 	pyhs_u32_column_deinit(&h->refcnt32);
-	pyhs_u32_vector_deinit(&h->edge_start32);
 	pyhs_u8_vector_deinit(&h->refcnt8);
 	free(h->index);
 	pyhs_u32_vector_deinit(&h->edge_dst);
@@ -684,7 +676,7 @@ uint64_t pyhs_heap_memory_bytes(const struct pyhs_heap *h)
 {
 	return h->addr.capacity * 8 + h->type.capacity * 4 + h->size32.v.capacity * 4 +
 	       h->refcnt32.v.capacity * 4 + h->gen.capacity + h->flags.capacity +
-	       h->edge_start.capacity * 8 + (h->index ? (h->index_mask + 1) * 4 : 0) +
+	       h->edge_start.capacity * 4 + (h->index ? (h->index_mask + 1) * 4 : 0) +
 	       h->edge_dst.capacity * 4 + h->edge_label.capacity * 4 +
 	       h->value_off.capacity * 4 + h->value_text.capacity;
 }
@@ -875,6 +867,8 @@ static struct pyhs_error *check_parts(const struct pyhs_heap_parts *p)
 		return BAD("object columns are missing");
 	if (!c->edge_start || (c->nedges && (!c->edge_dst || !c->edge_label)))
 		return BAD("edge columns are missing");
+	if (c->nedges >= UINT32_MAX)
+		return BAD("%" PRIu64 " references is more than a heap can hold", c->nedges);
 	if (c->value_text_size && (!c->value_text || c->value_text[c->value_text_size - 1]))
 		return BAD("value texts are not NUL-terminated");
 	if (c->edge_start[0] != 0 || c->edge_start[n] != c->nedges)

@@ -129,14 +129,14 @@ struct pyhs_heap {
 	struct pyhs_u32_column refcnt32;
 	struct pyhs_u8_vector gen;
 	struct pyhs_u8_vector flags;
-	struct pyhs_u64_vector edge_start; /* nobjects + 1 when done */
-	/* While the objects are decoded (and the core resident), edge
-	 * offsets are kept in 4 bytes (edges are capped below 2^32), and
-	 * refcounts in 1: pyhs_heap_widen fills edge_start and refcnt32 once
-	 * every object is decoded, reading again only the refcounts that did
-	 * not fit. */
+	/* nobjects + 1 when done; 4 bytes: a heap has fewer than 2^32 - 1
+	 * edges (pyhs_heap_build caps them there, a snapshot with more is
+	 * refused) */
+	struct pyhs_u32_vector edge_start;
+	/* While the objects are decoded (and the core resident), refcounts
+	 * are kept in 1 byte: pyhs_heap_widen fills refcnt32 once every
+	 * object is decoded, reading again only those that did not fit. */
 	bool narrow;
-	struct pyhs_u32_vector edge_start32;
 	/* Refcounts while narrow: the count up to REFCNT8_MAX, which means
 	 * "as much or more": only those are read again. */
 	struct pyhs_u8_vector refcnt8;

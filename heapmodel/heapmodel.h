@@ -801,7 +801,7 @@ struct pyhs_heap_columns {
 	uint8_t *gen;          /* enum pyhs_gen */
 	uint8_t *flags;        /* PYHS_OBJ_* */
 	uint32_t *value_off;   /* offset into value_text, or UINT32_MAX */
-	uint64_t *edge_start;  /* nobjects + 1 entries */
+	uint32_t *edge_start;  /* nobjects + 1 entries (nedges < 2^32 - 1) */
 	uint64_t nedges;
 	uint32_t *edge_dst;
 	uint32_t *edge_label;

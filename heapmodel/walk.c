@@ -435,14 +435,14 @@ static struct pyhs_error *resolve_pending(struct walker *w)
 		return &pyhs_enomem;
 	h->edge_dst.size = h->edge_label.size = nedges + kept;
 	uint32_t *dst = h->edge_dst.data, *lab = h->edge_label.data;
-	uint64_t *es = h->edge_start.data;
+	uint32_t *es = h->edge_start.data;
 	uint64_t wpos = nedges + kept;
 	size_t p = kept;
 	/* From the last object down, each run moves up by the pending edges
 	 * of the objects before it; the pending ones go after it. */
 	for (uint64_t i = h->addr.size; i-- > 0;) {
 		uint64_t start = es[i], end = es[i + 1];
-		es[i + 1] = wpos;
+		es[i + 1] = (uint32_t)wpos; /* below max_edges */
 		while (p > 0 && w->pending.data[p - 1].src == i) {
 			p--;
 			wpos--;

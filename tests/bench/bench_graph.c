@@ -145,7 +145,7 @@ static unsigned edges_of(const struct shape *s, uint64_t v, uint64_t *dst,
 
 struct bench_graph {
 	struct pyhs_graph g;
-	uint64_t *start;
+	uint32_t *start;
 	uint32_t *dst, *label;
 	uint64_t *size;
 	uint32_t *roots;
@@ -187,7 +187,7 @@ static void generate(struct bench_graph *b, uint64_t n, bool shuffle,
 #define NUM(v) (perm ? perm[v] : (uint32_t)(v))
 	uint64_t dst[MAX_EDGES];
 	uint32_t lab[MAX_EDGES];
-	b->start = calloc(n + 1, sizeof(uint64_t));
+	b->start = calloc(n + 1, sizeof(uint32_t));
 	if (!b->start)
 		exit(1);
 	for (uint64_t v = 0; v < n; v++)

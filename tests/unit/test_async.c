@@ -46,7 +46,7 @@ static int setup(void)
 	static uint8_t gen[] = { 2, 2, 2, 2, 2 };
 	static uint8_t flags[5];
 	static uint32_t value_off[] = { 0, 14, 29, UINT32_MAX, UINT32_MAX };
-	static uint64_t edge_start[] = { 0, 1, 1, 1, 2, 3 };
+	static uint32_t edge_start[] = { 0, 1, 1, 1, 2, 3 };
 	static uint32_t edge_dst[] = { 1, 4, 3 };
 	static uint32_t edge_label[] = {
 		PYHS_LABEL(PYHS_LABEL_FIELD, 0),

@@ -41,7 +41,7 @@ static uint32_t rnd_below(uint64_t n)
 struct tgraph {
 	uint64_t n, m, cap;
 	uint32_t *esrc, *edst, *elabel;
-	uint64_t *start;
+	uint32_t *start;
 	uint32_t *dst, *label;
 	uint64_t *size;
 	uint32_t *roots;
@@ -122,7 +122,7 @@ static void tg_root(struct tgraph *t, uint32_t r)
 
 static void tg_finish(struct tgraph *t)
 {
-	t->start = calloc(t->n + 2, sizeof(uint64_t));
+	t->start = calloc(t->n + 2, sizeof(uint32_t));
 	CU_ASSERT_FATAL(t->start != NULL);
 	for (uint64_t e = 0; e < t->m; e++)
 		t->start[t->esrc[e] + 2]++;

@@ -41,7 +41,7 @@ static int setup(void)
 	static uint8_t gen[] = { 2, 2, PYHS_GEN_UNTRACKED, PYHS_GEN_UNTRACKED, 2, 0 };
 	static uint8_t flags[6];
 	static uint32_t value_off[] = { UINT32_MAX, UINT32_MAX, 0, UINT32_MAX, UINT32_MAX, UINT32_MAX };
-	static uint64_t edge_start[] = { 0, 2, 4, 4, 4, 5, 6 };
+	static uint32_t edge_start[] = { 0, 2, 4, 4, 4, 5, 6 };
 	static uint32_t edge_dst[] = { 1, 4, 2, 3, 3, 5 };
 	static uint32_t edge_label[] = {
 		PYHS_LABEL(PYHS_LABEL_INDEX, 0), PYHS_LABEL(PYHS_LABEL_INDEX, 1),
@@ -209,7 +209,7 @@ static void test_wide_values(void)
 	static const uint8_t gen[] = { 2, PYHS_GEN_UNTRACKED, PYHS_GEN_UNTRACKED };
 	static const uint8_t flags[3];
 	static const uint32_t value_off[] = { UINT32_MAX, UINT32_MAX, UINT32_MAX };
-	static const uint64_t edge_start[] = { 0, 1, 2, 2 };
+	static const uint32_t edge_start[] = { 0, 1, 2, 2 };
 	static const uint32_t edge_dst[] = { 1, 2 };
 	static const uint32_t edge_label[] = { PYHS_LABEL(PYHS_LABEL_INDEX, 0),
 					       PYHS_LABEL(PYHS_LABEL_INDEX, 0) };
