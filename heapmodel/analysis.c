@@ -91,34 +91,26 @@ static bool is_weak(const struct pyhs_heap *h, uint64_t e)
 bool pyhs_unexplained_refs(const struct pyhs_heap *h, struct pyhs_u32_column *c)
 {
 	uint64_t n = h->addr.size;
+	/* The references found, counted in the column's own 4 bytes, or in 8
+	 * where every edge and root together may not fit in 4. */
 	uint32_t *found = c->v.data;
+	uint64_t *wide = NULL;
 	if (h->edge_dst.size + h->roots.size >= UINT32_MAX) {
-		/* Counts that may not fit in 4 bytes: counted in 8. */
-		uint64_t *wide = calloc(n ? n : 1, sizeof(*wide));
-		if (!wide)
+		if (!(wide = calloc(n ? n : 1, sizeof(*wide))))
 			return false;
 		COUNT_REFERENCES(h, wide);
-		for (uint64_t i = 0; i < n; i++) {
-			uint64_t rc = pyhs_u32_column_at(&h->refcnt32, i);
-			if (!pyhs_u32_column_set(c, i, (h->flags.data[i] & PYHS_OBJ_IMMORTAL) ||
-							       rc <= wide[i] ?
-							       0 : rc - wide[i])) {
-				free(wide);
-				return false;
-			}
-		}
-		free(wide);
-		return true;
+	} else {
+		memset(found, 0, n * sizeof(*found));
+		COUNT_REFERENCES(h, found);
 	}
-	memset(found, 0, n * sizeof(*found));
-	COUNT_REFERENCES(h, found);
-	for (uint64_t i = 0; i < n; i++) {
-		uint64_t rc = pyhs_u32_column_at(&h->refcnt32, i), f = found[i];
-		if (!pyhs_u32_column_set(c, i, (h->flags.data[i] & PYHS_OBJ_IMMORTAL) || rc <= f ?
-						       0 : rc - f))
-			return false;
+	bool ok = true;
+	for (uint64_t i = 0; ok && i < n; i++) {
+		uint64_t rc = pyhs_u32_column_at(&h->refcnt32, i), f = wide ? wide[i] : found[i];
+		ok = pyhs_u32_column_set(c, i, (h->flags.data[i] & PYHS_OBJ_IMMORTAL) || rc <= f ?
+						       0 : rc - f);
 	}
-	return true;
+	free(wide);
+	return ok;
 }
 
 /* refcnt minus references found, for every object, in a column of the
