@@ -179,18 +179,13 @@ static uint64_t retained_key(void *a, uint64_t i)
 	return pyhs_analysis_retained(a, i);
 }
 
-struct pyhs_error *pyhs_snapshot_top_encode(const struct pyhs_heap *h,
-					    const struct pyhs_analysis *a,
-					    const struct index_sink *out)
+void pyhs_snapshot_top_encode(const struct pyhs_heap *h, const struct pyhs_analysis *a,
+			      const struct pyhs_holders *hs, const struct index_sink *out)
 {
 	uint64_t n = pyhs_heap_nobjects(h);
 	/* Only the rows kept are ranked: nothing per object. */
 	uint64_t order[PYHS_TOP_ROWS], key[PYHS_TOP_ROWS];
 	uint64_t m = pyhs_rank_top_items(n, PYHS_TOP_ROWS, retained_key, (void *)a, order, key);
-	struct pyhs_holders *hs = NULL;
-	struct pyhs_error *err = pyhs_holders_create(h, a, &hs);
-	if (err)
-		return err;
 	out->varint(out->ctx, n);
 	out->varint(out->ctx, m);
 	char preview[PYHS_TOP_PREVIEW], holder[PYHS_TOP_HOLDER];
@@ -206,8 +201,6 @@ struct pyhs_error *pyhs_snapshot_top_encode(const struct pyhs_heap *h,
 		put_string(out, preview);
 		put_string(out, holder);
 	}
-	pyhs_holders_destroy(hs);
-	return NULL;
 }
 
 void pyhs_snapshot_top_destroy(struct pyhs_snapshot_top *t)

@@ -21,10 +21,10 @@ struct index_sink {
 /* Writes the section's raw bytes. */
 void pyhs_snapshot_index_encode(const struct pyhs_heap *h, const struct pyhs_analysis *a,
 				const struct index_sink *out);
-/* The TOPR section's raw bytes (formats.h, PYHS_TOP_ROWS). */
-struct pyhs_error *pyhs_snapshot_top_encode(const struct pyhs_heap *h,
-					    const struct pyhs_analysis *a,
-					    const struct index_sink *out);
+/* The TOPR section's raw bytes (formats.h, PYHS_TOP_ROWS), holders named
+ * from hs (made from h and a). */
+void pyhs_snapshot_top_encode(const struct pyhs_heap *h, const struct pyhs_analysis *a,
+			      const struct pyhs_holders *hs, const struct index_sink *out);
 /* The rows in a TOPR section's raw bytes; PYHS_ERROR_INPUT, saying what is
  * wrong, if they are malformed. */
 struct pyhs_error *pyhs_snapshot_top_decode(const uint8_t *raw, size_t n,

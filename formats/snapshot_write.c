@@ -304,14 +304,52 @@ static void put_planes32(struct buf *b, const uint32_t *v, size_t n)
 	b->size += 4 * n;
 }
 
-/* cnt records of size bytes each as size byte planes. */
+/* Transposes the 8x8 bytes of x: byte q of x[b] becomes byte b of x[q]
+ * (byte k of a word: bits 8k to 8k+7). Blocks of four bytes swap between
+ * words four apart, then pairs between words two apart, then bytes. */
+static inline void transpose8x8(uint64_t x[8])
+{
+	for (int q = 0; q < 4; q++) {
+		uint64_t t = ((x[q] >> 32) ^ x[q + 4]) & UINT64_C(0x00000000ffffffff);
+		x[q] ^= t << 32;
+		x[q + 4] ^= t;
+	}
+	for (int q = 0; q < 8; q += (q & 1) ? 3 : 1) { /* 0, 1, 4, 5 */
+		uint64_t t = ((x[q] >> 16) ^ x[q + 2]) & UINT64_C(0x0000ffff0000ffff);
+		x[q] ^= t << 16;
+		x[q + 2] ^= t;
+	}
+	for (int q = 0; q < 8; q += 2) {
+		uint64_t t = ((x[q] >> 8) ^ x[q + 1]) & UINT64_C(0x00ff00ff00ff00ff);
+		x[q] ^= t << 8;
+		x[q + 1] ^= t;
+	}
+}
+
+/* cnt records of size bytes each as size byte planes. When size is a
+ * multiple of 8, eight records at a time: their bytes k to k+7, read as
+ * words and transposed, are 8 bytes of planes k to k+7 (plane by plane
+ * group, so that the stores run along 8 planes). */
 static void put_record_planes(struct buf *b, const uint8_t *recs, uint64_t cnt, size_t size)
 {
 	if (!buf_reserve(b, cnt * size))
 		return;
 	uint8_t *p = b->data + b->size;
+	uint64_t done = 0; /* records in planes */
+	if (size % 8 == 0) {
+		done = cnt - cnt % 8;
+		for (size_t k = 0; k < size; k += 8)
+			for (uint64_t q = 0; q < done; q += 8) {
+				uint64_t x[8];
+				for (int r = 0; r < 8; r++)
+					x[r] = le64_get(recs + (q + (uint64_t)r) * size + k);
+				transpose8x8(x);
+				for (int r = 0; r < 8; r++)
+					le64_put(p + (k + (size_t)r) * cnt + q, x[r]);
+			}
+	}
 	for (size_t k = 0; k < size; k++)
-		for (uint64_t q = 0; q < cnt; q++)
+		for (uint64_t q = done; q < cnt; q++)
 			p[k * cnt + q] = recs[q * size + k];
 	b->size += cnt * size;
 }
@@ -337,54 +375,6 @@ static struct pyhs_error *rand_frame(struct writer *w, const struct buf *raw, st
 	le64_put(d, at);
 	le64_put(d + 8, z);
 	le64_put(d + 16, raw->size);
-	return NULL;
-}
-
-/* The tree holder names are read from (holders.c): each object's parent,
- * breadth-first from the analysis's roots, rank by rank, strong
- * references only; *src RAND_NONE with *j the root's number for the
- * objects of roots, both RAND_NONE for objects no root reaches. */
-static struct pyhs_error *holder_parents(const struct pyhs_heap *h,
-					 const struct pyhs_heap_columns *c,
-					 const struct pyhs_analysis *a,
-					 uint32_t *src, uint32_t *j)
-{
-	uint64_t n = c->nobjects, nr = pyhs_analysis_nroots(a);
-	uint32_t *queue = malloc((n ? n : 1) * sizeof(*queue));
-	uint8_t *rank = malloc(nr ? nr : 1);
-	if (!queue || !rank) {
-		free(queue);
-		free(rank);
-		return &pyhs_enomem;
-	}
-	for (uint64_t k = 0; k < nr; k++)
-		rank[k] = (uint8_t)pyhs_heap_root_rank(h, k);
-	for (uint64_t i = 0; i < n; i++)
-		src[i] = j[i] = RAND_NONE;
-	for (uint8_t r = 0; r < 4; r++) {
-		uint64_t head = 0, tail = 0;
-		for (uint64_t k = 0; k < nr; k++) {
-			uint32_t o = pyhs_analysis_root(a, k);
-			if (o >= n || j[o] != RAND_NONE || rank[k] != r)
-				continue;
-			j[o] = (uint32_t)k;
-			queue[tail++] = o;
-		}
-		while (head < tail) {
-			uint32_t v = queue[head++];
-			for (uint64_t e = c->edge_start[v]; e < c->edge_start[v + 1]; e++) {
-				uint32_t d = c->edge_dst[e];
-				if (PYHS_LABEL_KIND(c->edge_label[e]) == PYHS_LABEL_WEAK ||
-				    j[d] != RAND_NONE)
-					continue;
-				src[d] = v;
-				j[d] = (uint32_t)(e - c->edge_start[v]);
-				queue[tail++] = d;
-			}
-		}
-	}
-	free(queue);
-	free(rank);
 	return NULL;
 }
 
@@ -460,7 +450,8 @@ static struct pyhs_error *rand_chunk(struct writer *w, const struct rand_long *l
  * lists of them in chunks of their own; nothing either when those lists
  * would hold more than half the references. */
 static struct pyhs_error *rand_encode(struct writer *w, const struct pyhs_heap *h,
-				      const struct pyhs_analysis *a, struct buf *b)
+				      const struct pyhs_analysis *a,
+				      const struct pyhs_holders *hs, struct buf *b)
 {
 	struct pyhs_heap_columns c;
 	pyhs_heap_get_columns(h, &c);
@@ -529,9 +520,13 @@ static struct pyhs_error *rand_encode(struct writer *w, const struct pyhs_heap *
 	uint32_t *pedge = malloc(gedges * sizeof(*pedge));
 	uint32_t *psrc = malloc(gedges * sizeof(*psrc));
 	uint32_t *cursor = malloc(gobjects * sizeof(*cursor));
-	uint32_t *root_of = malloc(n * sizeof(*root_of));
-	uint32_t *hsrc = malloc(n * sizeof(*hsrc));
-	uint32_t *hj = malloc(n * sizeof(*hj));
+	/* Of the group's objects: the first root of the analysis at each,
+	 * and each one's step in the holders' tree (holder and number of its
+	 * reference, or none and the root's number; a reference's holder is
+	 * found in the pass over the references). */
+	uint32_t *groot = malloc(gobjects * sizeof(*groot));
+	uint32_t *gsrc = malloc(gobjects * sizeof(*gsrc));
+	uint32_t *gj = malloc(gobjects * sizeof(*gj));
 	uint32_t *words = malloc((most + 1) * sizeof(*words));
 	uint32_t *words2 = nlists ? malloc((most + 1) * sizeof(*words2)) : NULL;
 	uint8_t *dir = calloc(nblocks, RAND_DIR_ENTRY);
@@ -542,20 +537,10 @@ static struct pyhs_error *rand_encode(struct writer *w, const struct pyhs_heap *
 	uint64_t lout = 0, lin = 0; /* the next long lists out and in */
 	while (lin < nlists && lists[lin].dir == 0)
 		lin++;
-	if (!pedge || !psrc || !cursor || !root_of || !hsrc || !hj || !words ||
+	if (!pedge || !psrc || !cursor || !groot || !gsrc || !gj || !words ||
 	    (nlists && !words2) || !dir || !cdir || !recs) {
 		err = &pyhs_enomem;
 		goto out;
-	}
-	if ((err = holder_parents(h, &c, a, hsrc, hj)))
-		goto out;
-	/* The first root of the analysis at each object. */
-	for (uint64_t i = 0; i < n; i++)
-		root_of[i] = RAND_NONE;
-	for (uint64_t k = pyhs_analysis_nroots(a); k-- > 0;) {
-		uint32_t o = pyhs_analysis_root(a, k);
-		if (o < n)
-			root_of[o] = (uint32_t)k;
 	}
 	ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, RAND_ZSTD_LEVEL);
 	uint64_t gfirst = 0, glast = 0; /* the objects of the group gathered */
@@ -574,19 +559,44 @@ static struct pyhs_error *rand_encode(struct writer *w, const struct pyhs_heap *
 					break;
 				glast = next;
 			}
-			/* The references into each of its objects, in edge order. */
-			for (uint64_t i = gfirst; i < glast; i++)
-				cursor[i - gfirst] = pstart[i] - pstart[gfirst];
+			for (uint64_t i = gfirst; i < glast; i++) {
+				uint64_t x = i - gfirst, step = 0;
+				cursor[x] = pstart[i] - pstart[gfirst];
+				groot[x] = gsrc[x] = gj[x] = RAND_NONE;
+				switch (pyhs_holders_step(hs, i, &step)) {
+				case PYHS_HOLDER_EDGE:
+					gsrc[x] = RAND_WEAK; /* found below */
+					gj[x] = (uint32_t)step;
+					break;
+				case PYHS_HOLDER_ROOT:
+					gj[x] = (uint32_t)step;
+					break;
+				case PYHS_HOLDER_NONE:
+					break;
+				}
+			}
+			for (uint64_t k = pyhs_analysis_nroots(a); k-- > 0;) {
+				uint32_t o = pyhs_analysis_root(a, k);
+				if (o >= gfirst && o < glast)
+					groot[o - gfirst] = (uint32_t)k;
+			}
+			/* The references into each of its objects, in edge order;
+			 * the holders of those in the holders' tree. */
 			for (uint64_t v = 0; v < n; v++)
 				for (uint64_t e = c.edge_start[v]; e < c.edge_start[v + 1]; e++) {
 					uint32_t d = c.edge_dst[e];
 					if (d < gfirst || d >= glast)
 						continue;
-					uint32_t k = cursor[d - gfirst]++;
+					uint64_t x = d - gfirst;
+					uint32_t k = cursor[x]++;
 					bool weak = PYHS_LABEL_KIND(c.edge_label[e]) == PYHS_LABEL_WEAK;
 					pedge[k] = (uint32_t)(e - c.edge_start[v]) |
 						   (weak ? RAND_WEAK : 0);
 					psrc[k] = (uint32_t)v;
+					if (gsrc[x] == RAND_WEAK && gj[x] == e) {
+						gsrc[x] = (uint32_t)v;
+						gj[x] = (uint32_t)(e - c.edge_start[v]);
+					}
 				}
 		}
 		uint64_t g0 = pstart[gfirst];
@@ -596,9 +606,10 @@ static struct pyhs_error *rand_encode(struct writer *w, const struct pyhs_heap *
 		raw.size = 0;
 		for (uint64_t i = first; i < last; i++) {
 			uint8_t *r = recs + (i - first) * RAND_GRAPH_RECORD;
-			le32_put(r, root_of[i]);
+			uint32_t root = groot[i - gfirst];
+			le32_put(r, root);
 			le32_put(r + 4, pstart[i + 1] - pstart[i]);
-			r[8] = root_of[i] == RAND_NONE ? 0 : (uint8_t)pyhs_heap_root_rank(h, root_of[i]);
+			r[8] = root == RAND_NONE ? 0 : (uint8_t)pyhs_heap_root_rank(h, root);
 		}
 		put_record_planes(&raw, recs, cnt, RAND_GRAPH_RECORD);
 		uint64_t p0 = pstart[first], p1 = pstart[last];
@@ -648,8 +659,8 @@ static struct pyhs_error *rand_encode(struct writer *w, const struct pyhs_heap *
 			le64_put(r + 8, pyhs_heap_refcnt(h, i));
 			le64_put(r + 16, pyhs_analysis_retained(a, i));
 			le64_put(r + 24, pyhs_analysis_unexplained(a, i));
-			le32_put(r + 32, hsrc[i]);
-			le32_put(r + 36, hj[i]);
+			le32_put(r + 32, gsrc[i - gfirst]);
+			le32_put(r + 36, gj[i - gfirst]);
 			le32_put(r + 40, c.type[i]);
 			le32_put(r + 44, pyhs_analysis_idom(a, i));
 			le32_put(r + 48, (uint32_t)(c.edge_start[i + 1] - c.edge_start[i]));
@@ -744,9 +755,9 @@ out:
 	free(pedge);
 	free(psrc);
 	free(cursor);
-	free(root_of);
-	free(hsrc);
-	free(hj);
+	free(groot);
+	free(gsrc);
+	free(gj);
 	free(words);
 	free(words2);
 	free(dir);
@@ -990,12 +1001,20 @@ static struct pyhs_error *write_sections(struct writer *w,
 		pyhs_snapshot_index_encode(h, a, &sink);
 		err = emit(w, S_INDX, b);
 	}
-	if (!err && !(err = pyhs_snapshot_top_encode(h, a, &sink)))
+	/* The holders' tree, which TOPR names holders from and RAND
+	 * records. */
+	struct pyhs_holders *hs = NULL;
+	if (!err)
+		err = pyhs_holders_create(h, a, &hs);
+	if (!err) {
+		pyhs_snapshot_top_encode(h, a, hs, &sink);
 		err = emit(w, S_TOPR, b);
+	}
 	/* RAND: the same objects again, record by record, for readers that
 	 * answer about a few objects (show, path) without the whole heap. */
-	if (!err && !(err = rand_encode(w, h, a, b)) && b->size)
+	if (!err && !(err = rand_encode(w, h, a, hs, b)) && b->size)
 		err = emit_stored(w, S_RAND, b);
+	pyhs_holders_destroy(hs);
 	return err;
 }
 

@@ -493,6 +493,13 @@ struct pyhs_error *pyhs_holders_create(const struct pyhs_heap *h,
 void pyhs_holders_destroy(struct pyhs_holders *hs);
 /* Whether a root reaches object i. */
 bool pyhs_holders_reached(const struct pyhs_holders *hs, uint64_t i);
+/* Object i's step in the tree: the reference into it (its number in the
+ * heap's references, in *ret: PYHS_HOLDER_EDGE), or the root whose
+ * object it is (its number in pyhs_analysis_root, in *ret:
+ * PYHS_HOLDER_ROOT), or PYHS_HOLDER_NONE when no root reaches it. */
+enum pyhs_holder_step { PYHS_HOLDER_NONE, PYHS_HOLDER_EDGE, PYHS_HOLDER_ROOT };
+enum pyhs_holder_step pyhs_holders_step(const struct pyhs_holders *hs, uint64_t i,
+					uint64_t *ret);
 /* Object i's holder, shortened for display: "module __main__ global
  * CACHE", "thread 0 (MainThread) frame serve local history", "lru_cache
  * of __main__.render", "class Config attribute _registry", "closure of

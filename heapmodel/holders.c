@@ -100,6 +100,20 @@ bool pyhs_holders_reached(const struct pyhs_holders *hs, uint64_t i)
 	return hs->parent[i] != NO_PARENT;
 }
 
+enum pyhs_holder_step pyhs_holders_step(const struct pyhs_holders *hs, uint64_t i,
+					uint64_t *ret)
+{
+	uint32_t p = hs->parent[i];
+	if (p == NO_PARENT)
+		return PYHS_HOLDER_NONE;
+	if (is_root(hs, p)) {
+		*ret = p - hs->nedges;
+		return PYHS_HOLDER_ROOT;
+	}
+	*ret = p;
+	return PYHS_HOLDER_EDGE;
+}
+
 /* The edges from i's root down to i (at most max, the last ones when the
  * path is longer: *ret_cut says so); returns how many, and the root's
  * number in pyhs_analysis_root in *ret_root. */
