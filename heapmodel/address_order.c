@@ -1,10 +1,9 @@
 /*
  * Object numbers in the order of their addresses, by stretches: what reads
  * a few bytes of every object again once the walk is done (value texts)
- * touches the core's pages one stretch after another, and can
- * give them back behind it, instead of faulting in the whole core at
- * once (objects are numbered in the order the walk met them, which has
- * little to do with where they are).
+ * touches the core's pages one stretch after another instead of all over
+ * the core at once (objects are numbered in the order the walk met them,
+ * which has little to do with where they are).
  */
 #include "heap_internal.h"
 
@@ -121,15 +120,4 @@ oom:
 	free(t.count);
 	free(order);
 	return NULL;
-}
-
-void pyhs_heap_address_step(const struct pyhs_heap *h, uint64_t addr, uint64_t *stretch)
-{
-	/* The pages behind are given back every 16 MiB of addresses (and
-	 * those read before, at the first). */
-	uint64_t s = (addr >> 24) + 1;
-	if (s == *stretch)
-		return;
-	pyhs_target_release_pages(h->t);
-	*stretch = s;
 }

@@ -456,7 +456,6 @@ struct pyhs_error *pyhs_heap_widen(struct pyhs_heap *h)
 		if (!pyhs_u32_column_set(&h->refcnt32, i, refcnt_of(h, word)))
 			return &pyhs_enomem;
 	}
-	pyhs_target_release_pages(h->t);
 	h->narrow = false;
 	return NULL;
 }

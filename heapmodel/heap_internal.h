@@ -321,11 +321,8 @@ const char *pyhs_heap_own(struct pyhs_heap *h, const char *s);
 struct pyhs_error *pyhs_values_build(struct pyhs_heap *h);
 /* address_order.c */
 /* Object numbers 0..nobjects-1 in address order, by 1 MiB stretches (malloc'd;
- * NULL when out of memory); reading objects in that order, call
- * pyhs_heap_address_step with each one's address (and *stretch 0 at first):
- * it gives the core's pages back as the reads move on. */
+ * NULL when out of memory). */
 uint32_t *pyhs_heap_address_order(const struct pyhs_heap *h);
-void pyhs_heap_address_step(const struct pyhs_heap *h, uint64_t addr, uint64_t *stretch);
 
 struct pyhs_error *pyhs_types_register_objects(struct pyhs_heap *h);
 

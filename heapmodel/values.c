@@ -2,7 +2,6 @@
  * previews. */
 #include <inttypes.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -699,10 +698,6 @@ struct values_ctx {
 	const uint32_t *order;
 	const uint8_t *rules; /* by type */
 	struct values_part *parts;
-	/* The 16 MiB stretch of addresses (plus one) the core's pages were
-	 * last given back at: they are given back once as the reads enter
-	 * each one, whichever thread enters it first. */
-	_Atomic uint64_t released;
 };
 
 /* Where part k's objects end in the address order (*ret_begin: start). */
@@ -731,19 +726,9 @@ static struct pyhs_error *values_part_read(void *arg, size_t k)
 	struct pyhs_heap *h = c->h;
 	struct values_part *part = &c->parts[k];
 	uint64_t begin, end = part_range(c, k, &begin);
-	uint64_t stretch = 0;
 	uint32_t *value_off = h->value_off.data;
 	for (uint64_t j = begin; j < end; j++) {
 		uint32_t i = c->order[j];
-		uint64_t s = (h->addr.data[i] >> 24) + 1;
-		if (s != stretch) {
-			stretch = s;
-			uint64_t old = atomic_load(&c->released);
-			while (old < s && !atomic_compare_exchange_weak(&c->released, &old, s))
-				;
-			if (old < s)
-				pyhs_target_release_pages(h->t);
-		}
 		char buf[256];
 		value_off[i] = UINT32_MAX;
 		if (!object_value(h, i, c->rules[h->type.data[i]], buf, sizeof(buf), part))
@@ -831,15 +816,16 @@ static struct pyhs_error *values_build_serial(struct pyhs_heap *h, const uint8_t
 	}
 	struct pyhs_char_vector text;
 	pyhs_char_vector_init(&text);
-	uint64_t stretch = 0;
 	for (uint64_t k = 0; k < n && !err; k++) {
 		uint32_t i = order[k];
-		pyhs_heap_address_step(h, h->addr.data[i], &stretch);
 		if (!value_append(h, i, rules, &part, &text, &h->value_off.data[i]) || part.oom)
 			err = &pyhs_enomem;
 	}
 	values_part_warn(h, &part);
 	pyhs_str_vector_deinit(&part.warns);
+	/* The core's pages, resident since the walk read them (the passes
+	 * since read all over it again), are given back: what reads it from
+	 * here on reads a small part. */
 	pyhs_target_release_pages(h->t);
 	if (!err && !pyhs_char_vector_reserve(&h->value_text, h->value_text.size + text.size))
 		err = &pyhs_enomem;
@@ -895,13 +881,12 @@ struct pyhs_error *pyhs_values_build(struct pyhs_heap *h)
 	}
 	size_t nparts = (size_t)((n + PART_OBJECTS - 1) / PART_OBJECTS);
 	struct values_ctx c = { .h = h, .order = order, .rules = rules };
-	atomic_init(&c.released, 0);
 	c.parts = calloc(nparts ? nparts : 1, sizeof(*c.parts));
 	if (!c.parts)
 		err = &pyhs_enomem;
 	if (!err)
 		err = pyhs_jobs_run(h->jobs, nparts, values_part_read, &c, NULL);
-	pyhs_target_release_pages(h->t);
+	pyhs_target_release_pages(h->t); /* as above */
 	uint64_t total = h->value_text.size;
 	for (size_t k = 0; k < nparts && !err; k++)
 		total += c.parts[k].text.size;

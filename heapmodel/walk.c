@@ -626,11 +626,6 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 		}
 		if ((i & 0xffff) == 0xffff)
 			pyhs_heap_progress(h, "walking the heap", i + 1, 0);
-		/* The core's pages given back now and then: at the walk's end
-		 * only what its last stretch read is resident beside the
-		 * arrays, then at their largest. */
-		if ((i & 0x3ffff) == 0x3ffff)
-			pyhs_target_release_pages(h->t);
 		/* Static types met as the type of an object are roots. */
 		while (types_rooted < h->types.size && !w.err) {
 			const struct pyhs_type_info *ti = &h->types.data[types_rooted++];
@@ -646,11 +641,6 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 	}
 	if (!w.err && !pyhs_heap_append_edge_start(h))
 		w.err = &pyhs_enomem;
-	/* Every object is decoded: what is read from here on (cells, C
-	 * roots, names, value texts) is a small part of the core, faulted in
-	 * again as it is read, rather than all of it kept resident beside the
-	 * model's arrays, which can now take their full width. */
-	pyhs_target_release_pages(h->t);
 	if (!w.err)
 		w.err = pyhs_heap_widen(h);
 	if (!w.err)

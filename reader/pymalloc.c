@@ -240,10 +240,6 @@ static struct pyhs_error *walk_arenas(const struct pyhs_target *t,
 		}
 		p->arenas++;
 		p->free_pools += nfree;
-		/* Each pool's header is on a page of its own: give a core's
-		 * pages back every 16 arenas rather than fault it all in. */
-		if ((p->arenas & 15) == 0)
-			pyhs_target_release_pages(t);
 		if (p->narenas == cap) {
 			size_t ncap = cap ? cap * 2 : 64;
 			struct pyhs_pymalloc_arena *a = realloc(p->arena_list,
