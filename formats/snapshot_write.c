@@ -180,17 +180,15 @@ static struct pyhs_error *write_all(struct writer *w, const void *src, size_t n)
 /* Room a section's buffers keep for the next. */
 #define BUF_KEEP (1u << 20)
 
-/* Compresses b as section s, appends it to the file and to the table, and
- * empties b for the next section. */
-static struct pyhs_error *emit_as(struct writer *w, enum section s, struct buf *b,
-				  bool compress)
+/* Compresses the size bytes at data (unless compress is false) as section
+ * s, and appends it to the file and to the table. */
+static struct pyhs_error *emit_bytes(struct writer *w, enum section s, const uint8_t *data,
+				     size_t size, bool compress)
 {
-	if (b->oom)
-		return &pyhs_enomem;
 	uint8_t codec = CODEC_STORED;
-	const uint8_t *stored = b->data;
-	size_t nstored = b->size;
-	size_t bound = compress ? ZSTD_compressBound(b->size) : 0;
+	const uint8_t *stored = data;
+	size_t nstored = size;
+	size_t bound = compress ? ZSTD_compressBound(size) : 0;
 	if (bound > w->zcap) {
 		uint8_t *z = realloc(w->zbuf, bound);
 		if (!z)
@@ -204,15 +202,15 @@ static struct pyhs_error *emit_as(struct writer *w, enum section s, struct buf *
 		 * saves no time, and its buffers are memory held for nothing. */
 		if (w->workers)
 			ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_nbWorkers,
-					       b->size > ZSTD_JOB_BYTES ? w->workers : 0);
+					       size > ZSTD_JOB_BYTES ? w->workers : 0);
 		size_t zsize = ZSTD_compress2(w->cctx, w->zbuf, w->zcap,
-					      b->data ? (const void *)b->data : "", b->size);
+					      data ? (const void *)data : "", size);
 		if (ZSTD_isError(zsize))
 			return pyhs_error_create(PYHS_ERROR_NOMEM,
 						 "cannot write snapshot '%s': cannot compress the %s: %s",
 						 w->path, pyhs_snapshot_sections[s].name,
 						 ZSTD_getErrorName(zsize));
-		if (zsize < b->size) {
+		if (zsize < size) {
 			codec = CODEC_ZSTD;
 			stored = w->zbuf;
 			nstored = zsize;
@@ -227,21 +225,31 @@ static struct pyhs_error *emit_as(struct writer *w, enum section s, struct buf *
 	e[6] = codec;
 	le64_put(e + 8, w->off);
 	le64_put(e + 16, nstored);
-	le64_put(e + 24, b->size);
+	le64_put(e + 24, size);
 	le64_put(e + 32, pyhs_xxh64(stored, nstored));
 	struct pyhs_error *err = nstored ? write_all(w, stored, nstored) : NULL;
-	b->size = 0;
-	/* A large section's room is given back: the value texts need many
-	 * times what any section after them does. */
-	if (b->cap > BUF_KEEP) {
-		free(b->data);
-		b->data = NULL;
-		b->cap = 0;
-	}
 	if (w->zcap > BUF_KEEP) {
 		free(w->zbuf);
 		w->zbuf = NULL;
 		w->zcap = 0;
+	}
+	return err;
+}
+
+/* emit_bytes of b, which is emptied for the next section. */
+static struct pyhs_error *emit_as(struct writer *w, enum section s, struct buf *b,
+				  bool compress)
+{
+	if (b->oom)
+		return &pyhs_enomem;
+	struct pyhs_error *err = emit_bytes(w, s, b->data, b->size, compress);
+	b->size = 0;
+	/* A large section's room is given back: the largest need many times
+	 * what the sections after them do. */
+	if (b->cap > BUF_KEEP) {
+		free(b->data);
+		b->data = NULL;
+		b->cap = 0;
 	}
 	return err;
 }
@@ -920,8 +928,8 @@ static struct pyhs_error *write_sections(struct writer *w,
 	}
 	if ((err = emit(w, S_VOFF, b)))
 		return err;
-	put_bytes(b, c.value_text, c.value_text_size);
-	if ((err = emit(w, S_VTXT, b)))
+	/* VTXT: the texts as the heap holds them, compressed from there. */
+	if ((err = emit_bytes(w, S_VTXT, (const uint8_t *)c.value_text, c.value_text_size, true)))
 		return err;
 
 	for (uint64_t i = 0; i < n; i++)
