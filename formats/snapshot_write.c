@@ -14,6 +14,7 @@
 #include <zstd.h>
 
 #include "atomic.h"
+#include "common/jobs.h"
 #include "snapshot_format.h"
 #include "snapshot_index.h"
 
@@ -278,8 +279,10 @@ static void buf_bytes(void *b, const void *src, size_t n)
 /* ---- RAND: per-object records in independently compressed blocks ------- */
 
 /* How many groups of blocks the references in are gathered in, one pass
- * over all references each (rand_encode). */
+ * over all references each, for each part of the blocks (rand_encode);
+ * the most parts, encoded at once. */
 #define RAND_GROUPS 8
+#define RAND_PARTS_MAX 8
 
 static void put_le32(struct buf *b, uint32_t v)
 {
@@ -362,30 +365,6 @@ static void put_record_planes(struct buf *b, const uint8_t *recs, uint64_t cnt, 
 	b->size += cnt * size;
 }
 
-/* Compresses raw as one frame at the end of out; its place (offset in
- * out, stored size, raw size) into d. */
-static struct pyhs_error *rand_frame(struct writer *w, const struct buf *raw, struct buf *out,
-				     uint8_t *d)
-{
-	if (raw->oom)
-		return &pyhs_enomem;
-	size_t bound = ZSTD_compressBound(raw->size);
-	size_t at = out->size;
-	if (!buf_reserve(out, bound))
-		return &pyhs_enomem;
-	size_t z = ZSTD_compress2(w->cctx, out->data + at, bound,
-				  raw->data ? (const void *)raw->data : "", raw->size);
-	if (ZSTD_isError(z))
-		return pyhs_error_create(PYHS_ERROR_NOMEM, "cannot write snapshot '%s': "
-					 "cannot compress the %s: %s", w->path,
-					 pyhs_snapshot_sections[S_RAND].name, ZSTD_getErrorName(z));
-	out->size = at + z;
-	le64_put(d, at);
-	le64_put(d + 8, z);
-	le64_put(d + 16, raw->size);
-	return NULL;
-}
-
 /* A list of references kept out of its block's frame (FORMAT.md, RAND,
  * long lists): object obj's references out (dir 0) or in (1), in chunks
  * from chunk on. */
@@ -439,17 +418,288 @@ static bool pick_long(struct rand_pick *pick, uint64_t cnt, uint64_t total, uint
 	return true;
 }
 
+/* What the parts of RAND share (rand_part). */
+struct rand_ctx {
+	const char *path;
+	const struct pyhs_heap *h;
+	const struct pyhs_analysis *a;
+	const struct pyhs_holders *hs;
+	struct pyhs_heap_columns c;
+	uint64_t n;
+	const uint32_t *pstart;     /* where each object's references in start */
+	const struct rand_long *lists;
+	uint64_t nlists;
+	uint64_t most;              /* references out or in of one frame */
+	uint64_t gedges, gobjects;  /* the most references in and objects of a group */
+	const uint64_t *part_block; /* part k: blocks part_block[k] to part_block[k + 1] */
+	uint8_t *dir, *cdir;        /* the entries, from the start of the part's frames */
+	struct buf *outs;           /* each part's frames */
+};
+
+/* Compresses raw as one frame at the end of out; its place (offset in
+ * out, stored size, raw size) into d. */
+static struct pyhs_error *rand_frame(const struct rand_ctx *x, ZSTD_CCtx *cctx,
+				     const struct buf *raw, struct buf *out, uint8_t *d)
+{
+	if (raw->oom)
+		return &pyhs_enomem;
+	size_t bound = ZSTD_compressBound(raw->size);
+	size_t at = out->size;
+	if (!buf_reserve(out, bound))
+		return &pyhs_enomem;
+	size_t z = ZSTD_compress2(cctx, out->data + at, bound,
+				  raw->data ? (const void *)raw->data : "", raw->size);
+	if (ZSTD_isError(z))
+		return pyhs_error_create(PYHS_ERROR_NOMEM, "cannot write snapshot '%s': "
+					 "cannot compress the %s: %s", x->path,
+					 pyhs_snapshot_sections[S_RAND].name, ZSTD_getErrorName(z));
+	out->size = at + z;
+	le64_put(d, at);
+	le64_put(d + 8, z);
+	le64_put(d + 16, raw->size);
+	return NULL;
+}
+
 /* Chunk k of long list l: the k-th RAND_CHUNK of the list's references,
  * its objects' differences from l's object in words (cnt of them), its
  * labels or reference numbers in b2; its place in cdir. */
-static struct pyhs_error *rand_chunk(struct writer *w, const struct rand_long *l, uint64_t k,
+static struct pyhs_error *rand_chunk(const struct rand_ctx *x, ZSTD_CCtx *cctx,
+				     const struct rand_long *l, uint64_t k,
 				     const uint32_t *words, const uint32_t *b2, uint64_t cnt,
-				     struct buf *raw, struct buf *out, uint8_t *cdir)
+				     struct buf *raw, struct buf *out)
 {
 	raw->size = 0;
 	put_planes32(raw, words, cnt);
 	put_planes32(raw, b2, cnt);
-	return rand_frame(w, raw, out, cdir + (l->chunk + k) * RAND_CHUNK_ENTRY);
+	return rand_frame(x, cctx, raw, out, x->cdir + (l->chunk + k) * RAND_CHUNK_ENTRY);
+}
+
+/* The frames of part k's blocks, and of their objects' long lists, into
+ * x->outs[k]; their entries in x->dir and x->cdir. */
+static struct pyhs_error *rand_part(void *ctx, size_t part)
+{
+	const struct rand_ctx *x = ctx;
+	const struct pyhs_heap *h = x->h;
+	const struct pyhs_analysis *a = x->a;
+	const struct pyhs_heap_columns *c = &x->c;
+	const uint32_t *pstart = x->pstart;
+	const struct rand_long *lists = x->lists;
+	uint64_t n = x->n, nlists = x->nlists;
+	uint64_t bfirst = x->part_block[part], blast = x->part_block[part + 1];
+	uint64_t pfirst = bfirst * RAND_BLOCK, plast = blast * RAND_BLOCK < n ? blast * RAND_BLOCK : n;
+	struct buf *out = &x->outs[part];
+	uint32_t *pedge = malloc(x->gedges * sizeof(*pedge));
+	uint32_t *psrc = malloc(x->gedges * sizeof(*psrc));
+	uint32_t *cursor = malloc(x->gobjects * sizeof(*cursor));
+	/* Of the group's objects: the first root of the analysis at each,
+	 * and each one's step in the holders' tree (holder and number of its
+	 * reference, or none and the root's number; a reference's holder is
+	 * found in the pass over the references). */
+	uint32_t *groot = malloc(x->gobjects * sizeof(*groot));
+	uint32_t *gsrc = malloc(x->gobjects * sizeof(*gsrc));
+	uint32_t *gj = malloc(x->gobjects * sizeof(*gj));
+	uint32_t *words = malloc((x->most + 1) * sizeof(*words));
+	uint32_t *words2 = nlists ? malloc((x->most + 1) * sizeof(*words2)) : NULL;
+	uint8_t *recs = malloc(RAND_BLOCK * RAND_RECORD);
+	ZSTD_CCtx *cctx = ZSTD_createCCtx();
+	struct buf raw = { 0 };
+	struct pyhs_error *err = NULL;
+	if (!pedge || !psrc || !cursor || !groot || !gsrc || !gj || !words ||
+	    (nlists && !words2) || !recs || !cctx) {
+		err = &pyhs_enomem;
+		goto out;
+	}
+	/* As the writer's context has them for the other sections, but for
+	 * the level. */
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, RAND_ZSTD_LEVEL);
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0);
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1);
+	/* The next long lists out and in. */
+	uint64_t lout = 0, lin = 0;
+	while (lout < nlists && lists[lout].dir == 0 && lists[lout].obj < pfirst)
+		lout++;
+	while (lin < nlists && (lists[lin].dir == 0 || lists[lin].obj < pfirst))
+		lin++;
+	uint64_t gfirst = 0, glast = 0; /* the objects of the group gathered */
+	for (uint64_t blk = bfirst; blk < blast && !err; blk++) {
+		uint64_t first = blk * RAND_BLOCK, last = first + RAND_BLOCK;
+		if (last > n)
+			last = n;
+		uint64_t cnt = last - first;
+		if (first >= glast) {
+			/* The next group: whole blocks of the part while they fit. */
+			gfirst = first;
+			glast = last;
+			while (glast < plast) {
+				uint64_t next = glast + RAND_BLOCK < plast ? glast + RAND_BLOCK : plast;
+				if (pstart[next] - pstart[gfirst] > x->gedges ||
+				    next - gfirst > x->gobjects)
+					break;
+				glast = next;
+			}
+			for (uint64_t i = gfirst; i < glast; i++) {
+				uint64_t g = i - gfirst, step = 0;
+				cursor[g] = pstart[i] - pstart[gfirst];
+				groot[g] = gsrc[g] = gj[g] = RAND_NONE;
+				switch (pyhs_holders_step(x->hs, i, &step)) {
+				case PYHS_HOLDER_EDGE:
+					gsrc[g] = RAND_WEAK; /* found below */
+					gj[g] = (uint32_t)step;
+					break;
+				case PYHS_HOLDER_ROOT:
+					gj[g] = (uint32_t)step;
+					break;
+				case PYHS_HOLDER_NONE:
+					break;
+				}
+			}
+			for (uint64_t k = pyhs_analysis_nroots(a); k-- > 0;) {
+				uint32_t o = pyhs_analysis_root(a, k);
+				if (o >= gfirst && o < glast)
+					groot[o - gfirst] = (uint32_t)k;
+			}
+			/* The references into each of its objects, in edge order;
+			 * the holders of those in the holders' tree. */
+			for (uint64_t v = 0; v < n; v++)
+				for (uint64_t e = c->edge_start[v]; e < c->edge_start[v + 1]; e++) {
+					uint32_t d = c->edge_dst[e];
+					if (d < gfirst || d >= glast)
+						continue;
+					uint64_t g = d - gfirst;
+					uint32_t k = cursor[g]++;
+					bool weak = PYHS_LABEL_KIND(c->edge_label[e]) == PYHS_LABEL_WEAK;
+					pedge[k] = (uint32_t)(e - c->edge_start[v]) |
+						   (weak ? RAND_WEAK : 0);
+					psrc[k] = (uint32_t)v;
+					if (gsrc[g] == RAND_WEAK && gj[g] == e) {
+						gsrc[g] = (uint32_t)v;
+						gj[g] = (uint32_t)(e - c->edge_start[v]);
+					}
+				}
+		}
+		uint64_t g0 = pstart[gfirst];
+		/* The references in: each object's first root, its rank and its
+		 * count of them, as byte planes; then the sources (differences
+		 * from the object's number) and edge numbers, as byte planes. */
+		raw.size = 0;
+		for (uint64_t i = first; i < last; i++) {
+			uint8_t *r = recs + (i - first) * RAND_GRAPH_RECORD;
+			uint32_t root = groot[i - gfirst];
+			le32_put(r, root);
+			le32_put(r + 4, pstart[i + 1] - pstart[i]);
+			r[8] = root == RAND_NONE ? 0 : (uint8_t)pyhs_heap_root_rank(h, root);
+		}
+		put_record_planes(&raw, recs, cnt, RAND_GRAPH_RECORD);
+		uint64_t p0 = pstart[first], p1 = pstart[last];
+		if (!nlists) {
+			for (uint64_t i = first; i < last; i++)
+				for (uint64_t k = pstart[i]; k < pstart[i + 1]; k++)
+					words[k - p0] = (uint32_t)zigzag(psrc[k - g0] - i);
+			put_planes32(&raw, words, p1 - p0);
+			put_planes32(&raw, pedge + (p0 - g0), p1 - p0);
+		} else {
+			/* Without the long lists' references. */
+			uint64_t np = 0, l = lin;
+			for (uint64_t i = first; i < last; i++) {
+				if (l < nlists && lists[l].obj == i) {
+					l++;
+					continue;
+				}
+				for (uint64_t k = pstart[i]; k < pstart[i + 1]; k++, np++) {
+					words[np] = (uint32_t)zigzag(psrc[k - g0] - i);
+					words2[np] = pedge[k - g0];
+				}
+			}
+			put_planes32(&raw, words, np);
+			put_planes32(&raw, words2, np);
+		}
+		err = rand_frame(x, cctx, &raw, out, x->dir + blk * RAND_DIR_ENTRY);
+		for (; !err && lin < nlists && lists[lin].obj < last; lin++) {
+			const struct rand_long *l = &lists[lin];
+			uint64_t pb = pstart[l->obj] - g0;
+			for (uint64_t k0 = 0; k0 < l->count && !err; k0 += RAND_CHUNK) {
+				uint64_t cn = l->count - k0 < RAND_CHUNK ? l->count - k0 : RAND_CHUNK;
+				for (uint64_t k = 0; k < cn; k++)
+					words[k] = (uint32_t)zigzag((uint64_t)psrc[pb + k0 + k] - l->obj);
+				err = rand_chunk(x, cctx, l, k0 / RAND_CHUNK, words, pedge + pb + k0,
+						 cn, &raw, out);
+			}
+		}
+		if (err)
+			break;
+		/* The records, as byte planes; the references out (targets as
+		 * differences from the object's number, then labels), as byte
+		 * planes; the value texts. */
+		raw.size = 0;
+		for (uint64_t i = first; i < last; i++) {
+			uint8_t *r = recs + (i - first) * RAND_RECORD;
+			le64_put(r + 0, pyhs_heap_size(h, i));
+			le64_put(r + 8, pyhs_heap_refcnt(h, i));
+			le64_put(r + 16, pyhs_analysis_retained(a, i));
+			le64_put(r + 24, pyhs_analysis_unexplained(a, i));
+			le32_put(r + 32, gsrc[i - gfirst]);
+			le32_put(r + 36, gj[i - gfirst]);
+			le32_put(r + 40, c->type[i]);
+			le32_put(r + 44, pyhs_analysis_idom(a, i));
+			le32_put(r + 48, (uint32_t)(c->edge_start[i + 1] - c->edge_start[i]));
+			r[52] = c->gen[i];
+			r[53] = c->flags[i];
+			r[54] = pyhs_analysis_is_garbage(a, i);
+			r[55] = 0;
+		}
+		put_record_planes(&raw, recs, cnt, RAND_RECORD);
+		uint64_t e0 = c->edge_start[first], e1 = c->edge_start[last];
+		if (!nlists) {
+			for (uint64_t i = first; i < last; i++)
+				for (uint64_t e = c->edge_start[i]; e < c->edge_start[i + 1]; e++)
+					words[e - e0] = (uint32_t)zigzag(c->edge_dst[e] - i);
+			put_planes32(&raw, words, e1 - e0);
+			put_planes32(&raw, c->edge_label + e0, e1 - e0);
+		} else {
+			uint64_t ne = 0, l = lout;
+			for (uint64_t i = first; i < last; i++) {
+				if (l < nlists && lists[l].dir == 0 && lists[l].obj == i) {
+					l++;
+					continue;
+				}
+				for (uint64_t e = c->edge_start[i]; e < c->edge_start[i + 1]; e++, ne++) {
+					words[ne] = (uint32_t)zigzag(c->edge_dst[e] - i);
+					words2[ne] = c->edge_label[e];
+				}
+			}
+			put_planes32(&raw, words, ne);
+			put_planes32(&raw, words2, ne);
+		}
+		for (uint64_t i = first; i < last; i++)
+			put_text32(&raw, c->value_off[i] == UINT32_MAX ? NULL :
+					 c->value_text + c->value_off[i]);
+		err = rand_frame(x, cctx, &raw, out, x->dir + blk * RAND_DIR_ENTRY + 24);
+		for (; !err && lout < nlists && lists[lout].dir == 0 && lists[lout].obj < last;
+		     lout++) {
+			const struct rand_long *l = &lists[lout];
+			uint64_t eb = c->edge_start[l->obj];
+			for (uint64_t k0 = 0; k0 < l->count && !err; k0 += RAND_CHUNK) {
+				uint64_t cn = l->count - k0 < RAND_CHUNK ? l->count - k0 : RAND_CHUNK;
+				for (uint64_t k = 0; k < cn; k++)
+					words[k] = (uint32_t)zigzag((uint64_t)c->edge_dst[eb + k0 + k] - l->obj);
+				err = rand_chunk(x, cctx, l, k0 / RAND_CHUNK, words,
+						 c->edge_label + eb + k0, cn, &raw, out);
+			}
+		}
+	}
+out:
+	free(pedge);
+	free(psrc);
+	free(cursor);
+	free(groot);
+	free(gsrc);
+	free(gj);
+	free(words);
+	free(words2);
+	free(recs);
+	free(raw.data);
+	ZSTD_freeCCtx(cctx);
+	return err;
 }
 
 /* The raw bytes of RAND into b (FORMAT.md); nothing for a heap whose
@@ -519,215 +769,66 @@ static struct pyhs_error *rand_encode(struct writer *w, const struct pyhs_heap *
 		if (most < RAND_CHUNK)
 			most = RAND_CHUNK;
 	}
-	/* The references in are gathered for a group of blocks at a time
-	 * (an eighth of them, or one block's): a pass over all references
-	 * per group, instead of 8 bytes per reference at once. */
-	uint64_t gedges = m / RAND_GROUPS + 1, gobjects = n / RAND_GROUPS + RAND_BLOCK;
-	if (gedges < most_in)
-		gedges = most_in;
-	uint32_t *pedge = malloc(gedges * sizeof(*pedge));
-	uint32_t *psrc = malloc(gedges * sizeof(*psrc));
-	uint32_t *cursor = malloc(gobjects * sizeof(*cursor));
-	/* Of the group's objects: the first root of the analysis at each,
-	 * and each one's step in the holders' tree (holder and number of its
-	 * reference, or none and the root's number; a reference's holder is
-	 * found in the pass over the references). */
-	uint32_t *groot = malloc(gobjects * sizeof(*groot));
-	uint32_t *gsrc = malloc(gobjects * sizeof(*gsrc));
-	uint32_t *gj = malloc(gobjects * sizeof(*gj));
-	uint32_t *words = malloc((most + 1) * sizeof(*words));
-	uint32_t *words2 = nlists ? malloc((most + 1) * sizeof(*words2)) : NULL;
-	uint8_t *dir = calloc(nblocks, RAND_DIR_ENTRY);
-	uint8_t *cdir = calloc(nchunks + 1, RAND_CHUNK_ENTRY);
-	uint8_t *recs = malloc(RAND_BLOCK * RAND_RECORD);
-	struct buf raw = { 0 }, out = { 0 };
+	/* The blocks in parts, one a job, contiguous and as many blocks each
+	 * (the frames do not depend on how they are cut). The references in
+	 * are gathered for a group of a part's blocks at a time, a pass over
+	 * all references each: as many groups as RAND_GROUPS a part, and
+	 * their arrays an eighth of 8 bytes per reference in all, rather than
+	 * 8 bytes per reference at once. */
+	uint64_t nparts = pyhs_heap_jobs(h);
+	if (nparts > RAND_PARTS_MAX)
+		nparts = RAND_PARTS_MAX;
+	if (nparts > nblocks)
+		nparts = nblocks;
+	if (nparts < 1)
+		nparts = 1;
+	uint64_t ngroups = RAND_GROUPS * nparts;
+	struct rand_ctx x = {
+		.path = w->path, .h = h, .a = a, .hs = hs, .c = c, .n = n, .pstart = pstart,
+		.lists = lists, .nlists = nlists, .most = most,
+		.gedges = m / ngroups + 1, .gobjects = n / ngroups + RAND_BLOCK,
+	};
+	if (x.gedges < most_in)
+		x.gedges = most_in;
+	uint64_t part_block[RAND_PARTS_MAX + 1];
+	for (uint64_t k = 0; k <= nparts; k++)
+		part_block[k] = nblocks * k / nparts;
+	x.part_block = part_block;
+	x.dir = calloc(nblocks, RAND_DIR_ENTRY);
+	x.cdir = calloc(nchunks + 1, RAND_CHUNK_ENTRY);
+	x.outs = calloc(nparts, sizeof(*x.outs));
 	struct pyhs_error *err = NULL;
-	uint64_t lout = 0, lin = 0; /* the next long lists out and in */
-	while (lin < nlists && lists[lin].dir == 0)
-		lin++;
-	if (!pedge || !psrc || !cursor || !groot || !gsrc || !gj || !words ||
-	    (nlists && !words2) || !dir || !cdir || !recs) {
+	if (!x.dir || !x.cdir || !x.outs)
 		err = &pyhs_enomem;
-		goto out;
-	}
-	ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, RAND_ZSTD_LEVEL);
-	uint64_t gfirst = 0, glast = 0; /* the objects of the group gathered */
-	for (uint64_t blk = 0; blk < nblocks && !err; blk++) {
-		uint64_t first = blk * RAND_BLOCK, last = first + RAND_BLOCK;
-		if (last > n)
-			last = n;
-		uint64_t cnt = last - first;
-		if (first >= glast) {
-			/* The next group: whole blocks while they fit. */
-			gfirst = first;
-			glast = last;
-			while (glast < n) {
-				uint64_t next = glast + RAND_BLOCK < n ? glast + RAND_BLOCK : n;
-				if (pstart[next] - pstart[gfirst] > gedges || next - gfirst > gobjects)
-					break;
-				glast = next;
-			}
-			for (uint64_t i = gfirst; i < glast; i++) {
-				uint64_t x = i - gfirst, step = 0;
-				cursor[x] = pstart[i] - pstart[gfirst];
-				groot[x] = gsrc[x] = gj[x] = RAND_NONE;
-				switch (pyhs_holders_step(hs, i, &step)) {
-				case PYHS_HOLDER_EDGE:
-					gsrc[x] = RAND_WEAK; /* found below */
-					gj[x] = (uint32_t)step;
-					break;
-				case PYHS_HOLDER_ROOT:
-					gj[x] = (uint32_t)step;
-					break;
-				case PYHS_HOLDER_NONE:
-					break;
-				}
-			}
-			for (uint64_t k = pyhs_analysis_nroots(a); k-- > 0;) {
-				uint32_t o = pyhs_analysis_root(a, k);
-				if (o >= gfirst && o < glast)
-					groot[o - gfirst] = (uint32_t)k;
-			}
-			/* The references into each of its objects, in edge order;
-			 * the holders of those in the holders' tree. */
-			for (uint64_t v = 0; v < n; v++)
-				for (uint64_t e = c.edge_start[v]; e < c.edge_start[v + 1]; e++) {
-					uint32_t d = c.edge_dst[e];
-					if (d < gfirst || d >= glast)
-						continue;
-					uint64_t x = d - gfirst;
-					uint32_t k = cursor[x]++;
-					bool weak = PYHS_LABEL_KIND(c.edge_label[e]) == PYHS_LABEL_WEAK;
-					pedge[k] = (uint32_t)(e - c.edge_start[v]) |
-						   (weak ? RAND_WEAK : 0);
-					psrc[k] = (uint32_t)v;
-					if (gsrc[x] == RAND_WEAK && gj[x] == e) {
-						gsrc[x] = (uint32_t)v;
-						gj[x] = (uint32_t)(e - c.edge_start[v]);
-					}
-				}
-		}
-		uint64_t g0 = pstart[gfirst];
-		/* The references in: each object's first root, its rank and its
-		 * count of them, as byte planes; then the sources (differences
-		 * from the object's number) and edge numbers, as byte planes. */
-		raw.size = 0;
-		for (uint64_t i = first; i < last; i++) {
-			uint8_t *r = recs + (i - first) * RAND_GRAPH_RECORD;
-			uint32_t root = groot[i - gfirst];
-			le32_put(r, root);
-			le32_put(r + 4, pstart[i + 1] - pstart[i]);
-			r[8] = root == RAND_NONE ? 0 : (uint8_t)pyhs_heap_root_rank(h, root);
-		}
-		put_record_planes(&raw, recs, cnt, RAND_GRAPH_RECORD);
-		uint64_t p0 = pstart[first], p1 = pstart[last];
-		if (!nlists) {
-			for (uint64_t i = first; i < last; i++)
-				for (uint64_t k = pstart[i]; k < pstart[i + 1]; k++)
-					words[k - p0] = (uint32_t)zigzag(psrc[k - g0] - i);
-			put_planes32(&raw, words, p1 - p0);
-			put_planes32(&raw, pedge + (p0 - g0), p1 - p0);
-		} else {
-			/* Without the long lists' references. */
-			uint64_t np = 0, l = lin;
-			for (uint64_t i = first; i < last; i++) {
-				if (l < nlists && lists[l].obj == i) {
-					l++;
-					continue;
-				}
-				for (uint64_t k = pstart[i]; k < pstart[i + 1]; k++, np++) {
-					words[np] = (uint32_t)zigzag(psrc[k - g0] - i);
-					words2[np] = pedge[k - g0];
-				}
-			}
-			put_planes32(&raw, words, np);
-			put_planes32(&raw, words2, np);
-		}
-		err = rand_frame(w, &raw, &out, dir + blk * RAND_DIR_ENTRY);
-		for (; !err && lin < nlists && lists[lin].obj < last; lin++) {
-			const struct rand_long *l = &lists[lin];
-			uint64_t pb = pstart[l->obj] - g0;
-			for (uint64_t k0 = 0; k0 < l->count && !err; k0 += RAND_CHUNK) {
-				uint64_t cn = l->count - k0 < RAND_CHUNK ? l->count - k0 : RAND_CHUNK;
-				for (uint64_t k = 0; k < cn; k++)
-					words[k] = (uint32_t)zigzag((uint64_t)psrc[pb + k0 + k] - l->obj);
-				err = rand_chunk(w, l, k0 / RAND_CHUNK, words, pedge + pb + k0, cn,
-						 &raw, &out, cdir);
-			}
-		}
-		if (err)
-			break;
-		/* The records, as byte planes; the references out (targets as
-		 * differences from the object's number, then labels), as byte
-		 * planes; the value texts. */
-		raw.size = 0;
-		for (uint64_t i = first; i < last; i++) {
-			uint8_t *r = recs + (i - first) * RAND_RECORD;
-			le64_put(r + 0, pyhs_heap_size(h, i));
-			le64_put(r + 8, pyhs_heap_refcnt(h, i));
-			le64_put(r + 16, pyhs_analysis_retained(a, i));
-			le64_put(r + 24, pyhs_analysis_unexplained(a, i));
-			le32_put(r + 32, gsrc[i - gfirst]);
-			le32_put(r + 36, gj[i - gfirst]);
-			le32_put(r + 40, c.type[i]);
-			le32_put(r + 44, pyhs_analysis_idom(a, i));
-			le32_put(r + 48, (uint32_t)(c.edge_start[i + 1] - c.edge_start[i]));
-			r[52] = c.gen[i];
-			r[53] = c.flags[i];
-			r[54] = pyhs_analysis_is_garbage(a, i);
-			r[55] = 0;
-		}
-		put_record_planes(&raw, recs, cnt, RAND_RECORD);
-		uint64_t e0 = c.edge_start[first], e1 = c.edge_start[last];
-		if (!nlists) {
-			for (uint64_t i = first; i < last; i++)
-				for (uint64_t e = c.edge_start[i]; e < c.edge_start[i + 1]; e++)
-					words[e - e0] = (uint32_t)zigzag(c.edge_dst[e] - i);
-			put_planes32(&raw, words, e1 - e0);
-			put_planes32(&raw, c.edge_label + e0, e1 - e0);
-		} else {
-			uint64_t ne = 0, l = lout;
-			for (uint64_t i = first; i < last; i++) {
-				if (l < nlists && lists[l].dir == 0 && lists[l].obj == i) {
-					l++;
-					continue;
-				}
-				for (uint64_t e = c.edge_start[i]; e < c.edge_start[i + 1]; e++, ne++) {
-					words[ne] = (uint32_t)zigzag(c.edge_dst[e] - i);
-					words2[ne] = c.edge_label[e];
-				}
-			}
-			put_planes32(&raw, words, ne);
-			put_planes32(&raw, words2, ne);
-		}
-		for (uint64_t i = first; i < last; i++)
-			put_text32(&raw, c.value_off[i] == UINT32_MAX ? NULL :
-					 c.value_text + c.value_off[i]);
-		err = rand_frame(w, &raw, &out, dir + blk * RAND_DIR_ENTRY + 24);
-		for (; !err && lout < nlists && lists[lout].dir == 0 && lists[lout].obj < last;
-		     lout++) {
-			const struct rand_long *l = &lists[lout];
-			uint64_t eb = c.edge_start[l->obj];
-			for (uint64_t k0 = 0; k0 < l->count && !err; k0 += RAND_CHUNK) {
-				uint64_t cn = l->count - k0 < RAND_CHUNK ? l->count - k0 : RAND_CHUNK;
-				for (uint64_t k = 0; k < cn; k++)
-					words[k] = (uint32_t)zigzag((uint64_t)c.edge_dst[eb + k0 + k] - l->obj);
-				err = rand_chunk(w, l, k0 / RAND_CHUNK, words,
-						 c.edge_label + eb + k0, cn, &raw, &out, cdir);
-			}
-		}
-	}
-	ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, w->level);
+	if (!err)
+		err = pyhs_jobs_run((unsigned)nparts, nparts, rand_part, &x, NULL);
+	free(pstart);
+	pstart = NULL;
 	if (err)
 		goto out;
 	/* The head, the directory (offsets from the section's start), the
-	 * blocks. */
+	 * parts' frames one after the other. */
 	uint64_t base = (nlists ? RAND_LONG_HEAD : RAND_HEAD) + nblocks * RAND_DIR_ENTRY +
 			nlists * RAND_LONG_ENTRY + nchunks * RAND_CHUNK_ENTRY;
-	for (uint64_t k = 0; k < 2 * nblocks; k++)
-		le64_put(dir + k * 24, le64_get(dir + k * 24) + base);
-	for (uint64_t k = 0; k < nchunks; k++)
-		le64_put(cdir + k * 24, le64_get(cdir + k * 24) + base);
+	uint64_t part_base[RAND_PARTS_MAX];
+	for (uint64_t k = 0, at = base; k < nparts; k++) {
+		part_base[k] = at;
+		at += x.outs[k].size;
+		for (uint64_t e = 2 * part_block[k]; e < 2 * part_block[k + 1]; e++)
+			le64_put(x.dir + e * 24, le64_get(x.dir + e * 24) + part_base[k]);
+	}
+	for (uint64_t l = 0, k = 0; l < nlists; l++) {
+		/* The part of the list's object: the lists of each direction
+		 * are in object order. */
+		uint64_t blk = lists[l].obj / RAND_BLOCK;
+		if (l && lists[l].dir != lists[l - 1].dir)
+			k = 0;
+		while (blk >= part_block[k + 1])
+			k++;
+		uint64_t nch = (lists[l].count + RAND_CHUNK - 1) / RAND_CHUNK;
+		for (uint64_t q = lists[l].chunk; q < lists[l].chunk + nch; q++)
+			le64_put(x.cdir + q * 24, le64_get(x.cdir + q * 24) + part_base[k]);
+	}
 	/* The checksums of the sections the records stand for, in section
 	 * order, as one. */
 	uint8_t sums[NSECTIONS * 8];
@@ -746,7 +847,7 @@ static struct pyhs_error *rand_encode(struct writer *w, const struct pyhs_heap *
 	le32_put(head + 24, RAND_CHUNK);
 	le32_put(head + 28, (uint32_t)nlists);
 	put_bytes(b, head, nlists ? RAND_LONG_HEAD : RAND_HEAD);
-	put_bytes(b, dir, nblocks * RAND_DIR_ENTRY);
+	put_bytes(b, x.dir, nblocks * RAND_DIR_ENTRY);
 	for (uint64_t k = 0; k < nlists; k++) {
 		uint8_t e[RAND_LONG_ENTRY];
 		le32_put(e, lists[k].obj);
@@ -754,26 +855,22 @@ static struct pyhs_error *rand_encode(struct writer *w, const struct pyhs_heap *
 		le32_put(e + 8, lists[k].count);
 		put_bytes(b, e, sizeof(e));
 	}
-	put_bytes(b, cdir, nchunks * RAND_CHUNK_ENTRY);
-	put_bytes(b, out.data, out.size);
+	put_bytes(b, x.cdir, nchunks * RAND_CHUNK_ENTRY);
+	for (uint64_t k = 0; k < nparts; k++) {
+		put_bytes(b, x.outs[k].data, x.outs[k].size);
+		free(x.outs[k].data);
+		x.outs[k].data = NULL;
+	}
 	if (b->oom)
 		err = &pyhs_enomem;
 out:
 	free(pstart);
-	free(pedge);
-	free(psrc);
-	free(cursor);
-	free(groot);
-	free(gsrc);
-	free(gj);
-	free(words);
-	free(words2);
-	free(dir);
-	free(cdir);
+	free(x.dir);
+	free(x.cdir);
+	for (uint64_t k = 0; x.outs && k < nparts; k++)
+		free(x.outs[k].data);
+	free(x.outs);
 	free(lists);
-	free(recs);
-	free(raw.data);
-	free(out.data);
 	return err;
 }
 
