@@ -1167,10 +1167,12 @@ struct pyhs_error *pyhs_snapshot_write_analysed(const struct pyhs_heap *h,
 	ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_checksumFlag, 0);
 	ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_contentSizeFlag, 1);
 	/* On the heap's jobs for the large sections (emit), when libzstd was
-	 * built multithreaded (its output does not depend on how many
-	 * workers it has). */
+	 * built multithreaded. Its output does not depend on how many
+	 * workers it has, but it is not the output of no worker: with one job
+	 * one worker compresses, the caller waiting, so that the file is the
+	 * same whatever the jobs. */
 	unsigned jobs = pyhs_heap_jobs(h);
-	w.workers = jobs > 1 ? (int)(jobs < 8 ? jobs : 8) : 0;
+	w.workers = jobs > 1 ? (int)(jobs < 8 ? jobs : 8) : 1;
 	uint8_t header[HEADER_SIZE] = { 0 };
 	if ((err = write_all(&w, header, sizeof(header))) ||
 	    (err = write_sections(&w, h, given ? given : own, &b)))

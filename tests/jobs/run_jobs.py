@@ -9,7 +9,9 @@ garbage cycles, objects held only by C code, thread frames) under one
 interpreter, and runs on it, with --no-cache, every verb whose work -j
 splits across threads: summary (text and --json), top --json, cycles,
 cycles --unreachable, suspects, show, path, export as jsonl, heapsnapshot
-and speedscope, and snapshot (and summary and export of that snapshot),
+and speedscope, and snapshot (and summary and export of that snapshot;
+and a snapshot of a second heap, whose value texts are large enough for
+zstd's workers),
 once with -j1 and once with -j3 (more threads than this machine's cores,
 so that the pieces interleave). Each pair of outputs must be byte for byte
 the same, and every run must exit 0. A -j that is not a whole number from
@@ -32,6 +34,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAM = os.path.join(os.path.dirname(HERE), "analysis", "analysis_program.py")
 TIMEOUT = 120
 JOBS = ("1", "3")
+# A heap whose value texts (about 28 MB) are more than one job of zstd's
+# workers (16 MiB), which compress such a section with -j3 and also, one
+# worker, with -j1.
+BIG_TEXTS = """import os
+keep = ["%06d" % i + "x" * 230 for i in range(120000)]
+os.abort()
+"""
 
 
 def run_tool(args, argv, workdir):
@@ -100,6 +109,9 @@ def run(args, workdir):
         same_output(t, args, workdir, name, argv[:1] + nc + argv[1:])
     same_output(t, args, workdir, "snapshot", ["snapshot"] + nc + [core, "-o", "s{j}.phs"],
                 outfile="s{j}.phs")
+    big = core_of(args.interp, ["-c", BIG_TEXTS], workdir, timeout=TIMEOUT, subdir="big")
+    same_output(t, args, workdir, "snapshot with sections of several zstd jobs",
+                ["snapshot"] + nc + [big, "-o", "big{j}.phs"], outfile="big{j}.phs")
     # From the snapshot: the heap read from a file, then analysed.
     same_output(t, args, workdir, "summary of the snapshot", ["summary", "s1.phs"])
     same_output(t, args, workdir, "export jsonl of the snapshot",
