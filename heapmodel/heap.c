@@ -327,6 +327,17 @@ void pyhs_u32_column_deinit(struct pyhs_u32_column *c)
 	pyhs_u32_u64_map_deinit(&c->wide);
 }
 
+/* Keeps entry i's value of UINT32_MAX or more whole in the side map. */
+static bool column_put_wide(struct pyhs_u32_column *c, uint64_t i, uint64_t value)
+{
+	bool inserted;
+	uint64_t *w = pyhs_u32_u64_map_insert(&c->wide, (uint32_t)i, &inserted);
+	if (!w)
+		return false;
+	*w = value;
+	return true;
+}
+
 bool pyhs_u32_column_set(struct pyhs_u32_column *c, uint64_t i, uint64_t value)
 {
 	if (value < UINT32_MAX) {
@@ -334,12 +345,7 @@ bool pyhs_u32_column_set(struct pyhs_u32_column *c, uint64_t i, uint64_t value)
 		return true;
 	}
 	c->v.data[i] = UINT32_MAX;
-	bool inserted;
-	uint64_t *w = pyhs_u32_u64_map_insert(&c->wide, (uint32_t)i, &inserted);
-	if (!w)
-		return false;
-	*w = value;
-	return true;
+	return column_put_wide(c, i, value);
 }
 
 uint64_t pyhs_u32_column_get(const struct pyhs_u32_column *c, uint64_t i)
@@ -369,15 +375,9 @@ bool pyhs_u32_column_from(struct pyhs_u32_column *c, const uint64_t *values,
  * not fit in 4 bytes, into c's side map; false if out of memory. */
 static bool column_wide_from(struct pyhs_u32_column *c, const uint64_t *values, uint64_t n)
 {
-	for (uint64_t i = 0; i < n; i++) {
-		if (values[i] < UINT32_MAX)
-			continue;
-		bool inserted;
-		uint64_t *w = pyhs_u32_u64_map_insert(&c->wide, (uint32_t)i, &inserted);
-		if (!w)
+	for (uint64_t i = 0; i < n; i++)
+		if (values[i] >= UINT32_MAX && !column_put_wide(c, i, values[i]))
 			return false;
-		*w = values[i];
-	}
 	return true;
 }
 
@@ -396,6 +396,17 @@ static void column_adopt_narrowed(struct pyhs_u32_column *c, uint64_t *values, u
 	void *d = realloc(values, (n ? n : 1) * sizeof(uint32_t)); /* smaller */
 	c->v.data = d ? d : (void *)values;
 	c->v.size = c->v.capacity = n;
+}
+
+bool pyhs_u32_column_adopt(struct pyhs_u32_column *c, uint64_t *values, uint64_t n)
+{
+	if (!column_wide_from(c, values, n)) {
+		pyhs_u32_u64_map_deinit(&c->wide);
+		pyhs_u32_u64_map_init(&c->wide);
+		return false;
+	}
+	column_adopt_narrowed(c, values, n);
+	return true;
 }
 
 /* ---- the 4-byte columns of the walk ---- */
