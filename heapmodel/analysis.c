@@ -211,13 +211,13 @@ static struct pyhs_error *retained_sizes(struct pyhs_analysis *a)
 		free(r);
 		return err;
 	}
-	/* Narrowed in place into the column, rather than copied into one
-	 * beside it. */
-	if (!pyhs_u32_column_adopt(&a->retained, r, n)) {
-		free(r);
-		return &pyhs_enomem;
-	}
-	return NULL;
+	bool ok = column_take(a, &a->retained);
+	for (uint64_t i = 0; ok && i < a->h->addr.size; i++)
+		ok = pyhs_u32_column_set(&a->retained, i, r[i]);
+	/* Freed, not kept: twice the size of what the passes built on the
+	 * analysis ask for, it would add to their peak. */
+	free(r);
+	return ok ? NULL : &pyhs_enomem;
 }
 
 /* Named roots, then objects held only by unexplained references. */
@@ -298,10 +298,10 @@ static struct pyhs_error *retention_chain(struct pyhs_analysis *a, bool progress
 	if (progress)
 		pyhs_heap_progress(h, "retained sizes", 0, n);
 	/* The dominators' arrays, kept beside what the retained sizes
-	 * take (12 bytes an object), would add to the peak: only as much
+	 * take (16 bytes an object), would add to the peak: only as much
 	 * stays as they take, unless the dominator tree comes next. */
 	if (!a->keep_scratch)
-		pyhs_scratch_trim_to(&a->scratch, (n ? n : 1) * 12);
+		pyhs_scratch_trim_to(&a->scratch, (n ? n : 1) * 16);
 	if (!err)
 		err = retained_sizes(a);
 	return err;

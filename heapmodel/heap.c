@@ -398,17 +398,6 @@ static void column_adopt_narrowed(struct pyhs_u32_column *c, uint64_t *values, u
 	c->v.size = c->v.capacity = n;
 }
 
-bool pyhs_u32_column_adopt(struct pyhs_u32_column *c, uint64_t *values, uint64_t n)
-{
-	if (!column_wide_from(c, values, n)) {
-		pyhs_u32_u64_map_deinit(&c->wide);
-		pyhs_u32_u64_map_init(&c->wide);
-		return false;
-	}
-	column_adopt_narrowed(c, values, n);
-	return true;
-}
-
 /* ---- the 4-byte columns of the walk ---- */
 
 void pyhs_heap_set_size(struct pyhs_heap *h, uint32_t i, uint64_t size,

@@ -90,10 +90,6 @@ static inline uint64_t pyhs_u32_column_at(const struct pyhs_u32_column *c, uint6
 /* A column of n entries from values, or NULL's zeros. */
 bool pyhs_u32_column_from(struct pyhs_u32_column *c, const uint64_t *values,
 			  uint64_t n);
-/* c, empty, takes values (malloc's, n of them) as its entries, narrowed in
- * place to 4 bytes each; false if out of memory, values then as they were
- * and still the caller's. */
-bool pyhs_u32_column_adopt(struct pyhs_u32_column *c, uint64_t *values, uint64_t n);
 
 struct pyhs_root {
 	uint32_t obj;
