@@ -178,8 +178,9 @@ enum {
 	"                         (64GiB; 100MB, 2GiB, ...)\n"                \
 	"      --no-cache         read the core itself, not the heap the last\n" \
 	"                         verb on it left in the cache, and leave none\n" \
-	"  -j, --jobs N           analyse and write on N threads at most (default:\n" \
-	"                         the CPUs available); the output is the same\n"
+	"  -j, --jobs N           analyse and write with N threads at work at most\n" \
+	"                         (default: the CPUs available); the output is the\n" \
+	"                         same\n"
 
 /* Handles one shared option; returns 1 if it was one, 0 if not, -1 after
  * printing a usage error. */
