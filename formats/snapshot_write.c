@@ -175,6 +175,20 @@ static struct pyhs_error *write_all(struct writer *w, const void *src, size_t n)
 	return NULL;
 }
 
+/* A zstd context for the snapshot's frames, at level: content size in
+ * each frame's header (readers check it), no checksum of zstd's (the
+ * table has one). NULL if out of memory. */
+static ZSTD_CCtx *frame_cctx(int level)
+{
+	ZSTD_CCtx *cctx = ZSTD_createCCtx();
+	if (cctx) {
+		ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
+		ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0);
+		ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1);
+	}
+	return cctx;
+}
+
 /* The size of a job of zstd's workers at ZSTD_LEVEL (window log 22). */
 #define ZSTD_JOB_BYTES ((size_t)1 << 24)
 
@@ -425,7 +439,6 @@ struct rand_ctx {
 	const struct pyhs_analysis *a;
 	const struct pyhs_holders *hs;
 	struct pyhs_heap_columns c;
-	uint64_t n;
 	const uint32_t *pstart;     /* where each object's references in start */
 	const struct rand_long *lists;
 	uint64_t nlists;
@@ -484,7 +497,7 @@ static struct pyhs_error *rand_part(void *ctx, size_t part)
 	const struct pyhs_heap_columns *c = &x->c;
 	const uint32_t *pstart = x->pstart;
 	const struct rand_long *lists = x->lists;
-	uint64_t n = x->n, nlists = x->nlists;
+	uint64_t n = c->nobjects, nlists = x->nlists;
 	uint64_t bfirst = x->part_block[part], blast = x->part_block[part + 1];
 	uint64_t pfirst = bfirst * RAND_BLOCK, plast = blast * RAND_BLOCK < n ? blast * RAND_BLOCK : n;
 	struct buf *out = &x->outs[part];
@@ -501,7 +514,7 @@ static struct pyhs_error *rand_part(void *ctx, size_t part)
 	uint32_t *words = malloc((x->most + 1) * sizeof(*words));
 	uint32_t *words2 = nlists ? malloc((x->most + 1) * sizeof(*words2)) : NULL;
 	uint8_t *recs = malloc(RAND_BLOCK * RAND_RECORD);
-	ZSTD_CCtx *cctx = ZSTD_createCCtx();
+	ZSTD_CCtx *cctx = frame_cctx(RAND_ZSTD_LEVEL);
 	struct buf raw = { 0 };
 	struct pyhs_error *err = NULL;
 	if (!pedge || !psrc || !cursor || !groot || !gsrc || !gj || !words ||
@@ -509,11 +522,6 @@ static struct pyhs_error *rand_part(void *ctx, size_t part)
 		err = &pyhs_enomem;
 		goto out;
 	}
-	/* As the writer's context has them for the other sections, but for
-	 * the level. */
-	ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, RAND_ZSTD_LEVEL);
-	ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0);
-	ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1);
 	/* The next long lists out and in. */
 	uint64_t lout = 0, lin = 0;
 	while (lout < nlists && lists[lout].dir == 0 && lists[lout].obj < pfirst)
@@ -784,7 +792,7 @@ static struct pyhs_error *rand_encode(struct writer *w, const struct pyhs_heap *
 		nparts = 1;
 	uint64_t ngroups = RAND_GROUPS * nparts;
 	struct rand_ctx x = {
-		.path = w->path, .h = h, .a = a, .hs = hs, .c = c, .n = n, .pstart = pstart,
+		.path = w->path, .h = h, .a = a, .hs = hs, .c = c, .pstart = pstart,
 		.lists = lists, .nlists = nlists, .most = most,
 		.gedges = m / ngroups + 1, .gobjects = n / ngroups + RAND_BLOCK,
 	};
@@ -1157,15 +1165,12 @@ struct pyhs_error *pyhs_snapshot_write_analysed(const struct pyhs_heap *h,
 	struct pyhs_heap_columns c;
 	pyhs_heap_get_columns(h, &c);
 	struct buf b = { 0 };
-	if (!(w.cctx = ZSTD_createCCtx())) {
+	int level = pyhs_output_level(out);
+	w.level = level ? level : ZSTD_LEVEL;
+	if (!(w.cctx = frame_cctx(w.level))) {
 		err = &pyhs_enomem;
 		goto out;
 	}
-	int level = pyhs_output_level(out);
-	w.level = level ? level : ZSTD_LEVEL;
-	ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_compressionLevel, w.level);
-	ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_checksumFlag, 0);
-	ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_contentSizeFlag, 1);
 	/* On the heap's jobs for the large sections (emit), when libzstd was
 	 * built multithreaded. Its output does not depend on how many
 	 * workers it has, but it is not the output of no worker: with one job
