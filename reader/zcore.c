@@ -12,35 +12,11 @@
 #include <zstd.h>
 
 #include "common/format.h"
+#include "common/tempfile.h"
 #include "target.h"
 #include "zcore.h"
 
 #define BLOCK 4096u
-
-/* An unlinked file for reading and writing in $TMPDIR, else /var/tmp
- * (disk, where /tmp may be memory), else /tmp. */
-static int open_temp(const char **ret_dir)
-{
-	const char *env = getenv("TMPDIR");
-	const char *dirs[] = { env && env[0] ? env : NULL, "/var/tmp", "/tmp" };
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		if (!dirs[i])
-			continue;
-		int fd = open(dirs[i], O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-		if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
-			char path[4096];
-			snprintf(path, sizeof(path), "%s/pyheapsnap-core-XXXXXX", dirs[i]);
-			fd = mkostemp(path, O_CLOEXEC);
-			if (fd >= 0)
-				unlink(path);
-		}
-		if (fd >= 0) {
-			*ret_dir = dirs[i];
-			return fd;
-		}
-	}
-	return -1;
-}
 
 /* Whether the bytes from i of buf[0, n) start a whole block of zeros. */
 static bool is_hole(const uint8_t *buf, size_t n, size_t i)
@@ -146,7 +122,7 @@ struct pyhs_error *pyhs_decompress_core(struct pyhs_target *t, const char *path,
 	uint64_t max = t->opts.max_core_size ? t->opts.max_core_size :
 					       PYHS_DEFAULT_MAX_CORE_SIZE;
 	const char *dir = "";
-	int fd = open_temp(&dir);
+	int fd = pyhs_temp_open("core", &dir);
 	if (fd < 0)
 		return pyhs_error_os(errno,
 				     "cannot decompress '%s': cannot make a temporary file (set TMPDIR)",
