@@ -167,6 +167,18 @@ int input_option(struct input_options *o, int opt, const char *arg)
 		o->open.max_core_size = (uint64_t)v;
 		return 1;
 	}
+	case OPT_SPILL_ABOVE: {
+		double v;
+		if (!parse_size(arg, &v) || v < 1 || v >= 18446744073709551615.0) {
+			log_error("--spill-above takes a size (32MiB, 1GB), not '%s'", arg);
+			return -1;
+		}
+		o->heap.spill_above = (uint64_t)v;
+		return 1;
+	}
+	case OPT_NO_SPILL:
+		o->heap.spill_above = UINT64_MAX;
+		return 1;
 	case OPT_MAX_EDGES:
 		if (!parse_count(arg, &o->heap.max_edges)) {
 			log_error("--max-edges takes a positive whole number, not '%s'", arg);

@@ -135,6 +135,8 @@ void describe_path(const struct pyhs_heap *h, const struct pyhs_path *p,
 	{ "pid", required_argument, NULL, OPT_PID },              \
 	{ "no-stop", no_argument, NULL, OPT_NO_STOP },            \
 	{ "no-cache", no_argument, NULL, OPT_NO_CACHE },          \
+	{ "spill-above", required_argument, NULL, OPT_SPILL_ABOVE }, \
+	{ "no-spill", no_argument, NULL, OPT_NO_SPILL },          \
 	{ "jobs", required_argument, NULL, 'j' }
 
 enum {
@@ -152,6 +154,8 @@ enum {
 	OPT_PID,
 	OPT_NO_STOP,
 	OPT_NO_CACHE,
+	OPT_SPILL_ABOVE,
+	OPT_NO_SPILL,
 	OPT_VERB_FIRST, /* verbs number their own options from here */
 };
 
@@ -178,6 +182,10 @@ enum {
 	"                         (64GiB; 100MB, 2GiB, ...)\n"                \
 	"      --no-cache         read the core itself, not the heap the last\n" \
 	"                         verb on it left in the cache, and leave none\n" \
+	"      --spill-above SIZE keep the columns of a heap read from a core\n" \
+	"                         that take SIZE or more (default 16MiB) in an\n" \
+	"                         unlinked file in $TMPDIR, not in memory\n" \
+	"      --no-spill         keep every heap in memory\n"             \
 	"  -j, --jobs N           analyse and write with N threads at work at most\n" \
 	"                         (default: the CPUs available); the output is the\n" \
 	"                         same\n"

@@ -593,12 +593,18 @@ struct pyhs_error *pyhs_heap_build(const struct pyhs_target *t,
 		err = pyhs_types_register_objects(h);
 	if (!err)
 		err = pyhs_types_name_all(h);
+	/* Decided on the objects' columns alone: the value texts come next. */
+	uint64_t above = opts && opts->spill_above ? opts->spill_above : PYHS_DEFAULT_SPILL_ABOVE;
+	if (!err && pyhs_heap_spillable_bytes(h) >= above)
+		err = pyhs_heap_spill_objects(h);
 	if (!err)
 		err = pyhs_values_build(h);
 	if (!err)
 		err = pyhs_async_build(h);
 	if (!err)
 		err = fill_meta(h, t, input);
+	if (!err)
+		err = pyhs_heap_spill_values(h);
 	pyhs_heap_progress(h, NULL, 0, 0);
 	h->t = NULL; /* nothing reads the target from here on */
 	if (err) {
@@ -628,6 +634,7 @@ void pyhs_heap_destroy(struct pyhs_heap *h)
 {
 	if (!h)
 		return;
+	pyhs_heap_unspill(h);
 	pyhs_memory_state_destroy(h->memory);
 	pyhs_u64_vector_deinit(&h->addr);
 	pyhs_u32_vector_deinit(&h->type);

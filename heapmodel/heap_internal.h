@@ -106,6 +106,20 @@ DEFINE_VECTOR(pyhs_thread_vector, struct pyhs_thread)
 DEFINE_VECTOR(pyhs_frame_vector, struct pyhs_frame_info)
 
 DEFINE_VECTOR(pyhs_async_vector, struct pyhs_async_info)
+/* A column's array mapped from the spill file (spill.c). */
+struct pyhs_spilled {
+	void *p;
+	size_t bytes;
+};
+DEFINE_VECTOR(pyhs_spilled_vector, struct pyhs_spilled)
+/* The file they are written to while the heap is built. */
+struct pyhs_spill_file {
+	bool open;
+	int fd;
+	const char *dir;
+	uint64_t off; /* where the next column goes, a multiple of page */
+	size_t page;
+};
 
 #define PYHS_HOT_ENTRIES 4096
 
@@ -197,6 +211,9 @@ struct pyhs_heap {
 	struct pyhs_asyncio_layout asyncio;
 	/* Generators' places and C futures' states (async.c), by object. */
 	struct pyhs_async_vector async;
+	/* The columns mapped from a file (spill.c). */
+	struct pyhs_spilled_vector spilled;
+	struct pyhs_spill_file spill;
 };
 
 /* heap.c */
@@ -248,6 +265,20 @@ bool pyhs_heap_append_edge_start(struct pyhs_heap *h);
 struct pyhs_error *pyhs_heap_widen(struct pyhs_heap *h);
 /* Takes back the objects numbered n and up (their edge offsets too); false if out of memory. */
 bool pyhs_heap_truncate(struct pyhs_heap *h, uint32_t n);
+/* The bytes of the columns pyhs_heap_spill_objects writes out. */
+uint64_t pyhs_heap_spillable_bytes(const struct pyhs_heap *h);
+/* Once the objects are decoded: writes their addresses, types, sizes,
+ * refcounts, generations and flags to an unlinked temporary file and maps
+ * them from it in place of their arrays, or as many as it can; the rest
+ * stay as they were. An error only if a column could be neither written
+ * out nor read back. The file stays open for the next. */
+struct pyhs_error *pyhs_heap_spill_objects(struct pyhs_heap *h);
+/* Once the values are read: the same for the value texts, if the objects
+ * were spilled; the file closed. */
+struct pyhs_error *pyhs_heap_spill_values(struct pyhs_heap *h);
+void pyhs_heap_spill_close(struct pyhs_heap *h);
+/* Unmaps every spilled column, their vectors left empty. */
+void pyhs_heap_unspill(struct pyhs_heap *h);
 /* For every object, its refcount minus the references found to it (edges
  * but weak ones, roots that own theirs), 0 for immortal ones, into c, whose
  * vector holds one entry per object already; false if out of memory

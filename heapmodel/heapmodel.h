@@ -27,7 +27,16 @@ struct pyhs_heap_options {
 	pyhs_progress_fn *progress; /* NULL: none */
 	void *progress_ctx;
 	unsigned jobs; /* threads the build may use (pyhs_heap_set_jobs); 0: 1 */
+	/* A heap whose addresses, types, sizes, refcounts, generations and
+	 * flags take this many bytes or more keeps them and its value texts
+	 * in an unlinked file in $TMPDIR (else /var/tmp, else /tmp), mapped,
+	 * where the kernel can write them out and drop them under memory
+	 * pressure; the references stay in memory. 0: the default;
+	 * UINT64_MAX: never. */
+	uint64_t spill_above;
 };
+
+#define PYHS_DEFAULT_SPILL_ABOVE (UINT64_C(16) << 20)
 
 #define PYHS_DEFAULT_MAX_OBJECTS (UINT64_C(200) * 1000 * 1000)
 #define PYHS_DEFAULT_MAX_EDGES (UINT64_C(2000) * 1000 * 1000)
