@@ -371,6 +371,61 @@ bool pyhs_u32_column_from(struct pyhs_u32_column *c, const uint64_t *values,
 	return true;
 }
 
+void pyhs_sparse_column_init(struct pyhs_sparse_column *c)
+{
+	memset(c, 0, sizeof(*c));
+	pyhs_u32_column_init(&c->values);
+}
+
+void pyhs_sparse_column_deinit(struct pyhs_sparse_column *c)
+{
+	free(c->bits);
+	free(c->before);
+	pyhs_u32_column_deinit(&c->values);
+	pyhs_sparse_column_init(c);
+}
+
+bool pyhs_sparse_column_from(struct pyhs_sparse_column *c, const struct pyhs_u32_column *from,
+			     const uint64_t *values, uint64_t n)
+{
+	pyhs_sparse_column_deinit(c);
+	uint64_t words = n / 64 + 1;
+	c->bits = calloc(words, sizeof(*c->bits));
+	c->before = malloc(words * sizeof(*c->before));
+	if (!c->bits || !c->before) {
+		pyhs_sparse_column_deinit(c);
+		return false;
+	}
+	uint64_t k = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		if (i % 64 == 0)
+			c->before[i / 64] = (uint32_t)k;
+		if (from ? from->v.data[i] : values[i]) {
+			c->bits[i / 64] |= UINT64_C(1) << (i % 64);
+			k++;
+		}
+	}
+	if (n % 64 == 0)
+		c->before[n / 64] = (uint32_t)k;
+	if (!pyhs_u32_vector_reserve(&c->values.v, k ? k : 1)) {
+		pyhs_sparse_column_deinit(c);
+		return false;
+	}
+	c->values.v.size = k;
+	k = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		if (!(c->bits[i / 64] & (UINT64_C(1) << (i % 64))))
+			continue;
+		if (!pyhs_u32_column_set(&c->values, k++,
+					 from ? pyhs_u32_column_at(from, i) : values[i])) {
+			pyhs_sparse_column_deinit(c);
+			return false;
+		}
+	}
+	c->n = n;
+	return true;
+}
+
 /* The first half of making a column of n 8-byte values: those that do
  * not fit in 4 bytes, into c's side map; false if out of memory. */
 static bool column_wide_from(struct pyhs_u32_column *c, const uint64_t *values, uint64_t n)
