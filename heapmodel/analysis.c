@@ -106,7 +106,7 @@ bool pyhs_unexplained_refs(const struct pyhs_heap *h, struct pyhs_u32_column *c)
 	}
 	bool ok = true;
 	for (uint64_t i = 0; ok && i < n; i++) {
-		uint64_t rc = pyhs_u32_column_at(&h->refcnt32, i), f = wide ? wide[i] : found[i];
+		uint64_t rc = pyhs_heap_refcnt_any(h, i), f = wide ? wide[i] : found[i];
 		ok = pyhs_u32_column_set(c, i, (h->flags.data[i] & PYHS_OBJ_IMMORTAL) || rc <= f ?
 						       0 : rc - f);
 	}

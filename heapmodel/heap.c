@@ -515,6 +515,17 @@ struct pyhs_error *pyhs_heap_widen(struct pyhs_heap *h)
 	return NULL;
 }
 
+uint64_t pyhs_heap_refcnt_any(const struct pyhs_heap *h, uint64_t i)
+{
+	if (!h->narrow)
+		return pyhs_u32_column_at(&h->refcnt32, i);
+	if (h->refcnt8.data[i] < REFCNT8_MAX)
+		return h->refcnt8.data[i];
+	uint64_t word = 0;
+	pyhs_target_read(h->t, h->addr.data[i], &word, 8);
+	return refcnt_of(h, word);
+}
+
 /* Takes back the objects from number n on (a conservative candidate that
  * failed to validate, and what its decoding added). */
 bool pyhs_heap_truncate(struct pyhs_heap *h, uint32_t n)

@@ -290,6 +290,9 @@ bool pyhs_heap_append_edge_start(struct pyhs_heap *h);
 /* Every object decoded: sizes and edge offsets to their 8-byte columns,
  * the 4-byte ones freed, and refcounts read. */
 struct pyhs_error *pyhs_heap_widen(struct pyhs_heap *h);
+/* Object i's refcount, narrow or not (while narrow, read again from the
+ * target where it did not fit). */
+uint64_t pyhs_heap_refcnt_any(const struct pyhs_heap *h, uint64_t i);
 /* Takes back the objects numbered n and up (their edge offsets too); false if out of memory. */
 bool pyhs_heap_truncate(struct pyhs_heap *h, uint32_t n);
 /* The bytes of the columns pyhs_heap_spill_objects writes out. */

@@ -642,12 +642,14 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 	if (!w.err && !pyhs_heap_append_edge_start(h))
 		w.err = &pyhs_enomem;
 	if (!w.err)
-		w.err = pyhs_heap_widen(h);
-	if (!w.err)
 		w.err = resolve_pending(&w);
 	if (!w.err)
 		w.err = walk_name_cells(&w);
 	pyhs_croots(h, &w, &w.err);
+	/* After the C roots, whose count of references left unexplained
+	 * takes 4 bytes an object too, for a while. */
+	if (!w.err)
+		w.err = pyhs_heap_widen(h);
 	pending_ref_vector_deinit(&w.pending);
 	pending_root_vector_deinit(&w.pending_roots);
 	pyhs_u64_vector_deinit(&w.candidates);
