@@ -145,6 +145,7 @@ struct pyhs_spill_file {
 	int fd;
 	const char *dir;
 	uint64_t off; /* where the next column goes, a multiple of page */
+	uint64_t max_size; /* RLIMIT_FSIZE */
 	size_t page;
 };
 

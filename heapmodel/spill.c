@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "common/tempfile.h"
@@ -80,6 +81,10 @@ static bool spill_array(struct pyhs_heap *h, struct pyhs_spill_file *f, void **d
 {
 	if (bytes < f->page || !*data)
 		return true; /* not worth a mapping */
+	/* Past the largest file the process may write, the system would
+	 * send SIGXFSZ, which ends it. */
+	if (f->off + bytes > f->max_size)
+		return false;
 	/* The blocks first, so that a full disk fails before any page is
 	 * given back; where that cannot be asked, what was written is read
 	 * back if the rest cannot be. */
@@ -139,9 +144,13 @@ struct pyhs_error *pyhs_heap_spill_objects(struct pyhs_heap *h)
 		return NULL;
 	}
 	long page = sysconf(_SC_PAGESIZE);
+	struct rlimit fsize;
 	struct pyhs_spill_file *f = &h->spill;
 	*f = (struct pyhs_spill_file){ .open = true, .fd = fd, .dir = dir,
-				       .page = page > 0 ? (size_t)page : 4096 };
+				       .page = page > 0 ? (size_t)page : 4096,
+				       .max_size = UINT64_MAX };
+	if (!getrlimit(RLIMIT_FSIZE, &fsize) && fsize.rlim_cur != RLIM_INFINITY)
+		f->max_size = (uint64_t)fsize.rlim_cur;
 	bool ok = true;
 	int lost = 0;
 	SPILL(h, f, ok, lost, &h->addr);
