@@ -206,6 +206,7 @@ struct pyhs_output {
 	enum pyhs_output_kind kind;
 	FILE *stream;
 	int level;
+	bool no_workers; /* pyhs_output_set_zstd_workers */
 };
 
 static const struct {
@@ -333,6 +334,16 @@ void pyhs_output_set_level(struct pyhs_output *o, int level)
 int pyhs_output_level(const struct pyhs_output *o)
 {
 	return o->level;
+}
+
+void pyhs_output_set_zstd_workers(struct pyhs_output *o, bool workers)
+{
+	o->no_workers = !workers;
+}
+
+bool pyhs_output_zstd_workers(const struct pyhs_output *o)
+{
+	return !o->no_workers;
 }
 
 void pyhs_output_destroy(struct pyhs_output *o)

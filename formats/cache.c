@@ -448,6 +448,7 @@ struct pyhs_error *pyhs_cache_put_begin(struct pyhs_cache *c, bool traced,
 	if (err)
 		return pyhs_error_wrap(err, "cannot write to cache directory '%s'", c->dir);
 	pyhs_output_set_level(out, ENTRY_LEVEL);
+	pyhs_output_set_zstd_workers(out, false);
 	*ret = out;
 	return NULL;
 }

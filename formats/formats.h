@@ -140,6 +140,12 @@ void pyhs_output_destroy(struct pyhs_output *o);
  * snapshot format's own level) or 1 to 19 (a cache entry's lower one). */
 void pyhs_output_set_level(struct pyhs_output *o, int level);
 int pyhs_output_level(const struct pyhs_output *o);
+/* Whether a snapshot output's large sections are compressed by zstd's
+ * worker threads, as many as the heap has jobs (the default), or by the
+ * writing thread alone (a cache entry, written beside the answer); each
+ * choice gives the same file whatever the jobs. */
+void pyhs_output_set_zstd_workers(struct pyhs_output *o, bool workers);
+bool pyhs_output_zstd_workers(const struct pyhs_output *o);
 
 /* Writes the heap to a snapshot output (PYHS_OUTPUT_SNAPSHOT) and renames
  * it over its path. PYHS_ERROR_OS if writing fails (path is then

@@ -1175,9 +1175,11 @@ struct pyhs_error *pyhs_snapshot_write_analysed(const struct pyhs_heap *h,
 	 * built multithreaded. Its output does not depend on how many
 	 * workers it has, but it is not the output of no worker: with one job
 	 * one worker compresses, the caller waiting, so that the file is the
-	 * same whatever the jobs. */
+	 * same whatever the jobs. Or with none at all (a cache entry): the
+	 * workers' buffers would add to the memory of the answer beside. */
 	unsigned jobs = pyhs_heap_jobs(h);
-	w.workers = jobs > 1 ? (int)(jobs < 8 ? jobs : 8) : 1;
+	w.workers = !pyhs_output_zstd_workers(out) ? 0 :
+		    jobs > 1 ? (int)(jobs < 8 ? jobs : 8) : 1;
 	uint8_t header[HEADER_SIZE] = { 0 };
 	if ((err = write_all(&w, header, sizeof(header))) ||
 	    (err = write_sections(&w, h, given ? given : own, &b)))
