@@ -11,7 +11,7 @@ splits across threads: summary (text and --json), top --json, cycles,
 cycles --unreachable, suspects, show, path, export as jsonl, heapsnapshot
 and speedscope, and snapshot (and summary and export of that snapshot;
 and a snapshot of a second heap, whose value texts are large enough for
-zstd's workers),
+zstd's workers, and the cache entry summary leaves of it),
 once with -j1 and once with -j3 (more threads than this machine's cores,
 so that the pieces interleave). Each pair of outputs must be byte for byte
 the same, and every run must exit 0. A -j that is not a whole number from
@@ -112,6 +112,30 @@ def run(args, workdir):
     big = core_of(args.interp, ["-c", BIG_TEXTS], workdir, timeout=TIMEOUT, subdir="big")
     same_output(t, args, workdir, "snapshot with sections of several zstd jobs",
                 ["snapshot"] + nc + [big, "-o", "big{j}.phs"], outfile="big{j}.phs")
+    # The cache entry the first verb leaves, written beside its answer
+    # (of the second heap: sections of more than one zstd job).
+    entries = []
+    for j in JOBS:
+        cache = os.path.join(workdir, "cache%s" % j)
+        os.makedirs(cache, exist_ok=True)
+        env = dict(args.env, PYHEAPSNAP_CACHE_DIR=cache)
+        p = subprocess.run([args.tool, "summary", "-j", j, big] + args.tool_args, cwd=workdir,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, env=env, timeout=TIMEOUT)
+        names = sorted(f for f in os.listdir(cache) if f.endswith(".phs"))
+        if p.returncode != 0 or len(names) != 1:
+            t.fail("cache entry -j%s: exit %d, entries %s: %s"
+                   % (j, p.returncode, names, tail(p.stderr, 300)))
+            break
+        with open(os.path.join(cache, names[0]), "rb") as f:
+            entries.append(f.read())
+    if len(entries) == 2:
+        if entries[0] == entries[1]:
+            t.ok("cache entry: -j%s and -j%s the same (%d bytes)"
+                 % (JOBS[0], JOBS[1], len(entries[0])))
+        else:
+            t.fail("cache entry: -j%s and -j%s differ (%d and %d bytes)"
+                   % (JOBS[0], JOBS[1], len(entries[0]), len(entries[1])))
     # From the snapshot: the heap read from a file, then analysed.
     same_output(t, args, workdir, "summary of the snapshot", ["summary", "s1.phs"])
     same_output(t, args, workdir, "export jsonl of the snapshot",
