@@ -21,10 +21,12 @@ into a core. On that core it prints, in one run:
     `path` of the list and `top -n 20`;
   - peak RSS of each run (getrusage of the child), and the peak of its
     anonymous RSS (/proc/PID/status sampled every millisecond: memory no
-    file backs, so neither the core nor a cached snapshot, whether their
-    pages are resident or not) in bytes per object, beside the model's own
-    bytes (summary --json); and at the end, per heap, that figure for the
-    runs that read the core beside the target of 48 bytes per object;
+    file backs, so neither the core nor a cached snapshot, nor the heap's
+    columns kept in the spill file (--spill-above), whether their pages are
+    resident or not) in bytes per object, beside the model's own bytes
+    (summary --json), and `summary --no-cache --no-spill` for comparison;
+    and at the end, per heap, that figure for the runs that read the core
+    beside the target of 48 bytes per object;
   - `export --format jsonl` to /dev/null beside `summary`.
 
 Numbers, not assertions: the machine is shared and noisy, so read ratios
@@ -275,6 +277,10 @@ def bench_one(tool, python, n, workdir):
     r = run([tool, "summary"] + nc + [core], env)
     beyond.append(row("summary --no-cache", r))
     summary_cpu = r[1]
+    # The heap's columns in memory, not in the spill file, for comparison
+    # (not a run the target is for).
+    if b"--no-spill" in help_text:
+        row("summary --no-cache --no-spill", run([tool, "summary", "--no-spill"] + nc + [core], env))
     d = drgn_walk(core, env)
     if isinstance(d, str):
         print("  %-34s skipped: %s" % ("drgn walk of the GC lists", d))
