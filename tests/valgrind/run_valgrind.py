@@ -45,6 +45,8 @@ def run(args, valgrind, work):
     addr = addr.split('"addr": ')[1].split(",")[0]
     runs = [
         ["summary", core], ["summary", "--json", core],
+        # The heap's columns mapped from the spill file.
+        ["summary", "--spill-above", "1", core],
         ["export", core, "-o", os.path.join(work, "out.jsonl")],
         ["top", core, "--group", "type"], ["path", core, addr, "--all"],
         ["show", core, addr], ["cycles", core], ["cycles", core, "--unreachable"],
