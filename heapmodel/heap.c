@@ -422,7 +422,6 @@ bool pyhs_sparse_column_from(struct pyhs_sparse_column *c, const struct pyhs_u32
 			return false;
 		}
 	}
-	c->n = n;
 	return true;
 }
 

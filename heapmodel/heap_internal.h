@@ -92,7 +92,6 @@ static inline uint64_t pyhs_u32_column_at(const struct pyhs_u32_column *c, uint6
  * count of bits before theirs. About 0.2 bytes an object where few are
  * not 0, instead of 4. */
 struct pyhs_sparse_column {
-	uint64_t n;
 	uint64_t *bits;   /* bit i: object i's value is not 0 */
 	uint32_t *before; /* per word of bits: the bits set in those before */
 	struct pyhs_u32_column values;
@@ -307,7 +306,6 @@ struct pyhs_error *pyhs_heap_spill_objects(struct pyhs_heap *h);
 /* Once the values are read: the same for the value texts, if the objects
  * were spilled; the file closed. */
 struct pyhs_error *pyhs_heap_spill_values(struct pyhs_heap *h);
-void pyhs_heap_spill_close(struct pyhs_heap *h);
 /* Unmaps every spilled column, their vectors left empty. */
 void pyhs_heap_unspill(struct pyhs_heap *h);
 /* For every object, its refcount minus the references found to it (edges

@@ -127,6 +127,14 @@ static bool spill_array(struct pyhs_heap *h, struct pyhs_spill_file *f, void **d
 	}									\
 } while (0)
 
+static void spill_close(struct pyhs_heap *h)
+{
+	/* The mappings keep the file. */
+	if (h->spill.open)
+		close(h->spill.fd);
+	h->spill.open = false;
+}
+
 uint64_t pyhs_heap_spillable_bytes(const struct pyhs_heap *h)
 {
 	return h->addr.size * 8 + h->type.size * 4 + h->size32.v.size * 4 +
@@ -161,7 +169,7 @@ struct pyhs_error *pyhs_heap_spill_objects(struct pyhs_heap *h)
 	SPILL(h, f, ok, lost, &h->gen);
 	SPILL(h, f, ok, lost, &h->flags);
 	if (!ok)
-		pyhs_heap_spill_close(h); /* no room: the rest stay */
+		spill_close(h); /* no room: the rest stay */
 	if (lost)
 		return pyhs_error_os(lost, "cannot read back the heap's columns from a temporary file in '%s'",
 				     dir);
@@ -178,20 +186,13 @@ struct pyhs_error *pyhs_heap_spill_values(struct pyhs_heap *h)
 	SPILL(h, f, ok, lost, &h->value_off);
 	SPILL(h, f, ok, lost, &h->value_text);
 	const char *dir = f->dir;
-	pyhs_heap_spill_close(h);
+	spill_close(h);
 	if (lost)
 		return pyhs_error_os(lost, "cannot read back the heap's value texts from a temporary file in '%s'",
 				     dir);
 	return NULL;
 }
 
-void pyhs_heap_spill_close(struct pyhs_heap *h)
-{
-	/* The mappings keep the file. */
-	if (h->spill.open)
-		close(h->spill.fd);
-	h->spill.open = false;
-}
 
 /* Whether p is one of h's mappings: unmapped and forgotten if so. */
 static bool unspill(struct pyhs_heap *h, void *p)
@@ -225,5 +226,5 @@ void pyhs_heap_unspill(struct pyhs_heap *h)
 	UNSPILL(h, &h->value_off);
 	UNSPILL(h, &h->value_text);
 	pyhs_spilled_vector_deinit(&h->spilled);
-	pyhs_heap_spill_close(h);
+	spill_close(h);
 }
