@@ -93,6 +93,17 @@ bool parse_count(const char *arg, uint64_t *ret)
 	return true;
 }
 
+/* A size of 1 byte or more (parse_size) that fits in 64 bits, into *ret
+ * only if it is one. */
+static bool parse_bytes(const char *arg, uint64_t *ret)
+{
+	double v;
+	if (!parse_size(arg, &v) || v < 1 || v >= 18446744073709551615.0)
+		return false;
+	*ret = (uint64_t)v;
+	return true;
+}
+
 int input_option(struct input_options *o, int opt, const char *arg)
 {
 	switch (opt) {
@@ -158,24 +169,18 @@ int input_option(struct input_options *o, int opt, const char *arg)
 			return -1;
 		}
 		return 1;
-	case OPT_MAX_CORE_SIZE: {
-		double v;
-		if (!parse_size(arg, &v) || v < 1 || v >= 18446744073709551615.0) {
+	case OPT_MAX_CORE_SIZE:
+		if (!parse_bytes(arg, &o->open.max_core_size)) {
 			log_error("--max-core-size takes a size (100MB, 2GiB), not '%s'", arg);
 			return -1;
 		}
-		o->open.max_core_size = (uint64_t)v;
 		return 1;
-	}
-	case OPT_SPILL_ABOVE: {
-		double v;
-		if (!parse_size(arg, &v) || v < 1 || v >= 18446744073709551615.0) {
+	case OPT_SPILL_ABOVE:
+		if (!parse_bytes(arg, &o->heap.spill_above)) {
 			log_error("--spill-above takes a size (32MiB, 1GB), not '%s'", arg);
 			return -1;
 		}
-		o->heap.spill_above = (uint64_t)v;
 		return 1;
-	}
 	case OPT_NO_SPILL:
 		o->heap.spill_above = UINT64_MAX;
 		return 1;
