@@ -649,6 +649,7 @@ struct pyhs_error *pyhs_heap_build(const struct pyhs_target *t,
 		pyhs_heap_set_progress(h, opts->progress, opts->progress_ctx);
 		pyhs_heap_set_jobs(h, opts->jobs);
 	}
+	h->spill_above = opts && opts->spill_above ? opts->spill_above : PYHS_DEFAULT_SPILL_ABOVE;
 	pyhs_heap_progress(h, "walking the heap", 0, 0);
 	struct pyhs_error *err = pyhs_types_init(h);
 	if (!err)
@@ -658,10 +659,6 @@ struct pyhs_error *pyhs_heap_build(const struct pyhs_target *t,
 		err = pyhs_types_register_objects(h);
 	if (!err)
 		err = pyhs_types_name_all(h);
-	/* Decided on the objects' columns alone: the value texts come next. */
-	uint64_t above = opts && opts->spill_above ? opts->spill_above : PYHS_DEFAULT_SPILL_ABOVE;
-	if (!err && pyhs_heap_spillable_bytes(h) >= above)
-		err = pyhs_heap_spill_objects(h);
 	if (!err)
 		err = pyhs_values_build(h);
 	if (!err)

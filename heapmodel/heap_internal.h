@@ -241,6 +241,9 @@ struct pyhs_heap {
 	/* The columns mapped from a file (spill.c). */
 	struct pyhs_spilled_vector spilled;
 	struct pyhs_spill_file spill;
+	/* Spilled once pyhs_heap_spillable_bytes reaches it (the walk's,
+	 * before the C roots). */
+	uint64_t spill_above;
 };
 
 /* heap.c */
@@ -297,14 +300,16 @@ uint64_t pyhs_heap_refcnt_any(const struct pyhs_heap *h, uint64_t i);
 bool pyhs_heap_truncate(struct pyhs_heap *h, uint32_t n);
 /* The bytes of the columns pyhs_heap_spill_objects writes out. */
 uint64_t pyhs_heap_spillable_bytes(const struct pyhs_heap *h);
-/* Once the objects are decoded: writes their addresses, types, sizes,
- * refcounts, generations and flags to an unlinked temporary file and maps
- * them from it in place of their arrays, or as many as it can; the rest
- * stay as they were. An error only if a column could be neither written
- * out nor read back. The file stays open for the next. */
+/* Once the objects are decoded and their pending references made (no
+ * object is added or taken back from there on): writes their addresses,
+ * types, sizes, generations and flags to an unlinked temporary file and
+ * maps them from it in place of their arrays, or as many as it can; the
+ * rest stay as they were. An error only if a column could be neither
+ * written out nor read back. The file stays open for the next. */
 struct pyhs_error *pyhs_heap_spill_objects(struct pyhs_heap *h);
-/* Once the values are read: the same for the value texts, if the objects
- * were spilled; the file closed. */
+/* Once the values are read: the same for the refcounts (widened by then),
+ * the edge offsets and the value texts, if the objects were spilled; the
+ * file closed. */
 struct pyhs_error *pyhs_heap_spill_values(struct pyhs_heap *h);
 /* Unmaps every spilled column, their vectors left empty. */
 void pyhs_heap_unspill(struct pyhs_heap *h);

@@ -28,11 +28,11 @@ struct pyhs_heap_options {
 	void *progress_ctx;
 	unsigned jobs; /* threads the build may use (pyhs_heap_set_jobs); 0: 1 */
 	/* A heap whose addresses, types, sizes, refcounts, generations and
-	 * flags take this many bytes or more keeps them and its value texts
-	 * in an unlinked file in $TMPDIR (else /var/tmp, else /tmp), mapped,
-	 * where the kernel can write them out and drop them under memory
-	 * pressure; the references stay in memory. 0: the default;
-	 * UINT64_MAX: never. */
+	 * flags take this many bytes or more keeps them, the offsets of their
+	 * references and its value texts in an unlinked file in $TMPDIR
+	 * (else /var/tmp, else /tmp), mapped, where the kernel can write
+	 * them out and drop them under memory pressure; the references stay
+	 * in memory. 0: the default; UINT64_MAX: never. */
 	uint64_t spill_above;
 };
 

@@ -1,12 +1,16 @@
 /*
  * A built heap's columns that the analyses read seldom or once in order
- * (addresses, types, sizes, refcounts, generations, flags, value texts)
- * kept in an unlinked temporary file on disk, mapped in place of the
- * arrays they were: clean or written-back pages the kernel may drop and
- * read again, as Eclipse MAT keeps its index files, where anonymous
- * memory can only be swapped or lost to the OOM killer. The references
- * stay in memory: the dominators and every search go over them again and
- * again. The analyses' own arrays come from the memory given back.
+ * (addresses, types, sizes, refcounts, generations, flags, value texts),
+ * and the offsets of each object's references, kept in an unlinked
+ * temporary file on disk, mapped in place of the arrays they were: clean
+ * or written-back pages the kernel may drop and read again, as Eclipse
+ * MAT keeps its index files, where anonymous memory can only be swapped or
+ * lost to the OOM killer. The references themselves stay in memory: the
+ * dominators and every search go over them again and again. The
+ * analyses' own arrays come from the memory given back. The objects'
+ * columns go first, once the walk has found every object, so that the C
+ * roots' count of each object's unexplained references is made in the
+ * memory they leave; the rest once the heap is built.
  *
  * The mapping is private and writable: a heap is not changed once built,
  * and a page written all the same would be copied, not the file changed.
@@ -164,8 +168,6 @@ struct pyhs_error *pyhs_heap_spill_objects(struct pyhs_heap *h)
 	SPILL(h, f, ok, lost, &h->addr);
 	SPILL(h, f, ok, lost, &h->type);
 	SPILL(h, f, ok, lost, &h->size32.v);
-	SPILL(h, f, ok, lost, &h->refcnt32.v);
-	SPILL(h, f, ok, lost, &h->refcnt8);
 	SPILL(h, f, ok, lost, &h->gen);
 	SPILL(h, f, ok, lost, &h->flags);
 	if (!ok)
@@ -183,12 +185,15 @@ struct pyhs_error *pyhs_heap_spill_values(struct pyhs_heap *h)
 		return NULL;
 	bool ok = true;
 	int lost = 0;
+	SPILL(h, f, ok, lost, &h->refcnt32.v);
+	SPILL(h, f, ok, lost, &h->refcnt8);
+	SPILL(h, f, ok, lost, &h->edge_start);
 	SPILL(h, f, ok, lost, &h->value_off);
 	SPILL(h, f, ok, lost, &h->value_text);
 	const char *dir = f->dir;
 	spill_close(h);
 	if (lost)
-		return pyhs_error_os(lost, "cannot read back the heap's value texts from a temporary file in '%s'",
+		return pyhs_error_os(lost, "cannot read back the heap's refcounts, edges or value texts from a temporary file in '%s'",
 				     dir);
 	return NULL;
 }
@@ -223,6 +228,7 @@ void pyhs_heap_unspill(struct pyhs_heap *h)
 	UNSPILL(h, &h->refcnt8);
 	UNSPILL(h, &h->gen);
 	UNSPILL(h, &h->flags);
+	UNSPILL(h, &h->edge_start);
 	UNSPILL(h, &h->value_off);
 	UNSPILL(h, &h->value_text);
 	pyhs_spilled_vector_deinit(&h->spilled);

@@ -645,6 +645,10 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 		w.err = resolve_pending(&w);
 	if (!w.err)
 		w.err = walk_name_cells(&w);
+	/* Every object is found: their columns spilled (decided on them
+	 * alone) before the C roots count references beside them. */
+	if (!w.err && pyhs_heap_spillable_bytes(h) >= h->spill_above)
+		w.err = pyhs_heap_spill_objects(h);
 	pyhs_croots(h, &w, &w.err);
 	/* After the C roots, whose count of references left unexplained
 	 * takes 4 bytes an object too, for a while. */
