@@ -226,6 +226,7 @@ int verb_demo(int argc, char **argv)
 		}
 		if (chdir(dir) < 0)
 			_exit(126);
+		signals_child_defaults();
 		unsetenv("PYTHONMALLOC");
 		unsetenv("PYTHONDEVMODE");
 		dup2(to_child[0], 0);

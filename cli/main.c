@@ -76,6 +76,7 @@ int main(int argc, char **argv)
 {
 	malloc_defaults();
 	debuginfod_defaults();
+	signals_ignore_xfsz();
 	if (argc < 2)
 		return usage_error(NULL, "no verb given");
 	const char *v = argv[1];

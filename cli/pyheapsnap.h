@@ -328,6 +328,12 @@ void signals_temporary(const char *path);
 void signals_cache_temporary(const char *path);
 /* The file is written: an interruption from now on says only that. */
 void signals_written(void);
+/* From the start: a file written past RLIMIT_FSIZE (ulimit -f) fails with
+ * EFBIG, which is reported and its temporary file removed, rather than
+ * SIGXFSZ ending the process; signals_child_defaults gives a child the
+ * disposition this process started with. */
+void signals_ignore_xfsz(void);
+void signals_child_defaults(void);
 /* Around a library call given signals_cancel: a signal only raises it. */
 void signals_defer(bool on);
 /* 0 if no signal came; else prints the line (after removing the temporary

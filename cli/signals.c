@@ -31,6 +31,22 @@ static const char *volatile cache_temporary; /* the cache entry's */
 static bool installed;
 static sigset_t old_mask;
 
+static struct sigaction xfsz_old;
+static bool xfsz_ignored;
+
+void signals_ignore_xfsz(void)
+{
+	struct sigaction ign = { .sa_handler = SIG_IGN };
+	sigemptyset(&ign.sa_mask);
+	xfsz_ignored = sigaction(SIGXFSZ, &ign, &xfsz_old) == 0;
+}
+
+void signals_child_defaults(void)
+{
+	if (xfsz_ignored)
+		sigaction(SIGXFSZ, &xfsz_old, NULL);
+}
+
 static void say(const char *s)
 {
 	ssize_t r = write(STDERR_FILENO, s, strlen(s));

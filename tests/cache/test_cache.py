@@ -280,7 +280,6 @@ def check_unwritable(args, tool, core, workdir):
         f.write("x")
 
     def lim():
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
 
     full = os.path.join(workdir, "full-cache")

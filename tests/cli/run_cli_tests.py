@@ -159,6 +159,7 @@ def make_inputs(tmp):
     inputs["missing"] = os.path.join(tmp, "no-such-core")
     inputs["missing_dir"] = os.path.join(tmp, "no-such-dir")
     inputs["tmp"] = tmp
+    inputs["tmpdir_zst"] = mkdir("tmpdir-zst")
     return inputs
 
 
@@ -262,17 +263,39 @@ def check_export_file(template):
     return check
 
 
+def check_nothing_written(template):
+    """Neither the file template names nor a temporary file beside it."""
+    def check(out, run):
+        path = run.expand(template)
+        d, base = os.path.split(path)
+        left = [f for f in os.listdir(d) if f == base or f.startswith("." + base + ".")]
+        if left:
+            raise CaseFailure("left behind in %s: %s" % (d, ", ".join(left)))
+    return check
+
+
+def check_nothing_in(template):
+    """The directory template names is empty."""
+    def check(out, run):
+        d = run.expand(template)
+        if os.listdir(d):
+            raise CaseFailure("left behind in %s: %s" % (d, ", ".join(os.listdir(d))))
+    return check
+
+
 # ---------------------------------------------------------------------------
 # The cases
 # ---------------------------------------------------------------------------
 
 class Case:
-    def __init__(self, name, argv, status, stderr=None, stdout=None):
+    def __init__(self, name, argv, status, stderr=None, stdout=None, fsize=None, env=None):
         self.name = name
         self.argv = argv
         self.status = status
         self.stderr = stderr  # regex for the message line, None: no stderr
         self.stdout = stdout  # function(stdout bytes, runner) or None
+        self.fsize = fsize    # RLIMIT_FSIZE in bytes (ulimit -f), None: as it is
+        self.env = env        # variables to set (expanded like arguments)
 
 
 OK, GATE, USAGE, INPUT = 0, 1, 2, 3
@@ -315,6 +338,20 @@ CASES = [
     Case("summary --sysroot without the binaries",
          ["summary", "--sysroot", "/nonexistent-sysroot", "{core}"], INPUT,
          r"(binaries|files).*(missing|not found)"),
+    # Past the largest file the process may write (ulimit -f): a write
+    # fails, one line, and nothing is left, rather than SIGXFSZ.
+    Case("snapshot -o FILE past ulimit -f",
+         ["snapshot", "--no-cache", "{core}", "-o", "{tmp}/limited.phs"], INPUT,
+         r"cannot write snapshot '.*limited\.phs': file too large", fsize=8192,
+         stdout=check_nothing_written("{tmp}/limited.phs")),
+    Case("export -o FILE past ulimit -f",
+         ["export", "--no-cache", "{core}", "-o", "{tmp}/limited.jsonl"], INPUT,
+         r"cannot write the export: file too large", fsize=8192,
+         stdout=check_nothing_written("{tmp}/limited.jsonl")),
+    Case("summary zstd core past ulimit -f",
+         ["summary", "--no-cache", "{core_zst}"], INPUT,
+         r"cannot decompress '.*core\.zst' into '.*': file too large", fsize=8192,
+         env={"TMPDIR": "{tmpdir_zst}"}, stdout=check_nothing_in("{tmpdir_zst}")),
     Case("summary zstd core over --max-core-size",
          ["summary", "--max-core-size", "64KiB", "{core_zst}"], INPUT,
          r"(is a core of .* by its headers|decompresses to) more than the cap of 64\.0 KiB \(raise it with --max-core-size\)$"),
@@ -408,11 +445,17 @@ class Runner:
             return value
         return re.sub(r"\{([a-z0-9_]+)\}", sub, arg)
 
-    def run(self, argv):
+    def run(self, argv, fsize=None, env=None):
         cmd = [self.tool] + argv
+        if fsize is not None:
+            cmd = ["sh", "-c", 'ulimit -f %d && exec "$@"' % (fsize // 512), "sh"] + cmd
+        full_env = None
+        if env:
+            full_env = dict(os.environ)
+            full_env.update({k: self.expand(v) for k, v in env.items()})
         try:
             r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, timeout=TIMEOUT)
+                               stderr=subprocess.PIPE, timeout=TIMEOUT, env=full_env)
         except subprocess.TimeoutExpired:
             raise CaseFailure("did not finish within %g s: %s" % (TIMEOUT, " ".join(cmd)))
         if r.returncode < 0:
@@ -423,7 +466,7 @@ class Runner:
 
     def check(self, case):
         argv = [self.expand(a) for a in case.argv]
-        r = self.run(argv)
+        r = self.run(argv, case.fsize, case.env)
         err = r.stderr.decode(errors="replace")
         shown = "$ pyheapsnap %s\nexit %d, stderr:\n%s" % (" ".join(argv), r.returncode, err)
         if r.returncode != case.status:
