@@ -7,7 +7,7 @@
 
 #include "pyheapsnap.h"
 
-#define MAX_LISTED 50
+#define MAX_LISTED PYHS_VIEW_LISTED
 
 static void help(void)
 {
@@ -53,6 +53,9 @@ struct show_facts {
 	uint32_t dom;
 	const struct pyhs_path *paths;
 	size_t np;
+	/* The object view's references into it (view NULL: the heap is
+	 * searched for them). */
+	const struct pyhs_object_view *view;
 };
 
 static void print_show(const struct pyhs_heap *h, uint64_t i, const struct show_facts *f,
@@ -83,10 +86,12 @@ bool input_object_view(const char *path, struct input_options *o, const char *ar
 static bool show_from_view(const char *path, struct input_options *o, const char *arg)
 {
 	struct pyhs_object_view *ov;
-	if (!input_object_view(path, o, arg, PYHS_VIEW_SHOW, 1, &ov))
+	/* The text lists the first references each way; JSON all of them. */
+	if (!input_object_view(path, o, arg, PYHS_VIEW_SHOW | (o->json ? 0 : PYHS_VIEW_FIRST), 1,
+			       &ov))
 		return false;
 	struct show_facts f = { ov->holder, ov->retained, ov->unexplained, ov->garbage,
-				ov->dom, ov->paths, ov->npaths };
+				ov->dom, ov->paths, ov->npaths, o->json ? NULL : ov };
 	struct input_options none = { .json = o->json };
 	print_show(ov->heap, ov->obj, &f, &none);
 	pyhs_object_view_destroy(ov);
@@ -136,12 +141,23 @@ int verb_show(int argc, char **argv)
 	}
 	struct show_facts f = { holder, pyhs_analysis_retained(a, i),
 				pyhs_analysis_unexplained(a, i), pyhs_analysis_is_garbage(a, i),
-				pyhs_analysis_idom(a, i), paths, np };
+				pyhs_analysis_idom(a, i), paths, np, NULL };
 	print_show(h, i, &f, &o);
 	pyhs_paths_free(paths, np);
 	pyhs_holders_destroy(hs);
 	input_close(&o, h, a);
 	return EXIT_OK;
+}
+
+/* One line of "referred to by": reference k of object s. */
+static void print_referrer(const struct pyhs_heap *h, uint32_t s, uint64_t k)
+{
+	char l[160], preview[256];
+	if (!pyhs_heap_format_label(h, pyhs_heap_edge_label(h, k), l, sizeof(l)))
+		l[0] = '\0';
+	pyhs_heap_preview(h, s, preview, sizeof(preview));
+	printf("  0x%-14" PRIx64 " %-24s %-22s %s\n", pyhs_heap_addr(h, s),
+	       pyhs_heap_type_name(h, pyhs_heap_type_of(h, s)), l, preview);
 }
 
 static void print_show(const struct pyhs_heap *h, uint64_t i, const struct show_facts *f,
@@ -279,20 +295,16 @@ static void print_show(const struct pyhs_heap *h, uint64_t i, const struct show_
 		if (e - b > MAX_LISTED)
 			printf("  ... and %" PRIu64 " more\n", e - b - MAX_LISTED);
 		printf("\nreferred to by:\n");
-		for (uint64_t s = 0; s < m; s++) {
+		for (size_t q = 0; f->view && q < f->view->nlisted; q++)
+			print_referrer(h, f->view->referrers[q].obj, f->view->referrers[q].edge);
+		if (f->view)
+			nreferrers = f->view->nreferrers;
+		for (uint64_t s = 0; !f->view && s < m; s++) {
 			uint64_t sb, se;
 			pyhs_heap_edges(h, s, &sb, &se);
-			for (uint64_t k = sb; k < se; k++) {
-				if (pyhs_heap_edge_dst(h, k) != i)
-					continue;
-				if (nreferrers++ >= MAX_LISTED)
-					continue;
-				if (!pyhs_heap_format_label(h, pyhs_heap_edge_label(h, k), l, sizeof(l)))
-					l[0] = '\0';
-				pyhs_heap_preview(h, s, preview, sizeof(preview));
-				printf("  0x%-14" PRIx64 " %-24s %-22s %s\n", pyhs_heap_addr(h, s),
-				       pyhs_heap_type_name(h, pyhs_heap_type_of(h, s)), l, preview);
-			}
+			for (uint64_t k = sb; k < se; k++)
+				if (pyhs_heap_edge_dst(h, k) == i && nreferrers++ < MAX_LISTED)
+					print_referrer(h, (uint32_t)s, k);
 		}
 		if (nreferrers > MAX_LISTED)
 			printf("  ... and %" PRIu64 " more\n", nreferrers - MAX_LISTED);

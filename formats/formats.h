@@ -219,6 +219,12 @@ void pyhs_snapshot_view_destroy(struct pyhs_snapshot_view *v);
 /* With PYHS_VIEW_SHOW: the object's references both ways, its dominator
  * and its holder name too. */
 #define PYHS_VIEW_SHOW 1u
+/* With PYHS_VIEW_SHOW: of the objects at the two ends of its references,
+ * only those of its first PYHS_VIEW_LISTED references each way (in the
+ * heap's order), as show's text lists them: a list of millions of items
+ * is answered from its first records. */
+#define PYHS_VIEW_FIRST 2u
+#define PYHS_VIEW_LISTED 50
 struct pyhs_object_view {
 	/* The objects the answer names (the object, the paths' objects; with
 	 * PYHS_VIEW_SHOW its referents, referrers and dominator), with every
@@ -233,6 +239,16 @@ struct pyhs_object_view {
 	char holder[PYHS_TOP_HOLDER];    /* pyhs_holders_name's */
 	struct pyhs_path *paths;         /* pyhs_analysis_paths's, in heap */
 	size_t npaths;
+	/* With PYHS_VIEW_SHOW: the references into the object, how many in
+	 * all, and the first of them (PYHS_VIEW_LISTED at most), in the
+	 * heap's order: the object in heap each is of, and its number among
+	 * heap's references. */
+	uint64_t nreferrers;
+	struct {
+		uint32_t obj;
+		uint64_t edge;
+	} referrers[PYHS_VIEW_LISTED];
+	size_t nlisted;
 };
 /* The object at addr: PYHS_ERROR_NOT_FOUND if none is; PYHS_ERROR_INPUT
  * if the records are damaged or do not fit the rest of the file (a

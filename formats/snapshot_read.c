@@ -2392,17 +2392,29 @@ struct pyhs_error *pyhs_snapshot_view_object(struct pyhs_snapshot_view *v, uint6
 		    v->parts.root_obj[kept[k].root] != kept[k].start)
 			err = view_bad(v, "a root that is not its object's");
 	}
+	/* The first references into it: (source, its reference's number). */
+	uint32_t listed_src[PYHS_VIEW_LISTED], listed_j[PYHS_VIEW_LISTED];
+	size_t nlisted = 0;
 	if (!err && (flags & PYHS_VIEW_SHOW)) {
-		for (uint64_t k = 0; k < rt.nedges && !err; k++) {
+		uint64_t nout = rt.nedges, nin = rt.npreds;
+		if ((flags & PYHS_VIEW_FIRST) && nout > PYHS_VIEW_LISTED)
+			nout = PYHS_VIEW_LISTED;
+		if ((flags & PYHS_VIEW_FIRST) && nin > PYHS_VIEW_LISTED)
+			nin = PYHS_VIEW_LISTED;
+		for (uint64_t k = 0; k < nout && !err; k++) {
 			uint32_t d = 0, l = 0;
 			if (!(err = view_edge(v, &rt, k, &d, &l)))
 				err = part_add(&p, d, 0);
 		}
-		for (uint64_t k = 0; k < rt.npreds && !err; k++) {
+		for (uint64_t k = 0; k < nin && !err; k++) {
 			uint32_t u = 0, j = 0;
 			if (!(err = view_pred(v, t, rt.npreds, k, &u, &j)) &&
 			    !(err = view_check_ref(v, u, j, t, NULL)))
 				err = part_add(&p, u, 0);
+			if (!err && nlisted < PYHS_VIEW_LISTED) {
+				listed_src[nlisted] = u;
+				listed_j[nlisted++] = j & ~RAND_WEAK;
+			}
 		}
 		if (!err && rt.idom < v->n)
 			err = part_add(&p, rt.idom, 0);
@@ -2453,6 +2465,14 @@ struct pyhs_error *pyhs_snapshot_view_object(struct pyhs_snapshot_view *v, uint6
 		ov->dom = rt.idom;
 		if (rt.idom < v->n)
 			ov->dom = flags & PYHS_VIEW_SHOW ? part_id(&p, rt.idom) : PYHS_DOM_NONE;
+		ov->nreferrers = rt.npreds;
+		for (size_t k = 0; k < nlisted; k++, ov->nlisted++) {
+			uint64_t b, e;
+			uint32_t s = part_id(&p, listed_src[k]);
+			pyhs_heap_edges(ov->heap, s, &b, &e);
+			ov->referrers[k].obj = s;
+			ov->referrers[k].edge = b + listed_j[k];
+		}
 	}
 	part_deinit(&p);
 	idmap_deinit(&via);
