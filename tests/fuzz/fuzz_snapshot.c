@@ -1,9 +1,10 @@
 /*
  * Fuzz target: snapshot files (formats/FORMAT.md) read by
- * pyhs_snapshot_read_top (the largest retainers alone) and
- * pyhs_snapshot_read_analysed; when one reads, the analysis its index
- * gives is used as the verbs use it, and every analysis and the export run
- * over the heap.
+ * pyhs_snapshot_read_top (the largest retainers alone),
+ * pyhs_snapshot_read_analysed and the object records (RAND) as show and
+ * path read them; when the heap reads, the analysis its index gives is
+ * used as the verbs use it, every analysis and the export run over it,
+ * and its first, middle and last objects are looked up in the records.
  *
  * Two kinds of input:
  *
@@ -14,13 +15,16 @@
  *     id[4] u8 mode u32 len and len raw bytes (fewer if the input ends):
  *     the harness writes a well-framed snapshot of them (header with n and
  *     m, each section stored, or zstd-compressed when mode bit 1 is set,
- *     marked required when mode bit 0 is set, right sizes and checksums).
- *     Mutations then reach the section decoders and the heap's
- *     cross-checks instead of dying on a checksum.
+ *     marked required when mode bit 0 is set, right sizes and checksums;
+ *     with mode bit 2 on a stored RAND section, its binding to the other
+ *     sections' checksums right too). Mutations then reach the section
+ *     decoders, the heap's cross-checks and the object records instead
+ *     of dying on a checksum.
  */
 #include <zstd.h>
 
 #include "fuzz_common.h"
+#include "snapshot_format.h"
 
 #define FRAMED_MAGIC "FZSN"
 #define MAX_SECTIONS 256
@@ -97,6 +101,7 @@ static void build_framed(const uint8_t *data, size_t size, struct buf *out)
 	uint8_t header[HEADER_SIZE] = { 0 };
 	buf_put(out, header, HEADER_SIZE);
 	uint32_t count = 0;
+	uint32_t rand_entry = UINT32_MAX; /* the RAND section to bind */
 	while (pos + 9 <= size && count < MAX_SECTIONS) {
 		const uint8_t *id = data + pos;
 		uint8_t mode = data[pos + 4];
@@ -130,7 +135,31 @@ static void build_framed(const uint8_t *data, size_t size, struct buf *out)
 		put_u64(e + 32, pyhs_xxh64(stored, stored_size));
 		buf_put(out, stored, stored_size);
 		buf_put(&table, e, ENTRY_SIZE);
+		if (memcmp(id, "RAND", 4) == 0 && (mode & 6) == 4 && len >= 24 &&
+		    rand_entry == UINT32_MAX)
+			rand_entry = count;
 		count++;
+	}
+	if (rand_entry != UINT32_MAX) {
+		/* The checksums of the sections it stands for, in the
+		 * format's order of sections, the first of each id. */
+		uint8_t sums[NSECTIONS * 8];
+		size_t nsums = 0;
+		for (int sec = 0; sec < NSECTIONS; sec++) {
+			if (!rand_binds((enum section)sec))
+				continue;
+			for (uint32_t k = 0; k < count; k++) {
+				const uint8_t *t = table.data + (size_t)k * ENTRY_SIZE;
+				if (memcmp(t, pyhs_snapshot_sections[sec].id, 4) == 0) {
+					memcpy(sums + 8 * nsums++, t + 32, 8);
+					break;
+				}
+			}
+		}
+		uint8_t *t = table.data + (size_t)rand_entry * ENTRY_SIZE;
+		uint64_t off = get_u64(t + 8), stored_size = get_u64(t + 16);
+		put_u64(out->data + off + 16, pyhs_xxh64(sums, 8 * nsums));
+		put_u64(t + 32, pyhs_xxh64(out->data + off, stored_size));
 	}
 	uint64_t table_off = out->size;
 	buf_put(out, table.data, table.size);
@@ -144,6 +173,38 @@ static void build_framed(const uint8_t *data, size_t size, struct buf *out)
 	put_u64(h + 40, m);
 	put_u64(h + 48, pyhs_xxh64(table.data, table.size));
 	put_u64(h + 56, pyhs_xxh64(h, 56));
+}
+
+/* The object at addr from the records, as show (text and JSON) and path
+ * ask for it. */
+static void view_objects(const char *path, const uint64_t *addrs, size_t naddrs)
+{
+	struct pyhs_snapshot_view *v;
+	struct pyhs_error *err = pyhs_snapshot_view_open(path, &v);
+	if (err) {
+		fuzz_error(err);
+		return;
+	}
+	if (!v)
+		return;
+	(void)strlen(pyhs_snapshot_view_meta(v)->input);
+	static const unsigned flags[] = { PYHS_VIEW_SHOW | PYHS_VIEW_FIRST, PYHS_VIEW_SHOW, 0 };
+	for (size_t k = 0; k < naddrs; k++) {
+		for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
+			struct pyhs_object_view *ov;
+			err = pyhs_snapshot_view_object(v, addrs[k], flags[f], f == 2 ? 64 : 1, &ov);
+			if (err) {
+				fuzz_error(err);
+				continue;
+			}
+			fuzz_exercise_heap(ov->heap);
+			(void)strlen(ov->holder);
+			for (size_t q = 0; q < ov->nlisted; q++)
+				(void)pyhs_heap_edge_label(ov->heap, ov->referrers[q].edge);
+			pyhs_object_view_destroy(ov);
+		}
+	}
+	pyhs_snapshot_view_destroy(v);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -175,6 +236,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	err = pyhs_snapshot_read_analysed(path, &h, &a);
 	if (err) {
 		fuzz_error(err);
+		/* The records may still open: an address no object has. */
+		view_objects(path, (const uint64_t[]){ 0x10 }, 1);
 		return 0;
 	}
 	const struct pyhs_heap_meta *m = pyhs_heap_meta(h);
@@ -203,6 +266,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pyhs_analysis_destroy(a);
 	}
 	fuzz_exercise_heap(h);
+	uint64_t n = pyhs_heap_nobjects(h);
+	if (n) {
+		uint64_t addrs[3] = { pyhs_heap_addr(h, 0), pyhs_heap_addr(h, n / 2),
+				      pyhs_heap_addr(h, n - 1) };
+		view_objects(path, addrs, 3);
+	}
 	pyhs_heap_destroy(h);
 	return 0;
 }
