@@ -127,3 +127,16 @@ snapshot_meta_find(const struct snapshot_meta_field *fields, size_t n,
 			return &fields[i];
 	return NULL;
 }
+
+uint64_t snapshot_rand_binding(const uint8_t *table, size_t count)
+{
+	uint8_t sums[NSECTIONS * 8];
+	size_t nsums = 0;
+	for (int sec = 0; sec < NSECTIONS; sec++)
+		for (size_t k = 0; k < count && rand_binds((enum section)sec); k++)
+			if (!memcmp(table + k * ENTRY_SIZE, pyhs_snapshot_sections[sec].id, 4)) {
+				memcpy(sums + 8 * nsums++, table + k * ENTRY_SIZE + 32, 8);
+				break;
+			}
+	return pyhs_xxh64(sums, 8 * nsums);
+}

@@ -107,6 +107,11 @@ extern const struct pyhs_snapshot_section {
 	bool optional;    /* not required: readers of older files do without */
 } pyhs_snapshot_sections[NSECTIONS];
 
+/* RAND's binding (FORMAT.md) for a section table of count entries: the
+ * XXH64 of the checksums of the sections rand_binds names, in section
+ * order, the first entry of each id. */
+uint64_t snapshot_rand_binding(const uint8_t *table, size_t count);
+
 /* ---- the allocator state section (snapshot_memory.c) -------------------- */
 
 struct pyhs_error *snapshot_memory_encode(const struct pyhs_memory_state *m,

@@ -837,21 +837,11 @@ static struct pyhs_error *rand_encode(struct writer *w, const struct pyhs_heap *
 		for (uint64_t q = lists[l].chunk; q < lists[l].chunk + nch; q++)
 			le64_put(x.cdir + q * 24, le64_get(x.cdir + q * 24) + part_base[k]);
 	}
-	/* The checksums of the sections the records stand for, in section
-	 * order, as one. */
-	uint8_t sums[NSECTIONS * 8];
-	size_t nsums = 0;
-	for (int sec = 0; sec < NSECTIONS; sec++)
-		for (unsigned k = 0; k < w->nsections && rand_binds((enum section)sec); k++)
-			if (!memcmp(w->table + k * ENTRY_SIZE, pyhs_snapshot_sections[sec].id, 4)) {
-				memcpy(sums + 8 * nsums++, w->table + k * ENTRY_SIZE + 32, 8);
-				break;
-			}
 	uint8_t head[RAND_LONG_HEAD];
 	le32_put(head, RAND_BLOCK | (nlists ? RAND_LONG : 0));
 	le32_put(head + 4, (uint32_t)nblocks);
 	le64_put(head + 8, n);
-	le64_put(head + 16, pyhs_xxh64(sums, 8 * nsums));
+	le64_put(head + 16, snapshot_rand_binding(w->table, w->nsections));
 	le32_put(head + 24, RAND_CHUNK);
 	le32_put(head + 28, (uint32_t)nlists);
 	put_bytes(b, head, nlists ? RAND_LONG_HEAD : RAND_HEAD);

@@ -27,9 +27,6 @@
 #include "snapshot_format.h"
 
 #define FRAMED_MAGIC "FZSN"
-#define MAX_SECTIONS 256
-#define HEADER_SIZE 64
-#define ENTRY_SIZE 40
 
 struct buf {
 	uint8_t *data;
@@ -141,24 +138,9 @@ static void build_framed(const uint8_t *data, size_t size, struct buf *out)
 		count++;
 	}
 	if (rand_entry != UINT32_MAX) {
-		/* The checksums of the sections it stands for, in the
-		 * format's order of sections, the first of each id. */
-		uint8_t sums[NSECTIONS * 8];
-		size_t nsums = 0;
-		for (int sec = 0; sec < NSECTIONS; sec++) {
-			if (!rand_binds((enum section)sec))
-				continue;
-			for (uint32_t k = 0; k < count; k++) {
-				const uint8_t *t = table.data + (size_t)k * ENTRY_SIZE;
-				if (memcmp(t, pyhs_snapshot_sections[sec].id, 4) == 0) {
-					memcpy(sums + 8 * nsums++, t + 32, 8);
-					break;
-				}
-			}
-		}
 		uint8_t *t = table.data + (size_t)rand_entry * ENTRY_SIZE;
 		uint64_t off = get_u64(t + 8), stored_size = get_u64(t + 16);
-		put_u64(out->data + off + 16, pyhs_xxh64(sums, 8 * nsums));
+		put_u64(out->data + off + 16, snapshot_rand_binding(table.data, count));
 		put_u64(t + 32, pyhs_xxh64(out->data + off, stored_size));
 	}
 	uint64_t table_off = out->size;
