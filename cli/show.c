@@ -295,16 +295,19 @@ static void print_show(const struct pyhs_heap *h, uint64_t i, const struct show_
 		if (e - b > MAX_LISTED)
 			printf("  ... and %" PRIu64 " more\n", e - b - MAX_LISTED);
 		printf("\nreferred to by:\n");
-		for (size_t q = 0; f->view && q < f->view->nlisted; q++)
-			print_referrer(h, f->view->referrers[q].obj, f->view->referrers[q].edge);
-		if (f->view)
+		if (f->view) {
+			for (size_t q = 0; q < f->view->nlisted; q++)
+				print_referrer(h, f->view->referrers[q].obj,
+					       f->view->referrers[q].edge);
 			nreferrers = f->view->nreferrers;
-		for (uint64_t s = 0; !f->view && s < m; s++) {
-			uint64_t sb, se;
-			pyhs_heap_edges(h, s, &sb, &se);
-			for (uint64_t k = sb; k < se; k++)
-				if (pyhs_heap_edge_dst(h, k) == i && nreferrers++ < MAX_LISTED)
-					print_referrer(h, (uint32_t)s, k);
+		} else {
+			for (uint64_t s = 0; s < m; s++) {
+				uint64_t sb, se;
+				pyhs_heap_edges(h, s, &sb, &se);
+				for (uint64_t k = sb; k < se; k++)
+					if (pyhs_heap_edge_dst(h, k) == i && nreferrers++ < MAX_LISTED)
+						print_referrer(h, (uint32_t)s, k);
+			}
 		}
 		if (nreferrers > MAX_LISTED)
 			printf("  ... and %" PRIu64 " more\n", nreferrers - MAX_LISTED);

@@ -2466,13 +2466,14 @@ struct pyhs_error *pyhs_snapshot_view_object(struct pyhs_snapshot_view *v, uint6
 		if (rt.idom < v->n)
 			ov->dom = flags & PYHS_VIEW_SHOW ? part_id(&p, rt.idom) : PYHS_DOM_NONE;
 		ov->nreferrers = rt.npreds;
-		for (size_t k = 0; k < nlisted; k++, ov->nlisted++) {
+		for (size_t k = 0; k < nlisted; k++) {
 			uint64_t b, e;
 			uint32_t s = part_id(&p, listed_src[k]);
 			pyhs_heap_edges(ov->heap, s, &b, &e);
 			ov->referrers[k].obj = s;
 			ov->referrers[k].edge = b + listed_j[k];
 		}
+		ov->nlisted = nlisted;
 	}
 	part_deinit(&p);
 	idmap_deinit(&via);

@@ -298,7 +298,8 @@ struct pyhs_error *pyhs_heap_widen(struct pyhs_heap *h);
 uint64_t pyhs_heap_refcnt_any(const struct pyhs_heap *h, uint64_t i);
 /* Takes back the objects numbered n and up (their edge offsets too); false if out of memory. */
 bool pyhs_heap_truncate(struct pyhs_heap *h, uint32_t n);
-/* The bytes of the columns pyhs_heap_spill_objects writes out. */
+/* The bytes of the objects' addresses, types, sizes, refcounts,
+ * generations and flags: what decides whether a heap is spilled. */
 uint64_t pyhs_heap_spillable_bytes(const struct pyhs_heap *h);
 /* Once the objects are decoded and their pending references made (no
  * object is added or taken back from there on): writes their addresses,
