@@ -52,9 +52,7 @@ static void work(struct run *r)
 	}
 }
 
-/* Signals stay the caller's thread's business: blocked in a thread
- * started here, in it alone (those a fault raises in it excepted). */
-static void block_signals(void)
+void pyhs_jobs_block_signals(void)
 {
 	sigset_t all;
 	sigfillset(&all);
@@ -67,7 +65,7 @@ static void block_signals(void)
 
 static void *thread_main(void *arg)
 {
-	block_signals();
+	pyhs_jobs_block_signals();
 	work(arg);
 	return NULL;
 }
@@ -123,7 +121,7 @@ struct pyhs_job {
 static void *job_main(void *arg)
 {
 	struct pyhs_job *j = arg;
-	block_signals();
+	pyhs_jobs_block_signals();
 	j->err = j->fn(j->ctx, 0);
 	return NULL;
 }

@@ -43,6 +43,11 @@ struct pyhs_error *pyhs_job_finish(struct pyhs_job *job);
  * cgroup v2, cpu.cfs_quota_us of v1) rounded up; at least 1. */
 unsigned pyhs_jobs_available(void);
 
+/* Blocks, in the calling thread alone, every signal but those a fault
+ * raises in it: what a thread started by this layer runs first, so that
+ * signals stay the business of the thread that started it. */
+void pyhs_jobs_block_signals(void);
+
 /* The most threads pyhs_jobs_run starts, whatever it is asked. */
 #define PYHS_JOBS_MAX 256
 

@@ -229,6 +229,28 @@ static uint64_t refcnt_of(const struct pyhs_heap *h, uint64_t word)
 	return h->minor >= 14 ? (uint32_t)word : word;
 }
 
+/* Whether adding an object reallocates one of the objects' columns. */
+static bool objects_full(const struct pyhs_heap *h)
+{
+	return PYHS_PREFAULT_FULL(&h->addr) || PYHS_PREFAULT_FULL(&h->type) ||
+	       PYHS_PREFAULT_FULL(&h->size32.v) || PYHS_PREFAULT_FULL(&h->gen) ||
+	       PYHS_PREFAULT_FULL(&h->flags) ||
+	       (h->narrow ? PYHS_PREFAULT_FULL(&h->refcnt8) : PYHS_PREFAULT_FULL(&h->refcnt32.v));
+}
+
+static void objects_prefault_ask(struct pyhs_heap *h)
+{
+	PYHS_PREFAULT_ASK(h->prefault, &h->addr);
+	PYHS_PREFAULT_ASK(h->prefault, &h->type);
+	PYHS_PREFAULT_ASK(h->prefault, &h->size32.v);
+	PYHS_PREFAULT_ASK(h->prefault, &h->gen);
+	PYHS_PREFAULT_ASK(h->prefault, &h->flags);
+	if (h->narrow)
+		PYHS_PREFAULT_ASK(h->prefault, &h->refcnt8);
+	else
+		PYHS_PREFAULT_ASK(h->prefault, &h->refcnt32.v);
+}
+
 uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 		       struct pyhs_error **err)
 {
@@ -294,6 +316,8 @@ uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 	if (h->minor == 11 && hdr[0] >= 999999999)
 		flags |= PYHS_OBJ_IMMORTAL;
 	uint64_t rc = refcnt_of(h, hdr[0]);
+	if (h->prefault && objects_full(h))
+		pyhs_prefault_quiesce(h->prefault);
 	bool ok = pyhs_u32_vector_append(&h->size32.v, 0) &&
 		  (h->narrow ? pyhs_u8_vector_append(&h->refcnt8, rc < REFCNT8_MAX ?
 								  (uint8_t)rc : REFCNT8_MAX) != NULL :
@@ -310,6 +334,8 @@ uint32_t pyhs_heap_add(struct pyhs_heap *h, uint64_t addr, bool strict,
 		index_put(h->index, h->index_mask, h->index_tag_mask, addr, n);
 	else
 		h->index[empty] = index_tag(addr, h->index_tag_mask) | n;
+	if (h->prefault)
+		objects_prefault_ask(h);
 	return n;
 }
 
@@ -465,7 +491,12 @@ bool pyhs_heap_append_edge_start(struct pyhs_heap *h)
 {
 	/* Below 2^32: pyhs_heap_build caps the edges there. */
 	uint32_t e = (uint32_t)h->edge_dst.size;
-	return pyhs_u32_vector_append(&h->edge_start, e) != NULL;
+	if (h->prefault && PYHS_PREFAULT_FULL(&h->edge_start))
+		pyhs_prefault_quiesce(h->prefault);
+	if (!pyhs_u32_vector_append(&h->edge_start, e))
+		return false;
+	PYHS_PREFAULT_ASK(h->prefault, &h->edge_start);
+	return true;
 }
 
 /* Widens the n entries of a vector of narrower ones in place (the array
@@ -696,6 +727,7 @@ void pyhs_heap_destroy(struct pyhs_heap *h)
 {
 	if (!h)
 		return;
+	pyhs_prefault_destroy(h->prefault);
 	pyhs_heap_unspill(h);
 	pyhs_memory_state_destroy(h->memory);
 	pyhs_u64_vector_deinit(&h->addr);

@@ -3,6 +3,7 @@
 #define PYHS_HEAP_INTERNAL_H
 
 #include "common/containers.h"
+#include "common/prefault.h"
 #include "heapmodel.h"
 
 DEFINE_VECTOR(pyhs_u64_vector, uint64_t)
@@ -132,6 +133,29 @@ DEFINE_VECTOR(pyhs_thread_vector, struct pyhs_thread)
 DEFINE_VECTOR(pyhs_frame_vector, struct pyhs_frame_info)
 
 DEFINE_VECTOR(pyhs_async_vector, struct pyhs_async_info)
+/* The entries of a vector whose pages are asked for at a time: as its
+ * size reaches a multiple of it, the pages of the chunk after the next
+ * are faulted in while the writer fills the next. */
+#define PYHS_PREFAULT_CHUNK 16384
+
+/* Whether appending to vector v reallocates it: the prefaulting thread
+ * must be quiet first. */
+#define PYHS_PREFAULT_FULL(v) ((v)->size == (v)->capacity)
+
+/* After an append to vector v: at each chunk's start, the pages of the
+ * chunk after it asked for, inside v's capacity. */
+#define PYHS_PREFAULT_ASK(pf, v) do {						\
+	if ((pf) && (v)->size % PYHS_PREFAULT_CHUNK == 0) {			\
+		size_t from_ = (v)->size + PYHS_PREFAULT_CHUNK;			\
+		size_t to_ = from_ + PYHS_PREFAULT_CHUNK;			\
+		if (to_ > (v)->capacity)					\
+			to_ = (v)->capacity;					\
+		if (from_ < to_)						\
+			pyhs_prefault_ask((pf), (v)->data + from_,		\
+					  (to_ - from_) * sizeof(*(v)->data));	\
+	}									\
+} while (0)
+
 /* A column's array mapped from the spill file (spill.c). */
 struct pyhs_spilled {
 	void *p;
@@ -160,6 +184,9 @@ struct pyhs_heap {
 	void *progress_ctx;
 	unsigned jobs; /* pyhs_heap_set_jobs */
 	struct pyhs_memory_state *memory; /* allocations.c: or NULL */
+	/* While the walk decodes on a heap of several jobs, the thread
+	 * faulting in the pages its columns grow into: or NULL. */
+	struct pyhs_prefault *prefault;
 
 	/* Objects, by number. */
 	struct pyhs_u64_vector addr;
@@ -312,6 +339,12 @@ struct pyhs_error *pyhs_heap_spill_objects(struct pyhs_heap *h);
  * the edge offsets and the value texts, if the objects were spilled; the
  * file closed. */
 struct pyhs_error *pyhs_heap_spill_values(struct pyhs_heap *h);
+/* bytes of the spill file, mapped shared and writable, for a column
+ * written once in place once the objects are spilled (the value texts):
+ * its pages are the file's, and spilling the rest leaves it as it is;
+ * NULL (the column kept in memory) when the objects were not spilled or
+ * the file has no room. Unmapped with the other columns. */
+void *pyhs_heap_spill_map(struct pyhs_heap *h, size_t bytes);
 /* Unmaps every spilled column, their vectors left empty. */
 void pyhs_heap_unspill(struct pyhs_heap *h);
 /* For every object, its refcount minus the references found to it (edges

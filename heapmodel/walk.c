@@ -32,9 +32,15 @@ static void add_edge(struct walker *w, uint32_t dst, uint32_t label)
 				       h->max_edges);
 		return;
 	}
+	if (h->prefault && (PYHS_PREFAULT_FULL(&h->edge_dst) || PYHS_PREFAULT_FULL(&h->edge_label)))
+		pyhs_prefault_quiesce(h->prefault);
 	if (!pyhs_u32_vector_append(&h->edge_dst, dst) ||
-	    !pyhs_u32_vector_append(&h->edge_label, label))
+	    !pyhs_u32_vector_append(&h->edge_label, label)) {
 		walker_fail(w, &pyhs_enomem);
+		return;
+	}
+	PYHS_PREFAULT_ASK(h->prefault, &h->edge_dst);
+	PYHS_PREFAULT_ASK(h->prefault, &h->edge_label);
 }
 
 /* A reference the type's layout says is an object pointer. */
@@ -594,6 +600,9 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 	 * hold, rather than being rebuilt at each doubling on the way. A
 	 * hint: growing fails later if it must. */
 	(void)pyhs_heap_index_reserve(h, 2 * h->addr.size);
+	/* The decoding's columns grow into pages faulted in beside it. */
+	if (h->jobs > 1)
+		h->prefault = pyhs_prefault_create();
 	walk_roots(&w);
 	pyhs_croots_find(h, &w, &w.err);
 	uint64_t v;
@@ -641,6 +650,9 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 	}
 	if (!w.err && !pyhs_heap_append_edge_start(h))
 		w.err = &pyhs_enomem;
+	/* What follows reallocates the columns without asking. */
+	pyhs_prefault_destroy(h->prefault);
+	h->prefault = NULL;
 	if (!w.err)
 		w.err = resolve_pending(&w);
 	if (!w.err)

@@ -2,13 +2,18 @@
  * Tests of common/jobs.c: every piece runs once, the lowest failing
  * piece's error is the one returned, a raised cancel flag stops the run,
  * the threads started block signals while the caller's mask stays as it
- * was, and the CPUs available are at least one.
+ * was, and the CPUs available are at least one; and of common/prefault.c:
+ * the pages asked for come in with their bytes kept, and none comes in
+ * once the thread is quiesced.
  */
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <CUnit/Basic.h>
 
@@ -16,6 +21,7 @@
 
 #include "common/error.h"
 #include "common/jobs.h"
+#include "common/prefault.h"
 
 #define PIECES 1000
 
@@ -117,6 +123,86 @@ static void test_available(void)
 	CU_ASSERT(n >= 1 && n <= PYHS_JOBS_MAX);
 }
 
+/* The resident pages of the n pages at p. */
+static size_t resident(void *p, size_t n)
+{
+	unsigned char vec[n];
+	if (mincore(p, n * (size_t)sysconf(_SC_PAGESIZE), vec) < 0)
+		return SIZE_MAX;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		k += vec[i] & 1;
+	return k;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+#define FAULT_PAGES 256
+
+static void test_prefault_keeps_bytes(void)
+{
+	struct pyhs_prefault *pf = pyhs_prefault_create();
+	if (!pf) {
+		unit_skip("this kernel cannot populate pages when asked (MADV_POPULATE_WRITE)");
+		return;
+	}
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	unsigned char *p = mmap(NULL, FAULT_PAGES * page, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CU_ASSERT_FATAL(p != MAP_FAILED);
+	for (size_t i = 0; i < 8; i++)
+		p[i * page + 7] = (unsigned char)(i + 1);
+	CU_ASSERT_EQUAL(resident(p, FAULT_PAGES), 8);
+	/* From the middle of a page to the middle of another: every page
+	 * holding a byte asked for. */
+	pyhs_prefault_ask(pf, p + 100, (FAULT_PAGES - 1) * page);
+	size_t k = 0;
+	for (int tries = 0; tries < 1000 && (k = resident(p, FAULT_PAGES)) < FAULT_PAGES; tries++)
+		sleep_ms(10);
+	CU_ASSERT_EQUAL(k, FAULT_PAGES);
+	pyhs_prefault_quiesce(pf);
+	for (size_t i = 0; i < FAULT_PAGES; i++)
+		CU_ASSERT_EQUAL(p[i * page + 7], i < 8 ? i + 1 : 0);
+	pyhs_prefault_destroy(pf);
+	munmap(p, FAULT_PAGES * page);
+}
+
+#define QUIET_PAGES (64 * 1024)
+
+static void test_prefault_quiesce(void)
+{
+	struct pyhs_prefault *pf = pyhs_prefault_create();
+	if (!pf) {
+		unit_skip("this kernel cannot populate pages when asked (MADV_POPULATE_WRITE)");
+		return;
+	}
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	unsigned char *p = mmap(NULL, QUIET_PAGES * page, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	CU_ASSERT_FATAL(p != MAP_FAILED);
+	/* Several asks, the thread stopped while it works on the first. */
+	for (size_t i = 0; i < 4; i++)
+		pyhs_prefault_ask(pf, p + i * (QUIET_PAGES / 4) * page, QUIET_PAGES / 4 * page);
+	sleep_ms(2);
+	pyhs_prefault_quiesce(pf);
+	size_t before = resident(p, QUIET_PAGES);
+	sleep_ms(100);
+	size_t after = resident(p, QUIET_PAGES);
+	CU_ASSERT_EQUAL(after, before);
+	CU_ASSERT(before < QUIET_PAGES);
+	/* And the thread still takes asks after it. */
+	pyhs_prefault_ask(pf, p, page);
+	for (int tries = 0; tries < 1000 && !(p[0] || resident(p, 1)); tries++)
+		sleep_ms(10);
+	CU_ASSERT_EQUAL(resident(p, 1), 1);
+	pyhs_prefault_destroy(pf);
+	munmap(p, QUIET_PAGES * page);
+}
+
 int main(int argc, char **argv)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -128,7 +214,10 @@ int main(int argc, char **argv)
 			 test_four_threads) ||
 	    !CU_add_test(s, "the lowest failing piece's error", test_lowest_error) ||
 	    !CU_add_test(s, "a raised cancel flag stops the run", test_cancel) ||
-	    !CU_add_test(s, "CPUs available", test_available)) {
+	    !CU_add_test(s, "CPUs available", test_available) ||
+	    !CU_add_test(s, "pages asked for come in, their bytes kept",
+			 test_prefault_keeps_bytes) ||
+	    !CU_add_test(s, "no page comes in once quiesced", test_prefault_quiesce)) {
 		CU_cleanup_registry();
 		return 2;
 	}
