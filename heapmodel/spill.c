@@ -14,8 +14,11 @@
  *
  * The mapping is private and writable: a heap is not changed once built,
  * and a page written all the same would be copied, not the file changed.
- * Nothing is spilled when the file cannot be made or written, or would be
- * in memory itself (tmpfs): that costs memory, never the heap.
+ * The value texts, written once in place, are laid out in the file
+ * itself (a shared mapping of blocks allocated first): their bytes never
+ * are anonymous memory, and are not written a second time. Nothing is
+ * spilled when the file cannot be made or written, or would be in memory
+ * itself (tmpfs): that costs memory, never the heap.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -77,14 +80,23 @@ static bool read_all(int fd, char *data, size_t n, uint64_t off)
 	return true;
 }
 
+/* Whether p is one of h's mappings. */
+static bool spilled(const struct pyhs_heap *h, const void *p)
+{
+	for (size_t i = 0; p && i < h->spilled.size; i++)
+		if (h->spilled.data[i].p == p)
+			return true;
+	return false;
+}
+
 /* *data's bytes written to f and *data the mapping of them, the array
  * freed; false and *data as it was if not, or with *ret_lost the errno
  * if its bytes could be neither written nor read back. */
 static bool spill_array(struct pyhs_heap *h, struct pyhs_spill_file *f, void **data,
 			size_t bytes, int *ret_lost)
 {
-	if (bytes < f->page || !*data)
-		return true; /* not worth a mapping */
+	if (bytes < f->page || !*data || spilled(h, *data))
+		return true; /* not worth a mapping, or one already */
 	/* Past the largest file the process may write, the system would
 	 * send SIGXFSZ, which ends it. */
 	if (f->off + bytes > f->max_size)
@@ -176,6 +188,27 @@ struct pyhs_error *pyhs_heap_spill_objects(struct pyhs_heap *h)
 		return pyhs_error_os(lost, "cannot read back the heap's columns from a temporary file in '%s'",
 				     dir);
 	return NULL;
+}
+
+void *pyhs_heap_spill_map(struct pyhs_heap *h, size_t bytes)
+{
+	struct pyhs_spill_file *f = &h->spill;
+	if (!f->open || bytes < f->page || f->off + bytes > f->max_size)
+		return NULL;
+	/* Every block first: a page of a shared mapping the disk has no room
+	 * for would be a SIGBUS when written, not an error. */
+	if (fallocate(f->fd, 0, (off_t)f->off, (off_t)bytes) < 0)
+		return NULL;
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, (off_t)f->off);
+	if (p == MAP_FAILED)
+		return NULL;
+	struct pyhs_spilled s = { p, bytes };
+	if (!pyhs_spilled_vector_append(&h->spilled, s)) {
+		munmap(p, bytes);
+		return NULL;
+	}
+	f->off += (bytes + f->page - 1) / f->page * f->page;
+	return p;
 }
 
 struct pyhs_error *pyhs_heap_spill_values(struct pyhs_heap *h)

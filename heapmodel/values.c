@@ -844,6 +844,21 @@ static struct pyhs_error *values_build_serial(struct pyhs_heap *h, const uint8_t
 	return err;
 }
 
+/* Room for total bytes of value texts, those there kept: in the spill
+ * file, where the objects' columns went, else in memory. */
+static bool values_text_room(struct pyhs_heap *h, uint64_t total)
+{
+	char *p = total <= SIZE_MAX ? pyhs_heap_spill_map(h, (size_t)total) : NULL;
+	if (!p)
+		return pyhs_char_vector_reserve(&h->value_text, total);
+	if (h->value_text.size)
+		memcpy(p, h->value_text.data, h->value_text.size);
+	free(h->value_text.data);
+	h->value_text.data = p;
+	h->value_text.capacity = total;
+	return true;
+}
+
 struct pyhs_error *pyhs_values_build(struct pyhs_heap *h)
 {
 	uint64_t n = h->addr.size;
@@ -898,7 +913,7 @@ struct pyhs_error *pyhs_values_build(struct pyhs_heap *h)
 	} else if (!err) {
 		for (size_t k = 0; k < nparts; k++)
 			values_part_warn(h, &c.parts[k]);
-		if (!pyhs_char_vector_reserve(&h->value_text, total)) {
+		if (!values_text_room(h, total)) {
 			err = &pyhs_enomem;
 		} else {
 			/* Offsets in object order, then each part's texts to
