@@ -330,6 +330,112 @@ static void fetch_ahead(struct walker *w, uint64_t i)
 	}
 }
 
+/* The list head of GC generation g (3: the permanent generation). */
+static uint64_t gc_list_head(const struct pyhs_heap *h, uint64_t gc, int g)
+{
+	const struct pyhs_layout *L = h->L;
+	return g < 3 ? gc + (uint64_t)L->gc_generations + (uint64_t)g * (uint64_t)L->gc_generation_size :
+		       gc + (uint64_t)L->gc_permanent_generation;
+}
+
+/* The nodes of the list at head, first to last, appended to nodes: at
+ * most limit of them, ending before the head, at a next pointer that
+ * cannot be read or be a node's, or at the first node met twice (Brent's
+ * cycle finding), which is appended once more. Each node's next is read
+ * here, one cache miss after another, with nothing else to wait for, so
+ * that the objects can then be made with their headers and index slots
+ * fetched well ahead. The list is read again as far as it goes on from
+ * where this stops: it only saves reads. */
+static bool chase_gc_list(const struct pyhs_heap *h, uint64_t head, uint64_t limit,
+			  struct pyhs_u64_vector *nodes)
+{
+	uint64_t p;
+	if (!hrd(h, head, &p))
+		return true;
+	p &= ~UINT64_C(3);
+	uint64_t tortoise = p, power = 1, lam = 0;
+	for (uint64_t k = 0; p != head && k < limit && walk_plausible_pointer(p); k++) {
+		if (!pyhs_u64_vector_append(nodes, p))
+			return false;
+		uint64_t next;
+		if (!hrd(h, p, &next))
+			break;
+		p = next & ~UINT64_C(3);
+		if (p == tortoise) {
+			/* Met again: the walk of the list stops there. */
+			return pyhs_u64_vector_append(nodes, p) != NULL;
+		}
+		if (++lam == power) {
+			tortoise = p;
+			power *= 2;
+			lam = 0;
+		}
+	}
+	return true;
+}
+
+/* How far ahead of its making a node's index slot and header are
+ * fetched. */
+#define GC_LIST_AHEAD 16
+
+/* The objects of GC generation g's list at head, nodes[0, n) its first
+ * nodes as chase_gc_list found them. */
+static void add_gc_list(struct walker *w, int g, uint64_t head, const uint64_t *nodes,
+			size_t n)
+{
+	struct pyhs_heap *h = w->h;
+	uint64_t p;
+	if (!hrd(h, head, &p)) {
+		pyhs_heap_warn(h, PYHS_WARN_GC_LIST,
+			       "GC generation %d list head is unreadable", g);
+		return;
+	}
+	p &= ~UINT64_C(3);
+	for (uint64_t steps = 0; p != head && !w->err; steps++) {
+		if (steps >= MAX_LIST_STEPS) {
+			pyhs_heap_warn(h, PYHS_WARN_GC_LIST,
+				       "GC generation %d list is too long", g);
+			break;
+		}
+		if (steps + GC_LIST_AHEAD < n) {
+			uint64_t q = nodes[steps + GC_LIST_AHEAD] + 16;
+			pyhs_heap_prefetch(h, q);
+			const uint8_t *b = pyhs_target_ptr(h->t, q - 16, 32);
+			if (b)
+				__builtin_prefetch(b);
+		}
+		/* The next node as the chase read it, else read now. */
+		uint64_t next = 0;
+		bool have_next = steps + 1 < n;
+		if (have_next)
+			next = nodes[steps + 1];
+		else
+			have_next = hrd(h, p, &next);
+		uint32_t j = pyhs_heap_add(h, p + 16, false, &w->err);
+		if (j == PYHS_NO_OBJECT) {
+			if (!w->err)
+				pyhs_heap_warn(h, PYHS_WARN_GC_LIST,
+					       "GC generation %d list leads to 0x%" PRIx64 ", which is not an object; rest of the list skipped",
+					       g, p + 16);
+			break;
+		}
+		if (h->gen.data[j] != PYHS_GEN_UNTRACKED) {
+			pyhs_heap_warn(h, PYHS_WARN_GC_LIST,
+				       "GC generation %d list loops at 0x%" PRIx64 "; rest of the list skipped",
+				       g, p + 16);
+			break;
+		}
+		h->gen.data[j] = (uint8_t)g;
+		h->gc[g].objects++;
+		if (!have_next) {
+			pyhs_heap_warn(h, PYHS_WARN_GC_LIST,
+				       "GC generation %d list is cut at 0x%" PRIx64, g, p);
+			break;
+		}
+		p = next & ~UINT64_C(3);
+	}
+}
+
 static void walk_gc_lists(struct walker *w)
 {
 	struct pyhs_heap *h = w->h;
@@ -344,62 +450,35 @@ static void walk_gc_lists(struct walker *w)
 	if (collecting)
 		pyhs_heap_warn(h, PYHS_WARN_GC_LIST,
 			       "the core was taken during a garbage collection: objects being collected are on lists we cannot see");
-	for (int g = 0; g < 4; g++) {
-		uint64_t head = g < 3 ? gc + (uint64_t)L->gc_generations +
-						(uint64_t)g * (uint64_t)L->gc_generation_size :
-					gc + (uint64_t)L->gc_permanent_generation;
+	/* The lists chased first: no more nodes than objects can still be
+	 * made, one more to meet the cap as making them would. */
+	struct pyhs_u64_vector nodes;
+	pyhs_u64_vector_init(&nodes);
+	size_t start[5] = { 0 };
+	uint64_t room = h->max_objects > h->addr.size ? h->max_objects - h->addr.size : 0;
+	bool chased = true;
+	for (int g = 0; g < 4 && chased; g++) {
+		start[g] = nodes.size;
+		chased = chase_gc_list(h, gc_list_head(h, gc, g), room + 1, &nodes);
+	}
+	if (!chased)
+		nodes.size = 0; /* out of memory: the lists read as they go */
+	for (int g = chased ? 4 : 0; g < 5; g++)
+		start[g] = nodes.size;
+	/* Most objects a program holds are not on the GC lists (strs, ints,
+	 * floats, bytes): the index is made at once to take twice as many
+	 * as the lists hold, rather than being rebuilt at each doubling on
+	 * the way. A hint: growing fails later if it must. */
+	(void)pyhs_heap_index_reserve(h, h->addr.size + 2 * (uint64_t)nodes.size);
+	for (int g = 0; g < 4 && !w->err; g++) {
+		uint64_t head = gc_list_head(h, gc, g);
 		pyhs_target_read(h->t, head + (uint64_t)L->gc_generation_threshold,
 				 &h->gc[g].threshold, 4);
 		pyhs_target_read(h->t, head + (uint64_t)L->gc_generation_count,
 				 &h->gc[g].count, 4);
-		uint64_t p;
-		if (!hrd(h, head, &p)) {
-			pyhs_heap_warn(h, PYHS_WARN_GC_LIST,
-				       "GC generation %d list head is unreadable", g);
-			continue;
-		}
-		p &= ~UINT64_C(3);
-		for (uint64_t steps = 0; p != head && !w->err; steps++) {
-			if (steps >= MAX_LIST_STEPS) {
-				pyhs_heap_warn(h, PYHS_WARN_GC_LIST,
-					       "GC generation %d list is too long", g);
-				break;
-			}
-			/* The next node read first: its index slots and
-			 * bytes are fetched while this one is added. */
-			uint64_t next = 0;
-			bool have_next = hrd(h, p, &next);
-			if (have_next) {
-				uint64_t q = (next & ~UINT64_C(3)) + 16;
-				pyhs_heap_prefetch(h, q);
-				const uint8_t *b = pyhs_target_ptr(h->t, q - 16, 32);
-				if (b)
-					__builtin_prefetch(b);
-			}
-			uint32_t j = pyhs_heap_add(h, p + 16, false, &w->err);
-			if (j == PYHS_NO_OBJECT) {
-				if (!w->err)
-					pyhs_heap_warn(h, PYHS_WARN_GC_LIST,
-						       "GC generation %d list leads to 0x%" PRIx64 ", which is not an object; rest of the list skipped",
-						       g, p + 16);
-				break;
-			}
-			if (h->gen.data[j] != PYHS_GEN_UNTRACKED) {
-				pyhs_heap_warn(h, PYHS_WARN_GC_LIST,
-					       "GC generation %d list loops at 0x%" PRIx64 "; rest of the list skipped",
-					       g, p + 16);
-				break;
-			}
-			h->gen.data[j] = (uint8_t)g;
-			h->gc[g].objects++;
-			if (!have_next) {
-				pyhs_heap_warn(h, PYHS_WARN_GC_LIST,
-					       "GC generation %d list is cut at 0x%" PRIx64, g, p);
-				break;
-			}
-			p = next & ~UINT64_C(3);
-		}
+		add_gc_list(w, g, head, nodes.data + start[g], start[g + 1] - start[g]);
 	}
+	pyhs_u64_vector_deinit(&nodes);
 }
 
 /* ---- conservative references, once every object is known ---- */
@@ -594,15 +673,10 @@ struct pyhs_error *pyhs_walk(struct pyhs_heap *h)
 					 "cannot read the interpreter state");
 	/* The pages read for symbols and layouts are not needed again. */
 	pyhs_target_release_pages(h->t);
-	walk_gc_lists(&w);
-	/* Most objects a program holds are not on the GC lists (strs, ints,
-	 * floats, bytes): the index grows at once to take twice what they
-	 * hold, rather than being rebuilt at each doubling on the way. A
-	 * hint: growing fails later if it must. */
-	(void)pyhs_heap_index_reserve(h, 2 * h->addr.size);
-	/* The decoding's columns grow into pages faulted in beside it. */
+	/* The columns grow into pages faulted in beside the walk. */
 	if (h->jobs > 1)
 		h->prefault = pyhs_prefault_create();
+	walk_gc_lists(&w);
 	walk_roots(&w);
 	pyhs_croots_find(h, &w, &w.err);
 	uint64_t v;
