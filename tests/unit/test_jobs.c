@@ -141,19 +141,35 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-#define FAULT_PAGES 256
-
-static void test_prefault_keeps_bytes(void)
+/* A prefaulting thread and n fresh pages of anonymous memory (*ret_p),
+ * or NULL (skipped) when the kernel cannot populate pages when asked. */
+static struct pyhs_prefault *prefault_and_pages(size_t n, unsigned char **ret_p)
 {
 	struct pyhs_prefault *pf = pyhs_prefault_create();
 	if (!pf) {
 		unit_skip("this kernel cannot populate pages when asked (MADV_POPULATE_WRITE)");
-		return;
+		return NULL;
 	}
+	void *p = mmap(NULL, n * (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		pyhs_prefault_destroy(pf);
+		CU_FAIL("cannot map the pages");
+		return NULL;
+	}
+	*ret_p = p;
+	return pf;
+}
+
+#define FAULT_PAGES 256
+
+static void test_prefault_keeps_bytes(void)
+{
+	unsigned char *p;
+	struct pyhs_prefault *pf = prefault_and_pages(FAULT_PAGES, &p);
+	if (!pf)
+		return;
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	unsigned char *p = mmap(NULL, FAULT_PAGES * page, PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	CU_ASSERT_FATAL(p != MAP_FAILED);
 	for (size_t i = 0; i < 8; i++)
 		p[i * page + 7] = (unsigned char)(i + 1);
 	CU_ASSERT_EQUAL(resident(p, FAULT_PAGES), 8);
@@ -175,15 +191,11 @@ static void test_prefault_keeps_bytes(void)
 
 static void test_prefault_quiesce(void)
 {
-	struct pyhs_prefault *pf = pyhs_prefault_create();
-	if (!pf) {
-		unit_skip("this kernel cannot populate pages when asked (MADV_POPULATE_WRITE)");
+	unsigned char *p;
+	struct pyhs_prefault *pf = prefault_and_pages(QUIET_PAGES, &p);
+	if (!pf)
 		return;
-	}
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	unsigned char *p = mmap(NULL, QUIET_PAGES * page, PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	CU_ASSERT_FATAL(p != MAP_FAILED);
 	/* Several asks, the thread stopped while it works on the first. */
 	for (size_t i = 0; i < 4; i++)
 		pyhs_prefault_ask(pf, p + i * (QUIET_PAGES / 4) * page, QUIET_PAGES / 4 * page);
