@@ -125,10 +125,74 @@ static struct pyhs_error *analysis_facts(const struct pyhs_heap *h,
 	return NULL;
 }
 
+/* What summary counts of the heap alone, with no analysis: the totals by
+ * type, of the old generation's types and by generation, and the asyncio
+ * tasks with the places thousands of them are parked. Counted while the
+ * analysis is made, on a thread of its own where the heap has jobs. */
+struct summary_totals {
+	const struct pyhs_heap *h;
+	const struct input_options *o;
+	struct type_total *tt, *old; /* by bytes, largest first */
+	uint64_t total, nshown, gen_count[5], gen_bytes[5];
+	struct pyhs_tasks *ts;
+	struct pyhs_task_group *tg;
+	size_t ntg;
+};
+
+static struct pyhs_error *summary_totals(void *ctx, size_t k)
+{
+	(void)k;
+	struct summary_totals *t = ctx;
+	const struct pyhs_heap *h = t->h;
+	uint64_t n = pyhs_heap_nobjects(h);
+	uint32_t ntypes = pyhs_heap_ntypes(h);
+	t->tt = calloc(ntypes ? ntypes : 1, sizeof(*t->tt));
+	t->old = calloc(ntypes ? ntypes : 1, sizeof(*t->old));
+	if (!t->tt || !t->old)
+		return &pyhs_enomem;
+	for (uint32_t k = 0; k < ntypes; k++)
+		t->tt[k].type = t->old[k].type = k;
+	/* With --gen, the totals and types are of that generation; the
+	 * generation table always shows them all. */
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t s = pyhs_heap_size(h, i);
+		uint32_t ty = pyhs_heap_type_of(h, i);
+		if (gen_matches(t->o, h, i)) {
+			t->tt[ty].count++;
+			t->tt[ty].bytes += s;
+			t->total += s;
+			t->nshown++;
+		}
+		enum pyhs_gen g = pyhs_heap_gen(h, i);
+		t->gen_count[g]++;
+		t->gen_bytes[g] += s;
+		/* The types that dominate the old generation (long-lived
+		 * growth). */
+		if (g == PYHS_GEN_2) {
+			t->old[ty].count++;
+			t->old[ty].bytes += s;
+		}
+	}
+	qsort(t->tt, ntypes, sizeof(*t->tt), by_bytes);
+	qsort(t->old, ntypes, sizeof(*t->old), by_bytes);
+	struct pyhs_error *err = pyhs_tasks_find(h, &t->ts);
+	if (!err)
+		err = pyhs_tasks_pending_groups(t->ts, TASK_SUSPECT_MIN, &t->tg, &t->ntg);
+	return err;
+}
+
+static void summary_totals_free(struct summary_totals *t)
+{
+	free(t->tt);
+	free(t->old);
+	free(t->tg);
+	pyhs_tasks_destroy(t->ts);
+}
+
 /* What summary computes from the analysis, in two halves that share
- * nothing (run at once on a heap with jobs): the facts and the asyncio
- * tasks; the dominator tree, holders and suspects. On one thread in that
- * order: the garbage search's arrays are gone before the tree's are made. */
+ * nothing (run at once on a heap with jobs): the facts; the dominator
+ * tree, holders and suspects. On one thread in that order: the garbage
+ * search's arrays are gone before the tree's are made. */
 struct summary_parts {
 	const struct pyhs_heap *h;
 	struct pyhs_analysis *an;
@@ -136,9 +200,6 @@ struct summary_parts {
 	bool have_hv;
 	struct analysis_facts af;
 	bool have_af;
-	struct pyhs_tasks *ts;
-	struct pyhs_task_group *tg;
-	size_t ntg;
 };
 
 static struct pyhs_error *summary_part(void *ctx, size_t k)
@@ -153,11 +214,6 @@ static struct pyhs_error *summary_part(void *ctx, size_t k)
 	}
 	err = analysis_facts(p->h, p->an, &p->af);
 	p->have_af = !err;
-	/* asyncio tasks, and the places thousands of them are parked. */
-	if (!err)
-		err = pyhs_tasks_find(p->h, &p->ts);
-	if (!err)
-		err = pyhs_tasks_pending_groups(p->ts, TASK_SUSPECT_MIN, &p->tg, &p->ntg);
 	return err;
 }
 
@@ -183,84 +239,53 @@ static int print_summary_with(struct pyhs_heap *h, const struct pyhs_analysis *g
 	bool json = o->json;
 	const struct pyhs_heap_meta *m = pyhs_heap_meta(h);
 	const char *input = m->input;
-	uint64_t n = pyhs_heap_nobjects(h);
 	uint32_t ntypes = pyhs_heap_ntypes(h);
-	struct type_total *tt = calloc(ntypes ? ntypes : 1, sizeof(*tt));
-	if (!tt)
-		return report_error(&pyhs_enomem);
-	uint64_t total = 0, gen_count[5] = { 0 }, gen_bytes[5] = { 0 };
-	for (uint32_t k = 0; k < ntypes; k++)
-		tt[k].type = k;
-	/* With --gen, the totals and types are of that generation; the
-	 * generation table always shows them all. */
-	uint64_t nshown = 0;
-	for (uint64_t i = 0; i < n; i++) {
-		uint64_t s = pyhs_heap_size(h, i);
-		uint32_t ty = pyhs_heap_type_of(h, i);
-		if (gen_matches(o, h, i)) {
-			tt[ty].count++;
-			tt[ty].bytes += s;
-			total += s;
-			nshown++;
-		}
-		enum pyhs_gen g = pyhs_heap_gen(h, i);
-		gen_count[g]++;
-		gen_bytes[g] += s;
-	}
-	qsort(tt, ntypes, sizeof(*tt), by_bytes);
 	/* The analysis is only read from here on (the cache entry may be
-	 * written from it on another thread meanwhile). */
+	 * written from it on another thread meanwhile). With the cache entry
+	 * written on a thread meanwhile, everything takes turns on this one:
+	 * more at once would hold the writer's arrays beside the others' for
+	 * no time gained on two cores. */
+	unsigned jobs = cache_writing(o) ? 1 : pyhs_heap_jobs(h);
+	struct summary_totals st = { .h = h, .o = o };
+	struct pyhs_job *totals = jobs > 1 ? pyhs_job_start(summary_totals, &st) : NULL;
+	struct pyhs_error *err = totals ? NULL : summary_totals(&st, 0);
 	struct summary_parts parts = { .h = h, .an = (struct pyhs_analysis *)given };
-	struct pyhs_error *err = given ? NULL : pyhs_analysis_create_with(h, SUMMARY_ANALYSIS,
-									  &parts.an);
+	if (!err && !given)
+		err = pyhs_analysis_create_with(h, SUMMARY_ANALYSIS, &parts.an);
 	if (!err) {
-		/* With the cache entry written on a thread meanwhile, the two
-		 * halves take turns on this one: three at once would hold the
-		 * writer's arrays beside both halves' for no time gained on
-		 * two cores. */
-		err = pyhs_jobs_run(cache_writing(o) ? 1 : pyhs_heap_jobs(h), 2, summary_part,
-				    &parts, NULL);
+		err = pyhs_jobs_run(jobs, 2, summary_part, &parts, NULL);
 		if (parts.have_hv)
 			parts.hv.own_analysis = !given;
 		else if (!given)
 			pyhs_analysis_destroy(parts.an);
+	} else if (!given) {
+		parts.an = NULL;
+	}
+	if (totals) {
+		struct pyhs_error *terr = pyhs_job_finish(totals);
+		if (err)
+			pyhs_error_destroy(terr);
+		else
+			err = terr;
 	}
 	if (err) {
 		if (parts.have_hv)
 			heap_view_destroy(&parts.hv);
 		if (parts.have_af)
 			analysis_facts_free(&parts.af);
-		free(parts.tg);
-		pyhs_tasks_destroy(parts.ts);
-		free(tt);
+		summary_totals_free(&st);
 		return report_error(err);
 	}
 	struct analysis_facts af = parts.af;
 	struct heap_view hv = parts.hv;
-	struct pyhs_tasks *ts = parts.ts;
-	struct pyhs_task_group *tg = parts.tg;
-	size_t ntg = parts.ntg, npending = 0;
+	struct type_total *tt = st.tt, *old = st.old;
+	uint64_t total = st.total, nshown = st.nshown;
+	const uint64_t *gen_count = st.gen_count, *gen_bytes = st.gen_bytes;
+	struct pyhs_tasks *ts = st.ts;
+	struct pyhs_task_group *tg = st.tg;
+	size_t ntg = st.ntg, npending = 0;
 	for (size_t k = 0; k < ts->n; k++)
 		npending += ts->tasks[k].state == PYHS_TASK_PENDING;
-	/* The types that dominate the old generation (long-lived growth). */
-	struct type_total *old = calloc(ntypes ? ntypes : 1, sizeof(*old));
-	if (!old) {
-		free(tt);
-		free(tg);
-		pyhs_tasks_destroy(ts);
-		analysis_facts_free(&af);
-		heap_view_destroy(&hv);
-		return report_error(&pyhs_enomem);
-	}
-	for (uint32_t k = 0; k < ntypes; k++)
-		old[k].type = k;
-	for (uint64_t i = 0; i < n; i++) {
-		if (pyhs_heap_gen(h, i) != PYHS_GEN_2)
-			continue;
-		old[pyhs_heap_type_of(h, i)].count++;
-		old[pyhs_heap_type_of(h, i)].bytes += pyhs_heap_size(h, i);
-	}
-	qsort(old, ntypes, sizeof(*old), by_bytes);
 	uint32_t nold = 0;
 	while (nold < ntypes && nold < OLD_TYPES && old[nold].count)
 		nold++;
