@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <sys/mman.h>
 
+#include "common/jobs.h"
 #include "heap_internal.h"
 
 #define MAX_WARNING_EXAMPLES 20
@@ -99,6 +100,24 @@ static void index_put(uint32_t *idx, uint64_t mask, uint32_t tag_mask,
 	idx[s] = index_tag(addr, tag_mask) | i;
 }
 
+/* A table this large is emptied in pieces on the heap's jobs: its pages
+ * are new, and each costs the system most where it first is written. */
+#define INDEX_PIECE ((size_t)8 << 20)
+
+struct index_fill {
+	uint32_t *idx;
+	size_t bytes;
+};
+
+static struct pyhs_error *index_fill_piece(void *ctx, size_t k)
+{
+	const struct index_fill *f = ctx;
+	size_t from = k * INDEX_PIECE;
+	size_t n = f->bytes - from < INDEX_PIECE ? f->bytes - from : INDEX_PIECE;
+	memset((char *)f->idx + from, 0xff, n);
+	return NULL;
+}
+
 static bool index_grow_to(struct pyhs_heap *h, uint64_t want)
 {
 	uint64_t cap = 1024;
@@ -119,7 +138,12 @@ static bool index_grow_to(struct pyhs_heap *h, uint64_t want)
 		return false;
 	if (huge)
 		(void)madvise(idx, bytes, MADV_HUGEPAGE); /* a hint: may fail */
-	memset(idx, 0xff, cap * sizeof(*idx));
+	struct index_fill fill = { idx, bytes };
+	size_t pieces = (bytes + INDEX_PIECE - 1) / INDEX_PIECE;
+	if (pieces > 1 && h->jobs > 1)
+		(void)pyhs_jobs_run(h->jobs, pieces, index_fill_piece, &fill, NULL); /* cannot fail */
+	else
+		memset(idx, 0xff, bytes);
 	const uint64_t *addr = h->addr.data;
 	uint64_t n = h->addr.size;
 	for (uint64_t i = 0; i < n; i++) {
