@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/prefetch.h"
 #include "common/scratch.h"
 #include "heapmodel.h"
 
@@ -92,8 +93,8 @@ static inline void prefetch_targets(const struct pyhs_graph *g, uint64_t b,
 	for (uint64_t e = b; e < end; e++) {
 		uint32_t w = g->dst[e];
 		if (w < g->n) {
-			__builtin_prefetch(&state[w]);
-			__builtin_prefetch(&g->start[w]);
+			pyhs_prefetch(&state[w]);
+			pyhs_prefetch(&g->start[w]);
 		}
 	}
 }
@@ -105,7 +106,7 @@ static inline void prefetch_targets(const struct pyhs_graph *g, uint64_t b,
 static inline void prefetch_at(const uint32_t *state, uint32_t w, uint64_t n)
 {
 	if (w < n)
-		__builtin_prefetch(&state[w], 1);
+		pyhs_prefetch(&state[w]);
 }
 
 /* ---- dominators ---------------------------------------------------------- */

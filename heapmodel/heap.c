@@ -148,7 +148,7 @@ static bool index_grow_to(struct pyhs_heap *h, uint64_t want)
 	uint64_t n = h->addr.size;
 	for (uint64_t i = 0; i < n; i++) {
 		if (i + INDEX_PREFETCH < n)
-			__builtin_prefetch(&idx[index_home(addr[i + INDEX_PREFETCH], cap - 1)], 1);
+			pyhs_prefetch(&idx[index_home(addr[i + INDEX_PREFETCH], cap - 1)]);
 		index_put(idx, cap - 1, tag_mask, addr[i], (uint32_t)i);
 	}
 	free(h->index);

@@ -4,6 +4,7 @@
 
 #include "common/containers.h"
 #include "common/prefault.h"
+#include "common/prefetch.h"
 #include "heapmodel.h"
 
 DEFINE_VECTOR(pyhs_u64_vector, uint64_t)
@@ -286,7 +287,7 @@ static inline uint64_t pyhs_heap_index_home(uint64_t addr, uint64_t mask)
 static inline void pyhs_heap_prefetch(const struct pyhs_heap *h, uint64_t addr)
 {
 	if (h->index)
-		__builtin_prefetch(&h->index[pyhs_heap_index_home(addr, h->index_mask)]);
+		pyhs_prefetch(&h->index[pyhs_heap_index_home(addr, h->index_mask)]);
 }
 /* Reports progress, if anyone listens. */
 static inline void pyhs_heap_progress(const struct pyhs_heap *h, const char *what,

@@ -296,8 +296,8 @@ static void fetch_ahead(struct walker *w, uint64_t i)
 		a->addr = h->addr.data[j];
 		a->p = pyhs_target_ptr(h->t, a->addr, AHEAD_BYTES);
 		if (a->p) {
-			__builtin_prefetch(a->p);
-			__builtin_prefetch(a->p + AHEAD_BYTES - 1);
+			pyhs_prefetch(a->p);
+			pyhs_prefetch(a->p + AHEAD_BYTES - 1);
 		}
 	}
 	j = i + SLOTS_AHEAD;
@@ -326,7 +326,7 @@ static void fetch_ahead(struct walker *w, uint64_t i)
 		/* Its header, read if it is a new object. */
 		const uint8_t *q = pyhs_target_ptr(h->t, v, 16);
 		if (q)
-			__builtin_prefetch(q);
+			pyhs_prefetch(q);
 	}
 }
 
@@ -402,7 +402,7 @@ static void add_gc_list(struct walker *w, int g, uint64_t head, const uint64_t *
 			pyhs_heap_prefetch(h, q);
 			const uint8_t *b = pyhs_target_ptr(h->t, q - 16, 32);
 			if (b)
-				__builtin_prefetch(b);
+				pyhs_prefetch(b);
 		}
 		/* The next node as the chase read it, else read now. */
 		uint64_t next = 0;
