@@ -14,9 +14,11 @@
 struct pyhs_analysis {
 	const struct pyhs_heap *h;
 	struct pyhs_graph g;
-	/* refcnt minus references found (few are not 0), and retained
-	 * bytes, in 4 bytes */
-	struct pyhs_sparse_column unexplained;
+	/* refcnt minus references found (few are not 0): the heap's, when
+	 * its walk counted them, else own_unexplained; and retained bytes,
+	 * in 4 bytes */
+	const struct pyhs_sparse_column *unexplained;
+	struct pyhs_sparse_column own_unexplained;
 	uint8_t *garbage;
 	uint64_t ngarbage;
 	uint32_t *idom;
@@ -119,9 +121,13 @@ bool pyhs_unexplained_refs(const struct pyhs_heap *h, struct pyhs_u32_column *c)
  * it is not 0. */
 static struct pyhs_error *reconcile(struct pyhs_analysis *a)
 {
+	if (a->h->have_unexplained) {
+		a->unexplained = &a->h->unexplained;
+		return NULL;
+	}
 	struct pyhs_u32_column all;
 	bool ok = column_take(a, &all) && pyhs_unexplained_refs(a->h, &all) &&
-		  pyhs_sparse_column_from(&a->unexplained, &all, NULL, a->h->addr.size);
+		  pyhs_sparse_column_from(&a->own_unexplained, &all, NULL, a->h->addr.size);
 	give_n(a, all.v.data, sizeof(*all.v.data));
 	all.v.data = NULL;
 	pyhs_u32_column_deinit(&all);
@@ -263,7 +269,7 @@ static struct pyhs_error *collect_roots(struct pyhs_analysis *a)
 				}
 			}
 		}
-		for (; i < n && (seen[i] || !pyhs_sparse_column_at(&a->unexplained, i)); i++)
+		for (; i < n && (seen[i] || !pyhs_sparse_column_at(a->unexplained, i)); i++)
 			;
 		if (i >= n)
 			break;
@@ -341,7 +347,8 @@ struct pyhs_error *pyhs_analysis_create_with(const struct pyhs_heap *h, unsigned
 	a->h = h;
 	pyhs_scratch_init(&a->scratch);
 	a->keep_scratch = flags & PYHS_ANALYSIS_TREE;
-	pyhs_sparse_column_init(&a->unexplained);
+	pyhs_sparse_column_init(&a->own_unexplained);
+	a->unexplained = &a->own_unexplained;
 	pyhs_u32_column_init(&a->retained);
 	a->g.n = h->addr.size;
 	a->g.start = h->edge_start.data;
@@ -379,7 +386,7 @@ void pyhs_analysis_destroy(struct pyhs_analysis *a)
 {
 	if (!a)
 		return;
-	pyhs_sparse_column_deinit(&a->unexplained);
+	pyhs_sparse_column_deinit(&a->own_unexplained);
 	free(a->garbage);
 	free(a->idom);
 	pyhs_u32_column_deinit(&a->retained);
@@ -406,7 +413,7 @@ uint64_t pyhs_analysis_retained(const struct pyhs_analysis *a, uint64_t i)
 }
 uint64_t pyhs_analysis_unexplained(const struct pyhs_analysis *a, uint64_t i)
 {
-	return pyhs_sparse_column_at(&a->unexplained, i);
+	return pyhs_sparse_column_at(a->unexplained, i);
 }
 bool pyhs_analysis_is_garbage(const struct pyhs_analysis *a, uint64_t i) { return a->garbage[i]; }
 uint64_t pyhs_analysis_ngarbage(const struct pyhs_analysis *a) { return a->ngarbage; }
@@ -453,15 +460,16 @@ struct pyhs_error *pyhs_analysis_restore(const struct pyhs_heap *h,
 	/* The public values are the graph's (pyhs_analysis_idom). */
 	_Static_assert(PYHS_DOM_ROOT == PYHS_GRAPH_ROOT &&
 		       PYHS_DOM_NONE == PYHS_GRAPH_UNREACHABLE, "dominator values");
-	pyhs_sparse_column_init(&a->unexplained);
+	pyhs_sparse_column_init(&a->own_unexplained);
+	a->unexplained = &a->own_unexplained;
 	pyhs_u32_column_init(&a->retained);
 	a->idom = parts->idom;
 	struct pyhs_error *err =
-		pyhs_sparse_column_from(&a->unexplained, NULL, parts->unexplained, n) ? NULL : &pyhs_enomem;
+		pyhs_sparse_column_from(&a->own_unexplained, NULL, parts->unexplained, n) ? NULL : &pyhs_enomem;
 	if (!err)
 		err = retained_sizes(a);
 	if (err) {
-		pyhs_sparse_column_deinit(&a->unexplained);
+		pyhs_sparse_column_deinit(&a->own_unexplained);
 		pyhs_u32_column_deinit(&a->retained);
 		pyhs_scratch_deinit(&a->scratch);
 		free(a);

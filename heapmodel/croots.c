@@ -503,6 +503,10 @@ void pyhs_croots(struct pyhs_heap *h, struct walker *w, struct pyhs_error **err)
 	scan_states(&c);
 	scan_statics(&c);
 	scan_stacks(&c);
+	/* Each root made took one from its object's count: what is left is
+	 * the analysis's count, kept for it (without it, it counts again). */
+	if (!*err)
+		h->have_unexplained = pyhs_sparse_column_from(&h->unexplained, &c.need, NULL, n);
 	croots_deinit(&c);
 }
 

@@ -697,6 +697,7 @@ struct pyhs_error *pyhs_heap_build(const struct pyhs_target *t,
 	h->narrow = true;
 	pyhs_u32_column_init(&h->size32);
 	pyhs_u32_column_init(&h->refcnt32);
+	pyhs_sparse_column_init(&h->unexplained);
 	pyhs_addr_u32_map_init(&h->type_by_addr);
 	pyhs_addr_u32_map_init(&h->kind_by_addr);
 	pyhs_string_map_init(&h->string_ids);
@@ -761,6 +762,7 @@ void pyhs_heap_destroy(struct pyhs_heap *h)
 	pyhs_u32_vector_deinit(&h->edge_start);
 	pyhs_u32_column_deinit(&h->size32);
 	pyhs_u32_column_deinit(&h->refcnt32);
+	pyhs_sparse_column_deinit(&h->unexplained);
 	pyhs_u8_vector_deinit(&h->refcnt8);
 	free(h->index);
 	pyhs_u32_vector_deinit(&h->edge_dst);
@@ -1095,6 +1097,7 @@ struct pyhs_error *pyhs_heap_assemble(struct pyhs_heap_parts *p,
 	pyhs_string_map_init(&h->string_ids);
 	pyhs_u32_column_init(&h->size32);
 	pyhs_u32_column_init(&h->refcnt32);
+	pyhs_sparse_column_init(&h->unexplained);
 	const struct pyhs_heap_columns *pc = &p->columns;
 	if (!column_wide_from(&h->size32, pc->size, pc->nobjects) ||
 	    !column_wide_from(&h->refcnt32, pc->refcnt, pc->nobjects))

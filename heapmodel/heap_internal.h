@@ -232,6 +232,11 @@ struct pyhs_heap {
 	struct pyhs_string_map string_ids;
 
 	struct pyhs_root_vector roots;
+	/* Each object's references that nothing explains, as the C roots
+	 * leave them (its refcount less the references and the roots that
+	 * hold one): what the analysis counts, counted once by a walk. */
+	struct pyhs_sparse_column unexplained;
+	bool have_unexplained;
 	struct pyhs_thread_vector threads;
 	struct pyhs_frame_vector frames; /* by thread, innermost first */
 
