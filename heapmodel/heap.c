@@ -388,12 +388,8 @@ static bool column_put_wide(struct pyhs_u32_column *c, uint64_t i, uint64_t valu
 	return true;
 }
 
-bool pyhs_u32_column_set(struct pyhs_u32_column *c, uint64_t i, uint64_t value)
+bool pyhs_u32_column_set_wide(struct pyhs_u32_column *c, uint64_t i, uint64_t value)
 {
-	if (value < UINT32_MAX) {
-		c->v.data[i] = (uint32_t)value;
-		return true;
-	}
 	c->v.data[i] = UINT32_MAX;
 	return column_put_wide(c, i, value);
 }

@@ -80,8 +80,18 @@ struct pyhs_u32_column {
 };
 void pyhs_u32_column_init(struct pyhs_u32_column *c);
 void pyhs_u32_column_deinit(struct pyhs_u32_column *c);
-/* Sets entry i (below c->v.size); false if out of memory. */
-bool pyhs_u32_column_set(struct pyhs_u32_column *c, uint64_t i, uint64_t value);
+/* Entry i (below c->v.size) set to value of UINT32_MAX or more. */
+bool pyhs_u32_column_set_wide(struct pyhs_u32_column *c, uint64_t i, uint64_t value);
+/* Sets entry i (below c->v.size); false if out of memory. In line: the
+ * passes over every object set one each. */
+static inline bool pyhs_u32_column_set(struct pyhs_u32_column *c, uint64_t i, uint64_t value)
+{
+	if (value < UINT32_MAX) {
+		c->v.data[i] = (uint32_t)value;
+		return true;
+	}
+	return pyhs_u32_column_set_wide(c, i, value);
+}
 uint64_t pyhs_u32_column_get(const struct pyhs_u32_column *c, uint64_t i);
 /* Entry i, the 4 bytes read in place when they hold it whole. */
 static inline uint64_t pyhs_u32_column_at(const struct pyhs_u32_column *c, uint64_t i)
