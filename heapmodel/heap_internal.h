@@ -299,7 +299,10 @@ static inline uint64_t pyhs_heap_index_home(uint64_t addr, uint64_t mask)
 	return ((line << PYHS_INDEX_LINE_BITS) |
 		((addr >> 4) & ((UINT64_C(1) << PYHS_INDEX_LINE_BITS) - 1))) & mask;
 }
-static inline void pyhs_heap_prefetch(const struct pyhs_heap *h, uint64_t addr)
+/* Always in line: GCC otherwise calls a copy of it, once per entry of a
+ * dict's walk. */
+__attribute__((always_inline)) static inline void pyhs_heap_prefetch(const struct pyhs_heap *h,
+								     uint64_t addr)
 {
 	if (h->index)
 		pyhs_prefetch(&h->index[pyhs_heap_index_home(addr, h->index_mask)]);
