@@ -138,12 +138,10 @@ static bool index_grow_to(struct pyhs_heap *h, uint64_t want)
 		return false;
 	if (huge)
 		(void)madvise(idx, bytes, MADV_HUGEPAGE); /* a hint: may fail */
+	/* On this thread alone when there is one piece or one job. */
 	struct index_fill fill = { idx, bytes };
-	size_t pieces = (bytes + INDEX_PIECE - 1) / INDEX_PIECE;
-	if (pieces > 1 && h->jobs > 1)
-		(void)pyhs_jobs_run(h->jobs, pieces, index_fill_piece, &fill, NULL); /* cannot fail */
-	else
-		memset(idx, 0xff, bytes);
+	(void)pyhs_jobs_run(h->jobs, (bytes + INDEX_PIECE - 1) / INDEX_PIECE, index_fill_piece,
+			    &fill, NULL); /* cannot fail */
 	const uint64_t *addr = h->addr.data;
 	uint64_t n = h->addr.size;
 	for (uint64_t i = 0; i < n; i++) {
